@@ -1,0 +1,169 @@
+//! One Zoho API exchange: URL, auth header, retries, debug log with secrets redacted.
+
+use crate::auth;
+use crate::connection::Connection;
+use crate::error::{ErrorKind, Result, ZohoError};
+use crate::http::{Method, Request, Response, Transport};
+use crate::options::{CallOptions, MAX_RETRY_WAIT};
+use crate::storage::Storage;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+pub struct Client<'a> {
+    pub transport: &'a dyn Transport,
+    pub storage: &'a dyn Storage,
+    pub options: CallOptions,
+    api_domain: String,
+    token: String,
+    secrets: Vec<String>,
+}
+
+/// A request relative to the API domain, e.g. path `/crm/v8/Leads`.
+pub struct ApiCall<'q> {
+    pub method: Method,
+    pub path: String,
+    pub query: Vec<(&'q str, String)>,
+    pub body: Option<Value>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl<'q> ApiCall<'q> {
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        ApiCall { method, path: path.into(), query: Vec::new(), body: None, headers: Vec::new() }
+    }
+
+    pub fn query(mut self, name: &'q str, value: impl Into<String>) -> Self {
+        self.query.push((name, value.into()));
+        self
+    }
+
+    pub fn json(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+}
+
+impl<'a> Client<'a> {
+    pub fn new(
+        connection: &Connection,
+        options: CallOptions,
+        transport: &'a dyn Transport,
+        storage: &'a dyn Storage,
+    ) -> Result<Self> {
+        let api_domain = connection.api_domain()?;
+        let token = auth::access_token(connection)?;
+        Ok(Client { transport, storage, options, api_domain, token, secrets: connection.secrets() })
+    }
+
+    pub fn url(&self, call: &ApiCall) -> String {
+        let mut url = format!("{}{}", self.api_domain, call.path);
+        if !call.query.is_empty() {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            for (name, value) in &call.query {
+                query.append_pair(name, value);
+            }
+            url.push('?');
+            url.push_str(&query.finish());
+        }
+        url
+    }
+
+    /// Sends `call`, retrying as the call options say. Returns Zoho's answer whatever its
+    /// status; only a missing answer (or a wait too long to sleep through) is an `Err`.
+    pub fn send(&self, call: &ApiCall) -> Result<Response> {
+        let mut headers = vec![("Authorization".to_string(), auth::authorization(&self.token))];
+        if call.body.is_some() {
+            headers.push(("Content-Type".into(), "application/json".into()));
+        }
+        headers.extend(call.headers.iter().cloned());
+        let body = match &call.body {
+            Some(v) => Some(serde_json::to_vec(v).map_err(|e| ZohoError::new(ErrorKind::Internal, e.to_string()))?),
+            None => None,
+        };
+        let request = Request { method: call.method, url: self.url(call), headers, body, timeout: self.options.timeout() };
+
+        let mut retry = 0;
+        loop {
+            let started = Instant::now();
+            let outcome = self.transport.send(&request);
+            self.log_exchange(&request, &outcome, started.elapsed(), retry);
+            if retry >= self.options.max_retries() || !self.should_retry(request.method, &outcome) {
+                return outcome;
+            }
+            let mut wait = self.options.retry_delay(retry);
+            if let Ok(response) = &outcome {
+                wait = wait.max(retry_after(response).unwrap_or_default());
+            }
+            if wait > MAX_RETRY_WAIT {
+                // Leave the wait to the platform: the caller maps the 429 to rate-limited.
+                return outcome;
+            }
+            self.transport.sleep(wait);
+            retry += 1;
+        }
+    }
+
+    /// 429, 5xx and lost answers are retried; other 4xx only with retry-on-all-errors.
+    /// A POST whose answer was lost may have been applied: it is retried only because the
+    /// caller asked for retries (max-retries > 0), which is their opt-in.
+    fn should_retry(&self, _method: Method, outcome: &Result<Response>) -> bool {
+        match outcome {
+            Err(e) => matches!(e.kind, ErrorKind::Transport | ErrorKind::Timeout),
+            Ok(r) if r.status == 429 || r.status >= 500 => true,
+            Ok(r) => r.status >= 400 && self.options.retry_on_all_errors(),
+        }
+    }
+
+    fn log_exchange(&self, request: &Request, outcome: &Result<Response>, took: Duration, retry: u32) {
+        if !self.options.debug() {
+            return;
+        }
+        let attempt = if retry > 0 { format!(" (retry {retry})") } else { String::new() };
+        let line = match outcome {
+            Ok(r) => format!(
+                "zoho: {} {} -> {} in {} ms{attempt}; Authorization: Zoho-oauthtoken [redacted]; response {}",
+                request.method.as_str(),
+                request.url,
+                r.status,
+                took.as_millis(),
+                preview(&r.body)
+            ),
+            Err(e) => format!(
+                "zoho: {} {} -> {:?} error in {} ms{attempt}: {}",
+                request.method.as_str(),
+                request.url,
+                e.kind,
+                took.as_millis(),
+                e.message
+            ),
+        };
+        eprintln!("{}", self.redact(&line));
+    }
+
+    /// Removes every secret of the connection from a text bound for a log.
+    pub fn redact(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for secret in self.secrets.iter().chain(std::iter::once(&self.token)) {
+            if !secret.is_empty() {
+                text = text.replace(secret.as_str(), "[redacted]");
+            }
+        }
+        text
+    }
+}
+
+/// `Retry-After` in seconds (Zoho sends seconds when it sends it at all).
+pub fn retry_after(response: &Response) -> Option<Duration> {
+    response.header("retry-after")?.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// The start of a body for the debug log.
+fn preview(body: &[u8]) -> String {
+    const LIMIT: usize = 512;
+    let text = String::from_utf8_lossy(&body[..body.len().min(LIMIT)]);
+    if body.len() > LIMIT {
+        format!("{text}... ({} bytes)", body.len())
+    } else {
+        text.into_owned()
+    }
+}

@@ -1,0 +1,104 @@
+//! Pages past Zoho's 2,000-record `page` reach. Zoho serves them only through
+//! `page_token`, so page N is reached by following `next_page_token` from the last page
+//! `page` can address; the tokens met on the way are kept in storage, so a workflow asking
+//! for page N, then N+1, pays one request per page rather than walking again.
+
+use crate::client::Client;
+use crate::crm::records::{ListQuery, DISCRETE_PAGING_LIMIT};
+use crate::error::Result;
+use crate::http::Response;
+use crate::storage::{get_json, set_json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Zoho keeps page tokens for a day; trust ours for an hour.
+const TOKEN_TTL_MS: u64 = 60 * 60 * 1000;
+
+#[derive(Serialize, Deserialize, Default)]
+struct Tokens {
+    fetched_at_ms: u64,
+    /// page number → the token that fetches it
+    pages: BTreeMap<u32, String>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// Tokens belong to one exact listing: module, fields, page size, order and view.
+fn cache_key(query: &ListQuery, fields: &[String]) -> String {
+    let signature = format!(
+        "{}|{}|{}|{:?}|{:?}|{:?}",
+        query.module,
+        fields.join(","),
+        query.per_page,
+        query.sort_by,
+        query.sort_order,
+        query.cvid
+    );
+    // FNV-1a: a short stable name for the listing, not a security digest.
+    let hash = signature.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
+    format!("crm/page-tokens/{}/{hash:016x}", query.module)
+}
+
+fn next_token(response: &Response) -> Option<String> {
+    if response.status != 200 {
+        return None;
+    }
+    let body: Value = serde_json::from_slice(&response.body).ok()?;
+    let info = body.get("info")?;
+    if info.get("more_records").and_then(Value::as_bool) != Some(true) {
+        return None;
+    }
+    info.get("next_page_token").and_then(Value::as_str).map(str::to_string)
+}
+
+/// The answer for page `page` of the listing.
+pub fn fetch_page(client: &Client, query: &ListQuery, fields: &[String], page: u32) -> Result<Response> {
+    let last_numbered = (DISCRETE_PAGING_LIMIT / query.per_page).max(1);
+    let by_number = |n: u32| client.send(&query.call(fields).query("page", n.to_string()));
+    if page <= last_numbered {
+        return by_number(page);
+    }
+    let key = cache_key(query, fields);
+    let mut tokens = get_json::<Tokens>(client.storage, &key)?
+        .filter(|t| now_ms().saturating_sub(t.fetched_at_ms) < TOKEN_TTL_MS)
+        .unwrap_or_default();
+    let mut retried_from_scratch = false;
+    loop {
+        let start = tokens.pages.range(..=page).next_back().map(|(n, t)| (*n, t.clone()));
+        let (mut at, mut response) = match start {
+            Some((n, token)) if n > last_numbered => {
+                let response = client.send(&query.call(fields).query("page_token", token))?;
+                if response.status == 400 && !retried_from_scratch {
+                    // The kept token has expired or was revoked: walk again from the numbered pages.
+                    tokens = Tokens::default();
+                    retried_from_scratch = true;
+                    continue;
+                }
+                (n, response)
+            }
+            _ => (last_numbered, by_number(last_numbered)?),
+        };
+        while at < page {
+            let Some(token) = next_token(&response) else {
+                // The listing ends before the asked page, or Zoho refused a step: answer as Zoho
+                // does for an empty page, or pass the refusal on.
+                if response.status == 200 || response.status == 204 {
+                    response = Response { status: 204, headers: Vec::new(), body: Vec::new() };
+                }
+                break;
+            };
+            at += 1;
+            tokens.pages.insert(at, token.clone());
+            response = client.send(&query.call(fields).query("page_token", token))?;
+        }
+        if tokens.fetched_at_ms == 0 {
+            tokens.fetched_at_ms = now_ms();
+        }
+        set_json(client.storage, &key, &tokens)?;
+        return Ok(response);
+    }
+}

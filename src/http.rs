@@ -1,0 +1,63 @@
+//! The `Transport` seam: the one way protocol logic reaches the network (and the clock it waits on).
+//! The component plugs in wasi:http; unit tests plug in a scripted fake.
+
+use crate::error::Result;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    /// Methods a retry cannot double: repeating them leaves Zoho in the same state.
+    pub fn is_idempotent(self) -> bool {
+        !matches!(self, Method::Post | Method::Patch)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub method: Method,
+    /// Absolute URL, query included.
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    /// Bound on the whole exchange: connect, first byte and the body read.
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    pub status: u16,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+pub trait Transport {
+    /// Sends one request. An `Err` means no HTTP answer arrived (transport or timeout kind).
+    fn send(&self, request: &Request) -> Result<Response>;
+    /// Waits before a retry.
+    fn sleep(&self, duration: Duration);
+}

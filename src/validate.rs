@@ -1,0 +1,67 @@
+//! Checks on names and ids that become parts of a Zoho URL; a bad one never reaches the wire.
+
+use crate::error::{Result, ZohoError};
+
+/// A module API name: Leads, Contacts, Foo__c ... letters, digits, underscore, at most 25.
+pub fn module_name(name: &str) -> Result<&str> {
+    let ok = (1..=25).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(name)
+    } else {
+        Err(ZohoError::invalid_input(format!(
+            "record-type {name:?} is not a Zoho module API name: use the API name (e.g. Leads, Contacts, Deals, My_Module__c): letters, digits and underscores, at most 25 characters"
+        )))
+    }
+}
+
+/// A record id: Zoho's 64-bit number carried as a string.
+pub fn record_id(id: &str) -> Result<&str> {
+    if !id.is_empty() && id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit()) && id.parse::<u64>().is_ok() {
+        Ok(id)
+    } else {
+        Err(ZohoError::invalid_input(format!(
+            "record-id {id:?} is not a Zoho record id: ids are numbers such as 5725767000000524157"
+        )))
+    }
+}
+
+/// A comma-separated list of field API names, trimmed; empty entries dropped.
+pub fn field_names(fields: &str) -> Result<Vec<String>> {
+    fields
+        .split(',')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(|f| {
+            let ok = f.len() <= 100 && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+            if ok {
+                Ok(f.to_string())
+            } else {
+                Err(ZohoError::invalid_input(format!(
+                    "field {f:?} is not a field API name: list API names separated by commas, e.g. Last_Name,Email"
+                )))
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_ids() {
+        assert!(module_name("Leads").is_ok());
+        assert!(module_name("My_Module__c").is_ok());
+        for bad in ["", "Leads/../x", "Le ads", "1Leads", "L%2e", "AAAAAAAAAAAAAAAAAAAAAAAAAA"] {
+            assert!(module_name(bad).is_err(), "{bad}");
+        }
+        assert!(record_id("5725767000000524157").is_ok());
+        for bad in ["", "12a", "-1", "99999999999999999999", "1?x=1"] {
+            assert!(record_id(bad).is_err(), "{bad}");
+        }
+        assert_eq!(field_names(" Last_Name, Email ,,").unwrap(), vec!["Last_Name", "Email"]);
+        assert!(field_names("Email&x=1").is_err());
+    }
+}
