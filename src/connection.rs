@@ -1,7 +1,8 @@
 //! The connection: which data center, which API domain, which credentials.
 
-/// What the caller gave, mirroring WIT `types.connection`.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What the caller gave, mirroring WIT `types.connection` (kebab-case keys in JSON).
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
 pub struct Connection {
     pub region: Option<String>,
     pub accounts_url: Option<String>,
@@ -57,6 +58,20 @@ impl Connection {
             Some(domain) => check_base_url("api-domain", domain),
             None => Ok(self.data_center()?.2.to_string()),
         }
+    }
+
+    /// Origins this connection may reach: its accounts server and API domain (explicit or by
+    /// region). The host's network allowlist is built from this list.
+    pub fn allowed_origins(&self) -> crate::error::Result<Vec<String>> {
+        let (_, accounts, api) = self.data_center()?;
+        let mut origins = vec![accounts.to_string(), api.to_string()];
+        if let Some(url) = given(&self.accounts_url) {
+            origins.push(check_base_url("accounts-url", url)?);
+        }
+        if given(&self.api_domain).is_some() {
+            origins.push(self.api_domain()?);
+        }
+        Ok(origins)
     }
 
     /// Values that must never appear in logs, errors or debug output.

@@ -1,1 +1,114 @@
-pub fn x(){}
+//! A local stand-in for Zoho CRM v8 (and, as the connector grows, Books v3 and Accounts),
+//! answering with the status codes and bodies of `shared/zoho-api.md`. Tests, the demo and
+//! the benchmarks run against it: it keeps state, logs every request, and injects faults.
+
+mod clock;
+mod crm;
+mod faults;
+mod seed;
+mod state;
+
+pub use clock::Clock;
+pub use faults::Fault;
+pub use state::RecordedRequest;
+
+use axum::body::Body;
+use axum::extract::State as AxumState;
+use axum::http::Request;
+use axum::response::Response;
+use axum::Router;
+use state::Shared;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Largest request body the sandbox reads (Zoho's attachment limit plus multipart overhead).
+const MAX_BODY: usize = 110 << 20;
+
+/// A running sandbox and the handles tests use to look inside it.
+pub struct Sandbox {
+    pub url: String,
+    pub addr: SocketAddr,
+    shared: Arc<Shared>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl Sandbox {
+    /// Starts on a free loopback port with the standard seed data.
+    pub async fn start() -> anyhow::Result<Sandbox> {
+        Self::start_on(0).await
+    }
+
+    pub async fn start_on(port: u16) -> anyhow::Result<Sandbox> {
+        let shared = Arc::new(Shared::new());
+        seed::seed(&shared);
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let app = Router::new().fallback(handle).with_state(shared.clone());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Sandbox { url: format!("http://{addr}"), addr, shared, server })
+    }
+
+    /// A valid access token for API calls.
+    pub fn issue_token(&self) -> String {
+        self.shared.issue_token()
+    }
+
+    /// Makes a token unknown, as Zoho does when it expires or is revoked.
+    pub fn revoke_token(&self, token: &str) {
+        self.shared.revoke_token(token);
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.requests()
+    }
+
+    pub fn clear_requests(&self) {
+        self.shared.clear_requests();
+    }
+
+    /// Answers the next requests with `fault` instead of the real handler.
+    pub fn inject(&self, fault: Fault) {
+        self.shared.inject(fault);
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.shared.clock
+    }
+
+    /// A stored record, as Zoho would return it with every field.
+    pub fn record(&self, module: &str, id: &str) -> Option<serde_json::Value> {
+        self.shared.record(module, id)
+    }
+
+    pub fn record_count(&self, module: &str) -> usize {
+        self.shared.record_count(module)
+    }
+
+    /// Runs until the process is stopped.
+    pub async fn wait(mut self) {
+        let _ = (&mut self.server).await;
+    }
+}
+
+async fn handle(AxumState(shared): AxumState<Arc<Shared>>, request: Request<Body>) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(bytes) => bytes.to_vec(),
+        Err(_) => return crm::error_response(413, "FILE_SIZE_MORE_THAN_ALLOWED_SIZE", "request body too large", serde_json::json!({})),
+    };
+    let recorded = RecordedRequest::from_parts(&parts, body);
+    shared.log(recorded.clone());
+    if let Some(fault) = shared.next_fault(&recorded.path) {
+        return fault.respond().await;
+    }
+    crm::route(&shared, &recorded)
+}

@@ -1,0 +1,302 @@
+//! Loading the component once and running steps: one fresh, limited instance per step.
+
+use crate::convert::{from_val, to_val};
+use crate::kv::{self, KvStore, KvView};
+use crate::net::{AllowedHosts, NetLimits};
+use anyhow::{anyhow, bail, Context as _, Result};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::component::{Component, InstancePre, Linker, ResourceTable, Val};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+/// The WIT package every action lives in.
+pub const PACKAGE: &str = "zoho:connector";
+pub const VERSION: &str = "0.1.0";
+/// How often the epoch advances; the step deadline is counted in these ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Bytes of a step's stderr (its debug log) kept.
+const STDERR_CAPACITY: usize = 1 << 20;
+
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    pub component: PathBuf,
+    /// Key-value database and compiled-component cache.
+    pub data_dir: PathBuf,
+    /// Linear memory a step may grow to.
+    pub memory_limit: usize,
+    /// Wall-clock bound on a whole step.
+    pub step_deadline: Duration,
+    /// Pooling allocator: instances kept ready, 0 for on-demand allocation.
+    pub pooled_instances: u32,
+    pub net: NetLimits,
+}
+
+impl HostConfig {
+    pub fn new(component: impl Into<PathBuf>, data_dir: impl Into<PathBuf>) -> Self {
+        HostConfig {
+            component: component.into(),
+            data_dir: data_dir.into(),
+            memory_limit: 256 << 20,
+            step_deadline: Duration::from_secs(300),
+            pooled_instances: 64,
+            net: NetLimits::default(),
+        }
+    }
+}
+
+/// Everything one step's instance can reach.
+pub struct StepState {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    hosts: AllowedHosts,
+    table: ResourceTable,
+    kv: Arc<KvStore>,
+    namespace: Arc<str>,
+    limits: StoreLimits,
+}
+
+impl WasiView for StepState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for StepState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { hooks: &mut self.hosts, table: &mut self.table, ctx: &mut self.http }
+    }
+}
+
+fn kv_view(state: &mut StepState) -> KvView<'_> {
+    KvView { store: &state.kv, namespace: &state.namespace, table: &mut state.table }
+}
+
+/// One action as the component exports it: interface and function name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionRef {
+    pub interface: String,
+    pub function: String,
+}
+
+impl ActionRef {
+    /// `crm-create-record` → interface `crm`, function `create-record`.
+    pub fn from_key(key: &str) -> Result<Self> {
+        let (interface, function) = key.split_once('-').ok_or_else(|| anyhow!("action key {key:?} has no interface prefix"))?;
+        Ok(ActionRef { interface: interface.into(), function: function.into() })
+    }
+
+    pub fn export_name(&self) -> String {
+        format!("{PACKAGE}/{}@{VERSION}", self.interface)
+    }
+}
+
+/// What a step gave back: the Ok value or the zoho-error, both as JSON, and its stderr.
+#[derive(Debug, Clone)]
+pub struct StepOutcome {
+    pub result: std::result::Result<Value, Value>,
+    pub stderr: String,
+}
+
+pub struct Runtime {
+    engine: Engine,
+    component: Component,
+    pre: InstancePre<StepState>,
+    kv: Arc<KvStore>,
+    config: HostConfig,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+pub fn engine(config: &HostConfig) -> Result<Engine> {
+    let mut wasm = Config::new();
+    wasm.wasm_component_model(true);
+    wasm.epoch_interruption(true);
+    if config.pooled_instances > 0 {
+        let mut pool = PoolingAllocationConfig::default();
+        let n = config.pooled_instances;
+        pool.total_component_instances(n)
+            .total_core_instances(n * 8)
+            .total_memories(n * 2)
+            .total_tables(n * 8)
+            .max_memory_size(config.memory_limit);
+        wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    Ok(Engine::new(&wasm)?)
+}
+
+/// Compiles the component, or loads the machine code compiled for the same bytes and engine.
+pub fn load_component(engine: &Engine, path: &Path, cache_dir: &Path) -> Result<Component> {
+    let bytes = std::fs::read(path).with_context(|| {
+        format!("reading the component {} (build it with ./build.sh or pass --component)", path.display())
+    })?;
+    let mut hasher = Sha256::new();
+    hasher.update(&bytes);
+    let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
+    std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut engine_hash);
+    let key = format!("{:x}-{:016x}.cwasm", hasher.finalize(), std::hash::Hasher::finish(&engine_hash));
+    let cached = cache_dir.join(key);
+    if cached.exists() {
+        // SAFETY: the file was written by `precompile_component` of an engine with the same
+        // compatibility hash, into the host's own data directory.
+        if let Ok(component) = unsafe { Component::deserialize_file(engine, &cached) } {
+            return Ok(component);
+        }
+    }
+    let compiled = engine.precompile_component(&bytes)?;
+    std::fs::create_dir_all(cache_dir).ok();
+    let partial = cached.with_extension("partial");
+    if std::fs::write(&partial, &compiled).is_ok() {
+        std::fs::rename(&partial, &cached).ok();
+    }
+    // SAFETY: the bytes were produced by this engine just above.
+    Ok(unsafe { Component::deserialize(engine, &compiled) }?)
+}
+
+impl Runtime {
+    pub fn new(config: HostConfig) -> Result<Self> {
+        let engine = engine(&config)?;
+        let component = load_component(&engine, &config.component, &config.data_dir.join("compiled"))?;
+        let mut linker: Linker<StepState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        kv::add_to_linker(&mut linker, kv_view)?;
+        let pre = linker.instantiate_pre(&component)?;
+        let kv = KvStore::open(&config.data_dir.join("kv.sqlite3"))?;
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        let (ticking_engine, stop) = (engine.clone(), ticker_stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                ticking_engine.increment_epoch();
+            }
+        });
+        Ok(Runtime { engine, component, pre, kv, config, ticker_stop })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn component(&self) -> &Component {
+        &self.component
+    }
+
+    pub fn kv(&self) -> &Arc<KvStore> {
+        &self.kv
+    }
+
+    /// A fresh store for one step: no files, no environment, no sockets; HTTP only to
+    /// `origins`; key-value only in `namespace`.
+    pub fn new_store(&self, origins: &[String], namespace: &str) -> (Store<StepState>, MemoryOutputPipe) {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+        let state = StepState {
+            wasi,
+            http: WasiHttpCtx::new(),
+            hosts: AllowedHosts::new(origins, self.config.net),
+            table: ResourceTable::new(),
+            kv: self.kv.clone(),
+            namespace: Arc::from(namespace),
+            limits: StoreLimitsBuilder::new().memory_size(self.config.memory_limit).table_elements(100_000).instances(64).build(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        let ticks = (self.config.step_deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        (store, stderr)
+    }
+
+    /// Runs one action: `connection`, `input` and `options` are JSON shaped like the WIT records.
+    pub async fn run(
+        &self,
+        action: &ActionRef,
+        connection: &Value,
+        input: &Value,
+        options: Option<&Value>,
+        namespace: Option<&str>,
+    ) -> Result<StepOutcome> {
+        let parsed: zoho_connector::connection::Connection =
+            serde_json::from_value(connection.clone()).context("connection: not a connection object")?;
+        let origins = parsed.allowed_origins().map_err(|e| anyhow!("connection: {}", e.message))?;
+        let namespace = namespace.map(str::to_string).unwrap_or_else(|| namespace_of(connection));
+        let (mut store, stderr) = self.new_store(&origins, &namespace);
+
+        let instance = self.pre.instantiate_async(&mut store).await?;
+        let iface = instance
+            .get_export_index(&mut store, None, &action.export_name())
+            .ok_or_else(|| anyhow!("the component exports no interface {}", action.export_name()))?;
+        let func_index = instance
+            .get_export_index(&mut store, Some(&iface), &action.function)
+            .ok_or_else(|| anyhow!("{} has no function {}", action.export_name(), action.function))?;
+        let func = instance.get_func(&mut store, func_index).ok_or_else(|| anyhow!("{} is not a function", action.function))?;
+
+        let ty = func.ty(&store);
+        let mut params = Vec::new();
+        for (name, param_ty) in ty.params() {
+            let given = match name {
+                "connection" => connection,
+                "options" => options.unwrap_or(&Value::Null),
+                _ => input,
+            };
+            params.push(to_val(given, &param_ty, name)?);
+        }
+        let mut results = vec![Val::Bool(false); ty.results().len()];
+        let call = func.call_async(&mut store, &params, &mut results);
+        match tokio::time::timeout(self.config.step_deadline, call).await {
+            Ok(outcome) => outcome.map_err(|trap| anyhow!("the step stopped: {trap:#}"))?,
+            Err(_) => bail!("the step ran past its deadline of {} s", self.config.step_deadline.as_secs()),
+        }
+        let stderr = String::from_utf8_lossy(&stderr.contents()).into_owned();
+        Ok(StepOutcome { result: outcome_of(results.first()), stderr })
+    }
+}
+
+/// The JSON a `result<string|record, zoho-error>` stands for: a string Ok is parsed as JSON;
+/// an error's `details` string is parsed too, so callers get one JSON document.
+fn outcome_of(result: Option<&Val>) -> std::result::Result<Value, Value> {
+    match result {
+        Some(Val::Result(Ok(Some(v)))) => match v.as_ref() {
+            Val::String(s) => Ok(serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone()))),
+            other => Ok(from_val(other)),
+        },
+        Some(Val::Result(Ok(None))) => Ok(Value::Null),
+        Some(Val::Result(Err(Some(e)))) => {
+            let mut error = from_val(e);
+            if let Some(details) = error.get_mut("details") {
+                if let Some(parsed) = details.as_str().and_then(|s| serde_json::from_str(s).ok()) {
+                    *details = parsed;
+                }
+            }
+            Err(error)
+        }
+        Some(Val::Result(Err(None))) => Err(Value::Null),
+        Some(other) => Ok(from_val(other)),
+        None => Ok(Value::Null),
+    }
+}
+
+/// The key-value namespace of a connection: a digest of who it is, never the secrets
+/// themselves. Platforms that know their tenant ids should pass a namespace instead.
+pub fn namespace_of(connection: &Value) -> String {
+    let field = |name: &str| connection.get(name).and_then(Value::as_str).unwrap_or("").trim().to_string();
+    let mut identity = vec![field("region"), field("accounts-url"), field("api-domain"), field("client-id")];
+    let grant = ["refresh-token", "soid"].iter().map(|f| field(f)).find(|v| !v.is_empty());
+    // Without a grant, the token is all that tells two platform-managed accounts apart.
+    identity.push(grant.unwrap_or_else(|| field("access-token")));
+    let digest = Sha256::digest(identity.join("\u{0}").as_bytes());
+    format!("conn-{}", &format!("{digest:x}")[..32])
+}

@@ -1,0 +1,371 @@
+//! Zoho CRM v8 records as the sandbox serves them: `/crm/v8/{module}`, `/{module}/{id}`,
+//! `/settings/fields`.
+
+use crate::clock::Clock;
+use crate::seed;
+use crate::state::{Module, PageToken, RecordedRequest, Shared};
+use axum::body::Body;
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+
+const MAX_FIELDS: usize = 50;
+const MAX_PER_PAGE: usize = 200;
+const DISCRETE_LIMIT: usize = 2_000;
+const TOKEN_LIMIT: usize = 100_000;
+const MAX_WRITE: usize = 100;
+
+pub fn json_response(status: u16, body: &Value) -> Response {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json;charset=UTF-8")
+        .body(Body::from(body.to_string()))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+pub fn empty_response(status: u16) -> Response {
+    Response::builder().status(status).body(Body::empty()).unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+pub fn error_body(code: &str, message: &str, details: Value) -> Value {
+    json!({ "code": code, "details": details, "message": message, "status": "error" })
+}
+
+pub fn error_response(status: u16, code: &str, message: &str, details: Value) -> Response {
+    json_response(status, &error_body(code, message, details))
+}
+
+pub fn route(shared: &Shared, request: &RecordedRequest) -> Response {
+    let Some(rest) = request.path.strip_prefix("/crm/v8/") else {
+        return error_response(404, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one", json!({}));
+    };
+    match request.header("authorization").and_then(|h| h.strip_prefix("Zoho-oauthtoken ")) {
+        None => return error_response(401, "AUTHENTICATION_FAILURE", "Authentication failed", json!({})),
+        Some(token) if !shared.data().tokens.contains(token) => {
+            return error_response(401, "INVALID_TOKEN", "invalid oauth token", json!({}))
+        }
+        Some(_) => {}
+    }
+    let segments: Vec<&str> = rest.split('/').collect();
+    match (request.method.as_str(), segments.as_slice()) {
+        ("GET", ["settings", "fields"]) => fields(shared, request),
+        ("GET", [module]) => list(shared, request, module),
+        ("POST", [module]) => create(shared, request, module),
+        ("GET", [module, id]) => get(shared, request, module, id),
+        ("PUT", [module, id]) => update(shared, request, module, id),
+        ("DELETE", [module, id]) => delete(shared, module, id),
+        _ => error_response(404, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one", json!({})),
+    }
+}
+
+fn invalid_module() -> Response {
+    error_response(400, "INVALID_MODULE", "the module name given seems to be invalid", json!({ "resource_path_index": 0 }))
+}
+
+fn fields(shared: &Shared, request: &RecordedRequest) -> Response {
+    let Some(name) = request.query_param("module") else {
+        return error_response(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing", json!({ "param_name": "module" }));
+    };
+    let data = shared.data();
+    let Some(module) = data.modules.get(name) else { return invalid_module() };
+    let fields: Vec<Value> = module
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| json!({ "api_name": f.api_name, "data_type": f.data_type, "field_label": f.api_name.replace('_', " "), "id": format!("57257670000000{:05}", i) }))
+        .collect();
+    json_response(200, &json!({ "fields": fields }))
+}
+
+/// A record limited to the asked fields (the id always comes back).
+fn project(record: &Map<String, Value>, fields: &[&str]) -> Value {
+    let mut out = Map::new();
+    out.insert("id".into(), record.get("id").cloned().unwrap_or(Value::Null));
+    for f in fields {
+        if let Some(v) = record.get(*f) {
+            out.insert(f.to_string(), v.clone());
+        } else {
+            out.insert(f.to_string(), Value::Null);
+        }
+    }
+    Value::Object(out)
+}
+
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
+}
+
+fn bad_param(param: &str, message: &str) -> Response {
+    error_response(400, "INVALID_DATA", message, json!({ "param_name": param }))
+}
+
+fn list(shared: &Shared, request: &RecordedRequest, module_name: &str) -> Response {
+    let mut data = shared.data();
+    let Some(module) = data.modules.get(module_name) else { return invalid_module() };
+    let Some(fields_param) = request.query_param("fields") else {
+        return error_response(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing", json!({ "param_name": "fields" }));
+    };
+    let fields: Vec<&str> = fields_param.split(',').filter(|f| !f.is_empty()).collect();
+    if fields.len() > MAX_FIELDS {
+        return error_response(400, "LIMIT_EXCEEDED", "the number of fields exceeds the limit", json!({ "param_name": "fields", "limit": MAX_FIELDS }));
+    }
+    if let Some(unknown) = fields.iter().find(|f| !module.fields.iter().any(|d| d.api_name == **f)) {
+        return error_response(400, "INVALID_DATA", "invalid field name in fields", json!({ "api_name": unknown, "param_name": "fields" }));
+    }
+    let per_page = match request.query_param("per_page").map(str::parse::<usize>) {
+        None => MAX_PER_PAGE,
+        Some(Ok(n)) if (1..=MAX_PER_PAGE).contains(&n) => n,
+        Some(_) => return bad_param("per_page", "per_page must be between 1 and 200"),
+    };
+    let sort_by = request.query_param("sort_by").unwrap_or("id");
+    if !["id", "Created_Time", "Modified_Time"].contains(&sort_by) {
+        return bad_param("sort_by", "invalid sort_by");
+    }
+    let sort_order = request.query_param("sort_order").unwrap_or("desc");
+    if !["asc", "desc"].contains(&sort_order) {
+        return bad_param("sort_order", "invalid sort_order");
+    }
+    let page = request.query_param("page");
+    let token = request.query_param("page_token");
+    if page.is_some() && token.is_some() {
+        return bad_param("page_token", "page and page_token cannot be used together");
+    }
+    let since = match request.header("if-modified-since") {
+        None => None,
+        Some(text) => match parse_time(text) {
+            Some(t) => Some(t),
+            None => return error_response(400, "INVALID_DATA", "invalid If-Modified-Since header", json!({ "header_name": "If-Modified-Since" })),
+        },
+    };
+    let ids: Option<Vec<u64>> = request.query_param("ids").map(|ids| ids.split(',').filter_map(|i| i.trim().parse().ok()).collect());
+    // The listing a page token belongs to: tokens are only valid for the same query.
+    let signature = format!("{module_name}|{fields_param}|{per_page}|{sort_by}|{sort_order}|{since:?}|{:?}", request.query_param("ids"));
+    let now = shared.clock.now();
+    let offset = match (page, token) {
+        (_, Some(token)) => match data.page_tokens.get(token) {
+            Some(t) if t.signature == signature && t.expires_at > now => t.offset,
+            Some(t) if t.expires_at <= now => return bad_param("page_token", "the page token has expired"),
+            _ => return bad_param("page_token", "invalid page token"),
+        },
+        (Some(page), None) => match page.parse::<usize>() {
+            Ok(p) if p >= 1 => {
+                if p * per_page > DISCRETE_LIMIT {
+                    return error_response(
+                        400,
+                        "DISCRETE_PAGINATION_LIMIT_EXCEEDED",
+                        "You can only get the first 2000 records without using page_token param",
+                        json!({ "limit": DISCRETE_LIMIT }),
+                    );
+                }
+                (p - 1) * per_page
+            }
+            _ => return bad_param("page", "page must be a number from 1"),
+        },
+        (None, None) => 0,
+    };
+    if offset >= TOKEN_LIMIT {
+        return error_response(400, "PAGINATION_LIMIT_EXCEEDED", "pagination limit exceeded", json!({ "limit": TOKEN_LIMIT }));
+    }
+
+    let mut matching: Vec<&Map<String, Value>> = module
+        .records
+        .iter()
+        .filter(|(id, _)| ids.as_ref().is_none_or(|ids| ids.contains(id)))
+        .filter(|(_, r)| since.is_none_or(|s| r.get("Modified_Time").and_then(Value::as_str).and_then(parse_time).is_some_and(|m| m >= s)))
+        .map(|(_, r)| r)
+        .collect();
+    if matching.is_empty() {
+        return empty_response(if since.is_some() { 304 } else { 204 });
+    }
+    let key = |r: &Map<String, Value>| -> (String, u64) {
+        let id = r.get("id").and_then(Value::as_str).and_then(|i| i.parse().ok()).unwrap_or(0);
+        let time = match sort_by {
+            "id" => String::new(),
+            f => r.get(f).and_then(Value::as_str).and_then(parse_time).map(|t| t.to_rfc3339()).unwrap_or_default(),
+        };
+        (time, id)
+    };
+    matching.sort_by_key(|r| key(r));
+    if sort_order == "desc" {
+        matching.reverse();
+    }
+    let total = matching.len();
+    let page_records: Vec<Value> = matching.iter().skip(offset).take(per_page).map(|r| project(r, &fields)).collect();
+    if page_records.is_empty() {
+        return empty_response(204);
+    }
+    let more = offset + per_page < total.min(TOKEN_LIMIT);
+    let expires_at = now + chrono::Duration::hours(24);
+    let next_token = more.then(|| {
+        let token = format!("pt{:x}{:06}", now.timestamp(), data.page_tokens.len());
+        data.page_tokens.insert(token.clone(), PageToken { signature: signature.clone(), offset: offset + per_page, expires_at });
+        token
+    });
+    let count = page_records.len();
+    json_response(
+        200,
+        &json!({
+            "data": page_records,
+            "info": {
+                "per_page": per_page,
+                "next_page_token": next_token,
+                "count": count,
+                "sort_by": sort_by,
+                "page": offset / per_page + 1,
+                "previous_page_token": null,
+                "page_token_expiry": Clock::zoho_time(expires_at),
+                "sort_order": sort_order,
+                "more_records": more,
+            }
+        }),
+    )
+}
+
+fn get(shared: &Shared, request: &RecordedRequest, module_name: &str, id: &str) -> Response {
+    let data = shared.data();
+    let Some(module) = data.modules.get(module_name) else { return invalid_module() };
+    let Some(record) = id.parse::<u64>().ok().and_then(|id| module.records.get(&id)) else { return empty_response(204) };
+    let record = match request.query_param("fields") {
+        Some(fields) => project(record, &fields.split(',').filter(|f| !f.is_empty()).collect::<Vec<_>>()),
+        None => Value::Object(record.clone()),
+    };
+    json_response(200, &json!({ "data": [record] }))
+}
+
+/// The `data` array of a write body, or the top-level error Zoho gives for a malformed body.
+fn write_items(request: &RecordedRequest) -> Result<Vec<Value>, Response> {
+    let Some(body) = request.json() else {
+        return Err(error_response(400, "INVALID_DATA", "body is not a valid JSON", json!({})));
+    };
+    let Some(items) = body.get("data").and_then(Value::as_array).filter(|d| !d.is_empty()) else {
+        return Err(error_response(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing", json!({ "param_name": "data" })));
+    };
+    if items.len() > MAX_WRITE {
+        return Err(error_response(400, "LIMIT_EXCEEDED", "the number of records exceeds the limit", json!({ "limit": MAX_WRITE })));
+    }
+    Ok(items.clone())
+}
+
+/// Zoho's checks on one record's values: mandatory field, e-mail shape, unique fields.
+fn check_values(module: &Module, module_name: &str, index: usize, values: &Map<String, Value>, own_id: Option<u64>, creating: bool) -> Option<Value> {
+    let path = |field: &str| format!("$.data[{index}].{field}");
+    let mandatory_missing = match values.get(module.mandatory) {
+        None => creating,
+        Some(v) => v.is_null() || v.as_str().is_some_and(|s| s.trim().is_empty()),
+    };
+    if mandatory_missing {
+        return Some(error_body("MANDATORY_NOT_FOUND", "required field not found", json!({ "api_name": module.mandatory, "json_path": path(module.mandatory) })));
+    }
+    if let Some(email) = values.get("Email").filter(|e| !e.is_null()) {
+        if !email.as_str().is_some_and(|e| e.contains('@') && !e.starts_with('@') && !e.ends_with('@')) {
+            return Some(error_body("INVALID_DATA", "invalid data", json!({ "api_name": "Email", "json_path": path("Email"), "expected_data_type": "email" })));
+        }
+    }
+    for field in &module.unique {
+        let Some(value) = values.get(*field).filter(|v| !v.is_null()) else { continue };
+        if let Some((id, _)) = module.records.iter().find(|(id, r)| Some(**id) != own_id && r.get(*field) == Some(value)) {
+            return Some(error_body(
+                "DUPLICATE_DATA",
+                "duplicate data",
+                json!({ "api_name": field, "json_path": path(field), "duplicate_record": { "id": id.to_string(), "Owner": seed::owner(), "module": { "api_name": module_name } } }),
+            ));
+        }
+    }
+    None
+}
+
+/// Only the module's own, writable fields are stored; Zoho ignores the rest.
+fn writable(module: &Module, values: &Map<String, Value>) -> Map<String, Value> {
+    values
+        .iter()
+        .filter(|(k, _)| module.fields.iter().any(|f| f.api_name == **k && f.data_type != "ownerlookup" && f.data_type != "datetime" && f.api_name != "id"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn success_details(record: &Map<String, Value>) -> Value {
+    json!({
+        "Modified_Time": record.get("Modified_Time"),
+        "Modified_By": record.get("Modified_By"),
+        "Created_Time": record.get("Created_Time"),
+        "id": record.get("id"),
+        "Created_By": record.get("Created_By"),
+    })
+}
+
+/// 201/200 when all succeeded, 400 when none did, 207 for a mix.
+fn write_status(items: &[Value], all_ok: u16) -> u16 {
+    let failed = items.iter().filter(|i| i["status"] == "error").count();
+    match failed {
+        0 => all_ok,
+        n if n == items.len() => 400,
+        _ => 207,
+    }
+}
+
+fn create(shared: &Shared, request: &RecordedRequest, module_name: &str) -> Response {
+    if !shared.data().modules.contains_key(module_name) {
+        return invalid_module();
+    }
+    let items = match write_items(request) {
+        Ok(items) => items,
+        Err(response) => return response,
+    };
+    let mut results = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        let Some(values) = item.as_object() else {
+            results.push(error_body("INVALID_DATA", "invalid data", json!({ "json_path": format!("$.data[{index}]") })));
+            continue;
+        };
+        let problem = {
+            let data = shared.data();
+            let module = &data.modules[module_name];
+            check_values(module, module_name, index, values, None, true)
+        };
+        if let Some(error) = problem {
+            results.push(error);
+            continue;
+        }
+        let stored = { writable(&shared.data().modules[module_name], values) };
+        let id = seed::insert(shared, module_name, stored, shared.clock.now());
+        let data = shared.data();
+        let record = &data.modules[module_name].records[&id];
+        results.push(json!({ "code": "SUCCESS", "details": success_details(record), "message": "record added", "status": "success" }));
+    }
+    let status = write_status(&results, 201);
+    json_response(status, &json!({ "data": results }))
+}
+
+fn invalid_id(id: &str) -> Response {
+    json_response(400, &json!({ "data": [error_body("INVALID_DATA", "the id given seems to be invalid", json!({ "id": id }))] }))
+}
+
+fn update(shared: &Shared, request: &RecordedRequest, module_name: &str, id: &str) -> Response {
+    let items = match write_items(request) {
+        Ok(items) => items,
+        Err(response) => return response,
+    };
+    let now = Clock::zoho_time(shared.clock.now());
+    let mut data = shared.data();
+    let Some(module) = data.modules.get_mut(module_name) else { return invalid_module() };
+    let Some(record_id) = id.parse::<u64>().ok().filter(|i| module.records.contains_key(i)) else { return invalid_id(id) };
+    let Some(values) = items[0].as_object() else { return invalid_id(id) };
+    if let Some(error) = check_values(module, module_name, 0, values, Some(record_id), false) {
+        return json_response(400, &json!({ "data": [error] }));
+    }
+    let changes = writable(module, values);
+    let Some(record) = module.records.get_mut(&record_id) else { return invalid_id(id) };
+    record.extend(changes);
+    record.insert("Modified_Time".into(), json!(now));
+    let result = json!({ "code": "SUCCESS", "details": success_details(record), "message": "record updated", "status": "success" });
+    json_response(200, &json!({ "data": [result] }))
+}
+
+fn delete(shared: &Shared, module_name: &str, id: &str) -> Response {
+    let mut data = shared.data();
+    let Some(module) = data.modules.get_mut(module_name) else { return invalid_module() };
+    match id.parse::<u64>().ok().and_then(|i| module.records.remove(&i)) {
+        Some(_) => json_response(200, &json!({ "data": [{ "code": "SUCCESS", "details": { "id": id }, "message": "record deleted", "status": "success" }] })),
+        None => invalid_id(id),
+    }
+}

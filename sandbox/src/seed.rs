@@ -1,0 +1,95 @@
+//! The data a fresh sandbox starts with: Leads wider than one 50-field request, Contacts
+//! beyond the 2,000-record `page` reach, and a few Accounts and Deals.
+
+use crate::clock::Clock;
+use crate::state::{FieldDef, Module, Shared};
+use serde_json::{json, Map, Value};
+
+pub const CONTACTS: usize = 2_600;
+pub const LEAD_CUSTOM_FIELDS: usize = 52;
+pub const OWNER_ID: &str = "5725767000000411001";
+const CITIES: [&str; 4] = ["Austin", "Chennai", "Dublin", "Tokyo"];
+
+fn system_fields() -> Vec<FieldDef> {
+    ["Owner", "Created_By", "Modified_By"]
+        .into_iter()
+        .map(|f| FieldDef { api_name: f.into(), data_type: "ownerlookup" })
+        .chain(["Created_Time", "Modified_Time"].into_iter().map(|f| FieldDef { api_name: f.into(), data_type: "datetime" }))
+        .collect()
+}
+
+fn text_fields(names: &[&str]) -> Vec<FieldDef> {
+    names.iter().map(|n| FieldDef { api_name: n.to_string(), data_type: if *n == "Email" { "email" } else { "text" } }).collect()
+}
+
+pub fn owner() -> Value {
+    json!({ "name": "Sandbox User", "id": OWNER_ID, "email": "owner@sandbox.zoho" })
+}
+
+/// Stores a new record with its system fields and returns its id.
+pub fn insert(shared: &Shared, module: &str, values: Map<String, Value>, at: chrono::DateTime<chrono::Utc>) -> u64 {
+    let mut data = shared.data();
+    let id = data.next_id;
+    data.next_id += 1;
+    let mut record = values;
+    let time = Clock::zoho_time(at);
+    record.insert("id".into(), json!(id.to_string()));
+    record.insert("Created_Time".into(), json!(time));
+    record.insert("Modified_Time".into(), json!(time));
+    for f in ["Owner", "Created_By", "Modified_By"] {
+        record.insert(f.into(), owner());
+    }
+    if let Some(m) = data.modules.get_mut(module) {
+        m.records.insert(id, record);
+    }
+    id
+}
+
+pub fn seed(shared: &Shared) {
+    let mut leads = text_fields(&["Last_Name", "First_Name", "Email", "Company", "Phone", "Lead_Source", "Lead_Status", "Description"]);
+    leads.extend((1..=LEAD_CUSTOM_FIELDS).map(|i| FieldDef { api_name: format!("Custom_Field_{i:02}__c"), data_type: "text" }));
+    leads.push(FieldDef { api_name: "Product_Details".into(), data_type: "subform" });
+    let modules = [
+        ("Leads", leads, "Last_Name", vec!["Email"]),
+        ("Contacts", text_fields(&["First_Name", "Last_Name", "Email", "Phone", "Account_Name", "Mailing_City"]), "Last_Name", vec![]),
+        ("Accounts", text_fields(&["Account_Name", "Website", "Phone", "Industry"]), "Account_Name", vec![]),
+        ("Deals", text_fields(&["Deal_Name", "Stage", "Amount", "Closing_Date", "Account_Name"]), "Deal_Name", vec![]),
+    ];
+    {
+        let mut data = shared.data();
+        for (name, mut fields, mandatory, unique) in modules {
+            fields.extend(system_fields());
+            fields.insert(0, FieldDef { api_name: "id".into(), data_type: "bigint" });
+            data.modules.insert(name.to_string(), Module { fields, mandatory, unique, records: Default::default() });
+        }
+    }
+    let start = shared.clock.now() - chrono::Duration::days(30);
+    for i in 1..=3 {
+        let mut lead = Map::new();
+        lead.insert("Last_Name".into(), json!(format!("Lead{i}")));
+        lead.insert("First_Name".into(), json!("Sample"));
+        lead.insert("Email".into(), json!(format!("lead{i}@example.com")));
+        lead.insert("Company".into(), json!("Zylker"));
+        for c in 1..=LEAD_CUSTOM_FIELDS {
+            lead.insert(format!("Custom_Field_{c:02}__c"), json!(format!("L{i}C{c}")));
+        }
+        insert(shared, "Leads", lead, start + chrono::Duration::minutes(i));
+    }
+    for i in 1..=CONTACTS {
+        let contact = json!({
+            "First_Name": "Contact",
+            "Last_Name": format!("Number{i:04}"),
+            "Email": format!("contact{i}@example.com"),
+            "Phone": format!("+1 555 {i:04}"),
+            "Mailing_City": CITIES[i % 4],
+        });
+        let Value::Object(contact) = contact else { continue };
+        insert(shared, "Contacts", contact, start + chrono::Duration::minutes(i as i64));
+    }
+    for (i, name) in ["Zylker", "Zoho", "Acme", "Globex", "Initech"].iter().enumerate() {
+        let Value::Object(account) = json!({ "Account_Name": name, "Industry": "Software" }) else { continue };
+        insert(shared, "Accounts", account, start + chrono::Duration::hours(i as i64));
+        let Value::Object(deal) = json!({ "Deal_Name": format!("{name} renewal"), "Stage": "Qualification", "Amount": 1000 * (i + 1) }) else { continue };
+        insert(shared, "Deals", deal, start + chrono::Duration::hours(i as i64));
+    }
+}

@@ -1,0 +1,165 @@
+//! The sandbox's state: modules and records, tokens, page tokens, the request log, faults.
+
+use crate::clock::Clock;
+use crate::faults::Fault;
+use axum::http::request::Parts;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+
+/// One request as the sandbox received it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    /// Decoded query pairs in the order sent.
+    pub query: Vec<(String, String)>,
+    /// Lower-cased names, in the order sent.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RecordedRequest {
+    pub fn from_parts(parts: &Parts, body: Vec<u8>) -> Self {
+        let query = parts
+            .uri
+            .query()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+            .unwrap_or_default();
+        let headers = parts
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        RecordedRequest { method: parts.method.to_string(), path: parts.uri.path().to_string(), query, headers, body }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Option<Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+}
+
+/// A field of a module, as `/settings/fields` describes it.
+#[derive(Debug, Clone)]
+pub struct FieldDef {
+    pub api_name: String,
+    pub data_type: &'static str,
+}
+
+#[derive(Debug, Default)]
+pub struct Module {
+    pub fields: Vec<FieldDef>,
+    /// The field Zoho requires on create.
+    pub mandatory: &'static str,
+    /// Fields whose values must be unique (DUPLICATE_DATA).
+    pub unique: Vec<&'static str>,
+    /// id → record (every field, system fields included).
+    pub records: BTreeMap<u64, Map<String, Value>>,
+}
+
+/// Where a page token points: the listing it belongs to and the offset of its page.
+#[derive(Debug, Clone)]
+pub struct PageToken {
+    pub signature: String,
+    pub offset: usize,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Default)]
+pub struct Data {
+    pub modules: HashMap<String, Module>,
+    pub tokens: HashSet<String>,
+    pub page_tokens: HashMap<String, PageToken>,
+    pub next_id: u64,
+    pub next_token: u64,
+}
+
+pub struct Shared {
+    pub data: Mutex<Data>,
+    pub clock: Clock,
+    log: Mutex<Vec<RecordedRequest>>,
+    faults: Mutex<VecDeque<Fault>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking test thread must not wedge the sandbox for the others.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Shared {
+    pub fn new() -> Self {
+        Shared {
+            data: Mutex::new(Data { next_id: 5_725_767_000_000_524_157, next_token: 1, ..Default::default() }),
+            clock: Clock::new(),
+            log: Mutex::new(Vec::new()),
+            faults: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    pub fn data(&self) -> MutexGuard<'_, Data> {
+        lock(&self.data)
+    }
+
+    pub fn issue_token(&self) -> String {
+        let mut data = self.data();
+        let token = format!("1000.sandbox{:08}.{:016x}", data.next_token, data.next_token.wrapping_mul(0x9e3779b97f4a7c15));
+        data.next_token += 1;
+        data.tokens.insert(token.clone());
+        token
+    }
+
+    pub fn revoke_token(&self, token: &str) {
+        self.data().tokens.remove(token);
+    }
+
+    pub fn log(&self, request: RecordedRequest) {
+        lock(&self.log).push(request);
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.log).clone()
+    }
+
+    pub fn clear_requests(&self) {
+        lock(&self.log).clear();
+    }
+
+    pub fn inject(&self, fault: Fault) {
+        lock(&self.faults).push_back(fault);
+    }
+
+    /// The fault that answers a request to `path`, if one is queued for it.
+    pub fn next_fault(&self, path: &str) -> Option<Fault> {
+        let mut faults = lock(&self.faults);
+        let index = faults.iter().position(|f| path.starts_with(&f.path_prefix) && f.times > 0)?;
+        let fault = faults[index].clone();
+        faults[index].times -= 1;
+        if faults[index].times == 0 {
+            faults.remove(index);
+        }
+        Some(fault)
+    }
+
+    pub fn record(&self, module: &str, id: &str) -> Option<Value> {
+        let id: u64 = id.parse().ok()?;
+        self.data().modules.get(module)?.records.get(&id).map(|r| Value::Object(r.clone()))
+    }
+
+    pub fn record_count(&self, module: &str) -> usize {
+        self.data().modules.get(module).map_or(0, |m| m.records.len())
+    }
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Self::new()
+    }
+}

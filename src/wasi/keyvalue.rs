@@ -1,0 +1,39 @@
+//! `Storage` over wasi:keyvalue. Bucket "" is the connection's namespace: the host decides
+//! whose it is, so one tenant never sees another's keys.
+
+use super::bindings::wasi::keyvalue::store;
+use crate::error::{ErrorKind, Result, ZohoError};
+use crate::storage::Storage;
+
+pub struct KeyValue {
+    bucket: store::Bucket,
+}
+
+fn storage_error(e: store::Error) -> ZohoError {
+    let detail = match e {
+        store::Error::NoSuchStore => "no such store".to_string(),
+        store::Error::AccessDenied => "access denied".to_string(),
+        store::Error::Other(text) => text,
+    };
+    ZohoError::new(ErrorKind::Internal, format!("the host's key-value storage failed: {detail}"))
+}
+
+impl KeyValue {
+    pub fn open() -> Result<Self> {
+        Ok(KeyValue { bucket: store::open("").map_err(storage_error)? })
+    }
+}
+
+impl Storage for KeyValue {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.bucket.get(key).map_err(storage_error)
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<()> {
+        self.bucket.set(key, value).map_err(storage_error)
+    }
+
+    fn delete(&self, key: &str) -> Result<()> {
+        self.bucket.delete(key).map_err(storage_error)
+    }
+}
