@@ -1,1 +1,111 @@
+//! Harness for end-to-end tests: the built component, run through the host, against a fresh
+//! sandbox per test. One compiled runtime is shared by the tests of a binary; each test gets
+//! its own sandbox and key-value namespace.
 
+use serde_json::{json, Value};
+use std::sync::OnceLock;
+use zoho_host::{ActionRef, HostConfig, Runtime, StepOutcome};
+use zoho_sandbox::{RecordedRequest, Sandbox};
+
+pub use zoho_sandbox::Fault;
+
+pub fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        let data_dir = std::env::temp_dir().join(format!("zoho-component-tests-{}", std::process::id()));
+        let config = HostConfig::new(zoho_host::default_component_path(), data_dir);
+        Runtime::new(config).unwrap_or_else(|e| panic!("loading the component (run ./build.sh first): {e:#}"))
+    })
+}
+
+pub struct Harness {
+    pub sandbox: Sandbox,
+    pub token: String,
+    pub connection: Value,
+    pub namespace: String,
+}
+
+impl Harness {
+    pub async fn new() -> Harness {
+        let sandbox = Sandbox::start().await.expect("sandbox starts");
+        let token = sandbox.issue_token();
+        let connection = json!({ "api-domain": sandbox.url, "access-token": token });
+        let namespace = format!("test-{}", sandbox.addr.port());
+        Harness { sandbox, token, connection, namespace }
+    }
+
+    pub async fn run(&self, key: &str, input: Value) -> StepOutcome {
+        self.run_with(key, input, None).await
+    }
+
+    pub async fn run_with(&self, key: &str, input: Value, options: Option<Value>) -> StepOutcome {
+        self.run_as(&self.connection, key, input, options).await
+    }
+
+    pub async fn run_as(&self, connection: &Value, key: &str, input: Value, options: Option<Value>) -> StepOutcome {
+        let action = ActionRef::from_key(key).expect("action key");
+        runtime()
+            .run(&action, connection, &input, options.as_ref(), Some(&self.namespace))
+            .await
+            .unwrap_or_else(|e| panic!("{key} did not run: {e:#}"))
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.sandbox.requests()
+    }
+
+    /// The one request the step sent; fails when it sent none or several.
+    pub fn only_request(&self) -> RecordedRequest {
+        let requests = self.requests();
+        assert_eq!(requests.len(), 1, "expected exactly one request, got {requests:#?}");
+        requests.into_iter().next().expect("one request")
+    }
+
+    /// A value stored in this test's key-value namespace.
+    pub fn stored(&self, key: &str) -> Option<Value> {
+        let bytes = runtime().kv().get(&self.namespace, "", key).expect("kv get")?;
+        serde_json::from_slice(&bytes).ok()
+    }
+}
+
+/// Asserts every part of a request the component sent: method, path, query pairs in order,
+/// the auth header, the JSON body, and that no header beyond the expected ones was sent.
+pub fn assert_request(request: &RecordedRequest, token: &str, method: &str, path: &str, query: &[(&str, &str)], body: Option<Value>) {
+    assert_eq!(request.method, method, "method of {request:?}");
+    assert_eq!(request.path, path, "path of {request:?}");
+    let query: Vec<(String, String)> = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    assert_eq!(request.query, query, "query of {} {}", request.method, request.path);
+    assert_eq!(request.header("authorization"), Some(format!("Zoho-oauthtoken {token}").as_str()));
+    let expected_headers: &[&str] = if body.is_some() { &["authorization", "content-type", "host", "content-length"] } else { &["authorization", "host", "content-length"] };
+    let length = request.header("content-length");
+    if method == "GET" {
+        assert_eq!(length, None, "a GET carries no body length");
+    } else {
+        assert_eq!(length, Some(request.body.len().to_string().as_str()), "content-length of {} {}", request.method, request.path);
+    }
+    for (name, _) in &request.headers {
+        assert!(expected_headers.contains(&name.as_str()), "unexpected header {name} in {request:?}");
+    }
+    match body {
+        Some(body) => {
+            assert_eq!(request.header("content-type"), Some("application/json"));
+            assert_eq!(request.json(), Some(body), "body of {} {}", request.method, request.path);
+        }
+        None => assert!(request.body.is_empty(), "unexpected body in {request:?}"),
+    }
+}
+
+/// The error of a failed step, or a panic naming the unexpected success.
+pub fn error_of(outcome: &StepOutcome) -> &Value {
+    match &outcome.result {
+        Err(e) => e,
+        Ok(v) => panic!("expected an error, got Ok({v})"),
+    }
+}
+
+pub fn ok_of(outcome: &StepOutcome) -> &Value {
+    match &outcome.result {
+        Ok(v) => v,
+        Err(e) => panic!("expected success, got error {e}"),
+    }
+}

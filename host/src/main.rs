@@ -50,6 +50,11 @@ enum Command {
     },
     /// Run create → get → list → update → remove against an embedded sandbox.
     Demo,
+    /// Measure size, compile/load, instantiation and step overhead; prints a Markdown table.
+    Bench {
+        #[arg(long, default_value_t = 2000)]
+        iterations: usize,
+    },
 }
 
 fn json_arg(text: &str, what: &str) -> Result<Value> {
@@ -128,12 +133,25 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo => demo(&cli).await,
+        Command::Bench { iterations } => {
+            let figures = zoho_host::bench::run(&config(&cli, PathBuf::new()), *iterations).await?;
+            print!("{}", figures.markdown());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
 async fn demo(cli: &Cli) -> Result<ExitCode> {
     let sandbox = zoho_sandbox::Sandbox::start().await?;
-    let data_dir = cli.data_dir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("zoho-host-demo-{}", std::process::id())));
+    // A throwaway store unless one is named: the demo must not touch a real tenant's state.
+    let scratch = std::env::temp_dir().join(format!("zoho-host-demo-{}", std::process::id()));
+    let data_dir = cli.data_dir.clone().unwrap_or_else(|| scratch.clone());
+    let outcome = demo_steps(cli, &sandbox, data_dir).await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    outcome
+}
+
+async fn demo_steps(cli: &Cli, sandbox: &zoho_sandbox::Sandbox, data_dir: PathBuf) -> Result<ExitCode> {
     let runtime = Runtime::new(config(cli, data_dir))?;
     let manifest = Manifest::embedded()?;
     let connection = json!({ "api-domain": sandbox.url, "access-token": sandbox.issue_token() });

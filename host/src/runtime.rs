@@ -194,6 +194,10 @@ impl Runtime {
         &self.component
     }
 
+    pub fn instance_pre(&self) -> &InstancePre<StepState> {
+        &self.pre
+    }
+
     pub fn kv(&self) -> &Arc<KvStore> {
         &self.kv
     }

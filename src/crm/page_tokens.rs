@@ -59,33 +59,32 @@ fn next_token(response: &Response) -> Option<String> {
 pub fn fetch_page(client: &Client, query: &ListQuery, fields: &[String], page: u32) -> Result<Response> {
     let last_numbered = (DISCRETE_PAGING_LIMIT / query.per_page).max(1);
     let by_number = |n: u32| client.send(&query.call(fields).query("page", n.to_string()));
-    if page <= last_numbered {
+    let by_token = |token: &str| client.send(&query.call(fields).query("page_token", token));
+    if page < last_numbered {
         return by_number(page);
     }
     let key = cache_key(query, fields);
     let mut tokens = get_json::<Tokens>(client.storage, &key)?
         .filter(|t| now_ms().saturating_sub(t.fetched_at_ms) < TOKEN_TTL_MS)
         .unwrap_or_default();
-    let mut retried_from_scratch = false;
-    loop {
-        let start = tokens.pages.range(..=page).next_back().map(|(n, t)| (*n, t.clone()));
-        let (mut at, mut response) = match start {
-            Some((n, token)) if n > last_numbered => {
-                let response = client.send(&query.call(fields).query("page_token", token))?;
-                if response.status == 400 && !retried_from_scratch {
-                    // The kept token has expired or was revoked: walk again from the numbered pages.
-                    tokens = Tokens::default();
-                    retried_from_scratch = true;
-                    continue;
-                }
-                (n, response)
-            }
-            _ => (last_numbered, by_number(last_numbered)?),
+    let mut walked_from_scratch = false;
+    let response = loop {
+        // Start from the nearest kept token at or before the page, else the last numbered page.
+        let start = tokens.pages.range(last_numbered + 1..=page).next_back().map(|(n, t)| (*n, t.clone()));
+        let (mut at, mut response) = match &start {
+            Some((n, token)) => (*n, by_token(token)?),
+            None => (last_numbered, by_number(last_numbered)?),
         };
+        if start.is_some() && response.status == 400 && !walked_from_scratch {
+            // The kept token expired or was revoked: walk again from the numbered pages.
+            tokens = Tokens::default();
+            walked_from_scratch = true;
+            continue;
+        }
         while at < page {
             let Some(token) = next_token(&response) else {
-                // The listing ends before the asked page, or Zoho refused a step: answer as Zoho
-                // does for an empty page, or pass the refusal on.
+                // The listing ends before the asked page (answer as Zoho does for an empty
+                // page), or Zoho refused a step (pass the refusal on).
                 if response.status == 200 || response.status == 204 {
                     response = Response { status: 204, headers: Vec::new(), body: Vec::new() };
                 }
@@ -93,12 +92,19 @@ pub fn fetch_page(client: &Client, query: &ListQuery, fields: &[String], page: u
             };
             at += 1;
             tokens.pages.insert(at, token.clone());
-            response = client.send(&query.call(fields).query("page_token", token))?;
+            response = by_token(&token)?;
         }
+        break response;
+    };
+    // Keep the way to the following page, so a workflow stepping page by page pays one request each.
+    if let Some(next) = next_token(&response) {
+        tokens.pages.insert(page + 1, next);
+    }
+    if !tokens.pages.is_empty() {
         if tokens.fetched_at_ms == 0 {
             tokens.fetched_at_ms = now_ms();
         }
         set_json(client.storage, &key, &tokens)?;
-        return Ok(response);
     }
+    Ok(response)
 }

@@ -64,8 +64,14 @@ impl Transport for WasiHttp {
         let internal = |what: &str| ZohoError::new(ErrorKind::Internal, format!("cannot build the HTTP request: {what}"));
         let deadline = monotonic_clock::now().saturating_add(request.timeout.as_nanos() as u64);
         let url = split_url(&request.url)?;
-        let headers: Vec<(String, Vec<u8>)> =
+        let mut headers: Vec<(String, Vec<u8>)> =
             request.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.as_bytes().to_vec())).collect();
+        // A known length, not chunked encoding: Zoho's front ends and proxies expect it, and a
+        // DELETE without a body must say so.
+        if request.method != Method::Get {
+            let length = request.body.as_ref().map_or(0, Vec::len);
+            headers.push(("content-length".into(), length.to_string().into_bytes()));
+        }
         let fields = Fields::from_list(&headers).map_err(|e| internal(&format!("header rejected: {e:?}")))?;
         let outgoing = OutgoingRequest::new(fields);
         let method = match request.method {

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Builds the component (wasm32-wasip2, size-tuned release profile) and the host, sandbox and
+# tests (native profile), once; `cargo test --profile native` reuses these artifacts.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+  echo "installing the wasm32-wasip2 target"
+  rustup target add wasm32-wasip2
+fi
+
+cargo build --release --target wasm32-wasip2 -p zoho-connector
+cargo build --profile native -p zoho-host -p zoho-sandbox
+
+wasm="$PWD/target/wasm32-wasip2/release/zoho_connector.wasm"
+echo "component: $wasm ($(wc -c < "$wasm") bytes)"
+echo "host:      $PWD/target/native/zoho-host"

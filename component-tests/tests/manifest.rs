@@ -1,0 +1,37 @@
+//! actions.json and the component's exports agree, in both directions.
+
+use component_tests::runtime;
+use zoho_host::manifest::{check, Manifest, EMBEDDED};
+
+#[test]
+fn manifest_matches_the_component() {
+    let manifest = Manifest::embedded().expect("actions.json parses");
+    let problems = check(&manifest, runtime().engine(), runtime().component());
+    assert!(problems.is_empty(), "actions.json and the component disagree:\n{}", problems.join("\n"));
+    assert_eq!(manifest.actions.len(), 5);
+}
+
+#[test]
+fn the_check_sees_every_kind_of_drift() {
+    let mut value: serde_json::Value = serde_json::from_str(EMBEDDED).expect("json");
+    let actions = value["actions"].as_array_mut().expect("actions");
+    // An input the WIT lacks, a WIT field the manifest lacks, a wrong type, a wrong required flag.
+    actions[0]["inputs"].as_array_mut().expect("inputs").push(serde_json::json!({ "key": "bogus", "label": "B", "type": "string", "required": false, "help": "" }));
+    actions[1]["inputs"].as_array_mut().expect("inputs").retain(|i| i["key"] != "fields");
+    actions[2]["inputs"][3]["type"] = "boolean".into();
+    actions[3]["inputs"][0]["required"] = false.into();
+    // An action the component does not export, and an export without an action.
+    actions[4]["wit"]["function"] = "delete-everything".into();
+    let manifest = Manifest::parse(&value.to_string()).expect("still a manifest");
+    let problems = check(&manifest, runtime().engine(), runtime().component()).join("\n");
+    for expected in [
+        "manifest input bogus is not a WIT field",
+        "WIT field fields has no manifest input",
+        "crm-get-records.per-page: manifest type \"boolean\"",
+        "crm-update-record.record-type: manifest says required=false",
+        "delete-everything, which the component does not export",
+        "export zoho:connector/crm@0.1.0#remove-record has no manifest action",
+    ] {
+        assert!(problems.contains(expected), "missing {expected:?} in:\n{problems}");
+    }
+}
