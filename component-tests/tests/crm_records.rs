@@ -217,7 +217,7 @@ async fn get_records_without_fields_returns_whole_records_in_batches_of_50() {
         }
         assert_eq!(record, &Value::Object(expected));
     }
-    assert_eq!(h.stored("crm/fields/Leads").expect("field list cached")["fields"].as_array().map(Vec::len), Some(66));
+    assert_eq!(h.stored("crm/fields/Leads").expect("field list cached")["value"].as_array().map(Vec::len), Some(66));
 
     // The field list comes from the cache the second time.
     h.sandbox.clear_requests();

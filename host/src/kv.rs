@@ -217,3 +217,50 @@ impl batch::Host for KvView<'_> {
         keys.iter().try_for_each(|key| self.store.delete(&ns, &name, key))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_db(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("zoho-kv-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir.join("kv.sqlite3")
+    }
+
+    #[test]
+    fn values_survive_reopening_and_namespaces_stay_apart() {
+        let path = temp_db("durable");
+        {
+            let store = KvStore::open(&path).unwrap();
+            store.set("tenant-a", "", "token", b"secret-a").unwrap();
+            store.set("tenant-b", "", "token", b"secret-b").unwrap();
+            assert_eq!(store.increment("tenant-a", "", "n", 5).unwrap(), 5);
+        }
+        let store = KvStore::open(&path).unwrap();
+        assert_eq!(store.get("tenant-a", "", "token").unwrap().as_deref(), Some(&b"secret-a"[..]));
+        assert_eq!(store.get("tenant-b", "", "token").unwrap().as_deref(), Some(&b"secret-b"[..]));
+        assert_eq!(store.get("tenant-c", "", "token").unwrap(), None);
+        assert_eq!(store.increment("tenant-a", "", "n", 2).unwrap(), 7);
+        store.delete("tenant-a", "", "token").unwrap();
+        assert_eq!(store.get("tenant-a", "", "token").unwrap(), None);
+        assert!(store.increment("tenant-b", "", "token", 1).is_err(), "a non-counter cannot be incremented");
+    }
+
+    #[test]
+    fn increments_from_many_threads_lose_nothing() {
+        let store = KvStore::open(&temp_db("atomic")).unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..100 {
+                        store.increment("t", "", "c", 1).unwrap();
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        assert_eq!(store.get("t", "", "c").unwrap().as_deref(), Some(&b"800"[..]));
+    }
+}

@@ -5,25 +5,14 @@ use crate::client::{ApiCall, Client};
 use crate::crm::response::{body_json, error_from_response};
 use crate::error::{ErrorKind, Result, ZohoError};
 use crate::http::Method;
-use crate::storage::{get_json, set_json};
-use serde::{Deserialize, Serialize};
+use crate::storage::{get_fresh, put_fresh};
 use serde_json::Value;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-const CACHE_TTL_MS: u64 = 60 * 60 * 1000;
+const CACHE_TTL: Duration = Duration::from_secs(60 * 60);
 
 /// Data types the records list cannot return through `fields` (their data lives elsewhere).
 const NOT_LISTABLE: [&str; 2] = ["subform", "multiselectlookup"];
-
-#[derive(Serialize, Deserialize)]
-struct CachedFields {
-    fetched_at_ms: u64,
-    fields: Vec<String>,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
 
 pub fn cache_key(module: &str) -> String {
     format!("crm/fields/{module}")
@@ -31,9 +20,10 @@ pub fn cache_key(module: &str) -> String {
 
 pub fn module_fields(client: &Client, module: &str) -> Result<Vec<String>> {
     let key = cache_key(module);
-    if let Some(cached) = get_json::<CachedFields>(client.storage, &key)? {
-        if now_ms().saturating_sub(cached.fetched_at_ms) < CACHE_TTL_MS && !cached.fields.is_empty() {
-            return Ok(cached.fields);
+    if let Some(Value::Array(cached)) = get_fresh(client.storage, &key, CACHE_TTL)? {
+        let fields: Vec<String> = cached.iter().filter_map(|f| f.as_str().map(str::to_string)).collect();
+        if !fields.is_empty() {
+            return Ok(fields);
         }
     }
     let response = client.send(&ApiCall::new(Method::Get, "/crm/v8/settings/fields").query("module", module))?;
@@ -58,6 +48,6 @@ pub fn module_fields(client: &Client, module: &str) -> Result<Vec<String>> {
     if fields.is_empty() {
         return Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho's field list for {module} names no fields")).with_status(200));
     }
-    set_json(client.storage, &key, &CachedFields { fetched_at_ms: now_ms(), fields: fields.clone() })?;
+    put_fresh(client.storage, &key, &Value::from(fields.clone()))?;
     Ok(fields)
 }

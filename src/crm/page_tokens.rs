@@ -7,24 +7,23 @@ use crate::client::Client;
 use crate::crm::records::{ListQuery, DISCRETE_PAGING_LIMIT};
 use crate::error::Result;
 use crate::http::Response;
-use crate::storage::{get_json, set_json};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
+use crate::storage::{get_fresh, put_fresh};
+use serde_json::{Map, Value};
+use std::time::Duration;
 
 /// Zoho keeps page tokens for a day; trust ours for an hour.
-const TOKEN_TTL_MS: u64 = 60 * 60 * 1000;
+const TOKEN_TTL: Duration = Duration::from_secs(60 * 60);
 
-#[derive(Serialize, Deserialize, Default)]
-struct Tokens {
-    fetched_at_ms: u64,
-    /// page number → the token that fetches it
-    pages: BTreeMap<u32, String>,
-}
+/// Kept tokens: page number (as a string key) → the token that fetches that page.
+type Tokens = Map<String, Value>;
 
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+/// The kept token nearest at or before `page`, beyond the numbered pages.
+fn nearest(tokens: &Tokens, after: u32, page: u32) -> Option<(u32, String)> {
+    tokens
+        .iter()
+        .filter_map(|(n, t)| Some((n.parse::<u32>().ok()?, t.as_str()?.to_string())))
+        .filter(|(n, _)| *n > after && *n <= page)
+        .max_by_key(|(n, _)| *n)
 }
 
 /// Tokens belong to one exact listing: module, fields, page size, order and view.
@@ -64,20 +63,21 @@ pub fn fetch_page(client: &Client, query: &ListQuery, fields: &[String], page: u
         return by_number(page);
     }
     let key = cache_key(query, fields);
-    let mut tokens = get_json::<Tokens>(client.storage, &key)?
-        .filter(|t| now_ms().saturating_sub(t.fetched_at_ms) < TOKEN_TTL_MS)
-        .unwrap_or_default();
+    let mut tokens = match get_fresh(client.storage, &key, TOKEN_TTL)? {
+        Some(Value::Object(tokens)) => tokens,
+        _ => Tokens::new(),
+    };
     let mut walked_from_scratch = false;
     let response = loop {
         // Start from the nearest kept token at or before the page, else the last numbered page.
-        let start = tokens.pages.range(last_numbered + 1..=page).next_back().map(|(n, t)| (*n, t.clone()));
+        let start = nearest(&tokens, last_numbered, page);
         let (mut at, mut response) = match &start {
             Some((n, token)) => (*n, by_token(token)?),
             None => (last_numbered, by_number(last_numbered)?),
         };
         if start.is_some() && response.status == 400 && !walked_from_scratch {
             // The kept token expired or was revoked: walk again from the numbered pages.
-            tokens = Tokens::default();
+            tokens = Tokens::new();
             walked_from_scratch = true;
             continue;
         }
@@ -91,20 +91,17 @@ pub fn fetch_page(client: &Client, query: &ListQuery, fields: &[String], page: u
                 break;
             };
             at += 1;
-            tokens.pages.insert(at, token.clone());
+            tokens.insert(at.to_string(), Value::from(token.clone()));
             response = by_token(&token)?;
         }
         break response;
     };
     // Keep the way to the following page, so a workflow stepping page by page pays one request each.
     if let Some(next) = next_token(&response) {
-        tokens.pages.insert(page + 1, next);
+        tokens.insert((page + 1).to_string(), Value::from(next));
     }
-    if !tokens.pages.is_empty() {
-        if tokens.fetched_at_ms == 0 {
-            tokens.fetched_at_ms = now_ms();
-        }
-        set_json(client.storage, &key, &tokens)?;
+    if !tokens.is_empty() {
+        put_fresh(client.storage, &key, &Value::Object(tokens))?;
     }
     Ok(response)
 }
