@@ -1,19 +1,394 @@
-//! The token seam: where an action gets the `Authorization` value. The OAuth grants
-//! (refresh token, self client) plug in here without touching the actions.
+//! Where an action gets its access token and API domain. Three ways in, chosen from what the
+//! connection holds: a token the platform manages, a refresh token (server-based app), or a
+//! Self Client's client-credentials grant. Tokens from the grants are cached in the
+//! connection's key-value namespace, shared by every step and instance, refreshed shortly
+//! before they expire, and refreshed by one step at a time: Zoho caps live tokens per refresh
+//! token, so a stampede of refreshes would evict tokens other steps are still using.
 
-use crate::connection::{given, Connection};
+use crate::connection::{given, is_zoho_api_domain, Connection};
 use crate::error::{ErrorKind, Result, ZohoError};
+use crate::http::{Method, Request, Transport};
+use crate::options::CallOptions;
+use crate::storage::{now_ms, Storage};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::time::{Duration, Instant};
 
-pub fn access_token(connection: &Connection) -> Result<String> {
-    given(&connection.access_token).map(str::to_string).ok_or_else(|| {
-        ZohoError::new(
-            ErrorKind::InvalidInput,
-            "the connection has no access-token: set access-token to the OAuth token your platform holds for this Zoho account",
-        )
-    })
+/// Refresh this long before Zoho's expiry, so a token never dies mid-step.
+const REFRESH_MARGIN_MS: u64 = 5 * 60 * 1000;
+/// A refresh lease lasts one window; a holder that died frees it when the window ends.
+const LEASE_WINDOW_MS: u64 = 15_000;
+/// How often a step waiting on another's refresh looks for the new token.
+const LEASE_POLL: Duration = Duration::from_millis(50);
+/// Zoho's access tokens live an hour; used when the answer does not say.
+const DEFAULT_LIFETIME_S: u64 = 3600;
+
+/// The token and the API domain it is good for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub token: String,
+    pub api_domain: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Grant {
+    /// A token the platform holds and renews; used as is.
+    Platform { token: String },
+    RefreshToken { client_id: String, client_secret: String, refresh_token: String },
+    ClientCredentials { client_id: String, client_secret: String, soid: String, scopes: String },
+}
+
+impl Grant {
+    /// The way in the connection supports, or what it lacks.
+    pub fn of(connection: &Connection) -> Result<Grant> {
+        let client = || -> Result<(String, String)> {
+            match (given(&connection.client_id), given(&connection.client_secret)) {
+                (Some(id), Some(secret)) => Ok((id.to_string(), secret.to_string())),
+                (None, _) => Err(ZohoError::invalid_input("the connection needs client-id (from the Zoho API console) with its refresh-token or soid")),
+                (_, None) => Err(ZohoError::invalid_input("the connection needs client-secret (from the Zoho API console) with its refresh-token or soid")),
+            }
+        };
+        if let Some(refresh_token) = given(&connection.refresh_token) {
+            let (client_id, client_secret) = client()?;
+            return Ok(Grant::RefreshToken { client_id, client_secret, refresh_token: refresh_token.to_string() });
+        }
+        if let Some(soid) = given(&connection.soid) {
+            let (client_id, client_secret) = client()?;
+            let scopes = given(&connection.scopes).ok_or_else(|| {
+                ZohoError::invalid_input("a Self Client connection (soid) needs scopes, e.g. ZohoCRM.modules.ALL,ZohoCRM.settings.ALL")
+            })?;
+            return Ok(Grant::ClientCredentials { client_id, client_secret, soid: soid.to_string(), scopes: scopes.to_string() });
+        }
+        if let Some(token) = given(&connection.access_token) {
+            return Ok(Grant::Platform { token: token.to_string() });
+        }
+        Err(ZohoError::invalid_input(
+            "the connection has no credentials: give access-token (a token your platform manages), or refresh-token with client-id and client-secret (server-based app), or soid and scopes with client-id and client-secret (Self Client)",
+        ))
+    }
+
+    pub fn renewable(&self) -> bool {
+        !matches!(self, Grant::Platform { .. })
+    }
+}
+
+pub struct Auth<'a> {
+    grant: Grant,
+    accounts_url: String,
+    /// The explicit or region API domain, used when a token response names none.
+    api_domain: String,
+    /// An API domain the caller named explicitly (a token may be sent there).
+    explicit_api_domain: Option<String>,
+    /// Storage keys derive from this digest of the connection's identity, never the secret.
+    identity: String,
+    transport: &'a dyn Transport,
+    storage: &'a dyn Storage,
+    options: &'a CallOptions,
 }
 
 /// The header value Zoho expects (not `Bearer`).
 pub fn authorization(token: &str) -> String {
     format!("Zoho-oauthtoken {token}")
+}
+
+impl<'a> Auth<'a> {
+    pub fn new(connection: &Connection, transport: &'a dyn Transport, storage: &'a dyn Storage, options: &'a CallOptions) -> Result<Self> {
+        let grant = Grant::of(connection)?;
+        let accounts_url = connection.accounts_url()?;
+        let who = match &grant {
+            Grant::Platform { token } => format!("platform\0{token}"),
+            Grant::RefreshToken { client_id, refresh_token, .. } => format!("refresh\0{client_id}\0{refresh_token}"),
+            Grant::ClientCredentials { client_id, soid, scopes, .. } => format!("self-client\0{client_id}\0{soid}\0{scopes}"),
+        };
+        let digest = Sha256::digest(format!("{accounts_url}\0{who}").as_bytes());
+        let identity = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        let explicit_api_domain = given(&connection.api_domain).map(|_| connection.api_domain()).transpose()?;
+        Ok(Auth { grant, accounts_url, api_domain: connection.api_domain()?, explicit_api_domain, identity, transport, storage, options })
+    }
+
+    pub fn renewable(&self) -> bool {
+        self.grant.renewable()
+    }
+
+    fn cache_key(&self) -> String {
+        format!("auth/token/{}", self.identity)
+    }
+
+    /// The cached session if it has more than the refresh margin left.
+    fn cached(&self) -> Result<Option<Session>> {
+        let Some(bytes) = self.storage.get(&self.cache_key())? else { return Ok(None) };
+        let Ok(entry) = serde_json::from_slice::<Value>(&bytes) else { return Ok(None) };
+        let expires_at = entry.get("expires_at_ms").and_then(Value::as_u64).unwrap_or(0);
+        let (Some(token), Some(api_domain)) = (entry.get("access_token").and_then(Value::as_str), entry.get("api_domain").and_then(Value::as_str)) else {
+            return Ok(None);
+        };
+        if expires_at.saturating_sub(now_ms()) <= REFRESH_MARGIN_MS {
+            return Ok(None);
+        }
+        Ok(Some(Session { token: token.to_string(), api_domain: api_domain.to_string() }))
+    }
+
+    /// A session to call Zoho with: the platform's token, or a cached or fresh one.
+    pub fn session(&self) -> Result<Session> {
+        if let Grant::Platform { token } = &self.grant {
+            return Ok(Session { token: token.clone(), api_domain: self.api_domain.clone() });
+        }
+        match self.cached()? {
+            Some(session) => Ok(session),
+            None => self.refresh(None),
+        }
+    }
+
+    /// A new session after Zoho refused `rejected` (INVALID_TOKEN); another step may already
+    /// have replaced it.
+    pub fn renew(&self, rejected: &str) -> Result<Session> {
+        match self.cached()? {
+            Some(session) if session.token != rejected => Ok(session),
+            _ => self.refresh(Some(rejected)),
+        }
+    }
+
+    /// Gets a token from the accounts server, one step at a time per connection: the step that
+    /// takes the lease refreshes; the others wait for its token.
+    fn refresh(&self, rejected: Option<&str>) -> Result<Session> {
+        let started = Instant::now();
+        let patience = Duration::from_millis(2 * LEASE_WINDOW_MS);
+        loop {
+            let window = now_ms() / LEASE_WINDOW_MS;
+            let lease = format!("auth/lease/{}/{window}", self.identity);
+            if self.storage.increment(&lease, 1)? == 1 || started.elapsed() > patience {
+                let outcome = self.request_token();
+                let _ = self.storage.delete(&lease);
+                return outcome;
+            }
+            self.transport.sleep(LEASE_POLL);
+            if let Some(session) = self.cached()? {
+                if Some(session.token.as_str()) != rejected {
+                    return Ok(session);
+                }
+            }
+        }
+    }
+
+    fn request_token(&self) -> Result<Session> {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        match &self.grant {
+            Grant::RefreshToken { client_id, client_secret, refresh_token } => {
+                form.append_pair("grant_type", "refresh_token")
+                    .append_pair("client_id", client_id)
+                    .append_pair("client_secret", client_secret)
+                    .append_pair("refresh_token", refresh_token);
+            }
+            Grant::ClientCredentials { client_id, client_secret, soid, scopes } => {
+                form.append_pair("grant_type", "client_credentials")
+                    .append_pair("client_id", client_id)
+                    .append_pair("client_secret", client_secret)
+                    .append_pair("scope", scopes)
+                    .append_pair("soid", soid);
+            }
+            Grant::Platform { .. } => return Err(ZohoError::new(ErrorKind::Internal, "a platform token is not refreshed here")),
+        }
+        let url = format!("{}/oauth/v2/token", self.accounts_url);
+        let request = Request {
+            method: Method::Post,
+            url: url.clone(),
+            headers: vec![("Content-Type".into(), "application/x-www-form-urlencoded".into())],
+            body: Some(form.finish().into_bytes()),
+            timeout: self.options.timeout(),
+        };
+        let started = Instant::now();
+        let response = self.transport.send(&request);
+        if self.options.debug() {
+            // The body carries the secrets going out and the token coming back: never logged.
+            let outcome = match &response {
+                Ok(r) => r.status.to_string(),
+                Err(e) => format!("{:?} error", e.kind),
+            };
+            eprintln!("zoho: POST {url} -> {outcome} in {} ms (token request; bodies not logged)", started.elapsed().as_millis());
+        }
+        let response = response?;
+        let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+        let error = body.get("error").and_then(Value::as_str);
+        if response.status == 400 && error == Some("Access Denied") || response.status == 429 {
+            let mut e = ZohoError::new(
+                ErrorKind::RateLimited,
+                "Zoho's accounts server is refusing token requests for now (too many requests); try again in a minute",
+            )
+            .with_status(response.status)
+            .with_code("Access Denied");
+            e.retry_after_ms = Some(60_000);
+            return Err(e);
+        }
+        let token = body.get("access_token").and_then(Value::as_str).filter(|t| !t.is_empty());
+        let Some(token) = token.filter(|_| response.status == 200) else {
+            return Err(self.token_error(response.status, error, &body));
+        };
+        let api_domain = match body.get("api_domain").and_then(Value::as_str) {
+            None => self.api_domain.clone(),
+            Some(domain) => {
+                let domain = domain.trim_end_matches('/').to_string();
+                // The token goes only where the connection or Zoho's own API hosts are.
+                if Some(&domain) != self.explicit_api_domain.as_ref() && !is_zoho_api_domain(&domain) {
+                    return Err(ZohoError::new(
+                        ErrorKind::Unauthorized,
+                        format!("the token came back for api_domain {domain:?}, which is not a Zoho API domain; set api-domain if this is intended"),
+                    ));
+                }
+                domain
+            }
+        };
+        // Legacy answers give `expires_in_sec` in seconds and `expires_in` in milliseconds.
+        let lifetime_s = match body.get("expires_in_sec").and_then(Value::as_u64) {
+            Some(seconds) => seconds,
+            None => body.get("expires_in").and_then(Value::as_u64).unwrap_or(DEFAULT_LIFETIME_S),
+        };
+        let session = Session { token: token.to_string(), api_domain };
+        let entry = json!({ "access_token": session.token, "api_domain": session.api_domain, "expires_at_ms": now_ms() + lifetime_s * 1000 });
+        self.storage.set(&self.cache_key(), entry.to_string().as_bytes())?;
+        Ok(session)
+    }
+
+    /// Zoho's token errors (HTTP 200 with an `error`, among others) with what to do about them.
+    fn token_error(&self, status: u16, code: Option<&str>, body: &Value) -> ZohoError {
+        let hint = match code {
+            Some("invalid_client") => format!(
+                "Zoho does not know this client id and secret at {}: check them, and check the region — a client registered in another data center is unknown here",
+                self.accounts_url
+            ),
+            Some("invalid_code") => "the refresh token is invalid, expired or revoked: authorize the connection again".to_string(),
+            Some("missing_org_info") => "the Self Client grant needs soid as ZohoCRM.<organization id>".to_string(),
+            Some("invalid_scope") | Some("INVALID_OAUTHSCOPE") => "the scopes are not valid for this client".to_string(),
+            Some(other) => format!("Zoho's accounts server refused the token request ({other})"),
+            None => format!("Zoho's accounts server answered HTTP {status} without an access token"),
+        };
+        let mut error = ZohoError::new(ErrorKind::Unauthorized, hint).with_status(status);
+        if let Some(code) = code {
+            error = error.with_code(code);
+        }
+        if let Some(description) = body.get("error_description").filter(|d| d.is_string()) {
+            error = error.with_details(json!({ "error_description": description }));
+        }
+        error
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn(fields: &[(&str, &str)]) -> Connection {
+        let object: serde_json::Map<String, Value> = fields.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+        serde_json::from_value(Value::Object(object)).unwrap()
+    }
+
+    #[test]
+    fn the_grant_follows_what_the_connection_holds() {
+        assert!(matches!(Grant::of(&conn(&[("access-token", "t")])), Ok(Grant::Platform { .. })));
+        assert!(matches!(
+            Grant::of(&conn(&[("refresh-token", "r"), ("client-id", "i"), ("client-secret", "s"), ("access-token", "t")])),
+            Ok(Grant::RefreshToken { .. })
+        ));
+        assert!(matches!(
+            Grant::of(&conn(&[("soid", "ZohoCRM.1"), ("scopes", "ZohoCRM.modules.ALL"), ("client-id", "i"), ("client-secret", "s")])),
+            Ok(Grant::ClientCredentials { .. })
+        ));
+        let missing = |fields: &[(&str, &str)]| Grant::of(&conn(fields)).unwrap_err().message;
+        assert!(missing(&[]).contains("no credentials"));
+        assert!(missing(&[("refresh-token", "r"), ("client-secret", "s")]).contains("client-id"));
+        assert!(missing(&[("refresh-token", "r"), ("client-id", "i")]).contains("client-secret"));
+        assert!(missing(&[("soid", "ZohoCRM.1"), ("client-id", "i"), ("client-secret", "s")]).contains("scopes"));
+    }
+}
+
+#[cfg(test)]
+mod token_tests {
+    use super::*;
+    use crate::http::scripted::Scripted;
+    use crate::storage::memory::Memory;
+
+    fn refresh_connection(region: &str) -> Connection {
+        Connection {
+            region: Some(region.into()),
+            client_id: Some("1000.ID".into()),
+            client_secret: Some("secret".into()),
+            refresh_token: Some("1000.refresh".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_tokens_api_domain_wins_and_is_kept_with_the_cached_token() {
+        let (transport, storage, options) = (Scripted::default(), Memory::default(), CallOptions::default());
+        transport.answer(200, r#"{"access_token":"1000.a","expires_in":3600,"api_domain":"https://www.zohoapis.eu","token_type":"Bearer"}"#);
+        let auth = Auth::new(&refresh_connection("us"), &transport, &storage, &options).unwrap();
+        let session = auth.session().unwrap();
+        assert_eq!(session, Session { token: "1000.a".into(), api_domain: "https://www.zohoapis.eu".into() });
+        let sent = transport.sent.borrow();
+        assert_eq!(sent[0].url, "https://accounts.zoho.com/oauth/v2/token");
+        assert_eq!(
+            String::from_utf8(sent[0].body.clone().unwrap()).unwrap(),
+            "grant_type=refresh_token&client_id=1000.ID&client_secret=secret&refresh_token=1000.refresh"
+        );
+        drop(sent);
+        // The next step reads it from storage: no second request.
+        let again = Auth::new(&refresh_connection("us"), &transport, &storage, &options).unwrap();
+        assert_eq!(again.session().unwrap(), session);
+        assert_eq!(transport.sent.borrow().len(), 1);
+        // The key is a digest, never the refresh token.
+        assert!(storage.0.borrow().keys().all(|k| !k.contains("1000.refresh") && !k.contains("secret")));
+    }
+
+    #[test]
+    fn a_token_for_a_foreign_host_is_refused() {
+        let (transport, storage, options) = (Scripted::default(), Memory::default(), CallOptions::default());
+        transport.answer(200, r#"{"access_token":"1000.a","expires_in":3600,"api_domain":"https://www.zohoapis.com.evil.io"}"#);
+        let error = Auth::new(&refresh_connection("us"), &transport, &storage, &options).unwrap().session().unwrap_err();
+        assert_eq!(error.kind, ErrorKind::Unauthorized);
+        assert!(error.message.contains("not a Zoho API domain"));
+    }
+
+    #[test]
+    fn legacy_expiry_is_read_in_seconds() {
+        let (transport, storage, options) = (Scripted::default(), Memory::default(), CallOptions::default());
+        transport.answer(200, r#"{"access_token":"1000.a","expires_in_sec":3600,"expires_in":3600000,"api_domain":"https://www.zohoapis.com"}"#);
+        let auth = Auth::new(&refresh_connection("us"), &transport, &storage, &options).unwrap();
+        auth.session().unwrap();
+        let entry: Value = serde_json::from_slice(&storage.get(&auth.cache_key()).unwrap().unwrap()).unwrap();
+        let left = entry["expires_at_ms"].as_u64().unwrap() - now_ms();
+        assert!((3_590_000..=3_600_000).contains(&left), "{left}");
+    }
+
+    /// A transport whose sleep lets "another step" finish its refresh.
+    struct OtherStepRefreshes<'s> {
+        storage: &'s Memory,
+        key: String,
+        sleeps: std::cell::Cell<u32>,
+    }
+
+    impl Transport for OtherStepRefreshes<'_> {
+        fn send(&self, _: &Request) -> Result<crate::http::Response> {
+            panic!("this step must not request a token while another holds the lease");
+        }
+        fn sleep(&self, _: Duration) {
+            self.sleeps.set(self.sleeps.get() + 1);
+            if self.sleeps.get() == 3 {
+                let entry = json!({ "access_token": "1000.theirs", "api_domain": "https://www.zohoapis.com", "expires_at_ms": now_ms() + 3_600_000 });
+                self.storage.set(&self.key, entry.to_string().as_bytes()).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn a_step_that_finds_the_lease_taken_waits_for_the_other_steps_token() {
+        let (storage, options) = (Memory::default(), CallOptions::default());
+        let scripted = Scripted::default();
+        let key = Auth::new(&refresh_connection("us"), &scripted, &storage, &options).unwrap().cache_key();
+        let transport = OtherStepRefreshes { storage: &storage, key, sleeps: Default::default() };
+        let auth = Auth::new(&refresh_connection("us"), &transport, &storage, &options).unwrap();
+        // Another step holds this window's lease.
+        let window = now_ms() / LEASE_WINDOW_MS;
+        storage.increment(&format!("auth/lease/{}/{window}", auth.identity), 1).unwrap();
+        assert_eq!(auth.session().unwrap().token, "1000.theirs");
+        assert_eq!(transport.sleeps.get(), 3);
+    }
 }

@@ -1,21 +1,24 @@
 //! One Zoho API exchange: URL, auth header, retries, debug log with secrets redacted.
 
-use crate::auth;
+use crate::auth::{authorization, Auth, Session};
 use crate::connection::Connection;
 use crate::error::{ErrorKind, Result, ZohoError};
 use crate::http::{Method, Request, Response, Transport};
 use crate::options::{CallOptions, MAX_RETRY_WAIT};
 use crate::storage::Storage;
 use serde_json::Value;
+use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 pub struct Client<'a> {
     pub transport: &'a dyn Transport,
     pub storage: &'a dyn Storage,
-    pub options: CallOptions,
-    api_domain: String,
-    token: String,
-    secrets: Vec<String>,
+    pub options: &'a CallOptions,
+    auth: Auth<'a>,
+    /// The session in use, taken on the first request.
+    session: RefCell<Option<Session>>,
+    /// The connection's secrets and every token this step has held.
+    secrets: RefCell<Vec<String>>,
 }
 
 /// A request relative to the API domain, e.g. path `/crm/v8/Leads`.
@@ -44,19 +47,27 @@ impl<'q> ApiCall<'q> {
 }
 
 impl<'a> Client<'a> {
-    pub fn new(
-        connection: &Connection,
-        options: CallOptions,
-        transport: &'a dyn Transport,
-        storage: &'a dyn Storage,
-    ) -> Result<Self> {
-        let api_domain = connection.api_domain()?;
-        let token = auth::access_token(connection)?;
-        Ok(Client { transport, storage, options, api_domain, token, secrets: connection.secrets() })
+    pub fn new(connection: &Connection, options: &'a CallOptions, transport: &'a dyn Transport, storage: &'a dyn Storage) -> Result<Self> {
+        let auth = Auth::new(connection, transport, storage, options)?;
+        Ok(Client { transport, storage, options, auth, session: RefCell::new(None), secrets: RefCell::new(connection.secrets()) })
     }
 
-    pub fn url(&self, call: &ApiCall) -> String {
-        let mut url = format!("{}{}", self.api_domain, call.path);
+    fn session(&self) -> Result<Session> {
+        if let Some(session) = self.session.borrow().as_ref() {
+            return Ok(session.clone());
+        }
+        let session = self.auth.session()?;
+        self.remember(&session);
+        Ok(session)
+    }
+
+    fn remember(&self, session: &Session) {
+        self.secrets.borrow_mut().push(session.token.clone());
+        *self.session.borrow_mut() = Some(session.clone());
+    }
+
+    pub fn url(&self, api_domain: &str, call: &ApiCall) -> String {
+        let mut url = format!("{api_domain}{}", call.path);
         if !call.query.is_empty() {
             let mut query = form_urlencoded::Serializer::new(String::new());
             for (name, value) in &call.query {
@@ -70,17 +81,29 @@ impl<'a> Client<'a> {
 
     /// Sends `call`, retrying as the call options say. Returns Zoho's answer whatever its
     /// status; only a missing answer (or a wait too long to sleep through) is an `Err`.
+    /// A token Zoho rejects (INVALID_TOKEN) is renewed once and the call sent once more.
     pub fn send(&self, call: &ApiCall) -> Result<Response> {
-        let mut headers = vec![("Authorization".to_string(), auth::authorization(&self.token))];
-        if call.body.is_some() {
-            headers.push(("Content-Type".into(), "application/json".into()));
-        }
-        headers.extend(call.headers.iter().cloned());
         let body = match &call.body {
             Some(v) => Some(serde_json::to_vec(v).map_err(|e| ZohoError::new(ErrorKind::Internal, e.to_string()))?),
             None => None,
         };
-        let request = Request { method: call.method, url: self.url(call), headers, body, timeout: self.options.timeout() };
+        let session = self.session()?;
+        let response = self.send_with(&session, call, body.clone())?;
+        if !(response.status == 401 && is_invalid_token(&response) && self.auth.renewable()) {
+            return Ok(response);
+        }
+        let renewed = self.auth.renew(&session.token)?;
+        self.remember(&renewed);
+        self.send_with(&renewed, call, body)
+    }
+
+    fn send_with(&self, session: &Session, call: &ApiCall, body: Option<Vec<u8>>) -> Result<Response> {
+        let mut headers = vec![("Authorization".to_string(), authorization(&session.token))];
+        if body.is_some() {
+            headers.push(("Content-Type".into(), "application/json".into()));
+        }
+        headers.extend(call.headers.iter().cloned());
+        let request = Request { method: call.method, url: self.url(&session.api_domain, call), headers, body, timeout: self.options.timeout() };
 
         let mut retry = 0;
         loop {
@@ -143,13 +166,19 @@ impl<'a> Client<'a> {
     /// Removes every secret of the connection from a text bound for a log.
     pub fn redact(&self, text: &str) -> String {
         let mut text = text.to_string();
-        for secret in self.secrets.iter().chain(std::iter::once(&self.token)) {
-            if !secret.is_empty() {
-                text = text.replace(secret.as_str(), "[redacted]");
-            }
+        for secret in self.secrets.borrow().iter().filter(|s| !s.is_empty()) {
+            text = text.replace(secret.as_str(), "[redacted]");
         }
         text
     }
+}
+
+/// Zoho's answer to an expired or revoked token.
+fn is_invalid_token(response: &Response) -> bool {
+    serde_json::from_slice::<Value>(&response.body)
+        .ok()
+        .and_then(|b| b.get("code").and_then(Value::as_str).map(|c| c == "INVALID_TOKEN"))
+        .unwrap_or(false)
 }
 
 /// `Retry-After` in seconds (Zoho sends seconds when it sends it at all).

@@ -1,4 +1,6 @@
-//! The connection: which data center, which API domain, which credentials.
+//! The connection: which data center, which hosts, which credentials.
+
+use crate::error::{Result, ZohoError};
 
 /// What the caller gave, mirroring WIT `types.connection` (kebab-case keys in JSON).
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
@@ -16,18 +18,27 @@ pub struct Connection {
     pub books_organization_id: Option<String>,
 }
 
-/// Zoho's data centers: code, accounts server, API domain (zoho-api.md, "Hosts and data centers").
-pub const DATA_CENTERS: [(&str, &str, &str); 9] = [
-    ("us", "https://accounts.zoho.com", "https://www.zohoapis.com"),
-    ("eu", "https://accounts.zoho.eu", "https://www.zohoapis.eu"),
-    ("in", "https://accounts.zoho.in", "https://www.zohoapis.in"),
-    ("au", "https://accounts.zoho.com.au", "https://www.zohoapis.com.au"),
-    ("jp", "https://accounts.zoho.jp", "https://www.zohoapis.jp"),
-    // Canada's accounts server is zohocloud.ca, not zoho.ca.
-    ("ca", "https://accounts.zohocloud.ca", "https://www.zohoapis.ca"),
-    ("cn", "https://accounts.zoho.com.cn", "https://www.zohoapis.com.cn"),
-    ("sa", "https://accounts.zoho.sa", "https://www.zohoapis.sa"),
-    ("uk", "https://accounts.zoho.uk", "https://www.zohoapis.uk"),
+/// One Zoho data center (zoho-api.md, "Hosts and data centers").
+#[derive(Debug, PartialEq)]
+pub struct DataCenter {
+    pub code: &'static str,
+    pub accounts: &'static str,
+    pub api: &'static str,
+    /// Registrable domains of the DC's hosts (accounts, crm, crmplus, books, zohoapis).
+    domains: &'static [&'static str],
+}
+
+pub const DATA_CENTERS: [DataCenter; 9] = [
+    DataCenter { code: "us", accounts: "https://accounts.zoho.com", api: "https://www.zohoapis.com", domains: &["zoho.com", "zohoapis.com"] },
+    DataCenter { code: "eu", accounts: "https://accounts.zoho.eu", api: "https://www.zohoapis.eu", domains: &["zoho.eu", "zohoapis.eu"] },
+    DataCenter { code: "in", accounts: "https://accounts.zoho.in", api: "https://www.zohoapis.in", domains: &["zoho.in", "zohoapis.in"] },
+    DataCenter { code: "au", accounts: "https://accounts.zoho.com.au", api: "https://www.zohoapis.com.au", domains: &["zoho.com.au", "zohoapis.com.au"] },
+    DataCenter { code: "jp", accounts: "https://accounts.zoho.jp", api: "https://www.zohoapis.jp", domains: &["zoho.jp", "zohoapis.jp"] },
+    // Canada's accounts server is zohocloud.ca, not zoho.ca (a common peer bug).
+    DataCenter { code: "ca", accounts: "https://accounts.zohocloud.ca", api: "https://www.zohoapis.ca", domains: &["zohocloud.ca", "zohoapis.ca", "zoho.ca"] },
+    DataCenter { code: "cn", accounts: "https://accounts.zoho.com.cn", api: "https://www.zohoapis.com.cn", domains: &["zoho.com.cn", "zohoapis.com.cn"] },
+    DataCenter { code: "sa", accounts: "https://accounts.zoho.sa", api: "https://www.zohoapis.sa", domains: &["zoho.sa", "zohoapis.sa"] },
+    DataCenter { code: "uk", accounts: "https://accounts.zoho.uk", api: "https://www.zohoapis.uk", domains: &["zoho.uk", "zohoapis.uk"] },
 ];
 
 /// Non-empty, trimmed value of an optional field.
@@ -35,41 +46,76 @@ pub fn given(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
+/// The lower-cased host of a URL or bare host name.
+fn host_of(text: &str) -> String {
+    let rest = text.split_once("://").map_or(text, |(_, rest)| rest);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    host.split(':').next().unwrap_or("").trim_end_matches('.').to_ascii_lowercase()
+}
+
+fn under(host: &str, domain: &str) -> bool {
+    host == domain || host.strip_suffix(domain).is_some_and(|prefix| prefix.ends_with('.'))
+}
+
+/// The DC a region names: a DC code (`eu`), a domain suffix (`com.au`), or any URL on the DC's
+/// hosts: the accounts server (Prismatic's Region URL, Zoho's `accounts-server`), the CRM
+/// domain (Cyclr's domain property, `crmplus` included), or the API domain.
+pub fn data_center_of(region: &str) -> Option<&'static DataCenter> {
+    let wanted = region.trim().trim_end_matches('/').to_ascii_lowercase();
+    let wanted = wanted.strip_prefix("location=").unwrap_or(&wanted);
+    if let Some(dc) = DATA_CENTERS.iter().find(|dc| dc.code == wanted || dc.domains[0].split_once('.').is_some_and(|(_, tld)| tld == wanted)) {
+        return Some(dc);
+    }
+    let host = host_of(wanted);
+    DATA_CENTERS.iter().find(|dc| dc.domains.iter().any(|d| under(&host, d)))
+}
+
+/// Is `url` an API domain of some Zoho DC (where a token may be sent)?
+pub fn is_zoho_api_domain(url: &str) -> bool {
+    let host = host_of(url);
+    url.starts_with("https://")
+        && DATA_CENTERS.iter().flat_map(|dc| dc.domains.iter()).any(|d| d.starts_with("zohoapis.") && under(&host, d))
+}
+
 impl Connection {
-    /// The data center named by `region` (a DC code or an accounts-server URL), default us.
-    fn data_center(&self) -> crate::error::Result<&'static (&'static str, &'static str, &'static str)> {
+    /// The data center named by `region`, default us.
+    pub fn data_center(&self) -> Result<&'static DataCenter> {
         let Some(region) = given(&self.region) else {
             return Ok(&DATA_CENTERS[0]);
         };
-        let wanted = region.trim_end_matches('/').to_ascii_lowercase();
-        DATA_CENTERS
-            .iter()
-            .find(|(code, accounts, _)| *code == wanted || *accounts == wanted)
-            .ok_or_else(|| {
-                crate::error::ZohoError::invalid_input(format!(
-                    "region {region:?} is not a Zoho data center: use one of us, eu, in, au, jp, ca, cn, sa, uk, or an accounts-server URL such as https://accounts.zoho.eu"
-                ))
-            })
+        data_center_of(region).ok_or_else(|| {
+            ZohoError::invalid_input(format!(
+                "region {region:?} is not a Zoho data center: use one of us, eu, in, au, jp, ca, cn, sa, uk, or a Zoho URL of the account such as https://accounts.zoho.eu or https://crm.zoho.eu"
+            ))
+        })
     }
 
-    /// Base URL for API calls: the explicit `api-domain`, else the region's.
-    pub fn api_domain(&self) -> crate::error::Result<String> {
+    /// Base URL for API calls before a token names one: the explicit `api-domain`, else the region's.
+    pub fn api_domain(&self) -> Result<String> {
         match given(&self.api_domain) {
             Some(domain) => check_base_url("api-domain", domain),
-            None => Ok(self.data_center()?.2.to_string()),
+            None => Ok(self.data_center()?.api.to_string()),
+        }
+    }
+
+    /// The OAuth server: the explicit `accounts-url`, else the region's.
+    pub fn accounts_url(&self) -> Result<String> {
+        match given(&self.accounts_url) {
+            Some(url) => check_base_url("accounts-url", url),
+            None => Ok(self.data_center()?.accounts.to_string()),
         }
     }
 
     /// Origins this connection may reach: its accounts server and API domain (explicit or by
     /// region). The host's network allowlist is built from this list.
-    pub fn allowed_origins(&self) -> crate::error::Result<Vec<String>> {
-        let (_, accounts, api) = self.data_center()?;
-        let mut origins = vec![accounts.to_string(), api.to_string()];
-        if let Some(url) = given(&self.accounts_url) {
-            origins.push(check_base_url("accounts-url", url)?);
-        }
-        if given(&self.api_domain).is_some() {
-            origins.push(self.api_domain()?);
+    pub fn allowed_origins(&self) -> Result<Vec<String>> {
+        let dc = self.data_center()?;
+        let mut origins = vec![dc.accounts.to_string(), dc.api.to_string()];
+        for origin in [self.accounts_url()?, self.api_domain()?] {
+            if !origins.contains(&origin) {
+                origins.push(origin);
+            }
         }
         Ok(origins)
     }
@@ -84,16 +130,14 @@ impl Connection {
 }
 
 /// An http(s) origin without path, query or trailing slash.
-fn check_base_url(field: &str, url: &str) -> crate::error::Result<String> {
+fn check_base_url(field: &str, url: &str) -> Result<String> {
     let url = url.trim_end_matches('/');
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| crate::error::ZohoError::invalid_input(format!("{field} must start with https:// (got {url:?})")))?;
+        .ok_or_else(|| ZohoError::invalid_input(format!("{field} must start with https:// (got {url:?})")))?;
     if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
-        return Err(crate::error::ZohoError::invalid_input(format!(
-            "{field} must be a bare origin such as https://www.zohoapis.eu (got {url:?})"
-        )));
+        return Err(ZohoError::invalid_input(format!("{field} must be a bare origin such as https://www.zohoapis.eu (got {url:?})")));
     }
     Ok(url.to_string())
 }
@@ -103,19 +147,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn region_codes_and_accounts_urls_pick_the_api_domain() {
-        let c = |r: &str| Connection { region: Some(r.into()), ..Default::default() }.api_domain().unwrap();
-        assert_eq!(c("eu"), "https://www.zohoapis.eu");
-        assert_eq!(c("https://accounts.zohocloud.ca/"), "https://www.zohoapis.ca");
-        assert_eq!(Connection::default().api_domain().unwrap(), "https://www.zohoapis.com");
-        let bad = Connection { region: Some("mars".into()), ..Default::default() }.api_domain().unwrap_err();
-        assert_eq!(bad.kind, crate::error::ErrorKind::InvalidInput);
+    fn every_dc_by_code_accounts_url_and_crm_domain() {
+        let cases = [
+            ("us", "com", "https://accounts.zoho.com", "https://crm.zoho.com", "https://www.zohoapis.com"),
+            ("eu", "eu", "https://accounts.zoho.eu", "https://crm.zoho.eu", "https://www.zohoapis.eu"),
+            ("in", "in", "https://accounts.zoho.in", "https://crmplus.zoho.in", "https://www.zohoapis.in"),
+            ("au", "com.au", "https://accounts.zoho.com.au", "https://crm.zoho.com.au/crm/org123", "https://www.zohoapis.com.au"),
+            ("jp", "jp", "https://accounts.zoho.jp/", "crm.zoho.jp", "https://www.zohoapis.jp"),
+            ("ca", "ca", "https://accounts.zohocloud.ca", "https://crm.zohocloud.ca", "https://www.zohoapis.ca"),
+            ("cn", "com.cn", "https://accounts.zoho.com.cn", "https://crm.zoho.com.cn", "https://www.zohoapis.com.cn"),
+            ("sa", "sa", "https://accounts.zoho.sa", "https://crm.zoho.sa", "https://www.zohoapis.sa"),
+            ("uk", "uk", "https://accounts.zoho.uk", "https://crmplus.zoho.uk", "https://www.zohoapis.uk"),
+        ];
+        for (code, tld, accounts, crm, api) in cases {
+            for form in [code, tld, accounts, crm, &code.to_uppercase(), &format!("location={code}")] {
+                let dc = data_center_of(form).unwrap_or_else(|| panic!("{form} not recognised"));
+                assert_eq!((dc.code, dc.api), (code, api), "{form}");
+            }
+            let c = Connection { region: Some(accounts.into()), ..Default::default() };
+            assert_eq!(c.accounts_url().unwrap(), accounts.trim_end_matches('/'));
+            assert!(is_zoho_api_domain(api));
+        }
+        // Canada is zohocloud.ca for accounts, never accounts.zoho.ca.
+        assert_eq!(data_center_of("ca").unwrap().accounts, "https://accounts.zohocloud.ca");
     }
 
     #[test]
-    fn explicit_api_domain_wins_and_must_be_an_origin() {
-        let c = Connection { region: Some("eu".into()), api_domain: Some("http://127.0.0.1:9/".into()), ..Default::default() };
+    fn lookalike_hosts_are_not_zoho() {
+        for bad in ["mars", "https://accounts.zoho.com.evil.io", "https://notzoho.eu", "https://zoho.eu.attacker.com", ""] {
+            assert!(data_center_of(bad).is_none(), "{bad}");
+        }
+        assert!(!is_zoho_api_domain("https://www.zohoapis.com.evil.io"));
+        assert!(!is_zoho_api_domain("http://www.zohoapis.com"));
+        assert!(Connection { region: Some("mars".into()), ..Default::default() }.api_domain().is_err());
+    }
+
+    #[test]
+    fn explicit_hosts_win_and_must_be_origins() {
+        let c = Connection { region: Some("eu".into()), api_domain: Some("http://127.0.0.1:9/".into()), accounts_url: Some("http://127.0.0.1:9".into()), ..Default::default() };
         assert_eq!(c.api_domain().unwrap(), "http://127.0.0.1:9");
+        assert_eq!(c.allowed_origins().unwrap(), vec!["https://accounts.zoho.eu", "https://www.zohoapis.eu", "http://127.0.0.1:9"]);
         let c = Connection { api_domain: Some("https://x.com/crm".into()), ..Default::default() };
         assert!(c.api_domain().is_err());
     }

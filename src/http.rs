@@ -61,3 +61,34 @@ pub trait Transport {
     /// Waits before a retry.
     fn sleep(&self, duration: Duration);
 }
+
+#[cfg(test)]
+pub mod scripted {
+    //! A `Transport` that answers from a script and records what it was sent.
+    use super::*;
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    #[derive(Default)]
+    pub struct Scripted {
+        pub answers: RefCell<VecDeque<Response>>,
+        pub sent: RefCell<Vec<Request>>,
+        pub slept: RefCell<Vec<Duration>>,
+    }
+
+    impl Scripted {
+        pub fn answer(&self, status: u16, body: &str) {
+            self.answers.borrow_mut().push_back(Response { status, headers: Vec::new(), body: body.as_bytes().to_vec() });
+        }
+    }
+
+    impl Transport for Scripted {
+        fn send(&self, request: &Request) -> Result<Response> {
+            self.sent.borrow_mut().push(request.clone());
+            self.answers.borrow_mut().pop_front().ok_or_else(|| crate::error::ZohoError::transport("script ran out"))
+        }
+        fn sleep(&self, duration: Duration) {
+            self.slept.borrow_mut().push(duration);
+        }
+    }
+}

@@ -8,6 +8,9 @@ pub trait Storage {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
     fn set(&self, key: &str, value: &[u8]) -> Result<()>;
     fn delete(&self, key: &str) -> Result<()>;
+    /// Adds `delta` to a counter atomically across every instance sharing the store;
+    /// returns the new value (an absent counter counts as 0).
+    fn increment(&self, key: &str, delta: u64) -> Result<u64>;
 }
 
 pub fn now_ms() -> u64 {
@@ -54,6 +57,12 @@ pub mod memory {
         fn delete(&self, key: &str) -> Result<()> {
             self.0.borrow_mut().remove(key);
             Ok(())
+        }
+        fn increment(&self, key: &str, delta: u64) -> Result<u64> {
+            let mut map = self.0.borrow_mut();
+            let current = map.get(key).and_then(|v| std::str::from_utf8(v).ok()?.parse::<u64>().ok()).unwrap_or(0);
+            map.insert(key.into(), (current + delta).to_string().into_bytes());
+            Ok(current + delta)
         }
     }
 

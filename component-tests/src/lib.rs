@@ -9,13 +9,20 @@ use zoho_sandbox::{RecordedRequest, Sandbox};
 
 pub use zoho_sandbox::Fault;
 
+/// The data directory (key-value database, compiled code) of this test process.
+pub fn data_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("zoho-component-tests-{}", std::process::id()))
+}
+
+/// A runtime on this process's data directory; a second one stands for a restarted host.
+pub fn new_runtime() -> Runtime {
+    let config = HostConfig::new(zoho_host::default_component_path(), data_dir());
+    Runtime::new(config).unwrap_or_else(|e| panic!("loading the component (run ./build.sh first): {e:#}"))
+}
+
 pub fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        let data_dir = std::env::temp_dir().join(format!("zoho-component-tests-{}", std::process::id()));
-        let config = HostConfig::new(zoho_host::default_component_path(), data_dir);
-        Runtime::new(config).unwrap_or_else(|e| panic!("loading the component (run ./build.sh first): {e:#}"))
-    })
+    RUNTIME.get_or_init(new_runtime)
 }
 
 pub struct Harness {
@@ -32,6 +39,28 @@ impl Harness {
         let connection = json!({ "api-domain": sandbox.url, "access-token": token });
         let namespace = format!("test-{}", sandbox.addr.port());
         Harness { sandbox, token, connection, namespace }
+    }
+
+    /// A server-based app's connection: refresh token with client id and secret.
+    pub fn refresh_connection(&self) -> Value {
+        json!({
+            "accounts-url": self.sandbox.url, "api-domain": self.sandbox.url,
+            "client-id": zoho_sandbox::CLIENT_ID, "client-secret": zoho_sandbox::CLIENT_SECRET, "refresh-token": zoho_sandbox::REFRESH_TOKEN,
+        })
+    }
+
+    /// A Self Client's connection: client credentials with soid and scopes.
+    pub fn self_client_connection(&self) -> Value {
+        json!({
+            "accounts-url": self.sandbox.url, "api-domain": self.sandbox.url,
+            "client-id": zoho_sandbox::CLIENT_ID, "client-secret": zoho_sandbox::CLIENT_SECRET,
+            "soid": format!("ZohoCRM.{}", zoho_sandbox::ORG_ID), "scopes": "ZohoCRM.modules.ALL,ZohoCRM.settings.ALL",
+        })
+    }
+
+    /// The requests that went to the token endpoint.
+    pub fn token_requests(&self) -> Vec<RecordedRequest> {
+        self.requests().into_iter().filter(|r| r.path == "/oauth/v2/token").collect()
     }
 
     pub async fn run(&self, key: &str, input: Value) -> StepOutcome {
@@ -59,6 +88,11 @@ impl Harness {
         let requests = self.requests();
         assert_eq!(requests.len(), 1, "expected exactly one request, got {requests:#?}");
         requests.into_iter().next().expect("one request")
+    }
+
+    /// Every key in this test's key-value namespace.
+    pub fn stored_keys(&self) -> Vec<String> {
+        runtime().kv().keys(&self.namespace, "").expect("kv keys")
     }
 
     /// A value stored in this test's key-value namespace.

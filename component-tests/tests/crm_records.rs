@@ -382,27 +382,32 @@ async fn a_revoked_token_is_unauthorized() {
 #[tokio::test(flavor = "multi_thread")]
 async fn debug_logs_each_exchange_without_secrets() {
     let h = Harness::new().await;
-    let secret = "client-secret-value-123";
-    let refresh = "1000.refresh-token-value";
-    let connection = json!({ "api-domain": h.sandbox.url, "access-token": h.token, "client-secret": secret, "refresh-token": refresh, "client-id": "1000.CLIENT" });
-    h.sandbox.inject(Fault::status(1, 503, &format!(r#"{{"code":"INTERNAL_ERROR","message":"echo {} {}","status":"error"}}"#, h.token, secret)));
+    let connection = h.refresh_connection();
+    let secret = zoho_sandbox::CLIENT_SECRET;
+    h.sandbox.inject(Fault::status(1, 503, &format!(r#"{{"code":"INTERNAL_ERROR","message":"echo {secret}","status":"error"}}"#)).on_path("/crm/"));
     let outcome = h
         .run_as(&connection, "crm-get-record", json!({ "record-type": "Leads", "record-id": "5725767000000524157", "fields": "Email" }), Some(json!({ "debug": true, "max-retries": 1 })))
         .await;
     ok_of(&outcome);
     let log = &outcome.stderr;
     let url = format!("{}/crm/v8/Leads/5725767000000524157?fields=Email", h.sandbox.url);
+    assert!(log.contains(&format!("zoho: POST {}/oauth/v2/token -> 200 in ", h.sandbox.url)), "{log}");
     assert!(log.contains(&format!("zoho: GET {url} -> 503 in ")), "{log}");
     assert!(log.contains(&format!("zoho: GET {url} -> 200 in ")) && log.contains("(retry 1)"), "{log}");
-    assert!(log.contains("Zoho-oauthtoken [redacted]"), "{log}");
-    for hidden in [h.token.as_str(), secret, refresh] {
-        assert!(!log.contains(hidden), "secret leaked into the debug log: {log}");
+    assert!(log.contains("Zoho-oauthtoken [redacted]") && log.contains("echo [redacted]"), "{log}");
+    let mut hidden = vec![secret.to_string(), zoho_sandbox::REFRESH_TOKEN.to_string()];
+    hidden.extend(h.sandbox.issued_tokens());
+    for value in &hidden {
+        assert!(!log.contains(value.as_str()), "secret leaked into the debug log: {log}");
     }
 
-    // An error that echoes a secret is scrubbed too.
-    h.sandbox.inject(Fault::status(1, 400, &format!(r#"{{"code":"INVALID_DATA","details":{{"token":"{}"}},"message":"bad {}","status":"error"}}"#, h.token, secret)));
+    // An error that echoes the token or a secret is scrubbed too.
+    let used = h.requests().into_iter().rev().find_map(|r| r.header("authorization").map(str::to_string)).expect("an API request");
+    let token = used.trim_start_matches("Zoho-oauthtoken ").to_string();
+    h.sandbox.inject(Fault::status(1, 400, &format!(r#"{{"code":"INVALID_DATA","details":{{"token":"{token}"}},"message":"bad {secret}","status":"error"}}"#)).on_path("/crm/"));
     let outcome = h.run_as(&connection, "crm-get-record", json!({ "record-type": "Leads", "record-id": "5725767000000524157" }), None).await;
     let text = error_of(&outcome).to_string();
-    assert!(!text.contains(&h.token) && !text.contains(secret), "{text}");
-    assert!(text.contains("[redacted]"), "{text}");
+    assert!(!text.contains(&token) && !text.contains(secret), "{text}");
+    assert_eq!(error_of(&outcome)["message"], "bad [redacted]");
+    assert_eq!(error_of(&outcome)["details"], json!({ "token": "[redacted]" }));
 }

@@ -91,6 +91,15 @@ impl KvStore {
         })
     }
 
+    /// Every key of a bucket (for tests and inspection).
+    pub fn keys(&self, namespace: &str, bucket: &str) -> Result<Vec<String>, store::Error> {
+        self.with_db(|db| {
+            let mut stmt = db.prepare_cached("SELECT key FROM kv WHERE namespace = ?1 AND bucket = ?2 ORDER BY key")?;
+            let keys = stmt.query_map(params![namespace, bucket], |row| row.get(0))?;
+            keys.collect()
+        })
+    }
+
     /// Adds `delta` to a decimal counter in one transaction (absent counts as 0).
     pub fn increment(&self, namespace: &str, bucket: &str, key: &str, delta: u64) -> Result<u64, store::Error> {
         let mut db = self.db.lock().map_err(|_| store::Error::Other("key-value store lock poisoned".into()))?;

@@ -41,7 +41,7 @@ pub fn route(shared: &Shared, request: &RecordedRequest) -> Response {
     };
     match request.header("authorization").and_then(|h| h.strip_prefix("Zoho-oauthtoken ")) {
         None => return error_response(401, "AUTHENTICATION_FAILURE", "Authentication failed", json!({})),
-        Some(token) if !shared.data().tokens.contains(token) => {
+        Some(token) if !shared.token_is_valid(token) => {
             return error_response(401, "INVALID_TOKEN", "invalid oauth token", json!({}))
         }
         Some(_) => {}

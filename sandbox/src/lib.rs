@@ -2,6 +2,7 @@
 //! answering with the status codes and bodies of `shared/zoho-api.md`. Tests, the demo and
 //! the benchmarks run against it: it keeps state, logs every request, and injects faults.
 
+mod accounts;
 mod clock;
 mod crm;
 mod faults;
@@ -10,7 +11,15 @@ mod state;
 
 pub use clock::Clock;
 pub use faults::Fault;
-pub use state::RecordedRequest;
+pub use state::{OAuthSettings, RecordedRequest};
+
+/// The OAuth client the sandbox knows from the start.
+pub const CLIENT_ID: &str = "1000.SANDBOXCLIENTID";
+pub const CLIENT_SECRET: &str = "sandbox-client-secret-0123456789";
+/// A refresh token issued to that client.
+pub const REFRESH_TOKEN: &str = "1000.sandbox-refresh-token.abcdef0123456789";
+/// The organization a Self Client may name as `soid` (`ZohoCRM.<org id>`).
+pub const ORG_ID: &str = "10101010";
 
 use axum::body::Body;
 use axum::extract::State as AxumState;
@@ -66,6 +75,20 @@ impl Sandbox {
         self.shared.revoke_token(token);
     }
 
+    /// Every access token issued so far (to check none leaks into output).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.shared.data().tokens.keys().cloned().collect()
+    }
+
+    pub fn token_is_valid(&self, token: &str) -> bool {
+        self.shared.token_is_valid(token)
+    }
+
+    /// Changes how the accounts server answers (token lifetime, legacy shape, api_domain).
+    pub fn set_oauth(&self, settings: OAuthSettings) {
+        self.shared.data().oauth = settings;
+    }
+
     /// Every request received so far, in order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.requests()
@@ -109,6 +132,9 @@ async fn handle(AxumState(shared): AxumState<Arc<Shared>>, request: Request<Body
     shared.log(recorded.clone());
     if let Some(fault) = shared.next_fault(&recorded.path) {
         return fault.respond().await;
+    }
+    if recorded.path == "/oauth/v2/token" {
+        return accounts::token(&shared, &recorded);
     }
     crm::route(&shared, &recorded)
 }

@@ -57,6 +57,9 @@ pub fn seed(shared: &Shared) {
     ];
     {
         let mut data = shared.data();
+        data.clients.insert(crate::CLIENT_ID.into(), crate::CLIENT_SECRET.into());
+        data.refresh_tokens.insert(crate::REFRESH_TOKEN.into(), crate::CLIENT_ID.into());
+        data.orgs.insert(crate::ORG_ID.into());
         for (name, mut fields, mandatory, unique) in modules {
             fields.extend(system_fields());
             fields.insert(0, FieldDef { api_name: "id".into(), data_type: "bigint" });

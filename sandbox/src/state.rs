@@ -73,10 +73,35 @@ pub struct PageToken {
     pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// How the accounts server answers token requests.
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    /// Seconds an issued access token lives.
+    pub token_lifetime_s: i64,
+    /// Answer in the legacy shape: `expires_in_sec` in seconds, `expires_in` in milliseconds.
+    pub legacy_expiry: bool,
+    /// The api_domain handed out with tokens; `None` answers with the sandbox's own URL.
+    pub api_domain: Option<String>,
+}
+
+impl Default for OAuthSettings {
+    fn default() -> Self {
+        OAuthSettings { token_lifetime_s: 3600, legacy_expiry: false, api_domain: None }
+    }
+}
+
 #[derive(Default)]
 pub struct Data {
     pub modules: HashMap<String, Module>,
-    pub tokens: HashSet<String>,
+    /// access token → when it stops working
+    pub tokens: HashMap<String, chrono::DateTime<chrono::Utc>>,
+    /// client id → client secret
+    pub clients: HashMap<String, String>,
+    /// refresh token → the client it was issued to
+    pub refresh_tokens: HashMap<String, String>,
+    /// Self Client organizations (the `<org id>` of `ZohoCRM.<org id>`).
+    pub orgs: HashSet<String>,
+    pub oauth: OAuthSettings,
     pub page_tokens: HashMap<String, PageToken>,
     pub next_id: u64,
     pub next_token: u64,
@@ -108,16 +133,24 @@ impl Shared {
         lock(&self.data)
     }
 
+    /// A new access token living `oauth.token_lifetime_s` from the sandbox's now.
     pub fn issue_token(&self) -> String {
+        let now = self.clock.now();
         let mut data = self.data();
         let token = format!("1000.sandbox{:08}.{:016x}", data.next_token, data.next_token.wrapping_mul(0x9e3779b97f4a7c15));
         data.next_token += 1;
-        data.tokens.insert(token.clone());
+        let expires = now + chrono::Duration::seconds(data.oauth.token_lifetime_s);
+        data.tokens.insert(token.clone(), expires);
         token
     }
 
     pub fn revoke_token(&self, token: &str) {
         self.data().tokens.remove(token);
+    }
+
+    pub fn token_is_valid(&self, token: &str) -> bool {
+        let now = self.clock.now();
+        self.data().tokens.get(token).is_some_and(|expires| *expires > now)
     }
 
     pub fn log(&self, request: RecordedRequest) {

@@ -1,7 +1,7 @@
 //! `Storage` over wasi:keyvalue. Bucket "" is the connection's namespace: the host decides
 //! whose it is, so one tenant never sees another's keys.
 
-use super::bindings::wasi::keyvalue::store;
+use super::bindings::wasi::keyvalue::{atomics, store};
 use crate::error::{ErrorKind, Result, ZohoError};
 use crate::storage::Storage;
 
@@ -35,5 +35,9 @@ impl Storage for KeyValue {
 
     fn delete(&self, key: &str) -> Result<()> {
         self.bucket.delete(key).map_err(storage_error)
+    }
+
+    fn increment(&self, key: &str, delta: u64) -> Result<u64> {
+        atomics::increment(&self.bucket, key, delta).map_err(storage_error)
     }
 }

@@ -93,8 +93,9 @@ fn run(
     action: impl FnOnce(&Client) -> crate::error::Result<Value>,
 ) -> Result<String, wit::ZohoError> {
     let connection = Connection::from(connection);
+    let options = CallOptions::from(options);
     let storage = keyvalue::KeyValue::open().map_err(wit::ZohoError::from)?;
-    let client = Client::new(&connection, options.into(), &transport::WasiHttp, &storage).map_err(wit::ZohoError::from)?;
+    let client = Client::new(&connection, &options, &transport::WasiHttp, &storage).map_err(wit::ZohoError::from)?;
     match action(&client) {
         Ok(value) => Ok(value.to_string()),
         Err(mut e) => {

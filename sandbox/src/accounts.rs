@@ -1,0 +1,62 @@
+//! Zoho Accounts' token endpoint: the refresh and client-credentials grants, answered as
+//! Zoho does, failures included as HTTP 200 with an `error`.
+
+use crate::crm::json_response;
+use crate::state::{RecordedRequest, Shared};
+use axum::response::Response;
+use serde_json::json;
+use std::collections::HashMap;
+
+fn oauth_error(code: &str) -> Response {
+    json_response(200, &json!({ "error": code }))
+}
+
+pub fn token(shared: &Shared, request: &RecordedRequest) -> Response {
+    if request.method != "POST" {
+        return json_response(405, &json!({ "error": "invalid_request" }));
+    }
+    // Parameters may come as a form body or in the query string.
+    let mut params: HashMap<String, String> = form_urlencoded::parse(&request.body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    for (k, v) in &request.query {
+        params.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    let param = |name: &str| params.get(name).map(String::as_str).unwrap_or("");
+    let (client_ok, settings) = {
+        let data = shared.data();
+        (data.clients.get(param("client_id")).is_some_and(|secret| secret == param("client_secret")), data.oauth.clone())
+    };
+    if !client_ok {
+        return oauth_error("invalid_client");
+    }
+    let mut answer = json!({ "token_type": "Bearer" });
+    match param("grant_type") {
+        "refresh_token" => {
+            let issued_to = shared.data().refresh_tokens.get(param("refresh_token")).cloned();
+            if issued_to.as_deref() != Some(param("client_id")) {
+                return oauth_error("invalid_code");
+            }
+            answer["scope"] = json!("ZohoCRM.modules.ALL ZohoCRM.settings.ALL");
+        }
+        "client_credentials" => {
+            let Some(org) = param("soid").strip_prefix("ZohoCRM.") else { return oauth_error("missing_org_info") };
+            if !shared.data().orgs.contains(org) {
+                return oauth_error("missing_org_info");
+            }
+            if param("scope").is_empty() {
+                return oauth_error("invalid_scope");
+            }
+            answer["scope"] = json!(param("scope"));
+        }
+        _ => return oauth_error("unsupported_grant_type"),
+    }
+    let host = request.header("host").unwrap_or("127.0.0.1");
+    answer["access_token"] = json!(shared.issue_token());
+    answer["api_domain"] = json!(settings.api_domain.clone().unwrap_or_else(|| format!("http://{host}")));
+    if settings.legacy_expiry {
+        answer["expires_in_sec"] = json!(settings.token_lifetime_s);
+        answer["expires_in"] = json!(settings.token_lifetime_s * 1000);
+    } else {
+        answer["expires_in"] = json!(settings.token_lifetime_s);
+    }
+    json_response(200, &answer)
+}
