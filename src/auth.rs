@@ -193,7 +193,7 @@ impl<'a> Auth<'a> {
             method: Method::Post,
             url: url.clone(),
             headers: vec![("Content-Type".into(), "application/x-www-form-urlencoded".into())],
-            body: Some(form.finish().into_bytes()),
+            body: Some(std::rc::Rc::new(crate::http::Body::new("application/x-www-form-urlencoded", form.finish().into_bytes()))),
             timeout: self.options.timeout(),
         };
         let started = Instant::now();
@@ -326,7 +326,7 @@ mod token_tests {
         let sent = transport.sent.borrow();
         assert_eq!(sent[0].url, "https://accounts.zoho.com/oauth/v2/token");
         assert_eq!(
-            String::from_utf8(sent[0].body.clone().unwrap()).unwrap(),
+            String::from_utf8(sent[0].body.as_ref().unwrap().to_vec()).unwrap(),
             "grant_type=refresh_token&client_id=1000.ID&client_secret=secret&refresh_token=1000.refresh"
         );
         drop(sent);

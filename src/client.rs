@@ -2,12 +2,13 @@
 
 use crate::auth::{authorization, Auth, Session};
 use crate::connection::Connection;
-use crate::error::{ErrorKind, Result, ZohoError};
-use crate::http::{Method, Request, Response, Transport};
+use crate::error::{ErrorKind, Result};
+use crate::http::{Body, Method, Request, Response, Transport};
 use crate::options::{CallOptions, MAX_RETRY_WAIT};
 use crate::storage::Storage;
 use serde_json::Value;
 use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 pub struct Client<'a> {
@@ -22,26 +23,36 @@ pub struct Client<'a> {
 }
 
 /// A request relative to the API domain, e.g. path `/crm/v8/Leads`.
-pub struct ApiCall<'q> {
+pub struct ApiCall {
     pub method: Method,
     pub path: String,
-    pub query: Vec<(&'q str, String)>,
-    pub body: Option<Value>,
+    pub query: Vec<(String, String)>,
+    pub body: Option<Body>,
     pub headers: Vec<(String, String)>,
 }
 
-impl<'q> ApiCall<'q> {
+impl ApiCall {
     pub fn new(method: Method, path: impl Into<String>) -> Self {
         ApiCall { method, path: path.into(), query: Vec::new(), body: None, headers: Vec::new() }
     }
 
-    pub fn query(mut self, name: &'q str, value: impl Into<String>) -> Self {
-        self.query.push((name, value.into()));
+    pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.query.push((name.into(), value.into()));
         self
     }
 
     pub fn json(mut self, body: Value) -> Self {
+        self.body = Some(Body::json(&body));
+        self
+    }
+
+    pub fn body(mut self, body: Body) -> Self {
         self.body = Some(body);
+        self
+    }
+
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
         self
     }
 }
@@ -50,6 +61,11 @@ impl<'a> Client<'a> {
     pub fn new(connection: &Connection, options: &'a CallOptions, transport: &'a dyn Transport, storage: &'a dyn Storage) -> Result<Self> {
         let auth = Auth::new(connection, transport, storage, options)?;
         Ok(Client { transport, storage, options, auth, session: RefCell::new(None), secrets: RefCell::new(connection.secrets()) })
+    }
+
+    /// The API domain requests go to (the token's, once one is held).
+    pub fn api_domain(&self) -> Result<String> {
+        Ok(self.session()?.api_domain)
     }
 
     fn session(&self) -> Result<Session> {
@@ -82,25 +98,24 @@ impl<'a> Client<'a> {
     /// Sends `call`, retrying as the call options say. Returns Zoho's answer whatever its
     /// status; only a missing answer (or a wait too long to sleep through) is an `Err`.
     /// A token Zoho rejects (INVALID_TOKEN) is renewed once and the call sent once more.
-    pub fn send(&self, call: &ApiCall) -> Result<Response> {
-        let body = match &call.body {
-            Some(v) => Some(serde_json::to_vec(v).map_err(|e| ZohoError::new(ErrorKind::Internal, e.to_string()))?),
-            None => None,
-        };
+    pub fn send(&self, call: ApiCall) -> Result<Response> {
+        let body = call.body.map(Rc::new);
+        let call = ApiCall { body: None, ..call };
         let session = self.session()?;
-        let response = self.send_with(&session, call, body.clone())?;
+        let response = self.send_with(&session, &call, body.clone())?;
         if !(response.status == 401 && is_invalid_token(&response) && self.auth.renewable()) {
             return Ok(response);
         }
         let renewed = self.auth.renew(&session.token)?;
         self.remember(&renewed);
-        self.send_with(&renewed, call, body)
+        self.send_with(&renewed, &call, body)
     }
 
-    fn send_with(&self, session: &Session, call: &ApiCall, body: Option<Vec<u8>>) -> Result<Response> {
+    fn send_with(&self, session: &Session, call: &ApiCall, body: Option<Rc<Body>>) -> Result<Response> {
         let mut headers = vec![("Authorization".to_string(), authorization(&session.token))];
-        if body.is_some() {
-            headers.push(("Content-Type".into(), "application/json".into()));
+        let content_type_given = call.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+        if let Some(body) = body.as_ref().filter(|_| !content_type_given) {
+            headers.push(("Content-Type".into(), body.content_type.clone()));
         }
         headers.extend(call.headers.iter().cloned());
         let request = Request { method: call.method, url: self.url(&session.api_domain, call), headers, body, timeout: self.options.timeout() };

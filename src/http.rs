@@ -2,6 +2,7 @@
 //! The component plugs in wasi:http; unit tests plug in a scripted fake.
 
 use crate::error::Result;
+use std::rc::Rc;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,13 +31,45 @@ impl Method {
     }
 }
 
+/// A request body: its media type and its bytes in parts, so a large file is sent from the
+/// buffer it arrived in rather than copied into one contiguous body.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Body {
+    pub content_type: String,
+    pub parts: Vec<Vec<u8>>,
+}
+
+impl Body {
+    pub fn new(content_type: impl Into<String>, bytes: Vec<u8>) -> Self {
+        Body { content_type: content_type.into(), parts: vec![bytes] }
+    }
+
+    pub fn json(value: &serde_json::Value) -> Self {
+        Body::new("application/json", value.to_string().into_bytes())
+    }
+
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The whole body in one buffer (for logs and tests; the transport streams the parts).
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.parts.concat()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
     pub method: Method,
     /// Absolute URL, query included.
     pub url: String,
     pub headers: Vec<(String, String)>,
-    pub body: Option<Vec<u8>>,
+    /// Shared, so a retry re-sends the same bytes without copying them.
+    pub body: Option<Rc<Body>>,
     /// Bound on the whole exchange: connect, first byte and the body read.
     pub timeout: Duration,
 }

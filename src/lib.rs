@@ -10,9 +10,25 @@ pub mod connection;
 pub mod crm;
 pub mod error;
 pub mod http;
+pub mod multipart;
 pub mod options;
+pub mod raw;
 pub mod storage;
 pub mod validate;
 
 #[cfg(target_arch = "wasm32")]
 mod wasi;
+
+/// Standard base64 (padding optional, whitespace ignored), for binary content given as text.
+pub fn decode_base64(text: &str) -> std::result::Result<Vec<u8>, String> {
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::STANDARD_NO_PAD;
+    // Only copy the text when it has line breaks to drop: files here can be tens of MB.
+    let decoded = if text.bytes().any(|b| b.is_ascii_whitespace()) {
+        let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        engine.decode(compact.trim_end_matches('='))
+    } else {
+        engine.decode(text.trim_end_matches('='))
+    };
+    decoded.map_err(|e| format!("not valid base64 ({e})"))
+}

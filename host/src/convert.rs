@@ -63,6 +63,26 @@ pub fn to_val(value: &Value, ty: &Type, path: &str) -> Result<Val> {
                 .collect::<Result<_>>()?;
             Val::Record(fields)
         }
+        // A variant is `{"case": payload}`; a bare string picks a `text` case when there is one
+        // (a form's text box for a file).
+        Type::Variant(variant) => {
+            let (case_name, payload) = match value {
+                Value::Object(o) if o.len() == 1 => o.iter().next().map(|(k, v)| (k.as_str(), Some(v))).unwrap_or(("", None)),
+                Value::String(_) if variant.cases().any(|c| c.name == "text") => ("text", Some(value)),
+                Value::String(name) => (name.as_str(), None),
+                _ => ("", None),
+            };
+            let names: Vec<&str> = variant.cases().map(|c| c.name).collect();
+            let Some(case) = variant.cases().find(|c| c.name == case_name) else {
+                bail!("{path}: expected one of {} (as {{\"case\": value}}), got {value}", names.join(", "));
+            };
+            let payload = match (case.ty, payload) {
+                (Some(ty), Some(v)) => Some(Box::new(to_val(v, &ty, &format!("{path}.{case_name}"))?)),
+                (None, _) => None,
+                (Some(_), None) => bail!("{path}: case {case_name} needs a value"),
+            };
+            Val::Variant(case_name.to_string(), payload)
+        }
         Type::Enum(e) => {
             let name = value.as_str().ok_or_else(|| anyhow!("{path}: expected one of {}", e.names().collect::<Vec<_>>().join(", ")))?;
             if !e.names().any(|n| n == name) {

@@ -82,6 +82,7 @@ fn type_matches(kind: &str, ty: &Type) -> bool {
         ("integer", Type::U32 | Type::U64 | Type::U16 | Type::S32 | Type::S64) => true,
         ("boolean", Type::Bool) => true,
         ("string-list", Type::List(l)) => matches!(l.ty(), Type::String),
+        ("file", Type::Variant(v)) => v.cases().any(|c| c.name == "text") && v.cases().any(|c| c.name == "bytes"),
         _ => false,
     }
 }

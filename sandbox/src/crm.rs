@@ -35,19 +35,25 @@ pub fn error_response(status: u16, code: &str, message: &str, details: Value) ->
     json_response(status, &error_body(code, message, details))
 }
 
+/// The refusal for a request without a valid token, if it has none.
+pub fn authenticate(shared: &Shared, request: &RecordedRequest) -> Option<Response> {
+    match request.header("authorization").and_then(|h| h.strip_prefix("Zoho-oauthtoken ")) {
+        None => Some(error_response(401, "AUTHENTICATION_FAILURE", "Authentication failed", json!({}))),
+        Some(token) if !shared.token_is_valid(token) => Some(error_response(401, "INVALID_TOKEN", "invalid oauth token", json!({}))),
+        Some(_) => None,
+    }
+}
+
 pub fn route(shared: &Shared, request: &RecordedRequest) -> Response {
     let Some(rest) = request.path.strip_prefix("/crm/v8/") else {
         return error_response(404, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one", json!({}));
     };
-    match request.header("authorization").and_then(|h| h.strip_prefix("Zoho-oauthtoken ")) {
-        None => return error_response(401, "AUTHENTICATION_FAILURE", "Authentication failed", json!({})),
-        Some(token) if !shared.token_is_valid(token) => {
-            return error_response(401, "INVALID_TOKEN", "invalid oauth token", json!({}))
-        }
-        Some(_) => {}
+    if let Some(denied) = authenticate(shared, request) {
+        return denied;
     }
     let segments: Vec<&str> = rest.split('/').collect();
     match (request.method.as_str(), segments.as_slice()) {
+        ("POST", ["coql"]) => crate::coql::query(shared, request),
         ("GET", ["settings", "fields"]) => fields(shared, request),
         ("GET", [module]) => list(shared, request, module),
         ("POST", [module]) => create(shared, request, module),

@@ -3,7 +3,9 @@
 //! the benchmarks run against it: it keeps state, logs every request, and injects faults.
 
 mod accounts;
+mod attachments;
 mod clock;
+mod coql;
 mod crm;
 mod faults;
 mod seed;
@@ -11,7 +13,7 @@ mod state;
 
 pub use clock::Clock;
 pub use faults::Fault;
-pub use state::{OAuthSettings, RecordedRequest};
+pub use state::{OAuthSettings, RecordedRequest, StoredAttachment};
 
 /// The OAuth client the sandbox knows from the start.
 pub const CLIENT_ID: &str = "1000.SANDBOXCLIENTID";
@@ -112,6 +114,11 @@ impl Sandbox {
         self.shared.record(module, id)
     }
 
+    /// The attachments stored on a record, oldest first.
+    pub fn attachments(&self, module: &str, id: &str) -> Vec<StoredAttachment> {
+        self.shared.data().attachments.get(&(module.to_string(), id.to_string())).cloned().unwrap_or_default()
+    }
+
     pub fn record_count(&self, module: &str) -> usize {
         self.shared.record_count(module)
     }
@@ -135,6 +142,14 @@ async fn handle(AxumState(shared): AxumState<Arc<Shared>>, request: Request<Body
     }
     if recorded.path == "/oauth/v2/token" {
         return accounts::token(&shared, &recorded);
+    }
+    // Attachments are parsed as multipart, which is asynchronous.
+    let segments: Vec<&str> = recorded.path.trim_start_matches("/crm/v8/").split('/').collect();
+    if let (true, "POST", [module, id, "Attachments"]) = (recorded.path.starts_with("/crm/v8/"), recorded.method.as_str(), segments.as_slice()) {
+        if let Some(denied) = crm::authenticate(&shared, &recorded) {
+            return denied;
+        }
+        return attachments::upload(&shared, &recorded, module, id).await;
     }
     crm::route(&shared, &recorded)
 }

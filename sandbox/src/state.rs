@@ -65,6 +65,16 @@ pub struct Module {
     pub records: BTreeMap<u64, Map<String, Value>>,
 }
 
+/// An attachment as the sandbox stored it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAttachment {
+    pub id: String,
+    pub file_name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+    pub link_url: Option<String>,
+}
+
 /// Where a page token points: the listing it belongs to and the offset of its page.
 #[derive(Debug, Clone)]
 pub struct PageToken {
@@ -102,6 +112,8 @@ pub struct Data {
     /// Self Client organizations (the `<org id>` of `ZohoCRM.<org id>`).
     pub orgs: HashSet<String>,
     pub oauth: OAuthSettings,
+    /// (module, record id) → its attachments
+    pub attachments: HashMap<(String, String), Vec<StoredAttachment>>,
     pub page_tokens: HashMap<String, PageToken>,
     pub next_id: u64,
     pub next_token: u64,

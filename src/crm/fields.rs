@@ -26,7 +26,7 @@ pub fn module_fields(client: &Client, module: &str) -> Result<Vec<String>> {
             return Ok(fields);
         }
     }
-    let response = client.send(&ApiCall::new(Method::Get, "/crm/v8/settings/fields").query("module", module))?;
+    let response = client.send(ApiCall::new(Method::Get, "/crm/v8/settings/fields").query("module", module))?;
     if response.status != 200 {
         return Err(match response.status {
             204 => ZohoError::new(ErrorKind::NotFound, format!("Zoho lists no fields for module {module}")).with_status(204),

@@ -1,5 +1,7 @@
 //! Zoho CRM v8.
 
+pub mod attachments;
+pub mod coql;
 pub mod fields;
 pub mod page_tokens;
 pub mod records;

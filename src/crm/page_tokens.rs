@@ -57,8 +57,8 @@ fn next_token(response: &Response) -> Option<String> {
 /// The answer for page `page` of the listing.
 pub fn fetch_page(client: &Client, query: &ListQuery, fields: &[String], page: u32) -> Result<Response> {
     let last_numbered = (DISCRETE_PAGING_LIMIT / query.per_page).max(1);
-    let by_number = |n: u32| client.send(&query.call(fields).query("page", n.to_string()));
-    let by_token = |token: &str| client.send(&query.call(fields).query("page_token", token));
+    let by_number = |n: u32| client.send(query.call(fields).query("page", n.to_string()));
+    let by_token = |token: &str| client.send(query.call(fields).query("page_token", token));
     if page < last_numbered {
         return by_number(page);
     }

@@ -107,7 +107,7 @@ pub fn create_record(client: &Client, input: &WriteInput) -> Result<Value> {
     let module = validate::module_name(&input.record_type)?;
     let (records, single) = records_from_values(&input.values, input.dynamic_fields.as_deref())?;
     let body = write_body(records, &input.trigger)?;
-    let response = client.send(&ApiCall::new(Method::Post, format!("/crm/v8/{module}")).json(body))?;
+    let response = client.send(ApiCall::new(Method::Post, format!("/crm/v8/{module}")).json(body))?;
     if single {
         single_outcome(&response)
     } else {
@@ -124,14 +124,14 @@ pub fn update_record(client: &Client, input: &WriteInput) -> Result<Value> {
         return Err(ZohoError::invalid_input("values must be one JSON object: update-record changes the record named by record-id"));
     }
     let body = write_body(records, &input.trigger)?;
-    let response = client.send(&ApiCall::new(Method::Put, format!("/crm/v8/{module}/{id}")).json(body))?;
+    let response = client.send(ApiCall::new(Method::Put, format!("/crm/v8/{module}/{id}")).json(body))?;
     single_outcome(&response)
 }
 
 pub fn remove_record(client: &Client, record_type: &str, record_id: &str) -> Result<Value> {
     let module = validate::module_name(record_type)?;
     let id = validate::record_id(record_id)?;
-    let response = client.send(&ApiCall::new(Method::Delete, format!("/crm/v8/{module}/{id}")))?;
+    let response = client.send(ApiCall::new(Method::Delete, format!("/crm/v8/{module}/{id}")))?;
     single_outcome(&response)
 }
 
@@ -148,7 +148,7 @@ pub fn get_record(client: &Client, record_type: &str, record_id: &str, fields: O
             call = call.query("fields", fields.join(","));
         }
     }
-    let response = client.send(&call)?;
+    let response = client.send(call)?;
     match response.status {
         200 => first_record(&response),
         204 => Err(ZohoError::new(ErrorKind::NotFound, format!("no {module} record has id {id}")).with_status(204)),
@@ -175,7 +175,7 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
-    pub fn call(&self, fields: &[String]) -> ApiCall<'static> {
+    pub fn call(&self, fields: &[String]) -> ApiCall {
         let mut call = ApiCall::new(Method::Get, format!("/crm/v8/{}", self.module))
             .query("fields", fields.join(","))
             .query("per_page", self.per_page.to_string());
@@ -239,7 +239,7 @@ pub fn get_records(client: &Client, input: &ListInput) -> Result<Value> {
 
     let page = input.page.unwrap_or(1);
     let (response, page_number) = match page_token {
-        Some(token) => (client.send(&query.call(batches[0]).query("page_token", token))?, None),
+        Some(token) => (client.send(query.call(batches[0]).query("page_token", token))?, None),
         None => (page_tokens::fetch_page(client, &query, batches[0], page)?, Some(page)),
     };
     let mut listing = match response.status {
@@ -270,7 +270,7 @@ fn complete_records(client: &Client, query: &ListQuery, batches: &[&[String]], l
             let call = ApiCall::new(Method::Get, format!("/crm/v8/{}", query.module))
                 .query("fields", fields.join(","))
                 .query("ids", chunk.join(","));
-            let response = client.send(&call)?;
+            let response = client.send(call)?;
             if response.status == 204 {
                 continue;
             }

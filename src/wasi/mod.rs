@@ -9,11 +9,15 @@ pub(crate) mod bindings {
 
 use crate::client::Client;
 use crate::connection::Connection;
+use crate::crm::attachments::{self, AttachmentInput, FileContent};
+use crate::crm::coql;
 use crate::crm::records::{self, ListInput, WriteInput};
+use crate::raw::{self, RawBody, RawInput};
 use crate::error::{ErrorKind, ZohoError};
 use crate::options::CallOptions;
 use bindings::exports::zoho::connector::crm::{
-    CreateRecordInput, GetRecordInput, GetRecordsInput, Guest as Crm, RemoveRecordInput, UpdateRecordInput,
+    AddAttachmentInput, CoqlQueryInput, CreateRecordInput, FileContent as WitFile, GetRecordInput, GetRecordsInput, Guest as Crm,
+    RemoveRecordInput, UpdateRecordInput,
 };
 use bindings::exports::zoho::connector::types as wit;
 use serde_json::Value;
@@ -87,21 +91,57 @@ impl From<ZohoError> for wit::ZohoError {
 
 /// Runs one action with a client for this connection; every failure leaves as a `zoho-error`
 /// with the connection's secrets removed from its text.
+fn run_with<T>(
+    connection: wit::Connection,
+    options: Option<wit::CallOptions>,
+    action: impl FnOnce(&Client) -> crate::error::Result<T>,
+) -> Result<T, wit::ZohoError> {
+    let connection = Connection::from(connection);
+    let options = CallOptions::from(options);
+    let storage = keyvalue::KeyValue::open().map_err(wit::ZohoError::from)?;
+    let client = Client::new(&connection, &options, &transport::WasiHttp, &storage).map_err(wit::ZohoError::from)?;
+    action(&client).map_err(|mut e| {
+        e.message = client.redact(&e.message);
+        e.details = e.details.map(|d| serde_json::from_str(&client.redact(&d.to_string())).unwrap_or(Value::Null));
+        e.into()
+    })
+}
+
+/// `run_with` for the actions whose Ok value is JSON text.
 fn run(
     connection: wit::Connection,
     options: Option<wit::CallOptions>,
     action: impl FnOnce(&Client) -> crate::error::Result<Value>,
 ) -> Result<String, wit::ZohoError> {
-    let connection = Connection::from(connection);
-    let options = CallOptions::from(options);
-    let storage = keyvalue::KeyValue::open().map_err(wit::ZohoError::from)?;
-    let client = Client::new(&connection, &options, &transport::WasiHttp, &storage).map_err(wit::ZohoError::from)?;
-    match action(&client) {
-        Ok(value) => Ok(value.to_string()),
-        Err(mut e) => {
-            e.message = client.redact(&e.message);
-            e.details = e.details.map(|d| serde_json::from_str(&client.redact(&d.to_string())).unwrap_or(Value::Null));
-            Err(e.into())
+    run_with(connection, options, action).map(|value| value.to_string())
+}
+
+impl From<wit::RawRequestInput> for RawInput {
+    fn from(i: wit::RawRequestInput) -> Self {
+        RawInput {
+            url: i.url,
+            method: i.method,
+            data: i.data,
+            form_data: i.form_data,
+            file_data: i.file_data,
+            file_data_file_names: i.file_data_file_names,
+            query_parameters: i.query_parameters,
+            headers: i.headers,
+            response_type: i.response_type,
+        }
+    }
+}
+
+impl From<raw::RawResponse> for wit::RawResponse {
+    fn from(r: raw::RawResponse) -> Self {
+        wit::RawResponse {
+            status: r.status,
+            headers: r.headers,
+            body: match r.body {
+                RawBody::Json(text) => wit::RawBody::Json(text),
+                RawBody::Text(text) => wit::RawBody::Text(text),
+                RawBody::Binary(bytes) => wit::RawBody::Binary(bytes),
+            },
         }
     }
 }
@@ -149,5 +189,29 @@ impl Crm for Component {
 
     fn remove_record(connection: wit::Connection, input: RemoveRecordInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
         run(connection, options, |client| records::remove_record(client, &input.record_type, &input.record_id))
+    }
+
+    fn coql_query(connection: wit::Connection, input: CoqlQueryInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run(connection, options, |client| coql::coql_query(client, &input.query, input.all_rows.unwrap_or(false)))
+    }
+
+    fn add_attachment(connection: wit::Connection, input: AddAttachmentInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        let input = AttachmentInput {
+            record_type: input.record_type,
+            record_id: input.record_id,
+            file: input.file.map(|f| match f {
+                WitFile::Text(text) => FileContent::Text(text),
+                WitFile::Bytes(bytes) => FileContent::Bytes(bytes),
+                WitFile::Base64(text) => FileContent::Base64(text),
+            }),
+            file_name: input.file_name,
+            attachment_url: input.attachment_url,
+        };
+        run(connection, options, |client| attachments::add_attachment(client, input))
+    }
+
+    fn raw_request(connection: wit::Connection, input: wit::RawRequestInput, options: Option<wit::CallOptions>) -> Result<wit::RawResponse, wit::ZohoError> {
+        let input = RawInput::from(input);
+        run_with(connection, options, |client| raw::raw_request(client, "/crm/v8", &[], &input)).map(wit::RawResponse::from)
     }
 }

@@ -69,7 +69,7 @@ impl Transport for WasiHttp {
         // A known length, not chunked encoding: Zoho's front ends and proxies expect it, and a
         // DELETE without a body must say so.
         if request.method != Method::Get {
-            let length = request.body.as_ref().map_or(0, Vec::len);
+            let length = request.body.as_ref().map_or(0, |b| b.len());
             headers.push(("content-length".into(), length.to_string().into_bytes()));
         }
         let fields = Fields::from_list(&headers).map_err(|e| internal(&format!("header rejected: {e:?}")))?;
@@ -97,7 +97,8 @@ impl Transport for WasiHttp {
         let future = outgoing_handler::handle(outgoing, Some(options)).map_err(|e| error_code(e, request))?;
         {
             let stream = body.write().map_err(|()| internal("body stream"))?;
-            for chunk in request.body.as_deref().unwrap_or_default().chunks(WRITE_CHUNK) {
+            let parts = request.body.as_ref().map(|b| b.parts.as_slice()).unwrap_or_default();
+            for chunk in parts.iter().flat_map(|part| part.chunks(WRITE_CHUNK)) {
                 stream
                     .blocking_write_and_flush(chunk)
                     .map_err(|e| ZohoError::transport(format!("sending the request body failed: {e:?}")))?;

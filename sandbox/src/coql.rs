@@ -1,0 +1,483 @@
+//! A COQL subset: `select f, ... from Module [where ...] [order by f [asc|desc], ...]
+//! [limit [offset,] count | limit count offset n]`, with =, !=, <, >, <=, >=, like, in,
+//! is [not] null, and/or and parentheses, answered with Zoho's bodies and errors.
+
+use crate::crm::{error_response, json_response};
+use crate::state::{RecordedRequest, Shared};
+use axum::response::Response;
+use serde_json::{json, Map, Value};
+use std::cmp::Ordering;
+
+const MAX_ROWS: usize = 2_000;
+const ROW_CEILING: usize = 100_000;
+const DEFAULT_ROWS: usize = 200;
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Word(String),
+    Str(String),
+    Num(String),
+    Sym(&'static str),
+}
+
+#[derive(Debug, Clone)]
+struct Token {
+    tok: Tok,
+    line: usize,
+    column: usize,
+    text: String,
+}
+
+struct SyntaxError {
+    near: String,
+    line: usize,
+    column: usize,
+}
+
+fn tokenize(query: &str) -> Result<Vec<Token>, SyntaxError> {
+    let chars: Vec<char> = query.chars().collect();
+    let (mut i, mut line, mut column) = (0, 1, 1);
+    let mut tokens = Vec::new();
+    while i < chars.len() {
+        let c = chars[i];
+        let (start_line, start_column) = (line, column);
+        let advance = |n: usize, column: &mut usize| *column += n;
+        if c == '\n' {
+            i += 1;
+            line += 1;
+            column = 1;
+            continue;
+        }
+        if c.is_whitespace() {
+            i += 1;
+            advance(1, &mut column);
+            continue;
+        }
+        let start = i;
+        let tok = if c.is_ascii_alphabetic() || c == '_' || c == '$' {
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == '.' || chars[i] == '$') {
+                i += 1;
+            }
+            Tok::Word(chars[start..i].iter().collect())
+        } else if c.is_ascii_digit() || (c == '-' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())) {
+            i += 1;
+            while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
+                i += 1;
+            }
+            Tok::Num(chars[start..i].iter().collect())
+        } else if c == '\'' {
+            i += 1;
+            let mut text = String::new();
+            loop {
+                match chars.get(i) {
+                    None => return Err(SyntaxError { near: chars[start..].iter().collect(), line: start_line, column: start_column }),
+                    Some('\'') if chars.get(i + 1) == Some(&'\'') => {
+                        text.push('\'');
+                        i += 2;
+                    }
+                    Some('\'') => {
+                        i += 1;
+                        break;
+                    }
+                    Some(ch) => {
+                        text.push(*ch);
+                        i += 1;
+                    }
+                }
+            }
+            Tok::Str(text)
+        } else {
+            let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
+            let sym = ["!=", "<>", "<=", ">="].into_iter().find(|s| *s == two).or_else(|| {
+                ["=", "<", ">", ",", "(", ")", "*"].into_iter().find(|s| s.starts_with(c))
+            });
+            match sym {
+                Some(s) => {
+                    i += s.len();
+                    Tok::Sym(s)
+                }
+                None => return Err(SyntaxError { near: c.to_string(), line: start_line, column: start_column }),
+            }
+        };
+        let text: String = chars[start..i].iter().collect();
+        column += i - start;
+        tokens.push(Token { tok, line: start_line, column: start_column, text });
+    }
+    Ok(tokens)
+}
+
+#[derive(Debug)]
+enum Cond {
+    And(Box<Cond>, Box<Cond>),
+    Or(Box<Cond>, Box<Cond>),
+    Cmp(String, &'static str, Value),
+    Like(String, bool, String),
+    In(String, bool, Vec<Value>),
+    Null(String, bool),
+}
+
+struct Query {
+    fields: Vec<String>,
+    module: String,
+    filter: Option<Cond>,
+    order: Vec<(String, bool)>,
+    offset: usize,
+    limit: usize,
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    at: usize,
+    end: (usize, usize),
+}
+
+enum Failure {
+    Syntax(SyntaxError),
+    Limit(usize),
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Tok> {
+        self.tokens.get(self.at).map(|t| &t.tok)
+    }
+
+    fn error(&self) -> Failure {
+        Failure::Syntax(match self.tokens.get(self.at) {
+            Some(t) => SyntaxError { near: t.text.clone(), line: t.line, column: t.column },
+            None => SyntaxError { near: String::new(), line: self.end.0, column: self.end.1 },
+        })
+    }
+
+    fn keyword(&mut self, word: &str) -> bool {
+        if matches!(self.peek(), Some(Tok::Word(w)) if w.eq_ignore_ascii_case(word)) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect_keyword(&mut self, word: &str) -> Result<(), Failure> {
+        if self.keyword(word) {
+            Ok(())
+        } else {
+            Err(self.error())
+        }
+    }
+
+    fn symbol(&mut self, sym: &str) -> bool {
+        if matches!(self.peek(), Some(Tok::Sym(s)) if *s == sym) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn ident(&mut self) -> Result<String, Failure> {
+        const RESERVED: [&str; 12] = ["select", "from", "where", "and", "or", "order", "by", "limit", "offset", "like", "in", "is"];
+        match self.peek() {
+            Some(Tok::Word(w)) if !RESERVED.iter().any(|r| r.eq_ignore_ascii_case(w)) => {
+                let w = w.clone();
+                self.at += 1;
+                Ok(w)
+            }
+            _ => Err(self.error()),
+        }
+    }
+
+    fn number(&mut self) -> Result<usize, Failure> {
+        match self.peek() {
+            Some(Tok::Num(n)) => {
+                let n = n.parse().map_err(|_| self.error())?;
+                self.at += 1;
+                Ok(n)
+            }
+            _ => Err(self.error()),
+        }
+    }
+
+    fn value(&mut self) -> Result<Value, Failure> {
+        let value = match self.peek() {
+            Some(Tok::Str(s)) => json!(s),
+            Some(Tok::Num(n)) => n.parse::<f64>().map(|f| json!(f)).map_err(|_| self.error())?,
+            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("true") => json!(true),
+            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("false") => json!(false),
+            _ => return Err(self.error()),
+        };
+        self.at += 1;
+        Ok(value)
+    }
+
+    fn condition(&mut self) -> Result<Cond, Failure> {
+        let mut left = self.conjunction()?;
+        while self.keyword("or") {
+            left = Cond::Or(Box::new(left), Box::new(self.conjunction()?));
+        }
+        Ok(left)
+    }
+
+    fn conjunction(&mut self) -> Result<Cond, Failure> {
+        let mut left = self.comparison()?;
+        while self.keyword("and") {
+            left = Cond::And(Box::new(left), Box::new(self.comparison()?));
+        }
+        Ok(left)
+    }
+
+    fn comparison(&mut self) -> Result<Cond, Failure> {
+        if self.symbol("(") {
+            let inner = self.condition()?;
+            return if self.symbol(")") { Ok(inner) } else { Err(self.error()) };
+        }
+        let field = self.ident()?;
+        if self.keyword("is") {
+            let negated = self.keyword("not");
+            self.expect_keyword("null")?;
+            return Ok(Cond::Null(field, negated));
+        }
+        let negated = self.keyword("not");
+        if self.keyword("like") {
+            return match self.peek() {
+                Some(Tok::Str(pattern)) => {
+                    let pattern = pattern.clone();
+                    self.at += 1;
+                    Ok(Cond::Like(field, negated, pattern))
+                }
+                _ => Err(self.error()),
+            };
+        }
+        if self.keyword("in") {
+            if !self.symbol("(") {
+                return Err(self.error());
+            }
+            let mut values = vec![self.value()?];
+            while self.symbol(",") {
+                values.push(self.value()?);
+            }
+            return if self.symbol(")") { Ok(Cond::In(field, negated, values)) } else { Err(self.error()) };
+        }
+        if negated {
+            return Err(self.error());
+        }
+        let op = match self.peek() {
+            Some(Tok::Sym(s)) if ["=", "!=", "<>", "<", ">", "<=", ">="].contains(s) => *s,
+            _ => return Err(self.error()),
+        };
+        self.at += 1;
+        Ok(Cond::Cmp(field, op, self.value()?))
+    }
+
+    fn query(&mut self) -> Result<Query, Failure> {
+        self.expect_keyword("select")?;
+        let mut fields = vec![self.ident()?];
+        while self.symbol(",") {
+            fields.push(self.ident()?);
+        }
+        self.expect_keyword("from")?;
+        let module = self.ident()?;
+        let filter = if self.keyword("where") { Some(self.condition()?) } else { None };
+        let mut order = Vec::new();
+        if self.keyword("order") {
+            self.expect_keyword("by")?;
+            loop {
+                let field = self.ident()?;
+                let descending = self.keyword("desc");
+                if !descending {
+                    self.keyword("asc");
+                }
+                order.push((field, descending));
+                if !self.symbol(",") {
+                    break;
+                }
+            }
+        }
+        let (mut offset, mut limit) = (0, DEFAULT_ROWS);
+        if self.keyword("limit") {
+            let first = self.number()?;
+            if self.symbol(",") {
+                offset = first;
+                limit = self.number()?;
+            } else {
+                limit = first;
+                if self.keyword("offset") {
+                    offset = self.number()?;
+                }
+            }
+            if limit > MAX_ROWS {
+                return Err(Failure::Limit(MAX_ROWS));
+            }
+            if offset + limit > ROW_CEILING {
+                return Err(Failure::Limit(ROW_CEILING));
+            }
+        }
+        if self.at < self.tokens.len() {
+            return Err(self.error());
+        }
+        Ok(Query { fields, module, filter, order, offset, limit })
+    }
+}
+
+/// A field's value; dotted names reach into lookups (`Owner.name`).
+fn lookup<'r>(record: &'r Map<String, Value>, field: &str) -> Option<&'r Value> {
+    let mut parts = field.split('.');
+    let mut value = record.get(parts.next()?)?;
+    for part in parts {
+        value = value.get(part)?;
+    }
+    Some(value).filter(|v| !v.is_null())
+}
+
+/// Numbers as numbers, Zoho times as instants, the rest as text.
+fn compare(a: &Value, b: &Value) -> Ordering {
+    let as_number = |v: &Value| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse::<f64>().ok()));
+    if let (Some(x), Some(y)) = (as_number(a), as_number(b)) {
+        return x.partial_cmp(&y).unwrap_or(Ordering::Equal);
+    }
+    let as_time = |v: &Value| v.as_str().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
+    if let (Some(x), Some(y)) = (as_time(a), as_time(b)) {
+        return x.cmp(&y);
+    }
+    let text = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+    text(a).to_lowercase().cmp(&text(b).to_lowercase())
+}
+
+fn like(value: &str, pattern: &str) -> bool {
+    let value = value.to_lowercase();
+    let pattern = pattern.to_lowercase();
+    let parts: Vec<&str> = pattern.split('%').collect();
+    if parts.len() == 1 {
+        return value == pattern;
+    }
+    let mut rest = value.as_str();
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(part) else { return false };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(at) => rest = &rest[at + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+fn matches(record: &Map<String, Value>, cond: &Cond) -> bool {
+    match cond {
+        Cond::And(a, b) => matches(record, a) && matches(record, b),
+        Cond::Or(a, b) => matches(record, a) || matches(record, b),
+        Cond::Null(field, negated) => lookup(record, field).is_none() != *negated,
+        Cond::Like(field, negated, pattern) => {
+            lookup(record, field).and_then(Value::as_str).is_some_and(|v| like(v, pattern)) != *negated
+        }
+        Cond::In(field, negated, values) => {
+            lookup(record, field).is_some_and(|v| values.iter().any(|x| compare(v, x) == Ordering::Equal)) != *negated
+        }
+        Cond::Cmp(field, op, value) => {
+            let Some(actual) = lookup(record, field) else { return *op == "!=" || *op == "<>" };
+            let ordering = compare(actual, value);
+            match *op {
+                "=" => ordering == Ordering::Equal,
+                "!=" | "<>" => ordering != Ordering::Equal,
+                "<" => ordering == Ordering::Less,
+                ">" => ordering == Ordering::Greater,
+                "<=" => ordering != Ordering::Greater,
+                _ => ordering != Ordering::Less,
+            }
+        }
+    }
+}
+
+fn fields_of(cond: &Cond, out: &mut Vec<String>) {
+    match cond {
+        Cond::And(a, b) | Cond::Or(a, b) => {
+            fields_of(a, out);
+            fields_of(b, out);
+        }
+        Cond::Cmp(f, ..) | Cond::Like(f, ..) | Cond::In(f, ..) | Cond::Null(f, ..) => out.push(f.clone()),
+    }
+}
+
+pub fn query(shared: &Shared, request: &RecordedRequest) -> Response {
+    let Some(text) = request.json().and_then(|b| b.get("select_query").and_then(Value::as_str).map(str::to_string)) else {
+        return error_response(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing", json!({ "param_name": "select_query" }));
+    };
+    let tokens = match tokenize(&text) {
+        Ok(tokens) => tokens,
+        Err(e) => return error_response(400, "SYNTAX_ERROR", "invalid query formed", json!({ "near": e.near, "line": e.line, "column": e.column })),
+    };
+    let end = (text.lines().count().max(1), text.lines().last().map_or(1, |l| l.chars().count() + 1));
+    let query = match (Parser { tokens, at: 0, end }).query() {
+        Ok(q) => q,
+        Err(Failure::Syntax(e)) => {
+            return error_response(400, "SYNTAX_ERROR", "invalid query formed", json!({ "near": e.near, "line": e.line, "column": e.column }))
+        }
+        Err(Failure::Limit(limit)) => return error_response(400, "LIMIT_EXCEEDED", "limit exceeded", json!({ "by": "limit", "limit": limit })),
+    };
+    let data = shared.data();
+    let Some(module) = data.modules.get(&query.module) else {
+        return error_response(400, "INVALID_QUERY", "invalid query formed", json!({ "clause": "from", "near": query.module }));
+    };
+    let mut used = query.fields.clone();
+    query.filter.iter().for_each(|f| fields_of(f, &mut used));
+    used.extend(query.order.iter().map(|(f, _)| f.clone()));
+    for field in &used {
+        let base = field.split('.').next().unwrap_or("");
+        if !module.fields.iter().any(|d| d.api_name == base) {
+            return error_response(400, "INVALID_QUERY", "column given seems to be invalid", json!({ "column_name": field, "clause": "select" }));
+        }
+    }
+    let mut rows: Vec<&Map<String, Value>> = module.records.values().filter(|r| query.filter.as_ref().is_none_or(|f| matches(r, f))).collect();
+    rows.sort_by(|a, b| {
+        for (field, descending) in &query.order {
+            let ordering = match (lookup(a, field), lookup(b, field)) {
+                (Some(x), Some(y)) => compare(x, y),
+                (None, Some(_)) => Ordering::Less,
+                (Some(_), None) => Ordering::Greater,
+                (None, None) => Ordering::Equal,
+            };
+            let ordering = if *descending { ordering.reverse() } else { ordering };
+            if ordering != Ordering::Equal {
+                return ordering;
+            }
+        }
+        Ordering::Equal
+    });
+    let total = rows.len();
+    let page: Vec<Value> = rows
+        .iter()
+        .skip(query.offset)
+        .take(query.limit)
+        .map(|r| {
+            let mut row = Map::new();
+            for f in &query.fields {
+                row.insert(f.clone(), lookup(r, f).cloned().unwrap_or(Value::Null));
+            }
+            row.insert("id".into(), r.get("id").cloned().unwrap_or(Value::Null));
+            Value::Object(row)
+        })
+        .collect();
+    if page.is_empty() {
+        return crate::crm::empty_response(204);
+    }
+    let more = query.offset + page.len() < total;
+    json_response(200, &json!({ "data": page, "info": { "count": page.len(), "more_records": more } }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns() {
+        assert!(like("Number0042", "number%"));
+        assert!(like("Number0042", "%0042"));
+        assert!(like("Number0042", "%mber00%"));
+        assert!(!like("Number0042", "%0043"));
+        assert!(like("abc", "abc"));
+    }
+}

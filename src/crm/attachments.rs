@@ -1,0 +1,69 @@
+//! Add Attachment: `POST /crm/v8/{module}/{id}/Attachments`, a file (multipart part `file`) or
+//! a link (part `attachmentUrl`), never both.
+
+use crate::client::{ApiCall, Client};
+use crate::crm::response::single_outcome;
+use crate::error::{Result, ZohoError};
+use crate::http::Method;
+use crate::multipart::{self, Field};
+use crate::validate;
+use serde_json::Value;
+
+/// Zoho's attachment size limit.
+pub const MAX_ATTACHMENT_BYTES: usize = 100 * 1024 * 1024;
+const MAX_URL_CHARS: usize = 3000;
+
+pub enum FileContent {
+    Text(String),
+    Bytes(Vec<u8>),
+    Base64(String),
+}
+
+pub struct AttachmentInput {
+    pub record_type: Option<String>,
+    pub record_id: String,
+    pub file: Option<FileContent>,
+    pub file_name: Option<String>,
+    pub attachment_url: Option<String>,
+}
+
+pub fn add_attachment(client: &Client, input: AttachmentInput) -> Result<Value> {
+    let module = validate::module_name(input.record_type.as_deref().map(str::trim).filter(|m| !m.is_empty()).unwrap_or("Leads"))?.to_string();
+    let id = validate::record_id(&input.record_id)?.to_string();
+    let url = input.attachment_url.as_deref().map(str::trim).filter(|u| !u.is_empty());
+    let field = match (input.file, url) {
+        (Some(_), Some(_)) => return Err(ZohoError::invalid_input("give file or attachment-url, not both: Zoho attaches one or the other")),
+        (None, None) => return Err(ZohoError::invalid_input("give the file to attach (with file-name), or an attachment-url")),
+        (None, Some(url)) => {
+            if url.chars().count() > MAX_URL_CHARS || !(url.starts_with("https://") || url.starts_with("http://")) || url.contains(char::is_control) {
+                return Err(ZohoError::invalid_input(format!("attachment-url must be an http(s) URL of at most {MAX_URL_CHARS} characters")));
+            }
+            Field::Text { name: "attachmentUrl".into(), value: url.to_string() }
+        }
+        (Some(file), None) => {
+            let file_name = input.file_name.as_deref().map(str::trim).filter(|n| !n.is_empty()).ok_or_else(|| {
+                ZohoError::invalid_input("file-name is required with a file: Zoho shows it and guesses the file's type from it")
+            })?;
+            if file_name.contains(char::is_control) || file_name.len() > 255 {
+                return Err(ZohoError::invalid_input("file-name must be one line of at most 255 bytes"));
+            }
+            let bytes = match file {
+                FileContent::Text(text) => text.into_bytes(),
+                FileContent::Bytes(bytes) => bytes,
+                FileContent::Base64(text) => crate::decode_base64(&text).map_err(|e| ZohoError::invalid_input(format!("file: {e}")))?,
+            };
+            if bytes.len() > MAX_ATTACHMENT_BYTES {
+                // Integer arithmetic: float formatting would add 20 KB to the component.
+                let tenths = bytes.len() * 10 / (1024 * 1024);
+                return Err(ZohoError::invalid_input(format!(
+                    "the file is {}.{} MB; Zoho accepts attachments up to 100 MB",
+                    tenths / 10,
+                    tenths % 10
+                )));
+            }
+            Field::File { name: "file".into(), content_type: multipart::content_type_for(file_name).to_string(), file_name: file_name.to_string(), bytes }
+        }
+    };
+    let call = ApiCall::new(Method::Post, format!("/crm/v8/{module}/{id}/Attachments")).body(multipart::form(vec![field]));
+    single_outcome(&client.send(call)?)
+}
