@@ -103,7 +103,7 @@ impl<'a> Client<'a> {
         let call = ApiCall { body: None, ..call };
         let session = self.session()?;
         let response = self.send_with(&session, &call, body.clone())?;
-        if !(response.status == 401 && is_invalid_token(&response) && self.auth.renewable()) {
+        if !(response.status == 401 && token_may_be_stale(&response) && self.auth.renewable()) {
             return Ok(response);
         }
         let renewed = self.auth.renew(&session.token)?;
@@ -188,12 +188,11 @@ impl<'a> Client<'a> {
     }
 }
 
-/// Zoho's answer to an expired or revoked token.
-fn is_invalid_token(response: &Response) -> bool {
-    serde_json::from_slice::<Value>(&response.body)
-        .ok()
-        .and_then(|b| b.get("code").and_then(Value::as_str).map(|c| c == "INVALID_TOKEN"))
-        .unwrap_or(false)
+/// A 401 a fresh token may cure: CRM's INVALID_TOKEN, Books' numeric codes. A scope mismatch
+/// is never cured by refreshing, so it is not retried.
+fn token_may_be_stale(response: &Response) -> bool {
+    let code = serde_json::from_slice::<Value>(&response.body).ok().and_then(|b| b.get("code").cloned());
+    code.as_ref().and_then(Value::as_str) != Some("OAUTH_SCOPE_MISMATCH")
 }
 
 /// `Retry-After` in seconds (Zoho sends seconds when it sends it at all).

@@ -5,6 +5,7 @@
 //! `wasi` plugs in wasi:http and wasi:keyvalue and maps the WIT exports onto it.
 
 pub mod auth;
+pub mod books;
 pub mod client;
 pub mod connection;
 pub mod crm;

@@ -168,7 +168,10 @@ pub fn raw_request(client: &Client, base: &str, fixed_query: &[(String, String)]
     }
     let (path, url_query) = path_of(&input.url, base, &client.api_domain()?)?;
     let mut call = ApiCall::new(method, path);
-    for (name, value) in url_query.into_iter().chain(extra_query).chain(fixed_query.iter().cloned()) {
+    let mut query: Vec<(String, String)> = url_query.into_iter().chain(extra_query).collect();
+    // A fixed parameter the caller already set (an explicit organization_id) is not doubled.
+    query.extend(fixed_query.iter().filter(|(name, _)| !query.iter().any(|(n, _)| n == name)).cloned().collect::<Vec<_>>());
+    for (name, value) in query {
         call = call.query(name, value);
     }
     for (name, value) in headers {

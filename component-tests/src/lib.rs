@@ -95,6 +95,11 @@ impl Harness {
         runtime().kv().keys(&self.namespace, "").expect("kv keys")
     }
 
+    /// The raw bytes stored under `key` in this test's namespace.
+    pub fn stored_raw(&self, key: &str) -> Option<Vec<u8>> {
+        runtime().kv().get(&self.namespace, "", key).expect("kv get")
+    }
+
     /// A value stored in this test's key-value namespace.
     pub fn stored(&self, key: &str) -> Option<Value> {
         let bytes = runtime().kv().get(&self.namespace, "", key).expect("kv get")?;

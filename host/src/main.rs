@@ -186,6 +186,7 @@ async fn demo_steps(cli: &Cli, sandbox: &zoho_sandbox::Sandbox, data_dir: PathBu
     println!("  (page 11 of Contacts lies past Zoho's 2,000-record page reach: {} records came back through page tokens)\n", listed["data"].as_array().map_or(0, Vec::len));
     step("crm-update-record", json!({ "record-type": "Leads", "record-id": id, "values": { "Lead_Status": "Contacted" } })).await?;
     step("crm-remove-record", json!({ "record-type": "Leads", "record-id": id })).await?;
+    step("books-get-records", json!({ "record-type": "contacts", "search-fields": { "status": "inactive" }, "per-page": 3 })).await?;
     println!("demo finished: {} requests reached the sandbox", sandbox.requests().len());
     Ok(ExitCode::SUCCESS)
 }

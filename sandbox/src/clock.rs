@@ -29,6 +29,11 @@ impl Clock {
         }
     }
 
+    /// Books' timestamp shape: no colon in the offset (`2016-06-11T17:38:06-0700`).
+    pub fn now_books(at: DateTime<Utc>) -> String {
+        at.with_timezone(&FixedOffset::west_opt(7 * 3600).expect("valid offset")).format("%Y-%m-%dT%H:%M:%S%z").to_string()
+    }
+
     /// Zoho's timestamp shape: seconds precision with an offset (`2023-05-10T01:10:47-07:00`).
     pub fn zoho_time(at: DateTime<Utc>) -> String {
         at.with_timezone(&FixedOffset::west_opt(7 * 3600).expect("valid offset")).format("%Y-%m-%dT%H:%M:%S%:z").to_string()

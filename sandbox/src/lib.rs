@@ -4,6 +4,7 @@
 
 mod accounts;
 mod attachments;
+mod books;
 mod clock;
 mod coql;
 mod crm;
@@ -22,6 +23,10 @@ pub const CLIENT_SECRET: &str = "sandbox-client-secret-0123456789";
 pub const REFRESH_TOKEN: &str = "1000.sandbox-refresh-token.abcdef0123456789";
 /// The organization a Self Client may name as `soid` (`ZohoCRM.<org id>`).
 pub const ORG_ID: &str = "10101010";
+/// The default Zoho Books organization of the sandbox account.
+pub const BOOKS_ORG_ID: &str = "10234695";
+/// Books contacts seeded (more than two pages of 200).
+pub const BOOKS_CONTACTS: usize = 450;
 
 use axum::body::Body;
 use axum::extract::State as AxumState;
@@ -114,6 +119,21 @@ impl Sandbox {
         self.shared.record(module, id)
     }
 
+    /// Replaces the Books organizations the account has (`organization_id`, `name`, `is_default_org`).
+    pub fn set_books_organizations(&self, organizations: Vec<serde_json::Value>) {
+        self.shared.data().books.organizations = organizations;
+    }
+
+    /// A Books record as stored: `collection` (e.g. "contacts"), under `parent_id` when nested.
+    pub fn books_record(&self, collection: &str, parent_id: Option<&str>, id_field: &str, id: &str) -> Option<serde_json::Value> {
+        let data = self.shared.data();
+        data.books.records.get(&(collection.to_string(), parent_id.map(str::to_string)))?.iter().find(|r| r[id_field] == id).cloned()
+    }
+
+    pub fn books_count(&self, collection: &str) -> usize {
+        self.shared.data().books.records.get(&(collection.to_string(), None)).map_or(0, Vec::len)
+    }
+
     /// The attachments stored on a record, oldest first.
     pub fn attachments(&self, module: &str, id: &str) -> Vec<StoredAttachment> {
         self.shared.data().attachments.get(&(module.to_string(), id.to_string())).cloned().unwrap_or_default()
@@ -142,6 +162,9 @@ async fn handle(AxumState(shared): AxumState<Arc<Shared>>, request: Request<Body
     }
     if recorded.path == "/oauth/v2/token" {
         return accounts::token(&shared, &recorded);
+    }
+    if recorded.path.starts_with("/books/") {
+        return books::route(&shared, &recorded);
     }
     // Attachments are parsed as multipart, which is asynchronous.
     let segments: Vec<&str> = recorded.path.trim_start_matches("/crm/v8/").split('/').collect();

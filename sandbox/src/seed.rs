@@ -66,6 +66,7 @@ pub fn seed(shared: &Shared) {
             data.modules.insert(name.to_string(), Module { fields, mandatory, unique, records: Default::default() });
         }
     }
+    seed_books(shared);
     let start = shared.clock.now() - chrono::Duration::days(30);
     for i in 1..=3 {
         let mut lead = Map::new();
@@ -95,4 +96,29 @@ pub fn seed(shared: &Shared) {
         let Value::Object(deal) = json!({ "Deal_Name": format!("{name} renewal"), "Stage": "Qualification", "Amount": 1000 * (i + 1) }) else { continue };
         insert(shared, "Deals", deal, start + chrono::Duration::hours(i as i64));
     }
+}
+
+fn seed_books(shared: &Shared) {
+    let mut data = shared.data();
+    data.books.organizations = vec![
+        json!({ "organization_id": crate::BOOKS_ORG_ID, "name": "Zillum", "is_default_org": true, "currency_code": "USD" }),
+        json!({ "organization_id": "10234696", "name": "Zillum Labs", "is_default_org": false, "currency_code": "EUR" }),
+    ];
+    let time = "2016-06-11T17:38:06-0700";
+    let contacts: Vec<Value> = (1..=crate::BOOKS_CONTACTS)
+        .map(|i| json!({
+            "contact_id": format!("46000000{:07}", i), "contact_name": format!("Customer {i:03}"), "company_name": format!("Company {i:03}"),
+            "email": format!("customer{i}@zillum.com"), "status": if i % 10 == 0 { "inactive" } else { "active" },
+            "created_time": time, "last_modified_time": time,
+        }))
+        .collect();
+    let invoices: Vec<Value> = (1..=3)
+        .map(|i| json!({ "invoice_id": format!("46000001{:07}", i), "invoice_number": format!("INV-{i:05}"), "customer_id": "460000000000001", "total": 100 * i, "status": "sent", "created_time": time, "last_modified_time": time }))
+        .collect();
+    let items = vec![json!({ "item_id": "460000020000001", "name": "Consulting hour", "rate": 120.0, "created_time": time, "last_modified_time": time })];
+    let comments = vec![json!({ "comment_id": "460000030000001", "description": "Sent by e-mail", "created_time": time, "last_modified_time": time })];
+    data.books.records.insert(("contacts".into(), None), contacts);
+    data.books.records.insert(("invoices".into(), None), invoices);
+    data.books.records.insert(("items".into(), None), items);
+    data.books.records.insert(("comments".into(), Some("460000010000001".into())), comments);
 }

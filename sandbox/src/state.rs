@@ -100,8 +100,16 @@ impl Default for OAuthSettings {
     }
 }
 
+/// Zoho Books' data: organizations, and records per (collection, parent id).
+#[derive(Default)]
+pub struct BooksData {
+    pub organizations: Vec<Value>,
+    pub records: HashMap<(String, Option<String>), Vec<Value>>,
+}
+
 #[derive(Default)]
 pub struct Data {
+    pub books: BooksData,
     pub modules: HashMap<String, Module>,
     /// access token → when it stops working
     pub tokens: HashMap<String, chrono::DateTime<chrono::Utc>>,

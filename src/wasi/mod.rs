@@ -19,7 +19,9 @@ use bindings::exports::zoho::connector::crm::{
     AddAttachmentInput, CoqlQueryInput, CreateRecordInput, FileContent as WitFile, GetRecordInput, GetRecordsInput, Guest as Crm,
     RemoveRecordInput, UpdateRecordInput,
 };
+use bindings::exports::zoho::connector::books as wit_books;
 use bindings::exports::zoho::connector::types as wit;
+use crate::books::records::{self as books_records, BooksInput};
 use serde_json::Value;
 
 struct Component;
@@ -213,5 +215,88 @@ impl Crm for Component {
     fn raw_request(connection: wit::Connection, input: wit::RawRequestInput, options: Option<wit::CallOptions>) -> Result<wit::RawResponse, wit::ZohoError> {
         let input = RawInput::from(input);
         run_with(connection, options, |client| raw::raw_request(client, "/crm/v8", &[], &input)).map(wit::RawResponse::from)
+    }
+}
+
+/// Runs a Books action with the connection's organization (or the discovered default).
+fn run_books(
+    connection: wit::Connection,
+    options: Option<wit::CallOptions>,
+    input: BooksInput,
+    action: fn(&Client, &BooksInput, &Option<String>) -> crate::error::Result<Value>,
+) -> Result<String, wit::ZohoError> {
+    let organization = connection.books_organization_id.clone();
+    run(connection, options, |client| action(client, &input, &organization))
+}
+
+impl wit_books::Guest for Component {
+    fn create_record(connection: wit::Connection, input: wit_books::CreateRecordInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        let input = BooksInput {
+            record_type: input.record_type,
+            parent_record_type: input.parent_record_type,
+            parent_record_id: input.parent_record_id,
+            values: Some(input.values),
+            dynamic_fields: input.dynamic_fields,
+            ..Default::default()
+        };
+        run_books(connection, options, input, books_records::create_record)
+    }
+
+    fn get_record(connection: wit::Connection, input: wit_books::GetRecordInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        let input = BooksInput {
+            record_type: input.record_type,
+            record_id: Some(input.record_id),
+            parent_record_type: input.parent_record_type,
+            parent_record_id: input.parent_record_id,
+            ..Default::default()
+        };
+        run_books(connection, options, input, books_records::get_record)
+    }
+
+    fn get_records(connection: wit::Connection, input: wit_books::GetRecordsInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        let input = BooksInput {
+            record_type: input.record_type,
+            parent_record_type: input.parent_record_type,
+            parent_record_id: input.parent_record_id,
+            search_fields: input.search_fields,
+            page: input.page,
+            per_page: input.per_page,
+            ..Default::default()
+        };
+        run_books(connection, options, input, books_records::get_records)
+    }
+
+    fn update_record(connection: wit::Connection, input: wit_books::UpdateRecordInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        let input = BooksInput {
+            record_type: input.record_type,
+            record_id: Some(input.record_id),
+            parent_record_type: input.parent_record_type,
+            parent_record_id: input.parent_record_id,
+            values: Some(input.values),
+            dynamic_fields: input.dynamic_fields,
+            ..Default::default()
+        };
+        run_books(connection, options, input, books_records::update_record)
+    }
+
+    fn remove_record(connection: wit::Connection, input: wit_books::RemoveRecordInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        let input = BooksInput {
+            record_type: input.record_type,
+            record_id: Some(input.record_id),
+            parent_record_type: input.parent_record_type,
+            parent_record_id: input.parent_record_id,
+            ..Default::default()
+        };
+        run_books(connection, options, input, books_records::remove_record)
+    }
+
+    fn raw_request(connection: wit::Connection, input: wit::RawRequestInput, options: Option<wit::CallOptions>) -> Result<wit::RawResponse, wit::ZohoError> {
+        let input = RawInput::from(input);
+        let organization = connection.books_organization_id.clone();
+        run_with(connection, options, |client| {
+            let id = crate::books::organization::organization_id(client, &organization)?;
+            raw::raw_request(client, "/books/v3", &[("organization_id".to_string(), id)], &input)
+        })
+        .map(wit::RawResponse::from)
     }
 }

@@ -1,0 +1,166 @@
+//! Zoho Books v3 as the sandbox serves it: organizations, contacts, invoices and items, nested
+//! comments and contact persons, `page_context` paging, plain-parameter search, the envelope
+//! with `code`, and `organization_id` enforced on every call.
+
+use crate::crm::json_response;
+use crate::state::{RecordedRequest, Shared};
+use axum::response::Response;
+use serde_json::{json, Map, Value};
+
+fn books_error(status: u16, code: i64, message: &str) -> Response {
+    json_response(status, &json!({ "code": code, "message": message }))
+}
+
+/// Singular key, plural key, id field, the field a new record must have, and its label.
+fn resource(parent: Option<&str>, name: &str) -> Option<(&'static str, &'static str, &'static str, &'static str, &'static str)> {
+    Some(match (parent, name) {
+        (None, "contacts") => ("contact", "contacts", "contact_id", "contact_name", "Contact"),
+        (None, "invoices") => ("invoice", "invoices", "invoice_id", "customer_id", "Invoice"),
+        (None, "items") => ("item", "items", "item_id", "name", "Item"),
+        (Some("invoices"), "comments") => ("comment", "comments", "comment_id", "description", "Comment"),
+        (Some("contacts"), "comments") => ("comment", "contact_comments", "comment_id", "description", "Comment"),
+        (Some("contacts"), "contactpersons") => ("contact_person", "contact_persons", "contact_person_id", "first_name", "Contact person"),
+        _ => return None,
+    })
+}
+
+fn label_of(parent: &str) -> &'static str {
+    match parent {
+        "contacts" => "Contact",
+        "invoices" => "Invoice",
+        _ => "Resource",
+    }
+}
+
+pub fn route(shared: &Shared, request: &RecordedRequest) -> Response {
+    let Some(rest) = request.path.strip_prefix("/books/v3/") else {
+        return books_error(404, 5, "Invalid URL Passed");
+    };
+    match request.header("authorization").and_then(|h| h.strip_prefix("Zoho-oauthtoken ")) {
+        Some(token) if shared.token_is_valid(token) => {}
+        _ => return books_error(401, 57, "You are not authorized to perform this operation"),
+    }
+    let segments: Vec<&str> = rest.split('/').collect();
+    if segments == ["organizations"] && request.method == "GET" {
+        let orgs = shared.data().books.organizations.clone();
+        return json_response(200, &json!({ "code": 0, "message": "success", "organizations": orgs }));
+    }
+    let org = request.query_param("organization_id").unwrap_or("");
+    let known_org = shared.data().books.organizations.iter().any(|o| o["organization_id"] == org);
+    if !known_org {
+        return books_error(400, 6041, "This user is not associated with the organization_id given");
+    }
+    let (parent, collection, id) = match segments.as_slice() {
+        [name] => (None, *name, None),
+        [name, id] => (None, *name, Some(*id)),
+        [parent, parent_id, name] => (Some((*parent, *parent_id)), *name, None),
+        [parent, parent_id, name, id] => (Some((*parent, *parent_id)), *name, Some(*id)),
+        _ => return books_error(404, 5, "Invalid URL Passed"),
+    };
+    let Some((singular, plural, id_field, required, label)) = resource(parent.map(|p| p.0), collection) else {
+        return books_error(404, 5, "Invalid URL Passed");
+    };
+    let mut data = shared.data();
+    if let Some((parent_name, parent_id)) = parent {
+        let exists = data.books.records.get(&(parent_name.to_string(), None)).is_some_and(|r| r.iter().any(|x| x[format!("{}_id", &parent_name[..parent_name.len() - 1])] == parent_id));
+        if !exists {
+            return books_error(404, 1002, &format!("{} does not exist.", label_of(parent_name)));
+        }
+    }
+    let key = (collection.to_string(), parent.map(|p| p.1.to_string()));
+    let now = crate::clock::Clock::now_books(shared.clock.now());
+    match (request.method.as_str(), id) {
+        ("GET", None) => {
+            let page: usize = request.query_param("page").and_then(|p| p.parse().ok()).filter(|p| *p >= 1).unwrap_or(1);
+            let per_page: usize = request.query_param("per_page").and_then(|p| p.parse().ok()).filter(|p| (1..=200).contains(p)).unwrap_or(200);
+            let filters: Vec<&(String, String)> = request.query.iter().filter(|(k, _)| !["organization_id", "page", "per_page"].contains(&k.as_str())).collect();
+            let all = data.books.records.get(&key).cloned().unwrap_or_default();
+            let matching: Vec<Value> = all
+                .into_iter()
+                .filter(|r| {
+                    filters.iter().all(|(name, wanted)| {
+                        let text = |field: &str| r.get(field).map(|v| v.as_str().map(str::to_lowercase).unwrap_or_else(|| v.to_string()));
+                        if let Some(field) = name.strip_suffix("_contains") {
+                            text(field).is_some_and(|v| v.contains(&wanted.to_lowercase()))
+                        } else if let Some(field) = name.strip_suffix("_startswith") {
+                            text(field).is_some_and(|v| v.starts_with(&wanted.to_lowercase()))
+                        } else {
+                            text(name).is_some_and(|v| v == wanted.to_lowercase())
+                        }
+                    })
+                })
+                .collect();
+            let start = (page - 1) * per_page;
+            let slice: Vec<Value> = matching.iter().skip(start).take(per_page).cloned().collect();
+            let has_more = start + per_page < matching.len();
+            let mut answer = Map::new();
+            answer.insert("code".into(), json!(0));
+            answer.insert("message".into(), json!("success"));
+            answer.insert(plural.into(), json!(slice));
+            answer.insert(
+                "page_context".into(),
+                json!({ "page": page, "per_page": per_page, "has_more_page": has_more, "report_name": label.to_string() + "s", "sort_column": "created_time", "sort_order": "D" }),
+            );
+            json_response(200, &Value::Object(answer))
+        }
+        ("POST", None) => {
+            let Some(Value::Object(mut values)) = request.json() else {
+                return books_error(400, 4, "Invalid value passed for JSONString");
+            };
+            if values.get(required).is_none_or(|v| v.is_null() || v.as_str() == Some("")) {
+                return books_error(400, 4, &format!("Please enter {required}"));
+            }
+            let new_id = data.next_id;
+            data.next_id += 1;
+            values.insert(id_field.into(), json!(new_id.to_string()));
+            values.insert("created_time".into(), json!(now));
+            values.insert("last_modified_time".into(), json!(now));
+            let record = Value::Object(values);
+            data.books.records.entry(key).or_default().push(record.clone());
+            let mut answer = Map::new();
+            answer.insert("code".into(), json!(0));
+            answer.insert("message".into(), json!(format!("The {} has been added.", label.to_lowercase())));
+            answer.insert(singular.into(), record);
+            json_response(201, &Value::Object(answer))
+        }
+        (method, Some(id)) => {
+            let records = data.books.records.entry(key).or_default();
+            let Some(index) = records.iter().position(|r| r[id_field] == id) else {
+                return books_error(404, 1002, &format!("{label} does not exist."));
+            };
+            match method {
+                "GET" => {
+                    let mut answer = Map::new();
+                    answer.insert("code".into(), json!(0));
+                    answer.insert("message".into(), json!("success"));
+                    answer.insert(singular.into(), records[index].clone());
+                    json_response(200, &Value::Object(answer))
+                }
+                "PUT" => {
+                    let Some(Value::Object(values)) = request.json() else {
+                        return books_error(400, 4, "Invalid value passed for JSONString");
+                    };
+                    if let Value::Object(record) = &mut records[index] {
+                        for (k, v) in values {
+                            if k != id_field {
+                                record.insert(k, v);
+                            }
+                        }
+                        record.insert("last_modified_time".into(), json!(now));
+                    }
+                    let mut answer = Map::new();
+                    answer.insert("code".into(), json!(0));
+                    answer.insert("message".into(), json!(format!("{label} information has been updated.")));
+                    answer.insert(singular.into(), records[index].clone());
+                    json_response(200, &Value::Object(answer))
+                }
+                "DELETE" => {
+                    records.remove(index);
+                    json_response(200, &json!({ "code": 0, "message": format!("The {} has been deleted.", label.to_lowercase()) }))
+                }
+                _ => books_error(405, 37, "The HTTP method is not allowed for the resource"),
+            }
+        }
+        _ => books_error(405, 37, "The HTTP method is not allowed for the resource"),
+    }
+}

@@ -1,0 +1,6 @@
+//! Zoho Books v3: records under `{api_domain}/books/v3`, every request with `organization_id`.
+
+pub mod envelope;
+pub mod organization;
+pub mod records;
+pub mod resources;

@@ -1,0 +1,157 @@
+//! Books record actions: create, get, list, update, remove, for any resource, top-level or
+//! nested under a parent (`invoices/{id}/comments`). Bodies are JSON (Books v3 takes
+//! `application/json`); a resource that still demands the legacy `JSONString` form field can be
+//! reached through Raw Request with `form-data: {"JSONString": "..."}`.
+
+use crate::books::{envelope, organization, resources};
+use crate::client::{ApiCall, Client};
+use crate::error::{Result, ZohoError};
+use crate::http::Method;
+use crate::validate;
+use serde_json::{json, Map, Value};
+
+#[derive(Debug, Default, Clone)]
+pub struct BooksInput {
+    pub record_type: String,
+    pub record_id: Option<String>,
+    pub parent_record_type: Option<String>,
+    pub parent_record_id: Option<String>,
+    pub values: Option<String>,
+    pub dynamic_fields: Option<String>,
+    pub search_fields: Option<String>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+/// A Books resource name as it appears in the path: lowercase letters, digits, underscores.
+fn resource_name<'a>(what: &str, name: &'a str) -> Result<&'a str> {
+    let ok = (1..=40).contains(&name.len()) && name.starts_with(|c: char| c.is_ascii_lowercase()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(name)
+    } else {
+        Err(ZohoError::invalid_input(format!("{what} {name:?} is not a Zoho Books resource: use the path name, e.g. contacts, invoices, items, salesorders")))
+    }
+}
+
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+struct Target {
+    /// `/books/v3/{parent}/{parent_id}/{resource}` or `/books/v3/{resource}`
+    collection: String,
+    keys: resources::Keys,
+    organization_id: String,
+}
+
+fn target(client: &Client, input: &BooksInput, organization: &Option<String>) -> Result<Target> {
+    let resource = resource_name("record-type", input.record_type.trim())?;
+    let (collection, parent) = match (given(&input.parent_record_type), given(&input.parent_record_id)) {
+        (None, None) => (format!("/books/v3/{resource}"), None),
+        (Some(parent), Some(parent_id)) => {
+            let parent = resource_name("parent-record-type", parent)?;
+            let parent_id = books_id("parent-record-id", parent_id)?;
+            (format!("/books/v3/{parent}/{parent_id}/{resource}"), Some(parent))
+        }
+        _ => return Err(ZohoError::invalid_input("give parent-record-type and parent-record-id together (e.g. invoices and the invoice's id for its comments)")),
+    };
+    let organization_id = organization::organization_id(client, organization)?;
+    Ok(Target { collection, keys: resources::keys(parent, resource), organization_id })
+}
+
+/// Books ids are numbers carried as strings, like CRM's.
+fn books_id<'a>(what: &str, id: &'a str) -> Result<&'a str> {
+    validate::record_id(id).map_err(|_| ZohoError::invalid_input(format!("{what} {id:?} is not a Zoho Books id: ids are numbers such as 460000000026049")))
+}
+
+fn values_of(input: &BooksInput) -> Result<Value> {
+    let values = given(&input.values).ok_or_else(|| ZohoError::invalid_input("values is required: the fields as a JSON object"))?;
+    let mut record: Map<String, Value> = match serde_json::from_str(values) {
+        Ok(Value::Object(map)) => map,
+        _ => return Err(ZohoError::invalid_input("values must be a JSON object such as {\"contact_name\":\"Zylker\"}")),
+    };
+    if let Some(dynamic) = given(&input.dynamic_fields) {
+        let Ok(Value::Object(dynamic)) = serde_json::from_str::<Value>(dynamic) else {
+            return Err(ZohoError::invalid_input("dynamic-fields must be a JSON object"));
+        };
+        // As in CRM: a key given in values keeps its value.
+        for (key, value) in dynamic {
+            record.entry(key).or_insert(value);
+        }
+    }
+    Ok(Value::Object(record))
+}
+
+fn call(method: Method, path: String, target: &Target) -> ApiCall {
+    ApiCall::new(method, path).query("organization_id", target.organization_id.clone())
+}
+
+pub fn create_record(client: &Client, input: &BooksInput, organization: &Option<String>) -> Result<Value> {
+    let body = values_of(input)?;
+    let target = target(client, input, organization)?;
+    let response = client.send(call(Method::Post, target.collection.clone(), &target).json(body))?;
+    envelope::take(envelope::open(&response)?, &target.keys.singular)
+}
+
+pub fn get_record(client: &Client, input: &BooksInput, organization: &Option<String>) -> Result<Value> {
+    let id = books_id("record-id", input.record_id.as_deref().unwrap_or("").trim())?.to_string();
+    let target = target(client, input, organization)?;
+    let response = client.send(call(Method::Get, format!("{}/{id}", target.collection), &target))?;
+    envelope::take(envelope::open(&response)?, &target.keys.singular)
+}
+
+pub fn update_record(client: &Client, input: &BooksInput, organization: &Option<String>) -> Result<Value> {
+    let id = books_id("record-id", input.record_id.as_deref().unwrap_or("").trim())?.to_string();
+    let body = values_of(input)?;
+    let target = target(client, input, organization)?;
+    let response = client.send(call(Method::Put, format!("{}/{id}", target.collection), &target).json(body))?;
+    envelope::take(envelope::open(&response)?, &target.keys.singular)
+}
+
+pub fn remove_record(client: &Client, input: &BooksInput, organization: &Option<String>) -> Result<Value> {
+    let id = books_id("record-id", input.record_id.as_deref().unwrap_or("").trim())?.to_string();
+    let target = target(client, input, organization)?;
+    let response = client.send(call(Method::Delete, format!("{}/{id}", target.collection), &target))?;
+    let envelope = envelope::open(&response)?;
+    Ok(json!({ "message": envelope.get("message").cloned().unwrap_or(Value::Null) }))
+}
+
+pub fn get_records(client: &Client, input: &BooksInput, organization: &Option<String>) -> Result<Value> {
+    let per_page = input.per_page.unwrap_or(200);
+    if !(1..=200).contains(&per_page) {
+        return Err(ZohoError::invalid_input(format!("per-page {per_page} is out of range: Zoho Books returns 1 to 200 records per page")));
+    }
+    let page = input.page.unwrap_or(1);
+    if page == 0 {
+        return Err(ZohoError::invalid_input("page starts at 1"));
+    }
+    let mut filters = Vec::new();
+    if let Some(search) = given(&input.search_fields) {
+        let Ok(Value::Object(search)) = serde_json::from_str::<Value>(search) else {
+            return Err(ZohoError::invalid_input("search-fields must be a JSON object of filters, e.g. {\"email\":\"a@b.com\",\"status\":\"active\"}"));
+        };
+        for (name, value) in search {
+            if ["organization_id", "page", "per_page"].contains(&name.as_str()) || name.is_empty() {
+                return Err(ZohoError::invalid_input(format!("search-fields cannot set {name:?}: use the page and per-page inputs")));
+            }
+            let value = match value {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            filters.push((name, value));
+        }
+    }
+    let target = target(client, input, organization)?;
+    let mut list = call(Method::Get, target.collection.clone(), &target).query("page", page.to_string()).query("per_page", per_page.to_string());
+    for (name, value) in filters {
+        list = list.query(name, value);
+    }
+    let response = client.send(list)?;
+    let mut envelope = envelope::open(&response)?;
+    let page_context = envelope.remove("page_context").unwrap_or_else(|| json!({ "page": page, "per_page": per_page, "has_more_page": false }));
+    let records = envelope::take(envelope, &target.keys.plural)?;
+    let mut out = Map::new();
+    out.insert(target.keys.plural.clone(), records);
+    out.insert("page_context".into(), page_context);
+    Ok(Value::Object(out))
+}

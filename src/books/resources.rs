@@ -1,0 +1,75 @@
+//! Which key a Books answer puts a resource under: singular for one object, plural for lists,
+//! with Zoho's exceptions (contact comments are `contact_comments`). Resources not in the table
+//! fall back to the name itself and its singular guess, and the reader falls back further to
+//! the one non-envelope key of the answer.
+
+/// (parent resource or "", resource, singular key, plural key)
+const KNOWN: [(&str, &str, &str, &str); 30] = [
+    ("", "contacts", "contact", "contacts"),
+    ("", "invoices", "invoice", "invoices"),
+    ("", "items", "item", "items"),
+    ("", "estimates", "estimate", "estimates"),
+    ("", "salesorders", "salesorder", "salesorders"),
+    ("", "purchaseorders", "purchaseorder", "purchaseorders"),
+    ("", "bills", "bill", "bills"),
+    ("", "creditnotes", "creditnote", "creditnotes"),
+    ("", "vendorcredits", "vendor_credit", "vendor_credits"),
+    ("", "customerpayments", "payment", "customerpayments"),
+    ("", "vendorpayments", "vendorpayment", "vendorpayments"),
+    ("", "expenses", "expense", "expenses"),
+    ("", "recurringinvoices", "recurring_invoice", "recurring_invoices"),
+    ("", "recurringexpenses", "recurring_expense", "recurring_expenses"),
+    ("", "recurringbills", "recurring_bill", "recurring_bills"),
+    ("", "retainerinvoices", "retainerinvoice", "retainerinvoices"),
+    ("", "projects", "project", "projects"),
+    ("", "tasks", "task", "tasks"),
+    ("", "timeentries", "time_entry", "time_entries"),
+    ("", "users", "user", "users"),
+    ("", "taxes", "tax", "taxes"),
+    ("", "currencies", "currency", "currencies"),
+    ("", "chartofaccounts", "chart_of_account", "chartofaccounts"),
+    ("", "bankaccounts", "bankaccount", "bankaccounts"),
+    ("", "banktransactions", "banktransaction", "banktransactions"),
+    ("", "journals", "journal", "journals"),
+    ("", "organizations", "organization", "organizations"),
+    ("contacts", "comments", "comment", "contact_comments"),
+    ("contacts", "contactpersons", "contact_person", "contact_persons"),
+    ("", "contactpersons", "contact_person", "contact_persons"),
+];
+
+#[derive(Debug, PartialEq)]
+pub struct Keys {
+    pub singular: String,
+    pub plural: String,
+}
+
+/// The response keys for `resource`, nested under `parent` when given.
+pub fn keys(parent: Option<&str>, resource: &str) -> Keys {
+    let parent = parent.unwrap_or("");
+    let known = KNOWN
+        .iter()
+        .find(|(p, r, ..)| *p == parent && *r == resource)
+        .or_else(|| KNOWN.iter().find(|(p, r, ..)| p.is_empty() && *r == resource));
+    match known {
+        Some((_, _, singular, plural)) => Keys { singular: singular.to_string(), plural: plural.to_string() },
+        None => {
+            let singular = resource.strip_suffix("ies").map(|s| format!("{s}y")).or_else(|| resource.strip_suffix('s').map(str::to_string));
+            Keys { singular: singular.unwrap_or_else(|| resource.to_string()), plural: resource.to_string() }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_exceptions_and_fallbacks() {
+        assert_eq!(keys(None, "invoices"), Keys { singular: "invoice".into(), plural: "invoices".into() });
+        assert_eq!(keys(Some("contacts"), "comments").plural, "contact_comments");
+        assert_eq!(keys(Some("invoices"), "comments"), Keys { singular: "comment".into(), plural: "comments".into() });
+        assert_eq!(keys(None, "customerpayments").singular, "payment");
+        assert_eq!(keys(None, "categories"), Keys { singular: "category".into(), plural: "categories".into() });
+        assert_eq!(keys(None, "widgets").singular, "widget");
+    }
+}
