@@ -11,11 +11,13 @@ pub mod connection;
 pub mod crm;
 pub mod error;
 pub mod http;
+pub mod incremental;
 pub mod multipart;
 pub mod options;
 pub mod raw;
 pub mod storage;
 pub mod validate;
+pub mod zoho_time;
 
 #[cfg(target_arch = "wasm32")]
 mod wasi;

@@ -8,6 +8,7 @@ pub mod kv;
 pub mod manifest;
 pub mod net;
 pub mod runtime;
+pub mod sweep;
 
 pub use runtime::{ActionRef, HostConfig, Runtime, StepOutcome};
 

@@ -43,6 +43,27 @@ enum Command {
         #[arg(long)]
         namespace: Option<String>,
     },
+    /// Read every record changed since the last sweep as JSON lines, then commit the cursor.
+    Sweep {
+        /// Module API name, e.g. Contacts.
+        record_type: String,
+        /// Connection JSON, or @file.
+        #[arg(long)]
+        connection: String,
+        /// Read changes since this time instead of the committed cursor.
+        #[arg(long)]
+        since: Option<String>,
+        /// Write the records here (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        per_page: Option<u32>,
+        /// Comma-separated field API names (default: every field).
+        #[arg(long)]
+        fields: Option<String>,
+        #[arg(long)]
+        namespace: Option<String>,
+    },
     /// Serve the Zoho sandbox until interrupted.
     Sandbox {
         #[arg(long, default_value_t = 8787)]
@@ -133,6 +154,18 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo => demo(&cli).await,
+        Command::Sweep { record_type, connection, since, out, per_page, fields, namespace } => {
+            let connection = json_arg(connection, "--connection")?;
+            let runtime = Runtime::new(config(&cli, data_dir(&cli)))?;
+            let request = zoho_host::sweep::SweepRequest { record_type, since: since.as_deref(), per_page: *per_page, fields: fields.as_deref() };
+            let mut sink: Box<dyn std::io::Write> = match out {
+                Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?)),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            };
+            let summary = zoho_host::sweep::run(&runtime, &connection, namespace.as_deref(), &request, &mut sink).await?;
+            eprintln!("{}: {} records in {} pages; cursor committed at {}", record_type, summary.records, summary.pages, summary.cursor);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench { iterations } => {
             let figures = zoho_host::bench::run(&config(&cli, PathBuf::new()), *iterations).await?;
             print!("{}", figures.markdown());

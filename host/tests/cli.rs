@@ -53,3 +53,63 @@ fn run_refuses_unknown_actions_and_bad_json_with_exit_2() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--connection is not valid JSON"));
 }
+
+/// Cyclr's flow, each step a separate `zoho-host run` process (so every step is also a host
+/// restart): pages 1, 2, ... while more_records, then Update Last Successful Run Date.
+#[test]
+fn cyclr_flow_through_zoho_host_run() {
+    let runtime = tokio::runtime::Runtime::new().expect("tokio");
+    let sandbox = runtime.block_on(zoho_sandbox::Sandbox::start()).expect("sandbox");
+    let connection = serde_json::json!({ "api-domain": sandbox.url, "access-token": sandbox.issue_token() }).to_string();
+    let data_dir = std::env::temp_dir().join(format!("zoho-cli-cyclr-{}", std::process::id()));
+    let step = |key: &str, input: serde_json::Value| -> serde_json::Value {
+        let output = zoho_host()
+            .args(["--data-dir", data_dir.to_str().expect("utf-8"), "run", key, "--namespace", "cyclr"])
+            .args(["--connection", &connection, "--input", &input.to_string()])
+            .output()
+            .expect("zoho-host runs");
+        assert!(output.status.success(), "{key} failed: {}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice(&output.stdout).expect("stdout is JSON")
+    };
+    let mut ids = std::collections::HashSet::new();
+    let mut page = 1;
+    loop {
+        let result = step("incremental-list-contacts-by-page", serde_json::json!({ "page": page, "fields": "Email" }));
+        ids.extend(result["records"].as_array().expect("records").iter().map(|r| r["id"].as_str().expect("id").to_string()));
+        if result["more_records"] != serde_json::json!(true) {
+            break;
+        }
+        page += 1;
+    }
+    assert_eq!((page, ids.len()), (13, 2600));
+    let committed = step("incremental-update-last-successful-run-date", serde_json::json!({}));
+    assert_eq!(committed["source"], "sweep");
+    assert!(committed["cursor"].is_string());
+    // The next cycle sees only what changed since.
+    sandbox.modify_record("Contacts", "5725767000000524200", serde_json::json!({ "Email": "new@example.com" }));
+    let result = step("incremental-list-contacts-by-page", serde_json::json!({ "page": 1, "fields": "Email" }));
+    let emails: Vec<&str> = result["records"].as_array().expect("records").iter().map(|r| r["Email"].as_str().unwrap_or("")).collect();
+    assert!(emails.contains(&"new@example.com"), "{emails:?}");
+    assert!(emails.len() < 10, "only the changes: {emails:?}");
+    let _ = std::fs::remove_dir_all(data_dir);
+}
+
+#[test]
+fn sweep_writes_json_lines_and_commits() {
+    let runtime = tokio::runtime::Runtime::new().expect("tokio");
+    let sandbox = runtime.block_on(zoho_sandbox::Sandbox::start()).expect("sandbox");
+    let connection = serde_json::json!({ "api-domain": sandbox.url, "access-token": sandbox.issue_token() }).to_string();
+    let dir = std::env::temp_dir().join(format!("zoho-cli-sweep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let out = dir.join("deals.jsonl");
+    let output = zoho_host()
+        .args(["--data-dir", dir.to_str().expect("utf-8"), "sweep", "Deals", "--connection", &connection, "--per-page", "2"])
+        .args(["--out", out.to_str().expect("utf-8")])
+        .output()
+        .expect("zoho-host runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&out).expect("out").lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    assert_eq!(lines.len(), 5);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("Deals: 5 records in 3 pages; cursor committed at"));
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -200,7 +200,8 @@ impl Parser {
     fn value(&mut self) -> Result<Value, Failure> {
         let value = match self.peek() {
             Some(Tok::Str(s)) => json!(s),
-            Some(Tok::Num(n)) => n.parse::<f64>().map(|f| json!(f)).map_err(|_| self.error())?,
+            // Kept as written: record ids are 64-bit and would lose digits as floats.
+            Some(Tok::Num(n)) => json!(n),
             Some(Tok::Word(w)) if w.eq_ignore_ascii_case("true") => json!(true),
             Some(Tok::Word(w)) if w.eq_ignore_ascii_case("false") => json!(false),
             _ => return Err(self.error()),
@@ -328,18 +329,77 @@ fn lookup<'r>(record: &'r Map<String, Value>, field: &str) -> Option<&'r Value> 
     Some(value).filter(|v| !v.is_null())
 }
 
-/// Numbers as numbers, Zoho times as instants, the rest as text.
+thread_local! {
+    /// Parsed timestamps: a sweep compares the same few hundred Modified_Time strings millions of times.
+    static TIMES: std::cell::RefCell<std::collections::HashMap<String, Option<i64>>> = Default::default();
+}
+
+fn parse_time(text: &str) -> Option<i64> {
+    TIMES.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(parsed) = cache.get(text) {
+            return *parsed;
+        }
+        if cache.len() > 100_000 {
+            cache.clear();
+        }
+        let parsed = chrono::DateTime::parse_from_rfc3339(text).ok().map(|t| t.timestamp());
+        cache.insert(text.to_string(), parsed);
+        parsed
+    })
+}
+
+/// Numbers as numbers (integers exactly), Zoho times as instants, the rest as text.
 fn compare(a: &Value, b: &Value) -> Ordering {
+    let as_integer = |v: &Value| v.as_i64().map(i128::from).or_else(|| v.as_str().and_then(|s| s.parse::<i128>().ok()));
+    if let (Some(x), Some(y)) = (as_integer(a), as_integer(b)) {
+        return x.cmp(&y);
+    }
     let as_number = |v: &Value| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse::<f64>().ok()));
     if let (Some(x), Some(y)) = (as_number(a), as_number(b)) {
         return x.partial_cmp(&y).unwrap_or(Ordering::Equal);
     }
-    let as_time = |v: &Value| v.as_str().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
+    let as_time = |v: &Value| v.as_str().and_then(parse_time);
     if let (Some(x), Some(y)) = (as_time(a), as_time(b)) {
         return x.cmp(&y);
     }
     let text = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
     text(a).to_lowercase().cmp(&text(b).to_lowercase())
+}
+
+/// A value's place in ORDER BY, computed once per row: nulls first, then integers, instants,
+/// other numbers and text, as `compare` orders them.
+#[derive(Debug, PartialEq, PartialOrd)]
+enum SortKey {
+    Null,
+    Integer(i128),
+    Instant(i64),
+    Number(f64),
+    Text(String),
+}
+
+impl Eq for SortKey {}
+
+impl Ord for SortKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.partial_cmp(other).unwrap_or(Ordering::Equal)
+    }
+}
+
+impl SortKey {
+    fn of(value: Option<&Value>) -> SortKey {
+        let Some(value) = value else { return SortKey::Null };
+        if let Some(i) = value.as_i64().map(i128::from).or_else(|| value.as_str().and_then(|s| s.parse::<i128>().ok())) {
+            return SortKey::Integer(i);
+        }
+        if let Some(t) = value.as_str().and_then(parse_time) {
+            return SortKey::Instant(t);
+        }
+        if let Some(n) = value.as_f64().or_else(|| value.as_str().and_then(|s| s.parse::<f64>().ok())) {
+            return SortKey::Number(n);
+        }
+        SortKey::Text(value.as_str().map(str::to_lowercase).unwrap_or_else(|| value.to_string().to_lowercase()))
+    }
 }
 
 fn like(value: &str, pattern: &str) -> bool {
@@ -431,15 +491,15 @@ pub fn query(shared: &Shared, request: &RecordedRequest) -> Response {
             return error_response(400, "INVALID_QUERY", "column given seems to be invalid", json!({ "column_name": field, "clause": "select" }));
         }
     }
-    let mut rows: Vec<&Map<String, Value>> = module.records.values().filter(|r| query.filter.as_ref().is_none_or(|f| matches(r, f))).collect();
-    rows.sort_by(|a, b| {
-        for (field, descending) in &query.order {
-            let ordering = match (lookup(a, field), lookup(b, field)) {
-                (Some(x), Some(y)) => compare(x, y),
-                (None, Some(_)) => Ordering::Less,
-                (Some(_), None) => Ordering::Greater,
-                (None, None) => Ordering::Equal,
-            };
+    let mut rows: Vec<(Vec<SortKey>, &Map<String, Value>)> = module
+        .records
+        .values()
+        .filter(|r| query.filter.as_ref().is_none_or(|f| matches(r, f)))
+        .map(|r| (query.order.iter().map(|(field, _)| SortKey::of(lookup(r, field))).collect(), r))
+        .collect();
+    rows.sort_by(|(a, _), (b, _)| {
+        for ((x, y), (_, descending)) in a.iter().zip(b).zip(&query.order) {
+            let ordering = x.cmp(y);
             let ordering = if *descending { ordering.reverse() } else { ordering };
             if ordering != Ordering::Equal {
                 return ordering;
@@ -447,6 +507,7 @@ pub fn query(shared: &Shared, request: &RecordedRequest) -> Response {
         }
         Ordering::Equal
     });
+    let rows: Vec<&Map<String, Value>> = rows.into_iter().map(|(_, r)| r).collect();
     let total = rows.len();
     let page: Vec<Value> = rows
         .iter()

@@ -54,6 +54,7 @@ pub fn route(shared: &Shared, request: &RecordedRequest) -> Response {
     let segments: Vec<&str> = rest.split('/').collect();
     match (request.method.as_str(), segments.as_slice()) {
         ("POST", ["coql"]) => crate::coql::query(shared, request),
+        ("GET", [module, "deleted"]) => deleted(shared, request, module),
         ("GET", ["settings", "fields"]) => fields(shared, request),
         ("GET", [module]) => list(shared, request, module),
         ("POST", [module]) => create(shared, request, module),
@@ -367,11 +368,50 @@ fn update(shared: &Shared, request: &RecordedRequest, module_name: &str, id: &st
     json_response(200, &json!({ "data": [result] }))
 }
 
-fn delete(shared: &Shared, module_name: &str, id: &str) -> Response {
+/// Removes a record and notes it in the module's deleted list.
+pub fn delete_stored(shared: &Shared, module_name: &str, id: &str) -> bool {
+    let now = shared.clock.now();
     let mut data = shared.data();
-    let Some(module) = data.modules.get_mut(module_name) else { return invalid_module() };
-    match id.parse::<u64>().ok().and_then(|i| module.records.remove(&i)) {
-        Some(_) => json_response(200, &json!({ "data": [{ "code": "SUCCESS", "details": { "id": id }, "message": "record deleted", "status": "success" }] })),
-        None => invalid_id(id),
+    let removed = data.modules.get_mut(module_name).and_then(|m| id.parse::<u64>().ok().and_then(|i| m.records.remove(&i))).is_some();
+    if removed {
+        data.deleted.entry(module_name.to_string()).or_default().push((id.to_string(), now));
     }
+    removed
+}
+
+fn delete(shared: &Shared, module_name: &str, id: &str) -> Response {
+    if !shared.data().modules.contains_key(module_name) {
+        return invalid_module();
+    }
+    if delete_stored(shared, module_name, id) {
+        json_response(200, &json!({ "data": [{ "code": "SUCCESS", "details": { "id": id }, "message": "record deleted", "status": "success" }] }))
+    } else {
+        invalid_id(id)
+    }
+}
+
+/// `GET /{module}/deleted`: newest first, paged.
+fn deleted(shared: &Shared, request: &RecordedRequest, module_name: &str) -> Response {
+    let data = shared.data();
+    if !data.modules.contains_key(module_name) {
+        return invalid_module();
+    }
+    let per_page: usize = request.query_param("per_page").and_then(|p| p.parse().ok()).filter(|p| (1..=200).contains(p)).unwrap_or(200);
+    let page: usize = request.query_param("page").and_then(|p| p.parse().ok()).filter(|p| *p >= 1).unwrap_or(1);
+    let all: Vec<Value> = data
+        .deleted
+        .get(module_name)
+        .map(|d| {
+            d.iter()
+                .rev()
+                .map(|(id, at)| json!({ "id": id, "deleted_time": Clock::zoho_time(*at), "deleted_by": seed::owner(), "display_name": id, "type": "recycle" }))
+                .collect()
+        })
+        .unwrap_or_default();
+    let slice: Vec<Value> = all.iter().skip((page - 1) * per_page).take(per_page).cloned().collect();
+    if slice.is_empty() {
+        return empty_response(204);
+    }
+    let more = page * per_page < all.len();
+    json_response(200, &json!({ "data": slice, "info": { "per_page": per_page, "count": slice.len(), "page": page, "more_records": more } }))
 }

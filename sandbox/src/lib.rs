@@ -134,6 +134,39 @@ impl Sandbox {
         self.shared.data().books.records.get(&(collection.to_string(), None)).map_or(0, Vec::len)
     }
 
+    /// Changes a record as a user would in Zoho: the values, and Modified_Time set to now.
+    pub fn modify_record(&self, module: &str, id: &str, values: serde_json::Value) -> bool {
+        let now = clock::Clock::zoho_time(self.shared.clock.now());
+        let mut data = self.shared.data();
+        let Some(record) = data.modules.get_mut(module).and_then(|m| id.parse().ok().and_then(|i: u64| m.records.get_mut(&i))) else {
+            return false;
+        };
+        if let serde_json::Value::Object(values) = values {
+            record.extend(values);
+        }
+        record.insert("Modified_Time".into(), serde_json::json!(now));
+        true
+    }
+
+    /// Creates a record as a user would; returns its id.
+    pub fn create_record(&self, module: &str, values: serde_json::Value) -> String {
+        let serde_json::Value::Object(values) = values else { return String::new() };
+        seed::insert(&self.shared, module, values, self.shared.clock.now()).to_string()
+    }
+
+    /// Deletes a record as a user would (it shows in `/{module}/deleted`).
+    pub fn delete_record(&self, module: &str, id: &str) -> bool {
+        crm::delete_stored(&self.shared, module, id)
+    }
+
+    /// Every record id of a module with its Modified_Time.
+    pub fn record_versions(&self, module: &str) -> Vec<(String, String)> {
+        let data = self.shared.data();
+        data.modules.get(module).map_or_else(Vec::new, |m| {
+            m.records.values().map(|r| (r["id"].as_str().unwrap_or("").to_string(), r["Modified_Time"].as_str().unwrap_or("").to_string())).collect()
+        })
+    }
+
     /// The attachments stored on a record, oldest first.
     pub fn attachments(&self, module: &str, id: &str) -> Vec<StoredAttachment> {
         self.shared.data().attachments.get(&(module.to_string(), id.to_string())).cloned().unwrap_or_default()
@@ -150,6 +183,16 @@ impl Sandbox {
 }
 
 async fn handle(AxumState(shared): AxumState<Arc<Shared>>, request: Request<Body>) -> Response {
+    let now = shared.clock.now();
+    let mut response = respond(shared, request).await;
+    // Zoho dates every answer; the incremental sweep bounds itself by this server clock.
+    if let Ok(date) = axum::http::HeaderValue::from_str(&now.format("%a, %d %b %Y %H:%M:%S GMT").to_string()) {
+        response.headers_mut().insert(axum::http::header::DATE, date);
+    }
+    response
+}
+
+async fn respond(shared: Arc<Shared>, request: Request<Body>) -> Response {
     let (parts, body) = request.into_parts();
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(bytes) => bytes.to_vec(),

@@ -120,6 +120,8 @@ pub struct Data {
     /// Self Client organizations (the `<org id>` of `ZohoCRM.<org id>`).
     pub orgs: HashSet<String>,
     pub oauth: OAuthSettings,
+    /// module → (id, deleted time) of deleted records, newest last
+    pub deleted: HashMap<String, Vec<(String, chrono::DateTime<chrono::Utc>)>>,
     /// (module, record id) → its attachments
     pub attachments: HashMap<(String, String), Vec<StoredAttachment>>,
     pub page_tokens: HashMap<String, PageToken>,

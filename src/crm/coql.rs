@@ -32,7 +32,7 @@ fn has_limit(query: &str) -> bool {
     false
 }
 
-fn one_call(client: &Client, query: &str) -> Result<Value> {
+pub fn one_call(client: &Client, query: &str) -> Result<Value> {
     let response = client.send(ApiCall::new(Method::Post, "/crm/v8/coql").json(json!({ "select_query": query })))?;
     match response.status {
         200 => body_json(&response),

@@ -250,24 +250,21 @@ pub fn get_records(client: &Client, input: &ListInput) -> Result<Value> {
     if let (Some(n), Some(info)) = (page_number, listing.get_mut("info").and_then(Value::as_object_mut)) {
         info.insert("page".into(), json!(n));
     }
-    if batches.len() > 1 {
-        complete_records(client, &query, &batches[1..], &mut listing)?;
+    if let (true, Some(records)) = (batches.len() > 1, listing.get_mut("data").and_then(Value::as_array_mut)) {
+        complete_records(client, &query.module, &batches[1..], records)?;
     }
     Ok(listing)
 }
 
-/// Adds the fields of the later batches to the listed records, fetched by id so every batch
-/// describes exactly the records of the first one.
-fn complete_records(client: &Client, query: &ListQuery, batches: &[&[String]], listing: &mut Value) -> Result<()> {
-    let Some(records) = listing.get_mut("data").and_then(Value::as_array_mut) else {
-        return Ok(());
-    };
+/// Adds the fields of the later batches to `records`, fetched by id so every batch describes
+/// exactly the records of the first one.
+pub fn complete_records(client: &Client, module: &str, batches: &[&[String]], records: &mut [Value]) -> Result<()> {
     let ids: Vec<String> = records.iter().filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_string)).collect();
     for batch in batches {
         for chunk in ids.chunks(MAX_IDS_PER_LIST) {
             let mut fields = batch.to_vec();
             fields.insert(0, "id".to_string());
-            let call = ApiCall::new(Method::Get, format!("/crm/v8/{}", query.module))
+            let call = ApiCall::new(Method::Get, format!("/crm/v8/{module}"))
                 .query("fields", fields.join(","))
                 .query("ids", chunk.join(","));
             let response = client.send(call)?;

@@ -20,6 +20,8 @@ use bindings::exports::zoho::connector::crm::{
     RemoveRecordInput, UpdateRecordInput,
 };
 use bindings::exports::zoho::connector::books as wit_books;
+use bindings::exports::zoho::connector::incremental as wit_incremental;
+use crate::incremental;
 use bindings::exports::zoho::connector::types as wit;
 use crate::books::records::{self as books_records, BooksInput};
 use serde_json::Value;
@@ -298,5 +300,48 @@ impl wit_books::Guest for Component {
             raw::raw_request(client, "/books/v3", &[("organization_id".to_string(), id)], &input)
         })
         .map(wit::RawResponse::from)
+    }
+}
+
+impl wit_incremental::Guest for Component {
+    fn list_contacts_by_page(
+        connection: wit::Connection,
+        input: wit_incremental::ListContactsByPageInput,
+        options: Option<wit::CallOptions>,
+    ) -> Result<String, wit::ZohoError> {
+        let input = incremental::ListInput {
+            record_type: "Contacts".into(),
+            page: input.page,
+            per_page: input.per_page,
+            fields: input.fields,
+            since: input.since,
+            include_deleted: input.include_deleted,
+        };
+        run(connection, options, |client| incremental::list_modified_records(client, &input))
+    }
+
+    fn list_modified_records_by_page(
+        connection: wit::Connection,
+        input: wit_incremental::ListModifiedRecordsByPageInput,
+        options: Option<wit::CallOptions>,
+    ) -> Result<String, wit::ZohoError> {
+        let input = incremental::ListInput {
+            record_type: input.record_type,
+            page: input.page,
+            per_page: input.per_page,
+            fields: input.fields,
+            since: input.since,
+            include_deleted: input.include_deleted,
+        };
+        run(connection, options, |client| incremental::list_modified_records(client, &input))
+    }
+
+    fn update_last_successful_run_date(
+        connection: wit::Connection,
+        input: wit_incremental::UpdateLastSuccessfulRunDateInput,
+        options: Option<wit::CallOptions>,
+    ) -> Result<String, wit::ZohoError> {
+        let record_type = input.record_type.filter(|r| !r.trim().is_empty()).unwrap_or_else(|| "Contacts".into());
+        run(connection, options, |client| incremental::update_last_successful_run_date(client, &record_type, input.timestamp.as_deref()))
     }
 }

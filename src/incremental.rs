@@ -1,0 +1,339 @@
+//! Incremental listing: a sweep reads every record modified since the committed cursor, a
+//! page per step, and a commit moves the cursor. Nothing is lost:
+//!
+//! - Pages are keyset pages on (Modified_Time, id) through COQL (`where (Modified_Time > t or
+//!   (Modified_Time = t and id > last)) order by Modified_Time, id`), so there is no offset to
+//!   shift when records change mid-sweep, no 2,000-record page reach and no 100,000-row
+//!   ceiling, and hundreds of records on one `Modified_Time` second are walked by id.
+//! - The sweep has an upper bound, the server's `Date` when it began, so it ends even while
+//!   records keep changing; records changed after it are the next sweep's.
+//! - The cursor a sweep commits is the server time its first query could have run at (the
+//!   `Date` of the first answer, less the request's duration, less a second), so a record
+//!   changed during the sweep behind the keyset position is in the next sweep.
+//! - Each page's start key is kept in storage: page N can be asked again (a retried step gets
+//!   the same range) and a sweep survives the host restarting between steps.
+//! - Records delivered at the boundary window are remembered with the cursor, and the next
+//!   sweep drops the same versions by id: duplicates only for records modified during a sweep.
+
+use crate::client::{ApiCall, Client};
+use crate::crm::fields::module_fields;
+use crate::crm::records::{complete_records, MAX_FIELDS_PER_LIST};
+use crate::crm::response::{body_json, error_from_response};
+use crate::error::{ErrorKind, Result, ZohoError};
+use crate::http::Method;
+use crate::storage::now_ms;
+use crate::validate;
+use crate::zoho_time::{format_iso, parse_http_date, parse_iso};
+use serde_json::{json, Map, Value};
+use std::time::Instant;
+
+/// An open sweep older than this is restarted when page 1 (or the next page) is asked again.
+const SWEEP_TTL_MS: u64 = 60 * 60 * 1000;
+/// Rows one COQL call can return; re-reading a known page range asks for up to this many.
+const COQL_MAX_ROWS: usize = 2_000;
+/// Boundary ids remembered for the next sweep's duplicate drop.
+const MAX_BOUNDARY_IDS: usize = 5_000;
+
+#[derive(Debug, Default, Clone)]
+pub struct ListInput {
+    pub record_type: String,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+    pub fields: Option<String>,
+    pub since: Option<String>,
+    pub include_deleted: Option<bool>,
+}
+
+fn sweep_key(module: &str) -> String {
+    format!("incremental/{module}/sweep")
+}
+
+fn cursor_key(module: &str) -> String {
+    format!("incremental/{module}/cursor")
+}
+
+fn load(client: &Client, key: &str) -> Result<Option<Map<String, Value>>> {
+    Ok(client.storage.get(key)?.and_then(|b| serde_json::from_slice::<Value>(&b).ok()).and_then(|v| match v {
+        Value::Object(map) => Some(map),
+        _ => None,
+    }))
+}
+
+fn save(client: &Client, key: &str, value: &Map<String, Value>) -> Result<()> {
+    client.storage.set(key, Value::Object(value.clone()).to_string().as_bytes())
+}
+
+/// A position in the sweep's order: (Modified_Time as Zoho wrote it, id).
+#[derive(Debug, Clone, PartialEq)]
+struct Key {
+    time: String,
+    id: String,
+}
+
+impl Key {
+    fn of(record: &Value) -> Option<Key> {
+        let time = record.get("Modified_Time")?.as_str()?.to_string();
+        let id = record.get("id")?.as_str()?.to_string();
+        // Both go into a query: a time must parse and an id must be a number.
+        (parse_iso(&time).is_some() && validate::record_id(&id).is_ok()).then_some(Key { time, id })
+    }
+
+    fn from_json(value: &Value) -> Option<Key> {
+        Key::of(&json!({ "Modified_Time": value.get("t")?, "id": value.get("id")? }))
+    }
+
+    fn to_json(&self) -> Value {
+        json!({ "t": self.time, "id": self.id })
+    }
+
+    fn after(&self) -> String {
+        format!("(Modified_Time > '{t}' or (Modified_Time = '{t}' and id > {id}))", t = self.time, id = self.id)
+    }
+
+    fn up_to(&self) -> String {
+        format!("(Modified_Time < '{t}' or (Modified_Time = '{t}' and id <= {id}))", t = self.time, id = self.id)
+    }
+}
+
+/// Normalizes a caller's timestamp to Zoho's shape in UTC.
+fn normalize(what: &str, text: &str) -> Result<String> {
+    parse_iso(text).map(format_iso).ok_or_else(|| {
+        ZohoError::invalid_input(format!("{what} {text:?} is not a timestamp: use ISO 8601 with an offset, e.g. 2024-05-10T01:10:47-07:00 or 2024-05-10"))
+    })
+}
+
+struct Page {
+    records: Vec<Value>,
+    more: bool,
+    /// The server's `Date` and how long the exchange took (for the sweep's bounds).
+    date: Option<i64>,
+    took_s: i64,
+}
+
+fn fetch(client: &Client, module: &str, coql_fields: &[String], conditions: &[String], limit: usize) -> Result<Page> {
+    let filter = if conditions.is_empty() { "id is not null".to_string() } else { conditions.join(" and ") };
+    let query = format!("select {} from {module} where {filter} order by Modified_Time asc, id asc limit 0, {limit}", coql_fields.join(", "));
+    let started = Instant::now();
+    let response = client.send(ApiCall::new(Method::Post, "/crm/v8/coql").json(json!({ "select_query": query })))?;
+    let took_s = started.elapsed().as_secs() as i64 + 1;
+    let date = response.header("date").and_then(parse_http_date);
+    let (records, more) = match response.status {
+        200 => {
+            let body = body_json(&response)?;
+            let more = body.pointer("/info/more_records").and_then(Value::as_bool).unwrap_or(false);
+            (body.get("data").and_then(Value::as_array).cloned().unwrap_or_default(), more)
+        }
+        204 => (Vec::new(), false),
+        _ => return Err(error_from_response(&response)),
+    };
+    Ok(Page { records, more, date, took_s })
+}
+
+pub fn list_modified_records(client: &Client, input: &ListInput) -> Result<Value> {
+    let module = validate::module_name(input.record_type.trim())?.to_string();
+    let per_page = input.per_page.unwrap_or(200);
+    if !(1..=200).contains(&per_page) {
+        return Err(ZohoError::invalid_input(format!("per-page {per_page} is out of range: 1 to 200")));
+    }
+    if input.page == Some(0) {
+        return Err(ZohoError::invalid_input("page starts at 1"));
+    }
+    let since_input = input.since.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| normalize("since", s)).transpose()?;
+    let named = match input.fields.as_deref() {
+        Some(f) => validate::field_names(f)?,
+        None => Vec::new(),
+    };
+    let mut fields = if named.is_empty() { module_fields(client, &module)? } else { named };
+    fields.retain(|f| f != "id" && f != "Modified_Time");
+    fields.splice(0..0, ["id".to_string(), "Modified_Time".to_string()]);
+    let signature = format!("{per_page}|{}", fields.join(","));
+
+    let cursor = load(client, &cursor_key(&module))?;
+    let mut sweep = load(client, &sweep_key(&module))?.unwrap_or_default();
+    let fresh = sweep.is_empty()
+        || sweep.get("signature").and_then(Value::as_str) != Some(signature.as_str())
+        || (since_input.is_some() && sweep.get("since").and_then(Value::as_str) != since_input.as_deref())
+        || (matches!(input.page, None | Some(1)) && now_ms().saturating_sub(sweep.get("opened_at_ms").and_then(Value::as_u64).unwrap_or(0)) > SWEEP_TTL_MS);
+    if fresh {
+        let since = since_input.clone().or_else(|| cursor.as_ref().and_then(|c| c.get("cursor")).and_then(Value::as_str).map(str::to_string));
+        sweep = Map::new();
+        sweep.insert("signature".into(), json!(signature));
+        sweep.insert("since".into(), json!(since));
+        sweep.insert("opened_at_ms".into(), json!(now_ms()));
+        sweep.insert("sweep".into(), json!(format!("{:x}", now_ms())));
+        sweep.insert("starts".into(), json!([null]));
+    }
+    let since = sweep.get("since").and_then(Value::as_str).map(str::to_string);
+    let mut starts: Vec<Value> = sweep.get("starts").and_then(Value::as_array).cloned().unwrap_or_else(|| vec![Value::Null]);
+    let last_page = sweep.get("last_page").and_then(Value::as_u64).map(|n| n as usize);
+    let fetched = starts.len() - 1;
+    let page = input.page.map(|p| p as usize).unwrap_or(fetched + 1);
+    // Records already delivered at the previous sweep's boundary (same version) are dropped.
+    let boundary: Map<String, Value> = cursor.as_ref().and_then(|c| c.get("boundary")).and_then(Value::as_object).cloned().unwrap_or_default();
+    let (coql_fields, extra): (Vec<String>, Vec<String>) = if fields.len() > MAX_FIELDS_PER_LIST {
+        (fields[..MAX_FIELDS_PER_LIST].to_vec(), fields[MAX_FIELDS_PER_LIST..].to_vec())
+    } else {
+        (fields.clone(), Vec::new())
+    };
+
+    let base_conditions = |sweep: &Map<String, Value>| -> Vec<String> {
+        let mut conditions = Vec::new();
+        if let Some(since) = &since {
+            conditions.push(format!("Modified_Time >= '{since}'"));
+        }
+        if let Some(until) = sweep.get("until").and_then(Value::as_str) {
+            conditions.push(format!("Modified_Time <= '{until}'"));
+        }
+        conditions
+    };
+
+    // Walk to the asked page when the pages before it were never read.
+    let mut result = None;
+    let mut n = page.min(fetched + 1);
+    if last_page.is_some_and(|last| page > last) {
+        result = Some(Page { records: Vec::new(), more: false, date: None, took_s: 0 });
+    }
+    while result.is_none() {
+        let mut conditions = base_conditions(&sweep);
+        let start = starts.get(n - 1).and_then(Key::from_json);
+        if let Some(start) = &start {
+            conditions.push(start.after());
+        }
+        // A page read before is read again over the same key range.
+        let known_end = starts.get(n).and_then(Key::from_json);
+        if let Some(end) = &known_end {
+            conditions.push(end.up_to());
+        }
+        let limit = if known_end.is_some() { COQL_MAX_ROWS } else { per_page as usize };
+        let mut fetched_page = fetch(client, &module, &coql_fields, &conditions, limit)?;
+        if !sweep.contains_key("until") {
+            // The sweep's bounds, by the server's clock.
+            let date = fetched_page.date.unwrap_or_else(|| (now_ms() / 1000) as i64);
+            sweep.insert("until".into(), json!(format_iso(date)));
+            sweep.insert("cursor".into(), json!(format_iso(date - fetched_page.took_s - 1)));
+        }
+        if known_end.is_some() {
+            fetched_page.more = last_page != Some(n);
+        } else {
+            if let Some(last) = fetched_page.records.last().and_then(Key::of) {
+                starts.push(last.to_json());
+            }
+            if !fetched_page.more || fetched_page.records.is_empty() {
+                fetched_page.more = false;
+                sweep.insert("last_page".into(), json!(n));
+            }
+        }
+        if n == page {
+            result = Some(fetched_page);
+        } else if !fetched_page.more {
+            // The sweep ends before the asked page.
+            result = Some(Page { records: Vec::new(), more: false, date: None, took_s: 0 });
+        } else {
+            n += 1;
+        }
+    }
+    let mut page_result = result.unwrap_or(Page { records: Vec::new(), more: false, date: None, took_s: 0 });
+    let delivered_before = page_result.records.len();
+    page_result.records.retain(|r| {
+        let id = r.get("id").and_then(Value::as_str).unwrap_or("");
+        boundary.get(id).is_none_or(|seen| Some(seen) != r.get("Modified_Time"))
+    });
+    let dropped = delivered_before - page_result.records.len();
+    if !extra.is_empty() && !page_result.records.is_empty() {
+        let batches: Vec<&[String]> = extra.chunks(MAX_FIELDS_PER_LIST - 1).collect();
+        complete_records(client, &module, &batches, &mut page_result.records)?;
+    }
+    // Remember what this sweep delivered inside its boundary window.
+    let window_start = sweep.get("cursor").and_then(Value::as_str).and_then(parse_iso);
+    let mut delivered = sweep.get("boundary").and_then(Value::as_object).cloned().unwrap_or_default();
+    for record in &page_result.records {
+        let time = record.get("Modified_Time").and_then(Value::as_str).and_then(parse_iso);
+        if let (Some(t), Some(w), Some(id)) = (time, window_start, record.get("id").and_then(Value::as_str)) {
+            if t >= w && delivered.len() < MAX_BOUNDARY_IDS {
+                delivered.insert(id.to_string(), record["Modified_Time"].clone());
+            }
+        }
+    }
+    sweep.insert("boundary".into(), Value::Object(delivered));
+    sweep.insert("starts".into(), Value::Array(starts));
+    save(client, &sweep_key(&module), &sweep)?;
+
+    let mut out = json!({
+        "record_type": module,
+        "records": page_result.records,
+        "page": page,
+        "per_page": per_page,
+        "more_records": page_result.more,
+        "next_page": if page_result.more { json!(page + 1) } else { Value::Null },
+        "cursor": cursor.as_ref().and_then(|c| c.get("cursor")).cloned().unwrap_or(Value::Null),
+        "sweep": {
+            "id": sweep.get("sweep"),
+            "since": since,
+            "until": sweep.get("until"),
+            "commits_cursor": sweep.get("cursor"),
+            "duplicates_dropped": dropped,
+        },
+    });
+    if input.include_deleted.unwrap_or(false) && !page_result.more {
+        out["deleted"] = json!(deleted_since(client, &module, since.as_deref())?);
+    }
+    Ok(out)
+}
+
+/// Ids deleted at or after `since` (all of them without a cursor), from `/{module}/deleted`.
+fn deleted_since(client: &Client, module: &str, since: Option<&str>) -> Result<Vec<Value>> {
+    let since = since.and_then(parse_iso);
+    let mut ids = Vec::new();
+    for page in 1..=10u32 {
+        let response = client.send(
+            ApiCall::new(Method::Get, format!("/crm/v8/{module}/deleted")).query("type", "all").query("page", page.to_string()).query("per_page", "200"),
+        )?;
+        if response.status == 204 {
+            break;
+        }
+        if response.status != 200 {
+            return Err(error_from_response(&response));
+        }
+        let body = body_json(&response)?;
+        let mut older_than_cursor = false;
+        for item in body.get("data").and_then(Value::as_array).into_iter().flatten() {
+            let deleted_at = item.get("deleted_time").and_then(Value::as_str).and_then(parse_iso);
+            match (since, deleted_at) {
+                (Some(s), Some(t)) if t < s => older_than_cursor = true,
+                _ => ids.push(item.get("id").cloned().unwrap_or(Value::Null)),
+            }
+        }
+        if older_than_cursor || body.pointer("/info/more_records").and_then(Value::as_bool) != Some(true) {
+            break;
+        }
+    }
+    Ok(ids)
+}
+
+/// Commits the module's finished sweep (its cursor and boundary), or sets an explicit cursor.
+pub fn update_last_successful_run_date(client: &Client, record_type: &str, timestamp: Option<&str>) -> Result<Value> {
+    let module = validate::module_name(record_type.trim())?.to_string();
+    let sweep = load(client, &sweep_key(&module))?;
+    let mut cursor = Map::new();
+    match timestamp.map(str::trim).filter(|t| !t.is_empty()) {
+        Some(timestamp) => {
+            cursor.insert("cursor".into(), json!(normalize("timestamp", timestamp)?));
+            cursor.insert("source".into(), json!("explicit"));
+        }
+        None => {
+            let Some(sweep) = sweep.filter(|s| s.contains_key("last_page")) else {
+                return Err(ZohoError::new(
+                    ErrorKind::Conflict,
+                    "there is no finished sweep to commit: read pages until more_records is false, then update the run date (or pass timestamp)",
+                ));
+            };
+            cursor.insert("cursor".into(), sweep.get("cursor").cloned().unwrap_or(Value::Null));
+            cursor.insert("boundary".into(), sweep.get("boundary").cloned().unwrap_or_else(|| json!({})));
+            cursor.insert("source".into(), json!("sweep"));
+        }
+    }
+    cursor.insert("committed_at".into(), json!(format_iso((now_ms() / 1000) as i64)));
+    save(client, &cursor_key(&module), &cursor)?;
+    client.storage.delete(&sweep_key(&module))?;
+    Ok(json!({ "record_type": module, "cursor": cursor["cursor"], "source": cursor["source"], "committed_at": cursor["committed_at"] }))
+}
