@@ -4,6 +4,7 @@ use crate::auth::{authorization, Auth, Session};
 use crate::connection::Connection;
 use crate::error::{ErrorKind, Result};
 use crate::http::{Body, Method, Request, Response, Transport};
+use crate::limits::{self, Throttle};
 use crate::options::{CallOptions, MAX_RETRY_WAIT};
 use crate::storage::Storage;
 use serde_json::Value;
@@ -20,6 +21,8 @@ pub struct Client<'a> {
     session: RefCell<Option<Session>>,
     /// The connection's secrets and every token this step has held.
     secrets: RefCell<Vec<String>>,
+    /// A cap on in-flight requests and requests per second (sync pipelines set one).
+    throttle: Option<Throttle>,
 }
 
 /// A request relative to the API domain, e.g. path `/crm/v8/Leads`.
@@ -60,7 +63,13 @@ impl ApiCall {
 impl<'a> Client<'a> {
     pub fn new(connection: &Connection, options: &'a CallOptions, transport: &'a dyn Transport, storage: &'a dyn Storage) -> Result<Self> {
         let auth = Auth::new(connection, transport, storage, options)?;
-        Ok(Client { transport, storage, options, auth, session: RefCell::new(None), secrets: RefCell::new(connection.secrets()) })
+        Ok(Client { transport, storage, options, auth, session: RefCell::new(None), secrets: RefCell::new(connection.secrets()), throttle: None })
+    }
+
+    /// Holds every request of this client to `throttle`.
+    pub fn with_throttle(mut self, throttle: Throttle) -> Self {
+        self.throttle = Some(throttle);
+        self
     }
 
     /// The API domain requests go to (the token's, once one is held).
@@ -122,9 +131,9 @@ impl<'a> Client<'a> {
 
         let mut retry = 0;
         loop {
-            let started = Instant::now();
-            let outcome = self.transport.send(&request);
-            self.log_exchange(&request, &outcome, started.elapsed(), retry);
+            let outcome = self.exchange(&request);
+            self.log_exchange(&request, &outcome.0, outcome.1, retry);
+            let outcome = outcome.0;
             if retry >= self.options.max_retries() || !self.should_retry(request.method, &outcome) {
                 return outcome;
             }
@@ -139,6 +148,25 @@ impl<'a> Client<'a> {
             self.transport.sleep(wait);
             retry += 1;
         }
+    }
+
+    /// One exchange: within the throttle when there is one, and counted as a credit spent
+    /// (every answer costs one, a 429 included: Zoho counts what reaches it).
+    fn exchange(&self, request: &Request) -> (Result<Response>, Duration) {
+        let slot = match self.throttle.map(|t| t.acquire(self.storage, self.transport)).transpose() {
+            Ok(slot) => slot,
+            Err(e) => return (Err(e), Duration::ZERO),
+        };
+        let started = Instant::now();
+        let outcome = self.transport.send(request);
+        let took = started.elapsed();
+        if let Some(slot) = slot {
+            Throttle::release(self.storage, slot);
+        }
+        if outcome.is_ok() {
+            let _ = limits::spend(self.storage, 1);
+        }
+        (outcome, took)
     }
 
     /// 429, 5xx and lost answers are retried; other 4xx only with retry-on-all-errors.

@@ -41,15 +41,20 @@ pub struct ListInput {
     pub per_page: Option<u32>,
     pub fields: Option<String>,
     pub since: Option<String>,
+    /// Where a sweep starts when no cursor is committed yet (a sync stream's anchor date).
+    pub anchor: Option<String>,
+    /// Whose cursor this is: the module for the incremental actions, `sync/<stream>` for a sync
+    /// stream, so two consumers of one module (accounts, companies) each keep their own.
+    pub scope: Option<String>,
     pub include_deleted: Option<bool>,
 }
 
-fn sweep_key(module: &str) -> String {
-    format!("incremental/{module}/sweep")
+fn sweep_key(scope: &str) -> String {
+    format!("incremental/{scope}/sweep")
 }
 
-fn cursor_key(module: &str) -> String {
-    format!("incremental/{module}/cursor")
+fn cursor_key(scope: &str) -> String {
+    format!("incremental/{scope}/cursor")
 }
 
 fn load(client: &Client, key: &str) -> Result<Option<Map<String, Value>>> {
@@ -139,6 +144,7 @@ pub fn list_modified_records(client: &Client, input: &ListInput) -> Result<Value
         return Err(ZohoError::invalid_input("page starts at 1"));
     }
     let since_input = input.since.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| normalize("since", s)).transpose()?;
+    let anchor = input.anchor.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| normalize("anchor-date", s)).transpose()?;
     let named = match input.fields.as_deref() {
         Some(f) => validate::field_names(f)?,
         None => Vec::new(),
@@ -148,14 +154,18 @@ pub fn list_modified_records(client: &Client, input: &ListInput) -> Result<Value
     fields.splice(0..0, ["id".to_string(), "Modified_Time".to_string()]);
     let signature = format!("{per_page}|{}", fields.join(","));
 
-    let cursor = load(client, &cursor_key(&module))?;
-    let mut sweep = load(client, &sweep_key(&module))?.unwrap_or_default();
+    let scope = input.scope.clone().unwrap_or_else(|| module.clone());
+    let cursor = load(client, &cursor_key(&scope))?;
+    let mut sweep = load(client, &sweep_key(&scope))?.unwrap_or_default();
     let fresh = sweep.is_empty()
         || sweep.get("signature").and_then(Value::as_str) != Some(signature.as_str())
         || (since_input.is_some() && sweep.get("since").and_then(Value::as_str) != since_input.as_deref())
         || (matches!(input.page, None | Some(1)) && now_ms().saturating_sub(sweep.get("opened_at_ms").and_then(Value::as_u64).unwrap_or(0)) > SWEEP_TTL_MS);
     if fresh {
-        let since = since_input.clone().or_else(|| cursor.as_ref().and_then(|c| c.get("cursor")).and_then(Value::as_str).map(str::to_string));
+        let since = since_input
+            .clone()
+            .or_else(|| cursor.as_ref().and_then(|c| c.get("cursor")).and_then(Value::as_str).map(str::to_string))
+            .or(anchor);
         sweep = Map::new();
         sweep.insert("signature".into(), json!(signature));
         sweep.insert("since".into(), json!(since));
@@ -256,7 +266,7 @@ pub fn list_modified_records(client: &Client, input: &ListInput) -> Result<Value
     }
     sweep.insert("boundary".into(), Value::Object(delivered));
     sweep.insert("starts".into(), Value::Array(starts));
-    save(client, &sweep_key(&module), &sweep)?;
+    save(client, &sweep_key(&scope), &sweep)?;
 
     let mut out = json!({
         "record_type": module,
@@ -310,10 +320,12 @@ fn deleted_since(client: &Client, module: &str, since: Option<&str>) -> Result<V
     Ok(ids)
 }
 
-/// Commits the module's finished sweep (its cursor and boundary), or sets an explicit cursor.
-pub fn update_last_successful_run_date(client: &Client, record_type: &str, timestamp: Option<&str>) -> Result<Value> {
+/// Commits the finished sweep of `scope` (default: the module) with its cursor and boundary,
+/// or sets an explicit cursor.
+pub fn update_last_successful_run_date(client: &Client, record_type: &str, scope: Option<&str>, timestamp: Option<&str>) -> Result<Value> {
     let module = validate::module_name(record_type.trim())?.to_string();
-    let sweep = load(client, &sweep_key(&module))?;
+    let scope = scope.map(str::to_string).unwrap_or_else(|| module.clone());
+    let sweep = load(client, &sweep_key(&scope))?;
     let mut cursor = Map::new();
     match timestamp.map(str::trim).filter(|t| !t.is_empty()) {
         Some(timestamp) => {
@@ -333,7 +345,7 @@ pub fn update_last_successful_run_date(client: &Client, record_type: &str, times
         }
     }
     cursor.insert("committed_at".into(), json!(format_iso((now_ms() / 1000) as i64)));
-    save(client, &cursor_key(&module), &cursor)?;
-    client.storage.delete(&sweep_key(&module))?;
+    save(client, &cursor_key(&scope), &cursor)?;
+    client.storage.delete(&sweep_key(&scope))?;
     Ok(json!({ "record_type": module, "cursor": cursor["cursor"], "source": cursor["source"], "committed_at": cursor["committed_at"] }))
 }

@@ -12,10 +12,12 @@ pub mod crm;
 pub mod error;
 pub mod http;
 pub mod incremental;
+pub mod limits;
 pub mod multipart;
 pub mod options;
 pub mod raw;
 pub mod storage;
+pub mod sync;
 pub mod validate;
 pub mod zoho_time;
 

@@ -9,6 +9,7 @@ pub mod manifest;
 pub mod net;
 pub mod runtime;
 pub mod sweep;
+pub mod sync;
 
 pub use runtime::{ActionRef, HostConfig, Runtime, StepOutcome};
 

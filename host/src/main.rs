@@ -64,6 +64,30 @@ enum Command {
         #[arg(long)]
         namespace: Option<String>,
     },
+    /// Read streams (leads, contacts, ..., users, modules) into one JSON-lines file each; resumable.
+    Sync {
+        /// Comma-separated stream names (see the sync-discover action).
+        #[arg(long, value_delimiter = ',')]
+        streams: Vec<String>,
+        /// Connection JSON, or @file.
+        #[arg(long)]
+        connection: String,
+        /// Where the first sweep of each stream starts (default: one year back).
+        #[arg(long)]
+        anchor_date: Option<String>,
+        #[arg(long, default_value = "zoho-sync")]
+        out: PathBuf,
+        #[arg(long)]
+        per_page: Option<u32>,
+        /// Streams (and requests) in flight at once.
+        #[arg(long, default_value_t = 3)]
+        concurrency: usize,
+        /// Pause once this share of the day's API credits is used (0.5 to 1.0).
+        #[arg(long)]
+        backoff_at_credit_percentage: Option<f64>,
+        #[arg(long)]
+        namespace: Option<String>,
+    },
     /// Serve the Zoho sandbox until interrupted.
     Sandbox {
         #[arg(long, default_value_t = 8787)]
@@ -154,6 +178,21 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo => demo(&cli).await,
+        Command::Sync { streams, connection, anchor_date, out, per_page, concurrency, backoff_at_credit_percentage, namespace } => {
+            let connection = json_arg(connection, "--connection")?;
+            let runtime = Runtime::new(config(&cli, data_dir(&cli)))?;
+            let request = zoho_host::sync::SyncRequest {
+                streams,
+                anchor_date: anchor_date.as_deref(),
+                out_dir: out,
+                per_page: *per_page,
+                concurrency: *concurrency,
+                backoff_at_credit_percentage: *backoff_at_credit_percentage,
+            };
+            let summary = zoho_host::sync::run(&runtime, &connection, namespace.as_deref(), &request).await?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Sweep { record_type, connection, since, out, per_page, fields, namespace } => {
             let connection = json_arg(connection, "--connection")?;
             let runtime = Runtime::new(config(&cli, data_dir(&cli)))?;

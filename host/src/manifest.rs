@@ -81,6 +81,7 @@ fn type_matches(kind: &str, ty: &Type) -> bool {
         ("string" | "json" | "password" | "text", Type::String) => true,
         ("integer", Type::U32 | Type::U64 | Type::U16 | Type::S32 | Type::S64) => true,
         ("boolean", Type::Bool) => true,
+        ("number", Type::Float64 | Type::Float32) => true,
         ("string-list", Type::List(l)) => matches!(l.ty(), Type::String),
         ("file", Type::Variant(v)) => v.cases().any(|c| c.name == "text") && v.cases().any(|c| c.name == "bytes"),
         _ => false,

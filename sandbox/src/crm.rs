@@ -56,6 +56,9 @@ pub fn route(shared: &Shared, request: &RecordedRequest) -> Response {
         ("POST", ["coql"]) => crate::coql::query(shared, request),
         ("GET", [module, "deleted"]) => deleted(shared, request, module),
         ("GET", ["settings", "fields"]) => fields(shared, request),
+        ("GET", ["settings", "modules"]) => modules(shared),
+        ("GET", ["org"]) => org(shared),
+        ("GET", ["users"]) => users(request),
         ("GET", [module]) => list(shared, request, module),
         ("POST", [module]) => create(shared, request, module),
         ("GET", [module, id]) => get(shared, request, module, id),
@@ -414,4 +417,44 @@ fn deleted(shared: &Shared, request: &RecordedRequest, module_name: &str) -> Res
     }
     let more = page * per_page < all.len();
     json_response(200, &json!({ "data": slice, "info": { "per_page": per_page, "count": slice.len(), "page": page, "more_records": more } }))
+}
+
+/// `GET /settings/modules`: every module, API-supported or not, standard or custom.
+fn modules(shared: &Shared) -> Response {
+    let data = shared.data();
+    let mut names: Vec<&String> = data.modules.keys().collect();
+    names.sort();
+    let mut modules: Vec<Value> = names
+        .into_iter()
+        .map(|name| json!({ "api_name": name, "module_name": name, "plural_label": name, "api_supported": true, "generated_type": if name.contains('_') || name == "Shipments" { "custom" } else { "default" } }))
+        .collect();
+    modules.push(json!({ "api_name": "Visits", "module_name": "Visits", "plural_label": "Visits", "api_supported": false, "generated_type": "default" }));
+    json_response(200, &json!({ "modules": modules }))
+}
+
+/// `GET /org`: the organization with its license details (edition, licensed users).
+fn org(shared: &Shared) -> Response {
+    let limits = shared.limits().clone();
+    json_response(
+        200,
+        &json!({ "org": [{
+            "id": "5725767000000021001", "company_name": "Zylker", "country": "US", "time_zone": "America/Los_Angeles",
+            "license_details": { "paid": limits.edition != "free", "paid_type": limits.edition, "users_license_purchased": limits.users, "paid_expiry": null, "trial_type": null, "trial_expiry": null, "trial_action": null },
+        }]}),
+    )
+}
+
+/// `GET /users?type=AllUsers`: seven users, paged.
+fn users(request: &RecordedRequest) -> Response {
+    let per_page: usize = request.query_param("per_page").and_then(|p| p.parse().ok()).filter(|p| (1..=200).contains(p)).unwrap_or(200);
+    let page: usize = request.query_param("page").and_then(|p| p.parse().ok()).filter(|p| *p >= 1).unwrap_or(1);
+    let all: Vec<Value> = (1..=7)
+        .map(|i| json!({ "id": format!("57257670000004110{i:02}"), "full_name": format!("User {i}"), "email": format!("user{i}@zylker.com"), "status": "active", "role": { "name": "Manager" } }))
+        .collect();
+    let slice: Vec<Value> = all.iter().skip((page - 1) * per_page).take(per_page).cloned().collect();
+    if slice.is_empty() {
+        return empty_response(204);
+    }
+    let more = page * per_page < all.len();
+    json_response(200, &json!({ "users": slice, "info": { "per_page": per_page, "count": slice.len(), "page": page, "more_records": more } }))
 }

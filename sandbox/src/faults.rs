@@ -18,6 +18,8 @@ pub struct Fault {
     pub delay: Duration,
     /// Send the headers, then break the connection instead of sending the body.
     pub drop_connection: bool,
+    /// Matching requests to let through untouched before the fault applies.
+    pub after: u32,
 }
 
 impl Fault {
@@ -31,6 +33,7 @@ impl Fault {
             body: body.to_string(),
             delay: Duration::ZERO,
             drop_connection: false,
+            after: 0,
         }
     }
 
@@ -46,6 +49,12 @@ impl Fault {
 
     pub fn delayed(mut self, delay: Duration) -> Self {
         self.delay = delay;
+        self
+    }
+
+    /// Applies only after `n` matching requests went through normally.
+    pub fn after(mut self, n: u32) -> Self {
+        self.after = n;
         self
     }
 

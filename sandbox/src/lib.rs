@@ -14,7 +14,7 @@ mod state;
 
 pub use clock::Clock;
 pub use faults::Fault;
-pub use state::{OAuthSettings, RecordedRequest, StoredAttachment};
+pub use state::{Limits, OAuthSettings, RecordedRequest, StoredAttachment};
 
 /// The OAuth client the sandbox knows from the start.
 pub const CLIENT_ID: &str = "1000.SANDBOXCLIENTID";
@@ -80,6 +80,21 @@ impl Sandbox {
     /// Makes a token unknown, as Zoho does when it expires or is revoked.
     pub fn revoke_token(&self, token: &str) {
         self.shared.revoke_token(token);
+    }
+
+    /// Sets the account's edition and licensed users (`/org`), credits already used today,
+    /// the concurrent-call limit and an added latency per answer.
+    pub fn set_limits(&self, limits: state::Limits) {
+        *self.shared.limits() = limits;
+    }
+
+    pub fn limits(&self) -> state::Limits {
+        self.shared.limits().clone()
+    }
+
+    /// The most CRM requests the sandbox was answering at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.shared.max_in_flight.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Every access token issued so far (to check none leaks into output).
@@ -203,19 +218,49 @@ async fn respond(shared: Arc<Shared>, request: Request<Body>) -> Response {
     if let Some(fault) = shared.next_fault(&recorded.path) {
         return fault.respond().await;
     }
+    if recorded.path.starts_with("/crm/") {
+        return limited(&shared, &recorded).await;
+    }
     if recorded.path == "/oauth/v2/token" {
         return accounts::token(&shared, &recorded);
     }
     if recorded.path.starts_with("/books/") {
         return books::route(&shared, &recorded);
     }
+    crm::route(&shared, &recorded)
+}
+
+/// CRM calls count against the day's credits and the concurrent-call limit, as in Zoho.
+async fn limited(shared: &Shared, recorded: &RecordedRequest) -> Response {
+    use std::sync::atomic::Ordering;
+    let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    let (over_credits, over_concurrency, latency) = {
+        let mut limits = shared.limits();
+        limits.credits_used += 1;
+        (limits.credits_used > limits.allotment(), now > limits.max_concurrent, limits.latency)
+    };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let response = if over_credits || over_concurrency {
+        let message = if over_credits { "the API credits of the day are exhausted" } else { "too many concurrent requests" };
+        crm::error_response(429, "TOO_MANY_REQUESTS", message, serde_json::json!({}))
+    } else {
+        crm_routes(shared, recorded).await
+    };
+    shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+    response
+}
+
+async fn crm_routes(shared: &Shared, recorded: &RecordedRequest) -> Response {
     // Attachments are parsed as multipart, which is asynchronous.
     let segments: Vec<&str> = recorded.path.trim_start_matches("/crm/v8/").split('/').collect();
     if let (true, "POST", [module, id, "Attachments"]) = (recorded.path.starts_with("/crm/v8/"), recorded.method.as_str(), segments.as_slice()) {
-        if let Some(denied) = crm::authenticate(&shared, &recorded) {
+        if let Some(denied) = crm::authenticate(shared, recorded) {
             return denied;
         }
-        return attachments::upload(&shared, &recorded, module, id).await;
+        return attachments::upload(shared, recorded, module, id).await;
     }
-    crm::route(&shared, &recorded)
+    crm::route(shared, recorded)
 }

@@ -54,6 +54,15 @@ pub fn seed(shared: &Shared) {
         ("Contacts", text_fields(&["First_Name", "Last_Name", "Email", "Phone", "Account_Name", "Mailing_City"]), "Last_Name", vec![]),
         ("Accounts", text_fields(&["Account_Name", "Website", "Phone", "Industry"]), "Account_Name", vec![]),
         ("Deals", text_fields(&["Deal_Name", "Stage", "Amount", "Closing_Date", "Account_Name"]), "Deal_Name", vec![]),
+        ("Tasks", text_fields(&["Subject", "Status", "Due_Date"]), "Subject", vec![]),
+        ("Events", text_fields(&["Event_Title", "Start_DateTime", "End_DateTime"]), "Event_Title", vec![]),
+        ("Calls", text_fields(&["Subject", "Call_Type", "Call_Duration"]), "Subject", vec![]),
+        ("Campaigns", text_fields(&["Campaign_Name", "Status", "Type"]), "Campaign_Name", vec![]),
+        ("Products", text_fields(&["Product_Name", "Product_Code", "Unit_Price"]), "Product_Name", vec![]),
+        ("Quotes", text_fields(&["Subject", "Quote_Stage", "Grand_Total"]), "Subject", vec![]),
+        ("Vendors", text_fields(&["Vendor_Name", "Email", "Phone"]), "Vendor_Name", vec![]),
+        ("Notes", text_fields(&["Note_Title", "Note_Content"]), "Note_Content", vec![]),
+        ("Shipments", text_fields(&["Name", "Carrier", "Tracking_Number"]), "Name", vec![]),
     ];
     {
         let mut data = shared.data();
@@ -89,6 +98,24 @@ pub fn seed(shared: &Shared) {
         });
         let Value::Object(contact) = contact else { continue };
         insert(shared, "Contacts", contact, start + chrono::Duration::minutes(i as i64));
+    }
+    let small = [
+        ("Tasks", "Subject"),
+        ("Events", "Event_Title"),
+        ("Calls", "Subject"),
+        ("Campaigns", "Campaign_Name"),
+        ("Products", "Product_Name"),
+        ("Quotes", "Subject"),
+        ("Vendors", "Vendor_Name"),
+        ("Notes", "Note_Content"),
+        ("Shipments", "Name"),
+    ];
+    for (m, (module, field)) in small.iter().enumerate() {
+        for i in 1..=3 {
+            let mut values = Map::new();
+            values.insert(field.to_string(), json!(format!("{module} {i}")));
+            insert(shared, module, values, start + chrono::Duration::hours((m * 3 + i) as i64));
+        }
     }
     for (i, name) in ["Zylker", "Zoho", "Acme", "Globex", "Initech"].iter().enumerate() {
         let Value::Object(account) = json!({ "Account_Name": name, "Industry": "Software" }) else { continue };

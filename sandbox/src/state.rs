@@ -17,6 +17,8 @@ pub struct RecordedRequest {
     /// Lower-cased names, in the order sent.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Wall-clock milliseconds when it arrived (for rate checks).
+    pub received_ms: u128,
 }
 
 impl RecordedRequest {
@@ -31,7 +33,8 @@ impl RecordedRequest {
             .iter()
             .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
-        RecordedRequest { method: parts.method.to_string(), path: parts.uri.path().to_string(), query, headers, body }
+        let received_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+        RecordedRequest { method: parts.method.to_string(), path: parts.uri.path().to_string(), query, headers, body, received_ms }
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -129,8 +132,42 @@ pub struct Data {
     pub next_token: u64,
 }
 
+/// The account's limits as Zoho enforces them: daily credits by edition, concurrent calls.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub edition: String,
+    pub users: u64,
+    pub credits_used: u64,
+    pub max_concurrent: usize,
+    /// Added to every API answer, so concurrency can be observed.
+    pub latency: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { edition: "enterprise".into(), users: 10, credits_used: 0, max_concurrent: 20, latency: std::time::Duration::ZERO }
+    }
+}
+
+impl Limits {
+    pub fn allotment(&self) -> u64 {
+        let users = self.users;
+        match self.edition.as_str() {
+            "free" => 5_000,
+            "standard" => (50_000 + 250 * users).min(100_000),
+            "professional" => 50_000 + 500 * users,
+            "enterprise" => 50_000 + 1_000 * users,
+            _ => 50_000 + 2_000 * users,
+        }
+    }
+}
+
 pub struct Shared {
     pub data: Mutex<Data>,
+    pub limits: Mutex<Limits>,
+    /// Requests being answered now, and the most seen at once.
+    pub in_flight: std::sync::atomic::AtomicUsize,
+    pub max_in_flight: std::sync::atomic::AtomicUsize,
     pub clock: Clock,
     log: Mutex<Vec<RecordedRequest>>,
     faults: Mutex<VecDeque<Fault>>,
@@ -146,6 +183,9 @@ impl Shared {
         Shared {
             data: Mutex::new(Data { next_id: 5_725_767_000_000_524_157, next_token: 1, ..Default::default() }),
             clock: Clock::new(),
+            limits: Mutex::new(Limits::default()),
+            in_flight: Default::default(),
+            max_in_flight: Default::default(),
             log: Mutex::new(Vec::new()),
             faults: Mutex::new(VecDeque::new()),
         }
@@ -153,6 +193,10 @@ impl Shared {
 
     pub fn data(&self) -> MutexGuard<'_, Data> {
         lock(&self.data)
+    }
+
+    pub fn limits(&self) -> MutexGuard<'_, Limits> {
+        lock(&self.limits)
     }
 
     /// A new access token living `oauth.token_lifetime_s` from the sandbox's now.
@@ -195,6 +239,10 @@ impl Shared {
     pub fn next_fault(&self, path: &str) -> Option<Fault> {
         let mut faults = lock(&self.faults);
         let index = faults.iter().position(|f| path.starts_with(&f.path_prefix) && f.times > 0)?;
+        if faults[index].after > 0 {
+            faults[index].after -= 1;
+            return None;
+        }
         let fault = faults[index].clone();
         faults[index].times -= 1;
         if faults[index].times == 0 {

@@ -22,6 +22,9 @@ use bindings::exports::zoho::connector::crm::{
 use bindings::exports::zoho::connector::books as wit_books;
 use bindings::exports::zoho::connector::incremental as wit_incremental;
 use crate::incremental;
+use crate::limits::{self, Throttle};
+use crate::sync;
+use bindings::exports::zoho::connector::sync as wit_sync;
 use bindings::exports::zoho::connector::types as wit;
 use crate::books::records::{self as books_records, BooksInput};
 use serde_json::Value;
@@ -100,10 +103,23 @@ fn run_with<T>(
     options: Option<wit::CallOptions>,
     action: impl FnOnce(&Client) -> crate::error::Result<T>,
 ) -> Result<T, wit::ZohoError> {
+    run_limited(connection, options, None, action)
+}
+
+/// `run_with`, every request of the step held to `throttle` when given.
+fn run_limited<T>(
+    connection: wit::Connection,
+    options: Option<wit::CallOptions>,
+    throttle: Option<Throttle>,
+    action: impl FnOnce(&Client) -> crate::error::Result<T>,
+) -> Result<T, wit::ZohoError> {
     let connection = Connection::from(connection);
     let options = CallOptions::from(options);
     let storage = keyvalue::KeyValue::open().map_err(wit::ZohoError::from)?;
-    let client = Client::new(&connection, &options, &transport::WasiHttp, &storage).map_err(wit::ZohoError::from)?;
+    let mut client = Client::new(&connection, &options, &transport::WasiHttp, &storage).map_err(wit::ZohoError::from)?;
+    if let Some(throttle) = throttle {
+        client = client.with_throttle(throttle);
+    }
     action(&client).map_err(|mut e| {
         e.message = client.redact(&e.message);
         e.details = e.details.map(|d| serde_json::from_str(&client.redact(&d.to_string())).unwrap_or(Value::Null));
@@ -315,6 +331,8 @@ impl wit_incremental::Guest for Component {
             per_page: input.per_page,
             fields: input.fields,
             since: input.since,
+            anchor: None,
+            scope: None,
             include_deleted: input.include_deleted,
         };
         run(connection, options, |client| incremental::list_modified_records(client, &input))
@@ -331,6 +349,8 @@ impl wit_incremental::Guest for Component {
             per_page: input.per_page,
             fields: input.fields,
             since: input.since,
+            anchor: None,
+            scope: None,
             include_deleted: input.include_deleted,
         };
         run(connection, options, |client| incremental::list_modified_records(client, &input))
@@ -342,6 +362,33 @@ impl wit_incremental::Guest for Component {
         options: Option<wit::CallOptions>,
     ) -> Result<String, wit::ZohoError> {
         let record_type = input.record_type.filter(|r| !r.trim().is_empty()).unwrap_or_else(|| "Contacts".into());
-        run(connection, options, |client| incremental::update_last_successful_run_date(client, &record_type, input.timestamp.as_deref()))
+        run(connection, options, |client| incremental::update_last_successful_run_date(client, &record_type, None, input.timestamp.as_deref()))
+    }
+}
+
+impl wit_sync::Guest for Component {
+    fn discover(connection: wit::Connection, _input: wit_sync::DiscoverInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run(connection, options, sync::discover)
+    }
+
+    fn read_stream_page(connection: wit::Connection, input: wit_sync::ReadStreamPageInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        // Zoho's largest edition allows 25 concurrent calls; no cap goes above it.
+        let throttle = Throttle {
+            max_in_flight: input.max_concurrency.unwrap_or(Throttle::DEFAULT.max_in_flight).clamp(1, limits::edition_concurrency("ultimate")),
+            per_second: input.max_requests_per_second.unwrap_or(Throttle::DEFAULT.per_second).max(1),
+        };
+        let input = sync::StreamInput {
+            stream: input.stream,
+            page: input.page,
+            per_page: input.per_page,
+            anchor_date: input.anchor_date,
+            backoff_at_credit_percentage: input.backoff_at_credit_percentage,
+            fields: input.fields,
+        };
+        run_limited(connection, options, Some(throttle), |client| sync::read_stream_page(client, &input)).map(|v| v.to_string())
+    }
+
+    fn commit_stream(connection: wit::Connection, input: wit_sync::CommitStreamInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run(connection, options, |client| sync::commit_stream(client, &input.stream))
     }
 }
