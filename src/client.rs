@@ -130,6 +130,7 @@ impl<'a> Client<'a> {
         let request = Request { method: call.method, url: self.url(&session.api_domain, call), headers, body, timeout: self.options.timeout() };
 
         let mut retry = 0;
+        let mut waited = Duration::ZERO;
         loop {
             let outcome = self.exchange(&request);
             self.log_exchange(&request, &outcome.0, outcome.1, retry);
@@ -137,15 +138,17 @@ impl<'a> Client<'a> {
             if retry >= self.options.max_retries() || !self.should_retry(request.method, &outcome) {
                 return outcome;
             }
-            let mut wait = self.options.retry_delay(retry);
+            let mut wait = jitter(self.options.retry_delay(retry));
             if let Ok(response) = &outcome {
                 wait = wait.max(retry_after(response).unwrap_or_default());
             }
-            if wait > MAX_RETRY_WAIT {
-                // Leave the wait to the platform: the caller maps the 429 to rate-limited.
+            // One step sleeps at most MAX_RETRY_WAIT in all; a longer wait is the platform's to
+            // schedule (the caller maps a 429 to rate-limited with retry-after-ms).
+            if waited + wait > MAX_RETRY_WAIT {
                 return outcome;
             }
             self.transport.sleep(wait);
+            waited += wait;
             retry += 1;
         }
     }
@@ -170,12 +173,16 @@ impl<'a> Client<'a> {
     }
 
     /// 429, 5xx and lost answers are retried; other 4xx only with retry-on-all-errors.
-    /// A POST whose answer was lost may have been applied: it is retried only because the
-    /// caller asked for retries (max-retries > 0), which is their opt-in.
-    fn should_retry(&self, _method: Method, outcome: &Result<Response>) -> bool {
+    /// The retry policy. 429 means Zoho did not act, so it is retried for every method. A lost
+    /// answer or a 5xx is ambiguous for a POST or PATCH (the record may exist already), so those
+    /// are retried only with retry-on-all-errors, the caller's explicit opt-in; GET, PUT and
+    /// DELETE repeat safely. Other 4xx are retried only with retry-on-all-errors.
+    fn should_retry(&self, method: Method, outcome: &Result<Response>) -> bool {
+        let ambiguous_ok = method.is_idempotent() || self.options.retry_on_all_errors();
         match outcome {
-            Err(e) => matches!(e.kind, ErrorKind::Transport | ErrorKind::Timeout),
-            Ok(r) if r.status == 429 || r.status >= 500 => true,
+            Err(e) => matches!(e.kind, ErrorKind::Transport | ErrorKind::Timeout) && ambiguous_ok,
+            Ok(r) if r.status == 429 => true,
+            Ok(r) if r.status >= 500 => ambiguous_ok,
             Ok(r) => r.status >= 400 && self.options.retry_on_all_errors(),
         }
     }
@@ -216,6 +223,16 @@ impl<'a> Client<'a> {
     }
 }
 
+/// Adds up to a quarter of `delay` at random, so steps that failed together retry apart.
+fn jitter(delay: Duration) -> Duration {
+    if delay.is_zero() {
+        return delay;
+    }
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let spread = (delay.as_millis() as u64 / 4).max(1);
+    delay + Duration::from_millis(u64::from(nanos) % spread)
+}
+
 /// A 401 a fresh token may cure: CRM's INVALID_TOKEN, Books' numeric codes. A scope mismatch
 /// is never cured by refreshing, so it is not retried.
 fn token_may_be_stale(response: &Response) -> bool {
@@ -236,5 +253,55 @@ fn preview(body: &[u8]) -> String {
         format!("{text}... ({} bytes)", body.len())
     } else {
         text.into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::scripted::Scripted;
+    use crate::storage::memory::Memory;
+
+    fn attempts(method: Method, status: u16, options: CallOptions) -> usize {
+        let (transport, storage) = (Scripted::default(), Memory::default());
+        for _ in 0..4 {
+            transport.answer(status, r#"{"code":"X","message":"m","status":"error"}"#);
+        }
+        let connection = Connection { access_token: Some("t".into()), ..Default::default() };
+        let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        let _ = client.send(ApiCall::new(method, "/crm/v8/Leads"));
+        let sent = transport.sent.borrow().len();
+        sent
+    }
+
+    #[test]
+    fn ambiguous_writes_are_not_repeated_without_opt_in() {
+        let retries = CallOptions { max_retries: Some(2), ..Default::default() };
+        let opted_in = CallOptions { max_retries: Some(2), retry_on_all_errors: Some(true), ..Default::default() };
+        assert_eq!(attempts(Method::Get, 503, retries.clone()), 3);
+        assert_eq!(attempts(Method::Delete, 503, retries.clone()), 3);
+        assert_eq!(attempts(Method::Post, 503, retries.clone()), 1, "a 5xx on create may have created the record");
+        assert_eq!(attempts(Method::Post, 503, opted_in.clone()), 3);
+        assert_eq!(attempts(Method::Post, 429, retries.clone()), 3, "429: Zoho did nothing, safe for every method");
+        assert_eq!(attempts(Method::Get, 400, retries), 1);
+        assert_eq!(attempts(Method::Get, 400, opted_in), 3);
+    }
+
+    #[test]
+    fn waits_grow_with_jitter_within_the_budget() {
+        let (transport, storage) = (Scripted::default(), Memory::default());
+        for _ in 0..6 {
+            transport.answer(503, "{}");
+        }
+        let options = CallOptions { max_retries: Some(5), retry_delay_ms: Some(4_000), exponential_backoff: Some(true), ..Default::default() };
+        let connection = Connection { access_token: Some("t".into()), ..Default::default() };
+        let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        let response = client.send(ApiCall::new(Method::Get, "/x")).unwrap();
+        assert_eq!(response.status, 503);
+        let slept = transport.slept.borrow().clone();
+        // 4 s, 8 s, 16 s (+ up to 25% each) fit 30 s only twice.
+        assert_eq!(slept.len(), 2, "{slept:?}");
+        assert!(slept[0] >= Duration::from_secs(4) && slept[0] <= Duration::from_secs(5));
+        assert!(slept[1] >= Duration::from_secs(8) && slept[1] <= Duration::from_secs(10));
     }
 }

@@ -187,14 +187,16 @@ pub fn raw_request(client: &Client, base: &str, fixed_query: &[(String, String)]
     if retries_exhausted {
         return Err(error_from_response(&response));
     }
+    // Text comes back with the connection's secrets scrubbed, like every other output.
+    let text = |bytes: &[u8]| client.redact(&String::from_utf8_lossy(bytes));
     let body = match response_type.as_deref() {
         Some("binary") => RawBody::Binary(response.body),
-        Some("text") => RawBody::Text(String::from_utf8_lossy(&response.body).into_owned()),
+        Some("text") => RawBody::Text(text(&response.body)),
         _ if response.body.is_empty() => RawBody::Json("null".into()),
         // Asked for JSON but Zoho sent something else (an HTML error page): keep it as text.
         _ => match serde_json::from_slice::<Value>(&response.body) {
-            Ok(_) => RawBody::Json(String::from_utf8_lossy(&response.body).into_owned()),
-            Err(_) => RawBody::Text(String::from_utf8_lossy(&response.body).into_owned()),
+            Ok(_) => RawBody::Json(text(&response.body)),
+            Err(_) => RawBody::Text(text(&response.body)),
         },
     };
     Ok(RawResponse { status: response.status, headers: response.headers, body })

@@ -122,6 +122,20 @@ fn compare_inputs(place: &str, inputs: &[Input], ty: &Type, problems: &mut Vec<S
     }
 }
 
+/// Every exported action's parameters: (`interface-function` key, [(name, type)]).
+pub fn export_params(engine: &Engine, component: &Component) -> Vec<(String, Vec<(String, Type)>)> {
+    let mut out = Vec::new();
+    for (iface_name, iface) in component.component_type().exports(engine) {
+        let ComponentItem::ComponentInstance(instance) = iface.ty else { continue };
+        for (fname, item) in instance.exports(engine) {
+            let ComponentItem::ComponentFunc(func) = item.ty else { continue };
+            let interface = iface_name.trim_start_matches(&format!("{PACKAGE}/")).trim_end_matches(&format!("@{VERSION}"));
+            out.push((format!("{interface}-{fname}"), func.params().map(|(n, t)| (n.to_string(), t)).collect()));
+        }
+    }
+    out
+}
+
 /// Every disagreement between the manifest and the component's exports, in both directions.
 pub fn check(manifest: &Manifest, engine: &Engine, component: &Component) -> Vec<String> {
     let mut problems = Vec::new();

@@ -22,6 +22,20 @@ impl Default for NetLimits {
 pub struct AllowedHosts {
     origins: Vec<(String, String, u16)>,
     pub limits: NetLimits,
+    /// Let a host name resolve to a private, loopback or link-local address (off by default:
+    /// a public name pointing inward is how requests get smuggled into a platform's network).
+    pub allow_private_networks: bool,
+}
+
+/// Addresses a public name must not lead to.
+pub fn is_private(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.is_private() || v4.is_loopback() || v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast() || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1]),
+        std::net::IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xfe00) == 0xfc00 || (v6.segments()[0] & 0xffc0) == 0xfe80
+                || v6.to_ipv4_mapped().is_some_and(|v4| is_private(std::net::IpAddr::V4(v4)))
+        }
+    }
 }
 
 /// (scheme, lower-case host, port) of an http(s) origin or URL.
@@ -39,7 +53,12 @@ fn origin_of(url: &str) -> Option<(String, String, u16)> {
 
 impl AllowedHosts {
     pub fn new(origins: &[String], limits: NetLimits) -> Self {
-        AllowedHosts { origins: origins.iter().filter_map(|o| origin_of(o)).collect(), limits }
+        AllowedHosts { origins: origins.iter().filter_map(|o| origin_of(o)).collect(), limits, allow_private_networks: false }
+    }
+
+    pub fn allowing_private_networks(mut self, allow: bool) -> Self {
+        self.allow_private_networks = allow;
+        self
     }
 
     pub fn allows(&self, url: &str) -> bool {
@@ -75,10 +94,20 @@ impl WasiHttpHooks for AllowedHosts {
     ) -> SendFuture {
         let allowed = self.allows(&request.uri().to_string());
         let options = self.clamp(options);
+        let check_resolution = !self.allow_private_networks;
+        let host = request.uri().host().unwrap_or("").trim_start_matches('[').trim_end_matches(']').to_string();
+        let port = request.uri().port_u16().unwrap_or(if request.uri().scheme_str() == Some("http") { 80 } else { 443 });
         drop(fut);
         Box::new(async move {
             if !allowed {
                 return Err(wasmtime_wasi_http::Error::HttpRequestDenied);
+            }
+            // An IP literal was configured on purpose; a name must not resolve inward.
+            if check_resolution && host.parse::<std::net::IpAddr>().is_err() {
+                let addrs = tokio::net::lookup_host((host.as_str(), port)).await.map_err(|_| wasmtime_wasi_http::Error::DnsError { rcode: Some("lookup failed".into()), info_code: None })?;
+                if addrs.into_iter().any(|a| is_private(a.ip())) {
+                    return Err(wasmtime_wasi_http::Error::DestinationIpProhibited);
+                }
             }
             use http_body_util::BodyExt;
             let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
@@ -90,6 +119,27 @@ impl WasiHttpHooks for AllowedHosts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn private_ranges_are_recognised() {
+        for ip in ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.5.4", "169.254.169.254", "100.64.0.1", "::1", "fd00::1", "fe80::1", "::ffff:10.0.0.1", "0.0.0.0"] {
+            assert!(is_private(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["8.8.8.8", "136.143.190.1", "2a00:1450::1"] {
+            assert!(!is_private(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_public_name_resolving_inward_is_refused() {
+        use http_body_util::BodyExt;
+        let mut hosts = AllowedHosts::new(&["http://localhost:9".into()], NetLimits::default());
+        let request = http::Request::get("http://localhost:9/crm/v8/Leads")
+            .body(http_body_util::Empty::new().map_err(|never| match never {}).boxed_unsync())
+            .unwrap();
+        let outcome = Box::into_pin(hosts.send_request(request, None, Box::new(async { Ok(()) }))).await;
+        assert!(matches!(outcome, Err(wasmtime_wasi_http::Error::DestinationIpProhibited)));
+    }
 
     #[test]
     fn only_listed_origins_pass() {

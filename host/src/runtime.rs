@@ -36,6 +36,10 @@ pub struct HostConfig {
     /// Pooling allocator: instances kept ready, 0 for on-demand allocation.
     pub pooled_instances: u32,
     pub net: NetLimits,
+    /// Let connection host names resolve to private addresses (off: SSRF protection).
+    pub allow_private_networks: bool,
+    /// Largest step input (connection + input + options as JSON) accepted.
+    pub max_input_bytes: usize,
 }
 
 impl HostConfig {
@@ -47,6 +51,8 @@ impl HostConfig {
             step_deadline: Duration::from_secs(300),
             pooled_instances: 64,
             net: NetLimits::default(),
+            allow_private_networks: false,
+            max_input_bytes: 128 << 20,
         }
     }
 }
@@ -210,7 +216,7 @@ impl Runtime {
         let state = StepState {
             wasi,
             http: WasiHttpCtx::new(),
-            hosts: AllowedHosts::new(origins, self.config.net),
+            hosts: AllowedHosts::new(origins, self.config.net).allowing_private_networks(self.config.allow_private_networks),
             table: ResourceTable::new(),
             kv: self.kv.clone(),
             namespace: Arc::from(namespace),
@@ -233,6 +239,10 @@ impl Runtime {
         options: Option<&Value>,
         namespace: Option<&str>,
     ) -> Result<StepOutcome> {
+        let size = json_size(connection) + json_size(input) + options.map_or(0, json_size);
+        if size > self.config.max_input_bytes {
+            bail!("the step's input is {} MB; this host accepts at most {} MB", size >> 20, self.config.max_input_bytes >> 20);
+        }
         let parsed: zoho_connector::connection::Connection =
             serde_json::from_value(connection.clone()).context("connection: not a connection object")?;
         let origins = parsed.allowed_origins().map_err(|e| anyhow!("connection: {}", e.message))?;
@@ -291,6 +301,23 @@ fn outcome_of(result: Option<&Val>) -> std::result::Result<Value, Value> {
         Some(other) => Ok(from_val(other)),
         None => Ok(Value::Null),
     }
+}
+
+/// Bytes of a value's JSON text, counted without building it.
+fn json_size(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 /// The key-value namespace of a connection: a digest of who it is, never the secrets

@@ -18,6 +18,8 @@ pub struct WasiHttp;
 /// Largest write wasi:io promises to accept in one blocking call.
 const WRITE_CHUNK: usize = 4096;
 const READ_CHUNK: u64 = 64 * 1024;
+/// Largest response body read; a bigger one is refused rather than allowed to exhaust memory.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 struct Url<'a> {
     https: bool,
@@ -115,12 +117,16 @@ impl Transport for WasiHttp {
             Some(Err(())) | None => return Err(ZohoError::transport("the HTTP response was not delivered")),
         };
         let status = incoming.status();
-        let headers = incoming
+        let headers: Vec<(String, String)> = incoming
             .headers()
             .entries()
             .into_iter()
             .map(|(k, v)| (k.to_ascii_lowercase(), String::from_utf8_lossy(&v).into_owned()))
             .collect();
+        let announced = headers_len(&headers);
+        if announced.is_some_and(|n| n > MAX_RESPONSE_BYTES) {
+            return Err(too_large());
+        }
         let incoming_body = incoming.consume().map_err(|()| ZohoError::transport("the response body was already taken"))?;
         let body = read_body(&incoming_body, deadline, request)?;
         drop(IncomingBody::finish(incoming_body));
@@ -130,6 +136,14 @@ impl Transport for WasiHttp {
     fn sleep(&self, duration: Duration) {
         monotonic_clock::subscribe_duration(duration.as_nanos() as u64).block();
     }
+}
+
+fn too_large() -> ZohoError {
+    ZohoError::transport(format!("Zoho's answer is larger than {} MB; ask for less (fewer fields or a smaller page)", MAX_RESPONSE_BYTES >> 20))
+}
+
+fn headers_len(headers: &[(String, String)]) -> Option<usize> {
+    headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.trim().parse().ok())
 }
 
 fn read_body(body: &IncomingBody, deadline: u64, request: &Request) -> Result<Vec<u8>> {
@@ -142,7 +156,12 @@ fn read_body(body: &IncomingBody, deadline: u64, request: &Request) -> Result<Ve
                     return Err(timeout_error(request));
                 }
             }
-            Ok(chunk) => bytes.extend_from_slice(&chunk),
+            Ok(chunk) => {
+                if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                    return Err(too_large());
+                }
+                bytes.extend_from_slice(&chunk)
+            }
             Err(StreamError::Closed) => return Ok(bytes),
             Err(StreamError::LastOperationFailed(e)) => {
                 return Err(ZohoError::transport(format!("the response body broke off: {}", e.to_debug_string())))
