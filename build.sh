@@ -9,6 +9,13 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
   rustup target add wasm32-wasip2
 fi
 
+# The Redis key-value backend's tests start their own redis-server.
+if ! command -v redis-server >/dev/null; then
+  echo "installing redis-server (for the Redis backend's tests)"
+  if [ "$(id -u)" = 0 ]; then apt-get install -y redis-server >/dev/null || (apt-get update >/dev/null && apt-get install -y redis-server >/dev/null)
+  else sudo apt-get install -y redis-server >/dev/null || (sudo apt-get update >/dev/null && sudo apt-get install -y redis-server >/dev/null); fi
+fi
+
 cargo build --release --target wasm32-wasip2 -p zoho-connector
 cargo build --profile native -p zoho-host -p zoho-sandbox
 

@@ -1,6 +1,8 @@
-//! wasi:keyvalue@0.2.0-draft (store, atomics, batch) over SQLite, so a component's cached
-//! tokens, field lists and cursors survive the host restarting and are shared by every host
-//! process on the same data directory. Each step sees only its connection's namespace.
+//! wasi:keyvalue@0.2.0-draft (store, atomics, batch) over a durable backend: SQLite (the
+//! default, one file in the data directory, shared by the host processes on that machine) or
+//! Redis (`--kv redis://...`, shared by host workers on many machines). A component's cached
+//! tokens, field lists, cursors and counters survive restarts. Each step sees only its
+//! connection's namespace.
 
 use anyhow::Context as _;
 use rusqlite::{params, OptionalExtension};
@@ -23,7 +25,27 @@ const LIST_PAGE: u64 = 1000;
 /// A bucket name longer than this is refused.
 const MAX_BUCKET_NAME: usize = 128;
 
-/// The durable store: one SQLite file for every namespace.
+/// What a key-value backend does: values and counters per (namespace, bucket, key).
+pub trait KvBackend: Send + Sync {
+    fn get(&self, namespace: &str, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, store::Error>;
+    fn set(&self, namespace: &str, bucket: &str, key: &str, value: &[u8]) -> Result<(), store::Error>;
+    fn delete(&self, namespace: &str, bucket: &str, key: &str) -> Result<(), store::Error>;
+    /// Every key of a bucket, sorted.
+    fn keys(&self, namespace: &str, bucket: &str) -> Result<Vec<String>, store::Error>;
+    /// Adds `delta` to a decimal counter atomically (absent counts as 0).
+    fn increment(&self, namespace: &str, bucket: &str, key: &str, delta: u64) -> Result<u64, store::Error>;
+}
+
+/// Opens the backend a `--kv` value names: `redis://...`, or a SQLite file path.
+pub fn open_backend(spec: &str) -> anyhow::Result<Arc<dyn KvBackend>> {
+    if spec.starts_with("redis://") || spec.starts_with("rediss://") {
+        Ok(Arc::new(RedisStore::open(spec)?))
+    } else {
+        Ok(KvStore::open(Path::new(spec))?)
+    }
+}
+
+/// The SQLite backend: one file for every namespace.
 pub struct KvStore {
     db: Mutex<rusqlite::Connection>,
 }
@@ -57,7 +79,10 @@ impl KvStore {
         f(&mut db).map_err(|e| store::Error::Other(format!("key-value store: {e}")))
     }
 
-    pub fn get(&self, namespace: &str, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, store::Error> {
+}
+
+impl KvBackend for KvStore {
+    fn get(&self, namespace: &str, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, store::Error> {
         self.with_db(|db| {
             db.prepare_cached("SELECT value FROM kv WHERE namespace = ?1 AND bucket = ?2 AND key = ?3")?
                 .query_row(params![namespace, bucket, key], |row| row.get(0))
@@ -65,7 +90,7 @@ impl KvStore {
         })
     }
 
-    pub fn set(&self, namespace: &str, bucket: &str, key: &str, value: &[u8]) -> Result<(), store::Error> {
+    fn set(&self, namespace: &str, bucket: &str, key: &str, value: &[u8]) -> Result<(), store::Error> {
         self.with_db(|db| {
             db.prepare_cached("INSERT OR REPLACE INTO kv (namespace, bucket, key, value) VALUES (?1, ?2, ?3, ?4)")?
                 .execute(params![namespace, bucket, key, value])
@@ -73,7 +98,7 @@ impl KvStore {
         })
     }
 
-    pub fn delete(&self, namespace: &str, bucket: &str, key: &str) -> Result<(), store::Error> {
+    fn delete(&self, namespace: &str, bucket: &str, key: &str) -> Result<(), store::Error> {
         self.with_db(|db| {
             db.prepare_cached("DELETE FROM kv WHERE namespace = ?1 AND bucket = ?2 AND key = ?3")?
                 .execute(params![namespace, bucket, key])
@@ -81,18 +106,7 @@ impl KvStore {
         })
     }
 
-    fn list(&self, namespace: &str, bucket: &str, offset: u64) -> Result<Vec<String>, store::Error> {
-        self.with_db(|db| {
-            let mut stmt = db.prepare_cached(
-                "SELECT key FROM kv WHERE namespace = ?1 AND bucket = ?2 ORDER BY key LIMIT ?3 OFFSET ?4",
-            )?;
-            let keys = stmt.query_map(params![namespace, bucket, LIST_PAGE as i64, offset as i64], |row| row.get(0))?;
-            keys.collect()
-        })
-    }
-
-    /// Every key of a bucket (for tests and inspection).
-    pub fn keys(&self, namespace: &str, bucket: &str) -> Result<Vec<String>, store::Error> {
+    fn keys(&self, namespace: &str, bucket: &str) -> Result<Vec<String>, store::Error> {
         self.with_db(|db| {
             let mut stmt = db.prepare_cached("SELECT key FROM kv WHERE namespace = ?1 AND bucket = ?2 ORDER BY key")?;
             let keys = stmt.query_map(params![namespace, bucket], |row| row.get(0))?;
@@ -100,8 +114,8 @@ impl KvStore {
         })
     }
 
-    /// Adds `delta` to a decimal counter in one transaction (absent counts as 0).
-    pub fn increment(&self, namespace: &str, bucket: &str, key: &str, delta: u64) -> Result<u64, store::Error> {
+    /// One IMMEDIATE transaction per increment.
+    fn increment(&self, namespace: &str, bucket: &str, key: &str, delta: u64) -> Result<u64, store::Error> {
         let mut db = self.db.lock().map_err(|_| store::Error::Other("key-value store lock poisoned".into()))?;
         let sql_error = |e: rusqlite::Error| store::Error::Other(format!("key-value store: {e}"));
         // IMMEDIATE takes the write lock first, so two processes cannot both read the old value.
@@ -128,9 +142,59 @@ impl KvStore {
     }
 }
 
+/// The Redis backend: a hash per (namespace, bucket), counters with HINCRBY, so several host
+/// workers share tokens, cursors and counters.
+pub struct RedisStore {
+    connection: Mutex<redis::Connection>,
+}
+
+impl RedisStore {
+    pub fn open(url: &str) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url).with_context(|| format!("Redis URL {url:?}"))?;
+        let connection = client.get_connection().with_context(|| format!("connecting to Redis at {url}"))?;
+        Ok(RedisStore { connection: Mutex::new(connection) })
+    }
+
+    fn hash(namespace: &str, bucket: &str) -> String {
+        // Lengths first, so no namespace/bucket pair can collide with another.
+        format!("zoho-kv:{}:{namespace}:{}:{bucket}", namespace.len(), bucket.len())
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>) -> Result<T, store::Error> {
+        let mut connection = self.connection.lock().map_err(|_| store::Error::Other("Redis connection lock poisoned".into()))?;
+        f(&mut connection).map_err(|e| store::Error::Other(format!("Redis: {e}")))
+    }
+}
+
+impl KvBackend for RedisStore {
+    fn get(&self, namespace: &str, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, store::Error> {
+        self.with(|c| redis::cmd("HGET").arg(Self::hash(namespace, bucket)).arg(key).query(c))
+    }
+
+    fn set(&self, namespace: &str, bucket: &str, key: &str, value: &[u8]) -> Result<(), store::Error> {
+        self.with(|c| redis::cmd("HSET").arg(Self::hash(namespace, bucket)).arg(key).arg(value).query::<i64>(c).map(drop))
+    }
+
+    fn delete(&self, namespace: &str, bucket: &str, key: &str) -> Result<(), store::Error> {
+        self.with(|c| redis::cmd("HDEL").arg(Self::hash(namespace, bucket)).arg(key).query::<i64>(c).map(drop))
+    }
+
+    fn keys(&self, namespace: &str, bucket: &str) -> Result<Vec<String>, store::Error> {
+        let mut keys: Vec<String> = self.with(|c| redis::cmd("HKEYS").arg(Self::hash(namespace, bucket)).query(c))?;
+        keys.sort();
+        Ok(keys)
+    }
+
+    fn increment(&self, namespace: &str, bucket: &str, key: &str, delta: u64) -> Result<u64, store::Error> {
+        let delta = i64::try_from(delta).map_err(|_| store::Error::Other(format!("increment of {delta} is too large")))?;
+        let value: i64 = self.with(|c| redis::cmd("HINCRBY").arg(Self::hash(namespace, bucket)).arg(key).arg(delta).query(c))?;
+        u64::try_from(value).map_err(|_| store::Error::Other(format!("counter {key:?} is negative")))
+    }
+}
+
 /// What the keyvalue imports see of a step: its namespace, the store, the resource table.
 pub struct KvView<'a> {
-    pub store: &'a KvStore,
+    pub store: &'a dyn KvBackend,
     pub namespace: &'a Arc<str>,
     pub table: &'a mut ResourceTable,
 }
@@ -191,9 +255,10 @@ impl store::HostBucket for KvView<'_> {
 
     fn list_keys(&mut self, bucket: Resource<Bucket>, cursor: Option<u64>) -> Result<store::KeyResponse, store::Error> {
         let (ns, name) = self.bucket(&bucket)?;
-        let offset = cursor.unwrap_or(0);
-        let keys = self.store.list(&ns, &name, offset)?;
-        let cursor = (keys.len() as u64 == LIST_PAGE).then_some(offset + LIST_PAGE);
+        let offset = cursor.unwrap_or(0) as usize;
+        let all = self.store.keys(&ns, &name)?;
+        let keys: Vec<String> = all.iter().skip(offset).take(LIST_PAGE as usize).cloned().collect();
+        let cursor = (offset + keys.len() < all.len()).then_some((offset + keys.len()) as u64);
         Ok(store::KeyResponse { keys, cursor })
     }
 
@@ -227,6 +292,45 @@ impl batch::Host for KvView<'_> {
     }
 }
 
+/// The behaviour every backend must have; run against SQLite here and against Redis by the
+/// host's Redis tests.
+pub mod conformance {
+    use super::KvBackend;
+
+    pub fn values_and_namespaces(store: &dyn KvBackend, prefix: &str) {
+        let (a, b, c) = (format!("{prefix}-a"), format!("{prefix}-b"), format!("{prefix}-c"));
+        store.set(&a, "", "token", b"secret-a").unwrap();
+        store.set(&b, "", "token", b"secret-b").unwrap();
+        assert_eq!(store.get(&a, "", "token").unwrap().as_deref(), Some(&b"secret-a"[..]));
+        assert_eq!(store.get(&b, "", "token").unwrap().as_deref(), Some(&b"secret-b"[..]));
+        assert_eq!(store.get(&c, "", "token").unwrap(), None);
+        assert_eq!(store.get(&a, "other", "token").unwrap(), None, "buckets are apart too");
+        assert_eq!(store.increment(&a, "", "n", 5).unwrap(), 5);
+        assert_eq!(store.increment(&a, "", "n", 2).unwrap(), 7);
+        assert_eq!(store.get(&a, "", "n").unwrap().as_deref(), Some(&b"7"[..]));
+        assert_eq!(store.keys(&a, "").unwrap(), vec!["n".to_string(), "token".to_string()]);
+        store.delete(&a, "", "token").unwrap();
+        assert_eq!(store.get(&a, "", "token").unwrap(), None);
+        assert!(store.increment(&b, "", "token", 1).is_err(), "a non-counter cannot be incremented");
+    }
+
+    pub fn increments_lose_nothing(store: std::sync::Arc<dyn KvBackend>, namespace: &str) {
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                let namespace = namespace.to_string();
+                std::thread::spawn(move || {
+                    for _ in 0..100 {
+                        store.increment(&namespace, "", "c", 1).unwrap();
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        assert_eq!(store.get(namespace, "", "c").unwrap().as_deref(), Some(&b"800"[..]));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,38 +342,11 @@ mod tests {
     }
 
     #[test]
-    fn values_survive_reopening_and_namespaces_stay_apart() {
+    fn sqlite_passes_the_conformance_suite_and_survives_reopening() {
         let path = temp_db("durable");
-        {
-            let store = KvStore::open(&path).unwrap();
-            store.set("tenant-a", "", "token", b"secret-a").unwrap();
-            store.set("tenant-b", "", "token", b"secret-b").unwrap();
-            assert_eq!(store.increment("tenant-a", "", "n", 5).unwrap(), 5);
-        }
-        let store = KvStore::open(&path).unwrap();
-        assert_eq!(store.get("tenant-a", "", "token").unwrap().as_deref(), Some(&b"secret-a"[..]));
-        assert_eq!(store.get("tenant-b", "", "token").unwrap().as_deref(), Some(&b"secret-b"[..]));
-        assert_eq!(store.get("tenant-c", "", "token").unwrap(), None);
-        assert_eq!(store.increment("tenant-a", "", "n", 2).unwrap(), 7);
-        store.delete("tenant-a", "", "token").unwrap();
-        assert_eq!(store.get("tenant-a", "", "token").unwrap(), None);
-        assert!(store.increment("tenant-b", "", "token", 1).is_err(), "a non-counter cannot be incremented");
-    }
-
-    #[test]
-    fn increments_from_many_threads_lose_nothing() {
-        let store = KvStore::open(&temp_db("atomic")).unwrap();
-        let threads: Vec<_> = (0..8)
-            .map(|_| {
-                let store = store.clone();
-                std::thread::spawn(move || {
-                    for _ in 0..100 {
-                        store.increment("t", "", "c", 1).unwrap();
-                    }
-                })
-            })
-            .collect();
-        threads.into_iter().for_each(|t| t.join().unwrap());
-        assert_eq!(store.get("t", "", "c").unwrap().as_deref(), Some(&b"800"[..]));
+        conformance::values_and_namespaces(&*KvStore::open(&path).unwrap(), "t");
+        let reopened = KvStore::open(&path).unwrap();
+        assert_eq!(reopened.get("t-b", "", "token").unwrap().as_deref(), Some(&b"secret-b"[..]));
+        conformance::increments_lose_nothing(KvStore::open(&temp_db("atomic")).unwrap(), "t");
     }
 }

@@ -18,6 +18,10 @@ struct Cli {
     /// Key-value database and compiled-code cache. Default: $XDG_DATA_HOME/zoho-host.
     #[arg(long, global = true, env = "ZOHO_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Key-value backend shared by workers: redis://host:port/db, or a SQLite file.
+    /// Default: kv.sqlite3 in the data directory.
+    #[arg(long, global = true, env = "ZOHO_KV")]
+    kv: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -121,7 +125,9 @@ fn data_dir(cli: &Cli) -> PathBuf {
 }
 
 fn config(cli: &Cli, data_dir: PathBuf) -> HostConfig {
-    HostConfig::new(cli.component.clone().unwrap_or_else(zoho_host::default_component_path), data_dir)
+    let mut config = HostConfig::new(cli.component.clone().unwrap_or_else(zoho_host::default_component_path), data_dir);
+    config.kv = cli.kv.clone();
+    config
 }
 
 #[tokio::main]

@@ -1,7 +1,7 @@
 //! Loading the component once and running steps: one fresh, limited instance per step.
 
 use crate::convert::{from_val, to_val};
-use crate::kv::{self, KvStore, KvView};
+use crate::kv::{self, KvBackend, KvView};
 use crate::net::{AllowedHosts, NetLimits};
 use anyhow::{anyhow, bail, Context as _, Result};
 use serde_json::Value;
@@ -40,6 +40,8 @@ pub struct HostConfig {
     pub allow_private_networks: bool,
     /// Largest step input (connection + input + options as JSON) accepted.
     pub max_input_bytes: usize,
+    /// Key-value backend: `redis://...` or a SQLite file; default `<data_dir>/kv.sqlite3`.
+    pub kv: Option<String>,
 }
 
 impl HostConfig {
@@ -53,6 +55,7 @@ impl HostConfig {
             net: NetLimits::default(),
             allow_private_networks: false,
             max_input_bytes: 128 << 20,
+            kv: None,
         }
     }
 }
@@ -63,7 +66,7 @@ pub struct StepState {
     http: WasiHttpCtx,
     hosts: AllowedHosts,
     table: ResourceTable,
-    kv: Arc<KvStore>,
+    kv: Arc<dyn KvBackend>,
     namespace: Arc<str>,
     limits: StoreLimits,
 }
@@ -81,7 +84,7 @@ impl WasiHttpView for StepState {
 }
 
 fn kv_view(state: &mut StepState) -> KvView<'_> {
-    KvView { store: &state.kv, namespace: &state.namespace, table: &mut state.table }
+    KvView { store: &*state.kv, namespace: &state.namespace, table: &mut state.table }
 }
 
 /// One action as the component exports it: interface and function name.
@@ -114,7 +117,7 @@ pub struct Runtime {
     engine: Engine,
     component: Component,
     pre: InstancePre<StepState>,
-    kv: Arc<KvStore>,
+    kv: Arc<dyn KvBackend>,
     config: HostConfig,
     ticker_stop: Arc<AtomicBool>,
 }
@@ -179,7 +182,10 @@ impl Runtime {
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         kv::add_to_linker(&mut linker, kv_view)?;
         let pre = linker.instantiate_pre(&component)?;
-        let kv = KvStore::open(&config.data_dir.join("kv.sqlite3"))?;
+        let kv = match &config.kv {
+            Some(spec) => kv::open_backend(spec)?,
+            None => kv::KvStore::open(&config.data_dir.join("kv.sqlite3"))? as Arc<dyn KvBackend>,
+        };
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let (ticking_engine, stop) = (engine.clone(), ticker_stop.clone());
@@ -204,7 +210,7 @@ impl Runtime {
         &self.pre
     }
 
-    pub fn kv(&self) -> &Arc<KvStore> {
+    pub fn kv(&self) -> &Arc<dyn KvBackend> {
         &self.kv
     }
 

@@ -11,6 +11,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+/// How many times one page waits out `rate-limited` before the sync gives up.
+const RATE_LIMIT_WAITS: u32 = 30;
+
 pub struct SyncRequest<'a> {
     pub streams: &'a [String],
     pub anchor_date: Option<&'a str>,
@@ -84,10 +87,20 @@ async fn sync_stream(runtime: &Runtime, connection: &Value, namespace: Option<&s
         if let Some(share) = request.backoff_at_credit_percentage {
             input["backoff-at-credit-percentage"] = json!(share);
         }
-        let outcome = runtime.run(&read, connection, &input, None, namespace).await?;
-        let result = match outcome.result {
-            Ok(value) => value,
-            Err(error) => bail!("{stream}: page {page} failed: {error}"),
+        let mut waits = 0;
+        let result = loop {
+            let outcome = runtime.run(&read, connection, &input, None, namespace).await?;
+            match outcome.result {
+                Ok(value) => break value,
+                // The connection's request cap is shared with other workers: wait our turn.
+                Err(error) if error["kind"] == "rate-limited" && waits < RATE_LIMIT_WAITS => {
+                    waits += 1;
+                    let ms = error["retry-after-ms"].as_u64().unwrap_or(1_000).min(60_000);
+                    bar.set_message(format!("{stream}: rate-limited, waiting {ms} ms"));
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                }
+                Err(error) => bail!("{stream}: page {page} failed: {error}"),
+            }
         };
         for record in result["records"].as_array().context("no records array")? {
             serde_json::to_writer(&mut file, record)?;

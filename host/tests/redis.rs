@@ -1,0 +1,110 @@
+//! The Redis key-value backend: the conformance suite, and several `zoho-host` worker processes
+//! sharing one Redis: one token refresh, one cursor, one concurrency cap.
+//! Each test starts its own `redis-server` (build.sh installs it) on a free port.
+
+use serde_json::{json, Value};
+use std::process::{Child, Command};
+use std::sync::Arc;
+use zoho_host::kv::{conformance, KvBackend, RedisStore};
+
+struct Redis {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn redis() -> Redis {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server must be installed (./build.sh installs it)");
+    let url = format!("redis://127.0.0.1:{port}/");
+    for _ in 0..100 {
+        if RedisStore::open(&url).is_ok() {
+            return Redis { child, url };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("redis-server did not start on {port}");
+}
+
+#[test]
+fn redis_passes_the_same_conformance_suite_as_sqlite() {
+    let server = redis();
+    let store: Arc<dyn KvBackend> = Arc::new(RedisStore::open(&server.url).expect("redis"));
+    conformance::values_and_namespaces(&*store, "t");
+    conformance::increments_lose_nothing(store, "t");
+}
+
+fn zoho_host(redis: &str, data_dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_zoho-host"));
+    command.args(["--kv", redis, "--data-dir", data_dir.to_str().expect("utf-8")]);
+    command
+}
+
+fn run(redis: &str, data_dir: &std::path::Path, key: &str, connection: &Value, input: Value) -> Value {
+    let output = zoho_host(redis, data_dir)
+        .args(["run", key, "--namespace", "shared", "--connection", &connection.to_string(), "--input", &input.to_string()])
+        .output()
+        .expect("zoho-host runs");
+    assert!(output.status.success(), "{key}: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+#[test]
+fn two_workers_share_one_token_one_cursor_and_one_cap() {
+    let server = redis();
+    let tokio = tokio::runtime::Runtime::new().expect("tokio");
+    let sandbox = tokio.block_on(zoho_sandbox::Sandbox::start()).expect("sandbox");
+    let base = std::env::temp_dir().join(format!("zoho-redis-workers-{}", std::process::id()));
+    let (a, b) = (base.join("worker-a"), base.join("worker-b"));
+    let connection = json!({
+        "accounts-url": sandbox.url, "api-domain": sandbox.url,
+        "client-id": zoho_sandbox::CLIENT_ID, "client-secret": zoho_sandbox::CLIENT_SECRET, "refresh-token": zoho_sandbox::REFRESH_TOKEN,
+    });
+
+    // One token: worker A refreshes, worker B reuses it from Redis.
+    run(&server.url, &a, "crm-get-record", &connection, json!({ "record-type": "Leads", "record-id": "5725767000000524157" }));
+    run(&server.url, &b, "crm-get-record", &connection, json!({ "record-type": "Leads", "record-id": "5725767000000524157" }));
+    let token_requests = sandbox.requests().iter().filter(|r| r.path == "/oauth/v2/token").count();
+    assert_eq!(token_requests, 1, "one refresh for two workers");
+
+    // One cursor: A reads the first pages of the sweep, B the rest, B commits.
+    let mut ids = std::collections::HashSet::new();
+    for page in 1..=13u32 {
+        let worker = if page <= 4 { &a } else { &b };
+        let result = run(&server.url, worker, "incremental-list-contacts-by-page", &connection, json!({ "page": page, "fields": "Email" }));
+        ids.extend(result["records"].as_array().expect("records").iter().map(|r| r["id"].as_str().expect("id").to_string()));
+        assert_eq!(result["more_records"], page < 13);
+    }
+    assert_eq!(ids.len(), 2600, "the two workers read one sweep between them");
+    run(&server.url, &b, "incremental-update-last-successful-run-date", &connection, json!({}));
+    sandbox.modify_record("Contacts", "5725767000000524300", json!({ "Email": "moved@example.com" }));
+    let next = run(&server.url, &a, "incremental-list-contacts-by-page", &connection, json!({ "page": 1, "fields": "Email" }));
+    let changed: Vec<&str> = next["records"].as_array().expect("records").iter().map(|r| r["Email"].as_str().unwrap_or("")).collect();
+    assert!(changed.contains(&"moved@example.com") && changed.len() < 10, "A sees B's commit: {changed:?}");
+
+    // One cap: both workers sync streams at once, 3 requests in flight for the connection in all.
+    sandbox.set_limits(zoho_sandbox::Limits { latency: std::time::Duration::from_millis(40), ..Default::default() });
+    let spawn = |dir: &std::path::Path| {
+        zoho_host(&server.url, dir)
+            .args(["sync", "--namespace", "shared", "--streams", "leads,deals,tasks,calls,products,vendors", "--concurrency", "3", "--anchor-date", "2000-01-01"])
+            .args(["--out", dir.join("out").to_str().expect("utf-8"), "--connection", &connection.to_string()])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn")
+    };
+    let (mut first, mut second) = (spawn(&a), spawn(&b));
+    assert!(first.wait().expect("wait").success());
+    assert!(second.wait().expect("wait").success());
+    assert!(sandbox.max_in_flight() <= 3, "{} in flight across two workers", sandbox.max_in_flight());
+    let _ = std::fs::remove_dir_all(base);
+}
