@@ -31,8 +31,8 @@ use std::time::Instant;
 const SWEEP_TTL_MS: u64 = 60 * 60 * 1000;
 /// Rows one COQL call can return; re-reading a known page range asks for up to this many.
 const COQL_MAX_ROWS: usize = 2_000;
-/// Boundary ids remembered for the next sweep's duplicate drop.
-const MAX_BOUNDARY_IDS: usize = 5_000;
+/// Boundary ids remembered for the next sweep's duplicate drop (past it, duplicates are allowed).
+const MAX_BOUNDARY_IDS: usize = 2_000;
 
 #[derive(Debug, Default, Clone)]
 pub struct ListInput {
@@ -55,6 +55,33 @@ fn sweep_key(scope: &str) -> String {
 
 fn cursor_key(scope: &str) -> String {
     format!("incremental/{scope}/cursor")
+}
+
+/// The previous sweep's boundary (id → delivered Modified_Time), apart from the cursor so pages
+/// past the boundary window never read it.
+fn boundary_key(scope: &str) -> String {
+    format!("incremental/{scope}/cursor-boundary")
+}
+
+/// One key per page, so a step reads and writes a constant amount however long the sweep:
+/// `start/n` is the key page n starts after; `boundary/n` what page n delivered in the window.
+fn page_key(scope: &str, sweep: &str, what: &str, page: usize) -> String {
+    format!("incremental/{scope}/{sweep}/{what}/{page}")
+}
+
+fn load_key(client: &Client, key: &str) -> Result<Option<Key>> {
+    Ok(client.storage.get(key)?.and_then(|b| serde_json::from_slice::<Value>(&b).ok()).and_then(|v| Key::from_json(&v)))
+}
+
+/// Deletes a sweep's page keys.
+fn forget_sweep(client: &Client, scope: &str, sweep: &Map<String, Value>) -> Result<()> {
+    let Some(id) = sweep.get("sweep").and_then(Value::as_str) else { return Ok(()) };
+    let pages = sweep.get("fetched").and_then(Value::as_u64).unwrap_or(0) as usize;
+    for n in 1..=pages + 1 {
+        client.storage.delete(&page_key(scope, id, "start", n))?;
+        client.storage.delete(&page_key(scope, id, "boundary", n))?;
+    }
+    Ok(())
 }
 
 fn load(client: &Client, key: &str) -> Result<Option<Map<String, Value>>> {
@@ -166,20 +193,20 @@ pub fn list_modified_records(client: &Client, input: &ListInput) -> Result<Value
             .clone()
             .or_else(|| cursor.as_ref().and_then(|c| c.get("cursor")).and_then(Value::as_str).map(str::to_string))
             .or(anchor);
+        forget_sweep(client, &scope, &sweep)?;
         sweep = Map::new();
         sweep.insert("signature".into(), json!(signature));
         sweep.insert("since".into(), json!(since));
         sweep.insert("opened_at_ms".into(), json!(now_ms()));
         sweep.insert("sweep".into(), json!(format!("{:x}", now_ms())));
-        sweep.insert("starts".into(), json!([null]));
+        sweep.insert("fetched".into(), json!(0));
     }
     let since = sweep.get("since").and_then(Value::as_str).map(str::to_string);
-    let mut starts: Vec<Value> = sweep.get("starts").and_then(Value::as_array).cloned().unwrap_or_else(|| vec![Value::Null]);
+    let sweep_id = sweep.get("sweep").and_then(Value::as_str).unwrap_or("0").to_string();
     let last_page = sweep.get("last_page").and_then(Value::as_u64).map(|n| n as usize);
-    let fetched = starts.len() - 1;
+    // Pages whose end (the next page's start) is known.
+    let mut fetched = sweep.get("fetched").and_then(Value::as_u64).unwrap_or(0) as usize;
     let page = input.page.map(|p| p as usize).unwrap_or(fetched + 1);
-    // Records already delivered at the previous sweep's boundary (same version) are dropped.
-    let boundary: Map<String, Value> = cursor.as_ref().and_then(|c| c.get("boundary")).and_then(Value::as_object).cloned().unwrap_or_default();
     let (coql_fields, extra): (Vec<String>, Vec<String>) = if fields.len() > MAX_FIELDS_PER_LIST {
         (fields[..MAX_FIELDS_PER_LIST].to_vec(), fields[MAX_FIELDS_PER_LIST..].to_vec())
     } else {
@@ -205,12 +232,12 @@ pub fn list_modified_records(client: &Client, input: &ListInput) -> Result<Value
     }
     while result.is_none() {
         let mut conditions = base_conditions(&sweep);
-        let start = starts.get(n - 1).and_then(Key::from_json);
+        let start = if n > 1 { load_key(client, &page_key(&scope, &sweep_id, "start", n))? } else { None };
         if let Some(start) = &start {
             conditions.push(start.after());
         }
         // A page read before is read again over the same key range.
-        let known_end = starts.get(n).and_then(Key::from_json);
+        let known_end = if n <= fetched { load_key(client, &page_key(&scope, &sweep_id, "start", n + 1))? } else { None };
         if let Some(end) = &known_end {
             conditions.push(end.up_to());
         }
@@ -226,7 +253,8 @@ pub fn list_modified_records(client: &Client, input: &ListInput) -> Result<Value
             fetched_page.more = last_page != Some(n);
         } else {
             if let Some(last) = fetched_page.records.last().and_then(Key::of) {
-                starts.push(last.to_json());
+                client.storage.set(&page_key(&scope, &sweep_id, "start", n + 1), last.to_json().to_string().as_bytes())?;
+                fetched = n;
             }
             if !fetched_page.more || fetched_page.records.is_empty() {
                 fetched_page.more = false;
@@ -243,29 +271,37 @@ pub fn list_modified_records(client: &Client, input: &ListInput) -> Result<Value
         }
     }
     let mut page_result = result.unwrap_or(Page { records: Vec::new(), more: false, date: None, took_s: 0 });
+    // Records the previous sweep delivered in its boundary window (same version) are dropped;
+    // only a page reaching back into that window reads the remembered ids.
+    let previous_until = cursor.as_ref().and_then(|c| c.get("until")).and_then(Value::as_str).and_then(parse_iso);
+    let time_of = |r: &Value| r.get("Modified_Time").and_then(Value::as_str).and_then(parse_iso);
     let delivered_before = page_result.records.len();
-    page_result.records.retain(|r| {
-        let id = r.get("id").and_then(Value::as_str).unwrap_or("");
-        boundary.get(id).is_none_or(|seen| Some(seen) != r.get("Modified_Time"))
-    });
+    if page_result.records.iter().any(|r| matches!((time_of(r), previous_until), (Some(t), Some(u)) if t <= u)) {
+        let boundary = load(client, &boundary_key(&scope))?.unwrap_or_default();
+        page_result.records.retain(|r| {
+            let id = r.get("id").and_then(Value::as_str).unwrap_or("");
+            boundary.get(id).is_none_or(|seen| Some(seen) != r.get("Modified_Time"))
+        });
+    }
     let dropped = delivered_before - page_result.records.len();
     if !extra.is_empty() && !page_result.records.is_empty() {
         let batches: Vec<&[String]> = extra.chunks(MAX_FIELDS_PER_LIST - 1).collect();
         complete_records(client, &module, &batches, &mut page_result.records)?;
     }
-    // Remember what this sweep delivered inside its boundary window.
+    // Remember what this page delivered inside the sweep's boundary window.
     let window_start = sweep.get("cursor").and_then(Value::as_str).and_then(parse_iso);
-    let mut delivered = sweep.get("boundary").and_then(Value::as_object).cloned().unwrap_or_default();
+    let mut delivered = Map::new();
     for record in &page_result.records {
-        let time = record.get("Modified_Time").and_then(Value::as_str).and_then(parse_iso);
-        if let (Some(t), Some(w), Some(id)) = (time, window_start, record.get("id").and_then(Value::as_str)) {
+        if let (Some(t), Some(w), Some(id)) = (time_of(record), window_start, record.get("id").and_then(Value::as_str)) {
             if t >= w && delivered.len() < MAX_BOUNDARY_IDS {
                 delivered.insert(id.to_string(), record["Modified_Time"].clone());
             }
         }
     }
-    sweep.insert("boundary".into(), Value::Object(delivered));
-    sweep.insert("starts".into(), Value::Array(starts));
+    if !delivered.is_empty() {
+        save(client, &page_key(&scope, &sweep_id, "boundary", page), &delivered)?;
+    }
+    sweep.insert("fetched".into(), json!(fetched));
     save(client, &sweep_key(&scope), &sweep)?;
 
     let mut out = json!({
@@ -333,19 +369,36 @@ pub fn update_last_successful_run_date(client: &Client, record_type: &str, scope
             cursor.insert("source".into(), json!("explicit"));
         }
         None => {
-            let Some(sweep) = sweep.filter(|s| s.contains_key("last_page")) else {
+            let Some(sweep) = sweep.as_ref().filter(|s| s.contains_key("last_page")) else {
                 return Err(ZohoError::new(
                     ErrorKind::Conflict,
                     "there is no finished sweep to commit: read pages until more_records is false, then update the run date (or pass timestamp)",
                 ));
             };
             cursor.insert("cursor".into(), sweep.get("cursor").cloned().unwrap_or(Value::Null));
-            cursor.insert("boundary".into(), sweep.get("boundary").cloned().unwrap_or_else(|| json!({})));
+            cursor.insert("until".into(), sweep.get("until").cloned().unwrap_or(Value::Null));
             cursor.insert("source".into(), json!("sweep"));
+            // Gather what the sweep's pages delivered in the boundary window.
+            let mut boundary = Map::new();
+            let id = sweep.get("sweep").and_then(Value::as_str).unwrap_or("0");
+            for n in 1..=sweep.get("last_page").and_then(Value::as_u64).unwrap_or(0) as usize {
+                for (k, v) in load(client, &page_key(&scope, id, "boundary", n))?.unwrap_or_default() {
+                    if boundary.len() < MAX_BOUNDARY_IDS {
+                        boundary.insert(k, v);
+                    }
+                }
+            }
+            save(client, &boundary_key(&scope), &boundary)?;
         }
     }
     cursor.insert("committed_at".into(), json!(format_iso((now_ms() / 1000) as i64)));
+    if cursor.get("source") == Some(&json!("explicit")) {
+        client.storage.delete(&boundary_key(&scope))?;
+    }
     save(client, &cursor_key(&scope), &cursor)?;
+    if let Some(sweep) = &sweep {
+        forget_sweep(client, &scope, sweep)?;
+    }
     client.storage.delete(&sweep_key(&scope))?;
     Ok(json!({ "record_type": module, "cursor": cursor["cursor"], "source": cursor["source"], "committed_at": cursor["committed_at"] }))
 }

@@ -37,7 +37,9 @@ impl Harness {
         let sandbox = Sandbox::start().await.expect("sandbox starts");
         let token = sandbox.issue_token();
         let connection = json!({ "api-domain": sandbox.url, "access-token": token });
-        let namespace = format!("test-{}", sandbox.addr.port());
+        // Unique per harness: ports are reused, and a namespace must never inherit old state.
+        static HARNESSES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let namespace = format!("test-{}-{}", sandbox.addr.port(), HARNESSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         Harness { sandbox, token, connection, namespace }
     }
 

@@ -68,7 +68,39 @@ pub struct StepState {
     table: ResourceTable,
     kv: Arc<dyn KvBackend>,
     namespace: Arc<str>,
+    limits: PeakLimits,
+}
+
+/// The store's limits, noting the largest linear memory the step grew to.
+struct PeakLimits {
     limits: StoreLimits,
+    peak_memory: usize,
+}
+
+impl wasmtime::ResourceLimiter for PeakLimits {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.peak_memory = self.peak_memory.max(desired);
+        }
+        Ok(allowed)
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
 }
 
 impl WasiView for StepState {
@@ -111,6 +143,8 @@ impl ActionRef {
 pub struct StepOutcome {
     pub result: std::result::Result<Value, Value>,
     pub stderr: String,
+    /// The largest linear memory the step's instance grew to.
+    pub peak_memory_bytes: usize,
 }
 
 pub struct Runtime {
@@ -226,7 +260,10 @@ impl Runtime {
             table: ResourceTable::new(),
             kv: self.kv.clone(),
             namespace: Arc::from(namespace),
-            limits: StoreLimitsBuilder::new().memory_size(self.config.memory_limit).table_elements(100_000).instances(64).build(),
+            limits: PeakLimits {
+                limits: StoreLimitsBuilder::new().memory_size(self.config.memory_limit).table_elements(100_000).instances(64).build(),
+                peak_memory: 0,
+            },
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -281,7 +318,8 @@ impl Runtime {
             Err(_) => bail!("the step ran past its deadline of {} s", self.config.step_deadline.as_secs()),
         }
         let stderr = String::from_utf8_lossy(&stderr.contents()).into_owned();
-        Ok(StepOutcome { result: outcome_of(results.first()), stderr })
+        let peak_memory_bytes = store.data().limits.peak_memory;
+        Ok(StepOutcome { result: outcome_of(results.first()), stderr, peak_memory_bytes })
     }
 }
 

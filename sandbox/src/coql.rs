@@ -452,6 +452,37 @@ fn matches(record: &Map<String, Value>, cond: &Cond) -> bool {
     }
 }
 
+fn project_row(record: &Map<String, Value>, fields: &[String]) -> Value {
+    let mut row = Map::new();
+    for f in fields {
+        row.insert(f.clone(), lookup(record, f).cloned().unwrap_or(Value::Null));
+    }
+    row.insert("id".into(), record.get("id").cloned().unwrap_or(Value::Null));
+    Value::Object(row)
+}
+
+/// The least (Modified_Time, id) a row matching `cond` can have, read from its conjuncts:
+/// `Modified_Time >= t`, `Modified_Time > t`, and the keyset form
+/// `(Modified_Time > t or (Modified_Time = t and id > x))`. Rows are still checked in full.
+fn lower_bound(cond: &Cond) -> (i64, u64) {
+    let time = |v: &Value| v.as_str().and_then(parse_time);
+    match cond {
+        Cond::And(a, b) => lower_bound(a).max(lower_bound(b)),
+        Cond::Cmp(field, ">=", v) if field == "Modified_Time" => time(v).map_or((i64::MIN, 0), |t| (t, 0)),
+        Cond::Cmp(field, ">", v) if field == "Modified_Time" => time(v).map_or((i64::MIN, 0), |t| (t.saturating_add(1), 0)),
+        Cond::Or(a, b) => match (a.as_ref(), b.as_ref()) {
+            (Cond::Cmp(f1, ">", v1), Cond::And(eq, after)) if f1 == "Modified_Time" => match (eq.as_ref(), after.as_ref(), time(v1)) {
+                (Cond::Cmp(f2, "=", v2), Cond::Cmp(f3, ">", id), Some(t)) if f2 == "Modified_Time" && f3 == "id" && time(v2) == Some(t) => {
+                    (t, id.as_str().and_then(|i| i.parse::<u64>().ok()).map_or(0, |i| i.saturating_add(1)))
+                }
+                _ => (i64::MIN, 0),
+            },
+            _ => (i64::MIN, 0),
+        },
+        _ => (i64::MIN, 0),
+    }
+}
+
 fn fields_of(cond: &Cond, out: &mut Vec<String>) {
     match cond {
         Cond::And(a, b) | Cond::Or(a, b) => {
@@ -478,8 +509,8 @@ pub fn query(shared: &Shared, request: &RecordedRequest) -> Response {
         }
         Err(Failure::Limit(limit)) => return error_response(400, "LIMIT_EXCEEDED", "limit exceeded", json!({ "by": "limit", "limit": limit })),
     };
-    let data = shared.data();
-    let Some(module) = data.modules.get(&query.module) else {
+    let mut data = shared.data();
+    let Some(module) = data.modules.get_mut(&query.module) else {
         return error_response(400, "INVALID_QUERY", "invalid query formed", json!({ "clause": "from", "near": query.module }));
     };
     let mut used = query.fields.clone();
@@ -490,6 +521,44 @@ pub fn query(shared: &Shared, request: &RecordedRequest) -> Response {
         if !module.fields.iter().any(|d| d.api_name == base) {
             return error_response(400, "INVALID_QUERY", "column given seems to be invalid", json!({ "column_name": field, "clause": "select" }));
         }
+    }
+    // The sweep's shape (keyset on Modified_Time, id) is answered from an ordered index, as a
+    // database would: seek to the lower bound, scan until the page is full.
+    let sweep_order = query.order.len() == 2 && query.order[0] == ("Modified_Time".to_string(), false) && query.order[1] == ("id".to_string(), false);
+    if sweep_order {
+        if module.by_modified.0 != module.revision || module.by_modified.1.len() != module.records.len() {
+            let mut index: Vec<(i64, u64)> = module
+                .records
+                .iter()
+                .map(|(id, r)| (r.get("Modified_Time").and_then(Value::as_str).and_then(parse_time).unwrap_or(i64::MIN), *id))
+                .collect();
+            index.sort_unstable();
+            module.by_modified = (module.revision, index);
+        }
+        let bound = query.filter.as_ref().map_or((i64::MIN, 0), lower_bound);
+        let index = &module.by_modified.1;
+        let start = index.partition_point(|key| *key < bound);
+        let mut page = Vec::new();
+        let mut matched = 0;
+        let mut more = false;
+        for (_, id) in &index[start..] {
+            let Some(record) = module.records.get(id) else { continue };
+            if !query.filter.as_ref().is_none_or(|f| matches(record, f)) {
+                continue;
+            }
+            if matched >= query.offset + query.limit {
+                more = true;
+                break;
+            }
+            if matched >= query.offset {
+                page.push(project_row(record, &query.fields));
+            }
+            matched += 1;
+        }
+        if page.is_empty() {
+            return crate::crm::empty_response(204);
+        }
+        return json_response(200, &json!({ "data": page, "info": { "count": page.len(), "more_records": more } }));
     }
     let mut rows: Vec<(Vec<SortKey>, &Map<String, Value>)> = module
         .records
@@ -513,14 +582,7 @@ pub fn query(shared: &Shared, request: &RecordedRequest) -> Response {
         .iter()
         .skip(query.offset)
         .take(query.limit)
-        .map(|r| {
-            let mut row = Map::new();
-            for f in &query.fields {
-                row.insert(f.clone(), lookup(r, f).cloned().unwrap_or(Value::Null));
-            }
-            row.insert("id".into(), r.get("id").cloned().unwrap_or(Value::Null));
-            Value::Object(row)
-        })
+        .map(|r| project_row(r, &query.fields))
         .collect();
     if page.is_empty() {
         return crate::crm::empty_response(204);

@@ -364,6 +364,7 @@ fn update(shared: &Shared, request: &RecordedRequest, module_name: &str, id: &st
         return json_response(400, &json!({ "data": [error] }));
     }
     let changes = writable(module, values);
+    module.revision += 1;
     let Some(record) = module.records.get_mut(&record_id) else { return invalid_id(id) };
     record.extend(changes);
     record.insert("Modified_Time".into(), json!(now));
@@ -375,7 +376,10 @@ fn update(shared: &Shared, request: &RecordedRequest, module_name: &str, id: &st
 pub fn delete_stored(shared: &Shared, module_name: &str, id: &str) -> bool {
     let now = shared.clock.now();
     let mut data = shared.data();
-    let removed = data.modules.get_mut(module_name).and_then(|m| id.parse::<u64>().ok().and_then(|i| m.records.remove(&i))).is_some();
+    let removed = data.modules.get_mut(module_name).and_then(|m| {
+        m.revision += 1;
+        id.parse::<u64>().ok().and_then(|i| m.records.remove(&i))
+    }).is_some();
     if removed {
         data.deleted.entry(module_name.to_string()).or_default().push((id.to_string(), now));
     }

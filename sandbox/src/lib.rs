@@ -149,11 +149,26 @@ impl Sandbox {
         self.shared.data().books.records.get(&(collection.to_string(), None)).map_or(0, Vec::len)
     }
 
+    /// Adds a module (custom, as an admin would create it) with text fields.
+    pub fn add_module(&self, name: &str, fields: &[&str], mandatory: &'static str) {
+        let mut defs: Vec<state::FieldDef> = vec![state::FieldDef { api_name: "id".into(), data_type: "bigint" }];
+        defs.extend(fields.iter().map(|f| state::FieldDef { api_name: f.to_string(), data_type: "text" }));
+        for f in ["Created_Time", "Modified_Time"] {
+            defs.push(state::FieldDef { api_name: f.into(), data_type: "datetime" });
+        }
+        for f in ["Owner", "Created_By", "Modified_By"] {
+            defs.push(state::FieldDef { api_name: f.into(), data_type: "ownerlookup" });
+        }
+        self.shared.data().modules.insert(name.to_string(), state::Module { fields: defs, mandatory, ..Default::default() });
+    }
+
     /// Changes a record as a user would in Zoho: the values, and Modified_Time set to now.
     pub fn modify_record(&self, module: &str, id: &str, values: serde_json::Value) -> bool {
         let now = clock::Clock::zoho_time(self.shared.clock.now());
         let mut data = self.shared.data();
-        let Some(record) = data.modules.get_mut(module).and_then(|m| id.parse().ok().and_then(|i: u64| m.records.get_mut(&i))) else {
+        let Some(module) = data.modules.get_mut(module) else { return false };
+        module.revision += 1;
+        let Some(record) = id.parse().ok().and_then(|i: u64| module.records.get_mut(&i)) else {
             return false;
         };
         if let serde_json::Value::Object(values) = values {

@@ -41,6 +41,7 @@ pub fn insert(shared: &Shared, module: &str, values: Map<String, Value>, at: chr
     }
     if let Some(m) = data.modules.get_mut(module) {
         m.records.insert(id, record);
+        m.revision += 1;
     }
     id
 }
@@ -72,7 +73,7 @@ pub fn seed(shared: &Shared) {
         for (name, mut fields, mandatory, unique) in modules {
             fields.extend(system_fields());
             fields.insert(0, FieldDef { api_name: "id".into(), data_type: "bigint" });
-            data.modules.insert(name.to_string(), Module { fields, mandatory, unique, records: Default::default() });
+            data.modules.insert(name.to_string(), Module { fields, mandatory, unique, ..Default::default() });
         }
     }
     seed_books(shared);

@@ -66,6 +66,10 @@ pub struct Module {
     pub unique: Vec<&'static str>,
     /// id → record (every field, system fields included).
     pub records: BTreeMap<u64, Map<String, Value>>,
+    /// Bumped on every write; invalidates `by_modified`.
+    pub revision: u64,
+    /// (revision it was built at, ids in (Modified_Time, id) order): COQL's index for sweeps.
+    pub by_modified: (u64, Vec<(i64, u64)>),
 }
 
 /// An attachment as the sandbox stored it.
