@@ -116,7 +116,8 @@ impl Throttle {
 
     fn in_flight(storage: &dyn Storage, window: u64) -> Result<u64> {
         let mut total = 0;
-        for w in [window.saturating_sub(1), window] {
+        // The next window too: a worker whose clock already crossed the minute counts there.
+        for w in [window.saturating_sub(1), window, window + 1] {
             let acquired = counter(storage, &format!("limits/inflight/{w}/acquired"))?;
             let released = counter(storage, &format!("limits/inflight/{w}/released"))?;
             total += acquired.saturating_sub(released);
