@@ -261,3 +261,19 @@ proptest! {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_host_stops_a_step_at_its_deadline() {
+    let h = Harness::new().await;
+    let mut config = zoho_host::HostConfig::new(zoho_host::default_component_path(), component_tests::data_dir());
+    config.step_deadline = Duration::from_millis(500);
+    let runtime = zoho_host::Runtime::new(config).expect("runtime");
+    h.sandbox.inject(Fault::status(1, 200, "{}").delayed(Duration::from_secs(3)).on_path("/crm/"));
+    let started = std::time::Instant::now();
+    let outcome = runtime
+        .run(&zoho_host::ActionRef::from_key("crm-get-record").expect("key"), &h.connection, &get_lead(), Some(&json!({ "timeout-ms": 60000 })), Some(&h.namespace))
+        .await;
+    let error = outcome.expect_err("the step ran past its deadline");
+    assert!(format!("{error:#}").contains("deadline"), "{error:#}");
+    assert!(started.elapsed() < Duration::from_secs(2), "stopped at the deadline, not after the 3 s answer");
+}
