@@ -293,15 +293,15 @@ mod tests {
         for _ in 0..6 {
             transport.answer(503, "{}");
         }
-        let options = CallOptions { max_retries: Some(5), retry_delay_ms: Some(4_000), exponential_backoff: Some(true), ..Default::default() };
+        let options = CallOptions { max_retries: Some(5), retry_delay_ms: Some(5_000), exponential_backoff: Some(true), ..Default::default() };
         let connection = Connection { access_token: Some("t".into()), ..Default::default() };
         let client = Client::new(&connection, &options, &transport, &storage).unwrap();
         let response = client.send(ApiCall::new(Method::Get, "/x")).unwrap();
         assert_eq!(response.status, 503);
         let slept = transport.slept.borrow().clone();
-        // 4 s, 8 s, 16 s (+ up to 25% each) fit 30 s only twice.
+        // 5 s and 10 s (+ up to 25% each) fit the 30 s budget; a third wait of 20 s+ never does.
         assert_eq!(slept.len(), 2, "{slept:?}");
-        assert!(slept[0] >= Duration::from_secs(4) && slept[0] <= Duration::from_secs(5));
-        assert!(slept[1] >= Duration::from_secs(8) && slept[1] <= Duration::from_secs(10));
+        assert!(slept[0] >= Duration::from_secs(5) && slept[0] <= Duration::from_millis(6_250), "{slept:?}");
+        assert!(slept[1] >= Duration::from_secs(10) && slept[1] <= Duration::from_millis(12_500), "{slept:?}");
     }
 }
