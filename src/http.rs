@@ -86,6 +86,11 @@ impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
+
+    /// The start of the body, for an error message about an answer that is not what it should be.
+    pub fn body_start(&self) -> String {
+        String::from_utf8_lossy(&self.body[..self.body.len().min(120)]).into_owned()
+    }
 }
 
 pub trait Transport {

@@ -2,6 +2,7 @@
 //! Zoho's answer as data (status, headers, body) rather than judging it.
 
 use crate::client::{ApiCall, Client};
+use crate::connection::given;
 use crate::crm::response::error_from_response;
 use crate::error::{Result, ZohoError};
 use crate::http::{Body, Method};
@@ -38,10 +39,6 @@ pub struct RawResponse {
 /// Headers a caller may not set: the connection's own, and those the transport owns.
 const RESERVED_HEADERS: [&str; 9] =
     ["authorization", "host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "keep-alive", "trailer"];
-
-fn given(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
-}
 
 /// A JSON object input (`{"name": value}`), or what is wrong with it.
 fn object(input: &str, text: &str) -> Result<Map<String, Value>> {

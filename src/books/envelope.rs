@@ -25,7 +25,7 @@ pub fn open(response: &Response) -> Result<Map<String, Value>> {
         Ok(Value::Object(map)) => map,
         _ if response.body.is_empty() && (200..300).contains(&response.status) => Map::new(),
         _ => {
-            let start = String::from_utf8_lossy(&response.body[..response.body.len().min(120)]).into_owned();
+            let start = response.body_start();
             let mut error = ZohoError::new(kind_of(response.status, None), format!("Zoho Books answered HTTP {} with a body that is not a JSON object: {start:?}", response.status))
                 .with_status(response.status);
             error.retry_after_ms = retry_after(response).map(|d| d.as_millis() as u64);

@@ -5,6 +5,7 @@
 
 use crate::books::{envelope, organization, resources};
 use crate::client::{ApiCall, Client};
+use crate::connection::given;
 use crate::error::{Result, ZohoError};
 use crate::http::Method;
 use crate::validate;
@@ -31,10 +32,6 @@ fn resource_name<'a>(what: &str, name: &'a str) -> Result<&'a str> {
     } else {
         Err(ZohoError::invalid_input(format!("{what} {name:?} is not a Zoho Books resource: use the path name, e.g. contacts, invoices, items, salesorders")))
     }
-}
-
-fn given(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
 struct Target {

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 /// Parses a JSON body, or explains what came instead (an HTML proxy page, a cut-off body).
 pub fn body_json(response: &Response) -> Result<Value> {
     serde_json::from_slice(&response.body).map_err(|e| {
-        let start = String::from_utf8_lossy(&response.body[..response.body.len().min(120)]).into_owned();
+        let start = response.body_start();
         ZohoError::new(ErrorKind::Zoho, format!("Zoho answered HTTP {} with a body that is not JSON ({e}): {start:?}", response.status))
             .with_status(response.status)
     })
@@ -70,7 +70,7 @@ pub fn error_from_response(response: &Response) -> ZohoError {
             ZohoError::new(kind_of(status, None), format!("Zoho answered HTTP {status} with an empty body")).with_status(status)
         }
         Err(_) => {
-            let start = String::from_utf8_lossy(&response.body[..response.body.len().min(120)]).into_owned();
+            let start = response.body_start();
             ZohoError::new(kind_of(status, None), format!("Zoho answered HTTP {status} with a non-JSON body: {start:?}"))
                 .with_status(status)
         }

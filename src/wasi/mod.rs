@@ -319,22 +319,25 @@ impl wit_books::Guest for Component {
     }
 }
 
+/// The incremental actions' input, scoped to the module (sync streams scope theirs by stream).
+fn sweep_input(
+    record_type: String,
+    page: Option<u32>,
+    per_page: Option<u32>,
+    fields: Option<String>,
+    since: Option<String>,
+    include_deleted: Option<bool>,
+) -> incremental::ListInput {
+    incremental::ListInput { record_type, page, per_page, fields, since, anchor: None, scope: None, include_deleted }
+}
+
 impl wit_incremental::Guest for Component {
     fn list_contacts_by_page(
         connection: wit::Connection,
         input: wit_incremental::ListContactsByPageInput,
         options: Option<wit::CallOptions>,
     ) -> Result<String, wit::ZohoError> {
-        let input = incremental::ListInput {
-            record_type: "Contacts".into(),
-            page: input.page,
-            per_page: input.per_page,
-            fields: input.fields,
-            since: input.since,
-            anchor: None,
-            scope: None,
-            include_deleted: input.include_deleted,
-        };
+        let input = sweep_input("Contacts".into(), input.page, input.per_page, input.fields, input.since, input.include_deleted);
         run(connection, options, |client| incremental::list_modified_records(client, &input))
     }
 
@@ -343,16 +346,7 @@ impl wit_incremental::Guest for Component {
         input: wit_incremental::ListModifiedRecordsByPageInput,
         options: Option<wit::CallOptions>,
     ) -> Result<String, wit::ZohoError> {
-        let input = incremental::ListInput {
-            record_type: input.record_type,
-            page: input.page,
-            per_page: input.per_page,
-            fields: input.fields,
-            since: input.since,
-            anchor: None,
-            scope: None,
-            include_deleted: input.include_deleted,
-        };
+        let input = sweep_input(input.record_type, input.page, input.per_page, input.fields, input.since, input.include_deleted);
         run(connection, options, |client| incremental::list_modified_records(client, &input))
     }
 
