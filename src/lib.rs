@@ -12,6 +12,7 @@ pub mod crm;
 pub mod error;
 pub mod http;
 pub mod incremental;
+pub mod json;
 pub mod limits;
 pub mod multipart;
 pub mod options;
