@@ -10,37 +10,89 @@ use crate::storage::{get_fresh, now_ms, put_fresh, Storage};
 use serde_json::Value;
 use std::time::Duration;
 
-const HOUR_MS: u64 = 3_600_000;
+pub const HOUR_MS: u64 = 3_600_000;
 const ALLOTMENT_TTL: Duration = Duration::from_secs(24 * 3600);
 /// In-flight counters are per minute window; a holder that died frees its slot when the window ages out.
-const SLOT_WINDOW_MS: u64 = 60_000;
+pub const SLOT_WINDOW_MS: u64 = 60_000;
 /// How long a request waits for a slot or a second's budget before answering rate-limited.
 const MAX_WAIT_MS: u64 = 2_000;
 const POLL: Duration = Duration::from_millis(20);
 
+pub fn credits_key(hour: u64) -> String {
+    format!("limits/credits/{hour}")
+}
+
+pub fn rate_key(second: u64) -> String {
+    format!("limits/rate/{second}")
+}
+
+pub fn inflight_key(window: u64, what: &str) -> String {
+    format!("limits/inflight/{window}/{what}")
+}
+
+/// A stored counter; garbage or a missing key counts as 0, and any u64 is read without overflow.
 fn counter(storage: &dyn Storage, key: &str) -> Result<u64> {
-    Ok(storage.get(key)?.and_then(|b| std::str::from_utf8(&b).ok()?.parse().ok()).unwrap_or(0))
+    Ok(storage.get(key)?.and_then(|b| std::str::from_utf8(&b).ok()?.trim().parse().ok()).unwrap_or(0))
 }
 
-/// Counts `credits` spent now.
+thread_local! {
+    /// Credits this instance spent but could not record (the store failed): added to the next
+    /// successful count and to this step's own budget checks, so they are not lost while the
+    /// step lives. A step is one instance, so this never outlives the step.
+    static UNCOUNTED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Credits spent in this step that the store has not recorded.
+pub fn uncounted() -> u64 {
+    UNCOUNTED.with(|c| c.get())
+}
+
+/// Counts `credits` spent now. When the store fails, the credits are kept in the step (see
+/// [`uncounted`]), a line goes to the step's log (stderr) and the error is returned; the first
+/// credit of an hour also runs the namespace's hourly retention sweep.
 pub fn spend(storage: &dyn Storage, credits: u64) -> Result<()> {
-    storage.increment(&format!("limits/credits/{}", now_ms() / HOUR_MS), credits).map(drop)
+    spend_at(storage, credits, now_ms())
 }
 
-/// Credits spent in the last 24 hours (the current hour and the 23 before it).
+pub fn spend_at(storage: &dyn Storage, credits: u64, now: u64) -> Result<()> {
+    let pending = uncounted().saturating_add(credits);
+    match storage.increment(&credits_key(now / HOUR_MS), pending) {
+        Ok(total) => {
+            UNCOUNTED.with(|c| c.set(0));
+            // The atomic counter makes exactly one step per namespace and hour the first.
+            if total == pending {
+                crate::storage::retention::sweep(storage, now);
+            }
+            Ok(())
+        }
+        Err(e) => {
+            UNCOUNTED.with(|c| c.set(pending));
+            eprintln!("zoho: credit count not recorded ({}); {pending} credits of this step are uncounted in the shared budget", e.message);
+            Err(e)
+        }
+    }
+}
+
+/// Credits spent in the last 24 hours (the current hour and the 23 before it), plus what
+/// this step spent without recording it.
 pub fn spent_last_24h(storage: &dyn Storage) -> Result<u64> {
     let hour = now_ms() / HOUR_MS;
-    (0..24).map(|back| counter(storage, &format!("limits/credits/{}", hour.saturating_sub(back)))).sum()
+    let mut total = uncounted();
+    for back in 0..24 {
+        total = total.saturating_add(counter(storage, &credits_key(hour.saturating_sub(back)))?);
+    }
+    Ok(total)
 }
 
 /// The daily allotment of an edition with its licensed users (zoho-api.md, "Limits and credits").
 pub fn daily_allotment(edition: &str, users: u64) -> u64 {
     match edition.to_ascii_lowercase().as_str() {
         "free" => 5_000,
-        "standard" | "starter" => (50_000 + 250 * users).min(100_000),
-        "professional" => 50_000 + 500 * users,
-        "enterprise" => 50_000 + 1_000 * users,
-        "ultimate" | "crmplus" | "zohoone" => 50_000 + 2_000 * users,
+        // Licensed users come from Zoho: saturating, so no count overflows.
+        "standard" | "starter" => 50_000u64.saturating_add(users.saturating_mul(250)).min(100_000),
+        "professional" => 50_000u64.saturating_add(users.saturating_mul(500)),
+        "enterprise" => 50_000u64.saturating_add(users.saturating_mul(1_000)),
+        "ultimate" | "crmplus" | "zohoone" => 50_000u64.saturating_add(users.saturating_mul(2_000)),
         // An unknown edition gets the smallest paid allotment: pausing early beats running dry.
         _ => 50_000,
     }
@@ -57,9 +109,12 @@ pub fn edition_concurrency(edition: &str) -> u32 {
     }
 }
 
+pub const ORG_LICENSE_KEY: &str = "limits/org-license";
+pub const ORG_LICENSE_TTL: Duration = ALLOTMENT_TTL;
+
 /// The org's edition and licensed users, from `/crm/v8/org`, cached for a day.
 pub fn edition(client: &Client) -> Result<(String, u64)> {
-    let key = "limits/org-license";
+    let key = ORG_LICENSE_KEY;
     if let Some(cached) = get_fresh(client.storage, key, ALLOTMENT_TTL)? {
         if let (Some(e), Some(u)) = (cached.get("paid_type").and_then(Value::as_str), cached.get("users_license_purchased").and_then(Value::as_u64)) {
             return Ok((e.to_string(), u));
@@ -115,31 +170,42 @@ impl Throttle {
     pub const DEFAULT: Throttle = Throttle { max_in_flight: 3, per_second: 5 };
 
     fn in_flight(storage: &dyn Storage, window: u64) -> Result<u64> {
-        let mut total = 0;
+        let mut total = 0u64;
         // The next window too: a worker whose clock already crossed the minute counts there.
-        for w in [window.saturating_sub(1), window, window + 1] {
-            let acquired = counter(storage, &format!("limits/inflight/{w}/acquired"))?;
-            let released = counter(storage, &format!("limits/inflight/{w}/released"))?;
-            total += acquired.saturating_sub(released);
+        for w in [window.saturating_sub(1), window, window.saturating_add(1)] {
+            let acquired = counter(storage, &inflight_key(w, "acquired"))?;
+            let released = counter(storage, &inflight_key(w, "released"))?;
+            total = total.saturating_add(acquired.saturating_sub(released));
         }
         Ok(total)
     }
 
     /// Waits for a slot and a share of this second's budget, or answers rate-limited.
     pub fn acquire(&self, storage: &dyn Storage, transport: &dyn Transport) -> Result<Slot> {
+        self.acquire_with(storage, transport, &now_ms)
+    }
+
+    /// `acquire` on a given clock (tests move it by hand).
+    pub fn acquire_with(&self, storage: &dyn Storage, transport: &dyn Transport, clock: &dyn Fn() -> u64) -> Result<Slot> {
         let mut waits = MAX_WAIT_MS / POLL.as_millis() as u64;
         loop {
-            let now = now_ms();
+            let now = clock();
             let window = now / SLOT_WINDOW_MS;
             // Increment-only atomics: in flight = acquired - released, per window.
-            storage.increment(&format!("limits/inflight/{window}/acquired"), 1)?;
+            if storage.increment(&inflight_key(window, "acquired"), 1)? == 1 {
+                forget_windows_before(storage, window);
+            }
             if Self::in_flight(storage, window)? <= u64::from(self.max_in_flight) {
-                let second = storage.increment(&format!("limits/rate/{}", now / 1000), 1)?;
-                if second <= u64::from(self.per_second) {
+                let second = now / 1000;
+                let count = storage.increment(&rate_key(second), 1)?;
+                if count == 1 {
+                    forget_seconds_before(storage, second);
+                }
+                if count <= u64::from(self.per_second) {
                     return Ok(Slot { window });
                 }
             }
-            storage.increment(&format!("limits/inflight/{window}/released"), 1)?;
+            storage.increment(&inflight_key(window, "released"), 1)?;
             if waits == 0 {
                 let mut error = ZohoError::new(
                     ErrorKind::RateLimited,
@@ -154,7 +220,27 @@ impl Throttle {
     }
 
     pub fn release(storage: &dyn Storage, slot: Slot) {
-        let _ = storage.increment(&format!("limits/inflight/{}/released", slot.window), 1);
+        let _ = storage.increment(&inflight_key(slot.window, "released"), 1);
+    }
+}
+
+/// Counters no reader looks at any more are deleted by the first request of each new window:
+/// the in-flight count reads windows w-1 to w+1, the rate count only its own second; one more
+/// window is kept for a worker whose clock lags. Gaps longer than this are the hourly sweep's.
+const FORGET_BEHIND: u64 = 3;
+
+fn forget_windows_before(storage: &dyn Storage, window: u64) {
+    for back in 2..2 + FORGET_BEHIND {
+        let Some(w) = window.checked_sub(back) else { break };
+        let _ = storage.delete(&inflight_key(w, "acquired"));
+        let _ = storage.delete(&inflight_key(w, "released"));
+    }
+}
+
+fn forget_seconds_before(storage: &dyn Storage, second: u64) {
+    for back in 2..2 + FORGET_BEHIND {
+        let Some(s) = second.checked_sub(back) else { break };
+        let _ = storage.delete(&rate_key(s));
     }
 }
 
@@ -171,6 +257,64 @@ mod tests {
         assert_eq!(daily_allotment("standard", 1_000), 100_000);
         assert_eq!(daily_allotment("Enterprise", 10), 60_000);
         assert_eq!(daily_allotment("ultimate", 10), 70_000);
+    }
+
+    /// #5: stored counters at u64's edge or garbage neither overflow nor panic; #5: licensed
+    /// users from Zoho at u64::MAX saturate.
+    #[test]
+    fn counters_at_the_edge_and_garbage_are_read_without_overflow() {
+        let storage = Memory::default();
+        let hour = now_ms() / HOUR_MS;
+        storage.set(&credits_key(hour), b"18446744073709551615").unwrap();
+        storage.set(&credits_key(hour - 1), b"18446744073709551615").unwrap();
+        storage.set(&credits_key(hour - 2), b"garbage").unwrap();
+        assert_eq!(spent_last_24h(&storage).unwrap(), u64::MAX);
+        spend(&storage, 1).unwrap();
+        assert_eq!(counter(&storage, &credits_key(now_ms() / HOUR_MS)).unwrap(), u64::MAX);
+        let window = now_ms() / SLOT_WINDOW_MS;
+        storage.set(&inflight_key(window, "acquired"), b"18446744073709551615").unwrap();
+        storage.set(&inflight_key(window + 1, "acquired"), b"18446744073709551615").unwrap();
+        assert_eq!(Throttle::in_flight(&storage, window).unwrap(), u64::MAX);
+        assert_eq!(daily_allotment("ultimate", u64::MAX), u64::MAX);
+        assert_eq!(daily_allotment("standard", u64::MAX), 100_000);
+    }
+
+    /// #16: a failing store does not drop the credit silently: the error comes back, the step
+    /// keeps the count and adds it to the next successful write.
+    #[test]
+    fn a_failing_store_keeps_the_credit_count_in_the_step() {
+        let broken = crate::storage::memory::Broken;
+        assert_eq!(spend(&broken, 1).unwrap_err().kind, ErrorKind::Internal);
+        assert_eq!(spend(&broken, 1).unwrap_err().kind, ErrorKind::Internal);
+        assert_eq!(uncounted(), 2);
+        let storage = Memory::default();
+        assert_eq!(spent_last_24h(&storage).unwrap(), 2, "the step's own budget check sees them");
+        spend(&storage, 1).unwrap();
+        assert_eq!(uncounted(), 0);
+        assert_eq!(spent_last_24h(&storage).unwrap(), 3);
+    }
+
+    /// #14: the first request of a new second or minute deletes the counters no one reads.
+    #[test]
+    fn moving_past_a_window_deletes_its_counters() {
+        let (storage, transport) = (Memory::default(), Scripted::default());
+        let throttle = Throttle { max_in_flight: 100, per_second: 100 };
+        let start: u64 = 1_700_000_000_000;
+        let now = std::cell::Cell::new(start);
+        for _ in 0..600 {
+            let slot = throttle.acquire_with(&storage, &transport, &|| now.get()).unwrap();
+            Throttle::release(&storage, slot);
+            now.set(now.get() + 1_000);
+        }
+        let keys: Vec<String> = storage.0.borrow().keys().cloned().collect();
+        let rate = keys.iter().filter(|k| k.starts_with("limits/rate/")).count();
+        let inflight = keys.iter().filter(|k| k.starts_with("limits/inflight/")).count();
+        assert!(rate <= 2, "{keys:?}");
+        assert!(inflight <= 4, "{keys:?}");
+        // A spend that is the hour's first runs the retention sweep, which takes any gap's leftovers.
+        storage.set(&rate_key(start / 1000), b"3").unwrap();
+        spend_at(&storage, 1, now.get() + HOUR_MS).unwrap();
+        assert!(storage.get(&rate_key(start / 1000)).unwrap().is_none());
     }
 
     #[test]

@@ -4,6 +4,11 @@ use crate::error::{ErrorKind, Result, ZohoError};
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub mod retention;
+
+/// An hour, for the retention rules (limits keeps its buckets by the hour too).
+const HOUR_MS_FOR_RETENTION: u64 = 3_600_000;
+
 pub trait Storage {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
     fn set(&self, key: &str, value: &[u8]) -> Result<()>;
@@ -11,6 +16,19 @@ pub trait Storage {
     /// Adds `delta` to a counter atomically across every instance sharing the store;
     /// returns the new value (an absent counter counts as 0).
     fn increment(&self, key: &str, delta: u64) -> Result<u64>;
+    /// One page of the namespace's keys from `cursor` (None: the first page), with the cursor
+    /// of the next page; for retention sweeps. A store that cannot list answers no keys.
+    fn list_keys(&self, cursor: Option<u64>) -> Result<KeyPage> {
+        let _ = cursor;
+        Ok(KeyPage::default())
+    }
+}
+
+/// A page of keys and where the next page starts (None: this was the last).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct KeyPage {
+    pub keys: Vec<String>,
+    pub cursor: Option<u64>,
 }
 
 pub fn now_ms() -> u64 {
@@ -23,7 +41,8 @@ pub fn get_fresh(storage: &dyn Storage, key: &str, ttl: Duration) -> Result<Opti
     let Some(bytes) = storage.get(key)? else { return Ok(None) };
     let Ok(mut entry) = serde_json::from_slice::<Value>(&bytes) else { return Ok(None) };
     let stored_at = entry.get("stored_at_ms").and_then(Value::as_u64).unwrap_or(0);
-    if now_ms().saturating_sub(stored_at) >= ttl.as_millis() as u64 {
+    // A stored time in the future (a skewed clock or garbage) is not trusted to be fresh.
+    if stored_at > now_ms().saturating_add(60_000) || now_ms().saturating_sub(stored_at) >= u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX) {
         return Ok(None);
     }
     Ok(entry.get_mut("value").map(Value::take))
@@ -61,8 +80,37 @@ pub mod memory {
         fn increment(&self, key: &str, delta: u64) -> Result<u64> {
             let mut map = self.0.borrow_mut();
             let current = map.get(key).and_then(|v| std::str::from_utf8(v).ok()?.parse::<u64>().ok()).unwrap_or(0);
-            map.insert(key.into(), (current + delta).to_string().into_bytes());
-            Ok(current + delta)
+            let next = current.saturating_add(delta);
+            map.insert(key.into(), next.to_string().into_bytes());
+            Ok(next)
+        }
+        fn list_keys(&self, cursor: Option<u64>) -> Result<KeyPage> {
+            // Small pages, so tests walk the cursor as the host's store makes callers do.
+            const PAGE: usize = 7;
+            let mut keys: Vec<String> = self.0.borrow().keys().cloned().collect();
+            keys.sort();
+            let offset = usize::try_from(cursor.unwrap_or(0)).unwrap_or(usize::MAX);
+            let page: Vec<String> = keys.iter().skip(offset).take(PAGE).cloned().collect();
+            let next = offset.saturating_add(page.len());
+            Ok(KeyPage { cursor: (next < keys.len()).then_some(next as u64), keys: page })
+        }
+    }
+
+    /// A storage whose every operation fails, as a broken host store would.
+    pub struct Broken;
+
+    impl Storage for Broken {
+        fn get(&self, _: &str) -> Result<Option<Vec<u8>>> {
+            Err(ZohoError::new(ErrorKind::Internal, "the host's key-value storage failed: disk full"))
+        }
+        fn set(&self, _: &str, _: &[u8]) -> Result<()> {
+            Err(ZohoError::new(ErrorKind::Internal, "the host's key-value storage failed: disk full"))
+        }
+        fn delete(&self, _: &str) -> Result<()> {
+            Err(ZohoError::new(ErrorKind::Internal, "the host's key-value storage failed: disk full"))
+        }
+        fn increment(&self, _: &str, _: u64) -> Result<u64> {
+            Err(ZohoError::new(ErrorKind::Internal, "the host's key-value storage failed: disk full"))
         }
     }
 

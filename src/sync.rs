@@ -127,17 +127,19 @@ fn full_refresh_page(client: &Client, stream: &str, page: u32, per_page: u32) ->
         204 => (json!([]), false),
         _ => return Err(error_from_response(&response)),
     };
-    Ok(json!({ "stream": stream, "records": records, "page": page, "more_records": more, "next_page": if more { json!(page + 1) } else { Value::Null }, "incremental": false }))
+    let next_page = if more { page.checked_add(1) } else { None };
+    Ok(json!({ "stream": stream, "records": records, "page": page, "more_records": more && next_page.is_some(), "next_page": next_page, "incremental": false }))
 }
 
-pub fn read_stream_page(client: &Client, input: &StreamInput) -> Result<Value> {
+/// A page of a stream as the step's JSON text (incremental records pass through as Zoho's text).
+pub fn read_stream_page(client: &Client, input: &StreamInput) -> Result<String> {
     let source = source_of(&input.stream)?;
     if let Some(share) = input.backoff_at_credit_percentage {
         limits::check_credit_budget(client, share)?;
     }
     match source {
-        Source::Users => full_refresh_page(client, "users", input.page.unwrap_or(1).max(1), input.per_page.unwrap_or(200).clamp(1, 200)),
-        Source::Modules => full_refresh_page(client, "modules", 1, 200),
+        Source::Users => full_refresh_page(client, "users", input.page.unwrap_or(1).max(1), input.per_page.unwrap_or(200).clamp(1, 200)).map(|v| v.to_string()),
+        Source::Modules => full_refresh_page(client, "modules", 1, 200).map(|v| v.to_string()),
         Source::Module(module) => {
             let list = ListInput {
                 record_type: module,
@@ -149,10 +151,10 @@ pub fn read_stream_page(client: &Client, input: &StreamInput) -> Result<Value> {
                 scope: Some(scope_of(&input.stream)),
                 include_deleted: None,
             };
-            let mut page = incremental::list_modified_records(client, &list)?;
-            page["stream"] = json!(input.stream.trim());
-            page["incremental"] = json!(true);
-            Ok(page)
+            let mut page = incremental::list_page(client, &list)?;
+            page.stream = Some(input.stream.trim().to_string());
+            page.incremental = Some(true);
+            page.to_json()
         }
     }
 }

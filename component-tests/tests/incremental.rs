@@ -131,46 +131,78 @@ async fn explicit_timestamps_and_deleted_ids() {
 #[derive(Debug, Clone)]
 enum Change {
     Modify(usize),
+    /// Two modifications of one record within the same second.
+    ModifyTwice(usize),
     Create,
     Delete(usize),
     Tick,
 }
 
 fn change() -> impl Strategy<Value = Change> {
-    prop_oneof![6 => (0usize..10_000).prop_map(Change::Modify), 2 => Just(Change::Create), 1 => (0usize..10_000).prop_map(Change::Delete), 2 => Just(Change::Tick)]
+    prop_oneof![
+        6 => (0usize..10_000).prop_map(Change::Modify),
+        3 => (0usize..10_000).prop_map(Change::ModifyTwice),
+        2 => Just(Change::Create),
+        1 => (0usize..10_000).prop_map(Change::Delete),
+        1 => Just(Change::Tick)
+    ]
+}
+
+/// A record's version: modifications write `v<n>` (n grows) into Last_Name, a delivered field,
+/// so a later version differs in content even within one Modified_Time second.
+fn version_of(last_name: &Value) -> u64 {
+    last_name.as_str().and_then(|n| n.strip_prefix('v')).and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+fn versions_now(h: &Harness) -> HashMap<String, u64> {
+    h.sandbox.record_versions("Contacts").into_iter().map(|(id, _)| {
+        let version = h.sandbox.record("Contacts", &id).map_or(0, |r| version_of(&r["Last_Name"]));
+        (id, version)
+    }).collect()
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 6, failure_persistence: None, .. ProptestConfig::default() })]
 
-    /// Sweeps with changes between their pages: every version that existed when a sweep began is
+    /// Sweeps with changes between their pages, several modifications per second and the same
+    /// record modified twice in one second: every version that existed when a sweep began is
     /// delivered (or superseded by a delivered later version, or deleted) by the end of the next.
+    /// Break #7: on the old code a second modification within the second of a delivered first
+    /// one was dropped as a boundary duplicate (same id, same Modified_Time) and never delivered.
     #[test]
     fn no_version_is_lost(per_page in 60u32..=200, rounds in prop::collection::vec(prop::collection::vec(prop::collection::vec(change(), 0..25), 1..20), 3..5)) {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
         runtime.block_on(async move {
             let h = Harness::new().await;
             h.sandbox.clock().freeze_at(chrono::Utc::now());
-            let mut delivered: HashMap<String, i64> = HashMap::new();
-            let mut starts: Vec<HashMap<String, i64>> = Vec::new();
+            let mut next_version = 1u64;
+            let mut modify = |id: &str| {
+                h.sandbox.modify_record("Contacts", id, json!({ "Last_Name": format!("v{next_version}") }));
+                next_version += 1;
+            };
+            let mut delivered: HashMap<String, u64> = HashMap::new();
+            let mut starts: Vec<HashMap<String, u64>> = Vec::new();
             let mut deleted: HashSet<String> = HashSet::new();
             for (k, pages) in rounds.iter().enumerate() {
-                starts.push(h.sandbox.record_versions("Contacts").into_iter().map(|(id, t)| (id, instant(&t))).collect());
+                starts.push(versions_now(&h));
                 let mut page = 1;
                 loop {
                     let outcome = h.run("incremental-list-contacts-by-page", json!({ "page": page, "per-page": per_page, "fields": "Last_Name" })).await;
                     let result = ok_of(&outcome).clone();
                     for record in result["records"].as_array().expect("records") {
                         let id = record["id"].as_str().expect("id").to_string();
-                        let version = instant(record["Modified_Time"].as_str().expect("time"));
-                        let best = delivered.entry(id).or_insert(i64::MIN);
-                        *best = (*best).max(version);
+                        let best = delivered.entry(id).or_insert(0);
+                        *best = (*best).max(version_of(&record["Last_Name"]));
                     }
                     // Users change records while the sweep runs.
                     for change in pages.get(page - 1).into_iter().flatten() {
                         let versions = h.sandbox.record_versions("Contacts");
                         match change {
-                            Change::Modify(i) => { h.sandbox.modify_record("Contacts", &versions[i % versions.len()].0, json!({ "Mailing_City": "Rome" })); }
+                            Change::Modify(i) => modify(&versions[i % versions.len()].0),
+                            Change::ModifyTwice(i) => {
+                                modify(&versions[i % versions.len()].0);
+                                modify(&versions[i % versions.len()].0);
+                            }
                             Change::Create => { h.sandbox.create_record("Contacts", json!({ "Last_Name": "New" })); }
                             Change::Delete(i) => {
                                 let id = versions[i % versions.len()].0.clone();
@@ -184,6 +216,15 @@ proptest! {
                     page += 1;
                 }
                 ok_of(&h.run("incremental-update-last-successful-run-date", json!({})).await);
+                // Between sweeps, within the same second: a record the sweep delivered changes again.
+                // After every other sweep the clock then moves on 3 s, so the sweep after next
+                // no longer reaches back to that second: dropping the change once loses it.
+                if let Some((id, _)) = h.sandbox.record_versions("Contacts").into_iter().max_by_key(|(id, t)| (instant(t), id.clone())) {
+                    modify(&id);
+                }
+                if k % 2 == 0 {
+                    h.sandbox.clock().advance(chrono::Duration::seconds(3));
+                }
                 if k >= 1 {
                     // Everything that existed when sweep k-1 began is accounted for by now.
                     for (id, version) in &starts[k - 1] {
@@ -192,8 +233,82 @@ proptest! {
                     }
                 }
             }
+            // The last changes are delivered by one more sweep.
+            let last = versions_now(&h);
+            sweep(&h, "Contacts", per_page, "Last_Name").await.iter().for_each(|record| {
+                let best = delivered.entry(record["id"].as_str().expect("id").to_string()).or_insert(0);
+                *best = (*best).max(version_of(&record["Last_Name"]));
+            });
+            for (id, version) in &last {
+                assert!(delivered.get(id).is_some_and(|d| d >= version), "the final sweep lost {id} at version {version}");
+            }
         });
     }
+}
+
+/// Break #7, the exact scenario: a record modified twice within one second, whose first version
+/// sweep 1 delivered, is delivered again by sweep 2; unchanged boundary records are still
+/// dropped as duplicates, and a third sweep is empty.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_record_modified_twice_in_one_second_is_delivered_again() {
+    let h = Harness::new().await;
+    h.sandbox.clock().freeze_at(chrono::Utc::now());
+    let ids: Vec<String> = (0..3).map(|i| h.sandbox.create_record("Deals", json!({ "Deal_Name": format!("first {i}") }))).collect();
+    let first = sweep(&h, "Deals", 200, "Deal_Name").await;
+    assert!(first.iter().any(|r| r["id"] == ids[1].as_str() && r["Deal_Name"] == "first 1"), "{first:?}");
+    // The same second: Modified_Time does not change, the content does.
+    assert!(h.sandbox.modify_record("Deals", &ids[1], json!({ "Deal_Name": "second 1" })));
+    h.sandbox.clear_requests();
+    let outcome = h.run("incremental-list-modified-records-by-page", json!({ "record-type": "Deals", "page": 1, "fields": "Deal_Name" })).await;
+    let second = ok_of(&outcome).clone();
+    let records = second["records"].as_array().expect("records");
+    assert_eq!(records.len(), 1, "{second}");
+    assert_eq!((records[0]["id"].as_str(), records[0]["Deal_Name"].as_str()), (Some(ids[1].as_str()), Some("second 1")));
+    assert_eq!(second["sweep"]["duplicates_dropped"], 2, "the two unchanged records of the window are dropped");
+    assert_eq!(h.requests().len(), 1, "one COQL page");
+    let query = h.requests()[0].json().expect("body")["select_query"].as_str().expect("query").to_string();
+    assert!(query.starts_with("select id, Modified_Time, Deal_Name from Deals where Modified_Time >= '"), "{query}");
+    ok_of(&h.run("incremental-update-last-successful-run-date", json!({ "record-type": "Deals" })).await);
+    assert_eq!(sweep(&h, "Deals", 200, "Deal_Name").await, Vec::<Value>::new(), "nothing changed since");
+}
+
+/// Break #8: 2,100 deletions are all reported, once each, across steps: the deleted feed is
+/// walked 10 pages (2,000 ids) per step and more_records stays true until it ends; a commit
+/// before that is refused. On the old code 2,000 ids came back and 100 never, with no flag.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_thousand_one_hundred_deletions_are_all_reported_once() {
+    let h = Harness::new().await;
+    let gone: Vec<String> = h.sandbox.record_versions("Contacts").into_iter().take(2_100).map(|(id, _)| id).collect();
+    for id in &gone {
+        assert!(h.sandbox.delete_record("Contacts", id));
+    }
+    h.sandbox.clear_requests();
+    let page = |n: u32| json!({ "record-type": "Contacts", "page": n, "per-page": 200, "fields": "Last_Name", "include-deleted": true });
+    let mut records = 0;
+    let mut reported: Vec<String> = Vec::new();
+    for n in 1..=3 {
+        let result = ok_of(&h.run("incremental-list-modified-records-by-page", page(n)).await).clone();
+        records += result["records"].as_array().map_or(0, Vec::len);
+        reported.extend(result["deleted"].as_array().into_iter().flatten().map(|id| id.as_str().expect("id").to_string()));
+        assert_eq!(result["more_records"], true, "page {n}: the deleted feed is not walked yet");
+    }
+    assert_eq!((records, reported.len()), (500, 2_000));
+    assert_eq!(h.requests().len(), 3 + 10, "three COQL pages, ten feed pages");
+    let outcome = h.run("incremental-update-last-successful-run-date", json!({ "record-type": "Contacts" })).await;
+    assert_eq!(error_of(&outcome)["kind"], "conflict", "the sweep is not finished while the feed is unread");
+    h.sandbox.clear_requests();
+    let fourth = ok_of(&h.run("incremental-list-modified-records-by-page", page(4)).await).clone();
+    assert_eq!((fourth["records"].clone(), fourth["more_records"].clone(), fourth["next_page"].clone()), (json!([]), json!(false), Value::Null));
+    reported.extend(fourth["deleted"].as_array().expect("deleted").iter().map(|id| id.as_str().expect("id").to_string()));
+    component_tests::assert_request(&h.only_request(), &h.token, "GET", "/crm/v8/Contacts/deleted", &[("type", "all"), ("page", "11"), ("per_page", "200")], None);
+    assert_eq!(reported.len(), 2_100, "each id exactly once");
+    assert_eq!(reported.iter().collect::<HashSet<_>>(), gone.iter().collect::<HashSet<_>>());
+    // Past the end: nothing more, nothing sent.
+    h.sandbox.clear_requests();
+    let fifth = ok_of(&h.run("incremental-list-modified-records-by-page", page(5)).await).clone();
+    assert_eq!((fifth["deleted"].clone(), fifth["more_records"].clone()), (json!([]), json!(false)));
+    assert!(h.requests().is_empty());
+    ok_of(&h.run("incremental-update-last-successful-run-date", json!({ "record-type": "Contacts" })).await);
 }
 
 #[tokio::test(flavor = "multi_thread")]

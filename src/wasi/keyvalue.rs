@@ -3,7 +3,7 @@
 
 use super::bindings::wasi::keyvalue::{atomics, store};
 use crate::error::{ErrorKind, Result, ZohoError};
-use crate::storage::Storage;
+use crate::storage::{KeyPage, Storage};
 
 pub struct KeyValue {
     bucket: store::Bucket,
@@ -39,5 +39,10 @@ impl Storage for KeyValue {
 
     fn increment(&self, key: &str, delta: u64) -> Result<u64> {
         atomics::increment(&self.bucket, key, delta).map_err(storage_error)
+    }
+
+    fn list_keys(&self, cursor: Option<u64>) -> Result<KeyPage> {
+        let page = self.bucket.list_keys(cursor).map_err(storage_error)?;
+        Ok(KeyPage { keys: page.keys, cursor: page.cursor })
     }
 }

@@ -338,7 +338,7 @@ impl wit_incremental::Guest for Component {
         options: Option<wit::CallOptions>,
     ) -> Result<String, wit::ZohoError> {
         let input = sweep_input("Contacts".into(), input.page, input.per_page, input.fields, input.since, input.include_deleted);
-        run(connection, options, |client| incremental::list_modified_records(client, &input))
+        run_with(connection, options, |client| incremental::list_modified_records(client, &input))
     }
 
     fn list_modified_records_by_page(
@@ -347,7 +347,7 @@ impl wit_incremental::Guest for Component {
         options: Option<wit::CallOptions>,
     ) -> Result<String, wit::ZohoError> {
         let input = sweep_input(input.record_type, input.page, input.per_page, input.fields, input.since, input.include_deleted);
-        run(connection, options, |client| incremental::list_modified_records(client, &input))
+        run_with(connection, options, |client| incremental::list_modified_records(client, &input))
     }
 
     fn update_last_successful_run_date(
@@ -379,7 +379,7 @@ impl wit_sync::Guest for Component {
             backoff_at_credit_percentage: input.backoff_at_credit_percentage,
             fields: input.fields,
         };
-        run_limited(connection, options, Some(throttle), |client| sync::read_stream_page(client, &input)).map(|v| v.to_string())
+        run_limited(connection, options, Some(throttle), |client| sync::read_stream_page(client, &input))
     }
 
     fn commit_stream(connection: wit::Connection, input: wit_sync::CommitStreamInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
