@@ -10,11 +10,30 @@ fn manifest_matches_the_component() {
     assert!(problems.is_empty(), "actions.json and the component disagree:\n{}", problems.join("\n"));
 }
 
+/// The README's action table agrees with the manifest: every action has a row with its label,
+/// and the row names every input, `?` marking the optional ones (a row may instead refer to
+/// another action's inputs with "as ...").
 #[test]
 fn the_readme_lists_every_action() {
     let readme = include_str!("../../README.md");
     for action in Manifest::embedded().expect("manifest").actions {
-        assert!(readme.contains(&format!("`{}`", action.key)), "README does not list {}", action.key);
+        let prefix = format!("| `{}` |", action.key);
+        let row = readme.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("README has no row for {}", action.key));
+        let cells: Vec<&str> = row.split(" | ").map(str::trim).collect();
+        assert_eq!(cells.get(1).copied(), Some(action.label.as_str()), "README label of {}", action.key);
+        let listed = cells.get(2).copied().unwrap_or("");
+        if listed.starts_with("as ") {
+            continue;
+        }
+        // "record-type? (Leads), record-id, file? (text, ...)" -> ["record-type?", "record-id", "file?"]
+        let mut depth = 0;
+        let plain: String = listed.chars().filter(|c| {
+            match c { '(' => depth += 1, ')' => depth -= 1, _ => {} }
+            depth == 0 && *c != ')'
+        }).collect();
+        let names: Vec<&str> = plain.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
+        let expected: Vec<String> = action.inputs.iter().map(|i| if i.required { i.key.clone() } else { format!("{}?", i.key) }).collect();
+        assert_eq!(names, expected, "README inputs of {}", action.key);
     }
 }
 

@@ -30,6 +30,18 @@ struct Cli {
 enum Command {
     /// List the actions of the manifest.
     Actions,
+    /// Generate actions.json from the WIT and its annotations; print it, or check or write the file.
+    Manifest {
+        /// The WIT package directory (world.wit, annotations.json, deps/).
+        #[arg(long, default_value = "wit")]
+        wit: std::path::PathBuf,
+        /// Write the generated manifest to this file.
+        #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "actions.json")]
+        write: Option<std::path::PathBuf>,
+        /// Exit 1 when this file differs from the generated manifest.
+        #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "actions.json")]
+        check: Option<std::path::PathBuf>,
+    },
     /// Run one action; prints the result as JSON on stdout, or the error on stderr (exit 1).
     Run {
         /// Manifest key, e.g. crm-create-record.
@@ -150,6 +162,22 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 let inputs: Vec<String> =
                     action.inputs.iter().map(|i| if i.required { i.key.clone() } else { format!("{}?", i.key) }).collect();
                 println!("{:<22} {:<26} {}", action.key, action.label, inputs.join(" "));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Manifest { wit, write, check } => {
+            let generated = zoho_host::manifest::generate(wit)?;
+            if let Some(path) = check {
+                let committed = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+                if committed != generated {
+                    eprintln!("{} differs from what {} generates: run `zoho-host manifest --write`", path.display(), wit.display());
+                    return Ok(ExitCode::from(1));
+                }
+            }
+            match write {
+                Some(path) => std::fs::write(path, &generated).with_context(|| format!("writing {}", path.display()))?,
+                None if check.is_none() => print!("{generated}"),
+                None => {}
             }
             Ok(ExitCode::SUCCESS)
         }

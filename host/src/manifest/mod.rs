@@ -1,5 +1,8 @@
 //! actions.json: the form a platform renders for each step, and its map onto WIT exports.
-//! `check` proves the manifest and the component agree in both directions.
+//! `check` proves the manifest and the component agree in both directions; `generate` makes it.
+
+mod generate;
+pub use generate::generate;
 
 use crate::runtime::{ActionRef, PACKAGE, VERSION};
 use anyhow::{Context as _, Result};
@@ -10,7 +13,7 @@ use wasmtime::component::{Component, Type};
 use wasmtime::Engine;
 
 /// The manifest shipped with this host, embedded at build time.
-pub const EMBEDDED: &str = include_str!("../../actions.json");
+pub const EMBEDDED: &str = include_str!("../../../actions.json");
 
 #[derive(Debug, Deserialize)]
 pub struct Manifest {

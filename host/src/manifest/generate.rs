@@ -1,0 +1,362 @@
+//! actions.json made from its two sources: `wit/world.wit` (the functions, their input records,
+//! field types, optionality and doc comments) and `wit/annotations.json` (what WIT cannot say:
+//! labels, defaults, patterns, choices, bounds, input kinds such as json or password, and each
+//! action's output text). `zoho-host manifest --write` regenerates the file; a test fails when
+//! the committed file differs.
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+use wit_parser::{Docs, Resolve, Type, TypeDefKind, TypeId, WorldItem};
+
+/// What WIT cannot say, per input.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InputNote {
+    label: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    /// Explains a field of a shared record differently for one action.
+    help: Option<String>,
+    default: Option<Value>,
+    pattern: Option<String>,
+    #[serde(rename = "enum")]
+    choices: Option<Vec<Value>>,
+    minimum: Option<Value>,
+    maximum: Option<Value>,
+    #[serde(rename = "maxLength")]
+    max_length: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActionNote {
+    label: String,
+    output: String,
+    #[serde(default)]
+    inputs: BTreeMap<String, InputNote>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SectionNote {
+    label: String,
+    #[serde(default)]
+    inputs: BTreeMap<String, InputNote>,
+    /// Anything else the section carries (credential sets, default scopes), passed through.
+    #[serde(flatten)]
+    extra: Map<String, Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Annotations {
+    manifest: Map<String, Value>,
+    sections: BTreeMap<String, SectionNote>,
+    actions: BTreeMap<String, ActionNote>,
+}
+
+/// One form input, in the order a platform reads it.
+#[derive(Debug, Serialize)]
+struct Input {
+    key: String,
+    label: String,
+    #[serde(rename = "type")]
+    kind: String,
+    required: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    default: Option<Value>,
+    help: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pattern: Option<String>,
+    #[serde(rename = "enum", skip_serializing_if = "Option::is_none")]
+    choices: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    minimum: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    maximum: Option<Value>,
+    #[serde(rename = "maxLength", skip_serializing_if = "Option::is_none")]
+    max_length: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+struct Section {
+    label: String,
+    description: String,
+    #[serde(flatten)]
+    extra: Map<String, Value>,
+    inputs: Vec<Input>,
+    #[serde(rename = "input-schema")]
+    input_schema: Value,
+}
+
+#[derive(Debug, Serialize)]
+struct Action {
+    key: String,
+    label: String,
+    description: String,
+    wit: Value,
+    inputs: Vec<Input>,
+    output: String,
+    #[serde(rename = "input-schema")]
+    input_schema: Value,
+}
+
+/// A doc comment as one paragraph of help text.
+fn text(docs: &Docs) -> String {
+    docs.contents.as_deref().unwrap_or("").split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn title_case(key: &str) -> String {
+    key.split('-').map(|w| w[..1].to_uppercase() + &w[1..]).collect::<Vec<_>>().join(" ")
+}
+
+/// The manifest kind a WIT type stands for (options unwrapped by the caller).
+fn kind_of(resolve: &Resolve, ty: &Type) -> Result<&'static str> {
+    Ok(match ty {
+        Type::String => "string",
+        Type::Bool => "boolean",
+        Type::U8 | Type::U16 | Type::U32 | Type::U64 | Type::S8 | Type::S16 | Type::S32 | Type::S64 => "integer",
+        Type::F32 | Type::F64 => "number",
+        Type::Id(id) => match &resolve.types[*id].kind {
+            TypeDefKind::List(Type::String) => "string-list",
+            TypeDefKind::Variant(v) if v.cases.iter().any(|c| c.name == "text") && v.cases.iter().any(|c| c.name == "bytes") => "file",
+            TypeDefKind::Type(inner) => kind_of(resolve, inner)?,
+            other => bail!("no manifest kind for WIT type {other:?}"),
+        },
+        other => bail!("no manifest kind for WIT type {other:?}"),
+    })
+}
+
+/// The record behind a parameter type (`record`, or `option<record>`).
+fn record_of(resolve: &Resolve, ty: &Type) -> Result<TypeId> {
+    let Type::Id(id) = ty else { bail!("a parameter is not a record") };
+    match &resolve.types[*id].kind {
+        TypeDefKind::Record(_) => Ok(*id),
+        TypeDefKind::Option(inner) | TypeDefKind::Type(inner) => record_of(resolve, inner),
+        other => bail!("a parameter is {other:?}, not a record"),
+    }
+}
+
+fn inputs_of(resolve: &Resolve, record: TypeId, notes: &BTreeMap<String, InputNote>, place: &str) -> Result<Vec<Input>> {
+    let TypeDefKind::Record(fields) = &resolve.types[record].kind else { bail!("{place}: not a record") };
+    if let Some(unknown) = notes.keys().find(|k| !fields.fields.iter().any(|f| &f.name == *k)) {
+        bail!("{place}: annotations name input {unknown}, which the WIT record lacks");
+    }
+    let mut inputs = Vec::new();
+    for field in &fields.fields {
+        let (ty, required) = match &field.ty {
+            Type::Id(id) => match &resolve.types[*id].kind {
+                TypeDefKind::Option(inner) => (*inner, false),
+                _ => (field.ty, true),
+            },
+            other => (*other, true),
+        };
+        let note = notes.get(&field.name);
+        let none = InputNote::default();
+        let note = note.unwrap_or(&none);
+        let help = note.help.clone().unwrap_or_else(|| text(&field.docs));
+        if help.is_empty() {
+            bail!("{place}.{}: no doc comment in the WIT and no help in the annotations", field.name);
+        }
+        inputs.push(Input {
+            key: field.name.clone(),
+            label: note.label.clone().unwrap_or_else(|| title_case(&field.name)),
+            kind: note.kind.clone().unwrap_or_else(|| String::new()),
+            required,
+            default: note.default.clone(),
+            help,
+            pattern: note.pattern.clone(),
+            choices: note.choices.clone(),
+            minimum: note.minimum.clone(),
+            maximum: note.maximum.clone(),
+            max_length: note.max_length,
+        });
+        let derived = kind_of(resolve, &ty).with_context(|| format!("{place}.{}", field.name))?;
+        let input = inputs.last_mut().ok_or_else(|| anyhow!("just pushed"))?;
+        if input.kind.is_empty() {
+            input.kind = derived.to_string();
+        } else if !matches!((derived, input.kind.as_str()), ("string", "json" | "password" | "text")) {
+            bail!("{place}.{}: annotation type {} cannot describe WIT {derived}", field.name, input.kind);
+        }
+    }
+    Ok(inputs)
+}
+
+/// The JSON Schema of a form: the same inputs, for platforms that validate with one.
+fn schema_of(inputs: &[Input]) -> Value {
+    let mut properties = Map::new();
+    for input in inputs {
+        let mut property = match input.kind.as_str() {
+            "integer" => json!({ "type": "integer" }),
+            "boolean" => json!({ "type": "boolean" }),
+            "number" => json!({ "type": "number" }),
+            "json" => json!({ "type": ["string", "object", "array"] }),
+            "string-list" => json!({ "type": "array", "items": { "type": "string" } }),
+            "file" => json!({ "oneOf": [
+                { "type": "string", "description": "text content" },
+                { "type": "object", "properties": { "text": { "type": "string" } }, "required": ["text"], "additionalProperties": false },
+                { "type": "object", "properties": { "base64": { "type": "string", "contentEncoding": "base64" } }, "required": ["base64"], "additionalProperties": false },
+                { "type": "object", "properties": { "bytes": { "type": "array", "items": { "type": "integer", "minimum": 0, "maximum": 255 } } }, "required": ["bytes"], "additionalProperties": false },
+            ] }),
+            _ => json!({ "type": "string" }),
+        };
+        let p = property.as_object_mut().map(std::mem::take).unwrap_or_default();
+        let mut p = p;
+        p.insert("title".into(), json!(input.label));
+        p.insert("description".into(), json!(input.help));
+        for (name, value) in [
+            ("default", input.default.clone()),
+            ("pattern", input.pattern.clone().map(Value::from)),
+            ("enum", input.choices.clone().map(Value::from)),
+            ("minimum", input.minimum.clone()),
+            ("maximum", input.maximum.clone()),
+            ("maxLength", input.max_length.map(Value::from)),
+        ] {
+            if let Some(value) = value {
+                p.insert(name.into(), value);
+            }
+        }
+        property = Value::Object(p);
+        properties.insert(input.key.clone(), property);
+    }
+    let required: Vec<&str> = inputs.iter().filter(|i| i.required).map(|i| i.key.as_str()).collect();
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": false,
+    })
+}
+
+/// actions.json as text, from the WIT package in `wit_dir` and its `annotations.json`.
+pub fn generate(wit_dir: &Path) -> Result<String> {
+    let notes: Annotations = serde_json::from_str(
+        &std::fs::read_to_string(wit_dir.join("annotations.json")).with_context(|| format!("reading {}/annotations.json", wit_dir.display()))?,
+    )
+    .context("annotations.json")?;
+    let mut resolve = Resolve::default();
+    let (package, _) = resolve.push_dir(wit_dir)?;
+    let world_name = notes.manifest.get("component").and_then(|c| c.get("world")).and_then(Value::as_str).unwrap_or("connector");
+    let world = resolve.select_world(&[package], Some(world_name))?;
+    let package_name = resolve.packages[package].name.clone();
+    let version = package_name.version.as_ref().map(|v| format!("@{v}")).unwrap_or_default();
+
+    let mut sections = Map::new();
+    let mut actions = Vec::new();
+    let mut seen = Vec::new();
+    for item in resolve.worlds[world].exports.values() {
+        let WorldItem::Interface { id, .. } = item else { continue };
+        let interface = &resolve.interfaces[*id];
+        let Some(name) = interface.name.clone() else { continue };
+        for function in interface.functions.values() {
+            let key = format!("{name}-{}", function.name);
+            let note = notes.actions.get(&key).ok_or_else(|| anyhow!("annotations.json has no action {key}"))?;
+            seen.push(key.clone());
+            let mut inputs = Vec::new();
+            for param in &function.params {
+                let record = record_of(&resolve, &param.ty).with_context(|| format!("{key}({})", param.name))?;
+                match param.name.as_str() {
+                    "connection" | "options" => {
+                        let section = if param.name == "options" { "call-options" } else { "connection" };
+                        if !sections.contains_key(section) {
+                            let sn = notes.sections.get(section).ok_or_else(|| anyhow!("annotations.json has no section {section}"))?;
+                            let fields = inputs_of(&resolve, record, &sn.inputs, section)?;
+                            let schema = schema_of(&fields);
+                            let description = text(&resolve.types[record].docs);
+                            let value = serde_json::to_value(Section { label: sn.label.clone(), description, extra: sn.extra.clone(), inputs: fields, input_schema: schema })?;
+                            sections.insert(section.to_string(), value);
+                        }
+                    }
+                    _ => inputs = inputs_of(&resolve, record, &note.inputs, &key)?,
+                }
+            }
+            let description = text(&function.docs);
+            if description.is_empty() {
+                bail!("{key}: the WIT function has no doc comment to describe the action");
+            }
+            let input_schema = schema_of(&inputs);
+            actions.push(Action {
+                key,
+                label: note.label.clone(),
+                description,
+                wit: json!({ "interface": format!("{}:{}/{name}{version}", package_name.namespace, package_name.name), "function": function.name }),
+                inputs,
+                output: note.output.clone(),
+                input_schema,
+            });
+        }
+    }
+    if let Some(stale) = notes.actions.keys().find(|k| !seen.contains(k)) {
+        bail!("annotations.json describes action {stale}, which the WIT does not export");
+    }
+    let mut manifest = notes.manifest.clone();
+    for (name, section) in sections {
+        manifest.insert(name, section);
+    }
+    manifest.insert("actions".into(), serde_json::to_value(actions)?);
+    // Top-level keys in a fixed order: identity, sections, actions.
+    let order = ["name", "label", "version", "component", "connection", "call-options", "actions"];
+    let mut text = String::from("{\n");
+    let mut first = true;
+    for key in order.iter().map(|k| k.to_string()).chain(manifest.keys().filter(|k| !order.contains(&k.as_str())).cloned().collect::<Vec<_>>()) {
+        let Some(value) = manifest.get(&key) else { continue };
+        let pretty = serde_json::to_string_pretty(value)?.replace('\n', "\n  ");
+        text.push_str(if first { "  " } else { ",\n  " });
+        text.push_str(&format!("{}: {pretty}", serde_json::to_string(&key)?));
+        first = false;
+    }
+    text.push_str("\n}\n");
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wit_dir() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit")
+    }
+
+    /// CI's guard: actions.json is exactly what the WIT and its annotations make
+    /// (run `zoho-host manifest --write` after changing either).
+    #[test]
+    fn the_committed_manifest_is_the_generated_one() {
+        let generated = generate(&wit_dir()).expect("generates");
+        assert!(generated == crate::manifest::EMBEDDED, "actions.json is stale: run `zoho-host manifest --write`");
+    }
+
+    #[test]
+    fn annotations_that_do_not_match_the_wit_are_refused() {
+        let dir = std::env::temp_dir().join(format!("zoho-manifest-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("deps")).expect("dir");
+        for entry in std::fs::read_dir(wit_dir().join("deps")).expect("deps") {
+            let entry = entry.expect("entry");
+            let target = dir.join("deps").join(entry.file_name());
+            std::fs::create_dir_all(&target).expect("dep dir");
+            for file in std::fs::read_dir(entry.path()).expect("dep") {
+                let file = file.expect("file");
+                std::fs::copy(file.path(), target.join(file.file_name())).expect("copy");
+            }
+        }
+        std::fs::copy(wit_dir().join("world.wit"), dir.join("world.wit")).expect("copy");
+        let original: Value = serde_json::from_str(&std::fs::read_to_string(wit_dir().join("annotations.json")).expect("read")).expect("json");
+        let cases: [(&str, fn(&mut Value)); 4] = [
+            ("name input bogus", |a| a["actions"]["crm-get-record"]["inputs"]["bogus"] = json!({ "label": "B" })),
+            ("has no action crm-get-record", |a| drop(a["actions"].as_object_mut().map(|m| m.remove("crm-get-record")))),
+            ("describes action crm-delete-everything", |a| a["actions"]["crm-delete-everything"] = json!({ "label": "x", "output": "y" })),
+            ("cannot describe WIT integer", |a| a["actions"]["crm-get-records"]["inputs"]["page"] = json!({ "type": "json" })),
+        ];
+        for (expected, change) in cases {
+            let mut notes = original.clone();
+            change(&mut notes);
+            std::fs::write(dir.join("annotations.json"), notes.to_string()).expect("write");
+            let error = format!("{:#}", generate(&dir).expect_err(expected));
+            assert!(error.contains(expected), "{expected:?} not in {error}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
