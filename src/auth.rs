@@ -20,8 +20,10 @@ const REFRESH_MARGIN_MS: u64 = 5 * 60 * 1000;
 const LEASE_WINDOW_MS: u64 = 15_000;
 /// How often a step waiting on another's refresh looks for the new token.
 const LEASE_POLL: Duration = Duration::from_millis(50);
-/// Zoho's access tokens live an hour; used when the answer does not say.
+/// Zoho's access tokens live an hour; used when the answer does not say (or says nonsense).
 const DEFAULT_LIFETIME_S: u64 = 3600;
+/// A token is kept at most a day, whatever lifetime the answer claims.
+const MAX_LIFETIME_S: u64 = 24 * 3600;
 
 /// The token and the API domain it is good for.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +62,13 @@ impl Grant {
             return Ok(Grant::ClientCredentials { client_id, client_secret, soid: soid.to_string(), scopes: scopes.to_string() });
         }
         if let Some(token) = given(&connection.access_token) {
+            // It goes into the Authorization header: anything the transport would refuse is
+            // the caller's to fix, never an internal error after other requests.
+            if !is_header_safe(token) {
+                return Err(ZohoError::invalid_input(
+                    "access-token has a control or non-ASCII character: give the token exactly as Zoho issued it (e.g. 1000.xxxx)",
+                ));
+            }
             return Ok(Grant::Platform { token: token.to_string() });
         }
         Err(ZohoError::invalid_input(
@@ -86,6 +95,38 @@ pub struct Auth<'a> {
     options: &'a CallOptions,
 }
 
+/// Can this text go into a header value as it stands? Visible ASCII and spaces only.
+pub fn is_header_safe(text: &str) -> bool {
+    text.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
+}
+
+/// A digest of every credential, length-prefixed so no two credential sets collide: the token
+/// cache key. The client secret is part of it, so a wrong secret never finds the right one's token.
+fn identity_of(accounts_url: &str, grant: &Grant) -> String {
+    let parts: Vec<&str> = match grant {
+        Grant::Platform { token } => vec!["platform", token],
+        Grant::RefreshToken { client_id, client_secret, refresh_token } => vec!["refresh", client_id, client_secret, refresh_token],
+        Grant::ClientCredentials { client_id, client_secret, soid, scopes } => vec!["self-client", client_id, client_secret, soid, scopes],
+    };
+    let mut hasher = Sha256::new();
+    for part in std::iter::once(accounts_url).chain(parts) {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hasher.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// A lifetime in seconds as the token answer gives it: a number (integer or not) or a numeric
+/// string. Negative, zero, missing or unreadable is Zoho's default hour; more than a day is a day.
+fn lifetime_s(value: Option<&Value>) -> Option<u64> {
+    let seconds = match value? {
+        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().filter(|f| f.is_finite() && *f >= 1.0).map(|f| f.min(u64::MAX as f64) as u64))?,
+        Value::String(s) => s.trim().parse::<u64>().ok().or_else(|| s.trim().parse::<f64>().ok().filter(|f| f.is_finite() && *f >= 1.0).map(|f| f.min(u64::MAX as f64) as u64))?,
+        _ => return None,
+    };
+    (seconds > 0).then_some(seconds.min(MAX_LIFETIME_S))
+}
+
 /// The header value Zoho expects (not `Bearer`).
 pub fn authorization(token: &str) -> String {
     format!("Zoho-oauthtoken {token}")
@@ -95,19 +136,25 @@ impl<'a> Auth<'a> {
     pub fn new(connection: &Connection, transport: &'a dyn Transport, storage: &'a dyn Storage, options: &'a CallOptions) -> Result<Self> {
         let grant = Grant::of(connection)?;
         let accounts_url = connection.accounts_url()?;
-        let who = match &grant {
-            Grant::Platform { token } => format!("platform\0{token}"),
-            Grant::RefreshToken { client_id, refresh_token, .. } => format!("refresh\0{client_id}\0{refresh_token}"),
-            Grant::ClientCredentials { client_id, soid, scopes, .. } => format!("self-client\0{client_id}\0{soid}\0{scopes}"),
-        };
-        let digest = Sha256::digest(format!("{accounts_url}\0{who}").as_bytes());
-        let identity = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        let identity = identity_of(&accounts_url, &grant);
         let explicit_api_domain = given(&connection.api_domain).map(|_| connection.api_domain()).transpose()?;
         Ok(Auth { grant, accounts_url, api_domain: connection.api_domain()?, explicit_api_domain, identity, transport, storage, options })
     }
 
     pub fn renewable(&self) -> bool {
         self.grant.renewable()
+    }
+
+    /// The connection's API domain (explicit or by region), known before any token is fetched.
+    pub fn connection_api_domain(&self) -> &str {
+        &self.api_domain
+    }
+
+    /// Could `origin` be where this connection's requests go, judged before any token is
+    /// fetched? The connection's API domain; without an explicit one, any Zoho API domain
+    /// (the token may name another data center's).
+    pub fn may_be_api_domain(&self, origin: &str) -> bool {
+        origin.eq_ignore_ascii_case(&self.api_domain) || (self.explicit_api_domain.is_none() && is_zoho_api_domain(origin))
     }
 
     fn cache_key(&self) -> String {
@@ -117,7 +164,7 @@ impl<'a> Auth<'a> {
     /// The cached session if it has more than the refresh margin left.
     fn cached(&self) -> Result<Option<Session>> {
         let Some(bytes) = self.storage.get(&self.cache_key())? else { return Ok(None) };
-        let Ok(entry) = serde_json::from_slice::<Value>(&bytes) else { return Ok(None) };
+        let Ok(entry) = crate::json::tree(&bytes) else { return Ok(None) };
         let expires_at = entry.get("expires_at_ms").and_then(Value::as_u64).unwrap_or(0);
         let (Some(token), Some(api_domain)) = (entry.get("access_token").and_then(Value::as_str), entry.get("api_domain").and_then(Value::as_str)) else {
             return Ok(None);
@@ -207,7 +254,8 @@ impl<'a> Auth<'a> {
             eprintln!("zoho: POST {url} -> {outcome} in {} ms (token request; bodies not logged)", started.elapsed().as_millis());
         }
         let response = response?;
-        let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+        // A token answer is a few hundred bytes; a huge one is not read as a tree.
+        let body: Value = crate::json::tree(&response.body).unwrap_or(Value::Null);
         let error = body.get("error").and_then(Value::as_str);
         if response.status == 400 && error == Some("Access Denied") || response.status == 429 {
             let mut e = ZohoError::new(
@@ -220,9 +268,17 @@ impl<'a> Auth<'a> {
             return Err(e);
         }
         let token = body.get("access_token").and_then(Value::as_str).filter(|t| !t.is_empty());
+        // Whatever becomes of it, a token that came back is a secret of this step from now on.
+        if let Some(token) = token {
+            crate::redact::learn(token);
+        }
         let Some(token) = token.filter(|_| response.status == 200) else {
             return Err(self.token_error(response.status, error, &body));
         };
+        if !is_header_safe(token) {
+            return Err(ZohoError::new(ErrorKind::Unauthorized, "Zoho's accounts server returned an access token with characters a header cannot carry")
+                .with_status(response.status));
+        }
         let api_domain = match body.get("api_domain").and_then(Value::as_str) {
             None => self.api_domain.clone(),
             Some(domain) => {
@@ -238,12 +294,14 @@ impl<'a> Auth<'a> {
             }
         };
         // Legacy answers give `expires_in_sec` in seconds and `expires_in` in milliseconds.
-        let lifetime_s = match body.get("expires_in_sec").and_then(Value::as_u64) {
-            Some(seconds) => seconds,
-            None => body.get("expires_in").and_then(Value::as_u64).unwrap_or(DEFAULT_LIFETIME_S),
-        };
+        let lifetime_s = match body.get("expires_in_sec") {
+            Some(seconds) => lifetime_s(Some(seconds)),
+            None => lifetime_s(body.get("expires_in")),
+        }
+        .unwrap_or(DEFAULT_LIFETIME_S);
         let session = Session { token: token.to_string(), api_domain };
-        let entry = json!({ "access_token": session.token, "api_domain": session.api_domain, "expires_at_ms": now_ms() + lifetime_s * 1000 });
+        let expires_at_ms = now_ms().saturating_add(lifetime_s.saturating_mul(1000));
+        let entry = json!({ "access_token": session.token, "api_domain": session.api_domain, "expires_at_ms": expires_at_ms });
         self.storage.set(&self.cache_key(), entry.to_string().as_bytes())?;
         Ok(session)
     }
@@ -336,6 +394,65 @@ mod token_tests {
         assert_eq!(transport.sent.borrow().len(), 1);
         // The key is a digest, never the refresh token.
         assert!(storage.0.borrow().keys().all(|k| !k.contains("1000.refresh") && !k.contains("secret")));
+    }
+
+    /// Break 9 of issue 12: the cache key left the client secret out.
+    #[test]
+    fn every_credential_is_part_of_the_cache_key() {
+        let (transport, storage, options) = (Scripted::default(), Memory::default(), CallOptions::default());
+        let key = |c: &Connection| Auth::new(c, &transport, &storage, &options).unwrap().cache_key();
+        let base = refresh_connection("us");
+        let keys = [
+            key(&base),
+            key(&Connection { client_secret: Some("other".into()), ..base.clone() }),
+            key(&Connection { client_id: Some("1000.OTHER".into()), ..base.clone() }),
+            key(&Connection { refresh_token: Some("1000.other".into()), ..base.clone() }),
+            key(&Connection { region: Some("eu".into()), ..base.clone() }),
+            // Fields that would run together without length prefixes.
+            key(&Connection { client_id: Some("1000.IDs".into()), client_secret: Some("ecret".into()), ..base.clone() }),
+        ];
+        for (i, a) in keys.iter().enumerate() {
+            assert!(keys.iter().skip(i + 1).all(|b| a != b), "{keys:?}");
+        }
+        assert_eq!(key(&base), key(&refresh_connection("us")));
+    }
+
+    #[test]
+    fn token_lifetimes_are_read_with_checked_arithmetic() {
+        for (answer, seconds) in [
+            (json!(3600), 3600),
+            (json!(u64::MAX), MAX_LIFETIME_S),
+            (json!(i64::MIN), DEFAULT_LIFETIME_S),
+            (json!(-5), DEFAULT_LIFETIME_S),
+            (json!(0), DEFAULT_LIFETIME_S),
+            (json!(1e300), MAX_LIFETIME_S),
+            (json!(59.9), 59),
+            (json!(f64::MIN_POSITIVE), DEFAULT_LIFETIME_S),
+            (json!("1800"), 1800),
+            (json!("18446744073709551615"), MAX_LIFETIME_S),
+            (json!("soon"), DEFAULT_LIFETIME_S),
+            (json!(null), DEFAULT_LIFETIME_S),
+            (json!([1]), DEFAULT_LIFETIME_S),
+        ] {
+            assert_eq!(lifetime_s(Some(&answer)).unwrap_or(DEFAULT_LIFETIME_S), seconds, "{answer}");
+        }
+        let (transport, storage, options) = (Scripted::default(), Memory::default(), CallOptions::default());
+        transport.answer(200, r#"{"access_token":"1000.a","expires_in_sec":18446744073709551615,"expires_in":18446744073709551615,"api_domain":"https://www.zohoapis.com"}"#);
+        let auth = Auth::new(&refresh_connection("us"), &transport, &storage, &options).unwrap();
+        auth.session().unwrap();
+        let entry: Value = serde_json::from_slice(&storage.get(&auth.cache_key()).unwrap().unwrap()).unwrap();
+        let left = entry["expires_at_ms"].as_u64().unwrap() - now_ms();
+        assert!(left <= MAX_LIFETIME_S * 1000 && left > MAX_LIFETIME_S * 1000 - 10_000, "{left}");
+    }
+
+    #[test]
+    fn a_token_a_header_cannot_carry_is_refused_before_it_is_used() {
+        let bad = Connection { access_token: Some("1000.a\u{7f}b".into()), ..Default::default() };
+        assert_eq!(Grant::of(&bad).unwrap_err().kind, ErrorKind::InvalidInput);
+        let (transport, storage, options) = (Scripted::default(), Memory::default(), CallOptions::default());
+        transport.answer(200, r#"{"access_token":"1000.a\u000bb","expires_in":3600,"api_domain":"https://www.zohoapis.com"}"#);
+        let error = Auth::new(&refresh_connection("us"), &transport, &storage, &options).unwrap().session().unwrap_err();
+        assert_eq!(error.kind, ErrorKind::Unauthorized);
     }
 
     #[test]

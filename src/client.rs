@@ -6,6 +6,7 @@ use crate::error::{ErrorKind, Result};
 use crate::http::{Body, Method, Request, Response, Transport};
 use crate::limits::{self, Throttle};
 use crate::options::{CallOptions, MAX_RETRY_WAIT};
+use crate::redact::{self, Redactor};
 use crate::storage::Storage;
 use serde_json::Value;
 use std::cell::RefCell;
@@ -19,8 +20,6 @@ pub struct Client<'a> {
     auth: Auth<'a>,
     /// The session in use, taken on the first request.
     session: RefCell<Option<Session>>,
-    /// The connection's secrets and every token this step has held.
-    secrets: RefCell<Vec<String>>,
     /// A cap on in-flight requests and requests per second (sync pipelines set one).
     throttle: Option<Throttle>,
 }
@@ -62,8 +61,13 @@ impl ApiCall {
 
 impl<'a> Client<'a> {
     pub fn new(connection: &Connection, options: &'a CallOptions, transport: &'a dyn Transport, storage: &'a dyn Storage) -> Result<Self> {
+        // The step's redactor knows the connection's secrets before anything can fail or be sent;
+        // every token issued later is added as it arrives (see `auth`).
+        for secret in connection.secrets() {
+            redact::learn(&secret);
+        }
         let auth = Auth::new(connection, transport, storage, options)?;
-        Ok(Client { transport, storage, options, auth, session: RefCell::new(None), secrets: RefCell::new(connection.secrets()), throttle: None })
+        Ok(Client { transport, storage, options, auth, session: RefCell::new(None), throttle: None })
     }
 
     /// Holds every request of this client to `throttle`.
@@ -77,6 +81,17 @@ impl<'a> Client<'a> {
         Ok(self.session()?.api_domain)
     }
 
+    /// The API domain known before any token is fetched: the connection's explicit one, else
+    /// its region's. For checking input before anything is sent.
+    pub fn connection_api_domain(&self) -> &str {
+        self.auth.connection_api_domain()
+    }
+
+    /// Could `origin` be the API domain, judged before any token is fetched? (See `Auth`.)
+    pub fn may_be_api_domain(&self, origin: &str) -> bool {
+        self.auth.may_be_api_domain(origin)
+    }
+
     fn session(&self) -> Result<Session> {
         if let Some(session) = self.session.borrow().as_ref() {
             return Ok(session.clone());
@@ -87,7 +102,7 @@ impl<'a> Client<'a> {
     }
 
     fn remember(&self, session: &Session) {
-        self.secrets.borrow_mut().push(session.token.clone());
+        redact::learn(&session.token);
         *self.session.borrow_mut() = Some(session.clone());
     }
 
@@ -143,13 +158,14 @@ impl<'a> Client<'a> {
                 wait = wait.max(retry_after(response).unwrap_or_default());
             }
             // One step sleeps at most MAX_RETRY_WAIT in all; a longer wait is the platform's to
-            // schedule (the caller maps a 429 to rate-limited with retry-after-ms).
-            if waited + wait > MAX_RETRY_WAIT {
+            // schedule (the caller maps a 429 to rate-limited with retry-after-ms). Saturating:
+            // a Retry-After of u64::MAX seconds must not overflow the sum.
+            if waited.saturating_add(wait) > MAX_RETRY_WAIT {
                 return outcome;
             }
             self.transport.sleep(wait);
-            waited += wait;
-            retry += 1;
+            waited = waited.saturating_add(wait);
+            retry = retry.saturating_add(1);
         }
     }
 
@@ -191,6 +207,7 @@ impl<'a> Client<'a> {
         if !self.options.debug() {
             return;
         }
+        let redactor = redact::step();
         let attempt = if retry > 0 { format!(" (retry {retry})") } else { String::new() };
         let line = match outcome {
             Ok(r) => format!(
@@ -199,7 +216,7 @@ impl<'a> Client<'a> {
                 request.url,
                 r.status,
                 took.as_millis(),
-                preview(&r.body)
+                preview(&redactor, &r.body)
             ),
             Err(e) => format!(
                 "zoho: {} {} -> {:?} error in {} ms{attempt}: {}",
@@ -210,16 +227,17 @@ impl<'a> Client<'a> {
                 e.message
             ),
         };
-        eprintln!("{}", self.redact(&line));
+        eprintln!("{}", redactor.text(&line));
     }
 
-    /// Removes every secret of the connection from a text bound for a log.
+    /// Every secret of the connection and every token this step has held.
+    pub fn redactor(&self) -> Redactor {
+        redact::step()
+    }
+
+    /// Removes every secret (decoded, escaped or as it stands) from a text bound for output.
     pub fn redact(&self, text: &str) -> String {
-        let mut text = text.to_string();
-        for secret in self.secrets.borrow().iter().filter(|s| !s.is_empty()) {
-            text = text.replace(secret.as_str(), "[redacted]");
-        }
-        text
+        redact::step().text(text).into_owned()
     }
 }
 
@@ -229,30 +247,44 @@ fn jitter(delay: Duration) -> Duration {
         return delay;
     }
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let spread = (delay.as_millis() as u64 / 4).max(1);
-    delay + Duration::from_millis(u64::from(nanos) % spread)
+    let spread = (u64::try_from(delay.as_millis()).unwrap_or(u64::MAX) / 4).max(1);
+    delay.saturating_add(Duration::from_millis(u64::from(nanos) % spread))
 }
 
 /// A 401 a fresh token may cure: CRM's INVALID_TOKEN, Books' numeric codes. A scope mismatch
 /// is never cured by refreshing, so it is not retried.
 fn token_may_be_stale(response: &Response) -> bool {
-    let code = serde_json::from_slice::<Value>(&response.body).ok().and_then(|b| b.get("code").cloned());
+    // Error answers are small; a huge 401 body is not read as a tree (json::tree refuses it).
+    let code = crate::json::tree(&response.body).ok().and_then(|b| b.get("code").cloned());
     code.as_ref().and_then(Value::as_str) != Some("OAUTH_SCOPE_MISMATCH")
 }
 
-/// `Retry-After` in seconds (Zoho sends seconds when it sends it at all).
+/// `Retry-After` in seconds (Zoho sends seconds when it sends it at all), saturated so that its
+/// milliseconds fit a u64: `Retry-After: 18446744073709551615` is `u64::MAX` ms, never a
+/// wrapped small number. Anything but digits (a date, a sign, a fraction) is ignored.
 pub fn retry_after(response: &Response) -> Option<Duration> {
-    response.header("retry-after")?.trim().parse::<u64>().ok().map(Duration::from_secs)
+    let seconds = response.header("retry-after")?.trim();
+    if seconds.is_empty() || !seconds.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // All digits: too many for a u64 is "forever".
+    let seconds = seconds.parse::<u64>().unwrap_or(u64::MAX);
+    Some(Duration::from_millis(seconds.saturating_mul(1000)))
 }
 
-/// The start of a body for the debug log.
-fn preview(body: &[u8]) -> String {
+/// `retry-after-ms` for an error: the header's wait in milliseconds, saturated.
+pub fn retry_after_ms(response: &Response) -> Option<u64> {
+    retry_after(response).map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The start of a body for the debug log, redacted whole before it is cut.
+fn preview(redactor: &Redactor, body: &[u8]) -> String {
     const LIMIT: usize = 512;
-    let text = String::from_utf8_lossy(&body[..body.len().min(LIMIT)]);
+    let text = redactor.start(body, LIMIT);
     if body.len() > LIMIT {
         format!("{text}... ({} bytes)", body.len())
     } else {
-        text.into_owned()
+        text
     }
 }
 
@@ -285,6 +317,39 @@ mod tests {
         assert_eq!(attempts(Method::Post, 429, retries.clone()), 3, "429: Zoho did nothing, safe for every method");
         assert_eq!(attempts(Method::Get, 400, retries), 1);
         assert_eq!(attempts(Method::Get, 400, opted_in), 3);
+    }
+
+    fn with_retry_after(value: &str) -> Response {
+        Response { status: 429, headers: vec![("retry-after".into(), value.into())], body: Vec::new() }
+    }
+
+    #[test]
+    fn retry_after_saturates_and_ignores_what_is_not_seconds() {
+        let ms = |v: &str| retry_after_ms(&with_retry_after(v));
+        assert_eq!(ms("7"), Some(7_000));
+        assert_eq!(ms(" 7 "), Some(7_000));
+        assert_eq!(ms("18446744073709551615"), Some(u64::MAX));
+        assert_eq!(ms("18446744073709552"), Some(u64::MAX), "not 384: milliseconds saturate");
+        assert_eq!(ms("99999999999999999999999999"), Some(u64::MAX));
+        for odd in ["", "-1", "1.5", "+3", "Wed, 21 Oct 2015 07:28:00 GMT", "٣", "1e3", "0x10"] {
+            assert_eq!(ms(odd), None, "{odd:?}");
+        }
+    }
+
+    /// Break 5 of issue 12: after a first 429 the wait-budget sum overflowed on u64::MAX seconds.
+    #[test]
+    fn a_huge_retry_after_after_a_first_wait_answers_instead_of_panicking() {
+        for huge in ["18446744073709551615", "18446744073709552"] {
+            let (transport, storage) = (Scripted::default(), Memory::default());
+            transport.answer(429, "{}");
+            transport.answers.borrow_mut().push_back(with_retry_after(huge));
+            let options = CallOptions { max_retries: Some(5), retry_delay_ms: Some(1), ..Default::default() };
+            let connection = Connection { access_token: Some("t".into()), ..Default::default() };
+            let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+            let response = client.send(ApiCall::new(Method::Get, "/crm/v8/Leads")).unwrap();
+            assert_eq!((response.status, transport.sent.borrow().len()), (429, 2));
+            assert_eq!(transport.slept.borrow().len(), 1);
+        }
     }
 
     #[test]

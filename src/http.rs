@@ -87,9 +87,10 @@ impl Response {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
-    /// The start of the body, for an error message about an answer that is not what it should be.
+    /// The start of the body, for an error message about an answer that is not what it should
+    /// be: the step's secrets are redacted before the cut, so none shows even in part.
     pub fn body_start(&self) -> String {
-        String::from_utf8_lossy(&self.body[..self.body.len().min(120)]).into_owned()
+        crate::redact::step().start(&self.body, 120)
     }
 }
 

@@ -17,6 +17,7 @@ pub mod limits;
 pub mod multipart;
 pub mod options;
 pub mod raw;
+pub mod redact;
 pub mod storage;
 pub mod sync;
 pub mod validate;

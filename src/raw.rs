@@ -6,8 +6,11 @@ use crate::connection::given;
 use crate::crm::response::error_from_response;
 use crate::error::{Result, ZohoError};
 use crate::http::{Body, Method};
+use crate::json;
 use crate::multipart::{self, Field};
+use crate::redact::Redactor;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 #[derive(Debug, Default, Clone)]
 pub struct RawInput {
@@ -55,25 +58,66 @@ fn as_text(value: &Value) -> String {
     }
 }
 
-/// The path under the API domain: `url` relative to `base`, or a full URL on `api_domain`.
-fn path_of(url: &str, base: &str, api_domain: &str) -> Result<(String, Vec<(String, String)>)> {
+/// Where a raw request goes: a path under the API domain, or a full URL whose origin must
+/// still be the token's API domain once the token is known.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    Path(String),
+    Full { origin: String, path: String },
+}
+
+/// Bytes a path may carry as they are (RFC 3986 pchar, `/` and `%`); others are percent-encoded.
+fn path_safe(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%".contains(&b)
+}
+
+/// The target of `url` (relative to `base`, or full on `origin_ok` origins) and its query. Only
+/// the input is looked at: nothing is fetched, no token is needed.
+fn target_of(url: &str, base: &str, api_domain: &str, origin_ok: &dyn Fn(&str) -> bool) -> Result<(Target, Vec<(String, String)>)> {
     let url = url.trim();
     let (target, query) = url.split_once('?').unwrap_or((url, ""));
-    let path = if let Some(rest) = target.strip_prefix(api_domain).filter(|r| r.starts_with('/')) {
-        rest.to_string()
-    } else if target.contains("://") || target.starts_with("//") {
-        return Err(ZohoError::invalid_input(format!(
-            "url {url:?} is not on the connection's API domain {api_domain}: give a path such as /Leads/123 (under {base}), or a full URL on {api_domain}"
-        )));
+    let target = if target.contains("://") || target.starts_with("//") {
+        let after_scheme = target.split_once("://").map_or(target, |(_, rest)| rest);
+        let authority_end = after_scheme.find('/').unwrap_or(after_scheme.len());
+        let origin_len = target.len() - after_scheme.len() + authority_end;
+        let (origin, path) = target.split_at(origin_len);
+        if path.is_empty() || !origin_ok(origin) || target.starts_with("//") {
+            return Err(ZohoError::invalid_input(format!(
+                "url {url:?} is not on the connection's API domain {api_domain}: give a path such as /Leads/123 (under {base}), or a full URL on {api_domain}"
+            )));
+        }
+        Target::Full { origin: origin.to_string(), path: path.to_string() }
     } else {
-        format!("{base}/{}", target.trim_start_matches('/'))
+        Target::Path(format!("{base}/{}", target.trim_start_matches('/')))
     };
-    let bad_segment = path.split('/').any(|s| s == ".." || s == ".");
-    if bad_segment || path.chars().any(|c| c.is_control() || c == ' ' || c == '\\' || c == '#') {
-        return Err(ZohoError::invalid_input(format!("url {url:?} has a path Zoho would not route: no .., spaces, backslashes or control characters")));
+    let path = match &target {
+        Target::Path(path) | Target::Full { path, .. } => path,
+    };
+    // `.` and `..` segments, written out or percent-encoded, would climb out of the product's path.
+    let bad_segment = path.split('/').any(|s| {
+        let s = s.to_ascii_lowercase().replace("%2e", ".");
+        s == ".." || s == "."
+    });
+    if bad_segment || path.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\' || c == '#') {
+        return Err(ZohoError::invalid_input(format!(
+            "url {url:?} has a path Zoho would not route: no . or .. segments, spaces, backslashes, # or control characters"
+        )));
     }
     let query = form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-    Ok((path, query))
+    Ok((target, query))
+}
+
+/// A path the transport accepts as it is: characters a URL path cannot carry percent-encoded.
+fn encoded_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if path_safe(b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn method_of(method: Option<&str>) -> Result<Method> {
@@ -93,8 +137,18 @@ fn headers_of(text: &str) -> Result<Vec<(String, String)>> {
         .map(|(name, value)| {
             let value = as_text(&value);
             let token = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-            if !token || value.contains(['\r', '\n', '\0']) {
-                return Err(ZohoError::invalid_input(format!("header {name:?} is not a valid header: names are tokens, values single-line")));
+            if !token {
+                return Err(ZohoError::invalid_input(format!(
+                    "header name {name:?} is not a valid header name: letters, digits and !#$%&'*+-.^_`|~ only"
+                )));
+            }
+            // Every control character (DEL, vertical tab, NEL ...) and line separator is refused
+            // here, so the transport never meets a value it would reject.
+            if let Some(bad) = value.chars().find(|&c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')) {
+                return Err(ZohoError::invalid_input(format!(
+                    "header {name:?} has a control character (U+{:04X}) in its value: header values are one line of visible text",
+                    u32::from(bad)
+                )));
             }
             if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) || name.to_ascii_lowercase().starts_with("proxy-") {
                 return Err(ZohoError::invalid_input(format!("header {name:?} cannot be set: the connection supplies authorization and the transport its own framing")));
@@ -145,9 +199,20 @@ fn body_of(input: &RawInput) -> Result<Option<Body>> {
     Ok(Some(multipart::form(fields)))
 }
 
-/// Sends the raw request under `base` (`/crm/v8`, `/books/v3`) with `fixed_query` appended
-/// (Books' organization_id).
-pub fn raw_request(client: &Client, base: &str, fixed_query: &[(String, String)], input: &RawInput) -> Result<RawResponse> {
+/// A raw request checked and built, not yet sent.
+#[derive(Debug)]
+pub struct RawCall {
+    pub method: Method,
+    pub target: Target,
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Body>,
+    pub response_type: Option<String>,
+}
+
+/// Checks every input and builds the call under `base` (`/crm/v8`, `/books/v3`). Sends
+/// nothing and fetches no token: a refused input costs no request at all.
+pub fn prepare(client: &Client, base: &str, input: &RawInput) -> Result<RawCall> {
     let method = method_of(given(&input.method))?;
     let response_type = given(&input.response_type).map(str::to_ascii_lowercase);
     if !matches!(response_type.as_deref(), None | Some("json" | "text" | "binary")) {
@@ -163,62 +228,142 @@ pub fn raw_request(client: &Client, base: &str, fixed_query: &[(String, String)]
             other => extra_query.push((name, as_text(&other))),
         }
     }
-    let (path, url_query) = path_of(&input.url, base, &client.api_domain()?)?;
-    let mut call = ApiCall::new(method, path);
-    let mut query: Vec<(String, String)> = url_query.into_iter().chain(extra_query).collect();
+    let api_domain = client.connection_api_domain();
+    let (target, url_query) = target_of(&input.url, base, api_domain, &|origin| client.may_be_api_domain(origin))?;
+    let query = url_query.into_iter().chain(extra_query).collect();
+    Ok(RawCall { method, target, query, headers, body, response_type })
+}
+
+/// Sends a prepared call with `fixed_query` appended (Books' organization_id) and returns
+/// Zoho's answer as data, secrets redacted from its headers and text.
+pub fn send(client: &Client, call: RawCall, fixed_query: &[(String, String)]) -> Result<RawResponse> {
+    let path = match call.target {
+        Target::Path(path) => path,
+        Target::Full { origin, path } => {
+            // The token is known now: a full URL must be on the API domain it is good for.
+            let api_domain = client.api_domain()?;
+            if !origin.eq_ignore_ascii_case(&api_domain) {
+                return Err(ZohoError::invalid_input(format!(
+                    "url on {origin} is not on the API domain of the connection's token ({api_domain}): give a path such as /Leads/123 instead"
+                )));
+            }
+            path
+        }
+    };
+    let mut api_call = ApiCall::new(call.method, encoded_path(&path));
+    let mut query = call.query;
     // A fixed parameter the caller already set (an explicit organization_id) is not doubled.
     query.extend(fixed_query.iter().filter(|(name, _)| !query.iter().any(|(n, _)| n == name)).cloned().collect::<Vec<_>>());
     for (name, value) in query {
-        call = call.query(name, value);
+        api_call = api_call.query(name, value);
     }
-    for (name, value) in headers {
-        call = call.header(name, value);
+    for (name, value) in call.headers {
+        api_call = api_call.header(name, value);
     }
-    if let Some(body) = body {
-        call = call.body(body);
+    if let Some(body) = call.body {
+        api_call = api_call.body(body);
     }
-    let response = client.send(call)?;
+    let response = client.send(api_call)?;
     // A non-2xx status is data here, unless the caller asked for retries and they ran out.
     let retries_exhausted = client.options.max_retries() > 0
         && (response.status == 429 || response.status >= 500 || (response.status >= 400 && client.options.retry_on_all_errors()));
     if retries_exhausted {
         return Err(error_from_response(&response));
     }
-    // Text comes back with the connection's secrets scrubbed, like every other output.
-    let text = |bytes: &[u8]| client.redact(&String::from_utf8_lossy(bytes));
-    let body = match response_type.as_deref() {
+    let redactor = client.redactor();
+    // Headers are output too: a server echoing Authorization (x-echo, set-cookie) shows nothing.
+    let headers = response.headers.iter().map(|(k, v)| (redactor.text(k).into_owned(), redactor.text(v).into_owned())).collect();
+    // Text and JSON come back with every secret removed, searched in decoded text. Binary is
+    // returned as the bytes the caller asked for, unredacted.
+    let body = match call.response_type.as_deref() {
         Some("binary") => RawBody::Binary(response.body),
-        Some("text") => RawBody::Text(text(&response.body)),
+        Some("text") => RawBody::Text(redacted_text(&redactor, response.body, false)),
         _ if response.body.is_empty() => RawBody::Json("null".into()),
         // Asked for JSON but Zoho sent something else (an HTML error page): keep it as text.
-        _ => match serde_json::from_slice::<Value>(&response.body) {
-            Ok(_) => RawBody::Json(text(&response.body)),
-            Err(_) => RawBody::Text(text(&response.body)),
-        },
+        _ if json::is_json(&response.body) => RawBody::Json(redacted_text(&redactor, response.body, true)),
+        _ => RawBody::Text(redacted_text(&redactor, response.body, false)),
     };
-    Ok(RawResponse { status: response.status, headers: response.headers, body })
+    Ok(RawResponse { status: response.status, headers, body })
+}
+
+/// A body as text with every secret removed, without copying it when there is none.
+fn redacted_text(redactor: &Redactor, body: Vec<u8>, is_json: bool) -> String {
+    let text = match String::from_utf8(body) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
+    let redacted = if is_json { redactor.json(&text) } else { redactor.text(&text) };
+    match redacted {
+        Cow::Owned(redacted) => redacted,
+        Cow::Borrowed(_) => text,
+    }
+}
+
+/// Checks the input, then sends: both steps of a raw request under `base`.
+pub fn raw_request(client: &Client, base: &str, fixed_query: &[(String, String)], input: &RawInput) -> Result<RawResponse> {
+    let call = prepare(client, base, input)?;
+    send(client, call, fixed_query)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn path_of(url: &str, base: &str, api: &str) -> Result<(Target, Vec<(String, String)>)> {
+        target_of(url, base, api, &|origin| origin == api)
+    }
+
     #[test]
     fn paths_stay_on_the_api_domain() {
         let api = "https://www.zohoapis.eu";
-        assert_eq!(path_of("Leads/1?fields=Email", "/crm/v8", api).unwrap(), ("/crm/v8/Leads/1".into(), vec![("fields".into(), "Email".into())]));
-        assert_eq!(path_of("/Leads", "/crm/v8", api).unwrap().0, "/crm/v8/Leads");
-        assert_eq!(path_of("https://www.zohoapis.eu/crm/v7/Leads", "/crm/v8", api).unwrap().0, "/crm/v7/Leads");
-        for bad in ["https://evil.com/crm/v8/Leads", "https://www.zohoapis.eu.evil.com/x", "//evil.com/x", "../../oauth/v2/token", "Leads/../../x", "Leads /x", "Leads\r\nX: y"] {
+        assert_eq!(
+            path_of("Leads/1?fields=Email", "/crm/v8", api).unwrap(),
+            (Target::Path("/crm/v8/Leads/1".into()), vec![("fields".into(), "Email".into())])
+        );
+        assert_eq!(path_of("/Leads", "/crm/v8", api).unwrap().0, Target::Path("/crm/v8/Leads".into()));
+        assert_eq!(
+            path_of("https://www.zohoapis.eu/crm/v7/Leads", "/crm/v8", api).unwrap().0,
+            Target::Full { origin: api.into(), path: "/crm/v7/Leads".into() }
+        );
+        for bad in [
+            "https://evil.com/crm/v8/Leads",
+            "https://www.zohoapis.eu.evil.com/x",
+            "https://www.zohoapis.eu@evil.com/x",
+            "//evil.com/x",
+            "//www.zohoapis.eu/x",
+            "https://www.zohoapis.eu",
+            "../../oauth/v2/token",
+            "Leads/../../x",
+            "Leads/%2E%2e/%2e%2E/x",
+            "Leads /x",
+            "Leads\r\nX: y",
+            "Leads\u{7f}",
+            "Leads\u{85}x",
+        ] {
             assert!(path_of(bad, "/crm/v8", api).is_err(), "{bad}");
         }
+        assert_eq!(encoded_path("/crm/v8/Léads/\"x\"<>{}|^`"), "/crm/v8/L%C3%A9ads/%22x%22%3C%3E%7B%7D%7C%5E%60");
     }
 
     #[test]
     fn header_injection_and_overrides_are_refused() {
         assert!(headers_of(r#"{"X-Trace":"1"}"#).is_ok());
-        for bad in [r#"{"Authorization":"Bearer x"}"#, r#"{"host":"evil"}"#, r#"{"X-A":"1\r\nAuthorization: x"}"#, r#"{"Bad Name":"1"}"#, r#"{"Proxy-Authorization":"x"}"#, "[1]"] {
-            assert!(headers_of(bad).is_err(), "{bad}");
+        assert!(headers_of(r#"{"X-Name":"Zoë café"}"#).is_ok(), "non-ASCII text is not a control character");
+        for bad in [
+            r#"{"Authorization":"Bearer x"}"#,
+            r#"{"host":"evil"}"#,
+            r#"{"X-A":"1\r\nAuthorization: x"}"#,
+            r#"{"Bad Name":"1"}"#,
+            r#"{"Proxy-Authorization":"x"}"#,
+            "[1]",
+            r#"{"X-A":"a\u007fb"}"#,
+            r#"{"X-A":"a\u000bb"}"#,
+            r#"{"X-A":"a\u0085b"}"#,
+            r#"{"X-A":"a\tb"}"#,
+            r#"{"X-A":"a\u2028b"}"#,
+            r#"{"X-É":"1"}"#,
+        ] {
+            assert_eq!(headers_of(bad).unwrap_err().kind, crate::error::ErrorKind::InvalidInput, "{bad}");
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::crm::attachments::{self, AttachmentInput, FileContent};
 use crate::crm::coql;
 use crate::crm::records::{self, ListInput, WriteInput};
 use crate::raw::{self, RawBody, RawInput};
+use crate::redact::{self, Redactor};
 use crate::error::{ErrorKind, ZohoError};
 use crate::options::CallOptions;
 use bindings::exports::zoho::connector::crm::{
@@ -114,17 +115,17 @@ fn run_limited<T>(
     action: impl FnOnce(&Client) -> crate::error::Result<T>,
 ) -> Result<T, wit::ZohoError> {
     let connection = Connection::from(connection);
+    // The step's redactor starts with the connection's secrets; tokens issued are added as they
+    // come. Every error leaves through it: code, message and details, searched decoded.
+    redact::install(Redactor::new(connection.secrets()));
+    let leaving = |e: ZohoError| wit::ZohoError::from(redact::step().error(e));
     let options = CallOptions::from(options);
-    let storage = keyvalue::KeyValue::open().map_err(wit::ZohoError::from)?;
-    let mut client = Client::new(&connection, &options, &transport::WasiHttp, &storage).map_err(wit::ZohoError::from)?;
+    let storage = keyvalue::KeyValue::open().map_err(leaving)?;
+    let mut client = Client::new(&connection, &options, &transport::WasiHttp, &storage).map_err(leaving)?;
     if let Some(throttle) = throttle {
         client = client.with_throttle(throttle);
     }
-    action(&client).map_err(|mut e| {
-        e.message = client.redact(&e.message);
-        e.details = e.details.map(|d| serde_json::from_str(&client.redact(&d.to_string())).unwrap_or(Value::Null));
-        e.into()
-    })
+    action(&client).map_err(leaving)
 }
 
 /// `run_with` for the actions whose Ok value is JSON text.
@@ -133,7 +134,20 @@ fn run(
     options: Option<wit::CallOptions>,
     action: impl FnOnce(&Client) -> crate::error::Result<Value>,
 ) -> Result<String, wit::ZohoError> {
-    run_with(connection, options, action).map(|value| value.to_string())
+    run_with(connection, options, action).map(output)
+}
+
+/// An Ok value as it leaves: a record echoing a token or secret shows it redacted.
+fn output(value: Value) -> String {
+    output_text(value.to_string())
+}
+
+/// An Ok value already written as JSON text (sweep pages), redacted the same way.
+fn output_text(text: String) -> String {
+    match redact::step().json(&text) {
+        std::borrow::Cow::Owned(redacted) => redacted,
+        std::borrow::Cow::Borrowed(_) => text,
+    }
 }
 
 impl From<wit::RawRequestInput> for RawInput {
@@ -312,8 +326,10 @@ impl wit_books::Guest for Component {
         let input = RawInput::from(input);
         let organization = connection.books_organization_id.clone();
         run_with(connection, options, |client| {
+            // Input first: a refused input costs neither the organization lookup nor a token.
+            let call = raw::prepare(client, "/books/v3", &input)?;
             let id = crate::books::organization::organization_id(client, &organization)?;
-            raw::raw_request(client, "/books/v3", &[("organization_id".to_string(), id)], &input)
+            raw::send(client, call, &[("organization_id".to_string(), id)])
         })
         .map(wit::RawResponse::from)
     }
@@ -338,7 +354,7 @@ impl wit_incremental::Guest for Component {
         options: Option<wit::CallOptions>,
     ) -> Result<String, wit::ZohoError> {
         let input = sweep_input("Contacts".into(), input.page, input.per_page, input.fields, input.since, input.include_deleted);
-        run_with(connection, options, |client| incremental::list_modified_records(client, &input))
+        run_with(connection, options, |client| incremental::list_modified_records(client, &input)).map(output_text)
     }
 
     fn list_modified_records_by_page(
@@ -347,7 +363,7 @@ impl wit_incremental::Guest for Component {
         options: Option<wit::CallOptions>,
     ) -> Result<String, wit::ZohoError> {
         let input = sweep_input(input.record_type, input.page, input.per_page, input.fields, input.since, input.include_deleted);
-        run_with(connection, options, |client| incremental::list_modified_records(client, &input))
+        run_with(connection, options, |client| incremental::list_modified_records(client, &input)).map(output_text)
     }
 
     fn update_last_successful_run_date(
@@ -379,7 +395,7 @@ impl wit_sync::Guest for Component {
             backoff_at_credit_percentage: input.backoff_at_credit_percentage,
             fields: input.fields,
         };
-        run_limited(connection, options, Some(throttle), |client| sync::read_stream_page(client, &input))
+        run_limited(connection, options, Some(throttle), |client| sync::read_stream_page(client, &input)).map(output_text)
     }
 
     fn commit_stream(connection: wit::Connection, input: wit_sync::CommitStreamInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {

@@ -1,0 +1,430 @@
+//! Keeping secrets out of everything that leaves the component. A [`Redactor`] knows every
+//! secret of the connection (client secret, refresh token, access token) and every token issued
+//! during the step, and finds them in *decoded* text: a JSON string literal is decoded before it
+//! is searched (so a `\u`-escaped copy, or a secret holding `"` or `\`, is found), then
+//! re-encoded with the secret replaced. Bodies are scanned literal by literal, never parsed into
+//! a tree. Anything cut short for display is redacted whole first, then cut ([`cut`]).
+//!
+//! The step's redactor also lives in a thread-local ([`step`]), so code that formats a message
+//! from an answer without a client at hand (`Response::body_start`) redacts before it cuts.
+
+use crate::error::ZohoError;
+use serde_json::Value;
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::ops::Range;
+
+/// What a secret is replaced with.
+pub const MARK: &str = "[redacted]";
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Redactor {
+    /// Each secret as given, non-empty, no duplicates.
+    secrets: Vec<String>,
+    /// The forms searched in text as it stands: each secret and its form-urlencoded copy.
+    needles: Vec<String>,
+}
+
+impl Redactor {
+    pub fn new<S: AsRef<str>>(secrets: impl IntoIterator<Item = S>) -> Self {
+        let mut redactor = Redactor::default();
+        for secret in secrets {
+            redactor.add(secret.as_ref());
+        }
+        redactor
+    }
+
+    /// Learns one more secret (a token issued during the step).
+    pub fn add(&mut self, secret: &str) {
+        if secret.is_empty() || self.secrets.iter().any(|s| s == secret) {
+            return;
+        }
+        self.secrets.push(secret.to_string());
+        let encoded: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        for needle in [secret.to_string(), encoded] {
+            if !self.needles.contains(&needle) {
+                self.needles.push(needle);
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty()
+    }
+
+    /// Any text: a message, a code, a header value, a log line, a text body. JSON string
+    /// literals in it are decoded and searched; when an escaped copy of a secret still hides
+    /// outside any literal (quotes paired differently), the text is returned decoded.
+    pub fn text<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        let redacted = self.json(text);
+        if self.is_empty() || !redacted.contains('\\') {
+            return redacted;
+        }
+        let decoded = decode(&redacted);
+        if self.secrets.iter().any(|s| decoded.contains(s.as_str())) {
+            return Cow::Owned(replace(&decoded, &self.needles).into_owned());
+        }
+        redacted
+    }
+
+    /// A JSON document (a body of tens of megabytes included): string literals holding a
+    /// secret once decoded are re-encoded with it replaced; everything else is kept byte for
+    /// byte, and an untouched text is not copied at all. Linear time.
+    pub fn json<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        if self.is_empty() {
+            return Cow::Borrowed(text);
+        }
+        // Built only from the first literal that changes.
+        let mut out: Option<String> = None;
+        let mut rest = text;
+        while let Some(open) = rest.find('"') {
+            let (before, from_quote) = rest.split_at(open);
+            let (end, closed) = literal_end(from_quote);
+            let (literal, after) = from_quote.split_at(end);
+            let changed = self.literal(literal, closed);
+            match (&mut out, changed) {
+                (Some(out), changed) => {
+                    out.push_str(before);
+                    out.push_str(changed.as_deref().unwrap_or(literal));
+                }
+                (None, Some(changed)) => {
+                    let done = text.len() - rest.len();
+                    let mut started = String::with_capacity(text.len());
+                    started.push_str(&text[..done]);
+                    started.push_str(before);
+                    started.push_str(&changed);
+                    out = Some(started);
+                }
+                (None, None) => {}
+            }
+            rest = after;
+        }
+        // Copies as they stand (outside literals too, or form-urlencoded inside them).
+        match out {
+            None => replace(text, &self.needles),
+            Some(mut out) => {
+                out.push_str(rest);
+                Cow::Owned(replace(&out, &self.needles).into_owned())
+            }
+        }
+    }
+
+    /// [`Redactor::text`] of the start of a body, cut to `limit` bytes after redaction. Only a
+    /// window is read: a secret starting before the cut ends within it even fully escaped.
+    pub fn start(&self, body: &[u8], limit: usize) -> String {
+        let longest = self.secrets.iter().map(String::len).max().unwrap_or(0);
+        let window = limit.saturating_add(longest.saturating_mul(12)).saturating_add(12);
+        let text = String::from_utf8_lossy(body.get(..window).unwrap_or(body));
+        cut(&self.text(&text), limit).to_string()
+    }
+
+    /// One literal with its quotes (the closing one may be missing at the end of a text),
+    /// re-encoded when it holds a secret once decoded; `None` keeps it as written.
+    fn literal(&self, literal: &str, closed: bool) -> Option<String> {
+        let inner = literal.strip_prefix('"').unwrap_or(literal);
+        let inner = if closed { inner.strip_suffix('"').unwrap_or(inner) } else { inner };
+        // Without an escape, the literal is the text as it stands: the plain pass covers it.
+        if !inner.contains('\\') {
+            return None;
+        }
+        let decoded = decode(inner);
+        if !self.secrets.iter().any(|s| decoded.contains(s.as_str())) {
+            return None;
+        }
+        let encoded = serde_json::to_string(&replace(&decoded, &self.needles)).unwrap_or_else(|_| format!("\"{MARK}\""));
+        Some(if closed { encoded } else { encoded.strip_suffix('"').unwrap_or(&encoded).to_string() })
+    }
+
+    /// A JSON tree, keys included (error details are small).
+    pub fn value(&self, value: &mut Value) {
+        match value {
+            Value::String(s) => {
+                if let Cow::Owned(redacted) = self.text(s) {
+                    *s = redacted;
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.value(v)),
+            Value::Object(map) => {
+                let entries = std::mem::take(map);
+                for (key, mut v) in entries {
+                    self.value(&mut v);
+                    map.insert(self.text(&key).into_owned(), v);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// An error as it leaves the component: code, message and details.
+    pub fn error(&self, mut error: ZohoError) -> ZohoError {
+        if self.is_empty() {
+            return error;
+        }
+        error.code = error.code.map(|c| self.text(&c).into_owned());
+        error.message = self.text(&error.message).into_owned();
+        if let Some(details) = error.details.as_mut() {
+            self.value(details);
+        }
+        error
+    }
+}
+
+/// The byte length of the literal starting at `text`'s opening quote, closing quote included,
+/// and whether it closes (or runs to the end of the text).
+fn literal_end(text: &str) -> (usize, bool) {
+    let bytes = text.as_bytes();
+    let mut i = 1;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            // Only ASCII is compared, so stepping into a multi-byte character is harmless.
+            b'\\' => i += 2,
+            b'"' => return (i + 1, true),
+            _ => i += 1,
+        }
+    }
+    (text.len(), false)
+}
+
+/// JSON escapes decoded, leniently: a malformed escape stays as written, a lone surrogate
+/// becomes U+FFFD.
+fn decode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let simple = match chars.peek().map(|&(_, c)| c) {
+            Some('"') => Some('"'),
+            Some('\\') => Some('\\'),
+            Some('/') => Some('/'),
+            Some('b') => Some('\u{8}'),
+            Some('f') => Some('\u{c}'),
+            Some('n') => Some('\n'),
+            Some('r') => Some('\r'),
+            Some('t') => Some('\t'),
+            _ => None,
+        };
+        if let Some(decoded) = simple {
+            out.push(decoded);
+            chars.next();
+            continue;
+        }
+        let Some(unit) = hex4(text, at + 2).filter(|_| text[at + 1..].starts_with('u')) else {
+            out.push('\\');
+            continue;
+        };
+        // Skip `u` and four hex digits.
+        for _ in 0..5 {
+            chars.next();
+        }
+        if (0xD800..0xDC00).contains(&unit) {
+            let low = hex4(text, at + 8).filter(|_| text[at + 6..].starts_with("\\u")).filter(|l| (0xDC00..0xE000).contains(l));
+            if let Some(low) = low {
+                for _ in 0..6 {
+                    chars.next();
+                }
+                let code = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+                out.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
+                continue;
+            }
+        }
+        out.push(char::from_u32(unit).unwrap_or('\u{FFFD}'));
+    }
+    out
+}
+
+/// Four hex digits at byte `at`, as a number.
+fn hex4(text: &str, at: usize) -> Option<u32> {
+    let digits = text.get(at..at.checked_add(4)?)?;
+    if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u32::from_str_radix(digits, 16).ok()
+}
+
+/// Every occurrence of any needle (overlapping ones merged) replaced by one [`MARK`].
+fn replace<'t>(text: &'t str, needles: &[String]) -> Cow<'t, str> {
+    let mut found: Vec<Range<usize>> = Vec::new();
+    for needle in needles.iter().filter(|n| !n.is_empty()) {
+        let mut from = 0;
+        while let Some(at) = text.get(from..).and_then(|rest| rest.find(needle.as_str())) {
+            let start = from + at;
+            found.push(start..start + needle.len());
+            // Next search one character on, so a self-overlapping copy is found too.
+            from = start + text[start..].chars().next().map_or(1, char::len_utf8);
+        }
+    }
+    if found.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    found.sort_by_key(|r| r.start);
+    let mut merged: Vec<Range<usize>> = Vec::with_capacity(found.len());
+    for range in found {
+        match merged.last_mut() {
+            Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+            _ => merged.push(range),
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for range in merged {
+        out.push_str(&text[copied..range.start]);
+        out.push_str(MARK);
+        copied = range.end;
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
+}
+
+/// The longest prefix of `text` of at most `limit` bytes that ends on a character boundary.
+pub fn cut(text: &str, limit: usize) -> &str {
+    if text.len() <= limit {
+        return text;
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+thread_local! {
+    static STEP: RefCell<Redactor> = RefCell::new(Redactor::default());
+}
+
+/// Makes `redactor` the step's (a client does this when it is made for a connection).
+pub fn install(redactor: Redactor) {
+    STEP.with(|step| *step.borrow_mut() = redactor);
+}
+
+/// Adds a token issued during the step.
+pub fn learn(secret: &str) {
+    STEP.with(|step| step.borrow_mut().add(secret));
+}
+
+/// The step's redactor.
+pub fn step() -> Redactor {
+    STEP.with(|step| step.borrow().clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "1000.abcdef0123456789.fedcba";
+
+    fn escaped_all(text: &str) -> String {
+        text.chars().map(|c| format!("\\u{:04x}", c as u32)).collect()
+    }
+
+    #[test]
+    fn plain_copies_anywhere_are_replaced() {
+        let r = Redactor::new([TOKEN]);
+        assert_eq!(r.text(&format!("Zoho-oauthtoken {TOKEN}; again {TOKEN}")), "Zoho-oauthtoken [redacted]; again [redacted]");
+        assert_eq!(r.text("nothing here"), "nothing here");
+        assert_eq!(Redactor::default().text(TOKEN), TOKEN);
+    }
+
+    #[test]
+    fn escaped_copies_in_json_are_found_and_the_rest_kept_byte_for_byte() {
+        let r = Redactor::new([TOKEN]);
+        let body = format!(r#"{{"echo":"{}","other":"caf\u00e9","n":1}}"#, escaped_all(TOKEN));
+        let out = r.json(&body);
+        assert_eq!(out, r#"{"echo":"[redacted]","other":"caf\u00e9","n":1}"#);
+        // Partly escaped, inside a longer string.
+        let body = format!(r#"["x 100\u0030.abcdef0123456789\/\u002efedcba y"]"#);
+        let r2 = Redactor::new(["1000.abcdef0123456789/.fedcba"]);
+        assert_eq!(r2.json(&body), r#"["x [redacted] y"]"#);
+        // Untouched bodies are identical.
+        let clean = r#"{"a":"\u00e9\n","b":[1,2]}"#;
+        assert_eq!(r.json(clean), clean);
+    }
+
+    #[test]
+    fn secrets_with_quotes_and_backslashes() {
+        let secret = r#"se"cr\et"#;
+        let r = Redactor::new([secret]);
+        // As JSON writes it, as Rust's Debug writes it, as it stands.
+        let json = serde_json::to_string(&serde_json::json!({ "error": format!("invalid_client:{secret}") })).unwrap();
+        assert_eq!(r.json(&json), r#"{"error":"invalid_client:[redacted]"}"#);
+        assert_eq!(r.text(&format!("{:?}", format!("x {secret} y"))), r#""x [redacted] y""#);
+        assert_eq!(r.text(&format!("code {secret}")), "code [redacted]");
+        // Form-urlencoded (an echoed token request).
+        assert_eq!(r.text("client_secret=se%22cr%5Cet&x=1"), "client_secret=[redacted]&x=1");
+    }
+
+    #[test]
+    fn unicode_secrets_and_surrogates() {
+        let secret = "tökén-😀-x";
+        let r = Redactor::new([secret]);
+        let escaped: String = secret.encode_utf16().map(|u| format!("\\u{u:04X}")).collect();
+        assert_eq!(r.json(&format!("[\"{escaped}\"]")), "[\"[redacted]\"]");
+        assert_eq!(r.text(&format!("é{secret}é")), "é[redacted]é");
+        // Lone surrogates and malformed escapes never panic.
+        let r = Redactor::new([TOKEN]);
+        for odd in ["\"\\ud800\"", "\"\\u12\"", "\"\\", "\\u", "\"abc", "\"\\uD83D\\u0041\"", "\\uZZZZ", "é\"\\é"] {
+            let _ = r.text(odd);
+            let _ = r.json(odd);
+        }
+    }
+
+    #[test]
+    fn escaped_copies_outside_paired_quotes_are_still_found() {
+        let r = Redactor::new([TOKEN]);
+        // An odd quote shifts the pairing: the escaped token sits between literals.
+        let text = format!("a\" b \"{}\" x", escaped_all(TOKEN));
+        let out = r.text(&text);
+        assert!(!decode(&out).contains(TOKEN), "{out}");
+        assert!(out.contains(MARK), "{out}");
+    }
+
+    #[test]
+    fn overlapping_secrets_leave_no_piece() {
+        let r = Redactor::new(["abcdef12", "ef123456"]);
+        assert_eq!(r.text("xxabcdef123456yy"), "xx[redacted]yy");
+        let r = Redactor::new(["aaaa"]);
+        assert_eq!(r.text("aaaaaa b aaaa"), "[redacted] b [redacted]");
+        let r = Redactor::new(["abc", "abcdef"]);
+        assert_eq!(r.text("abcdef abc"), "[redacted] [redacted]");
+    }
+
+    #[test]
+    fn redaction_comes_before_the_cut() {
+        let r = Redactor::new([TOKEN]);
+        let text = format!("{}{TOKEN}{}", "x".repeat(110), "y".repeat(50));
+        let shown = cut(&r.text(&text), 120).to_string();
+        for n in 8..=TOKEN.len() {
+            assert!(!shown.contains(&TOKEN[..n]), "{shown}");
+        }
+        // Through `start`, which reads only a window: the token fully escaped still fits it.
+        let body = format!(r#"{{"x":"{}{}"}}"#, "x".repeat(100), escaped_all(TOKEN));
+        let shown = r.start(body.as_bytes(), 120);
+        assert_eq!(shown, format!(r#"{{"x":"{}[redacted]"}}"#, "x".repeat(100)));
+        let body = format!("{}{TOKEN}", "é".repeat(300));
+        assert_eq!(r.start(body.as_bytes(), 512), "é".repeat(256));
+        assert_eq!(cut("ééé", 3), "é");
+        assert_eq!(cut("abc", 10), "abc");
+    }
+
+    #[test]
+    fn errors_are_redacted_in_code_message_and_details() {
+        let r = Redactor::new([TOKEN, "s3cret\"\\"]);
+        let error = ZohoError::invalid_input(format!("got {TOKEN}"))
+            .with_code("invalid_client:s3cret\"\\")
+            .with_details(serde_json::json!({ TOKEN: [format!("a{TOKEN}"), 1], "k": "s3cret\"\\" }));
+        let error = r.error(error);
+        assert_eq!(error.code.as_deref(), Some("invalid_client:[redacted]"));
+        assert_eq!(error.message, "got [redacted]");
+        assert_eq!(error.details.unwrap(), serde_json::json!({ "[redacted]": ["a[redacted]", 1], "k": "[redacted]" }));
+    }
+
+    #[test]
+    fn the_step_redactor_learns_tokens() {
+        install(Redactor::new(["secret-one"]));
+        learn("token-two");
+        assert_eq!(step().text("secret-one token-two"), "[redacted] [redacted]");
+        install(Redactor::default());
+    }
+}
