@@ -2,8 +2,10 @@
 //! sandbox per test. One compiled runtime is shared by the tests of a binary; each test gets
 //! its own sandbox and key-value namespace.
 
+pub mod oas;
+
 use serde_json::{json, Value};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use zoho_host::{ActionRef, HostConfig, Runtime, StepOutcome};
 use zoho_sandbox::{RecordedRequest, Sandbox};
 
@@ -30,6 +32,8 @@ pub struct Harness {
     pub token: String,
     pub connection: Value,
     pub namespace: String,
+    /// Mismatches of the CRM exchanges so far with Zoho's OpenAPI files (see `oas`).
+    mismatches: Arc<Mutex<Vec<String>>>,
 }
 
 impl Harness {
@@ -40,7 +44,24 @@ impl Harness {
         // Unique per harness: ports are reused, and a namespace must never inherit old state.
         static HARNESSES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let namespace = format!("test-{}-{}", sandbox.addr.port(), HARNESSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        Harness { sandbox, token, connection, namespace }
+        // Zoho's OpenAPI files judge every CRM exchange as the sandbox answers it.
+        let mismatches: Arc<Mutex<Vec<String>>> = Arc::default();
+        let found = mismatches.clone();
+        sandbox.observe(move |exchange| {
+            let wrong = oas::judge().check(exchange);
+            if !wrong.is_empty() {
+                found.lock().unwrap_or_else(|p| p.into_inner()).extend(wrong);
+            }
+        });
+        Harness { sandbox, token, connection, namespace, mismatches }
+    }
+
+    /// Fails the test when an exchange so far disagrees with Zoho's OpenAPI files.
+    pub fn assert_zoho_openapi(&self) {
+        let found = std::mem::take(&mut *self.mismatches.lock().unwrap_or_else(|p| p.into_inner()));
+        if !found.is_empty() {
+            panic!("{} exchange(s) disagree with Zoho's OpenAPI files (component-tests/src/oas.rs):\n{}", found.len(), found.join("\n"));
+        }
     }
 
     /// A server-based app's connection: refresh token with client id and secret.
@@ -81,7 +102,9 @@ impl Harness {
             .unwrap_or_else(|e| panic!("{key} did not run: {e:#}"))
     }
 
+    /// Every request so far, after checking the answered ones against Zoho's OpenAPI files.
     pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.assert_zoho_openapi();
         self.sandbox.requests()
     }
 
@@ -106,6 +129,21 @@ impl Harness {
     pub fn stored(&self, key: &str) -> Option<Value> {
         let bytes = runtime().kv().get(&self.namespace, "", key).expect("kv get")?;
         serde_json::from_slice(&bytes).ok()
+    }
+}
+
+impl Drop for Harness {
+    /// The end of every test: requests never answered (the caller hung up) get the request
+    /// check, then any mismatch fails the test; the process's coverage is written when asked.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let judge = oas::judge();
+        let unanswered: Vec<String> = self.sandbox.requests().iter().filter(|r| r.response_status.is_none()).flat_map(|r| judge.check(r)).collect();
+        self.mismatches.lock().unwrap_or_else(|p| p.into_inner()).extend(unanswered);
+        oas::write_coverage();
+        self.assert_zoho_openapi();
     }
 }
 

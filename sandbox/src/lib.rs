@@ -120,6 +120,11 @@ impl Sandbox {
         self.shared.clear_requests();
     }
 
+    /// Calls `observer` with every exchange once answered (request, status, body, faulted).
+    pub fn observe(&self, observer: impl Fn(&RecordedRequest) + Send + Sync + 'static) {
+        self.shared.observe(Arc::new(observer));
+    }
+
     /// Answers the next requests with `fault` instead of the real handler.
     pub fn inject(&self, fault: Fault) {
         self.shared.inject(fault);
@@ -228,21 +233,44 @@ async fn respond(shared: Arc<Shared>, request: Request<Body>) -> Response {
         Ok(bytes) => bytes.to_vec(),
         Err(_) => return crm::error_response(413, "FILE_SIZE_MORE_THAN_ALLOWED_SIZE", "request body too large", serde_json::json!({})),
     };
-    let recorded = RecordedRequest::from_parts(&parts, body);
-    shared.log(recorded.clone());
-    if let Some(fault) = shared.next_fault(&recorded.path) {
-        return fault.respond().await;
-    }
+    let mut recorded = RecordedRequest::from_parts(&parts, body);
+    recorded.seq = shared.log(recorded.clone());
+    let (response, faulted) = match shared.next_fault(&recorded.path) {
+        Some(fault) => (fault.respond().await, true),
+        None => (route(&shared, &recorded).await, false),
+    };
+    keep_answer(&shared, recorded, response, faulted).await
+}
+
+/// Records the answer's status (and its body when JSON or untyped) next to the request.
+async fn keep_answer(shared: &Shared, mut exchange: RecordedRequest, response: Response, faulted: bool) -> Response {
+    exchange.response_status = Some(response.status().as_u16());
+    exchange.faulted = faulted;
+    let content_type = response.headers().get(axum::http::header::CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    // A fault's body may be a broken stream, and a download may be large: neither is read here.
+    let response = if faulted || !content_type.as_deref().is_none_or(|t| t.contains("json")) {
+        response
+    } else {
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+        exchange.response_body = Some(bytes.to_vec());
+        Response::from_parts(parts, Body::from(bytes))
+    };
+    shared.answered(exchange);
+    response
+}
+
+async fn route(shared: &Arc<Shared>, recorded: &RecordedRequest) -> Response {
     if recorded.path.starts_with("/crm/") {
-        return limited(&shared, &recorded).await;
+        return limited(shared, recorded).await;
     }
     if recorded.path == "/oauth/v2/token" {
-        return accounts::token(&shared, &recorded);
+        return accounts::token(shared, recorded);
     }
     if recorded.path.starts_with("/books/") {
-        return books::route(&shared, &recorded);
+        return books::route(shared, recorded);
     }
-    crm::route(&shared, &recorded)
+    crm::route(shared, recorded)
 }
 
 /// CRM calls count against the day's credits and the concurrent-call limit, as in Zoho.

@@ -19,6 +19,14 @@ pub struct RecordedRequest {
     pub body: Vec<u8>,
     /// Wall-clock milliseconds when it arrived (for rate checks).
     pub received_ms: u128,
+    /// Arrival order in this sandbox; links the answer to its logged request.
+    pub seq: u64,
+    /// The answer's status, once the sandbox answered (None: not yet, or the caller hung up).
+    pub response_status: Option<u16>,
+    /// The answer's body when it was JSON or untyped (downloads and faults' bodies are not kept).
+    pub response_body: Option<Vec<u8>>,
+    /// Answered by an injected `Fault` instead of the sandbox's own logic.
+    pub faulted: bool,
 }
 
 impl RecordedRequest {
@@ -34,7 +42,18 @@ impl RecordedRequest {
             .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
         let received_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-        RecordedRequest { method: parts.method.to_string(), path: parts.uri.path().to_string(), query, headers, body, received_ms }
+        RecordedRequest {
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_string(),
+            query,
+            headers,
+            body,
+            received_ms,
+            seq: 0,
+            response_status: None,
+            response_body: None,
+            faulted: false,
+        }
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -175,7 +194,13 @@ pub struct Shared {
     pub clock: Clock,
     log: Mutex<Vec<RecordedRequest>>,
     faults: Mutex<VecDeque<Fault>>,
+    /// Told of every answered exchange (the tests' OpenAPI judge).
+    observer: Mutex<Option<Observer>>,
+    next_seq: std::sync::atomic::AtomicU64,
 }
+
+/// Sees each exchange once the sandbox answered it (request with status and body).
+pub type Observer = std::sync::Arc<dyn Fn(&RecordedRequest) + Send + Sync>;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panicking test thread must not wedge the sandbox for the others.
@@ -192,6 +217,8 @@ impl Shared {
             max_in_flight: Default::default(),
             log: Mutex::new(Vec::new()),
             faults: Mutex::new(VecDeque::new()),
+            observer: Mutex::new(None),
+            next_seq: Default::default(),
         }
     }
 
@@ -223,8 +250,30 @@ impl Shared {
         self.data().tokens.get(token).is_some_and(|expires| *expires > now)
     }
 
-    pub fn log(&self, request: RecordedRequest) {
-        lock(&self.log).push(request);
+    /// Logs a request; returns its `seq`.
+    pub fn log(&self, mut request: RecordedRequest) -> u64 {
+        let mut log = lock(&self.log);
+        request.seq = self.next_seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let seq = request.seq;
+        log.push(request);
+        seq
+    }
+
+    /// Puts the answer next to its logged request (if the log still holds it) and tells the observer.
+    pub fn answered(&self, exchange: RecordedRequest) {
+        if let Some(logged) = lock(&self.log).iter_mut().rev().find(|r| r.seq == exchange.seq) {
+            logged.response_status = exchange.response_status;
+            logged.response_body.clone_from(&exchange.response_body);
+            logged.faulted = exchange.faulted;
+        }
+        let observer = lock(&self.observer).clone();
+        if let Some(observer) = observer {
+            observer(&exchange);
+        }
+    }
+
+    pub fn observe(&self, observer: Observer) {
+        *lock(&self.observer) = Some(observer);
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
