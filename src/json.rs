@@ -97,6 +97,132 @@ pub fn array_text(items: &[&RawValue]) -> String {
     out
 }
 
+/// A JSON object's top-level members, each value kept as its raw text, at most `max_keys`
+/// members. A record given by the caller or sent by Zoho is read this way when its keys matter
+/// (to merge or fill it in): the cost is one entry per key, however deep or long the values.
+/// A repeated key keeps its last value, as a tree would.
+pub fn members(text: &str, max_keys: usize) -> Result<Vec<(String, &RawValue)>, JsonError> {
+    let mut reader = serde_json::Deserializer::from_str(text);
+    let members = MembersSeed { max_keys }.deserialize(&mut reader).map_err(|e| from_serde(e, max_keys))?;
+    reader.end().map_err(|e| JsonError::Invalid(e.to_string()))?;
+    Ok(members)
+}
+
+/// `{"k":v,...}` from members, values copied as their text.
+pub fn object_text<V: std::ops::Deref<Target = RawValue>>(members: &[(String, V)]) -> String {
+    let size = members.iter().map(|(k, v)| k.len() + v.get().len() + 4).sum::<usize>() + 2;
+    let mut out = String::with_capacity(size);
+    out.push('{');
+    for (n, (key, value)) in members.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        push_string(&mut out, key);
+        out.push(':');
+        out.push_str(value.get());
+    }
+    out.push('}');
+    out
+}
+
+/// Appends `text` as a JSON string literal.
+pub fn push_string(out: &mut String, text: &str) {
+    // Serializing a str cannot fail; the fallback keeps the output JSON regardless.
+    out.push_str(&serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into()));
+}
+
+/// The text of a raw JSON string value; `None` when the value is not a string.
+pub fn raw_str(raw: &RawValue) -> Option<String> {
+    serde_json::from_str::<String>(raw.get()).ok()
+}
+
+/// Does a raw value hold an object (a record) rather than a scalar or an array?
+pub fn is_object(raw: &RawValue) -> bool {
+    raw.get().starts_with('{')
+}
+
+/// Largest `values` text (CRM and Books writes): 100 records of Zoho's largest fields fit
+/// with room; the text, the members read from it and the body built from them stay far
+/// inside the instance's 256 MiB.
+pub const MAX_VALUES_BYTES: usize = 16 << 20;
+/// Largest `dynamic-fields` text: it is copied into each of up to 100 records.
+pub const MAX_DYNAMIC_FIELDS_BYTES: usize = 1 << 20;
+/// Largest `search-fields` text: filters go into the query string.
+pub const MAX_SEARCH_FIELDS_BYTES: usize = 64 << 10;
+/// Most fields one record may name: more than any Zoho module has.
+pub const MAX_KEYS_PER_RECORD: usize = 1_000;
+
+/// What a raw JSON value is, for a message that must not echo a huge value.
+pub fn kind_of(raw: &str) -> &'static str {
+    match raw.trim_start().as_bytes().first() {
+        Some(b'{') => "an object",
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "true or false",
+        Some(b'n') => "null",
+        Some(_) => "a number",
+        None => "empty",
+    }
+}
+
+/// A caller's JSON object input (`values`, `dynamic-fields`, `search-fields`): its size is
+/// checked before anything is parsed, then its members are read with their values raw.
+pub fn input_object<'a>(what: &str, text: &'a str, max_bytes: usize) -> crate::error::Result<Vec<(String, &'a RawValue)>> {
+    use crate::error::ZohoError;
+    if text.len() > max_bytes {
+        return Err(ZohoError::invalid_input(format!(
+            "{what} is {} bytes; at most {max_bytes} bytes are accepted (send large content as an attachment, or fewer records per step)",
+            text.len()
+        )));
+    }
+    if !text.trim_start().starts_with('{') && is_json(text.as_bytes()) {
+        return Err(ZohoError::invalid_input(format!("{what} must be a JSON object, not {}", kind_of(text))));
+    }
+    members(text, MAX_KEYS_PER_RECORD).map_err(|e| match e {
+        JsonError::TooMany { limit } => ZohoError::invalid_input(format!("{what} names more than {limit} fields; no Zoho record has that many")),
+        other => ZohoError::invalid_input(format!("{what} must be a JSON object ({other})")),
+    })
+}
+
+struct MembersSeed {
+    max_keys: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for MembersSeed {
+    type Value = Vec<(String, &'de RawValue)>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MembersSeed {
+    type Value = Vec<(String, &'de RawValue)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members: Vec<(String, &'de RawValue)> = Vec::new();
+        // Where each key sits, so a key repeated a million times costs a lookup, not a scan.
+        let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value: &'de RawValue = map.next_value()?;
+            let count = members.len();
+            match at.get(&key).and_then(|&n| members.get_mut(n)) {
+                Some(member) => member.1 = value,
+                None if count >= self.max_keys => return Err(de::Error::custom(TOO_MANY)),
+                None => {
+                    at.insert(key.clone(), members.len());
+                    members.push((key, value));
+                }
+            }
+        }
+        Ok(members)
+    }
+}
+
 struct ListingSeed {
     max_items: usize,
 }
@@ -229,5 +355,24 @@ mod tests {
         assert!(matches!(tree(deep.as_bytes()), Err(JsonError::Invalid(_))));
         assert_eq!(items(b"[1, {\"a\":2}]", 2).unwrap().len(), 2);
         assert_eq!(items(b"[1,2,3]", 2).unwrap_err(), JsonError::TooMany { limit: 2 });
+    }
+
+    #[test]
+    fn members_keep_values_raw_and_stop_at_the_key_limit() {
+        let m = members(r#"{"a":[1,{"b":2}],"c\u00e9":"x","a":3}"#, 10).unwrap();
+        assert_eq!(m.iter().map(|(k, v)| (k.as_str(), v.get())).collect::<Vec<_>>(), [("a", "3"), ("cé", r#""x""#)]);
+        assert_eq!(object_text(&m), r#"{"a":3,"cé":"x"}"#);
+        assert_eq!(members(r#"{"a":1,"b":2,"c":3}"#, 2).unwrap_err(), JsonError::TooMany { limit: 2 });
+        // A huge value is one member: a 16 MB array costs one entry, not a tree.
+        let big = format!("{{\"a\":[{}0]}}", "0,".repeat(1_000_000));
+        assert_eq!(members(&big, 1).unwrap().len(), 1);
+        for bad in ["[]", "1", "{", "{\"a\":1} x", ""] {
+            assert!(matches!(members(bad, 5), Err(JsonError::Invalid(_))), "{bad}");
+        }
+        assert_eq!(raw_str(members(r#"{"s":"q\"\\"}"#, 1).unwrap()[0].1).as_deref(), Some("q\"\\"));
+        assert_eq!(raw_str(members(r#"{"s":5}"#, 1).unwrap()[0].1), None);
+        let mut out = String::new();
+        push_string(&mut out, "a\"b\n");
+        assert_eq!(out, r#""a\"b\n""#);
     }
 }

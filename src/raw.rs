@@ -9,6 +9,7 @@ use crate::http::{Body, Method};
 use crate::json;
 use crate::multipart::{self, Field};
 use crate::redact::Redactor;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
@@ -43,8 +44,16 @@ pub struct RawResponse {
 const RESERVED_HEADERS: [&str; 9] =
     ["authorization", "host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "keep-alive", "trailer"];
 
-/// A JSON object input (`{"name": value}`), or what is wrong with it.
+/// A small JSON object input (`{"name": value}`: headers, form fields, query parameters, file
+/// names), or what is wrong with it. Read as a tree only within the tree budget.
 fn object(input: &str, text: &str) -> Result<Map<String, Value>> {
+    if text.len() > json::MAX_TREE_BYTES {
+        return Err(ZohoError::invalid_input(format!(
+            "{input} is {} bytes; at most {} bytes are accepted (send large content as data or file-data)",
+            text.len(),
+            json::MAX_TREE_BYTES
+        )));
+    }
     match serde_json::from_str(text) {
         Ok(Value::Object(map)) => Ok(map),
         _ => Err(ZohoError::invalid_input(format!("{input} must be a JSON object such as {{\"name\": \"value\"}}"))),
@@ -158,15 +167,22 @@ fn headers_of(text: &str) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
-/// File Data values are text, or `{"base64": "..."}` for binary content.
-fn file_bytes(name: &str, value: &Value) -> Result<Vec<u8>> {
-    match value {
-        Value::String(text) => Ok(text.clone().into_bytes()),
-        Value::Object(o) => match o.get("base64").and_then(Value::as_str) {
-            Some(b64) => crate::decode_base64(b64).map_err(|e| ZohoError::invalid_input(format!("file-data {name:?}: {e}"))),
-            None => Err(ZohoError::invalid_input(format!("file-data {name:?} must be text or {{\"base64\": \"...\"}}"))),
-        },
-        other => Err(ZohoError::invalid_input(format!("file-data {name:?} must be text or {{\"base64\": \"...\"}}, not {other}"))),
+/// File Data values are text, or `{"base64": "..."}` for binary content. Each is read from its
+/// raw text: a file is one string, never a tree.
+fn file_bytes(name: &str, value: &RawValue) -> Result<Vec<u8>> {
+    #[derive(serde::Deserialize)]
+    struct Encoded {
+        base64: String,
+    }
+    if let Some(text) = json::raw_str(value) {
+        return Ok(text.into_bytes());
+    }
+    match serde_json::from_str::<Encoded>(value.get()) {
+        Ok(encoded) => crate::decode_base64(&encoded.base64).map_err(|e| ZohoError::invalid_input(format!("file-data {name:?}: {e}"))),
+        Err(_) => Err(ZohoError::invalid_input(format!(
+            "file-data {name:?} must be text or {{\"base64\": \"...\"}}, not {}",
+            json::kind_of(value.get())
+        ))),
     }
 }
 
@@ -177,7 +193,7 @@ fn body_of(input: &RawInput) -> Result<Option<Body>> {
         if form.is_some() || files.is_some() {
             return Err(ZohoError::invalid_input("give data, or form-data/file-data, not both: one request has one body"));
         }
-        let kind = if serde_json::from_str::<Value>(data).is_ok() { "application/json" } else { "text/plain; charset=utf-8" };
+        let kind = if json::is_json(data.as_bytes()) { "application/json" } else { "text/plain; charset=utf-8" };
         return Ok(Some(Body::new(kind, data.as_bytes().to_vec())));
     }
     if form.is_none() && files.is_none() {
@@ -188,9 +204,10 @@ fn body_of(input: &RawInput) -> Result<Option<Body>> {
         fields.push(Field::Text { name, value: as_text(&value) });
     }
     let names = given(&input.file_data_file_names).map(|n| object("file-data-file-names", n)).transpose()?.unwrap_or_default();
-    for (name, value) in files.map(|f| object("file-data", f)).transpose()?.unwrap_or_default() {
+    // Files are bounded by the host's input cap, not the tree budget: members keep values raw.
+    for (name, value) in files.map(|f| json::input_object("file-data", f, usize::MAX)).transpose()?.unwrap_or_default() {
         let file_name = names.get(&name).map(as_text).unwrap_or_else(|| name.clone());
-        let bytes = file_bytes(&name, &value)?;
+        let bytes = file_bytes(&name, value)?;
         fields.push(Field::File { content_type: multipart::content_type_for(&file_name).to_string(), name, file_name, bytes });
     }
     if let Some(unknown) = names.keys().find(|k| !fields.iter().any(|f| matches!(f, Field::File { name, .. } if name == *k))) {

@@ -54,7 +54,11 @@ impl HostConfig {
             pooled_instances: 64,
             net: NetLimits::default(),
             allow_private_networks: false,
-            max_input_bytes: 128 << 20,
+            // Zoho's 100 MB attachment as text or bytes plus 4 MiB for the rest. One 256 MiB
+            // instance holds it with its work: a file is moved, never copied; base64 text at the
+            // cap decodes to 78 MiB (182 MiB together); other inputs are capped in the component
+            // (values 16 MiB) before they are parsed.
+            max_input_bytes: 104 << 20,
             kv: None,
         }
     }

@@ -1,10 +1,16 @@
 //! The Books envelope: `{"code":0,"message":"success", "<key>": ...}`. Code 0 is success;
-//! anything else is an error, even inside a 2xx.
+//! anything else is an error, even inside a 2xx. The envelope's members are read with their
+//! values raw, so a resource or list passes through as Zoho's text, never as a tree.
 
 use crate::client::retry_after;
 use crate::error::{ErrorKind, Result, ZohoError};
 use crate::http::Response;
+use crate::json::{self, JsonError};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+
+/// Top-level members a Books answer may have (code, message, the resource, page_context...).
+const MAX_MEMBERS: usize = 100;
 
 /// The kind a Books error code (or, without one, the HTTP status) stands for.
 fn kind_of(status: u16, code: Option<i64>) -> ErrorKind {
@@ -18,48 +24,88 @@ fn kind_of(status: u16, code: Option<i64>) -> ErrorKind {
     }
 }
 
+/// `Retry-After` in milliseconds, saturating rather than wrapping.
+fn retry_after_ms(response: &Response) -> Option<u64> {
+    retry_after(response).map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A Books answer's top-level members, values raw (borrowed from the answer).
+#[derive(Debug, Default)]
+pub struct Envelope<'a> {
+    members: Vec<(String, &'a RawValue)>,
+}
+
+impl<'a> Envelope<'a> {
+    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.members.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+
+    /// A small member as a tree (`message`, `page_context`); a large or absent one is `None`.
+    pub fn small(&self, key: &str) -> Option<Value> {
+        self.get(key).and_then(|v| json::tree(v.get().as_bytes()).ok())
+    }
+}
+
 /// The envelope of a Books answer, or the error it carries.
-pub fn open(response: &Response) -> Result<Map<String, Value>> {
-    let parsed = serde_json::from_slice::<Value>(&response.body);
-    let envelope = match parsed {
-        Ok(Value::Object(map)) => map,
-        _ if response.body.is_empty() && (200..300).contains(&response.status) => Map::new(),
+pub fn open(response: &Response) -> Result<Envelope<'_>> {
+    let success = (200..300).contains(&response.status);
+    if response.body.is_empty() && success {
+        return Ok(Envelope::default());
+    }
+    let text = std::str::from_utf8(&response.body).ok().filter(|t| t.trim_start().starts_with('{'));
+    let members = match text.map(|t| json::members(t, MAX_MEMBERS)) {
+        Some(Ok(members)) => members,
+        Some(Err(JsonError::TooMany { limit })) => {
+            return Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho Books answered with more than {limit} top-level members; refused unread"))
+                .with_status(response.status))
+        }
         _ => {
             let start = response.body_start();
             let mut error = ZohoError::new(kind_of(response.status, None), format!("Zoho Books answered HTTP {} with a body that is not a JSON object: {start:?}", response.status))
                 .with_status(response.status);
-            error.retry_after_ms = retry_after(response).map(|d| d.as_millis() as u64);
+            error.retry_after_ms = retry_after_ms(response);
             return Err(error);
         }
     };
-    let code = envelope.get("code").and_then(Value::as_i64);
-    if code.unwrap_or(0) == 0 && (200..300).contains(&response.status) {
+    let envelope = Envelope { members };
+    let code = envelope.get("code").and_then(|c| serde_json::from_str::<i64>(c.get()).ok());
+    if code.unwrap_or(0) == 0 && success {
         return Ok(envelope);
     }
-    let message = envelope.get("message").and_then(Value::as_str).unwrap_or("Zoho Books reported an error without a message");
-    let mut error = ZohoError::new(kind_of(response.status, code), message.to_string()).with_status(response.status);
+    let message = envelope.get("message").and_then(json::raw_str).unwrap_or_else(|| "Zoho Books reported an error without a message".into());
+    let mut error = ZohoError::new(kind_of(response.status, code), message).with_status(response.status);
     if let Some(code) = code {
         error = error.with_code(code.to_string());
     }
-    let details: Map<String, Value> = envelope.iter().filter(|(k, _)| *k != "code" && *k != "message").map(|(k, v)| (k.clone(), v.clone())).collect();
-    if !details.is_empty() {
-        error = error.with_details(Value::Object(details));
+    let others: Vec<&(String, &RawValue)> = envelope.members.iter().filter(|(k, _)| k != "code" && k != "message").collect();
+    if !others.is_empty() {
+        // Details become a tree only for an error body small enough to read whole.
+        let details = if response.body.len() <= json::MAX_TREE_BYTES {
+            let map: Map<String, Value> = others.iter().map(|(k, v)| (k.clone(), json::tree(v.get().as_bytes()).unwrap_or(Value::Null))).collect();
+            Value::Object(map)
+        } else {
+            Value::String(format!("{} bytes of details not shown (more than {} bytes)", response.body.len(), json::MAX_TREE_BYTES))
+        };
+        error = error.with_details(details);
     }
     if response.status == 429 {
-        error.retry_after_ms = retry_after(response).map(|d| d.as_millis() as u64);
+        error.retry_after_ms = retry_after_ms(response);
     }
     Err(error)
 }
 
 /// The resource under `key`, or the answer's only non-envelope value when Zoho named it otherwise.
-pub fn take(mut envelope: Map<String, Value>, key: &str) -> Result<Value> {
-    if let Some(value) = envelope.remove(key) {
+pub fn take<'a>(envelope: &Envelope<'a>, key: &str) -> Result<&'a RawValue> {
+    if let Some(value) = envelope.get(key) {
         return Ok(value);
     }
-    let others: Vec<String> = envelope.keys().filter(|k| !["code", "message", "page_context"].contains(&k.as_str())).cloned().collect();
+    let others: Vec<&(String, &RawValue)> = envelope.members.iter().filter(|(k, _)| !["code", "message", "page_context"].contains(&k.as_str())).collect();
     match others.as_slice() {
-        [only] => Ok(envelope.remove(only).unwrap_or(Value::Null)),
-        _ => Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho Books' answer has no {key:?} (keys: {})", others.join(", ")))),
+        [(_, only)] => Ok(*only),
+        _ => Err(ZohoError::new(
+            ErrorKind::Zoho,
+            format!("Zoho Books' answer has no {key:?} (keys: {})", others.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", ")),
+        )),
     }
 }
 
@@ -82,6 +128,13 @@ mod tests {
         let e = open(&response(429, r#"{"code":45,"message":"rate"}"#)).unwrap_err();
         assert_eq!(e.kind, ErrorKind::RateLimited);
         assert!(open(&response(200, r#"{"code":0,"message":"success","invoice":{}}"#)).is_ok());
-        assert_eq!(take(open(&response(200, r#"{"code":0,"message":"success","weird":{"a":1}}"#)).unwrap(), "widget").unwrap()["a"], 1);
+        let weird = response(200, r#"{"code":0,"message":"success","weird":{"a":1}}"#);
+        assert_eq!(take(&open(&weird).unwrap(), "widget").unwrap().get(), r#"{"a":1}"#);
+        let mut limited = response(429, r#"{"code":45,"message":"rate"}"#);
+        limited.headers.push(("retry-after".into(), "18446744073709551615".into()));
+        assert_eq!(open(&limited).unwrap_err().retry_after_ms, Some(u64::MAX));
+        // A 10 MB list is not a tree: the envelope keeps it raw.
+        let big = format!("{{\"code\":0,\"data\":[{}0]}}", "0,".repeat(5_000_000));
+        assert_eq!(take(&open(&response(200, &big)).unwrap(), "contacts").unwrap().get().len(), 10_000_003);
     }
 }

@@ -6,9 +6,32 @@ use crate::client::{ApiCall, Client};
 use crate::connection::given;
 use crate::error::{ErrorKind, Result, ZohoError};
 use crate::http::Method;
+use crate::crm::response::answer_error;
+use crate::json;
 use serde_json::Value;
 
+/// Books organizations one account may list (Zoho allows a handful per user).
+const MAX_ORGANIZATIONS: usize = 1_000;
+
 pub const CACHE_KEY: &str = "books/organization-id";
+
+/// The three members of an organization the choice needs, read without the rest.
+#[derive(serde::Deserialize, Default)]
+struct Organization<'a> {
+    #[serde(borrow, default)]
+    organization_id: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow, default)]
+    is_default_org: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow, default)]
+    name: Option<&'a serde_json::value::RawValue>,
+}
+
+fn outline(text: &str) -> Value {
+    let o: Organization = serde_json::from_str(text).unwrap_or_default();
+    // An id is a string or a number; anything longer than an id is not one.
+    let small = |raw: Option<&serde_json::value::RawValue>| raw.filter(|r| r.get().len() <= 256).and_then(|r| serde_json::from_str::<Value>(r.get()).ok()).unwrap_or(Value::Null);
+    serde_json::json!({ "organization_id": small(o.organization_id), "is_default_org": small(o.is_default_org), "name": small(o.name) })
+}
 
 pub fn organization_id(client: &Client, from_connection: &Option<String>) -> Result<String> {
     if let Some(id) = given(from_connection) {
@@ -25,12 +48,18 @@ pub fn organization_id(client: &Client, from_connection: &Option<String>) -> Res
         }
     }
     let response = client.send(ApiCall::new(Method::Get, "/books/v3/organizations"))?;
-    let organizations = envelope::take(envelope::open(&response)?, "organizations")?;
-    let organizations = organizations.as_array().cloned().unwrap_or_default();
+    let envelope = envelope::open(&response)?;
+    let listed = envelope::take(&envelope, "organizations")?;
+    // Each organization is small; a list longer than any account has is refused unread.
+    let organizations: Vec<Value> = match json::items(listed.get().as_bytes(), MAX_ORGANIZATIONS) {
+        Ok(items) => items.iter().map(|o| outline(o.get())).collect(),
+        Err(json::JsonError::Invalid(_)) => Vec::new(),
+        Err(e) => return Err(answer_error(&response, e)),
+    };
     let id_of = |o: &Value| o.get("organization_id").and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_u64().map(|n| n.to_string())));
     let chosen = match organizations.iter().find(|o| o.get("is_default_org").and_then(Value::as_bool) == Some(true)) {
         Some(default) => id_of(default),
-        None if organizations.len() == 1 => id_of(&organizations[0]),
+        None if organizations.len() == 1 => organizations.first().and_then(id_of),
         None if organizations.is_empty() => {
             return Err(ZohoError::new(ErrorKind::NotFound, "this Zoho account has no Books organization: create one in Zoho Books first"));
         }

@@ -6,10 +6,13 @@
 use crate::books::{envelope, organization, resources};
 use crate::client::{ApiCall, Client};
 use crate::connection::given;
+use crate::crm::response::answer_error;
 use crate::error::{Result, ZohoError};
-use crate::http::Method;
+use crate::http::{Body, Method};
+use crate::json::{self, MAX_DYNAMIC_FIELDS_BYTES, MAX_SEARCH_FIELDS_BYTES, MAX_VALUES_BYTES};
 use crate::validate;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
+use std::collections::HashSet;
 
 #[derive(Debug, Default, Clone)]
 pub struct BooksInput {
@@ -61,59 +64,73 @@ fn books_id<'a>(what: &str, id: &'a str) -> Result<&'a str> {
     validate::record_id(id).map_err(|_| ZohoError::invalid_input(format!("{what} {id:?} is not a Zoho Books id: ids are numbers such as 460000000026049")))
 }
 
-fn values_of(input: &BooksInput) -> Result<Value> {
+/// The record to send: `values` filled in from `dynamic-fields`, read as members (never a
+/// tree) after their sizes are checked, and written back out as one JSON object.
+fn values_of(input: &BooksInput) -> Result<Body> {
     let values = given(&input.values).ok_or_else(|| ZohoError::invalid_input("values is required: the fields as a JSON object"))?;
-    let mut record: Map<String, Value> = match serde_json::from_str(values) {
-        Ok(Value::Object(map)) => map,
-        _ => return Err(ZohoError::invalid_input("values must be a JSON object such as {\"contact_name\":\"Zylker\"}")),
-    };
+    let mut record = json::input_object("values", values, MAX_VALUES_BYTES)
+        .map_err(|e| ZohoError::invalid_input(format!("{}; values must be a JSON object such as {{\"contact_name\":\"Zylker\"}}", e.message)))?;
     if let Some(dynamic) = given(&input.dynamic_fields) {
-        let Ok(Value::Object(dynamic)) = serde_json::from_str::<Value>(dynamic) else {
-            return Err(ZohoError::invalid_input("dynamic-fields must be a JSON object"));
-        };
+        let dynamic = json::input_object("dynamic-fields", dynamic, MAX_DYNAMIC_FIELDS_BYTES)?;
         // As in CRM: a key given in values keeps its value.
-        for (key, value) in dynamic {
-            record.entry(key).or_insert(value);
-        }
+        let present: HashSet<String> = record.iter().map(|(k, _)| k.clone()).collect();
+        record.extend(dynamic.into_iter().filter(|(k, _)| !present.contains(k)));
     }
-    Ok(Value::Object(record))
+    Ok(Body::new("application/json", json::object_text(&record).into_bytes()))
 }
 
 fn call(method: Method, path: String, target: &Target) -> ApiCall {
     ApiCall::new(method, path).query("organization_id", target.organization_id.clone())
 }
 
-pub fn create_record(client: &Client, input: &BooksInput, organization: &Option<String>) -> Result<Value> {
+pub fn create_record(client: &Client, input: &BooksInput, organization: &Option<String>) -> Result<String> {
     let body = values_of(input)?;
     let target = target(client, input, organization)?;
-    let response = client.send(call(Method::Post, target.collection.clone(), &target).json(body))?;
-    envelope::take(envelope::open(&response)?, &target.keys.singular)
+    let response = client.send(call(Method::Post, target.collection.clone(), &target).body(body))?;
+    Ok(envelope::take(&envelope::open(&response)?, &target.keys.singular)?.get().to_string())
 }
 
-pub fn get_record(client: &Client, input: &BooksInput, organization: &Option<String>) -> Result<Value> {
+pub fn get_record(client: &Client, input: &BooksInput, organization: &Option<String>) -> Result<String> {
     let id = books_id("record-id", input.record_id.as_deref().unwrap_or("").trim())?.to_string();
     let target = target(client, input, organization)?;
     let response = client.send(call(Method::Get, format!("{}/{id}", target.collection), &target))?;
-    envelope::take(envelope::open(&response)?, &target.keys.singular)
+    Ok(envelope::take(&envelope::open(&response)?, &target.keys.singular)?.get().to_string())
 }
 
-pub fn update_record(client: &Client, input: &BooksInput, organization: &Option<String>) -> Result<Value> {
+pub fn update_record(client: &Client, input: &BooksInput, organization: &Option<String>) -> Result<String> {
     let id = books_id("record-id", input.record_id.as_deref().unwrap_or("").trim())?.to_string();
     let body = values_of(input)?;
     let target = target(client, input, organization)?;
-    let response = client.send(call(Method::Put, format!("{}/{id}", target.collection), &target).json(body))?;
-    envelope::take(envelope::open(&response)?, &target.keys.singular)
+    let response = client.send(call(Method::Put, format!("{}/{id}", target.collection), &target).body(body))?;
+    Ok(envelope::take(&envelope::open(&response)?, &target.keys.singular)?.get().to_string())
 }
 
-pub fn remove_record(client: &Client, input: &BooksInput, organization: &Option<String>) -> Result<Value> {
+pub fn remove_record(client: &Client, input: &BooksInput, organization: &Option<String>) -> Result<String> {
     let id = books_id("record-id", input.record_id.as_deref().unwrap_or("").trim())?.to_string();
     let target = target(client, input, organization)?;
     let response = client.send(call(Method::Delete, format!("{}/{id}", target.collection), &target))?;
     let envelope = envelope::open(&response)?;
-    Ok(json!({ "message": envelope.get("message").cloned().unwrap_or(Value::Null) }))
+    Ok(json!({ "message": envelope.small("message").unwrap_or(Value::Null) }).to_string())
 }
 
-pub fn get_records(client: &Client, input: &BooksInput, organization: &Option<String>) -> Result<Value> {
+/// `search-fields` as query filters: a JSON object, its size checked before it is read.
+fn filters_of(input: &BooksInput) -> Result<Vec<(String, String)>> {
+    let Some(search) = given(&input.search_fields) else { return Ok(Vec::new()) };
+    let members = json::input_object("search-fields", search, MAX_SEARCH_FIELDS_BYTES).map_err(|e| {
+        ZohoError::invalid_input(format!("{}; search-fields must be a JSON object of filters, e.g. {{\"email\":\"a@b.com\",\"status\":\"active\"}}", e.message))
+    })?;
+    let mut filters = Vec::with_capacity(members.len());
+    for (name, value) in members {
+        if ["organization_id", "page", "per_page"].contains(&name.as_str()) || name.is_empty() {
+            return Err(ZohoError::invalid_input(format!("search-fields cannot set {name:?}: use the page and per-page inputs")));
+        }
+        let value = json::raw_str(value).unwrap_or_else(|| value.get().to_string());
+        filters.push((name, value));
+    }
+    Ok(filters)
+}
+
+pub fn get_records(client: &Client, input: &BooksInput, organization: &Option<String>) -> Result<String> {
     let per_page = input.per_page.unwrap_or(200);
     if !(1..=200).contains(&per_page) {
         return Err(ZohoError::invalid_input(format!("per-page {per_page} is out of range: Zoho Books returns 1 to 200 records per page")));
@@ -122,33 +139,30 @@ pub fn get_records(client: &Client, input: &BooksInput, organization: &Option<St
     if page == 0 {
         return Err(ZohoError::invalid_input("page starts at 1"));
     }
-    let mut filters = Vec::new();
-    if let Some(search) = given(&input.search_fields) {
-        let Ok(Value::Object(search)) = serde_json::from_str::<Value>(search) else {
-            return Err(ZohoError::invalid_input("search-fields must be a JSON object of filters, e.g. {\"email\":\"a@b.com\",\"status\":\"active\"}"));
-        };
-        for (name, value) in search {
-            if ["organization_id", "page", "per_page"].contains(&name.as_str()) || name.is_empty() {
-                return Err(ZohoError::invalid_input(format!("search-fields cannot set {name:?}: use the page and per-page inputs")));
-            }
-            let value = match value {
-                Value::String(s) => s,
-                other => other.to_string(),
-            };
-            filters.push((name, value));
-        }
-    }
+    let filters = filters_of(input)?;
     let target = target(client, input, organization)?;
     let mut list = call(Method::Get, target.collection.clone(), &target).query("page", page.to_string()).query("per_page", per_page.to_string());
     for (name, value) in filters {
         list = list.query(name, value);
     }
     let response = client.send(list)?;
-    let mut envelope = envelope::open(&response)?;
-    let page_context = envelope.remove("page_context").unwrap_or_else(|| json!({ "page": page, "per_page": per_page, "has_more_page": false }));
-    let records = envelope::take(envelope, &target.keys.plural)?;
-    let mut out = Map::new();
-    out.insert(target.keys.plural.clone(), records);
-    out.insert("page_context".into(), page_context);
-    Ok(Value::Object(out))
+    let envelope = envelope::open(&response)?;
+    let records = envelope::take(&envelope, &target.keys.plural)?;
+    // Books sends at most per-page records: a longer list is refused before it is held.
+    if records.get().starts_with('[') {
+        json::items(records.get().as_bytes(), per_page as usize).map_err(|e| answer_error(&response, e))?;
+    }
+    let page_context = match envelope.get("page_context") {
+        Some(raw) => raw.get().to_string(),
+        None => json!({ "page": page, "per_page": per_page, "has_more_page": false }).to_string(),
+    };
+    let mut out = String::with_capacity(records.get().len() + page_context.len() + target.keys.plural.len() + 24);
+    out.push('{');
+    json::push_string(&mut out, &target.keys.plural);
+    out.push(':');
+    out.push_str(records.get());
+    out.push_str(",\"page_context\":");
+    out.push_str(&page_context);
+    out.push('}');
+    Ok(out)
 }

@@ -7,7 +7,6 @@ use crate::error::{Result, ZohoError};
 use crate::http::Method;
 use crate::multipart::{self, Field};
 use crate::validate;
-use serde_json::Value;
 
 /// Zoho's attachment size limit.
 pub const MAX_ATTACHMENT_BYTES: usize = 100 * 1024 * 1024;
@@ -27,7 +26,7 @@ pub struct AttachmentInput {
     pub attachment_url: Option<String>,
 }
 
-pub fn add_attachment(client: &Client, input: AttachmentInput) -> Result<Value> {
+pub fn add_attachment(client: &Client, input: AttachmentInput) -> Result<String> {
     let module = validate::module_name(input.record_type.as_deref().map(str::trim).filter(|m| !m.is_empty()).unwrap_or("Leads"))?.to_string();
     let id = validate::record_id(&input.record_id)?.to_string();
     let url = input.attachment_url.as_deref().map(str::trim).filter(|u| !u.is_empty());
@@ -50,11 +49,12 @@ pub fn add_attachment(client: &Client, input: AttachmentInput) -> Result<Value> 
             let bytes = match file {
                 FileContent::Text(text) => text.into_bytes(),
                 FileContent::Bytes(bytes) => bytes,
+                // Sized before decoding (over 100 MB is refused unallocated), decoded without a copy of the text.
                 FileContent::Base64(text) => crate::decode_base64(&text).map_err(|e| ZohoError::invalid_input(format!("file: {e}")))?,
             };
             if bytes.len() > MAX_ATTACHMENT_BYTES {
                 // Integer arithmetic: float formatting would add 20 KB to the component.
-                let tenths = bytes.len() * 10 / (1024 * 1024);
+                let tenths = bytes.len().saturating_mul(10) / (1024 * 1024);
                 return Err(ZohoError::invalid_input(format!(
                     "the file is {}.{} MB; Zoho accepts attachments up to 100 MB",
                     tenths / 10,

@@ -1,16 +1,21 @@
-//! COQL: `POST /crm/v8/coql`, one call, or every row of a query walked in `LIMIT offset, count`
-//! pages up to Zoho's 100,000-row ceiling.
+//! COQL: `POST /crm/v8/coql`, one call, or the rows of a query walked in `LIMIT offset, count`
+//! pages up to Zoho's 100,000-row ceiling. Rows pass through as Zoho's text; an all-rows walk
+//! stops at [`ROW_BYTES_BUDGET`] of row text and says where to continue (`info.next_offset`).
 
 use crate::client::{ApiCall, Client};
-use crate::crm::response::{body_json, error_from_response};
+use crate::crm::response::{error_from_response, list_page, listing_text};
 use crate::error::{Result, ZohoError};
 use crate::http::Method;
-use serde_json::{json, Value};
+use serde::Deserialize;
+use serde_json::json;
 
 /// Rows Zoho returns per COQL call at most.
 pub const ROWS_PER_CALL: usize = 2_000;
 /// Rows a COQL query can reach through LIMIT offsets.
 pub const ROW_CEILING: usize = 100_000;
+/// Row text one all-rows step returns at most (the output is held whole, next to one answer
+/// being read): past it the step ends with `info.next_offset` to continue from.
+pub const ROW_BYTES_BUDGET: usize = 32 << 20;
 
 /// Does the query have a LIMIT clause of its own (outside string literals)?
 fn has_limit(query: &str) -> bool {
@@ -32,19 +37,47 @@ fn has_limit(query: &str) -> bool {
     false
 }
 
-pub fn one_call(client: &Client, query: &str) -> Result<Value> {
-    let response = client.send(ApiCall::new(Method::Post, "/crm/v8/coql").json(json!({ "select_query": query })))?;
+fn send(client: &Client, query: &str) -> Result<crate::http::Response> {
+    client.send(ApiCall::new(Method::Post, "/crm/v8/coql").json(json!({ "select_query": query })))
+}
+
+const NO_ROWS: &str = r#"{"data":[],"info":{"count":0,"more_records":false}}"#;
+
+pub fn one_call(client: &Client, query: &str) -> Result<String> {
+    let response = send(client, query)?;
     match response.status {
-        200 => body_json(&response),
-        204 => Ok(json!({ "data": [], "info": { "count": 0, "more_records": false } })),
+        200 => {
+            let page = list_page(&response, ROWS_PER_CALL)?;
+            Ok(listing_text(page.data.iter().map(|r| r.get()), page.info.map(|i| i.get())))
+        }
+        204 => Ok(NO_ROWS.to_string()),
         _ => Err(error_from_response(&response)),
     }
 }
 
-pub fn coql_query(client: &Client, query: &str, all_rows: bool) -> Result<Value> {
+/// `info.more_records`, read without building `info`.
+#[derive(Deserialize, Default)]
+struct MoreRecords {
+    #[serde(default)]
+    more_records: Option<bool>,
+}
+
+pub fn coql_query(client: &Client, query: &str, all_rows: bool) -> Result<String> {
+    coql_query_from(client, query, all_rows, None)
+}
+
+/// [`coql_query`], an all-rows walk starting at `offset` (a previous step's `info.next_offset`).
+pub fn coql_query_from(client: &Client, query: &str, all_rows: bool, offset: Option<u32>) -> Result<String> {
     let query = query.trim().trim_end_matches(';').trim();
     if !query.get(..6).is_some_and(|s| s.eq_ignore_ascii_case("select")) {
         return Err(ZohoError::invalid_input("query must be a COQL select statement, e.g. select Last_Name, Email from Contacts where Last_Name is not null"));
+    }
+    let start = offset.map_or(0, |o| o as usize);
+    if offset.is_some() && !all_rows {
+        return Err(ZohoError::invalid_input("offset continues an all-rows walk (from info.next_offset): turn all-rows on, or put LIMIT offset, count in the query"));
+    }
+    if start >= ROW_CEILING {
+        return Err(ZohoError::invalid_input(format!("offset {start} is past the {ROW_CEILING} rows Zoho lets COQL reach")));
     }
     if !all_rows {
         return one_call(client, query);
@@ -54,23 +87,54 @@ pub fn coql_query(client: &Client, query: &str, all_rows: bool) -> Result<Value>
             "all-rows pages through the query with its own LIMIT clauses: remove LIMIT from the query, or turn all-rows off",
         ));
     }
-    let mut rows = Vec::new();
-    let mut calls = 0;
-    let more_beyond_ceiling = loop {
-        let page = one_call(client, &format!("{query} limit {}, {ROWS_PER_CALL}", rows.len()))?;
-        calls += 1;
-        let data = page.get("data").and_then(Value::as_array).cloned().unwrap_or_default();
-        let more = page.pointer("/info/more_records").and_then(Value::as_bool).unwrap_or(false);
-        let full = data.len() == ROWS_PER_CALL;
-        rows.extend(data);
-        if !more || !full {
-            break false;
+    let mut out = String::from("{\"data\":[");
+    let mut count = 0usize;
+    let mut bytes = 0usize;
+    let mut at = start;
+    let mut calls = 0u32;
+    // Some(offset) when the step stopped by bytes with rows left; true when rows remain past the ceiling.
+    let (next_offset, more_beyond_ceiling) = 'walk: loop {
+        if bytes >= ROW_BYTES_BUDGET {
+            break (Some(at), false);
         }
-        if rows.len() >= ROW_CEILING {
-            break true;
+        let response = send(client, &format!("{query} limit {at}, {ROWS_PER_CALL}"))?;
+        calls += 1;
+        let page = match response.status {
+            200 => list_page(&response, ROWS_PER_CALL)?,
+            204 => break (None, false),
+            _ => return Err(error_from_response(&response)),
+        };
+        let more = page.info.and_then(|i| serde_json::from_str::<MoreRecords>(i.get()).ok()).unwrap_or_default().more_records.unwrap_or(false);
+        let full = page.data.len() == ROWS_PER_CALL;
+        for row in &page.data {
+            let text = row.get();
+            // The first row always goes, so every step makes progress.
+            if count > 0 && bytes.saturating_add(text.len()) > ROW_BYTES_BUDGET {
+                break 'walk (Some(at), false);
+            }
+            if count > 0 {
+                out.push(',');
+            }
+            out.push_str(text);
+            bytes = bytes.saturating_add(text.len() + 1);
+            count += 1;
+            at += 1;
+        }
+        if !more || !full {
+            break (None, false);
+        }
+        if at >= ROW_CEILING {
+            break (None, true);
         }
     };
-    Ok(json!({ "data": rows, "info": { "count": rows.len(), "more_records": more_beyond_ceiling, "calls": calls } }))
+    let mut info = json!({ "count": count, "more_records": more_beyond_ceiling || next_offset.is_some(), "calls": calls });
+    if let Some(next) = next_offset {
+        info["next_offset"] = json!(next);
+    }
+    out.push_str("],\"info\":");
+    out.push_str(&info.to_string());
+    out.push('}');
+    Ok(out)
 }
 
 #[cfg(test)]

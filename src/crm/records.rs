@@ -1,13 +1,18 @@
-//! CRM v8 record actions: create, get, list, update, remove.
+//! CRM v8 record actions: create, get, list, update, remove. Records travel as raw JSON text:
+//! the caller's `values` are read as top-level members (never a tree), Zoho's records are
+//! passed through as the text Zoho sent, and outputs are composed from those texts.
 
 use crate::client::{ApiCall, Client};
 use crate::crm::fields::module_fields;
 use crate::crm::page_tokens;
-use crate::crm::response::{body_json, error_from_response, single_outcome, write_items};
+use crate::crm::response::{error_from_response, info_object, list_page, listing_text, single_outcome, write_items};
 use crate::error::{ErrorKind, Result, ZohoError};
-use crate::http::{Method, Response};
+use crate::http::{Body, Method, Response};
+use crate::json::{self, JsonError, MAX_DYNAMIC_FIELDS_BYTES, MAX_KEYS_PER_RECORD, MAX_VALUES_BYTES};
 use crate::validate;
-use serde_json::{json, Map, Value};
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
 
 /// Records per write request (Zoho's limit).
 pub const MAX_RECORDS_PER_WRITE: usize = 100;
@@ -17,6 +22,12 @@ pub const MAX_FIELDS_PER_LIST: usize = 50;
 const MAX_IDS_PER_LIST: usize = 100;
 /// Records reachable with `page` alone; beyond, Zoho demands `page_token`.
 pub const DISCRETE_PAGING_LIMIT: u32 = 2000;
+/// Largest write body built from `values` and `dynamic-fields` (dynamic fields are copied
+/// into every record, so the body can outgrow the values).
+pub const MAX_WRITE_BODY_BYTES: usize = 16 << 20;
+/// Largest page of records merged from several field batches (more than 50 fields): the
+/// merged records are held whole before they are written out.
+pub const MAX_MERGED_PAGE_BYTES: usize = 32 << 20;
 const TRIGGERS: [&str; 5] = ["workflow", "approval", "blueprint", "orchestration", "pathfinder"];
 
 #[derive(Debug, Default, Clone)]
@@ -40,57 +51,89 @@ pub struct ListInput {
     pub cvid: Option<String>,
 }
 
-/// Parses `values` (object or array of objects) and fills each record from `dynamic-fields`:
-/// a key present in the record keeps the record's value. Returns the records and whether a
-/// single object was given.
-fn records_from_values(values: &str, dynamic_fields: Option<&str>) -> Result<(Vec<Map<String, Value>>, bool)> {
-    let parsed: Value = serde_json::from_str(values).map_err(|e| {
-        ZohoError::invalid_input(format!("values must be JSON: an object such as {{\"Last_Name\":\"Doe\"}} or an array of objects ({e})"))
-    })?;
-    let (records, single) = match parsed {
-        Value::Object(record) => (vec![record], true),
-        Value::Array(items) => {
-            if items.is_empty() || items.len() > MAX_RECORDS_PER_WRITE {
-                return Err(ZohoError::invalid_input(format!(
-                    "values holds {} records; Zoho takes 1 to {MAX_RECORDS_PER_WRITE} per request",
-                    items.len()
-                )));
-            }
-            let records = items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| match item {
-                    Value::Object(record) => Ok(record),
-                    other => Err(ZohoError::invalid_input(format!("values[{i}] must be a JSON object, not {other}"))),
-                })
-                .collect::<Result<Vec<_>>>()?;
-            (records, false)
-        }
-        other => return Err(ZohoError::invalid_input(format!("values must be a JSON object or array of objects, not {other}"))),
-    };
-    let dynamic = match dynamic_fields.map(str::trim).filter(|d| !d.is_empty()) {
-        None => Map::new(),
-        Some(text) => match serde_json::from_str(text) {
-            Ok(Value::Object(map)) => map,
-            Ok(other) => return Err(ZohoError::invalid_input(format!("dynamic-fields must be a JSON object, not {other}"))),
-            Err(e) => return Err(ZohoError::invalid_input(format!("dynamic-fields must be a JSON object ({e})"))),
-        },
-    };
-    let records = records
-        .into_iter()
-        .map(|mut record| {
-            for (key, value) in &dynamic {
-                record.entry(key.clone()).or_insert_with(|| value.clone());
-            }
-            record
-        })
-        .collect();
-    Ok((records, single))
+fn values_error(e: JsonError) -> ZohoError {
+    ZohoError::invalid_input(format!("values must be JSON: an object such as {{\"Last_Name\":\"Doe\"}} or an array of objects ({e})"))
 }
 
-/// `{"data":[...], "trigger":[...]}` with the trigger names checked.
-fn write_body(records: Vec<Map<String, Value>>, trigger: &Option<Vec<String>>) -> Result<Value> {
-    let mut body = json!({ "data": records });
+/// One record of `values`, its members read with their values raw.
+fn record_members<'a>(what: &str, text: &'a str) -> Result<Vec<(String, &'a RawValue)>> {
+    json::members(text, MAX_KEYS_PER_RECORD).map_err(|e| match e {
+        JsonError::TooMany { limit } => ZohoError::invalid_input(format!("{what} names more than {limit} fields; no Zoho record has that many")),
+        other => values_error(other),
+    })
+}
+
+/// Reads `values` (object or array of objects) and fills each record from `dynamic-fields`:
+/// a key present in the record keeps the record's value. Returns each record's JSON text and
+/// whether a single object was given. Sizes are checked before parsing; nothing becomes a tree.
+fn records_from_values(values: &str, dynamic_fields: Option<&str>) -> Result<(Vec<String>, bool)> {
+    if values.len() > MAX_VALUES_BYTES {
+        return Err(ZohoError::invalid_input(format!(
+            "values is {} bytes; at most {MAX_VALUES_BYTES} bytes (16 MiB) are accepted: send fewer records per step, and files as attachments",
+            values.len()
+        )));
+    }
+    let dynamic = match dynamic_fields.map(str::trim).filter(|d| !d.is_empty()) {
+        None => Vec::new(),
+        Some(text) => json::input_object("dynamic-fields", text, MAX_DYNAMIC_FIELDS_BYTES)?,
+    };
+    let trimmed = values.trim_start();
+    let (records, single) = if trimmed.starts_with('{') {
+        (vec![record_members("values", values)?], true)
+    } else if trimmed.starts_with('[') {
+        let items = json::items(values.as_bytes(), MAX_RECORDS_PER_WRITE).map_err(|e| match e {
+            JsonError::TooMany { .. } => ZohoError::invalid_input(format!(
+                "values holds more than {MAX_RECORDS_PER_WRITE} records; Zoho takes 1 to {MAX_RECORDS_PER_WRITE} per request"
+            )),
+            other => values_error(other),
+        })?;
+        if items.is_empty() {
+            return Err(ZohoError::invalid_input(format!("values holds 0 records; Zoho takes 1 to {MAX_RECORDS_PER_WRITE} per request")));
+        }
+        let mut records = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            if !json::is_object(item) {
+                return Err(ZohoError::invalid_input(format!("values[{i}] must be a JSON object, not {}", json::kind_of(item.get()))));
+            }
+            records.push(record_members(&format!("values[{i}]"), item.get())?);
+        }
+        (records, false)
+    } else if json::is_json(values.as_bytes()) {
+        return Err(ZohoError::invalid_input(format!("values must be a JSON object or array of objects, not {}", json::kind_of(values))));
+    } else {
+        let why = serde_json::from_str::<serde::de::IgnoredAny>(values).err().map(|e| e.to_string()).unwrap_or_default();
+        return Err(values_error(JsonError::Invalid(why)));
+    };
+    let mut total = 0usize;
+    let mut texts = Vec::with_capacity(records.len());
+    for mut record in records {
+        let present: HashSet<String> = record.iter().map(|(k, _)| k.clone()).collect();
+        record.extend(dynamic.iter().filter(|(k, _)| !present.contains(k)).map(|(k, v)| (k.clone(), *v)));
+        let text = json::object_text(&record);
+        total = total.saturating_add(text.len());
+        if total > MAX_WRITE_BODY_BYTES {
+            return Err(ZohoError::invalid_input(format!(
+                "the records with dynamic-fields filled in come to more than {MAX_WRITE_BODY_BYTES} bytes (16 MiB); send fewer records per step"
+            )));
+        }
+        texts.push(text);
+    }
+    Ok((texts, single))
+}
+
+/// `{"data":[...], "trigger":[...]}` with the trigger names checked, composed from the
+/// records' texts.
+fn write_body(records: Vec<String>, trigger: &Option<Vec<String>>) -> Result<Body> {
+    let mut body = String::with_capacity(records.iter().map(|r| r.len() + 1).sum::<usize>() + 64);
+    body.push_str("{\"data\":[");
+    for (n, record) in records.iter().enumerate() {
+        if n > 0 {
+            body.push(',');
+        }
+        body.push_str(record);
+    }
+    body.push(']');
+    drop(records);
     if let Some(trigger) = trigger {
         if let Some(bad) = trigger.iter().find(|t| !TRIGGERS.contains(&t.as_str())) {
             return Err(ZohoError::invalid_input(format!(
@@ -98,25 +141,27 @@ fn write_body(records: Vec<Map<String, Value>>, trigger: &Option<Vec<String>>) -
                 TRIGGERS.join(", ")
             )));
         }
-        body["trigger"] = json!(trigger);
+        body.push_str(",\"trigger\":");
+        body.push_str(&json!(trigger).to_string());
     }
-    Ok(body)
+    body.push('}');
+    Ok(Body::new("application/json", body.into_bytes()))
 }
 
-pub fn create_record(client: &Client, input: &WriteInput) -> Result<Value> {
+pub fn create_record(client: &Client, input: &WriteInput) -> Result<String> {
     let module = validate::module_name(&input.record_type)?;
     let (records, single) = records_from_values(&input.values, input.dynamic_fields.as_deref())?;
     let body = write_body(records, &input.trigger)?;
-    let response = client.send(ApiCall::new(Method::Post, format!("/crm/v8/{module}")).json(body))?;
+    let response = client.send(ApiCall::new(Method::Post, format!("/crm/v8/{module}")).body(body))?;
     if single {
         single_outcome(&response)
     } else {
         // Mixed outcomes (207) are a success with every record's own status.
-        Ok(json!({ "data": write_items(&response)? }))
+        Ok(listing_text(write_items(&response)?.iter().map(|r| r.get()), None))
     }
 }
 
-pub fn update_record(client: &Client, input: &WriteInput) -> Result<Value> {
+pub fn update_record(client: &Client, input: &WriteInput) -> Result<String> {
     let module = validate::module_name(&input.record_type)?;
     let id = validate::record_id(input.record_id.as_deref().unwrap_or(""))?;
     let (records, single) = records_from_values(&input.values, input.dynamic_fields.as_deref())?;
@@ -124,18 +169,18 @@ pub fn update_record(client: &Client, input: &WriteInput) -> Result<Value> {
         return Err(ZohoError::invalid_input("values must be one JSON object: update-record changes the record named by record-id"));
     }
     let body = write_body(records, &input.trigger)?;
-    let response = client.send(ApiCall::new(Method::Put, format!("/crm/v8/{module}/{id}")).json(body))?;
+    let response = client.send(ApiCall::new(Method::Put, format!("/crm/v8/{module}/{id}")).body(body))?;
     single_outcome(&response)
 }
 
-pub fn remove_record(client: &Client, record_type: &str, record_id: &str) -> Result<Value> {
+pub fn remove_record(client: &Client, record_type: &str, record_id: &str) -> Result<String> {
     let module = validate::module_name(record_type)?;
     let id = validate::record_id(record_id)?;
     let response = client.send(ApiCall::new(Method::Delete, format!("/crm/v8/{module}/{id}")))?;
     single_outcome(&response)
 }
 
-pub fn get_record(client: &Client, record_type: &str, record_id: &str, fields: Option<&str>) -> Result<Value> {
+pub fn get_record(client: &Client, record_type: &str, record_id: &str, fields: Option<&str>) -> Result<String> {
     let module = validate::module_name(record_type)?;
     let id = validate::record_id(record_id)?;
     let mut call = ApiCall::new(Method::Get, format!("/crm/v8/{module}/{id}"));
@@ -156,13 +201,12 @@ pub fn get_record(client: &Client, record_type: &str, record_id: &str, fields: O
     }
 }
 
-fn first_record(response: &Response) -> Result<Value> {
-    let body = body_json(response)?;
-    body.get("data")
-        .and_then(Value::as_array)
-        .and_then(|d| d.first())
-        .cloned()
-        .ok_or_else(|| ZohoError::new(ErrorKind::Zoho, format!("Zoho answered 200 without a record: {body}")).with_status(200))
+/// The one record of a get-record answer, as Zoho's text (a longer `data` is refused unread).
+fn first_record(response: &Response) -> Result<String> {
+    let listing = list_page(response, 1)?;
+    listing.data.first().map(|r| r.get().to_string()).ok_or_else(|| {
+        ZohoError::new(ErrorKind::Zoho, format!("Zoho answered 200 without a record: {:?}", response.body_start())).with_status(200)
+    })
 }
 
 /// The paging and sorting a list request carries, checked.
@@ -198,7 +242,7 @@ pub enum PageAt {
     Token(String),
 }
 
-pub fn get_records(client: &Client, input: &ListInput) -> Result<Value> {
+pub fn get_records(client: &Client, input: &ListInput) -> Result<String> {
     let module = validate::module_name(&input.record_type)?.to_string();
     let per_page = input.per_page.unwrap_or(200);
     if !(1..=200).contains(&per_page) {
@@ -235,31 +279,135 @@ pub fn get_records(client: &Client, input: &ListInput) -> Result<Value> {
         fields.insert(0, "id".to_string());
     }
     let batches: Vec<&[String]> = fields.chunks(MAX_FIELDS_PER_LIST).collect();
+    let first_batch: &[String] = batches.first().copied().unwrap_or_default();
     let query = ListQuery { module, per_page, sort_by, sort_order, cvid };
 
     let page = input.page.unwrap_or(1);
     let (response, page_number) = match page_token {
-        Some(token) => (client.send(query.call(batches[0]).query("page_token", token))?, None),
-        None => (page_tokens::fetch_page(client, &query, batches[0], page)?, Some(page)),
+        Some(token) => (client.send(query.call(first_batch).query("page_token", token))?, None),
+        None => (page_tokens::fetch_page(client, &query, first_batch, page)?, Some(page)),
     };
-    let mut listing = match response.status {
-        200 => body_json(&response)?,
-        204 => json!({ "data": [], "info": { "count": 0, "more_records": false, "page": page_number.unwrap_or(1), "per_page": per_page } }),
+    match response.status {
+        200 => {}
+        204 => {
+            return Ok(json!({ "data": [], "info": { "count": 0, "more_records": false, "page": page_number.unwrap_or(1), "per_page": per_page } }).to_string())
+        }
         _ => return Err(error_from_response(&response)),
+    }
+    // Zoho sends at most per-page records; a longer list is refused before it is held.
+    let listing = list_page(&response, per_page as usize)?;
+    let info = match (page_number, info_object(&response, listing.info)?) {
+        (Some(n), Some(mut info)) => {
+            info.insert("page".into(), json!(n));
+            Some(Value::Object(info).to_string())
+        }
+        _ => listing.info.map(|i| i.get().to_string()),
     };
-    if let (Some(n), Some(info)) = (page_number, listing.get_mut("info").and_then(Value::as_object_mut)) {
-        info.insert("page".into(), json!(n));
+    if batches.len() < 2 {
+        return Ok(listing_text(listing.data.iter().map(|r| r.get()), info.as_deref()));
     }
-    if let (true, Some(records)) = (batches.len() > 1, listing.get_mut("data").and_then(Value::as_array_mut)) {
-        complete_records(client, &query.module, &batches[1..], records)?;
-    }
-    Ok(listing)
+    let mut records = MergedRecords::read(&listing.data)?;
+    drop(listing);
+    drop(response);
+    records.complete(client, &query.module, batches.get(1..).unwrap_or_default())?;
+    let texts = records.texts();
+    Ok(listing_text(texts.iter().map(String::as_str), info.as_deref()))
 }
 
-/// Adds the fields of the later batches to `records`, fetched by id so every batch describes
-/// exactly the records of the first one.
-pub fn complete_records(client: &Client, module: &str, batches: &[&[String]], records: &mut [Value]) -> Result<()> {
-    let ids: Vec<String> = records.iter().filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_string)).collect();
+/// One record being completed from several field batches: its members in Zoho's order,
+/// values raw (owned, since the answers they came from are dropped batch by batch).
+struct Merged {
+    members: Vec<(String, Box<RawValue>)>,
+    at: HashMap<String, usize>,
+}
+
+impl Merged {
+    fn set(&mut self, key: String, value: Box<RawValue>) {
+        match self.at.get(&key).and_then(|&n| self.members.get_mut(n)) {
+            Some(member) => member.1 = value,
+            None => {
+                self.at.insert(key.clone(), self.members.len());
+                self.members.push((key, value));
+            }
+        }
+    }
+}
+
+/// A page of records merged across field batches, held within [`MAX_MERGED_PAGE_BYTES`].
+struct MergedRecords {
+    records: Vec<Merged>,
+    bytes: usize,
+}
+
+fn merged_too_large() -> ZohoError {
+    ZohoError::new(
+        ErrorKind::Zoho,
+        format!("the page's records come to more than {MAX_MERGED_PAGE_BYTES} bytes (32 MiB) with every field; ask for fewer fields or a smaller per-page"),
+    )
+}
+
+fn record_of(raw: &RawValue) -> Result<Vec<(String, &RawValue)>> {
+    json::members(raw.get(), MAX_KEYS_PER_RECORD).map_err(|e| {
+        ZohoError::new(ErrorKind::Zoho, format!("Zoho sent a record that is not an object of at most {MAX_KEYS_PER_RECORD} fields ({e})"))
+    })
+}
+
+impl MergedRecords {
+    fn read(records: &[&RawValue]) -> Result<Self> {
+        let mut merged = MergedRecords { records: Vec::with_capacity(records.len()), bytes: 0 };
+        for raw in records {
+            let mut record = Merged { members: Vec::new(), at: HashMap::new() };
+            for (key, value) in record_of(raw)? {
+                record.set(key, value.to_owned());
+            }
+            merged.bytes = merged.bytes.saturating_add(raw.get().len());
+            merged.records.push(record);
+        }
+        if merged.bytes > MAX_MERGED_PAGE_BYTES {
+            return Err(merged_too_large());
+        }
+        Ok(merged)
+    }
+
+    fn complete(&mut self, client: &Client, module: &str, batches: &[&[String]]) -> Result<()> {
+        let mut ids = Vec::new();
+        let mut index = HashMap::new();
+        for (n, record) in self.records.iter().enumerate() {
+            if let Some(id) = record.at.get("id").and_then(|&at| record.members.get(at)).and_then(|(_, v)| json::raw_str(v)) {
+                index.insert(id.clone(), n);
+                ids.push(id);
+            }
+        }
+        fetch_batches(client, module, batches, &ids, &mut |id, part| {
+            let Some(record) = index.get(id).and_then(|&n| self.records.get_mut(n)) else { return Ok(()) };
+            for (key, value) in part {
+                self.bytes = self.bytes.saturating_add(key.len() + value.get().len());
+                record.set(key, value.to_owned());
+            }
+            if self.bytes > MAX_MERGED_PAGE_BYTES {
+                return Err(merged_too_large());
+            }
+            Ok(())
+        })
+    }
+
+    fn texts(self) -> Vec<String> {
+        self.records.into_iter().map(|r| json::object_text(&r.members)).collect()
+    }
+}
+
+/// A record's members, values raw (see [`json::members`]).
+type Members<'a> = Vec<(String, &'a RawValue)>;
+
+/// Fetches the fields of the later batches for `ids` (by `?ids=`, so every batch describes
+/// exactly the records of the first), handing each returned record's id and members to `merge`.
+fn fetch_batches(
+    client: &Client,
+    module: &str,
+    batches: &[&[String]],
+    ids: &[String],
+    merge: &mut dyn FnMut(&str, Members<'_>) -> Result<()>,
+) -> Result<()> {
     for batch in batches {
         for chunk in ids.chunks(MAX_IDS_PER_LIST) {
             let mut fields = batch.to_vec();
@@ -274,20 +422,35 @@ pub fn complete_records(client: &Client, module: &str, batches: &[&[String]], re
             if response.status != 200 {
                 return Err(error_from_response(&response));
             }
-            let body = body_json(&response)?;
-            for part in body.get("data").and_then(Value::as_array).into_iter().flatten() {
-                let Some(id) = part.get("id") else { continue };
-                if let Some(Value::Object(record)) = records.iter_mut().find(|r| r.get("id") == Some(id)) {
-                    if let Value::Object(part) = part {
-                        for (k, v) in part {
-                            record.insert(k.clone(), v.clone());
-                        }
-                    }
+            // Zoho answers at most one record per id asked for.
+            let listing = list_page(&response, chunk.len())?;
+            for part in &listing.data {
+                if !json::is_object(part) {
+                    continue;
                 }
+                let members = record_of(part)?;
+                let Some(id) = members.iter().find(|(k, _)| k == "id").and_then(|(_, v)| json::raw_str(v)) else { continue };
+                merge(&id, members)?;
             }
         }
     }
     Ok(())
+}
+
+/// Adds the fields of the later batches to `records` (trees the caller already holds), fetched
+/// by id so every batch describes exactly the records of the first one. Each added value
+/// becomes a tree only when small ([`json::MAX_TREE_BYTES`]).
+pub fn complete_records(client: &Client, module: &str, batches: &[&[String]], records: &mut [Value]) -> Result<()> {
+    let ids: Vec<String> = records.iter().filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_string)).collect();
+    fetch_batches(client, module, batches, &ids, &mut |id, part| {
+        let Some(Value::Object(record)) = records.iter_mut().find(|r| r.get("id").and_then(Value::as_str) == Some(id)) else { return Ok(()) };
+        for (key, value) in part {
+            let value = json::tree(value.get().as_bytes())
+                .map_err(|e| ZohoError::new(ErrorKind::Zoho, format!("Zoho sent field {key} of record {id} too large to merge ({e})")))?;
+            record.insert(key, value);
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]
@@ -298,7 +461,7 @@ mod tests {
     fn dynamic_fields_fill_in_and_values_win() {
         let (records, single) = records_from_values(r#"{"Last_Name":"Doe","Lead_Source":"Web"}"#, Some(r#"{"Lead_Source":"Ads","Company":"Zylker"}"#)).unwrap();
         assert!(single);
-        assert_eq!(Value::Object(records[0].clone()), json!({"Last_Name":"Doe","Lead_Source":"Web","Company":"Zylker"}));
+        assert_eq!(records, [r#"{"Last_Name":"Doe","Lead_Source":"Web","Company":"Zylker"}"#]);
     }
 
     #[test]
@@ -310,5 +473,24 @@ mod tests {
         let many = format!("[{}]", vec!["{}"; 101].join(","));
         assert!(records_from_values(&many, None).is_err());
         assert!(write_body(vec![], &Some(vec!["everything".into()])).is_err());
+    }
+
+    #[test]
+    fn input_sizes_are_checked_before_parsing() {
+        let over = format!(r#"{{"a":"{}"}}"#, "x".repeat(MAX_VALUES_BYTES));
+        assert!(records_from_values(&over, None).unwrap_err().message.starts_with("values is 16777224 bytes"));
+        let keys: Vec<String> = (0..=MAX_KEYS_PER_RECORD).map(|i| format!("\"k{i}\":0")).collect();
+        let wide = format!("{{{}}}", keys.join(","));
+        assert!(records_from_values(&wide, None).unwrap_err().message.contains("more than 1000 fields"));
+        let dynamic = format!(r#"{{"Company":"{}"}}"#, "c".repeat(MAX_DYNAMIC_FIELDS_BYTES));
+        assert!(records_from_values("{}", Some(&dynamic)).unwrap_err().message.starts_with("dynamic-fields is"));
+        // 200 KB of dynamic fields copied into 100 records would make a 20 MB body.
+        let dynamic = format!(r#"{{"Company":"{}"}}"#, "c".repeat(200_000));
+        let hundred = format!("[{}]", vec!["{}"; 100].join(","));
+        assert!(records_from_values(&hundred, Some(&dynamic)).unwrap_err().message.contains("more than 16777216 bytes"));
+        // A long array value stays one raw member.
+        let long = format!(r#"{{"a":[{}0]}}"#, "0,".repeat(1_000_000));
+        assert_eq!(records_from_values(&long, None).unwrap().0[0].len(), long.len());
+        assert!(records_from_values("  7 ", None).unwrap_err().message.contains("not a number"));
     }
 }

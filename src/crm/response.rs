@@ -1,17 +1,89 @@
 //! Reading Zoho CRM answers: the success items, and the error shapes (top-level or per record).
+//! Lists are read in one pass with their records kept as raw text ([`list_page`]); only small
+//! documents (error bodies, `info`) become trees, through [`json::tree`].
 
 use crate::client::retry_after;
 use crate::error::{ErrorKind, Result, ZohoError};
 use crate::http::Response;
+use crate::json::{self, JsonError, Listing};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-/// Parses a JSON body, or explains what came instead (an HTML proxy page, a cut-off body).
+/// Records a write answers for at most (Zoho takes 100 per request).
+pub const MAX_WRITE_ITEMS: usize = 100;
+
+/// Parses a JSON body whole, or explains what came instead (an HTML proxy page, a cut-off body).
+/// Unbounded: for answers whose size Zoho itself keeps small; lists go through [`list_page`].
 pub fn body_json(response: &Response) -> Result<Value> {
-    serde_json::from_slice(&response.body).map_err(|e| {
-        let start = response.body_start();
-        ZohoError::new(ErrorKind::Zoho, format!("Zoho answered HTTP {} with a body that is not JSON ({e}): {start:?}", response.status))
-            .with_status(response.status)
-    })
+    serde_json::from_slice(&response.body).map_err(|e| not_json(response, &e.to_string()))
+}
+
+fn not_json(response: &Response, why: &str) -> ZohoError {
+    let start = response.body_start();
+    ZohoError::new(ErrorKind::Zoho, format!("Zoho answered HTTP {} with a body that is not JSON ({why}): {start:?}", response.status))
+        .with_status(response.status)
+}
+
+/// A JSON reading failure as a typed error: the answer was too big, listed too many items,
+/// or was not the JSON expected.
+pub fn answer_error(response: &Response, error: JsonError) -> ZohoError {
+    let status = response.status;
+    match error {
+        JsonError::TooLarge { bytes, limit } => ZohoError::new(
+            ErrorKind::Zoho,
+            format!("Zoho answered HTTP {status} with a {bytes}-byte document; at most {limit} bytes are read as one document"),
+        )
+        .with_status(status),
+        JsonError::TooMany { limit } => ZohoError::new(
+            ErrorKind::Zoho,
+            format!("Zoho's answer ({} bytes) lists more than {limit} items, more than the request asked for; it was refused unread", response.body.len()),
+        )
+        .with_status(status),
+        JsonError::Invalid(why) => not_json(response, &why),
+    }
+}
+
+/// A small document (≤ [`json::MAX_TREE_BYTES`]) as a tree; a bigger one is a typed error.
+pub fn small_json(response: &Response) -> Result<Value> {
+    json::tree(&response.body).map_err(|e| answer_error(response, e))
+}
+
+/// A list answer (`{"data":[...],"info":{...}}`) with its records raw, refusing more than
+/// `max_items` records (the most the request could get back).
+pub fn list_page(response: &Response, max_items: usize) -> Result<Listing<'_>> {
+    json::listing(&response.body, max_items).map_err(|e| answer_error(response, e))
+}
+
+/// `info` of a list answer as a small object to amend; absent or not an object gives `None`.
+pub fn info_object(response: &Response, info: Option<&RawValue>) -> Result<Option<serde_json::Map<String, Value>>> {
+    match info {
+        None => Ok(None),
+        Some(raw) => match json::tree(raw.get().as_bytes()).map_err(|e| answer_error(response, e))? {
+            Value::Object(map) => Ok(Some(map)),
+            _ => Ok(None),
+        },
+    }
+}
+
+/// `{"data":[...],"info":...}` composed from the records' raw texts: nothing is re-serialized.
+pub fn listing_text<'a>(records: impl Iterator<Item = &'a str> + Clone, info: Option<&str>) -> String {
+    let size = records.clone().map(|r| r.len() + 1).sum::<usize>() + info.map_or(0, str::len) + 20;
+    let mut out = String::with_capacity(size);
+    out.push_str("{\"data\":[");
+    for (n, record) in records.enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        out.push_str(record);
+    }
+    out.push(']');
+    if let Some(info) = info {
+        out.push_str(",\"info\":");
+        out.push_str(info);
+    }
+    out.push('}');
+    out
 }
 
 /// The kind a Zoho error code or HTTP status stands for.
@@ -34,6 +106,35 @@ fn is_error_item(item: &Value) -> bool {
     item.get("status").and_then(Value::as_str) == Some("error")
 }
 
+/// The members of a Zoho outcome object (`{"code","details","message","status"}`), read
+/// without building the rest: every other member is skipped, the details kept raw.
+#[derive(Deserialize, Default)]
+struct Outcome<'a> {
+    #[serde(borrow, default)]
+    status: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    code: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    message: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    details: Option<&'a RawValue>,
+}
+
+impl Outcome<'_> {
+    fn read(raw: &str) -> Outcome<'_> {
+        serde_json::from_str(raw).unwrap_or_default()
+    }
+
+    fn is_error(&self) -> bool {
+        self.status.and_then(json::raw_str).as_deref() == Some("error")
+    }
+}
+
+/// Is a raw record result an error item?
+pub fn is_error_raw(item: &RawValue) -> bool {
+    Outcome::read(item.get()).is_error()
+}
+
 /// One Zoho error object (`{"code","details","message","status":"error"}`) as a typed error.
 pub fn error_from_item(status: u16, item: &Value) -> ZohoError {
     let code = item.get("code").and_then(Value::as_str);
@@ -48,14 +149,36 @@ pub fn error_from_item(status: u16, item: &Value) -> ZohoError {
     error
 }
 
+/// [`error_from_item`] for an item kept raw: its details become a tree only when small.
+pub fn error_from_raw(status: u16, item: &RawValue) -> ZohoError {
+    error_from_text(status, item.get())
+}
+
+fn error_from_text(status: u16, item: &str) -> ZohoError {
+    let outcome = Outcome::read(item);
+    let code = outcome.code.and_then(json::raw_str);
+    let message = outcome.message.and_then(json::raw_str).unwrap_or_else(|| "Zoho reported an error without a message".into());
+    let mut error = ZohoError::new(kind_of(status, code.as_deref()), message).with_status(status);
+    if let Some(code) = code {
+        error = error.with_code(code);
+    }
+    match outcome.details.map(|d| json::tree(d.get().as_bytes())) {
+        None | Some(Ok(Value::Null)) => {}
+        Some(Ok(details)) => error = error.with_details(details),
+        Some(Err(e)) => error = error.with_details(Value::String(format!("details not shown: {e}"))),
+    }
+    error
+}
+
 /// A failed answer as a typed error: a top-level error object, a `data[]` of per-record
-/// errors (Zoho uses both for 400), or a bare status.
+/// errors (Zoho uses both for 400), or a bare status. A body over [`json::MAX_TREE_BYTES`]
+/// gives its size and, when it has them, Zoho's code and message.
 pub fn error_from_response(response: &Response) -> ZohoError {
     let status = response.status;
-    let mut error = match serde_json::from_slice::<Value>(&response.body) {
+    let mut error = match json::tree(&response.body) {
         Ok(body) => match body.get("data").and_then(Value::as_array) {
             Some(items) if !items.is_empty() => {
-                let first = items.iter().find(|i| is_error_item(i)).unwrap_or(&items[0]);
+                let first = items.iter().find(|i| is_error_item(i)).or(items.first()).unwrap_or(&Value::Null);
                 let mut error = error_from_item(status, first);
                 if items.len() > 1 {
                     error.message = format!("{} (and {} more record results in details)", error.message, items.len() - 1);
@@ -66,6 +189,20 @@ pub fn error_from_response(response: &Response) -> ZohoError {
             _ if body.get("code").is_some() => error_from_item(status, &body),
             _ => ZohoError::new(kind_of(status, None), format!("Zoho answered HTTP {status}: {}", body)).with_status(status),
         },
+        Err(JsonError::TooLarge { bytes, limit }) => {
+            let outline = std::str::from_utf8(&response.body).map(Outcome::read).unwrap_or_default();
+            let code = outline.code.and_then(json::raw_str);
+            let said = outline.message.and_then(json::raw_str).map(|m| format!(": {m}")).unwrap_or_default();
+            let mut error = ZohoError::new(
+                kind_of(status, code.as_deref()),
+                format!("Zoho answered HTTP {status} with a {bytes}-byte error body (more than the {limit} bytes read whole){said}"),
+            )
+            .with_status(status);
+            if let Some(code) = code {
+                error = error.with_code(code);
+            }
+            error
+        }
         Err(_) if response.body.is_empty() => {
             ZohoError::new(kind_of(status, None), format!("Zoho answered HTTP {status} with an empty body")).with_status(status)
         }
@@ -77,38 +214,51 @@ pub fn error_from_response(response: &Response) -> ZohoError {
     };
     if status == 429 {
         error.kind = ErrorKind::RateLimited;
-        error.retry_after_ms = retry_after(response).map(|d| d.as_millis() as u64);
+        error.retry_after_ms = retry_after_ms(response);
     }
     error
 }
 
-/// The `data[]` items of a write (create, update, delete) answer; an error when the request failed.
-pub fn write_items(response: &Response) -> Result<Vec<Value>> {
+/// `Retry-After` in milliseconds, saturating: a huge header value means "a very long time",
+/// never a wrapped small number.
+pub fn retry_after_ms(response: &Response) -> Option<u64> {
+    retry_after(response).map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The `data[]` items of a write (create, update, delete) answer, raw; an error when the
+/// request failed.
+pub fn write_items(response: &Response) -> Result<Vec<&RawValue>> {
     if !(200..300).contains(&response.status) {
         return Err(error_from_response(response));
     }
-    let body = body_json(response)?;
-    match body.get("data").and_then(Value::as_array) {
-        Some(items) if !items.is_empty() => Ok(items.clone()),
-        _ if body.get("code").is_some() && is_error_item(&body) => Err(error_from_item(response.status, &body)),
-        _ => Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho answered HTTP {} without a data array: {body}", response.status))
-            .with_status(response.status)),
+    let listing = list_page(response, MAX_WRITE_ITEMS)?;
+    if !listing.data.is_empty() {
+        return Ok(listing.data);
     }
+    let text = std::str::from_utf8(&response.body).unwrap_or("");
+    let outline = Outcome::read(text);
+    if outline.code.is_some() && outline.is_error() {
+        return Err(error_from_text(response.status, text));
+    }
+    Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho answered HTTP {} without a data array: {:?}", response.status, response.body_start()))
+        .with_status(response.status))
 }
 
-/// The single item of a one-record write: Ok when it succeeded, its error otherwise
-/// (older API versions answer 200/201 with an error item).
-pub fn single_outcome(response: &Response) -> Result<Value> {
-    let mut items = write_items(response)?;
-    let item = items.swap_remove(0);
-    if is_error_item(&item) {
+/// The single item of a one-record write, as its JSON text: Ok when it succeeded, its error
+/// otherwise (older API versions answer 200/201 with an error item).
+pub fn single_outcome(response: &Response) -> Result<String> {
+    let items = write_items(response)?;
+    let Some(item) = items.first() else {
+        return Err(ZohoError::new(ErrorKind::Zoho, "Zoho answered without a record result").with_status(response.status));
+    };
+    if is_error_raw(item) {
         // A per-record failure inside a 2xx is Zoho refusing the data: report it as a 400 would.
         let status = if (200..300).contains(&response.status) { 400 } else { response.status };
-        let mut error = error_from_item(status, &item);
+        let mut error = error_from_raw(status, item);
         error.status = Some(response.status);
         return Err(error);
     }
-    Ok(item)
+    Ok(item.get().to_string())
 }
 
 #[cfg(test)]
@@ -145,5 +295,46 @@ mod tests {
         let e = single_outcome(&response(200, r#"{"data":[{"code":"MANDATORY_NOT_FOUND","details":{"api_name":"Last_Name"},"message":"required field not found","status":"error"}]}"#)).unwrap_err();
         assert_eq!(e.code.as_deref(), Some("MANDATORY_NOT_FOUND"));
         assert_eq!(e.status, Some(200));
+    }
+
+    #[test]
+    fn write_answers_are_read_raw_within_their_limit() {
+        let ok = single_outcome(&response(201, r#"{"data":[{"code":"SUCCESS","details":{"id":"1"},"message":"record added","status":"success"}]}"#)).unwrap();
+        assert_eq!(ok, r#"{"code":"SUCCESS","details":{"id":"1"},"message":"record added","status":"success"}"#);
+        let many = format!("{{\"data\":[{}]}}", vec![r#"{"status":"success"}"#; 101].join(","));
+        let e = write_items(&response(200, &many)).unwrap_err();
+        assert!(e.message.contains("more than 100 items"), "{}", e.message);
+        let top = write_items(&response(200, r#"{"code":"INVALID_DATA","message":"no","status":"error","details":{"x":1}}"#)).unwrap_err();
+        assert_eq!((top.code.as_deref(), top.details), (Some("INVALID_DATA"), Some(json!({"x":1}))));
+        // A hostile 10 MB list in a write answer is refused at the 101st item, never a tree.
+        let hostile = format!("{{\"data\":[{}0]}}", "0,".repeat(5_000_000));
+        assert!(write_items(&response(200, &hostile)).is_err());
+    }
+
+    #[test]
+    fn error_bodies_over_the_tree_limit_give_size_code_and_message() {
+        let pad = "p".repeat(json::MAX_TREE_BYTES);
+        let e = error_from_response(&response(400, &format!(r#"{{"code":"INVALID_DATA","message":"bad","details":{{"pad":"{pad}"}}}}"#)));
+        assert_eq!((e.kind, e.code.as_deref(), e.details), (ErrorKind::Zoho, Some("INVALID_DATA"), None));
+        assert!(e.message.starts_with("Zoho answered HTTP 400 with a 1048") && e.message.ends_with(": bad"), "{}", e.message);
+        let e = error_from_response(&response(500, &format!("[{}0]", "0,".repeat(1_000_000))));
+        assert_eq!((e.kind, e.code), (ErrorKind::Zoho, None));
+    }
+
+    #[test]
+    fn a_huge_retry_after_saturates() {
+        let mut limited = response(429, "{}");
+        limited.headers.push(("retry-after".into(), "18446744073709552".into()));
+        assert_eq!(error_from_response(&limited).retry_after_ms, Some(u64::MAX));
+        limited.headers[0].1 = "18446744073709551615".into();
+        assert_eq!(error_from_response(&limited).retry_after_ms, Some(u64::MAX));
+    }
+
+    #[test]
+    fn listing_text_composes_without_reparsing() {
+        let r = response(200, r#"{"data":[{"a":1} , {"b":"\u00e9"}],"info":{"count":2}}"#);
+        let page = list_page(&r, 2).unwrap();
+        assert_eq!(listing_text(page.data.iter().map(|r| r.get()), page.info.map(|i| i.get())), r#"{"data":[{"a":1},{"b":"\u00e9"}],"info":{"count":2}}"#);
+        assert!(list_page(&r, 1).is_err());
     }
 }

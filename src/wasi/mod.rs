@@ -128,6 +128,16 @@ fn run_limited<T>(
     action(&client).map_err(leaving)
 }
 
+/// `run_with` for the actions that compose their JSON text themselves (records passed
+/// through as Zoho's text, never as a tree).
+fn run_text(
+    connection: wit::Connection,
+    options: Option<wit::CallOptions>,
+    action: impl FnOnce(&Client) -> crate::error::Result<String>,
+) -> Result<String, wit::ZohoError> {
+    run_with(connection, options, action)
+}
+
 /// `run_with` for the actions whose Ok value is JSON text.
 fn run(
     connection: wit::Connection,
@@ -189,11 +199,11 @@ impl Crm for Component {
             dynamic_fields: input.dynamic_fields,
             trigger: input.trigger,
         };
-        run(connection, options, |client| records::create_record(client, &input))
+        run_text(connection, options, |client| records::create_record(client, &input))
     }
 
     fn get_record(connection: wit::Connection, input: GetRecordInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run(connection, options, |client| records::get_record(client, &input.record_type, &input.record_id, input.fields.as_deref()))
+        run_text(connection, options, |client| records::get_record(client, &input.record_type, &input.record_id, input.fields.as_deref()))
     }
 
     fn get_records(connection: wit::Connection, input: GetRecordsInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
@@ -207,7 +217,7 @@ impl Crm for Component {
             sort_by: input.sort_by,
             cvid: input.cvid,
         };
-        run(connection, options, |client| records::get_records(client, &input))
+        run_text(connection, options, |client| records::get_records(client, &input))
     }
 
     fn update_record(connection: wit::Connection, input: UpdateRecordInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
@@ -218,15 +228,15 @@ impl Crm for Component {
             dynamic_fields: input.dynamic_fields,
             trigger: input.trigger,
         };
-        run(connection, options, |client| records::update_record(client, &input))
+        run_text(connection, options, |client| records::update_record(client, &input))
     }
 
     fn remove_record(connection: wit::Connection, input: RemoveRecordInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run(connection, options, |client| records::remove_record(client, &input.record_type, &input.record_id))
+        run_text(connection, options, |client| records::remove_record(client, &input.record_type, &input.record_id))
     }
 
     fn coql_query(connection: wit::Connection, input: CoqlQueryInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run(connection, options, |client| coql::coql_query(client, &input.query, input.all_rows.unwrap_or(false)))
+        run_text(connection, options, |client| coql::coql_query_from(client, &input.query, input.all_rows.unwrap_or(false), input.offset))
     }
 
     fn add_attachment(connection: wit::Connection, input: AddAttachmentInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
@@ -241,7 +251,7 @@ impl Crm for Component {
             file_name: input.file_name,
             attachment_url: input.attachment_url,
         };
-        run(connection, options, |client| attachments::add_attachment(client, input))
+        run_text(connection, options, |client| attachments::add_attachment(client, input))
     }
 
     fn raw_request(connection: wit::Connection, input: wit::RawRequestInput, options: Option<wit::CallOptions>) -> Result<wit::RawResponse, wit::ZohoError> {
@@ -255,10 +265,10 @@ fn run_books(
     connection: wit::Connection,
     options: Option<wit::CallOptions>,
     input: BooksInput,
-    action: fn(&Client, &BooksInput, &Option<String>) -> crate::error::Result<Value>,
+    action: fn(&Client, &BooksInput, &Option<String>) -> crate::error::Result<String>,
 ) -> Result<String, wit::ZohoError> {
     let organization = connection.books_organization_id.clone();
-    run(connection, options, |client| action(client, &input, &organization))
+    run_text(connection, options, |client| action(client, &input, &organization))
 }
 
 impl wit_books::Guest for Component {

@@ -19,7 +19,10 @@ pub struct WasiHttp;
 const WRITE_CHUNK: usize = 4096;
 const READ_CHUNK: u64 = 64 * 1024;
 /// Largest response body read; a bigger one is refused rather than allowed to exhaust memory.
-pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+/// From the instance's 256 MiB: one answer (32 MiB) and the output composed from it (about as
+/// much again) fit beside a step's input (the host passes at most 104 MiB) with room to spare.
+/// Zoho's own answers are far smaller (200 records or 2,000 COQL rows are a few MB).
+pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 
 struct Url<'a> {
     https: bool,
@@ -128,7 +131,7 @@ impl Transport for WasiHttp {
             return Err(too_large());
         }
         let incoming_body = incoming.consume().map_err(|()| ZohoError::transport("the response body was already taken"))?;
-        let body = read_body(&incoming_body, deadline, request)?;
+        let body = read_body(&incoming_body, deadline, request, announced)?;
         drop(IncomingBody::finish(incoming_body));
         Ok(Response { status, headers, body })
     }
@@ -146,9 +149,11 @@ fn headers_len(headers: &[(String, String)]) -> Option<usize> {
     headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.trim().parse().ok())
 }
 
-fn read_body(body: &IncomingBody, deadline: u64, request: &Request) -> Result<Vec<u8>> {
+fn read_body(body: &IncomingBody, deadline: u64, request: &Request, announced: Option<usize>) -> Result<Vec<u8>> {
     let stream = body.stream().map_err(|()| ZohoError::transport("the response body stream was already taken"))?;
-    let mut bytes = Vec::new();
+    // An announced length (already checked against the cap) is reserved once, so the buffer
+    // does not grow by doubling past the body's size.
+    let mut bytes = Vec::with_capacity(announced.unwrap_or(0));
     loop {
         match stream.read(READ_CHUNK) {
             Ok(chunk) if chunk.is_empty() => {
@@ -157,7 +162,7 @@ fn read_body(body: &IncomingBody, deadline: u64, request: &Request) -> Result<Ve
                 }
             }
             Ok(chunk) => {
-                if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                if bytes.len().saturating_add(chunk.len()) > MAX_RESPONSE_BYTES {
                     return Err(too_large());
                 }
                 bytes.extend_from_slice(&chunk)
