@@ -2,6 +2,7 @@
 //! across every action, and the host's network rules.
 
 use component_tests::{error_of, ok_of, runtime, Fault, Harness};
+use zoho_sandbox::Hostile;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -13,28 +14,47 @@ fn get_lead() -> Value {
     json!({ "record-type": "Leads", "record-id": LEAD, "fields": "Last_Name" })
 }
 
+/// The lead as the sandbox answers it, for hostile answers that carry a valid body.
+const LEAD_BODY: &str = r#"{"data":[{"id":"5725767000000524157","Last_Name":"Lead1"}]}"#;
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_fault_matrix_ends_in_a_result_or_a_typed_error() {
     let h = Harness::new().await;
     let error_body = r#"{"code":"INTERNAL_ERROR","details":{},"message":"down","status":"error"}"#;
     let throttled = r#"{"code":"TOO_MANY_REQUESTS","details":{},"message":"slow down","status":"error"}"#;
     let huge = format!("{{\"data\":[{{\"id\":\"1\",\"x\":\"{}\"}}]}}", "a".repeat(65 << 20));
-    // (fault, call options, expected: Ok or the error kind)
-    let cases: Vec<(Fault, Value, Result<(), &str>)> = vec![
-        (Fault::status(1, 200, "{}").delayed(Duration::from_millis(800)), json!({ "timeout-ms": 150 }), Err("timeout")),
-        (Fault::status(1, 200, "").dropped(), json!({}), Err("transport")),
-        (Fault::status(1, 200, "").dropped(), json!({ "max-retries": 1 }), Ok(())),
-        (Fault::status(1, 200, r#"{"data":[{"id":"5725"#), json!({}), Err("zoho")),
-        (Fault::status(1, 502, "<html><body><h1>502 Bad Gateway</h1></body></html>").header("content-type", "text/html"), json!({}), Err("zoho")),
-        (Fault::status(3, 429, throttled), json!({ "max-retries": 3 }), Ok(())),
-        (Fault::status(3, 429, throttled), json!({}), Err("rate-limited")),
-        (Fault::status(5, 503, error_body), json!({ "max-retries": 2 }), Err("zoho")),
-        (Fault::status(2, 503, error_body), json!({ "max-retries": 2, "retry-delay-ms": 5, "exponential-backoff": true }), Ok(())),
-        (Fault::status(1, 200, &huge), json!({}), Err("transport")),
-        (Fault::status(1, 200, "not json at all"), json!({}), Err("zoho")),
-        (Fault::status(1, 200, r#"{"data":[]}"#), json!({}), Err("zoho")),
+    let trickle = Hostile::Trickle { every: Duration::from_millis(40) };
+    // (fault, call options, expected: Ok or the error kind, requests the step sent)
+    let cases: Vec<(Fault, Value, Result<(), &str>, usize)> = vec![
+        (Fault::status(1, 200, "{}").delayed(Duration::from_millis(800)), json!({ "timeout-ms": 150 }), Err("timeout"), 1),
+        (Fault::status(1, 200, "").dropped(), json!({}), Err("transport"), 1),
+        (Fault::status(1, 200, "").dropped(), json!({ "max-retries": 1 }), Ok(()), 2),
+        (Fault::status(1, 200, r#"{"data":[{"id":"5725"#), json!({}), Err("zoho"), 1),
+        (Fault::status(1, 502, "<html><body><h1>502 Bad Gateway</h1></body></html>").header("content-type", "text/html"), json!({}), Err("zoho"), 1),
+        (Fault::status(3, 429, throttled), json!({ "max-retries": 3 }), Ok(()), 4),
+        (Fault::status(3, 429, throttled), json!({}), Err("rate-limited"), 1),
+        (Fault::status(5, 503, error_body), json!({ "max-retries": 2 }), Err("zoho"), 3),
+        (Fault::status(2, 503, error_body), json!({ "max-retries": 2, "retry-delay-ms": 5, "exponential-backoff": true }), Ok(()), 3),
+        (Fault::status(1, 200, &huge), json!({}), Err("transport"), 1),
+        (Fault::status(1, 200, "not json at all"), json!({}), Err("zoho"), 1),
+        (Fault::status(1, 200, r#"{"data":[]}"#), json!({}), Err("zoho"), 1),
+        // The hostile server: a body trickled a byte at a time runs into the exchange's bound,
+        // and each retry is one more request, no more.
+        (Fault::status(1, 200, LEAD_BODY).hostile(trickle.clone()), json!({ "timeout-ms": 300 }), Err("timeout"), 1),
+        (Fault::status(2, 200, LEAD_BODY).hostile(trickle.clone()), json!({ "timeout-ms": 300, "max-retries": 1 }), Err("timeout"), 2),
+        (Fault::status(1, 200, LEAD_BODY).hostile(trickle), json!({ "timeout-ms": 300, "max-retries": 1 }), Ok(()), 2),
+        // A body cut short of its Content-Length is a broken exchange, not a short answer.
+        (Fault::status(1, 200, LEAD_BODY).hostile(Hostile::Truncated { missing: 100 }), json!({}), Err("transport"), 1),
+        (Fault::status(1, 200, LEAD_BODY).hostile(Hostile::Truncated { missing: 1 }), json!({ "max-retries": 1 }), Ok(()), 2),
+        // Nesting far past any parser's recursion limit, and a generated 70 MB answer.
+        (Fault::status(1, 200, "").hostile(Hostile::DeeplyNested { depth: 100_000 }), json!({}), Err("zoho"), 1),
+        (Fault::status(1, 200, "").hostile(Hostile::Oversized { bytes: 70 << 20 }), json!({}), Err("transport"), 1),
+        // Headers past what the host's HTTP client reads: one of 1 MiB, or a thousand of them.
+        (Fault::status(1, 200, LEAD_BODY).hostile(Hostile::HugeHeader { bytes: 1 << 20 }), json!({}), Err("transport"), 1),
+        (Fault::status(1, 200, LEAD_BODY).hostile(Hostile::ManyHeaders { count: 1000 }), json!({}), Err("transport"), 1),
+        (Fault::status(1, 200, LEAD_BODY).hostile(Hostile::HugeHeader { bytes: 8 << 10 }).hostile(Hostile::ManyHeaders { count: 50 }), json!({}), Ok(()), 1),
     ];
-    for (fault, options, expected) in cases {
+    for (fault, options, expected, sent) in cases {
         h.sandbox.clear_requests();
         let described = format!("{fault:?}").chars().take(160).collect::<String>();
         h.sandbox.inject(fault.on_path("/crm/"));
@@ -44,12 +64,17 @@ async fn the_fault_matrix_ends_in_a_result_or_a_typed_error() {
             (Err(kind), Err(error)) => assert_eq!(error["kind"], kind, "{described} {options}: {error}"),
             (expected, got) => panic!("{described} {options}: expected {expected:?}, got {got:?}"),
         }
+        let requests = h.requests();
+        assert_eq!(requests.len(), sent, "{described} {options}: {:?}", requests.iter().map(|r| &r.path).collect::<Vec<_>>());
+        for request in &requests {
+            component_tests::assert_request(request, &h.token, "GET", &format!("/crm/v8/Leads/{LEAD}"), &[("fields", "Last_Name")], None);
+        }
         // Drain what a case left queued so the next starts clean.
         for _ in 0..6 {
-            if h.sandbox.requests().is_empty() {
+            h.sandbox.clear_requests();
+            if h.run("crm-get-record", get_lead()).await.result.is_ok() {
                 break;
             }
-            let _ = h.run("crm-get-record", get_lead()).await;
         }
     }
     let error = error_of(&{
@@ -58,6 +83,143 @@ async fn the_fault_matrix_ends_in_a_result_or_a_typed_error() {
     })
     .clone();
     assert!(error["message"].as_str().unwrap_or("").contains("larger than 32 MB"), "{error}");
+}
+
+/// Break #6a through a hostile server: Zoho (or whatever answers in its place) echoes the
+/// request's Authorization in headers and in the body, plain and `\u`-escaped. No output of the
+/// step (result, error, debug log) may show the token.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_echoing_server_never_gets_the_token_into_output() {
+    let h = Harness::new().await;
+    let echo_body = r#"{"data":[{"id":"5725767000000524157","Last_Name":"{authorization}","Email":"{authorization-escaped}"}],"echo":"{authorization-escaped}"}"#;
+    let error_body = r#"{"code":"{authorization}","details":{"echo":"{authorization-escaped}"},"message":"{authorization}","status":"error"}"#;
+    let raw = json!({ "url": format!("/Leads/{LEAD}") });
+    let escaped = zoho_sandbox::hostile::u_escaped(&h.token);
+    let mut leaks = Vec::new();
+    for (key, input) in [("crm-get-record", get_lead()), ("crm-raw-request", raw.clone())] {
+        for (status, body) in [(200, echo_body), (400, error_body), (500, error_body)] {
+            let fault = Fault::status(1, status, body).header("x-token", "{authorization}").hostile(Hostile::EchoAuthorization).on_path("/crm/");
+            h.sandbox.inject(fault);
+            let outcome = h.run_with(key, input.clone(), Some(json!({ "debug": true }))).await;
+            for (channel, text) in [("result", format!("{:?}", outcome.result)), ("log", outcome.stderr.clone())] {
+                if text.contains(h.token.as_str()) || text.contains(escaped.as_str()) {
+                    leaks.push(format!("{key} answered {status}, {channel}: {}", text.chars().take(300).collect::<String>()));
+                }
+            }
+        }
+    }
+    assert!(leaks.is_empty(), "the token leaked:\n{}", leaks.join("\n"));
+}
+
+/// Break #4: the debug log past the host's cap trapped the step (wasmtime's 1 MiB pipe traps
+/// when full). Now the excess is dropped with a marker and the step's result stands. The cap is
+/// lowered so eight retried exchanges overflow it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_debug_log_past_the_cap_is_cut_and_the_result_stands() {
+    let h = Harness::new().await;
+    let mut config = zoho_host::HostConfig::new(zoho_host::default_component_path(), component_tests::data_dir());
+    config.log_limit = 1024;
+    let runtime = zoho_host::Runtime::new(config).expect("runtime");
+    let down = format!(r#"{{"code":"INTERNAL_ERROR","details":{{"pad":"{}"}},"message":"down","status":"error"}}"#, "é".repeat(150));
+    h.sandbox.inject(Fault::status(8, 503, &down).on_path("/crm/"));
+    let options = json!({ "debug": true, "max-retries": 8 });
+    let action = zoho_host::ActionRef::from_key("crm-get-record").expect("key");
+    let outcome = runtime.run(&action, &h.connection, &get_lead(), Some(&options), Some(&h.namespace)).await.expect("the step ran to its end");
+    assert_eq!(ok_of(&outcome), &json!({ "id": LEAD, "Last_Name": "Lead1" }));
+    assert_eq!(h.requests().len(), 9, "eight failures, then the answer");
+    assert!(outcome.stderr.len() <= 1024, "{}", outcome.stderr.len());
+    assert!(outcome.stderr.starts_with("zoho: GET "), "{}", outcome.stderr);
+    let last = outcome.stderr.lines().last().unwrap_or("");
+    assert!(last.starts_with(zoho_host::step_log::DROPPED_MARKER), "{last}");
+}
+
+/// Break #13: a platform-managed access token without a namespace got a namespace digested from
+/// the token, so the platform's rotation reset every cursor and the next sweep re-delivered
+/// everything. Now both tokens of one org share the org's namespace; the org id costs one
+/// `GET /org` per new token and none for a known one.
+#[tokio::test(flavor = "multi_thread")]
+async fn rotated_managed_tokens_keep_their_cursors() {
+    let h = Harness::new().await;
+    let as_token = |token: &str| json!({ "api-domain": h.sandbox.url, "access-token": token });
+    let (first, second) = (as_token(&h.token), as_token(&h.sandbox.issue_token()));
+    // Ports are reused within a test process: start the org's namespace empty.
+    let namespace = zoho_host::runtime::org_namespace(&first, "5725767000000021001");
+    for key in runtime().kv().keys(&namespace, "").expect("keys") {
+        runtime().kv().delete(&namespace, "", &key).expect("delete");
+    }
+    let step = |connection: Value, key: &'static str, input: Value| async move {
+        runtime().run(&zoho_host::ActionRef::from_key(key).expect("key"), &connection, &input, None, None).await.expect("runs")
+    };
+    let page = json!({ "record-type": "Leads", "page": 1, "per-page": 200, "fields": "Last_Name" });
+    let org_requests = |h: &Harness| h.requests().iter().filter(|r| r.path == "/crm/v8/org").count();
+
+    let swept = step(first.clone(), "incremental-list-modified-records-by-page", page.clone()).await;
+    assert_eq!(ok_of(&swept)["records"].as_array().map(Vec::len), Some(3), "the first sweep delivers every lead");
+    assert_eq!(h.requests().first().map(|r| r.path.as_str()), Some("/crm/v8/org"), "a new token's org is asked first");
+    component_tests::assert_request(&h.requests()[0], &h.token, "GET", "/crm/v8/org", &[], None);
+    let asked = org_requests(&h);
+    ok_of(&step(first.clone(), "incremental-update-last-successful-run-date", json!({ "record-type": "Leads" })).await);
+    assert_eq!(org_requests(&h), asked, "a known token is not asked again");
+
+    h.sandbox.clear_requests();
+    let rotated = step(second.clone(), "incremental-list-modified-records-by-page", page.clone()).await;
+    assert_eq!(ok_of(&rotated)["records"], json!([]), "the rotated token continues from the committed cursor");
+    assert_eq!(h.requests().iter().take_while(|r| r.path == "/crm/v8/org").count(), 1, "one /org for the new token");
+    assert!(!runtime().kv().keys(&namespace, "").expect("keys").is_empty(), "the cursor lives in the org's namespace");
+    let token_namespace = zoho_host::runtime::namespace_of(&second);
+    assert!(runtime().kv().keys(&token_namespace, "").expect("keys").is_empty(), "nothing in the token's namespace");
+    // An explicit namespace is the platform's: no /org question.
+    h.sandbox.clear_requests();
+    ok_of(&runtime().run(&zoho_host::ActionRef::from_key("crm-get-record").expect("key"), &as_token(&h.sandbox.issue_token()), &get_lead(), None, Some(&h.namespace)).await.expect("runs"));
+    assert_eq!(h.requests().len(), 1);
+}
+
+/// The org question's failures: a token Zoho refuses /org to (no org scope) keeps the token's
+/// namespace and is asked once; a server failure is not remembered, so the next step asks again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_managed_token_that_cannot_read_the_org_keeps_its_own_namespace() {
+    let h = Harness::new().await;
+    let run = |connection: Value| async move {
+        runtime().run(&zoho_host::ActionRef::from_key("crm-get-record").expect("key"), &connection, &get_lead(), None, None).await.expect("runs")
+    };
+    let org_requests = |h: &Harness| h.requests().iter().filter(|r| r.path == "/crm/v8/org").count();
+    let scope = r#"{"code":"OAUTH_SCOPE_MISMATCH","details":{},"message":"invalid oauth scope to access this URL","status":"error"}"#;
+    let no_scope = json!({ "api-domain": h.sandbox.url, "access-token": h.sandbox.issue_token() });
+    h.sandbox.inject(Fault::status(1, 401, scope).on_path("/crm/v8/org"));
+    for _ in 0..2 {
+        assert_eq!(ok_of(&run(no_scope.clone()).await), &json!({ "id": LEAD, "Last_Name": "Lead1" }));
+    }
+    assert_eq!(org_requests(&h), 1, "the refusal is remembered for the token");
+    assert!(!runtime().kv().keys(&zoho_host::runtime::namespace_of(&no_scope), "").expect("keys").is_empty(), "state in the token's namespace");
+
+    h.sandbox.clear_requests();
+    let flaky = json!({ "api-domain": h.sandbox.url, "access-token": h.sandbox.issue_token() });
+    h.sandbox.inject(Fault::status(1, 503, r#"{"code":"INTERNAL_ERROR","details":{},"message":"down","status":"error"}"#).on_path("/crm/v8/org"));
+    ok_of(&run(flaky.clone()).await);
+    ok_of(&run(flaky.clone()).await);
+    ok_of(&run(flaky).await);
+    assert_eq!(org_requests(&h), 2, "asked again after the failure, then known");
+}
+
+/// Break #2 end to end: Unicode where a timestamp's digits go trapped the three actions that
+/// take one. Now each is invalid input, and nothing is sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn unicode_timestamps_are_invalid_input_and_nothing_is_sent() {
+    let h = Harness::new().await;
+    for bad in ["2024-01-01T10:00:00+1é2", "2024-01-01T10:00:00+😀", "２０２４-01-01", "2024-01-01T10:00:00-0é"] {
+        for (key, input) in [
+            ("incremental-list-contacts-by-page", json!({ "since": bad })),
+            ("incremental-list-modified-records-by-page", json!({ "record-type": "Leads", "since": bad })),
+            ("incremental-update-last-successful-run-date", json!({ "record-type": "Leads", "timestamp": bad })),
+            ("sync-read-stream-page", json!({ "stream": "leads", "anchor-date": bad })),
+        ] {
+            h.sandbox.clear_requests();
+            let outcome = h.run(key, input).await;
+            let error = error_of(&outcome);
+            assert_eq!(error["kind"], "invalid-input", "{key} {bad}: {error}");
+            assert!(h.requests().is_empty(), "{key} {bad} sent {:?}", h.requests());
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -172,27 +334,40 @@ async fn a_host_name_resolving_to_loopback_is_refused() {
     assert!(h.requests().is_empty(), "nothing reached the sandbox");
 }
 
+/// Lengths at and just past the limits a text input meets (field names, ids, COQL, URLs,
+/// Zoho's 255-character text fields, the 1 MiB tree budget).
+const LIMIT_SIZES: [usize; 16] = [0, 1, 2, 19, 20, 50, 51, 255, 256, 2000, 2001, 4096, 65_535, 65_536, (1 << 20) - 1, (1 << 20) + 1];
+
+/// Text as an outsider sends it: any Unicode (printable or not), injections, and one
+/// character repeated to a size around a limit.
 fn hostile() -> impl Strategy<Value = String> {
+    let repeated = (prop::sample::select(LIMIT_SIZES.to_vec()), prop::sample::select(vec!['a', '9', 'é', '😀', '\u{0}', '\'', '\\', '"', '%', '\u{7f}', '\u{b}', '\u{202e}']))
+        .prop_map(|(n, c)| std::iter::repeat(c).take(n).collect::<String>());
     prop_oneof![
-        "[a-zA-Z0-9_./?&=%#: '\"\\\\-]{0,40}",
-        Just("../../oauth/v2/token".to_string()),
-        Just("Leads?x=1".to_string()),
-        Just("Leads\r\nAuthorization: x".to_string()),
-        Just("https://evil.example.com/x".to_string()),
-        Just("%2e%2e%2f".to_string()),
-        Just("5725767000000524157' or '1'='1".to_string()),
-        Just("\u{0}".to_string()),
-        Just("😀".repeat(30)),
+        4 => "\\PC{0,40}",
+        2 => any::<String>().prop_map(|s| s.chars().take(40).collect::<String>()),
+        2 => repeated,
+        1 => "\\PC{0,20}".prop_map(|t| json!({ "Last_Name": t, "contact_name": t }).to_string()),
+        1 => prop_oneof![
+            Just("../../oauth/v2/token".to_string()),
+            Just("Leads?x=1".to_string()),
+            Just("Leads\r\nAuthorization: x".to_string()),
+            Just("https://evil.example.com/x".to_string()),
+            Just("%2e%2e%2f".to_string()),
+            Just("5725767000000524157' or '1'='1".to_string()),
+            Just("2024-01-01T10:00:00+1é2".to_string()),
+            Just("18446744073709551616".to_string()),
+        ],
     ]
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, .. ProptestConfig::default() })]
 
-    /// Whatever goes into the text inputs, the step ends in a result or a typed error, never a
-    /// trap, and nothing is sent outside the product's own paths.
+    /// Whatever goes into every text input of any action, the step ends in a result or a typed
+    /// error, never a trap; invalid input sends nothing; nothing leaves the product's paths.
     #[test]
-    fn hostile_inputs_never_trap_or_escape(key_index in 0usize..100, a in hostile(), b in hostile(), c in hostile()) {
+    fn hostile_inputs_never_trap_or_escape(key_index in 0usize..100, values in prop::collection::vec(hostile(), 10)) {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
         runtime.block_on(async move {
             let h = Harness::new().await;
@@ -200,7 +375,8 @@ proptest! {
             let action = &manifest.actions[key_index % manifest.actions.len()];
             let mut input = input_for(action);
             let texts: Vec<&zoho_host::manifest::Input> = action.inputs.iter().filter(|i| i.kind == "string" || i.kind == "json").collect();
-            for (field, value) in texts.iter().zip([a, b, c]) {
+            assert!(texts.len() <= values.len(), "{} has more text inputs than generated values", action.key);
+            for (field, value) in texts.iter().zip(values) {
                 input[field.key.as_str()] = json!(value);
             }
             let action_ref = action.action_ref();
@@ -216,6 +392,35 @@ proptest! {
                 assert!(request.path.starts_with("/crm/v8/") || request.path.starts_with("/books/v3/"), "escaped to {}", request.path);
                 assert!(!request.path.contains(".."), "{}", request.path);
             }
+        });
+    }
+
+    /// What should succeed does: any printable Unicode in a value is created, read back and
+    /// found as given, and a sweep from any valid instant in any of Zoho's shapes runs.
+    #[test]
+    fn unicode_values_and_valid_timestamps_succeed(name in "[^\\s\\p{C}]\\PC{0,78}[^\\s\\p{C}]", instant in 0i64..4_102_444_799, shape in 0usize..4, minutes in -720i32..=840) {
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
+        runtime.block_on(async move {
+            let h = Harness::new().await;
+            let created = h.run("crm-create-record", json!({ "record-type": "Leads", "values": { "Last_Name": name } })).await;
+            let result = ok_of(&created);
+            let id = result.pointer("/data/0/details/id").or_else(|| result.pointer("/details/id")).and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| panic!("no id in {:?}", created.result));
+            assert_eq!(h.sandbox.record("Leads", &id).map(|r| r["Last_Name"].clone()), Some(json!(name)), "stored as given");
+            let read = h.run("crm-get-record", json!({ "record-type": "Leads", "record-id": id, "fields": "Last_Name" })).await;
+            assert_eq!(ok_of(&read)["Last_Name"], json!(name), "read back as given");
+
+            let offset = chrono::FixedOffset::east_opt(minutes * 60).expect("offset");
+            let at = chrono::DateTime::from_timestamp(instant, 0).expect("instant").with_timezone(&offset);
+            let since = match shape {
+                0 => at.format("%Y-%m-%d").to_string(),
+                1 => at.with_timezone(&chrono::Utc).format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                2 => at.format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string(),
+                _ => at.format("%Y-%m-%dT%H:%M:%S%z").to_string(),
+            };
+            let outcome = h.run("incremental-list-modified-records-by-page", json!({ "record-type": "Leads", "since": since, "fields": "Last_Name" })).await;
+            assert!(ok_of(&outcome)["records"].is_array(), "{since}");
+            let outcome = h.run("incremental-update-last-successful-run-date", json!({ "record-type": "Leads", "timestamp": since })).await;
+            ok_of(&outcome);
         });
     }
 }

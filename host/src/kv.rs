@@ -45,6 +45,41 @@ pub fn open_backend(spec: &str) -> anyhow::Result<Arc<dyn KvBackend>> {
     }
 }
 
+/// Creates `dir` (and missing parents) usable by the host's user only (0700 on unix). An
+/// existing directory is left as it is: it may be the operator's (`--kv /srv/kv.sqlite3`).
+pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        if dir.is_dir() {
+            return Ok(());
+        }
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).with_context(|| format!("creating {}", dir.display()))
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
+    }
+}
+
+/// Creates `path` empty if absent, and makes it readable and writable by the host's user only
+/// (0600 on unix), before any secret is written to it.
+fn private_file(path: &Path) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        options.open(path).with_context(|| format!("creating {}", path.display()))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).with_context(|| format!("making {} private", path.display()))
+    }
+    #[cfg(not(unix))]
+    {
+        options.open(path).map(drop).with_context(|| format!("creating {}", path.display()))
+    }
+}
+
 /// The SQLite backend: one file for every namespace.
 pub struct KvStore {
     db: Mutex<rusqlite::Connection>,
@@ -58,9 +93,12 @@ pub struct Bucket {
 
 impl KvStore {
     pub fn open(path: &Path) -> anyhow::Result<Arc<Self>> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            private_dir(dir)?;
         }
+        // The file holds access tokens: only the host's user may read it. SQLite gives its
+        // -wal and -shm files the database file's mode.
+        private_file(path)?;
         let db = rusqlite::Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
         // WAL lets several host processes share the file; busy_timeout makes them wait their turn.
         db.pragma_update(None, "journal_mode", "WAL")?;
@@ -71,6 +109,13 @@ impl KvStore {
                 namespace TEXT NOT NULL, bucket TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
                 PRIMARY KEY (namespace, bucket, key)) WITHOUT ROWID;",
         )?;
+        for companion in ["-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(companion);
+            if Path::new(&name).exists() {
+                private_file(Path::new(&name))?;
+            }
+        }
         Ok(Arc::new(KvStore { db: Mutex::new(db) }))
     }
 
@@ -348,5 +393,29 @@ mod tests {
         let reopened = KvStore::open(&path).unwrap();
         assert_eq!(reopened.get("t-b", "", "token").unwrap().as_deref(), Some(&b"secret-b"[..]));
         conformance::increments_lose_nothing(KvStore::open(&temp_db("atomic")).unwrap(), "t");
+    }
+
+    /// Break #15: the database (access tokens inside) was created 0644 in a 0755 directory.
+    #[cfg(unix)]
+    #[test]
+    fn the_database_and_its_directory_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+        let path = temp_db("private").with_file_name("nested").join("kv.sqlite3");
+        let store = KvStore::open(&path).unwrap();
+        store.set("t", "", "auth/token/x", b"secret").unwrap();
+        assert_eq!(mode(&path), 0o600, "database file");
+        for companion in ["kv.sqlite3-wal", "kv.sqlite3-shm"] {
+            let file = path.with_file_name(companion);
+            assert!(file.exists(), "{companion} exists in WAL mode");
+            assert_eq!(mode(&file), 0o600, "{companion}");
+        }
+        assert_eq!(mode(path.parent().unwrap()), 0o700, "its directory");
+        assert_eq!(mode(path.parent().unwrap().parent().unwrap()), 0o700, "a directory created on the way");
+        // A file left 0644 by an older host is narrowed when opened.
+        drop(store);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        KvStore::open(&path).unwrap();
+        assert_eq!(mode(&path), 0o600, "narrowed on reopening");
     }
 }

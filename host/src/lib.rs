@@ -8,6 +8,7 @@ pub mod kv;
 pub mod manifest;
 pub mod net;
 pub mod runtime;
+pub mod step_log;
 pub mod sweep;
 pub mod sync;
 

@@ -22,6 +22,9 @@ struct Cli {
     /// Default: kv.sqlite3 in the data directory.
     #[arg(long, global = true, env = "ZOHO_KV")]
     kv: Option<String>,
+    /// Bytes of a step's debug log kept; past it the log is cut with a marker line.
+    #[arg(long, global = true, env = "ZOHO_LOG_LIMIT", default_value_t = zoho_host::runtime::LOG_LIMIT)]
+    log_limit: usize,
     #[command(subcommand)]
     command: Command,
 }
@@ -55,7 +58,8 @@ enum Command {
         /// Call options JSON (debug, timeout-ms, max-retries, ...), or @file.
         #[arg(long)]
         options: Option<String>,
-        /// Key-value namespace (tenant); default: a digest of the connection's identity.
+        /// Key-value namespace (tenant). Default: a digest of the connection's identity; for a
+        /// platform-managed access token, its organization's (learned once per token from /org).
         #[arg(long)]
         namespace: Option<String>,
     },
@@ -139,6 +143,7 @@ fn data_dir(cli: &Cli) -> PathBuf {
 fn config(cli: &Cli, data_dir: PathBuf) -> HostConfig {
     let mut config = HostConfig::new(cli.component.clone().unwrap_or_else(zoho_host::default_component_path), data_dir);
     config.kv = cli.kv.clone();
+    config.log_limit = cli.log_limit;
     config
 }
 

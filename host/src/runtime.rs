@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::component::{Component, InstancePre, Linker, ResourceTable, Val};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use crate::step_log::StepLog;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -21,8 +21,8 @@ pub const PACKAGE: &str = "zoho:connector";
 pub const VERSION: &str = "0.1.0";
 /// How often the epoch advances; the step deadline is counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
-/// Bytes of a step's stderr (its debug log) kept.
-const STDERR_CAPACITY: usize = 1 << 20;
+/// Bytes of a step's stderr (its debug log) kept; the rest is dropped with a marker line.
+pub const LOG_LIMIT: usize = 1 << 20;
 
 #[derive(Debug, Clone)]
 pub struct HostConfig {
@@ -42,6 +42,8 @@ pub struct HostConfig {
     pub max_input_bytes: usize,
     /// Key-value backend: `redis://...` or a SQLite file; default `<data_dir>/kv.sqlite3`.
     pub kv: Option<String>,
+    /// Bytes of a step's debug log kept (marker line included); writes past it are dropped.
+    pub log_limit: usize,
 }
 
 impl HostConfig {
@@ -60,6 +62,7 @@ impl HostConfig {
             // (values 16 MiB) before they are parsed.
             max_input_bytes: 104 << 20,
             kv: None,
+            log_limit: LOG_LIMIT,
         }
     }
 }
@@ -202,7 +205,8 @@ pub fn load_component(engine: &Engine, path: &Path, cache_dir: &Path) -> Result<
         }
     }
     let compiled = engine.precompile_component(&bytes)?;
-    std::fs::create_dir_all(cache_dir).ok();
+    // Machine code loaded from here runs unchecked: only the host's user may write it.
+    crate::kv::private_dir(cache_dir).ok();
     let partial = cached.with_extension("partial");
     if std::fs::write(&partial, &compiled).is_ok() {
         std::fs::rename(&partial, &cached).ok();
@@ -254,8 +258,8 @@ impl Runtime {
 
     /// A fresh store for one step: no files, no environment, no sockets; HTTP only to
     /// `origins`; key-value only in `namespace`.
-    pub fn new_store(&self, origins: &[String], namespace: &str) -> (Store<StepState>, MemoryOutputPipe) {
-        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+    pub fn new_store(&self, origins: &[String], namespace: &str) -> (Store<StepState>, StepLog) {
+        let stderr = StepLog::new(self.config.log_limit);
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
         let state = StepState {
             wasi,
@@ -293,8 +297,83 @@ impl Runtime {
         let parsed: zoho_connector::connection::Connection =
             serde_json::from_value(connection.clone()).context("connection: not a connection object")?;
         let origins = parsed.allowed_origins().map_err(|e| anyhow!("connection: {}", e.message))?;
-        let namespace = namespace.map(str::to_string).unwrap_or_else(|| namespace_of(connection));
-        let (mut store, stderr) = self.new_store(&origins, &namespace);
+        let namespace = match namespace {
+            Some(given) => given.to_string(),
+            None => self.default_namespace(connection, &origins).await,
+        };
+        self.run_in(action, connection, input, options, &origins, &namespace).await
+    }
+
+    /// The namespace of a connection run without one. A platform-managed access token is
+    /// rotated by the platform, so its digest would reset every cursor: its namespace is its
+    /// organization's, learned once per token (see `org_of`). Grants keep `namespace_of`.
+    async fn default_namespace(&self, connection: &Value, origins: &[String]) -> String {
+        let Some(token) = managed_token(connection) else { return namespace_of(connection) };
+        match self.org_of(connection, origins, &token).await {
+            Some(org) => org_namespace(connection, &org),
+            None => namespace_of(connection),
+        }
+    }
+
+    /// The org id a managed token belongs to: from the host's cache (token digest → org id),
+    /// else asked once with the component's own `GET /org` (secrets stay in the component, the
+    /// allowlist applies) in a throwaway namespace. A token that cannot read /org is cached as
+    /// such, so it costs one request too, and keeps its token namespace.
+    async fn org_of(&self, connection: &Value, origins: &[String], token: &str) -> Option<String> {
+        let now = unix_now();
+        if let Ok(Some(bytes)) = self.kv.get(MANAGED_TOKENS, "", token) {
+            if let Ok(known) = serde_json::from_slice::<KnownToken>(&bytes) {
+                if now.saturating_sub(known.at) < MANAGED_TOKEN_RETENTION.as_secs() {
+                    return known.org;
+                }
+            }
+        }
+        let probe = format!("{MANAGED_TOKENS}/probe/{token}");
+        let action = ActionRef { interface: "crm".into(), function: "raw-request".into() };
+        let outcome = self.run_in(&action, connection, &serde_json::json!({ "url": "/org" }), None, origins, &probe).await;
+        // The probe's own state (cached field lists, credit counts) is not kept.
+        for key in self.kv.keys(&probe, "").unwrap_or_default() {
+            let _ = self.kv.delete(&probe, "", &key);
+        }
+        // Raw answers come back whatever their status; errors are the component's typed ones.
+        let org = match outcome.map(|o| o.result) {
+            Ok(Ok(answer)) if answer["status"] == 200 => org_id_of(&answer),
+            // Zoho's verdict on this token (e.g. no org scope): remembered, asked no more.
+            Ok(Ok(answer)) if matches!(answer["status"].as_u64(), Some(401 | 403 | 404)) => None,
+            Ok(Err(error)) if matches!(error["kind"].as_str(), Some("unauthorized" | "forbidden" | "not-found")) => None,
+            // A transport, throttling or server failure says nothing about the token: ask again.
+            _ => return None,
+        };
+        let known = serde_json::json!({ "org": org, "at": now });
+        let _ = self.kv.set(MANAGED_TOKENS, "", token, known.to_string().as_bytes());
+        self.forget_stale_tokens(now);
+        org
+    }
+
+    /// Deletes token → org entries past their retention, so the host's store stays bounded.
+    fn forget_stale_tokens(&self, now: u64) {
+        for key in self.kv.keys(MANAGED_TOKENS, "").unwrap_or_default() {
+            let stale = match self.kv.get(MANAGED_TOKENS, "", &key) {
+                Ok(Some(bytes)) => serde_json::from_slice::<KnownToken>(&bytes).map_or(true, |k| now.saturating_sub(k.at) >= MANAGED_TOKEN_RETENTION.as_secs()),
+                _ => false,
+            };
+            if stale {
+                let _ = self.kv.delete(MANAGED_TOKENS, "", &key);
+            }
+        }
+    }
+
+    /// Runs one action in a given namespace, with the connection's allowed origins.
+    async fn run_in(
+        &self,
+        action: &ActionRef,
+        connection: &Value,
+        input: &Value,
+        options: Option<&Value>,
+        origins: &[String],
+        namespace: &str,
+    ) -> Result<StepOutcome> {
+        let (mut store, stderr) = self.new_store(origins, namespace);
 
         let instance = self.pre.instantiate_async(&mut store).await?;
         let iface = instance
@@ -321,7 +400,7 @@ impl Runtime {
             Ok(outcome) => outcome.map_err(|trap| anyhow!("the step stopped: {trap:#}"))?,
             Err(_) => bail!("the step ran past its deadline of {} s", self.config.step_deadline.as_secs()),
         }
-        let stderr = String::from_utf8_lossy(&stderr.contents()).into_owned();
+        let stderr = stderr.contents();
         let peak_memory_bytes = store.data().limits.peak_memory;
         Ok(StepOutcome { result: outcome_of(results.first()), stderr, peak_memory_bytes })
     }
@@ -368,6 +447,66 @@ fn json_size(value: &Value) -> usize {
     count.0
 }
 
+/// Host-only key-value namespace: digests of platform-managed tokens → their org id.
+const MANAGED_TOKENS: &str = "zoho-host/managed-tokens";
+/// How long a token → org entry is trusted and kept (Zoho access tokens live one hour).
+pub const MANAGED_TOKEN_RETENTION: Duration = Duration::from_secs(24 * 3600);
+
+#[derive(serde::Deserialize)]
+struct KnownToken {
+    org: Option<String>,
+    at: u64,
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn text_field(connection: &Value, name: &str) -> String {
+    connection.get(name).and_then(Value::as_str).unwrap_or("").trim().to_string()
+}
+
+/// A digest of the platform-managed access token (with its data center), when the connection
+/// is one: an access token and no grant the component could refresh it with.
+fn managed_token(connection: &Value) -> Option<String> {
+    let field = |name: &str| text_field(connection, name);
+    let token = field("access-token");
+    if token.is_empty() || !field("refresh-token").is_empty() || !field("soid").is_empty() {
+        return None;
+    }
+    let digest = Sha256::digest([field("region"), field("api-domain"), token].join("\u{0}").as_bytes());
+    Some(format!("{:x}", digest))
+}
+
+/// The org id in a raw `GET /org` answer: `{"status":200,"body":{"json":"{\"org\":[{\"id\":...}]}"}}`.
+fn org_id_of(answer: &Value) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Org {
+        id: Value,
+    }
+    #[derive(serde::Deserialize)]
+    struct Orgs {
+        org: Vec<Org>,
+    }
+    if answer["status"] != 200 {
+        return None;
+    }
+    let orgs: Orgs = serde_json::from_str(answer["body"]["json"].as_str()?).ok()?;
+    let id = match &orgs.org.first()?.id {
+        Value::String(id) => id.clone(),
+        Value::Number(id) => id.to_string(),
+        _ => return None,
+    };
+    (!id.is_empty() && id.len() <= 64).then_some(id)
+}
+
+/// The namespace of an organization in a data center: the same for every token it is given.
+pub fn org_namespace(connection: &Value, org: &str) -> String {
+    let field = |name: &str| text_field(connection, name);
+    let digest = Sha256::digest([field("region"), field("api-domain"), org.to_string()].join("\u{0}").as_bytes());
+    format!("org-{}", &format!("{digest:x}")[..32])
+}
+
 /// The key-value namespace of a connection: a digest of who it is, never the secrets
 /// themselves. Platforms that know their tenant ids should pass a namespace instead.
 pub fn namespace_of(connection: &Value) -> String {
@@ -378,4 +517,38 @@ pub fn namespace_of(connection: &Value) -> String {
     identity.push(grant.unwrap_or_else(|| field("access-token")));
     let digest = Sha256::digest(identity.join("\u{0}").as_bytes());
     format!("conn-{}", &format!("{digest:x}")[..32])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Break #13: two tokens of one org in one data center share a namespace; grants and other
+    /// data centers do not.
+    #[test]
+    fn managed_tokens_are_named_by_their_org() {
+        let first = json!({ "api-domain": "https://www.zohoapis.eu", "access-token": "1000.a" });
+        let second = json!({ "api-domain": "https://www.zohoapis.eu", "access-token": "1000.b" });
+        let (a, b) = (managed_token(&first), managed_token(&second));
+        assert!(a.is_some() && a != b, "each token has its own cache key");
+        assert_eq!(org_namespace(&first, "20001"), org_namespace(&second, "20001"));
+        assert_ne!(org_namespace(&first, "20001"), org_namespace(&first, "20002"));
+        let us = json!({ "api-domain": "https://www.zohoapis.com", "access-token": "1000.a" });
+        assert_ne!(org_namespace(&first, "20001"), org_namespace(&us, "20001"));
+        let granted = json!({ "api-domain": "https://www.zohoapis.eu", "access-token": "1000.a", "refresh-token": "r" });
+        assert_eq!(managed_token(&granted), None, "a grant keeps its own namespace");
+        assert_eq!(managed_token(&json!({ "api-domain": "https://www.zohoapis.eu" })), None);
+    }
+
+    #[test]
+    fn the_org_id_is_read_from_the_raw_answer_only_when_plain() {
+        let answer = |status: u16, body: &str| json!({ "status": status, "headers": [], "body": { "json": body } });
+        assert_eq!(org_id_of(&answer(200, r#"{"org":[{"id":"5725767000000021001"}]}"#)).as_deref(), Some("5725767000000021001"));
+        assert_eq!(org_id_of(&answer(200, r#"{"org":[{"id":5725767000000021001}]}"#)).as_deref(), Some("5725767000000021001"));
+        for (status, body) in [(401, r#"{"org":[{"id":"1"}]}"#), (200, r#"{"org":[]}"#), (200, r#"{"org":[{"id":""}]}"#), (200, "not json"), (200, r#"{"org":[{"id":{"x":1}}]}"#)] {
+            assert_eq!(org_id_of(&answer(status, body)), None, "{status} {body}");
+        }
+        assert_eq!(org_id_of(&answer(200, &format!(r#"{{"org":[{{"id":"{}"}}]}}"#, "9".repeat(65)))), None, "an id past 64 characters");
+    }
 }

@@ -9,11 +9,13 @@ mod clock;
 mod coql;
 mod crm;
 mod faults;
+pub mod hostile;
 mod seed;
 mod state;
 
 pub use clock::Clock;
 pub use faults::Fault;
+pub use hostile::Hostile;
 pub use state::{Limits, OAuthSettings, RecordedRequest, StoredAttachment};
 
 /// The OAuth client the sandbox knows from the start.
@@ -236,7 +238,7 @@ async fn respond(shared: Arc<Shared>, request: Request<Body>) -> Response {
     let mut recorded = RecordedRequest::from_parts(&parts, body);
     recorded.seq = shared.log(recorded.clone());
     let (response, faulted) = match shared.next_fault(&recorded.path) {
-        Some(fault) => (fault.respond().await, true),
+        Some(fault) => (fault.respond(&recorded).await, true),
         None => (route(&shared, &recorded).await, false),
     };
     keep_answer(&shared, recorded, response, faulted).await
