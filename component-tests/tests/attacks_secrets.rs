@@ -71,7 +71,8 @@ async fn echoed_authorization_in_raw_response_headers_is_redacted() {
     // A granted token: the first step gets and caches it, the second is answered with it echoed.
     let connection = h.refresh_connection();
     ok_of(&h.run_as(&connection, "crm-raw-request", json!({ "url": format!("Leads/{LEAD}") }), None).await);
-    let granted = h.sandbox.issued_tokens().last().expect("a token was granted").clone();
+    // `issued_tokens` comes from a HashMap, in no order: the granted one is the one not the harness's.
+    let granted = h.sandbox.issued_tokens().into_iter().find(|t| *t != h.token).expect("a token was granted");
     for (connection, token) in [(h.connection.clone(), h.token.clone()), (connection, granted)] {
         h.sandbox.clear_requests();
         h.sandbox.inject(

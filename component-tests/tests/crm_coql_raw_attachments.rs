@@ -74,24 +74,29 @@ async fn raw_request_sends_every_input_and_returns_the_answer_as_data() {
         .run(
             "crm-raw-request",
             raw(json!({
-                "url": format!("/Leads/{LEAD}?fields=Last_Name"),
-                "query-parameters": { "approved": "both", "ids": [1, 2] },
+                // A query in the url, then `query-parameters`: a text, and a list (a text and a
+                // number) sent as the repeated parameter, in order. `ids` is a parameter of Get
+                // Records (record.json), so Zoho's files judge every one of them; 42 is no record.
+                "url": "/Leads?fields=Last_Name",
+                "query-parameters": { "approved": "both", "ids": [LEAD, 42] },
                 "headers": { "X-Trace": "abc" },
             })),
         )
         .await;
     let request = h.only_request();
     assert_eq!(request.method, "GET");
-    assert_eq!(request.path, format!("/crm/v8/Leads/{LEAD}"));
+    assert_eq!(request.path, "/crm/v8/Leads");
     assert_eq!(
         request.query,
-        vec![("fields".into(), "Last_Name".into()), ("approved".into(), "both".into()), ("ids".into(), "1".into()), ("ids".into(), "2".into())]
+        vec![("fields".into(), "Last_Name".into()), ("approved".into(), "both".into()), ("ids".into(), LEAD.into()), ("ids".into(), "42".into())]
     );
     assert_eq!(request.header("x-trace"), Some("abc"));
     assert_eq!(request.header("authorization"), Some(format!("Zoho-oauthtoken {}", h.token).as_str()));
     let result = ok_of(&outcome);
     assert_eq!(result["status"], 200);
-    assert_eq!(result["body"]["json"].as_str().map(|b| serde_json::from_str::<Value>(b).expect("json")), Some(json!({ "data": [{ "id": LEAD, "Last_Name": "Lead1" }] })));
+    let body: Value = serde_json::from_str(result["body"]["json"].as_str().expect("json")).expect("json body");
+    assert_eq!(body["data"], json!([{ "id": LEAD, "Last_Name": "Lead1" }]));
+    assert_eq!(body["info"]["count"], 1);
     assert!(result["headers"].as_array().expect("headers").iter().any(|h| h[0] == "content-type"));
 
     // A JSON body on a write; a non-2xx answer is data, not an error.

@@ -1,7 +1,7 @@
 //! Zoho Accounts' token endpoint: the refresh and client-credentials grants, answered as
 //! Zoho does, failures included as HTTP 200 with an `error`.
 
-use crate::crm::json_response;
+use crate::response::json_response;
 use crate::state::{RecordedRequest, Shared};
 use axum::response::Response;
 use serde_json::json;

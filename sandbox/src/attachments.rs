@@ -1,7 +1,7 @@
 //! `POST /crm/v8/{module}/{id}/Attachments`: a multipart `file` part (with a filename) or an
 //! `attachmentUrl` (multipart text part, or query parameter as in Zoho's OpenAPI file), never both.
 
-use crate::crm::{error_response, json_response};
+use crate::response::{error_response, json_response};
 use crate::seed;
 use crate::state::{RecordedRequest, Shared, StoredAttachment};
 use axum::response::Response;

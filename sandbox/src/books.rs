@@ -2,7 +2,7 @@
 //! comments and contact persons, `page_context` paging, plain-parameter search, the envelope
 //! with `code`, and `organization_id` enforced on every call.
 
-use crate::crm::json_response;
+use crate::response::json_response;
 use crate::state::{RecordedRequest, Shared};
 use axum::response::Response;
 use serde_json::{json, Map, Value};

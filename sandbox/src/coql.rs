@@ -2,7 +2,7 @@
 //! [limit [offset,] count | limit count offset n]`, with =, !=, <, >, <=, >=, like, in,
 //! is [not] null, and/or and parentheses, answered with Zoho's bodies and errors.
 
-use crate::crm::{error_response, json_response};
+use crate::response::{empty_response, error_response, json_response};
 use crate::state::{RecordedRequest, Shared};
 use axum::response::Response;
 use serde_json::{json, Map, Value};
@@ -556,7 +556,7 @@ pub fn query(shared: &Shared, request: &RecordedRequest) -> Response {
             matched += 1;
         }
         if page.is_empty() {
-            return crate::crm::empty_response(204);
+            return empty_response(204);
         }
         return json_response(200, &json!({ "data": page, "info": { "count": page.len(), "more_records": more } }));
     }
@@ -585,7 +585,7 @@ pub fn query(shared: &Shared, request: &RecordedRequest) -> Response {
         .map(|r| project_row(r, &query.fields))
         .collect();
     if page.is_empty() {
-        return crate::crm::empty_response(204);
+        return empty_response(204);
     }
     let more = query.offset + page.len() < total;
     json_response(200, &json!({ "data": page, "info": { "count": page.len(), "more_records": more } }))

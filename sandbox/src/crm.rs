@@ -1,10 +1,13 @@
 //! Zoho CRM v8 records as the sandbox serves them: `/crm/v8/{module}`, `/{module}/{id}`,
-//! `/settings/fields`.
+//! `/{module}/deleted`; metadata is in `metadata.rs`, COQL in `coql.rs`.
 
 use crate::clock::Clock;
 use crate::seed;
+use crate::metadata;
+// `error_response` is re-exported for lib.rs, which names it through this module.
+pub use crate::response::error_response;
+use crate::response::{empty_response, error_body, invalid_module, json_response};
 use crate::state::{Module, PageToken, RecordedRequest, Shared};
-use axum::body::Body;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
@@ -14,26 +17,6 @@ const MAX_PER_PAGE: usize = 200;
 const DISCRETE_LIMIT: usize = 2_000;
 const TOKEN_LIMIT: usize = 100_000;
 const MAX_WRITE: usize = 100;
-
-pub fn json_response(status: u16, body: &Value) -> Response {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json;charset=UTF-8")
-        .body(Body::from(body.to_string()))
-        .unwrap_or_else(|_| Response::new(Body::empty()))
-}
-
-pub fn empty_response(status: u16) -> Response {
-    Response::builder().status(status).body(Body::empty()).unwrap_or_else(|_| Response::new(Body::empty()))
-}
-
-pub fn error_body(code: &str, message: &str, details: Value) -> Value {
-    json!({ "code": code, "details": details, "message": message, "status": "error" })
-}
-
-pub fn error_response(status: u16, code: &str, message: &str, details: Value) -> Response {
-    json_response(status, &error_body(code, message, details))
-}
 
 /// The refusal for a request without a valid token, if it has none.
 pub fn authenticate(shared: &Shared, request: &RecordedRequest) -> Option<Response> {
@@ -55,10 +38,10 @@ pub fn route(shared: &Shared, request: &RecordedRequest) -> Response {
     match (request.method.as_str(), segments.as_slice()) {
         ("POST", ["coql"]) => crate::coql::query(shared, request),
         ("GET", [module, "deleted"]) => deleted(shared, request, module),
-        ("GET", ["settings", "fields"]) => fields(shared, request),
-        ("GET", ["settings", "modules"]) => modules(shared),
-        ("GET", ["org"]) => org(shared),
-        ("GET", ["users"]) => users(request),
+        ("GET", ["settings", "fields"]) => metadata::fields(shared, request),
+        ("GET", ["settings", "modules"]) => metadata::modules(shared),
+        ("GET", ["org"]) => metadata::org(shared),
+        ("GET", ["users"]) => metadata::users(request),
         ("GET", [module]) => list(shared, request, module),
         ("POST", [module]) => create(shared, request, module),
         ("GET", [module, id]) => get(shared, request, module, id),
@@ -66,25 +49,6 @@ pub fn route(shared: &Shared, request: &RecordedRequest) -> Response {
         ("DELETE", [module, id]) => delete(shared, module, id),
         _ => error_response(404, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one", json!({})),
     }
-}
-
-fn invalid_module() -> Response {
-    error_response(400, "INVALID_MODULE", "the module name given seems to be invalid", json!({ "resource_path_index": 0 }))
-}
-
-fn fields(shared: &Shared, request: &RecordedRequest) -> Response {
-    let Some(name) = request.query_param("module") else {
-        return error_response(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing", json!({ "param_name": "module" }));
-    };
-    let data = shared.data();
-    let Some(module) = data.modules.get(name) else { return invalid_module() };
-    let fields: Vec<Value> = module
-        .fields
-        .iter()
-        .enumerate()
-        .map(|(i, f)| json!({ "api_name": f.api_name, "data_type": f.data_type, "field_label": f.api_name.replace('_', " "), "id": format!("57257670000000{:05}", i) }))
-        .collect();
-    json_response(200, &json!({ "fields": fields }))
 }
 
 /// A record limited to the asked fields (the id always comes back).
@@ -277,7 +241,7 @@ fn check_values(module: &Module, module_name: &str, index: usize, values: &Map<S
             return Some(error_body(
                 "DUPLICATE_DATA",
                 "duplicate data",
-                json!({ "api_name": field, "json_path": path(field), "duplicate_record": { "id": id.to_string(), "Owner": seed::owner(), "module": { "api_name": module_name } } }),
+                json!({ "api_name": field, "json_path": path(field), "duplicate_record": { "id": id.to_string(), "Owner": seed::owner(), "module": { "api_name": module_name, "id": metadata::module_id(module_name) } } }),
             ));
         }
     }
@@ -421,44 +385,4 @@ fn deleted(shared: &Shared, request: &RecordedRequest, module_name: &str) -> Res
     }
     let more = page * per_page < all.len();
     json_response(200, &json!({ "data": slice, "info": { "per_page": per_page, "count": slice.len(), "page": page, "more_records": more } }))
-}
-
-/// `GET /settings/modules`: every module, API-supported or not, standard or custom.
-fn modules(shared: &Shared) -> Response {
-    let data = shared.data();
-    let mut names: Vec<&String> = data.modules.keys().collect();
-    names.sort();
-    let mut modules: Vec<Value> = names
-        .into_iter()
-        .map(|name| json!({ "api_name": name, "module_name": name, "plural_label": name, "api_supported": true, "generated_type": if name.contains('_') || name == "Shipments" { "custom" } else { "default" } }))
-        .collect();
-    modules.push(json!({ "api_name": "Visits", "module_name": "Visits", "plural_label": "Visits", "api_supported": false, "generated_type": "default" }));
-    json_response(200, &json!({ "modules": modules }))
-}
-
-/// `GET /org`: the organization with its license details (edition, licensed users).
-fn org(shared: &Shared) -> Response {
-    let limits = shared.limits().clone();
-    json_response(
-        200,
-        &json!({ "org": [{
-            "id": "5725767000000021001", "company_name": "Zylker", "country": "US", "time_zone": "America/Los_Angeles",
-            "license_details": { "paid": limits.edition != "free", "paid_type": limits.edition, "users_license_purchased": limits.users, "paid_expiry": null, "trial_type": null, "trial_expiry": null, "trial_action": null },
-        }]}),
-    )
-}
-
-/// `GET /users?type=AllUsers`: seven users, paged.
-fn users(request: &RecordedRequest) -> Response {
-    let per_page: usize = request.query_param("per_page").and_then(|p| p.parse().ok()).filter(|p| (1..=200).contains(p)).unwrap_or(200);
-    let page: usize = request.query_param("page").and_then(|p| p.parse().ok()).filter(|p| *p >= 1).unwrap_or(1);
-    let all: Vec<Value> = (1..=7)
-        .map(|i| json!({ "id": format!("57257670000004110{i:02}"), "full_name": format!("User {i}"), "email": format!("user{i}@zylker.com"), "status": "active", "role": { "name": "Manager" } }))
-        .collect();
-    let slice: Vec<Value> = all.iter().skip((page - 1) * per_page).take(per_page).cloned().collect();
-    if slice.is_empty() {
-        return empty_response(204);
-    }
-    let more = page * per_page < all.len();
-    json_response(200, &json!({ "users": slice, "info": { "per_page": per_page, "count": slice.len(), "page": page, "more_records": more } }))
 }

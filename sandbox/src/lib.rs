@@ -10,6 +10,8 @@ mod coql;
 mod crm;
 mod faults;
 pub mod hostile;
+mod metadata;
+mod response;
 mod seed;
 mod state;
 

@@ -1,0 +1,307 @@
+//! Zoho CRM v8 metadata as the sandbox serves it: `/settings/modules`, `/settings/fields`, `/org`
+//! and `/users`, in the full shape Zoho's OpenAPI files (modules.json, fields.json, org.json,
+//! users.json) require. Each shape is written once; only the few values that differ are passed in.
+
+use crate::clock::Clock;
+use crate::response::{empty_response, error_response, invalid_module, json_response};
+use crate::seed;
+use crate::state::{FieldDef, Module, RecordedRequest, Shared};
+use axum::response::Response;
+use serde_json::{json, Value};
+
+/// The profile every module and field grants access to (profiles.json is not shipped; Zoho's shape).
+const PROFILE: (&str, &str) = ("Administrator", "5725767000000026011");
+const ROLE: (&str, &str) = ("Manager", "5725767000000026005");
+
+/// A module's id: stable for its name, so `/settings/modules` and the DUPLICATE_DATA error's
+/// `duplicate_record.module` agree (FNV-1a; modules are few, so ids do not collide in practice).
+pub fn module_id(name: &str) -> String {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+    format!("57257670000001{:05}", hash % 100_000)
+}
+
+fn api_name_and_id(api_name: Value, id: Value) -> Value {
+    json!({ "api_name": api_name, "id": id })
+}
+
+/// The objects' keys in one object (`json!` cannot nest Zoho's 60-100 keys in one call).
+fn merged<const N: usize>(parts: [Value; N]) -> Value {
+    let mut all = serde_json::Map::new();
+    for part in parts {
+        if let Value::Object(keys) = part {
+            all.extend(keys);
+        }
+    }
+    Value::Object(all)
+}
+
+/// One module of `/settings/modules` (modules.json `modules`). The component reads `api_name`,
+/// `api_supported` and `generated_type`; the rest is Zoho's shape with a standard module's values.
+fn module_entry(name: &str, sequence: usize, api_supported: bool, generated_type: &str) -> Value {
+    let custom = generated_type == "custom";
+    let own = json!({
+        // The files' own name for this key (not `global_search_supported`); modules.json requires it.
+        "common.search_supported": true,
+        "id": module_id(name),
+        "api_name": name,
+        "module_name": name,
+        "plural_label": name,
+        "singular_label": name.strip_suffix('s').unwrap_or(name),
+        "description": null,
+        "api_supported": api_supported,
+        "generated_type": generated_type,
+        "sequence_number": sequence,
+        "visibility": 1,
+        "visible": true,
+        "show_as_tab": true,
+        "creatable": api_supported,
+        "editable": api_supported,
+        "viewable": true,
+        "deletable": custom,
+        "convertable": name == "Leads",
+        "quick_create": api_supported,
+        "recycle_bin_on_delete": true,
+        "inventory_template_supported": false,
+        "presence_sub_menu": false,
+        "triggers_supported": api_supported,
+        "isBlueprintSupported": api_supported,
+        "webform_supported": api_supported,
+    });
+    // What every module of the sandbox shares.
+    let standard = json!({
+        "chart_view": false,
+        "chart_view_supported": true,
+        "emailTemplate_support": true,
+        "email_parser_supported": false,
+        "filter_supported": true,
+        "filter_status": true,
+        "feeds_required": false,
+        "scoring_supported": true,
+        "kanban_view": false,
+        "kanban_view_supported": true,
+        "zia_view": false,
+        "track_current_data": true,
+        "web_link": null,
+        "modified_time": null,
+        "modified_by": { "name": "Sandbox User", "id": seed::OWNER_ID },
+        "parent_module": null,
+        "activity_badge": "Enabled",
+        "per_page": 10,
+        "profile_count": 1,
+        "profiles": [{ "name": PROFILE.0, "id": PROFILE.1 }],
+        "business_card_field_limit": 5,
+        "business_card_fields": [],
+        "arguments": [],
+        "$field_states": [],
+        "$properties": [],
+        "$on_demand_properties": [],
+        "search_layout_fields": [],
+        "lookup_field_properties": { "fields": [] },
+        "related_lists": [],
+        "related_list_properties": { "sort_by": api_name_and_id(Value::Null, Value::Null), "fields": [], "sort_order": null },
+        "display_field": null,
+        "layouts": [],
+        "fields": [],
+        "custom_view": null,
+        "default_mapping_fields": [],
+        "layout_associations": [],
+    });
+    merged([own, standard])
+}
+
+/// Zoho's JSON type, UI type and length for a data type the sandbox stores.
+fn field_kind(data_type: &str) -> (&'static str, u32, u32) {
+    match data_type {
+        "email" => ("string", 25, 100),
+        "bigint" => ("string", 1, 19),
+        "ownerlookup" => ("jsonobject", 8, 120),
+        "datetime" => ("string", 333, 120),
+        "subform" => ("jsonarray", 733, 0),
+        _ => ("string", 1, 255),
+    }
+}
+
+/// One field of `/settings/fields` (fields.json `fields`). The component reads `api_name` and
+/// `data_type`; the label, id and flags follow from the field's place in its module.
+fn field_entry(module: &Module, index: usize, field: &FieldDef) -> Value {
+    let name = field.api_name.as_str();
+    let (json_type, ui_type, length) = field_kind(field.data_type);
+    let custom = name.ends_with("__c");
+    let system = matches!(name, "id" | "Created_By" | "Modified_By" | "Created_Time" | "Modified_Time");
+    let label = name.replace('_', " ");
+    let null_pair = || api_name_and_id(Value::Null, Value::Null);
+    let own = json!({
+        "id": format!("57257670000000{:05}", index),
+        "api_name": name,
+        "data_type": field.data_type,
+        "field_label": label,
+        "display_label": label,
+        "column_name": name.replace('_', "").to_ascii_uppercase(),
+        "json_type": json_type,
+        "ui_type": ui_type,
+        "length": length,
+        "decimal_place": null,
+        "display_type": -1,
+        "show_type": 7,
+        "category": if custom { 2 } else { 0 },
+        "created_source": if custom { "custom" } else { "default" },
+        "type": "used",
+    });
+    let flags = json!({
+        "custom_field": custom,
+        "system_mandatory": name == module.mandatory,
+        "read_only": system,
+        "field_read_only": system,
+        "visible": true,
+        "available_in_user_layout": true,
+        "display_field": name == module.mandatory,
+        "filterable": field.data_type != "subform",
+        "sortable": field.data_type != "subform",
+        "searchable": field.data_type != "subform",
+        "mass_update": !system,
+        "webhook": true,
+        "virtual_field": false,
+        "blueprint_supported": !system,
+        "businesscard_supported": !system,
+        "separator": false,
+        "number_separator": false,
+        "static_field": false,
+        "enable_colour_code": false,
+        "colour_code_enabled_by_system": null,
+        "pick_list_values_sorted_lexically": false,
+        "hipaa_compliance_enabled": false,
+        "_update_existing_records": false,
+        "quick_sequence_number": (index + 1).to_string(),
+        "additional_column": null,
+        "created_time": null,
+        "modified_time": null,
+    });
+    let settings = json!({
+        "customizable_properties": [],
+        "layout_associations": [],
+        "pick_list_values": [],
+        "allowed_modules": [],
+        "file_upolad_optionlist": [],
+        "profiles": [{ "name": PROFILE.0, "id": PROFILE.1, "permission_type": if system { "read_only" } else { "read_write" } }],
+        "operation_type": { "web_update": !system, "api_create": !system, "web_create": !system, "api_update": !system },
+        "view_type": { "view": true, "edit": !system, "quick_create": false, "create": !system },
+        "unique": if module.unique.contains(&name) { json!({ "casesensitive": "0" }) } else { Value::Null },
+        "associated_module": null_pair(),
+        "sub_module": null_pair(),
+        "refer_from_field": null_pair(),
+        "email_parser": { "fields_update_supported": false, "record_operations_supported": false },
+        "external": { "show": false, "type": null },
+        "multiuserlookup": {
+            "display_label": null, "linking_module": null_pair(), "connected_module": null_pair(), "lookup_apiname": null,
+            "api_name": null, "connectedfield_apiname": null, "connectedlookup_apiname": null, "id": null, "record_access": null,
+        },
+        "autonumber": { "starting_number_length": 0, "prefix": null, "suffix": null, "start_number": null },
+        "crypt": { "mode": null, "status": null },
+        "tooltip": { "name": "", "value": "" },
+        "history_tracking": { "module": {}, "duration_configured_field": null_pair() },
+        "association_details": { "related_field": null_pair(), "lookup_field": null_pair() },
+        "hipaa_compliance": { "restricted_in_export": false, "restricted": false },
+        "sharing_properties": {},
+        "convert_mapping": {},
+        "textarea": {},
+        "multi_module_lookup": null,
+        "currency": null,
+        "lookup": null,
+        "subform": null,
+        "formula": null,
+        "multiselectlookup": null,
+        "rollup_summary": null,
+        "auto_number": null,
+        "common.picklist": null,
+    });
+    merged([own, flags, settings])
+}
+
+/// `GET /settings/fields?module=...`: every field of the module.
+pub fn fields(shared: &Shared, request: &RecordedRequest) -> Response {
+    let Some(name) = request.query_param("module") else {
+        return error_response(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing", json!({ "param_name": "module" }));
+    };
+    let data = shared.data();
+    let Some(module) = data.modules.get(name) else { return invalid_module() };
+    let fields: Vec<Value> = module.fields.iter().enumerate().map(|(i, f)| field_entry(module, i, f)).collect();
+    json_response(200, &json!({ "fields": fields }))
+}
+
+/// `GET /settings/modules`: every module, API-supported or not, standard or custom.
+pub fn modules(shared: &Shared) -> Response {
+    let data = shared.data();
+    let mut names: Vec<&String> = data.modules.keys().collect();
+    names.sort();
+    let mut modules: Vec<Value> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| module_entry(name, i + 1, true, if name.contains('_') || *name == "Shipments" { "custom" } else { "default" }))
+        .collect();
+    modules.push(module_entry("Visits", modules.len() + 1, false, "default"));
+    json_response(200, &json!({ "modules": modules }))
+}
+
+/// `GET /org`: the organization with its license details (edition, licensed users), which the
+/// component reads; the rest is org.json's shape.
+pub fn org(shared: &Shared) -> Response {
+    let limits = shared.limits().clone();
+    let license_details = json!({
+        "paid": limits.edition != "free", "paid_type": limits.edition, "users_license_purchased": limits.users,
+        "paid_expiry": Clock::zoho_time(shared.clock.now() + chrono::Duration::days(365)),
+        "trial_type": null, "trial_expiry": null, "trial_action": "",
+    });
+    let company = json!({
+        "id": "5725767000000021001", "company_name": "Zylker", "alias": null, "description": null,
+        "country": "US", "country_code": "US", "state": null, "city": null, "street": null, "zip": null,
+        "phone": "+1 555 0100", "mobile": null, "fax": null, "primary_email": "admin@zylker.com",
+        "time_zone": "America/Los_Angeles", "iso_code": "USD", "currency": "US Dollar - USD", "currency_symbol": "$", "currency_locale": "en_US",
+    });
+    let account = json!({
+        "license_details": license_details,
+        "domain_name": "org10101010", "primary_zuid": "10101011", "zgid": "10101010", "ezgid": "10101010", "zia_zgid": 10101010,
+        "zia_portal_id": null, "photo_id": null, "call_icon": "",
+        "mc_status": false, "gapps_enabled": false, "translation_enabled": false, "deletable_org_account": false, "privacy_settings": false,
+        "hipaa_compliance_enabled": false, "lite_users_enabled": false, "oauth_presence": false,
+        "max_per_page": 200,
+        "hierarchy_preferences": { "type": "Role_Hierarchy", "strictly_reporting": false },
+        "checkin_preferences": { "restricted_event_types": null },
+    });
+    json_response(200, &json!({ "org": [merged([company, account])] }))
+}
+
+/// `GET /users?type=AllUsers`: seven users, paged.
+pub fn users(request: &RecordedRequest) -> Response {
+    let per_page: usize = request.query_param("per_page").and_then(|p| p.parse().ok()).filter(|p| (1..=200).contains(p)).unwrap_or(200);
+    let page: usize = request.query_param("page").and_then(|p| p.parse().ok()).filter(|p| *p >= 1).unwrap_or(1);
+    let all: Vec<Value> = (1..=7)
+        .map(|i| {
+            json!({
+                "id": format!("57257670000004110{i:02}"), "full_name": format!("User {i}"), "email": format!("user{i}@zylker.com"),
+                "status": "active", "role": { "name": ROLE.0, "id": ROLE.1 },
+            })
+        })
+        .collect();
+    let slice: Vec<Value> = all.iter().skip((page - 1).saturating_mul(per_page)).take(per_page).cloned().collect();
+    if slice.is_empty() {
+        return empty_response(204);
+    }
+    let more = page.saturating_mul(per_page) < all.len();
+    json_response(200, &json!({ "users": slice, "info": { "per_page": per_page, "count": slice.len(), "page": page, "more_records": more } }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn seeded_modules_have_distinct_ids() {
+        let shared = Shared::new();
+        seed::seed(&shared);
+        let names: Vec<String> = shared.data().modules.keys().cloned().chain(["Visits".to_string()]).collect();
+        let ids: HashSet<String> = names.iter().map(|n| module_id(n)).collect();
+        assert_eq!(ids.len(), names.len(), "{names:?}");
+        assert!(ids.iter().all(|id| id.len() == 19 && id.bytes().all(|b| b.is_ascii_digit())));
+    }
+}
