@@ -204,9 +204,13 @@ pub fn get_record(client: &Client, record_type: &str, record_id: &str, fields: O
 /// The one record of a get-record answer, as Zoho's text (a longer `data` is refused unread).
 fn first_record(response: &Response) -> Result<String> {
     let listing = list_page(response, 1)?;
-    listing.data.first().map(|r| r.get().to_string()).ok_or_else(|| {
-        ZohoError::new(ErrorKind::Zoho, format!("Zoho answered 200 without a record: {:?}", response.body_start())).with_status(200)
-    })
+    match listing.data.first() {
+        Some(record) if json::is_object(record) => Ok(record.get().to_string()),
+        // A record is an object; anything else (a hostile nest of arrays) is not passed on.
+        Some(other) => Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho answered 200 with a record that is {}, not an object", json::kind_of(other.get())))
+            .with_status(200)),
+        None => Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho answered 200 without a record: {:?}", response.body_start())).with_status(200)),
+    }
 }
 
 /// The paging and sorting a list request carries, checked.

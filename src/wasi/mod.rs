@@ -135,7 +135,7 @@ fn run_text(
     options: Option<wit::CallOptions>,
     action: impl FnOnce(&Client) -> crate::error::Result<String>,
 ) -> Result<String, wit::ZohoError> {
-    run_with(connection, options, action)
+    run_with(connection, options, action).map(output_text)
 }
 
 /// `run_with` for the actions whose Ok value is JSON text.
