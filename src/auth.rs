@@ -336,7 +336,7 @@ mod tests {
 
     fn conn(fields: &[(&str, &str)]) -> Connection {
         let object: serde_json::Map<String, Value> = fields.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
-        serde_json::from_value(Value::Object(object)).unwrap()
+        crate::connection::from_json(&Value::Object(object)).unwrap()
     }
 
     #[test]

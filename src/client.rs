@@ -3,7 +3,7 @@
 use crate::auth::{authorization, Auth, Session};
 use crate::connection::Connection;
 use crate::error::{ErrorKind, Result};
-use crate::http::{Body, Method, Request, Response, Transport};
+use crate::http::{retry_after, Body, Method, Request, Response, Transport};
 use crate::limits::{self, Throttle};
 use crate::options::{CallOptions, MAX_RETRY_WAIT};
 use crate::redact::{self, Redactor};
@@ -22,6 +22,8 @@ pub struct Client<'a> {
     session: RefCell<Option<Session>>,
     /// A cap on in-flight requests and requests per second (sync pipelines set one).
     throttle: Option<Throttle>,
+    /// The connection's Books organization, when it names one.
+    books_organization_id: Option<String>,
 }
 
 /// A request relative to the API domain, e.g. path `/crm/v8/Leads`.
@@ -67,13 +69,18 @@ impl<'a> Client<'a> {
             redact::learn(&secret);
         }
         let auth = Auth::new(connection, transport, storage, options)?;
-        Ok(Client { transport, storage, options, auth, session: RefCell::new(None), throttle: None })
+        Ok(Client { transport, storage, options, auth, session: RefCell::new(None), throttle: None, books_organization_id: connection.books_organization_id.clone() })
     }
 
     /// Holds every request of this client to `throttle`.
     pub fn with_throttle(mut self, throttle: Throttle) -> Self {
         self.throttle = Some(throttle);
         self
+    }
+
+    /// The connection's `books-organization-id` as given (checked where it is used).
+    pub fn books_organization_id(&self) -> &Option<String> {
+        &self.books_organization_id
     }
 
     /// The API domain requests go to (the token's, once one is held).
@@ -188,19 +195,15 @@ impl<'a> Client<'a> {
         (outcome, took)
     }
 
-    /// 429, 5xx and lost answers are retried; other 4xx only with retry-on-all-errors.
-    /// The retry policy. 429 means Zoho did not act, so it is retried for every method. A lost
-    /// answer or a 5xx is ambiguous for a POST or PATCH (the record may exist already), so those
-    /// are retried only with retry-on-all-errors, the caller's explicit opt-in; GET, PUT and
-    /// DELETE repeat safely. Other 4xx are retried only with retry-on-all-errors.
+    /// The retry policy (see [`should_retry`]) for this client's call options.
     fn should_retry(&self, method: Method, outcome: &Result<Response>) -> bool {
-        let ambiguous_ok = method.is_idempotent() || self.options.retry_on_all_errors();
-        match outcome {
-            Err(e) => matches!(e.kind, ErrorKind::Transport | ErrorKind::Timeout) && ambiguous_ok,
-            Ok(r) if r.status == 429 => true,
-            Ok(r) if r.status >= 500 => ambiguous_ok,
-            Ok(r) => r.status >= 400 && self.options.retry_on_all_errors(),
-        }
+        should_retry(self.options, method, outcome)
+    }
+
+    /// Did this answer come back after the retries the caller asked for ran out on a status the
+    /// policy retries? (Raw requests return any status as data, except then.)
+    pub fn retries_ran_out(&self, method: Method, response: &Response) -> bool {
+        self.options.max_retries() > 0 && retries_status(self.options, method, response.status)
     }
 
     fn log_exchange(&self, request: &Request, outcome: &Result<Response>, took: Duration, retry: u32) {
@@ -241,6 +244,27 @@ impl<'a> Client<'a> {
     }
 }
 
+/// The retry policy, the one place it is written. 429 means Zoho did not act, so it is retried
+/// for every method. A lost answer or a 5xx is ambiguous for a POST or PATCH (the record may
+/// exist already), so those are retried only with retry-on-all-errors, the caller's explicit
+/// opt-in; GET, PUT and DELETE repeat safely. Other 4xx are retried only with retry-on-all-errors.
+pub fn should_retry(options: &CallOptions, method: Method, outcome: &Result<Response>) -> bool {
+    match outcome {
+        Err(e) => matches!(e.kind, ErrorKind::Transport | ErrorKind::Timeout) && (method.is_idempotent() || options.retry_on_all_errors()),
+        Ok(r) => retries_status(options, method, r.status),
+    }
+}
+
+/// [`should_retry`] for an answer's status.
+pub fn retries_status(options: &CallOptions, method: Method, status: u16) -> bool {
+    let ambiguous_ok = method.is_idempotent() || options.retry_on_all_errors();
+    match status {
+        429 => true,
+        500.. => ambiguous_ok,
+        _ => status >= 400 && options.retry_on_all_errors(),
+    }
+}
+
 /// Adds up to a quarter of `delay` at random, so steps that failed together retry apart.
 fn jitter(delay: Duration) -> Duration {
     if delay.is_zero() {
@@ -259,24 +283,6 @@ fn token_may_be_stale(response: &Response) -> bool {
     code.as_ref().and_then(Value::as_str) != Some("OAUTH_SCOPE_MISMATCH")
 }
 
-/// `Retry-After` in seconds (Zoho sends seconds when it sends it at all), saturated so that its
-/// milliseconds fit a u64: `Retry-After: 18446744073709551615` is `u64::MAX` ms, never a
-/// wrapped small number. Anything but digits (a date, a sign, a fraction) is ignored.
-pub fn retry_after(response: &Response) -> Option<Duration> {
-    let seconds = response.header("retry-after")?.trim();
-    if seconds.is_empty() || !seconds.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    // All digits: too many for a u64 is "forever".
-    let seconds = seconds.parse::<u64>().unwrap_or(u64::MAX);
-    Some(Duration::from_millis(seconds.saturating_mul(1000)))
-}
-
-/// `retry-after-ms` for an error: the header's wait in milliseconds, saturated.
-pub fn retry_after_ms(response: &Response) -> Option<u64> {
-    retry_after(response).map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 /// The start of a body for the debug log, redacted whole before it is cut.
 fn preview(redactor: &Redactor, body: &[u8]) -> String {
     const LIMIT: usize = 512;
@@ -292,6 +298,7 @@ fn preview(redactor: &Redactor, body: &[u8]) -> String {
 mod tests {
     use super::*;
     use crate::http::scripted::Scripted;
+    use crate::http::retry_after_ms;
     use crate::storage::memory::Memory;
 
     fn attempts(method: Method, status: u16, options: CallOptions) -> usize {

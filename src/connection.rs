@@ -2,20 +2,49 @@
 
 use crate::error::{Result, ZohoError};
 
-/// What the caller gave, mirroring WIT `types.connection` (kebab-case keys in JSON).
-#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
-#[serde(rename_all = "kebab-case", default)]
-pub struct Connection {
-    pub region: Option<String>,
-    pub accounts_url: Option<String>,
-    pub api_domain: Option<String>,
-    pub client_id: Option<String>,
-    pub client_secret: Option<String>,
-    pub refresh_token: Option<String>,
-    pub soid: Option<String>,
-    pub scopes: Option<String>,
-    pub access_token: Option<String>,
-    pub books_organization_id: Option<String>,
+/// What the caller gave: WIT `types.connection`, the generated record itself.
+pub use crate::wit::types::Connection;
+
+impl Default for Connection {
+    fn default() -> Self {
+        Connection {
+            region: None,
+            accounts_url: None,
+            api_domain: None,
+            client_id: None,
+            client_secret: None,
+            refresh_token: None,
+            soid: None,
+            scopes: None,
+            access_token: None,
+            books_organization_id: None,
+        }
+    }
+}
+
+/// A connection given as JSON with the WIT's kebab-case keys (the host reads one to compute
+/// the origins it may reach). Absent and `null` fields are unset; unknown keys are ignored.
+pub fn from_json(value: &serde_json::Value) -> Result<Connection> {
+    let object = value.as_object().ok_or_else(|| ZohoError::invalid_input("the connection must be a JSON object"))?;
+    let field = |key: &str| -> Result<Option<String>> {
+        match object.get(key) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(text)) => Ok(Some(text.clone())),
+            Some(_) => Err(ZohoError::invalid_input(format!("connection {key} must be text"))),
+        }
+    };
+    Ok(Connection {
+        region: field("region")?,
+        accounts_url: field("accounts-url")?,
+        api_domain: field("api-domain")?,
+        client_id: field("client-id")?,
+        client_secret: field("client-secret")?,
+        refresh_token: field("refresh-token")?,
+        soid: field("soid")?,
+        scopes: field("scopes")?,
+        access_token: field("access-token")?,
+        books_organization_id: field("books-organization-id")?,
+    })
 }
 
 /// One Zoho data center (zoho-api.md, "Hosts and data centers").
@@ -189,5 +218,13 @@ mod tests {
         assert_eq!(c.allowed_origins().unwrap(), vec!["https://accounts.zoho.eu", "https://www.zohoapis.eu", "http://127.0.0.1:9"]);
         let c = Connection { api_domain: Some("https://x.com/crm".into()), ..Default::default() };
         assert!(c.api_domain().is_err());
+    }
+
+    #[test]
+    fn a_connection_reads_from_kebab_case_json() {
+        let c = from_json(&serde_json::json!({"region": "eu", "api-domain": "http://127.0.0.1:9", "books-organization-id": "42", "extra": 1, "soid": null})).unwrap();
+        assert_eq!((c.region.as_deref(), c.api_domain.as_deref(), c.books_organization_id.as_deref(), c.soid), (Some("eu"), Some("http://127.0.0.1:9"), Some("42"), None));
+        assert!(from_json(&serde_json::json!({"client-secret": 7})).unwrap_err().message.contains("client-secret must be text"));
+        assert!(from_json(&serde_json::json!("eu")).is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! The one error type every action returns, mirroring WIT `types.zoho-error`.
 
 use serde_json::Value;
+use crate::wit::types as wit;
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,5 +64,47 @@ impl ZohoError {
 impl fmt::Display for ZohoError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?}: {}", self.kind, self.message)
+    }
+}
+
+/// The error as it leaves through WIT: `details` as JSON text.
+impl From<ZohoError> for wit::ZohoError {
+    fn from(e: ZohoError) -> Self {
+        wit::ZohoError {
+            kind: match e.kind {
+                ErrorKind::InvalidInput => wit::ErrorKind::InvalidInput,
+                ErrorKind::Unauthorized => wit::ErrorKind::Unauthorized,
+                ErrorKind::Forbidden => wit::ErrorKind::Forbidden,
+                ErrorKind::NotFound => wit::ErrorKind::NotFound,
+                ErrorKind::Conflict => wit::ErrorKind::Conflict,
+                ErrorKind::RateLimited => wit::ErrorKind::RateLimited,
+                ErrorKind::CreditsExhausted => wit::ErrorKind::CreditsExhausted,
+                ErrorKind::Zoho => wit::ErrorKind::Zoho,
+                ErrorKind::Transport => wit::ErrorKind::Transport,
+                ErrorKind::Timeout => wit::ErrorKind::Timeout,
+                ErrorKind::Internal => wit::ErrorKind::Internal,
+            },
+            status: e.status,
+            code: e.code,
+            message: e.message,
+            details: e.details.map(|d| d.to_string()),
+            retry_after_ms: e.retry_after_ms,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one conversion at the WIT edge: kind by name, details as JSON text, the rest as is.
+    #[test]
+    fn an_error_leaves_as_the_wit_record() {
+        let e = ZohoError::new(ErrorKind::CreditsExhausted, "used").with_status(429).with_code("LIMIT").with_details(serde_json::json!({"spent": u64::MAX}));
+        let e = ZohoError { retry_after_ms: Some(u64::MAX), ..e };
+        let out = wit::ZohoError::from(e);
+        assert!(matches!(out.kind, wit::ErrorKind::CreditsExhausted));
+        assert_eq!((out.status, out.code.as_deref(), out.message.as_str()), (Some(429), Some("LIMIT"), "used"));
+        assert_eq!((out.details.as_deref(), out.retry_after_ms), (Some(r#"{"spent":18446744073709551615}"#), Some(u64::MAX)));
     }
 }

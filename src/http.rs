@@ -94,6 +94,24 @@ impl Response {
     }
 }
 
+/// `Retry-After` in seconds (Zoho sends seconds when it sends it at all), saturated so that its
+/// milliseconds fit a u64: `Retry-After: 18446744073709551615` is `u64::MAX` ms, never a
+/// wrapped small number. Anything but digits (a date, a sign, a fraction) is ignored.
+pub fn retry_after(response: &Response) -> Option<Duration> {
+    let seconds = response.header("retry-after")?.trim();
+    if seconds.is_empty() || !seconds.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // All digits: too many for a u64 is "forever".
+    let seconds = seconds.parse::<u64>().unwrap_or(u64::MAX);
+    Some(Duration::from_millis(seconds.saturating_mul(1000)))
+}
+
+/// `retry-after-ms` for an error: the header's wait in milliseconds, saturated.
+pub fn retry_after_ms(response: &Response) -> Option<u64> {
+    retry_after(response).map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 pub trait Transport {
     /// Sends one request. An `Err` means no HTTP answer arrived (transport or timeout kind).
     fn send(&self, request: &Request) -> Result<Response>;

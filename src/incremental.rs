@@ -30,6 +30,7 @@ use crate::error::{ErrorKind, Result, ZohoError};
 use crate::json;
 use crate::storage::now_ms;
 use crate::validate;
+use crate::wit::incremental::{ListContactsByPageInput, ListModifiedRecordsByPageInput, UpdateLastSuccessfulRunDateInput};
 use crate::zoho_time::{format_iso, parse_iso};
 use keyset::{Page, Row};
 use serde::Serialize;
@@ -46,8 +47,10 @@ const COQL_MAX_ROWS: usize = 2_000;
 /// Pages one step walks to reach a page asked ahead of the pages read (each is a request).
 pub const MAX_PAGES_WALKED: u64 = 20;
 
+/// What one sweep step reads: the actions' inputs plus where a sync stream starts and whose
+/// cursor it is.
 #[derive(Debug, Default, Clone)]
-pub struct ListInput {
+pub struct SweepRequest {
     pub record_type: String,
     pub page: Option<u32>,
     pub per_page: Option<u32>,
@@ -108,8 +111,47 @@ impl SweepPage {
 }
 
 /// A sweep's page as the step's JSON text.
-pub fn list_modified_records(client: &Client, input: &ListInput) -> Result<String> {
+pub fn list_modified_records(client: &Client, input: &SweepRequest) -> Result<String> {
     list_page(client, input)?.to_json()
+}
+
+/// List New/Updated Contacts By Page: the Contacts module's sweep.
+pub fn list_contacts_by_page(client: &Client, input: &ListContactsByPageInput) -> Result<String> {
+    let request = SweepRequest {
+        record_type: "Contacts".into(),
+        page: input.page,
+        per_page: input.per_page,
+        fields: input.fields.clone(),
+        since: input.since.clone(),
+        include_deleted: input.include_deleted,
+        ..Default::default()
+    };
+    list_modified_records(client, &request)
+}
+
+/// List New/Updated Records By Page: any module's sweep, its cursor kept per module.
+pub fn list_modified_records_by_page(client: &Client, input: &ListModifiedRecordsByPageInput) -> Result<String> {
+    let request = SweepRequest {
+        record_type: input.record_type.clone(),
+        page: input.page,
+        per_page: input.per_page,
+        fields: input.fields.clone(),
+        since: input.since.clone(),
+        include_deleted: input.include_deleted,
+        ..Default::default()
+    };
+    list_modified_records(client, &request)
+}
+
+/// The module Update Last Successful Run Date commits: Contacts when none (or blank) is given,
+/// as List New/Updated Contacts sweeps Contacts.
+pub fn run_date_module(input: &UpdateLastSuccessfulRunDateInput) -> &str {
+    input.record_type.as_deref().filter(|r| !r.trim().is_empty()).unwrap_or("Contacts")
+}
+
+/// Update Last Successful Run Date: commits the module's finished sweep, or sets `timestamp`.
+pub fn update_last_successful_run_date(client: &Client, input: &UpdateLastSuccessfulRunDateInput) -> Result<Value> {
+    commit(client, run_date_module(input), None, input.timestamp.as_deref())
 }
 
 /// The wide records' remaining fields, merged in by id (a record over the tree budget is an error).
@@ -127,7 +169,7 @@ fn complete(client: &Client, module: &str, extra: &[String], rows: Vec<Row>) -> 
         .collect()
 }
 
-pub fn list_page(client: &Client, input: &ListInput) -> Result<SweepPage> {
+pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
     let module = validate::module_name(input.record_type.trim())?.to_string();
     let per_page = input.per_page.unwrap_or(200);
     if !(1..=200).contains(&per_page) {
@@ -303,7 +345,7 @@ const BOUNDARY_PAGES_READ: u64 = 10_000;
 
 /// Commits the finished sweep of `scope` (default: the module) with its cursor and boundary,
 /// or sets an explicit cursor.
-pub fn update_last_successful_run_date(client: &Client, record_type: &str, scope: Option<&str>, timestamp: Option<&str>) -> Result<Value> {
+pub fn commit(client: &Client, record_type: &str, scope: Option<&str>, timestamp: Option<&str>) -> Result<Value> {
     let module = validate::module_name(record_type.trim())?.to_string();
     let scope = scope.map(str::to_string).unwrap_or_else(|| module.clone());
     let sweep: Option<Sweep> = load(client, &sweep_key(&scope))?;
@@ -349,4 +391,18 @@ pub fn update_last_successful_run_date(client: &Client, record_type: &str, scope
     }
     client.storage.delete(&sweep_key(&scope))?;
     Ok(json!({ "record_type": module, "cursor": cursor.cursor, "source": cursor.source, "committed_at": cursor.committed_at }))
+}
+
+#[cfg(test)]
+mod action_tests {
+    use super::*;
+
+    /// Moved out of the wasm-only adapter: no (or a blank) record-type commits Contacts.
+    #[test]
+    fn the_run_date_defaults_to_contacts() {
+        let input = |record_type: Option<&str>| UpdateLastSuccessfulRunDateInput { record_type: record_type.map(str::to_string), timestamp: None };
+        assert_eq!(run_date_module(&input(None)), "Contacts");
+        assert_eq!(run_date_module(&input(Some(" \t"))), "Contacts");
+        assert_eq!(run_date_module(&input(Some("Deals"))), "Deals");
+    }
 }

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod books;
+pub mod budget;
 pub mod client;
 pub mod connection;
 pub mod crm;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod http;
 pub mod incremental;
 pub mod json;
+mod layers;
 pub mod limits;
 pub mod multipart;
 pub mod options;
@@ -21,6 +23,7 @@ pub mod redact;
 pub mod storage;
 pub mod sync;
 pub mod validate;
+pub mod wit;
 pub mod zoho_time;
 
 #[cfg(target_arch = "wasm32")]

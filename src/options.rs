@@ -2,14 +2,12 @@
 
 use std::time::Duration;
 
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CallOptions {
-    pub debug: Option<bool>,
-    pub timeout_ms: Option<u32>,
-    pub max_retries: Option<u32>,
-    pub retry_delay_ms: Option<u32>,
-    pub exponential_backoff: Option<bool>,
-    pub retry_on_all_errors: Option<bool>,
+pub use crate::wit::types::CallOptions;
+
+impl Default for CallOptions {
+    fn default() -> Self {
+        CallOptions { debug: None, timeout_ms: None, max_retries: None, retry_delay_ms: None, exponential_backoff: None, retry_on_all_errors: None }
+    }
 }
 
 pub const DEFAULT_TIMEOUT_MS: u32 = 60_000;

@@ -11,34 +11,8 @@ use crate::multipart::{self, Field};
 use crate::redact::Redactor;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use crate::wit::types::{RawBody, RawRequestInput, RawResponse};
 use std::borrow::Cow;
-
-#[derive(Debug, Default, Clone)]
-pub struct RawInput {
-    pub url: String,
-    pub method: Option<String>,
-    pub data: Option<String>,
-    pub form_data: Option<String>,
-    pub file_data: Option<String>,
-    pub file_data_file_names: Option<String>,
-    pub query_parameters: Option<String>,
-    pub headers: Option<String>,
-    pub response_type: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum RawBody {
-    Json(String),
-    Text(String),
-    Binary(Vec<u8>),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct RawResponse {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: RawBody,
-}
 
 /// Headers a caller may not set: the connection's own, and those the transport owns.
 const RESERVED_HEADERS: [&str; 9] =
@@ -186,7 +160,7 @@ fn file_bytes(name: &str, value: &RawValue) -> Result<Vec<u8>> {
     }
 }
 
-fn body_of(input: &RawInput) -> Result<Option<Body>> {
+fn body_of(input: &RawRequestInput) -> Result<Option<Body>> {
     let form = given(&input.form_data);
     let files = given(&input.file_data);
     if let Some(data) = given(&input.data) {
@@ -229,7 +203,7 @@ pub struct RawCall {
 
 /// Checks every input and builds the call under `base` (`/crm/v8`, `/books/v3`). Sends
 /// nothing and fetches no token: a refused input costs no request at all.
-pub fn prepare(client: &Client, base: &str, input: &RawInput) -> Result<RawCall> {
+pub fn prepare(client: &Client, base: &str, input: &RawRequestInput) -> Result<RawCall> {
     let method = method_of(given(&input.method))?;
     let response_type = given(&input.response_type).map(str::to_ascii_lowercase);
     if !matches!(response_type.as_deref(), None | Some("json" | "text" | "binary")) {
@@ -280,11 +254,11 @@ pub fn send(client: &Client, call: RawCall, fixed_query: &[(String, String)]) ->
     if let Some(body) = call.body {
         api_call = api_call.body(body);
     }
+    let method = call.method;
     let response = client.send(api_call)?;
-    // A non-2xx status is data here, unless the caller asked for retries and they ran out.
-    let retries_exhausted = client.options.max_retries() > 0
-        && (response.status == 429 || response.status >= 500 || (response.status >= 400 && client.options.retry_on_all_errors()));
-    if retries_exhausted {
+    // A non-2xx status is data here, unless the caller asked for retries and the client's
+    // retry policy ran out of them on this status.
+    if client.retries_ran_out(method, &response) {
         return Err(error_from_response(&response));
     }
     let redactor = client.redactor();
@@ -316,8 +290,13 @@ fn redacted_text(redactor: &Redactor, body: Vec<u8>, is_json: bool) -> String {
     }
 }
 
+/// CRM - Raw Request: under `/crm/v8`.
+pub fn crm_raw_request(client: &Client, input: &RawRequestInput) -> Result<RawResponse> {
+    raw_request(client, "/crm/v8", &[], input)
+}
+
 /// Checks the input, then sends: both steps of a raw request under `base`.
-pub fn raw_request(client: &Client, base: &str, fixed_query: &[(String, String)], input: &RawInput) -> Result<RawResponse> {
+pub fn raw_request(client: &Client, base: &str, fixed_query: &[(String, String)], input: &RawRequestInput) -> Result<RawResponse> {
     let call = prepare(client, base, input)?;
     send(client, call, fixed_query)
 }
@@ -360,6 +339,37 @@ mod tests {
             assert!(path_of(bad, "/crm/v8", api).is_err(), "{bad}");
         }
         assert_eq!(encoded_path("/crm/v8/Léads/\"x\"<>{}|^`"), "/crm/v8/L%C3%A9ads/%22x%22%3C%3E%7B%7D%7C%5E%60");
+    }
+
+    /// Raw requests follow the client's one retry policy: a POST's 503 is not retried without
+    /// retry-on-all-errors, so it comes back as data; a GET's 503 is retried, then an error.
+    #[test]
+    fn raw_requests_use_the_one_retry_policy() {
+        use crate::http::scripted::Scripted;
+        use crate::storage::memory::Memory;
+        let input = |method: &str| RawRequestInput {
+            url: "Leads".into(),
+            method: Some(method.into()),
+            data: None,
+            form_data: None,
+            file_data: None,
+            file_data_file_names: None,
+            query_parameters: None,
+            headers: None,
+            response_type: None,
+        };
+        let options = crate::options::CallOptions { max_retries: Some(2), ..Default::default() };
+        let connection = crate::connection::Connection { access_token: Some("t".into()), ..Default::default() };
+        for (method, expect_error, sent) in [("POST", false, 1), ("GET", true, 3)] {
+            let (transport, storage) = (Scripted::default(), Memory::default());
+            for _ in 0..3 {
+                transport.answer(503, r#"{"code":"INTERNAL_ERROR","message":"m","status":"error"}"#);
+            }
+            let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+            let outcome = crm_raw_request(&client, &input(method));
+            assert_eq!(outcome.is_err(), expect_error, "{method}");
+            assert_eq!(transport.sent.borrow().len(), sent, "{method}");
+        }
     }
 
     #[test]

@@ -3,11 +3,13 @@
 //! full-refresh streams (users, modules) read whole. Credits and concurrency are watched.
 
 use crate::client::{ApiCall, Client};
-use crate::crm::response::{body_json, error_from_response};
+use crate::crm::response::{body_json, content, content_required};
 use crate::error::{Result, ZohoError};
 use crate::http::Method;
-use crate::incremental::{self, ListInput};
-use crate::limits;
+use crate::incremental::{self, SweepRequest};
+use crate::budget;
+use crate::limits::Throttle;
+use crate::wit::sync::{CommitStreamInput, DiscoverInput, ReadStreamPageInput};
 use crate::storage::now_ms;
 use crate::zoho_time::format_iso;
 use serde_json::{json, Value};
@@ -31,16 +33,6 @@ const STANDARD: [(&str, &str); 12] = [
 const PIPELINES: [(&str, &str); 1] = [("companies", "Accounts")];
 /// Streams read whole on every run.
 const FULL_REFRESH: [&str; 2] = ["users", "modules"];
-
-#[derive(Debug, Default, Clone)]
-pub struct StreamInput {
-    pub stream: String,
-    pub page: Option<u32>,
-    pub per_page: Option<u32>,
-    pub anchor_date: Option<String>,
-    pub backoff_at_credit_percentage: Option<f64>,
-    pub fields: Option<String>,
-}
 
 /// Where a stream's records live: a module read incrementally, or a full-refresh listing.
 enum Source {
@@ -77,12 +69,10 @@ fn default_anchor() -> String {
     format_iso((now_ms() / 1000) as i64 - 365 * 86_400)
 }
 
-pub fn discover(client: &Client) -> Result<Value> {
-    let response = client.send(ApiCall::new(Method::Get, "/crm/v8/settings/modules"))?;
-    if response.status != 200 {
-        return Err(error_from_response(&response));
-    }
-    let body = body_json(&response)?;
+/// The streams: Sling's standard ones, Paragon's aliases and the full-refresh listings, then
+/// (unless include-modules is false) every API-supported module of the org, read from
+/// `/settings/modules`. Without the org's modules nothing is sent.
+pub fn discover(client: &Client, input: &DiscoverInput) -> Result<Value> {
     let mut streams: Vec<Value> = Vec::new();
     for (name, module) in STANDARD {
         streams.push(json!({ "stream": name, "module": module, "incremental": true, "cursor_field": "Modified_Time", "primary_key": "id" }));
@@ -93,6 +83,11 @@ pub fn discover(client: &Client) -> Result<Value> {
     for name in FULL_REFRESH {
         streams.push(json!({ "stream": name, "incremental": false, "primary_key": "id" }));
     }
+    if input.include_modules == Some(false) {
+        return Ok(json!({ "streams": streams }));
+    }
+    let response = client.send(ApiCall::new(Method::Get, "/crm/v8/settings/modules"))?;
+    let body = body_json(content_required(&response)?)?;
     for module in body.get("modules").and_then(Value::as_array).into_iter().flatten() {
         let (Some(api_name), true) = (module.get("api_name").and_then(Value::as_str), module.get("api_supported").and_then(Value::as_bool) == Some(true)) else {
             continue;
@@ -118,30 +113,38 @@ fn full_refresh_page(client: &Client, stream: &str, page: u32, per_page: u32) ->
         _ => (ApiCall::new(Method::Get, "/crm/v8/settings/modules"), "modules"),
     };
     let response = client.send(call)?;
-    let (records, more) = match response.status {
-        200 => {
-            let body = body_json(&response)?;
+    let (records, more) = match content(&response)? {
+        Some(response) => {
+            let body = body_json(response)?;
             let more = key == "users" && body.pointer("/info/more_records").and_then(Value::as_bool) == Some(true);
             (body.get(key).cloned().unwrap_or_else(|| json!([])), more)
         }
-        204 => (json!([]), false),
-        _ => return Err(error_from_response(&response)),
+        None => (json!([]), false),
     };
     let next_page = if more { page.checked_add(1) } else { None };
     Ok(json!({ "stream": stream, "records": records, "page": page, "more_records": more && next_page.is_some(), "next_page": next_page, "incremental": false }))
 }
 
 /// A page of a stream as the step's JSON text (incremental records pass through as Zoho's text).
-pub fn read_stream_page(client: &Client, input: &StreamInput) -> Result<String> {
+/// The concurrency a read is held to: Sling's defaults, at least one in flight and one per
+/// second, and no more in flight than Zoho's largest edition allows (25).
+pub fn throttle_of(input: &ReadStreamPageInput) -> Throttle {
+    Throttle {
+        max_in_flight: input.max_concurrency.unwrap_or(Throttle::DEFAULT.max_in_flight).clamp(1, budget::edition_concurrency("ultimate")),
+        per_second: input.max_requests_per_second.unwrap_or(Throttle::DEFAULT.per_second).max(1),
+    }
+}
+
+pub fn read_stream_page(client: &Client, input: &ReadStreamPageInput) -> Result<String> {
     let source = source_of(&input.stream)?;
     if let Some(share) = input.backoff_at_credit_percentage {
-        limits::check_credit_budget(client, share)?;
+        budget::check_credit_budget(client, share)?;
     }
     match source {
         Source::Users => full_refresh_page(client, "users", input.page.unwrap_or(1).max(1), input.per_page.unwrap_or(200).clamp(1, 200)).map(|v| v.to_string()),
         Source::Modules => full_refresh_page(client, "modules", 1, 200).map(|v| v.to_string()),
         Source::Module(module) => {
-            let list = ListInput {
+            let list = SweepRequest {
                 record_type: module,
                 page: input.page,
                 per_page: input.per_page,
@@ -160,13 +163,71 @@ pub fn read_stream_page(client: &Client, input: &StreamInput) -> Result<String> 
 }
 
 /// Commits a finished incremental stream's sweep; full-refresh streams have nothing to commit.
-pub fn commit_stream(client: &Client, stream: &str) -> Result<Value> {
+pub fn commit_stream(client: &Client, input: &CommitStreamInput) -> Result<Value> {
+    let stream = &input.stream;
     match source_of(stream)? {
         Source::Module(module) => {
-            let mut committed = incremental::update_last_successful_run_date(client, &module, Some(&scope_of(stream)), None)?;
+            let mut committed = incremental::commit(client, &module, Some(&scope_of(stream)), None)?;
             committed["stream"] = json!(stream.trim());
             Ok(committed)
         }
         _ => Ok(json!({ "stream": stream.trim(), "cursor": null, "source": "full-refresh" })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connection::Connection;
+    use crate::http::scripted::Scripted;
+    use crate::options::CallOptions;
+    use crate::storage::memory::Memory;
+
+    fn read_input(max_concurrency: Option<u32>, max_requests_per_second: Option<u32>) -> ReadStreamPageInput {
+        ReadStreamPageInput {
+            stream: "contacts".into(),
+            page: None,
+            per_page: None,
+            anchor_date: None,
+            backoff_at_credit_percentage: None,
+            fields: None,
+            max_concurrency,
+            max_requests_per_second,
+        }
+    }
+
+    /// Moved out of the wasm-only adapter: Sling's defaults, at least 1, at most Zoho's 25.
+    #[test]
+    fn the_throttle_is_clamped_to_what_zoho_allows() {
+        assert_eq!(throttle_of(&read_input(None, None)), Throttle { max_in_flight: 3, per_second: 5 });
+        assert_eq!(throttle_of(&read_input(Some(0), Some(0))), Throttle { max_in_flight: 1, per_second: 1 });
+        assert_eq!(throttle_of(&read_input(Some(u32::MAX), Some(u32::MAX))), Throttle { max_in_flight: 25, per_second: u32::MAX });
+        assert_eq!(throttle_of(&read_input(Some(25), Some(7))), Throttle { max_in_flight: 25, per_second: 7 });
+    }
+
+    fn discovered(include_modules: Option<bool>) -> (Vec<String>, Vec<String>) {
+        let (transport, storage, options) = (Scripted::default(), Memory::default(), CallOptions::default());
+        transport.answer(200, r#"{"modules":[{"api_name":"Leads","api_supported":true},{"api_name":"Pets","api_supported":true,"generated_type":"custom"},{"api_name":"Hidden","api_supported":false}]}"#);
+        let connection = Connection { access_token: Some("t".into()), ..Default::default() };
+        let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        let out = discover(&client, &DiscoverInput { include_modules }).unwrap();
+        let names = out["streams"].as_array().unwrap().iter().map(|s| s["stream"].as_str().unwrap().to_string()).collect();
+        let sent = transport.sent.borrow().iter().map(|r| format!("{} {}", r.method.as_str(), r.url)).collect();
+        (names, sent)
+    }
+
+    /// The old adapter ignored include-modules: false still listed (and fetched) the org's modules.
+    #[test]
+    fn include_modules_false_lists_only_the_standard_streams_without_a_request() {
+        let (names, sent) = discovered(Some(false));
+        assert_eq!(names.len(), STANDARD.len() + PIPELINES.len() + FULL_REFRESH.len());
+        assert!(!names.contains(&"Pets".to_string()));
+        assert!(sent.is_empty(), "{sent:?}");
+        for default in [None, Some(true)] {
+            let (names, sent) = discovered(default);
+            assert_eq!(names.last().map(String::as_str), Some("Pets"));
+            assert_eq!(names.len(), STANDARD.len() + PIPELINES.len() + FULL_REFRESH.len() + 1);
+            assert_eq!(sent, vec!["GET https://www.zohoapis.com/crm/v8/settings/modules".to_string()]);
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Sync streams: discovery, incremental and full-refresh streams, the credit budget, the
 //! concurrency cap across parallel steps, and an interrupted `sync` resumed.
 
-use component_tests::{error_of, ok_of, runtime, Fault, Harness};
+use component_tests::{assert_request, error_of, ok_of, runtime, Fault, Harness};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -19,6 +19,28 @@ async fn discover_lists_standard_streams_pipelines_and_the_orgs_modules() {
     assert_eq!((meetings["module"].as_str(), meetings["incremental"].as_bool()), (Some("Events"), Some(true)));
     assert_eq!(streams.iter().find(|s| s["stream"] == "users").expect("users")["incremental"], false);
     assert_eq!(streams.iter().find(|s| s["stream"] == "Shipments").expect("custom")["custom"], true);
+}
+
+/// The WIT and the manifest document include-modules, but the old adapter ignored it: false
+/// still fetched /settings/modules and listed the org's modules. Now false lists the standard
+/// streams only and sends nothing; true (the default) sends exactly one GET /settings/modules.
+#[tokio::test(flavor = "multi_thread")]
+async fn include_modules_false_lists_only_the_standard_streams() {
+    let h = Harness::new().await;
+    let outcome = h.run("sync-discover", json!({ "include-modules": false })).await;
+    let streams = ok_of(&outcome)["streams"].as_array().expect("streams").clone();
+    let names: Vec<&str> = streams.iter().map(|s| s["stream"].as_str().expect("name")).collect();
+    assert_eq!(
+        names,
+        ["leads", "contacts", "accounts", "deals", "tasks", "meetings", "calls", "campaigns", "products", "quotes", "vendors", "notes", "companies", "users", "modules"]
+    );
+    assert_eq!(h.requests().len(), 0, "no org modules, no request");
+
+    let outcome = h.run("sync-discover", json!({ "include-modules": true })).await;
+    let streams = ok_of(&outcome)["streams"].as_array().expect("streams").clone();
+    assert!(streams.iter().any(|s| s["stream"] == "Shipments"));
+    assert_eq!(h.requests().len(), 1);
+    assert_request(&h.only_request(), &h.token, "GET", "/crm/v8/settings/modules", &[], None);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -2,6 +2,7 @@
 //! action by its manifest key in a fresh sandboxed instance, supplies wasi:http (only to the
 //! connection's Zoho hosts) and a durable wasi:keyvalue store.
 
+#[cfg(feature = "sandbox")]
 pub mod bench;
 pub mod convert;
 pub mod kv;

@@ -3,7 +3,9 @@
 
 use anyhow::{bail, Context as _, Result};
 use clap::{Parser, Subcommand};
-use serde_json::{json, Value};
+#[cfg(feature = "sandbox")]
+use serde_json::json;
+use serde_json::Value;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use zoho_host::manifest::Manifest;
@@ -109,13 +111,16 @@ enum Command {
         namespace: Option<String>,
     },
     /// Serve the Zoho sandbox until interrupted.
+    #[cfg(feature = "sandbox")]
     Sandbox {
         #[arg(long, default_value_t = 8787)]
         port: u16,
     },
     /// Run create → get → list → update → remove against an embedded sandbox.
+    #[cfg(feature = "sandbox")]
     Demo,
     /// Measure size, compile/load, instantiation and step overhead; prints a Markdown table.
+    #[cfg(feature = "sandbox")]
     Bench {
         #[arg(long, default_value_t = 2000)]
         iterations: usize,
@@ -208,6 +213,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
+        #[cfg(feature = "sandbox")]
         Command::Sandbox { port } => {
             let sandbox = zoho_sandbox::Sandbox::start_on(*port).await?;
             let token = sandbox.issue_token();
@@ -216,6 +222,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             sandbox.wait().await;
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "sandbox")]
         Command::Demo => demo(&cli).await,
         Command::Sync { streams, connection, anchor_date, out, per_page, concurrency, backoff_at_credit_percentage, namespace } => {
             let connection = json_arg(connection, "--connection")?;
@@ -244,6 +251,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             eprintln!("{}: {} records in {} pages; cursor committed at {}", record_type, summary.records, summary.pages, summary.cursor);
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "sandbox")]
         Command::Bench { iterations } => {
             let figures = zoho_host::bench::run(&config(&cli, PathBuf::new()), *iterations).await?;
             print!("{}", figures.markdown());
@@ -252,6 +260,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+#[cfg(feature = "sandbox")]
 async fn demo(cli: &Cli) -> Result<ExitCode> {
     let sandbox = zoho_sandbox::Sandbox::start().await?;
     // A throwaway store unless one is named: the demo must not touch a real tenant's state.
@@ -262,6 +271,7 @@ async fn demo(cli: &Cli) -> Result<ExitCode> {
     outcome
 }
 
+#[cfg(feature = "sandbox")]
 async fn demo_steps(cli: &Cli, sandbox: &zoho_sandbox::Sandbox, data_dir: PathBuf) -> Result<ExitCode> {
     let runtime = Runtime::new(config(cli, data_dir))?;
     let manifest = Manifest::embedded()?;

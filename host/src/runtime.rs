@@ -294,8 +294,7 @@ impl Runtime {
         if size > self.config.max_input_bytes {
             bail!("the step's input is {} MB; this host accepts at most {} MB", size >> 20, self.config.max_input_bytes >> 20);
         }
-        let parsed: zoho_connector::connection::Connection =
-            serde_json::from_value(connection.clone()).context("connection: not a connection object")?;
+        let parsed = zoho_connector::connection::from_json(connection).map_err(|e| anyhow!("connection: {}", e.message))?;
         let origins = parsed.allowed_origins().map_err(|e| anyhow!("connection: {}", e.message))?;
         let namespace = match namespace {
             Some(given) => given.to_string(),

@@ -2,8 +2,8 @@
 //! anything else is an error, even inside a 2xx. The envelope's members are read with their
 //! values raw, so a resource or list passes through as Zoho's text, never as a tree.
 
-use crate::client::retry_after;
 use crate::error::{ErrorKind, Result, ZohoError};
+use crate::http::retry_after_ms;
 use crate::http::Response;
 use crate::json::{self, JsonError};
 use serde_json::value::RawValue;
@@ -22,11 +22,6 @@ fn kind_of(status: u16, code: Option<i64>) -> ErrorKind {
         (_, 409) => ErrorKind::Conflict,
         _ => ErrorKind::Zoho,
     }
-}
-
-/// `Retry-After` in milliseconds, saturating rather than wrapping.
-fn retry_after_ms(response: &Response) -> Option<u64> {
-    retry_after(response).map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// A Books answer's top-level members, values raw (borrowed from the answer).

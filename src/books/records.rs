@@ -11,21 +11,10 @@ use crate::error::{Result, ZohoError};
 use crate::http::{Body, Method};
 use crate::json::{self, MAX_DYNAMIC_FIELDS_BYTES, MAX_SEARCH_FIELDS_BYTES, MAX_VALUES_BYTES};
 use crate::validate;
+use crate::wit::books::{CreateRecordInput, GetRecordInput, GetRecordsInput, RemoveRecordInput, UpdateRecordInput};
+use crate::wit::types::{RawRequestInput, RawResponse};
 use serde_json::{json, Value};
 use std::collections::HashSet;
-
-#[derive(Debug, Default, Clone)]
-pub struct BooksInput {
-    pub record_type: String,
-    pub record_id: Option<String>,
-    pub parent_record_type: Option<String>,
-    pub parent_record_id: Option<String>,
-    pub values: Option<String>,
-    pub dynamic_fields: Option<String>,
-    pub search_fields: Option<String>,
-    pub page: Option<u32>,
-    pub per_page: Option<u32>,
-}
 
 /// A Books resource name as it appears in the path: lowercase letters, digits, underscores.
 fn resource_name<'a>(what: &str, name: &'a str) -> Result<&'a str> {
@@ -44,9 +33,10 @@ struct Target {
     organization_id: String,
 }
 
-fn target(client: &Client, input: &BooksInput, organization: &Option<String>) -> Result<Target> {
-    let resource = resource_name("record-type", input.record_type.trim())?;
-    let (collection, parent) = match (given(&input.parent_record_type), given(&input.parent_record_id)) {
+/// The resource a Books action names, under its parent when one is given.
+fn target(client: &Client, record_type: &str, parent_record_type: &Option<String>, parent_record_id: &Option<String>) -> Result<Target> {
+    let resource = resource_name("record-type", record_type.trim())?;
+    let (collection, parent) = match (given(parent_record_type), given(parent_record_id)) {
         (None, None) => (format!("/books/v3/{resource}"), None),
         (Some(parent), Some(parent_id)) => {
             let parent = resource_name("parent-record-type", parent)?;
@@ -55,7 +45,7 @@ fn target(client: &Client, input: &BooksInput, organization: &Option<String>) ->
         }
         _ => return Err(ZohoError::invalid_input("give parent-record-type and parent-record-id together (e.g. invoices and the invoice's id for its comments)")),
     };
-    let organization_id = organization::organization_id(client, organization)?;
+    let organization_id = organization::organization_id(client, client.books_organization_id())?;
     Ok(Target { collection, keys: resources::keys(parent, resource), organization_id })
 }
 
@@ -66,11 +56,11 @@ fn books_id<'a>(what: &str, id: &'a str) -> Result<&'a str> {
 
 /// The record to send: `values` filled in from `dynamic-fields`, read as members (never a
 /// tree) after their sizes are checked, and written back out as one JSON object.
-fn values_of(input: &BooksInput) -> Result<Body> {
-    let values = given(&input.values).ok_or_else(|| ZohoError::invalid_input("values is required: the fields as a JSON object"))?;
+fn values_of(values: &str, dynamic_fields: &Option<String>) -> Result<Body> {
+    let values = Some(values).map(str::trim).filter(|v| !v.is_empty()).ok_or_else(|| ZohoError::invalid_input("values is required: the fields as a JSON object"))?;
     let mut record = json::input_object("values", values, MAX_VALUES_BYTES)
         .map_err(|e| ZohoError::invalid_input(format!("{}; values must be a JSON object such as {{\"contact_name\":\"Zylker\"}}", e.message)))?;
-    if let Some(dynamic) = given(&input.dynamic_fields) {
+    if let Some(dynamic) = given(dynamic_fields) {
         let dynamic = json::input_object("dynamic-fields", dynamic, MAX_DYNAMIC_FIELDS_BYTES)?;
         // As in CRM: a key given in values keeps its value.
         let present: HashSet<String> = record.iter().map(|(k, _)| k.clone()).collect();
@@ -83,38 +73,46 @@ fn call(method: Method, path: String, target: &Target) -> ApiCall {
     ApiCall::new(method, path).query("organization_id", target.organization_id.clone())
 }
 
-pub fn create_record(client: &Client, input: &BooksInput, organization: &Option<String>) -> Result<String> {
-    let body = values_of(input)?;
-    let target = target(client, input, organization)?;
+pub fn create_record(client: &Client, input: &CreateRecordInput) -> Result<String> {
+    let body = values_of(&input.values, &input.dynamic_fields)?;
+    let target = target(client, &input.record_type, &input.parent_record_type, &input.parent_record_id)?;
     let response = client.send(call(Method::Post, target.collection.clone(), &target).body(body))?;
     Ok(envelope::take(&envelope::open(&response)?, &target.keys.singular)?.get().to_string())
 }
 
-pub fn get_record(client: &Client, input: &BooksInput, organization: &Option<String>) -> Result<String> {
-    let id = books_id("record-id", input.record_id.as_deref().unwrap_or("").trim())?.to_string();
-    let target = target(client, input, organization)?;
+pub fn get_record(client: &Client, input: &GetRecordInput) -> Result<String> {
+    let id = books_id("record-id", input.record_id.trim())?.to_string();
+    let target = target(client, &input.record_type, &input.parent_record_type, &input.parent_record_id)?;
     let response = client.send(call(Method::Get, format!("{}/{id}", target.collection), &target))?;
     Ok(envelope::take(&envelope::open(&response)?, &target.keys.singular)?.get().to_string())
 }
 
-pub fn update_record(client: &Client, input: &BooksInput, organization: &Option<String>) -> Result<String> {
-    let id = books_id("record-id", input.record_id.as_deref().unwrap_or("").trim())?.to_string();
-    let body = values_of(input)?;
-    let target = target(client, input, organization)?;
+pub fn update_record(client: &Client, input: &UpdateRecordInput) -> Result<String> {
+    let id = books_id("record-id", input.record_id.trim())?.to_string();
+    let body = values_of(&input.values, &input.dynamic_fields)?;
+    let target = target(client, &input.record_type, &input.parent_record_type, &input.parent_record_id)?;
     let response = client.send(call(Method::Put, format!("{}/{id}", target.collection), &target).body(body))?;
     Ok(envelope::take(&envelope::open(&response)?, &target.keys.singular)?.get().to_string())
 }
 
-pub fn remove_record(client: &Client, input: &BooksInput, organization: &Option<String>) -> Result<String> {
-    let id = books_id("record-id", input.record_id.as_deref().unwrap_or("").trim())?.to_string();
-    let target = target(client, input, organization)?;
+pub fn remove_record(client: &Client, input: &RemoveRecordInput) -> Result<String> {
+    let id = books_id("record-id", input.record_id.trim())?.to_string();
+    let target = target(client, &input.record_type, &input.parent_record_type, &input.parent_record_id)?;
     let response = client.send(call(Method::Delete, format!("{}/{id}", target.collection), &target))?;
     let envelope = envelope::open(&response)?;
     Ok(json!({ "message": envelope.small("message").unwrap_or(Value::Null) }).to_string())
 }
 
+/// Books - Raw Request under `/books/v3` with the organization's id. The input is checked
+/// first: a refused input costs neither the organization lookup nor a token.
+pub fn raw_request(client: &Client, input: &RawRequestInput) -> Result<RawResponse> {
+    let call = crate::raw::prepare(client, "/books/v3", input)?;
+    let id = organization::organization_id(client, client.books_organization_id())?;
+    crate::raw::send(client, call, &[("organization_id".to_string(), id)])
+}
+
 /// `search-fields` as query filters: a JSON object, its size checked before it is read.
-fn filters_of(input: &BooksInput) -> Result<Vec<(String, String)>> {
+fn filters_of(input: &GetRecordsInput) -> Result<Vec<(String, String)>> {
     let Some(search) = given(&input.search_fields) else { return Ok(Vec::new()) };
     let members = json::input_object("search-fields", search, MAX_SEARCH_FIELDS_BYTES).map_err(|e| {
         ZohoError::invalid_input(format!("{}; search-fields must be a JSON object of filters, e.g. {{\"email\":\"a@b.com\",\"status\":\"active\"}}", e.message))
@@ -130,7 +128,7 @@ fn filters_of(input: &BooksInput) -> Result<Vec<(String, String)>> {
     Ok(filters)
 }
 
-pub fn get_records(client: &Client, input: &BooksInput, organization: &Option<String>) -> Result<String> {
+pub fn get_records(client: &Client, input: &GetRecordsInput) -> Result<String> {
     let per_page = input.per_page.unwrap_or(200);
     if !(1..=200).contains(&per_page) {
         return Err(ZohoError::invalid_input(format!("per-page {per_page} is out of range: Zoho Books returns 1 to 200 records per page")));
@@ -140,7 +138,7 @@ pub fn get_records(client: &Client, input: &BooksInput, organization: &Option<St
         return Err(ZohoError::invalid_input("page starts at 1"));
     }
     let filters = filters_of(input)?;
-    let target = target(client, input, organization)?;
+    let target = target(client, &input.record_type, &input.parent_record_type, &input.parent_record_id)?;
     let mut list = call(Method::Get, target.collection.clone(), &target).query("page", page.to_string()).query("per_page", per_page.to_string());
     for (name, value) in filters {
         list = list.query(name, value);
@@ -165,4 +163,46 @@ pub fn get_records(client: &Client, input: &BooksInput, organization: &Option<St
     out.push_str(&page_context);
     out.push('}');
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connection::Connection;
+    use crate::http::scripted::Scripted;
+    use crate::options::CallOptions;
+    use crate::storage::memory::Memory;
+
+    fn raw(url: &str, method: Option<&str>) -> RawRequestInput {
+        RawRequestInput {
+            url: url.into(),
+            method: method.map(str::to_string),
+            data: None,
+            form_data: None,
+            file_data: None,
+            file_data_file_names: None,
+            query_parameters: None,
+            headers: None,
+            response_type: None,
+        }
+    }
+
+    /// Moved out of the wasm-only adapter: the input is checked before the organization lookup,
+    /// and the discovered organization rides on the raw call.
+    #[test]
+    fn books_raw_request_checks_input_before_the_organization_lookup() {
+        let (transport, storage, options) = (Scripted::default(), Memory::default(), CallOptions::default());
+        let connection = Connection { access_token: Some("t".into()), ..Default::default() };
+        let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        let e = raw_request(&client, &raw("../../oauth/v2/token", None)).unwrap_err();
+        assert_eq!(e.kind, crate::error::ErrorKind::InvalidInput);
+        assert!(transport.sent.borrow().is_empty());
+
+        transport.answer(200, r#"{"code":0,"organizations":[{"organization_id":"42","is_default_org":true}]}"#);
+        transport.answer(200, r#"{"code":0,"invoices":[]}"#);
+        let out = raw_request(&client, &raw("invoices", Some("GET"))).unwrap();
+        assert_eq!(out.status, 200);
+        let sent: Vec<String> = transport.sent.borrow().iter().map(|r| r.url.clone()).collect();
+        assert_eq!(sent, ["https://www.zohoapis.com/books/v3/organizations", "https://www.zohoapis.com/books/v3/invoices?organization_id=42"]);
+    }
 }

@@ -7,26 +7,13 @@ use crate::error::{Result, ZohoError};
 use crate::http::Method;
 use crate::multipart::{self, Field};
 use crate::validate;
+use crate::wit::crm::{AddAttachmentInput, FileContent};
 
 /// Zoho's attachment size limit.
 pub const MAX_ATTACHMENT_BYTES: usize = 100 * 1024 * 1024;
 const MAX_URL_CHARS: usize = 3000;
 
-pub enum FileContent {
-    Text(String),
-    Bytes(Vec<u8>),
-    Base64(String),
-}
-
-pub struct AttachmentInput {
-    pub record_type: Option<String>,
-    pub record_id: String,
-    pub file: Option<FileContent>,
-    pub file_name: Option<String>,
-    pub attachment_url: Option<String>,
-}
-
-pub fn add_attachment(client: &Client, input: AttachmentInput) -> Result<String> {
+pub fn add_attachment(client: &Client, input: AddAttachmentInput) -> Result<String> {
     let module = validate::module_name(input.record_type.as_deref().map(str::trim).filter(|m| !m.is_empty()).unwrap_or("Leads"))?.to_string();
     let id = validate::record_id(&input.record_id)?.to_string();
     let url = input.attachment_url.as_deref().map(str::trim).filter(|u| !u.is_empty());

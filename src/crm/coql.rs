@@ -3,7 +3,7 @@
 //! stops at [`ROW_BYTES_BUDGET`] of row text and says where to continue (`info.next_offset`).
 
 use crate::client::{ApiCall, Client};
-use crate::crm::response::{error_from_response, list_page, listing_text};
+use crate::crm::response::{content, list_page, listing_text};
 use crate::error::{Result, ZohoError};
 use crate::http::Method;
 use serde::Deserialize;
@@ -45,13 +45,12 @@ const NO_ROWS: &str = r#"{"data":[],"info":{"count":0,"more_records":false}}"#;
 
 pub fn one_call(client: &Client, query: &str) -> Result<String> {
     let response = send(client, query)?;
-    match response.status {
-        200 => {
-            let page = list_page(&response, ROWS_PER_CALL)?;
+    match content(&response)? {
+        Some(response) => {
+            let page = list_page(response, ROWS_PER_CALL)?;
             Ok(listing_text(page.data.iter().map(|r| r.get()), page.info.map(|i| i.get())))
         }
-        204 => Ok(NO_ROWS.to_string()),
-        _ => Err(error_from_response(&response)),
+        None => Ok(NO_ROWS.to_string()),
     }
 }
 
@@ -60,6 +59,11 @@ pub fn one_call(client: &Client, query: &str) -> Result<String> {
 struct MoreRecords {
     #[serde(default)]
     more_records: Option<bool>,
+}
+
+/// The COQL Query action: `all-rows` defaults to one call.
+pub fn coql_query_action(client: &Client, input: &crate::wit::crm::CoqlQueryInput) -> Result<String> {
+    coql_query_from(client, &input.query, input.all_rows.unwrap_or(false), input.offset)
 }
 
 pub fn coql_query(client: &Client, query: &str, all_rows: bool) -> Result<String> {
@@ -99,10 +103,9 @@ pub fn coql_query_from(client: &Client, query: &str, all_rows: bool, offset: Opt
         }
         let response = send(client, &format!("{query} limit {at}, {ROWS_PER_CALL}"))?;
         calls += 1;
-        let page = match response.status {
-            200 => list_page(&response, ROWS_PER_CALL)?,
-            204 => break (None, false),
-            _ => return Err(error_from_response(&response)),
+        let page = match content(&response)? {
+            Some(response) => list_page(response, ROWS_PER_CALL)?,
+            None => break (None, false),
         };
         let more = page.info.and_then(|i| serde_json::from_str::<MoreRecords>(i.get()).ok()).unwrap_or_default().more_records.unwrap_or(false);
         let full = page.data.len() == ROWS_PER_CALL;

@@ -2,7 +2,7 @@
 //! so "all fields" costs one metadata call an hour rather than one per step.
 
 use crate::client::{ApiCall, Client};
-use crate::crm::response::{answer_error, error_from_response};
+use crate::crm::response::{answer_error, content};
 use crate::json;
 use crate::error::{ErrorKind, Result, ZohoError};
 use crate::http::Method;
@@ -50,11 +50,8 @@ pub fn module_fields(client: &Client, module: &str) -> Result<Vec<String>> {
         }
     }
     let response = client.send(ApiCall::new(Method::Get, "/crm/v8/settings/fields").query("module", module))?;
-    if response.status != 200 {
-        return Err(match response.status {
-            204 => ZohoError::new(ErrorKind::NotFound, format!("Zoho lists no fields for module {module}")).with_status(204),
-            _ => error_from_response(&response),
-        });
+    if content(&response)?.is_none() {
+        return Err(ZohoError::new(ErrorKind::NotFound, format!("Zoho lists no fields for module {module}")).with_status(204));
     }
     let answer: FieldsAnswer = serde_json::from_slice(&response.body).map_err(|e| answer_error(&response, json::JsonError::Invalid(e.to_string())))?;
     let listed = match answer.fields {

@@ -4,7 +4,7 @@
 //! for page N, then N+1, pays one request per page rather than walking again.
 
 use crate::client::Client;
-use crate::crm::records::{ListQuery, DISCRETE_PAGING_LIMIT};
+use crate::crm::list_query::{ListQuery, DISCRETE_PAGING_LIMIT};
 use crate::error::{Result, ZohoError};
 use crate::http::Response;
 use crate::storage::{get_fresh, put_fresh};

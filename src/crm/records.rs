@@ -4,12 +4,14 @@
 
 use crate::client::{ApiCall, Client};
 use crate::crm::fields::module_fields;
+use crate::crm::list_query::ListQuery;
 use crate::crm::page_tokens;
-use crate::crm::response::{error_from_response, info_object, list_page, listing_text, single_outcome, write_items};
+use crate::crm::response::{content, info_object, list_page, listing_text, single_outcome, write_items};
 use crate::error::{ErrorKind, Result, ZohoError};
 use crate::http::{Body, Method, Response};
 use crate::json::{self, JsonError, MAX_DYNAMIC_FIELDS_BYTES, MAX_KEYS_PER_RECORD, MAX_VALUES_BYTES};
 use crate::validate;
+use crate::wit::crm::{CreateRecordInput, GetRecordInput, GetRecordsInput, RemoveRecordInput, UpdateRecordInput};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
@@ -20,8 +22,6 @@ pub const MAX_RECORDS_PER_WRITE: usize = 100;
 pub const MAX_FIELDS_PER_LIST: usize = 50;
 /// Ids per `?ids=` request.
 const MAX_IDS_PER_LIST: usize = 100;
-/// Records reachable with `page` alone; beyond, Zoho demands `page_token`.
-pub const DISCRETE_PAGING_LIMIT: u32 = 2000;
 /// Largest write body built from `values` and `dynamic-fields` (dynamic fields are copied
 /// into every record, so the body can outgrow the values).
 pub const MAX_WRITE_BODY_BYTES: usize = 16 << 20;
@@ -29,27 +29,6 @@ pub const MAX_WRITE_BODY_BYTES: usize = 16 << 20;
 /// merged records are held whole before they are written out.
 pub const MAX_MERGED_PAGE_BYTES: usize = 32 << 20;
 const TRIGGERS: [&str; 5] = ["workflow", "approval", "blueprint", "orchestration", "pathfinder"];
-
-#[derive(Debug, Default, Clone)]
-pub struct WriteInput {
-    pub record_type: String,
-    pub record_id: Option<String>,
-    pub values: String,
-    pub dynamic_fields: Option<String>,
-    pub trigger: Option<Vec<String>>,
-}
-
-#[derive(Debug, Default, Clone)]
-pub struct ListInput {
-    pub record_type: String,
-    pub fields: Option<String>,
-    pub page: Option<u32>,
-    pub per_page: Option<u32>,
-    pub page_token: Option<String>,
-    pub sort_order: Option<String>,
-    pub sort_by: Option<String>,
-    pub cvid: Option<String>,
-}
 
 fn values_error(e: JsonError) -> ZohoError {
     ZohoError::invalid_input(format!("values must be JSON: an object such as {{\"Last_Name\":\"Doe\"}} or an array of objects ({e})"))
@@ -148,7 +127,7 @@ fn write_body(records: Vec<String>, trigger: &Option<Vec<String>>) -> Result<Bod
     Ok(Body::new("application/json", body.into_bytes()))
 }
 
-pub fn create_record(client: &Client, input: &WriteInput) -> Result<String> {
+pub fn create_record(client: &Client, input: &CreateRecordInput) -> Result<String> {
     let module = validate::module_name(&input.record_type)?;
     let (records, single) = records_from_values(&input.values, input.dynamic_fields.as_deref())?;
     let body = write_body(records, &input.trigger)?;
@@ -161,9 +140,9 @@ pub fn create_record(client: &Client, input: &WriteInput) -> Result<String> {
     }
 }
 
-pub fn update_record(client: &Client, input: &WriteInput) -> Result<String> {
+pub fn update_record(client: &Client, input: &UpdateRecordInput) -> Result<String> {
     let module = validate::module_name(&input.record_type)?;
-    let id = validate::record_id(input.record_id.as_deref().unwrap_or(""))?;
+    let id = validate::record_id(&input.record_id)?;
     let (records, single) = records_from_values(&input.values, input.dynamic_fields.as_deref())?;
     if !single {
         return Err(ZohoError::invalid_input("values must be one JSON object: update-record changes the record named by record-id"));
@@ -173,18 +152,18 @@ pub fn update_record(client: &Client, input: &WriteInput) -> Result<String> {
     single_outcome(&response)
 }
 
-pub fn remove_record(client: &Client, record_type: &str, record_id: &str) -> Result<String> {
-    let module = validate::module_name(record_type)?;
-    let id = validate::record_id(record_id)?;
+pub fn remove_record(client: &Client, input: &RemoveRecordInput) -> Result<String> {
+    let module = validate::module_name(&input.record_type)?;
+    let id = validate::record_id(&input.record_id)?;
     let response = client.send(ApiCall::new(Method::Delete, format!("/crm/v8/{module}/{id}")))?;
     single_outcome(&response)
 }
 
-pub fn get_record(client: &Client, record_type: &str, record_id: &str, fields: Option<&str>) -> Result<String> {
-    let module = validate::module_name(record_type)?;
-    let id = validate::record_id(record_id)?;
+pub fn get_record(client: &Client, input: &GetRecordInput) -> Result<String> {
+    let module = validate::module_name(&input.record_type)?;
+    let id = validate::record_id(&input.record_id)?;
     let mut call = ApiCall::new(Method::Get, format!("/crm/v8/{module}/{id}"));
-    if let Some(fields) = fields {
+    if let Some(fields) = input.fields.as_deref() {
         let fields = validate::field_names(fields)?;
         if fields.len() > MAX_FIELDS_PER_LIST {
             return Err(ZohoError::invalid_input(format!("fields names {} fields; Zoho takes at most {MAX_FIELDS_PER_LIST}", fields.len())));
@@ -194,10 +173,9 @@ pub fn get_record(client: &Client, record_type: &str, record_id: &str, fields: O
         }
     }
     let response = client.send(call)?;
-    match response.status {
-        200 => first_record(&response),
-        204 => Err(ZohoError::new(ErrorKind::NotFound, format!("no {module} record has id {id}")).with_status(204)),
-        _ => Err(error_from_response(&response)),
+    match content(&response)? {
+        Some(response) => first_record(response),
+        None => Err(ZohoError::new(ErrorKind::NotFound, format!("no {module} record has id {id}")).with_status(204)),
     }
 }
 
@@ -213,40 +191,13 @@ fn first_record(response: &Response) -> Result<String> {
     }
 }
 
-/// The paging and sorting a list request carries, checked.
-pub struct ListQuery {
-    pub module: String,
-    pub per_page: u32,
-    pub sort_by: Option<String>,
-    pub sort_order: Option<String>,
-    pub cvid: Option<String>,
-}
-
-impl ListQuery {
-    pub fn call(&self, fields: &[String]) -> ApiCall {
-        let mut call = ApiCall::new(Method::Get, format!("/crm/v8/{}", self.module))
-            .query("fields", fields.join(","))
-            .query("per_page", self.per_page.to_string());
-        if let Some(sort_by) = &self.sort_by {
-            call = call.query("sort_by", sort_by.clone());
-        }
-        if let Some(sort_order) = &self.sort_order {
-            call = call.query("sort_order", sort_order.clone());
-        }
-        if let Some(cvid) = &self.cvid {
-            call = call.query("cvid", cvid.clone());
-        }
-        call
-    }
-}
-
 /// Where a list page starts: a page number within Zoho's discrete-paging reach, or a token.
 pub enum PageAt {
     Number(u32),
     Token(String),
 }
 
-pub fn get_records(client: &Client, input: &ListInput) -> Result<String> {
+pub fn get_records(client: &Client, input: &GetRecordsInput) -> Result<String> {
     let module = validate::module_name(&input.record_type)?.to_string();
     let per_page = input.per_page.unwrap_or(200);
     if !(1..=200).contains(&per_page) {
@@ -291,12 +242,8 @@ pub fn get_records(client: &Client, input: &ListInput) -> Result<String> {
         Some(token) => (client.send(query.call(first_batch).query("page_token", token))?, None),
         None => (page_tokens::fetch_page(client, &query, first_batch, page)?, Some(page)),
     };
-    match response.status {
-        200 => {}
-        204 => {
-            return Ok(json!({ "data": [], "info": { "count": 0, "more_records": false, "page": page_number.unwrap_or(1), "per_page": per_page } }).to_string())
-        }
-        _ => return Err(error_from_response(&response)),
+    if content(&response)?.is_none() {
+        return Ok(json!({ "data": [], "info": { "count": 0, "more_records": false, "page": page_number.unwrap_or(1), "per_page": per_page } }).to_string());
     }
     // Zoho sends at most per-page records; a longer list is refused before it is held.
     let listing = list_page(&response, per_page as usize)?;
@@ -420,11 +367,8 @@ fn fetch_batches(
                 .query("fields", fields.join(","))
                 .query("ids", chunk.join(","));
             let response = client.send(call)?;
-            if response.status == 204 {
+            if content(&response)?.is_none() {
                 continue;
-            }
-            if response.status != 200 {
-                return Err(error_from_response(&response));
             }
             // Zoho answers at most one record per id asked for.
             let listing = list_page(&response, chunk.len())?;

@@ -2,9 +2,8 @@
 //! Lists are read in one pass with their records kept as raw text ([`list_page`]); only small
 //! documents (error bodies, `info`) become trees, through [`json::tree`].
 
-use crate::client::retry_after;
 use crate::error::{ErrorKind, Result, ZohoError};
-use crate::http::Response;
+use crate::http::{retry_after_ms, Response};
 use crate::json::{self, JsonError, Listing};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -219,10 +218,22 @@ pub fn error_from_response(response: &Response) -> ZohoError {
     error
 }
 
-/// `Retry-After` in milliseconds, saturating: a huge header value means "a very long time",
-/// never a wrapped small number.
-pub fn retry_after_ms(response: &Response) -> Option<u64> {
-    retry_after(response).map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+/// The one reading of a CRM answer's status: 200 has content, 204 is "nothing" (an empty
+/// list, no such record), anything else is Zoho's error, typed.
+pub fn content(response: &Response) -> Result<Option<&Response>> {
+    match response.status {
+        200 => Ok(Some(response)),
+        204 => Ok(None),
+        _ => Err(error_from_response(response)),
+    }
+}
+
+/// [`content`] where only a 200 will do: a 204 is an error too.
+pub fn content_required(response: &Response) -> Result<&Response> {
+    match response.status {
+        200 => Ok(response),
+        _ => Err(error_from_response(response)),
+    }
 }
 
 /// The `data[]` items of a write (create, update, delete) answer, raw; an error when the

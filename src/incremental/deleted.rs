@@ -7,7 +7,7 @@
 
 use super::keyset::{unreadable, Info};
 use crate::client::{ApiCall, Client};
-use crate::crm::response::error_from_response;
+use crate::crm::response::content;
 use crate::error::Result;
 use crate::http::Method;
 use crate::json;
@@ -45,11 +45,8 @@ pub fn step(client: &Client, module: &str, since: Option<&str>, k: u64) -> Resul
                 .query("page", page.to_string())
                 .query("per_page", FEED_PER_PAGE.to_string()),
         )?;
-        if response.status == 204 {
+        if content(&response)?.is_none() {
             return Ok(Step { ids, ended: true });
-        }
-        if response.status != 200 {
-            return Err(error_from_response(&response));
         }
         let listing = json::listing(&response.body, FEED_PER_PAGE).map_err(|e| unreadable(&response, "deleted records", e))?;
         let mut older_than_since = false;

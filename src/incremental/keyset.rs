@@ -4,7 +4,7 @@
 
 use super::state::Key;
 use crate::client::{ApiCall, Client};
-use crate::crm::response::error_from_response;
+use crate::crm::response::content;
 use crate::error::{ErrorKind, Result, ZohoError};
 use crate::http::{Method, Response};
 use crate::json;
@@ -73,15 +73,14 @@ pub fn fetch(client: &Client, module: &str, coql_fields: &[String], conditions: 
     let response = client.send(ApiCall::new(Method::Post, "/crm/v8/coql").json(json_value!({ "select_query": query })))?;
     let took_s = i64::try_from(started.elapsed().as_secs()).unwrap_or(i64::MAX).saturating_add(1);
     let date = response.header("date").and_then(parse_http_date);
-    let (rows, more) = match response.status {
-        200 => {
-            let listing = json::listing(&response.body, limit).map_err(|e| unreadable(&response, "COQL", e))?;
+    let (rows, more) = match content(&response)? {
+        Some(response) => {
+            let listing = json::listing(&response.body, limit).map_err(|e| unreadable(response, "COQL", e))?;
             let info = listing.info.and_then(|i| serde_json::from_str::<Info>(i.get()).ok()).unwrap_or_default();
             let rows = listing.data.iter().map(|r| Row::new((*r).to_owned())).collect();
             (rows, info.more_records.unwrap_or(false))
         }
-        204 => (Vec::new(), false),
-        _ => return Err(error_from_response(&response)),
+        None => (Vec::new(), false),
     };
     Ok(Page { rows, more, date, took_s })
 }

@@ -1,7 +1,7 @@
 //! `Storage` over wasi:keyvalue. Bucket "" is the connection's namespace: the host decides
 //! whose it is, so one tenant never sees another's keys.
 
-use super::bindings::wasi::keyvalue::{atomics, store};
+use crate::wit::wasi::keyvalue::{atomics, store};
 use crate::error::{ErrorKind, Result, ZohoError};
 use crate::storage::{KeyPage, Storage};
 
