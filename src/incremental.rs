@@ -117,16 +117,9 @@ pub fn list_modified_records(client: &Client, input: &SweepRequest) -> Result<St
 
 /// List New/Updated Contacts By Page: the Contacts module's sweep.
 pub fn list_contacts_by_page(client: &Client, input: &ListContactsByPageInput) -> Result<String> {
-    let request = SweepRequest {
-        record_type: "Contacts".into(),
-        page: input.page,
-        per_page: input.per_page,
-        fields: input.fields.clone(),
-        since: input.since.clone(),
-        include_deleted: input.include_deleted,
-        ..Default::default()
-    };
-    list_modified_records(client, &request)
+    let ListContactsByPageInput { page, per_page, fields, since, include_deleted } = input.clone();
+    let by_module = ListModifiedRecordsByPageInput { record_type: "Contacts".into(), page, per_page, fields, since, include_deleted };
+    list_modified_records_by_page(client, &by_module)
 }
 
 /// List New/Updated Records By Page: any module's sweep, its cursor kept per module.

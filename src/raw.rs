@@ -302,7 +302,23 @@ pub fn raw_request(client: &Client, base: &str, fixed_query: &[(String, String)]
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    use super::*;
+
+    /// A raw-request input with only a url and a method (shared with the Books tests).
+    pub fn input_for(url: &str, method: Option<&str>) -> RawRequestInput {
+        RawRequestInput {
+            url: url.into(),
+            method: method.map(str::to_string),
+            data: None,
+            form_data: None,
+            file_data: None,
+            file_data_file_names: None,
+            query_parameters: None,
+            headers: None,
+            response_type: None,
+        }
+    }
     use super::*;
 
     fn path_of(url: &str, base: &str, api: &str) -> Result<(Target, Vec<(String, String)>)> {
@@ -347,17 +363,7 @@ mod tests {
     fn raw_requests_use_the_one_retry_policy() {
         use crate::http::scripted::Scripted;
         use crate::storage::memory::Memory;
-        let input = |method: &str| RawRequestInput {
-            url: "Leads".into(),
-            method: Some(method.into()),
-            data: None,
-            form_data: None,
-            file_data: None,
-            file_data_file_names: None,
-            query_parameters: None,
-            headers: None,
-            response_type: None,
-        };
+        let input = |method: &str| input_for("Leads", Some(method));
         let options = crate::options::CallOptions { max_retries: Some(2), ..Default::default() };
         let connection = crate::connection::Connection { access_token: Some("t".into()), ..Default::default() };
         for (method, expect_error, sent) in [("POST", false, 1), ("GET", true, 3)] {

@@ -173,19 +173,7 @@ mod tests {
     use crate::options::CallOptions;
     use crate::storage::memory::Memory;
 
-    fn raw(url: &str, method: Option<&str>) -> RawRequestInput {
-        RawRequestInput {
-            url: url.into(),
-            method: method.map(str::to_string),
-            data: None,
-            form_data: None,
-            file_data: None,
-            file_data_file_names: None,
-            query_parameters: None,
-            headers: None,
-            response_type: None,
-        }
-    }
+    use crate::raw::tests::input_for as raw;
 
     /// Moved out of the wasm-only adapter: the input is checked before the organization lookup,
     /// and the discovered organization rides on the raw call.
