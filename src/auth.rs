@@ -127,6 +127,25 @@ fn lifetime_s(value: Option<&Value>) -> Option<u64> {
     (seconds > 0).then_some(seconds.min(MAX_LIFETIME_S))
 }
 
+/// A token answer as a tree (it is a few hundred bytes; a huge one is not read). A member whose
+/// value serde cannot hold (`"expires_in": 1e400`) is kept as its text rather than losing the
+/// whole answer, token included.
+fn token_answer(body: &[u8]) -> Value {
+    match crate::json::tree(body) {
+        Ok(value) => value,
+        Err(crate::json::JsonError::Invalid(_)) => {
+            let Ok(text) = std::str::from_utf8(body) else { return Value::Null };
+            let Ok(members) = crate::json::members(text, 64) else { return Value::Null };
+            let object = members
+                .into_iter()
+                .map(|(key, raw)| (key, serde_json::from_str(raw.get()).unwrap_or_else(|_| Value::String(raw.get().to_string()))))
+                .collect();
+            Value::Object(object)
+        }
+        Err(_) => Value::Null,
+    }
+}
+
 /// The header value Zoho expects (not `Bearer`).
 pub fn authorization(token: &str) -> String {
     format!("Zoho-oauthtoken {token}")
@@ -255,7 +274,7 @@ impl<'a> Auth<'a> {
         }
         let response = response?;
         // A token answer is a few hundred bytes; a huge one is not read as a tree.
-        let body: Value = crate::json::tree(&response.body).unwrap_or(Value::Null);
+        let body: Value = token_answer(&response.body);
         let error = body.get("error").and_then(Value::as_str);
         if response.status == 400 && error == Some("Access Denied") || response.status == 429 {
             let mut e = ZohoError::new(
@@ -443,6 +462,11 @@ mod token_tests {
         let entry: Value = serde_json::from_slice(&storage.get(&auth.cache_key()).unwrap().unwrap()).unwrap();
         let left = entry["expires_at_ms"].as_u64().unwrap() - now_ms();
         assert!(left <= MAX_LIFETIME_S * 1000 && left > MAX_LIFETIME_S * 1000 - 10_000, "{left}");
+        // Attack: a lifetime serde cannot hold (1e400) threw the whole answer, token included, away.
+        let (transport, storage) = (Scripted::default(), Memory::default());
+        transport.answer(200, r#"{"access_token":"1000.zz","expires_in":1e400,"api_domain":"https://www.zohoapis.com"}"#);
+        let auth = Auth::new(&refresh_connection("us"), &transport, &storage, &options).unwrap();
+        assert_eq!(auth.session().unwrap().token, "1000.zz");
     }
 
     #[test]

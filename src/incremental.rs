@@ -71,6 +71,9 @@ fn normalize(what: &str, text: &str) -> Result<String> {
     })
 }
 
+/// How much earlier a cursor starts when Zoho's clock could not be read from the answer.
+const HOST_CLOCK_MARGIN_S: i64 = 15 * 60;
+
 fn now_s() -> i64 {
     i64::try_from(now_ms() / 1000).unwrap_or(i64::MAX)
 }
@@ -241,10 +244,16 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
         let limit = if known_end.is_some() { COQL_MAX_ROWS } else { per_page as usize };
         let mut fetched_page = keyset::fetch(client, &module, &coql_fields, &conditions, limit)?;
         if sweep.until.is_none() {
-            // The sweep's bounds, by the server's clock.
-            let date = fetched_page.date.unwrap_or_else(now_s);
+            // The sweep's bounds, by the server's clock. An answer without a readable Date
+            // (Zoho always dates its answers; a proxy may not) falls back to this host's clock,
+            // and the cursor then starts a margin earlier, so a server clock behind ours by
+            // less than the margin loses nothing: more duplicates, never a gap.
+            let (date, margin) = match fetched_page.date {
+                Some(date) => (date, 0),
+                None => (now_s(), HOST_CLOCK_MARGIN_S),
+            };
             sweep.until = Some(format_iso(date));
-            sweep.cursor = Some(format_iso(date.saturating_sub(fetched_page.took_s).saturating_sub(1)));
+            sweep.cursor = Some(format_iso(date.saturating_sub(fetched_page.took_s).saturating_sub(1).saturating_sub(margin)));
         }
         if known_end.is_some() {
             fetched_page.more = sweep.last_page != Some(n);
@@ -397,5 +406,26 @@ mod action_tests {
         assert_eq!(run_date_module(&input(None)), "Contacts");
         assert_eq!(run_date_module(&input(Some(" \t"))), "Contacts");
         assert_eq!(run_date_module(&input(Some("Deals"))), "Deals");
+    }
+
+    /// Attack: an answer without a Date header made the host's "now" the committed cursor; the
+    /// cursor must start at least the margin before the host's clock.
+    #[test]
+    fn without_zohos_date_the_cursor_starts_a_margin_early() {
+        use crate::client::Client;
+        use crate::connection::Connection;
+        use crate::http::scripted::Scripted;
+        use crate::options::CallOptions;
+        use crate::storage::memory::Memory;
+        let (transport, storage, options) = (Scripted::default(), Memory::default(), CallOptions::default());
+        transport.answer(200, r#"{"data":[{"id":"1","Modified_Time":"2024-01-01T00:00:00+00:00","Last_Name":"a"}],"info":{"count":1,"more_records":false}}"#);
+        let connection = Connection { access_token: Some("t".into()), ..Default::default() };
+        let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        let request = SweepRequest { record_type: "Leads".into(), page: Some(1), fields: Some("Last_Name".into()), ..Default::default() };
+        let before = now_s();
+        let page: Value = serde_json::from_str(&list_modified_records(&client, &request).unwrap()).unwrap();
+        let cursor = page["sweep"]["commits_cursor"].as_str().and_then(parse_iso).unwrap();
+        assert!(cursor <= before - HOST_CLOCK_MARGIN_S, "{cursor} vs {before}");
+        assert!(cursor >= before - HOST_CLOCK_MARGIN_S - 5, "{cursor} vs {before}");
     }
 }

@@ -131,6 +131,13 @@ pub fn push_string(out: &mut String, text: &str) {
     out.push_str(&serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into()));
 }
 
+/// A code from an answer as text for an error's `code`: a string's content, anything else as
+/// written, at most 64 characters (a hostile code can be megabytes).
+pub fn cut_code(raw: &str) -> String {
+    let text = serde_json::from_str::<String>(raw).unwrap_or_else(|_| raw.to_string());
+    text.chars().take(64).collect()
+}
+
 /// The text of a raw JSON string value; `None` when the value is not a string.
 pub fn raw_str(raw: &RawValue) -> Option<String> {
     serde_json::from_str::<String>(raw.get()).ok()

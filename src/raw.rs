@@ -319,7 +319,6 @@ pub(crate) mod tests {
             response_type: None,
         }
     }
-    use super::*;
 
     fn path_of(url: &str, base: &str, api: &str) -> Result<(Target, Vec<(String, String)>)> {
         target_of(url, base, api, &|origin| origin == api)

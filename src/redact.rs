@@ -41,7 +41,10 @@ impl Redactor {
         }
         self.secrets.push(secret.to_string());
         let encoded: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-        for needle in [secret.to_string(), encoded] {
+        // A message formatted with `{:?}` shows `\u{200b}`, `\0` or `\"` for what the secret holds.
+        let debug = format!("{secret:?}");
+        let debug = debug.strip_prefix('"').and_then(|d| d.strip_suffix('"')).unwrap_or(&debug).to_string();
+        for needle in [secret.to_string(), encoded, debug] {
             if !self.needles.contains(&needle) {
                 self.needles.push(needle);
             }
@@ -56,13 +59,17 @@ impl Redactor {
     /// literals in it are decoded and searched; when an escaped copy of a secret still hides
     /// outside any literal (quotes paired differently), the text is returned decoded.
     pub fn text<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        let redacted = self.json(text);
+        let redacted = match self.literals(text, false) {
+            // Outside literals a text is prose, not JSON: copies there are replaced as they stand.
+            Cow::Borrowed(_) => self.replace(text),
+            Cow::Owned(json) => Cow::Owned(self.replace(&json).into_owned()),
+        };
         if self.is_empty() || !redacted.contains('\\') {
             return redacted;
         }
         let decoded = decode(&redacted);
-        if self.secrets.iter().any(|s| decoded.contains(s.as_str())) {
-            return Cow::Owned(replace(&decoded, &self.needles).into_owned());
+        if let Cow::Owned(decoded) = self.replace(&decoded) {
+            return Cow::Owned(decoded);
         }
         redacted
     }
@@ -71,42 +78,88 @@ impl Redactor {
     /// secret once decoded are re-encoded with it replaced; everything else is kept byte for
     /// byte, and an untouched text is not copied at all. Linear time.
     pub fn json<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        self.literals(text, true)
+    }
+
+    /// The string literals of `text` redacted; with `json`, the value tokens between them too
+    /// (a text that is not JSON is left to the caller's plain pass there).
+    fn literals<'t>(&self, text: &'t str, json: bool) -> Cow<'t, str> {
         if self.is_empty() {
             return Cow::Borrowed(text);
         }
         // Built only from the first literal that changes.
         let mut out: Option<String> = None;
         let mut rest = text;
-        while let Some(open) = rest.find('"') {
+        loop {
+            let open = rest.find('"').unwrap_or(rest.len());
             let (before, from_quote) = rest.split_at(open);
-            let (end, closed) = literal_end(from_quote);
+            let (end, closed) = if from_quote.is_empty() { (0, true) } else { literal_end(from_quote) };
             let (literal, after) = from_quote.split_at(end);
-            let changed = self.literal(literal, closed);
-            match (&mut out, changed) {
-                (Some(out), changed) => {
-                    out.push_str(before);
+            let before_changed = if json { self.between(before) } else { None };
+            let changed = if literal.is_empty() { None } else { self.literal(literal, closed) };
+            match (&mut out, before_changed.is_some() || changed.is_some()) {
+                (Some(out), _) => {
+                    out.push_str(before_changed.as_deref().unwrap_or(before));
                     out.push_str(changed.as_deref().unwrap_or(literal));
                 }
-                (None, Some(changed)) => {
+                (None, true) => {
                     let done = text.len() - rest.len();
                     let mut started = String::with_capacity(text.len());
                     started.push_str(&text[..done]);
-                    started.push_str(before);
-                    started.push_str(&changed);
+                    started.push_str(before_changed.as_deref().unwrap_or(before));
+                    started.push_str(changed.as_deref().unwrap_or(literal));
                     out = Some(started);
                 }
-                (None, None) => {}
+                (None, false) => {}
             }
             rest = after;
-        }
-        // Copies as they stand (outside literals too, or form-urlencoded inside them).
-        match out {
-            None => replace(text, &self.needles),
-            Some(mut out) => {
-                out.push_str(rest);
-                Cow::Owned(replace(&out, &self.needles).into_owned())
+            if rest.is_empty() {
+                break;
             }
         }
+        match out {
+            None => Cow::Borrowed(text),
+            Some(out) => Cow::Owned(out),
+        }
+    }
+
+    /// The text between string literals (numbers, true/false/null, punctuation): a secret found
+    /// there (a token of digits) replaces the value tokens it touches with the string
+    /// `"[redacted]"`, so the document stays JSON and nothing of the secret is left.
+    fn between(&self, text: &str) -> Option<String> {
+        let hits = self.hits(text);
+        if hits.is_empty() {
+            return None;
+        }
+        let structural = |b: u8| b"{}[],:".contains(&b) || b.is_ascii_whitespace();
+        let bytes = text.as_bytes();
+        let mut out = String::with_capacity(text.len() + MARK.len());
+        let mut at = 0;
+        while at < bytes.len() {
+            if structural(bytes[at]) {
+                out.push(char::from(bytes[at]));
+                at += 1;
+                continue;
+            }
+            let end = (at..bytes.len()).find(|&i| structural(bytes[i])).unwrap_or(bytes.len());
+            if hits.iter().any(|h| h.start < end && at < h.end) {
+                out.push('"');
+                out.push_str(MARK);
+                out.push('"');
+            } else {
+                out.push_str(text.get(at..end).unwrap_or(""));
+            }
+            at = end;
+        }
+        Some(out)
+    }
+
+    /// Where the secrets stand in `text`: as given, in their encoded needles, and behind
+    /// percent-escapes of any case or choice of escaped characters.
+    fn hits(&self, text: &str) -> Vec<Range<usize>> {
+        let mut found = needle_hits(text, &self.needles);
+        found.extend(percent_hits(text, &self.secrets));
+        found
     }
 
     /// [`Redactor::text`] of the start of a body, cut to `limit` bytes after redaction. Only a
@@ -123,15 +176,10 @@ impl Redactor {
     fn literal(&self, literal: &str, closed: bool) -> Option<String> {
         let inner = literal.strip_prefix('"').unwrap_or(literal);
         let inner = if closed { inner.strip_suffix('"').unwrap_or(inner) } else { inner };
-        // Without an escape, the literal is the text as it stands: the plain pass covers it.
-        if !inner.contains('\\') {
-            return None;
-        }
-        let decoded = decode(inner);
-        if !self.secrets.iter().any(|s| decoded.contains(s.as_str())) {
-            return None;
-        }
-        let encoded = serde_json::to_string(&replace(&decoded, &self.needles)).unwrap_or_else(|_| format!("\"{MARK}\""));
+        // Without an escape, the literal is the text as it stands.
+        let decoded = if inner.contains('\\') { Cow::Owned(decode(inner)) } else { Cow::Borrowed(inner) };
+        let Cow::Owned(redacted) = self.replace(&decoded) else { return None };
+        let encoded = serde_json::to_string(&redacted).unwrap_or_else(|_| format!("\"{MARK}\""));
         Some(if closed { encoded } else { encoded.strip_suffix('"').unwrap_or(&encoded).to_string() })
     }
 
@@ -244,8 +292,16 @@ fn hex4(text: &str, at: usize) -> Option<u32> {
     u32::from_str_radix(digits, 16).ok()
 }
 
-/// Every occurrence of any needle (overlapping ones merged) replaced by one [`MARK`].
-fn replace<'t>(text: &'t str, needles: &[String]) -> Cow<'t, str> {
+impl Redactor {
+    /// Every copy of a secret in `text` (as given, encoded, or percent-escaped; overlapping ones
+    /// merged) replaced by one [`MARK`].
+    fn replace<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        mark(text, self.hits(text))
+    }
+}
+
+/// Where any needle occurs in `text`.
+fn needle_hits(text: &str, needles: &[String]) -> Vec<Range<usize>> {
     let mut found: Vec<Range<usize>> = Vec::new();
     for needle in needles.iter().filter(|n| !n.is_empty()) {
         let mut from = 0;
@@ -256,6 +312,53 @@ fn replace<'t>(text: &'t str, needles: &[String]) -> Cow<'t, str> {
             from = start + text[start..].chars().next().map_or(1, char::len_utf8);
         }
     }
+    found
+}
+
+/// Where a secret stands behind percent-escapes (`%2e`, `%2E`, any characters escaped or not):
+/// the escapes are decoded into a copy that remembers where each byte came from.
+fn percent_hits(text: &str, secrets: &[String]) -> Vec<Range<usize>> {
+    if !text.contains('%') {
+        return Vec::new();
+    }
+    let bytes = text.as_bytes();
+    let (mut decoded, mut origin) = (Vec::with_capacity(bytes.len()), Vec::with_capacity(bytes.len()));
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        let escaped = match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(high), Some(low)) => Some((high * 16 + low) as u8),
+            _ => None,
+        };
+        decoded.push(escaped.unwrap_or(bytes[i]));
+        origin.push(i..i + if escaped.is_some() { 3 } else { 1 });
+        i += if escaped.is_some() { 3 } else { 1 };
+    }
+    if decoded.len() == bytes.len() {
+        return Vec::new();
+    }
+    let mut found = Vec::new();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        for at in memchr::memmem::find_iter(&decoded, secret.as_bytes()) {
+            let last = at + secret.len() - 1;
+            if let (Some(first), Some(last)) = (origin.get(at), origin.get(last)) {
+                // Widen to character boundaries of the original text.
+                let (mut start, mut end) = (first.start, last.end);
+                while !text.is_char_boundary(start) {
+                    start -= 1;
+                }
+                while !text.is_char_boundary(end) {
+                    end += 1;
+                }
+                found.push(start..end);
+            }
+        }
+    }
+    found
+}
+
+/// `text` with the `found` ranges (overlapping ones merged) each replaced by one [`MARK`].
+fn mark(text: &str, mut found: Vec<Range<usize>>) -> Cow<'_, str> {
     if found.is_empty() {
         return Cow::Borrowed(text);
     }
@@ -426,5 +529,42 @@ mod tests {
         learn("token-two");
         assert_eq!(step().text("secret-one token-two"), "[redacted] [redacted]");
         install(Redactor::default());
+    }
+
+    /// Attack: a one-character token would be replaced outside string literals too, leaving
+    /// `"n":[redacted]`: the result must stay JSON, with nothing of the secret in it.
+    #[test]
+    fn a_short_secret_leaves_the_document_json() {
+        let r = Redactor::new(["1"]);
+        let out = r.json(r#"{"id":"123","n":1,"x":true,"y":null,"z":[1,2,31e1]}"#);
+        let parsed: Value = serde_json::from_str(&out).expect("still JSON");
+        assert_eq!(parsed, serde_json::json!({"id":"[redacted]23","n":"[redacted]","x":true,"y":null,"z":["[redacted]",2,"[redacted]"]}));
+        for bad in ["e", "\"", ":", "}", "true"] {
+            let r = Redactor::new([bad]);
+            let out = r.json(r#"{"a":"b","e":1e5,"t":true}"#);
+            assert!(serde_json::from_str::<Value>(&out).is_ok(), "{bad:?}: {out}");
+        }
+    }
+
+    /// Attack: percent-escaped copies in any case, with any characters escaped.
+    #[test]
+    fn percent_escaped_copies_are_found() {
+        let r = Redactor::new(["1000.Ab+cD/eF=gh"]);
+        for copy in ["1000%2EAb%2BcD%2FeF%3Dgh", "1000%2eAb%2bcD%2feF%3dgh", "1000.Ab%2bcD%2FeF%3Dgh", "1000.Ab%2BcD/eF%3Dgh", "%31%30%30%30.Ab+cD/eF=gh"] {
+            let text = format!("x-pct: {copy};");
+            assert_eq!(r.text(&text), "x-pct: [redacted];", "{copy}");
+            assert_eq!(r.json(&format!("{{\"a\":\"{copy}\"}}")), "{\"a\":\"[redacted]\"}", "{copy}");
+        }
+        assert_eq!(r.text("100% sure, %zz"), "100% sure, %zz");
+    }
+
+    /// Attack: a message formatted with `{:?}` shows a Unicode secret Rust-escaped.
+    #[test]
+    fn debug_formatted_copies_are_found() {
+        for secret in ["ab\u{200b}cdefgh", "ab\u{7f}cd", "ab\0cd", "ab\u{ad}cd\u{301}"] {
+            let r = Redactor::new([secret]);
+            let message = format!("the token came back for api_domain {:?}", format!("https://evil.example/{secret}"));
+            assert!(!r.text(&message).contains("cd"), "{secret:?}: {}", r.text(&message));
+        }
     }
 }

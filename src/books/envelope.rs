@@ -63,14 +63,18 @@ pub fn open(response: &Response) -> Result<Envelope<'_>> {
         }
     };
     let envelope = Envelope { members };
-    let code = envelope.get("code").and_then(|c| serde_json::from_str::<i64>(c.get()).ok());
-    if code.unwrap_or(0) == 0 && success {
+    // Only a code that is exactly 0 (or no code at all) is success: a code too large for an
+    // integer, a fraction, a string or `true` is Zoho (or something posing as it) reporting
+    // an error, never a success read as 0.
+    let raw_code = envelope.get("code").map(|c| c.get().trim());
+    let code = raw_code.and_then(|c| c.parse::<i64>().ok());
+    if raw_code.is_none_or(|c| c == "0") && success {
         return Ok(envelope);
     }
     let message = envelope.get("message").and_then(json::raw_str).unwrap_or_else(|| "Zoho Books reported an error without a message".into());
     let mut error = ZohoError::new(kind_of(response.status, code), message).with_status(response.status);
-    if let Some(code) = code {
-        error = error.with_code(code.to_string());
+    if let Some(code) = raw_code {
+        error = error.with_code(crate::json::cut_code(code));
     }
     let others: Vec<&(String, &RawValue)> = envelope.members.iter().filter(|(k, _)| k != "code" && k != "message").collect();
     if !others.is_empty() {
@@ -123,6 +127,11 @@ mod tests {
         let e = open(&response(429, r#"{"code":45,"message":"rate"}"#)).unwrap_err();
         assert_eq!(e.kind, ErrorKind::RateLimited);
         assert!(open(&response(200, r#"{"code":0,"message":"success","invoice":{}}"#)).is_ok());
+        // Attack: codes that do not fit an integer were read as 0, a success.
+        for code in ["18446744073709551615", "18446744073709551617", "-9223372036854775809", "1.5", "\"57\"", "true", "0.0"] {
+            let e = open(&response(200, &format!("{{\"code\":{code},\"message\":\"m\",\"contact\":{{\"id\":1}}}}"))).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Zoho, "{code}");
+        }
         let weird = response(200, r#"{"code":0,"message":"success","weird":{"a":1}}"#);
         assert_eq!(take(&open(&weird).unwrap(), "widget").unwrap().get(), r#"{"a":1}"#);
         let mut limited = response(429, r#"{"code":45,"message":"rate"}"#);
