@@ -2,7 +2,8 @@
 //! Zoho does, failures included as HTTP 200 with an `error`.
 
 use crate::response::json_response;
-use crate::state::{RecordedRequest, Shared};
+use crate::request::RecordedRequest;
+use crate::state::Shared;
 use axum::response::Response;
 use serde_json::json;
 use std::collections::HashMap;

@@ -3,7 +3,8 @@
 
 use crate::response::{error_response, json_response};
 use crate::seed;
-use crate::state::{RecordedRequest, Shared, StoredAttachment};
+use crate::request::RecordedRequest;
+use crate::state::{Shared, StoredAttachment};
 use axum::response::Response;
 use serde_json::json;
 

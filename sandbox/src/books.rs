@@ -3,7 +3,8 @@
 //! with `code`, and `organization_id` enforced on every call.
 
 use crate::response::json_response;
-use crate::state::{RecordedRequest, Shared};
+use crate::request::RecordedRequest;
+use crate::state::Shared;
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 

@@ -3,7 +3,8 @@
 //! is [not] null, and/or and parentheses, answered with Zoho's bodies and errors.
 
 use crate::response::{empty_response, error_response, json_response};
-use crate::state::{RecordedRequest, Shared};
+use crate::request::RecordedRequest;
+use crate::state::Shared;
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 use std::cmp::Ordering;

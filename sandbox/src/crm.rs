@@ -1,13 +1,12 @@
 //! Zoho CRM v8 records as the sandbox serves them: `/crm/v8/{module}`, `/{module}/{id}`,
-//! `/{module}/deleted`; metadata is in `metadata.rs`, COQL in `coql.rs`.
+//! `/{module}/deleted`; metadata is in `metadata.rs`, COQL in `coql.rs`, routing in `routes.rs`.
 
 use crate::clock::Clock;
 use crate::seed;
 use crate::metadata;
-// `error_response` is re-exported for lib.rs, which names it through this module.
-pub use crate::response::error_response;
-use crate::response::{empty_response, error_body, invalid_module, json_response};
-use crate::state::{Module, PageToken, RecordedRequest, Shared};
+use crate::response::{empty_response, error_body, error_response, invalid_module, json_response};
+use crate::request::RecordedRequest;
+use crate::state::{Module, PageToken, Shared};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
@@ -24,30 +23,6 @@ pub fn authenticate(shared: &Shared, request: &RecordedRequest) -> Option<Respon
         None => Some(error_response(401, "AUTHENTICATION_FAILURE", "Authentication failed", json!({}))),
         Some(token) if !shared.token_is_valid(token) => Some(error_response(401, "INVALID_TOKEN", "invalid oauth token", json!({}))),
         Some(_) => None,
-    }
-}
-
-pub fn route(shared: &Shared, request: &RecordedRequest) -> Response {
-    let Some(rest) = request.path.strip_prefix("/crm/v8/") else {
-        return error_response(404, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one", json!({}));
-    };
-    if let Some(denied) = authenticate(shared, request) {
-        return denied;
-    }
-    let segments: Vec<&str> = rest.split('/').collect();
-    match (request.method.as_str(), segments.as_slice()) {
-        ("POST", ["coql"]) => crate::coql::query(shared, request),
-        ("GET", [module, "deleted"]) => deleted(shared, request, module),
-        ("GET", ["settings", "fields"]) => metadata::fields(shared, request),
-        ("GET", ["settings", "modules"]) => metadata::modules(shared),
-        ("GET", ["org"]) => metadata::org(shared),
-        ("GET", ["users"]) => metadata::users(request),
-        ("GET", [module]) => list(shared, request, module),
-        ("POST", [module]) => create(shared, request, module),
-        ("GET", [module, id]) => get(shared, request, module, id),
-        ("PUT", [module, id]) => update(shared, request, module, id),
-        ("DELETE", [module, id]) => delete(shared, module, id),
-        _ => error_response(404, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one", json!({})),
     }
 }
 
@@ -73,7 +48,7 @@ fn bad_param(param: &str, message: &str) -> Response {
     error_response(400, "INVALID_DATA", message, json!({ "param_name": param }))
 }
 
-fn list(shared: &Shared, request: &RecordedRequest, module_name: &str) -> Response {
+pub fn list(shared: &Shared, request: &RecordedRequest, module_name: &str) -> Response {
     let mut data = shared.data();
     let Some(module) = data.modules.get(module_name) else { return invalid_module() };
     let Some(fields_param) = request.query_param("fields") else {
@@ -195,7 +170,7 @@ fn list(shared: &Shared, request: &RecordedRequest, module_name: &str) -> Respon
     )
 }
 
-fn get(shared: &Shared, request: &RecordedRequest, module_name: &str, id: &str) -> Response {
+pub fn get(shared: &Shared, request: &RecordedRequest, module_name: &str, id: &str) -> Response {
     let data = shared.data();
     let Some(module) = data.modules.get(module_name) else { return invalid_module() };
     let Some(record) = id.parse::<u64>().ok().and_then(|id| module.records.get(&id)) else { return empty_response(204) };
@@ -277,7 +252,7 @@ fn write_status(items: &[Value], all_ok: u16) -> u16 {
     }
 }
 
-fn create(shared: &Shared, request: &RecordedRequest, module_name: &str) -> Response {
+pub fn create(shared: &Shared, request: &RecordedRequest, module_name: &str) -> Response {
     if !shared.data().modules.contains_key(module_name) {
         return invalid_module();
     }
@@ -314,7 +289,7 @@ fn invalid_id(id: &str) -> Response {
     json_response(400, &json!({ "data": [error_body("INVALID_DATA", "the id given seems to be invalid", json!({ "id": id }))] }))
 }
 
-fn update(shared: &Shared, request: &RecordedRequest, module_name: &str, id: &str) -> Response {
+pub fn update(shared: &Shared, request: &RecordedRequest, module_name: &str, id: &str) -> Response {
     let items = match write_items(request) {
         Ok(items) => items,
         Err(response) => return response,
@@ -350,7 +325,7 @@ pub fn delete_stored(shared: &Shared, module_name: &str, id: &str) -> bool {
     removed
 }
 
-fn delete(shared: &Shared, module_name: &str, id: &str) -> Response {
+pub fn delete(shared: &Shared, module_name: &str, id: &str) -> Response {
     if !shared.data().modules.contains_key(module_name) {
         return invalid_module();
     }
@@ -362,7 +337,7 @@ fn delete(shared: &Shared, module_name: &str, id: &str) -> Response {
 }
 
 /// `GET /{module}/deleted`: newest first, paged.
-fn deleted(shared: &Shared, request: &RecordedRequest, module_name: &str) -> Response {
+pub fn deleted(shared: &Shared, request: &RecordedRequest, module_name: &str) -> Response {
     let data = shared.data();
     if !data.modules.contains_key(module_name) {
         return invalid_module();

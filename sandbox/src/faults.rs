@@ -2,7 +2,7 @@
 //! connection that breaks off mid-body.
 
 use crate::hostile::{self, Hostile};
-use crate::state::RecordedRequest;
+use crate::request::RecordedRequest;
 use axum::body::Body;
 use axum::response::Response;
 use std::time::Duration;

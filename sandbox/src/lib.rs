@@ -2,6 +2,7 @@
 //! answering with the status codes and bodies of `shared/zoho-api.md`. Tests, the demo and
 //! the benchmarks run against it: it keeps state, logs every request, and injects faults.
 
+mod account;
 mod accounts;
 mod attachments;
 mod books;
@@ -11,38 +12,23 @@ mod crm;
 mod faults;
 pub mod hostile;
 mod metadata;
+mod request;
 mod response;
+mod routes;
 mod seed;
 mod state;
 
 pub use clock::Clock;
 pub use faults::Fault;
 pub use hostile::Hostile;
-pub use state::{Limits, OAuthSettings, RecordedRequest, StoredAttachment};
+pub use request::RecordedRequest;
+pub use state::{Limits, OAuthSettings, StoredAttachment};
 
-/// The OAuth client the sandbox knows from the start.
-pub const CLIENT_ID: &str = "1000.SANDBOXCLIENTID";
-pub const CLIENT_SECRET: &str = "sandbox-client-secret-0123456789";
-/// A refresh token issued to that client.
-pub const REFRESH_TOKEN: &str = "1000.sandbox-refresh-token.abcdef0123456789";
-/// The organization a Self Client may name as `soid` (`ZohoCRM.<org id>`).
-pub const ORG_ID: &str = "10101010";
-/// The default Zoho Books organization of the sandbox account.
-pub const BOOKS_ORG_ID: &str = "10234695";
-/// Books contacts seeded (more than two pages of 200).
-pub const BOOKS_CONTACTS: usize = 450;
+pub use account::{BOOKS_CONTACTS, BOOKS_ORG_ID, CLIENT_ID, CLIENT_SECRET, ORG_ID, REFRESH_TOKEN};
 
-use axum::body::Body;
-use axum::extract::State as AxumState;
-use axum::http::Request;
-use axum::response::Response;
-use axum::Router;
 use state::Shared;
 use std::net::SocketAddr;
 use std::sync::Arc;
-
-/// Largest request body the sandbox reads (Zoho's attachment limit plus multipart overhead).
-const MAX_BODY: usize = 110 << 20;
 
 /// A running sandbox and the handles tests use to look inside it.
 pub struct Sandbox {
@@ -69,7 +55,7 @@ impl Sandbox {
         seed::seed(&shared);
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
-        let app = Router::new().fallback(handle).with_state(shared.clone());
+        let app = routes::app(shared.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -219,95 +205,4 @@ impl Sandbox {
     pub async fn wait(mut self) {
         let _ = (&mut self.server).await;
     }
-}
-
-async fn handle(AxumState(shared): AxumState<Arc<Shared>>, request: Request<Body>) -> Response {
-    let now = shared.clock.now();
-    let mut response = respond(shared, request).await;
-    // Zoho dates every answer; the incremental sweep bounds itself by this server clock.
-    if let Ok(date) = axum::http::HeaderValue::from_str(&now.format("%a, %d %b %Y %H:%M:%S GMT").to_string()) {
-        response.headers_mut().insert(axum::http::header::DATE, date);
-    }
-    response
-}
-
-async fn respond(shared: Arc<Shared>, request: Request<Body>) -> Response {
-    let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(bytes) => bytes.to_vec(),
-        Err(_) => return crm::error_response(413, "FILE_SIZE_MORE_THAN_ALLOWED_SIZE", "request body too large", serde_json::json!({})),
-    };
-    let mut recorded = RecordedRequest::from_parts(&parts, body);
-    recorded.seq = shared.log(recorded.clone());
-    let (response, faulted) = match shared.next_fault(&recorded.path) {
-        Some(fault) => (fault.respond(&recorded).await, true),
-        None => (route(&shared, &recorded).await, false),
-    };
-    keep_answer(&shared, recorded, response, faulted).await
-}
-
-/// Records the answer's status (and its body when JSON or untyped) next to the request.
-async fn keep_answer(shared: &Shared, mut exchange: RecordedRequest, response: Response, faulted: bool) -> Response {
-    exchange.response_status = Some(response.status().as_u16());
-    exchange.faulted = faulted;
-    let content_type = response.headers().get(axum::http::header::CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    // A fault's body may be a broken stream, and a download may be large: neither is read here.
-    let response = if faulted || !content_type.as_deref().is_none_or(|t| t.contains("json")) {
-        response
-    } else {
-        let (parts, body) = response.into_parts();
-        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
-        exchange.response_body = Some(bytes.to_vec());
-        Response::from_parts(parts, Body::from(bytes))
-    };
-    shared.answered(exchange);
-    response
-}
-
-async fn route(shared: &Arc<Shared>, recorded: &RecordedRequest) -> Response {
-    if recorded.path.starts_with("/crm/") {
-        return limited(shared, recorded).await;
-    }
-    if recorded.path == "/oauth/v2/token" {
-        return accounts::token(shared, recorded);
-    }
-    if recorded.path.starts_with("/books/") {
-        return books::route(shared, recorded);
-    }
-    crm::route(shared, recorded)
-}
-
-/// CRM calls count against the day's credits and the concurrent-call limit, as in Zoho.
-async fn limited(shared: &Shared, recorded: &RecordedRequest) -> Response {
-    use std::sync::atomic::Ordering;
-    let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
-    let (over_credits, over_concurrency, latency) = {
-        let mut limits = shared.limits();
-        limits.credits_used += 1;
-        (limits.credits_used > limits.allotment(), now > limits.max_concurrent, limits.latency)
-    };
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
-    let response = if over_credits || over_concurrency {
-        let message = if over_credits { "the API credits of the day are exhausted" } else { "too many concurrent requests" };
-        crm::error_response(429, "TOO_MANY_REQUESTS", message, serde_json::json!({}))
-    } else {
-        crm_routes(shared, recorded).await
-    };
-    shared.in_flight.fetch_sub(1, Ordering::SeqCst);
-    response
-}
-
-async fn crm_routes(shared: &Shared, recorded: &RecordedRequest) -> Response {
-    // Attachments are parsed as multipart, which is asynchronous.
-    let segments: Vec<&str> = recorded.path.trim_start_matches("/crm/v8/").split('/').collect();
-    if let (true, "POST", [module, id, "Attachments"]) = (recorded.path.starts_with("/crm/v8/"), recorded.method.as_str(), segments.as_slice()) {
-        if let Some(denied) = crm::authenticate(shared, recorded) {
-            return denied;
-        }
-        return attachments::upload(shared, recorded, module, id).await;
-    }
-    crm::route(shared, recorded)
 }

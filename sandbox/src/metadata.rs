@@ -5,7 +5,8 @@
 use crate::clock::Clock;
 use crate::response::{empty_response, error_response, invalid_module, json_response};
 use crate::seed;
-use crate::state::{FieldDef, Module, RecordedRequest, Shared};
+use crate::request::RecordedRequest;
+use crate::state::{FieldDef, Module, Shared};
 use axum::response::Response;
 use serde_json::{json, Value};
 

@@ -1,6 +1,7 @@
 //! The data a fresh sandbox starts with: Leads wider than one 50-field request, Contacts
 //! beyond the 2,000-record `page` reach, and a few Accounts and Deals.
 
+use crate::account;
 use crate::clock::Clock;
 use crate::state::{FieldDef, Module, Shared};
 use serde_json::{json, Map, Value};
@@ -67,9 +68,9 @@ pub fn seed(shared: &Shared) {
     ];
     {
         let mut data = shared.data();
-        data.clients.insert(crate::CLIENT_ID.into(), crate::CLIENT_SECRET.into());
-        data.refresh_tokens.insert(crate::REFRESH_TOKEN.into(), crate::CLIENT_ID.into());
-        data.orgs.insert(crate::ORG_ID.into());
+        data.clients.insert(account::CLIENT_ID.into(), account::CLIENT_SECRET.into());
+        data.refresh_tokens.insert(account::REFRESH_TOKEN.into(), account::CLIENT_ID.into());
+        data.orgs.insert(account::ORG_ID.into());
         for (name, mut fields, mandatory, unique) in modules {
             fields.extend(system_fields());
             fields.insert(0, FieldDef { api_name: "id".into(), data_type: "bigint" });
@@ -129,11 +130,11 @@ pub fn seed(shared: &Shared) {
 fn seed_books(shared: &Shared) {
     let mut data = shared.data();
     data.books.organizations = vec![
-        json!({ "organization_id": crate::BOOKS_ORG_ID, "name": "Zillum", "is_default_org": true, "currency_code": "USD" }),
+        json!({ "organization_id": account::BOOKS_ORG_ID, "name": "Zillum", "is_default_org": true, "currency_code": "USD" }),
         json!({ "organization_id": "10234696", "name": "Zillum Labs", "is_default_org": false, "currency_code": "EUR" }),
     ];
     let time = "2016-06-11T17:38:06-0700";
-    let contacts: Vec<Value> = (1..=crate::BOOKS_CONTACTS)
+    let contacts: Vec<Value> = (1..=account::BOOKS_CONTACTS)
         .map(|i| json!({
             "contact_id": format!("46000000{:07}", i), "contact_name": format!("Customer {i:03}"), "company_name": format!("Company {i:03}"),
             "email": format!("customer{i}@zillum.com"), "status": if i % 10 == 0 { "inactive" } else { "active" },

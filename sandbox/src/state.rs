@@ -2,72 +2,10 @@
 
 use crate::clock::Clock;
 use crate::faults::Fault;
-use axum::http::request::Parts;
+use crate::request::RecordedRequest;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
-
-/// One request as the sandbox received it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecordedRequest {
-    pub method: String,
-    pub path: String,
-    /// Decoded query pairs in the order sent.
-    pub query: Vec<(String, String)>,
-    /// Lower-cased names, in the order sent.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-    /// Wall-clock milliseconds when it arrived (for rate checks).
-    pub received_ms: u128,
-    /// Arrival order in this sandbox; links the answer to its logged request.
-    pub seq: u64,
-    /// The answer's status, once the sandbox answered (None: not yet, or the caller hung up).
-    pub response_status: Option<u16>,
-    /// The answer's body when it was JSON or untyped (downloads and faults' bodies are not kept).
-    pub response_body: Option<Vec<u8>>,
-    /// Answered by an injected `Fault` instead of the sandbox's own logic.
-    pub faulted: bool,
-}
-
-impl RecordedRequest {
-    pub fn from_parts(parts: &Parts, body: Vec<u8>) -> Self {
-        let query = parts
-            .uri
-            .query()
-            .map(|q| form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
-            .unwrap_or_default();
-        let headers = parts
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect();
-        let received_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-        RecordedRequest {
-            method: parts.method.to_string(),
-            path: parts.uri.path().to_string(),
-            query,
-            headers,
-            body,
-            received_ms,
-            seq: 0,
-            response_status: None,
-            response_body: None,
-            faulted: false,
-        }
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-
-    pub fn query_param(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-
-    pub fn json(&self) -> Option<Value> {
-        serde_json::from_slice(&self.body).ok()
-    }
-}
 
 /// A field of a module, as `/settings/fields` describes it.
 #[derive(Debug, Clone)]

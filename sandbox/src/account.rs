@@ -1,0 +1,14 @@
+//! The sandbox account's fixed identities: the OAuth client, its refresh token, the CRM and
+//! Books organizations, and how many Books contacts are seeded.
+
+/// The OAuth client the sandbox knows from the start.
+pub const CLIENT_ID: &str = "1000.SANDBOXCLIENTID";
+pub const CLIENT_SECRET: &str = "sandbox-client-secret-0123456789";
+/// A refresh token issued to that client.
+pub const REFRESH_TOKEN: &str = "1000.sandbox-refresh-token.abcdef0123456789";
+/// The organization a Self Client may name as `soid` (`ZohoCRM.<org id>`).
+pub const ORG_ID: &str = "10101010";
+/// The default Zoho Books organization of the sandbox account.
+pub const BOOKS_ORG_ID: &str = "10234695";
+/// Books contacts seeded (more than two pages of 200).
+pub const BOOKS_CONTACTS: usize = 450;

@@ -1,0 +1,243 @@
+//! How requests reach the handlers: axum routes for Accounts, Books and CRM v8, and the
+//! middleware every request passes (body limit, log, faults, recorded answer, Date) and every
+//! CRM request passes (credits, concurrency, token).
+
+use crate::response::error_response;
+use crate::request::RecordedRequest;
+use crate::state::Shared;
+use crate::{accounts, attachments, books, coql, crm, metadata};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::{from_fn_with_state, Next};
+use axum::response::Response;
+use axum::routing::{any, get, post, MethodRouter};
+use axum::{Extension, Router};
+use serde_json::json;
+use std::sync::Arc;
+
+/// Largest request body the sandbox reads (Zoho's attachment limit plus multipart overhead).
+const MAX_BODY: usize = 110 << 20;
+
+type Sandbox = State<Arc<Shared>>;
+/// The request as logged, handed to every handler by `exchange`.
+type Recorded = Extension<Arc<RecordedRequest>>;
+
+/// The sandbox's routes; the middleware added last runs first.
+pub fn app(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/oauth/v2/token", any(token))
+        // Books keeps its own dispatch: collections nest, and every Books path answers in Books' shape.
+        .route("/books/{*rest}", any(books_call))
+        .route("/crm/v8/coql", zoho(post(coql_query).get(list)))
+        .route("/crm/v8/settings/fields", zoho(get(fields).put(update).delete(delete)))
+        .route("/crm/v8/settings/modules", zoho(get(modules).put(update).delete(delete)))
+        .route("/crm/v8/org", zoho(get(org).post(create)))
+        .route("/crm/v8/users", zoho(get(users).post(create)))
+        .route("/crm/v8/{module}", zoho(get(list).post(create)))
+        .route("/crm/v8/{module}/deleted", zoho(get(deleted).put(update).delete(delete)))
+        .route("/crm/v8/{module}/{id}", zoho(get(record).put(update).delete(delete)))
+        .route("/crm/v8/{module}/{id}/Attachments", zoho(post(upload)))
+        .fallback(unknown_path)
+        .layer(from_fn_with_state(shared.clone(), crm_gate))
+        .layer(from_fn_with_state(shared.clone(), exchange))
+        .with_state(shared)
+}
+
+/// A CRM route answers other methods (HEAD included) as an unknown URL, as Zoho does.
+fn zoho(route: MethodRouter<Arc<Shared>>) -> MethodRouter<Arc<Shared>> {
+    route.head(unknown_path).fallback(unknown_path)
+}
+
+/// Every request: read the body (413 past MAX_BODY), log it, answer with a queued fault or the
+/// route, record the answer next to the request, and date it as Zoho does.
+async fn exchange(State(shared): Sandbox, request: Request, next: Next) -> Response {
+    let now = shared.clock.now();
+    let mut response = recorded_answer(&shared, request, next).await;
+    // Zoho dates every answer; the incremental sweep bounds itself by this server clock.
+    if let Ok(date) = axum::http::HeaderValue::from_str(&now.format("%a, %d %b %Y %H:%M:%S GMT").to_string()) {
+        response.headers_mut().insert(axum::http::header::DATE, date);
+    }
+    response
+}
+
+async fn recorded_answer(shared: &Shared, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(bytes) => bytes.to_vec(),
+        Err(_) => return error_response(413, "FILE_SIZE_MORE_THAN_ALLOWED_SIZE", "request body too large", json!({})),
+    };
+    let mut recorded = RecordedRequest::from_parts(&parts, body);
+    recorded.seq = shared.log(recorded.clone());
+    if let Some(fault) = shared.next_fault(&recorded.path) {
+        let response = fault.respond(&recorded).await;
+        return keep_answer(shared, recorded, response, true).await;
+    }
+    let recorded = Arc::new(recorded);
+    parts.extensions.insert(recorded.clone());
+    let response = next.run(Request::from_parts(parts, Body::empty())).await;
+    keep_answer(shared, Arc::unwrap_or_clone(recorded), response, false).await
+}
+
+/// Records the answer's status (and its body when JSON or untyped) next to the request.
+async fn keep_answer(shared: &Shared, mut exchange: RecordedRequest, response: Response, faulted: bool) -> Response {
+    exchange.response_status = Some(response.status().as_u16());
+    exchange.faulted = faulted;
+    let content_type = response.headers().get(axum::http::header::CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    // A fault's body may be a broken stream, and a download may be large: neither is read here.
+    let response = if faulted || !content_type.as_deref().is_none_or(|t| t.contains("json")) {
+        response
+    } else {
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+        exchange.response_body = Some(bytes.to_vec());
+        Response::from_parts(parts, Body::from(bytes))
+    };
+    shared.answered(exchange);
+    response
+}
+
+/// CRM calls count against the day's credits and the concurrent-call limit, as in Zoho, and
+/// v8 calls need a valid token (checked after the limits, known path or not).
+async fn crm_gate(State(shared): Sandbox, Extension(recorded): Recorded, request: Request, next: Next) -> Response {
+    if !recorded.path.starts_with("/crm/") {
+        return next.run(request).await;
+    }
+    use std::sync::atomic::Ordering;
+    let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    let (over_credits, over_concurrency, latency) = {
+        let mut limits = shared.limits();
+        limits.credits_used += 1;
+        (limits.credits_used > limits.allotment(), now > limits.max_concurrent, limits.latency)
+    };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let response = if over_credits || over_concurrency {
+        let message = if over_credits { "the API credits of the day are exhausted" } else { "too many concurrent requests" };
+        error_response(429, "TOO_MANY_REQUESTS", message, json!({}))
+    } else if let Some(denied) = recorded.path.starts_with("/crm/v8/").then(|| crm::authenticate(&shared, &recorded)).flatten() {
+        denied
+    } else {
+        next.run(request).await
+    };
+    shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+    response
+}
+
+/// Zoho's answer to a path it does not serve.
+async fn unknown_path() -> Response {
+    error_response(404, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one", json!({}))
+}
+
+/// The `index`th segment after `/crm/v8/`, as sent (not percent-decoded: Zoho echoes ids as given).
+fn segment(request: &RecordedRequest, index: usize) -> &str {
+    request.path.strip_prefix("/crm/v8/").and_then(|rest| rest.split('/').nth(index)).unwrap_or("")
+}
+
+async fn token(State(shared): Sandbox, Extension(request): Recorded) -> Response {
+    accounts::token(&shared, &request)
+}
+
+async fn books_call(State(shared): Sandbox, Extension(request): Recorded) -> Response {
+    books::route(&shared, &request)
+}
+
+async fn coql_query(State(shared): Sandbox, Extension(request): Recorded) -> Response {
+    coql::query(&shared, &request)
+}
+
+async fn fields(State(shared): Sandbox, Extension(request): Recorded) -> Response {
+    metadata::fields(&shared, &request)
+}
+
+async fn modules(State(shared): Sandbox) -> Response {
+    metadata::modules(&shared)
+}
+
+async fn org(State(shared): Sandbox) -> Response {
+    metadata::org(&shared)
+}
+
+async fn users(Extension(request): Recorded) -> Response {
+    metadata::users(&request)
+}
+
+async fn list(State(shared): Sandbox, Extension(request): Recorded) -> Response {
+    crm::list(&shared, &request, segment(&request, 0))
+}
+
+async fn create(State(shared): Sandbox, Extension(request): Recorded) -> Response {
+    crm::create(&shared, &request, segment(&request, 0))
+}
+
+async fn record(State(shared): Sandbox, Extension(request): Recorded) -> Response {
+    crm::get(&shared, &request, segment(&request, 0), segment(&request, 1))
+}
+
+async fn update(State(shared): Sandbox, Extension(request): Recorded) -> Response {
+    crm::update(&shared, &request, segment(&request, 0), segment(&request, 1))
+}
+
+async fn delete(State(shared): Sandbox, Extension(request): Recorded) -> Response {
+    crm::delete(&shared, segment(&request, 0), segment(&request, 1))
+}
+
+async fn deleted(State(shared): Sandbox, Extension(request): Recorded) -> Response {
+    crm::deleted(&shared, &request, segment(&request, 0))
+}
+
+async fn upload(State(shared): Sandbox, Extension(request): Recorded) -> Response {
+    attachments::upload(&shared, &request, segment(&request, 0), segment(&request, 1)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Sandbox;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// The status and body of one raw HTTP/1.1 exchange (no client library in the sandbox).
+    async fn call(sandbox: &Sandbox, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
+        let mut stream = tokio::net::TcpStream::connect(sandbox.addr).await.unwrap();
+        let auth = token.map(|t| format!("Authorization: Zoho-oauthtoken {t}\r\n")).unwrap_or_default();
+        let request = format!("{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        let status = answer.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        (status, body)
+    }
+
+    // The string dispatch these routes replaced answered exactly so; each line pins one case.
+    #[tokio::test]
+    async fn routes_answer_as_the_string_dispatch_did() {
+        let sandbox = Sandbox::start().await.unwrap();
+        let token = sandbox.issue_token();
+        let t = Some(token.as_str());
+        let cases: &[(&str, &str, Option<&str>, u16, &str)] = &[
+            ("GET", "/nowhere", None, 404, "INVALID_URL_PATTERN"),
+            ("GET", "/crm/v2/Leads", None, 404, "INVALID_URL_PATTERN"),
+            ("GET", "/crm/v8/Leads/1/2/3", None, 401, "AUTHENTICATION_FAILURE"),
+            ("GET", "/crm/v8/Leads/1/2/3", t, 404, "INVALID_URL_PATTERN"),
+            ("PATCH", "/crm/v8/Leads", t, 404, "INVALID_URL_PATTERN"),
+            ("HEAD", "/crm/v8/org", t, 404, ""),
+            ("GET", "/crm/v8/Leads/1/Attachments", t, 404, "INVALID_URL_PATTERN"),
+            ("GET", "/crm/v8/coql", t, 400, "INVALID_MODULE"),
+            ("POST", "/crm/v8/org", t, 400, "INVALID_MODULE"),
+            ("PUT", "/crm/v8/settings/fields", t, 400, "INVALID_DATA"),
+            ("PUT", "/crm/v8/Leads/deleted", t, 400, "INVALID_DATA"),
+            ("GET", "/crm/v8/settings/deleted", t, 400, "INVALID_MODULE"),
+            ("GET", "/crm/v8/org", t, 200, "\"org\""),
+            ("GET", "/crm/v8/Leads/999", t, 204, ""),
+            ("GET", "/books/v2/x", None, 404, "Invalid URL Passed"),
+            ("GET", "/oauth/v2/token", None, 405, "invalid_request"),
+        ];
+        for (method, path, token, status, text) in cases {
+            let (got, body) = call(&sandbox, method, path, *token).await;
+            assert_eq!((got, body.contains(text)), (*status, true), "{method} {path}: {body}");
+        }
+        // Every CRM path counted a credit; the others did not.
+        assert_eq!(sandbox.limits().credits_used, 13);
+    }
+}
