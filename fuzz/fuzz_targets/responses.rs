@@ -28,7 +28,7 @@ fn answers(status: u16, body: &[u8]) {
     let _ = response::single_outcome(&answer);
     let _ = response::body_json(&answer);
     if let Ok(map) = envelope::open(&answer) {
-        let _ = envelope::take(map, "contact");
+        let _ = envelope::take(&map, "contact");
     }
     // Bounded readers agree with serde_json on what is JSON.
     let valid = serde_json::from_slice::<serde_json::Value>(body).is_ok();
