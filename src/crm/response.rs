@@ -12,9 +12,21 @@ use serde_json::{json, Value};
 /// Records a write answers for at most (Zoho takes 100 per request).
 pub const MAX_WRITE_ITEMS: usize = 100;
 
-/// Parses a JSON body whole, or explains what came instead (an HTML proxy page, a cut-off body).
-/// Unbounded: for answers whose size Zoho itself keeps small; lists go through [`list_page`].
+/// Largest metadata answer read whole (`/org`, `/settings/modules`, a `/users` page): Zoho's
+/// real ones are a few hundred kilobytes; a tree of a hostile 2 MiB stays far inside the
+/// instance's memory.
+pub const MAX_METADATA_BYTES: usize = 2 << 20;
+
+/// Parses a metadata answer whole, or explains what came instead (an HTML proxy page, a cut-off
+/// body, an answer too large to be metadata). Lists of records go through [`list_page`].
 pub fn body_json(response: &Response) -> Result<Value> {
+    if response.body.len() > MAX_METADATA_BYTES {
+        return Err(ZohoError::new(
+            ErrorKind::Zoho,
+            format!("Zoho answered HTTP {} with {} bytes, more than the {MAX_METADATA_BYTES} a metadata answer is read up to", response.status, response.body.len()),
+        )
+        .with_status(response.status));
+    }
     serde_json::from_slice(&response.body).map_err(|e| not_json(response, &e.to_string()))
 }
 
@@ -347,5 +359,18 @@ mod tests {
         let page = list_page(&r, 2).unwrap();
         assert_eq!(listing_text(page.data.iter().map(|r| r.get()), page.info.map(|i| i.get())), r#"{"data":[{"a":1},{"b":"\u00e9"}],"info":{"count":2}}"#);
         assert!(list_page(&r, 1).is_err());
+    }
+
+    /// Attack: a 10 MB `[0,0,...]` answer to a metadata call (/org, /settings/modules, /users)
+    /// was parsed whole; past the metadata budget it is a typed error, unread.
+    #[test]
+    fn a_metadata_answer_past_its_budget_is_refused_unread() {
+        let mut body = String::from("{\"modules\":[");
+        body.push_str(&"0,".repeat(5_000_000));
+        body.push_str("0]}");
+        let e = body_json(&response(200, &body)).unwrap_err();
+        assert_eq!((e.kind, e.status), (ErrorKind::Zoho, Some(200)));
+        assert!(e.message.contains("metadata"), "{}", e.message);
+        assert!(body_json(&response(200, r#"{"modules":[]}"#)).is_ok());
     }
 }

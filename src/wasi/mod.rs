@@ -141,11 +141,11 @@ impl wit_books::Guest for Component {
 
 impl wit_incremental::Guest for Component {
     fn list_contacts_by_page(connection: wit::Connection, input: wit_incremental::ListContactsByPageInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_with(connection, options, |client| incremental::list_contacts_by_page(client, &input)).map(output_text)
+        run_text(connection, options, |client| incremental::list_contacts_by_page(client, &input))
     }
 
     fn list_modified_records_by_page(connection: wit::Connection, input: wit_incremental::ListModifiedRecordsByPageInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_with(connection, options, |client| incremental::list_modified_records_by_page(client, &input)).map(output_text)
+        run_text(connection, options, |client| incremental::list_modified_records_by_page(client, &input))
     }
 
     fn update_last_successful_run_date(connection: wit::Connection, input: wit_incremental::UpdateLastSuccessfulRunDateInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
