@@ -10,6 +10,7 @@ pub mod budget;
 pub mod client;
 pub mod connection;
 pub mod crm;
+pub mod download;
 pub mod error;
 pub mod http;
 pub mod incremental;

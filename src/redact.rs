@@ -55,6 +55,12 @@ impl Redactor {
         self.secrets.is_empty()
     }
 
+    /// Whether bytes hold a secret as it stands or form-encoded (a file answer echoing the
+    /// token). Bytes are not text, so they are searched, never rewritten.
+    pub fn finds_in_bytes(&self, bytes: &[u8]) -> bool {
+        self.needles.iter().any(|needle| memchr::memmem::find(bytes, needle.as_bytes()).is_some())
+    }
+
     /// Any text: a message, a code, a header value, a log line, a text body. JSON string
     /// literals in it are decoded and searched; when an escaped copy of a secret still hides
     /// outside any literal (quotes paired differently), the text is returned decoded.

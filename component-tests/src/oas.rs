@@ -87,6 +87,24 @@ const UNLISTED: &[Unlisted] = &[
     Unlisted { method: "GET", template: "/crm/v8/{module_api_name}/deleted", status: 204, reads_as: None },
 ];
 
+/// Operations Zoho documents (zoho-api.md, "Everyday record operations") whose OpenAPI file was
+/// not shipped here (notes.json, tags.json, related_lists.json, convert_lead.json): no file can
+/// judge them, so they are named here, each matched only when no shipped template matches,
+/// and counted apart. Their requests and answers are asserted by the tests themselves.
+const OUTSIDE_FILES: &[(&str, &str)] = &[
+    ("POST", "/crm/v8/Leads/{id}/actions/convert"),
+    ("POST", "/crm/v8/{module}/{id}/Notes"),
+    ("POST", "/crm/v8/{module}/actions/add_tags"),
+    ("POST", "/crm/v8/{module}/actions/remove_tags"),
+    ("GET", "/crm/v8/{module}/{id}/{related_list}"),
+];
+
+/// Whether `path` fits `template` (`{x}` is one non-empty segment).
+fn fits(template: &str, path: &str) -> bool {
+    let (t, p): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), path.split('/').collect());
+    t.len() == p.len() && t.iter().zip(&p).all(|(t, p)| if t.starts_with('{') { !p.is_empty() } else { t == p })
+}
+
 pub struct Operation {
     pub file: String,
     pub template: String,
@@ -215,7 +233,15 @@ impl Judge {
         let mut found = Vec::new();
         let op = match self.operation(&exchange.method, &exchange.path) {
             Ok(op) => op,
-            Err(e) => return vec![format!("{} {}: {e}", exchange.method, exchange.path)],
+            Err(e) => {
+                if let Some((method, template)) = OUTSIDE_FILES.iter().find(|(m, t)| *m == exchange.method && fits(t, &exchange.path)) {
+                    if let Ok(mut exercised) = self.exercised.lock() {
+                        exercised.insert(format!("{method} {template} (outside Zoho's files)"));
+                    }
+                    return Vec::new();
+                }
+                return vec![format!("{} {}: {e}", exchange.method, exchange.path)];
+            }
         };
         if let Ok(mut exercised) = self.exercised.lock() {
             exercised.insert(format!("{} {}", op.method, op.template));
@@ -549,7 +575,7 @@ pub fn coverage_summary(dir: &std::path::Path) -> String {
     let list: Vec<&str> = total.exercised.iter().map(String::as_str).collect();
     format!(
         "{} of {} CRM operations are exercised; {} requests and {} answers were validated\n{}",
-        total.exercised.len(),
+        total.exercised.iter().filter(|e| !e.ends_with("(outside Zoho's files)")).count(),
         total.operations,
         total.requests,
         total.answers,

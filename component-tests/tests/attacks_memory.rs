@@ -107,7 +107,7 @@ async fn answers_at_the_32_mib_cap_are_read_and_past_it_refused() {
     h.sandbox.inject(Fault::status(1, 200, &record_answer(32 * MIB + 1)));
     let outcome = h.run("crm-get-record", get).await;
     assert_eq!(error_of(&outcome)["kind"], "transport");
-    assert!(message(&outcome).contains("larger than 32 MB"), "{}", message(&outcome));
+    assert!(message(&outcome).contains("larger than 32 MiB"), "{}", message(&outcome));
     assert_eq!(h.requests().len(), 1);
 }
 

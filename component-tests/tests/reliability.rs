@@ -82,7 +82,7 @@ async fn the_fault_matrix_ends_in_a_result_or_a_typed_error() {
         h.run("crm-get-record", get_lead()).await
     })
     .clone();
-    assert!(error["message"].as_str().unwrap_or("").contains("larger than 32 MB"), "{error}");
+    assert!(error["message"].as_str().unwrap_or("").contains("larger than 32 MiB"), "{error}");
 }
 
 /// Break #6a through a hostile server: Zoho (or whatever answers in its place) echoes the

@@ -3,11 +3,12 @@
 
 use crate::client::{ApiCall, Client};
 use crate::crm::response::single_outcome;
-use crate::error::{Result, ZohoError};
+use crate::error::{ErrorKind, Result, ZohoError};
 use crate::http::Method;
 use crate::multipart::{self, Field};
 use crate::validate;
-use crate::wit::crm::{AddAttachmentInput, FileContent};
+use crate::wit::crm::{AddAttachmentInput, DownloadAttachmentInput, FileContent, ListAttachmentsInput};
+use crate::wit::types::DownloadedFile;
 
 /// Zoho's attachment size limit.
 pub const MAX_ATTACHMENT_BYTES: usize = 100 * 1024 * 1024;
@@ -54,3 +55,14 @@ pub fn add_attachment(client: &Client, input: AddAttachmentInput) -> Result<Stri
     let call = ApiCall::new(Method::Post, format!("/crm/v8/{module}/{id}/Attachments")).body(multipart::form(vec![field]));
     single_outcome(&client.send(call)?)
 }
+
+pub fn list_attachments(_client: &Client, input: &ListAttachmentsInput) -> Result<String> {
+    let _ = input;
+    Err(ZohoError::new(ErrorKind::Internal, "list_attachments is not built yet"))
+}
+
+pub fn download_attachment(_client: &Client, input: &DownloadAttachmentInput) -> Result<DownloadedFile> {
+    let _ = input;
+    Err(ZohoError::new(ErrorKind::Internal, "download_attachment is not built yet"))
+}
+

@@ -5,7 +5,7 @@ mod keyvalue;
 mod transport;
 
 use crate::client::Client;
-use crate::crm::{attachments, coql, records};
+use crate::crm::{attachments, convert, coql, deleted, modules, notes, records, related, search, tags, upsert};
 use crate::error::ZohoError;
 use crate::limits::Throttle;
 use crate::redact::{self, Redactor};
@@ -111,6 +111,54 @@ impl crm::Guest for Component {
     fn raw_request(connection: wit::Connection, input: wit::RawRequestInput, options: Option<wit::CallOptions>) -> Result<wit::RawResponse, wit::ZohoError> {
         run_with(connection, options, |client| raw::crm_raw_request(client, &input))
     }
+
+    fn upsert_records(connection: wit::Connection, input: crm::UpsertRecordsInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text(connection, options, |client| upsert::upsert_records(client, &input))
+    }
+
+    fn search_records(connection: wit::Connection, input: crm::SearchRecordsInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text(connection, options, |client| search::search_records(client, &input))
+    }
+
+    fn convert_lead(connection: wit::Connection, input: crm::ConvertLeadInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text(connection, options, |client| convert::convert_lead(client, &input))
+    }
+
+    fn get_related_records(connection: wit::Connection, input: crm::GetRelatedRecordsInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text(connection, options, |client| related::get_related_records(client, &input))
+    }
+
+    fn add_note(connection: wit::Connection, input: crm::AddNoteInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text(connection, options, |client| notes::add_note(client, &input))
+    }
+
+    fn add_tags(connection: wit::Connection, input: crm::AddTagsInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text(connection, options, |client| tags::add_tags(client, &input))
+    }
+
+    fn remove_tags(connection: wit::Connection, input: crm::RemoveTagsInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text(connection, options, |client| tags::remove_tags(client, &input))
+    }
+
+    fn list_attachments(connection: wit::Connection, input: crm::ListAttachmentsInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text(connection, options, |client| attachments::list_attachments(client, &input))
+    }
+
+    fn download_attachment(connection: wit::Connection, input: crm::DownloadAttachmentInput, options: Option<wit::CallOptions>) -> Result<wit::DownloadedFile, wit::ZohoError> {
+        run_with(connection, options, |client| attachments::download_attachment(client, &input))
+    }
+
+    fn get_deleted_records(connection: wit::Connection, input: crm::GetDeletedRecordsInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text(connection, options, |client| deleted::get_deleted_records(client, &input))
+    }
+
+    fn list_modules(connection: wit::Connection, input: crm::ListModulesInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text(connection, options, |client| modules::list_modules(client, &input))
+    }
+
+    fn describe_module(connection: wit::Connection, input: crm::DescribeModuleInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text(connection, options, |client| modules::describe_module(client, &input))
+    }
 }
 
 impl wit_books::Guest for Component {
@@ -136,6 +184,14 @@ impl wit_books::Guest for Component {
 
     fn raw_request(connection: wit::Connection, input: wit::RawRequestInput, options: Option<wit::CallOptions>) -> Result<wit::RawResponse, wit::ZohoError> {
         run_with(connection, options, |client| books::records::raw_request(client, &input))
+    }
+
+    fn record_action(connection: wit::Connection, input: wit_books::RecordActionInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text(connection, options, |client| books::actions::record_action(client, &input))
+    }
+
+    fn get_record_document(connection: wit::Connection, input: wit_books::GetRecordDocumentInput, options: Option<wit::CallOptions>) -> Result<wit::DownloadedFile, wit::ZohoError> {
+        run_with(connection, options, |client| books::documents::get_record_document(client, &input))
     }
 }
 

@@ -142,7 +142,7 @@ impl Transport for WasiHttp {
 }
 
 fn too_large() -> ZohoError {
-    ZohoError::transport(format!("Zoho's answer is larger than {} MB; ask for less (fewer fields or a smaller page)", MAX_RESPONSE_BYTES >> 20))
+    ZohoError::transport(format!("Zoho's answer is larger than {} MiB, the memory budget's answer cap; ask for less (fewer fields, a smaller page, or a smaller file)", MAX_RESPONSE_BYTES >> 20))
 }
 
 fn headers_len(headers: &[(String, String)]) -> Option<usize> {

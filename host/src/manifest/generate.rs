@@ -28,6 +28,23 @@ struct InputNote {
     maximum: Option<Value>,
     #[serde(rename = "maxLength")]
     max_length: Option<u64>,
+    #[serde(rename = "choices-from")]
+    choices_from: Option<ChoicesFrom>,
+}
+
+/// Where a dynamic input's choices come from: another action of this manifest, run with the
+/// given inputs (`{key}` stands for this form's input `key`), its answer read at the JSON
+/// pointer `options` as a list of objects, each giving a choice's `value` and `label`. A
+/// platform renders the input as a dropdown filled by that action.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct ChoicesFrom {
+    action: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    input: BTreeMap<String, String>,
+    options: String,
+    value: String,
+    label: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +95,8 @@ struct Input {
     maximum: Option<Value>,
     #[serde(rename = "maxLength", skip_serializing_if = "Option::is_none")]
     max_length: Option<u64>,
+    #[serde(rename = "choices-from", skip_serializing_if = "Option::is_none")]
+    choices_from: Option<ChoicesFrom>,
 }
 
 #[derive(Debug, Serialize)]
@@ -172,6 +191,7 @@ fn inputs_of(resolve: &Resolve, record: TypeId, notes: &BTreeMap<String, InputNo
             minimum: note.minimum.clone(),
             maximum: note.maximum.clone(),
             max_length: note.max_length,
+            choices_from: note.choices_from.clone(),
         });
         let derived = kind_of(resolve, &ty).with_context(|| format!("{place}.{}", field.name))?;
         let input = inputs.last_mut().ok_or_else(|| anyhow!("just pushed"))?;
@@ -213,6 +233,7 @@ fn schema_of(inputs: &[Input]) -> Value {
             ("minimum", input.minimum.clone()),
             ("maximum", input.maximum.clone()),
             ("maxLength", input.max_length.map(Value::from)),
+            ("x-choices-from", input.choices_from.as_ref().and_then(|c| serde_json::to_value(c).ok())),
         ] {
             if let Some(value) = value {
                 p.insert(name.into(), value);
@@ -229,6 +250,33 @@ fn schema_of(inputs: &[Input]) -> Value {
         "required": required,
         "additionalProperties": false,
     })
+}
+
+/// Every `choices-from` names an action of the manifest, only inputs that action has, and
+/// fills them from inputs of its own form, so a platform can always run it.
+fn check_choices(actions: &[Action]) -> Result<()> {
+    for action in actions {
+        for input in &action.inputs {
+            let Some(from) = &input.choices_from else { continue };
+            let place = format!("{}.{}", action.key, input.key);
+            let source = actions.iter().find(|a| a.key == from.action).ok_or_else(|| anyhow!("{place}: choices-from names action {}, which the manifest lacks", from.action))?;
+            for (name, template) in &from.input {
+                if !source.inputs.iter().any(|i| &i.key == name) {
+                    bail!("{place}: choices-from gives input {name}, which {} lacks", source.key);
+                }
+                let referenced = template.strip_prefix('{').and_then(|t| t.strip_suffix('}'));
+                if let Some(own) = referenced {
+                    if !action.inputs.iter().any(|i| i.key == own) {
+                        bail!("{place}: choices-from reads input {own}, which this form lacks");
+                    }
+                }
+            }
+            if let Some(missing) = source.inputs.iter().find(|i| i.required && !from.input.contains_key(&i.key)) {
+                bail!("{place}: choices-from leaves {}'s required input {} empty", source.key, missing.key);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// actions.json as text, from the WIT package in `wit_dir` and its `annotations.json`.
@@ -292,6 +340,7 @@ pub fn generate(wit_dir: &Path) -> Result<String> {
     if let Some(stale) = notes.actions.keys().find(|k| !seen.contains(k)) {
         bail!("annotations.json describes action {stale}, which the WIT does not export");
     }
+    check_choices(&actions)?;
     let mut manifest = notes.manifest.clone();
     for (name, section) in sections {
         manifest.insert(name, section);
@@ -344,11 +393,14 @@ mod tests {
         }
         std::fs::copy(wit_dir().join("world.wit"), dir.join("world.wit")).expect("copy");
         let original: Value = serde_json::from_str(&std::fs::read_to_string(wit_dir().join("annotations.json")).expect("read")).expect("json");
-        let cases: [(&str, fn(&mut Value)); 4] = [
+        let cases: [(&str, fn(&mut Value)); 7] = [
             ("name input bogus", |a| a["actions"]["crm-get-record"]["inputs"]["bogus"] = json!({ "label": "B" })),
             ("has no action crm-get-record", |a| drop(a["actions"].as_object_mut().map(|m| m.remove("crm-get-record")))),
             ("describes action crm-delete-everything", |a| a["actions"]["crm-delete-everything"] = json!({ "label": "x", "output": "y" })),
             ("cannot describe WIT integer", |a| a["actions"]["crm-get-records"]["inputs"]["page"] = json!({ "type": "json" })),
+            ("names action crm-list-everything", |a| a["actions"]["crm-get-record"]["inputs"]["record-type"]["choices-from"]["action"] = json!("crm-list-everything")),
+            ("reads input module, which this form lacks", |a| a["actions"]["crm-get-record"]["inputs"]["fields"]["choices-from"]["input"]["record-type"] = json!("{module}")),
+            ("leaves crm-describe-module's required input record-type empty", |a| a["actions"]["crm-get-record"]["inputs"]["fields"]["choices-from"]["input"] = json!({})),
         ];
         for (expected, change) in cases {
             let mut notes = original.clone();
