@@ -8,14 +8,16 @@ fn zoho_host() -> Command {
 }
 
 #[test]
-fn demo_runs_the_five_record_steps() {
+fn demo_runs_the_record_steps_a_find_or_create_and_a_search() {
     let output = zoho_host().arg("demo").output().expect("zoho-host runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "demo failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    for label in ["CRM - Create Record", "CRM - Get Record", "CRM - Get Records", "CRM - Update Record", "CRM - Remove Record"] {
+    for label in ["CRM - Create Record", "CRM - Get Record", "CRM - Get Records", "CRM - Update Record", "CRM - Upsert Records (Find or Create)", "CRM - Search Records", "CRM - Remove Record"] {
         assert!(stdout.contains(&format!("▶ {label}")), "{label} missing from:\n{stdout}");
     }
     assert!(stdout.contains("\"message\":\"record deleted\""), "{stdout}");
+    // The upsert found the created lead by Email (an update) and inserted the new one.
+    assert!(stdout.contains("(find or create: update ") && stdout.contains(", insert "), "{stdout}");
 }
 
 #[test]
