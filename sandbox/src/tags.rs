@@ -114,3 +114,36 @@ fn tag(shared: &Shared, request: &RecordedRequest, module_name: &str, adding: bo
     module.revision += 1;
     json_response(write_status(&results, 200), &json!({ "data": results }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(body: Value) -> RecordedRequest {
+        RecordedRequest {
+            method: "POST".into(),
+            path: "/crm/v8/Leads/actions/add_tags".into(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: body.to_string().into_bytes(),
+            received_ms: 0,
+            seq: 0,
+            response_status: None,
+            response_body: None,
+            faulted: false,
+        }
+    }
+
+    #[test]
+    fn zohos_limits_are_enforced() {
+        let shared = Shared::new();
+        crate::seed::seed(&shared);
+        let ids: Vec<String> = (0..501).map(|i| i.to_string()).collect();
+        let over = tag(&shared, &post(json!({ "tags": [{ "name": "Hot" }], "ids": ids })), "Leads", true);
+        assert_eq!(over.status().as_u16(), 400);
+        let long = tag(&shared, &post(json!({ "tags": [{ "name": "x".repeat(26) }], "ids": ["1"] })), "Leads", true);
+        assert_eq!(long.status().as_u16(), 400);
+        assert_eq!(tag(&shared, &post(json!({ "ids": ["1"] })), "Leads", true).status().as_u16(), 400);
+        assert_eq!(tag(&shared, &post(json!({ "tags": [{ "name": "Hot" }] })), "Leads", true).status().as_u16(), 400);
+    }
+}

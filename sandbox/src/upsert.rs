@@ -120,3 +120,28 @@ pub fn upsert(shared: &Shared, request: &RecordedRequest, module_name: &str) -> 
     }
     json_response(write_status(&results, 200), &json!({ "data": results }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Several records matching (values that predate a field's uniqueness): the first field in
+    /// order that matches decides, and the oldest record matching it is updated.
+    #[test]
+    fn the_first_matching_field_and_the_oldest_record_win() {
+        let mut module = Module { unique: vec!["Email", "Phone"], ..Default::default() };
+        let record = |email: &str, phone: &str| {
+            let Value::Object(r) = json!({ "Email": email, "Phone": phone }) else { unreachable!() };
+            r
+        };
+        module.records.insert(3, record("a@x.com", "1"));
+        module.records.insert(2, record("a@x.com", "2"));
+        module.records.insert(1, record("b@x.com", "3"));
+        let fields = vec!["Email".to_string(), "Phone".to_string()];
+        let values = record("a@x.com", "3");
+        assert_eq!(find_match(&module, &fields, &values), Some((2, "Email".to_string())));
+        let fields = vec!["Phone".to_string(), "Email".to_string()];
+        assert_eq!(find_match(&module, &fields, &values), Some((1, "Phone".to_string())));
+        assert_eq!(find_match(&module, &fields, &record("c@x.com", "9")), None);
+    }
+}
