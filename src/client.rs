@@ -33,11 +33,19 @@ pub struct ApiCall {
     pub query: Vec<(String, String)>,
     pub body: Option<Body>,
     pub headers: Vec<(String, String)>,
+    /// API credits Zoho charges for this call (1 for most; convert lead costs 5).
+    pub credits: u64,
 }
 
 impl ApiCall {
     pub fn new(method: Method, path: impl Into<String>) -> Self {
-        ApiCall { method, path: path.into(), query: Vec::new(), body: None, headers: Vec::new() }
+        ApiCall { method, path: path.into(), query: Vec::new(), body: None, headers: Vec::new(), credits: 1 }
+    }
+
+    /// The credits each answer to this call costs, from Zoho's published table (default 1).
+    pub fn credits(mut self, credits: u64) -> Self {
+        self.credits = credits;
+        self
     }
 
     pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
@@ -154,7 +162,7 @@ impl<'a> Client<'a> {
         let mut retry = 0;
         let mut waited = Duration::ZERO;
         loop {
-            let outcome = self.exchange(&request);
+            let outcome = self.exchange(&request, call.credits);
             self.log_exchange(&request, &outcome.0, outcome.1, retry);
             let outcome = outcome.0;
             if retry >= self.options.max_retries() || !self.should_retry(request.method, &outcome) {
@@ -176,9 +184,9 @@ impl<'a> Client<'a> {
         }
     }
 
-    /// One exchange: within the throttle when there is one, and counted as a credit spent
-    /// (every answer costs one, a 429 included: Zoho counts what reaches it).
-    fn exchange(&self, request: &Request) -> (Result<Response>, Duration) {
+    /// One exchange: within the throttle when there is one, and counted as the call's credits
+    /// spent (every answer costs them, a 429 included: Zoho counts what reaches it).
+    fn exchange(&self, request: &Request, credits: u64) -> (Result<Response>, Duration) {
         let slot = match self.throttle.map(|t| t.acquire(self.storage, self.transport)).transpose() {
             Ok(slot) => slot,
             Err(e) => return (Err(e), Duration::ZERO),
@@ -190,7 +198,7 @@ impl<'a> Client<'a> {
             Throttle::release(self.storage, slot);
         }
         if outcome.is_ok() {
-            let _ = limits::spend(self.storage, 1);
+            let _ = limits::spend(self.storage, credits);
         }
         (outcome, took)
     }
@@ -357,6 +365,22 @@ mod tests {
             assert_eq!((response.status, transport.sent.borrow().len()), (429, 2));
             assert_eq!(transport.slept.borrow().len(), 1);
         }
+    }
+
+    /// Convert lead costs 5 credits (Zoho's table): the shared budget counts 5 per answer, not 1.
+    #[test]
+    fn a_call_counts_the_credits_zoho_charges_for_it() {
+        let (transport, storage) = (Scripted::default(), Memory::default());
+        transport.answer(200, "{}");
+        transport.answer(200, "{}");
+        let options = CallOptions::default();
+        let connection = Connection { access_token: Some("t".into()), ..Default::default() };
+        let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        assert_eq!(ApiCall::new(Method::Get, "/x").credits, 1);
+        client.send(ApiCall::new(Method::Post, "/crm/v8/Leads/1/actions/convert").credits(5)).unwrap();
+        assert_eq!(limits::spent_last_24h(&storage).unwrap(), 5);
+        client.send(ApiCall::new(Method::Get, "/crm/v8/Leads")).unwrap();
+        assert_eq!(limits::spent_last_24h(&storage).unwrap(), 6);
     }
 
     #[test]

@@ -68,6 +68,10 @@ const EXEMPTIONS: &[Exemption] = &[
     // users.json's `type` enum lacks `AllUsers`, which Zoho documents for every user, active or
     // not, and which the sync's users listing uses (zoho-api.md, "CRM records": metadata).
     Exemption { method: "GET", template: "/crm/v8/users", at: "query", pointer: "/type", says: "\"AllUsers\" is not one of" },
+    // record.json types an upsert outcome's `duplicate_field` as a string; Zoho sends `null` for an
+    // inserted record, which matched no duplicate-check field (zoho-api.md, "Everyday record operations").
+    Exemption { method: "POST", template: "/crm/v8/{module_api_name}/upsert", at: "answer 200", pointer: "/data/*/duplicate_field", says: "got null" },
+    Exemption { method: "POST", template: "/crm/v8/{module_api_name}/upsert", at: "answer 207", pointer: "/data/*/duplicate_field", says: "got null" },
 ];
 
 /// record.json lists only 200 and coql.json only 200/400, but Zoho documents more
@@ -85,6 +89,9 @@ const UNLISTED: &[Unlisted] = &[
     Unlisted { method: "GET", template: "/crm/v8/{module_api_name}/{id}", status: 204, reads_as: None },
     Unlisted { method: "POST", template: "/crm/v8/coql", status: 204, reads_as: None },
     Unlisted { method: "GET", template: "/crm/v8/{module_api_name}/deleted", status: 204, reads_as: None },
+    // Upsert answers as create does (zoho-api.md, "Everyday record operations": "207/400 as for create").
+    Unlisted { method: "POST", template: "/crm/v8/{module_api_name}/upsert", status: 207, reads_as: Some(200) },
+    Unlisted { method: "POST", template: "/crm/v8/{module_api_name}/upsert", status: 400, reads_as: Some(200) },
 ];
 
 /// Operations Zoho documents (zoho-api.md, "Everyday record operations") whose OpenAPI file was

@@ -182,7 +182,7 @@ pub fn get(shared: &Shared, request: &RecordedRequest, module_name: &str, id: &s
 }
 
 /// The `data` array of a write body, or the top-level error Zoho gives for a malformed body.
-fn write_items(request: &RecordedRequest) -> Result<Vec<Value>, Response> {
+pub(crate) fn write_items(request: &RecordedRequest) -> Result<Vec<Value>, Response> {
     let Some(body) = request.json() else {
         return Err(error_response(400, "INVALID_DATA", "body is not a valid JSON", json!({})));
     };
@@ -196,7 +196,7 @@ fn write_items(request: &RecordedRequest) -> Result<Vec<Value>, Response> {
 }
 
 /// Zoho's checks on one record's values: mandatory field, e-mail shape, unique fields.
-fn check_values(module: &Module, module_name: &str, index: usize, values: &Map<String, Value>, own_id: Option<u64>, creating: bool) -> Option<Value> {
+pub(crate) fn check_values(module: &Module, module_name: &str, index: usize, values: &Map<String, Value>, own_id: Option<u64>, creating: bool) -> Option<Value> {
     let path = |field: &str| format!("$.data[{index}].{field}");
     let mandatory_missing = match values.get(module.mandatory) {
         None => creating,
@@ -224,7 +224,7 @@ fn check_values(module: &Module, module_name: &str, index: usize, values: &Map<S
 }
 
 /// Only the module's own, writable fields are stored; Zoho ignores the rest.
-fn writable(module: &Module, values: &Map<String, Value>) -> Map<String, Value> {
+pub(crate) fn writable(module: &Module, values: &Map<String, Value>) -> Map<String, Value> {
     values
         .iter()
         .filter(|(k, _)| module.fields.iter().any(|f| f.api_name == **k && f.data_type != "ownerlookup" && f.data_type != "datetime" && f.api_name != "id"))
@@ -232,7 +232,7 @@ fn writable(module: &Module, values: &Map<String, Value>) -> Map<String, Value> 
         .collect()
 }
 
-fn success_details(record: &Map<String, Value>) -> Value {
+pub(crate) fn success_details(record: &Map<String, Value>) -> Value {
     json!({
         "Modified_Time": record.get("Modified_Time"),
         "Modified_By": record.get("Modified_By"),
@@ -243,7 +243,7 @@ fn success_details(record: &Map<String, Value>) -> Value {
 }
 
 /// 201/200 when all succeeded, 400 when none did, 207 for a mix.
-fn write_status(items: &[Value], all_ok: u16) -> u16 {
+pub(crate) fn write_status(items: &[Value], all_ok: u16) -> u16 {
     let failed = items.iter().filter(|i| i["status"] == "error").count();
     match failed {
         0 => all_ok,

@@ -5,7 +5,7 @@
 use crate::response::error_response;
 use crate::request::RecordedRequest;
 use crate::state::Shared;
-use crate::{accounts, attachments, books, coql, crm, metadata};
+use crate::{accounts, attachments, books, convert, coql, crm, metadata, notes, tags, upsert};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::{from_fn_with_state, Next};
@@ -37,6 +37,11 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/crm/v8/{module}/deleted", zoho(get(deleted).put(update).delete(delete)))
         .route("/crm/v8/{module}/{id}", zoho(get(record).put(update).delete(delete)))
         .route("/crm/v8/{module}/{id}/Attachments", zoho(post(upload)))
+        .route("/crm/v8/{module}/upsert", zoho(post(upsert::handle)))
+        .route("/crm/v8/{module}/{id}/actions/convert", zoho(post(convert::handle)))
+        .route("/crm/v8/{module}/{id}/Notes", zoho(post(notes::handle)))
+        .route("/crm/v8/{module}/actions/add_tags", zoho(post(tags::add)))
+        .route("/crm/v8/{module}/actions/remove_tags", zoho(post(tags::remove)))
         .fallback(unknown_path)
         .layer(from_fn_with_state(shared.clone(), crm_gate))
         .layer(from_fn_with_state(shared.clone(), exchange))
@@ -131,7 +136,7 @@ async fn unknown_path() -> Response {
 }
 
 /// The `index`th segment after `/crm/v8/`, as sent (not percent-decoded: Zoho echoes ids as given).
-fn segment(request: &RecordedRequest, index: usize) -> &str {
+pub(crate) fn segment(request: &RecordedRequest, index: usize) -> &str {
     request.path.strip_prefix("/crm/v8/").and_then(|rest| rest.split('/').nth(index)).unwrap_or("")
 }
 

@@ -53,8 +53,8 @@ pub fn seed(shared: &Shared) {
     leads.push(FieldDef { api_name: "Product_Details".into(), data_type: "subform" });
     let modules = [
         ("Leads", leads, "Last_Name", vec!["Email"]),
-        ("Contacts", text_fields(&["First_Name", "Last_Name", "Email", "Phone", "Account_Name", "Mailing_City"]), "Last_Name", vec![]),
-        ("Accounts", text_fields(&["Account_Name", "Website", "Phone", "Industry"]), "Account_Name", vec![]),
+        ("Contacts", text_fields(&["First_Name", "Last_Name", "Email", "Phone", "Account_Name", "Mailing_City"]), "Last_Name", vec!["Email"]),
+        ("Accounts", text_fields(&["Account_Name", "Website", "Phone", "Industry"]), "Account_Name", vec!["Account_Name"]),
         ("Deals", text_fields(&["Deal_Name", "Stage", "Amount", "Closing_Date", "Account_Name"]), "Deal_Name", vec![]),
         ("Tasks", text_fields(&["Subject", "Status", "Due_Date"]), "Subject", vec![]),
         ("Events", text_fields(&["Event_Title", "Start_DateTime", "End_DateTime"]), "Event_Title", vec![]),

@@ -89,6 +89,8 @@ pub struct Data {
     /// (module, record id) → its attachments
     pub attachments: HashMap<(String, String), Vec<StoredAttachment>>,
     pub page_tokens: HashMap<String, PageToken>,
+    /// lead id → the details its conversion answered (a converted lead leaves Leads).
+    pub converted_leads: HashMap<String, Value>,
     pub next_id: u64,
     pub next_token: u64,
 }

@@ -6,7 +6,7 @@ use crate::client::{ApiCall, Client};
 use crate::crm::fields::module_fields;
 use crate::crm::list_query::ListQuery;
 use crate::crm::page_tokens;
-use crate::crm::response::{content, info_object, list_page, listing_text, single_outcome, write_items};
+use crate::crm::response::{content, info_object, list_page, listing_text, single_outcome, single_outcome_of, write_items_within};
 use crate::error::{ErrorKind, Result, ZohoError};
 use crate::http::{Body, Method, Response};
 use crate::json::{self, JsonError, MAX_DYNAMIC_FIELDS_BYTES, MAX_KEYS_PER_RECORD, MAX_VALUES_BYTES};
@@ -45,7 +45,7 @@ fn record_members<'a>(what: &str, text: &'a str) -> Result<Vec<(String, &'a RawV
 /// Reads `values` (object or array of objects) and fills each record from `dynamic-fields`:
 /// a key present in the record keeps the record's value. Returns each record's JSON text and
 /// whether a single object was given. Sizes are checked before parsing; nothing becomes a tree.
-fn records_from_values(values: &str, dynamic_fields: Option<&str>) -> Result<(Vec<String>, bool)> {
+pub(crate) fn records_from_values(values: &str, dynamic_fields: Option<&str>) -> Result<(Vec<String>, bool)> {
     if values.len() > MAX_VALUES_BYTES {
         return Err(ZohoError::invalid_input(format!(
             "values is {} bytes; at most {MAX_VALUES_BYTES} bytes (16 MiB) are accepted: send fewer records per step, and files as attachments",
@@ -102,7 +102,12 @@ fn records_from_values(values: &str, dynamic_fields: Option<&str>) -> Result<(Ve
 
 /// `{"data":[...], "trigger":[...]}` with the trigger names checked, composed from the
 /// records' texts.
-fn write_body(records: Vec<String>, trigger: &Option<Vec<String>>) -> Result<Body> {
+pub(crate) fn write_body(records: Vec<String>, trigger: &Option<Vec<String>>) -> Result<Body> {
+    write_body_with(records, trigger, &[])
+}
+
+/// [`write_body`] plus `"duplicate_check_fields":[...]` when any are given (upsert).
+pub(crate) fn write_body_with(records: Vec<String>, trigger: &Option<Vec<String>>, duplicate_check_fields: &[String]) -> Result<Body> {
     let mut body = String::with_capacity(records.iter().map(|r| r.len() + 1).sum::<usize>() + 64);
     body.push_str("{\"data\":[");
     for (n, record) in records.iter().enumerate() {
@@ -113,6 +118,10 @@ fn write_body(records: Vec<String>, trigger: &Option<Vec<String>>) -> Result<Bod
     }
     body.push(']');
     drop(records);
+    if !duplicate_check_fields.is_empty() {
+        body.push_str(",\"duplicate_check_fields\":");
+        body.push_str(&json!(duplicate_check_fields).to_string());
+    }
     if let Some(trigger) = trigger {
         if let Some(bad) = trigger.iter().find(|t| !TRIGGERS.contains(&t.as_str())) {
             return Err(ZohoError::invalid_input(format!(
@@ -132,11 +141,18 @@ pub fn create_record(client: &Client, input: &CreateRecordInput) -> Result<Strin
     let (records, single) = records_from_values(&input.values, input.dynamic_fields.as_deref())?;
     let body = write_body(records, &input.trigger)?;
     let response = client.send(ApiCall::new(Method::Post, format!("/crm/v8/{module}")).body(body))?;
+    write_outcome(&response, single, MAX_RECORDS_PER_WRITE)
+}
+
+/// What a write of records answers: the one outcome for a single object, else
+/// `{"data":[...]}` with every record's own outcome (a mixed 207 is a success). An answer
+/// listing more than `sent` outcomes is refused unread.
+pub(crate) fn write_outcome(response: &Response, single: bool, sent: usize) -> Result<String> {
+    let items = write_items_within(response, sent)?;
     if single {
-        single_outcome(&response)
+        single_outcome_of(response, &items)
     } else {
-        // Mixed outcomes (207) are a success with every record's own status.
-        Ok(listing_text(write_items(&response)?.iter().map(|r| r.get()), None))
+        Ok(listing_text(items.iter().map(|r| r.get()), None))
     }
 }
 

@@ -251,10 +251,16 @@ pub fn content_required(response: &Response) -> Result<&Response> {
 /// The `data[]` items of a write (create, update, delete) answer, raw; an error when the
 /// request failed.
 pub fn write_items(response: &Response) -> Result<Vec<&RawValue>> {
+    write_items_within(response, MAX_WRITE_ITEMS)
+}
+
+/// [`write_items`] for a write that can answer for at most `max_items` records (the records
+/// or ids sent): a longer `data` is refused unread.
+pub fn write_items_within(response: &Response, max_items: usize) -> Result<Vec<&RawValue>> {
     if !(200..300).contains(&response.status) {
         return Err(error_from_response(response));
     }
-    let listing = list_page(response, MAX_WRITE_ITEMS)?;
+    let listing = list_page(response, max_items)?;
     if !listing.data.is_empty() {
         return Ok(listing.data);
     }
@@ -271,6 +277,11 @@ pub fn write_items(response: &Response) -> Result<Vec<&RawValue>> {
 /// otherwise (older API versions answer 200/201 with an error item).
 pub fn single_outcome(response: &Response) -> Result<String> {
     let items = write_items(response)?;
+    single_outcome_of(response, &items)
+}
+
+/// [`single_outcome`] from items already read off `response`.
+pub fn single_outcome_of(response: &Response, items: &[&RawValue]) -> Result<String> {
     let Some(item) = items.first() else {
         return Err(ZohoError::new(ErrorKind::Zoho, "Zoho answered without a record result").with_status(response.status));
     };

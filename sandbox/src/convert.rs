@@ -1,0 +1,167 @@
+//! `POST /crm/v8/Leads/{id}/actions/convert`: the lead becomes a contact (the one given, else one
+//! with the lead's e-mail, else a new one), an account (the one given, else the one named as the
+//! lead's Company, else a new one; none without a Company) and, when `Deals` is given, a deal.
+//! The lead leaves Leads (a later GET answers 204); converting it again is ID_ALREADY_CONVERTED.
+//! Zoho charges 5 credits per conversion.
+
+use crate::crm::writable;
+use crate::request::RecordedRequest;
+use crate::response::{error_body, error_response, json_response};
+use crate::routes::segment;
+use crate::seed;
+use crate::state::Shared;
+use axum::extract::State;
+use axum::response::Response;
+use axum::Extension;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+/// Credits a conversion costs beyond the one every call is charged at the gate.
+const EXTRA_CREDITS: u64 = 4;
+
+pub async fn handle(State(shared): State<Arc<Shared>>, Extension(request): Extension<Arc<RecordedRequest>>) -> Response {
+    convert(&shared, &request, segment(&request, 0), segment(&request, 1))
+}
+
+fn failed(code: &str, message: &str, details: Value) -> Response {
+    json_response(400, &json!({ "data": [error_body(code, message, details)] }))
+}
+
+/// The `{"id":..}` of a key of the conversion, when given.
+fn linked_id(item: &Map<String, Value>, key: &str) -> Result<Option<u64>, Response> {
+    match item.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => match value.get("id").and_then(Value::as_str).and_then(|i| i.parse::<u64>().ok()) {
+            Some(id) => Ok(Some(id)),
+            None => Err(failed("INVALID_DATA", "invalid data", json!({ "api_name": key, "json_path": format!("$.data[0].{key}") }))),
+        },
+    }
+}
+
+fn text<'a>(record: &'a Map<String, Value>, field: &str) -> Option<&'a str> {
+    record.get(field).and_then(Value::as_str).filter(|s| !s.trim().is_empty())
+}
+
+fn named(name: Option<&str>, id: u64) -> Value {
+    json!({ "name": name, "id": id.to_string() })
+}
+
+pub fn convert(shared: &Shared, request: &RecordedRequest, module_name: &str, lead_id: &str) -> Response {
+    // The gate charged one credit; a conversion costs five.
+    shared.limits().credits_used += EXTRA_CREDITS;
+    if module_name != "Leads" {
+        return error_response(400, "INVALID_MODULE", "the module name given seems to be invalid", json!({ "resource_path_index": 0 }));
+    }
+    let Some(item) = request.json().and_then(|b| b.get("data").and_then(Value::as_array).and_then(|d| d.first().cloned())) else {
+        return error_response(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing", json!({ "param_name": "data" }));
+    };
+    let Some(item) = item.as_object() else {
+        return failed("INVALID_DATA", "invalid data", json!({ "json_path": "$.data[0]" }));
+    };
+    let (accounts, contacts, assign_to) = match (linked_id(item, "Accounts"), linked_id(item, "Contacts"), linked_id(item, "assign_to")) {
+        (Ok(a), Ok(c), Ok(u)) => (a, c, u),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
+    };
+    let deal = match item.get("Deals") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(deal)) => Some(deal.clone()),
+        Some(_) => return failed("INVALID_DATA", "invalid data", json!({ "api_name": "Deals", "json_path": "$.data[0].Deals" })),
+    };
+    let overwrite = item.get("overwrite").and_then(Value::as_bool).unwrap_or(false);
+
+    // Every check before any change: a refused conversion leaves everything as it was.
+    let (lead, account_plan, contact_plan, deal_values) = {
+        let data = shared.data();
+        if data.converted_leads.contains_key(lead_id) {
+            return failed("ID_ALREADY_CONVERTED", "id already converted", json!({ "id": lead_id }));
+        }
+        let Some(lead) = lead_id.parse::<u64>().ok().and_then(|id| data.modules.get("Leads")?.records.get(&id).cloned()) else {
+            return failed("INVALID_DATA", "the id given seems to be invalid", json!({ "id": lead_id }));
+        };
+        let exists = |module: &str, id: u64| data.modules.get(module).is_some_and(|m| m.records.contains_key(&id));
+        if let Some(id) = accounts.filter(|id| !exists("Accounts", *id)) {
+            return failed("INVALID_DATA", "the id given seems to be invalid", json!({ "api_name": "Accounts", "id": id.to_string() }));
+        }
+        if let Some(id) = contacts.filter(|id| !exists("Contacts", *id)) {
+            return failed("INVALID_DATA", "the id given seems to be invalid", json!({ "api_name": "Contacts", "id": id.to_string() }));
+        }
+        if let Some(id) = assign_to.filter(|id| id.to_string() != seed::OWNER_ID) {
+            return failed("INVALID_DATA", "the id given seems to be invalid", json!({ "api_name": "assign_to", "id": id.to_string() }));
+        }
+        let deal_values = match &deal {
+            None => None,
+            Some(values) if text(values, "Deal_Name").is_none() => {
+                return failed("MANDATORY_NOT_FOUND", "required field not found", json!({ "api_name": "Deal_Name", "json_path": "$.data[0].Deals.Deal_Name" }))
+            }
+            Some(values) => data.modules.get("Deals").map(|m| writable(m, values)),
+        };
+        // Zoho's mapping order: the lead's e-mail against Contacts, its Company against Accounts.
+        let find = |module: &str, field: &str, value: Option<&str>| {
+            let value = value?;
+            data.modules.get(module)?.records.iter().find(|(_, r)| text(r, field) == Some(value)).map(|(id, _)| *id)
+        };
+        let account_plan = accounts.or_else(|| find("Accounts", "Account_Name", text(&lead, "Company")));
+        let contact_plan = contacts.or_else(|| find("Contacts", "Email", text(&lead, "Email")));
+        (lead, account_plan, contact_plan, deal_values)
+    };
+    let now = shared.clock.now();
+    let account = match (account_plan, text(&lead, "Company")) {
+        (Some(id), _) => Some(id),
+        (None, Some(company)) => {
+            let mut values = Map::new();
+            values.insert("Account_Name".into(), json!(company));
+            Some(seed::insert(shared, "Accounts", values, now))
+        }
+        (None, None) => None,
+    };
+    let account_name = account.and_then(|id| shared.data().modules.get("Accounts")?.records.get(&id).and_then(|r| text(r, "Account_Name").map(str::to_string)));
+    let account_ref = account.map(|id| named(account_name.as_deref(), id));
+    let person: Map<String, Value> = ["First_Name", "Last_Name", "Email", "Phone"]
+        .into_iter()
+        .filter_map(|f| lead.get(f).filter(|v| !v.is_null()).map(|v| (f.to_string(), v.clone())))
+        .collect();
+    let contact = match contact_plan {
+        Some(id) => {
+            let mut data = shared.data();
+            if let Some(record) = data.modules.get_mut("Contacts").and_then(|m| m.records.get_mut(&id)) {
+                // overwrite: the lead's values replace the existing contact's.
+                if overwrite {
+                    record.extend(person.clone());
+                }
+                if let (Some(account), None | Some(Value::Null)) = (&account_ref, record.get("Account_Name")) {
+                    record.insert("Account_Name".into(), account.clone());
+                }
+            }
+            id
+        }
+        None => {
+            let mut values = person;
+            if let Some(account) = &account_ref {
+                values.insert("Account_Name".into(), account.clone());
+            }
+            seed::insert(shared, "Contacts", values, now)
+        }
+    };
+    let deal = deal_values.map(|mut values| {
+        if let Some(account) = &account_ref {
+            values.insert("Account_Name".into(), account.clone());
+        }
+        let name = text(&values, "Deal_Name").map(str::to_string);
+        (seed::insert(shared, "Deals", values, now), name)
+    });
+    let mut data = shared.data();
+    let contact_name = data.modules.get("Contacts").and_then(|m| m.records.get(&contact)).and_then(|r| text(r, "Last_Name").map(str::to_string));
+    let details = json!({
+        "Contacts": named(contact_name.as_deref(), contact),
+        "Accounts": account_ref,
+        "Deals": deal.map(|(id, name)| named(name.as_deref(), id)),
+    });
+    if let Some(leads) = data.modules.get_mut("Leads") {
+        if let Ok(id) = lead_id.parse::<u64>() {
+            leads.records.remove(&id);
+            leads.revision += 1;
+        }
+    }
+    data.converted_leads.insert(lead_id.to_string(), details.clone());
+    json_response(200, &json!({ "data": [{ "code": "SUCCESS", "details": details, "message": "The record has been converted successfully", "status": "success" }] }))
+}
