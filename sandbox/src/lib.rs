@@ -206,3 +206,6 @@ impl Sandbox {
         let _ = (&mut self.server).await;
     }
 }
+
+/// Books record actions and documents (issue 14).
+mod books_actions;
