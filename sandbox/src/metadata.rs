@@ -3,7 +3,7 @@
 //! users.json) require. Each shape is written once; only the few values that differ are passed in.
 
 use crate::clock::Clock;
-use crate::response::{empty_response, error_response, invalid_module, json_response};
+use crate::response::{empty_response, error_response, json_response};
 use crate::seed;
 use crate::request::RecordedRequest;
 use crate::state::{FieldDef, Module, Shared};
@@ -287,7 +287,10 @@ pub fn fields(shared: &Shared, request: &RecordedRequest) -> Response {
         return error_response(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing", json!({ "param_name": "module" }));
     };
     let data = shared.data();
-    let Some(module) = data.modules.get(name) else { return invalid_module() };
+    // fields.json's INVALID_MODULE (InvalidParamDetails): the details name the parameter, not a path index.
+    let Some(module) = data.modules.get(name) else {
+        return error_response(400, "INVALID_MODULE", "the module name given seems to be invalid", json!({ "api_name": "module" }));
+    };
     let fields: Vec<Value> = module.fields.iter().enumerate().map(|(i, f)| field_entry(name, module, i, f)).collect();
     json_response(200, &json!({ "fields": fields }))
 }
