@@ -186,7 +186,7 @@ fn flag(raw: Option<&RawValue>) -> bool {
 }
 
 /// `text` cut to `limit` bytes on a character boundary.
-fn cut(text: String, limit: usize) -> String {
+pub(crate) fn cut(text: String, limit: usize) -> String {
     if text.len() <= limit {
         return text;
     }

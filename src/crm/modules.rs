@@ -3,7 +3,7 @@
 //! are read from Zoho's text, the rest skipped unread, within the metadata size limit.
 
 use crate::client::{ApiCall, Client};
-use crate::crm::fields::{module_field_descriptions, MAX_LABEL_BYTES};
+use crate::crm::fields::{cut, module_field_descriptions, MAX_LABEL_BYTES};
 use crate::crm::json_schema;
 use crate::crm::response::{answer_error, content_required, metadata_sized};
 use crate::error::{ErrorKind, Result, ZohoError};
@@ -72,15 +72,7 @@ pub struct ModuleSummary {
 }
 
 fn text(raw: Option<&RawValue>) -> Option<String> {
-    let mut text = raw.and_then(json::raw_str)?;
-    if text.len() > MAX_LABEL_BYTES {
-        let mut end = MAX_LABEL_BYTES;
-        while !text.is_char_boundary(end) {
-            end = end.saturating_sub(1);
-        }
-        text.truncate(end);
-    }
-    Some(text)
+    raw.and_then(json::raw_str).map(|t| cut(t, MAX_LABEL_BYTES))
 }
 
 fn boolean(raw: Option<&RawValue>) -> Option<bool> {
