@@ -3,7 +3,7 @@
 //! full-refresh streams (users, modules) read whole. Credits and concurrency are watched.
 
 use crate::client::{ApiCall, Client};
-use crate::crm::response::{body_json, content, content_required};
+use crate::crm::response::{body_json, content};
 use crate::error::{Result, ZohoError};
 use crate::http::Method;
 use crate::incremental::{self, SweepRequest};
@@ -86,18 +86,14 @@ pub fn discover(client: &Client, input: &DiscoverInput) -> Result<Value> {
     if input.include_modules == Some(false) {
         return Ok(json!({ "streams": streams }));
     }
-    let response = client.send(ApiCall::new(Method::Get, "/crm/v8/settings/modules"))?;
-    let body = body_json(content_required(&response)?)?;
-    for module in body.get("modules").and_then(Value::as_array).into_iter().flatten() {
-        let (Some(api_name), true) = (module.get("api_name").and_then(Value::as_str), module.get("api_supported").and_then(Value::as_bool) == Some(true)) else {
-            continue;
-        };
+    for module in crate::crm::modules::org_modules(client)?.into_iter().filter(|m| m.api_supported == Some(true)) {
+        let api_name = module.api_name.as_str();
         if streams.iter().any(|s| s["module"] == api_name) {
             continue;
         }
         streams.push(json!({
             "stream": api_name, "module": api_name, "incremental": true, "cursor_field": "Modified_Time", "primary_key": "id",
-            "custom": module.get("generated_type").and_then(Value::as_str) == Some("custom"),
+            "custom": module.generated_type.as_deref() == Some("custom"),
         }));
     }
     Ok(json!({ "streams": streams }))

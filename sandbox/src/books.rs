@@ -51,6 +51,9 @@ pub fn route(shared: &Shared, request: &RecordedRequest) -> Response {
     if !known_org {
         return books_error(400, 6041, "This user is not associated with the organization_id given");
     }
+    if let Some(answer) = crate::books_actions::route(shared, request, &segments) {
+        return answer;
+    }
     let (parent, collection, id) = match segments.as_slice() {
         [name] => (None, *name, None),
         [name, id] => (None, *name, Some(*id)),
@@ -131,6 +134,10 @@ pub fn route(shared: &Shared, request: &RecordedRequest) -> Response {
             };
             match method {
                 "GET" => {
+                    let number = format!("{singular}_number");
+                    if let Some(document) = request.query_param("accept").and_then(|a| crate::books_actions::document(&records[index], &number, a)) {
+                        return document;
+                    }
                     let mut answer = Map::new();
                     answer.insert("code".into(), json!(0));
                     answer.insert("message".into(), json!("success"));

@@ -210,3 +210,10 @@ impl Sandbox {
         let _ = (&mut self.server).await;
     }
 }
+
+/// Books record actions and documents (issue 14).
+mod books_actions;
+
+/// For tests: a module's id as /settings/modules lists it, and the PDF an invoice document is.
+pub use books_actions::pdf as books_pdf;
+pub use metadata::module_id;

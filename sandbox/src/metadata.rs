@@ -3,7 +3,7 @@
 //! users.json) require. Each shape is written once; only the few values that differ are passed in.
 
 use crate::clock::Clock;
-use crate::response::{empty_response, error_response, invalid_module, json_response};
+use crate::response::{empty_response, error_response, json_response};
 use crate::seed;
 use crate::request::RecordedRequest;
 use crate::state::{FieldDef, Module, Shared};
@@ -114,7 +114,17 @@ fn module_entry(name: &str, sequence: usize, api_supported: bool, generated_type
 fn field_kind(data_type: &str) -> (&'static str, u32, u32) {
     match data_type {
         "email" => ("string", 25, 100),
+        "phone" => ("string", 33, 30),
+        "website" => ("string", 21, 255),
+        "textarea" => ("string", 3, 32_000),
+        "picklist" => ("string", 2, 120),
+        "multiselectpicklist" => ("jsonarray", 100, 2_000),
+        "integer" => ("integer", 32, 9),
         "bigint" => ("string", 1, 19),
+        "currency" | "double" => ("double", 36, 16),
+        "boolean" => ("boolean", 301, 5),
+        "date" => ("string", 24, 20),
+        "lookup" => ("jsonobject", 133, 120),
         "ownerlookup" => ("jsonobject", 8, 120),
         "datetime" => ("string", 333, 120),
         "subform" => ("jsonarray", 733, 0),
@@ -122,9 +132,62 @@ fn field_kind(data_type: &str) -> (&'static str, u32, u32) {
     }
 }
 
+/// The `actual_value`s of a seeded picklist (as a fresh Zoho org has them), by module and field.
+pub fn picklist_values(module: &str, field: &str) -> &'static [&'static str] {
+    match (module, field) {
+        ("Leads", "Lead_Source") => &["-None-", "Advertisement", "Cold Call", "Web Download", "Trade Show"],
+        ("Leads", "Lead_Status") => &["-None-", "Attempted to Contact", "Contacted", "Qualified"],
+        (_, "Industry") => &["-None-", "Software", "Manufacturing", "Retail"],
+        ("Deals", "Stage") => &["Qualification", "Needs Analysis", "Proposal/Price Quote", "Closed Won", "Closed Lost"],
+        ("Tasks", "Status") => &["Not Started", "In Progress", "Completed"],
+        ("Campaigns", "Status") => &["Planning", "Active", "Complete"],
+        ("Campaigns", "Type") => &["Webinar", "Email", "Trade Show"],
+        ("Calls", "Call_Type") => &["Outbound", "Inbound", "Missed"],
+        ("Quotes", "Quote_Stage") => &["Draft", "Negotiation", "Delivered", "Closed Won"],
+        ("Products", "Tax") => &["Sales Tax", "Vat", "Service Tax"],
+        _ => &[],
+    }
+}
+
+/// The module a seeded lookup field points to.
+pub fn lookup_module(field: &str) -> Option<&'static str> {
+    match field {
+        "Account_Name" => Some("Accounts"),
+        "Contact_Name" => Some("Contacts"),
+        _ => None,
+    }
+}
+
+/// `pick_list_values` of a field (fields.json `pick_list_values`).
+fn pick_list_entries(module: &str, index: usize, field: &str) -> Value {
+    let values = picklist_values(module, field)
+        .iter()
+        .enumerate()
+        .map(|(n, v)| {
+            json!({
+                "display_value": v, "actual_value": v, "reference_value": v, "sequence_number": n + 1, "type": "used",
+                "id": format!("57257670000{:03}{:05}", n, index), "colour_code": null, "expected_data_type": "string", "_delete": false, "show_value": true,
+            })
+        })
+        .collect();
+    Value::Array(values)
+}
+
+/// `lookup` of a lookup field (fields.json `lookup`), null for other fields.
+fn lookup_entry(field: &FieldDef, label: &str) -> Value {
+    match (field.data_type, lookup_module(&field.api_name)) {
+        ("lookup", Some(target)) => json!({
+            "display_label": label, "api_name": field.api_name, "id": null,
+            "module": { "api_name": target, "id": module_id(target) },
+            "query_details": {}, "revalidate_filter_during_edit": false, "show_fields": [],
+        }),
+        _ => Value::Null,
+    }
+}
+
 /// One field of `/settings/fields` (fields.json `fields`). The component reads `api_name` and
 /// `data_type`; the label, id and flags follow from the field's place in its module.
-fn field_entry(module: &Module, index: usize, field: &FieldDef) -> Value {
+fn field_entry(module_name: &str, module: &Module, index: usize, field: &FieldDef) -> Value {
     let name = field.api_name.as_str();
     let (json_type, ui_type, length) = field_kind(field.data_type);
     let custom = name.ends_with("__c");
@@ -141,7 +204,7 @@ fn field_entry(module: &Module, index: usize, field: &FieldDef) -> Value {
         "json_type": json_type,
         "ui_type": ui_type,
         "length": length,
-        "decimal_place": null,
+        "decimal_place": if matches!(field.data_type, "currency" | "double") { json!(2) } else { Value::Null },
         "display_type": -1,
         "show_type": 7,
         "category": if custom { 2 } else { 0 },
@@ -180,7 +243,7 @@ fn field_entry(module: &Module, index: usize, field: &FieldDef) -> Value {
     let settings = json!({
         "customizable_properties": [],
         "layout_associations": [],
-        "pick_list_values": [],
+        "pick_list_values": pick_list_entries(module_name, index, name),
         "allowed_modules": [],
         "file_upolad_optionlist": [],
         "profiles": [{ "name": PROFILE.0, "id": PROFILE.1, "permission_type": if system { "read_only" } else { "read_write" } }],
@@ -207,7 +270,7 @@ fn field_entry(module: &Module, index: usize, field: &FieldDef) -> Value {
         "textarea": {},
         "multi_module_lookup": null,
         "currency": null,
-        "lookup": null,
+        "lookup": lookup_entry(field, &label),
         "subform": null,
         "formula": null,
         "multiselectlookup": null,
@@ -224,10 +287,16 @@ pub fn fields(shared: &Shared, request: &RecordedRequest) -> Response {
         return error_response(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing", json!({ "param_name": "module" }));
     };
     let data = shared.data();
-    let Some(module) = data.modules.get(name) else { return invalid_module() };
-    let fields: Vec<Value> = module.fields.iter().enumerate().map(|(i, f)| field_entry(module, i, f)).collect();
+    // fields.json's INVALID_MODULE (InvalidParamDetails): the details name the parameter, not a path index.
+    let Some(module) = data.modules.get(name) else {
+        return error_response(400, "INVALID_MODULE", "the module name given seems to be invalid", json!({ "api_name": "module" }));
+    };
+    let fields: Vec<Value> = module.fields.iter().enumerate().map(|(i, f)| field_entry(name, module, i, f)).collect();
     json_response(200, &json!({ "fields": fields }))
 }
+
+/// Modules of every org that only the web UI shows (`api_supported: false`).
+pub const NOT_API_SUPPORTED: [&str; 4] = ["Home", "Feeds", "Reports", "Visits"];
 
 /// `GET /settings/modules`: every module, API-supported or not, standard or custom.
 pub fn modules(shared: &Shared) -> Response {
@@ -239,7 +308,10 @@ pub fn modules(shared: &Shared) -> Response {
         .enumerate()
         .map(|(i, name)| module_entry(name, i + 1, true, if name.contains('_') || *name == "Shipments" { "custom" } else { "default" }))
         .collect();
-    modules.push(module_entry("Visits", modules.len() + 1, false, "default"));
+    // Zoho lists its web-only modules too, marked as out of the API's reach.
+    for name in NOT_API_SUPPORTED {
+        modules.push(module_entry(name, modules.len() + 1, false, "default"));
+    }
     json_response(200, &json!({ "modules": modules }))
 }
 
@@ -300,7 +372,7 @@ mod tests {
     fn seeded_modules_have_distinct_ids() {
         let shared = Shared::new();
         seed::seed(&shared);
-        let names: Vec<String> = shared.data().modules.keys().cloned().chain(["Visits".to_string()]).collect();
+        let names: Vec<String> = shared.data().modules.keys().cloned().chain(NOT_API_SUPPORTED.map(String::from)).collect();
         let ids: HashSet<String> = names.iter().map(|n| module_id(n)).collect();
         assert_eq!(ids.len(), names.len(), "{names:?}");
         assert!(ids.iter().all(|id| id.len() == 19 && id.bytes().all(|b| b.is_ascii_digit())));

@@ -19,8 +19,35 @@ fn system_fields() -> Vec<FieldDef> {
         .collect()
 }
 
+/// The fields of a module by API name, each with the data type Zoho gives it.
 fn text_fields(names: &[&str]) -> Vec<FieldDef> {
-    names.iter().map(|n| FieldDef { api_name: n.to_string(), data_type: if *n == "Email" { "email" } else { "text" } }).collect()
+    names.iter().map(|n| FieldDef { api_name: n.to_string(), data_type: data_type_of(n) }).collect()
+}
+
+/// Zoho's data type of a seeded field (as in a fresh org; Account_Name is a lookup outside Accounts).
+fn data_type_of(name: &str) -> &'static str {
+    match name {
+        "Email" => "email",
+        "Phone" => "phone",
+        "Website" => "website",
+        "Description" | "Note_Content" => "textarea",
+        "Lead_Source" | "Lead_Status" | "Industry" | "Stage" | "Status" | "Type" | "Call_Type" | "Quote_Stage" => "picklist",
+        "Amount" | "Unit_Price" | "Grand_Total" => "currency",
+        "Closing_Date" | "Due_Date" => "date",
+        "Probability" => "integer",
+        "Qty_in_Stock" => "double",
+        "Product_Active" => "boolean",
+        "Tax" => "multiselectpicklist",
+        "Account_Name" | "Contact_Name" => "lookup",
+        _ => "text",
+    }
+}
+
+/// In Accounts, Account_Name is the record's own name (text), not a lookup.
+fn account_fields() -> Vec<FieldDef> {
+    let mut fields = text_fields(&["Website", "Phone", "Industry"]);
+    fields.insert(0, FieldDef { api_name: "Account_Name".into(), data_type: "text" });
+    fields
 }
 
 pub fn owner() -> Value {
@@ -54,13 +81,13 @@ pub fn seed(shared: &Shared) {
     let modules = [
         ("Leads", leads, "Last_Name", vec!["Email"]),
         ("Contacts", text_fields(&["First_Name", "Last_Name", "Email", "Phone", "Account_Name", "Mailing_City"]), "Last_Name", vec!["Email"]),
-        ("Accounts", text_fields(&["Account_Name", "Website", "Phone", "Industry"]), "Account_Name", vec!["Account_Name"]),
-        ("Deals", text_fields(&["Deal_Name", "Stage", "Amount", "Closing_Date", "Account_Name"]), "Deal_Name", vec![]),
+        ("Accounts", account_fields(), "Account_Name", vec!["Account_Name"]),
+        ("Deals", text_fields(&["Deal_Name", "Stage", "Amount", "Closing_Date", "Account_Name", "Probability"]), "Deal_Name", vec![]),
         ("Tasks", text_fields(&["Subject", "Status", "Due_Date"]), "Subject", vec![]),
         ("Events", text_fields(&["Event_Title", "Start_DateTime", "End_DateTime"]), "Event_Title", vec![]),
         ("Calls", text_fields(&["Subject", "Call_Type", "Call_Duration"]), "Subject", vec![]),
         ("Campaigns", text_fields(&["Campaign_Name", "Status", "Type"]), "Campaign_Name", vec![]),
-        ("Products", text_fields(&["Product_Name", "Product_Code", "Unit_Price"]), "Product_Name", vec![]),
+        ("Products", text_fields(&["Product_Name", "Product_Code", "Unit_Price", "Qty_in_Stock", "Product_Active", "Tax"]), "Product_Name", vec![]),
         ("Quotes", text_fields(&["Subject", "Quote_Stage", "Grand_Total"]), "Subject", vec![]),
         ("Vendors", text_fields(&["Vendor_Name", "Email", "Phone"]), "Vendor_Name", vec![]),
         ("Notes", text_fields(&["Note_Title", "Note_Content"]), "Note_Content", vec![]),

@@ -31,6 +31,11 @@ pub struct Envelope<'a> {
 }
 
 impl<'a> Envelope<'a> {
+    /// Every top-level member, in Zoho's order.
+    pub fn members(&self) -> &[(String, &'a RawValue)] {
+        &self.members
+    }
+
     pub fn get(&self, key: &str) -> Option<&'a RawValue> {
         self.members.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
     }

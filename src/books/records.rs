@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use std::collections::HashSet;
 
 /// A Books resource name as it appears in the path: lowercase letters, digits, underscores.
-fn resource_name<'a>(what: &str, name: &'a str) -> Result<&'a str> {
+pub(crate) fn resource_name<'a>(what: &str, name: &'a str) -> Result<&'a str> {
     let ok = (1..=40).contains(&name.len()) && name.starts_with(|c: char| c.is_ascii_lowercase()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if ok {
         Ok(name)
@@ -26,15 +26,15 @@ fn resource_name<'a>(what: &str, name: &'a str) -> Result<&'a str> {
     }
 }
 
-struct Target {
+pub(crate) struct Target {
     /// `/books/v3/{parent}/{parent_id}/{resource}` or `/books/v3/{resource}`
-    collection: String,
-    keys: resources::Keys,
-    organization_id: String,
+    pub(crate) collection: String,
+    pub(crate) keys: resources::Keys,
+    pub(crate) organization_id: String,
 }
 
 /// The resource a Books action names, under its parent when one is given.
-fn target(client: &Client, record_type: &str, parent_record_type: &Option<String>, parent_record_id: &Option<String>) -> Result<Target> {
+pub(crate) fn target(client: &Client, record_type: &str, parent_record_type: &Option<String>, parent_record_id: &Option<String>) -> Result<Target> {
     let resource = resource_name("record-type", record_type.trim())?;
     let (collection, parent) = match (given(parent_record_type), given(parent_record_id)) {
         (None, None) => (format!("/books/v3/{resource}"), None),
@@ -50,7 +50,7 @@ fn target(client: &Client, record_type: &str, parent_record_type: &Option<String
 }
 
 /// Books ids are numbers carried as strings, like CRM's.
-fn books_id<'a>(what: &str, id: &'a str) -> Result<&'a str> {
+pub(crate) fn books_id<'a>(what: &str, id: &'a str) -> Result<&'a str> {
     validate::record_id(id).map_err(|_| ZohoError::invalid_input(format!("{what} {id:?} is not a Zoho Books id: ids are numbers such as 460000000026049")))
 }
 
@@ -69,7 +69,7 @@ fn values_of(values: &str, dynamic_fields: &Option<String>) -> Result<Body> {
     Ok(Body::new("application/json", json::object_text(&record).into_bytes()))
 }
 
-fn call(method: Method, path: String, target: &Target) -> ApiCall {
+pub(crate) fn call(method: Method, path: String, target: &Target) -> ApiCall {
     ApiCall::new(method, path).query("organization_id", target.organization_id.clone())
 }
 

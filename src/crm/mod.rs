@@ -5,6 +5,7 @@ pub mod convert;
 pub mod coql;
 pub mod deleted;
 pub mod fields;
+pub mod json_schema;
 pub mod list_query;
 pub mod modules;
 pub mod notes;

@@ -20,6 +20,11 @@ pub const MAX_METADATA_BYTES: usize = 2 << 20;
 /// Parses a metadata answer whole, or explains what came instead (an HTML proxy page, a cut-off
 /// body, an answer too large to be metadata). Lists of records go through [`list_page`].
 pub fn body_json(response: &Response) -> Result<Value> {
+    serde_json::from_slice(&metadata_sized(response)?.body).map_err(|e| not_json(response, &e.to_string()))
+}
+
+/// A metadata answer within [`MAX_METADATA_BYTES`], or the typed error saying it is larger.
+pub fn metadata_sized(response: &Response) -> Result<&Response> {
     if response.body.len() > MAX_METADATA_BYTES {
         return Err(ZohoError::new(
             ErrorKind::Zoho,
@@ -27,7 +32,7 @@ pub fn body_json(response: &Response) -> Result<Value> {
         )
         .with_status(response.status));
     }
-    serde_json::from_slice(&response.body).map_err(|e| not_json(response, &e.to_string()))
+    Ok(response)
 }
 
 fn not_json(response: &Response, why: &str) -> ZohoError {

@@ -10,6 +10,7 @@
 //! | `limits/rate/<second>` | until the second is 2 behind | first request of a new second; sweep |
 //! | `limits/org-license` | 24 h from when it was stored | sweep |
 //! | `crm/fields/<module>` | 1 h from when it was stored | sweep |
+//! | `crm/field-metadata/<module>` | 1 h from when it was stored | sweep |
 //! | `crm/page-tokens/<module>/<listing>` | 1 h from the last walk that stored it | sweep |
 //! | `incremental/<scope>/sweep` (an open sweep) | 7 days from when it was opened | commit; sweep |
 //! | `incremental/<scope>/<sweep>/{start,boundary}/<n>` | while `<sweep>` is the scope's open sweep (and an hour after it began) | commit and restart; sweep |
@@ -104,7 +105,7 @@ pub fn is_stale(storage: &dyn Storage, key: &str, now: u64, open_sweeps: &mut Ha
         ["limits", "inflight", window, _] => number(window).is_none_or(|w| w.saturating_add(2) < now / MINUTE_MS),
         ["limits", "rate", second] => number(second).is_none_or(|s| s.saturating_add(2) < now / 1000),
         ["limits", "org-license"] => fresh_past(read(key)?, now, DAY_MS),
-        ["crm", "fields", ..] | ["crm", "page-tokens", ..] => fresh_past(read(key)?, now, HOUR_MS),
+        ["crm", "fields", ..] | ["crm", "field-metadata", ..] | ["crm", "page-tokens", ..] => fresh_past(read(key)?, now, HOUR_MS),
         ["auth", "token", _] => match read(key)? {
             Some(bytes) => serde_json::from_slice::<Token>(&bytes).map_or(true, |t| t.expires_at_ms.saturating_add(HOUR_MS) < now),
             None => false,
@@ -167,6 +168,7 @@ mod tests {
             format!("limits/rate/{}", second - 2),
             "limits/org-license".into(),
             "crm/fields/Leads".into(),
+            "crm/field-metadata/Leads".into(),
             "crm/page-tokens/Leads/00ff".into(),
             "auth/token/abc".into(),
             format!("auth/lease/abc/{}", now / LEASE_WINDOW_MS),
@@ -184,6 +186,7 @@ mod tests {
             format!("limits/rate/{}", second - 3),
             "limits/rate/garbage".into(),
             "crm/fields/Deals".into(),
+            "crm/field-metadata/Deals".into(),
             "crm/page-tokens/Deals/1111".into(),
             "auth/token/old".into(),
             format!("auth/lease/abc/{}", now / LEASE_WINDOW_MS - 10),
@@ -194,7 +197,7 @@ mod tests {
         for key in live.iter().chain(stale.iter()) {
             m.set(key, b"18446744073709551615").unwrap();
         }
-        for (key, at) in [("limits/org-license", now - 1000), ("crm/fields/Leads", now - 1000), ("crm/page-tokens/Leads/00ff", now), ("crm/fields/Deals", now - HOUR_MS)] {
+        for (key, at) in [("limits/org-license", now - 1000), ("crm/fields/Leads", now - 1000), ("crm/field-metadata/Leads", now - HOUR_MS + 1), ("crm/page-tokens/Leads/00ff", now), ("crm/fields/Deals", now - HOUR_MS), ("crm/field-metadata/Deals", now - HOUR_MS)] {
             set(&m, key, json!({ "stored_at_ms": at, "value": [] }));
         }
         // No stored time: stale.

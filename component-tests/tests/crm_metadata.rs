@@ -1,0 +1,298 @@
+//! CRM metadata end to end: list-modules (`/settings/modules`) and describe-module
+//! (`/settings/fields`, cached, with a JSON Schema of one record's values).
+
+use component_tests::{assert_request, error_of, ok_of, Fault, Harness};
+use serde_json::{json, Value};
+use zoho_sandbox::hostile::Hostile;
+use zoho_sandbox::module_id;
+
+const SUPPORTED: [&str; 13] = ["Accounts", "Calls", "Campaigns", "Contacts", "Deals", "Events", "Leads", "Notes", "Products", "Quotes", "Shipments", "Tasks", "Vendors"];
+const WEB_ONLY: [&str; 4] = ["Home", "Feeds", "Reports", "Visits"];
+
+/// A module as list-modules shows it for the sandbox's seeded modules.
+fn summary(name: &str, supported: bool) -> Value {
+    let custom = name == "Shipments";
+    json!({
+        "api_name": name, "module_name": name, "singular_label": name.strip_suffix('s').unwrap_or(name), "plural_label": name,
+        "id": module_id(name), "generated_type": if custom { "custom" } else { "default" }, "api_supported": supported,
+        "creatable": supported, "editable": supported, "deletable": custom, "viewable": true, "convertable": name == "Leads",
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn list_modules_lists_the_api_supported_modules_unless_asked_for_all() {
+    let h = Harness::new().await;
+    let outcome = h.run("crm-list-modules", json!({})).await;
+    assert_request(&h.only_request(), &h.token, "GET", "/crm/v8/settings/modules", &[], None);
+    let expected: Vec<Value> = SUPPORTED.iter().map(|m| summary(m, true)).collect();
+    assert_eq!(ok_of(&outcome), &json!({ "modules": expected }));
+
+    h.sandbox.clear_requests();
+    let outcome = h.run("crm-list-modules", json!({ "api-supported-only": false })).await;
+    assert_request(&h.only_request(), &h.token, "GET", "/crm/v8/settings/modules", &[], None);
+    let all: Vec<Value> = SUPPORTED.iter().map(|m| summary(m, true)).chain(WEB_ONLY.iter().map(|m| summary(m, false))).collect();
+    assert_eq!(ok_of(&outcome), &json!({ "modules": all }));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn list_modules_reads_a_metadata_answer_up_to_2_mib_and_refuses_past_it() {
+    let h = Harness::new().await;
+    let head = r#"{"modules":[{"api_name":"Leads","api_supported":true,"description":""#;
+    let tail = r#""}]}"#;
+    let exactly = format!("{head}{}{tail}", "x".repeat((2 << 20) - head.len() - tail.len()));
+    assert_eq!(exactly.len(), 2 << 20);
+    h.sandbox.inject(Fault::status(1, 200, &exactly).on_path("/crm/v8/settings/modules"));
+    let outcome = h.run("crm-list-modules", json!({})).await;
+    assert_eq!(ok_of(&outcome)["modules"][0]["api_name"], "Leads");
+
+    h.sandbox.clear_requests();
+    h.sandbox.inject(Fault::status(1, 200, "").on_path("/crm/v8/settings/modules").hostile(Hostile::Oversized { bytes: (2 << 20) + 1 }));
+    let outcome = h.run("crm-list-modules", json!({})).await;
+    let error = error_of(&outcome);
+    assert_eq!((error["kind"].as_str(), error["status"].as_u64()), (Some("zoho"), Some(200)));
+    assert!(error["message"].as_str().unwrap_or("").contains("more than the 2097152 a metadata answer is read up to"), "{error}");
+    assert_eq!(h.requests().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn list_modules_errors_keep_zohos_shape() {
+    let h = Harness::new().await;
+    h.sandbox.inject(Fault::status(1, 401, r#"{"code":"OAUTH_SCOPE_MISMATCH","details":{},"message":"invalid oauth scope to access this URL","status":"error"}"#).on_path("/crm/v8/settings/modules"));
+    let outcome = h.run("crm-list-modules", json!({})).await;
+    assert_eq!(
+        error_of(&outcome),
+        &json!({ "kind": "unauthorized", "status": 401, "code": "OAUTH_SCOPE_MISMATCH", "message": "invalid oauth scope to access this URL", "details": {}, "retry-after-ms": null })
+    );
+    h.sandbox.inject(Fault::status(1, 200, "<html>maintenance</html>").on_path("/crm/v8/settings/modules"));
+    let error = error_of(&h.run("crm-list-modules", json!({})).await).clone();
+    assert_eq!(error["kind"], "zoho");
+    assert!(error["message"].as_str().unwrap_or("").contains("not JSON"), "{error}");
+    let many = format!("{{\"modules\":[{}]}}", vec!["{}"; 1_001].join(","));
+    h.sandbox.inject(Fault::status(1, 200, &many).on_path("/crm/v8/settings/modules"));
+    assert!(error_of(&h.run("crm-list-modules", json!({})).await)["message"].as_str().unwrap_or("").contains("more than 1000 items"));
+}
+
+fn described(api_name: &str, label: &str, data_type: &str, required: bool, read_only: bool) -> Value {
+    json!({ "api_name": api_name, "label": label, "data_type": data_type, "required": required, "read_only": read_only, "picklist": null, "max_length": null, "lookup_module": null })
+}
+
+fn nullable(mut schema: Value, title: &str) -> Value {
+    let kind = schema["type"].clone();
+    schema["type"] = json!([kind, "null"]);
+    schema["title"] = json!(title);
+    schema
+}
+
+const STAGES: [&str; 5] = ["Qualification", "Needs Analysis", "Proposal/Price Quote", "Closed Won", "Closed Lost"];
+
+fn deals_description() -> Value {
+    let owner = json!({ "type": "object", "properties": { "id": { "type": "string" } }, "required": ["id"] });
+    let mut id = nullable(json!({ "type": "string", "pattern": "^-?[0-9]{1,19}$" }), "id");
+    id["readOnly"] = json!(true);
+    let mut stage = nullable(json!({ "type": "string", "enum": STAGES }), "Stage");
+    stage["enum"].as_array_mut().map(|e| e.push(Value::Null));
+    let read_only = |mut s: Value| {
+        s["readOnly"] = json!(true);
+        s
+    };
+    let time = json!({ "type": "string", "format": "date-time" });
+    let mut fields = vec![
+        described("id", "id", "bigint", false, true),
+        described("Deal_Name", "Deal Name", "text", true, false),
+        described("Stage", "Stage", "picklist", false, false),
+        described("Amount", "Amount", "currency", false, false),
+        described("Closing_Date", "Closing Date", "date", false, false),
+        described("Account_Name", "Account Name", "lookup", false, false),
+        described("Probability", "Probability", "integer", false, false),
+        described("Owner", "Owner", "ownerlookup", false, false),
+        described("Created_By", "Created By", "ownerlookup", false, true),
+        described("Modified_By", "Modified By", "ownerlookup", false, true),
+        described("Created_Time", "Created Time", "datetime", false, true),
+        described("Modified_Time", "Modified Time", "datetime", false, true),
+    ];
+    fields[1]["max_length"] = json!(255);
+    fields[2]["picklist"] = json!(STAGES);
+    fields[5]["lookup_module"] = json!("Accounts");
+    json!({
+        "module": "Deals",
+        "fields": fields,
+        "json_schema": {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "Deals record",
+            "type": "object",
+            "properties": {
+                "id": id,
+                "Deal_Name": { "type": "string", "maxLength": 255, "title": "Deal Name" },
+                "Stage": stage,
+                "Amount": nullable(json!({ "type": "number" }), "Amount"),
+                "Closing_Date": nullable(json!({ "type": "string", "format": "date" }), "Closing Date"),
+                "Account_Name": nullable(owner.clone(), "Account Name"),
+                "Probability": nullable(json!({ "type": "integer" }), "Probability"),
+                "Owner": nullable(owner.clone(), "Owner"),
+                "Created_By": read_only(nullable(owner.clone(), "Created By")),
+                "Modified_By": read_only(nullable(owner, "Modified By")),
+                "Created_Time": read_only(nullable(time.clone(), "Created Time")),
+                "Modified_Time": read_only(nullable(time, "Modified Time")),
+            },
+            "required": ["Deal_Name"],
+        }
+    })
+}
+
+/// The subset of JSON Schema 2020-12 describe-module emits, checked as a validator would.
+fn valid(schema: &Value, value: &Value) -> bool {
+    let type_ok = |kind: &str| match kind {
+        "string" => value.is_string(),
+        "integer" => value.as_i64().is_some() || value.as_u64().is_some(),
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "null" => value.is_null(),
+        _ => false,
+    };
+    let typed = match &schema["type"] {
+        Value::String(kind) => type_ok(kind),
+        Value::Array(kinds) => kinds.iter().filter_map(Value::as_str).any(type_ok),
+        _ => true,
+    };
+    let listed = schema["enum"].as_array().is_none_or(|values| values.contains(value));
+    let text = value.as_str();
+    let short = schema["maxLength"].as_u64().zip(text).is_none_or(|(max, t)| t.chars().count() as u64 <= max);
+    let pattern = schema["pattern"].as_str().zip(text).is_none_or(|(_, t)| {
+        let digits = t.strip_prefix('-').unwrap_or(t);
+        (1..=19).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+    });
+    let format = match (schema["format"].as_str(), text) {
+        (Some("date"), Some(t)) => chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").is_ok(),
+        (Some("date-time"), Some(t)) => chrono::DateTime::parse_from_rfc3339(t).is_ok(),
+        (Some("email"), Some(t)) => t.split_once('@').is_some_and(|(a, b)| !a.is_empty() && b.contains('.')),
+        _ => true,
+    };
+    let members = match value.as_object() {
+        Some(object) => {
+            let required = schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str).all(|r| object.contains_key(r));
+            let properties = object.iter().all(|(k, v)| schema["properties"].get(k).is_none_or(|s| valid(s, v)));
+            required && properties
+        }
+        None => true,
+    };
+    let items = value.as_array().is_none_or(|items| items.iter().all(|i| schema.get("items").is_none_or(|s| valid(s, i))));
+    typed && listed && short && pattern && format && members && items
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn describe_module_answers_the_fields_and_a_json_schema_then_serves_both_from_the_cache() {
+    let h = Harness::new().await;
+    let outcome = h.run("crm-describe-module", json!({ "record-type": " Deals " })).await;
+    assert_request(&h.only_request(), &h.token, "GET", "/crm/v8/settings/fields", &[("module", "Deals")], None);
+    let description = ok_of(&outcome).clone();
+    assert_eq!(description, deals_description());
+
+    let schema = &description["json_schema"];
+    let record = json!({ "Deal_Name": "Zylker renewal", "Stage": "Closed Won", "Amount": 1250.5, "Closing_Date": "2025-03-31", "Account_Name": { "id": "5725767000000411001" }, "Probability": 80, "Owner": null });
+    assert!(valid(schema, &record));
+    for (field, bad) in [
+        ("Deal_Name", json!(null)),
+        ("Deal_Name", json!("x".repeat(256))),
+        ("Stage", json!("Won-ish")),
+        ("Amount", json!("1250")),
+        ("Closing_Date", json!("31/03/2025")),
+        ("Account_Name", json!({ "name": "Zylker" })),
+        ("Probability", json!(80.5)),
+        ("id", json!("12ab")),
+    ] {
+        let mut invalid = record.clone();
+        invalid[field] = bad.clone();
+        assert!(!valid(schema, &invalid), "{field}: {bad}");
+    }
+    let mut missing = record.clone();
+    missing.as_object_mut().map(|r| r.remove("Deal_Name"));
+    assert!(!valid(schema, &missing));
+
+    // The cache: a second describe and an all-fields listing send no metadata request.
+    let stored = h.stored("crm/field-metadata/Deals").expect("cached");
+    assert_eq!(stored["value"], description["fields"]);
+    assert_eq!(h.stored("crm/fields/Deals").expect("names cached")["value"], json!(["id", "Deal_Name", "Stage", "Amount", "Closing_Date", "Account_Name", "Probability", "Owner", "Created_By", "Modified_By", "Created_Time", "Modified_Time"]));
+    h.sandbox.clear_requests();
+    assert_eq!(ok_of(&h.run("crm-describe-module", json!({ "record-type": "Deals" })).await), &description);
+    assert_eq!(h.requests().len(), 0);
+    ok_of(&h.run("crm-get-records", json!({ "record-type": "Deals" })).await);
+    assert!(h.requests().iter().all(|r| r.path != "/crm/v8/settings/fields"), "{:?}", h.requests());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_seeded_type_reaches_the_schema() {
+    let h = Harness::new().await;
+    let products = ok_of(&h.run("crm-describe-module", json!({ "record-type": "Products" })).await).clone();
+    let properties = &products["json_schema"]["properties"];
+    assert_eq!(properties["Tax"], json!({ "type": ["array", "null"], "items": { "type": "string", "enum": ["Sales Tax", "Vat", "Service Tax"] }, "uniqueItems": true, "title": "Tax" }));
+    assert_eq!(properties["Product_Active"], json!({ "type": ["boolean", "null"], "title": "Product Active" }));
+    assert_eq!(properties["Qty_in_Stock"], json!({ "type": ["number", "null"], "title": "Qty in Stock" }));
+    let accounts = ok_of(&h.run("crm-describe-module", json!({ "record-type": "Accounts" })).await).clone();
+    let properties = &accounts["json_schema"]["properties"];
+    assert_eq!(properties["Website"], json!({ "type": ["string", "null"], "format": "uri", "maxLength": 255, "title": "Website" }));
+    assert_eq!(properties["Phone"], json!({ "type": ["string", "null"], "maxLength": 30, "title": "Phone" }));
+    let leads = ok_of(&h.run("crm-describe-module", json!({ "record-type": "Leads" })).await).clone();
+    let properties = &leads["json_schema"]["properties"];
+    assert_eq!(properties["Email"], json!({ "type": ["string", "null"], "format": "email", "maxLength": 100, "title": "Email" }));
+    assert_eq!(properties["Description"], json!({ "type": ["string", "null"], "maxLength": 32000, "title": "Description" }));
+    assert_eq!(properties["Product_Details"], json!({ "type": ["array", "null"], "items": { "type": "object" }, "title": "Product Details" }));
+    assert_eq!(leads["fields"].as_array().map(Vec::len), Some(67));
+    // get-records' field names leave the subform out, as before.
+    assert_eq!(h.stored("crm/fields/Leads").expect("cached")["value"].as_array().map(Vec::len), Some(66));
+    assert_eq!(h.requests().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn describe_module_refuses_bad_names_before_anything_is_sent() {
+    let h = Harness::new().await;
+    for name in ["", "  ", "../Leads", "Leads?fields=x", "Leads/1", "Lëads", "1Leads", &"L".repeat(26), "Leads%2F"] {
+        let error = error_of(&h.run("crm-describe-module", json!({ "record-type": name })).await).clone();
+        assert_eq!(error["kind"], "invalid-input", "{name}");
+        assert!(error["message"].as_str().unwrap_or("").contains("is not a Zoho module API name"), "{error}");
+    }
+    assert_eq!(h.requests().len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn describe_module_errors_keep_zohos_shape() {
+    let h = Harness::new().await;
+    let outcome = h.run("crm-describe-module", json!({ "record-type": "Nope" })).await;
+    assert_request(&h.only_request(), &h.token, "GET", "/crm/v8/settings/fields", &[("module", "Nope")], None);
+    assert_eq!(
+        error_of(&outcome),
+        &json!({ "kind": "zoho", "status": 400, "code": "INVALID_MODULE", "message": "the module name given seems to be invalid", "details": { "api_name": "module" }, "retry-after-ms": null })
+    );
+    h.sandbox.inject(Fault::status(1, 204, "").on_path("/crm/v8/settings/fields"));
+    let error = error_of(&h.run("crm-describe-module", json!({ "record-type": "Deals" })).await).clone();
+    assert_eq!((error["kind"].as_str(), error["status"].as_u64(), error["message"].as_str()), (Some("not-found"), Some(204), Some("Zoho lists no fields for module Deals")));
+    h.sandbox.inject(Fault::status(1, 200, r#"{"fields":[]}"#).on_path("/crm/v8/settings/fields"));
+    let error = error_of(&h.run("crm-describe-module", json!({ "record-type": "Deals" })).await).clone();
+    assert_eq!(error["message"], "Zoho's field list for Deals names no fields");
+    assert!(h.stored("crm/field-metadata/Deals").is_none(), "an error is not cached");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_field_metadata_is_bounded() {
+    let h = Harness::new().await;
+    let values: Vec<String> = (0..10_000).map(|i| format!("{{\"actual_value\":\"v{i}\"}}")).collect();
+    let body = format!("{{\"fields\":[{{\"api_name\":\"P\",\"data_type\":\"picklist\",\"pick_list_values\":[{}]}}]}}", values.join(","));
+    h.sandbox.inject(Fault::status(1, 200, &body).on_path("/crm/v8/settings/fields"));
+    let error = error_of(&h.run("crm-describe-module", json!({ "record-type": "Deals" })).await).clone();
+    assert_eq!((error["kind"].as_str(), error["status"].as_u64()), (Some("zoho"), Some(200)));
+    assert!(error["message"].as_str().unwrap_or("").contains("more than 5000 picklist values for the field P"), "{error}");
+
+    let label = "ラ".repeat(400_000);
+    let body = format!(
+        r#"{{"fields":[{{"api_name":"Ünï_名","data_type":"text","field_label":"{label}","length":18446744073709551616}},{{"api_name":"Odd","data_type":"holographic","read_only":true}},{{"data_type":"text"}},{{"api_name":"L","data_type":"lookup","lookup":{{"module":{{"api_name":"../../x"}}}}}}]}}"#
+    );
+    h.sandbox.inject(Fault::status(1, 200, &body).on_path("/crm/v8/settings/fields"));
+    let out = ok_of(&h.run("crm-describe-module", json!({ "record-type": "Visits" })).await).clone();
+    let first = &out["fields"][0];
+    assert_eq!((first["api_name"].as_str(), first["max_length"].clone()), (Some("Ünï_名"), Value::Null));
+    assert_eq!(first["label"].as_str().map(str::len), Some(255));
+    assert_eq!(out["json_schema"]["properties"]["Odd"], json!({ "title": "Odd", "readOnly": true }));
+    assert_eq!(out["fields"][2]["lookup_module"], Value::Null);
+    assert_eq!(out["fields"].as_array().map(Vec::len), Some(3));
+}
