@@ -290,6 +290,20 @@ fn input_for(action: &zoho_host::manifest::Action) -> Value {
             ("stream", _) => json!("leads"),
             ("file", _) => json!("content"),
             ("file-name", _) => json!("a.txt"),
+            // Inputs of the everyday steps, so each reaches Zoho (search needs one way to search).
+            ("word", _) => json!("Hygiene"),
+            ("record-ids", _) => json!([LEAD]),
+            ("tags", _) => json!(["hygiene"]),
+            ("attachment-id", _) => json!("5725767000000900001"),
+            // Any other required input: the manifest's default, else a plain value of its kind,
+            // so an action added later is covered without editing this list.
+            (_, _) if field.required => match (&field.default, field.kind.as_str()) {
+                (Some(default), _) => default.clone(),
+                (None, "string-list") => json!(["hygiene"]),
+                (None, "integer") => json!(1),
+                (None, "boolean") => json!(true),
+                (None, _) => json!("Hygiene"),
+            },
             _ => continue,
         };
         input.insert(field.key.clone(), value);
