@@ -46,6 +46,40 @@ pub fn field_names(fields: &str) -> Result<Vec<String>> {
         .collect()
 }
 
+/// Records per page of a list: 1 to 200 (Zoho's range), 200 when not given.
+pub fn per_page(per_page: Option<u32>) -> Result<u32> {
+    match per_page.unwrap_or(200) {
+        n @ 1..=200 => Ok(n),
+        n => Err(ZohoError::invalid_input(format!("per-page {n} is out of range: Zoho returns 1 to 200 records per page"))),
+    }
+}
+
+/// A page number: from 1, 1 when not given.
+pub fn page(page: Option<u32>) -> Result<u32> {
+    match page.unwrap_or(1) {
+        0 => Err(ZohoError::invalid_input("page starts at 1")),
+        n => Ok(n),
+    }
+}
+
+/// A related list's API name (Contacts, Deals, Notes, a custom one): letters, digits and
+/// underscores, as module names are, at most [`MAX_RELATED_LIST_CHARS`].
+pub fn related_list(name: &str) -> Result<&str> {
+    let ok = (1..=MAX_RELATED_LIST_CHARS).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(name)
+    } else {
+        Err(ZohoError::invalid_input(format!(
+            "related-list {name:?} is not a related list API name: use its API name (e.g. Contacts, Deals, Notes, Attachments): letters, digits and underscores, at most {MAX_RELATED_LIST_CHARS} characters"
+        )))
+    }
+}
+
+/// Longest related-list API name accepted: Zoho's API names of custom items run to 50.
+pub const MAX_RELATED_LIST_CHARS: usize = 50;
+
 #[cfg(test)]
 mod tests {
     use super::*;
