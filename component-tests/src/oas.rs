@@ -68,6 +68,10 @@ const EXEMPTIONS: &[Exemption] = &[
     // users.json's `type` enum lacks `AllUsers`, which Zoho documents for every user, active or
     // not, and which the sync's users listing uses (zoho-api.md, "CRM records": metadata).
     Exemption { method: "GET", template: "/crm/v8/users", at: "query", pointer: "/type", says: "\"AllUsers\" is not one of" },
+    // attachments.json marks `ids` required for Get Attachments, though `ids` only narrows the
+    // list (Delete Attachments shares the parameter); Zoho lists a record's attachments with
+    // `fields` alone (zoho-api.md, "Everyday record operations": attachments out).
+    Exemption { method: "GET", template: "/crm/v8/{module}/{record_id}/Attachments", at: "query", pointer: "/ids", says: "required parameter missing" },
 ];
 
 /// record.json lists only 200 and coql.json only 200/400, but Zoho documents more
@@ -85,6 +89,8 @@ const UNLISTED: &[Unlisted] = &[
     Unlisted { method: "GET", template: "/crm/v8/{module_api_name}/{id}", status: 204, reads_as: None },
     Unlisted { method: "POST", template: "/crm/v8/coql", status: 204, reads_as: None },
     Unlisted { method: "GET", template: "/crm/v8/{module_api_name}/deleted", status: 204, reads_as: None },
+    // A search without a match answers 204 (zoho-api.md, "Everyday record operations": search).
+    Unlisted { method: "GET", template: "/crm/v8/{module_api_name}/search", status: 204, reads_as: None },
 ];
 
 /// Operations Zoho documents (zoho-api.md, "Everyday record operations") whose OpenAPI file was
