@@ -101,7 +101,10 @@ const MAX_PER_PAGE: usize = 200;
 /// The record's name as Zoho shows it in `Parent_Id` (its mandatory field), if it exists.
 fn parent_name(shared: &Shared, module: &str, id: &str) -> Result<String, Response> {
     let data = shared.data();
-    let Some(m) = data.modules.get(module) else { return Err(crate::response::invalid_module()) };
+    let Some(m) = data.modules.get(module) else {
+        // attachments.json's InvalidUrlError: the path index of the bad segment.
+        return Err(error_response(400, "INVALID_MODULE", "the module name given seems to be invalid", json!({ "resource_path_index": 0, "related_status": "invalid" })));
+    };
     match id.parse::<u64>().ok().and_then(|i| m.records.get(&i)) {
         Some(record) => Ok(record.get(m.mandatory).and_then(Value::as_str).unwrap_or(id).to_string()),
         None => Err(error_response(400, "INVALID_DATA", "the related id given seems to be invalid", json!({ "id": id }))),
