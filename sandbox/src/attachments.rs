@@ -4,6 +4,7 @@
 //! required), `GET .../Attachments/{id}` answers a file's bytes with Zoho's headers.
 
 use crate::response::{empty_response, error_response, json_response};
+use crate::params;
 use crate::seed;
 use crate::request::RecordedRequest;
 use crate::state::{Shared, StoredAttachment};
@@ -95,9 +96,6 @@ pub fn store(shared: &Shared, module: &str, id: &str, attachment: StoredAttachme
     attachment_id
 }
 
-const MAX_FIELDS: usize = 50;
-const MAX_PER_PAGE: usize = 200;
-
 /// The record's name as Zoho shows it in `Parent_Id` (its mandatory field), if it exists.
 fn parent_name(shared: &Shared, module: &str, id: &str) -> Result<String, Response> {
     let data = shared.data();
@@ -135,22 +133,9 @@ pub fn list(shared: &Shared, request: &RecordedRequest, module: &str, id: &str) 
         Ok(name) => name,
         Err(response) => return response,
     };
-    let Some(fields_param) = request.query_param("fields") else {
-        return error_response(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing", json!({ "param_name": "fields", "param": "fields" }));
-    };
-    let fields: Vec<&str> = fields_param.split(',').filter(|f| !f.is_empty()).collect();
-    if fields.len() > MAX_FIELDS {
-        return error_response(400, "LIMIT_EXCEEDED", "the number of fields exceeds the limit", json!({ "param_name": "fields", "limit": MAX_FIELDS }));
-    }
-    let per_page = match request.query_param("per_page").map(str::parse::<usize>) {
-        None => MAX_PER_PAGE,
-        Some(Ok(n)) if (1..=MAX_PER_PAGE).contains(&n) => n,
-        Some(_) => return error_response(400, "INVALID_DATA", "per_page must be between 1 and 200", json!({ "param_name": "per_page" })),
-    };
-    let page = match request.query_param("page").map(str::parse::<usize>) {
-        None => 1,
-        Some(Ok(p)) if p >= 1 => p,
-        Some(_) => return error_response(400, "INVALID_DATA", "page must be a number from 1", json!({ "param_name": "page" })),
+    let (fields, per_page, page) = match (params::required_fields(request, None), params::per_page(request), params::page(request)) {
+        (Ok(fields), Ok(per_page), Ok(page)) => (fields, per_page, page),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
     };
     let data = shared.data();
     let all: Vec<Map<String, Value>> = data.attachments.get(&(module.to_string(), id.to_string())).map_or_else(Vec::new, |list| list.iter().map(|a| entry(module, id, &parent, a)).collect());

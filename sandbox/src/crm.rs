@@ -353,15 +353,9 @@ pub fn deleted(shared: &Shared, request: &RecordedRequest, module_name: &str) ->
     if !["all", "recycle", "permanent"].contains(&wanted) {
         return bad_param("type", "type must be all, recycle or permanent");
     }
-    let per_page = match request.query_param("per_page").map(str::parse::<usize>) {
-        None => MAX_PER_PAGE,
-        Some(Ok(n)) if (1..=MAX_PER_PAGE).contains(&n) => n,
-        Some(_) => return bad_param("per_page", "per_page must be between 1 and 200"),
-    };
-    let page = match request.query_param("page").map(str::parse::<usize>) {
-        None => 1,
-        Some(Ok(p)) if p >= 1 => p,
-        Some(_) => return bad_param("page", "page must be a number from 1"),
+    let (per_page, page) = match (crate::params::per_page(request), crate::params::page(request)) {
+        (Ok(per_page), Ok(page)) => (per_page, page),
+        (Err(e), _) | (_, Err(e)) => return e,
     };
     let bin_start = now - chrono::Duration::days(RECYCLE_BIN_DAYS);
     let all: Vec<Value> = data

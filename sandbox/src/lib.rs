@@ -12,6 +12,7 @@ mod crm;
 mod faults;
 pub mod hostile;
 mod metadata;
+mod params;
 mod request;
 mod response;
 mod related;

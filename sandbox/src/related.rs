@@ -4,21 +4,16 @@
 //! `{"module":{"api_name": P},"id": R}`. `fields` is required, as in Zoho.
 
 use crate::crm::project;
+use crate::params;
 use crate::request::RecordedRequest;
 use crate::response::{empty_response, error_response, invalid_module, json_response};
 use crate::state::{PageToken, Shared};
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
-const MAX_FIELDS: usize = 50;
-const MAX_PER_PAGE: usize = 200;
 const DISCRETE_LIMIT: usize = 2_000;
 /// Lookups to users, not to records.
 const USER_LOOKUPS: [&str; 3] = ["Owner", "Created_By", "Modified_By"];
-
-fn bad_param(param: &str, message: &str) -> Response {
-    error_response(400, "INVALID_DATA", message, json!({ "param_name": param }))
-}
 
 /// Does `record` (of the related module) point at record `id` of module `parent`?
 fn points_at(record: &Map<String, Value>, related_list: &str, parent: &str, id: &str) -> bool {
@@ -41,35 +36,24 @@ pub fn related(shared: &Shared, request: &RecordedRequest, module_name: &str, id
         // An unknown related list is an unknown URL to Zoho.
         return error_response(404, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one", json!({}));
     };
-    let Some(fields_param) = request.query_param("fields") else {
-        return error_response(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing", json!({ "param_name": "fields" }));
+    let (fields, per_page) = match (params::required_fields(request, Some(&related.fields)), params::per_page(request)) {
+        (Ok(fields), Ok(per_page)) => (fields, per_page),
+        (Err(e), _) | (_, Err(e)) => return e,
     };
-    let fields: Vec<&str> = fields_param.split(',').filter(|f| !f.is_empty()).collect();
-    if fields.len() > MAX_FIELDS {
-        return error_response(400, "LIMIT_EXCEEDED", "the number of fields exceeds the limit", json!({ "param_name": "fields", "limit": MAX_FIELDS }));
-    }
-    if let Some(unknown) = fields.iter().find(|f| !related.fields.iter().any(|d| d.api_name == **f)) {
-        return error_response(400, "INVALID_DATA", "invalid field name in fields", json!({ "api_name": unknown, "param_name": "fields" }));
-    }
-    let per_page = match request.query_param("per_page").map(str::parse::<usize>) {
-        None => MAX_PER_PAGE,
-        Some(Ok(n)) if (1..=MAX_PER_PAGE).contains(&n) => n,
-        Some(_) => return bad_param("per_page", "per_page must be between 1 and 200"),
-    };
-    let signature = format!("related|{module_name}|{id}|{related_list}|{fields_param}|{per_page}");
+    let signature = format!("related|{module_name}|{id}|{related_list}|{}|{per_page}", fields.join(","));
     let now = shared.clock.now();
     let offset = match (request.query_param("page"), request.query_param("page_token")) {
-        (Some(_), Some(_)) => return bad_param("page_token", "page and page_token cannot be used together"),
+        (Some(_), Some(_)) => return params::bad_param("page_token", "page and page_token cannot be used together"),
         (_, Some(token)) => match data.page_tokens.get(token) {
             Some(t) if t.signature == signature && t.expires_at > now => t.offset,
-            _ => return bad_param("page_token", "invalid page token"),
+            _ => return params::bad_param("page_token", "invalid page token"),
         },
         (Some(page), None) => match page.parse::<usize>() {
             Ok(p) if p >= 1 && p.saturating_mul(per_page) <= DISCRETE_LIMIT => (p - 1) * per_page,
             Ok(p) if p >= 1 => {
                 return error_response(400, "DISCRETE_PAGINATION_LIMIT_EXCEEDED", "You can only get the first 2000 records without using page_token param", json!({ "limit": DISCRETE_LIMIT }))
             }
-            _ => return bad_param("page", "page must be a number from 1"),
+            _ => return params::bad_param("page", "page must be a number from 1"),
         },
         (None, None) => 0,
     };

@@ -3,6 +3,7 @@
 //! 2,000-record reach, 204 when nothing matches.
 
 use crate::crm::project;
+use crate::params;
 use crate::request::RecordedRequest;
 use crate::response::{empty_response, error_response, invalid_module, json_response};
 use crate::state::{Module, Shared};
@@ -10,8 +11,6 @@ use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 const MAX_CONDITIONS: usize = 10;
-const MAX_FIELDS: usize = 50;
-const MAX_PER_PAGE: usize = 200;
 /// Records a search reaches with page × per_page.
 const SEARCH_REACH: usize = 2_000;
 const OPERATORS: [&str; 10] = ["equals", "not_equal", "starts_with", "in", "not_in", "greater_than", "greater_equal", "less_than", "less_equal", "between"];
@@ -210,10 +209,6 @@ fn invalid_query(details: Value) -> Response {
     error_response(400, "INVALID_QUERY", "invalid query formed", details)
 }
 
-fn bad_param(param: &str, message: &str) -> Response {
-    error_response(400, "INVALID_DATA", message, json!({ "param_name": param }))
-}
-
 /// What a search looks for, from its one search parameter.
 enum Search {
     Criteria(Criteria),
@@ -275,24 +270,9 @@ pub fn search(shared: &Shared, request: &RecordedRequest, module_name: &str) -> 
             return error_response(400, "AMBIGUITY_DURING_PROCESSING", "only one of criteria, email, phone and word can be given", json!({ "ambiguity_due_to": due }));
         }
     };
-    let fields: Option<Vec<&str>> = request.query_param("fields").map(|f| f.split(',').filter(|f| !f.is_empty()).collect());
-    if let Some(fields) = &fields {
-        if fields.len() > MAX_FIELDS {
-            return error_response(400, "LIMIT_EXCEEDED", "the number of fields exceeds the limit", json!({ "param_name": "fields", "limit": MAX_FIELDS }));
-        }
-        if let Some(unknown) = fields.iter().find(|f| !module.fields.iter().any(|d| d.api_name == **f)) {
-            return error_response(400, "INVALID_DATA", "invalid field name in fields", json!({ "api_name": unknown, "param_name": "fields" }));
-        }
-    }
-    let per_page = match request.query_param("per_page").map(str::parse::<usize>) {
-        None => MAX_PER_PAGE,
-        Some(Ok(n)) if (1..=MAX_PER_PAGE).contains(&n) => n,
-        Some(_) => return bad_param("per_page", "per_page must be between 1 and 200"),
-    };
-    let page = match request.query_param("page").map(str::parse::<usize>) {
-        None => 1,
-        Some(Ok(p)) if p >= 1 => p,
-        Some(_) => return bad_param("page", "page must be a number from 1"),
+    let (fields, per_page, page) = match (params::fields(request, Some(&module.fields)), params::per_page(request), params::page(request)) {
+        (Ok(fields), Ok(per_page), Ok(page)) => (fields, per_page, page),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
     };
     if page.saturating_mul(per_page) > SEARCH_REACH {
         // record.json's LIMIT_REACHED: search pages reach the first 2,000 matches only.
@@ -300,7 +280,7 @@ pub fn search(shared: &Shared, request: &RecordedRequest, module_name: &str) -> 
     }
     for param in ["converted", "approved"] {
         if request.query_param(param).is_some_and(|v| !["true", "false", "both"].contains(&v)) {
-            return bad_param(param, "the value must be true, false or both");
+            return params::bad_param(param, "the value must be true, false or both");
         }
     }
     let matching: Vec<&Map<String, Value>> = module
