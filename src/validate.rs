@@ -4,10 +4,7 @@ use crate::error::{Result, ZohoError};
 
 /// A module API name: Leads, Contacts, Foo__c ... letters, digits, underscore, at most 25.
 pub fn module_name(name: &str) -> Result<&str> {
-    let ok = (1..=25).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_alphabetic())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if ok {
+    if is_api_name(name, 25) {
         Ok(name)
     } else {
         Err(ZohoError::invalid_input(format!(
@@ -45,6 +42,42 @@ pub fn field_names(fields: &str) -> Result<Vec<String>> {
         })
         .collect()
 }
+
+/// Records per page of a list: 1 to 200 (Zoho's range), 200 when not given.
+pub fn per_page(per_page: Option<u32>) -> Result<u32> {
+    match per_page.unwrap_or(200) {
+        n @ 1..=200 => Ok(n),
+        n => Err(ZohoError::invalid_input(format!("per-page {n} is out of range: Zoho returns 1 to 200 records per page"))),
+    }
+}
+
+/// A page number: from 1, 1 when not given.
+pub fn page(page: Option<u32>) -> Result<u32> {
+    match page.unwrap_or(1) {
+        0 => Err(ZohoError::invalid_input("page starts at 1")),
+        n => Ok(n),
+    }
+}
+
+/// A related list's API name (Contacts, Deals, Notes, a custom one): letters, digits and
+/// underscores, as module names are, at most [`MAX_RELATED_LIST_CHARS`].
+pub fn related_list(name: &str) -> Result<&str> {
+    if is_api_name(name, MAX_RELATED_LIST_CHARS) {
+        Ok(name)
+    } else {
+        Err(ZohoError::invalid_input(format!(
+            "related-list {name:?} is not a related list API name: use its API name (e.g. Contacts, Deals, Notes, Attachments): letters, digits and underscores, at most {MAX_RELATED_LIST_CHARS} characters"
+        )))
+    }
+}
+
+/// Letters, digits and underscores, a letter first, 1 to `max` characters.
+fn is_api_name(name: &str, max: usize) -> bool {
+    (1..=max).contains(&name.len()) && name.starts_with(|c: char| c.is_ascii_alphabetic()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Longest related-list API name accepted: Zoho's API names of custom items run to 50.
+pub const MAX_RELATED_LIST_CHARS: usize = 50;
 
 #[cfg(test)]
 mod tests {

@@ -27,7 +27,7 @@ pub fn authenticate(shared: &Shared, request: &RecordedRequest) -> Option<Respon
 }
 
 /// A record limited to the asked fields (the id always comes back).
-fn project(record: &Map<String, Value>, fields: &[&str]) -> Value {
+pub(crate) fn project(record: &Map<String, Value>, fields: &[&str]) -> Value {
     let mut out = Map::new();
     out.insert("id".into(), record.get("id").cloned().unwrap_or(Value::Null));
     for f in fields {
@@ -317,12 +317,14 @@ pub fn delete_stored(shared: &Shared, module_name: &str, id: &str) -> bool {
     let mut data = shared.data();
     let removed = data.modules.get_mut(module_name).and_then(|m| {
         m.revision += 1;
-        id.parse::<u64>().ok().and_then(|i| m.records.remove(&i))
-    }).is_some();
-    if removed {
+        let mandatory = m.mandatory;
+        id.parse::<u64>().ok().and_then(|i| m.records.remove(&i)).map(|r| r.get(mandatory).and_then(Value::as_str).unwrap_or(id).to_string())
+    });
+    if let Some(name) = &removed {
         data.deleted.entry(module_name.to_string()).or_default().push((id.to_string(), now));
+        data.deleted_names.insert((module_name.to_string(), id.to_string()), name.clone());
     }
-    removed
+    removed.is_some()
 }
 
 pub fn delete(shared: &Shared, module_name: &str, id: &str) -> Response {
@@ -336,28 +338,45 @@ pub fn delete(shared: &Shared, module_name: &str, id: &str) -> Response {
     }
 }
 
-/// `GET /{module}/deleted`: newest first, paged.
+/// Days a deleted record stays in the recycle bin before Zoho deletes it for good.
+const RECYCLE_BIN_DAYS: i64 = 60;
+
+/// `GET /{module}/deleted?type=all|recycle|permanent&page&per_page`: newest first, paged; a
+/// record deleted more than 60 days ago has left the recycle bin (`permanent`).
 pub fn deleted(shared: &Shared, request: &RecordedRequest, module_name: &str) -> Response {
+    let now = shared.clock.now();
     let data = shared.data();
     if !data.modules.contains_key(module_name) {
         return invalid_module();
     }
-    let per_page: usize = request.query_param("per_page").and_then(|p| p.parse().ok()).filter(|p| (1..=200).contains(p)).unwrap_or(200);
-    let page: usize = request.query_param("page").and_then(|p| p.parse().ok()).filter(|p| *p >= 1).unwrap_or(1);
+    let wanted = request.query_param("type").unwrap_or("all");
+    if !["all", "recycle", "permanent"].contains(&wanted) {
+        return bad_param("type", "type must be all, recycle or permanent");
+    }
+    let (per_page, page) = match (crate::params::per_page(request), crate::params::page(request)) {
+        (Ok(per_page), Ok(page)) => (per_page, page),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    let bin_start = now - chrono::Duration::days(RECYCLE_BIN_DAYS);
     let all: Vec<Value> = data
         .deleted
         .get(module_name)
         .map(|d| {
             d.iter()
                 .rev()
-                .map(|(id, at)| json!({ "id": id, "deleted_time": Clock::zoho_time(*at), "deleted_by": seed::owner(), "display_name": id, "type": "recycle" }))
+                .map(|(id, at)| (id, at, if *at < bin_start { "permanent" } else { "recycle" }))
+                .filter(|(_, _, kind)| wanted == "all" || wanted == *kind)
+                .map(|(id, at, kind)| {
+                    let name = data.deleted_names.get(&(module_name.to_string(), id.clone())).cloned().unwrap_or_else(|| id.clone());
+                    json!({ "id": id, "deleted_time": Clock::zoho_time(*at), "deleted_by": seed::owner(), "display_name": name, "type": kind, "created_by": seed::owner() })
+                })
                 .collect()
         })
         .unwrap_or_default();
-    let slice: Vec<Value> = all.iter().skip((page - 1) * per_page).take(per_page).cloned().collect();
+    let slice: Vec<Value> = all.iter().skip((page - 1).saturating_mul(per_page)).take(per_page).cloned().collect();
     if slice.is_empty() {
         return empty_response(204);
     }
-    let more = page * per_page < all.len();
+    let more = page.saturating_mul(per_page) < all.len();
     json_response(200, &json!({ "data": slice, "info": { "per_page": per_page, "count": slice.len(), "page": page, "more_records": more } }))
 }

@@ -14,9 +14,12 @@ mod faults;
 pub mod hostile;
 mod metadata;
 mod notes;
+mod params;
 mod request;
 mod response;
+mod related;
 mod routes;
+pub mod search;
 mod seed;
 mod state;
 mod tags;
@@ -203,6 +206,18 @@ impl Sandbox {
 
     pub fn record_count(&self, module: &str) -> usize {
         self.shared.record_count(module)
+    }
+
+    /// Attaches a file to a record as a user would; returns the attachment's id.
+    pub fn add_attachment(&self, module: &str, id: &str, file_name: &str, content_type: &str, bytes: Vec<u8>) -> String {
+        let attachment = StoredAttachment { id: String::new(), file_name: file_name.into(), content_type: content_type.into(), bytes, link_url: None, created_time: String::new() };
+        attachments::store(&self.shared, module, id, attachment).to_string()
+    }
+
+    /// Attaches a link (no file) to a record as a user would; returns the attachment's id.
+    pub fn add_link_attachment(&self, module: &str, id: &str, url: &str) -> String {
+        let attachment = StoredAttachment { id: String::new(), file_name: url.into(), content_type: String::new(), bytes: Vec::new(), link_url: Some(url.into()), created_time: String::new() };
+        attachments::store(&self.shared, module, id, attachment).to_string()
     }
 
     /// Runs until the process is stopped.

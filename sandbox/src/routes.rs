@@ -5,7 +5,7 @@
 use crate::response::error_response;
 use crate::request::RecordedRequest;
 use crate::state::Shared;
-use crate::{accounts, attachments, books, convert, coql, crm, metadata, notes, tags, upsert};
+use crate::{accounts, attachments, books, convert, coql, crm, metadata, notes, related, search, tags, upsert};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::{from_fn_with_state, Next};
@@ -36,12 +36,16 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/crm/v8/{module}", zoho(get(list).post(create)))
         .route("/crm/v8/{module}/deleted", zoho(get(deleted).put(update).delete(delete)))
         .route("/crm/v8/{module}/{id}", zoho(get(record).put(update).delete(delete)))
-        .route("/crm/v8/{module}/{id}/Attachments", zoho(post(upload)))
+        .route("/crm/v8/{module}/search", zoho(get(search_records)))
         .route("/crm/v8/{module}/upsert", zoho(post(upsert::handle)))
-        .route("/crm/v8/{module}/{id}/actions/convert", zoho(post(convert::handle)))
-        .route("/crm/v8/{module}/{id}/Notes", zoho(post(notes::handle)))
         .route("/crm/v8/{module}/actions/add_tags", zoho(post(tags::add)))
         .route("/crm/v8/{module}/actions/remove_tags", zoho(post(tags::remove)))
+        .route("/crm/v8/{module}/{id}/Attachments", zoho(post(upload).get(list_attachments)))
+        .route("/crm/v8/{module}/{id}/Attachments/{attachment_id}", zoho(get(download_attachment)))
+        // Notes is a related list too: GET reads it as any other, POST adds a note.
+        .route("/crm/v8/{module}/{id}/Notes", zoho(post(notes::handle).get(related_records)))
+        .route("/crm/v8/{module}/{id}/actions/convert", zoho(post(convert::handle)))
+        .route("/crm/v8/{module}/{id}/{related_list}", zoho(get(related_records)))
         .fallback(unknown_path)
         .layer(from_fn_with_state(shared.clone(), crm_gate))
         .layer(from_fn_with_state(shared.clone(), exchange))
@@ -196,6 +200,22 @@ async fn upload(State(shared): Sandbox, Extension(request): Recorded) -> Respons
     attachments::upload(&shared, &request, segment(&request, 0), segment(&request, 1)).await
 }
 
+async fn search_records(State(shared): Sandbox, Extension(request): Recorded) -> Response {
+    search::search(&shared, &request, segment(&request, 0))
+}
+
+async fn list_attachments(State(shared): Sandbox, Extension(request): Recorded) -> Response {
+    attachments::list(&shared, &request, segment(&request, 0), segment(&request, 1))
+}
+
+async fn download_attachment(State(shared): Sandbox, Extension(request): Recorded) -> Response {
+    attachments::download(&shared, segment(&request, 0), segment(&request, 1), segment(&request, 3))
+}
+
+async fn related_records(State(shared): Sandbox, Extension(request): Recorded) -> Response {
+    related::related(&shared, &request, segment(&request, 0), segment(&request, 1), segment(&request, 2))
+}
+
 #[cfg(test)]
 mod tests {
     use crate::Sandbox;
@@ -227,7 +247,7 @@ mod tests {
             ("GET", "/crm/v8/Leads/1/2/3", t, 404, "INVALID_URL_PATTERN"),
             ("PATCH", "/crm/v8/Leads", t, 404, "INVALID_URL_PATTERN"),
             ("HEAD", "/crm/v8/org", t, 404, ""),
-            ("GET", "/crm/v8/Leads/1/Attachments", t, 404, "INVALID_URL_PATTERN"),
+            ("GET", "/crm/v8/Leads/1/Attachments", t, 400, "INVALID_DATA"),
             ("GET", "/crm/v8/coql", t, 400, "INVALID_MODULE"),
             ("POST", "/crm/v8/org", t, 400, "INVALID_MODULE"),
             ("PUT", "/crm/v8/settings/fields", t, 400, "INVALID_DATA"),

@@ -82,7 +82,7 @@ pub fn seed(shared: &Shared) {
         ("Leads", leads, "Last_Name", vec!["Email"]),
         ("Contacts", text_fields(&["First_Name", "Last_Name", "Email", "Phone", "Account_Name", "Mailing_City"]), "Last_Name", vec!["Email"]),
         ("Accounts", account_fields(), "Account_Name", vec!["Account_Name"]),
-        ("Deals", text_fields(&["Deal_Name", "Stage", "Amount", "Closing_Date", "Account_Name", "Probability"]), "Deal_Name", vec![]),
+        ("Deals", text_fields(&["Deal_Name", "Stage", "Amount", "Closing_Date", "Account_Name", "Contact_Name", "Probability"]), "Deal_Name", vec![]),
         ("Tasks", text_fields(&["Subject", "Status", "Due_Date"]), "Subject", vec![]),
         ("Events", text_fields(&["Event_Title", "Start_DateTime", "End_DateTime"]), "Event_Title", vec![]),
         ("Calls", text_fields(&["Subject", "Call_Type", "Call_Duration"]), "Subject", vec![]),
@@ -90,7 +90,7 @@ pub fn seed(shared: &Shared) {
         ("Products", text_fields(&["Product_Name", "Product_Code", "Unit_Price", "Qty_in_Stock", "Product_Active", "Tax"]), "Product_Name", vec![]),
         ("Quotes", text_fields(&["Subject", "Quote_Stage", "Grand_Total"]), "Subject", vec![]),
         ("Vendors", text_fields(&["Vendor_Name", "Email", "Phone"]), "Vendor_Name", vec![]),
-        ("Notes", text_fields(&["Note_Title", "Note_Content"]), "Note_Content", vec![]),
+        ("Notes", text_fields(&["Note_Title", "Note_Content", "Parent_Id"]), "Note_Content", vec![]),
         ("Shipments", text_fields(&["Name", "Carrier", "Tracking_Number"]), "Name", vec![]),
     ];
     {
@@ -148,10 +148,33 @@ pub fn seed(shared: &Shared) {
     }
     for (i, name) in ["Zylker", "Zoho", "Acme", "Globex", "Initech"].iter().enumerate() {
         let Value::Object(account) = json!({ "Account_Name": name, "Industry": "Software" }) else { continue };
-        insert(shared, "Accounts", account, start + chrono::Duration::hours(i as i64));
-        let Value::Object(deal) = json!({ "Deal_Name": format!("{name} renewal"), "Stage": "Qualification", "Amount": 1000 * (i + 1) }) else { continue };
+        let account_id = insert(shared, "Accounts", account, start + chrono::Duration::hours(i as i64));
+        // Each deal is on its account's Deals related list (a lookup, as Zoho stores it).
+        let lookup = json!({ "id": account_id.to_string(), "name": name });
+        let Value::Object(deal) = json!({ "Deal_Name": format!("{name} renewal"), "Stage": "Qualification", "Amount": 1000 * (i + 1), "Account_Name": lookup }) else { continue };
         insert(shared, "Deals", deal, start + chrono::Duration::hours(i as i64));
     }
+    link_related(shared);
+}
+
+/// Links for the related lists: the first two contacts work at Zylker, the first contact is on
+/// the Zylker deal, and the first note is on the Zylker account.
+fn link_related(shared: &Shared) {
+    let mut data = shared.data();
+    let first = |data: &crate::state::Data, module: &str, n: usize| data.modules.get(module).and_then(|m| m.records.keys().nth(n).copied());
+    let (Some(zylker), Some(contact)) = (first(&data, "Accounts", 0), first(&data, "Contacts", 0)) else { return };
+    let (second, deal, note) = (first(&data, "Contacts", 1), first(&data, "Deals", 0), first(&data, "Notes", 0));
+    let account = json!({ "id": zylker.to_string(), "name": "Zylker" });
+    let contact_name = data.modules.get("Contacts").and_then(|m| m.records.get(&contact)).and_then(|r| r.get("Last_Name").cloned()).unwrap_or(Value::Null);
+    let mut set = |module: &str, id: Option<u64>, field: &str, value: Value| {
+        if let Some(record) = id.and_then(|id| data.modules.get_mut(module).and_then(|m| m.records.get_mut(&id))) {
+            record.insert(field.into(), value);
+        }
+    };
+    set("Contacts", Some(contact), "Account_Name", account.clone());
+    set("Contacts", second, "Account_Name", account);
+    set("Deals", deal, "Contact_Name", json!({ "id": contact.to_string(), "name": contact_name }));
+    set("Notes", note, "Parent_Id", json!({ "module": { "api_name": "Accounts" }, "id": zylker.to_string(), "name": "Zylker" }));
 }
 
 fn seed_books(shared: &Shared) {

@@ -37,6 +37,8 @@ pub struct StoredAttachment {
     pub content_type: String,
     pub bytes: Vec<u8>,
     pub link_url: Option<String>,
+    /// When it was attached (Zoho's time text): its Created_Time and Modified_Time.
+    pub created_time: String,
 }
 
 /// Where a page token points: the listing it belongs to and the offset of its page.
@@ -86,6 +88,8 @@ pub struct Data {
     pub oauth: OAuthSettings,
     /// module → (id, deleted time) of deleted records, newest last
     pub deleted: HashMap<String, Vec<(String, chrono::DateTime<chrono::Utc>)>>,
+    /// (module, id) → the display name a deleted record had (`display_name` of the feed)
+    pub deleted_names: HashMap<(String, String), String>,
     /// (module, record id) → its attachments
     pub attachments: HashMap<(String, String), Vec<StoredAttachment>>,
     pub page_tokens: HashMap<String, PageToken>,

@@ -2,7 +2,8 @@
 //! a link (part `attachmentUrl`), never both.
 
 use crate::client::{ApiCall, Client};
-use crate::crm::response::single_outcome;
+use crate::crm::response::{error_from_response, list_answer, single_outcome};
+use crate::download::downloaded_file;
 use crate::error::{ErrorKind, Result, ZohoError};
 use crate::http::Method;
 use crate::multipart::{self, Field};
@@ -56,13 +57,34 @@ pub fn add_attachment(client: &Client, input: AddAttachmentInput) -> Result<Stri
     single_outcome(&client.send(call)?)
 }
 
-pub fn list_attachments(_client: &Client, input: &ListAttachmentsInput) -> Result<String> {
-    let _ = input;
-    Err(ZohoError::new(ErrorKind::Internal, "list_attachments is not built yet"))
+/// The attachment fields listed: every one attachments.json says an attachment has.
+pub const ATTACHMENT_FIELDS: &str =
+    "id,File_Name,Size,Created_Time,Modified_Time,Owner,Created_By,Modified_By,Parent_Id,$editable,$file_id,$type,$se_module,$state,$link_url";
+
+/// List Attachments: `GET /crm/v8/{module}/{id}/Attachments` with the fields Zoho requires named.
+pub fn list_attachments(client: &Client, input: &ListAttachmentsInput) -> Result<String> {
+    let module = validate::module_name(&input.record_type)?;
+    let id = validate::record_id(&input.record_id)?;
+    let page = validate::page(input.page)?;
+    let per_page = validate::per_page(input.per_page)?;
+    let call = ApiCall::new(Method::Get, format!("/crm/v8/{module}/{id}/Attachments"))
+        .query("fields", ATTACHMENT_FIELDS)
+        .query("page", page.to_string())
+        .query("per_page", per_page.to_string());
+    list_answer(&client.send(call)?, Some(page), per_page)
 }
 
-pub fn download_attachment(_client: &Client, input: &DownloadAttachmentInput) -> Result<DownloadedFile> {
-    let _ = input;
-    Err(ZohoError::new(ErrorKind::Internal, "download_attachment is not built yet"))
+/// Download Attachment: the file's bytes as Zoho sent them (never parsed), its name from
+/// `Content-Disposition`; a JSON error is Zoho's typed error, 204 is not-found.
+pub fn download_attachment(client: &Client, input: &DownloadAttachmentInput) -> Result<DownloadedFile> {
+    let module = validate::module_name(&input.record_type)?;
+    let id = validate::record_id(&input.record_id)?;
+    let attachment_id = validate::record_id(input.attachment_id.trim())
+        .map_err(|_| ZohoError::invalid_input(format!("attachment-id {:?} is not a Zoho attachment id: ids are numbers, as List Attachments gives them", input.attachment_id)))?;
+    let response = client.send(ApiCall::new(Method::Get, format!("/crm/v8/{module}/{id}/Attachments/{attachment_id}")))?;
+    match response.status {
+        200 => downloaded_file(response),
+        204 => Err(ZohoError::new(ErrorKind::NotFound, format!("record {id} of {module} has no attachment {attachment_id}")).with_status(204)),
+        _ => Err(error_from_response(&response)),
+    }
 }
-

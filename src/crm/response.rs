@@ -300,6 +300,19 @@ pub fn single_outcome_of(response: &Response, items: &[&RawValue]) -> Result<Str
     Ok(item.get().to_string())
 }
 
+/// A list answer passed on as Zoho's text (records and `info` raw): 204 ("nothing") is an empty
+/// page saying so in `info`; more records than `per_page` are refused unread; any other status
+/// is Zoho's error. For lists read page by page as asked (search, related, deleted, attachments).
+pub fn list_answer(response: &Response, page: Option<u32>, per_page: u32) -> Result<String> {
+    match content(response)? {
+        None => Ok(json!({ "data": [], "info": { "count": 0, "more_records": false, "page": page.unwrap_or(1), "per_page": per_page } }).to_string()),
+        Some(response) => {
+            let listing = list_page(response, per_page as usize)?;
+            Ok(listing_text(listing.data.iter().map(|r| r.get()), listing.info.map(|i| i.get())))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,330 @@
+//! `GET /crm/v8/{module}/search`: Zoho's criteria grammar (`((Field:operator:value)and(...))`,
+//! backslash escapes in values), or an email, phone or word search; paged up to Zoho's
+//! 2,000-record reach, 204 when nothing matches.
+
+use crate::crm::project;
+use crate::params;
+use crate::request::RecordedRequest;
+use crate::response::{empty_response, error_response, invalid_module, json_response};
+use crate::state::{Module, Shared};
+use axum::response::Response;
+use serde_json::{json, Map, Value};
+
+const MAX_CONDITIONS: usize = 10;
+/// Records a search reaches with page × per_page.
+const SEARCH_REACH: usize = 2_000;
+const OPERATORS: [&str; 10] = ["equals", "not_equal", "starts_with", "in", "not_in", "greater_than", "greater_equal", "less_than", "less_equal", "between"];
+
+/// One `(Field:operator:value)`, its value unescaped (split on bare commas for in/between).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    pub field: String,
+    pub operator: String,
+    pub values: Vec<String>,
+}
+
+/// A parsed criteria: a condition, or groups joined left to right with and/or.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Criteria {
+    Condition(Condition),
+    Group(Box<Criteria>, Vec<(bool, Criteria)>),
+}
+
+/// Why a criteria is not Zoho's grammar: `details` of Zoho's INVALID_QUERY.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryError(pub Value);
+
+fn query_error(reason: &str) -> QueryError {
+    QueryError(json!({ "reason": reason }))
+}
+
+/// Parses Zoho's criteria text.
+pub fn parse(text: &str) -> Result<Criteria, QueryError> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut at = 0;
+    let criteria = group(&chars, &mut at)?;
+    if at != chars.len() {
+        return Err(query_error("the criteria continues after its closing parenthesis"));
+    }
+    if conditions(&criteria) > MAX_CONDITIONS {
+        return Err(QueryError(json!({ "reason": "more than 10 conditions in the criteria", "limit": MAX_CONDITIONS })));
+    }
+    Ok(criteria)
+}
+
+fn conditions(criteria: &Criteria) -> usize {
+    match criteria {
+        Criteria::Condition(_) => 1,
+        Criteria::Group(first, rest) => conditions(first) + rest.iter().map(|(_, c)| conditions(c)).sum::<usize>(),
+    }
+}
+
+fn group(chars: &[char], at: &mut usize) -> Result<Criteria, QueryError> {
+    if chars.get(*at) != Some(&'(') {
+        return Err(query_error("a condition must be enclosed in parentheses"));
+    }
+    *at += 1;
+    if chars.get(*at) != Some(&'(') {
+        let condition = condition(chars, at)?;
+        return Ok(Criteria::Condition(condition));
+    }
+    let first = group(chars, at)?;
+    let mut rest = Vec::new();
+    loop {
+        match chars.get(*at) {
+            Some(')') => {
+                *at += 1;
+                return Ok(Criteria::Group(Box::new(first), rest));
+            }
+            Some('a' | 'A' | 'o' | 'O') => {
+                let word: String = chars[*at..].iter().take_while(|c| c.is_ascii_alphabetic()).collect();
+                let and = match word.to_ascii_lowercase().as_str() {
+                    "and" => true,
+                    "or" => false,
+                    _ => return Err(query_error("conditions are joined with and or or")),
+                };
+                *at += word.len();
+                rest.push((and, group(chars, at)?));
+            }
+            _ => return Err(query_error("conditions are joined with and or or")),
+        }
+    }
+}
+
+/// `Field:operator:value)`: the value runs to the first bare `)`; `\x` is `x`.
+fn condition(chars: &[char], at: &mut usize) -> Result<Condition, QueryError> {
+    let mut field = String::new();
+    while let Some(&c) = chars.get(*at) {
+        *at += 1;
+        if c == ':' {
+            break;
+        }
+        field.push(c);
+    }
+    let mut operator = String::new();
+    while let Some(&c) = chars.get(*at) {
+        *at += 1;
+        if c == ':' {
+            break;
+        }
+        operator.push(c);
+    }
+    if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '$') {
+        return Err(QueryError(json!({ "reason": "invalid field name in the criteria", "api_name": field })));
+    }
+    if !OPERATORS.contains(&operator.as_str()) {
+        return Err(QueryError(json!({ "reason": "invalid operator found", "api_name": field, "operator": operator })));
+    }
+    let list = matches!(operator.as_str(), "in" | "not_in" | "between");
+    let mut values = vec![String::new()];
+    loop {
+        let Some(&c) = chars.get(*at) else { return Err(query_error("the criteria has unbalanced parentheses")) };
+        *at += 1;
+        match c {
+            '\\' => {
+                let Some(&escaped) = chars.get(*at) else { return Err(query_error("the criteria ends inside an escape")) };
+                *at += 1;
+                if let Some(last) = values.last_mut() {
+                    last.push(escaped);
+                }
+            }
+            ')' => break,
+            '(' => return Err(QueryError(json!({ "reason": "a ( in a value must be escaped with a backslash", "api_name": field }))),
+            ',' if list => values.push(String::new()),
+            ',' => return Err(QueryError(json!({ "reason": "a , in a value must be escaped with a backslash", "api_name": field, "operator": operator }))),
+            other => {
+                if let Some(last) = values.last_mut() {
+                    last.push(other);
+                }
+            }
+        }
+    }
+    if operator == "between" && values.len() != 2 {
+        return Err(QueryError(json!({ "reason": "between takes two values", "api_name": field, "operator": operator })));
+    }
+    Ok(Condition { field, operator, values })
+}
+
+/// A record's value of a field as text: strings, numbers and booleans as written, a lookup by
+/// its name (and id, checked apart).
+fn texts(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Number(n)) => vec![n.to_string()],
+        Some(Value::Bool(b)) => vec![b.to_string()],
+        Some(Value::Object(o)) => ["name", "id"].iter().filter_map(|k| o.get(*k).and_then(Value::as_str)).map(str::to_string).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn compare(a: &str, b: &str) -> std::cmp::Ordering {
+    match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
+        _ => a.cmp(b),
+    }
+}
+
+fn matches(record: &Map<String, Value>, c: &Condition) -> bool {
+    let have = texts(record.get(&c.field));
+    let lower = |s: &str| s.to_lowercase();
+    let first = c.values.first().map(String::as_str).unwrap_or("");
+    let any = |f: &dyn Fn(&str) -> bool| have.iter().any(|h| f(h));
+    match c.operator.as_str() {
+        // v8: equals behaves as "contains" for text (zoho-api.md), exact for numbers.
+        "equals" => any(&|h| if h.parse::<f64>().is_ok() { compare(h, first).is_eq() } else { lower(h).contains(&lower(first)) }),
+        "not_equal" => !any(&|h| lower(h) == lower(first)),
+        "starts_with" => any(&|h| lower(h).starts_with(&lower(first))),
+        "in" => any(&|h| c.values.iter().any(|v| lower(h) == lower(v))),
+        "not_in" => !any(&|h| c.values.iter().any(|v| lower(h) == lower(v))),
+        "greater_than" => any(&|h| compare(h, first).is_gt()),
+        "greater_equal" => any(&|h| compare(h, first).is_ge()),
+        "less_than" => any(&|h| compare(h, first).is_lt()),
+        "less_equal" => any(&|h| compare(h, first).is_le()),
+        "between" => any(&|h| compare(h, first).is_ge() && compare(h, c.values.get(1).map(String::as_str).unwrap_or("")).is_le()),
+        _ => false,
+    }
+}
+
+fn evaluate(record: &Map<String, Value>, criteria: &Criteria) -> bool {
+    match criteria {
+        Criteria::Condition(c) => matches(record, c),
+        Criteria::Group(first, rest) => rest.iter().fold(evaluate(record, first), |so_far, (and, next)| {
+            if *and {
+                so_far && evaluate(record, next)
+            } else {
+                so_far || evaluate(record, next)
+            }
+        }),
+    }
+}
+
+fn unknown_field(criteria: &Criteria, module: &Module) -> Option<String> {
+    match criteria {
+        Criteria::Condition(c) => (!module.fields.iter().any(|f| f.api_name == c.field)).then(|| c.field.clone()),
+        Criteria::Group(first, rest) => unknown_field(first, module).or_else(|| rest.iter().find_map(|(_, c)| unknown_field(c, module))),
+    }
+}
+
+fn invalid_query(details: Value) -> Response {
+    error_response(400, "INVALID_QUERY", "invalid query formed", details)
+}
+
+/// What a search looks for, from its one search parameter.
+enum Search {
+    Criteria(Criteria),
+    Email(String),
+    Phone(String),
+    Word(String),
+}
+
+fn digits(text: &str) -> String {
+    text.chars().filter(char::is_ascii_digit).collect()
+}
+
+fn found(record: &Map<String, Value>, module: &Module, search: &Search) -> bool {
+    let of_kind = |kind: &dyn Fn(&str, &str) -> bool| module.fields.iter().filter(|f| kind(&f.api_name, f.data_type)).flat_map(|f| texts(record.get(&f.api_name))).collect::<Vec<_>>();
+    match search {
+        Search::Criteria(criteria) => evaluate(record, criteria),
+        Search::Email(email) => of_kind(&|_, t| t == "email").iter().any(|e| e.eq_ignore_ascii_case(email)),
+        Search::Phone(phone) => {
+            let wanted = digits(phone);
+            !wanted.is_empty() && of_kind(&|n, t| t == "phone" || n.contains("Phone") || n.contains("Mobile")).iter().any(|p| digits(p) == wanted)
+        }
+        Search::Word(word) => {
+            let word = word.to_lowercase();
+            of_kind(&|_, t| matches!(t, "text" | "email" | "textarea" | "phone")).iter().any(|v| v.to_lowercase().contains(&word))
+        }
+    }
+}
+
+/// Leads converted, and records awaiting approval, are left out unless asked for.
+fn state_fits(record: &Map<String, Value>, param: Option<&str>, key: &str, default: bool) -> bool {
+    let value = record.get(key).and_then(Value::as_bool).unwrap_or(default);
+    match param {
+        None => value == default,
+        Some("both") => true,
+        Some(p) => Some(value) == p.parse::<bool>().ok(),
+    }
+}
+
+pub fn search(shared: &Shared, request: &RecordedRequest, module_name: &str) -> Response {
+    let data = shared.data();
+    let Some(module) = data.modules.get(module_name) else { return invalid_module() };
+    let given: Vec<(&str, &str)> = ["criteria", "email", "phone", "word"].into_iter().filter_map(|p| request.query_param(p).map(|v| (p, v))).collect();
+    let search = match given.as_slice() {
+        [] => return error_response(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing", json!({ "param_name": "criteria" })),
+        [("criteria", text)] => match parse(text) {
+            Err(QueryError(details)) => return invalid_query(details),
+            Ok(criteria) => {
+                if let Some(field) = unknown_field(&criteria, module) {
+                    return invalid_query(json!({ "reason": "the field is not available for search", "api_name": field }));
+                }
+                Search::Criteria(criteria)
+            }
+        },
+        [("email", v)] => Search::Email(v.to_string()),
+        [("phone", v)] => Search::Phone(v.to_string()),
+        [(_, v)] => Search::Word(v.to_string()),
+        several => {
+            let due: Vec<Value> = several.iter().map(|(p, _)| json!({ "param_name": p })).collect();
+            return error_response(400, "AMBIGUITY_DURING_PROCESSING", "only one of criteria, email, phone and word can be given", json!({ "ambiguity_due_to": due }));
+        }
+    };
+    let (fields, per_page, page) = match (params::fields(request, Some(&module.fields)), params::per_page(request), params::page(request)) {
+        (Ok(fields), Ok(per_page), Ok(page)) => (fields, per_page, page),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
+    };
+    if page.saturating_mul(per_page) > SEARCH_REACH {
+        // record.json's LIMIT_REACHED: search pages reach the first 2,000 matches only.
+        return error_response(400, "LIMIT_REACHED", "search can reach only the first 2000 records; use COQL to read further", json!({ "limit": SEARCH_REACH }));
+    }
+    for param in ["converted", "approved"] {
+        if request.query_param(param).is_some_and(|v| !["true", "false", "both"].contains(&v)) {
+            return params::bad_param(param, "the value must be true, false or both");
+        }
+    }
+    let matching: Vec<&Map<String, Value>> = module
+        .records
+        .values()
+        .filter(|r| state_fits(r, request.query_param("converted"), "$converted", false))
+        .filter(|r| state_fits(r, request.query_param("approved"), "$approved", true))
+        .filter(|r| found(r, module, &search))
+        .collect();
+    let offset = (page - 1) * per_page;
+    let records: Vec<Value> = matching
+        .iter()
+        .skip(offset)
+        .take(per_page)
+        .map(|r| match &fields {
+            Some(fields) => project(r, fields),
+            None => Value::Object((*r).clone()),
+        })
+        .collect();
+    if records.is_empty() {
+        return empty_response(204);
+    }
+    let count = records.len();
+    json_response(200, &json!({ "data": records, "info": { "per_page": per_page, "count": count, "page": page, "more_records": offset + count < matching.len() } }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_grammar_and_its_escapes() {
+        let parsed = parse(r"((Last_Name:equals:Burns\,B)and(First_Name:starts_with:M\(x\)\\))").unwrap();
+        let Criteria::Group(first, rest) = parsed else { panic!("a group") };
+        assert_eq!(*first, Criteria::Condition(Condition { field: "Last_Name".into(), operator: "equals".into(), values: vec!["Burns,B".into()] }));
+        assert_eq!(rest[0].1, Criteria::Condition(Condition { field: "First_Name".into(), operator: "starts_with".into(), values: vec![r"M(x)\".into()] }));
+        assert_eq!(parse("(Amount:between:1,5)").unwrap(), Criteria::Condition(Condition { field: "Amount".into(), operator: "between".into(), values: vec!["1".into(), "5".into()] }));
+        assert_eq!(parse("(A:equals:x,y)").unwrap_err().0["reason"], "a , in a value must be escaped with a backslash");
+        assert_eq!(parse("(A:like:x)").unwrap_err().0, json!({ "reason": "invalid operator found", "api_name": "A", "operator": "like" }));
+        for bad in ["", "A:equals:x", "((A:equals:x)", "(A:equals:x))", "((A:equals:x)xor(B:equals:y))", "(A:equals:a(b)"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        let n = |n: usize| format!("({})", vec!["(A:equals:x)"; n].join("and"));
+        assert!(parse(&n(10)).is_ok());
+        assert_eq!(parse(&n(11)).unwrap_err().0["limit"], 10);
+    }
+}
