@@ -182,6 +182,19 @@ pub fn error_of(outcome: &StepOutcome) -> &Value {
     }
 }
 
+/// Bytes as the host shows them in JSON: `{"base64": "..."}`.
+pub fn bytes_of(value: &Value) -> Vec<u8> {
+    use base64::Engine as _;
+    let text = value["base64"].as_str().unwrap_or_else(|| panic!("bytes are {{\"base64\": ...}}, got {value}"));
+    base64::engine::general_purpose::STANDARD.decode(text).expect("valid base64")
+}
+
+/// A downloaded file as the host shows it: name, type, and the bytes.
+pub fn file_of(outcome: &StepOutcome) -> (Value, Value, Vec<u8>) {
+    let file = ok_of(outcome);
+    (file["file-name"].clone(), file["content-type"].clone(), bytes_of(&file["content"]))
+}
+
 pub fn ok_of(outcome: &StepOutcome) -> &Value {
     match &outcome.result {
         Ok(v) => v,

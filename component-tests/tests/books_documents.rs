@@ -1,7 +1,7 @@
 //! Zoho Books record actions (`POST /{type}/{id}/{action}`) and documents
 //! (`GET /{type}/{id}?accept=pdf|html`) end to end.
 
-use component_tests::{assert_request, error_of, ok_of, Fault, Harness};
+use component_tests::{assert_request, error_of, ok_of, Fault, Harness, file_of};
 use serde_json::{json, Value};
 use zoho_sandbox::hostile::Hostile;
 use zoho_sandbox::{books_pdf, BOOKS_ORG_ID};
@@ -136,12 +136,6 @@ async fn books_answers_lose_their_envelope_and_a_2xx_error_code_is_an_error() {
     assert_eq!(ok_of(&h.run_as(&connection, "books-record-action", input.clone(), None).await), &json!({ "message": null }));
     h.sandbox.inject(Fault::status(1, 200, "<html>proxy</html>").on_path("/books/v3/invoices"));
     assert_eq!(error_of(&h.run_as(&connection, "books-record-action", input, None).await)["kind"], "zoho");
-}
-
-fn file_of(outcome: &zoho_host::StepOutcome) -> (Value, Value, Vec<u8>) {
-    let file = ok_of(outcome);
-    let content = file["content"].as_array().expect("content").iter().map(|b| b.as_u64().expect("byte") as u8).collect();
-    (file["file-name"].clone(), file["content-type"].clone(), content)
 }
 
 #[tokio::test(flavor = "multi_thread")]

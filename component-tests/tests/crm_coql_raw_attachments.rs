@@ -114,7 +114,7 @@ async fn raw_request_sends_every_input_and_returns_the_answer_as_data() {
     let text = h.run("crm-raw-request", json!({ "url": full, "response-type": "text" })).await;
     assert!(ok_of(&text)["body"]["text"].as_str().expect("text").contains("\"Lead1\""));
     let binary = h.run("crm-raw-request", json!({ "url": full, "response-type": "binary" })).await;
-    let bytes: Vec<u8> = ok_of(&binary)["body"]["binary"].as_array().expect("bytes").iter().map(|b| b.as_u64().expect("byte") as u8).collect();
+    let bytes: Vec<u8> = component_tests::bytes_of(&ok_of(&binary)["body"]["binary"]);
     assert_eq!(serde_json::from_slice::<Value>(&bytes).expect("json")["data"][0]["id"], LEAD);
     // 204 with json: null.
     let empty = h.run("crm-raw-request", json!({ "url": "Leads/42" })).await;

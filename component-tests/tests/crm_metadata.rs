@@ -103,6 +103,7 @@ fn deals_description() -> Value {
         described("Amount", "Amount", "currency", false, false),
         described("Closing_Date", "Closing Date", "date", false, false),
         described("Account_Name", "Account Name", "lookup", false, false),
+        described("Contact_Name", "Contact Name", "lookup", false, false),
         described("Probability", "Probability", "integer", false, false),
         described("Owner", "Owner", "ownerlookup", false, false),
         described("Created_By", "Created By", "ownerlookup", false, true),
@@ -113,6 +114,7 @@ fn deals_description() -> Value {
     fields[1]["max_length"] = json!(255);
     fields[2]["picklist"] = json!(STAGES);
     fields[5]["lookup_module"] = json!("Accounts");
+    fields[6]["lookup_module"] = json!("Contacts");
     json!({
         "module": "Deals",
         "fields": fields,
@@ -127,6 +129,7 @@ fn deals_description() -> Value {
                 "Amount": nullable(json!({ "type": "number" }), "Amount"),
                 "Closing_Date": nullable(json!({ "type": "string", "format": "date" }), "Closing Date"),
                 "Account_Name": nullable(owner.clone(), "Account Name"),
+                "Contact_Name": nullable(owner.clone(), "Contact Name"),
                 "Probability": nullable(json!({ "type": "integer" }), "Probability"),
                 "Owner": nullable(owner.clone(), "Owner"),
                 "Created_By": read_only(nullable(owner.clone(), "Created By")),

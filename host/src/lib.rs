@@ -4,6 +4,7 @@
 
 #[cfg(feature = "sandbox")]
 pub mod bench;
+pub mod bytes_calls;
 pub mod convert;
 pub mod kv;
 pub mod manifest;

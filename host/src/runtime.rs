@@ -1,5 +1,6 @@
 //! Loading the component once and running steps: one fresh, limited instance per step.
 
+use crate::bytes_calls::BytesCall;
 use crate::convert::{from_val, to_val};
 use crate::kv::{self, KvBackend, KvView};
 use crate::net::{AllowedHosts, NetLimits};
@@ -158,6 +159,8 @@ pub struct Runtime {
     engine: Engine,
     component: Component,
     pre: InstancePre<StepState>,
+    /// The exports whose results carry bytes, called through typed bindings.
+    typed: crate::bytes_calls::Typed,
     kv: Arc<dyn KvBackend>,
     config: HostConfig,
     ticker_stop: Arc<AtomicBool>,
@@ -237,7 +240,8 @@ impl Runtime {
                 ticking_engine.increment_epoch();
             }
         });
-        Ok(Runtime { engine, component, pre, kv, config, ticker_stop })
+        let typed = crate::bytes_calls::Typed::new(&pre)?;
+        Ok(Runtime { engine, component, pre, typed, kv, config, ticker_stop })
     }
 
     pub fn engine(&self) -> &Engine {
@@ -384,24 +388,36 @@ impl Runtime {
         let func = instance.get_func(&mut store, func_index).ok_or_else(|| anyhow!("{} is not a function", action.function))?;
 
         let ty = func.ty(&store);
-        let mut params = Vec::new();
-        for (name, param_ty) in ty.params() {
-            let given = match name {
-                "connection" => connection,
-                "options" => options.unwrap_or(&Value::Null),
-                _ => input,
-            };
-            params.push(to_val(given, &param_ty, name)?);
-        }
-        let mut results = vec![Val::Bool(false); ty.results().len()];
-        let call = func.call_async(&mut store, &params, &mut results);
-        match tokio::time::timeout(self.config.step_deadline, call).await {
-            Ok(outcome) => outcome.map_err(|trap| anyhow!("the step stopped: {trap:#}"))?,
-            Err(_) => bail!("the step ran past its deadline of {} s", self.config.step_deadline.as_secs()),
-        }
+        let given: Vec<(&str, &Value, wasmtime::component::Type)> = ty
+            .params()
+            .map(|(name, param_ty)| {
+                let given = match name {
+                    "connection" => connection,
+                    "options" => options.unwrap_or(&Value::Null),
+                    _ => input,
+                };
+                (name, given, param_ty)
+            })
+            .collect();
+        let result = if let Some(call) = BytesCall::of(action) {
+            let call = self.typed.call(&mut store, &instance, call, &given);
+            match tokio::time::timeout(self.config.step_deadline, call).await {
+                Ok(outcome) => outcome.map_err(|trap| anyhow!("the step stopped: {trap:#}"))?,
+                Err(_) => bail!("the step ran past its deadline of {} s", self.config.step_deadline.as_secs()),
+            }
+        } else {
+            let params = given.iter().map(|(name, value, param_ty)| to_val(value, param_ty, name)).collect::<Result<Vec<_>>>()?;
+            let mut results = vec![Val::Bool(false); ty.results().len()];
+            let call = func.call_async(&mut store, &params, &mut results);
+            match tokio::time::timeout(self.config.step_deadline, call).await {
+                Ok(outcome) => outcome.map_err(|trap| anyhow!("the step stopped: {trap:#}"))?,
+                Err(_) => bail!("the step ran past its deadline of {} s", self.config.step_deadline.as_secs()),
+            }
+            outcome_of(results.first())
+        };
         let stderr = stderr.contents();
         let peak_memory_bytes = store.data().limits.peak_memory;
-        Ok(StepOutcome { result: outcome_of(results.first()), stderr, peak_memory_bytes })
+        Ok(StepOutcome { result, stderr, peak_memory_bytes })
     }
 }
 
