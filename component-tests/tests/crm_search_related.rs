@@ -232,7 +232,7 @@ async fn related_lists_come_from_lookups_and_parent_ids() {
     let requests = h.requests();
     assert_eq!(requests.len(), 2);
     assert_request(&requests[0], &h.token, "GET", "/crm/v8/settings/fields", &[("module", "Deals")], None);
-    let all = ["id", "Deal_Name", "Stage", "Amount", "Closing_Date", "Account_Name", "Contact_Name", "Owner", "Created_By", "Modified_By", "Created_Time", "Modified_Time"];
+    let all = ["id", "Deal_Name", "Stage", "Amount", "Closing_Date", "Account_Name", "Contact_Name", "Probability", "Owner", "Created_By", "Modified_By", "Created_Time", "Modified_Time"];
     assert_request(&requests[1], &h.token, "GET", &format!("/crm/v8/Accounts/{account}/Deals"), &[("fields", &all.join(",")), ("page", "1"), ("per_page", "5")], None);
     assert_eq!(ok_of(&outcome)["data"], json!([projected(&h, "Deals", &id(2631), &all)]));
 
