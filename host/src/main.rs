@@ -116,7 +116,7 @@ enum Command {
         #[arg(long, default_value_t = 8787)]
         port: u16,
     },
-    /// Run create → get → list → update → remove against an embedded sandbox.
+    /// Run create → get → list → update → upsert (find or create) → search → remove against an embedded sandbox.
     #[cfg(feature = "sandbox")]
     Demo,
     /// Measure size, compile/load, instantiation and step overhead; prints a Markdown table.
