@@ -182,6 +182,18 @@ pub fn error_of(outcome: &StepOutcome) -> &Value {
     }
 }
 
+/// The query pair every Books request carries for the sandbox's organization.
+pub fn books_org() -> (&'static str, &'static str) {
+    ("organization_id", zoho_sandbox::BOOKS_ORG_ID)
+}
+
+/// A connection that names its Books organization (no discovery).
+pub fn with_books_org(h: &Harness) -> Value {
+    let mut connection = h.connection.clone();
+    connection["books-organization-id"] = serde_json::json!(zoho_sandbox::BOOKS_ORG_ID);
+    connection
+}
+
 /// Bytes as the host shows them in JSON: `{"base64": "..."}`.
 pub fn bytes_of(value: &Value) -> Vec<u8> {
     use base64::Engine as _;

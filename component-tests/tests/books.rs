@@ -1,20 +1,9 @@
 //! Zoho Books actions end to end: the envelope, nested resources, organization discovery and
 //! caching, paging, search, error mapping and Raw Request.
 
-use component_tests::{assert_request, error_of, ok_of, Fault, Harness};
+use component_tests::{assert_request, error_of, ok_of, Fault, Harness, books_org, with_books_org};
 use serde_json::{json, Value};
 use zoho_sandbox::BOOKS_ORG_ID;
-
-fn org() -> (&'static str, &'static str) {
-    ("organization_id", BOOKS_ORG_ID)
-}
-
-/// A connection that names its Books organization (no discovery).
-fn with_org(h: &Harness) -> Value {
-    let mut connection = h.connection.clone();
-    connection["books-organization-id"] = json!(BOOKS_ORG_ID);
-    connection
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn organization_is_discovered_once_and_cached() {
@@ -25,7 +14,7 @@ async fn organization_is_discovered_once_and_cached() {
     let requests = h.requests();
     assert_eq!(requests.len(), 2);
     assert_request(&requests[0], &h.token, "GET", "/books/v3/organizations", &[], None);
-    assert_request(&requests[1], &h.token, "GET", "/books/v3/contacts/460000000000001", &[org()], None);
+    assert_request(&requests[1], &h.token, "GET", "/books/v3/contacts/460000000000001", &[books_org()], None);
     assert_eq!(h.stored_raw("books/organization-id").as_deref(), Some(BOOKS_ORG_ID.as_bytes()));
 
     h.sandbox.clear_requests();
@@ -50,7 +39,7 @@ async fn several_organizations_without_a_default_is_a_clear_error() {
 #[tokio::test(flavor = "multi_thread")]
 async fn create_get_update_remove_a_contact() {
     let h = Harness::new().await;
-    let connection = with_org(&h);
+    let connection = with_books_org(&h);
     let outcome = h
         .run_as(&connection, "books-create-record", json!({ "record-type": "contacts", "values": { "contact_name": "Zylker", "email": "ap@zylker.com" }, "dynamic-fields": { "email": "ignored@x.com", "currency_code": "USD" } }), None)
         .await;
@@ -58,7 +47,7 @@ async fn create_get_update_remove_a_contact() {
     let id = created["contact_id"].as_str().expect("id").to_string();
     assert_eq!(Some(created.clone()), h.sandbox.books_record("contacts", None, "contact_id", &id));
     assert_eq!((created["email"].as_str(), created["currency_code"].as_str()), (Some("ap@zylker.com"), Some("USD")));
-    assert_request(&h.only_request(), &h.token, "POST", "/books/v3/contacts", &[org()], Some(json!({ "contact_name": "Zylker", "email": "ap@zylker.com", "currency_code": "USD" })));
+    assert_request(&h.only_request(), &h.token, "POST", "/books/v3/contacts", &[books_org()], Some(json!({ "contact_name": "Zylker", "email": "ap@zylker.com", "currency_code": "USD" })));
 
     h.sandbox.clear_requests();
     let outcome = h.run_as(&connection, "books-get-record", json!({ "record-type": "contacts", "record-id": id }), None).await;
@@ -67,12 +56,12 @@ async fn create_get_update_remove_a_contact() {
     h.sandbox.clear_requests();
     let outcome = h.run_as(&connection, "books-update-record", json!({ "record-type": "contacts", "record-id": id, "values": { "company_name": "Zylker Inc" } }), None).await;
     assert_eq!(ok_of(&outcome)["company_name"], "Zylker Inc");
-    assert_request(&h.only_request(), &h.token, "PUT", &format!("/books/v3/contacts/{id}"), &[org()], Some(json!({ "company_name": "Zylker Inc" })));
+    assert_request(&h.only_request(), &h.token, "PUT", &format!("/books/v3/contacts/{id}"), &[books_org()], Some(json!({ "company_name": "Zylker Inc" })));
 
     h.sandbox.clear_requests();
     let outcome = h.run_as(&connection, "books-remove-record", json!({ "record-type": "contacts", "record-id": id }), None).await;
     assert_eq!(ok_of(&outcome), &json!({ "message": "The contact has been deleted." }));
-    assert_request(&h.only_request(), &h.token, "DELETE", &format!("/books/v3/contacts/{id}"), &[org()], None);
+    assert_request(&h.only_request(), &h.token, "DELETE", &format!("/books/v3/contacts/{id}"), &[books_org()], None);
 
     let outcome = h.run_as(&connection, "books-get-record", json!({ "record-type": "contacts", "record-id": id }), None).await;
     assert_eq!(
@@ -84,7 +73,7 @@ async fn create_get_update_remove_a_contact() {
 #[tokio::test(flavor = "multi_thread")]
 async fn lists_page_across_pages_and_search() {
     let h = Harness::new().await;
-    let connection = with_org(&h);
+    let connection = with_books_org(&h);
     let mut names = Vec::new();
     for page in 1..=3 {
         let outcome = h.run_as(&connection, "books-get-records", json!({ "record-type": "contacts", "page": page }), None).await;
@@ -96,7 +85,7 @@ async fn lists_page_across_pages_and_search() {
     assert_eq!(names.len(), 450);
     assert_eq!((names[0].as_str(), names[449].as_str()), ("Customer 001", "Customer 450"));
     let requests = h.requests();
-    assert_request(&requests[2], &h.token, "GET", "/books/v3/contacts", &[org(), ("page", "3"), ("per_page", "200")], None);
+    assert_request(&requests[2], &h.token, "GET", "/books/v3/contacts", &[books_org(), ("page", "3"), ("per_page", "200")], None);
 
     h.sandbox.clear_requests();
     let outcome = h.run_as(&connection, "books-get-records", json!({ "record-type": "contacts", "search-fields": { "status": "inactive", "contact_name_contains": "customer 1" }, "per-page": 5 }), None).await;
@@ -107,7 +96,7 @@ async fn lists_page_across_pages_and_search() {
         &h.token,
         "GET",
         "/books/v3/contacts",
-        &[org(), ("page", "1"), ("per_page", "5"), ("contact_name_contains", "customer 1"), ("status", "inactive")],
+        &[books_org(), ("page", "1"), ("per_page", "5"), ("contact_name_contains", "customer 1"), ("status", "inactive")],
         None,
     );
 }
@@ -115,11 +104,11 @@ async fn lists_page_across_pages_and_search() {
 #[tokio::test(flavor = "multi_thread")]
 async fn nested_resources_use_the_parent_path_and_their_own_keys() {
     let h = Harness::new().await;
-    let connection = with_org(&h);
+    let connection = with_books_org(&h);
     let invoice = "460000010000001";
     let outcome = h.run_as(&connection, "books-create-record", json!({ "record-type": "comments", "parent-record-type": "invoices", "parent-record-id": invoice, "values": { "description": "Paid by wire" } }), None).await;
     assert_eq!(ok_of(&outcome)["description"], "Paid by wire");
-    assert_request(&h.only_request(), &h.token, "POST", &format!("/books/v3/invoices/{invoice}/comments"), &[org()], Some(json!({ "description": "Paid by wire" })));
+    assert_request(&h.only_request(), &h.token, "POST", &format!("/books/v3/invoices/{invoice}/comments"), &[books_org()], Some(json!({ "description": "Paid by wire" })));
 
     let outcome = h.run_as(&connection, "books-get-records", json!({ "record-type": "comments", "parent-record-type": "invoices", "parent-record-id": invoice }), None).await;
     let comments: Vec<&str> = ok_of(&outcome)["comments"].as_array().expect("comments").iter().map(|c| c["description"].as_str().expect("text")).collect();
@@ -140,7 +129,7 @@ async fn nested_resources_use_the_parent_path_and_their_own_keys() {
 #[tokio::test(flavor = "multi_thread")]
 async fn books_errors_map_to_kinds() {
     let h = Harness::new().await;
-    let connection = with_org(&h);
+    let connection = with_books_org(&h);
     let get = json!({ "record-type": "invoices", "record-id": "460000010000001" });
     let cases = [
         (401, r#"{"code":57,"message":"You are not authorized to perform this operation"}"#, "forbidden", "57"),
@@ -171,7 +160,7 @@ async fn books_raw_request_adds_the_organization() {
     let body: Value = serde_json::from_str(result["body"]["json"].as_str().expect("json")).expect("json body");
     assert_eq!(body["items"][0]["name"], "Consulting hour");
     let requests = h.requests();
-    assert_request(&requests[1], &h.token, "GET", "/books/v3/items", &[("name_contains", "consult"), org()], None);
+    assert_request(&requests[1], &h.token, "GET", "/books/v3/items", &[("name_contains", "consult"), books_org()], None);
 
     // An explicit organization_id is not doubled.
     h.sandbox.clear_requests();

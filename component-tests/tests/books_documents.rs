@@ -1,22 +1,12 @@
 //! Zoho Books record actions (`POST /{type}/{id}/{action}`) and documents
 //! (`GET /{type}/{id}?accept=pdf|html`) end to end.
 
-use component_tests::{assert_request, error_of, ok_of, Fault, Harness, file_of};
+use component_tests::{assert_request, error_of, ok_of, Fault, Harness, file_of, books_org, with_books_org};
 use serde_json::{json, Value};
 use zoho_sandbox::hostile::Hostile;
-use zoho_sandbox::{books_pdf, BOOKS_ORG_ID};
+use zoho_sandbox::books_pdf;
 
 const INVOICE: &str = "460000010000001";
-
-fn org() -> (&'static str, &'static str) {
-    ("organization_id", BOOKS_ORG_ID)
-}
-
-fn with_org(h: &Harness) -> Value {
-    let mut connection = h.connection.clone();
-    connection["books-organization-id"] = json!(BOOKS_ORG_ID);
-    connection
-}
 
 fn books_error(kind: &str, status: u16, code: &str, message: &str) -> Value {
     json!({ "kind": kind, "status": status, "code": code, "message": message, "details": null, "retry-after-ms": null })
@@ -29,10 +19,10 @@ fn invoice_status(h: &Harness, id: &str) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn status_actions_change_the_invoice_and_books_refusals_are_typed() {
     let h = Harness::new().await;
-    let connection = with_org(&h);
+    let connection = with_books_org(&h);
     let action = |a: &str| json!({ "record-type": "invoices", "record-id": INVOICE, "action": a });
     let outcome = h.run_as(&connection, "books-record-action", action("status/void"), None).await;
-    assert_request(&h.only_request(), &h.token, "POST", &format!("/books/v3/invoices/{INVOICE}/status/void"), &[org()], None);
+    assert_request(&h.only_request(), &h.token, "POST", &format!("/books/v3/invoices/{INVOICE}/status/void"), &[books_org()], None);
     assert_eq!(ok_of(&outcome), &json!({ "message": "Invoice status has been changed to Void." }));
     assert_eq!(invoice_status(&h, INVOICE), "void");
 
@@ -59,15 +49,15 @@ async fn status_actions_change_the_invoice_and_books_refusals_are_typed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn email_sends_the_values_as_the_json_body() {
     let h = Harness::new().await;
-    let connection = with_org(&h);
+    let connection = with_books_org(&h);
     let values = json!({ "to_mail_ids": ["ap@zylker.com"], "subject": "Invoice INV-00002 — ünïcode", "body": "Dear customer,<br>please find it attached." });
     let outcome = h.run_as(&connection, "books-record-action", json!({ "record-type": "invoices", "record-id": "460000010000002", "action": "email", "values": values }), None).await;
-    assert_request(&h.only_request(), &h.token, "POST", "/books/v3/invoices/460000010000002/email", &[org()], Some(values));
+    assert_request(&h.only_request(), &h.token, "POST", "/books/v3/invoices/460000010000002/email", &[books_org()], Some(values));
     assert_eq!(ok_of(&outcome), &json!({ "message": "Your invoice has been sent." }));
 
     h.sandbox.clear_requests();
     let outcome = h.run_as(&connection, "books-record-action", json!({ "record-type": "invoices", "record-id": "460000010000002", "action": "email", "values": "{\"subject\":\"x\"}" }), None).await;
-    assert_request(&h.only_request(), &h.token, "POST", "/books/v3/invoices/460000010000002/email", &[org()], Some(json!({ "subject": "x" })));
+    assert_request(&h.only_request(), &h.token, "POST", "/books/v3/invoices/460000010000002/email", &[books_org()], Some(json!({ "subject": "x" })));
     assert_eq!(error_of(&outcome), &books_error("zoho", 400, "4", "Please enter a valid email address in to_mail_ids."));
 }
 
@@ -79,13 +69,13 @@ async fn the_organization_is_discovered_and_nested_actions_reach_their_path() {
     let requests = h.requests();
     assert_eq!(requests.len(), 2);
     assert_request(&requests[0], &h.token, "GET", "/books/v3/organizations", &[], None);
-    assert_request(&requests[1], &h.token, "POST", "/books/v3/contacts/460000000000010/active", &[org()], None);
+    assert_request(&requests[1], &h.token, "POST", "/books/v3/contacts/460000000000010/active", &[books_org()], None);
     assert_eq!(h.sandbox.books_record("contacts", None, "contact_id", "460000000000010").map(|c| c["status"].clone()), Some(json!("active")));
 
     h.sandbox.clear_requests();
     let nested = json!({ "record-type": "contactpersons", "record-id": "460000000000099", "action": "primary", "parent-record-type": "contacts", "parent-record-id": "460000000000001" });
     let outcome = h.run("books-record-action", nested).await;
-    assert_request(&h.only_request(), &h.token, "POST", "/books/v3/contacts/460000000000001/contactpersons/460000000000099/primary", &[org()], None);
+    assert_request(&h.only_request(), &h.token, "POST", "/books/v3/contacts/460000000000001/contactpersons/460000000000099/primary", &[books_org()], None);
     assert_eq!(error_of(&outcome), &books_error("not-found", 404, "5", "Invalid URL Passed"));
 }
 
@@ -126,7 +116,7 @@ async fn invalid_actions_and_values_send_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn books_answers_lose_their_envelope_and_a_2xx_error_code_is_an_error() {
     let h = Harness::new().await;
-    let connection = with_org(&h);
+    let connection = with_books_org(&h);
     let input = json!({ "record-type": "invoices", "record-id": INVOICE, "action": "status/sent" });
     h.sandbox.inject(Fault::status(1, 200, r#"{"code":1002,"message":"Invoice does not exist."}"#).on_path("/books/v3/invoices"));
     assert_eq!(error_of(&h.run_as(&connection, "books-record-action", input.clone(), None).await), &books_error("not-found", 200, "1002", "Invoice does not exist."));
@@ -141,14 +131,14 @@ async fn books_answers_lose_their_envelope_and_a_2xx_error_code_is_an_error() {
 #[tokio::test(flavor = "multi_thread")]
 async fn documents_come_as_pdf_or_html_files() {
     let h = Harness::new().await;
-    let connection = with_org(&h);
+    let connection = with_books_org(&h);
     let outcome = h.run_as(&connection, "books-get-record-document", json!({ "record-type": "invoices", "record-id": INVOICE }), None).await;
-    assert_request(&h.only_request(), &h.token, "GET", &format!("/books/v3/invoices/{INVOICE}"), &[org(), ("accept", "pdf")], None);
+    assert_request(&h.only_request(), &h.token, "GET", &format!("/books/v3/invoices/{INVOICE}"), &[books_org(), ("accept", "pdf")], None);
     assert_eq!(file_of(&outcome), (json!("INV-00001.pdf"), json!("application/pdf"), books_pdf("INV-00001")));
 
     h.sandbox.clear_requests();
     let outcome = h.run_as(&connection, "books-get-record-document", json!({ "record-type": "invoices", "record-id": INVOICE, "format": "HTML" }), None).await;
-    assert_request(&h.only_request(), &h.token, "GET", &format!("/books/v3/invoices/{INVOICE}"), &[org(), ("accept", "html")], None);
+    assert_request(&h.only_request(), &h.token, "GET", &format!("/books/v3/invoices/{INVOICE}"), &[books_org(), ("accept", "html")], None);
     let html = b"<!DOCTYPE html><html><head><title>INV-00001</title></head><body><h1>INV-00001</h1></body></html>".to_vec();
     assert_eq!(file_of(&outcome), (json!("INV-00001.html"), json!("text/html;charset=UTF-8"), html));
 
@@ -175,7 +165,7 @@ async fn document_inputs_are_checked_before_anything_is_sent() {
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_document_answers_are_refused_or_made_safe() {
     let h = Harness::new().await;
-    let connection = with_org(&h);
+    let connection = with_books_org(&h);
     let input = json!({ "record-type": "invoices", "record-id": INVOICE });
     let path = "/books/v3/invoices/";
     // Fault::status answers JSON by default: these answer as a PDF would.
