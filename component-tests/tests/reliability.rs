@@ -388,10 +388,11 @@ proptest! {
             let manifest = Manifest::embedded().expect("manifest");
             let action = &manifest.actions[key_index % manifest.actions.len()];
             let mut input = input_for(action);
-            let texts: Vec<&zoho_host::manifest::Input> = action.inputs.iter().filter(|i| i.kind == "string" || i.kind == "json").collect();
+            let texts: Vec<&zoho_host::manifest::Input> = action.inputs.iter().filter(|i| matches!(i.kind.as_str(), "string" | "json" | "text" | "string-list")).collect();
             assert!(texts.len() <= values.len(), "{} has more text inputs than generated values", action.key);
             for (field, value) in texts.iter().zip(values) {
-                input[field.key.as_str()] = json!(value);
+                // A list of strings (record ids, tags, duplicate-check fields) gets the value as its item.
+                input[field.key.as_str()] = if field.kind == "string-list" { json!([value]) } else { json!(value) };
             }
             let action_ref = action.action_ref();
             let outcome = runtime_run(&h, &action_ref, &input).await;
