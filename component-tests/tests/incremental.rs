@@ -172,77 +172,101 @@ proptest! {
     #[test]
     fn no_version_is_lost(per_page in 60u32..=200, rounds in prop::collection::vec(prop::collection::vec(prop::collection::vec(change(), 0..25), 1..20), 3..5)) {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-        runtime.block_on(async move {
-            let h = Harness::new().await;
-            h.sandbox.clock().freeze_at(chrono::Utc::now());
-            let mut next_version = 1u64;
-            let mut modify = |id: &str| {
-                h.sandbox.modify_record("Contacts", id, json!({ "Last_Name": format!("v{next_version}") }));
-                next_version += 1;
+        runtime.block_on(replay(per_page, rounds));
+    }
+}
+
+/// Runs sweeps over `rounds` (per sweep, per page: the changes users make after that page)
+/// and asserts no version is lost: the property `no_version_is_lost` states, on given changes.
+async fn replay(per_page: u32, rounds: Vec<Vec<Vec<Change>>>) {
+    let h = Harness::new().await;
+    h.sandbox.clock().freeze_at(chrono::Utc::now());
+    let mut next_version = 1u64;
+    // Returns the record's Modified_Time after the change.
+    let mut modify = |id: &str| {
+        h.sandbox.modify_record("Contacts", id, json!({ "Last_Name": format!("v{next_version}") }));
+        next_version += 1;
+        h.sandbox.record("Contacts", id).and_then(|r| r["Modified_Time"].as_str().map(instant)).unwrap_or(i64::MIN)
+    };
+    let mut delivered: HashMap<String, u64> = HashMap::new();
+    let mut starts: Vec<HashMap<String, u64>> = Vec::new();
+    let mut deleted: HashSet<String> = HashSet::new();
+    // Per sweep: records changed while it ran to a Modified_Time past its bound (`until`).
+    let mut pushed_past: Vec<HashSet<String>> = Vec::new();
+    for (k, pages) in rounds.iter().enumerate() {
+        starts.push(versions_now(&h));
+        pushed_past.push(HashSet::new());
+        let mut page = 1;
+        loop {
+            let outcome = h.run("incremental-list-contacts-by-page", json!({ "page": page, "per-page": per_page, "fields": "Last_Name" })).await;
+            let result = ok_of(&outcome).clone();
+            let until = result["sweep"]["until"].as_str().map_or(i64::MAX, instant);
+            let mut push = |id: &str, at: i64| {
+                if at > until {
+                    pushed_past[k].insert(id.to_string());
+                }
             };
-            let mut delivered: HashMap<String, u64> = HashMap::new();
-            let mut starts: Vec<HashMap<String, u64>> = Vec::new();
-            let mut deleted: HashSet<String> = HashSet::new();
-            for (k, pages) in rounds.iter().enumerate() {
-                starts.push(versions_now(&h));
-                let mut page = 1;
-                loop {
-                    let outcome = h.run("incremental-list-contacts-by-page", json!({ "page": page, "per-page": per_page, "fields": "Last_Name" })).await;
-                    let result = ok_of(&outcome).clone();
-                    for record in result["records"].as_array().expect("records") {
-                        let id = record["id"].as_str().expect("id").to_string();
-                        let best = delivered.entry(id).or_insert(0);
-                        *best = (*best).max(version_of(&record["Last_Name"]));
-                    }
-                    // Users change records while the sweep runs.
-                    for change in pages.get(page - 1).into_iter().flatten() {
-                        let versions = h.sandbox.record_versions("Contacts");
-                        match change {
-                            Change::Modify(i) => modify(&versions[i % versions.len()].0),
-                            Change::ModifyTwice(i) => {
-                                modify(&versions[i % versions.len()].0);
-                                modify(&versions[i % versions.len()].0);
-                            }
-                            Change::Create => { h.sandbox.create_record("Contacts", json!({ "Last_Name": "New" })); }
-                            Change::Delete(i) => {
-                                let id = versions[i % versions.len()].0.clone();
-                                h.sandbox.delete_record("Contacts", &id);
-                                deleted.insert(id);
-                            }
-                            Change::Tick => h.sandbox.clock().advance(chrono::Duration::seconds(1)),
-                        }
-                    }
-                    if result["more_records"] != json!(true) { break; }
-                    page += 1;
-                }
-                ok_of(&h.run("incremental-update-last-successful-run-date", json!({})).await);
-                // Between sweeps, within the same second: a record the sweep delivered changes again.
-                // After every other sweep the clock then moves on 3 s, so the sweep after next
-                // no longer reaches back to that second: dropping the change once loses it.
-                if let Some((id, _)) = h.sandbox.record_versions("Contacts").into_iter().max_by_key(|(id, t)| (instant(t), id.clone())) {
-                    modify(&id);
-                }
-                if k % 2 == 0 {
-                    h.sandbox.clock().advance(chrono::Duration::seconds(3));
-                }
-                if k >= 1 {
-                    // Everything that existed when sweep k-1 began is accounted for by now.
-                    for (id, version) in &starts[k - 1] {
-                        let ok = deleted.contains(id) || delivered.get(id).is_some_and(|d| d >= version);
-                        assert!(ok, "sweep {} lost {id} at version {version} (delivered {:?})", k - 1, delivered.get(id));
-                    }
-                }
-            }
-            // The last changes are delivered by one more sweep.
-            let last = versions_now(&h);
-            sweep(&h, "Contacts", per_page, "Last_Name").await.iter().for_each(|record| {
-                let best = delivered.entry(record["id"].as_str().expect("id").to_string()).or_insert(0);
+            for record in result["records"].as_array().expect("records") {
+                let id = record["id"].as_str().expect("id").to_string();
+                let best = delivered.entry(id).or_insert(0);
                 *best = (*best).max(version_of(&record["Last_Name"]));
-            });
-            for (id, version) in &last {
-                assert!(delivered.get(id).is_some_and(|d| d >= version), "the final sweep lost {id} at version {version}");
             }
-        });
+            // Users change records while the sweep runs.
+            for change in pages.get(page - 1).into_iter().flatten() {
+                let versions = h.sandbox.record_versions("Contacts");
+                match change {
+                    Change::Modify(i) => {
+                        let id = &versions[i % versions.len()].0;
+                        push(id, modify(id));
+                    }
+                    Change::ModifyTwice(i) => {
+                        let id = &versions[i % versions.len()].0;
+                        modify(id);
+                        push(id, modify(id));
+                    }
+                    Change::Create => { h.sandbox.create_record("Contacts", json!({ "Last_Name": "New" })); }
+                    Change::Delete(i) => {
+                        let id = versions[i % versions.len()].0.clone();
+                        h.sandbox.delete_record("Contacts", &id);
+                        deleted.insert(id);
+                    }
+                    Change::Tick => h.sandbox.clock().advance(chrono::Duration::seconds(1)),
+                }
+            }
+            if result["more_records"] != json!(true) { break; }
+            page += 1;
+        }
+        ok_of(&h.run("incremental-update-last-successful-run-date", json!({})).await);
+        // Between sweeps, within the same second: a record the sweep delivered changes again.
+        // After every other sweep the clock then moves on 3 s, so the sweep after next
+        // no longer reaches back to that second: dropping the change once loses it.
+        if let Some((id, _)) = h.sandbox.record_versions("Contacts").into_iter().max_by_key(|(id, t)| (instant(t), id.clone())) {
+            modify(&id);
+        }
+        if k % 2 == 0 {
+            h.sandbox.clock().advance(chrono::Duration::seconds(3));
+        }
+        if k >= 1 {
+            // Everything that existed when sweep k-1 began is accounted for by now: delivered
+            // (or a later version), deleted, or changed again while sweep k ran to a time past
+            // sweep k's bound. No sweep that ends while records keep changing can deliver that
+            // one (Zoho keeps no older version, and the newer one is after the bound); the
+            // version it had when sweep k began is in starts[k], checked after sweep k+1 by the
+            // same rule, and the last, quiet sweep below delivers every record without exception.
+            for (id, version) in &starts[k - 1] {
+                let ok = deleted.contains(id) || delivered.get(id).is_some_and(|d| d >= version) || pushed_past[k].contains(id);
+                assert!(ok, "sweep {} lost {id} at version {version} (delivered {:?})", k - 1, delivered.get(id));
+            }
+        }
+    }
+    // The last changes are delivered by one more sweep.
+    let last = versions_now(&h);
+    sweep(&h, "Contacts", per_page, "Last_Name").await.iter().for_each(|record| {
+        let best = delivered.entry(record["id"].as_str().expect("id").to_string()).or_insert(0);
+        *best = (*best).max(version_of(&record["Last_Name"]));
+    });
+    for (id, version) in &last {
+        assert!(delivered.get(id).is_some_and(|d| d >= version), "the final sweep lost {id} at version {version}");
     }
 }
 
@@ -324,4 +348,86 @@ async fn more_than_100000_changed_records_in_one_sweep() {
     let records = sweep(&h, "Deals", 200, "Deal_Name").await;
     let ids: HashSet<&str> = records.iter().map(|r| r["id"].as_str().expect("id")).collect();
     assert_eq!(ids.len(), 100_505, "past COQL's 100,000-row offset ceiling, nothing lost");
+}
+
+/// The proptest's shrunk failure (per_page 60), replayed. The Contact it reported "lost by
+/// sweep 0" was changed during sweep 0 to a time past sweep 0's bound (v45), then changed again
+/// during sweep 1, before sweep 1 reached it, past sweep 1's bound (v99): no version of it could
+/// be in either sweep, and sweep 2 delivers v99. The old bookkeeping failed here every time; the
+/// property now carries such a record's obligation to the version it had when sweep 1 began.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_record_pushed_past_two_bounds_replayed_from_the_proptest() {
+    use Change::*;
+    let rounds = vec![vec![vec![Modify(2655), Modify(4009), Modify(839), Modify(4973), Modify(7921), Tick, Delete(6852), Modify(3398), Modify(5448), Modify(2533), Delete(7108), Modify(2049), Modify(216), Modify(4800), Modify(1104)], 
+        vec![ModifyTwice(2572), ModifyTwice(5514), Modify(89), Modify(6858), Modify(5331), Modify(4942), Create, Modify(6418), Create, Modify(9281), Tick, ModifyTwice(6539), Modify(9942)], 
+        vec![Create, Create, Modify(3438), ModifyTwice(8130), Delete(9092)], 
+        vec![Modify(3762), Create, Create, Modify(7923)], 
+        vec![Modify(9037), Modify(9853), Modify(1336), Modify(9775), ModifyTwice(688), Modify(854), ModifyTwice(410), Modify(9461), Delete(3751), Delete(4692), Modify(8399), Modify(5291), Create, Modify(8565), Modify(3980), Tick], 
+        vec![Create, Modify(1748), Modify(7937), Delete(3879), Create, Create, Modify(8976), ModifyTwice(6137), Modify(732), Modify(6906), Create], 
+        vec![Delete(258), Modify(3207), Modify(9348), Delete(3027)], 
+        vec![ModifyTwice(5622), Modify(1527), ModifyTwice(8503), ModifyTwice(9206), Create, Create, ModifyTwice(3721), Create, Create, Modify(1608)], 
+        vec![ModifyTwice(3880), Modify(9662), ModifyTwice(6298), Modify(1310), Modify(4351), ModifyTwice(2239), Modify(3300)], 
+        vec![Modify(7005), ModifyTwice(3026), ModifyTwice(4558), Modify(528), ModifyTwice(7725), Modify(1871), ModifyTwice(1578)]], 
+        vec![vec![Modify(1689), ModifyTwice(4391), Modify(6130), Modify(369), Modify(8393), Tick, Delete(2466), Modify(8008), Modify(8107), Modify(279), ModifyTwice(7517), Modify(4466), Create, Modify(2315), Modify(6959), Modify(844), Modify(4779), Modify(279), Create, ModifyTwice(7650), Modify(2029)], 
+        vec![Delete(92), Create, Delete(8696), Modify(6666)], 
+        vec![Modify(1844), Modify(4870), Modify(8250), Modify(9810), Delete(8507), ModifyTwice(9494), Create, Modify(5389), Modify(8074), Modify(4766), Modify(4717), ModifyTwice(7878), ModifyTwice(8414), Modify(8770), Delete(6456), ModifyTwice(1150), ModifyTwice(7828), ModifyTwice(4645), Create, Modify(2261)], 
+        vec![ModifyTwice(3282), Modify(8778), Modify(6985), Modify(2968), Modify(2553), Tick, ModifyTwice(4919), Modify(5374), ModifyTwice(7087), Modify(6643), Modify(2950), Modify(1332), ModifyTwice(8294), Modify(6154), Create, Modify(2334), Modify(2525), Delete(579), Modify(9285)], 
+        vec![Modify(492), ModifyTwice(4602), Modify(6250), ModifyTwice(9354), Delete(564), Modify(3206), Modify(3684), ModifyTwice(2196), ModifyTwice(7120)], 
+        vec![Delete(915), Modify(513), Modify(3260), ModifyTwice(2500), Modify(9160), ModifyTwice(303), Modify(2589), Modify(6833), Modify(6064), Modify(6266), Modify(230), ModifyTwice(626), ModifyTwice(4880), Delete(8092), ModifyTwice(4672), ModifyTwice(4691), Modify(6187), Modify(4686)], 
+        vec![Modify(7743), Tick, Modify(6730), Create, Create, Modify(1705), Tick], 
+        vec![Modify(7636), Modify(5306), Tick, Create, Create, Tick, Modify(2061), ModifyTwice(7371), Create, Create, ModifyTwice(2578), Create, Modify(3108), Modify(1469), Tick, Modify(7181)], 
+        vec![Create, ModifyTwice(8861), Delete(5887), ModifyTwice(1256), Modify(677), Create, Modify(9893), Modify(7249), ModifyTwice(3926), Create, Create, ModifyTwice(8032), Create, ModifyTwice(4933), ModifyTwice(6147), ModifyTwice(6507), Create, ModifyTwice(9268), Tick, ModifyTwice(3763), Modify(3217), Modify(4509), Modify(218)], 
+        vec![], 
+        vec![Delete(9764), Modify(8183), Modify(54), Tick, Delete(7391), Modify(3026), Modify(9792), Tick], 
+        vec![Tick, Tick, ModifyTwice(9768), Tick, Modify(9006), Create], 
+        vec![Modify(9866), ModifyTwice(9054), Tick, ModifyTwice(9090), ModifyTwice(1174), Create, Create, Modify(509), Create, ModifyTwice(3487), ModifyTwice(4899), Modify(3116), Modify(3758), Tick, Delete(9085)], 
+        vec![Modify(336), Delete(8475), Tick, Modify(1501), Modify(8652), Modify(4386), ModifyTwice(7736)]], 
+        vec![vec![Modify(1307)], 
+        vec![Modify(1199), Modify(6675), ModifyTwice(5249), Modify(2566), ModifyTwice(2493), ModifyTwice(3201), Modify(6700), Create, Create, Create, ModifyTwice(4973), Tick, Modify(8317), Create, Delete(738), Modify(1249), Modify(1087), Create, Create, Modify(1377), Create, ModifyTwice(5073), Delete(4858), Modify(4444)]]];
+    replay(60, rounds).await;
+}
+
+/// The bound's exact promise, on a quiet module with two records per page. A record changed
+/// during sweep A past A's bound (`c`) is delivered by sweep B. A record changed during sweep A
+/// past A's bound and again during sweep B, before B reached it, past B's bound (`d`) is in
+/// neither (Zoho keeps no older version; a sweep that reached past its bound would never end
+/// while a workflow writes back what it reads) and is delivered by C, the first sweep it stays
+/// put through, with its latest content. Nothing else is delivered twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_record_changed_during_each_sweep_past_its_bound_comes_with_the_first_quiet_one() {
+    let h = Harness::new().await;
+    h.sandbox.add_module("Parcels", &["Name"], "Name");
+    h.sandbox.clock().freeze_at(chrono::Utc::now());
+    let [a, b, c, d] = ["a", "b", "c", "d"].map(|n| h.sandbox.create_record("Parcels", json!({ "Name": n })));
+    let page = |n: u32| json!({ "record-type": "Parcels", "page": n, "per-page": 2, "fields": "Name" });
+    let names = |result: &Value| -> Vec<(String, String)> {
+        result["records"].as_array().expect("records").iter().map(|r| (r["id"].as_str().expect("id").to_string(), r["Name"].as_str().expect("name").to_string())).collect()
+    };
+    let commit = || h.run("incremental-update-last-successful-run-date", json!({ "record-type": "Parcels" }));
+
+    // Sweep A: page 1 is a and b; then c and d change a second later, past A's bound.
+    let a1 = ok_of(&h.run("incremental-list-modified-records-by-page", page(1)).await).clone();
+    assert_eq!(names(&a1), [(a.clone(), "a".into()), (b.clone(), "b".into())]);
+    h.sandbox.clock().advance(chrono::Duration::seconds(1));
+    assert!(h.sandbox.modify_record("Parcels", &c, json!({ "Name": "c1" })));
+    assert!(h.sandbox.modify_record("Parcels", &d, json!({ "Name": "d1" })));
+    let a2 = ok_of(&h.run("incremental-list-modified-records-by-page", page(2)).await).clone();
+    assert_eq!((names(&a2), a2["more_records"].clone()), (vec![], json!(false)), "c1 and d1 are past A's bound");
+    ok_of(&commit().await);
+
+    // Sweep B: page 1 reads a and b again (boundary duplicates, dropped); then d changes again,
+    // past B's bound, before B reaches it. Page 2 delivers c1, never d.
+    let b1 = ok_of(&h.run("incremental-list-modified-records-by-page", page(1)).await).clone();
+    assert_eq!((names(&b1), b1["sweep"]["duplicates_dropped"].clone(), b1["more_records"].clone()), (vec![], json!(2), json!(true)));
+    h.sandbox.clock().advance(chrono::Duration::seconds(1));
+    assert!(h.sandbox.modify_record("Parcels", &d, json!({ "Name": "d2" })));
+    let b2 = ok_of(&h.run("incremental-list-modified-records-by-page", page(2)).await).clone();
+    assert_eq!(names(&b2), [(c.clone(), "c1".into())], "the record pushed past one bound comes with the next sweep");
+    assert_eq!(b2["more_records"], false);
+    ok_of(&commit().await);
+
+    // Sweep C, nothing changing: d2 and only d2.
+    let swept: Vec<(String, String)> = sweep(&h, "Parcels", 2, "Name").await.iter().map(|r| (r["id"].as_str().expect("id").to_string(), r["Name"].as_str().expect("name").to_string())).collect();
+    assert_eq!(swept, [(d.clone(), "d2".into())]);
+    assert_eq!(sweep(&h, "Parcels", 2, "Name").await, Vec::<Value>::new());
 }
