@@ -18,16 +18,16 @@ const MAX_CONTENT_TYPE_BYTES: usize = 255;
 /// server does.
 pub fn downloaded_file(response: Response) -> Result<DownloadedFile> {
     let redactor = redact::step();
-    if redactor.finds_in_bytes(&response.body) {
+    if holds_secret(&redactor, &response.body) {
         return Err(ZohoError::new(ErrorKind::Zoho, "Zoho's file answer holds a credential of this connection; it is not passed on")
             .with_status(response.status));
     }
-    let file_name = response.header("content-disposition").and_then(file_name).map(|n| redactor.text(&n).into_owned());
+    // Redacted whole before any cut or split, so no piece of a secret survives either.
+    let file_name = response.header("content-disposition").and_then(|d| file_name_with(d, &redactor));
     let content_type = response
         .header("content-type")
-        .map(|t| clean(t, MAX_CONTENT_TYPE_BYTES))
-        .filter(|t| !t.is_empty())
-        .map(|t| redactor.text(&t).into_owned());
+        .map(|t| clean(&redactor.text(t), MAX_CONTENT_TYPE_BYTES))
+        .filter(|t| !t.is_empty());
     Ok(DownloadedFile { file_name, content_type, content: response.body })
 }
 
@@ -36,6 +36,26 @@ pub fn downloaded_file(response: Response) -> Result<DownloadedFile> {
 /// kept (`../../etc/passwd` is `passwd`), control characters are dropped, and the name is cut to
 /// 255 bytes on a character boundary.
 pub fn file_name(disposition: &str) -> Option<String> {
+    file_name_with(disposition, &redact::Redactor::default())
+}
+
+/// Whether a file holds a secret: as it stands, form-encoded, or (when the file is text)
+/// escaped as JSON or percent-encoded, as the redactor finds it in any text.
+fn holds_secret(redactor: &redact::Redactor, bytes: &[u8]) -> bool {
+    if redactor.is_empty() {
+        return false;
+    }
+    if redactor.finds_in_bytes(bytes) {
+        return true;
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => matches!(redactor.text(text), std::borrow::Cow::Owned(_)),
+        Err(_) => false,
+    }
+}
+
+/// [`file_name`], the decoded name redacted whole before its last component is taken and cut.
+fn file_name_with(disposition: &str, redactor: &redact::Redactor) -> Option<String> {
     let mut plain = None;
     let mut extended = None;
     for (name, value) in parameters(disposition) {
@@ -46,6 +66,7 @@ pub fn file_name(disposition: &str) -> Option<String> {
         }
     }
     let name = extended.or(plain)?;
+    let name = redactor.text(&name);
     let last = name.rsplit(['/', '\\']).next().unwrap_or("");
     let name = clean(last, MAX_FILE_NAME_BYTES);
     (!name.is_empty() && name != "." && name != "..").then_some(name)
@@ -121,7 +142,7 @@ fn percent_decode(text: &str) -> Vec<u8> {
 /// `text` without control characters, trimmed, cut to `limit` bytes on a character boundary.
 fn clean(text: &str, limit: usize) -> String {
     let mut out = String::new();
-    for c in text.trim().chars().filter(|c| !c.is_control()) {
+    for c in text.trim().chars().filter(|c| !c.is_control() && !crate::validate::is_invisible(*c)) {
         if out.len().saturating_add(c.len_utf8()) > limit {
             break;
         }
@@ -175,6 +196,28 @@ mod tests {
         assert_eq!(file.content_type.as_deref(), Some("application/pdf"));
         let bare = downloaded_file(answer(&[], b"")).unwrap();
         assert_eq!((bare.file_name, bare.content_type, bare.content), (None, None, Vec::new()));
+    }
+
+    /// Found by an outside attack: a secret behind 240 bytes of name was cut before redaction,
+    /// a secret holding `/` or `\` was split before it, and an escaped copy in a text file
+    /// passed as file content.
+    #[test]
+    fn secrets_are_redacted_before_cuts_and_splits_and_escaped_copies_refused() {
+        let secret = "1000.sec/ret\\x";
+        redact::install(redact::Redactor::new([secret]));
+        let long = format!("attachment; filename=\"{}{}.txt\"", "A".repeat(240), secret.replace('\\', "\\\\"));
+        let answer_named = |d: &str| downloaded_file(answer(&[("content-disposition", d), ("content-type", &format!("{}{secret}", "t".repeat(250)))], b"ok")).unwrap();
+        let file = answer_named(&long);
+        let (name, kind) = (file.file_name.unwrap(), file.content_type.unwrap());
+        assert!(!name.contains("1000.") && !kind.contains("1000."), "{name} / {kind}");
+        let encoded: String = secret.bytes().map(|b| format!("%{b:02X}")).collect();
+        let file = answer_named(&format!("attachment; filename*=UTF-8''{encoded}.pdf"));
+        assert!(!file.file_name.unwrap().contains("ret"));
+        let escaped: String = secret.chars().map(|c| format!("\\u{:04x}", c as u32)).collect();
+        assert!(downloaded_file(answer(&[], format!("{{\"t\":\"{escaped}\"}}").as_bytes())).is_err());
+        assert!(downloaded_file(answer(&[], encoded.as_bytes())).is_err());
+        assert_eq!(file_name("attachment; filename=\"inv\u{202e}fdp.exe\"").as_deref(), Some("invfdp.exe"));
+        redact::install(redact::Redactor::default());
     }
 
     #[test]

@@ -133,10 +133,13 @@ impl Redactor {
     /// there (a token of digits) replaces the value tokens it touches with the string
     /// `"[redacted]"`, so the document stays JSON and nothing of the secret is left.
     fn between(&self, text: &str) -> Option<String> {
-        let hits = self.hits(text);
+        let mut hits = self.hits(text);
         if hits.is_empty() {
             return None;
         }
+        // In order, so each value token is checked against the next hits only (linear time).
+        hits.sort_by_key(|h| h.start);
+        let mut next = 0;
         let structural = |b: u8| b"{}[],:".contains(&b) || b.is_ascii_whitespace();
         let bytes = text.as_bytes();
         let mut out = String::with_capacity(text.len() + MARK.len());
@@ -148,7 +151,10 @@ impl Redactor {
                 continue;
             }
             let end = (at..bytes.len()).find(|&i| structural(bytes[i])).unwrap_or(bytes.len());
-            if hits.iter().any(|h| h.start < end && at < h.end) {
+            while hits.get(next).is_some_and(|h| h.end <= at) {
+                next += 1;
+            }
+            if hits.get(next..).unwrap_or_default().iter().take_while(|h| h.start < end).any(|h| at < h.end) {
                 out.push('"');
                 out.push_str(MARK);
                 out.push('"');
@@ -165,6 +171,9 @@ impl Redactor {
     fn hits(&self, text: &str) -> Vec<Range<usize>> {
         let mut found = needle_hits(text, &self.needles);
         found.extend(percent_hits(text, &self.secrets));
+        if found.len() > MAX_HITS {
+            return everything(text);
+        }
         found
     }
 
@@ -310,15 +319,37 @@ impl Redactor {
 fn needle_hits(text: &str, needles: &[String]) -> Vec<Range<usize>> {
     let mut found: Vec<Range<usize>> = Vec::new();
     for needle in needles.iter().filter(|n| !n.is_empty()) {
+        let first = found.len();
         let mut from = 0;
         while let Some(at) = text.get(from..).and_then(|rest| rest.find(needle.as_str())) {
             let start = from + at;
-            found.push(start..start + needle.len());
+            push_hit(&mut found, first, start..start + needle.len());
+            if found.len() > MAX_HITS {
+                return everything(text);
+            }
             // Next search one character on, so a self-overlapping copy is found too.
             from = start + text[start..].chars().next().map_or(1, char::len_utf8);
         }
     }
     found
+}
+
+/// More separate copies of secrets than this in one text is a hostile answer (a short token
+/// echoed millions of times): the whole text is redacted rather than every copy remembered.
+const MAX_HITS: usize = 1 << 16;
+
+/// The whole text as one hit.
+fn everything(text: &str) -> Vec<Range<usize>> {
+    vec![0..text.len()]
+}
+
+/// Adds a hit found in order, merged into the previous one of the same search (from `first`
+/// on) when they touch, so a secret repeated back to back is one range, not one per copy.
+fn push_hit(found: &mut Vec<Range<usize>>, first: usize, hit: Range<usize>) {
+    match found.get_mut(first..).and_then(|ours| ours.last_mut()) {
+        Some(last) if hit.start <= last.end => last.end = last.end.max(hit.end),
+        _ => found.push(hit),
+    }
 }
 
 /// Where a secret stands behind percent-escapes (`%2e`, `%2E`, any characters escaped or not):
@@ -345,7 +376,11 @@ fn percent_hits(text: &str, secrets: &[String]) -> Vec<Range<usize>> {
     }
     let mut found = Vec::new();
     for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        let ours = found.len();
         for at in memchr::memmem::find_iter(&decoded, secret.as_bytes()) {
+            if found.len() > MAX_HITS {
+                return everything(text);
+            }
             let last = at + secret.len() - 1;
             if let (Some(first), Some(last)) = (origin.get(at), origin.get(last)) {
                 // Widen to character boundaries of the original text.
@@ -356,7 +391,7 @@ fn percent_hits(text: &str, secrets: &[String]) -> Vec<Range<usize>> {
                 while !text.is_char_boundary(end) {
                     end += 1;
                 }
-                found.push(start..end);
+                push_hit(&mut found, ours, start..end);
             }
         }
     }
@@ -421,6 +456,22 @@ pub fn step() -> Redactor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A short token echoed back to back through a 32 MiB answer, or with a byte between copies,
+    /// is redacted within bounded memory (one range per run, a cap on separate copies), never
+    /// a trap: found by an outside attack with the token "a" and 8 MiB of "a".
+    #[test]
+    fn a_short_secret_repeated_millions_of_times_is_redacted_in_bounded_memory() {
+        let redactor = Redactor::new(["a", "ab"]);
+        let run = "a".repeat(8 << 20);
+        assert_eq!(redactor.text(&run), MARK);
+        let spaced = "ab ".repeat(3 << 20);
+        let hits = redactor.hits(&spaced);
+        assert_eq!(hits, vec![0..spaced.len()], "past the cap the whole text is one hit");
+        assert!(!redactor.json(&format!("{{\"m\":\"{spaced}\"}}")).contains("ab"));
+        let few = "ab x ".repeat(10);
+        assert_eq!(redactor.text(&few), format!("{MARK} x ").repeat(10));
+    }
 
     const TOKEN: &str = "1000.abcdef0123456789.fedcba";
 

@@ -79,6 +79,16 @@ fn is_api_name(name: &str, max: usize) -> bool {
 /// Longest related-list API name accepted: Zoho's API names of custom items run to 50.
 pub const MAX_RELATED_LIST_CHARS: usize = 50;
 
+/// Characters that show nothing or reorder what follows (Unicode format characters and line
+/// separators): refused in names a person reads (tags) and dropped from file names, so
+/// `inv\u{202e}fdp.exe` cannot pose as a PDF.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{ad}' | '\u{600}'..='\u{605}' | '\u{61c}' | '\u{6dd}' | '\u{70f}' | '\u{180e}'
+        | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206f}'
+        | '\u{feff}' | '\u{fff9}'..='\u{fffb}' | '\u{e0001}' | '\u{e0020}'..='\u{e007f}')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,7 +51,7 @@ fn tag_names(tags: &[String]) -> Result<Vec<&str>> {
             return Err(ZohoError::invalid_input(format!("tag {:?}... is {chars} characters; Zoho's tag names are at most {MAX_TAG_NAME_CHARS}", name.chars().take(MAX_TAG_NAME_CHARS).collect::<String>())));
         }
         // Control characters and bidirectional overrides would make a tag that reads as another.
-        if let Some(c) = name.chars().find(|c| c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')) {
+        if let Some(c) = name.chars().find(|c| c.is_control() || crate::validate::is_invisible(*c)) {
             return Err(ZohoError::invalid_input(format!("tag {name:?} holds the invisible or control character U+{:04X}: tag names are plain text", c as u32)));
         }
         if !out.contains(&name) {
@@ -112,7 +112,7 @@ mod tests {
     fn tag_names_are_plain_and_short() {
         assert_eq!(tag_names(&strings(&[" Hot ", "Hot", "Trade show", "日本語"])).unwrap(), ["Hot", "Trade show", "日本語"]);
         assert!(tag_names(&strings(&["é".repeat(25).as_str()])).is_ok());
-        for bad in ["", "  ", "Hot\nCold", "a\u{0}", "Hot\u{202e}", "\u{200b}", &"x".repeat(26)] {
+        for bad in ["", "  ", "Hot\nCold", "a\u{0}", "Hot\u{202e}", "\u{200b}", "a\u{61c}b", "a\u{2028}b", "a\u{ad}b", "a\u{180e}b", "a\u{2060}b", &"x".repeat(26)] {
             assert!(tag_names(&strings(&[bad])).is_err(), "{bad:?}");
         }
         assert!(tag_names(&[]).is_err());
