@@ -205,6 +205,23 @@ async function main() {
     assert.equal(outcome.err.kind, 'timeout');
   });
 
+  await check('--deadline-ms ends a step the shim keeps blocked (exit 2), whatever timeout-ms says', async () => {
+    const silent = net.createServer(() => {});
+    cleanups.push(() => silent.close());
+    await new Promise((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const outcome = await run('crm-get-records', { ...connection, 'api-domain': `http://127.0.0.1:${silent.address().port}` }, { 'record-type': 'Leads' }, ['--options', '{"timeout-ms": 600000}', '--deadline-ms', '1000']);
+    assert.equal(outcome.code, 2, JSON.stringify(outcome));
+    assert.match(outcome.stderr, /the step ran past its deadline of 1000 ms/);
+  });
+
+  await check('bytes both ways: a {"base64"} file attached, downloaded back as {"base64"}', async () => {
+    const lead = { 'record-type': 'Leads', 'record-id': '5725767000000524158' };
+    const added = okOf(await run('crm-add-attachment', connection, { ...lead, file: { base64: 'AP8KgA==' }, 'file-name': 'bytes.bin' }));
+    assert.equal(added.code, 'SUCCESS');
+    const file = okOf(await run('crm-download-attachment', connection, { ...lead, 'attachment-id': added.details.id }));
+    assert.deepEqual(file, { 'file-name': 'bytes.bin', 'content-type': 'application/octet-stream', content: { base64: 'AP8KgA==' } });
+  });
+
   await check('the counters the component wrote are decimal text in the store file', async () => {
     const data = JSON.parse(fs.readFileSync(store, 'utf8'));
     const bucket = data.namespaces[namespace][''];
