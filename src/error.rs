@@ -85,17 +85,48 @@ impl From<ZohoError> for wit::ZohoError {
                 ErrorKind::Internal => wit::ErrorKind::Internal,
             },
             status: e.status,
-            code: e.code,
-            message: e.message,
+            // Zoho's codes are short words; a message is a sentence or two. A hostile answer's
+            // 30 MB "message" is cut here (after redaction, which happens before the error
+            // leaves the step), marked, so an error stays a line a platform can log.
+            code: e.code.map(|c| capped(c, MAX_CODE_BYTES)),
+            message: capped(e.message, MAX_MESSAGE_BYTES),
             details: e.details.map(|d| d.to_string()),
             retry_after_ms: e.retry_after_ms,
         }
     }
 }
 
+/// Longest error code passed on.
+pub const MAX_CODE_BYTES: usize = 256;
+/// Longest error message passed on.
+pub const MAX_MESSAGE_BYTES: usize = 16 << 10;
+
+/// `text` cut to `limit` bytes on a character boundary, with a marker saying so.
+fn capped(text: String, limit: usize) -> String {
+    if text.len() <= limit {
+        return text;
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", text.get(..end).unwrap_or(""), text.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by an outside attack: a 400 whose message was 31 MiB left as a 32 MB error.
+    #[test]
+    fn huge_codes_and_messages_are_cut_with_a_marker() {
+        let e = ZohoError::new(ErrorKind::Zoho, "é".repeat(20_000)).with_code("C".repeat(100_000));
+        let out = wit::ZohoError::from(e);
+        assert!(out.message.len() <= MAX_MESSAGE_BYTES + 40 && out.message.ends_with("(40000 bytes in all)"), "{}", out.message.len());
+        assert!(out.code.as_deref().is_some_and(|c| c.len() <= MAX_CODE_BYTES + 40 && c.ends_with("(100000 bytes in all)")));
+        let short = wit::ZohoError::from(ZohoError::new(ErrorKind::Zoho, "fine").with_code("INVALID_DATA"));
+        assert_eq!((short.message.as_str(), short.code.as_deref()), ("fine", Some("INVALID_DATA")));
+    }
 
     /// The one conversion at the WIT edge: kind by name, details as JSON text, the rest as is.
     #[test]

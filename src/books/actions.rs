@@ -5,7 +5,7 @@ use crate::books::envelope;
 use crate::books::records::{books_id, call, target};
 use crate::client::Client;
 use crate::connection::given;
-use crate::error::{Result, ZohoError};
+use crate::error::{ErrorKind, Result, ZohoError};
 use crate::http::{Body, Method};
 use crate::json;
 use crate::wit::books::RecordActionInput;
@@ -55,6 +55,15 @@ pub fn record_action(client: &Client, input: &RecordActionInput) -> Result<Strin
     }
     let response = client.send(request)?;
     let envelope = envelope::open(&response)?;
+    // Books answers every action with its envelope; an answer without a code (204, an empty
+    // body, someone else's JSON) says nothing about whether the action ran.
+    if envelope.get("code").is_none() {
+        return Err(ZohoError::new(
+            ErrorKind::Zoho,
+            format!("Zoho Books answered HTTP {} without its envelope's code, so whether the action ran is unknown: {:?}", response.status, response.body_start()),
+        )
+        .with_status(response.status));
+    }
     let rest: Vec<&(String, &serde_json::value::RawValue)> = envelope.members().iter().filter(|(k, _)| k != "code" && k != "message").collect();
     if rest.is_empty() {
         let mut out = String::from("{\"message\":");

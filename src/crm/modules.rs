@@ -88,9 +88,13 @@ pub fn org_modules(client: &Client) -> Result<Vec<ModuleSummary>> {
     let response = client.send(ApiCall::new(Method::Get, "/crm/v8/settings/modules"))?;
     let response = metadata_sized(content_required(&response)?)?;
     let answer: ModulesAnswer = serde_json::from_slice(&response.body).map_err(|e| answer_error(response, json::JsonError::Invalid(e.to_string())))?;
+    // Every org has modules: an answer without the list is not Zoho's, not an empty org.
     let listed = match answer.modules {
         Some(list) if list.get().starts_with('[') => json::items(list.get().as_bytes(), MAX_MODULES).map_err(|e| answer_error(response, e))?,
-        _ => Vec::new(),
+        _ => {
+            return Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho answered /settings/modules without a modules list: {:?}", response.body_start()))
+                .with_status(response.status))
+        }
     };
     Ok(listed
         .iter()
@@ -155,7 +159,11 @@ mod tests {
         let all = listed(answer, Some(false)).unwrap();
         let names: Vec<&str> = all["modules"].as_array().unwrap().iter().filter_map(|m| m["api_name"].as_str()).collect();
         assert_eq!(names, ["Leads", "Visits", "Pets"]);
-        assert_eq!(listed(r#"{"modules":null}"#, None).unwrap(), json!({ "modules": [] }));
+        // An answer without the list is not an empty org (found by an outside attack).
+        for odd in [r#"{"modules":null}"#, r#"{"modules":{}}"#, r#"{}"#] {
+            assert_eq!(listed(odd, None).unwrap_err().kind, ErrorKind::Zoho, "{odd}");
+        }
+        assert_eq!(listed(r#"{"modules":[]}"#, None).unwrap(), json!({ "modules": [] }));
         assert_eq!(listed("<html>", None).unwrap_err().kind, ErrorKind::Zoho);
         let many = format!("{{\"modules\":[{}]}}", vec!["{}"; MAX_MODULES + 1].join(","));
         assert_eq!(listed(&many, None).unwrap_err().kind, ErrorKind::Zoho);

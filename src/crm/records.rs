@@ -6,7 +6,7 @@ use crate::client::{ApiCall, Client};
 use crate::crm::fields::module_fields;
 use crate::crm::list_query::ListQuery;
 use crate::crm::page_tokens;
-use crate::crm::response::{content, info_object, list_page, listing_text, single_outcome, single_outcome_of, write_items_within};
+use crate::crm::response::{content, info_object, list_page, listing_text, single_outcome, single_outcome_of, write_items_within, write_outcomes};
 use crate::error::{ErrorKind, Result, ZohoError};
 use crate::http::{Body, Method, Response};
 use crate::json::{self, JsonError, MAX_DYNAMIC_FIELDS_BYTES, MAX_KEYS_PER_RECORD, MAX_VALUES_BYTES};
@@ -139,20 +139,20 @@ pub(crate) fn write_body_with(records: Vec<String>, trigger: &Option<Vec<String>
 pub fn create_record(client: &Client, input: &CreateRecordInput) -> Result<String> {
     let module = validate::module_name(&input.record_type)?;
     let (records, single) = records_from_values(&input.values, input.dynamic_fields.as_deref())?;
+    let sent = records.len();
     let body = write_body(records, &input.trigger)?;
     let response = client.send(ApiCall::new(Method::Post, format!("/crm/v8/{module}")).body(body))?;
-    write_outcome(&response, single, MAX_RECORDS_PER_WRITE)
+    write_outcome(&response, single, sent)
 }
 
 /// What a write of records answers: the one outcome for a single object, else
 /// `{"data":[...]}` with every record's own outcome (a mixed 207 is a success). An answer
 /// listing more than `sent` outcomes is refused unread.
 pub(crate) fn write_outcome(response: &Response, single: bool, sent: usize) -> Result<String> {
-    let items = write_items_within(response, sent)?;
     if single {
-        single_outcome_of(response, &items)
+        single_outcome_of(response, &write_items_within(response, 1)?)
     } else {
-        Ok(listing_text(items.iter().map(|r| r.get()), None))
+        Ok(listing_text(write_outcomes(response, sent)?.iter().map(|r| r.get()), None))
     }
 }
 

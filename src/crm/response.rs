@@ -278,10 +278,34 @@ pub fn write_items_within(response: &Response, max_items: usize) -> Result<Vec<&
         .with_status(response.status))
 }
 
+/// Every record's outcome of a write of `sent` records (or ids): exactly one each, since fewer
+/// would hide a record's fate and more is not Zoho; and an error when every one failed (a 2xx
+/// carrying only failures is Zoho refusing the data, as its 400 does), with every outcome in
+/// its details.
+pub fn write_outcomes(response: &Response, sent: usize) -> Result<Vec<&RawValue>> {
+    let items = write_items_within(response, sent)?;
+    if items.len() != sent {
+        return Err(ZohoError::new(
+            ErrorKind::Zoho,
+            format!("Zoho answered {} outcomes for the {sent} records sent; every record's outcome is needed, so the answer is not trusted", items.len()),
+        )
+        .with_status(response.status));
+    }
+    if items.iter().all(|item| is_error_raw(item)) {
+        let mut error = error_from_response(response);
+        if error.kind == ErrorKind::Zoho || error.kind == ErrorKind::Internal {
+            error.kind = kind_of(400, error.code.as_deref());
+        }
+        return Err(error);
+    }
+    Ok(items)
+}
+
 /// The single item of a one-record write, as its JSON text: Ok when it succeeded, its error
-/// otherwise (older API versions answer 200/201 with an error item).
+/// otherwise (older API versions answer 200/201 with an error item). An answer with more than
+/// one outcome for the one record is refused unread, never half reported.
 pub fn single_outcome(response: &Response) -> Result<String> {
-    let items = write_items(response)?;
+    let items = write_items_within(response, 1)?;
     single_outcome_of(response, &items)
 }
 

@@ -2,7 +2,7 @@
 //! Every record's outcome is reported: a partial success lists each failure.
 
 use crate::client::{ApiCall, Client};
-use crate::crm::response::{listing_text, write_items_within};
+use crate::crm::response::{listing_text, write_outcomes};
 use crate::error::{Result, ZohoError};
 use crate::http::Method;
 use crate::validate;
@@ -79,7 +79,7 @@ fn tag_call(client: &Client, record_type: &str, action: &str, ids: &[String], ta
     }
     let response = client.send(ApiCall::new(Method::Post, format!("/crm/v8/{module}/actions/{action}")).json(Value::Object(body)))?;
     // One outcome per id: a 207 lists each failure beside the successes; a longer list is refused unread.
-    let items = write_items_within(&response, ids.len())?;
+    let items = write_outcomes(&response, ids.len())?;
     Ok(listing_text(items.iter().map(|r| r.get()), None))
 }
 
