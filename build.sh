@@ -16,6 +16,12 @@ if ! command -v redis-server >/dev/null; then
   else sudo apt-get install -y redis-server >/dev/null || (sudo apt-get update >/dev/null && sudo apt-get install -y redis-server >/dev/null); fi
 fi
 
+# The stock wasmtime CLI recipe's test (host/tests/wasmtime_cli.rs) runs wasmtime-cli 48, compiled
+# once into a cache folder outside the clone and reused after (ZOHO_SKIP_WASMTIME_CLI=1 skips it).
+if [ "${ZOHO_SKIP_WASMTIME_CLI:-0}" != 1 ]; then
+  hosts/wasmtime-cli/install.sh >/dev/null
+fi
+
 cargo build --release --target wasm32-wasip2 -p zoho-connector
 cargo build --profile native -p zoho-host -p zoho-sandbox
 

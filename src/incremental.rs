@@ -21,6 +21,7 @@
 mod boundary;
 mod deleted;
 mod keyset;
+mod open_sweep;
 mod state;
 
 use crate::client::Client;
@@ -181,6 +182,7 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
         Some(f) => validate::field_names(f)?,
         None => Vec::new(),
     };
+    open_sweep::require_for_page(client, input.scope.as_deref().unwrap_or(&module), input.page)?;
     let mut fields = if named.is_empty() { module_fields(client, &module)? } else { named };
     fields.retain(|f| f != "id" && f != "Modified_Time");
     fields.splice(0..0, ["id".to_string(), "Modified_Time".to_string()]);

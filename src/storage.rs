@@ -4,6 +4,7 @@ use crate::error::{ErrorKind, Result, ZohoError};
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub mod memory;
 pub mod retention;
 
 /// An hour, for the retention rules (limits keeps its buckets by the hour too).
@@ -22,6 +23,22 @@ pub trait Storage {
         let _ = cursor;
         Ok(KeyPage::default())
     }
+    /// Whether what is written outlives the step (false: the host gave no key-value store and
+    /// the step runs on its own memory, see `memory::StepOnly`).
+    fn durable(&self) -> bool {
+        true
+    }
+}
+
+/// Refuses an action that keeps state between steps when the step's storage does not outlive
+/// it, before anything is sent; `keeps` says what the action keeps, for the message.
+pub fn require_durable(storage: &dyn Storage, keeps: &str) -> Result<()> {
+    if storage.durable() {
+        return Ok(());
+    }
+    Err(ZohoError::invalid_input(format!(
+        "this action keeps {keeps} between steps: the host must provide a durable wasi:keyvalue store (store and atomics, bucket \"\", one namespace per connection; see the README's \"Key-value contract\"), and this host provides none. Actions that keep nothing (records, COQL, raw requests, Books) run without one"
+    )))
 }
 
 /// A page of keys and where the next page starts (None: this was the last).
@@ -55,72 +72,3 @@ pub fn put_fresh(storage: &dyn Storage, key: &str, value: &Value) -> Result<()> 
     storage.set(key, &bytes)
 }
 
-#[cfg(test)]
-pub mod memory {
-    //! An in-memory `Storage` for unit tests.
-    use super::*;
-    use std::cell::RefCell;
-    use std::collections::HashMap;
-
-    #[derive(Default)]
-    pub struct Memory(pub RefCell<HashMap<String, Vec<u8>>>);
-
-    impl Storage for Memory {
-        fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-            Ok(self.0.borrow().get(key).cloned())
-        }
-        fn set(&self, key: &str, value: &[u8]) -> Result<()> {
-            self.0.borrow_mut().insert(key.into(), value.to_vec());
-            Ok(())
-        }
-        fn delete(&self, key: &str) -> Result<()> {
-            self.0.borrow_mut().remove(key);
-            Ok(())
-        }
-        fn increment(&self, key: &str, delta: u64) -> Result<u64> {
-            let mut map = self.0.borrow_mut();
-            let current = map.get(key).and_then(|v| std::str::from_utf8(v).ok()?.parse::<u64>().ok()).unwrap_or(0);
-            let next = current.saturating_add(delta);
-            map.insert(key.into(), next.to_string().into_bytes());
-            Ok(next)
-        }
-        fn list_keys(&self, cursor: Option<u64>) -> Result<KeyPage> {
-            // Small pages, so tests walk the cursor as the host's store makes callers do.
-            const PAGE: usize = 7;
-            let mut keys: Vec<String> = self.0.borrow().keys().cloned().collect();
-            keys.sort();
-            let offset = usize::try_from(cursor.unwrap_or(0)).unwrap_or(usize::MAX);
-            let page: Vec<String> = keys.iter().skip(offset).take(PAGE).cloned().collect();
-            let next = offset.saturating_add(page.len());
-            Ok(KeyPage { cursor: (next < keys.len()).then_some(next as u64), keys: page })
-        }
-    }
-
-    /// A storage whose every operation fails, as a broken host store would.
-    pub struct Broken;
-
-    impl Storage for Broken {
-        fn get(&self, _: &str) -> Result<Option<Vec<u8>>> {
-            Err(ZohoError::new(ErrorKind::Internal, "the host's key-value storage failed: disk full"))
-        }
-        fn set(&self, _: &str, _: &[u8]) -> Result<()> {
-            Err(ZohoError::new(ErrorKind::Internal, "the host's key-value storage failed: disk full"))
-        }
-        fn delete(&self, _: &str) -> Result<()> {
-            Err(ZohoError::new(ErrorKind::Internal, "the host's key-value storage failed: disk full"))
-        }
-        fn increment(&self, _: &str, _: u64) -> Result<u64> {
-            Err(ZohoError::new(ErrorKind::Internal, "the host's key-value storage failed: disk full"))
-        }
-    }
-
-    #[test]
-    fn fresh_entries_expire_and_garbage_is_absent() {
-        let m = Memory::default();
-        put_fresh(&m, "k", &json!([1, 2])).unwrap();
-        assert_eq!(get_fresh(&m, "k", Duration::from_secs(60)).unwrap(), Some(json!([1, 2])));
-        assert_eq!(get_fresh(&m, "k", Duration::ZERO).unwrap(), None);
-        m.set("bad", b"{not json").unwrap();
-        assert_eq!(get_fresh(&m, "bad", Duration::from_secs(60)).unwrap(), None);
-    }
-}

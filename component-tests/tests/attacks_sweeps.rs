@@ -47,9 +47,14 @@ async fn a_sweep_page_far_ahead_is_refused_before_anything_is_sent() {
         assert_eq!(error_of(&outcome)["kind"], "invalid-input", "page {page}");
         assert!(h.requests().is_empty());
     }
-    let outcome = h.run("incremental-list-modified-records-by-page", json!({ "record-type": "Contacts", "page": 21, "per-page": 10, "fields": "Last_Name" })).await;
+    // A page past 1 needs the open sweep page 1 makes; from there 20 pages ahead are walked.
+    ok_of(&h.run("incremental-list-modified-records-by-page", json!({ "record-type": "Contacts", "page": 1, "per-page": 10, "fields": "Last_Name" })).await);
+    let outcome = h.run("incremental-list-modified-records-by-page", json!({ "record-type": "Contacts", "page": 23, "per-page": 10, "fields": "Last_Name" })).await;
+    assert!(error_of(&outcome)["message"].as_str().is_some_and(|m| m.starts_with("page 23 is 22 pages past the last page this sweep has read (1)")), "{outcome:?}");
+    assert_eq!(h.requests().len(), 1, "page 1 only");
+    let outcome = h.run("incremental-list-modified-records-by-page", json!({ "record-type": "Contacts", "page": 22, "per-page": 10, "fields": "Last_Name" })).await;
     assert_eq!(ok_of(&outcome)["records"].as_array().map(Vec::len), Some(10));
-    assert_eq!(h.requests().len(), 21, "pages 1 to 21, one COQL request each");
+    assert_eq!(h.requests().len(), 22, "pages 1 to 22, one COQL request each");
 }
 
 /// A deleted feed that claims more records forever costs 10 requests per step, never more, and

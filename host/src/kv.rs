@@ -34,11 +34,42 @@ pub trait KvBackend: Send + Sync {
     fn keys(&self, namespace: &str, bucket: &str) -> Result<Vec<String>, store::Error>;
     /// Adds `delta` to a decimal counter atomically (absent counts as 0).
     fn increment(&self, namespace: &str, bucket: &str, key: &str, delta: u64) -> Result<u64, store::Error>;
+    /// Whether steps get a store at all (false: `--kv none`, every `open` is no-such-store).
+    fn provides_store(&self) -> bool {
+        true
+    }
 }
 
-/// Opens the backend a `--kv` value names: `redis://...`, or a SQLite file path.
+/// `--kv none`: no key-value store, as a host without wasi:keyvalue support would offer. The
+/// component then runs stateless actions on the step's own memory and refuses stateful ones.
+pub struct NoStore;
+
+impl KvBackend for NoStore {
+    fn get(&self, _: &str, _: &str, _: &str) -> Result<Option<Vec<u8>>, store::Error> {
+        Err(store::Error::NoSuchStore)
+    }
+    fn set(&self, _: &str, _: &str, _: &str, _: &[u8]) -> Result<(), store::Error> {
+        Err(store::Error::NoSuchStore)
+    }
+    fn delete(&self, _: &str, _: &str, _: &str) -> Result<(), store::Error> {
+        Err(store::Error::NoSuchStore)
+    }
+    fn keys(&self, _: &str, _: &str) -> Result<Vec<String>, store::Error> {
+        Err(store::Error::NoSuchStore)
+    }
+    fn increment(&self, _: &str, _: &str, _: &str, _: u64) -> Result<u64, store::Error> {
+        Err(store::Error::NoSuchStore)
+    }
+    fn provides_store(&self) -> bool {
+        false
+    }
+}
+
+/// Opens the backend a `--kv` value names: `redis://...`, `none`, or a SQLite file path.
 pub fn open_backend(spec: &str) -> anyhow::Result<Arc<dyn KvBackend>> {
-    if spec.starts_with("redis://") || spec.starts_with("rediss://") {
+    if spec == "none" {
+        Ok(Arc::new(NoStore))
+    } else if spec.starts_with("redis://") || spec.starts_with("rediss://") {
         Ok(Arc::new(RedisStore::open(spec)?))
     } else {
         Ok(KvStore::open(Path::new(spec))?)
@@ -269,6 +300,9 @@ impl KvView<'_> {
 
 impl store::Host for KvView<'_> {
     fn open(&mut self, identifier: String) -> Result<Resource<Bucket>, store::Error> {
+        if !self.store.provides_store() {
+            return Err(store::Error::NoSuchStore);
+        }
         if identifier.len() > MAX_BUCKET_NAME {
             return Err(store::Error::Other(format!("bucket names are at most {MAX_BUCKET_NAME} bytes")));
         }

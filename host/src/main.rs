@@ -20,7 +20,8 @@ struct Cli {
     /// Key-value database and compiled-code cache. Default: $XDG_DATA_HOME/zoho-host.
     #[arg(long, global = true, env = "ZOHO_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// Key-value backend shared by workers: redis://host:port/db, or a SQLite file.
+    /// Key-value backend shared by workers: redis://host:port/db, a SQLite file, or `none`
+    /// (steps get no store: stateless actions only).
     /// Default: kv.sqlite3 in the data directory.
     #[arg(long, global = true, env = "ZOHO_KV")]
     kv: Option<String>,

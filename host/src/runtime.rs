@@ -41,7 +41,8 @@ pub struct HostConfig {
     pub allow_private_networks: bool,
     /// Largest step input (connection + input + options as JSON) accepted.
     pub max_input_bytes: usize,
-    /// Key-value backend: `redis://...` or a SQLite file; default `<data_dir>/kv.sqlite3`.
+    /// Key-value backend: `redis://...`, `none` (steps get no store) or a SQLite file; default
+    /// `<data_dir>/kv.sqlite3`.
     pub kv: Option<String>,
     /// Bytes of a step's debug log kept (marker line included); writes past it are dropped.
     pub log_limit: usize,
@@ -311,6 +312,10 @@ impl Runtime {
     /// rotated by the platform, so its digest would reset every cursor: its namespace is its
     /// organization's, learned once per token (see `org_of`). Grants keep `namespace_of`.
     async fn default_namespace(&self, connection: &Value, origins: &[String]) -> String {
+        // Without a store there is nothing to keep apart, nor a cache for the org probe.
+        if !self.kv.provides_store() {
+            return namespace_of(connection);
+        }
         let Some(token) = managed_token(connection) else { return namespace_of(connection) };
         match self.org_of(connection, origins, &token).await {
             Some(org) => org_namespace(connection, &org),

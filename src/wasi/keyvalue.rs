@@ -19,8 +19,15 @@ fn storage_error(e: store::Error) -> ZohoError {
 }
 
 impl KeyValue {
-    pub fn open() -> Result<Self> {
-        Ok(KeyValue { bucket: store::open("").map_err(storage_error)? })
+    /// The connection's bucket; `Ok(None)` when the host has no store to give (no-such-store,
+    /// access-denied), so the step can run on its own memory. A store that fails otherwise
+    /// fails the step: it exists and is broken, and stepping around it would lose state.
+    pub fn open() -> Result<Option<Self>> {
+        match store::open("") {
+            Ok(bucket) => Ok(Some(KeyValue { bucket })),
+            Err(store::Error::NoSuchStore | store::Error::AccessDenied) => Ok(None),
+            Err(e) => Err(storage_error(e)),
+        }
     }
 }
 

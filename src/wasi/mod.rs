@@ -10,6 +10,8 @@ use crate::error::ZohoError;
 use crate::limits::Throttle;
 use crate::redact::{self, Redactor};
 use crate::wit::{books as wit_books, crm, incremental as wit_incremental, sync as wit_sync, types as wit};
+use crate::auth::Grant;
+use crate::storage::{self, memory::StepOnly, Storage};
 use crate::{books, incremental, raw, sync};
 use serde_json::Value;
 
@@ -24,13 +26,32 @@ fn run_with<T>(
     options: Option<wit::CallOptions>,
     action: impl FnOnce(&Client) -> crate::error::Result<T>,
 ) -> Result<T, wit::ZohoError> {
-    run_limited(connection, options, None, action)
+    run_limited(connection, options, None, None, action)
 }
 
-/// `run_with`, every request of the step held to `throttle` when given.
+/// What a sweep keeps between steps (for the refusal without a store).
+const SWEEP_STATE: &str = "a sweep cursor and each page's key range";
+/// What a sync stream keeps between steps.
+const STREAM_STATE: &str = "each stream's cursor and page ranges, the connection's credit budget and a request cap shared by every worker";
+
+/// `run_with` for an action that keeps `keeps` between steps: refused before anything is sent
+/// when the host has no key-value store.
+fn run_keeping<T>(
+    connection: wit::Connection,
+    options: Option<wit::CallOptions>,
+    keeps: &'static str,
+    throttle: Option<Throttle>,
+    action: impl FnOnce(&Client) -> crate::error::Result<T>,
+) -> Result<T, wit::ZohoError> {
+    run_limited(connection, options, Some(keeps), throttle, action)
+}
+
+/// `run_with`, every request of the step held to `throttle` when given. Without a host store
+/// the step runs on its own memory, unless the action `keeps` state between steps.
 fn run_limited<T>(
     connection: wit::Connection,
     options: Option<wit::CallOptions>,
+    keeps: Option<&'static str>,
     throttle: Option<Throttle>,
     action: impl FnOnce(&Client) -> crate::error::Result<T>,
 ) -> Result<T, wit::ZohoError> {
@@ -39,12 +60,33 @@ fn run_limited<T>(
     redact::install(Redactor::new(connection.secrets()));
     let leaving = |e: ZohoError| wit::ZohoError::from(redact::step().error(e));
     let options = options.unwrap_or_default();
-    let storage = keyvalue::KeyValue::open().map_err(leaving)?;
-    let mut client = Client::new(&connection, &options, &transport::WasiHttp, &storage).map_err(leaving)?;
+    let host_store = keyvalue::KeyValue::open().map_err(leaving)?;
+    let step_memory = StepOnly::default();
+    let storage: &dyn Storage = match &host_store {
+        Some(store) => store,
+        None => &step_memory,
+    };
+    if let Some(keeps) = keeps {
+        storage::require_durable(storage, keeps).map_err(leaving)?;
+    }
+    let mut client = Client::new(&connection, &options, &transport::WasiHttp, storage).map_err(leaving)?;
+    if host_store.is_none() {
+        warn_step_memory(&connection);
+    }
     if let Some(throttle) = throttle {
         client = client.with_throttle(throttle);
     }
     action(&client).map_err(leaving)
+}
+
+/// A line in the step's log: without a store nothing outlives the step, the token included.
+fn warn_step_memory(connection: &wit::Connection) {
+    let token = if Grant::of(connection).is_ok_and(|grant| grant.renewable()) {
+        "; its access token is requested anew and forgotten (Zoho throttles token requests and keeps about 30 live tokens per refresh token: give the host a store for frequent steps)"
+    } else {
+        ""
+    };
+    eprintln!("zoho: the host provides no key-value store: this step keeps its caches and counters in its own memory{token}");
 }
 
 /// `run_with` for the actions that compose their JSON text themselves (records passed
@@ -197,15 +239,15 @@ impl wit_books::Guest for Component {
 
 impl wit_incremental::Guest for Component {
     fn list_contacts_by_page(connection: wit::Connection, input: wit_incremental::ListContactsByPageInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_text(connection, options, |client| incremental::list_contacts_by_page(client, &input))
+        run_keeping(connection, options, SWEEP_STATE, None, |client| incremental::list_contacts_by_page(client, &input)).map(output_text)
     }
 
     fn list_modified_records_by_page(connection: wit::Connection, input: wit_incremental::ListModifiedRecordsByPageInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_text(connection, options, |client| incremental::list_modified_records_by_page(client, &input))
+        run_keeping(connection, options, SWEEP_STATE, None, |client| incremental::list_modified_records_by_page(client, &input)).map(output_text)
     }
 
     fn update_last_successful_run_date(connection: wit::Connection, input: wit_incremental::UpdateLastSuccessfulRunDateInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run(connection, options, |client| incremental::update_last_successful_run_date(client, &input))
+        run_keeping(connection, options, SWEEP_STATE, None, |client| incremental::update_last_successful_run_date(client, &input)).map(output)
     }
 }
 
@@ -215,10 +257,10 @@ impl wit_sync::Guest for Component {
     }
 
     fn read_stream_page(connection: wit::Connection, input: wit_sync::ReadStreamPageInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_limited(connection, options, Some(sync::throttle_of(&input)), |client| sync::read_stream_page(client, &input)).map(output_text)
+        run_keeping(connection, options, STREAM_STATE, Some(sync::throttle_of(&input)), |client| sync::read_stream_page(client, &input)).map(output_text)
     }
 
     fn commit_stream(connection: wit::Connection, input: wit_sync::CommitStreamInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run(connection, options, |client| sync::commit_stream(client, &input))
+        run_keeping(connection, options, STREAM_STATE, None, |client| sync::commit_stream(client, &input)).map(output)
     }
 }
