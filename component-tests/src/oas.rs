@@ -490,12 +490,7 @@ impl Judge {
 /// The exchanges' mismatches that name a sandbox bug; each line names the fix that removes it.
 /// The sandbox answers metadata, org, users and DUPLICATE_DATA in the files' shapes
 /// (sandbox/src/metadata.rs); a sandbox bug found later goes here until it is fixed.
-const SANDBOX_FIXES: &[Exemption] = &[
-    // metadata::fields answers an unknown module with the records' INVALID_MODULE details
-    // (`resource_path_index`); fields.json's InvalidParamError wants `{"api_name": "module"}`.
-    // Fix: answer that in sandbox/src/metadata.rs (owned by the modules/describe work), then drop this line.
-    Exemption { method: "GET", template: "/crm/v8/settings/fields", at: "answer 400", pointer: "/details", says: "required `api_name` missing" },
-];
+const SANDBOX_FIXES: &[Exemption] = &[];
 
 /// The keys `schema` requires. Zoho's error shapes in record.json, org.json, ... list none, so
 /// as written they accept any object and every answer whose schema is "wrapper or error" would
