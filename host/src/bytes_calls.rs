@@ -73,19 +73,19 @@ impl Typed {
         Ok(match call {
             BytesCall::CrmRawRequest => {
                 let input = typed(input, input_ty, name)?;
-                exports.zoho_connector_crm().call_raw_request(&mut store, &connection, &input, options.clone()).await?.map(raw_response_json)
+                exports.zoho_connector_crm().call_raw_request(&mut store, &connection, &input, options).await?.map(raw_response_json)
             }
             BytesCall::BooksRawRequest => {
                 let input = typed(input, input_ty, name)?;
-                exports.zoho_connector_books().call_raw_request(&mut store, &connection, &input, options.clone()).await?.map(raw_response_json)
+                exports.zoho_connector_books().call_raw_request(&mut store, &connection, &input, options).await?.map(raw_response_json)
             }
             BytesCall::DownloadAttachment => {
                 let input = typed(input, input_ty, name)?;
-                exports.zoho_connector_crm().call_download_attachment(&mut store, &connection, &input, options.clone()).await?.map(file_json)
+                exports.zoho_connector_crm().call_download_attachment(&mut store, &connection, &input, options).await?.map(file_json)
             }
             BytesCall::GetRecordDocument => {
                 let input = typed(input, input_ty, name)?;
-                exports.zoho_connector_books().call_get_record_document(&mut store, &connection, &input, options.clone()).await?.map(file_json)
+                exports.zoho_connector_books().call_get_record_document(&mut store, &connection, &input, options).await?.map(file_json)
             }
         }
         .map_err(error_json))

@@ -185,16 +185,12 @@ fn flag(raw: Option<&RawValue>) -> bool {
     raw.is_some_and(|r| r.get().trim() == "true")
 }
 
-/// `text` cut to `limit` bytes on a character boundary.
+/// `text` cut to `limit` bytes on a character boundary ([`crate::redact::cut`], owned).
 pub(crate) fn cut(text: String, limit: usize) -> String {
     if text.len() <= limit {
         return text;
     }
-    let mut end = limit;
-    while !text.is_char_boundary(end) {
-        end = end.saturating_sub(1);
-    }
-    text.get(..end).unwrap_or_default().to_string()
+    crate::redact::cut(&text, limit).to_string()
 }
 
 /// One field's metadata text described; `None` when it names no API name.
