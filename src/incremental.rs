@@ -63,6 +63,10 @@ pub struct SweepRequest {
     /// stream, so two consumers of one module (accounts, companies) each keep their own.
     pub scope: Option<String>,
     pub include_deleted: Option<bool>,
+    /// This step's slice, 1 to `slices` (a sliced sweep's own keyset walk).
+    pub slice: Option<u32>,
+    /// The sweep's number of Modified_Time slices, 1 to 10.
+    pub slices: Option<u32>,
 }
 
 /// Normalizes a caller's timestamp to Zoho's shape in UTC.
@@ -122,7 +126,7 @@ pub fn list_modified_records(client: &Client, input: &SweepRequest) -> Result<St
 /// List New/Updated Contacts By Page: the Contacts module's sweep.
 pub fn list_contacts_by_page(client: &Client, input: &ListContactsByPageInput) -> Result<String> {
     let ListContactsByPageInput { page, per_page, fields, since, include_deleted } = input.clone();
-    let by_module = ListModifiedRecordsByPageInput { record_type: "Contacts".into(), page, per_page, fields, since, include_deleted };
+    let by_module = ListModifiedRecordsByPageInput { record_type: "Contacts".into(), page, per_page, fields, since, include_deleted, slice: None, slices: None };
     list_modified_records_by_page(client, &by_module)
 }
 
@@ -135,6 +139,8 @@ pub fn list_modified_records_by_page(client: &Client, input: &ListModifiedRecord
         fields: input.fields.clone(),
         since: input.since.clone(),
         include_deleted: input.include_deleted,
+        slice: input.slice,
+        slices: input.slices,
         ..Default::default()
     };
     list_modified_records(client, &request)

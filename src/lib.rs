@@ -18,6 +18,7 @@ pub mod json;
 mod layers;
 pub mod limits;
 pub mod multipart;
+pub mod notifications;
 pub mod options;
 pub mod raw;
 pub mod redact;

@@ -149,6 +149,8 @@ pub fn read_stream_page(client: &Client, input: &ReadStreamPageInput) -> Result<
                 anchor: Some(input.anchor_date.clone().unwrap_or_else(default_anchor)),
                 scope: Some(scope_of(&input.stream)),
                 include_deleted: None,
+                slice: input.slice,
+                slices: input.slices,
             };
             let mut page = incremental::list_page(client, &list)?;
             page.stream = Some(input.stream.trim().to_string());

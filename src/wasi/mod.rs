@@ -9,10 +9,10 @@ use crate::crm::{attachments, convert, coql, deleted, modules, notes, records, r
 use crate::error::ZohoError;
 use crate::limits::Throttle;
 use crate::redact::{self, Redactor};
-use crate::wit::{books as wit_books, crm, incremental as wit_incremental, sync as wit_sync, types as wit};
+use crate::wit::{books as wit_books, crm, incremental as wit_incremental, notifications as wit_notifications, sync as wit_sync, types as wit};
 use crate::auth::Grant;
 use crate::storage::{self, memory::StepOnly, Storage};
-use crate::{books, incremental, raw, sync};
+use crate::{books, incremental, notifications, raw, sync};
 use serde_json::Value;
 
 struct Component;
@@ -262,5 +262,27 @@ impl wit_sync::Guest for Component {
 
     fn commit_stream(connection: wit::Connection, input: wit_sync::CommitStreamInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
         run_keeping(connection, options, STREAM_STATE, None, |client| sync::commit_stream(client, &input)).map(output)
+    }
+}
+
+impl wit_notifications::Guest for Component {
+    fn enable(connection: wit::Connection, input: wit_notifications::EnableInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_with(connection, options, |client| notifications::enable(client, &input)).map(output_text)
+    }
+
+    fn renew(connection: wit::Connection, input: wit_notifications::RenewInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_with(connection, options, |client| notifications::renew(client, &input)).map(output_text)
+    }
+
+    fn disable(connection: wit::Connection, input: wit_notifications::DisableInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_with(connection, options, |client| notifications::disable(client, &input)).map(output_text)
+    }
+
+    fn list(connection: wit::Connection, input: wit_notifications::ListInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_with(connection, options, |client| notifications::list(client, &input)).map(output_text)
+    }
+
+    fn parse(connection: wit::Connection, input: wit_notifications::ParseInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_with(connection, options, |client| notifications::parse(client, &input)).map(output_text)
     }
 }
