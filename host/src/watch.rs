@@ -302,7 +302,7 @@ pub async fn run(
                         summary.reenabled += 1;
                         eprintln!("zoho-host watch: channel {} was gone; enabled it again", state.channel_id);
                     }
-                    Err(e) => eprintln!("zoho-host watch: {e:#}; checking again in {} s", check_every.as_secs()),
+                    Err(e) => eprintln!("zoho-host watch: {e:#}; checking again in {} ms", check_every.as_millis()),
                 }
                 channel::save(&steps, &state_key, &state)?;
             }

@@ -13,10 +13,10 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-/// Largest delivery body read (Zoho's carry ids, not records: thousands of ids fit).
-pub const BODY_LIMIT: usize = 256 << 10;
-/// Deliveries waiting for the worker; with the body limit, at most 64 MiB held.
-pub const QUEUE: usize = 256;
+/// Largest delivery body read: the component's own limit for a delivery.
+pub const BODY_LIMIT: usize = 1 << 20;
+/// Deliveries waiting for the worker: with the body limit, at most 64 MiB held.
+pub const QUEUE: usize = 64;
 /// Connections served at once; more wait in the listen backlog.
 const CONNECTIONS: usize = 128;
 /// Longest a client may take to send its headers or its body.
