@@ -325,7 +325,9 @@ async fn a_forged_delivery_is_refused_with_403_and_written_nowhere() {
     let (listener, url) = notify_listener().await;
     let out = out_file("forged");
     let request = request(&url, &["Leads.all"], "1h", "1m");
-    let lead = h.sandbox.create_record("Leads", json!({ "Last_Name": "Genuine" }));
+    // A lead changed long before the watch: no sweep of this watch reads it.
+    let (lead, _) = h.sandbox.record_versions("Leads").into_iter().min().expect("seeded leads");
+    let last_name = h.sandbox.record("Leads", &lead).expect("the lead")["Last_Name"].clone();
     let summary = watching(runtime(), &h, &request, listener, &out, async {
         until("the channel is enabled", || h.sandbox.watch_channels().len() == 1).await;
         let channel = h.sandbox.watch_channels().remove(0);
@@ -361,7 +363,7 @@ async fn a_forged_delivery_is_refused_with_403_and_written_nowhere() {
         until("the genuine delivery is written", || lines(&out).len() == 1).await;
         let line = &lines(&out)[0];
         assert_eq!((line["id"].as_str(), line["operation"].as_str(), line["source"].as_str()), (Some(lead.as_str()), Some("update"), Some("notification")));
-        assert_eq!(line["record"]["Last_Name"], "Genuine");
+        assert_eq!(line["record"]["Last_Name"], last_name);
         assert_eq!(line["channel_id"], channel.channel_id.as_str());
         assert_ne!(record_reads(), 0, "the genuine delivery's record is read (a request per 50 fields)");
         // The usual case: no sweep for an hour, and a create is written seconds later by its delivery.
@@ -374,4 +376,64 @@ async fn a_forged_delivery_is_refused_with_403_and_written_nowhere() {
     assert_eq!(summary.deliveries_refused, 6);
     assert_eq!((summary.deliveries_accepted, summary.written), (2, 2));
     assert_eq!(lines(&out).len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_watchs_sweeps_leave_the_tenants_own_cursor_alone() {
+    let h = Harness::new().await;
+    // The tenant's own Leads flow has swept once and committed its cursor.
+    let mut page = 1;
+    loop {
+        let result = component_tests::ok_of(&h.run("incremental-list-modified-records-by-page", json!({ "record-type": "Leads", "page": page, "fields": "Last_Name" })).await).clone();
+        if result["more_records"] != json!(true) {
+            break;
+        }
+        page += 1;
+    }
+    component_tests::ok_of(&h.run("incremental-update-last-successful-run-date", json!({ "record-type": "Leads" })).await);
+    let (listener, url) = notify_listener().await;
+    let out = out_file("namespaces");
+    let request = request(&url, &["Leads.create"], "1s", "1m");
+    let sweeps_done = || h.sandbox.requests().iter().filter(|r| r.path == "/crm/v8/coql").count();
+    let ids: Vec<String> = (0..3).map(|i| format!("{i}")).collect();
+    let mut created = Vec::new();
+    watching(runtime(), &h, &request, listener, &out, async {
+        until("the channel is enabled", || h.sandbox.watch_channels().len() == 1).await;
+        created = ids.iter().map(|i| h.sandbox.create_record("Leads", json!({ "Last_Name": format!("Mine {i}") }))).collect();
+        until("the creates are written", || lines(&out).len() == 3).await;
+        let before = sweeps_done();
+        until("two sweeps have committed past them", || sweeps_done() >= before + 2).await;
+    })
+    .await;
+    // The tenant's next sweep still gets them: the watch committed only its own cursor.
+    let result = component_tests::ok_of(&h.run("incremental-list-modified-records-by-page", json!({ "record-type": "Leads", "page": 1, "fields": "Last_Name" })).await).clone();
+    let seen: Vec<&str> = result["records"].as_array().expect("records").iter().filter_map(|r| r["id"].as_str()).collect();
+    for id in &created {
+        assert!(seen.contains(&id.as_str()), "{id} missing from the tenant's own sweep: {seen:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_consumer_never_makes_zoho_wait_and_an_overflow_is_swept() {
+    let h = Harness::new().await;
+    let (listener, url) = notify_listener().await;
+    let out = out_file("slow");
+    let request = request(&url, &["Contacts.create"], "2s", "1m");
+    let summary = watching(runtime(), &h, &request, listener, &out, async {
+        until("the channel is enabled", || h.sandbox.watch_channels().len() == 1).await;
+        // Every read of a record now takes 100 ms: the worker falls far behind the deliveries.
+        h.sandbox.set_limits(zoho_sandbox::Limits { latency: Duration::from_millis(100), ..zoho_sandbox::Limits::default() });
+        let ids: Vec<String> = (0..80).map(|i| h.sandbox.create_record("Contacts", json!({ "Last_Name": format!("Burst {i}") }))).collect();
+        until("every delivery is answered", || h.sandbox.deliveries().iter().all(|d| d.status.is_some()) && h.sandbox.deliveries().len() == 80).await;
+        assert!(h.sandbox.deliveries().iter().all(|d| d.status == Some(200)), "{:?}", h.sandbox.deliveries());
+        assert!(lines(&out).len() < 80, "the answers did not wait for the work");
+        until("every create is written", || by_id(&lines(&out)).len() == 80).await;
+        let written = lines(&out);
+        assert_eq!(written.len(), 80, "none twice");
+        assert!(ids.iter().all(|id| by_id(&written).contains_key(id)));
+    })
+    .await;
+    assert!(summary.deliveries_left_to_the_sweep > 0, "the queue is bounded: {summary:?}");
+    assert_eq!(summary.deliveries_accepted + summary.deliveries_left_to_the_sweep, 80);
+    assert_eq!(summary.written, 80);
 }
