@@ -304,7 +304,9 @@ pub async fn run(
                     }
                     Err(e) => eprintln!("zoho-host watch: {e:#}; checking again in {} ms", check_every.as_millis()),
                 }
-                channel::save(&steps, &state_key, &state)?;
+                if let Err(e) = channel::save(&steps, &state_key, &state) {
+                    eprintln!("zoho-host watch: {e:#}");
+                }
             }
             _ = sweep_tick.tick() => {
                 for (module, watched) in &request.modules {
@@ -318,7 +320,9 @@ pub async fn run(
                 }
                 summary.sweeps += 1;
                 state.last_sweep = Some(zoho_connector::zoho_time::format_iso(channel::unix_now()));
-                channel::save(&steps, &state_key, &state)?;
+                if let Err(e) = channel::save(&steps, &state_key, &state) {
+                    eprintln!("zoho-host watch: {e:#}");
+                }
                 emit.seen.prune(u64::try_from(channel::unix_now()).unwrap_or(0));
             }
         }
