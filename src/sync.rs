@@ -191,6 +191,8 @@ mod tests {
             fields: None,
             max_concurrency,
             max_requests_per_second,
+            slice: None,
+            slices: None,
         }
     }
 

@@ -76,6 +76,13 @@ const EXEMPTIONS: &[Exemption] = &[
     // list (Delete Attachments shares the parameter); Zoho lists a record's attachments with
     // `fields` alone (zoho-api.md, "Everyday record operations": attachments out).
     Exemption { method: "GET", template: "/crm/v8/{module}/{record_id}/Attachments", at: "query", pointer: "/ids", says: "required parameter missing" },
+    // notifications.json types a channel's `channel_id` as an object; Zoho documents it as a long
+    // ("channel_id long, mandatory") and sends and lists it as digits (zoho-api.md, "Instant
+    // notifications": `"channel_id":"1000000068001"`).
+    Exemption { method: "POST", template: "/crm/v8/actions/watch", at: "body", pointer: "/watch/*/channel_id", says: "expected object" },
+    Exemption { method: "PUT", template: "/crm/v8/actions/watch", at: "body", pointer: "/watch/*/channel_id", says: "expected object" },
+    Exemption { method: "PATCH", template: "/crm/v8/actions/watch", at: "body", pointer: "/watch/*/channel_id", says: "expected object" },
+    Exemption { method: "GET", template: "/crm/v8/actions/watch", at: "answer 200", pointer: "/watch/*/channel_id", says: "expected object" },
 ];
 
 /// record.json lists only 200 and coql.json only 200/400, but Zoho documents more

@@ -13,6 +13,7 @@ pub mod runtime;
 pub mod step_log;
 pub mod sweep;
 pub mod sync;
+pub mod watch;
 
 pub use runtime::{ActionRef, HostConfig, Runtime, StepOutcome};
 

@@ -111,6 +111,40 @@ enum Command {
         #[arg(long)]
         namespace: Option<String>,
     },
+    /// Write each create, edit or delete of the watched modules as a JSON line, seconds after it
+    /// happens (Zoho's instant notifications, renewed before they expire) and at the latest
+    /// within --sweep-every (the incremental sweep catches what notifications missed).
+    Watch {
+        /// Connection JSON, or @file.
+        #[arg(long)]
+        connection: String,
+        /// Comma-separated Module.create|edit|delete|all, e.g. Leads.all,Contacts.create.
+        #[arg(long, value_delimiter = ',', required = true)]
+        events: Vec<String>,
+        /// Address the notify URL is served on, e.g. 127.0.0.1:8788.
+        #[arg(long)]
+        listen: String,
+        /// The URL Zoho posts to (https, or http on a loopback host); its path is served on --listen.
+        #[arg(long)]
+        public_url: String,
+        /// Append the event lines here (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// How often each watched module is swept for changes notifications missed (15m, 30s, 2h).
+        #[arg(long, default_value = "15m")]
+        sweep_every: String,
+        /// How often the channel's expiry is checked by Zoho's clock.
+        #[arg(long, default_value = "5m")]
+        check_every: String,
+        /// Read each notified record, so a line carries the record, not just its id.
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        fetch_records: bool,
+        /// The channel's lifetime asked at each enable and renewal, 1 to 1440 minutes.
+        #[arg(long, default_value_t = 1440)]
+        expiry_minutes: u32,
+        #[arg(long)]
+        namespace: Option<String>,
+    },
     /// Serve the Zoho sandbox until interrupted.
     #[cfg(feature = "sandbox")]
     Sandbox {
@@ -252,12 +286,47 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             eprintln!("{}: {} records in {} pages; cursor committed at {}", record_type, summary.records, summary.pages, summary.cursor);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Watch { connection, events, listen, public_url, out, sweep_every, check_every, fetch_records, expiry_minutes, namespace } => {
+            // Every flag is checked before anything is sent.
+            let request = zoho_host::watch::WatchRequest::new(events, public_url, sweep_every, check_every, *fetch_records, *expiry_minutes)?;
+            let listen: std::net::SocketAddr = listen.parse().with_context(|| format!("--listen {listen:?} is not an address: write e.g. 127.0.0.1:8788"))?;
+            let connection = json_arg(connection, "--connection")?;
+            let runtime = Runtime::new(config(&cli, data_dir(&cli)))?;
+            let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+            let sink: Box<dyn std::io::Write + Send> = match out {
+                Some(path) => Box::new(std::fs::OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("opening {}", path.display()))?),
+                None => Box::new(std::io::stdout()),
+            };
+            let summary = zoho_host::watch::run(&runtime, &connection, namespace.as_deref(), &request, listener, sink, stopped()).await?;
+            eprintln!("{}", serde_json::to_string(&summary)?);
+            Ok(ExitCode::SUCCESS)
+        }
         #[cfg(feature = "sandbox")]
         Command::Bench { iterations } => {
             let figures = zoho_host::bench::run(&config(&cli, PathBuf::new()), *iterations).await?;
             print!("{}", figures.markdown());
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn stopped() {
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

@@ -308,6 +308,17 @@ impl Runtime {
         self.run_in(action, connection, input, options, &origins, &namespace).await
     }
 
+    /// The namespace `run` uses for `connection` given `namespace` (None: the default one), for
+    /// host-side state that must live beside the component's (e.g. `zoho-host watch`'s channel).
+    pub async fn namespace_for(&self, connection: &Value, namespace: Option<&str>) -> Result<String> {
+        if let Some(given) = namespace {
+            return Ok(given.to_string());
+        }
+        let parsed = zoho_connector::connection::from_json(connection).map_err(|e| anyhow!("connection: {}", e.message))?;
+        let origins = parsed.allowed_origins().map_err(|e| anyhow!("connection: {}", e.message))?;
+        Ok(self.default_namespace(connection, &origins).await)
+    }
+
     /// The namespace of a connection run without one. A platform-managed access token is
     /// rotated by the platform, so its digest would reset every cursor: its namespace is its
     /// organization's, learned once per token (see `org_of`). Grants keep `namespace_of`.

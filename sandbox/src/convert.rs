@@ -125,11 +125,13 @@ pub fn convert(shared: &Shared, request: &RecordedRequest, module_name: &str, le
             let mut data = shared.data();
             if let Some(record) = data.modules.get_mut("Contacts").and_then(|m| m.records.get_mut(&id)) {
                 // overwrite: the lead's values replace the existing contact's.
-                if overwrite {
-                    record.extend(person.clone());
-                }
+                let mut changes = if overwrite { person.clone() } else { Map::new() };
                 if let (Some(account), None | Some(Value::Null)) = (&account_ref, record.get("Account_Name")) {
-                    record.insert("Account_Name".into(), account.clone());
+                    changes.insert("Account_Name".into(), account.clone());
+                }
+                record.extend(changes.clone());
+                if !changes.is_empty() {
+                    crate::deliveries::changed(shared, "Contacts", crate::deliveries::Operation::Update, &id.to_string(), changes);
                 }
             }
             id
@@ -158,7 +160,9 @@ pub fn convert(shared: &Shared, request: &RecordedRequest, module_name: &str, le
     });
     if let Some(leads) = data.modules.get_mut("Leads") {
         if let Ok(id) = lead_id.parse::<u64>() {
-            leads.records.remove(&id);
+            if leads.records.remove(&id).is_some() {
+                crate::deliveries::changed(shared, "Leads", crate::deliveries::Operation::Delete, lead_id, Map::new());
+            }
             leads.revision += 1;
         }
     }

@@ -305,8 +305,9 @@ pub fn update(shared: &Shared, request: &RecordedRequest, module_name: &str, id:
     let changes = writable(module, values);
     module.revision += 1;
     let Some(record) = module.records.get_mut(&record_id) else { return invalid_id(id) };
-    record.extend(changes);
+    record.extend(changes.clone());
     record.insert("Modified_Time".into(), json!(now));
+    crate::deliveries::changed(shared, module_name, crate::deliveries::Operation::Update, id, changes);
     let result = json!({ "code": "SUCCESS", "details": success_details(record), "message": "record updated", "status": "success" });
     json_response(200, &json!({ "data": [result] }))
 }
@@ -323,6 +324,7 @@ pub fn delete_stored(shared: &Shared, module_name: &str, id: &str) -> bool {
     if let Some(name) = &removed {
         data.deleted.entry(module_name.to_string()).or_default().push((id.to_string(), now));
         data.deleted_names.insert((module_name.to_string(), id.to_string()), name.clone());
+        crate::deliveries::changed(shared, module_name, crate::deliveries::Operation::Delete, id, Map::new());
     }
     removed.is_some()
 }

@@ -166,6 +166,7 @@ impl Sandbox {
 
     /// Changes a record as a user would in Zoho: the values, and Modified_Time set to now.
     pub fn modify_record(&self, module: &str, id: &str, values: serde_json::Value) -> bool {
+        let module_name = module;
         let now = clock::Clock::zoho_time(self.shared.clock.now());
         let mut data = self.shared.data();
         let Some(module) = data.modules.get_mut(module) else { return false };
@@ -173,10 +174,13 @@ impl Sandbox {
         let Some(record) = id.parse().ok().and_then(|i: u64| module.records.get_mut(&i)) else {
             return false;
         };
-        if let serde_json::Value::Object(values) = values {
-            record.extend(values);
-        }
+        let values = match values {
+            serde_json::Value::Object(values) => values,
+            _ => serde_json::Map::new(),
+        };
+        record.extend(values.clone());
         record.insert("Modified_Time".into(), serde_json::json!(now));
+        deliveries::changed(&self.shared, module_name, deliveries::Operation::Update, id, values);
         true
     }
 
@@ -232,3 +236,34 @@ mod books_actions;
 /// For tests: a module's id as /settings/modules lists it, and the PDF an invoice document is.
 pub use books_actions::pdf as books_pdf;
 pub use metadata::module_id;
+
+/// Instant notifications (issue 15): the watch API and the deliveries it makes.
+mod deliveries;
+mod watch;
+
+pub use deliveries::Delivery;
+pub use watch::Channel as WatchChannel;
+
+impl Sandbox {
+    /// Drops `share` (0.0 to 1.0) of the deliveries from now on, deterministically: the n-th is
+    /// dropped when `n * share` crosses an integer, so 0.3 drops exactly 3 of every 10.
+    pub fn set_delivery_drop_share(&self, share: f64) {
+        self.shared.outbox.set_drop_share(share);
+    }
+
+    /// Every delivery decided so far, in order: sent (with the notify URL's status once it
+    /// answered) or dropped by the switch.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.shared.outbox.deliveries()
+    }
+
+    /// Deliveries not made because the channel's notify URL is not a loopback http address.
+    pub fn refused_deliveries(&self) -> usize {
+        self.shared.outbox.refused()
+    }
+
+    /// The channels alive by the sandbox's clock (expired ones are gone).
+    pub fn watch_channels(&self) -> Vec<WatchChannel> {
+        watch::live_channels(&self.shared, self.shared.clock.now())
+    }
+}

@@ -6,6 +6,7 @@ use crate::response::error_response;
 use crate::request::RecordedRequest;
 use crate::state::Shared;
 use crate::{accounts, attachments, books, convert, coql, crm, metadata, notes, related, search, tags, upsert};
+use crate::{deliveries, watch};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::{from_fn_with_state, Next};
@@ -46,7 +47,10 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/crm/v8/{module}/{id}/Notes", zoho(post(notes::handle).get(related_records)))
         .route("/crm/v8/{module}/{id}/actions/convert", zoho(post(convert::handle)))
         .route("/crm/v8/{module}/{id}/{related_list}", zoho(get(related_records)))
+        .route("/crm/v8/actions/watch", zoho(get(watch::list).post(watch::enable).put(watch::replace).patch(watch::update).delete(watch::disable)))
         .fallback(unknown_path)
+        // Every record a request changed reaches the watching channels once it is answered.
+        .layer(from_fn_with_state(shared.clone(), deliveries::batch))
         .layer(from_fn_with_state(shared.clone(), crm_gate))
         .layer(from_fn_with_state(shared.clone(), exchange))
         .with_state(shared)

@@ -70,6 +70,8 @@ pub fn insert(shared: &Shared, module: &str, values: Map<String, Value>, at: chr
     if let Some(m) = data.modules.get_mut(module) {
         m.records.insert(id, record);
         m.revision += 1;
+        drop(data);
+        crate::deliveries::changed(shared, module, crate::deliveries::Operation::Insert, &id.to_string(), Map::new());
     }
     id
 }

@@ -141,6 +141,10 @@ pub struct Shared {
     /// Told of every answered exchange (the tests' OpenAPI judge).
     observer: Mutex<Option<Observer>>,
     next_seq: std::sync::atomic::AtomicU64,
+    /// Instant-notification channels (`/crm/v8/actions/watch`).
+    pub watch: crate::watch::Channels,
+    /// Deliveries to the channels' notify URLs, and their fault switch.
+    pub outbox: crate::deliveries::Outbox,
 }
 
 /// Sees each exchange once the sandbox answered it (request with status and body).
@@ -163,6 +167,8 @@ impl Shared {
             faults: Mutex::new(VecDeque::new()),
             observer: Mutex::new(None),
             next_seq: Default::default(),
+            watch: Default::default(),
+            outbox: Default::default(),
         }
     }
 

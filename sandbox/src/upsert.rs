@@ -94,8 +94,9 @@ pub fn upsert(shared: &Shared, request: &RecordedRequest, module_name: &str) -> 
                 let changes = writable(module, values);
                 module.revision += 1;
                 let Some(record) = module.records.get_mut(&id) else { continue };
-                record.extend(changes);
+                record.extend(changes.clone());
                 record.insert("Modified_Time".into(), json!(now));
+                crate::deliveries::changed(shared, module_name, crate::deliveries::Operation::Update, &id.to_string(), changes);
                 results.push(json!({
                     "code": "SUCCESS", "duplicate_field": field, "action": "update", "details": success_details(record),
                     "message": "record updated", "status": "success",

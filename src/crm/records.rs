@@ -21,7 +21,7 @@ pub const MAX_RECORDS_PER_WRITE: usize = 100;
 /// Field names per list request (Zoho's limit).
 pub const MAX_FIELDS_PER_LIST: usize = 50;
 /// Ids per `?ids=` request.
-const MAX_IDS_PER_LIST: usize = 100;
+pub(crate) const MAX_IDS_PER_LIST: usize = 100;
 /// Largest write body built from `values` and `dynamic-fields` (dynamic fields are copied
 /// into every record, so the body can outgrow the values).
 pub const MAX_WRITE_BODY_BYTES: usize = 16 << 20;
@@ -301,7 +301,7 @@ impl Merged {
 }
 
 /// A page of records merged across field batches, held within [`MAX_MERGED_PAGE_BYTES`].
-struct MergedRecords {
+pub(crate) struct MergedRecords {
     records: Vec<Merged>,
     bytes: usize,
 }
@@ -320,7 +320,7 @@ fn record_of(raw: &RawValue) -> Result<Vec<(String, &RawValue)>> {
 }
 
 impl MergedRecords {
-    fn read(records: &[&RawValue]) -> Result<Self> {
+    pub(crate) fn read(records: &[&RawValue]) -> Result<Self> {
         let mut merged = MergedRecords { records: Vec::with_capacity(records.len()), bytes: 0 };
         for raw in records {
             let mut record = Merged { members: Vec::new(), at: HashMap::new() };
@@ -336,7 +336,7 @@ impl MergedRecords {
         Ok(merged)
     }
 
-    fn complete(&mut self, client: &Client, module: &str, batches: &[&[String]]) -> Result<()> {
+    pub(crate) fn complete(&mut self, client: &Client, module: &str, batches: &[&[String]]) -> Result<()> {
         let mut ids = Vec::new();
         let mut index = HashMap::new();
         for (n, record) in self.records.iter().enumerate() {
@@ -358,7 +358,7 @@ impl MergedRecords {
         })
     }
 
-    fn texts(self) -> Vec<String> {
+    pub(crate) fn texts(self) -> Vec<String> {
         self.records.into_iter().map(|r| json::object_text(&r.members)).collect()
     }
 }

@@ -2,35 +2,36 @@
 //! to a notify URL, kept alive by renewing before they expire, and the parsing of what Zoho
 //! delivers there (token and channel checked before anything is trusted or fetched).
 
+pub mod channel;
+pub mod delivery;
+pub mod token;
+pub mod watch;
+
 use crate::client::Client;
-use crate::error::{ErrorKind, Result, ZohoError};
+use crate::error::Result;
 use crate::wit::notifications::{DisableInput, EnableInput, ListInput, ParseInput, RenewInput};
 
-fn not_built(what: &str) -> ZohoError {
-    ZohoError::new(ErrorKind::Internal, format!("notifications {what} is not built yet"))
-}
-
 /// Enable a channel: `POST /crm/v8/actions/watch`.
-pub fn enable(_client: &Client, _input: &EnableInput) -> Result<String> {
-    Err(not_built("enable"))
+pub fn enable(client: &Client, input: &EnableInput) -> Result<String> {
+    watch::enable(client, input)
 }
 
 /// Move a channel's expiry: `PATCH /crm/v8/actions/watch`.
-pub fn renew(_client: &Client, _input: &RenewInput) -> Result<String> {
-    Err(not_built("renew"))
+pub fn renew(client: &Client, input: &RenewInput) -> Result<String> {
+    watch::renew(client, input)
 }
 
 /// Stop channels: `DELETE /crm/v8/actions/watch?channel_ids=...`.
-pub fn disable(_client: &Client, _input: &DisableInput) -> Result<String> {
-    Err(not_built("disable"))
+pub fn disable(client: &Client, input: &DisableInput) -> Result<String> {
+    watch::disable(client, input)
 }
 
 /// The org's channels: `GET /crm/v8/actions/watch`.
-pub fn list(_client: &Client, _input: &ListInput) -> Result<String> {
-    Err(not_built("list"))
+pub fn list(client: &Client, input: &ListInput) -> Result<String> {
+    watch::list(client, input)
 }
 
 /// A delivery's module, operation and ids, after its token and channel are checked.
-pub fn parse(_client: &Client, _input: &ParseInput) -> Result<String> {
-    Err(not_built("parse"))
+pub fn parse(client: &Client, input: &ParseInput) -> Result<String> {
+    delivery::parse(client, input)
 }

@@ -1,0 +1,439 @@
+//! `zoho-host watch` end to end: the built component through the host's watch loop against the
+//! sandbox's watch API and deliveries. Every change is written at least once — seconds after
+//! it happens when its delivery arrives, within one sweep interval when it is dropped — and no
+//! version twice; a restart resumes the same channel; the channel is renewed by Zoho's clock
+//! before it lapses; a forged delivery is refused and written nowhere; exit disables it.
+
+use component_tests::{assert_request, runtime, Harness};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use zoho_host::watch::{self, WatchRequest, WatchSummary};
+use zoho_host::Runtime;
+
+const WATCH_PATH: &str = "/crm/v8/actions/watch";
+
+/// A notify URL on a free loopback port, and its listener.
+async fn notify_listener() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let url = format!("http://{}/zoho/notify", listener.local_addr().expect("bound"));
+    (listener, url)
+}
+
+/// The listener for `url` again (a restarted watch on the same address).
+async fn listener_for(url: &str) -> TcpListener {
+    let addr = url.trim_start_matches("http://").split('/').next().expect("host:port");
+    TcpListener::bind(addr).await.expect("the same port again")
+}
+
+fn request(url: &str, events: &[&str], sweep_every: &str, check_every: &str) -> WatchRequest {
+    let events: Vec<String> = events.iter().map(|e| e.to_string()).collect();
+    WatchRequest::new(&events, url, sweep_every, check_every, true, 1440).expect("valid flags")
+}
+
+fn out_file(name: &str) -> PathBuf {
+    let dir = component_tests::data_dir().join("watch-out");
+    std::fs::create_dir_all(&dir).expect("out dir");
+    let path = dir.join(format!("{name}-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+fn appending(path: &Path) -> Box<dyn std::io::Write + Send> {
+    Box::new(std::fs::OpenOptions::new().create(true).append(true).open(path).expect("out file"))
+}
+
+/// The event lines written so far.
+fn lines(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("a line is not JSON ({e}): {l}"))).collect()
+}
+
+/// Polls `condition` until it holds; fails after a generous deadline (no timed assertion).
+async fn until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    while !condition() {
+        assert!(tokio::time::Instant::now() < deadline, "gave up waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs a watch while `driver` runs, then stops it (Ctrl-C's path) and returns its summary.
+async fn watching<F: std::future::Future<Output = ()>>(
+    runtime: &Runtime,
+    h: &Harness,
+    request: &WatchRequest,
+    listener: TcpListener,
+    out: &Path,
+    driver: F,
+) -> WatchSummary {
+    watching_as(runtime, h, &h.connection, request, listener, out, driver).await
+}
+
+async fn watching_as<F: std::future::Future<Output = ()>>(
+    runtime: &Runtime,
+    h: &Harness,
+    connection: &Value,
+    request: &WatchRequest,
+    listener: TcpListener,
+    out: &Path,
+    driver: F,
+) -> WatchSummary {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let watch = watch::run(runtime, connection, Some(&h.namespace), request, listener, appending(out), async {
+        let _ = stopped.await;
+    });
+    let drive = async {
+        driver.await;
+        let _ = stop.send(());
+    };
+    let (summary, ()) = tokio::join!(watch, drive);
+    summary.unwrap_or_else(|e| panic!("the watch failed: {e:#}"))
+}
+
+fn watch_requests(h: &Harness, method: &str) -> Vec<zoho_sandbox::RecordedRequest> {
+    h.requests().into_iter().filter(|r| r.method == method && r.path == WATCH_PATH).collect()
+}
+
+/// The enable request's one channel item.
+fn enabled_item(request: &zoho_sandbox::RecordedRequest) -> Value {
+    request.json().expect("a JSON body")["watch"][0].clone()
+}
+
+/// Asserts the enable request Zoho got: its events, notify URL and (when known) id and token.
+fn assert_enable(h: &Harness, request: &zoho_sandbox::RecordedRequest, events: &[&str], url: &str, same_as: Option<&Value>) {
+    let item = enabled_item(request);
+    let expiry = item["channel_expiry"].as_str().expect("an expiry").to_string();
+    let (id, token) = match same_as {
+        Some(first) => (first["channel_id"].clone(), first["token"].clone()),
+        None => (item["channel_id"].clone(), item["token"].clone()),
+    };
+    assert!(id.as_str().is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())), "{item}");
+    assert!(token.as_str().is_some_and(|t| !t.is_empty() && t.len() <= 50), "{item}");
+    let body = json!({ "watch": [{ "channel_id": id, "events": events, "channel_expiry": expiry, "token": token, "notify_url": url }] });
+    assert_request(request, &h.token, "POST", WATCH_PATH, &[], Some(body));
+}
+
+/// The watch's lines per record id, in order written.
+fn by_id(lines: &[Value]) -> BTreeMap<String, Vec<Value>> {
+    let mut ids: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for line in lines {
+        ids.entry(line["id"].as_str().expect("an id").to_string()).or_default().push(line.clone());
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_three_in_ten_deliveries_dropped_every_version_is_written_once() {
+    let h = Harness::new().await;
+    h.sandbox.set_delivery_drop_share(0.3);
+    let (listener, url) = notify_listener().await;
+    let out = out_file("dropped");
+    let request = request(&url, &["Leads.all"], "2s", "1m");
+    let sweeps_done = || h.sandbox.requests().iter().filter(|r| r.path == "/crm/v8/coql").count();
+    let summary = watching(runtime(), &h, &request, listener, &out, async {
+        until("the channel is enabled", || h.sandbox.watch_channels().len() == 1).await;
+        // 20 creates, one delivery each: the sandbox drops the 4th, 7th, 10th, ... (6 of 20).
+        let ids: Vec<String> = (0..20).map(|i| h.sandbox.create_record("Leads", json!({ "Last_Name": format!("Watch {i}") }))).collect();
+        until("every create is written", || by_id(&lines(&out)).len() == 20).await;
+        let dropped: Vec<String> = h.sandbox.deliveries().iter().filter(|d| d.dropped).flat_map(|d| d.body["ids"].as_array().cloned().unwrap_or_default()).filter_map(|id| id.as_str().map(str::to_string)).collect();
+        assert_eq!(dropped.len(), 6, "{:?}", h.sandbox.deliveries());
+        for (i, id) in ids.iter().enumerate() {
+            h.sandbox.modify_record("Leads", id, json!({ "Last_Name": format!("Edited {i}") }));
+        }
+        until("every edit is written", || by_id(&lines(&out)).values().all(|l| l.len() == 2) && by_id(&lines(&out)).len() == 20).await;
+        for id in &ids[..3] {
+            h.sandbox.delete_record("Leads", id);
+        }
+        until("every delete is written", || lines(&out).iter().filter(|l| l["operation"] == "delete").count() == 3).await;
+        // Two more sweeps read everything again: nothing is written twice.
+        let before = sweeps_done();
+        until("two more sweeps", || sweeps_done() >= before + 2).await;
+        let written = lines(&out);
+        assert_eq!(written.len(), 43, "{written:#?}");
+        let per_id = by_id(&written);
+        for (i, id) in ids.iter().enumerate() {
+            let versions = &per_id[id];
+            assert_eq!(versions[0]["record"]["Last_Name"], format!("Watch {i}"), "{versions:#?}");
+            assert_eq!(versions[0]["operation"], "insert");
+            assert_eq!(versions[1]["record"]["Last_Name"], format!("Edited {i}"), "{versions:#?}");
+            if i < 3 {
+                assert_eq!(versions.len(), 3);
+                assert_eq!(versions[2]["operation"], "delete");
+                assert_eq!(versions[2]["record"], Value::Null);
+            } else {
+                assert_eq!(versions.len(), 2, "{versions:#?}");
+            }
+            for v in versions {
+                assert_eq!(v["module"], "Leads");
+            }
+            // A create whose delivery was dropped was caught by the sweep.
+            if dropped.contains(id) {
+                assert_eq!(versions[0]["source"], "sweep", "{versions:#?}");
+            }
+        }
+        // Both paths wrote: notifications (when no sweep was faster) and the sweep.
+        assert!(written.iter().any(|l| l["source"] == "notification"), "{written:#?}");
+        assert!(written.iter().any(|l| l["source"] == "sweep"), "{written:#?}");
+    })
+    .await;
+    assert_eq!(summary.written, 43);
+    assert!(summary.duplicates_skipped > 0, "{summary:?}");
+    assert_eq!((summary.deliveries_refused, summary.deliveries_left_to_the_sweep), (0, 0));
+    let posts = watch_requests(&h, "POST");
+    assert_eq!(posts.len(), 1, "one channel");
+    assert_enable(&h, &posts[0], &["Leads.all"], &url, None);
+    assert!(h.sandbox.watch_channels().is_empty(), "disabled on exit");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_watch_resumes_its_channel_and_writes_nothing_twice() {
+    let h = Harness::new().await;
+    let (listener, url) = notify_listener().await;
+    let out = out_file("restart");
+    let request = request(&url, &["Contacts.create", "Contacts.edit"], "1s", "1m");
+    let first = watching(runtime(), &h, &request, listener, &out, async {
+        until("the channel is enabled", || h.sandbox.watch_channels().len() == 1).await;
+        for i in 0..3 {
+            h.sandbox.create_record("Contacts", json!({ "Last_Name": format!("Before {i}") }));
+        }
+        until("three creates are written", || lines(&out).len() == 3).await;
+    })
+    .await;
+    let posts = watch_requests(&h, "POST");
+    assert_eq!(posts.len(), 1);
+    assert_enable(&h, &posts[0], &["Contacts.create", "Contacts.edit"], &url, None);
+    let channel = enabled_item(&posts[0]);
+    assert_eq!(json!(first.channel_id), channel["channel_id"]);
+    // Exit disabled it, exactly so.
+    let deletes = watch_requests(&h, "DELETE");
+    assert_eq!(deletes.len(), 1);
+    assert_request(&deletes[0], &h.token, "DELETE", WATCH_PATH, &[("channel_ids", &first.channel_id)], None);
+    assert!(h.sandbox.watch_channels().is_empty());
+
+    // A restarted host (a new runtime on the same store): the same channel, enabled again.
+    let restarted = component_tests::new_runtime();
+    let created_while_down = h.sandbox.create_record("Contacts", json!({ "Last_Name": "While down" }));
+    let second = watching(&restarted, &h, &request, listener_for(&url).await, &out, async {
+        until("the channel is enabled again", || h.sandbox.watch_channels().len() == 1).await;
+        until("the change made while down is written by the sweep", || lines(&out).iter().any(|l| l["id"] == created_while_down.as_str())).await;
+        h.sandbox.create_record("Contacts", json!({ "Last_Name": "After" }));
+        until("the new create is written", || lines(&out).len() == 5).await;
+    })
+    .await;
+    assert_eq!(second.channel_id, first.channel_id, "the same channel");
+    let posts = watch_requests(&h, "POST");
+    assert_eq!(posts.len(), 2);
+    assert_enable(&h, &posts[1], &["Contacts.create", "Contacts.edit"], &url, Some(&channel));
+
+    // A crash (no disable), then a restart: the channel is alive, so it is only listed.
+    let third_runtime = component_tests::new_runtime();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let crashed = watch::run(&third_runtime, &h.connection, Some(&h.namespace), &request, listener_for(&url).await, appending(&out), async {
+        let _ = stopped.await;
+    });
+    tokio::select! {
+        outcome = crashed => panic!("the watch ended by itself: {:?}", outcome.map(|s| s.channel_id)),
+        () = until("the channel is enabled once more", || watch_requests(&h, "POST").len() == 3) => {}
+    }
+    drop(stop);
+    let alive = h.sandbox.watch_channels();
+    assert_eq!(alive.len(), 1, "a crashed watch leaves its channel");
+    let lists_before = watch_requests(&h, "GET").len();
+    let fourth = watching(&component_tests::new_runtime(), &h, &request, listener_for(&url).await, &out, async {
+        until("the resumed channel is listed", || watch_requests(&h, "GET").len() > lists_before).await;
+    })
+    .await;
+    assert_eq!(fourth.channel_id, first.channel_id);
+    assert_eq!(watch_requests(&h, "POST").len(), 3, "no second channel: a live one is resumed, not enabled");
+    let list = &watch_requests(&h, "GET")[lists_before];
+    assert_request(list, &h.token, "GET", WATCH_PATH, &[("channel_id", &first.channel_id)], None);
+
+    // Nothing was written twice across the restarts.
+    let written = lines(&out);
+    assert_eq!(written.len(), 5, "{written:#?}");
+    assert!(by_id(&written).values().all(|l| l.len() == 1), "{written:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_channel_is_renewed_by_zohos_clock_before_it_lapses() {
+    let h = Harness::new().await;
+    let start = chrono::Utc::now();
+    h.sandbox.clock().freeze_at(start);
+    let (listener, url) = notify_listener().await;
+    let out = out_file("renew");
+    let request = request(&url, &["Deals.edit"], "1h", "200ms");
+    // Access tokens expire by the sandbox's clock too: a grant refreshes them.
+    let connection = h.refresh_connection();
+    let summary = watching_as(runtime(), &h, &connection, &request, listener, &out, async {
+        until("the channel is enabled", || h.sandbox.watch_channels().len() == 1).await;
+        let first_expiry = h.sandbox.watch_channels()[0].expiry;
+        assert!(first_expiry > start + chrono::Duration::hours(23), "a day's channel: {first_expiry}");
+        assert!(watch_requests(&h, "PATCH").is_empty(), "a day left: no renewal");
+        // 23 hours on by Zoho's clock: an hour left, under the 6 hours' margin.
+        h.sandbox.clock().advance(chrono::Duration::hours(23));
+        until("the channel is renewed to a day from Zoho's now", || {
+            h.sandbox.watch_channels().first().is_some_and(|c| c.expiry > start + chrono::Duration::hours(23 + 18))
+        })
+        .await;
+        // Past the first expiry: the channel lives on, never lapsed, never enabled again.
+        h.sandbox.clock().advance(chrono::Duration::hours(2));
+        assert_eq!(h.sandbox.watch_channels().len(), 1);
+    })
+    .await;
+    assert!(summary.renewals >= 1, "{summary:?}");
+    assert_eq!(summary.reenabled, 0);
+    let posts = watch_requests(&h, "POST");
+    assert_eq!(posts.len(), 1, "never enabled again");
+    let patches = watch_requests(&h, "PATCH");
+    assert!(!patches.is_empty());
+    for patch in &patches {
+        let expiry = patch.json().expect("JSON")["watch"][0]["channel_expiry"].clone();
+        let body = json!({ "watch": [{ "channel_id": summary.channel_id, "channel_expiry": expiry }] });
+        assert_eq!((patch.path.as_str(), patch.query.is_empty(), patch.json()), (WATCH_PATH, true, Some(body)));
+    }
+    // Every renewal was sent while the channel was alive by the sandbox's clock.
+    let statuses: Vec<Option<u16>> = patches.iter().map(|p| p.response_status).collect();
+    assert!(statuses.iter().all(|s| *s == Some(200)), "{statuses:?}");
+    // Disabled on exit (after a token refresh: the access token expired by the sandbox's clock).
+    let deletes: Vec<_> = watch_requests(&h, "DELETE").into_iter().filter(|d| d.response_status == Some(200)).collect();
+    assert_eq!(deletes.len(), 1);
+    assert_eq!((deletes[0].path.as_str(), &deletes[0].query), (WATCH_PATH, &vec![("channel_ids".to_string(), summary.channel_id.clone())]));
+    assert!(h.sandbox.watch_channels().is_empty());
+}
+
+/// One HTTP/1.1 exchange with the notify URL: the status it answered.
+async fn post(url: &str, method: &str, path: &str, body: &str) -> u16 {
+    let addr = url.trim_start_matches("http://").split('/').next().expect("host:port");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("the notify URL listens");
+    let head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    stream.write_all(head.as_bytes()).await.expect("sent");
+    // A refused body may be answered before it is all read: the answer is what counts.
+    let _ = stream.write_all(body.as_bytes()).await;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let text = String::from_utf8_lossy(&answer);
+    text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no status in {text:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forged_delivery_is_refused_with_403_and_written_nowhere() {
+    let h = Harness::new().await;
+    let (listener, url) = notify_listener().await;
+    let out = out_file("forged");
+    let request = request(&url, &["Leads.all"], "1h", "1m");
+    // A lead changed long before the watch: no sweep of this watch reads it.
+    let (lead, _) = h.sandbox.record_versions("Leads").into_iter().min().expect("seeded leads");
+    let last_name = h.sandbox.record("Leads", &lead).expect("the lead")["Last_Name"].clone();
+    let summary = watching(runtime(), &h, &request, listener, &out, async {
+        until("the channel is enabled", || h.sandbox.watch_channels().len() == 1).await;
+        let channel = h.sandbox.watch_channels().remove(0);
+        let token = channel.token.clone().expect("a token");
+        // Until the enable's answer is in, the notify URL answers 503 (Zoho retries; the sweep reads it anyway).
+        let mut status = 503;
+        while status == 503 {
+            status = post(&url, "POST", "/zoho/notify", "{}").await;
+        }
+        assert_eq!(status, 403, "a body without a token");
+        let delivery = |channel_id: &str, token: Option<&str>| {
+            let mut body = json!({ "server_time": 1_767_225_600_000i64, "query_params": {}, "module": "Leads", "resource_uri": format!("{}/crm/v8/Leads", h.sandbox.url), "ids": [lead], "affected_fields": [], "operation": "update", "channel_id": channel_id });
+            if let Some(token) = token {
+                body["token"] = json!(token);
+            }
+            body.to_string()
+        };
+        // A parse that reads records asks for them by id.
+        let record_reads = || h.sandbox.requests().iter().filter(|r| r.query.iter().any(|(k, _)| k == "ids")).count();
+        let wrong_last = format!("{}x", &token[..token.len() - 1]);
+        for forged in [delivery(&channel.channel_id, Some("forged")), delivery(&channel.channel_id, Some(&wrong_last)), delivery(&channel.channel_id, None), delivery("1000000000001", Some(&token)), delivery(&channel.channel_id, Some(&format!("{token}\u{0}")))] {
+            assert_eq!(post(&url, "POST", "/zoho/notify", &forged).await, 403, "{forged}");
+        }
+        assert_eq!(post(&url, "POST", "/zoho/notify", "{not json").await, 400);
+        assert_eq!(post(&url, "GET", "/zoho/notify", "").await, 405);
+        assert_eq!(post(&url, "POST", "/elsewhere", &delivery(&channel.channel_id, Some(&token))).await, 404);
+        assert_eq!(post(&url, "POST", "/zoho/notify", &format!("{{\"token\":\"{}\"}}", "a".repeat(1 << 20))).await, 413);
+        // Nothing was fetched for them, nothing written.
+        assert_eq!(record_reads(), 0, "a refused delivery reads nothing");
+        assert!(lines(&out).is_empty());
+        // The genuine one is answered 200 and written, with the record read.
+        assert_eq!(post(&url, "POST", "/zoho/notify", &delivery(&channel.channel_id, Some(&token))).await, 200);
+        until("the genuine delivery is written", || lines(&out).len() == 1).await;
+        let line = &lines(&out)[0];
+        assert_eq!((line["id"].as_str(), line["operation"].as_str(), line["source"].as_str()), (Some(lead.as_str()), Some("update"), Some("notification")));
+        assert_eq!(line["record"]["Last_Name"], last_name);
+        assert_eq!(line["channel_id"], channel.channel_id.as_str());
+        assert_ne!(record_reads(), 0, "the genuine delivery's record is read (a request per 50 fields)");
+        // The usual case: no sweep for an hour, and a create is written seconds later by its delivery.
+        let created = h.sandbox.create_record("Leads", json!({ "Last_Name": "Seconds later" }));
+        until("the create is written by its delivery", || lines(&out).len() == 2).await;
+        let line = &lines(&out)[1];
+        assert_eq!((line["id"].as_str(), line["operation"].as_str(), line["source"].as_str()), (Some(created.as_str()), Some("insert"), Some("notification")));
+    })
+    .await;
+    assert_eq!(summary.deliveries_refused, 6);
+    assert_eq!((summary.deliveries_accepted, summary.written), (2, 2));
+    assert_eq!(lines(&out).len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_watchs_sweeps_leave_the_tenants_own_cursor_alone() {
+    let h = Harness::new().await;
+    // The tenant's own Leads flow has swept once and committed its cursor.
+    let mut page = 1;
+    loop {
+        let result = component_tests::ok_of(&h.run("incremental-list-modified-records-by-page", json!({ "record-type": "Leads", "page": page, "fields": "Last_Name" })).await).clone();
+        if result["more_records"] != json!(true) {
+            break;
+        }
+        page += 1;
+    }
+    component_tests::ok_of(&h.run("incremental-update-last-successful-run-date", json!({ "record-type": "Leads" })).await);
+    let (listener, url) = notify_listener().await;
+    let out = out_file("namespaces");
+    let request = request(&url, &["Leads.create"], "1s", "1m");
+    let sweeps_done = || h.sandbox.requests().iter().filter(|r| r.path == "/crm/v8/coql").count();
+    let ids: Vec<String> = (0..3).map(|i| format!("{i}")).collect();
+    let mut created = Vec::new();
+    watching(runtime(), &h, &request, listener, &out, async {
+        until("the channel is enabled", || h.sandbox.watch_channels().len() == 1).await;
+        created = ids.iter().map(|i| h.sandbox.create_record("Leads", json!({ "Last_Name": format!("Mine {i}") }))).collect();
+        until("the creates are written", || lines(&out).len() == 3).await;
+        let before = sweeps_done();
+        until("two sweeps have committed past them", || sweeps_done() >= before + 2).await;
+    })
+    .await;
+    // The tenant's next sweep still gets them: the watch committed only its own cursor.
+    let result = component_tests::ok_of(&h.run("incremental-list-modified-records-by-page", json!({ "record-type": "Leads", "page": 1, "fields": "Last_Name" })).await).clone();
+    let seen: Vec<&str> = result["records"].as_array().expect("records").iter().filter_map(|r| r["id"].as_str()).collect();
+    for id in &created {
+        assert!(seen.contains(&id.as_str()), "{id} missing from the tenant's own sweep: {seen:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_consumer_never_makes_zoho_wait_and_an_overflow_is_swept() {
+    let h = Harness::new().await;
+    let (listener, url) = notify_listener().await;
+    let out = out_file("slow");
+    let request = request(&url, &["Contacts.create"], "2s", "1m");
+    let summary = watching(runtime(), &h, &request, listener, &out, async {
+        until("the channel is enabled", || h.sandbox.watch_channels().len() == 1).await;
+        // Every read of a record now takes 100 ms: the worker falls far behind the deliveries.
+        h.sandbox.set_limits(zoho_sandbox::Limits { latency: Duration::from_millis(100), ..zoho_sandbox::Limits::default() });
+        let ids: Vec<String> = (0..80).map(|i| h.sandbox.create_record("Contacts", json!({ "Last_Name": format!("Burst {i}") }))).collect();
+        until("every delivery is answered", || h.sandbox.deliveries().iter().all(|d| d.status.is_some()) && h.sandbox.deliveries().len() == 80).await;
+        assert!(h.sandbox.deliveries().iter().all(|d| d.status == Some(200)), "{:?}", h.sandbox.deliveries());
+        assert!(lines(&out).len() < 80, "the answers did not wait for the work");
+        until("every create is written", || by_id(&lines(&out)).len() == 80).await;
+        let written = lines(&out);
+        assert_eq!(written.len(), 80, "none twice");
+        assert!(ids.iter().all(|id| by_id(&written).contains_key(id)));
+    })
+    .await;
+    assert!(summary.deliveries_left_to_the_sweep > 0, "the queue is bounded: {summary:?}");
+    assert_eq!(summary.deliveries_accepted + summary.deliveries_left_to_the_sweep, 80);
+    assert_eq!(summary.written, 80);
+}

@@ -1,0 +1,348 @@
+//! `zoho-host watch`: Zoho's instant notifications, kept alive, with the incremental sweep as a
+//! safety net. Enables a channel through the component, serves the notify URL (answering Zoho
+//! before any work), turns each delivery into one JSON line per record event, renews the channel
+//! by Zoho's clock, sweeps every watched module on a timer to catch what deliveries missed, and
+//! writes each version once (a durable, bounded memory of what was written). Every change is
+//! written at least once: within seconds when its delivery arrives, within a sweep interval when
+//! it does not.
+
+pub mod channel;
+pub mod flags;
+pub mod seen;
+pub mod server;
+pub mod sweeps;
+
+use crate::runtime::{ActionRef, Runtime};
+use anyhow::{Context as _, Result};
+use bytes::Bytes;
+use channel::{ChannelState, Kept};
+use flags::Watched;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io::Write;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// A watch as its flags asked for it, validated.
+#[derive(Debug, Clone)]
+pub struct WatchRequest {
+    pub modules: BTreeMap<String, Watched>,
+    pub public_url: String,
+    /// The public URL's path: where deliveries are taken.
+    pub path: String,
+    pub sweep_every: Duration,
+    pub check_every: Duration,
+    pub fetch_records: bool,
+    /// The channel's lifetime asked of Zoho at each enable and renewal (1 to 1440).
+    pub expiry_minutes: u32,
+}
+
+impl WatchRequest {
+    /// Checks every flag before anything is sent.
+    pub fn new(events: &[String], public_url: &str, sweep_every: &str, check_every: &str, fetch_records: bool, expiry_minutes: u32) -> Result<Self> {
+        let modules = flags::events(events)?;
+        let path = flags::public_url(public_url)?;
+        let sweep_every = flags::duration("--sweep-every", sweep_every, Duration::from_secs(1), Duration::from_secs(24 * 3600))?;
+        let check_every = flags::duration("--check-every", check_every, Duration::from_millis(100), Duration::from_secs(3600))?;
+        if !(1..=1440).contains(&expiry_minutes) {
+            anyhow::bail!("--expiry-minutes {expiry_minutes} is out of range: 1 to 1440 (one day, Zoho's most)");
+        }
+        Ok(WatchRequest { modules, public_url: public_url.to_string(), path, sweep_every, check_every, fetch_records, expiry_minutes })
+    }
+
+    fn events(&self) -> Vec<String> {
+        flags::zoho_events(&self.modules)
+    }
+}
+
+/// What a watch did, once stopped.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct WatchSummary {
+    pub channel_id: String,
+    pub written: u64,
+    pub duplicates_skipped: u64,
+    pub deliveries_accepted: u64,
+    pub deliveries_refused: u64,
+    pub deliveries_left_to_the_sweep: u64,
+    pub sweeps: u64,
+    pub renewals: u64,
+    pub reenabled: u64,
+}
+
+/// Runs component actions for the watch, as `zoho-host run` would.
+pub struct Steps<'a> {
+    pub runtime: &'a Runtime,
+    pub connection: &'a Value,
+    /// The tenant's namespace: the channel's state and its actions.
+    pub namespace: String,
+}
+
+impl Steps<'_> {
+    pub async fn call(&self, key: &str, input: &Value) -> Result<std::result::Result<Value, Value>> {
+        self.call_in(&self.namespace, key, input).await
+    }
+
+    pub async fn call_in(&self, namespace: &str, key: &str, input: &Value) -> Result<std::result::Result<Value, Value>> {
+        let action = ActionRef::from_key(key)?;
+        let outcome = self.runtime.run(&action, self.connection, input, None, Some(namespace)).await.with_context(|| format!("{key} did not run"))?;
+        // The step's debug log goes where the watch's own lines go.
+        eprint!("{}", outcome.stderr);
+        Ok(outcome.result)
+    }
+}
+
+/// A zoho-error in one line: kind, code and message (the component has redacted secrets).
+pub fn error_line(error: &Value) -> String {
+    let part = |k: &str| error[k].as_str().unwrap_or("").to_string();
+    format!("{} {} {}", part("kind"), part("code"), part("message")).split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A record id as Zoho writes it (digits, as a string or a number).
+pub fn id_text(value: &Value) -> Option<String> {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    zoho_connector::validate::record_id(&text).ok().map(str::to_string)
+}
+
+/// Where an event line came from.
+#[derive(Debug, Clone, Copy)]
+pub enum Source {
+    Notification,
+    Sweep,
+}
+
+/// Writes event lines, each version once.
+pub struct Emitter {
+    out: Box<dyn Write + Send>,
+    seen: seen::Seen,
+    channel_id: String,
+    written: u64,
+    duplicates: u64,
+}
+
+impl Emitter {
+    /// Writes one event unless this version of the record was written before. A record's
+    /// version is its content's digest; a delete is written once per id.
+    pub fn record(&mut self, module: &str, operation: &str, id: &str, record: Option<&Value>, source: Source) -> Result<()> {
+        let digest = match record {
+            Some(record) => seen::digest(record),
+            None if operation == "delete" => seen::DELETED.to_string(),
+            // Without the record (--fetch-records false) each delivery is its own event.
+            None => return self.write(module, operation, id, record, source),
+        };
+        if self.seen.contains(module, id, &digest) {
+            self.duplicates = self.duplicates.saturating_add(1);
+            return Ok(());
+        }
+        self.write(module, operation, id, record, source)?;
+        // Remembered only once written and flushed: a crash in between writes it again, never loses it.
+        let now = u64::try_from(channel::unix_now()).unwrap_or(0);
+        self.seen.remember(module, id, &digest, now);
+        Ok(())
+    }
+
+    fn write(&mut self, module: &str, operation: &str, id: &str, record: Option<&Value>, source: Source) -> Result<()> {
+        let source = match source {
+            Source::Notification => "notification",
+            Source::Sweep => "sweep",
+        };
+        let line = json!({ "module": module, "operation": operation, "id": id, "record": record, "source": source, "channel_id": self.channel_id });
+        serde_json::to_writer(&mut self.out, &line)?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()?;
+        self.written = self.written.saturating_add(1);
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> Result<()> {
+        Ok(self.out.flush()?)
+    }
+}
+
+/// A short, stable id of a watch: its notify URL. Two watches of one tenant (two URLs) keep
+/// their own channel, memory and sweep cursors.
+fn watch_id(public_url: &str) -> String {
+    Sha256::digest(public_url.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Turns one verified delivery into event lines: `notifications-parse` (reading the records
+/// when asked), then one line per record, or per id for deletes.
+async fn on_delivery(steps: &Steps<'_>, request: &WatchRequest, state: &ChannelState, body: Bytes, emit: &mut Emitter) -> Result<()> {
+    let Ok(body) = String::from_utf8(body.to_vec()) else {
+        eprintln!("zoho-host watch: a delivery was not UTF-8; the sweep reads its changes");
+        return Ok(());
+    };
+    let input = json!({ "body": body, "expected-token": state.token, "expected-channel-id": state.channel_id, "fetch-records": request.fetch_records });
+    let parsed = match steps.call("notifications-parse", &input).await? {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            eprintln!("zoho-host watch: a delivery could not be read ({}); the sweep reads its changes", error_line(&error));
+            return Ok(());
+        }
+    };
+    let (Some(module), Some(operation)) = (parsed["module"].as_str(), parsed["operation"].as_str()) else {
+        eprintln!("zoho-host watch: a delivery named no module or operation");
+        return Ok(());
+    };
+    if !request.modules.get(module).is_some_and(|w| w.wants(operation)) {
+        eprintln!("zoho-host watch: a delivery of {module} {operation} is not watched; skipped");
+        return Ok(());
+    }
+    let ids: Vec<String> = parsed["ids"].as_array().map(Vec::as_slice).unwrap_or_default().iter().filter_map(id_text).collect();
+    if operation == "delete" || !request.fetch_records {
+        for id in &ids {
+            emit.record(module, operation, id, None, Source::Notification)?;
+        }
+        return Ok(());
+    }
+    let records = parsed["records"].as_array().map(Vec::as_slice).unwrap_or_default();
+    for record in records {
+        if let Some(id) = id_text(&record["id"]) {
+            emit.record(module, operation, &id, Some(record), Source::Notification)?;
+        }
+    }
+    let missing = ids.iter().filter(|id| !records.iter().any(|r| id_text(&r["id"]).as_deref() == Some(id.as_str()))).count();
+    if missing > 0 {
+        eprintln!("zoho-host watch: {missing} record(s) of a {module} {operation} delivery were not found (deleted since?)");
+    }
+    Ok(())
+}
+
+/// Runs the watch until `shutdown` completes, then disables the channel. `listener` serves the
+/// public URL's path; `out` gets one JSON line per event.
+pub async fn run(
+    runtime: &Runtime,
+    connection: &Value,
+    namespace: Option<&str>,
+    request: &WatchRequest,
+    listener: TcpListener,
+    out: Box<dyn Write + Send>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<WatchSummary> {
+    let namespace = runtime.namespace_for(connection, namespace).await?;
+    let id = watch_id(&request.public_url);
+    let state_key = format!("channel/{id}");
+    // See sweeps.rs: the watch's cursors must not be the tenant's own flows' cursors.
+    let sweep_namespace = format!("{namespace}#watch-{id}");
+    let steps = Steps { runtime, connection, namespace: namespace.clone() };
+    let retention = request.sweep_every.as_secs().saturating_mul(4).max(24 * 3600);
+    let seen = seen::Seen::new(runtime.kv().clone(), &namespace, &format!("zoho-host/watch-seen/{id}"), retention, seen::CAP);
+
+    // A resumed channel's deliveries are taken from the start; a new one's once it is enabled.
+    let stored = channel::load(&steps, &state_key);
+    let events = request.events();
+    let resumable = stored.filter(|s| s.events == events && s.notify_url == request.public_url);
+    let gate = Arc::new(RwLock::new(resumable.as_ref().map(|s| server::Gate::new(&s.channel_id, &s.token))));
+    let (queue, mut deliveries) = tokio::sync::mpsc::channel::<Bytes>(server::QUEUE);
+    let counts = Arc::new(server::Counts::default());
+    let server = server::serve(listener, &request.path, gate.clone(), queue, counts.clone());
+
+    let mut summary = WatchSummary::default();
+    let mut state = match resumable {
+        Some(mut state) => {
+            match channel::keep_alive(&steps, &mut state, request.expiry_minutes).await? {
+                Kept::Alive => eprintln!("zoho-host watch: resumed channel {}", state.channel_id),
+                Kept::Renewed => summary.renewals += 1,
+                Kept::Reenabled => summary.reenabled += 1,
+            }
+            state
+        }
+        None => {
+            if let Some(mut old) = channel::load(&steps, &state_key) {
+                // The events changed: the old channel stops, a new one watches the new events.
+                if let Err(e) = channel::disable(&steps, &mut old).await {
+                    eprintln!("zoho-host watch: {e:#}");
+                }
+            }
+            let mut state = ChannelState { events, notify_url: request.public_url.clone(), ..ChannelState::default() };
+            channel::enable(&steps, &mut state, false, request.expiry_minutes).await?;
+            eprintln!("zoho-host watch: enabled channel {} for {}", state.channel_id, state.events.join(","));
+            state
+        }
+    };
+    channel::save(&steps, &state_key, &state)?;
+    if let Ok(mut g) = gate.write() {
+        *g = Some(server::Gate::new(&state.channel_id, &state.token));
+    }
+    summary.channel_id = state.channel_id.clone();
+    let mut emit = Emitter { out, seen, channel_id: state.channel_id.clone(), written: 0, duplicates: 0 };
+
+    // Checked at least twice per margin, so one failed check cannot let the channel lapse.
+    let half_margin = Duration::from_secs(u64::try_from(channel::margin_s(request.expiry_minutes) / 2).unwrap_or(u64::MAX));
+    let check_every = request.check_every.min(half_margin);
+    let mut sweep_tick = tokio::time::interval(request.sweep_every);
+    let mut check_tick = tokio::time::interval_at(tokio::time::Instant::now() + check_every, check_every);
+    sweep_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    check_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            Some(body) = deliveries.recv() => {
+                // A failed delivery is not fatal: its changes are in the next sweep.
+                if let Err(e) = on_delivery(&steps, request, &state, body, &mut emit).await {
+                    eprintln!("zoho-host watch: {e:#}; the sweep reads that delivery's changes");
+                }
+            }
+            _ = check_tick.tick() => {
+                match channel::keep_alive(&steps, &mut state, request.expiry_minutes).await {
+                    Ok(Kept::Alive) => {}
+                    Ok(Kept::Renewed) => {
+                        summary.renewals += 1;
+                        eprintln!("zoho-host watch: renewed channel {} until {}", state.channel_id, state.channel_expiry.as_deref().unwrap_or("?"));
+                    }
+                    Ok(Kept::Reenabled) => {
+                        summary.reenabled += 1;
+                        eprintln!("zoho-host watch: channel {} was gone; enabled it again", state.channel_id);
+                    }
+                    Err(e) => eprintln!("zoho-host watch: {e:#}; checking again in {} ms", check_every.as_millis()),
+                }
+                if let Err(e) = channel::save(&steps, &state_key, &state) {
+                    eprintln!("zoho-host watch: {e:#}");
+                }
+            }
+            _ = sweep_tick.tick() => {
+                for (module, watched) in &request.modules {
+                    let since = if state.swept.contains(module) { None } else { state.since.clone() };
+                    match sweeps::sweep(&steps, &sweep_namespace, module, *watched, since.as_deref(), &mut emit).await {
+                        Ok(_) => {
+                            state.swept.insert(module.clone());
+                        }
+                        Err(e) => eprintln!("zoho-host watch: {e:#}"),
+                    }
+                }
+                summary.sweeps += 1;
+                state.last_sweep = Some(zoho_connector::zoho_time::format_iso(channel::unix_now()));
+                if let Err(e) = channel::save(&steps, &state_key, &state) {
+                    eprintln!("zoho-host watch: {e:#}");
+                }
+                emit.seen.prune(u64::try_from(channel::unix_now()).unwrap_or(0));
+            }
+        }
+    }
+
+    // Zoho stops first; then what was already taken is written.
+    let disabled = channel::disable(&steps, &mut state).await;
+    channel::save(&steps, &state_key, &state)?;
+    drop(server);
+    while let Ok(body) = deliveries.try_recv() {
+        if let Err(e) = on_delivery(&steps, request, &state, body, &mut emit).await {
+            eprintln!("zoho-host watch: {e:#}; the next run's sweep reads that delivery's changes");
+        }
+    }
+    emit.flush()?;
+    disabled?;
+    summary.written = emit.written;
+    summary.duplicates_skipped = emit.duplicates;
+    summary.deliveries_accepted = counts.accepted.load(Ordering::Relaxed);
+    summary.deliveries_refused = counts.refused.load(Ordering::Relaxed);
+    summary.deliveries_left_to_the_sweep = counts.queue_full.load(Ordering::Relaxed);
+    Ok(summary)
+}

@@ -1,0 +1,100 @@
+//! `zoho-host watch` as an operator runs it: every flag checked before any request, and
+//! SIGTERM disabling the channel before the process exits 0.
+
+use serde_json::{json, Value};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn zoho_host(data_dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_zoho-host"));
+    command.args(["--data-dir", data_dir.to_str().expect("utf-8 path")]);
+    command
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("zoho-watch-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_flags_are_refused_before_any_request() {
+    let sandbox = zoho_sandbox::Sandbox::start().await.expect("sandbox");
+    let connection = json!({ "api-domain": sandbox.url, "access-token": sandbox.issue_token() }).to_string();
+    let dir = scratch("flags");
+    let good = ["--events", "Leads.all", "--listen", "127.0.0.1:0", "--public-url", "http://127.0.0.1:9/hook"];
+    let cases: [(&[&str], &str); 8] = [
+        (&["--events", "Leads.update"], "the operation \"update\" is none of create, edit, delete, all"),
+        (&["--events", "Le ads.all"], "--events: \"Le ads.all\""),
+        (&["--listen", "localhost:eighty"], "--listen \"localhost:eighty\" is not an address"),
+        (&["--public-url", "http://hooks.example.com/zoho"], "Zoho needs https"),
+        (&["--public-url", "https://user:pw@hooks.example.com/zoho"], "carries credentials"),
+        (&["--sweep-every", "15"], "--sweep-every \"15\" has no unit"),
+        (&["--check-every", "2d"], "--check-every \"2d\" has no unit"),
+        (&["--expiry-minutes", "1441"], "--expiry-minutes 1441 is out of range"),
+    ];
+    for (changed, message) in cases {
+        let mut args: Vec<&str> = good.to_vec();
+        for pair in changed.chunks(2) {
+            let at = args.iter().position(|a| *a == pair[0]);
+            match at {
+                Some(i) => args[i + 1] = pair[1],
+                None => args.extend_from_slice(pair),
+            }
+        }
+        let output = zoho_host(&dir).arg("watch").args(["--connection", &connection]).args(&args).output().expect("zoho-host runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+    assert!(sandbox.requests().is_empty(), "a refused flag sends nothing: {:?}", sandbox.requests());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+async fn until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    while !condition() {
+        assert!(tokio::time::Instant::now() < deadline, "gave up waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_disables_the_channel_and_exits_zero() {
+    let sandbox = zoho_sandbox::Sandbox::start().await.expect("sandbox");
+    let connection = json!({ "api-domain": sandbox.url, "access-token": sandbox.issue_token() }).to_string();
+    let dir = scratch("sigterm");
+    let out = dir.join("events.jsonl");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+    let url = format!("http://127.0.0.1:{port}/zoho");
+    let child = zoho_host(&dir)
+        .arg("watch")
+        .args(["--connection", &connection, "--events", "Contacts.all", "--listen", &format!("127.0.0.1:{port}"), "--public-url", &url])
+        .args(["--out", out.to_str().expect("utf-8"), "--sweep-every", "1h", "--namespace", "cli-watch"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("zoho-host starts");
+    until("the channel is enabled", || sandbox.watch_channels().len() == 1).await;
+    let channel_id = sandbox.watch_channels()[0].channel_id.clone();
+    let id = sandbox.create_record("Contacts", json!({ "Last_Name": "Signalled" }));
+    let written = || std::fs::read_to_string(&out).unwrap_or_default();
+    until("the create is written", || written().lines().count() == 1).await;
+    let line: Value = serde_json::from_str(written().trim()).expect("a JSON line");
+    assert_eq!((line["id"].as_str(), line["operation"].as_str(), line["source"].as_str()), (Some(id.as_str()), Some("insert"), Some("notification")));
+
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill runs");
+    assert!(status.success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output()).await.expect("joined").expect("zoho-host exits");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let deletes: Vec<_> = sandbox.requests().into_iter().filter(|r| r.method == "DELETE" && r.path == "/crm/v8/actions/watch").collect();
+    assert_eq!(deletes.len(), 1, "{deletes:?}");
+    assert_eq!(deletes[0].query, vec![("channel_ids".to_string(), channel_id)]);
+    assert_eq!(deletes[0].response_status, Some(200));
+    assert!(sandbox.watch_channels().is_empty(), "disabled on exit");
+    let summary: Value = serde_json::from_str(stderr.lines().last().unwrap_or("")).unwrap_or_else(|_| panic!("the summary ends stderr: {stderr}"));
+    assert_eq!(summary["written"], 1);
+    let _ = std::fs::remove_dir_all(dir);
+}
