@@ -165,7 +165,7 @@ async fn an_interrupted_sync_resumes_to_the_same_result() {
     let base = std::env::temp_dir().join(format!("zoho-sync-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
     fn request<'a>(streams: &'a [String], dir: &'a std::path::Path) -> zoho_host::sync::SyncRequest<'a> {
-        zoho_host::sync::SyncRequest { streams, anchor_date: Some("2000-01-01"), out_dir: dir, per_page: Some(200), concurrency: 3, backoff_at_credit_percentage: None }
+        zoho_host::sync::SyncRequest { streams, anchor_date: Some("2000-01-01"), out_dir: dir, per_page: Some(200), concurrency: 3, backoff_at_credit_percentage: None, slices: 1, requests_per_second: None }
     }
 
     // Uninterrupted.

@@ -4,7 +4,7 @@
 
 use crate::response::{empty_response, error_response, json_response};
 use crate::request::RecordedRequest;
-use crate::state::Shared;
+use crate::state::{Module, Shared};
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 use std::cmp::Ordering;
@@ -484,6 +484,30 @@ fn lower_bound(cond: &Cond) -> (i64, u64) {
     }
 }
 
+/// The greatest (Modified_Time, id) a row matching `cond` can have, read from its conjuncts:
+/// `Modified_Time <= t`, `Modified_Time < t`, and the keyset form
+/// `(Modified_Time < t or (Modified_Time = t and id <= x))`: a slice's end. Rows are still
+/// checked in full; the scan only stops past it.
+fn upper_bound(cond: &Cond) -> (i64, u64) {
+    let time = |v: &Value| v.as_str().and_then(parse_time);
+    let open = (i64::MAX, u64::MAX);
+    match cond {
+        Cond::And(a, b) => upper_bound(a).min(upper_bound(b)),
+        Cond::Cmp(field, "<=", v) if field == "Modified_Time" => time(v).map_or(open, |t| (t, u64::MAX)),
+        Cond::Cmp(field, "<", v) if field == "Modified_Time" => time(v).map_or(open, |t| (t.saturating_sub(1), u64::MAX)),
+        Cond::Or(a, b) => match (a.as_ref(), b.as_ref()) {
+            (Cond::Cmp(f1, "<", v1), Cond::And(eq, through)) if f1 == "Modified_Time" => match (eq.as_ref(), through.as_ref(), time(v1)) {
+                (Cond::Cmp(f2, "=", v2), Cond::Cmp(f3, "<=", id), Some(t)) if f2 == "Modified_Time" && f3 == "id" && time(v2) == Some(t) => {
+                    id.as_str().and_then(|i| i.parse::<u64>().ok()).map_or(open, |i| (t, i))
+                }
+                _ => open,
+            },
+            _ => open,
+        },
+        _ => open,
+    }
+}
+
 fn fields_of(cond: &Cond, out: &mut Vec<String>) {
     match cond {
         Cond::And(a, b) | Cond::Or(a, b) => {
@@ -526,41 +550,54 @@ pub fn query(shared: &Shared, request: &RecordedRequest) -> Response {
     // The sweep's shape (keyset on Modified_Time, id) is answered from an ordered index, as a
     // database would: seek to the lower bound, scan until the page is full.
     let sweep_order = query.order.len() == 2 && query.order[0] == ("Modified_Time".to_string(), false) && query.order[1] == ("id".to_string(), false);
-    if sweep_order {
-        if module.by_modified.0 != module.revision || module.by_modified.1.len() != module.records.len() {
-            let mut index: Vec<(i64, u64)> = module
-                .records
-                .iter()
-                .map(|(id, r)| (r.get("Modified_Time").and_then(Value::as_str).and_then(parse_time).unwrap_or(i64::MIN), *id))
-                .collect();
-            index.sort_unstable();
-            module.by_modified = (module.revision, index);
-        }
-        let bound = query.filter.as_ref().map_or((i64::MIN, 0), lower_bound);
-        let index = &module.by_modified.1;
-        let start = index.partition_point(|key| *key < bound);
-        let mut page = Vec::new();
-        let mut matched = 0;
-        let mut more = false;
-        for (_, id) in &index[start..] {
-            let Some(record) = module.records.get(id) else { continue };
-            if !query.filter.as_ref().is_none_or(|f| matches(record, f)) {
-                continue;
-            }
-            if matched >= query.offset + query.limit {
-                more = true;
-                break;
-            }
-            if matched >= query.offset {
-                page.push(project_row(record, &query.fields));
-            }
-            matched += 1;
-        }
-        if page.is_empty() {
-            return empty_response(204);
-        }
-        return json_response(200, &json!({ "data": page, "info": { "count": page.len(), "more_records": more } }));
+    let (page, more) = if sweep_order { from_index(module, &query) } else { full_scan(module, &query) };
+    if page.is_empty() {
+        return empty_response(204);
     }
+    json_response(200, &json!({ "data": page, "info": { "count": page.len(), "more_records": more } }))
+}
+
+/// A page of a sweep-ordered query from the (Modified_Time, id) index, as a database would:
+/// seek to the lower bound, scan until the page is full or past the upper bound.
+fn from_index(module: &mut Module, query: &Query) -> (Vec<Value>, bool) {
+    if module.by_modified.0 != module.revision || module.by_modified.1.len() != module.records.len() {
+        let mut index: Vec<(i64, u64)> = module
+            .records
+            .iter()
+            .map(|(id, r)| (r.get("Modified_Time").and_then(Value::as_str).and_then(parse_time).unwrap_or(i64::MIN), *id))
+            .collect();
+        index.sort_unstable();
+        module.by_modified = (module.revision, index);
+    }
+    let bound = query.filter.as_ref().map_or((i64::MIN, 0), lower_bound);
+    let end = query.filter.as_ref().map_or((i64::MAX, u64::MAX), upper_bound);
+    let index = &module.by_modified.1;
+    let start = index.partition_point(|key| *key < bound);
+    let mut page = Vec::new();
+    let mut matched = 0;
+    let mut more = false;
+    for key in &index[start..] {
+        if *key > end {
+            break;
+        }
+        let Some(record) = module.records.get(&key.1) else { continue };
+        if !query.filter.as_ref().is_none_or(|f| matches(record, f)) {
+            continue;
+        }
+        if matched >= query.offset + query.limit {
+            more = true;
+            break;
+        }
+        if matched >= query.offset {
+            page.push(project_row(record, &query.fields));
+        }
+        matched += 1;
+    }
+    (page, more)
+}
+
+/// A page of any query: every record checked, the matches sorted.
+fn full_scan(module: &Module, query: &Query) -> (Vec<Value>, bool) {
     let mut rows: Vec<(Vec<SortKey>, &Map<String, Value>)> = module
         .records
         .values()
@@ -577,19 +614,10 @@ pub fn query(shared: &Shared, request: &RecordedRequest) -> Response {
         }
         Ordering::Equal
     });
-    let rows: Vec<&Map<String, Value>> = rows.into_iter().map(|(_, r)| r).collect();
     let total = rows.len();
-    let page: Vec<Value> = rows
-        .iter()
-        .skip(query.offset)
-        .take(query.limit)
-        .map(|r| project_row(r, &query.fields))
-        .collect();
-    if page.is_empty() {
-        return empty_response(204);
-    }
+    let page: Vec<Value> = rows.iter().skip(query.offset).take(query.limit).map(|(_, r)| project_row(r, &query.fields)).collect();
     let more = query.offset + page.len() < total;
-    json_response(200, &json!({ "data": page, "info": { "count": page.len(), "more_records": more } }))
+    (page, more)
 }
 
 #[cfg(test)]
@@ -603,5 +631,42 @@ mod tests {
         assert!(like("Number0042", "%mber00%"));
         assert!(!like("Number0042", "%0043"));
         assert!(like("abc", "abc"));
+    }
+
+    /// The index answers every keyset shape (lower and upper bounds, offsets, ties on one
+    /// second, records without a time) exactly as a full scan and sort does.
+    #[test]
+    fn the_index_answers_as_the_full_scan() {
+        let mut module = Module::default();
+        let times = ["2024-01-01T00:00:00+00:00", "2024-01-01T00:00:01+00:00", "2024-01-01T00:00:01+00:00", "2024-01-01T05:30:00+05:30", "2024-03-01T10:00:00-07:00"];
+        for id in 1..=400u64 {
+            let mut record = Map::new();
+            record.insert("id".into(), json!(id.to_string()));
+            let time = if id % 97 == 0 { Value::Null } else { json!(times[(id * 7 % 5) as usize]) };
+            record.insert("Modified_Time".into(), time);
+            record.insert("Name".into(), json!(format!("n{}", id % 3)));
+            module.records.insert(id, record);
+        }
+        module.revision = 1;
+        let t = "2024-01-01T00:00:01+00:00";
+        let filters = [
+            "id is not null".to_string(),
+            format!("Modified_Time >= '{t}'"),
+            format!("Modified_Time > '{t}'"),
+            format!("Modified_Time <= '{t}'"),
+            format!("Modified_Time < '{t}'"),
+            format!("(Modified_Time > '{t}' or (Modified_Time = '{t}' and id > 150))"),
+            format!("(Modified_Time < '{t}' or (Modified_Time = '{t}' and id <= 150))"),
+            format!("(Modified_Time > '2024-01-01T00:00:00Z' or (Modified_Time = '2024-01-01T00:00:00Z' and id > 10)) and (Modified_Time < '{t}' or (Modified_Time = '{t}' and id <= 300)) and Name = 'n1'"),
+            format!("Modified_Time >= '2023-12-31T00:00:00Z' and Modified_Time <= '{t}' or Name = 'n2'"),
+        ];
+        for filter in &filters {
+            for limit in ["limit 0, 7", "limit 5, 50", "limit 0, 2000", "limit 390, 10"] {
+                let text = format!("select Name, Modified_Time from M where {filter} order by Modified_Time asc, id asc {limit}");
+                let tokens = tokenize(&text).unwrap_or_else(|_| panic!("tokens: {text}"));
+                let Ok(query) = (Parser { tokens, at: 0, end: (1, 1) }).query() else { panic!("parses: {text}") };
+                assert_eq!(from_index(&mut module, &query), full_scan(&module, &query), "{text}");
+            }
+        }
     }
 }
