@@ -287,15 +287,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             };
             let summary = zoho_host::sweep::run(&runtime, &connection, namespace.as_deref(), &request, &mut sink).await?;
             eprintln!(
-                "{}: {} records in {} pages ({} slices) in {:.1} s; {} calls, {} credits; cursor committed at {}",
+                "{}: {} records in {} pages; cursor committed at {}; {} slices, {} calls, {} credits, {:.1} s",
                 record_type,
                 summary.records,
                 summary.pages,
+                summary.cursor,
                 summary.slices,
-                summary.elapsed.as_secs_f64(),
                 summary.usage.calls,
                 summary.usage.credits,
-                summary.cursor
+                summary.elapsed.as_secs_f64()
             );
             Ok(ExitCode::SUCCESS)
         }
