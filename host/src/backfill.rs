@@ -53,6 +53,9 @@ pub struct Options {
     /// Share of the records on a few seconds (a bulk import), the rest over a year.
     #[arg(long, default_value_t = 0.4)]
     pub burst_share: f64,
+    /// Records of the peer-style baseline's module (Zoho's GET reaches 100,000 at most).
+    #[arg(long, default_value_t = 100_000)]
+    pub peer_records: usize,
 }
 
 /// One measured run.
@@ -68,6 +71,8 @@ pub struct Run {
     pub sandbox_credits: u64,
     /// CPU seconds of the host process outside the sandbox's threads.
     pub host_cpu_s: f64,
+    /// CPU seconds of the sandbox's threads.
+    pub sandbox_cpu_s: f64,
 }
 
 impl Run {
@@ -126,7 +131,7 @@ fn resident_mib() -> u64 {
 }
 
 /// Measures `work` (wall time, host CPU, the sandbox's count of calls and credits).
-async fn measured<F, T>(sandbox: &Sandbox, work: F) -> Result<(T, Duration, f64, (u64, u64))>
+async fn measured<F, T>(sandbox: &Sandbox, work: F) -> Result<(T, Duration, (f64, f64), (u64, u64))>
 where
     F: std::future::Future<Output = Result<T>>,
 {
@@ -138,12 +143,23 @@ where
     let (process_after, theirs_after) = cpu_seconds();
     let (calls_after, credits_after) = sandbox.usage();
     sandbox.clear_requests();
-    let host_cpu = (process_after - process) - (theirs_after - theirs);
-    Ok((value, wall, host_cpu.max(0.0), (calls_after - calls, credits_after - credits)))
+    let sandbox_cpu = theirs_after - theirs;
+    let host_cpu = (process_after - process) - sandbox_cpu;
+    Ok((value, wall, (host_cpu.max(0.0), sandbox_cpu.max(0.0)), (calls_after - calls, credits_after - credits)))
 }
 
-fn run_of(label: String, summary: &SweepSummary, wall: Duration, cpu: f64, sandbox: (u64, u64)) -> Run {
-    Run { label, records: summary.records, wall, calls: summary.usage.calls, credits: summary.usage.credits, sandbox_calls: sandbox.0, sandbox_credits: sandbox.1, host_cpu_s: cpu }
+fn run_of(label: String, summary: &SweepSummary, wall: Duration, cpu: (f64, f64), sandbox: (u64, u64)) -> Run {
+    Run {
+        label,
+        records: summary.records,
+        wall,
+        calls: summary.usage.calls,
+        credits: summary.usage.credits,
+        sandbox_calls: sandbox.0,
+        sandbox_credits: sandbox.1,
+        host_cpu_s: cpu.0,
+        sandbox_cpu_s: cpu.1,
+    }
 }
 
 /// Keeps each delivered record's id and Modified_Time (lines arrive whole: a record, then "\n").
@@ -250,11 +266,12 @@ async fn measure(config: &HostConfig, options: &Options, threads: &tokio::runtim
         burst: Duration::from_secs(5),
         seed: 16,
     };
+    let peer_records = options.peer_records.min(GET_REACH);
     let ids = sandbox.seed_bulk(&spec(MODULE, options.records));
-    sandbox.seed_bulk(&spec(PEER_MODULE, options.records.min(GET_REACH)));
+    sandbox.seed_bulk(&spec(PEER_MODULE, peer_records));
     let seeded = seeding.elapsed();
     let rss_after_seed_mib = resident_mib();
-    eprintln!("seeded {} + {} records × {} fields in {:.1} s (RSS {rss_after_seed_mib} MiB)", options.records, options.records.min(GET_REACH), options.fields, seeded.as_secs_f64());
+    eprintln!("seeded {} + {} records × {} fields in {:.1} s (RSS {rss_after_seed_mib} MiB)", options.records, peer_records, options.fields, seeded.as_secs_f64());
     sandbox.set_limits(Limits {
         latency: Duration::from_millis(options.latency_ms),
         jitter: Duration::from_millis(options.jitter_ms),
@@ -268,8 +285,9 @@ async fn measure(config: &HostConfig, options: &Options, threads: &tokio::runtim
     let _ = std::fs::remove_dir_all(&data_dir);
     std::fs::create_dir_all(&data_dir)?;
     let mut cfg = config.clone();
-    // The compiled code cache lives with the host's; the key-value store is fresh.
-    cfg.kv = Some(data_dir.join("kv.sqlite3").display().to_string());
+    // A fresh key-value store and code cache, removed afterwards.
+    cfg.data_dir = data_dir.clone();
+    cfg.kv = None;
     let runtime = Runtime::new(cfg)?;
     let connection = json!({ "api-domain": sandbox.url, "access-token": sandbox.issue_token() });
     let fields = spec(MODULE, 0).field_names().join(",");
@@ -301,7 +319,7 @@ async fn measure(config: &HostConfig, options: &Options, threads: &tokio::runtim
         eprintln!("peer-style GET baseline ...");
         let token = sandbox.issue_token();
         let ((records, calls), wall, cpu, counted) = measured(&sandbox, peer_sweep(sandbox.addr, &token, &fields)).await?;
-        let peer = Run { label: format!("peer-style GET, 200 a page, sequential ({PEER_MODULE}: {} records)", options.records.min(GET_REACH)), records, wall, calls, credits: counted.1, sandbox_calls: counted.0, sandbox_credits: counted.1, host_cpu_s: cpu };
+        let peer = Run { label: format!("peer-style GET, 200 a page, sequential ({PEER_MODULE}: {} records)", peer_records), records, wall, calls, credits: counted.1, sandbox_calls: counted.0, sandbox_credits: counted.1, host_cpu_s: cpu.0, sandbox_cpu_s: cpu.1 };
 
         eprintln!("slices={best} with {:.0}% of records modified meanwhile, then the next sweep ...", MODIFIED_SHARE * 100.0);
         let modified = modified_run(&sandbox, &ids, best, sliced.iter().find(|(n, _)| *n == best).map(|(_, r)| r.wall).unwrap_or(single.wall), |namespace, out| sweep(namespace, best, out)).await?;
@@ -380,13 +398,13 @@ impl Report {
              concurrency cap {} (COQL too); {} records a sweep page. Seeded in {:.1} s, RSS {} MiB.\n\n",
             o.records, o.fields, o.burst_share * 100.0, o.latency_ms, o.jitter_ms, o.cap, o.per_page, self.seeded.as_secs_f64(), self.rss_after_seed_mib
         );
-        out.push_str("| run | records | wall time | records/s | calls | credits | sandbox counted (calls / credits) | host CPU s |\n|---|---|---|---|---|---|---|---|\n");
+        out.push_str("| run | records | wall time | records/s | calls | credits | sandbox counted (calls / credits) | host CPU s | sandbox CPU s |\n|---|---|---|---|---|---|---|---|---|\n");
         let mut rows: Vec<&Run> = vec![&self.single];
         rows.extend(self.sliced.iter().map(|(_, r)| r));
         rows.extend([&self.peer, &self.modified.run, &self.modified.next]);
         for r in rows {
             out.push_str(&format!(
-                "| {} | {} | {:.1} s | {:.0} | {} | {} | {} / {} | {:.1} |\n",
+                "| {} | {} | {:.1} s | {:.0} | {} | {} | {} / {} | {:.1} | {:.1} |\n",
                 r.label,
                 r.records,
                 r.wall.as_secs_f64(),
@@ -395,7 +413,8 @@ impl Report {
                 r.credits,
                 r.sandbox_calls,
                 r.sandbox_credits,
-                r.host_cpu_s
+                r.host_cpu_s,
+                r.sandbox_cpu_s
             ));
         }
         let Some((n, best)) = self.sliced.iter().min_by_key(|(_, r)| r.wall) else { return out };
