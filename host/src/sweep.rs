@@ -327,3 +327,47 @@ pub async fn run(
         elapsed: started.elapsed(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record is written as its text; line breaks between tokens (the only place valid JSON
+    /// has them) become spaces, so one record stays one line and means the same.
+    #[test]
+    fn records_are_written_as_given_one_per_line() {
+        let cases = [r#"{"id":"1","A":"ä\n\"x\""}"#, "{\n  \"id\": \"2\",\r\n  \"B\": [1,\n2]\n}", r#"{"id":"3","C":"\u2028"}"#];
+        for text in cases {
+            let raw: Box<RawValue> = serde_json::from_str(text).expect("valid");
+            let mut out = Vec::new();
+            write_record(&mut out, &raw).expect("written");
+            let line = String::from_utf8(out).expect("utf-8");
+            assert_eq!(line.matches('\n').count(), 1, "{line:?}");
+            assert!(line.ends_with('\n'));
+            let (again, original): (Value, Value) = (serde_json::from_str(&line).expect("reparses"), serde_json::from_str(text).expect("valid"));
+            assert_eq!(again, original);
+            if !text.contains('\n') {
+                assert_eq!(line.trim_end_matches('\n'), text, "untouched");
+            }
+        }
+    }
+
+    #[test]
+    fn page_texts_read_records_more_and_usage_and_ignore_the_rest() {
+        let text = r#"{"record_type":"X","records":[{"id":"1"},{"id":"2"}],"more_records":true,"usage":{"calls":3,"credits":7},"slice":{"n":2,"of":4}}"#;
+        let page: PageText<'_> = serde_json::from_str(text).expect("page");
+        assert_eq!((page.records.len(), page.more_records, page.usage), (2, true, Usage { calls: 3, credits: 7 }));
+        let bare: PageText<'_> = serde_json::from_str(r#"{"records":[]}"#).expect("page");
+        assert_eq!((bare.records.len(), bare.more_records, bare.usage), (0, false, Usage::default()));
+        assert!(serde_json::from_str::<PageText<'_>>(r#"{"records":{}}"#).is_err());
+        let mut sum = Usage { calls: u64::MAX, credits: 1 };
+        sum.add(Usage { calls: 1, credits: 1 });
+        assert_eq!(sum, Usage { calls: u64::MAX, credits: 2 }, "saturates");
+    }
+
+    #[test]
+    fn slices_are_checked_before_anything_runs() {
+        assert!(check_slices(0).is_err() && check_slices(11).is_err());
+        assert!(check_slices(1).is_ok() && check_slices(10).is_ok());
+    }
+}

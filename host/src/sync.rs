@@ -94,13 +94,18 @@ impl Progress {
         if state.get("status").and_then(Value::as_str) != Some("reading") {
             return None;
         }
-        let number = |v: &Value| v.as_u64().and_then(|n| u32::try_from(n).ok());
+        // A page number past u32::MAX - 1 has no next page to resume from: the state is garbage.
+        let number = |v: &Value| v.as_u64().and_then(|n| u32::try_from(n).ok()).filter(|n| *n < u32::MAX);
         let (pages, ended): (Vec<u32>, Vec<bool>) = match state.get("slice_pages").and_then(Value::as_array) {
             Some(pages) => {
                 let ended = state.get("slice_ended").and_then(Value::as_array);
-                pages.iter().enumerate().map(|(i, p)| (number(p).unwrap_or(0), ended.and_then(|e| e.get(i)).and_then(Value::as_bool).unwrap_or(false))).unzip()
+                let mut read = Vec::with_capacity(pages.len());
+                for (i, page) in pages.iter().enumerate() {
+                    read.push((number(page)?, ended.and_then(|e| e.get(i)).and_then(Value::as_bool).unwrap_or(false)));
+                }
+                read.into_iter().unzip()
             }
-            None => (vec![state.get("pages_written").and_then(number).unwrap_or(0)], vec![false]),
+            None => (vec![state.get("pages_written").map_or(Some(0), number)?], vec![false]),
         };
         let slices = u32::try_from(pages.len()).ok().filter(|n| (1..=crate::sweep::MAX_SLICES).contains(n))?;
         let usage = state.get("usage").and_then(|u| serde_json::from_value(u.clone()).ok()).unwrap_or_default();
@@ -119,7 +124,7 @@ impl Progress {
         if self.pages.iter().all(|p| *p == 0) {
             return None;
         }
-        Some(self.pages.iter().zip(&self.ended).map(|(p, ended)| if *ended { None } else { p.checked_add(1) }).collect())
+        Some(self.pages.iter().zip(&self.ended).map(|(p, ended)| if *ended { None } else { Some(p.saturating_add(1)) }).collect())
     }
 
     fn state(&self, status: &str) -> Value {
@@ -264,4 +269,34 @@ pub async fn run(runtime: &Runtime, connection: &Value, namespace: Option<&str>,
         summary.insert(stream, result);
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state written before slices resumes as one slice; a sliced one resumes each slice after
+    /// its last written page (ended slices not at all); garbage starts over.
+    #[test]
+    fn progress_resumes_from_the_state_file() {
+        let old = json!({ "status": "reading", "pages_written": 3, "records": 600, "bytes": 1234 });
+        let p = Progress::of_state(&old).expect("old state");
+        assert_eq!((p.slices, p.resume_from(), p.bytes), (1, Some(vec![Some(4)]), 1234));
+        let sliced = json!({ "status": "reading", "slice_pages": [2, 0, 5], "slice_ended": [false, false, true], "records": 10, "bytes": 99, "usage": { "calls": 9, "credits": 12 } });
+        let p = Progress::of_state(&sliced).expect("sliced state");
+        assert_eq!((p.slices, p.resume_from(), p.usage), (3, Some(vec![Some(3), Some(1), None]), Usage { calls: 9, credits: 12 }));
+        assert_eq!(Progress::of_state(&json!({ "status": "reading", "slice_pages": [0, 0] })).and_then(|p| p.resume_from()), None, "nothing written: a fresh sweep");
+        for garbage in [json!({ "status": "done" }), json!({ "status": "reading", "slice_pages": [] }), json!({ "status": "reading", "slice_pages": vec![1; 11] }), json!(null)] {
+            assert!(Progress::of_state(&garbage).is_none(), "{garbage}");
+        }
+        // A page number it cannot resume after makes the whole state unusable: the stream starts
+        // over with its file emptied (never a slice skipped, never pages written twice).
+        for edge in [json!([u64::MAX, 1]), json!([4294967295u64, 1]), json!(["1", 1]), json!([-1, 1])] {
+            assert!(Progress::of_state(&json!({ "status": "reading", "slice_pages": edge, "slice_ended": "x" })).is_none(), "{edge}");
+        }
+        let near = json!({ "status": "reading", "slice_pages": [4294967294u64, 1], "slice_ended": [false, true] });
+        assert_eq!(Progress::of_state(&near).expect("near the edge").resume_from(), Some(vec![Some(u32::MAX), None]));
+        let state = Progress::new(2).state("reading");
+        assert_eq!((state["slices"].clone(), state["slice_pages"].clone(), state["pages_written"].clone()), (json!(2), json!([0, 0]), json!(0)));
+    }
 }
