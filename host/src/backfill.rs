@@ -288,12 +288,13 @@ async fn measure(config: &HostConfig, options: &Options, threads: &tokio::runtim
     // A fresh key-value store and code cache, removed afterwards.
     cfg.data_dir = data_dir.clone();
     cfg.kv = None;
-    let runtime = Runtime::new(cfg)?;
+    // Kept for the process's life: a sweep's steps run as tasks of their own.
+    let runtime: &'static Runtime = Box::leak(Box::new(Runtime::new(cfg)?));
     let connection = json!({ "api-domain": sandbox.url, "access-token": sandbox.issue_token() });
     let fields = spec(MODULE, 0).field_names().join(",");
     let outcome = async {
         let sweep = |namespace: String, slices: u32, out: Box<dyn Write>| {
-            let (runtime, connection, fields) = (&runtime, &connection, &fields);
+            let (connection, fields) = (&connection, &fields);
             async move {
                 let mut out = out;
                 let summary = crate::sweep::run(runtime, connection, Some(&namespace), &sweep_request(options, fields, slices), &mut out).await?;
@@ -326,7 +327,6 @@ async fn measure(config: &HostConfig, options: &Options, threads: &tokio::runtim
         Ok::<_, anyhow::Error>(Report { options: options.clone(), seeded, rss_after_seed_mib, single, sliced, peer, modified })
     }
     .await;
-    drop(runtime);
     let _ = std::fs::remove_dir_all(&data_dir);
     outcome
 }

@@ -252,7 +252,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo => demo(&cli).await,
         Command::Sync { streams, connection, anchor_date, out, per_page, concurrency, backoff_at_credit_percentage, namespace, slices, requests_per_second } => {
             let connection = json_arg(connection, "--connection")?;
-            let runtime = Runtime::new(config(&cli, data_dir(&cli)))?;
+            // Lives as long as the process: a sweep's steps run as tasks of their own.
+            let runtime: &'static Runtime = Box::leak(Box::new(Runtime::new(config(&cli, data_dir(&cli)))?));
             let request = zoho_host::sync::SyncRequest {
                 streams,
                 anchor_date: anchor_date.as_deref(),
@@ -264,7 +265,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 requests_per_second: *requests_per_second,
             };
             let started = std::time::Instant::now();
-            let summary = zoho_host::sync::run(&runtime, &connection, namespace.as_deref(), &request).await?;
+            let summary = zoho_host::sync::run(runtime, &connection, namespace.as_deref(), &request).await?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
             let sum = |key: &str| summary.values().map(|s| s["usage"][key].as_u64().unwrap_or(0)).sum::<u64>();
             eprintln!("sync: {} streams in {:.1} s; {} calls, {} credits", summary.len(), started.elapsed().as_secs_f64(), sum("calls"), sum("credits"));
@@ -272,7 +273,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Sweep { record_type, connection, since, out, per_page, fields, namespace, slices, concurrency } => {
             let connection = json_arg(connection, "--connection")?;
-            let runtime = Runtime::new(config(&cli, data_dir(&cli)))?;
+            // Lives as long as the process: a sweep's steps run as tasks of their own.
+            let runtime: &'static Runtime = Box::leak(Box::new(Runtime::new(config(&cli, data_dir(&cli)))?));
             let request = zoho_host::sweep::SweepRequest {
                 record_type,
                 since: since.as_deref(),
@@ -285,7 +287,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?)),
                 None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
             };
-            let summary = zoho_host::sweep::run(&runtime, &connection, namespace.as_deref(), &request, &mut sink).await?;
+            let summary = zoho_host::sweep::run(runtime, &connection, namespace.as_deref(), &request, &mut sink).await?;
             eprintln!(
                 "{}: {} records in {} pages; cursor committed at {}; {} slices, {} calls, {} credits, {:.1} s",
                 record_type,

@@ -113,6 +113,15 @@ pub(crate) trait Pages {
     fn restart(&self) -> Result<()>;
 }
 
+/// A step's task, stopped when the walk that waits for it is dropped (another slice failed).
+struct Task<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for Task<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// A step that found the sweep's plan changed (another worker planned it anew).
 #[derive(Debug)]
 struct PlanConflict(String);
@@ -126,9 +135,10 @@ impl std::fmt::Display for PlanConflict {
 impl std::error::Error for PlanConflict {}
 
 /// One sweep's steps: which action, its input apart from the page and slice, and the gate
-/// every step passes (the connection's cap on steps in flight).
+/// every step passes (the connection's cap on steps in flight). Each step runs as a task of
+/// its own, so the slices' component work spreads over the host's threads.
 pub(crate) struct Walk<'a> {
-    pub runtime: &'a Runtime,
+    pub runtime: &'static Runtime,
     pub connection: &'a Value,
     pub namespace: Option<&'a str>,
     pub action: ActionRef,
@@ -161,7 +171,10 @@ impl Walk<'_> {
         loop {
             let outcome = {
                 let _permit = self.gate.acquire().await?;
-                self.runtime.run_text(&self.action, self.connection, &input, None, self.namespace).await?
+                let (runtime, action, connection, input, namespace) =
+                    (self.runtime, self.action.clone(), self.connection.clone(), input.clone(), self.namespace.map(str::to_string));
+                let mut task = Task(tokio::spawn(async move { runtime.run_text(&action, &connection, &input, None, namespace.as_deref()).await }));
+                (&mut task.0).await.map_err(|e| anyhow!("{}: a step of slice {slice} stopped: {e}", self.label))??
             };
             match outcome.result {
                 Ok(text) => return Ok(text),
@@ -273,7 +286,7 @@ pub(crate) fn check_slices(slices: u32) -> Result<()> {
 /// Runs one sweep to its end, then commits. A failed page stops the sweep uncommitted: the
 /// next run reads the same range again (at-least-once, nothing lost).
 pub async fn run(
-    runtime: &Runtime,
+    runtime: &'static Runtime,
     connection: &Value,
     namespace: Option<&str>,
     request: &SweepRequest<'_>,

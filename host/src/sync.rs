@@ -194,7 +194,7 @@ impl Pages for StreamFile<'_> {
     }
 }
 
-async fn sync_stream(runtime: &Runtime, connection: &Value, namespace: Option<&str>, request: &SyncRequest<'_>, state: &State, gate: &tokio::sync::Semaphore, stream: &str, bar: &ProgressBar) -> Result<Value> {
+async fn sync_stream(runtime: &'static Runtime, connection: &Value, namespace: Option<&str>, request: &SyncRequest<'_>, state: &State, gate: &tokio::sync::Semaphore, stream: &str, bar: &ProgressBar) -> Result<Value> {
     let started = Instant::now();
     let commit = ActionRef::from_key("sync-commit-stream")?;
     let full_refresh = FULL_REFRESH.contains(&stream.trim().to_ascii_lowercase().as_str());
@@ -245,7 +245,7 @@ async fn sync_stream(runtime: &Runtime, connection: &Value, namespace: Option<&s
 /// Runs every stream to its end (resuming an interrupted run), up to `concurrency` steps at
 /// once. Each stream's summary has its records, pages, calls and credits (`usage`, the sum of
 /// its pages' since the sweep began, across resumptions) and elapsed seconds of this run.
-pub async fn run(runtime: &Runtime, connection: &Value, namespace: Option<&str>, request: &SyncRequest<'_>) -> Result<Map<String, Value>> {
+pub async fn run(runtime: &'static Runtime, connection: &Value, namespace: Option<&str>, request: &SyncRequest<'_>) -> Result<Map<String, Value>> {
     check_slices(request.slices)?;
     std::fs::create_dir_all(request.out_dir)?;
     let state = State::load(request.out_dir)?;
