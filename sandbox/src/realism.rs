@@ -207,20 +207,34 @@ pub fn seed_bulk(shared: &Shared, spec: &BulkModule) -> Vec<u64> {
 
 /// Changes `field` of each record in `ids` (that exists) to `value` with Modified_Time set to
 /// now, under one lock, as a user's mass update would; returns how many changed.
+///
+/// The module's (Modified_Time, id) index is patched rather than rebuilt when it was current
+/// and every entry is older than now (the changed records move to its end), as a database
+/// updates its index row by row: a mass update of a large module does not stall its reads.
 pub fn modify_bulk(shared: &Shared, module: &str, ids: &[u64], field: &str, value: &Value) -> usize {
-    let now = Value::String(Clock::zoho_time(shared.clock.now()));
+    let at = shared.clock.now();
+    let now = Value::String(Clock::zoho_time(at));
+    let stamp = at.timestamp();
     let mut data = shared.data();
     let Some(module) = data.modules.get_mut(module) else { return 0 };
-    let mut changed = 0;
+    let current = module.by_modified.0 == module.revision && module.by_modified.1.len() == module.records.len();
+    let mut changed = std::collections::HashSet::new();
     for id in ids {
         if let Some(record) = module.records.get_mut(id) {
             record.insert(field.to_string(), value.clone());
             record.insert("Modified_Time".into(), now.clone());
-            changed += 1;
+            changed.insert(*id);
         }
     }
     module.revision = module.revision.saturating_add(1);
-    changed
+    if current && module.by_modified.1.last().is_none_or(|last| last.0 < stamp) {
+        module.by_modified.1.retain(|(_, id)| !changed.contains(id));
+        let mut moved: Vec<(i64, u64)> = changed.iter().map(|id| (stamp, *id)).collect();
+        moved.sort_unstable();
+        module.by_modified.1.extend(moved);
+        module.by_modified.0 = module.revision;
+    }
+    changed.len()
 }
 
 #[cfg(test)]
@@ -248,6 +262,52 @@ mod tests {
         for (rows, credits) in [(0, 1), (1, 1), (200, 1), (201, 2), (1_000, 2), (1_001, 3), (2_000, 3), (u64::MAX, 3)] {
             assert_eq!(coql_credits(rows), credits, "{rows}");
         }
+    }
+
+    /// A patched index is the index a rebuild makes; an index that was stale stays stale (the
+    /// next query rebuilds it).
+    #[test]
+    fn a_mass_update_patches_the_index_as_a_rebuild_would() {
+        let shared = Shared::new();
+        let spec = BulkModule { name: "M".into(), records: 500, fields: 2, span: Duration::from_secs(86_400), burst_share: 0.5, burst: Duration::from_secs(2), seed: 3 };
+        let ids = seed_bulk(&shared, &spec);
+        let rebuilt = |shared: &Shared| -> Vec<(i64, u64)> {
+            let data = shared.data();
+            let mut index: Vec<(i64, u64)> = data.modules["M"]
+                .records
+                .iter()
+                .map(|(id, r)| (chrono::DateTime::parse_from_rfc3339(r["Modified_Time"].as_str().unwrap_or("")).map_or(i64::MIN, |t| t.timestamp()), *id))
+                .collect();
+            index.sort_unstable();
+            index
+        };
+        // Stale (never built): left for the next query to rebuild.
+        let current = |shared: &Shared| {
+            let data = shared.data();
+            data.modules["M"].by_modified.0 == data.modules["M"].revision
+        };
+        assert_eq!(modify_bulk(&shared, "M", &ids[..10], "Field_01", &json!("x")), 10);
+        assert!(!current(&shared));
+        // Current: patched, equal to a rebuild, and marked current.
+        let index = rebuilt(&shared);
+        {
+            let mut data = shared.data();
+            let module = data.modules.get_mut("M").expect("module");
+            module.by_modified = (module.revision, index);
+        }
+        shared.clock.freeze_at(shared.clock.now() + chrono::Duration::seconds(5));
+        let some: Vec<u64> = ids.iter().copied().step_by(7).chain([ids[0], 1, u64::MAX]).collect();
+        assert_eq!(modify_bulk(&shared, "M", &some, "Field_02", &json!("y")), ids.len().div_ceil(7));
+        let data = shared.data();
+        let module = &data.modules["M"];
+        assert_eq!(module.by_modified.0, module.revision);
+        let patched = module.by_modified.1.clone();
+        drop(data);
+        assert_eq!(patched, rebuilt(&shared));
+        // The same second again: a key could land out of order, so the index is left stale.
+        assert_eq!(modify_bulk(&shared, "M", &ids[1..3], "Field_02", &json!("z")), 2);
+        assert!(!current(&shared));
+        assert_eq!(modify_bulk(&shared, "Nowhere", &ids, "Field_02", &json!("z")), 0);
     }
 
     #[test]
