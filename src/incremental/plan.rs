@@ -87,11 +87,11 @@ impl Plan {
         (2..=MAX_SLICES).contains(&self.slices) && self.bounds.len() == self.slices as usize - 1 && !self.id.is_empty()
     }
 
-    /// What each slice's walk records: the plan's id and a digest of its bounds, so two plans
-    /// made in the same millisecond are still told apart.
+    /// What each slice's walk records: the plan's id and a digest of everything a walk and the
+    /// commit take from it, so two plans made in the same millisecond are still told apart.
     pub fn tag(&self) -> String {
-        let bounds = serde_json::to_string(&self.bounds).unwrap_or_default();
-        format!("{}:{}", self.id, &super::boundary::digest(&bounds))
+        let fixed = serde_json::to_string(&(&self.bounds, &self.since, &self.until, &self.cursor, &self.signature, self.include_deleted)).unwrap_or_default();
+        format!("{}:{}", self.id, &super::boundary::digest(&fixed))
     }
 
     /// Slice `n` (1-based)'s range.
@@ -244,6 +244,24 @@ mod tests {
         assert!(!Plan { id: "1".into(), slices: 11, bounds: vec![None; 10], ..Default::default() }.is_sound());
         let _ = none.range(u32::MAX);
         let _ = none.range(0);
+    }
+
+    /// A slice's walk lives in a scope of its own (`<scope>/slice<n>`), so the hourly retention
+    /// keeps the page keys of the open plan's walks past an hour and deletes a replaced plan's.
+    #[test]
+    fn slice_walks_keep_their_page_keys_while_open() {
+        use crate::incremental::state::{page_key, slice_scope, sweep_key, Sweep};
+        use crate::storage::{memory::Memory, retention::is_stale, Storage};
+        let storage = Memory::default();
+        let now: u64 = 10 * 24 * 3_600_000;
+        let (open, old) = (format!("{:x}", now - 2 * 3_600_000), format!("{:x}", now - 3 * 3_600_000));
+        let walk = slice_scope("sync/contacts", 3);
+        let sweep = Sweep { sweep: open.clone(), opened_at_ms: now - 2 * 3_600_000, plan: Some(format!("{open}:x")), ..Default::default() };
+        storage.set(&sweep_key(&walk), &serde_json::to_vec(&sweep).unwrap()).unwrap();
+        let mut cache = std::collections::HashMap::new();
+        assert!(!is_stale(&storage, &page_key(&walk, &open, "start", 7), now, &mut cache).unwrap());
+        assert!(is_stale(&storage, &page_key(&walk, &old, "boundary", 2), now, &mut cache).unwrap());
+        assert!(!is_stale(&storage, &sweep_key(&walk), now, &mut cache).unwrap());
     }
 
     #[test]
