@@ -27,9 +27,8 @@ mod state;
 
 use crate::client::{Client, Usage};
 use crate::crm::fields::module_fields;
-use crate::crm::records::{complete_records, MAX_FIELDS_PER_LIST};
+use crate::crm::records::{complete_texts, MAX_FIELDS_PER_LIST};
 use crate::error::{ErrorKind, Result, ZohoError};
-use crate::json;
 use crate::storage::now_ms;
 use crate::validate;
 use crate::wit::incremental::{ListContactsByPageInput, ListModifiedRecordsByPageInput, UpdateLastSuccessfulRunDateInput};
@@ -190,18 +189,17 @@ pub fn update_last_successful_run_date(client: &Client, input: &UpdateLastSucces
     commit(client, run_date_module(input), None, input.timestamp.as_deref())
 }
 
-/// The wide records' remaining fields, merged in by id (a record over the tree budget is an error).
+/// The wide records' remaining fields, merged in by id as text, within the merged-page budget.
 fn complete(client: &Client, module: &str, extra: &[String], rows: Vec<Row>) -> Result<Vec<Row>> {
-    let mut values = Vec::with_capacity(rows.len());
-    for row in &rows {
-        values.push(json::tree(row.text.get().as_bytes()).map_err(|e| ZohoError::new(ErrorKind::Zoho, format!("a record could not be read to merge its fields ({e})")))?);
-    }
-    drop(rows);
     let batches: Vec<&[String]> = extra.chunks(MAX_FIELDS_PER_LIST - 1).collect();
-    complete_records(client, module, &batches, &mut values)?;
-    values
+    let texts = {
+        let raw: Vec<&RawValue> = rows.iter().map(|r| r.text.as_ref()).collect();
+        complete_texts(client, module, &batches, &raw)?
+    };
+    drop(rows);
+    texts
         .into_iter()
-        .map(|v| serde_json::value::to_raw_value(&v).map(Row::new).map_err(|e| ZohoError::new(ErrorKind::Internal, format!("cannot write a record: {e}"))))
+        .map(|t| RawValue::from_string(t).map(Row::new).map_err(|e| ZohoError::new(ErrorKind::Internal, format!("cannot write a record: {e}"))))
         .collect()
 }
 

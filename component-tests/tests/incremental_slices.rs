@@ -527,3 +527,45 @@ async fn replay(slices: u32, per_page: u32, rounds: Vec<Schedule>) {
         assert!(delivered.get(id).is_some_and(|d| d >= version), "slices {slices}: the final sweep lost {id} at version {version}");
     }
 }
+
+/// 2,000-row pages of wide records (Leads: more than 50 fields) come whole: one COQL page of
+/// the first 50 fields, the rest by id 100 at a time, merged as text. Past the 32 MiB
+/// merged-page budget the step is a typed error asking for a smaller per-page, never a trap,
+/// and a smaller per-page then reads the same records.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_thousand_wide_records_fit_a_page_and_past_the_budget_are_a_typed_error() {
+    let h = Harness::new().await;
+    let lead = |i: usize, size: usize| {
+        let mut values = serde_json::Map::new();
+        values.insert("Last_Name".into(), json!(format!("Wide{i}")));
+        for c in 1..=52 {
+            values.insert(format!("Custom_Field_{c:02}__c"), json!(format!("{i}-{c}-{}", "w".repeat(size))));
+        }
+        Value::Object(values)
+    };
+    for i in 0..1_997 {
+        h.sandbox.create_record("Leads", lead(i, 0));
+    }
+    let result = ok_of(&h.run(LIST, json!({ "record-type": "Leads", "page": 1, "per-page": 2000 })).await).clone();
+    let records = result["records"].as_array().expect("records");
+    assert_eq!((records.len(), result["more_records"].clone()), (2000, json!(false)));
+    assert!(records.iter().all(|r| r["Custom_Field_52__c"].is_string() && r["Custom_Field_01__c"].is_string()), "every field of every record");
+    let sent = h.requests();
+    let by_id = sent.iter().filter(|r| r.method == "GET" && r.path == "/crm/v8/Leads").count();
+    assert_eq!(by_id, 20, "2,000 ids, 100 per request, one later batch");
+    assert_eq!(result["usage"]["calls"], json!(sent.len()));
+    ok_of(&h.run(COMMIT, json!({ "record-type": "Leads" })).await);
+
+    // The same records grown to about 34 MB with every field: past the budget, a typed error.
+    for (id, _) in h.sandbox.record_versions("Leads") {
+        let mut values = lead(0, 320);
+        values["Last_Name"] = json!(format!("Big {id}"));
+        h.sandbox.modify_record("Leads", &id, values);
+    }
+    let outcome = h.run(LIST, json!({ "record-type": "Leads", "page": 1, "per-page": 2000 })).await;
+    let error = error_of(&outcome);
+    assert_eq!(error["kind"], "zoho", "{error}");
+    assert_eq!(error["message"], "the page's records come to more than 33554432 bytes (32 MiB) with every field; ask for fewer fields or a smaller per-page");
+    let smaller = ok_of(&h.run(LIST, json!({ "record-type": "Leads", "page": 1, "per-page": 200 })).await).clone();
+    assert_eq!(smaller["records"].as_array().map(Vec::len), Some(200));
+}
