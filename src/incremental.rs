@@ -17,6 +17,23 @@
 //! - With include-deleted the deleted feed is walked completely after the last records page,
 //!   a bounded number of feed pages per step ([`deleted`]).
 //! - Answers are read within a memory budget and records pass through as their raw text.
+//!
+//! Sliced sweeps (`slices` 2 to 10) read one sweep as several keyset walks that can run in
+//! parallel from separate instances sharing the store:
+//!
+//! - The first step with no open plan makes it ([`plan`]): the sweep's end and cursor by the
+//!   server's clock, and each slice's last (Modified_Time, id) key, balanced by record count.
+//!   slices = 1 is the single walk above, with no plan and no extra request.
+//! - Slice n walks the keys after slice n-1's last key through its own, with its own page keys,
+//!   `more_records` and boundary digests, in the scope `<scope>/slice<n>`; slice 1 walks the
+//!   deleted feed after its last records page (include-deleted).
+//! - Every slice's walk records its plan's tag. A later page of a walk made under another plan
+//!   (two first steps raced, or the plan was replaced) is a `conflict`: the driver reads every
+//!   slice again from page 1. A page 1 joins the open plan. So pages of two plans never mix.
+//! - The commit is a `conflict` naming the slices whose walk under the open plan has not
+//!   delivered its last page; then it commits the plan's cursor with every slice's digests.
+//! - Another `slices` value while a plan is open is `invalid-input` (nothing sent); only page 1
+//!   of slice 1, an hour after the plan opened, replaces it.
 
 mod boundary;
 mod deleted;
