@@ -17,6 +17,23 @@
 //! - With include-deleted the deleted feed is walked completely after the last records page,
 //!   a bounded number of feed pages per step ([`deleted`]).
 //! - Answers are read within a memory budget and records pass through as their raw text.
+//!
+//! Sliced sweeps (`slices` 2 to 10) read one sweep as several keyset walks that can run in
+//! parallel from separate instances sharing the store:
+//!
+//! - The first step with no open plan makes it ([`plan`]): the sweep's end and cursor by the
+//!   server's clock, and each slice's last (Modified_Time, id) key, balanced by record count.
+//!   slices = 1 is the single walk above, with no plan and no extra request.
+//! - Slice n walks the keys after slice n-1's last key through its own, with its own page keys,
+//!   `more_records` and boundary digests, in the scope `<scope>/slice<n>`; slice 1 walks the
+//!   deleted feed after its last records page (include-deleted).
+//! - Every slice's walk records its plan's tag. A later page of a walk made under another plan
+//!   (two first steps raced, or the plan was replaced) is a `conflict`: the driver reads every
+//!   slice again from page 1. A page 1 joins the open plan. So pages of two plans never mix.
+//! - The commit is a `conflict` naming the slices whose walk under the open plan has not
+//!   delivered its last page; then it commits the plan's cursor with every slice's digests.
+//! - Another `slices` value while a plan is open is `invalid-input` (nothing sent); only page 1
+//!   of slice 1, an hour after the plan opened, replaces it.
 
 mod boundary;
 mod deleted;
@@ -27,9 +44,8 @@ mod state;
 
 use crate::client::{Client, Usage};
 use crate::crm::fields::module_fields;
-use crate::crm::records::{complete_records, MAX_FIELDS_PER_LIST};
+use crate::crm::records::{complete_texts, MAX_FIELDS_PER_LIST};
 use crate::error::{ErrorKind, Result, ZohoError};
-use crate::json;
 use crate::storage::now_ms;
 use crate::validate;
 use crate::wit::incremental::{ListContactsByPageInput, ListModifiedRecordsByPageInput, UpdateLastSuccessfulRunDateInput};
@@ -190,18 +206,17 @@ pub fn update_last_successful_run_date(client: &Client, input: &UpdateLastSucces
     commit(client, run_date_module(input), None, input.timestamp.as_deref())
 }
 
-/// The wide records' remaining fields, merged in by id (a record over the tree budget is an error).
+/// The wide records' remaining fields, merged in by id as text, within the merged-page budget.
 fn complete(client: &Client, module: &str, extra: &[String], rows: Vec<Row>) -> Result<Vec<Row>> {
-    let mut values = Vec::with_capacity(rows.len());
-    for row in &rows {
-        values.push(json::tree(row.text.get().as_bytes()).map_err(|e| ZohoError::new(ErrorKind::Zoho, format!("a record could not be read to merge its fields ({e})")))?);
-    }
-    drop(rows);
     let batches: Vec<&[String]> = extra.chunks(MAX_FIELDS_PER_LIST - 1).collect();
-    complete_records(client, module, &batches, &mut values)?;
-    values
+    let texts = {
+        let raw: Vec<&RawValue> = rows.iter().map(|r| r.text.as_ref()).collect();
+        complete_texts(client, module, &batches, &raw)?
+    };
+    drop(rows);
+    texts
         .into_iter()
-        .map(|v| serde_json::value::to_raw_value(&v).map(Row::new).map_err(|e| ZohoError::new(ErrorKind::Internal, format!("cannot write a record: {e}"))))
+        .map(|t| RawValue::from_string(t).map(Row::new).map_err(|e| ZohoError::new(ErrorKind::Internal, format!("cannot write a record: {e}"))))
         .collect()
 }
 

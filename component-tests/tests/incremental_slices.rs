@@ -6,15 +6,15 @@
 use component_tests::{assert_request, error_of, new_runtime, ok_of, Harness};
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use zoho_host::Runtime;
+
+#[path = "support/users.rs"]
+mod users;
+use users::{change, versions_now, Change, Ledger};
 
 const LIST: &str = "incremental-list-modified-records-by-page";
 const COMMIT: &str = "incremental-update-last-successful-run-date";
-
-fn instant(zoho_time: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(zoho_time).map(|t| t.timestamp()).unwrap_or(i64::MIN)
-}
 
 fn queries(h: &Harness) -> Vec<String> {
     h.requests().iter().filter_map(|r| r.json()?["select_query"].as_str().map(str::to_string)).collect()
@@ -340,26 +340,6 @@ async fn a_sync_stream_reads_in_slices_and_commits_when_all_end() {
 
 // ---- the property: nothing lost across slices ----
 
-#[derive(Debug, Clone)]
-enum Change {
-    Modify(usize),
-    /// Two modifications of one record within the same second.
-    ModifyTwice(usize),
-    Create,
-    Delete(usize),
-    Tick,
-}
-
-fn change() -> impl Strategy<Value = Change> {
-    prop_oneof![
-        6 => (0usize..10_000).prop_map(Change::Modify),
-        3 => (0usize..10_000).prop_map(Change::ModifyTwice),
-        2 => Just(Change::Create),
-        1 => (0usize..10_000).prop_map(Change::Delete),
-        1 => Just(Change::Tick)
-    ]
-}
-
 /// How a step is taken: the next page, the same page again (a retry), or on a restarted host.
 #[derive(Debug, Clone)]
 enum How {
@@ -372,23 +352,12 @@ fn how() -> impl Strategy<Value = How> {
     prop_oneof![6 => Just(How::Next), 1 => Just(How::Again), 1 => Just(How::Restarted)]
 }
 
-fn version_of(last_name: &Value) -> u64 {
-    last_name.as_str().and_then(|n| n.strip_prefix('v')).and_then(|n| n.parse().ok()).unwrap_or(0)
-}
-
-fn versions_now(h: &Harness) -> HashMap<String, u64> {
-    h.sandbox.record_versions("Contacts").into_iter().map(|(id, _)| {
-        let version = h.sandbox.record("Contacts", &id).map_or(0, |r| version_of(&r["Last_Name"]));
-        (id, version)
-    }).collect()
-}
-
 /// One sweep's schedule: per step, which unfinished slice moves (an index), how, and the
 /// changes users make after it.
 type Schedule = Vec<(usize, How, Vec<Change>)>;
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 4, failure_persistence: None, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 8, failure_persistence: None, .. ProptestConfig::default() })]
 
     /// Sliced sweeps (1 to 10 slices) with slice steps in any order, pages asked again, steps
     /// on a restarted host, and records created, deleted and modified between steps (moving
@@ -421,20 +390,11 @@ async fn replay(slices: u32, per_page: u32, rounds: Vec<Schedule>) {
     let h = Harness::new().await;
     let restarted = new_runtime();
     h.sandbox.clock().freeze_at(chrono::Utc::now());
-    let mut next_version = 1u64;
-    let mut modify = |id: &str| {
-        h.sandbox.modify_record("Contacts", id, json!({ "Last_Name": format!("v{next_version}") }));
-        next_version += 1;
-        h.sandbox.record("Contacts", id).and_then(|r| r["Modified_Time"].as_str().map(instant)).unwrap_or(i64::MIN)
-    };
-    let mut delivered: HashMap<String, u64> = HashMap::new();
-    let mut starts: Vec<HashMap<String, u64>> = Vec::new();
-    let mut deleted: HashSet<String> = HashSet::new();
-    let mut pushed_past: Vec<HashSet<String>> = Vec::new();
+    let mut ledger = Ledger::default();
+    let what = format!("slices {slices}: ");
     let input = |n: u32, page: u32| json!({ "record-type": "Contacts", "page": page, "per-page": per_page, "fields": "Last_Name", "slice": n, "slices": slices });
     for (k, schedule) in rounds.iter().enumerate() {
-        starts.push(versions_now(&h));
-        pushed_past.push(HashSet::new());
+        ledger.begin_sweep(&h);
         // Slice 1's first page makes the plan; the others fan out afterwards.
         let mut next: Vec<u32> = vec![1; slices as usize];
         let mut done = vec![false; slices as usize];
@@ -451,17 +411,14 @@ async fn replay(slices: u32, per_page: u32, rounds: Vec<Schedule>) {
                 _ => next[i],
             };
             let result = step(&h, &restarted, matches!(how, How::Restarted), input(i as u32 + 1, page)).await;
-            let until = result["sweep"]["until"].as_str().map_or(i64::MAX, instant);
+            let until = result["sweep"]["until"].as_str().map_or(i64::MAX, users::instant);
             if slices > 1 {
                 if plan_id.is_null() {
                     plan_id = result["slice"]["plan"]["id"].clone();
                 }
                 assert_eq!(result["slice"]["plan"]["id"], plan_id, "one plan per sweep");
             }
-            for record in result["records"].as_array().expect("records") {
-                let best = delivered.entry(record["id"].as_str().expect("id").to_string()).or_insert(0);
-                *best = (*best).max(version_of(&record["Last_Name"]));
-            }
+            ledger.deliver(&result);
             if page == next[i] {
                 if result["more_records"] == json!(true) {
                     next[i] += 1;
@@ -469,61 +426,62 @@ async fn replay(slices: u32, per_page: u32, rounds: Vec<Schedule>) {
                     done[i] = true;
                 }
             }
-            for change in changes {
-                let versions = h.sandbox.record_versions("Contacts");
-                let mut push = |id: &str, at: i64| {
-                    if at > until {
-                        pushed_past[k].insert(id.to_string());
-                    }
-                };
-                match change {
-                    Change::Modify(x) => {
-                        let id = &versions[x % versions.len()].0;
-                        push(id, modify(id));
-                    }
-                    Change::ModifyTwice(x) => {
-                        let id = &versions[x % versions.len()].0;
-                        modify(id);
-                        push(id, modify(id));
-                    }
-                    Change::Create => {
-                        h.sandbox.create_record("Contacts", json!({ "Last_Name": "New" }));
-                    }
-                    Change::Delete(x) => {
-                        let id = versions[x % versions.len()].0.clone();
-                        h.sandbox.delete_record("Contacts", &id);
-                        deleted.insert(id);
-                    }
-                    Change::Tick => h.sandbox.clock().advance(chrono::Duration::seconds(1)),
-                }
+            for change in &changes {
+                ledger.apply(&h, change, until);
             }
         }
         ok_of(&h.run(COMMIT, json!({})).await);
-        if let Some((id, _)) = h.sandbox.record_versions("Contacts").into_iter().max_by_key(|(id, t)| (instant(t), id.clone())) {
-            modify(&id);
-        }
-        if k % 2 == 0 {
-            h.sandbox.clock().advance(chrono::Duration::seconds(3));
-        }
-        if k >= 1 {
-            for (id, version) in &starts[k - 1] {
-                let ok = deleted.contains(id) || delivered.get(id).is_some_and(|d| d >= version) || pushed_past[k].contains(id);
-                assert!(ok, "slices {slices}: sweep {} lost {id} at version {version} (delivered {:?})", k - 1, delivered.get(id));
-            }
-        }
+        ledger.end_sweep(&h, k, &what);
     }
     // The last changes come with one more (quiet) sliced sweep.
     let last = versions_now(&h);
     for n in 1..=slices {
         for page in read_slice(&h, "Contacts", n, slices, per_page, "Last_Name").await {
-            for record in page["records"].as_array().expect("records") {
-                let best = delivered.entry(record["id"].as_str().expect("id").to_string()).or_insert(0);
-                *best = (*best).max(version_of(&record["Last_Name"]));
-            }
+            ledger.deliver(&page);
         }
     }
     ok_of(&h.run(COMMIT, json!({})).await);
-    for (id, version) in &last {
-        assert!(delivered.get(id).is_some_and(|d| d >= version), "slices {slices}: the final sweep lost {id} at version {version}");
+    ledger.check_final(&last, &what);
+}
+
+/// 2,000-row pages of wide records (Leads: more than 50 fields) come whole: one COQL page of
+/// the first 50 fields, the rest by id 100 at a time, merged as text. Past the 32 MiB
+/// merged-page budget the step is a typed error asking for a smaller per-page, never a trap,
+/// and a smaller per-page then reads the same records.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_thousand_wide_records_fit_a_page_and_past_the_budget_are_a_typed_error() {
+    let h = Harness::new().await;
+    let lead = |i: usize, size: usize| {
+        let mut values = serde_json::Map::new();
+        values.insert("Last_Name".into(), json!(format!("Wide{i}")));
+        for c in 1..=52 {
+            values.insert(format!("Custom_Field_{c:02}__c"), json!(format!("{i}-{c}-{}", "w".repeat(size))));
+        }
+        Value::Object(values)
+    };
+    for i in 0..1_997 {
+        h.sandbox.create_record("Leads", lead(i, 0));
     }
+    let result = ok_of(&h.run(LIST, json!({ "record-type": "Leads", "page": 1, "per-page": 2000 })).await).clone();
+    let records = result["records"].as_array().expect("records");
+    assert_eq!((records.len(), result["more_records"].clone()), (2000, json!(false)));
+    assert!(records.iter().all(|r| r["Custom_Field_52__c"].is_string() && r["Custom_Field_01__c"].is_string()), "every field of every record");
+    let sent = h.requests();
+    let by_id = sent.iter().filter(|r| r.method == "GET" && r.path == "/crm/v8/Leads").count();
+    assert_eq!(by_id, 20, "2,000 ids, 100 per request, one later batch");
+    assert_eq!(result["usage"]["calls"], json!(sent.len()));
+    ok_of(&h.run(COMMIT, json!({ "record-type": "Leads" })).await);
+
+    // The same records grown to about 34 MB with every field: past the budget, a typed error.
+    for (id, _) in h.sandbox.record_versions("Leads") {
+        let mut values = lead(0, 320);
+        values["Last_Name"] = json!(format!("Big {id}"));
+        h.sandbox.modify_record("Leads", &id, values);
+    }
+    let outcome = h.run(LIST, json!({ "record-type": "Leads", "page": 1, "per-page": 2000 })).await;
+    let error = error_of(&outcome);
+    assert_eq!(error["kind"], "zoho", "{error}");
+    assert_eq!(error["message"], "the page's records come to more than 33554432 bytes (32 MiB) with every field; ask for fewer fields or a smaller per-page");
+    let smaller = ok_of(&h.run(LIST, json!({ "record-type": "Leads", "page": 1, "per-page": 200 })).await).clone();
+    assert_eq!(smaller["records"].as_array().map(Vec::len), Some(200));
 }

@@ -87,11 +87,11 @@ impl Plan {
         (2..=MAX_SLICES).contains(&self.slices) && self.bounds.len() == self.slices as usize - 1 && !self.id.is_empty()
     }
 
-    /// What each slice's walk records: the plan's id and a digest of its bounds, so two plans
-    /// made in the same millisecond are still told apart.
+    /// What each slice's walk records: the plan's id and a digest of everything a walk and the
+    /// commit take from it, so two plans made in the same millisecond are still told apart.
     pub fn tag(&self) -> String {
-        let bounds = serde_json::to_string(&self.bounds).unwrap_or_default();
-        format!("{}:{}", self.id, &super::boundary::digest(&bounds))
+        let fixed = serde_json::to_string(&(&self.bounds, &self.since, &self.until, &self.cursor, &self.signature, self.include_deleted)).unwrap_or_default();
+        format!("{}:{}", self.id, &super::boundary::digest(&fixed))
     }
 
     /// Slice `n` (1-based)'s range.
@@ -244,6 +244,61 @@ mod tests {
         assert!(!Plan { id: "1".into(), slices: 11, bounds: vec![None; 10], ..Default::default() }.is_sound());
         let _ = none.range(u32::MAX);
         let _ = none.range(0);
+    }
+
+    /// A slice's walk lives in a scope of its own (`<scope>/slice<n>`), so the hourly retention
+    /// keeps the page keys of the open plan's walks past an hour and deletes a replaced plan's.
+    #[test]
+    fn slice_walks_keep_their_page_keys_while_open() {
+        use crate::incremental::state::{page_key, slice_scope, sweep_key, Sweep};
+        use crate::storage::{memory::Memory, retention::is_stale, Storage};
+        let storage = Memory::default();
+        let now: u64 = 10 * 24 * 3_600_000;
+        let (open, old) = (format!("{:x}", now - 2 * 3_600_000), format!("{:x}", now - 3 * 3_600_000));
+        let walk = slice_scope("sync/contacts", 3);
+        let sweep = Sweep { sweep: open.clone(), opened_at_ms: now - 2 * 3_600_000, plan: Some(format!("{open}:x")), ..Default::default() };
+        storage.set(&sweep_key(&walk), &serde_json::to_vec(&sweep).unwrap()).unwrap();
+        let mut cache = std::collections::HashMap::new();
+        assert!(!is_stale(&storage, &page_key(&walk, &open, "start", 7), now, &mut cache).unwrap());
+        assert!(is_stale(&storage, &page_key(&walk, &old, "boundary", 2), now, &mut cache).unwrap());
+        assert!(!is_stale(&storage, &sweep_key(&walk), now, &mut cache).unwrap());
+    }
+
+    /// 10,000,000 records in 10 slices need a hop per 100,000: past the 30-call budget the
+    /// remaining boundaries split the remaining time (balanced: false), each probe from the
+    /// previous key at Zoho's reach, and the plan's cost is its calls and credits.
+    #[test]
+    fn past_the_call_budget_the_rest_is_split_by_time() {
+        use crate::client::Client;
+        use crate::connection::Connection;
+        use crate::http::{scripted::Scripted, Response};
+        use crate::options::CallOptions;
+        use crate::storage::memory::Memory;
+        let (transport, storage, options) = (Scripted::default(), Memory::default(), CallOptions::default());
+        let dated = |body: String| Response { status: 200, headers: vec![("date".into(), "Wed, 01 May 2024 00:00:00 GMT".into())], body: body.into_bytes() };
+        transport.answers.borrow_mut().push_back(dated(r#"{"data":[{"COUNT(id)":10000000}],"info":{"count":1,"more_records":false}}"#.into()));
+        for i in 0..40 {
+            let row = format!(r#"{{"data":[{{"id":"{}","Modified_Time":"2024-01-01T00:{:02}:00+00:00"}}],"info":{{"count":1,"more_records":true}}}}"#, 1000 + i, i);
+            transport.answers.borrow_mut().push_back(dated(row));
+        }
+        let connection = Connection { access_token: Some("t".into()), ..Default::default() };
+        let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        let plan = make(&client, "Leads", Some("2024-01-01T00:00:00+00:00".into()), 10, "s".into(), false).unwrap();
+        assert_eq!((plan.records, plan.calls, plan.credits, plan.balanced), (10_000_000, PLAN_MAX_CALLS, PLAN_MAX_CALLS, false));
+        assert_eq!(plan.bounds.len(), 9);
+        assert!(plan.is_sound());
+        let sent: Vec<String> = transport.sent.borrow().iter().map(|r| String::from_utf8_lossy(&r.body.as_ref().unwrap().parts.concat()).to_string()).collect();
+        assert_eq!(sent.len(), 30);
+        assert!(sent[1].ends_with(r#"where Modified_Time >= '2024-01-01T00:00:00+00:00' and Modified_Time <= '2024-05-01T00:00:00+00:00' order by Modified_Time asc, id asc limit 99999, 1"}"#), "{}", sent[1]);
+        assert!(sent[2].contains("and (Modified_Time > '2024-01-01T00:00:00+00:00' or (Modified_Time = '2024-01-01T00:00:00+00:00' and id > 1000)) order by"), "{}", sent[2]);
+        // 29 hops reach record 2,900,000: boundaries 1 and 2 (1,000,000 and 2,000,000) by count.
+        assert_eq!(plan.bounds[0].as_ref().map(|k| k.id.as_str()), Some("1009"));
+        assert_eq!(plan.bounds[1].as_ref().map(|k| k.id.as_str()), Some("1019"));
+        let rest: Vec<&Key> = plan.bounds[2..].iter().map(|k| k.as_ref().unwrap()).collect();
+        assert!(rest.iter().all(|k| k.id == LAST_ID), "{rest:?}");
+        let times: Vec<i64> = rest.iter().map(|k| parse_iso(&k.time).unwrap()).collect();
+        assert!(times.windows(2).all(|w| w[0] < w[1]) && times[0] > parse_iso("2024-01-01T00:28:00+00:00").unwrap(), "{times:?}");
+        assert_eq!(plan.until.as_deref(), Some("2024-05-01T00:00:00+00:00"));
     }
 
     #[test]
