@@ -39,6 +39,24 @@ fn sweep_request(slices: u32, per_page: u32, concurrency: Option<usize>) -> zoho
     zoho_host::sweep::SweepRequest { record_type: MODULE, since: None, per_page: Some(per_page), fields: Some(FIELDS), slices, concurrency }
 }
 
+/// A 4-slice sync of the Bulk stream, 200 a page, `concurrency` steps at once.
+fn sync_request<'a>(streams: &'a [String], dir: &'a std::path::Path, concurrency: usize) -> zoho_host::sync::SyncRequest<'a> {
+    zoho_host::sync::SyncRequest {
+        streams,
+        anchor_date: Some("2000-01-01"),
+        out_dir: dir,
+        per_page: Some(200),
+        concurrency,
+        backoff_at_credit_percentage: None,
+        slices: 4,
+        requests_per_second: Some(1_000),
+    }
+}
+
+fn fail_the_10th_coql_call(h: &Harness) {
+    h.sandbox.inject(Fault::status(1, 500, r#"{"code":"INTERNAL_ERROR","details":{},"message":"boom","status":"error"}"#).on_path("/crm/v8/coql").after(9));
+}
+
 /// Four slices of 750 records at 300 a page: a COUNT, three probes, three pages per slice
 /// (LIMIT 300: 2 credits each), every record once, the usage the sandbox counted, then a
 /// commit that leaves nothing for the next sweep.
@@ -86,17 +104,8 @@ async fn a_sync_in_4_slices_resumes_after_a_failure_mid_slice_without_loss_or_du
     let dir = std::env::temp_dir().join(format!("zoho-sliced-sync-{}-{}", std::process::id(), h.sandbox.addr.port()));
     let _ = std::fs::remove_dir_all(&dir);
     let streams = vec![MODULE.to_string()];
-    let request = zoho_host::sync::SyncRequest {
-        streams: &streams,
-        anchor_date: Some("2000-01-01"),
-        out_dir: &dir,
-        per_page: Some(200),
-        concurrency: 4,
-        backoff_at_credit_percentage: None,
-        slices: 4,
-        requests_per_second: Some(1_000),
-    };
-    h.sandbox.inject(Fault::status(1, 500, r#"{"code":"INTERNAL_ERROR","details":{},"message":"boom","status":"error"}"#).on_path("/crm/v8/coql").after(9));
+    let request = sync_request(&streams, &dir, 4);
+    fail_the_10th_coql_call(&h);
     let first = zoho_host::sync::run(runtime(), &h.connection, Some(&h.namespace), &request).await;
     assert!(first.is_err(), "the fault stopped the sync");
     let state: Value = serde_json::from_slice(&std::fs::read(dir.join("state.json")).expect("state")).expect("json");
@@ -126,17 +135,8 @@ async fn a_resumed_sync_starts_over_when_its_plan_was_replaced() {
     let dir = std::env::temp_dir().join(format!("zoho-sliced-replan-{}-{}", std::process::id(), h.sandbox.addr.port()));
     let _ = std::fs::remove_dir_all(&dir);
     let streams = vec![MODULE.to_string()];
-    let request = zoho_host::sync::SyncRequest {
-        streams: &streams,
-        anchor_date: Some("2000-01-01"),
-        out_dir: &dir,
-        per_page: Some(200),
-        concurrency: 1,
-        backoff_at_credit_percentage: None,
-        slices: 4,
-        requests_per_second: Some(1_000),
-    };
-    h.sandbox.inject(Fault::status(1, 500, r#"{"code":"INTERNAL_ERROR","details":{},"message":"boom","status":"error"}"#).on_path("/crm/v8/coql").after(9));
+    let request = sync_request(&streams, &dir, 1);
+    fail_the_10th_coql_call(&h);
     assert!(zoho_host::sync::run(runtime(), &h.connection, Some(&h.namespace), &request).await.is_err());
     for per_page in [100, 200] {
         let step = h.run("sync-read-stream-page", json!({ "stream": MODULE, "page": 1, "slice": 1, "slices": 4, "per-page": per_page, "anchor-date": "2000-01-01", "max-requests-per-second": 1000 })).await;
