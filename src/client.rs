@@ -24,6 +24,25 @@ pub struct Client<'a> {
     throttle: Option<Throttle>,
     /// The connection's Books organization, when it names one.
     books_organization_id: Option<String>,
+    /// Requests this client sent and the credits Zoho charged for their answers (a step's usage).
+    usage: std::cell::Cell<Usage>,
+}
+
+/// What a step spent: requests sent (retries included) and credits by Zoho's table.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Usage {
+    pub calls: u64,
+    pub credits: u64,
+}
+
+/// COQL's credits by the rows its LIMIT asks for (Zoho's table): 1–200 rows 1, 201–1,000 rows 2,
+/// 1,001–2,000 rows 3.
+pub fn coql_credits(rows: usize) -> u64 {
+    match rows {
+        0..=200 => 1,
+        201..=1_000 => 2,
+        _ => 3,
+    }
 }
 
 /// A request relative to the API domain, e.g. path `/crm/v8/Leads`.
@@ -77,7 +96,21 @@ impl<'a> Client<'a> {
             redact::learn(&secret);
         }
         let auth = Auth::new(connection, transport, storage, options)?;
-        Ok(Client { transport, storage, options, auth, session: RefCell::new(None), throttle: None, books_organization_id: connection.books_organization_id.clone() })
+        Ok(Client {
+            transport,
+            storage,
+            options,
+            auth,
+            session: RefCell::new(None),
+            throttle: None,
+            books_organization_id: connection.books_organization_id.clone(),
+            usage: std::cell::Cell::new(Usage::default()),
+        })
+    }
+
+    /// Requests sent and credits spent by this client so far.
+    pub fn usage(&self) -> Usage {
+        self.usage.get()
     }
 
     /// Holds every request of this client to `throttle`.
@@ -194,6 +227,12 @@ impl<'a> Client<'a> {
         let started = Instant::now();
         let outcome = self.transport.send(request);
         let took = started.elapsed();
+        let mut usage = self.usage.get();
+        usage.calls = usage.calls.saturating_add(1);
+        if outcome.is_ok() {
+            usage.credits = usage.credits.saturating_add(credits);
+        }
+        self.usage.set(usage);
         if let Some(slot) = slot {
             Throttle::release(self.storage, slot);
         }
@@ -381,6 +420,15 @@ mod tests {
         assert_eq!(limits::spent_last_24h(&storage).unwrap(), 5);
         client.send(ApiCall::new(Method::Get, "/crm/v8/Leads")).unwrap();
         assert_eq!(limits::spent_last_24h(&storage).unwrap(), 6);
+        assert_eq!(client.usage(), Usage { calls: 2, credits: 6 });
+    }
+
+    /// COQL's credits follow its LIMIT at each edge of Zoho's table.
+    #[test]
+    fn coql_credits_follow_the_limit() {
+        for (rows, credits) in [(0, 1), (1, 1), (200, 1), (201, 2), (1_000, 2), (1_001, 3), (2_000, 3), (usize::MAX, 3)] {
+            assert_eq!(coql_credits(rows), credits, "{rows}");
+        }
     }
 
     #[test]

@@ -17,18 +17,35 @@
 //! - With include-deleted the deleted feed is walked completely after the last records page,
 //!   a bounded number of feed pages per step ([`deleted`]).
 //! - Answers are read within a memory budget and records pass through as their raw text.
+//!
+//! Sliced sweeps (`slices` 2 to 10) read one sweep as several keyset walks that can run in
+//! parallel from separate instances sharing the store:
+//!
+//! - The first step with no open plan makes it ([`plan`]): the sweep's end and cursor by the
+//!   server's clock, and each slice's last (Modified_Time, id) key, balanced by record count.
+//!   slices = 1 is the single walk above, with no plan and no extra request.
+//! - Slice n walks the keys after slice n-1's last key through its own, with its own page keys,
+//!   `more_records` and boundary digests, in the scope `<scope>/slice<n>`; slice 1 walks the
+//!   deleted feed after its last records page (include-deleted).
+//! - Every slice's walk records its plan's tag. A later page of a walk made under another plan
+//!   (two first steps raced, or the plan was replaced) is a `conflict`: the driver reads every
+//!   slice again from page 1. A page 1 joins the open plan. So pages of two plans never mix.
+//! - The commit is a `conflict` naming the slices whose walk under the open plan has not
+//!   delivered its last page; then it commits the plan's cursor with every slice's digests.
+//! - Another `slices` value while a plan is open is `invalid-input` (nothing sent); only page 1
+//!   of slice 1, an hour after the plan opened, replaces it.
 
 mod boundary;
 mod deleted;
 mod keyset;
 mod open_sweep;
+mod plan;
 mod state;
 
-use crate::client::Client;
+use crate::client::{Client, Usage};
 use crate::crm::fields::module_fields;
-use crate::crm::records::{complete_records, MAX_FIELDS_PER_LIST};
+use crate::crm::records::{complete_texts, MAX_FIELDS_PER_LIST};
 use crate::error::{ErrorKind, Result, ZohoError};
-use crate::json;
 use crate::storage::now_ms;
 use crate::validate;
 use crate::wit::incremental::{ListContactsByPageInput, ListModifiedRecordsByPageInput, UpdateLastSuccessfulRunDateInput};
@@ -37,7 +54,8 @@ use keyset::{Page, Row};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
-use state::{boundary_key, cursor_key, load, load_key, page_key, save, sweep_key, Boundary, Cursor, Sweep};
+use plan::Plan;
+use state::{boundary_key, cursor_key, load, load_key, page_key, plan_key, save, slice_scope, sweep_key, Boundary, Cursor, Sweep};
 
 pub use deleted::FEED_PAGES_PER_STEP;
 
@@ -45,6 +63,8 @@ pub use deleted::FEED_PAGES_PER_STEP;
 const SWEEP_TTL_MS: u64 = 60 * 60 * 1000;
 /// Rows one COQL call can return; re-reading a known page range asks for up to this many.
 const COQL_MAX_ROWS: usize = 2_000;
+/// The largest page a sweep step asks for: COQL's LIMIT maximum (a 2,000-row page costs 3 credits, ten 200-row pages 10).
+pub const MAX_PER_PAGE: u32 = 2_000;
 /// Pages one step walks to reach a page asked ahead of the pages read (each is a request).
 pub const MAX_PAGES_WALKED: u64 = 20;
 
@@ -97,6 +117,11 @@ pub struct SweepPage {
     /// Ids from the deleted feed (include-deleted, from the records' last page on).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted: Option<Vec<Box<RawValue>>>,
+    /// A sliced sweep's slice: its number, how many, its range and what its plan cost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slice: Option<SliceInfo>,
+    /// The requests this step sent and the credits Zoho charged (a plan's included).
+    pub usage: Usage,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -110,6 +135,30 @@ pub struct SweepInfo {
     pub until: Option<String>,
     pub commits_cursor: Option<String>,
     pub duplicates_dropped: usize,
+}
+
+/// Where a slice reads: keys after (`from`, `from_id`) through (`to`, `to_id`); the first
+/// slice starts at the sweep's since, the last ends at its until.
+#[derive(Serialize)]
+pub struct SliceInfo {
+    pub n: u32,
+    pub of: u32,
+    pub from: Option<String>,
+    pub from_id: Option<String>,
+    pub to: Option<String>,
+    pub to_id: Option<String>,
+    pub plan: PlanInfo,
+}
+
+/// The plan the slice belongs to: records counted, whether the boundaries sit at their
+/// count's share, and the requests and credits making it cost (in its first step's usage).
+#[derive(Serialize)]
+pub struct PlanInfo {
+    pub id: String,
+    pub records: u64,
+    pub balanced: bool,
+    pub calls: u64,
+    pub credits: u64,
 }
 
 impl SweepPage {
@@ -157,29 +206,36 @@ pub fn update_last_successful_run_date(client: &Client, input: &UpdateLastSucces
     commit(client, run_date_module(input), None, input.timestamp.as_deref())
 }
 
-/// The wide records' remaining fields, merged in by id (a record over the tree budget is an error).
+/// The wide records' remaining fields, merged in by id as text, within the merged-page budget.
 fn complete(client: &Client, module: &str, extra: &[String], rows: Vec<Row>) -> Result<Vec<Row>> {
-    let mut values = Vec::with_capacity(rows.len());
-    for row in &rows {
-        values.push(json::tree(row.text.get().as_bytes()).map_err(|e| ZohoError::new(ErrorKind::Zoho, format!("a record could not be read to merge its fields ({e})")))?);
-    }
-    drop(rows);
     let batches: Vec<&[String]> = extra.chunks(MAX_FIELDS_PER_LIST - 1).collect();
-    complete_records(client, module, &batches, &mut values)?;
-    values
+    let texts = {
+        let raw: Vec<&RawValue> = rows.iter().map(|r| r.text.as_ref()).collect();
+        complete_texts(client, module, &batches, &raw)?
+    };
+    drop(rows);
+    texts
         .into_iter()
-        .map(|v| serde_json::value::to_raw_value(&v).map(Row::new).map_err(|e| ZohoError::new(ErrorKind::Internal, format!("cannot write a record: {e}"))))
+        .map(|t| RawValue::from_string(t).map(Row::new).map_err(|e| ZohoError::new(ErrorKind::Internal, format!("cannot write a record: {e}"))))
         .collect()
 }
 
 pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
     let module = validate::module_name(input.record_type.trim())?.to_string();
     let per_page = input.per_page.unwrap_or(200);
-    if !(1..=200).contains(&per_page) {
-        return Err(ZohoError::invalid_input(format!("per-page {per_page} is out of range: 1 to 200")));
+    if !(1..=MAX_PER_PAGE).contains(&per_page) {
+        return Err(ZohoError::invalid_input(format!("per-page {per_page} is out of range: 1 to 2,000")));
     }
     if input.page == Some(0) {
         return Err(ZohoError::invalid_input("page starts at 1"));
+    }
+    let slices = input.slices.unwrap_or(1);
+    if !(1..=plan::MAX_SLICES).contains(&slices) {
+        return Err(ZohoError::invalid_input(format!("slices {slices} is out of range: 1 to {}", plan::MAX_SLICES)));
+    }
+    let slice = input.slice.unwrap_or(1);
+    if !(1..=slices).contains(&slice) {
+        return Err(ZohoError::invalid_input(format!("slice {slice} is out of range: 1 to slices ({slices})")));
     }
     let since_input = input.since.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| normalize("since", s)).transpose()?;
     let anchor = input.anchor.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| normalize("anchor-date", s)).transpose()?;
@@ -188,24 +244,118 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
         Some(f) => validate::field_names(f)?,
         None => Vec::new(),
     };
-    open_sweep::require_for_page(client, input.scope.as_deref().unwrap_or(&module), input.page)?;
+    let scope = input.scope.clone().unwrap_or_else(|| module.clone());
+    let first_step = matches!(input.page, None | Some(1));
+    // Which sweep this step belongs to is settled before anything is sent.
+    let open_plan: Option<Plan> = load::<Plan>(client, &plan_key(&scope))?.filter(Plan::is_sound);
+    let stale = |p: &Plan| now_ms().saturating_sub(p.opened_at_ms) > SWEEP_TTL_MS;
+    // Only slice 1's first step may replace an open plan an hour old (as page 1 restarts a sweep).
+    let replaces_stale = |p: &Plan| first_step && slice == 1 && stale(p);
+    match &open_plan {
+        Some(plan) if plan.slices != slices && !replaces_stale(plan) => {
+            return Err(ZohoError::invalid_input(format!(
+                "slices {slices} differs from the open sweep of {scope}, planned in {} slices (plan {}): pass slices {} on every step until the sweep is committed; a sweep left unfinished is replaced when page 1 of slice 1 is asked an hour after it opened",
+                plan.slices, plan.id, plan.slices
+            )));
+        }
+        None if slices > 1 && !first_step => {
+            return Err(ZohoError::invalid_input(format!(
+                "page {} of slice {slice} continues a sliced sweep of {scope}, and none is open: ask page 1 (or no page) to open one; the sweep was committed or expired, or the host's key-value store did not keep it between steps",
+                input.page.unwrap_or(0)
+            )));
+        }
+        _ => {}
+    }
+    if slices == 1 {
+        open_sweep::require_for_page(client, &scope, input.page)?;
+    }
     let mut fields = if named.is_empty() { module_fields(client, &module)? } else { named };
     fields.retain(|f| f != "id" && f != "Modified_Time");
     fields.splice(0..0, ["id".to_string(), "Modified_Time".to_string()]);
     let signature = format!("{per_page}|{}{}", fields.join(","), if include_deleted { "|deleted" } else { "" });
 
-    let scope = input.scope.clone().unwrap_or_else(|| module.clone());
     let cursor: Option<Cursor> = load(client, &cursor_key(&scope))?;
-    let mut sweep: Sweep = load(client, &sweep_key(&scope))?.unwrap_or_default();
-    let fresh = sweep.sweep.is_empty()
-        || sweep.signature != signature
-        || (since_input.is_some() && sweep.since != since_input)
-        || (matches!(input.page, None | Some(1)) && now_ms().saturating_sub(sweep.opened_at_ms) > SWEEP_TTL_MS);
-    if fresh {
-        let since = since_input.clone().or_else(|| cursor.as_ref().and_then(|c| c.cursor.clone())).or(anchor);
-        state::forget(client, &scope, &sweep)?;
-        sweep = Sweep { signature, since, opened_at_ms: now_ms(), sweep: format!("{:x}", now_ms()), include_deleted, ..Sweep::default() };
-    }
+    let (walk_scope, mut sweep, range, mut slice_info) = if slices == 1 {
+        // A single walk, as before slices existed; a stale plan it replaces is forgotten.
+        if let Some(plan) = &open_plan {
+            forget_plan(client, &scope, plan)?;
+        }
+        let mut sweep: Sweep = load(client, &sweep_key(&scope))?.unwrap_or_default();
+        let fresh = sweep.sweep.is_empty()
+            || sweep.signature != signature
+            || (since_input.is_some() && sweep.since != since_input)
+            || (first_step && now_ms().saturating_sub(sweep.opened_at_ms) > SWEEP_TTL_MS);
+        if fresh {
+            let since = since_input.clone().or_else(|| cursor.as_ref().and_then(|c| c.cursor.clone())).or(anchor);
+            state::forget(client, &scope, &sweep)?;
+            sweep = Sweep { signature, since, opened_at_ms: now_ms(), sweep: format!("{:x}", now_ms()), include_deleted, ..Sweep::default() };
+        }
+        (scope.clone(), sweep, plan::Range::default(), None)
+    } else {
+        let plan = match open_plan {
+            Some(plan) if plan.signature == signature && (since_input.is_none() || plan.since == since_input) && !replaces_stale(&plan) => plan,
+            Some(plan) if !first_step => {
+                return Err(ZohoError::invalid_input(format!(
+                    "this step reads the sweep of {scope} differently from its plan {} (per-page, fields, include-deleted or since): pass the same values on every step of a sliced sweep",
+                    plan.id
+                )));
+            }
+            open => {
+                // The first step of a sliced sweep makes its plan (an unfinished single walk or
+                // older plan of this scope is dropped).
+                if let Some(old) = &open {
+                    forget_plan(client, &scope, old)?;
+                }
+                if let Some(single) = load::<Sweep>(client, &sweep_key(&scope))? {
+                    state::forget(client, &scope, &single)?;
+                    client.storage.delete(&sweep_key(&scope))?;
+                }
+                let since = since_input.clone().or_else(|| cursor.as_ref().and_then(|c| c.cursor.clone())).or(anchor);
+                let plan = plan::make(client, &module, since, slices, signature.clone(), include_deleted)?;
+                save(client, &plan_key(&scope), &plan)?;
+                plan
+            }
+        };
+        let walk_scope = slice_scope(&scope, slice);
+        let tag = plan.tag();
+        let mut sweep: Sweep = load(client, &sweep_key(&walk_scope))?.unwrap_or_default();
+        if sweep.plan.as_deref() != Some(tag.as_str()) {
+            if !first_step {
+                return Err(ZohoError::new(
+                    ErrorKind::Conflict,
+                    format!(
+                        "page {} of slice {slice} is not part of the open sweep plan {} of {scope} (another first step replaced the plan, or this slice's page 1 was never read under it): read every slice again from page 1",
+                        input.page.unwrap_or(0),
+                        plan.id
+                    ),
+                ));
+            }
+            state::forget(client, &walk_scope, &sweep)?;
+            sweep = Sweep {
+                signature,
+                since: plan.since.clone(),
+                opened_at_ms: now_ms(),
+                sweep: plan.id.clone(),
+                until: plan.until.clone(),
+                cursor: plan.cursor.clone(),
+                // The deleted feed is walked once, by slice 1 after its last records page.
+                include_deleted: plan.include_deleted && slice == 1,
+                plan: Some(tag),
+                ..Sweep::default()
+            };
+        }
+        let range = plan.range(slice);
+        let info = SliceInfo {
+            n: slice,
+            of: slices,
+            from: range.after.as_ref().map(|k| k.time.clone()).or_else(|| plan.since.clone()),
+            from_id: range.after.as_ref().map(|k| k.id.clone()),
+            to: range.through.as_ref().map(|k| k.time.clone()).or_else(|| plan.until.clone()),
+            to_id: range.through.as_ref().map(|k| k.id.clone()),
+            plan: PlanInfo { id: plan.id.clone(), records: plan.records, balanced: plan.balanced, calls: plan.calls, credits: plan.credits },
+        };
+        (walk_scope, sweep, range, Some(info))
+    };
     let since = sweep.since.clone();
     let page: u64 = match input.page {
         Some(p) => u64::from(p),
@@ -232,6 +382,11 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
     if sweep.last_page.is_some_and(|last| page > last) {
         result = Some(Page::empty());
     }
+    if range.empty {
+        // A slice the plan left nothing in ends on its first page, unasked.
+        sweep.last_page = Some(sweep.last_page.unwrap_or(1).min(page));
+        result = Some(Page::empty());
+    }
     while result.is_none() {
         let mut conditions = Vec::new();
         if let Some(since) = &since {
@@ -240,12 +395,13 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
         if let Some(until) = &sweep.until {
             conditions.push(format!("Modified_Time <= '{until}'"));
         }
-        let start = if n > 1 { load_key(client, &page_key(&scope, &sweep.sweep, "start", n))? } else { None };
+        conditions.extend(range.conditions());
+        let start = if n > 1 { load_key(client, &page_key(&walk_scope, &sweep.sweep, "start", n))? } else { None };
         if let Some(start) = &start {
             conditions.push(start.after());
         }
         // A page read before is read again over the same key range.
-        let known_end = if n <= fetched { load_key(client, &page_key(&scope, &sweep.sweep, "start", n.saturating_add(1)))? } else { None };
+        let known_end = if n <= fetched { load_key(client, &page_key(&walk_scope, &sweep.sweep, "start", n.saturating_add(1)))? } else { None };
         if let Some(end) = &known_end {
             conditions.push(end.up_to());
         }
@@ -267,7 +423,7 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
             fetched_page.more = sweep.last_page != Some(n);
         } else {
             if let Some(last) = fetched_page.rows.iter().rev().find_map(|r| r.key.clone()) {
-                save(client, &page_key(&scope, &sweep.sweep, "start", n.saturating_add(1)), &last)?;
+                save(client, &page_key(&walk_scope, &sweep.sweep, "start", n.saturating_add(1)), &last)?;
                 fetched = n;
             }
             if !fetched_page.more || fetched_page.rows.is_empty() {
@@ -302,7 +458,7 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
         }
     }
     if !delivered.is_empty() {
-        save(client, &page_key(&scope, &sweep.sweep, "boundary", page), &delivered)?;
+        save(client, &page_key(&walk_scope, &sweep.sweep, "boundary", page), &delivered)?;
     }
     // Records the previous sweep delivered in its boundary window, with the same content, are
     // dropped; only a page reaching back into that window reads the remembered digests.
@@ -333,7 +489,7 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
     }
     sweep.fetched = fetched;
     sweep.served = sweep.served.max(page);
-    save(client, &sweep_key(&scope), &sweep)?;
+    save(client, &sweep_key(&walk_scope), &sweep)?;
 
     Ok(SweepPage {
         record_type: module,
@@ -345,6 +501,8 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
         cursor: cursor.and_then(|c| c.cursor),
         sweep: SweepInfo { id: sweep.sweep, since, until: sweep.until, commits_cursor: sweep.cursor, duplicates_dropped: dropped },
         deleted: deleted_ids,
+        slice: slice_info.take(),
+        usage: client.usage(),
         stream: None,
         incremental: None,
     })
@@ -354,11 +512,13 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
 const BOUNDARY_PAGES_READ: u64 = 10_000;
 
 /// Commits the finished sweep of `scope` (default: the module) with its cursor and boundary,
-/// or sets an explicit cursor.
+/// or sets an explicit cursor. A sliced sweep commits only when every slice of its open plan
+/// delivered its last page; its boundary digests are gathered from every slice.
 pub fn commit(client: &Client, record_type: &str, scope: Option<&str>, timestamp: Option<&str>) -> Result<Value> {
     let module = validate::module_name(record_type.trim())?.to_string();
     let scope = scope.map(str::to_string).unwrap_or_else(|| module.clone());
     let sweep: Option<Sweep> = load(client, &sweep_key(&scope))?;
+    let plan: Option<Plan> = load::<Plan>(client, &plan_key(&scope))?.filter(Plan::is_sound);
     let mut cursor = Cursor::default();
     match timestamp.map(str::trim).filter(|t| !t.is_empty()) {
         Some(timestamp) => {
@@ -366,28 +526,47 @@ pub fn commit(client: &Client, record_type: &str, scope: Option<&str>, timestamp
             cursor.source = Some("explicit".into());
         }
         None => {
-            let Some(sweep) = sweep.as_ref().filter(|s| s.finished()) else {
-                return Err(ZohoError::new(
-                    ErrorKind::Conflict,
-                    "there is no finished sweep to commit: read pages until more_records is false (with include-deleted, until the deleted feed is walked too), then update the run date (or pass timestamp)",
-                ));
-            };
-            cursor.cursor = sweep.cursor.clone();
-            cursor.until = sweep.until.clone();
-            cursor.source = Some("sweep".into());
-            // Gather what the sweep's pages delivered in the boundary window: its last pages.
             let mut gathered = Boundary::new();
-            let last = sweep.last_page.unwrap_or(0);
-            for n in (1..=last).rev().take(BOUNDARY_PAGES_READ as usize) {
-                for (id, digest) in load::<Boundary>(client, &page_key(&scope, &sweep.sweep, "boundary", n))?.unwrap_or_default() {
-                    if gathered.len() < boundary::MAX_BOUNDARY_IDS {
-                        gathered.entry(id).or_insert(digest);
+            if let Some(plan) = &plan {
+                let tag = plan.tag();
+                let mut walks = Vec::new();
+                let mut unfinished = Vec::new();
+                for n in 1..=plan.slices {
+                    let walk_scope = slice_scope(&scope, n);
+                    match load::<Sweep>(client, &sweep_key(&walk_scope))?.filter(|s| s.plan.as_deref() == Some(tag.as_str()) && s.finished()) {
+                        Some(walk) => walks.push((walk_scope, walk)),
+                        None => unfinished.push(n.to_string()),
                     }
                 }
-                if gathered.len() >= boundary::MAX_BOUNDARY_IDS {
-                    break;
+                if !unfinished.is_empty() {
+                    return Err(ZohoError::new(
+                        ErrorKind::Conflict,
+                        format!(
+                            "the sliced sweep of {scope} (plan {}) is not finished: slice {} of {} has not delivered its last page; read each until more_records is false (slice 1 with include-deleted, until the deleted feed is walked too), then commit",
+                            plan.id,
+                            unfinished.join(", "),
+                            plan.slices
+                        ),
+                    ));
                 }
+                cursor.cursor = plan.cursor.clone();
+                cursor.until = plan.until.clone();
+                // The last slices first: the boundary window is at the sweep's end.
+                for (walk_scope, walk) in walks.iter().rev() {
+                    gather(client, walk_scope, walk, &mut gathered)?;
+                }
+            } else {
+                let Some(sweep) = sweep.as_ref().filter(|s| s.finished()) else {
+                    return Err(ZohoError::new(
+                        ErrorKind::Conflict,
+                        "there is no finished sweep to commit: read pages until more_records is false (with include-deleted, until the deleted feed is walked too), then update the run date (or pass timestamp)",
+                    ));
+                };
+                cursor.cursor = sweep.cursor.clone();
+                cursor.until = sweep.until.clone();
+                gather(client, &scope, sweep, &mut gathered)?;
             }
+            cursor.source = Some("sweep".into());
             save(client, &boundary_key(&scope), &gathered)?;
         }
     }
@@ -400,7 +579,38 @@ pub fn commit(client: &Client, record_type: &str, scope: Option<&str>, timestamp
         state::forget(client, &scope, sweep)?;
     }
     client.storage.delete(&sweep_key(&scope))?;
+    if let Some(plan) = &plan {
+        forget_plan(client, &scope, plan)?;
+    }
     Ok(json!({ "record_type": module, "cursor": cursor.cursor, "source": cursor.source, "committed_at": cursor.committed_at }))
+}
+
+/// Adds what a walk's pages delivered in the boundary window: its last pages, up to the cap.
+fn gather(client: &Client, walk_scope: &str, sweep: &Sweep, gathered: &mut Boundary) -> Result<()> {
+    let last = sweep.last_page.unwrap_or(0);
+    for n in (1..=last).rev().take(BOUNDARY_PAGES_READ as usize) {
+        if gathered.len() >= boundary::MAX_BOUNDARY_IDS {
+            break;
+        }
+        for (id, digest) in load::<Boundary>(client, &page_key(walk_scope, &sweep.sweep, "boundary", n))?.unwrap_or_default() {
+            if gathered.len() < boundary::MAX_BOUNDARY_IDS {
+                gathered.entry(id).or_insert(digest);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deletes a plan and its slices' walks (their page keys with them).
+fn forget_plan(client: &Client, scope: &str, plan: &Plan) -> Result<()> {
+    for n in 1..=plan.slices {
+        let walk_scope = slice_scope(scope, n);
+        if let Some(walk) = load::<Sweep>(client, &sweep_key(&walk_scope))? {
+            state::forget(client, &walk_scope, &walk)?;
+        }
+        client.storage.delete(&sweep_key(&walk_scope))?;
+    }
+    client.storage.delete(&plan_key(scope))
 }
 
 #[cfg(test)]

@@ -118,7 +118,7 @@ fn full_refresh_page(client: &Client, stream: &str, page: u32, per_page: u32) ->
         None => (json!([]), false),
     };
     let next_page = if more { page.checked_add(1) } else { None };
-    Ok(json!({ "stream": stream, "records": records, "page": page, "more_records": more && next_page.is_some(), "next_page": next_page, "incremental": false }))
+    Ok(json!({ "stream": stream, "records": records, "page": page, "more_records": more && next_page.is_some(), "next_page": next_page, "incremental": false, "usage": client.usage() }))
 }
 
 /// A page of a stream as the step's JSON text (incremental records pass through as Zoho's text).

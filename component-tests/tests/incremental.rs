@@ -4,11 +4,11 @@
 use component_tests::{error_of, new_runtime, ok_of, Harness};
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-fn instant(zoho_time: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(zoho_time).map(|t| t.timestamp()).unwrap_or(i64::MIN)
-}
+#[path = "support/users.rs"]
+mod users;
+use users::{change, versions_now, Change, Ledger};
 
 /// Reads one sweep of `module` to its end and commits it; returns the records in order.
 async fn sweep(h: &Harness, module: &str, per_page: u32, fields: &str) -> Vec<Value> {
@@ -128,39 +128,6 @@ async fn explicit_timestamps_and_deleted_ids() {
     assert_eq!(error_of(&outcome)["kind"], "invalid-input");
 }
 
-#[derive(Debug, Clone)]
-enum Change {
-    Modify(usize),
-    /// Two modifications of one record within the same second.
-    ModifyTwice(usize),
-    Create,
-    Delete(usize),
-    Tick,
-}
-
-fn change() -> impl Strategy<Value = Change> {
-    prop_oneof![
-        6 => (0usize..10_000).prop_map(Change::Modify),
-        3 => (0usize..10_000).prop_map(Change::ModifyTwice),
-        2 => Just(Change::Create),
-        1 => (0usize..10_000).prop_map(Change::Delete),
-        1 => Just(Change::Tick)
-    ]
-}
-
-/// A record's version: modifications write `v<n>` (n grows) into Last_Name, a delivered field,
-/// so a later version differs in content even within one Modified_Time second.
-fn version_of(last_name: &Value) -> u64 {
-    last_name.as_str().and_then(|n| n.strip_prefix('v')).and_then(|n| n.parse().ok()).unwrap_or(0)
-}
-
-fn versions_now(h: &Harness) -> HashMap<String, u64> {
-    h.sandbox.record_versions("Contacts").into_iter().map(|(id, _)| {
-        let version = h.sandbox.record("Contacts", &id).map_or(0, |r| version_of(&r["Last_Name"]));
-        (id, version)
-    }).collect()
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 6, failure_persistence: None, .. ProptestConfig::default() })]
 
@@ -181,93 +148,31 @@ proptest! {
 async fn replay(per_page: u32, rounds: Vec<Vec<Vec<Change>>>) {
     let h = Harness::new().await;
     h.sandbox.clock().freeze_at(chrono::Utc::now());
-    let mut next_version = 1u64;
-    // Returns the record's Modified_Time after the change.
-    let mut modify = |id: &str| {
-        h.sandbox.modify_record("Contacts", id, json!({ "Last_Name": format!("v{next_version}") }));
-        next_version += 1;
-        h.sandbox.record("Contacts", id).and_then(|r| r["Modified_Time"].as_str().map(instant)).unwrap_or(i64::MIN)
-    };
-    let mut delivered: HashMap<String, u64> = HashMap::new();
-    let mut starts: Vec<HashMap<String, u64>> = Vec::new();
-    let mut deleted: HashSet<String> = HashSet::new();
-    // Per sweep: records changed while it ran to a Modified_Time past its bound (`until`).
-    let mut pushed_past: Vec<HashSet<String>> = Vec::new();
+    let mut ledger = Ledger::default();
     for (k, pages) in rounds.iter().enumerate() {
-        starts.push(versions_now(&h));
-        pushed_past.push(HashSet::new());
+        ledger.begin_sweep(&h);
         let mut page = 1;
         loop {
             let outcome = h.run("incremental-list-contacts-by-page", json!({ "page": page, "per-page": per_page, "fields": "Last_Name" })).await;
             let result = ok_of(&outcome).clone();
-            let until = result["sweep"]["until"].as_str().map_or(i64::MAX, instant);
-            let mut push = |id: &str, at: i64| {
-                if at > until {
-                    pushed_past[k].insert(id.to_string());
-                }
-            };
-            for record in result["records"].as_array().expect("records") {
-                let id = record["id"].as_str().expect("id").to_string();
-                let best = delivered.entry(id).or_insert(0);
-                *best = (*best).max(version_of(&record["Last_Name"]));
-            }
+            let until = result["sweep"]["until"].as_str().map_or(i64::MAX, users::instant);
+            ledger.deliver(&result);
             // Users change records while the sweep runs.
             for change in pages.get(page - 1).into_iter().flatten() {
-                let versions = h.sandbox.record_versions("Contacts");
-                match change {
-                    Change::Modify(i) => {
-                        let id = &versions[i % versions.len()].0;
-                        push(id, modify(id));
-                    }
-                    Change::ModifyTwice(i) => {
-                        let id = &versions[i % versions.len()].0;
-                        modify(id);
-                        push(id, modify(id));
-                    }
-                    Change::Create => { h.sandbox.create_record("Contacts", json!({ "Last_Name": "New" })); }
-                    Change::Delete(i) => {
-                        let id = versions[i % versions.len()].0.clone();
-                        h.sandbox.delete_record("Contacts", &id);
-                        deleted.insert(id);
-                    }
-                    Change::Tick => h.sandbox.clock().advance(chrono::Duration::seconds(1)),
-                }
+                ledger.apply(&h, change, until);
             }
             if result["more_records"] != json!(true) { break; }
             page += 1;
         }
         ok_of(&h.run("incremental-update-last-successful-run-date", json!({})).await);
-        // Between sweeps, within the same second: a record the sweep delivered changes again.
-        // After every other sweep the clock then moves on 3 s, so the sweep after next
-        // no longer reaches back to that second: dropping the change once loses it.
-        if let Some((id, _)) = h.sandbox.record_versions("Contacts").into_iter().max_by_key(|(id, t)| (instant(t), id.clone())) {
-            modify(&id);
-        }
-        if k % 2 == 0 {
-            h.sandbox.clock().advance(chrono::Duration::seconds(3));
-        }
-        if k >= 1 {
-            // Everything that existed when sweep k-1 began is accounted for by now: delivered
-            // (or a later version), deleted, or changed again while sweep k ran to a time past
-            // sweep k's bound. No sweep that ends while records keep changing can deliver that
-            // one (Zoho keeps no older version, and the newer one is after the bound); the
-            // version it had when sweep k began is in starts[k], checked after sweep k+1 by the
-            // same rule, and the last, quiet sweep below delivers every record without exception.
-            for (id, version) in &starts[k - 1] {
-                let ok = deleted.contains(id) || delivered.get(id).is_some_and(|d| d >= version) || pushed_past[k].contains(id);
-                assert!(ok, "sweep {} lost {id} at version {version} (delivered {:?})", k - 1, delivered.get(id));
-            }
-        }
+        ledger.end_sweep(&h, k, "");
     }
     // The last changes are delivered by one more sweep.
     let last = versions_now(&h);
-    sweep(&h, "Contacts", per_page, "Last_Name").await.iter().for_each(|record| {
-        let best = delivered.entry(record["id"].as_str().expect("id").to_string()).or_insert(0);
-        *best = (*best).max(version_of(&record["Last_Name"]));
-    });
-    for (id, version) in &last {
-        assert!(delivered.get(id).is_some_and(|d| d >= version), "the final sweep lost {id} at version {version}");
+    for record in sweep(&h, "Contacts", per_page, "Last_Name").await {
+        ledger.deliver(&json!({ "records": [record] }));
     }
+    ledger.check_final(&last, "");
 }
 
 /// Break #7, the exact scenario: a record modified twice within one second, whose first version

@@ -3,6 +3,8 @@
 //! connection's Zoho hosts) and a durable wasi:keyvalue store.
 
 #[cfg(feature = "sandbox")]
+pub mod backfill;
+#[cfg(feature = "sandbox")]
 pub mod bench;
 pub mod bytes_calls;
 pub mod convert;
@@ -15,7 +17,7 @@ pub mod sweep;
 pub mod sync;
 pub mod watch;
 
-pub use runtime::{ActionRef, HostConfig, Runtime, StepOutcome};
+pub use runtime::{ActionRef, HostConfig, Runtime, StepOutcome, TextOutcome};
 
 /// The component built by `./build.sh`, where the workspace puts it.
 pub fn default_component_path() -> std::path::PathBuf {

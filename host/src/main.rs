@@ -86,6 +86,13 @@ enum Command {
         fields: Option<String>,
         #[arg(long)]
         namespace: Option<String>,
+        /// Modified_Time slices read in parallel (1 to 10); records of different slices come
+        /// out in no particular order.
+        #[arg(long, default_value_t = 1)]
+        slices: u32,
+        /// Steps in flight at once (default: one per slice).
+        #[arg(long)]
+        concurrency: Option<usize>,
     },
     /// Read streams (leads, contacts, ..., users, modules) into one JSON-lines file each; resumable.
     Sync {
@@ -110,6 +117,13 @@ enum Command {
         backoff_at_credit_percentage: Option<f64>,
         #[arg(long)]
         namespace: Option<String>,
+        /// Modified_Time slices of each incremental stream read in parallel (1 to 10); a
+        /// resumed stream keeps the slices it started with.
+        #[arg(long, default_value_t = 1)]
+        slices: u32,
+        /// Requests a second for this connection across all workers (default: 5).
+        #[arg(long)]
+        requests_per_second: Option<u32>,
     },
     /// Write each create, edit or delete of the watched modules as a JSON line, seconds after it
     /// happens (Zoho's instant notifications, renewed before they expire) and at the latest
@@ -159,7 +173,18 @@ enum Command {
     Bench {
         #[arg(long, default_value_t = 2000)]
         iterations: usize,
+        #[command(subcommand)]
+        what: Option<BenchWhat>,
     },
+}
+
+/// Benchmarks other than the default table.
+#[cfg(feature = "sandbox")]
+#[derive(Subcommand)]
+enum BenchWhat {
+    /// A first sync of a large module at Zoho's latency and concurrency cap: slices=1, slices=N,
+    /// a peer-style GET baseline, and the same backfill with 10% of records modified meanwhile.
+    Backfill(zoho_host::backfill::Options),
 }
 
 fn json_arg(text: &str, what: &str) -> Result<Value> {
@@ -259,9 +284,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         #[cfg(feature = "sandbox")]
         Command::Demo => demo(&cli).await,
-        Command::Sync { streams, connection, anchor_date, out, per_page, concurrency, backoff_at_credit_percentage, namespace } => {
+        Command::Sync { streams, connection, anchor_date, out, per_page, concurrency, backoff_at_credit_percentage, namespace, slices, requests_per_second } => {
             let connection = json_arg(connection, "--connection")?;
-            let runtime = Runtime::new(config(&cli, data_dir(&cli)))?;
+            // Lives as long as the process: a sweep's steps run as tasks of their own.
+            let runtime: &'static Runtime = Box::leak(Box::new(Runtime::new(config(&cli, data_dir(&cli)))?));
             let request = zoho_host::sync::SyncRequest {
                 streams,
                 anchor_date: anchor_date.as_deref(),
@@ -269,21 +295,44 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 per_page: *per_page,
                 concurrency: *concurrency,
                 backoff_at_credit_percentage: *backoff_at_credit_percentage,
+                slices: *slices,
+                requests_per_second: *requests_per_second,
             };
-            let summary = zoho_host::sync::run(&runtime, &connection, namespace.as_deref(), &request).await?;
+            let started = std::time::Instant::now();
+            let summary = zoho_host::sync::run(runtime, &connection, namespace.as_deref(), &request).await?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
+            let sum = |key: &str| summary.values().map(|s| s["usage"][key].as_u64().unwrap_or(0)).sum::<u64>();
+            eprintln!("sync: {} streams in {:.1} s; {} calls, {} credits", summary.len(), started.elapsed().as_secs_f64(), sum("calls"), sum("credits"));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Sweep { record_type, connection, since, out, per_page, fields, namespace } => {
+        Command::Sweep { record_type, connection, since, out, per_page, fields, namespace, slices, concurrency } => {
             let connection = json_arg(connection, "--connection")?;
-            let runtime = Runtime::new(config(&cli, data_dir(&cli)))?;
-            let request = zoho_host::sweep::SweepRequest { record_type, since: since.as_deref(), per_page: *per_page, fields: fields.as_deref() };
+            // Lives as long as the process: a sweep's steps run as tasks of their own.
+            let runtime: &'static Runtime = Box::leak(Box::new(Runtime::new(config(&cli, data_dir(&cli)))?));
+            let request = zoho_host::sweep::SweepRequest {
+                record_type,
+                since: since.as_deref(),
+                per_page: *per_page,
+                fields: fields.as_deref(),
+                slices: *slices,
+                concurrency: *concurrency,
+            };
             let mut sink: Box<dyn std::io::Write> = match out {
                 Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?)),
                 None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
             };
-            let summary = zoho_host::sweep::run(&runtime, &connection, namespace.as_deref(), &request, &mut sink).await?;
-            eprintln!("{}: {} records in {} pages; cursor committed at {}", record_type, summary.records, summary.pages, summary.cursor);
+            let summary = zoho_host::sweep::run(runtime, &connection, namespace.as_deref(), &request, &mut sink).await?;
+            eprintln!(
+                "{}: {} records in {} pages; cursor committed at {}; {} slices, {} calls, {} credits, {:.1} s",
+                record_type,
+                summary.records,
+                summary.pages,
+                summary.cursor,
+                summary.slices,
+                summary.usage.calls,
+                summary.usage.credits,
+                summary.elapsed.as_secs_f64()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Watch { connection, events, listen, public_url, out, sweep_every, check_every, fetch_records, expiry_minutes, namespace } => {
@@ -302,7 +351,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         #[cfg(feature = "sandbox")]
-        Command::Bench { iterations } => {
+        Command::Bench { what: Some(BenchWhat::Backfill(options)), .. } => {
+            let report = zoho_host::backfill::run(&config(&cli, PathBuf::new()), options).await?;
+            print!("{}", report.markdown());
+            Ok(ExitCode::SUCCESS)
+        }
+        #[cfg(feature = "sandbox")]
+        Command::Bench { iterations, what: None } => {
             let figures = zoho_host::bench::run(&config(&cli, PathBuf::new()), *iterations).await?;
             print!("{}", figures.markdown());
             Ok(ExitCode::SUCCESS)

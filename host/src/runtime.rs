@@ -156,6 +156,14 @@ pub struct StepOutcome {
     pub peak_memory_bytes: usize,
 }
 
+/// What a step gave back with its Ok result as text (see [`Runtime::run_text`]).
+#[derive(Debug, Clone)]
+pub struct TextOutcome {
+    pub result: std::result::Result<String, Value>,
+    pub stderr: String,
+    pub peak_memory_bytes: usize,
+}
+
 pub struct Runtime {
     engine: Engine,
     component: Component,
@@ -295,6 +303,37 @@ impl Runtime {
         options: Option<&Value>,
         namespace: Option<&str>,
     ) -> Result<StepOutcome> {
+        let (origins, namespace) = self.admit(connection, input, options, namespace).await?;
+        self.run_in(action, connection, input, options, &origins, &namespace).await
+    }
+
+    /// `run`, with a string Ok result handed back as the component wrote it, unparsed: a
+    /// sweep's page goes to the output record by record without a JSON tree in between.
+    pub async fn run_text(
+        &self,
+        action: &ActionRef,
+        connection: &Value,
+        input: &Value,
+        options: Option<&Value>,
+        namespace: Option<&str>,
+    ) -> Result<TextOutcome> {
+        let (origins, namespace) = self.admit(connection, input, options, namespace).await?;
+        let (answer, stderr, peak_memory_bytes) = self.call_in(action, connection, input, options, &origins, &namespace).await?;
+        let result = match answer {
+            Answer::Vals(results) => match results.into_iter().next() {
+                Some(Val::Result(Ok(Some(v)))) if matches!(v.as_ref(), Val::String(_)) => match *v {
+                    Val::String(text) => Ok(text),
+                    _ => Err(Value::Null),
+                },
+                other => outcome_of(other.as_ref()).map(|v| v.to_string()),
+            },
+            Answer::Json(result) => result.map(|v| v.to_string()),
+        };
+        Ok(TextOutcome { result, stderr, peak_memory_bytes })
+    }
+
+    /// Checks a step's input size, and finds the connection's origins and the namespace.
+    async fn admit(&self, connection: &Value, input: &Value, options: Option<&Value>, namespace: Option<&str>) -> Result<(Vec<String>, String)> {
         let size = json_size(connection) + json_size(input) + options.map_or(0, json_size);
         if size > self.config.max_input_bytes {
             bail!("the step's input is {} MB; this host accepts at most {} MB", size >> 20, self.config.max_input_bytes >> 20);
@@ -305,7 +344,7 @@ impl Runtime {
             Some(given) => given.to_string(),
             None => self.default_namespace(connection, &origins).await,
         };
-        self.run_in(action, connection, input, options, &origins, &namespace).await
+        Ok((origins, namespace))
     }
 
     /// The namespace `run` uses for `connection` given `namespace` (None: the default one), for
@@ -392,6 +431,24 @@ impl Runtime {
         origins: &[String],
         namespace: &str,
     ) -> Result<StepOutcome> {
+        let (answer, stderr, peak_memory_bytes) = self.call_in(action, connection, input, options, origins, namespace).await?;
+        let result = match answer {
+            Answer::Vals(results) => outcome_of(results.first()),
+            Answer::Json(result) => result,
+        };
+        Ok(StepOutcome { result, stderr, peak_memory_bytes })
+    }
+
+    /// Runs one action; its results as the component gave them, its stderr and peak memory.
+    async fn call_in(
+        &self,
+        action: &ActionRef,
+        connection: &Value,
+        input: &Value,
+        options: Option<&Value>,
+        origins: &[String],
+        namespace: &str,
+    ) -> Result<(Answer, String, usize)> {
         let (mut store, stderr) = self.new_store(origins, namespace);
 
         let instance = self.pre.instantiate_async(&mut store).await?;
@@ -415,12 +472,12 @@ impl Runtime {
                 (name, given, param_ty)
             })
             .collect();
-        let result = if let Some(call) = BytesCall::of(action) {
+        let answer = if let Some(call) = BytesCall::of(action) {
             let call = self.typed.call(&mut store, &instance, call, &given);
-            match tokio::time::timeout(self.config.step_deadline, call).await {
+            Answer::Json(match tokio::time::timeout(self.config.step_deadline, call).await {
                 Ok(outcome) => outcome.map_err(|trap| anyhow!("the step stopped: {trap:#}"))?,
                 Err(_) => bail!("the step ran past its deadline of {} s", self.config.step_deadline.as_secs()),
-            }
+            })
         } else {
             let params = given.iter().map(|(name, value, param_ty)| to_val(value, param_ty, name)).collect::<Result<Vec<_>>>()?;
             let mut results = vec![Val::Bool(false); ty.results().len()];
@@ -429,12 +486,18 @@ impl Runtime {
                 Ok(outcome) => outcome.map_err(|trap| anyhow!("the step stopped: {trap:#}"))?,
                 Err(_) => bail!("the step ran past its deadline of {} s", self.config.step_deadline.as_secs()),
             }
-            outcome_of(results.first())
+            Answer::Vals(results)
         };
         let stderr = stderr.contents();
         let peak_memory_bytes = store.data().limits.peak_memory;
-        Ok(StepOutcome { result, stderr, peak_memory_bytes })
+        Ok((answer, stderr, peak_memory_bytes))
     }
+}
+
+/// A step's results: the component's values, or the JSON the typed byte calls made of them.
+enum Answer {
+    Vals(Vec<Val>),
+    Json(std::result::Result<Value, Value>),
 }
 
 /// The JSON a `result<string|record, zoho-error>` stands for: a string Ok is parsed as JSON;

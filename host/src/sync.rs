@@ -1,28 +1,40 @@
 //! `zoho-host sync`: reads streams through the component, concurrently up to a cap, one
-//! JSON-lines file per stream plus a state file, resumable after an interruption: a stream
-//! continues from the page after the last one fully written (the component keeps each sweep's
-//! page ranges), and a partly written page is cut off before it is read again.
+//! JSON-lines file per stream plus a state file, resumable after an interruption: each slice of
+//! a stream continues from the page after the last one fully written (the component keeps each
+//! sweep's page ranges), and a partly written page is cut off before it is read again.
+//!
+//! With `slices` > 1 an incremental stream's slices are read concurrently into its one file:
+//! pages are written whole, one at a time, so the file's length after each page is a point to
+//! resume from; the order of records across slices is unspecified.
 
 use crate::runtime::{ActionRef, Runtime};
+use crate::sweep::{check_slices, write_record, Page, Pages, Usage, Walk, Walked};
 use anyhow::{bail, Context as _, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde_json::{json, Map, Value};
+use std::cell::RefCell;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-
-/// How many times one page waits out `rate-limited` before the sync gives up.
-const RATE_LIMIT_WAITS: u32 = 30;
+use std::time::Instant;
 
 pub struct SyncRequest<'a> {
     pub streams: &'a [String],
     pub anchor_date: Option<&'a str>,
     pub out_dir: &'a Path,
     pub per_page: Option<u32>,
-    /// Streams read at once (also the component's per-connection request cap).
+    /// Steps in flight at once (also the component's per-connection request cap).
     pub concurrency: usize,
     pub backoff_at_credit_percentage: Option<f64>,
+    /// Modified_Time slices of each incremental stream read in parallel, 1 to 10. A resumed
+    /// stream keeps the slices it was started with.
+    pub slices: u32,
+    /// The component's per-connection cap on requests a second (default: Sling's 5).
+    pub requests_per_second: Option<u32>,
 }
+
+/// Streams read whole on every run: one walk, no slices.
+const FULL_REFRESH: [&str; 2] = ["users", "modules"];
 
 /// The state file: per stream, how far the current run got.
 struct State {
@@ -59,76 +71,182 @@ impl State {
     }
 }
 
-async fn sync_stream(runtime: &Runtime, connection: &Value, namespace: Option<&str>, request: &SyncRequest<'_>, state: &State, stream: &str, bar: &ProgressBar) -> Result<Value> {
-    let read = ActionRef::from_key("sync-read-stream-page")?;
-    let commit = ActionRef::from_key("sync-commit-stream")?;
-    let file_path = request.out_dir.join(format!("{stream}.jsonl"));
-    let previous = state.get(stream);
-    let (mut page, mut records, kept_bytes) = match previous.get("status").and_then(Value::as_str) {
-        Some("reading") => (
-            previous["pages_written"].as_u64().unwrap_or(0) as u32 + 1,
-            previous["records"].as_u64().unwrap_or(0) as usize,
-            previous["bytes"].as_u64().unwrap_or(0),
-        ),
-        _ => (1, 0, 0),
-    };
-    let file = std::fs::OpenOptions::new().create(true).write(true).truncate(false).open(&file_path).with_context(|| format!("opening {}", file_path.display()))?;
-    // Drop whatever a crash left after the last fully written page.
-    file.set_len(kept_bytes)?;
-    let mut file = std::io::BufWriter::new(std::fs::OpenOptions::new().append(true).open(&file_path)?);
-    loop {
-        let mut input = json!({ "stream": stream, "page": page, "max-concurrency": request.concurrency });
-        if let Some(anchor) = request.anchor_date {
-            input["anchor-date"] = json!(anchor);
+/// A stream's progress inside its current sweep: pages written per slice, whether each slice
+/// ended, and how much of its file holds whole pages.
+#[derive(Debug, Clone)]
+struct Progress {
+    slices: u32,
+    pages: Vec<u32>,
+    ended: Vec<bool>,
+    records: u64,
+    bytes: u64,
+    usage: Usage,
+}
+
+impl Progress {
+    fn new(slices: u32) -> Self {
+        let n = slices as usize;
+        Progress { slices, pages: vec![0; n], ended: vec![false; n], records: 0, bytes: 0, usage: Usage::default() }
+    }
+
+    /// The progress a `reading` state recorded (a state from before slices is one slice).
+    fn of_state(state: &Value) -> Option<Progress> {
+        if state.get("status").and_then(Value::as_str) != Some("reading") {
+            return None;
         }
-        if let Some(per_page) = request.per_page {
-            input["per-page"] = json!(per_page);
-        }
-        if let Some(share) = request.backoff_at_credit_percentage {
-            input["backoff-at-credit-percentage"] = json!(share);
-        }
-        let mut waits = 0;
-        let result = loop {
-            let outcome = runtime.run(&read, connection, &input, None, namespace).await?;
-            match outcome.result {
-                Ok(value) => break value,
-                // The connection's request cap is shared with other workers: wait our turn.
-                Err(error) if error["kind"] == "rate-limited" && waits < RATE_LIMIT_WAITS => {
-                    waits += 1;
-                    let ms = error["retry-after-ms"].as_u64().unwrap_or(1_000).min(60_000);
-                    bar.set_message(format!("{stream}: rate-limited, waiting {ms} ms"));
-                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        // A page number past u32::MAX - 1 has no next page to resume from: the state is garbage.
+        let number = |v: &Value| v.as_u64().and_then(|n| u32::try_from(n).ok()).filter(|n| *n < u32::MAX);
+        let (pages, ended): (Vec<u32>, Vec<bool>) = match state.get("slice_pages").and_then(Value::as_array) {
+            Some(pages) => {
+                let ended = state.get("slice_ended").and_then(Value::as_array);
+                let mut read = Vec::with_capacity(pages.len());
+                for (i, page) in pages.iter().enumerate() {
+                    read.push((number(page)?, ended.and_then(|e| e.get(i)).and_then(Value::as_bool).unwrap_or(false)));
                 }
-                Err(error) => bail!("{stream}: page {page} failed: {error}"),
+                read.into_iter().unzip()
             }
+            None => (vec![state.get("pages_written").map_or(Some(0), number)?], vec![false]),
         };
-        for record in result["records"].as_array().context("no records array")? {
-            serde_json::to_writer(&mut file, record)?;
-            file.write_all(b"\n")?;
-            records += 1;
+        let slices = u32::try_from(pages.len()).ok().filter(|n| (1..=crate::sweep::MAX_SLICES).contains(n))?;
+        let usage = state.get("usage").and_then(|u| serde_json::from_value(u.clone()).ok()).unwrap_or_default();
+        Some(Progress {
+            slices,
+            pages,
+            ended,
+            records: state.get("records").and_then(Value::as_u64).unwrap_or(0),
+            bytes: state.get("bytes").and_then(Value::as_u64).unwrap_or(0),
+            usage,
+        })
+    }
+
+    /// Each slice's next page, or `None` for a fresh sweep (nothing written yet).
+    fn resume_from(&self) -> Option<Vec<Option<u32>>> {
+        if self.pages.iter().all(|p| *p == 0) {
+            return None;
+        }
+        Some(self.pages.iter().zip(&self.ended).map(|(p, ended)| if *ended { None } else { Some(p.saturating_add(1)) }).collect())
+    }
+
+    fn state(&self, status: &str) -> Value {
+        json!({
+            "status": status,
+            "slices": self.slices,
+            "pages_written": self.pages.iter().map(|p| u64::from(*p)).sum::<u64>(),
+            "slice_pages": self.pages,
+            "slice_ended": self.ended,
+            "records": self.records,
+            "bytes": self.bytes,
+            "usage": self.usage,
+        })
+    }
+}
+
+/// A stream's file and state: each page is appended whole, synced, then recorded.
+struct StreamFile<'a> {
+    stream: &'a str,
+    path: PathBuf,
+    state: &'a State,
+    file: RefCell<std::io::BufWriter<std::fs::File>>,
+    progress: RefCell<Progress>,
+}
+
+impl StreamFile<'_> {
+    /// Opens the stream's file, cut back to its last whole page.
+    fn open<'a>(stream: &'a str, path: PathBuf, state: &'a State, progress: Progress) -> Result<StreamFile<'a>> {
+        let file = std::fs::OpenOptions::new().create(true).write(true).truncate(false).open(&path).with_context(|| format!("opening {}", path.display()))?;
+        // Drop whatever a crash left after the last fully written page.
+        file.set_len(progress.bytes)?;
+        let file = std::io::BufWriter::new(std::fs::OpenOptions::new().append(true).open(&path)?);
+        Ok(StreamFile { stream, path, state, file: RefCell::new(file), progress: RefCell::new(progress) })
+    }
+}
+
+impl Pages for StreamFile<'_> {
+    fn write(&self, page: &Page<'_>) -> Result<()> {
+        let mut file = self.file.borrow_mut();
+        for record in &page.records {
+            write_record(&mut *file, record)?;
         }
         file.flush()?;
         file.get_ref().sync_data()?;
         let bytes = file.get_ref().metadata()?.len();
-        state.put(stream, json!({ "status": "reading", "pages_written": page, "records": records, "bytes": bytes }))?;
-        bar.set_message(format!("{stream}: {records} records, {page} pages"));
-        if result["more_records"] != json!(true) {
-            break;
-        }
-        page += 1;
+        let mut progress = self.progress.borrow_mut();
+        let index = page.slice.checked_sub(1).map(|i| i as usize).filter(|i| *i < progress.pages.len()).context("a page of an unknown slice")?;
+        progress.pages[index] = page.page;
+        progress.ended[index] = !page.more;
+        progress.records = progress.records.saturating_add(page.records.len() as u64);
+        progress.bytes = bytes;
+        progress.usage.add(page.usage);
+        self.state.put(self.stream, progress.state("reading"))
     }
+
+    /// A new plan: the sweep's pages so far are dropped from the file and read again.
+    fn restart(&self) -> Result<()> {
+        let mut file = self.file.borrow_mut();
+        file.flush()?;
+        file.get_ref().set_len(0)?;
+        let slices = self.progress.borrow().slices;
+        let mut progress = Progress::new(slices);
+        progress.usage = self.progress.borrow().usage;
+        *self.progress.borrow_mut() = progress;
+        self.state.put(self.stream, self.progress.borrow().state("reading"))
+            .with_context(|| format!("restarting {}", self.path.display()))
+    }
+}
+
+async fn sync_stream(runtime: &'static Runtime, connection: &Value, namespace: Option<&str>, request: &SyncRequest<'_>, state: &State, gate: &tokio::sync::Semaphore, stream: &str, bar: &ProgressBar) -> Result<Value> {
+    let started = Instant::now();
+    let commit = ActionRef::from_key("sync-commit-stream")?;
+    let full_refresh = FULL_REFRESH.contains(&stream.trim().to_ascii_lowercase().as_str());
+    let wanted = if full_refresh { 1 } else { request.slices };
+    // A resumed stream keeps its slices: the component's plan is fixed for its sweep.
+    let progress = Progress::of_state(&state.get(stream)).filter(|p| !full_refresh || p.slices == 1).unwrap_or_else(|| Progress::new(wanted));
+    let slices = progress.slices;
+    let resume = progress.resume_from();
+    let file = StreamFile::open(stream, request.out_dir.join(format!("{stream}.jsonl")), state, progress)?;
+
+    let mut input = json!({ "stream": stream, "max-concurrency": request.concurrency });
+    if let Some(anchor) = request.anchor_date {
+        input["anchor-date"] = json!(anchor);
+    }
+    if let Some(per_page) = request.per_page {
+        input["per-page"] = json!(per_page);
+    }
+    if let Some(share) = request.backoff_at_credit_percentage {
+        input["backoff-at-credit-percentage"] = json!(share);
+    }
+    if let Some(rate) = request.requests_per_second {
+        input["max-requests-per-second"] = json!(rate);
+    }
+    let walk = Walk { runtime, connection, namespace, action: ActionRef::from_key("sync-read-stream-page")?, input, slices, gate, label: stream.to_string(), bar };
+    let walked = Walked::default();
+    walk.run(resume, &file, &walked).await?;
+
     let committed = match runtime.run(&commit, connection, &json!({ "stream": stream }), None, namespace).await?.result {
         Ok(value) => value,
         Err(error) => bail!("{stream}: read, but the commit failed: {error}"),
     };
-    let done = json!({ "status": "done", "pages_written": page, "records": records, "cursor": committed["cursor"] });
+    let progress = file.progress.into_inner();
+    let mut done = progress.state("done");
+    done["cursor"] = committed["cursor"].clone();
+    done["elapsed_s"] = json!(started.elapsed().as_secs_f64());
+    done["restarts"] = json!(walked.restarts.get());
     state.put(stream, done.clone())?;
-    bar.finish_with_message(format!("{stream}: {records} records, done"));
+    bar.finish_with_message(format!(
+        "{stream}: {} records, done in {:.1} s; {} calls, {} credits",
+        progress.records,
+        started.elapsed().as_secs_f64(),
+        progress.usage.calls,
+        progress.usage.credits
+    ));
     Ok(done)
 }
 
-/// Runs every stream to its end (resuming an interrupted run), up to `concurrency` at once.
-pub async fn run(runtime: &Runtime, connection: &Value, namespace: Option<&str>, request: &SyncRequest<'_>) -> Result<Map<String, Value>> {
+/// Runs every stream to its end (resuming an interrupted run), up to `concurrency` steps at
+/// once. Each stream's summary has its records, pages, calls and credits (`usage`, the sum of
+/// its pages' since the sweep began, across resumptions) and elapsed seconds of this run.
+pub async fn run(runtime: &'static Runtime, connection: &Value, namespace: Option<&str>, request: &SyncRequest<'_>) -> Result<Map<String, Value>> {
+    check_slices(request.slices)?;
     std::fs::create_dir_all(request.out_dir)?;
     let state = State::load(request.out_dir)?;
     let progress = MultiProgress::new();
@@ -142,8 +260,7 @@ pub async fn run(runtime: &Runtime, connection: &Value, namespace: Option<&str>,
                 bar.finish_with_message(format!("{stream}: done earlier in this run"));
                 return Ok((stream.clone(), state.get(stream)));
             }
-            let _permit = gate.acquire().await?;
-            Ok::<_, anyhow::Error>((stream.clone(), sync_stream(runtime, connection, namespace, request, state, stream, &bar).await?))
+            Ok::<_, anyhow::Error>((stream.clone(), sync_stream(runtime, connection, namespace, request, state, gate, stream, &bar).await?))
         }
     });
     let mut summary = Map::new();
@@ -152,4 +269,34 @@ pub async fn run(runtime: &Runtime, connection: &Value, namespace: Option<&str>,
         summary.insert(stream, result);
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state written before slices resumes as one slice; a sliced one resumes each slice after
+    /// its last written page (ended slices not at all); garbage starts over.
+    #[test]
+    fn progress_resumes_from_the_state_file() {
+        let old = json!({ "status": "reading", "pages_written": 3, "records": 600, "bytes": 1234 });
+        let p = Progress::of_state(&old).expect("old state");
+        assert_eq!((p.slices, p.resume_from(), p.bytes), (1, Some(vec![Some(4)]), 1234));
+        let sliced = json!({ "status": "reading", "slice_pages": [2, 0, 5], "slice_ended": [false, false, true], "records": 10, "bytes": 99, "usage": { "calls": 9, "credits": 12 } });
+        let p = Progress::of_state(&sliced).expect("sliced state");
+        assert_eq!((p.slices, p.resume_from(), p.usage), (3, Some(vec![Some(3), Some(1), None]), Usage { calls: 9, credits: 12 }));
+        assert_eq!(Progress::of_state(&json!({ "status": "reading", "slice_pages": [0, 0] })).and_then(|p| p.resume_from()), None, "nothing written: a fresh sweep");
+        for garbage in [json!({ "status": "done" }), json!({ "status": "reading", "slice_pages": [] }), json!({ "status": "reading", "slice_pages": vec![1; 11] }), json!(null)] {
+            assert!(Progress::of_state(&garbage).is_none(), "{garbage}");
+        }
+        // A page number it cannot resume after makes the whole state unusable: the stream starts
+        // over with its file emptied (never a slice skipped, never pages written twice).
+        for edge in [json!([u64::MAX, 1]), json!([4294967295u64, 1]), json!(["1", 1]), json!([-1, 1])] {
+            assert!(Progress::of_state(&json!({ "status": "reading", "slice_pages": edge, "slice_ended": "x" })).is_none(), "{edge}");
+        }
+        let near = json!({ "status": "reading", "slice_pages": [4294967294u64, 1], "slice_ended": [false, true] });
+        assert_eq!(Progress::of_state(&near).expect("near the edge").resume_from(), Some(vec![Some(u32::MAX), None]));
+        let state = Progress::new(2).state("reading");
+        assert_eq!((state["slices"].clone(), state["slice_pages"].clone(), state["pages_written"].clone()), (json!(2), json!([0, 0]), json!(0)));
+    }
 }

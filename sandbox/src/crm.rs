@@ -134,7 +134,10 @@ pub fn list(shared: &Shared, request: &RecordedRequest, module_name: &str) -> Re
         };
         (time, id)
     };
-    matching.sort_by_key(|r| key(r));
+    // Records are kept in id order already; other orders are sorted.
+    if sort_by != "id" {
+        matching.sort_by_key(|r| key(r));
+    }
     if sort_order == "desc" {
         matching.reverse();
     }

@@ -17,6 +17,7 @@ mod notes;
 mod params;
 mod request;
 mod response;
+mod realism;
 mod related;
 mod routes;
 pub mod search;
@@ -265,5 +266,27 @@ impl Sandbox {
     /// The channels alive by the sandbox's clock (expired ones are gone).
     pub fn watch_channels(&self) -> Vec<WatchChannel> {
         watch::live_channels(&self.shared, self.shared.clock.now())
+    }
+}
+
+/// Zoho at a distance and at scale (issue 16): latency with jitter, concurrency caps, the
+/// credit table, large skewed modules.
+pub use realism::{coql_credits, coql_limit, edition_concurrency, BulkModule};
+
+impl Sandbox {
+    /// Creates a large module in one go (see [`BulkModule`]); returns its ids in creation order.
+    pub fn seed_bulk(&self, spec: &BulkModule) -> Vec<u64> {
+        realism::seed_bulk(&self.shared, spec)
+    }
+
+    /// Sets `field` to `value` on each of `ids` with Modified_Time now, as one mass update.
+    pub fn modify_bulk(&self, module: &str, ids: &[u64], field: &str, value: &serde_json::Value) -> usize {
+        realism::modify_bulk(&self.shared, module, ids, field, value)
+    }
+
+    /// The CRM calls answered so far and the credits they cost by Zoho's table.
+    pub fn usage(&self) -> (u64, u64) {
+        let limits = self.shared.limits();
+        (limits.calls, limits.credits_used)
     }
 }

@@ -5,7 +5,7 @@
 use crate::response::error_response;
 use crate::request::RecordedRequest;
 use crate::state::Shared;
-use crate::{accounts, attachments, books, convert, coql, crm, metadata, notes, related, search, tags, upsert};
+use crate::{accounts, attachments, books, convert, coql, crm, metadata, notes, realism, related, search, tags, upsert};
 use crate::{deliveries, watch};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -115,27 +115,14 @@ async fn crm_gate(State(shared): Sandbox, Extension(recorded): Recorded, request
     if !recorded.path.starts_with("/crm/") {
         return next.run(request).await;
     }
-    use std::sync::atomic::Ordering;
-    let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
-    let (over_credits, over_concurrency, latency) = {
-        let mut limits = shared.limits();
-        limits.credits_used += 1;
-        (limits.credits_used > limits.allotment(), now > limits.max_concurrent, limits.latency)
-    };
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
+    let mut admitted = realism::admit(&shared, &recorded).await;
+    if let Some(refusal) = admitted.refusal.take() {
+        return refusal;
     }
-    let response = if over_credits || over_concurrency {
-        let message = if over_credits { "the API credits of the day are exhausted" } else { "too many concurrent requests" };
-        error_response(429, "TOO_MANY_REQUESTS", message, json!({}))
-    } else if let Some(denied) = recorded.path.starts_with("/crm/v8/").then(|| crm::authenticate(&shared, &recorded)).flatten() {
-        denied
-    } else {
-        next.run(request).await
-    };
-    shared.in_flight.fetch_sub(1, Ordering::SeqCst);
-    response
+    match recorded.path.starts_with("/crm/v8/").then(|| crm::authenticate(&shared, &recorded)).flatten() {
+        Some(denied) => denied,
+        None => next.run(request).await,
+    }
 }
 
 /// Zoho's answer to a path it does not serve.

@@ -108,11 +108,29 @@ pub struct Limits {
     pub max_concurrent: usize,
     /// Added to every API answer, so concurrency can be observed.
     pub latency: std::time::Duration,
+    /// Up to this much more per answer, drawn from `seed` and the request's arrival number
+    /// (the same in every run; see `realism::delay`).
+    pub jitter: std::time::Duration,
+    pub seed: u64,
+    /// COQL's own cap on calls in flight (Zoho's heavy APIs: about 10).
+    pub max_concurrent_coql: usize,
+    /// CRM calls answered, refusals included.
+    pub calls: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { edition: "enterprise".into(), users: 10, credits_used: 0, max_concurrent: 20, latency: std::time::Duration::ZERO }
+        Limits {
+            edition: "enterprise".into(),
+            users: 10,
+            credits_used: 0,
+            max_concurrent: 20,
+            latency: std::time::Duration::ZERO,
+            jitter: std::time::Duration::ZERO,
+            seed: 0,
+            max_concurrent_coql: 10,
+            calls: 0,
+        }
     }
 }
 
@@ -135,6 +153,8 @@ pub struct Shared {
     /// Requests being answered now, and the most seen at once.
     pub in_flight: std::sync::atomic::AtomicUsize,
     pub max_in_flight: std::sync::atomic::AtomicUsize,
+    /// COQL requests being answered now.
+    pub coql_in_flight: std::sync::atomic::AtomicUsize,
     pub clock: Clock,
     log: Mutex<Vec<RecordedRequest>>,
     faults: Mutex<VecDeque<Fault>>,
@@ -163,6 +183,7 @@ impl Shared {
             limits: Mutex::new(Limits::default()),
             in_flight: Default::default(),
             max_in_flight: Default::default(),
+            coql_in_flight: Default::default(),
             log: Mutex::new(Vec::new()),
             faults: Mutex::new(VecDeque::new()),
             observer: Mutex::new(None),

@@ -401,6 +401,15 @@ fn fetch_batches(
     Ok(())
 }
 
+/// Completes records given as raw text with the fields of the later batches, as text and
+/// within [`MAX_MERGED_PAGE_BYTES`] (a sweep's wide page): past it a `zoho` error asking for
+/// fewer fields or a smaller per-page, never a page held as trees.
+pub(crate) fn complete_texts(client: &Client, module: &str, batches: &[&[String]], records: &[&RawValue]) -> Result<Vec<String>> {
+    let mut merged = MergedRecords::read(records)?;
+    merged.complete(client, module, batches)?;
+    Ok(merged.texts())
+}
+
 /// Adds the fields of the later batches to `records` (trees the caller already holds), fetched
 /// by id so every batch describes exactly the records of the first one. Each added value
 /// becomes a tree only when small ([`json::MAX_TREE_BYTES`]).

@@ -3,7 +3,7 @@
 //! `Modified_Time` read through a small typed struct.
 
 use super::state::Key;
-use crate::client::{ApiCall, Client};
+use crate::client::{coql_credits, ApiCall, Client};
 use crate::crm::response::content;
 use crate::error::{ErrorKind, Result, ZohoError};
 use crate::http::{Method, Response};
@@ -67,10 +67,19 @@ pub fn unreadable(response: &Response, what: &str, e: json::JsonError) -> ZohoEr
 
 /// Records of `module` matching `conditions`, in sweep order, at most `limit`.
 pub fn fetch(client: &Client, module: &str, coql_fields: &[String], conditions: &[String], limit: usize) -> Result<Page> {
-    let filter = if conditions.is_empty() { "id is not null".to_string() } else { conditions.join(" and ") };
-    let query = format!("select {} from {module} where {filter} order by Modified_Time asc, id asc limit 0, {limit}", coql_fields.join(", "));
+    fetch_at(client, module, coql_fields, conditions, 0, limit)
+}
+
+/// COQL's where clause (COQL needs one): the conditions, or every record.
+pub fn filter(conditions: &[String]) -> String {
+    if conditions.is_empty() { "id is not null".to_string() } else { conditions.join(" and ") }
+}
+
+/// [`fetch`] from the `offset`-th matching record (a slice plan's probe).
+pub fn fetch_at(client: &Client, module: &str, coql_fields: &[String], conditions: &[String], offset: usize, limit: usize) -> Result<Page> {
+    let query = format!("select {} from {module} where {} order by Modified_Time asc, id asc limit {offset}, {limit}", coql_fields.join(", "), filter(conditions));
     let started = Instant::now();
-    let response = client.send(ApiCall::new(Method::Post, "/crm/v8/coql").json(json_value!({ "select_query": query })))?;
+    let response = client.send(ApiCall::new(Method::Post, "/crm/v8/coql").json(json_value!({ "select_query": query })).credits(coql_credits(limit)))?;
     let took_s = i64::try_from(started.elapsed().as_secs()).unwrap_or(i64::MAX).saturating_add(1);
     let date = response.header("date").and_then(parse_http_date);
     let (rows, more) = match content(&response)? {

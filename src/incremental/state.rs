@@ -21,6 +21,17 @@ pub fn cursor_key(scope: &str) -> String {
     format!("incremental/{scope}/cursor")
 }
 
+/// A sliced sweep's plan (one per scope while the sweep is open, deleted by its commit).
+pub fn plan_key(scope: &str) -> String {
+    format!("incremental/{scope}/plan")
+}
+
+/// Where slice `n` of a sliced sweep keeps its own walk: a scope of its own, so its state is
+/// `incremental/<scope>/slice<n>/sweep` and its page keys live and expire like a sweep's.
+pub fn slice_scope(scope: &str, n: u32) -> String {
+    format!("{scope}/slice{n}")
+}
+
 /// The previous sweep's boundary (id → digest of what was delivered), apart from the cursor so
 /// pages past the boundary window never read it.
 pub fn boundary_key(scope: &str) -> String {
@@ -67,6 +78,9 @@ pub struct Sweep {
     /// The highest page served, for a step that names no page.
     #[serde(default)]
     pub served: u64,
+    /// A slice's walk: the plan it belongs to (`<plan id>:<digest of its bounds>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
 }
 
 impl Sweep {
