@@ -9,6 +9,7 @@ pub mod convert;
 pub mod kv;
 pub mod manifest;
 pub mod net;
+pub mod pool;
 pub mod runtime;
 pub mod step_log;
 pub mod sweep;

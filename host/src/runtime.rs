@@ -8,9 +8,9 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wasmtime::component::{Component, InstancePre, Linker, ResourceTable, Val};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder};
 use crate::step_log::StepLog;
@@ -46,6 +46,10 @@ pub struct HostConfig {
     pub kv: Option<String>,
     /// Bytes of a step's debug log kept (marker line included); writes past it are dropped.
     pub log_limit: usize,
+    /// PEM certificates trusted for https besides the web's roots (a private CA; the bench's
+    /// and tests' sandbox served with its self-signed certificate). Never a way around
+    /// certificate verification.
+    pub extra_trust_roots: Vec<Vec<u8>>,
 }
 
 impl HostConfig {
@@ -65,6 +69,7 @@ impl HostConfig {
             max_input_bytes: 104 << 20,
             kv: None,
             log_limit: LOG_LIMIT,
+            extra_trust_roots: Vec::new(),
         }
     }
 }
@@ -78,6 +83,40 @@ pub struct StepState {
     kv: Arc<dyn KvBackend>,
     namespace: Arc<str>,
     limits: PeakLimits,
+    clock: Arc<StepClock>,
+}
+
+/// Time a step spent in the host's key-value store and waiting for HTTP answers.
+#[derive(Debug, Default)]
+pub struct StepClock {
+    kv_nanos: AtomicU64,
+    http_nanos: AtomicU64,
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl StepClock {
+    pub fn add_kv(&self, d: Duration) {
+        self.kv_nanos.fetch_add(nanos(d), Ordering::Relaxed);
+    }
+
+    pub fn add_http(&self, d: Duration) {
+        self.http_nanos.fetch_add(nanos(d), Ordering::Relaxed);
+    }
+}
+
+/// Where a step's time went: instantiation, JSON to WIT values, the component's own work,
+/// key-value calls, HTTP exchanges (request sent to answer's head) and the result to JSON.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StepTimings {
+    pub instantiate: Duration,
+    pub to_wit: Duration,
+    pub component: Duration,
+    pub key_value: Duration,
+    pub http: Duration,
+    pub result: Duration,
 }
 
 /// The store's limits, noting the largest linear memory the step grew to.
@@ -154,6 +193,8 @@ pub struct StepOutcome {
     pub stderr: String,
     /// The largest linear memory the step's instance grew to.
     pub peak_memory_bytes: usize,
+    /// Where the step's time went.
+    pub timings: StepTimings,
 }
 
 pub struct Runtime {
@@ -163,6 +204,8 @@ pub struct Runtime {
     /// The exports whose results carry bytes, called through typed bindings.
     typed: crate::bytes_calls::Typed,
     kv: Arc<dyn KvBackend>,
+    /// Outgoing connections, kept across steps.
+    pool: Arc<crate::pool::HttpPool>,
     config: HostConfig,
     ticker_stop: Arc<AtomicBool>,
 }
@@ -242,7 +285,12 @@ impl Runtime {
             }
         });
         let typed = crate::bytes_calls::Typed::new(&pre)?;
-        Ok(Runtime { engine, component, pre, typed, kv, config, ticker_stop })
+        let pool = crate::pool::HttpPool::new(&crate::pool::PoolConfig {
+            connect_timeout: config.net.connect,
+            allow_private_networks: config.allow_private_networks,
+            extra_trust_roots: config.extra_trust_roots.clone(),
+        })?;
+        Ok(Runtime { engine, component, pre, typed, kv, pool: Arc::new(pool), config, ticker_stop })
     }
 
     pub fn engine(&self) -> &Engine {
@@ -261,15 +309,23 @@ impl Runtime {
         &self.kv
     }
 
+    /// Outgoing connections this host opened so far (each carries many steps' requests).
+    pub fn connections_opened(&self) -> u64 {
+        self.pool.connections_opened()
+    }
+
     /// A fresh store for one step: no files, no environment, no sockets; HTTP only to
     /// `origins`; key-value only in `namespace`.
     pub fn new_store(&self, origins: &[String], namespace: &str) -> (Store<StepState>, StepLog) {
         let stderr = StepLog::new(self.config.log_limit);
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+        let clock = Arc::new(StepClock::default());
+        let mut hosts = AllowedHosts::new(origins, self.config.net).allowing_private_networks(self.config.allow_private_networks).with_pool(self.pool.clone());
+        hosts.clock = Some(clock.clone());
         let state = StepState {
             wasi,
             http: WasiHttpCtx::new(),
-            hosts: AllowedHosts::new(origins, self.config.net).allowing_private_networks(self.config.allow_private_networks),
+            hosts,
             table: ResourceTable::new(),
             kv: self.kv.clone(),
             namespace: Arc::from(namespace),
@@ -277,6 +333,7 @@ impl Runtime {
                 limits: StoreLimitsBuilder::new().memory_size(self.config.memory_limit).table_elements(100_000).instances(64).build(),
                 peak_memory: 0,
             },
+            clock,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -382,8 +439,10 @@ impl Runtime {
         namespace: &str,
     ) -> Result<StepOutcome> {
         let (mut store, stderr) = self.new_store(origins, namespace);
-
+        let mut timings = StepTimings::default();
+        let started = Instant::now();
         let instance = self.pre.instantiate_async(&mut store).await?;
+        timings.instantiate = started.elapsed();
         let iface = instance
             .get_export_index(&mut store, None, &action.export_name())
             .ok_or_else(|| anyhow!("the component exports no interface {}", action.export_name()))?;
@@ -405,24 +464,38 @@ impl Runtime {
             })
             .collect();
         let result = if let Some(call) = BytesCall::of(action) {
+            let started = Instant::now();
             let call = self.typed.call(&mut store, &instance, call, &given);
-            match tokio::time::timeout(self.config.step_deadline, call).await {
+            let outcome = match tokio::time::timeout(self.config.step_deadline, call).await {
                 Ok(outcome) => outcome.map_err(|trap| anyhow!("the step stopped: {trap:#}"))?,
                 Err(_) => bail!("the step ran past its deadline of {} s", self.config.step_deadline.as_secs()),
-            }
+            };
+            timings.component = started.elapsed();
+            outcome
         } else {
+            let started = Instant::now();
             let params = given.iter().map(|(name, value, param_ty)| to_val(value, param_ty, name)).collect::<Result<Vec<_>>>()?;
             let mut results = vec![Val::Bool(false); ty.results().len()];
+            timings.to_wit = started.elapsed();
+            let started = Instant::now();
             let call = func.call_async(&mut store, &params, &mut results);
             match tokio::time::timeout(self.config.step_deadline, call).await {
                 Ok(outcome) => outcome.map_err(|trap| anyhow!("the step stopped: {trap:#}"))?,
                 Err(_) => bail!("the step ran past its deadline of {} s", self.config.step_deadline.as_secs()),
             }
-            outcome_of(results.first())
+            timings.component = started.elapsed();
+            let started = Instant::now();
+            let outcome = outcome_of(results.first());
+            timings.result = started.elapsed();
+            outcome
         };
+        let clock = &store.data().clock;
+        timings.key_value = Duration::from_nanos(clock.kv_nanos.load(Ordering::Relaxed));
+        timings.http = Duration::from_nanos(clock.http_nanos.load(Ordering::Relaxed));
+        timings.component = timings.component.saturating_sub(timings.key_value).saturating_sub(timings.http);
         let stderr = stderr.contents();
         let peak_memory_bytes = store.data().limits.peak_memory;
-        Ok(StepOutcome { result, stderr, peak_memory_bytes })
+        Ok(StepOutcome { result, stderr, peak_memory_bytes, timings })
     }
 }
 

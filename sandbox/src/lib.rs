@@ -232,3 +232,11 @@ mod books_actions;
 /// For tests: a module's id as /settings/modules lists it, and the PDF an invoice document is.
 pub use books_actions::pdf as books_pdf;
 pub use metadata::module_id;
+
+impl Sandbox {
+    /// The sandbox's routes over its own state, to serve on another listener as well (the
+    /// bench's connection-counting and TLS fronts).
+    pub fn router(&self) -> axum::Router {
+        routes::app(self.shared.clone())
+    }
+}
