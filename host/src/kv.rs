@@ -3,17 +3,24 @@
 //! Redis (`--kv redis://...`, shared by host workers on many machines). A component's cached
 //! tokens, field lists, cursors and counters survive restarts. Each step sees only its
 //! connection's namespace.
+//!
+//! The backends are blocking (SQLite files, a Redis socket), so the host functions are async
+//! and run every backend call on tokio's blocking threads: a slow disk, a lock held by another
+//! process or a slow Redis never stalls the steps sharing the async runtime.
 
+use crate::runtime::StepClock;
 use anyhow::Context as _;
 use rusqlite::{params, OptionalExtension};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
 use wasmtime::component::{HasData, Resource, ResourceTable};
 
 mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit/deps/keyvalue",
         world: "wasi:keyvalue/imports",
+        imports: { default: async },
         with: { "wasi:keyvalue/store.bucket": super::Bucket },
     });
 }
@@ -111,9 +118,15 @@ fn private_file(path: &Path) -> anyhow::Result<()> {
     }
 }
 
+/// Connections of a SQLite store: reads run side by side (WAL); writes take turns in-process,
+/// so they never sleep in SQLite's busy handler waiting for each other.
+const SQLITE_CONNECTIONS: usize = 4;
+
 /// The SQLite backend: one file for every namespace.
 pub struct KvStore {
-    db: Mutex<rusqlite::Connection>,
+    idle: Mutex<Vec<rusqlite::Connection>>,
+    returned: Condvar,
+    writer: Mutex<()>,
 }
 
 /// An open bucket: a namespace (whose data) and a bucket name (which part of it).
@@ -130,16 +143,23 @@ impl KvStore {
         // The file holds access tokens: only the host's user may read it. SQLite gives its
         // -wal and -shm files the database file's mode.
         private_file(path)?;
-        let db = rusqlite::Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
-        // WAL lets several host processes share the file; busy_timeout makes them wait their turn.
-        db.pragma_update(None, "journal_mode", "WAL")?;
-        db.pragma_update(None, "synchronous", "NORMAL")?;
-        db.busy_timeout(std::time::Duration::from_secs(5))?;
-        db.execute_batch(
-            "CREATE TABLE IF NOT EXISTS kv (
-                namespace TEXT NOT NULL, bucket TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
-                PRIMARY KEY (namespace, bucket, key)) WITHOUT ROWID;",
-        )?;
+        let mut idle = Vec::with_capacity(SQLITE_CONNECTIONS);
+        for _ in 0..SQLITE_CONNECTIONS {
+            let db = rusqlite::Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
+            // WAL lets readers and several host processes share the file; busy_timeout makes
+            // writers of other processes wait their turn.
+            db.pragma_update(None, "journal_mode", "WAL")?;
+            db.pragma_update(None, "synchronous", "NORMAL")?;
+            db.busy_timeout(std::time::Duration::from_secs(5))?;
+            if idle.is_empty() {
+                db.execute_batch(
+                    "CREATE TABLE IF NOT EXISTS kv (
+                        namespace TEXT NOT NULL, bucket TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
+                        PRIMARY KEY (namespace, bucket, key)) WITHOUT ROWID;",
+                )?;
+            }
+            idle.push(db);
+        }
         for companion in ["-wal", "-shm"] {
             let mut name = path.as_os_str().to_owned();
             name.push(companion);
@@ -147,14 +167,36 @@ impl KvStore {
                 private_file(Path::new(&name))?;
             }
         }
-        Ok(Arc::new(KvStore { db: Mutex::new(db) }))
+        Ok(Arc::new(KvStore { idle: Mutex::new(idle), returned: Condvar::new(), writer: Mutex::new(()) }))
+    }
+
+    /// Runs `f` on an idle connection (waiting for one when all are busy).
+    fn on_connection<T>(&self, f: impl FnOnce(&mut rusqlite::Connection) -> Result<T, store::Error>) -> Result<T, store::Error> {
+        let poisoned = |_| store::Error::Other("key-value store lock poisoned".into());
+        let mut db = {
+            let mut idle = self.idle.lock().map_err(poisoned)?;
+            loop {
+                match idle.pop() {
+                    Some(db) => break db,
+                    None => idle = self.returned.wait(idle).map_err(poisoned)?,
+                }
+            }
+        };
+        let outcome = f(&mut db);
+        self.idle.lock().map_err(poisoned)?.push(db);
+        self.returned.notify_one();
+        outcome
     }
 
     fn with_db<T>(&self, f: impl FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<T>) -> Result<T, store::Error> {
-        let mut db = self.db.lock().map_err(|_| store::Error::Other("key-value store lock poisoned".into()))?;
-        f(&mut db).map_err(|e| store::Error::Other(format!("key-value store: {e}")))
+        self.on_connection(|db| f(db).map_err(|e| store::Error::Other(format!("key-value store: {e}"))))
     }
 
+    /// `with_db` for a write: one writer of this process at a time.
+    fn write<T>(&self, f: impl FnOnce(&mut rusqlite::Connection) -> Result<T, store::Error>) -> Result<T, store::Error> {
+        let _turn = self.writer.lock().map_err(|_| store::Error::Other("key-value store lock poisoned".into()))?;
+        self.on_connection(f)
+    }
 }
 
 impl KvBackend for KvStore {
@@ -167,18 +209,20 @@ impl KvBackend for KvStore {
     }
 
     fn set(&self, namespace: &str, bucket: &str, key: &str, value: &[u8]) -> Result<(), store::Error> {
-        self.with_db(|db| {
-            db.prepare_cached("INSERT OR REPLACE INTO kv (namespace, bucket, key, value) VALUES (?1, ?2, ?3, ?4)")?
-                .execute(params![namespace, bucket, key, value])
+        self.write(|db| {
+            db.prepare_cached("INSERT OR REPLACE INTO kv (namespace, bucket, key, value) VALUES (?1, ?2, ?3, ?4)")
+                .and_then(|mut statement| statement.execute(params![namespace, bucket, key, value]))
                 .map(drop)
+                .map_err(|e| store::Error::Other(format!("key-value store: {e}")))
         })
     }
 
     fn delete(&self, namespace: &str, bucket: &str, key: &str) -> Result<(), store::Error> {
-        self.with_db(|db| {
-            db.prepare_cached("DELETE FROM kv WHERE namespace = ?1 AND bucket = ?2 AND key = ?3")?
-                .execute(params![namespace, bucket, key])
+        self.write(|db| {
+            db.prepare_cached("DELETE FROM kv WHERE namespace = ?1 AND bucket = ?2 AND key = ?3")
+                .and_then(|mut statement| statement.execute(params![namespace, bucket, key]))
                 .map(drop)
+                .map_err(|e| store::Error::Other(format!("key-value store: {e}")))
         })
     }
 
@@ -192,30 +236,32 @@ impl KvBackend for KvStore {
 
     /// One IMMEDIATE transaction per increment.
     fn increment(&self, namespace: &str, bucket: &str, key: &str, delta: u64) -> Result<u64, store::Error> {
-        let mut db = self.db.lock().map_err(|_| store::Error::Other("key-value store lock poisoned".into()))?;
-        let sql_error = |e: rusqlite::Error| store::Error::Other(format!("key-value store: {e}"));
-        // IMMEDIATE takes the write lock first, so two processes cannot both read the old value.
-        let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql_error)?;
-        let current: Option<Vec<u8>> = tx
-            .query_row("SELECT value FROM kv WHERE namespace = ?1 AND bucket = ?2 AND key = ?3", params![namespace, bucket, key], |r| r.get(0))
-            .optional()
-            .map_err(sql_error)?;
-        let current = match current {
-            None => 0,
-            Some(bytes) => std::str::from_utf8(&bytes)
-                .ok()
-                .and_then(|s| s.parse::<u64>().ok())
-                .ok_or_else(|| store::Error::Other(format!("key {key:?} does not hold a counter")))?,
-        };
-        let next = current.checked_add(delta).ok_or_else(|| store::Error::Other(format!("counter {key:?} overflows")))?;
-        tx.execute(
-            "INSERT OR REPLACE INTO kv (namespace, bucket, key, value) VALUES (?1, ?2, ?3, ?4)",
-            params![namespace, bucket, key, next.to_string().into_bytes()],
-        )
-        .map_err(sql_error)?;
-        tx.commit().map_err(sql_error)?;
-        Ok(next)
+        self.write(|db| increment_in(db, namespace, bucket, key, delta))
     }
+}
+
+/// One IMMEDIATE transaction per increment: it takes the write lock first, so two processes
+/// cannot both read the old value.
+fn increment_in(db: &mut rusqlite::Connection, namespace: &str, bucket: &str, key: &str, delta: u64) -> Result<u64, store::Error> {
+    let sql_error = |e: rusqlite::Error| store::Error::Other(format!("key-value store: {e}"));
+    let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql_error)?;
+    let current: Option<Vec<u8>> = tx
+        .prepare_cached("SELECT value FROM kv WHERE namespace = ?1 AND bucket = ?2 AND key = ?3")
+        .and_then(|mut statement| statement.query_row(params![namespace, bucket, key], |r| r.get(0)).optional())
+        .map_err(sql_error)?;
+    let current = match current {
+        None => 0,
+        Some(bytes) => std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .ok_or_else(|| store::Error::Other(format!("key {key:?} does not hold a counter")))?,
+    };
+    let next = current.checked_add(delta).ok_or_else(|| store::Error::Other(format!("counter {key:?} overflows")))?;
+    tx.prepare_cached("INSERT OR REPLACE INTO kv (namespace, bucket, key, value) VALUES (?1, ?2, ?3, ?4)")
+        .and_then(|mut statement| statement.execute(params![namespace, bucket, key, next.to_string().into_bytes()]))
+        .map_err(sql_error)?;
+    tx.commit().map_err(sql_error)?;
+    Ok(next)
 }
 
 /// The Redis backend: a hash per (namespace, bucket), counters with HINCRBY, so several host
@@ -270,9 +316,11 @@ impl KvBackend for RedisStore {
 
 /// What the keyvalue imports see of a step: its namespace, the store, the resource table.
 pub struct KvView<'a> {
-    pub store: &'a dyn KvBackend,
+    pub store: &'a Arc<dyn KvBackend>,
     pub namespace: &'a Arc<str>,
     pub table: &'a mut ResourceTable,
+    /// Where the step's time in the store is added up.
+    pub clock: Option<&'a StepClock>,
 }
 
 pub struct Kv;
@@ -296,10 +344,28 @@ impl KvView<'_> {
         let b = self.table.get(bucket).map_err(|e| store::Error::Other(e.to_string()))?;
         Ok((b.namespace.clone(), b.name.clone()))
     }
+
+    /// Runs `f` on the backend from one of tokio's blocking threads, timed for the step.
+    async fn off_runtime<T: Send + 'static>(
+        &mut self,
+        bucket: &Resource<Bucket>,
+        f: impl FnOnce(&dyn KvBackend, &str, &str) -> Result<T, store::Error> + Send + 'static,
+    ) -> Result<T, store::Error> {
+        let (namespace, name) = self.bucket(bucket)?;
+        let backend = self.store.clone();
+        let started = Instant::now();
+        let outcome = tokio::task::spawn_blocking(move || f(&*backend, &namespace, &name))
+            .await
+            .unwrap_or_else(|e| Err(store::Error::Other(format!("key-value call failed: {e}"))));
+        if let Some(clock) = self.clock {
+            clock.add_kv(started.elapsed());
+        }
+        outcome
+    }
 }
 
 impl store::Host for KvView<'_> {
-    fn open(&mut self, identifier: String) -> Result<Resource<Bucket>, store::Error> {
+    async fn open(&mut self, identifier: String) -> Result<Resource<Bucket>, store::Error> {
         if !self.store.provides_store() {
             return Err(store::Error::NoSuchStore);
         }
@@ -312,62 +378,57 @@ impl store::Host for KvView<'_> {
 }
 
 impl store::HostBucket for KvView<'_> {
-    fn get(&mut self, bucket: Resource<Bucket>, key: String) -> Result<Option<Vec<u8>>, store::Error> {
-        let (ns, name) = self.bucket(&bucket)?;
-        self.store.get(&ns, &name, &key)
+    async fn get(&mut self, bucket: Resource<Bucket>, key: String) -> Result<Option<Vec<u8>>, store::Error> {
+        self.off_runtime(&bucket, move |store, ns, name| store.get(ns, name, &key)).await
     }
 
-    fn set(&mut self, bucket: Resource<Bucket>, key: String, value: Vec<u8>) -> Result<(), store::Error> {
-        let (ns, name) = self.bucket(&bucket)?;
-        self.store.set(&ns, &name, &key, &value)
+    async fn set(&mut self, bucket: Resource<Bucket>, key: String, value: Vec<u8>) -> Result<(), store::Error> {
+        self.off_runtime(&bucket, move |store, ns, name| store.set(ns, name, &key, &value)).await
     }
 
-    fn delete(&mut self, bucket: Resource<Bucket>, key: String) -> Result<(), store::Error> {
-        let (ns, name) = self.bucket(&bucket)?;
-        self.store.delete(&ns, &name, &key)
+    async fn delete(&mut self, bucket: Resource<Bucket>, key: String) -> Result<(), store::Error> {
+        self.off_runtime(&bucket, move |store, ns, name| store.delete(ns, name, &key)).await
     }
 
-    fn exists(&mut self, bucket: Resource<Bucket>, key: String) -> Result<bool, store::Error> {
-        let (ns, name) = self.bucket(&bucket)?;
-        Ok(self.store.get(&ns, &name, &key)?.is_some())
+    async fn exists(&mut self, bucket: Resource<Bucket>, key: String) -> Result<bool, store::Error> {
+        self.off_runtime(&bucket, move |store, ns, name| Ok(store.get(ns, name, &key)?.is_some())).await
     }
 
-    fn list_keys(&mut self, bucket: Resource<Bucket>, cursor: Option<u64>) -> Result<store::KeyResponse, store::Error> {
-        let (ns, name) = self.bucket(&bucket)?;
-        let offset = cursor.unwrap_or(0) as usize;
-        let all = self.store.keys(&ns, &name)?;
-        let keys: Vec<String> = all.iter().skip(offset).take(LIST_PAGE as usize).cloned().collect();
-        let cursor = (offset + keys.len() < all.len()).then_some((offset + keys.len()) as u64);
-        Ok(store::KeyResponse { keys, cursor })
+    async fn list_keys(&mut self, bucket: Resource<Bucket>, cursor: Option<u64>) -> Result<store::KeyResponse, store::Error> {
+        let offset = usize::try_from(cursor.unwrap_or(0)).unwrap_or(usize::MAX);
+        self.off_runtime(&bucket, move |store, ns, name| {
+            let all = store.keys(ns, name)?;
+            let keys: Vec<String> = all.iter().skip(offset).take(LIST_PAGE as usize).cloned().collect();
+            let next = offset.saturating_add(keys.len());
+            let cursor = (next < all.len()).then_some(next as u64);
+            Ok(store::KeyResponse { keys, cursor })
+        })
+        .await
     }
 
-    fn drop(&mut self, bucket: Resource<Bucket>) -> wasmtime::Result<()> {
+    async fn drop(&mut self, bucket: Resource<Bucket>) -> wasmtime::Result<()> {
         self.table.delete(bucket)?;
         Ok(())
     }
 }
 
 impl atomics::Host for KvView<'_> {
-    fn increment(&mut self, bucket: Resource<Bucket>, key: String, delta: u64) -> Result<u64, store::Error> {
-        let (ns, name) = self.bucket(&bucket)?;
-        self.store.increment(&ns, &name, &key, delta)
+    async fn increment(&mut self, bucket: Resource<Bucket>, key: String, delta: u64) -> Result<u64, store::Error> {
+        self.off_runtime(&bucket, move |store, ns, name| store.increment(ns, name, &key, delta)).await
     }
 }
 
 impl batch::Host for KvView<'_> {
-    fn get_many(&mut self, bucket: Resource<Bucket>, keys: Vec<String>) -> Result<Vec<Option<(String, Vec<u8>)>>, store::Error> {
-        let (ns, name) = self.bucket(&bucket)?;
-        keys.into_iter().map(|key| Ok(self.store.get(&ns, &name, &key)?.map(|v| (key, v)))).collect()
+    async fn get_many(&mut self, bucket: Resource<Bucket>, keys: Vec<String>) -> Result<Vec<Option<(String, Vec<u8>)>>, store::Error> {
+        self.off_runtime(&bucket, move |store, ns, name| keys.into_iter().map(|key| Ok(store.get(ns, name, &key)?.map(|v| (key, v)))).collect()).await
     }
 
-    fn set_many(&mut self, bucket: Resource<Bucket>, key_values: Vec<(String, Vec<u8>)>) -> Result<(), store::Error> {
-        let (ns, name) = self.bucket(&bucket)?;
-        key_values.iter().try_for_each(|(key, value)| self.store.set(&ns, &name, key, value))
+    async fn set_many(&mut self, bucket: Resource<Bucket>, key_values: Vec<(String, Vec<u8>)>) -> Result<(), store::Error> {
+        self.off_runtime(&bucket, move |store, ns, name| key_values.iter().try_for_each(|(key, value)| store.set(ns, name, key, value))).await
     }
 
-    fn delete_many(&mut self, bucket: Resource<Bucket>, keys: Vec<String>) -> Result<(), store::Error> {
-        let (ns, name) = self.bucket(&bucket)?;
-        keys.iter().try_for_each(|key| self.store.delete(&ns, &name, key))
+    async fn delete_many(&mut self, bucket: Resource<Bucket>, keys: Vec<String>) -> Result<(), store::Error> {
+        self.off_runtime(&bucket, move |store, ns, name| keys.iter().try_for_each(|key| store.delete(ns, name, key))).await
     }
 }
 

@@ -164,7 +164,7 @@ impl WasiHttpView for StepState {
 }
 
 fn kv_view(state: &mut StepState) -> KvView<'_> {
-    KvView { store: &*state.kv, namespace: &state.namespace, table: &mut state.table }
+    KvView { store: &state.kv, namespace: &state.namespace, table: &mut state.table, clock: Some(&*state.clock) }
 }
 
 /// One action as the component exports it: interface and function name.
@@ -386,7 +386,9 @@ impl Runtime {
     /// such, so it costs one request too, and keeps its token namespace.
     async fn org_of(&self, connection: &Value, origins: &[String], token: &str) -> Option<String> {
         let now = unix_now();
-        if let Ok(Some(bytes)) = self.kv.get(MANAGED_TOKENS, "", token) {
+        let (kv, key) = (self.kv.clone(), token.to_string());
+        let cached = tokio::task::spawn_blocking(move || kv.get(MANAGED_TOKENS, "", &key)).await;
+        if let Ok(Ok(Some(bytes))) = cached {
             if let Ok(known) = serde_json::from_slice::<KnownToken>(&bytes) {
                 if now.saturating_sub(known.at) < MANAGED_TOKEN_RETENTION.as_secs() {
                     return known.org;
@@ -397,9 +399,13 @@ impl Runtime {
         let action = ActionRef { interface: "crm".into(), function: "raw-request".into() };
         let outcome = self.run_in(&action, connection, &serde_json::json!({ "url": "/org" }), None, origins, &probe).await;
         // The probe's own state (cached field lists, credit counts) is not kept.
-        for key in self.kv.keys(&probe, "").unwrap_or_default() {
-            let _ = self.kv.delete(&probe, "", &key);
-        }
+        let kv = self.kv.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            for key in kv.keys(&probe, "").unwrap_or_default() {
+                let _ = kv.delete(&probe, "", &key);
+            }
+        })
+        .await;
         // Raw answers come back whatever their status; errors are the component's typed ones.
         let org = match outcome.map(|o| o.result) {
             Ok(Ok(answer)) if answer["status"] == 200 => org_id_of(&answer),
@@ -410,24 +416,30 @@ impl Runtime {
             _ => return None,
         };
         let known = serde_json::json!({ "org": org, "at": now });
-        let _ = self.kv.set(MANAGED_TOKENS, "", token, known.to_string().as_bytes());
-        self.forget_stale_tokens(now);
+        let (kv, key) = (self.kv.clone(), token.to_string());
+        let _ = tokio::task::spawn_blocking(move || {
+            let _ = kv.set(MANAGED_TOKENS, "", &key, known.to_string().as_bytes());
+            forget_stale_tokens(&*kv, now);
+        })
+        .await;
         org
     }
+}
 
-    /// Deletes token → org entries past their retention, so the host's store stays bounded.
-    fn forget_stale_tokens(&self, now: u64) {
-        for key in self.kv.keys(MANAGED_TOKENS, "").unwrap_or_default() {
-            let stale = match self.kv.get(MANAGED_TOKENS, "", &key) {
-                Ok(Some(bytes)) => serde_json::from_slice::<KnownToken>(&bytes).map_or(true, |k| now.saturating_sub(k.at) >= MANAGED_TOKEN_RETENTION.as_secs()),
-                _ => false,
-            };
-            if stale {
-                let _ = self.kv.delete(MANAGED_TOKENS, "", &key);
-            }
+/// Deletes token → org entries past their retention, so the host's store stays bounded.
+fn forget_stale_tokens(kv: &dyn KvBackend, now: u64) {
+    for key in kv.keys(MANAGED_TOKENS, "").unwrap_or_default() {
+        let stale = match kv.get(MANAGED_TOKENS, "", &key) {
+            Ok(Some(bytes)) => serde_json::from_slice::<KnownToken>(&bytes).map_or(true, |k| now.saturating_sub(k.at) >= MANAGED_TOKEN_RETENTION.as_secs()),
+            _ => false,
+        };
+        if stale {
+            let _ = kv.delete(MANAGED_TOKENS, "", &key);
         }
     }
+}
 
+impl Runtime {
     /// Runs one action in a given namespace, with the connection's allowed origins.
     async fn run_in(
         &self,
