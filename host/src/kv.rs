@@ -318,11 +318,12 @@ impl KvStore {
         let mut idle = Vec::with_capacity(SQLITE_CONNECTIONS);
         for _ in 0..SQLITE_CONNECTIONS {
             let db = rusqlite::Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
-            // WAL lets readers and several host processes share the file; busy_timeout makes
-            // writers of other processes wait their turn.
+            // busy_timeout first: another runtime opening the same file (a restarted host, a
+            // second worker) may hold it while switching to WAL. WAL lets readers and several
+            // host processes share the file; busy_timeout makes their writers wait their turn.
+            db.busy_timeout(std::time::Duration::from_secs(5))?;
             db.pragma_update(None, "journal_mode", "WAL")?;
             db.pragma_update(None, "synchronous", "NORMAL")?;
-            db.busy_timeout(std::time::Duration::from_secs(5))?;
             if idle.is_empty() {
                 db.execute_batch(
                     "CREATE TABLE IF NOT EXISTS kv (
