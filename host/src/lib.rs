@@ -11,6 +11,7 @@ pub mod convert;
 pub mod kv;
 pub mod manifest;
 pub mod net;
+pub mod pool;
 pub mod runtime;
 pub mod step_log;
 pub mod sweep;

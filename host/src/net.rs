@@ -1,6 +1,8 @@
 //! Outgoing HTTP for a step: only to the connection's own Zoho hosts, with bounded waits.
 
-use std::time::Duration;
+use crate::pool::{HttpPool, PoolConfig};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
 /// Caps on how long the host waits, whatever the component asks for.
@@ -25,6 +27,10 @@ pub struct AllowedHosts {
     /// Let a host name resolve to a private, loopback or link-local address (off by default:
     /// a public name pointing inward is how requests get smuggled into a platform's network).
     pub allow_private_networks: bool,
+    /// The host's shared connections; without one, each request gets a connection of its own.
+    pool: Option<Arc<HttpPool>>,
+    /// Time spent waiting for answers' heads, for the step's breakdown.
+    pub clock: Option<Arc<crate::runtime::StepClock>>,
 }
 
 /// Addresses a public name must not lead to.
@@ -53,7 +59,14 @@ fn origin_of(url: &str) -> Option<(String, String, u16)> {
 
 impl AllowedHosts {
     pub fn new(origins: &[String], limits: NetLimits) -> Self {
-        AllowedHosts { origins: origins.iter().filter_map(|o| origin_of(o)).collect(), limits, allow_private_networks: false }
+        AllowedHosts { origins: origins.iter().filter_map(|o| origin_of(o)).collect(), limits, allow_private_networks: false, pool: None, clock: None }
+    }
+
+    /// Sends through `pool` (built with this host's private-network setting), reusing its
+    /// connections across steps.
+    pub fn with_pool(mut self, pool: Arc<HttpPool>) -> Self {
+        self.pool = Some(pool);
+        self
     }
 
     pub fn allowing_private_networks(mut self, allow: bool) -> Self {
@@ -94,24 +107,29 @@ impl WasiHttpHooks for AllowedHosts {
     ) -> SendFuture {
         let allowed = self.allows(&request.uri().to_string());
         let options = self.clamp(options);
-        let check_resolution = !self.allow_private_networks;
-        let host = request.uri().host().unwrap_or("").trim_start_matches('[').trim_end_matches(']').to_string();
-        let port = request.uri().port_u16().unwrap_or(if request.uri().scheme_str() == Some("http") { 80 } else { 443 });
+        let pool = self.pool.clone();
+        let (connect, allow_private_networks) = (self.limits.connect, self.allow_private_networks);
+        let clock = self.clock.clone();
         drop(fut);
         Box::new(async move {
+            // Every request is checked, whichever connection would carry it: a pooled
+            // connection only ever serves its own origin, and only allowed origins get here.
             if !allowed {
                 return Err(wasmtime_wasi_http::Error::HttpRequestDenied);
             }
-            // An IP literal was configured on purpose; a name must not resolve inward.
-            if check_resolution && host.parse::<std::net::IpAddr>().is_err() {
-                let addrs = tokio::net::lookup_host((host.as_str(), port)).await.map_err(|_| wasmtime_wasi_http::Error::DnsError { rcode: Some("lookup failed".into()), info_code: None })?;
-                if addrs.into_iter().any(|a| is_private(a.ip())) {
-                    return Err(wasmtime_wasi_http::Error::DestinationIpProhibited);
+            let started = Instant::now();
+            let response = match pool {
+                Some(pool) => pool.send(request, options).await,
+                None => {
+                    let config = PoolConfig { connect_timeout: connect, allow_private_networks, extra_trust_roots: Vec::new() };
+                    let pool = HttpPool::new(&config).map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string())))?;
+                    pool.send(request, options).await
                 }
+            };
+            if let Some(clock) = clock {
+                clock.add_http(started.elapsed());
             }
-            use http_body_util::BodyExt;
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
-            Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as Box<dyn std::future::Future<Output = _> + Send>))
+            Ok((response?, Box::new(async { Ok(()) }) as Box<dyn std::future::Future<Output = _> + Send>))
         })
     }
 }

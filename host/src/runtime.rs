@@ -8,9 +8,9 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wasmtime::component::{Component, InstancePre, Linker, ResourceTable, Val};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder};
 use crate::step_log::StepLog;
@@ -22,6 +22,9 @@ pub const PACKAGE: &str = "zoho:connector";
 pub const VERSION: &str = "0.1.0";
 /// How often the epoch advances; the step deadline is counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Linear memory and table bytes a pooled slot keeps mapped between steps.
+const RESIDENT_MEMORY: usize = 2 << 20;
+const RESIDENT_TABLE: usize = 64 << 10;
 /// Bytes of a step's stderr (its debug log) kept; the rest is dropped with a marker line.
 pub const LOG_LIMIT: usize = 1 << 20;
 
@@ -46,6 +49,10 @@ pub struct HostConfig {
     pub kv: Option<String>,
     /// Bytes of a step's debug log kept (marker line included); writes past it are dropped.
     pub log_limit: usize,
+    /// PEM certificates trusted for https besides the web's roots (a private CA; the bench's
+    /// and tests' sandbox served with its self-signed certificate). Never a way around
+    /// certificate verification.
+    pub extra_trust_roots: Vec<Vec<u8>>,
 }
 
 impl HostConfig {
@@ -65,6 +72,7 @@ impl HostConfig {
             max_input_bytes: 104 << 20,
             kv: None,
             log_limit: LOG_LIMIT,
+            extra_trust_roots: Vec::new(),
         }
     }
 }
@@ -78,6 +86,40 @@ pub struct StepState {
     kv: Arc<dyn KvBackend>,
     namespace: Arc<str>,
     limits: PeakLimits,
+    clock: Arc<StepClock>,
+}
+
+/// Time a step spent in the host's key-value store and waiting for HTTP answers.
+#[derive(Debug, Default)]
+pub struct StepClock {
+    kv_nanos: AtomicU64,
+    http_nanos: AtomicU64,
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl StepClock {
+    pub fn add_kv(&self, d: Duration) {
+        self.kv_nanos.fetch_add(nanos(d), Ordering::Relaxed);
+    }
+
+    pub fn add_http(&self, d: Duration) {
+        self.http_nanos.fetch_add(nanos(d), Ordering::Relaxed);
+    }
+}
+
+/// Where a step's time went: instantiation, JSON to WIT values, the component's own work,
+/// key-value calls, HTTP exchanges (request sent to answer's head) and the result to JSON.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StepTimings {
+    pub instantiate: Duration,
+    pub to_wit: Duration,
+    pub component: Duration,
+    pub key_value: Duration,
+    pub http: Duration,
+    pub result: Duration,
 }
 
 /// The store's limits, noting the largest linear memory the step grew to.
@@ -125,7 +167,7 @@ impl WasiHttpView for StepState {
 }
 
 fn kv_view(state: &mut StepState) -> KvView<'_> {
-    KvView { store: &*state.kv, namespace: &state.namespace, table: &mut state.table }
+    KvView { store: &state.kv, namespace: &state.namespace, table: &mut state.table, clock: Some(&*state.clock) }
 }
 
 /// One action as the component exports it: interface and function name.
@@ -154,6 +196,8 @@ pub struct StepOutcome {
     pub stderr: String,
     /// The largest linear memory the step's instance grew to.
     pub peak_memory_bytes: usize,
+    /// Where the step's time went.
+    pub timings: StepTimings,
 }
 
 /// What a step gave back with its Ok result as text (see [`Runtime::run_text`]).
@@ -171,6 +215,8 @@ pub struct Runtime {
     /// The exports whose results carry bytes, called through typed bindings.
     typed: crate::bytes_calls::Typed,
     kv: Arc<dyn KvBackend>,
+    /// Outgoing connections, kept across steps.
+    pool: Arc<crate::pool::HttpPool>,
     config: HostConfig,
     ticker_stop: Arc<AtomicBool>,
 }
@@ -192,7 +238,13 @@ pub fn engine(config: &HostConfig) -> Result<Engine> {
             .total_core_instances(n * 8)
             .total_memories(n * 2)
             .total_tables(n * 8)
-            .max_memory_size(config.memory_limit);
+            .max_memory_size(config.memory_limit)
+            // A step touches about 1.1 MiB: a reused slot keeps those pages mapped and has them
+            // reset in place (only the touched ones, where the kernel can tell), instead of
+            // faulting in fresh zero pages on every step.
+            .linear_memory_keep_resident(RESIDENT_MEMORY)
+            .table_keep_resident(RESIDENT_TABLE)
+            .pagemap_scan(wasmtime::Enabled::Auto);
         wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     Ok(Engine::new(&wasm)?)
@@ -240,6 +292,8 @@ impl Runtime {
             Some(spec) => kv::open_backend(spec)?,
             None => kv::KvStore::open(&config.data_dir.join("kv.sqlite3"))? as Arc<dyn KvBackend>,
         };
+        // Credit counts are written in batches: no request waits for a durable write.
+        let kv: Arc<dyn KvBackend> = if kv.provides_store() { kv::Batched::wrap(kv) } else { kv };
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let (ticking_engine, stop) = (engine.clone(), ticker_stop.clone());
@@ -250,7 +304,12 @@ impl Runtime {
             }
         });
         let typed = crate::bytes_calls::Typed::new(&pre)?;
-        Ok(Runtime { engine, component, pre, typed, kv, config, ticker_stop })
+        let pool = crate::pool::HttpPool::new(&crate::pool::PoolConfig {
+            connect_timeout: config.net.connect,
+            allow_private_networks: config.allow_private_networks,
+            extra_trust_roots: config.extra_trust_roots.clone(),
+        })?;
+        Ok(Runtime { engine, component, pre, typed, kv, pool: Arc::new(pool), config, ticker_stop })
     }
 
     pub fn engine(&self) -> &Engine {
@@ -269,15 +328,23 @@ impl Runtime {
         &self.kv
     }
 
+    /// Outgoing connections this host opened so far (each carries many steps' requests).
+    pub fn connections_opened(&self) -> u64 {
+        self.pool.connections_opened()
+    }
+
     /// A fresh store for one step: no files, no environment, no sockets; HTTP only to
     /// `origins`; key-value only in `namespace`.
     pub fn new_store(&self, origins: &[String], namespace: &str) -> (Store<StepState>, StepLog) {
         let stderr = StepLog::new(self.config.log_limit);
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+        let clock = Arc::new(StepClock::default());
+        let mut hosts = AllowedHosts::new(origins, self.config.net).allowing_private_networks(self.config.allow_private_networks).with_pool(self.pool.clone());
+        hosts.clock = Some(clock.clone());
         let state = StepState {
             wasi,
             http: WasiHttpCtx::new(),
-            hosts: AllowedHosts::new(origins, self.config.net).allowing_private_networks(self.config.allow_private_networks),
+            hosts,
             table: ResourceTable::new(),
             kv: self.kv.clone(),
             namespace: Arc::from(namespace),
@@ -285,6 +352,7 @@ impl Runtime {
                 limits: StoreLimitsBuilder::new().memory_size(self.config.memory_limit).table_elements(100_000).instances(64).build(),
                 peak_memory: 0,
             },
+            clock,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -318,7 +386,7 @@ impl Runtime {
         namespace: Option<&str>,
     ) -> Result<TextOutcome> {
         let (origins, namespace) = self.admit(connection, input, options, namespace).await?;
-        let (answer, stderr, peak_memory_bytes) = self.call_in(action, connection, input, options, &origins, &namespace).await?;
+        let (answer, stderr, peak_memory_bytes, _timings) = self.call_in(action, connection, input, options, &origins, &namespace).await?;
         let result = match answer {
             Answer::Vals(results) => match results.into_iter().next() {
                 Some(Val::Result(Ok(Some(v)))) if matches!(v.as_ref(), Val::String(_)) => match *v {
@@ -379,7 +447,9 @@ impl Runtime {
     /// such, so it costs one request too, and keeps its token namespace.
     async fn org_of(&self, connection: &Value, origins: &[String], token: &str) -> Option<String> {
         let now = unix_now();
-        if let Ok(Some(bytes)) = self.kv.get(MANAGED_TOKENS, "", token) {
+        let (kv, key) = (self.kv.clone(), token.to_string());
+        let cached = tokio::task::spawn_blocking(move || kv.get(MANAGED_TOKENS, "", &key)).await;
+        if let Ok(Ok(Some(bytes))) = cached {
             if let Ok(known) = serde_json::from_slice::<KnownToken>(&bytes) {
                 if now.saturating_sub(known.at) < MANAGED_TOKEN_RETENTION.as_secs() {
                     return known.org;
@@ -390,9 +460,13 @@ impl Runtime {
         let action = ActionRef { interface: "crm".into(), function: "raw-request".into() };
         let outcome = self.run_in(&action, connection, &serde_json::json!({ "url": "/org" }), None, origins, &probe).await;
         // The probe's own state (cached field lists, credit counts) is not kept.
-        for key in self.kv.keys(&probe, "").unwrap_or_default() {
-            let _ = self.kv.delete(&probe, "", &key);
-        }
+        let kv = self.kv.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            for key in kv.keys(&probe, "").unwrap_or_default() {
+                let _ = kv.delete(&probe, "", &key);
+            }
+        })
+        .await;
         // Raw answers come back whatever their status; errors are the component's typed ones.
         let org = match outcome.map(|o| o.result) {
             Ok(Ok(answer)) if answer["status"] == 200 => org_id_of(&answer),
@@ -403,24 +477,30 @@ impl Runtime {
             _ => return None,
         };
         let known = serde_json::json!({ "org": org, "at": now });
-        let _ = self.kv.set(MANAGED_TOKENS, "", token, known.to_string().as_bytes());
-        self.forget_stale_tokens(now);
+        let (kv, key) = (self.kv.clone(), token.to_string());
+        let _ = tokio::task::spawn_blocking(move || {
+            let _ = kv.set(MANAGED_TOKENS, "", &key, known.to_string().as_bytes());
+            forget_stale_tokens(&*kv, now);
+        })
+        .await;
         org
     }
+}
 
-    /// Deletes token → org entries past their retention, so the host's store stays bounded.
-    fn forget_stale_tokens(&self, now: u64) {
-        for key in self.kv.keys(MANAGED_TOKENS, "").unwrap_or_default() {
-            let stale = match self.kv.get(MANAGED_TOKENS, "", &key) {
-                Ok(Some(bytes)) => serde_json::from_slice::<KnownToken>(&bytes).map_or(true, |k| now.saturating_sub(k.at) >= MANAGED_TOKEN_RETENTION.as_secs()),
-                _ => false,
-            };
-            if stale {
-                let _ = self.kv.delete(MANAGED_TOKENS, "", &key);
-            }
+/// Deletes token → org entries past their retention, so the host's store stays bounded.
+fn forget_stale_tokens(kv: &dyn KvBackend, now: u64) {
+    for key in kv.keys(MANAGED_TOKENS, "").unwrap_or_default() {
+        let stale = match kv.get(MANAGED_TOKENS, "", &key) {
+            Ok(Some(bytes)) => serde_json::from_slice::<KnownToken>(&bytes).map_or(true, |k| now.saturating_sub(k.at) >= MANAGED_TOKEN_RETENTION.as_secs()),
+            _ => false,
+        };
+        if stale {
+            let _ = kv.delete(MANAGED_TOKENS, "", &key);
         }
     }
+}
 
+impl Runtime {
     /// Runs one action in a given namespace, with the connection's allowed origins.
     async fn run_in(
         &self,
@@ -431,15 +511,18 @@ impl Runtime {
         origins: &[String],
         namespace: &str,
     ) -> Result<StepOutcome> {
-        let (answer, stderr, peak_memory_bytes) = self.call_in(action, connection, input, options, origins, namespace).await?;
+        let (answer, stderr, peak_memory_bytes, mut timings) = self.call_in(action, connection, input, options, origins, namespace).await?;
+        let started = Instant::now();
         let result = match answer {
             Answer::Vals(results) => outcome_of(results.first()),
             Answer::Json(result) => result,
         };
-        Ok(StepOutcome { result, stderr, peak_memory_bytes })
+        timings.result = started.elapsed();
+        Ok(StepOutcome { result, stderr, peak_memory_bytes, timings })
     }
 
-    /// Runs one action; its results as the component gave them, its stderr and peak memory.
+    /// Runs one action; its results as the component gave them, its stderr, peak memory and
+    /// where its time went (the result's conversion is the caller's to time).
     async fn call_in(
         &self,
         action: &ActionRef,
@@ -448,10 +531,12 @@ impl Runtime {
         options: Option<&Value>,
         origins: &[String],
         namespace: &str,
-    ) -> Result<(Answer, String, usize)> {
+    ) -> Result<(Answer, String, usize, StepTimings)> {
         let (mut store, stderr) = self.new_store(origins, namespace);
-
+        let mut timings = StepTimings::default();
+        let started = Instant::now();
         let instance = self.pre.instantiate_async(&mut store).await?;
+        timings.instantiate = started.elapsed();
         let iface = instance
             .get_export_index(&mut store, None, &action.export_name())
             .ok_or_else(|| anyhow!("the component exports no interface {}", action.export_name()))?;
@@ -473,24 +558,35 @@ impl Runtime {
             })
             .collect();
         let answer = if let Some(call) = BytesCall::of(action) {
+            let started = Instant::now();
             let call = self.typed.call(&mut store, &instance, call, &given);
-            Answer::Json(match tokio::time::timeout(self.config.step_deadline, call).await {
+            let outcome = match tokio::time::timeout(self.config.step_deadline, call).await {
                 Ok(outcome) => outcome.map_err(|trap| anyhow!("the step stopped: {trap:#}"))?,
                 Err(_) => bail!("the step ran past its deadline of {} s", self.config.step_deadline.as_secs()),
-            })
+            };
+            timings.component = started.elapsed();
+            Answer::Json(outcome)
         } else {
+            let started = Instant::now();
             let params = given.iter().map(|(name, value, param_ty)| to_val(value, param_ty, name)).collect::<Result<Vec<_>>>()?;
             let mut results = vec![Val::Bool(false); ty.results().len()];
+            timings.to_wit = started.elapsed();
+            let started = Instant::now();
             let call = func.call_async(&mut store, &params, &mut results);
             match tokio::time::timeout(self.config.step_deadline, call).await {
                 Ok(outcome) => outcome.map_err(|trap| anyhow!("the step stopped: {trap:#}"))?,
                 Err(_) => bail!("the step ran past its deadline of {} s", self.config.step_deadline.as_secs()),
             }
+            timings.component = started.elapsed();
             Answer::Vals(results)
         };
+        let clock = &store.data().clock;
+        timings.key_value = Duration::from_nanos(clock.kv_nanos.load(Ordering::Relaxed));
+        timings.http = Duration::from_nanos(clock.http_nanos.load(Ordering::Relaxed));
+        timings.component = timings.component.saturating_sub(timings.key_value).saturating_sub(timings.http);
         let stderr = stderr.contents();
         let peak_memory_bytes = store.data().limits.peak_memory;
-        Ok((answer, stderr, peak_memory_bytes))
+        Ok((answer, stderr, peak_memory_bytes, timings))
     }
 }
 

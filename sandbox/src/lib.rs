@@ -290,3 +290,11 @@ impl Sandbox {
         (limits.calls, limits.credits_used)
     }
 }
+
+impl Sandbox {
+    /// The sandbox's routes over its own state, to serve on another listener as well (the
+    /// bench's connection-counting and TLS fronts).
+    pub fn router(&self) -> axum::Router {
+        routes::app(self.shared.clone())
+    }
+}
