@@ -223,6 +223,14 @@ impl<'a> Auth<'a> {
             let window = now_ms() / LEASE_WINDOW_MS;
             let lease = format!("auth/lease/{}/{window}", self.identity);
             if self.storage.increment(&lease, 1)? == 1 || started.elapsed() > patience {
+                // A step that held the lease a moment ago may have stored its token and let the
+                // lease go between our cache miss and our increment: use that token, not a second.
+                if let Some(session) = self.cached()? {
+                    if Some(session.token.as_str()) != rejected {
+                        let _ = self.storage.delete(&lease);
+                        return Ok(session);
+                    }
+                }
                 let outcome = self.request_token();
                 let _ = self.storage.delete(&lease);
                 return outcome;

@@ -15,6 +15,8 @@
 //! | `incremental/<scope>/sweep` (an open sweep) | 7 days from when it was opened | commit; sweep |
 //! | `incremental/<scope>/<sweep>/{start,boundary}/<n>` | while `<sweep>` is the scope's open sweep (and an hour after it began) | commit and restart; sweep |
 //! | `incremental/<scope>/cursor`, `cursor-boundary` | always: one each per scope, replaced at each commit | — |
+//! | `incremental/<scope>/plan` (a sliced sweep's plan) | one per scope, while its sweep is open; the next plan replaces it | commit; next plan |
+//! | `incremental/<scope>/slice<n>/...` (a slice's own walk) | as a sweep's keys, with `<scope>/slice<n>` as the scope | as above |
 //! | anything else (`books/organization-id`, other engineers' keys) | always | — |
 
 use super::{Storage, HOUR_MS_FOR_RETENTION as HOUR_MS};
