@@ -198,7 +198,9 @@ pub fn list(client: &Client, input: &ListInput) -> Result<String> {
         None => None,
     };
     let module = match input.module.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
-        Some(m) => Some(validate::module_name(m)?),
+        Some(m) => Some(validate::module_name(m).map_err(|_| {
+            ZohoError::invalid_input(format!("module {:?} is not a module API name: letters, digits and underscores, at most 25 (e.g. Leads)", m.chars().take(40).collect::<String>()))
+        })?),
         None => None,
     };
     if input.page == Some(0) {
