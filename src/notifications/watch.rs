@@ -112,6 +112,19 @@ fn channel_answer(channel_id: &str, token: Option<&str>, expiry: &str, events: O
     json!({ "channel_id": channel_id, "token": token, "channel_expiry": expiry, "events": events, "server_time": server.map(format_iso) }).to_string()
 }
 
+/// Sends one channel `item` with `method`; its outcome's kept expiry (when Zoho says) and
+/// Zoho's clock, or the outcome's error.
+fn write_one(client: &Client, method: Method, item: Value) -> Result<(Option<String>, Option<Seconds>)> {
+    let response = client.send(ApiCall::new(method, WATCH_PATH).json(json!({ "watch": [item] })))?;
+    let server = remember_clock(client, &response);
+    let items = outcomes(&response, 1)?;
+    let outcome = items.first().unwrap_or(&Value::Null);
+    match failed(&response, outcome) {
+        Some(error) => Err(error),
+        None => Ok((kept_expiry(outcome), server)),
+    }
+}
+
 /// Enable a channel: `POST /crm/v8/actions/watch`.
 pub fn enable(client: &Client, input: &EnableInput) -> Result<String> {
     let events = channel::events(&input.events)?;
@@ -127,15 +140,8 @@ pub fn enable(client: &Client, input: &EnableInput) -> Result<String> {
     if let Some(affected) = input.return_affected_field_values {
         item["return_affected_field_values"] = json!(affected);
     }
-    let response = client.send(ApiCall::new(Method::Post, WATCH_PATH).json(json!({ "watch": [item] })))?;
-    let server = remember_clock(client, &response);
-    let items = outcomes(&response, 1)?;
-    let item = items.first().unwrap_or(&Value::Null);
-    if let Some(error) = failed(&response, item) {
-        return Err(error);
-    }
-    let expiry = kept_expiry(item).unwrap_or(expiry);
-    Ok(channel_answer(&channel_id, Some(&token), &expiry, Some(&events), server))
+    let (kept, server) = write_one(client, Method::Post, item)?;
+    Ok(channel_answer(&channel_id, Some(&token), &kept.unwrap_or(expiry), Some(&events), server))
 }
 
 /// Move a channel's expiry: `PATCH /crm/v8/actions/watch` with the channel's id and new
@@ -144,17 +150,9 @@ pub fn renew(client: &Client, input: &RenewInput) -> Result<String> {
     let channel_id = channel::channel_id(&input.channel_id, "channel-id")?;
     let minutes = channel::expiry_minutes(input.expiry_minutes)?;
     let expiry = expiry_at(client, minutes);
-    let body = json!({ "watch": [{ "channel_id": channel_id, "channel_expiry": expiry }] });
-    let response = client.send(ApiCall::new(Method::Patch, WATCH_PATH).json(body))?;
-    let server = remember_clock(client, &response);
-    let items = outcomes(&response, 1)?;
-    let item = items.first().unwrap_or(&Value::Null);
-    if let Some(error) = failed(&response, item) {
-        return Err(error);
-    }
-    let expiry = kept_expiry(item).unwrap_or(expiry);
+    let (kept, server) = write_one(client, Method::Patch, json!({ "channel_id": channel_id, "channel_expiry": expiry }))?;
     // Zoho's PATCH answer names neither the token nor the events: null says "unchanged, not read".
-    Ok(channel_answer(channel_id, None, &expiry, None, server))
+    Ok(channel_answer(channel_id, None, &kept.unwrap_or(expiry), None, server))
 }
 
 /// Stop channels: `DELETE /crm/v8/actions/watch?channel_ids=a,b`.
@@ -198,7 +196,9 @@ pub fn list(client: &Client, input: &ListInput) -> Result<String> {
         None => None,
     };
     let module = match input.module.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
-        Some(m) => Some(validate::module_name(m)?),
+        Some(m) => Some(validate::module_name(m).map_err(|_| {
+            ZohoError::invalid_input(format!("module {:?} is not a module API name: letters, digits and underscores, at most 25 (e.g. Leads)", m.chars().take(40).collect::<String>()))
+        })?),
         None => None,
     };
     if input.page == Some(0) {
