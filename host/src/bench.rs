@@ -367,6 +367,15 @@ async fn native_coql(addr: std::net::SocketAddr, token: &str, query: &str) -> Re
     Ok((serde_json::from_slice(&bytes)?, date))
 }
 
+/// A sweep page as the host reads it: records borrowed as raw text.
+#[derive(serde::Deserialize)]
+struct SweepPage<'a> {
+    #[serde(borrow, default)]
+    records: Vec<&'a serde_json::value::RawValue>,
+    #[serde(default)]
+    more_records: bool,
+}
+
 /// Records/s of a whole 100,000-record, 20-field sweep through the component, and of a native
 /// loop sending the same keyset COQL queries and parsing the same JSON.
 async fn sweep_throughput(config: &HostConfig, cache: &std::path::Path, sandbox: &zoho_sandbox::Sandbox) -> Result<(Vec<(String, String, String)>, f64, f64)> {
@@ -389,10 +398,13 @@ async fn sweep_throughput(config: &HostConfig, cache: &std::path::Path, sandbox:
     let (mut records, mut page) = (0usize, 1u32);
     loop {
         let input = json!({ "record-type": "Bench_Records", "page": page, "per-page": 200, "fields": field_list });
-        let outcome = runtime.run(&list, &connection, &input, None, Some("bench-sweep")).await?;
-        let result = outcome.result.map_err(|e| anyhow::anyhow!("sweep page {page}: {e}"))?;
-        records += result["records"].as_array().map_or(0, Vec::len);
-        if result["more_records"] != json!(true) {
+        // As `zoho-host sweep` reads a page: the component's text, records kept as raw text and
+        // only the keys the loop needs parsed.
+        let outcome = runtime.run_text(&list, &connection, &input, None, Some("bench-sweep")).await?;
+        let text = outcome.result.map_err(|e| anyhow::anyhow!("sweep page {page}: {e}"))?;
+        let parsed: SweepPage<'_> = serde_json::from_str(&text).with_context(|| format!("sweep page {page}"))?;
+        records += parsed.records.len();
+        if !parsed.more_records {
             break;
         }
         page += 1;

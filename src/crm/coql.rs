@@ -2,7 +2,7 @@
 //! pages up to Zoho's 100,000-row ceiling. Rows pass through as Zoho's text; an all-rows walk
 //! stops at [`ROW_BYTES_BUDGET`] of row text and says where to continue (`info.next_offset`).
 
-use crate::client::{ApiCall, Client};
+use crate::client::{coql_credits, ApiCall, Client};
 use crate::crm::response::{content, list_page, listing_text};
 use crate::error::{Result, ZohoError};
 use crate::http::Method;
@@ -19,26 +19,45 @@ pub const ROW_BYTES_BUDGET: usize = 32 << 20;
 
 /// Does the query have a LIMIT clause of its own (outside string literals)?
 fn has_limit(query: &str) -> bool {
-    let mut in_string = false;
-    let mut word = String::new();
-    for c in query.chars().chain(std::iter::once(' ')) {
-        if c == '\'' {
-            in_string = !in_string;
-            word.clear();
-        } else if !in_string && (c.is_ascii_alphanumeric() || c == '_') {
-            word.push(c);
-        } else {
-            if word.eq_ignore_ascii_case("limit") {
-                return true;
-            }
-            word.clear();
-        }
-    }
-    false
+    limit_clause(query).is_some()
 }
 
+/// What follows the query's LIMIT keyword (outside string literals), if it has one.
+fn limit_clause(query: &str) -> Option<&str> {
+    let mut in_string = false;
+    let mut word_start: Option<usize> = None;
+    for (at, c) in query.char_indices().chain(std::iter::once((query.len(), ' '))) {
+        if c == '\'' {
+            in_string = !in_string;
+            word_start = None;
+        } else if !in_string && (c.is_ascii_alphanumeric() || c == '_') {
+            word_start.get_or_insert(at);
+        } else {
+            if word_start.and_then(|from| query.get(from..at)).is_some_and(|w| w.eq_ignore_ascii_case("limit")) {
+                return Some(query.get(at..).unwrap_or(""));
+            }
+            word_start = None;
+        }
+    }
+    None
+}
+
+/// The rows a query asks for, as Zoho charges it: `LIMIT n` or `LIMIT offset, n`; without a
+/// readable LIMIT, Zoho's default of 200 rows.
+fn rows_asked(query: &str) -> usize {
+    const DEFAULT_ROWS: usize = 200;
+    let Some(clause) = limit_clause(query) else { return DEFAULT_ROWS };
+    let count = clause.split(',').take(2).last().unwrap_or("");
+    match count.trim().split(|c: char| !c.is_ascii_digit()).next().filter(|n| !n.is_empty()) {
+        // Digits past usize are as many rows as can be: the most credits, never a wrap.
+        Some(digits) => digits.parse().unwrap_or(usize::MAX),
+        None => DEFAULT_ROWS,
+    }
+}
+
+/// Sends one COQL query, its credits counted by Zoho's table for the rows it asks for.
 fn send(client: &Client, query: &str) -> Result<crate::http::Response> {
-    client.send(ApiCall::new(Method::Post, "/crm/v8/coql").json(json!({ "select_query": query })))
+    client.send(ApiCall::new(Method::Post, "/crm/v8/coql").json(json!({ "select_query": query })).credits(coql_credits(rows_asked(query))))
 }
 
 const NO_ROWS: &str = r#"{"data":[],"info":{"count":0,"more_records":false}}"#;
@@ -143,6 +162,21 @@ pub fn coql_query_from(client: &Client, query: &str, all_rows: bool, offset: Opt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credits_follow_the_rows_a_query_asks_for() {
+        for (query, rows) in [
+            ("select Email from Leads", 200),
+            ("select Email from Leads limit 2000", 2000),
+            ("select Email from Leads LIMIT 100, 1000", 1000),
+            ("select Email from Leads limit 0,201", 201),
+            ("select Email from Leads where Last_Name = 'limit 2000'", 200),
+            ("select Email from Leads limit", 200),
+            ("select Email from Leads limit 99999999999999999999999", usize::MAX),
+        ] {
+            assert_eq!(rows_asked(query), rows, "{query}");
+        }
+    }
 
     #[test]
     fn limit_is_found_outside_strings_only() {
