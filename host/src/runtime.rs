@@ -230,6 +230,7 @@ impl Drop for Runtime {
 pub fn engine(config: &HostConfig) -> Result<Engine> {
     let mut wasm = Config::new();
     wasm.wasm_component_model(true);
+    if std::env::var_os("ZOHO_PERF_MAP").is_some() { wasm.profiler(wasmtime::ProfilingStrategy::PerfMap); }
     wasm.epoch_interruption(true);
     if config.pooled_instances > 0 {
         let mut pool = PoolingAllocationConfig::default();

@@ -55,10 +55,39 @@ fn run_limited<T>(
     throttle: Option<Throttle>,
     action: impl FnOnce(&Client) -> crate::error::Result<T>,
 ) -> Result<T, wit::ZohoError> {
+    // The step's setup is one function for every action, not a copy per action (one per
+    // export made the component tens of kilobytes larger): the action comes in as `dyn`.
+    let mut action = Some(action);
+    let mut outcome: Option<crate::error::Result<T>> = None;
+    open_step(connection, options, keeps, throttle, &mut |client| {
+        if let Some(action) = action.take() {
+            outcome = Some(action(client));
+        }
+    })?;
+    match outcome {
+        Some(result) => result.map_err(leaving),
+        None => Err(leaving(ZohoError::new(crate::error::ErrorKind::Internal, "the step ended before its action ran"))),
+    }
+}
+
+/// An error as it leaves the component: through the step's redactor (code, message and
+/// details, searched decoded).
+fn leaving(e: ZohoError) -> wit::ZohoError {
+    wit::ZohoError::from(redact::step().error(e))
+}
+
+/// Sets a step up (redactor, storage, client) and runs `body` with its client.
+#[inline(never)]
+fn open_step(
+    connection: wit::Connection,
+    options: Option<wit::CallOptions>,
+    keeps: Option<&'static str>,
+    throttle: Option<Throttle>,
+    body: &mut dyn FnMut(&Client),
+) -> Result<(), wit::ZohoError> {
     // The step's redactor starts with the connection's secrets; tokens issued are added as they
-    // come. Every error leaves through it: code, message and details, searched decoded.
+    // come.
     redact::install(Redactor::new(connection.secrets()));
-    let leaving = |e: ZohoError| wit::ZohoError::from(redact::step().error(e));
     let options = options.unwrap_or_default();
     let host_store = keyvalue::KeyValue::open().map_err(leaving)?;
     let step_memory = StepOnly::default();
@@ -76,7 +105,8 @@ fn run_limited<T>(
     if let Some(throttle) = throttle {
         client = client.with_throttle(throttle);
     }
-    action(&client).map_err(leaving)
+    body(&client);
+    Ok(())
 }
 
 /// A line in the step's log: without a store nothing outlives the step, the token included.
