@@ -230,7 +230,11 @@ impl Drop for Runtime {
 pub fn engine(config: &HostConfig) -> Result<Engine> {
     let mut wasm = Config::new();
     wasm.wasm_component_model(true);
-    if std::env::var_os("ZOHO_PERF_MAP").is_some() { wasm.profiler(wasmtime::ProfilingStrategy::PerfMap); }
+    // `ZOHO_PERF_MAP=1` lets `perf record` name the component's compiled functions (profiling
+    // a bench run; build the component unstripped for Rust names).
+    if std::env::var_os("ZOHO_PERF_MAP").is_some() {
+        wasm.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     wasm.epoch_interruption(true);
     if config.pooled_instances > 0 {
         let mut pool = PoolingAllocationConfig::default();
