@@ -225,7 +225,9 @@ impl<'a> Auth<'a> {
             if self.storage.increment(&lease, 1)? == 1 || started.elapsed() > patience {
                 // A step that held the lease a moment ago may have stored its token and let the
                 // lease go between our cache miss and our increment: use that token, not a second.
-                if let Some(session) = self.cached()? {
+                // A store that cannot be read now is no reason to fail: the grant goes ahead,
+                // and the lease is let go either way.
+                if let Ok(Some(session)) = self.cached() {
                     if Some(session.token.as_str()) != rejected {
                         let _ = self.storage.delete(&lease);
                         return Ok(session);
@@ -539,5 +541,43 @@ mod token_tests {
         storage.increment(&format!("auth/lease/{}/{window}", auth.identity), 1).unwrap();
         assert_eq!(auth.session().unwrap().token, "1000.theirs");
         assert_eq!(transport.sleeps.get(), 3);
+    }
+    /// A store whose reads fail once the lease is taken (a transient KV error).
+    struct FailsAfterLease {
+        inner: Memory,
+        leased: std::cell::Cell<bool>,
+    }
+
+    impl Storage for FailsAfterLease {
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+            if self.leased.get() {
+                return Err(ZohoError::new(ErrorKind::Internal, "kv read failed"));
+            }
+            self.inner.get(key)
+        }
+        fn set(&self, key: &str, value: &[u8]) -> Result<()> {
+            self.inner.set(key, value)
+        }
+        fn delete(&self, key: &str) -> Result<()> {
+            self.inner.delete(key)
+        }
+        fn increment(&self, key: &str, delta: u64) -> Result<u64> {
+            let n = self.inner.increment(key, delta)?;
+            self.leased.set(key.starts_with("auth/lease/"));
+            Ok(n)
+        }
+    }
+
+    /// Attack on the lease winner's re-read: a read error after the increment returns through
+    /// `?` with the lease still held, so every other step of the connection waits out the
+    /// window (up to 15 s of 50 ms polls) instead of refreshing.
+    #[test]
+    fn a_failed_re_read_lets_the_lease_go() {
+        let (transport, options) = (Scripted::default(), CallOptions::default());
+        let storage = FailsAfterLease { inner: Memory::default(), leased: Default::default() };
+        let auth = Auth::new(&refresh_connection("us"), &transport, &storage, &options).unwrap();
+        assert!(auth.session().is_err());
+        let held: Vec<String> = storage.inner.0.borrow().keys().filter(|k| k.starts_with("auth/lease/")).cloned().collect();
+        assert!(held.is_empty(), "the lease is still held after the step failed: {held:?}");
     }
 }

@@ -101,7 +101,17 @@ impl Redactor {
         if clean && !text.contains('\\') {
             return Cow::Borrowed(text);
         }
-        self.walk(text, json, clean)
+        let walked = self.walk(text, json, clean);
+        if !json || clean {
+            return walked;
+        }
+        // A copy left as it stands spans literals (a text is searched whole by its caller).
+        let left = self.hits(&walked);
+        if left.is_empty() {
+            walked
+        } else {
+            Cow::Owned(Self::scrub(&walked, &left))
+        }
     }
 
     /// [`Redactor::literals`] piece by piece; with `clean` (no copy in the text as it stands),
@@ -116,7 +126,11 @@ impl Redactor {
             let (end, closed) = if from_quote.is_empty() { (0, true) } else { literal_end(from_quote) };
             let (literal, after) = from_quote.split_at(end);
             let before_changed = if json && !clean { self.between(before) } else { None };
-            let changed = if literal.is_empty() || clean && !literal.contains('\\') { None } else { self.literal(literal, closed) };
+            let changed = if literal.is_empty() || clean && !literal.contains('\\') {
+                None
+            } else {
+                self.literal(literal, closed)
+            };
             match (&mut out, before_changed.is_some() || changed.is_some()) {
                 (Some(out), _) => {
                     out.push_str(before_changed.as_deref().unwrap_or(before));
@@ -147,39 +161,84 @@ impl Redactor {
     /// there (a token of digits) replaces the value tokens it touches with the string
     /// `"[redacted]"`, so the document stays JSON and nothing of the secret is left.
     fn between(&self, text: &str) -> Option<String> {
-        let mut hits = self.hits(text);
+        let hits = self.hits(text);
         if hits.is_empty() {
             return None;
         }
-        // In order, so each value token is checked against the next hits only (linear time).
-        hits.sort_by_key(|h| h.start);
-        let mut next = 0;
-        let structural = |b: u8| b"{}[],:".contains(&b) || b.is_ascii_whitespace();
-        let bytes = text.as_bytes();
-        let mut out = String::with_capacity(text.len() + MARK.len());
-        let mut at = 0;
-        while at < bytes.len() {
-            if structural(bytes[at]) {
-                out.push(char::from(bytes[at]));
-                at += 1;
-                continue;
-            }
-            let end = (at..bytes.len()).find(|&i| structural(bytes[i])).unwrap_or(bytes.len());
-            while hits.get(next).is_some_and(|h| h.end <= at) {
-                next += 1;
-            }
-            if hits.get(next..).unwrap_or_default().iter().take_while(|h| h.start < end).any(|h| at < h.end) {
-                out.push('"');
-                out.push_str(MARK);
-                out.push('"');
-            } else {
-                out.push_str(text.get(at..end).unwrap_or(""));
-            }
-            at = end;
-        }
-        Some(out)
+        Some(mask_tokens(text, hits))
     }
 
+    /// A document whose copies of a secret span several literals (a secret holding `","`,
+    /// echoed into a body built by concatenation: still valid JSON): every literal and value
+    /// token a copy touches becomes `"[redacted]"`, so the document stays JSON and nothing of
+    /// the secret but JSON's own punctuation is left.
+    fn scrub(text: &str, hits: &[Range<usize>]) -> String {
+        let touched = |r: Range<usize>| hits.iter().any(|h| h.start < r.end && r.start < h.end);
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        while let Some(rest) = text.get(at..).filter(|r| !r.is_empty()) {
+            let open = rest.find('"').unwrap_or(rest.len());
+            let before = rest.get(..open).unwrap_or("");
+            let local: Vec<Range<usize>> = hits
+                .iter()
+                .filter(|h| h.start < at + open && at < h.end)
+                .map(|h| h.start.saturating_sub(at)..h.end.saturating_sub(at).min(open))
+                .collect();
+            if local.is_empty() {
+                out.push_str(before);
+            } else {
+                out.push_str(&mask_tokens(before, local));
+            }
+            at += open;
+            let Some(from_quote) = text.get(at..).filter(|r| !r.is_empty()) else { break };
+            let (end, closed) = literal_end(from_quote);
+            if touched(at..at + end) {
+                out.push('"');
+                out.push_str(MARK);
+                if closed {
+                    out.push('"');
+                }
+            } else {
+                out.push_str(from_quote.get(..end).unwrap_or(""));
+            }
+            at += end;
+        }
+        out
+    }
+}
+
+/// The text between literals with every value token a hit touches replaced by `"[redacted]"`.
+fn mask_tokens(text: &str, mut hits: Vec<Range<usize>>) -> String {
+    // In order, so each value token is checked against the next hits only (linear time).
+    hits.sort_by_key(|h| h.start);
+    let mut next = 0;
+    let structural = |b: u8| b"{}[],:".contains(&b) || b.is_ascii_whitespace();
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len() + MARK.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        if structural(bytes[at]) {
+            out.push(char::from(bytes[at]));
+            at += 1;
+            continue;
+        }
+        let end = (at..bytes.len()).find(|&i| structural(bytes[i])).unwrap_or(bytes.len());
+        while hits.get(next).is_some_and(|h| h.end <= at) {
+            next += 1;
+        }
+        if hits.get(next..).unwrap_or_default().iter().take_while(|h| h.start < end).any(|h| at < h.end) {
+            out.push('"');
+            out.push_str(MARK);
+            out.push('"');
+        } else {
+            out.push_str(text.get(at..end).unwrap_or(""));
+        }
+        at = end;
+    }
+    out
+}
+
+impl Redactor {
     /// Where the secrets stand in `text`: as given, in their encoded needles, and behind
     /// percent-escapes of any case or choice of escaped characters.
     fn hits(&self, text: &str) -> Vec<Range<usize>> {
@@ -206,10 +265,18 @@ impl Redactor {
         let inner = literal.strip_prefix('"').unwrap_or(literal);
         let inner = if closed { inner.strip_suffix('"').unwrap_or(inner) } else { inner };
         // Without an escape, the literal is the text as it stands.
-        let decoded = if inner.contains('\\') { Cow::Owned(decode(inner)) } else { Cow::Borrowed(inner) };
+        let decoded = if inner.contains('\\') {
+            Cow::Owned(decode(inner))
+        } else {
+            Cow::Borrowed(inner)
+        };
         let Cow::Owned(redacted) = self.replace(&decoded) else { return None };
         let encoded = serde_json::to_string(&redacted).unwrap_or_else(|_| format!("\"{MARK}\""));
-        Some(if closed { encoded } else { encoded.strip_suffix('"').unwrap_or(&encoded).to_string() })
+        Some(if closed {
+            encoded
+        } else {
+            encoded.strip_suffix('"').unwrap_or(&encoded).to_string()
+        })
     }
 
     /// A JSON tree, keys included (error details are small).
@@ -297,7 +364,9 @@ fn decode(text: &str) -> String {
             chars.next();
         }
         if (0xD800..0xDC00).contains(&unit) {
-            let low = hex4(text, at + 8).filter(|_| text[at + 6..].starts_with("\\u")).filter(|l| (0xDC00..0xE000).contains(l));
+            let low = hex4(text, at + 8)
+                .filter(|_| text[at + 6..].starts_with("\\u"))
+                .filter(|l| (0xDC00..0xE000).contains(l));
             if let Some(low) = low {
                 for _ in 0..6 {
                     chars.next();
@@ -496,7 +565,10 @@ mod tests {
     #[test]
     fn plain_copies_anywhere_are_replaced() {
         let r = Redactor::new([TOKEN]);
-        assert_eq!(r.text(&format!("Zoho-oauthtoken {TOKEN}; again {TOKEN}")), "Zoho-oauthtoken [redacted]; again [redacted]");
+        assert_eq!(
+            r.text(&format!("Zoho-oauthtoken {TOKEN}; again {TOKEN}")),
+            "Zoho-oauthtoken [redacted]; again [redacted]"
+        );
         assert_eq!(r.text("nothing here"), "nothing here");
         assert_eq!(Redactor::default().text(TOKEN), TOKEN);
     }
@@ -591,7 +663,10 @@ mod tests {
         let error = r.error(error);
         assert_eq!(error.code.as_deref(), Some("invalid_client:[redacted]"));
         assert_eq!(error.message, "got [redacted]");
-        assert_eq!(error.details.unwrap(), serde_json::json!({ "[redacted]": ["a[redacted]", 1], "k": "[redacted]" }));
+        assert_eq!(
+            error.details.unwrap(),
+            serde_json::json!({ "[redacted]": ["a[redacted]", 1], "k": "[redacted]" })
+        );
     }
 
     #[test]
@@ -609,7 +684,10 @@ mod tests {
         let r = Redactor::new(["1"]);
         let out = r.json(r#"{"id":"123","n":1,"x":true,"y":null,"z":[1,2,31e1]}"#);
         let parsed: Value = serde_json::from_str(&out).expect("still JSON");
-        assert_eq!(parsed, serde_json::json!({"id":"[redacted]23","n":"[redacted]","x":true,"y":null,"z":["[redacted]",2,"[redacted]"]}));
+        assert_eq!(
+            parsed,
+            serde_json::json!({"id":"[redacted]23","n":"[redacted]","x":true,"y":null,"z":["[redacted]",2,"[redacted]"]})
+        );
         for bad in ["e", "\"", ":", "}", "true"] {
             let r = Redactor::new([bad]);
             let out = r.json(r#"{"a":"b","e":1e5,"t":true}"#);
@@ -621,7 +699,13 @@ mod tests {
     #[test]
     fn percent_escaped_copies_are_found() {
         let r = Redactor::new(["1000.Ab+cD/eF=gh"]);
-        for copy in ["1000%2EAb%2BcD%2FeF%3Dgh", "1000%2eAb%2bcD%2feF%3dgh", "1000.Ab%2bcD%2FeF%3Dgh", "1000.Ab%2BcD/eF%3Dgh", "%31%30%30%30.Ab+cD/eF=gh"] {
+        for copy in [
+            "1000%2EAb%2BcD%2FeF%3Dgh",
+            "1000%2eAb%2bcD%2feF%3dgh",
+            "1000.Ab%2bcD%2FeF%3Dgh",
+            "1000.Ab%2BcD/eF%3Dgh",
+            "%31%30%30%30.Ab+cD/eF=gh",
+        ] {
             let text = format!("x-pct: {copy};");
             assert_eq!(r.text(&text), "x-pct: [redacted];", "{copy}");
             assert_eq!(r.json(&format!("{{\"a\":\"{copy}\"}}")), "{\"a\":\"[redacted]\"}", "{copy}");
@@ -639,6 +723,14 @@ mod tests {
         }
     }
 
+    /// The piece-by-piece walk, then the scrub of copies spanning literals: what `json` gives
+    /// without its whole-text shortcut.
+    fn piecewise(r: &Redactor, doc: &str) -> String {
+        let walked = r.walk(doc, true, false);
+        let left = r.hits(&walked);
+        if left.is_empty() { walked.into_owned() } else { Redactor::scrub(&walked, &left) }
+    }
+
     proptest::proptest! {
         /// The whole-text shortcut changes nothing: any document of quotes, escapes, percent
         /// signs and pieces of secrets comes out as the piece-by-piece walk gives it.
@@ -651,8 +743,126 @@ mod tests {
         ) {
             let r = Redactor::new(["1000.token", "Ab", "aB\"c"]);
             let doc: String = pieces.concat();
-            proptest::prop_assert_eq!(r.json(&doc), r.walk(&doc, true, false));
+            proptest::prop_assert_eq!(r.json(&doc), piecewise(&r, &doc));
             proptest::prop_assert_eq!(r.literals(&doc, false), r.walk(&doc, false, false));
         }
+    }
+    // Append inside `mod tests` of src/redact.rs.
+    fn arb_secret() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        proptest::collection::vec(
+            proptest::sample::select(vec![
+                'b', 'x', '"', '\\', '%', '4', '1', 'u', '0', 'é', '😀', ' ', '.', '+', '/', 'n', '\u{200b}',
+            ]),
+            1..6,
+        )
+        .prop_map(|cs| cs.into_iter().collect())
+    }
+
+    fn forms(secret: &str) -> Vec<String> {
+        let json = serde_json::to_string(secret).unwrap();
+        let json_inner = json[1..json.len() - 1].to_string();
+        let all_u: String = secret.encode_utf16().map(|u| format!("\\u{u:04x}")).collect();
+        let pct: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        let pct_all: String = secret.bytes().map(|b| format!("%{b:02X}")).collect();
+        let dbg = format!("{secret:?}");
+        let dbg = dbg[1..dbg.len() - 1].to_string();
+        vec![secret.to_string(), json_inner, all_u, pct, pct_all, dbg]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+        /// Stronger: arbitrary secrets (quotes, backslashes, percent signs, unicode), documents
+        /// mixing arbitrary characters with every encoded form of every secret, cut anywhere.
+        #[test]
+        fn the_shortcut_agrees_for_arbitrary_secrets_and_documents(
+            secrets in proptest::collection::vec(arb_secret(), 1..4),
+            picks in proptest::collection::vec((0usize..64, 0usize..8, proptest::sample::select(vec![
+                "\"", "\\", "\\\"", "\\u", "\\u00", "\\u0041", "%", "%2", "%22", "%5C", "'", "{", "}", ":", ",", " ", "é", "\\n", "u", "0", "4", "1", "x",
+            ])), 0..30),
+        ) {
+            let r = Redactor::new(&secrets);
+            let mut doc = String::new();
+            for (which, form, filler) in picks {
+                if which % 2 == 0 {
+                    doc.push_str(filler);
+                } else {
+                    let s = &secrets[which / 2 % secrets.len()];
+                    let f = forms(s);
+                    let piece = &f[form % f.len()];
+                    // Sometimes only part of a form (a straddling copy).
+                    let cut_at = if which % 3 == 0 { piece.char_indices().nth(piece.chars().count() / 2).map_or(piece.len(), |(i, _)| i) } else { piece.len() };
+                    doc.push_str(&piece[..cut_at]);
+                }
+            }
+            proptest::prop_assert_eq!(r.json(&doc), piecewise(&r, &doc), "json {:?} secrets {:?}", doc, secrets);
+            proptest::prop_assert_eq!(r.literals(&doc, false), r.walk(&doc, false, false), "text {:?} secrets {:?}", doc, secrets);
+        }
+
+        /// Fully arbitrary strings as both documents and secrets.
+        #[test]
+        fn the_shortcut_agrees_for_any_strings(secrets in proptest::collection::vec(".{1,6}", 1..4), doc in ".{0,80}") {
+            let r = Redactor::new(&secrets);
+            proptest::prop_assert_eq!(r.json(&doc), piecewise(&r, &doc));
+            proptest::prop_assert_eq!(r.literals(&doc, false), r.walk(&doc, false, false));
+        }
+    }
+
+    /// The MAX_HITS fallback: past the cap the whole text is one hit in both walks.
+    #[test]
+    fn the_shortcut_agrees_past_the_hit_cap() {
+        let r = Redactor::new(["q"]);
+        for doc in [
+            format!("\"{}\"", "q ".repeat(MAX_HITS + 5)),
+            format!("{} \"\\u0071\"", "q ".repeat(MAX_HITS + 5)),
+            format!("\"a\" {} \"b\"", "%71 ".repeat(MAX_HITS + 5)),
+        ] {
+            assert_eq!(r.json(&doc), piecewise(&r, &doc));
+            assert_eq!(r.literals(&doc, false), r.walk(&doc, false, false));
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+        /// No form of a secret survives `text` or `json` (decoded output, percent-decoded output).
+        #[test]
+        fn no_form_of_a_secret_survives(
+            secrets in proptest::collection::vec(arb_secret(), 1..3),
+            picks in proptest::collection::vec((0usize..64, 0usize..8, proptest::sample::select(vec![
+                "\"", "\\", "\\\"", "%", "{", "}", ":", ",", " ", "é", "x", "[", "]",
+            ])), 0..12),
+        ) {
+            let r = Redactor::new(&secrets);
+            let mut doc = String::new();
+            for (which, form, filler) in picks {
+                if which % 2 == 0 { doc.push_str(filler); } else {
+                    let s = &secrets[which / 2 % secrets.len()];
+                    let f = forms(s);
+                    doc.push_str(&f[form % f.len()]);
+                }
+            }
+            for out in [r.text(&doc).into_owned()] {
+                for s in &secrets {
+                    if s.chars().count() < 3 { continue; }
+                    for form in [s.clone()] {
+                        // A copy made of MARK's own characters or of the document's fillers does not count.
+                        proptest::prop_assert!(!out.contains(&form) || !doc.contains(&form) , "secret {:?} form {:?} in {:?} from {:?}", s, form, out, doc);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A server that builds its JSON by concatenation echoes a secret holding `","` raw: the
+    /// body is valid JSON, the secret stands in it as given, and `json()` (raw responses,
+    /// every Ok value through `output_text`) returns it byte for byte.
+    #[test]
+    fn a_secret_spanning_literals_in_valid_json_is_redacted() {
+        let secret = r#"x","y":"z"#;
+        let r = Redactor::new([secret]);
+        let body = format!(r#"{{"error":"invalid client_secret {secret}"}}"#);
+        assert!(serde_json::from_str::<Value>(&body).is_ok(), "valid JSON: {body}");
+        let out = r.json(&body);
+        assert!(!out.contains(secret), "secret left as it stands: {out}");
     }
 }

@@ -22,28 +22,43 @@ fn has_limit(query: &str) -> bool {
     limit_clause(query).is_some()
 }
 
-/// What follows the query's LIMIT keyword (outside string literals), if it has one.
+/// What follows the query's own LIMIT keyword, if it has one: the last `limit` word outside
+/// string literals (a `\'` inside one does not end it) and outside parentheses (a subquery's).
 fn limit_clause(query: &str) -> Option<&str> {
-    let mut in_string = false;
+    let (mut in_string, mut escaped, mut depth) = (false, false, 0usize);
     let mut word_start: Option<usize> = None;
+    let mut last = None;
     for (at, c) in query.char_indices().chain(std::iter::once((query.len(), ' '))) {
-        if c == '\'' {
-            in_string = !in_string;
-            word_start = None;
-        } else if !in_string && (c.is_ascii_alphanumeric() || c == '_') {
-            word_start.get_or_insert(at);
-        } else {
-            if word_start.and_then(|from| query.get(from..at)).is_some_and(|w| w.eq_ignore_ascii_case("limit")) {
-                return Some(query.get(at..).unwrap_or(""));
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '\'') => in_string = false,
+                _ => {}
             }
-            word_start = None;
+            continue;
+        }
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word_start.get_or_insert(at);
+            continue;
+        }
+        if depth == 0 && word_start.and_then(|from| query.get(from..at)).is_some_and(|w| w.eq_ignore_ascii_case("limit")) {
+            last = Some(at);
+        }
+        word_start = None;
+        match c {
+            '\'' => in_string = true,
+            '(' => depth = depth.saturating_add(1),
+            ')' => depth = depth.saturating_sub(1),
+            _ => {}
         }
     }
-    None
+    last.map(|at| query.get(at..).unwrap_or(""))
 }
 
 /// The rows a query asks for, as Zoho charges it: `LIMIT n` or `LIMIT offset, n`; without a
-/// readable LIMIT, Zoho's default of 200 rows.
+/// LIMIT, Zoho's default of 200 rows; a LIMIT not read as a number counts as the most rows a
+/// call returns (credits are over-counted in doubt, never under).
 fn rows_asked(query: &str) -> usize {
     const DEFAULT_ROWS: usize = 200;
     let Some(clause) = limit_clause(query) else { return DEFAULT_ROWS };
@@ -51,7 +66,7 @@ fn rows_asked(query: &str) -> usize {
     match count.trim().split(|c: char| !c.is_ascii_digit()).next().filter(|n| !n.is_empty()) {
         // Digits past usize are as many rows as can be: the most credits, never a wrap.
         Some(digits) => digits.parse().unwrap_or(usize::MAX),
-        None => DEFAULT_ROWS,
+        None => ROWS_PER_CALL,
     }
 }
 
@@ -171,7 +186,7 @@ mod tests {
             ("select Email from Leads LIMIT 100, 1000", 1000),
             ("select Email from Leads limit 0,201", 201),
             ("select Email from Leads where Last_Name = 'limit 2000'", 200),
-            ("select Email from Leads limit", 200),
+            ("select Email from Leads limit", ROWS_PER_CALL),
             ("select Email from Leads limit 99999999999999999999999", usize::MAX),
         ] {
             assert_eq!(rows_asked(query), rows, "{query}");
@@ -184,5 +199,34 @@ mod tests {
         assert!(has_limit("select Email from Leads LIMIT 0, 10"));
         assert!(!has_limit("select Email from Leads where Last_Name = 'no limit here'"));
         assert!(!has_limit("select Limitless__c from Leads"));
+    }
+    /// Attack: queries that ask 2,000 rows (3 credits) counted as fewer. The first `limit` word
+    /// outside quotes is taken, and a backslash-escaped quote flips the string state.
+    #[test]
+    fn a_query_asking_two_thousand_rows_counts_three_credits() {
+        let mut wrong = Vec::new();
+        for query in [
+            // COQL escapes a quote in a value with a backslash: the rest reads as a string.
+            r"select Email from Leads where Last_Name = 'O\'Brien' limit 2000",
+            // A subquery's LIMIT comes first; the outer one is what the page asks.
+            "select Email from Leads where Owner in (select id from users limit 1) limit 2000",
+            // A field or alias spelled like the keyword.
+            "select Limit, Email from Leads limit 2000",
+        ] {
+            let rows = rows_asked(query);
+            if crate::client::coql_credits(rows) != 3 {
+                wrong.push(format!("{query} -> {rows} rows"));
+            }
+        }
+        assert!(wrong.is_empty(), "under-counted: {wrong:#?}");
+    }
+
+    /// Nothing panics on Unicode, quotes or huge numbers around the keyword.
+    #[test]
+    fn any_text_is_counted_without_a_panic() {
+        for query in ["select é from Leads limité 5", "limit", "LIMIT é", "select x from y limit 1é", "select x limit ,", "select 'x limit 99999999999999999999999999", "select x from y limit\u{a0}2000", "select x from y limit -1", "select x from y limit 2000e0"] {
+            let _ = rows_asked(query);
+            let _ = has_limit(query);
+        }
     }
 }

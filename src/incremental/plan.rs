@@ -84,7 +84,11 @@ impl Range {
 impl Plan {
     /// A stored plan is used only when its shape holds.
     pub fn is_sound(&self) -> bool {
-        (2..=MAX_SLICES).contains(&self.slices) && self.bounds.len() == self.slices as usize - 1 && !self.id.is_empty()
+        // Every key and time goes into a COQL where clause: a stored one is checked as Zoho's
+        // answers are, so a garbled or tampered plan is no plan rather than a query.
+        let keys_checked = self.bounds.iter().flatten().all(|k| Key::checked(&k.time, &k.id).is_some());
+        let times_checked = [&self.since, &self.until, &self.cursor].iter().all(|t| t.as_deref().is_none_or(|t| parse_iso(t).is_some()));
+        (2..=MAX_SLICES).contains(&self.slices) && self.bounds.len() == self.slices as usize - 1 && !self.id.is_empty() && keys_checked && times_checked
     }
 
     /// What each slice's walk records: the plan's id and a digest of everything a walk and the
@@ -310,5 +314,16 @@ mod tests {
         assert_eq!(times, ["2024-01-01T00:00:10+00:00", "2024-01-01T00:00:20+00:00", "2024-01-01T00:00:30+00:00"]);
         assert_eq!(by_time(None, None, until, 2), vec![None, None]);
         assert_eq!(by_time(from.as_ref(), None, i64::MIN, 2).len(), 2);
+    }
+    /// Attack: a stored plan is trusted by shape alone. Its bounds (and since/until) are
+    /// deserialized without `Key::checked`, so a garbled or tampered plan puts any text into the
+    /// slice's COQL where clause (a quote ends the time literal). A plan whose keys would not
+    /// pass `Key::checked` should be no plan.
+    #[test]
+    fn a_plan_with_unchecked_keys_is_not_sound() {
+        let stored = r#"{"id":"1","slices":2,"signature":"s","bounds":[{"t":"2024-01-01T00:00:00+00:00' or Modified_Time > '2000-01-01T00:00:00+00:00","id":"1 or id > 0"}]}"#;
+        let plan: Plan = serde_json::from_str(stored).unwrap();
+        let conditions = plan.range(1).conditions();
+        assert!(!plan.is_sound(), "a plan with a key Key::checked refuses is used: {conditions:?}");
     }
 }

@@ -44,7 +44,7 @@ pub fn server_time(response: &Response) -> Option<Seconds> {
 fn remember_clock(client: &Client, response: &Response) -> Option<Seconds> {
     let server = server_time(response)?;
     let offset = server.saturating_sub(host_now_s());
-    if offset.abs() <= MAX_CLOCK_OFFSET_S {
+    if offset.unsigned_abs() <= MAX_CLOCK_OFFSET_S.unsigned_abs() {
         // Best effort: an expiry from the host clock with its margin is still right.
         let _ = put_fresh(client.storage, CLOCK_KEY, &json!(offset));
     }
@@ -55,7 +55,7 @@ fn remember_clock(client: &Client, response: &Response) -> Option<Seconds> {
 /// showed it; before the first answer (nothing to read it from) it is the host's clock, and a
 /// day-long expiry keeps [`HOST_CLOCK_MARGIN_S`] in hand.
 fn expiry_at(client: &Client, minutes: u32) -> String {
-    let offset = get_fresh(client.storage, CLOCK_KEY, CLOCK_TTL).ok().flatten().and_then(|v| v.as_i64()).filter(|o| o.abs() <= MAX_CLOCK_OFFSET_S);
+    let offset = get_fresh(client.storage, CLOCK_KEY, CLOCK_TTL).ok().flatten().and_then(|v| v.as_i64()).filter(|o| o.unsigned_abs() <= MAX_CLOCK_OFFSET_S.unsigned_abs());
     let (now, margin) = match offset {
         Some(offset) => (host_now_s().saturating_add(offset), 0),
         None => (host_now_s(), HOST_CLOCK_MARGIN_S),
@@ -251,4 +251,29 @@ pub fn list(client: &Client, input: &ListInput) -> Result<String> {
     out.push_str(&json!(server).to_string());
     out.push('}');
     Ok(out)
+}
+
+#[cfg(test)]
+mod attack_tests {
+    use super::*;
+    use crate::connection::Connection;
+    use crate::http::scripted::Scripted;
+    use crate::options::CallOptions;
+    use crate::storage::memory::Memory;
+
+    /// Attack: a stored clock offset of i64::MIN (a garbled or hostile key-value entry) makes
+    /// `o.abs()` overflow: a panic in debug builds, and in release (no overflow checks) it wraps
+    /// to i64::MIN, passes the `<= MAX_CLOCK_OFFSET_S` filter, and the expiry sent is a year
+    /// hundreds of billions before Christ. README: stored numbers never overflow, wrap or panic.
+    #[test]
+    fn a_stored_clock_offset_at_the_edge_neither_panics_nor_wraps() {
+        let (transport, storage, options) = (Scripted::default(), Memory::default(), CallOptions::default());
+        put_fresh(&storage, CLOCK_KEY, &json!(i64::MIN)).unwrap();
+        let connection = Connection { access_token: Some("t".into()), ..Default::default() };
+        let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        let expiry = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| expiry_at(&client, 60)));
+        let expiry = expiry.expect("expiry_at panicked on a stored offset of i64::MIN");
+        let at = parse_iso(&expiry).expect("an ISO time");
+        assert!((at - host_now_s() - 3600).abs() <= 5 * 60, "{expiry}");
+    }
 }
