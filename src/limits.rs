@@ -103,8 +103,12 @@ impl Throttle {
         let mut total = 0u64;
         // The next window too: a worker whose clock already crossed the minute counts there.
         for w in [window.saturating_sub(1), window, window.saturating_add(1)] {
-            let acquired = counter(storage, &inflight_key(w, "acquired"))?;
+            // Released before acquired: a step that acquires and releases between the two
+            // reads then counts as in flight (one too many, for a moment), never the other
+            // way round: read the other way, its release without its acquisition hid a holder
+            // and let one step more through the cap.
             let released = counter(storage, &inflight_key(w, "released"))?;
+            let acquired = counter(storage, &inflight_key(w, "acquired"))?;
             total = total.saturating_add(acquired.saturating_sub(released));
         }
         Ok(total)
@@ -234,6 +238,45 @@ mod tests {
         storage.set(&rate_key(start / 1000), b"3").unwrap();
         spend_at(&storage, 1, now.get() + HOUR_MS).unwrap();
         assert!(storage.get(&rate_key(start / 1000)).unwrap().is_none());
+    }
+
+    /// Attack: between the throttle's two reads of a window, another step acquires a slot and
+    /// gives it back (a refused attempt does exactly that). The cap still holds.
+    #[test]
+    fn a_step_passing_between_the_two_reads_never_lets_one_more_through() {
+        struct Interleaved {
+            inner: Memory,
+            window: u64,
+            done: std::cell::Cell<bool>,
+        }
+        impl Storage for Interleaved {
+            fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+                let value = self.inner.get(key)?;
+                if key.starts_with(&format!("limits/inflight/{}/", self.window)) && !self.done.replace(true) {
+                    self.inner.increment(&inflight_key(self.window, "acquired"), 1)?;
+                    self.inner.increment(&inflight_key(self.window, "released"), 1)?;
+                }
+                Ok(value)
+            }
+            fn set(&self, key: &str, value: &[u8]) -> Result<()> {
+                self.inner.set(key, value)
+            }
+            fn delete(&self, key: &str) -> Result<()> {
+                self.inner.delete(key)
+            }
+            fn increment(&self, key: &str, delta: u64) -> Result<u64> {
+                self.inner.increment(key, delta)
+            }
+        }
+        let now: u64 = 1_700_000_000_000;
+        let window = now / SLOT_WINDOW_MS;
+        let storage = Interleaved { inner: Memory::default(), window, done: std::cell::Cell::new(false) };
+        // One step holds the only slot.
+        storage.inner.increment(&inflight_key(window, "acquired"), 1).unwrap();
+        let throttle = Throttle { max_in_flight: 1, per_second: 100 };
+        let transport = Scripted::default();
+        let outcome = throttle.acquire_with(&storage, &transport, &|| now);
+        assert_eq!(outcome.map(|_| ()).unwrap_err().kind, ErrorKind::RateLimited, "a second step got the only slot");
     }
 
     #[test]
