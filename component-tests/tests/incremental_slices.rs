@@ -424,6 +424,9 @@ async fn replay(slices: u32, per_page: u32, rounds: Vec<Schedule>) {
                     next[i] += 1;
                 } else {
                     done[i] = true;
+                    if slices > 1 {
+                        ledger.slice_walked(&result);
+                    }
                 }
             }
             for change in &changes {

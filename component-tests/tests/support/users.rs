@@ -52,6 +52,11 @@ pub struct Ledger {
     deleted: HashSet<String>,
     /// Per sweep: records changed while it ran to a Modified_Time past its bound (`until`).
     pushed_past: Vec<HashSet<String>>,
+    /// A sliced sweep's slices that have delivered their last page, as key ranges (after,
+    /// through; `None` = unbounded): a record changed while the sweep runs to a key inside one
+    /// of them is past that slice's walk, as a key past `until` is past a single walk's, and is
+    /// the next sweep's (it starts before `until`'s second).
+    pub walked: Vec<(Option<(i64, u64)>, Option<(i64, u64)>)>,
 }
 
 impl Ledger {
@@ -65,6 +70,14 @@ impl Ledger {
     pub fn begin_sweep(&mut self, h: &Harness) {
         self.starts.push(versions_now(h));
         self.pushed_past.push(HashSet::new());
+        self.walked.clear();
+    }
+
+    /// Notes that a slice with this result's range has delivered its last page.
+    pub fn slice_walked(&mut self, result: &Value) {
+        let key = |time: &Value, id: &Value| Some((time.as_str().map(instant)?, id.as_str()?.parse::<u64>().ok()?));
+        let slice = &result["slice"];
+        self.walked.push((key(&slice["from"], &slice["from_id"]), key(&slice["to"], &slice["to_id"])));
     }
 
     /// Notes the records of a step's result, best version per id.
@@ -79,7 +92,9 @@ impl Ledger {
     pub fn apply(&mut self, h: &Harness, change: &Change, until: i64) {
         let versions = h.sandbox.record_versions("Contacts");
         let pushed = |ledger: &mut Ledger, id: &str, at: i64| {
-            if at > until {
+            let key = (at, id.parse::<u64>().unwrap_or(u64::MAX));
+            let in_walked = ledger.walked.iter().any(|(after, through)| after.is_none_or(|a| key > a) && through.is_none_or(|t| key <= t));
+            if at > until || in_walked {
                 ledger.pushed_past.last_mut().expect("a sweep").insert(id.to_string());
             }
         };
