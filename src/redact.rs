@@ -173,17 +173,26 @@ impl Redactor {
     /// token a copy touches becomes `"[redacted]"`, so the document stays JSON and nothing of
     /// the secret but JSON's own punctuation is left.
     fn scrub(text: &str, hits: &[Range<usize>]) -> String {
-        let touched = |r: Range<usize>| hits.iter().any(|h| h.start < r.end && r.start < h.end);
+        // In order, with a moving start: each piece looks only at the hits it may touch, so a
+        // hostile body of many copies and many literals stays linear.
+        let mut hits = hits.to_vec();
+        hits.sort_by_key(|h| h.start);
+        let mut next = 0;
+        let mut touching = |from: usize, to: usize| -> &[Range<usize>] {
+            while hits.get(next).is_some_and(|h| h.end <= from) {
+                next += 1;
+            }
+            let rest = hits.get(next..).unwrap_or_default();
+            let count = rest.iter().take_while(|h| h.start < to).count();
+            rest.get(..count).unwrap_or_default()
+        };
         let mut out = String::with_capacity(text.len());
         let mut at = 0;
         while let Some(rest) = text.get(at..).filter(|r| !r.is_empty()) {
             let open = rest.find('"').unwrap_or(rest.len());
             let before = rest.get(..open).unwrap_or("");
-            let local: Vec<Range<usize>> = hits
-                .iter()
-                .filter(|h| h.start < at + open && at < h.end)
-                .map(|h| h.start.saturating_sub(at)..h.end.saturating_sub(at).min(open))
-                .collect();
+            let local: Vec<Range<usize>> =
+                touching(at, at + open).iter().filter(|h| at < h.end).map(|h| h.start.saturating_sub(at)..h.end.saturating_sub(at).min(open)).collect();
             if local.is_empty() {
                 out.push_str(before);
             } else {
@@ -192,7 +201,7 @@ impl Redactor {
             at += open;
             let Some(from_quote) = text.get(at..).filter(|r| !r.is_empty()) else { break };
             let (end, closed) = literal_end(from_quote);
-            if touched(at..at + end) {
+            if touching(at, at + end).iter().any(|h| at < h.end) {
                 out.push('"');
                 out.push_str(MARK);
                 if closed {
@@ -864,5 +873,20 @@ mod tests {
         assert!(serde_json::from_str::<Value>(&body).is_ok(), "valid JSON: {body}");
         let out = r.json(&body);
         assert!(!out.contains(secret), "secret left as it stands: {out}");
+    }
+
+    /// Attack: fifty thousand such copies among as many other literals: every copy scrubbed,
+    /// the rest kept, the document still JSON (the scrub walks its hits in order, once).
+    #[test]
+    fn fifty_thousand_copies_spanning_literals_are_all_scrubbed() {
+        let secret = r#"x","y":"z"#;
+        let r = Redactor::new([secret]);
+        let items: Vec<String> = (0..50_000).map(|i| format!(r#"{{"keep":"v{i}","error":"echo {secret}"}}"#)).collect();
+        let body = format!("[{}]", items.join(","));
+        let out = r.json(&body);
+        assert!(!out.contains(secret));
+        let parsed: Value = serde_json::from_str(&out).expect("still JSON");
+        assert_eq!(parsed[49_999]["keep"], "v49999");
+        assert_eq!(parsed.as_array().map(Vec::len), Some(50_000));
     }
 }
