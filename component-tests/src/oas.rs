@@ -106,13 +106,15 @@ const EXEMPTIONS: &[Exemption] = &[
     // related_records.json's own answer carries `info.next_page_token` (and the records API's
     // null for "no page after", as above), yet its Get Related Records lists no `page_token`
     // parameter to follow it with; Zoho's v8 related-records page pages past 2,000 records with
-    // `page_token`, as the records list does.
+    // `page_token`, as the records list does; Zoho's own example
+    // `getRelatedRecords/examples/response-200-dealcontactspaginated` has a null token.
     Exemption { method: "GET", template: "/crm/v8/{module_api_name}/{record_id}/{related_list_api_name}", at: "query", pointer: "/page_token", says: "not a parameter of this operation" },
     Exemption { method: "GET", template: "/crm/v8/{module_api_name}/{record_id}/{related_list_api_name}", at: "answer 200", pointer: "/info/next_page_token", says: "got null" },
     Exemption { method: "GET", template: "/crm/v8/{module_api_name}/{record_id}/{related_list_api_name}", at: "answer 200", pointer: "/info/previous_page_token", says: "got null" },
     // convert_lead.json requires a record for each of `Contacts`, `Accounts` and `Deals`; Zoho's
     // v8 "Convert Lead" page creates a deal only when `Deals` is given and an account only from
-    // the lead's Company (or the given account), and answers `null` for the one not created.
+    // the lead's Company (or the given account), and answers `null` for the one not created, as
+    // Zoho's own example `convertLead/examples/response-200-successfulconversion` shows.
     Exemption { method: "POST", template: "/crm/v8/Leads/{lead_id}/actions/convert", at: "answer 200", pointer: "/data/*/details/Deals", says: "got null" },
     Exemption { method: "POST", template: "/crm/v8/Leads/{lead_id}/actions/convert", at: "answer 200", pointer: "/data/*/details/Accounts", says: "got null" },
 ];
