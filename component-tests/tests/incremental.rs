@@ -222,7 +222,7 @@ async fn two_thousand_one_hundred_deletions_are_all_reported_once() {
         assert_eq!(result["more_records"], true, "page {n}: the deleted feed is not walked yet");
     }
     assert_eq!((records, reported.len()), (500, 2_000));
-    assert_eq!(h.requests().len(), 3 + 10, "three COQL pages, ten feed pages");
+    assert_eq!(h.requests().len(), 1 + 3 + 10, "the field metadata (Last_Name's type is checked), three COQL pages, ten feed pages");
     let outcome = h.run("incremental-update-last-successful-run-date", json!({ "record-type": "Contacts" })).await;
     assert_eq!(error_of(&outcome)["kind"], "conflict", "the sweep is not finished while the feed is unread");
     h.sandbox.clear_requests();

@@ -23,6 +23,7 @@ use crate::json;
 use crate::zoho_time::{format_iso, parse_http_date, parse_iso};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use serde_json::value::RawValue;
 use std::time::Instant;
 
 /// Slices a sweep may have.
@@ -118,7 +119,7 @@ enum Number {
     Text(String),
 }
 
-/// The record-count API's answer: `{"count": n}`.
+/// The record-count API's answer: `{"count": n}` (`record.json` gives the count as a string).
 #[derive(Deserialize)]
 struct RecordCount {
     count: Option<Number>,
@@ -142,7 +143,7 @@ fn coql_count_of(response: &Response, field: &str) -> Result<u64> {
     let counted = listing
         .data
         .first()
-        .and_then(|item| serde_json::from_str::<std::collections::HashMap<String, &serde_json::value::RawValue>>(item.get()).ok())
+        .and_then(|item| serde_json::from_str::<std::collections::HashMap<String, &RawValue>>(item.get()).ok())
         .and_then(|row| row.get(&key).and_then(|n| serde_json::from_str::<Number>(n.get()).ok()));
     count_in(counted, response, &format!("COQL COUNT (data[0][\"{key}\"])"))
 }
@@ -150,7 +151,13 @@ fn coql_count_of(response: &Response, field: &str) -> Result<u64> {
 /// The record-count API's answer: `{"count": n}`, 204 when the module has no records.
 fn record_count_of(response: &Response) -> Result<u64> {
     let Some(response) = content(response)? else { return Ok(0) };
-    let answer: RecordCount = serde_json::from_slice(&response.body).map_err(|e| unreadable(response, "record count", json::JsonError::Invalid(e.to_string())))?;
+    let invalid = |e: String| unreadable(response, "record count", json::JsonError::Invalid(e));
+    let raw: &RawValue = serde_json::from_slice(&response.body).map_err(|e| invalid(e.to_string()))?;
+    // An object only: serde would read a struct from an array too.
+    if !json::is_object(raw) {
+        return Err(invalid(format!("{} is not an object", json::kind_of(raw.get()))));
+    }
+    let answer: RecordCount = serde_json::from_str(raw.get()).map_err(|e| invalid(e.to_string()))?;
     count_in(answer.count, response, "record count (count)")
 }
 
@@ -159,10 +166,12 @@ fn record_count_of(response: &Response) -> Result<u64> {
 ///
 /// - No `since` (every record): the record-count API, `GET /crm/v8/{module}/actions/count`
 ///   (`record_count.json`), which counts a module's records.
-/// - A `since`: that API takes no criteria (only `email`, `phone`, `word` and `cvid`), so a
-///   `Modified_Time` range is counted with COQL `select COUNT(<field>) ... where Modified_Time >=
-///   since`, on a system lookup every record has ([`coql_fields::counted`]); COUNT works only on
-///   number, lookup and picklist fields, and `COUNT(id)` is not documented.
+/// - A `since`: `record_count.json` gives that API no criteria (only `email`, `phone`, `word`
+///   and `cvid`; `record.json` lists a `criteria` for the same operation, where an API that did
+///   not honour it would count every record, silently), so a `Modified_Time` range is counted
+///   with COQL `select COUNT(<field>) ... where Modified_Time >= since`, on a system lookup every
+///   record has ([`coql_fields::counted`]); COUNT works only on number, lookup and picklist
+///   fields, and `COUNT(id)` is not documented.
 /// - A module whose metadata has no such lookup falls back to the record-count API: its count
 ///   of every record is at least the range's, so the plan is less even, never wrong (a probe past
 ///   the range's end finds nothing, and the last slice takes the rest).
