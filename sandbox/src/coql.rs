@@ -448,7 +448,7 @@ fn compare(a: &Value, b: &Value) -> Ordering {
 
 /// A value's place in ORDER BY, computed once per row: nulls first, then integers, instants,
 /// other numbers and text, as `compare` orders them.
-#[derive(Debug, PartialEq, PartialOrd)]
+#[derive(Debug, PartialEq)]
 enum SortKey {
     Null,
     Integer(i128),
@@ -459,9 +459,30 @@ enum SortKey {
 
 impl Eq for SortKey {}
 
+impl PartialOrd for SortKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 impl Ord for SortKey {
+    /// Kinds in the order above; within a kind by value (numbers that do not compare, NaN, as equal).
     fn cmp(&self, other: &Self) -> Ordering {
-        self.partial_cmp(other).unwrap_or(Ordering::Equal)
+        use SortKey::*;
+        let rank = |k: &SortKey| match k {
+            Null => 0,
+            Integer(_) => 1,
+            Instant(_) => 2,
+            Number(_) => 3,
+            Text(_) => 4,
+        };
+        match (self, other) {
+            (Integer(a), Integer(b)) => a.cmp(b),
+            (Instant(a), Instant(b)) => a.cmp(b),
+            (Number(a), Number(b)) => a.partial_cmp(b).unwrap_or(Ordering::Equal),
+            (Text(a), Text(b)) => a.cmp(b),
+            _ => rank(self).cmp(&rank(other)),
+        }
     }
 }
 
