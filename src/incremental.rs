@@ -206,7 +206,8 @@ pub fn update_last_successful_run_date(client: &Client, input: &UpdateLastSucces
     commit(client, run_date_module(input), None, input.timestamp.as_deref())
 }
 
-/// The wide records' remaining fields, merged in by id as text, within the merged-page budget.
+/// The fields past COQL's 500 of a module wider than one SELECT, read by id with the records
+/// GET (49 fields and the id, 100 ids a call) and merged in as text, within the merged-page budget.
 fn complete(client: &Client, module: &str, extra: &[String], rows: Vec<Row>) -> Result<Vec<Row>> {
     let batches: Vec<&[String]> = extra.chunks(MAX_FIELDS_PER_LIST - 1).collect();
     let texts = {
