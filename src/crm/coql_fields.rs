@@ -13,7 +13,7 @@
 
 use crate::client::Client;
 use crate::crm::fields::{module_field_descriptions, FieldDescription};
-use crate::error::{Result, ZohoError};
+use crate::error::{ErrorKind, Result, ZohoError};
 
 /// Fields one COQL SELECT may name since API v7 (Kaizen #183 "COQL API's Enhancements in Zoho
 /// CRM API Version 7": "You can now retrieve up to 500 fields in a single query. Previously,
@@ -56,7 +56,7 @@ pub fn readable(module: &str, described: &[FieldDescription]) -> Vec<String> {
 pub fn readable_fields(client: &Client, module: &str) -> Result<Vec<String>> {
     let fields = readable(module, &module_field_descriptions(client, module)?);
     if fields.is_empty() {
-        return Err(ZohoError::new(crate::error::ErrorKind::Zoho, format!("Zoho's field list for {module} names no field COQL can read")).with_status(200));
+        return Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho's field list for {module} names no field COQL can read")).with_status(200));
     }
     Ok(fields)
 }
@@ -73,7 +73,7 @@ pub fn check_named(client: &Client, module: &str, named: Vec<String>) -> Result<
     let refused = if !by_name.is_empty() || typed.is_empty() {
         by_name
     } else {
-        let described = module_field_descriptions(client, module)?;
+        let described = described_if_allowed(client, module)?.unwrap_or_default();
         typed
             .into_iter()
             .filter_map(|f| described.iter().find(|d| d.api_name == *f).and_then(|d| unreadable(module, f, Some(&d.data_type))).map(|why| format!("{f} ({why})")))
@@ -86,6 +86,17 @@ pub fn check_named(client: &Client, module: &str, named: Vec<String>) -> Result<
         "fields names {} of {module} that COQL cannot read; a sweep reads through COQL: leave them out of fields (get-record reads them one record at a time)",
         refused.join(", ")
     )))
+}
+
+/// The module's field metadata, or none when the token may not read it (a scope the connection
+/// lacks, `ZohoCRM.settings.fields.READ`): checking named fields and choosing what COUNT counts
+/// are refinements, so their absence leaves the check to Zoho rather than failing the sweep.
+pub fn described_if_allowed(client: &Client, module: &str) -> Result<Option<Vec<FieldDescription>>> {
+    match module_field_descriptions(client, module) {
+        Ok(described) => Ok(Some(described)),
+        Err(e) if e.kind == ErrorKind::Forbidden || e.code.as_deref() == Some("OAUTH_SCOPE_MISMATCH") => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// A field COQL's COUNT can count on every record of `module`, when its metadata has one.
@@ -130,6 +141,37 @@ mod tests {
         assert_eq!(unreadable("Quotes", "Product_Details", None), Some("COQL does not read line items (Product_Details)"));
         assert_eq!(unreadable("Leads", "Participants", Some("text")), None);
         assert_eq!(unreadable("Leads", "Contract", Some("fileupload")), Some("COQL does not read file-upload fields"));
+    }
+
+    /// Named fields are checked by the module's metadata; a token without the metadata scope
+    /// leaves the data-type check to Zoho (documented names are still refused, unsent).
+    #[test]
+    fn named_fields_are_checked_by_metadata_when_the_token_may_read_it() {
+        use crate::connection::Connection;
+        use crate::http::scripted::Scripted;
+        use crate::options::CallOptions;
+        use crate::storage::memory::Memory;
+        let connection = Connection { access_token: Some("t".into()), ..Default::default() };
+        let options = CallOptions::default();
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (transport, storage) = (Scripted::default(), Memory::default());
+        transport.answer(200, r#"{"fields":[{"api_name":"Name","data_type":"text"},{"api_name":"Scan","data_type":"fileupload"}]}"#);
+        let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        let error = check_named(&client, "Parcels", names(&["Name", "Scan"])).unwrap_err();
+        assert_eq!((error.kind, error.message.contains("Scan (COQL does not read file-upload fields)")), (ErrorKind::InvalidInput, true), "{}", error.message);
+        assert_eq!(check_named(&client, "Parcels", names(&["id", "Name"])).unwrap(), names(&["id", "Name"]));
+        assert_eq!(transport.sent.borrow().len(), 1, "the metadata is cached");
+        // No scope for the metadata: the names go as given.
+        let (transport, storage) = (Scripted::default(), Memory::default());
+        transport.answer(401, r#"{"code":"OAUTH_SCOPE_MISMATCH","details":{},"message":"invalid oauth scope to access this URL","status":"error"}"#);
+        let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        assert_eq!(check_named(&client, "Parcels", names(&["Name", "Scan"])).unwrap(), names(&["Name", "Scan"]));
+        // Naming only fields every record has sends nothing; a documented name is refused unsent.
+        let (transport, storage) = (Scripted::default(), Memory::default());
+        let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        assert_eq!(check_named(&client, "Calls", names(&["id", "Modified_Time"])).unwrap(), names(&["id", "Modified_Time"]));
+        assert_eq!(check_named(&client, "Calls", names(&["Subject", "CTI_Entry"])).unwrap_err().kind, ErrorKind::InvalidInput);
+        assert!(transport.sent.borrow().is_empty());
     }
 
     #[test]

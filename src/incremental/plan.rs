@@ -15,7 +15,6 @@ use super::state::Key;
 use super::{now_s, HOST_CLOCK_MARGIN_S};
 use crate::client::{ApiCall, Client};
 use crate::crm::coql_fields;
-use crate::crm::fields::module_field_descriptions;
 use crate::crm::response::content;
 use crate::error::{ErrorKind, Result, ZohoError};
 use crate::http::{Method, Response};
@@ -172,12 +171,13 @@ fn record_count_of(response: &Response) -> Result<u64> {
 ///   with COQL `select COUNT(<field>) ... where Modified_Time >= since`, on a system lookup every
 ///   record has ([`coql_fields::counted`]); COUNT works only on number, lookup and picklist
 ///   fields, and `COUNT(id)` is not documented.
-/// - A module whose metadata has no such lookup falls back to the record-count API: its count
+/// - A module whose metadata has no such lookup (or a token that may not read the metadata)
+///   falls back to the record-count API: its count
 ///   of every record is at least the range's, so the plan is less even, never wrong (a probe past
 ///   the range's end finds nothing, and the last slice takes the rest).
 fn count(client: &Client, module: &str, since: Option<&str>) -> Result<(u64, Response)> {
     let counted = match since {
-        Some(_) => coql_fields::counted(&module_field_descriptions(client, module)?),
+        Some(_) => coql_fields::described_if_allowed(client, module)?.and_then(|described| coql_fields::counted(&described)),
         None => None,
     };
     match (since, counted) {
@@ -347,7 +347,7 @@ mod tests {
         }
         let connection = Connection { access_token: Some("t".into()), ..Default::default() };
         let client = Client::new(&connection, &options, &transport, &storage).unwrap();
-        module_field_descriptions(&client, "Leads").unwrap();
+        crate::crm::fields::module_field_descriptions(&client, "Leads").unwrap();
         let plan = make(&client, "Leads", Some("2024-01-01T00:00:00+00:00".into()), 10, "s".into(), false).unwrap();
         assert_eq!((plan.records, plan.calls, plan.credits, plan.balanced), (10_000_000, PLAN_MAX_CALLS, PLAN_MAX_CALLS, false));
         assert_eq!(plan.bounds.len(), 9);
