@@ -43,7 +43,7 @@ mod plan;
 mod state;
 
 use crate::client::{Client, Usage};
-use crate::crm::fields::module_fields;
+use crate::crm::coql_fields::{self, MAX_SELECT_FIELDS};
 use crate::crm::records::{complete_texts, MAX_FIELDS_PER_LIST};
 use crate::error::{ErrorKind, Result, ZohoError};
 use crate::storage::now_ms;
@@ -206,7 +206,8 @@ pub fn update_last_successful_run_date(client: &Client, input: &UpdateLastSucces
     commit(client, run_date_module(input), None, input.timestamp.as_deref())
 }
 
-/// The wide records' remaining fields, merged in by id as text, within the merged-page budget.
+/// The fields past COQL's 500 of a module wider than one SELECT, read by id with the records
+/// GET (49 fields and the id, 100 ids a call) and merged in as text, within the merged-page budget.
 fn complete(client: &Client, module: &str, extra: &[String], rows: Vec<Row>) -> Result<Vec<Row>> {
     let batches: Vec<&[String]> = extra.chunks(MAX_FIELDS_PER_LIST - 1).collect();
     let texts = {
@@ -269,7 +270,9 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
     if slices == 1 {
         open_sweep::require_for_page(client, &scope, input.page)?;
     }
-    let mut fields = if named.is_empty() { module_fields(client, &module)? } else { named };
+    // Only what COQL reads: a sweep without fields selects the module's readable fields; a
+    // named field COQL cannot read is refused here, before anything is sent.
+    let mut fields = if named.is_empty() { coql_fields::readable_fields(client, &module)? } else { coql_fields::check_named(client, &module, named)? };
     fields.retain(|f| f != "id" && f != "Modified_Time");
     fields.splice(0..0, ["id".to_string(), "Modified_Time".to_string()]);
     let signature = format!("{per_page}|{}{}", fields.join(","), if include_deleted { "|deleted" } else { "" });
@@ -370,8 +373,10 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
             fetched.saturating_add(1)
         )));
     }
-    let (coql_fields, extra): (Vec<String>, Vec<String>) = if fields.len() > MAX_FIELDS_PER_LIST {
-        (fields[..MAX_FIELDS_PER_LIST].to_vec(), fields[MAX_FIELDS_PER_LIST..].to_vec())
+    // One COQL call reads up to 500 fields; past that (a module wider than any COQL SELECT), the
+    // rest is read by the records GET by id, 50 fields per call.
+    let (coql_fields, extra): (Vec<String>, Vec<String>) = if fields.len() > MAX_SELECT_FIELDS {
+        (fields[..MAX_SELECT_FIELDS].to_vec(), fields[MAX_SELECT_FIELDS..].to_vec())
     } else {
         (fields.clone(), Vec::new())
     };
@@ -636,6 +641,7 @@ mod action_tests {
         use crate::options::CallOptions;
         use crate::storage::memory::Memory;
         let (transport, storage, options) = (Scripted::default(), Memory::default(), CallOptions::default());
+        transport.answer(200, r#"{"fields":[{"api_name":"Last_Name","data_type":"text"}]}"#);
         transport.answer(200, r#"{"data":[{"id":"1","Modified_Time":"2024-01-01T00:00:00+00:00","Last_Name":"a"}],"info":{"count":1,"more_records":false}}"#);
         let connection = Connection { access_token: Some("t".into()), ..Default::default() };
         let client = Client::new(&connection, &options, &transport, &storage).unwrap();

@@ -462,7 +462,11 @@ async fn sweep_throughput(config: &HostConfig, cache: &std::path::Path, sandbox:
         if let Some((t, id)) = &after {
             conditions.push(format!("(Modified_Time > '{t}' or (Modified_Time = '{t}' and id > {id}))"));
         }
-        let filter = if conditions.is_empty() { "id is not null".to_string() } else { conditions.join(" and ") };
+        // Grouped in pairs, as the component writes them (COQL takes two criteria per bracket level).
+        let filter = match conditions.split_first() {
+            None => "id is not null".to_string(),
+            Some((first, rest)) => rest.iter().fold(first.clone(), |w, c| format!("({w} and {c})")),
+        };
         let (body, date) = native_coql(sandbox.addr, &token, &format!("{select} where {filter} order by Modified_Time asc, id asc limit 0, 200")).await?;
         if until.is_none() {
             let seconds = zoho_connector::zoho_time::parse_http_date(&date).context("Date header")?;

@@ -18,6 +18,7 @@ mod params;
 mod request;
 mod response;
 mod realism;
+mod record_count;
 mod related;
 mod routes;
 pub mod search;

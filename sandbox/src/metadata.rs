@@ -128,6 +128,9 @@ fn field_kind(data_type: &str) -> (&'static str, u32, u32) {
         "ownerlookup" => ("jsonobject", 8, 120),
         "datetime" => ("string", 333, 120),
         "subform" => ("jsonarray", 733, 0),
+        "fileupload" => ("jsonarray", 101, 5),
+        "imageupload" => ("jsonarray", 106, 10),
+        "multiselectlookup" => ("jsonarray", 786, 0),
         _ => ("string", 1, 255),
     }
 }

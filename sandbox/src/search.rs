@@ -215,7 +215,7 @@ fn invalid_query(mut details: Value) -> Response {
 }
 
 /// What a search looks for, from its one search parameter.
-enum Search {
+pub(crate) enum Search {
     Criteria(Criteria),
     Email(String),
     Phone(String),
@@ -226,7 +226,7 @@ fn digits(text: &str) -> String {
     text.chars().filter(char::is_ascii_digit).collect()
 }
 
-fn found(record: &Map<String, Value>, module: &Module, search: &Search) -> bool {
+pub(crate) fn found(record: &Map<String, Value>, module: &Module, search: &Search) -> bool {
     let of_kind = |kind: &dyn Fn(&str, &str) -> bool| module.fields.iter().filter(|f| kind(&f.api_name, f.data_type)).flat_map(|f| texts(record.get(&f.api_name))).collect::<Vec<_>>();
     match search {
         Search::Criteria(criteria) => evaluate(record, criteria),

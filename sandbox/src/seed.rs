@@ -39,8 +39,23 @@ fn data_type_of(name: &str) -> &'static str {
         "Product_Active" => "boolean",
         "Tax" => "multiselectpicklist",
         "Account_Name" | "Contact_Name" => "lookup",
+        // COQL cannot read these types ("Query API - Limitations"): a sweep without fields must leave them out.
+        "Proof_Of_Delivery" => "fileupload",
+        "Package_Photo" => "imageupload",
+        "Handlers" => "multiselectlookup",
+        // Zoho's own metadata gives Events' Participants as bigint and Calls' CTI_Entry as a
+        // checkbox: COQL refuses them by name, not by type.
+        "Participants" => "bigint",
+        "CTI_Entry" => "boolean",
         _ => "text",
     }
+}
+
+/// Quotes with their line items (`Product_Details`, a subform of the quoted products).
+fn quote_fields() -> Vec<FieldDef> {
+    let mut fields = text_fields(&["Subject", "Quote_Stage", "Grand_Total"]);
+    fields.push(FieldDef { api_name: "Product_Details".into(), data_type: "subform" });
+    fields
 }
 
 /// In Accounts, Account_Name is the record's own name (text), not a lookup.
@@ -86,14 +101,14 @@ pub fn seed(shared: &Shared) {
         ("Accounts", account_fields(), "Account_Name", vec!["Account_Name"]),
         ("Deals", text_fields(&["Deal_Name", "Stage", "Amount", "Closing_Date", "Account_Name", "Contact_Name", "Probability"]), "Deal_Name", vec![]),
         ("Tasks", text_fields(&["Subject", "Status", "Due_Date"]), "Subject", vec![]),
-        ("Events", text_fields(&["Event_Title", "Start_DateTime", "End_DateTime"]), "Event_Title", vec![]),
-        ("Calls", text_fields(&["Subject", "Call_Type", "Call_Duration"]), "Subject", vec![]),
+        ("Events", text_fields(&["Event_Title", "Start_DateTime", "End_DateTime", "Participants"]), "Event_Title", vec![]),
+        ("Calls", text_fields(&["Subject", "Call_Type", "Call_Duration", "CTI_Entry"]), "Subject", vec![]),
         ("Campaigns", text_fields(&["Campaign_Name", "Status", "Type"]), "Campaign_Name", vec![]),
         ("Products", text_fields(&["Product_Name", "Product_Code", "Unit_Price", "Qty_in_Stock", "Product_Active", "Tax"]), "Product_Name", vec![]),
-        ("Quotes", text_fields(&["Subject", "Quote_Stage", "Grand_Total"]), "Subject", vec![]),
+        ("Quotes", quote_fields(), "Subject", vec![]),
         ("Vendors", text_fields(&["Vendor_Name", "Email", "Phone"]), "Vendor_Name", vec![]),
         ("Notes", text_fields(&["Note_Title", "Note_Content", "Parent_Id"]), "Note_Content", vec![]),
-        ("Shipments", text_fields(&["Name", "Carrier", "Tracking_Number"]), "Name", vec![]),
+        ("Shipments", text_fields(&["Name", "Carrier", "Tracking_Number", "Proof_Of_Delivery", "Package_Photo", "Handlers"]), "Name", vec![]),
     ];
     {
         let mut data = shared.data();
