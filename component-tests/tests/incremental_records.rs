@@ -706,3 +706,69 @@ async fn discover_says_how_each_stream_is_read_and_leaves_out_what_nothing_reads
         .await;
     assert_eq!(error_of(&outcome)["code"], "INVALID_QUERY");
 }
+
+/// A records-list module wider than the list's 50 fields a request (Appointments, which
+/// COQL does not read): each page lists 50 fields, then reads the rest by id, merged.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_module_wider_than_fifty_fields_is_merged_by_id() {
+    let h = Harness::new().await;
+    let names: Vec<String> = (1..=60).map(|i| format!("Field_{i:02}")).collect();
+    let fields: Vec<&str> = names.iter().map(String::as_str).collect();
+    h.sandbox.add_module("Appointments__s", &fields, "Field_01");
+    let values: serde_json::Map<String, Value> = names
+        .iter()
+        .map(|n| (n.clone(), json!(format!("{n} value"))))
+        .collect();
+    let created: Vec<String> = (0..3)
+        .map(|_| {
+            h.sandbox
+                .create_record("Appointments__s", Value::Object(values.clone()))
+        })
+        .collect();
+    h.sandbox.clear_requests();
+    let result = ok_of(
+        &h.run(LIST, json!({ "record-type": "Appointments__s" }))
+            .await,
+    )
+    .clone();
+    assert_eq!(ids(&result), created);
+    for record in result["records"].as_array().expect("records") {
+        for name in &names {
+            assert_eq!(record[name], format!("{name} value"), "{name} merged");
+        }
+    }
+    let sent = h.requests();
+    let listed: Vec<&RecordedRequest> = sent
+        .iter()
+        .filter(|r| r.path == "/crm/v8/Appointments__s")
+        .collect();
+    assert_eq!(listed.len(), 2, "one list page, one read by id");
+    assert_eq!(
+        listed[0]
+            .query_param("fields")
+            .map(|f| f.split(',').count()),
+        Some(50)
+    );
+    assert_eq!(
+        (
+            listed[0].query_param("sort_by"),
+            listed[0].query_param("page")
+        ),
+        (Some("Modified_Time"), Some("1"))
+    );
+    assert_eq!(
+        listed[1].query_param("ids"),
+        Some(created.join(",").as_str())
+    );
+    let outcome = h
+        .run(
+            "crm-coql-query",
+            json!({ "query": "select id from Appointments__s where id is not null" }),
+        )
+        .await;
+    assert_eq!(
+        error_of(&outcome)["code"],
+        "INVALID_QUERY",
+        "a system module COQL does not list"
+    );
+}
