@@ -63,6 +63,8 @@ pub const MAX_REQUESTS_PER_STEP: usize = 30;
 const MAX_CROWDED_PAGES: usize = 500;
 /// A page token longer than this, or not plain ASCII, is no token Zoho gave.
 const MAX_TOKEN_LEN: usize = 1_000;
+/// 9999-12-31T23:59:59Z: the last second a stored position may name.
+const MAX_SECOND: i64 = 253_402_300_799;
 
 /// Where one request of a crowded second's list reads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -147,16 +149,22 @@ impl Position {
         let token_ok = |t: &String| {
             t.len() <= MAX_TOKEN_LEN && !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic())
         };
-        self.crowded.as_ref().is_none_or(|c| {
-            self.at.is_some()
-                && c.read.len() <= MAX_CROWDED_PAGES
-                && c.back.is_none_or(|k| k < c.read.len())
-                && c.next_token.iter().all(token_ok)
-                && c.read.iter().all(|a| match a {
-                    Address::Page(p) => (1..=DISCRETE_REACH / PER_REQUEST).contains(p),
-                    Address::Token(t) => token_ok(t),
-                })
-        })
+        // A second from 1970 to 9999 (it goes into If-Modified-Since), and no more ids at it
+        // than the list reaches on one second.
+        let at_ok = self.at.is_none_or(|t| (0..=MAX_SECOND).contains(&t));
+        let seen_ok = self.seen.len() <= MAX_CROWDED_PAGES * PER_REQUEST as usize;
+        at_ok
+            && seen_ok
+            && self.crowded.as_ref().is_none_or(|c| {
+                self.at.is_some()
+                    && c.read.len() <= MAX_CROWDED_PAGES
+                    && c.back.is_none_or(|k| k < c.read.len())
+                    && c.next_token.iter().all(token_ok)
+                    && c.read.iter().all(|a| match a {
+                        Address::Page(p) => (1..=DISCRETE_REACH / PER_REQUEST).contains(p),
+                        Address::Token(t) => token_ok(t),
+                    })
+            })
     }
 }
 
@@ -603,6 +611,11 @@ mod tests {
             ..crowded(vec![], None)
         }
         .is_sound());
+        assert!(
+            !at(i64::MAX, &[]).is_sound() && !at(-1, &[]).is_sound(),
+            "a second outside 1970 to 9999"
+        );
+        assert!(at(MAX_SECOND, &["1"]).is_sound());
     }
 
     #[test]
