@@ -34,12 +34,19 @@
 //!   delivered its last page; then it commits the plan's cursor with every slice's digests.
 //! - Another `slices` value while a plan is open is `invalid-input` (nothing sent); only page 1
 //!   of slice 1, an hour after the plan opened, replaces it.
+//!
+//! A module COQL cannot read (Notes, Appointments, ... [`read_by`]) is swept by the records
+//! walk ([`records_walk`]): the records list ordered by Modified_Time from If-Modified-Since,
+//! with the same guarantee, sweep state, page keys, boundary digests and commit. It is one
+//! walk: `slices` past 1 is `invalid-input` for it (nothing sent), as COQL alone can plan.
 
 mod boundary;
 mod deleted;
 mod keyset;
 mod open_sweep;
 mod plan;
+pub mod read_by;
+mod records_walk;
 mod state;
 
 use crate::client::{Client, Usage};
@@ -55,6 +62,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use plan::Plan;
+use read_by::ReadBy;
 use state::{boundary_key, cursor_key, load, load_key, page_key, plan_key, save, slice_scope, sweep_key, Boundary, Cursor, Sweep};
 
 pub use deleted::FEED_PAGES_PER_STEP;
@@ -238,6 +246,12 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
     if !(1..=slices).contains(&slice) {
         return Err(ZohoError::invalid_input(format!("slice {slice} is out of range: 1 to slices ({slices})")));
     }
+    let read_by = read_by::read_by(&module)?;
+    if read_by == ReadBy::Records && slices > 1 {
+        return Err(ZohoError::invalid_input(format!(
+            "slices {slices}: {module} is read through its records list (COQL cannot read it), one walk that cannot be sliced: pass slices 1 (or none)"
+        )));
+    }
     let since_input = input.since.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| normalize("since", s)).transpose()?;
     let anchor = input.anchor.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| normalize("anchor-date", s)).transpose()?;
     let include_deleted = input.include_deleted.unwrap_or(false);
@@ -275,7 +289,7 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
     let mut fields = if named.is_empty() { coql_fields::readable_fields(client, &module)? } else { coql_fields::check_named(client, &module, named)? };
     fields.retain(|f| f != "id" && f != "Modified_Time");
     fields.splice(0..0, ["id".to_string(), "Modified_Time".to_string()]);
-    let signature = format!("{per_page}|{}{}", fields.join(","), if include_deleted { "|deleted" } else { "" });
+    let signature = format!("{per_page}|{}{}{}", fields.join(","), if include_deleted { "|deleted" } else { "" }, if read_by == ReadBy::Records { "|records" } else { "" });
 
     let cursor: Option<Cursor> = load(client, &cursor_key(&scope))?;
     let (walk_scope, mut sweep, range, mut slice_info) = if slices == 1 {
@@ -392,6 +406,9 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
         sweep.last_page = Some(sweep.last_page.unwrap_or(1).min(page));
         result = Some(Page::empty());
     }
+    if result.is_none() && read_by == ReadBy::Records {
+        result = Some(records_walk::read(client, &module, &fields, &walk_scope, &mut sweep, page, per_page, &mut fetched)?);
+    }
     while result.is_none() {
         let mut conditions = Vec::new();
         if let Some(since) = &since {
@@ -448,7 +465,7 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
     let records_page = result.unwrap_or_else(Page::empty);
     let records_more = records_page.more;
     let mut rows = records_page.rows;
-    if !extra.is_empty() && !rows.is_empty() {
+    if !extra.is_empty() && !rows.is_empty() && read_by == ReadBy::Coql {
         rows = complete(client, &module, &extra, rows)?;
     }
     // Remember what this page delivers inside the sweep's boundary window, the duplicates

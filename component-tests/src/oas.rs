@@ -117,6 +117,20 @@ const EXEMPTIONS: &[Exemption] = &[
     // Zoho's own example `convertLead/examples/response-200-successfulconversion` shows.
     Exemption { method: "POST", template: "/crm/v8/Leads/{lead_id}/actions/convert", at: "answer 200", pointer: "/data/*/details/Deals", says: "got null" },
     Exemption { method: "POST", template: "/crm/v8/Leads/{lead_id}/actions/convert", at: "answer 200", pointer: "/data/*/details/Accounts", says: "got null" },
+    // notes.json marks `ids` required for Get Notes, though `ids` only narrows the list (Delete
+    // Notes shares the parameter); Zoho's "Get Notes" page and SDK samples list notes with
+    // `page`, `per_page` and `fields` alone.
+    Exemption { method: "GET", template: "/crm/v8/Notes", at: "query", pointer: "/ids", says: "required parameter missing" },
+    // notes.json's own Info hands out `next_page_token` (and `page_token_expiry`) for the next
+    // page, which only `page_token` can spend; the file lists no such parameter. The records
+    // list documents it (record.json, v8 "Get Records": past 2,000 records).
+    Exemption { method: "GET", template: "/crm/v8/Notes", at: "query", pointer: "/page_token", says: "not a parameter" },
+    // As record.json's: a page token is `null` where there is no page before or after.
+    Exemption { method: "GET", template: "/crm/v8/Notes", at: "answer 200", pointer: "/info/next_page_token", says: "got null" },
+    Exemption { method: "GET", template: "/crm/v8/Notes", at: "answer 200", pointer: "/info/previous_page_token", says: "got null" },
+    // notes.json's Note requires every member of a whole note ($attachments, $editable, ...),
+    // while its own `fields` parameter (required) selects the members a list answers with.
+    Exemption { method: "GET", template: "/crm/v8/Notes", at: "answer 200", pointer: "/data/*", says: "required `" },
 ];
 
 /// record.json lists only 200 and coql.json only 200/400, but Zoho documents more
@@ -142,6 +156,13 @@ const UNLISTED: &[Unlisted] = &[
     // A record without related records answers 204 (v8 "Get Related Records"; zoho-api.md,
     // "Everyday record operations"), though related_records.json lists only 200.
     Unlisted { method: "GET", template: "/crm/v8/{module_api_name}/{record_id}/{related_list_api_name}", status: 204, reads_as: None },
+    // A list with If-Modified-Since and nothing modified since answers 304 Not Modified, an
+    // empty list 204: Zoho's SDK samples for "Get Records" and "Get Notes" read both
+    // (`[204, 304].includes(response.getStatusCode())`, zoho.com/crm/developer/docs/javascript-sdk).
+    Unlisted { method: "GET", template: "/crm/v8/{module_api_name}", status: 304, reads_as: None },
+    Unlisted { method: "GET", template: "/crm/v8/{module_api_name}", status: 204, reads_as: None },
+    Unlisted { method: "GET", template: "/crm/v8/Notes", status: 304, reads_as: None },
+    Unlisted { method: "GET", template: "/crm/v8/Notes", status: 204, reads_as: None },
 ];
 
 /// Operations Zoho documents whose operation no file here lists, each matched only when no

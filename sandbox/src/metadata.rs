@@ -309,7 +309,7 @@ pub fn modules(shared: &Shared) -> Response {
     let mut modules: Vec<Value> = names
         .iter()
         .enumerate()
-        .map(|(i, name)| module_entry(name, i + 1, true, if name.contains('_') || *name == "Shipments" { "custom" } else { "default" }))
+        .map(|(i, name)| module_entry(name, i + 1, true, crate::module_reach::generated_type(name, &data.modules[name.as_str()])))
         .collect();
     // Zoho lists its web-only modules too, marked as out of the API's reach.
     for name in NOT_API_SUPPORTED {

@@ -2,6 +2,7 @@
 //! beyond the 2,000-record `page` reach, and a few Accounts and Deals.
 
 use crate::account;
+use crate::metadata;
 use crate::clock::Clock;
 use crate::state::{FieldDef, Module, Shared};
 use serde_json::{json, Map, Value};
@@ -175,12 +176,14 @@ pub fn seed(shared: &Shared) {
 }
 
 /// Links for the related lists: the first two contacts work at Zylker, the first contact is on
-/// the Zylker deal, and the first note is on the Zylker account.
+/// the Zylker deal, and note n is on account n (the first on Zylker), titled as Zoho's notes
+/// are (notes.json: every note has a title and a parent, its module named with its id).
 fn link_related(shared: &Shared) {
     let mut data = shared.data();
     let first = |data: &crate::state::Data, module: &str, n: usize| data.modules.get(module).and_then(|m| m.records.keys().nth(n).copied());
     let (Some(zylker), Some(contact)) = (first(&data, "Accounts", 0), first(&data, "Contacts", 0)) else { return };
-    let (second, deal, note) = (first(&data, "Contacts", 1), first(&data, "Deals", 0), first(&data, "Notes", 0));
+    let (second, deal) = (first(&data, "Contacts", 1), first(&data, "Deals", 0));
+    let notes: Vec<(u64, Option<u64>)> = (0..3).filter_map(|n| Some((first(&data, "Notes", n)?, first(&data, "Accounts", n)))).collect();
     let account = json!({ "id": zylker.to_string(), "name": "Zylker" });
     let contact_name = data.modules.get("Contacts").and_then(|m| m.records.get(&contact)).and_then(|r| r.get("Last_Name").cloned()).unwrap_or(Value::Null);
     let mut set = |module: &str, id: Option<u64>, field: &str, value: Value| {
@@ -191,7 +194,13 @@ fn link_related(shared: &Shared) {
     set("Contacts", Some(contact), "Account_Name", account.clone());
     set("Contacts", second, "Account_Name", account);
     set("Deals", deal, "Contact_Name", json!({ "id": contact.to_string(), "name": contact_name }));
-    set("Notes", note, "Parent_Id", json!({ "module": { "api_name": "Accounts" }, "id": zylker.to_string(), "name": "Zylker" }));
+    let accounts_module = json!({ "api_name": "Accounts", "id": metadata::module_id("Accounts") });
+    for (n, (note, account)) in notes.into_iter().enumerate() {
+        let Some(account) = account else { continue };
+        let name = ["Zylker", "Zoho", "Acme"][n % 3];
+        set("Notes", Some(note), "Parent_Id", json!({ "module": accounts_module.clone(), "id": account.to_string(), "name": name }));
+        set("Notes", Some(note), "Note_Title", json!(format!("Note {}", n + 1)));
+    }
 }
 
 fn seed_books(shared: &Shared) {
