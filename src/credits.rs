@@ -250,11 +250,9 @@ impl CreditTable {
             let Some(path) = api.get("path").and_then(Value::as_str) else { continue };
             let path = if path.starts_with("/crm/") { path.to_string() } else { format!("/crm/v8/{}", path.trim_start_matches('/')) };
             for operation in api.get("operation_types").and_then(Value::as_array).into_iter().flatten() {
-                let (Some(method), Some(min), Some(max)) = (
-                    operation.get("method").and_then(Value::as_str),
-                    operation.get("min_credits").and_then(Value::as_u64),
-                    operation.get("max_credits").and_then(Value::as_u64),
-                ) else {
+                let (Some(method), Some(min), Some(max)) =
+                    (operation.get("method").and_then(Value::as_str), operation.get("min_credits").and_then(Value::as_u64), operation.get("max_credits").and_then(Value::as_u64))
+                else {
                     continue;
                 };
                 let entry = Entry::new(method, &path, min, max);

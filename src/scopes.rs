@@ -171,7 +171,7 @@ pub fn explain(action: &str, mut error: ZohoError) -> ZohoError {
         None => return error,
     };
     error.message = format!(
-        "Zoho refused the connection's token for this request ({}): its scopes do not allow it. {action} needs {needs}; authorize the connection again with them (a wider scope such as ZohoCRM.modules.ALL covers the module scopes)",
+        "Zoho refused the connection's token for this request ({}): its scopes do not allow it. {action} needs {needs}; authorize the connection again with them (actions.json lists each action's scopes)",
         error.message.trim_end_matches('.')
     );
     error

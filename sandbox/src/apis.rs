@@ -194,7 +194,10 @@ mod tests {
         let mut get = request("GET", "/crm/v8/__apis", json!(null));
         get.query = vec![("filters".into(), json!({ "field": { "api_name": "operation_types.method" }, "comparator": "equals", "value": "PATCH" }).to_string())];
         let body = body_of(serve(&get)).await;
-        assert_eq!(body["__apis"], json!([{ "path": "/crm/v8/actions/watch", "operation_types": [{ "method": "PATCH", "oauth_scope": "ZohoCRM.notifications.UPDATE", "max_credits": 1, "min_credits": 1 }] }]));
+        assert_eq!(
+            body["__apis"],
+            json!([{ "path": "/crm/v8/actions/watch", "operation_types": [{ "method": "PATCH", "oauth_scope": "ZohoCRM.notifications.UPDATE", "max_credits": 1, "min_credits": 1 }] }])
+        );
         get.query = vec![("filters".into(), "{\"field\":{\"api_name\":\"module\"},\"comparator\":\"equals\",\"value\":\"x\"}".into())];
         assert_eq!(serve(&get).status(), 400);
     }

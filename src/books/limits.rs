@@ -5,9 +5,10 @@
 //! `X-Rate-Limit-Remaining` and `X-Rate-Limit-Reset` when it sends them.
 //!
 //! Every Books request is counted per organization and minute (and per day, reported); a
-//! request that would be the minute's 101st is not sent, and an answer saying nothing remains
-//! (429, or `X-Rate-Limit-Remaining: 0`) keeps every step of the connection from Books until
-//! its reset. `X-Rate-Limit-Reset` is read as seconds until the reset, or as the reset's Unix
+//! request that would be the minute's 101st is not sent, and an answer saying how long to wait
+//! (a 429 with `X-Rate-Limit-Reset` or `Retry-After`) or that nothing remains
+//! (`X-Rate-Limit-Remaining: 0`, a minute when it names no reset) keeps every step of the
+//! connection from Books until then. A bare 429 is the step's rate-limited error only. `X-Rate-Limit-Reset` is read as seconds until the reset, or as the reset's Unix
 //! time when it is that large (Zoho's pages do not say which; both readings wait long enough).
 
 use crate::error::{ErrorKind, Result, ZohoError};
@@ -40,7 +41,12 @@ pub fn blocked_key(organization: &str) -> String {
 /// The organization a Books request is for (`organization_id`), or `-` before one is known
 /// (listing the organizations).
 pub fn organization_of(query: &[(String, String)]) -> String {
-    query.iter().find(|(k, _)| k == "organization_id").map(|(_, v)| v.chars().filter(char::is_ascii_digit).take(32).collect::<String>()).filter(|v| !v.is_empty()).unwrap_or_else(|| "-".into())
+    query
+        .iter()
+        .find(|(k, _)| k == "organization_id")
+        .map(|(_, v)| v.chars().filter(char::is_ascii_digit).take(32).collect::<String>())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "-".into())
 }
 
 fn counter(storage: &dyn Storage, key: &str) -> u64 {
@@ -63,7 +69,10 @@ pub fn before_at(storage: &dyn Storage, organization: &str, now: u64) -> Result<
     if let Some(until) = get_fresh(storage, &blocked_key(organization), Duration::from_millis(MAX_WAIT_MS)).ok().flatten().and_then(|v| v.get("until_ms").and_then(Value::as_u64)) {
         if until > now {
             return Err(rate_limited(
-                format!("Zoho Books answered that organization {organization}'s requests are used up until its limit resets; nothing was sent. Try again in {} s", (until - now).div_ceil(1000)),
+                format!(
+                    "Zoho Books answered that organization {organization}'s requests are used up until its limit resets; nothing was sent. Try again in {} s",
+                    (until - now).div_ceil(1000)
+                ),
                 until - now,
             ));
         }
@@ -102,18 +111,21 @@ pub fn wait_ms(response: &Response) -> Option<u64> {
     crate::http::retry_after_ms(response).or_else(|| reset_wait_ms(response, now_ms()))
 }
 
-/// After a Books answer: a 429, or `X-Rate-Limit-Remaining: 0`, blocks the organization until
-/// the reset (a minute when the answer does not say).
+/// After a Books answer: a 429 that says when to come back, or `X-Rate-Limit-Remaining: 0`,
+/// blocks the organization until then (a minute when the answer names no reset).
 pub fn after(storage: &dyn Storage, organization: &str, response: &Response) {
     after_at(storage, organization, response, now_ms())
 }
 
 pub fn after_at(storage: &dyn Storage, organization: &str, response: &Response, now: u64) {
     let exhausted = response.header("x-rate-limit-remaining").is_some_and(|r| r.trim() == "0");
-    if response.status != 429 && !exhausted {
-        return;
+    let asked = crate::http::retry_after_ms(response).or_else(|| reset_wait_ms(response, now));
+    let wait = match (response.status, asked) {
+        (429, Some(wait)) => wait,
+        _ if exhausted => asked.unwrap_or(MINUTE_MS),
+        _ => return,
     }
-    let wait = crate::http::retry_after_ms(response).or_else(|| reset_wait_ms(response, now)).unwrap_or(MINUTE_MS).min(MAX_WAIT_MS);
+    .min(MAX_WAIT_MS);
     let _ = put_fresh(storage, &blocked_key(organization), &json!({ "until_ms": now.saturating_add(wait) }));
 }
 
@@ -153,7 +165,7 @@ mod tests {
             (vec![("x-rate-limit-reset", "30")], 30_000),
             (vec![("x-rate-limit-reset", "1700000045")], 45_000),
             (vec![("retry-after", "7"), ("x-rate-limit-reset", "30")], 7_000),
-            (vec![], MINUTE_MS),
+            (vec![("x-rate-limit-remaining", "0")], MINUTE_MS),
             (vec![("x-rate-limit-reset", "99999999999999999999")], MAX_WAIT_MS),
         ] {
             let storage = Memory::default();
@@ -165,9 +177,11 @@ mod tests {
         let storage = Memory::default();
         after_at(&storage, "1", &answer(200, &[("x-rate-limit-remaining", "0"), ("x-rate-limit-reset", "12")]), now);
         assert_eq!(before_at(&storage, "1", now).unwrap_err().retry_after_ms, Some(12_000));
-        let storage = Memory::default();
-        after_at(&storage, "1", &answer(200, &[("x-rate-limit-remaining", "3")]), now);
-        before_at(&storage, "1", now).unwrap();
+        for calm in [answer(200, &[("x-rate-limit-remaining", "3")]), answer(429, &[])] {
+            let storage = Memory::default();
+            after_at(&storage, "1", &calm, now);
+            before_at(&storage, "1", now).unwrap();
+        }
     }
 
     #[test]

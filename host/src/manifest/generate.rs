@@ -452,7 +452,7 @@ mod tests {
         }
         std::fs::copy(wit_dir().join("world.wit"), dir.join("world.wit")).expect("copy");
         let original: Value = serde_json::from_str(&std::fs::read_to_string(wit_dir().join("annotations.json")).expect("read")).expect("json");
-        let cases: [(&str, fn(&mut Value)); 7] = [
+        let cases: [(&str, fn(&mut Value)); 9] = [
             ("name input bogus", |a| a["actions"]["crm-get-record"]["inputs"]["bogus"] = json!({ "label": "B" })),
             ("has no action crm-get-record", |a| drop(a["actions"].as_object_mut().map(|m| m.remove("crm-get-record")))),
             ("describes action crm-delete-everything", |a| a["actions"]["crm-delete-everything"] = json!({ "label": "x", "output": "y" })),
@@ -460,6 +460,8 @@ mod tests {
             ("names action crm-list-everything", |a| a["actions"]["crm-get-record"]["inputs"]["record-type"]["choices-from"]["action"] = json!("crm-list-everything")),
             ("reads input module, which this form lacks", |a| a["actions"]["crm-get-record"]["inputs"]["fields"]["choices-from"]["input"]["record-type"] = json!("{module}")),
             ("leaves crm-describe-module's required input record-type empty", |a| a["actions"]["crm-get-record"]["inputs"]["fields"]["choices-from"]["input"] = json!({})),
+            ("is marked complete but lacks", |a| a["sections"]["connection"]["default-scopes"]["complete"]["scopes"] = json!("ZohoCRM.modules.ALL")),
+            ("names nothing-, which no action key starts with", |a| a["sections"]["connection"]["default-scopes"]["cyclr"]["for"] = json!(["crm-", "nothing-"])),
         ];
         for (expected, change) in cases {
             let mut notes = original.clone();
