@@ -3,7 +3,7 @@
 //! credit table read from `/__apis`, Books counted apart and backed off on its 429, and an
 //! OAUTH_SCOPE_MISMATCH naming the scopes the action needs.
 
-use component_tests::{books_org, error_of, ok_of, runtime, with_books_org, Harness};
+use component_tests::{assert_request, books_org, error_of, ok_of, runtime, with_books_org, Harness};
 use serde_json::{json, Value};
 
 const LEAD: &str = "5725767000000524157";
@@ -36,14 +36,14 @@ async fn a_hundred_record_create_counts_ten_credits() {
     let h = Harness::new().await;
     let outcome = h.run("crm-create-record", json!({ "record-type": "Leads", "values": hundred_leads("Bulk") })).await;
     assert_eq!(ok_of(&outcome)["data"].as_array().map(Vec::len), Some(100));
-    let requests = h.requests();
-    assert_eq!((requests.len(), requests[0].method.as_str(), requests[0].path.as_str()), (1, "POST", "/crm/v8/Leads"));
-    assert_eq!(requests[0].json().and_then(|b| b["data"].as_array().map(Vec::len)), Some(100));
+    assert_request(&h.only_request(), &h.token, "POST", "/crm/v8/Leads", &[], Some(json!({ "data": hundred_leads("Bulk") })));
     assert_eq!(h.sandbox.usage(), (1, 10), "Zoho's table: 10 credits");
     assert_eq!(spent(&h), 10, "the connection counts what Zoho charges");
     // A 25-record upsert: 3 credits.
     let values: Vec<Value> = (0..25).map(|i| json!({ "Last_Name": "Up", "Email": format!("up{i}@example.com") })).collect();
+    h.sandbox.clear_requests();
     ok_of(&h.run("crm-upsert-records", json!({ "record-type": "Leads", "values": values })).await);
+    assert_request(&h.only_request(), &h.token, "POST", "/crm/v8/Leads/upsert", &[], Some(json!({ "data": values })));
     assert_eq!((h.sandbox.usage(), spent(&h)), ((2, 13), 13));
 }
 
@@ -105,9 +105,11 @@ async fn the_credit_table_is_read_once_a_day_and_a_refusal_keeps_the_defaults() 
     let h = Harness::new().await;
     let read = || h.run("sync-read-stream-page", json!({ "stream": "deals", "fields": "id", "backoff-at-credit-percentage": 0.9 }));
     ok_of(&read().await);
-    let apis: Vec<_> = h.requests().into_iter().filter(|r| r.path == "/crm/v8/__apis").collect();
-    assert_eq!(apis.len(), 1);
-    assert_eq!((apis[0].method.as_str(), apis[0].query.len(), apis[0].response_status), ("GET", 0, Some(200)));
+    let paths: Vec<String> = h.requests().iter().map(|r| format!("{} {}", r.method, r.path)).collect();
+    assert_eq!(&paths[..2], ["GET /crm/v8/org", "GET /crm/v8/__apis"], "the allotment, then the table, then the page");
+    let apis = h.requests().into_iter().find(|r| r.path == "/crm/v8/__apis").expect("asked");
+    assert_request(&apis, &h.token, "GET", "/crm/v8/__apis", &[], None);
+    assert_eq!(apis.response_status, Some(200));
     let stored = h.stored("limits/credit-table").expect("the table is kept");
     assert_eq!(stored["value"]["source"], "zoho");
     assert!(stored["value"]["entries"].as_array().expect("entries").contains(&json!(["GET", "/crm/v8/{module_api_name}/deleted", 2, 2])), "{stored}");
@@ -138,7 +140,8 @@ async fn books_calls_spend_no_crm_credits() {
     ok_of(&h.run_as(&connection, "books-get-record", json!({ "record-type": "contacts", "record-id": "460000000000001" }), None).await);
     let requests = h.requests();
     assert_eq!(requests.len(), 2);
-    assert!(requests.iter().all(|r| r.path.starts_with("/books/v3/contacts") && r.query.contains(&(books_org().0.into(), books_org().1.into()))));
+    assert_request(&requests[0], &h.token, "GET", "/books/v3/contacts", &[books_org(), ("page", "1"), ("per_page", "5")], None);
+    assert_request(&requests[1], &h.token, "GET", "/books/v3/contacts/460000000000001", &[books_org()], None);
     assert_eq!(spent(&h), 0, "no CRM credit for a Books call");
     assert_eq!(h.sandbox.usage(), (0, 0));
     let day = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as u64 / 86_400_000;
