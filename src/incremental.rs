@@ -34,16 +34,23 @@
 //!   delivered its last page; then it commits the plan's cursor with every slice's digests.
 //! - Another `slices` value while a plan is open is `invalid-input` (nothing sent); only page 1
 //!   of slice 1, an hour after the plan opened, replaces it.
+//!
+//! A module COQL cannot read (Notes, Appointments, ... [`read_by`]) is swept by the records
+//! walk ([`records_walk`]): the records list ordered by Modified_Time from If-Modified-Since,
+//! with the same guarantee, sweep state, page keys, boundary digests and commit. It is one
+//! walk: `slices` past 1 is `invalid-input` for it (nothing sent), as COQL alone can plan.
 
 mod boundary;
 mod deleted;
 mod keyset;
 mod open_sweep;
 mod plan;
+pub mod read_by;
+mod records_walk;
 mod state;
 
 use crate::client::{Client, Usage};
-use crate::crm::fields::module_fields;
+use crate::crm::coql_fields::{self, MAX_SELECT_FIELDS};
 use crate::crm::records::{complete_texts, MAX_FIELDS_PER_LIST};
 use crate::error::{ErrorKind, Result, ZohoError};
 use crate::storage::now_ms;
@@ -55,6 +62,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use plan::Plan;
+use read_by::ReadBy;
 use state::{boundary_key, cursor_key, load, load_key, page_key, plan_key, save, slice_scope, sweep_key, Boundary, Cursor, Sweep};
 
 pub use deleted::FEED_PAGES_PER_STEP;
@@ -206,7 +214,8 @@ pub fn update_last_successful_run_date(client: &Client, input: &UpdateLastSucces
     commit(client, run_date_module(input), None, input.timestamp.as_deref())
 }
 
-/// The wide records' remaining fields, merged in by id as text, within the merged-page budget.
+/// The fields past COQL's 500 of a module wider than one SELECT, read by id with the records
+/// GET (49 fields and the id, 100 ids a call) and merged in as text, within the merged-page budget.
 fn complete(client: &Client, module: &str, extra: &[String], rows: Vec<Row>) -> Result<Vec<Row>> {
     let batches: Vec<&[String]> = extra.chunks(MAX_FIELDS_PER_LIST - 1).collect();
     let texts = {
@@ -236,6 +245,12 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
     let slice = input.slice.unwrap_or(1);
     if !(1..=slices).contains(&slice) {
         return Err(ZohoError::invalid_input(format!("slice {slice} is out of range: 1 to slices ({slices})")));
+    }
+    let read_by = read_by::read_by(&module)?;
+    if read_by == ReadBy::Records && slices > 1 {
+        return Err(ZohoError::invalid_input(format!(
+            "slices {slices}: {module} is read through its records list (COQL cannot read it), one walk that cannot be sliced: pass slices 1 (or none)"
+        )));
     }
     let since_input = input.since.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| normalize("since", s)).transpose()?;
     let anchor = input.anchor.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| normalize("anchor-date", s)).transpose()?;
@@ -269,10 +284,12 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
     if slices == 1 {
         open_sweep::require_for_page(client, &scope, input.page)?;
     }
-    let mut fields = if named.is_empty() { module_fields(client, &module)? } else { named };
+    // Only what COQL reads: a sweep without fields selects the module's readable fields; a
+    // named field COQL cannot read is refused here, before anything is sent.
+    let mut fields = if named.is_empty() { coql_fields::readable_fields(client, &module)? } else { coql_fields::check_named(client, &module, named)? };
     fields.retain(|f| f != "id" && f != "Modified_Time");
     fields.splice(0..0, ["id".to_string(), "Modified_Time".to_string()]);
-    let signature = format!("{per_page}|{}{}", fields.join(","), if include_deleted { "|deleted" } else { "" });
+    let signature = format!("{per_page}|{}{}{}", fields.join(","), if include_deleted { "|deleted" } else { "" }, if read_by == ReadBy::Records { "|records" } else { "" });
 
     let cursor: Option<Cursor> = load(client, &cursor_key(&scope))?;
     let (walk_scope, mut sweep, range, mut slice_info) = if slices == 1 {
@@ -370,8 +387,10 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
             fetched.saturating_add(1)
         )));
     }
-    let (coql_fields, extra): (Vec<String>, Vec<String>) = if fields.len() > MAX_FIELDS_PER_LIST {
-        (fields[..MAX_FIELDS_PER_LIST].to_vec(), fields[MAX_FIELDS_PER_LIST..].to_vec())
+    // One COQL call reads up to 500 fields; past that (a module wider than any COQL SELECT), the
+    // rest is read by the records GET by id, 50 fields per call.
+    let (coql_fields, extra): (Vec<String>, Vec<String>) = if fields.len() > MAX_SELECT_FIELDS {
+        (fields[..MAX_SELECT_FIELDS].to_vec(), fields[MAX_SELECT_FIELDS..].to_vec())
     } else {
         (fields.clone(), Vec::new())
     };
@@ -386,6 +405,9 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
         // A slice the plan left nothing in ends on its first page, unasked.
         sweep.last_page = Some(sweep.last_page.unwrap_or(1).min(page));
         result = Some(Page::empty());
+    }
+    if result.is_none() && read_by == ReadBy::Records {
+        result = Some(records_walk::read(client, &module, &fields, &walk_scope, &mut sweep, page, per_page, &mut fetched)?);
     }
     while result.is_none() {
         let mut conditions = Vec::new();
@@ -443,7 +465,7 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
     let records_page = result.unwrap_or_else(Page::empty);
     let records_more = records_page.more;
     let mut rows = records_page.rows;
-    if !extra.is_empty() && !rows.is_empty() {
+    if !extra.is_empty() && !rows.is_empty() && read_by == ReadBy::Coql {
         rows = complete(client, &module, &extra, rows)?;
     }
     // Remember what this page delivers inside the sweep's boundary window, the duplicates
@@ -636,6 +658,7 @@ mod action_tests {
         use crate::options::CallOptions;
         use crate::storage::memory::Memory;
         let (transport, storage, options) = (Scripted::default(), Memory::default(), CallOptions::default());
+        transport.answer(200, r#"{"fields":[{"api_name":"Last_Name","data_type":"text"}]}"#);
         transport.answer(200, r#"{"data":[{"id":"1","Modified_Time":"2024-01-01T00:00:00+00:00","Last_Name":"a"}],"info":{"count":1,"more_records":false}}"#);
         let connection = Connection { access_token: Some("t".into()), ..Default::default() };
         let client = Client::new(&connection, &options, &transport, &storage).unwrap();

@@ -6,6 +6,7 @@ use crate::client::{ApiCall, Client};
 use crate::crm::response::{body_json, content};
 use crate::error::{Result, ZohoError};
 use crate::http::Method;
+use crate::incremental::read_by::{self, ReadBy};
 use crate::incremental::{self, SweepRequest};
 use crate::budget;
 use crate::limits::Throttle;
@@ -70,18 +71,31 @@ fn default_anchor() -> String {
 }
 
 /// The streams: Sling's standard ones, Paragon's aliases and the full-refresh listings, then
-/// (unless include-modules is false) every API-supported module of the org, read from
-/// `/settings/modules`. Without the org's modules nothing is sent.
+/// (unless include-modules is false) every API-supported module of the org a sweep can read,
+/// from `/settings/modules`. Each says how it is read (`read_by`): `coql` (keyset pages through
+/// COQL), `records` (the records list by Modified_Time, for modules COQL cannot read) or
+/// `list` (a full-refresh listing read whole); a module neither COQL nor a records list reads
+/// (Attachments, Emails, linking modules, ...: [`ReadBy`]) is left out. Without the org's
+/// modules nothing is sent.
 pub fn discover(client: &Client, input: &DiscoverInput) -> Result<Value> {
     let mut streams: Vec<Value> = Vec::new();
+    let incremental = |name: &str, module: &str, read_by: ReadBy| {
+        json!({ "stream": name, "module": module, "incremental": true, "cursor_field": "Modified_Time", "primary_key": "id", "read_by": read_by })
+    };
     for (name, module) in STANDARD {
-        streams.push(json!({ "stream": name, "module": module, "incremental": true, "cursor_field": "Modified_Time", "primary_key": "id" }));
+        if let Some(read_by) = read_by::documented(module) {
+            streams.push(incremental(name, module, read_by));
+        }
     }
     for (name, module) in PIPELINES {
-        streams.push(json!({ "stream": name, "module": module, "incremental": true, "cursor_field": "Modified_Time", "primary_key": "id", "alias_of": module.to_ascii_lowercase() }));
+        if let Some(read_by) = read_by::documented(module) {
+            let mut stream = incremental(name, module, read_by);
+            stream["alias_of"] = json!(module.to_ascii_lowercase());
+            streams.push(stream);
+        }
     }
     for name in FULL_REFRESH {
-        streams.push(json!({ "stream": name, "incremental": false, "primary_key": "id" }));
+        streams.push(json!({ "stream": name, "incremental": false, "primary_key": "id", "read_by": "list" }));
     }
     if input.include_modules == Some(false) {
         return Ok(json!({ "streams": streams }));
@@ -91,10 +105,10 @@ pub fn discover(client: &Client, input: &DiscoverInput) -> Result<Value> {
         if streams.iter().any(|s| s["module"] == api_name) {
             continue;
         }
-        streams.push(json!({
-            "stream": api_name, "module": api_name, "incremental": true, "cursor_field": "Modified_Time", "primary_key": "id",
-            "custom": module.generated_type.as_deref() == Some("custom"),
-        }));
+        let Some(read_by) = read_by::discovered(api_name, module.generated_type.as_deref()) else { continue };
+        let mut stream = incremental(api_name, api_name, read_by);
+        stream["custom"] = json!(module.generated_type.as_deref() == Some("custom"));
+        streams.push(stream);
     }
     Ok(json!({ "streams": streams }))
 }

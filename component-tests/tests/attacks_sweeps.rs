@@ -51,10 +51,10 @@ async fn a_sweep_page_far_ahead_is_refused_before_anything_is_sent() {
     ok_of(&h.run("incremental-list-modified-records-by-page", json!({ "record-type": "Contacts", "page": 1, "per-page": 10, "fields": "Last_Name" })).await);
     let outcome = h.run("incremental-list-modified-records-by-page", json!({ "record-type": "Contacts", "page": 23, "per-page": 10, "fields": "Last_Name" })).await;
     assert!(error_of(&outcome)["message"].as_str().is_some_and(|m| m.starts_with("page 23 is 22 pages past the last page this sweep has read (1)")), "{outcome:?}");
-    assert_eq!(h.requests().len(), 1, "page 1 only");
+    assert_eq!(h.requests().len(), 2, "page 1 only, after the field metadata (Last_Name's type is checked once)");
     let outcome = h.run("incremental-list-modified-records-by-page", json!({ "record-type": "Contacts", "page": 22, "per-page": 10, "fields": "Last_Name" })).await;
     assert_eq!(ok_of(&outcome)["records"].as_array().map(Vec::len), Some(10));
-    assert_eq!(h.requests().len(), 22, "pages 1 to 22, one COQL request each");
+    assert_eq!(h.requests().len(), 23, "the field metadata, then pages 1 to 22, one COQL request each");
 }
 
 /// A deleted feed that claims more records forever costs 10 requests per step, never more, and
@@ -89,7 +89,7 @@ async fn an_oversized_coql_answer_is_an_error_not_a_trap() {
     let outcome = h.run("incremental-list-modified-records-by-page", json!({ "record-type": "Deals", "fields": "Deal_Name" })).await;
     let error = error_of(&outcome);
     assert_eq!(error["kind"], "zoho", "{error}");
-    assert_eq!(h.requests().len(), 1);
+    assert_eq!(h.requests().iter().map(|r| r.path.as_str()).collect::<Vec<_>>(), ["/crm/v8/settings/fields", "/crm/v8/coql"]);
     assert!(outcome.peak_memory_bytes < 64 << 20, "peak {} bytes", outcome.peak_memory_bytes);
 }
 

@@ -63,6 +63,40 @@ async fn coql_all_rows_walks_limit_pages() {
     assert_eq!(error_of(&outcome)["kind"], "invalid-input");
 }
 
+/// COQL reaches row 100,000 and no further (`offset + count` past it is refused, as the
+/// sandbox refuses `limit 99500, 2000` like Zoho): an all-rows walk from offset 99,500 asks for
+/// the 500 rows up to the reach, and when rows remain past it the answer says the reach ended.
+#[tokio::test(flavor = "multi_thread")]
+async fn coql_all_rows_never_asks_past_the_reach() {
+    let h = Harness::new().await;
+    let query = "select Last_Name from Contacts where Last_Name is not null order by Last_Name";
+    let outcome = h.run("crm-coql-query", json!({ "query": query, "all-rows": true, "offset": 99_500 })).await;
+    assert_request(&h.only_request(), &h.token, "POST", "/crm/v8/coql", &[], Some(json!({ "select_query": format!("{query} limit 99500, 500") })));
+    assert_eq!(ok_of(&outcome), &json!({ "data": [], "info": { "count": 0, "more_records": false, "calls": 1 } }));
+
+    // 500 rows up to the reach, and Zoho says more follow: the walk stops and says why.
+    h.sandbox.clear_requests();
+    let rows: Vec<Value> = (0..500).map(|i| json!({ "Last_Name": format!("Far{i:03}"), "id": (9_000_000_000u64 + i).to_string() })).collect();
+    let body = json!({ "data": rows, "info": { "count": 500, "more_records": true } }).to_string();
+    h.sandbox.inject(Fault::status(1, 200, &body).on_path("/crm/v8/coql"));
+    let outcome = h.run("crm-coql-query", json!({ "query": query, "all-rows": true, "offset": 99_500 })).await;
+    assert_request(&h.only_request(), &h.token, "POST", "/crm/v8/coql", &[], Some(json!({ "select_query": format!("{query} limit 99500, 500") })));
+    let result = ok_of(&outcome);
+    assert_eq!(result["data"].as_array().map(Vec::len), Some(500));
+    assert_eq!(
+        result["info"],
+        json!({
+            "count": 500, "more_records": true, "calls": 1, "reach_ended": true, "reach": 100000,
+            "message": "COQL reaches the first 100000 rows of a query through LIMIT offsets, and this query has more: narrow it with a WHERE on an ordered field (e.g. Modified_Time or id) to read the rest",
+        })
+    );
+    // From the reach itself, nothing can be asked.
+    h.sandbox.clear_requests();
+    let outcome = h.run("crm-coql-query", json!({ "query": query, "all-rows": true, "offset": 100_000 })).await;
+    assert_eq!(error_of(&outcome)["kind"], "invalid-input");
+    assert!(h.requests().is_empty());
+}
+
 fn raw(input: Value) -> Value {
     input
 }

@@ -107,7 +107,7 @@ async fn add_tags_tags_each_record_and_reports_each_outcome() {
         ok_of(&outcome),
         &json!({ "data": [
             { "code": "SUCCESS", "details": { "id": a, "tags": tags }, "message": "tags updated successfully", "status": "success" },
-            { "code": "INVALID_DATA", "details": { "id": "42" }, "message": "the id given seems to be invalid", "status": "error" },
+            { "code": "INVALID_DATA", "details": { "api_name": "ids", "json_path": "$.ids[1]" }, "message": "invalid data", "status": "error" },
         ]})
     );
     let request = h.only_request();
@@ -131,10 +131,10 @@ async fn remove_tags_untags_and_all_failed_is_a_zoho_error_with_details() {
     let outcome = h.run("crm-remove-tags", json!({ "record-type": "Leads", "record-ids": ["41", "42"], "tags": ["Hot"] })).await;
     assert_eq!(
         error_of(&outcome),
-        &json!({ "kind": "zoho", "status": 400, "code": "INVALID_DATA", "message": "the id given seems to be invalid (and 1 more record results in details)",
+        &json!({ "kind": "zoho", "status": 400, "code": "INVALID_DATA", "message": "invalid data (and 1 more record results in details)",
             "details": { "data": [
-                { "code": "INVALID_DATA", "details": { "id": "41" }, "message": "the id given seems to be invalid", "status": "error" },
-                { "code": "INVALID_DATA", "details": { "id": "42" }, "message": "the id given seems to be invalid", "status": "error" },
+                { "code": "INVALID_DATA", "details": { "api_name": "ids", "json_path": "$.ids[0]" }, "message": "invalid data", "status": "error" },
+                { "code": "INVALID_DATA", "details": { "api_name": "ids", "json_path": "$.ids[1]" }, "message": "invalid data", "status": "error" },
             ] },
             "retry-after-ms": null })
     );
@@ -153,8 +153,9 @@ async fn a_record_carries_at_most_ten_tags_as_in_zoho() {
     let ten: Vec<String> = (0..10).map(|i| format!("t{i}")).collect();
     ok_of(&h.run("crm-add-tags", json!({ "record-type": "Leads", "record-ids": [a], "tags": ten })).await);
     let outcome = h.run("crm-add-tags", json!({ "record-type": "Leads", "record-ids": [a], "tags": ["eleventh"] })).await;
-    assert_eq!(error_of(&outcome)["code"], "LIMIT_EXCEEDED");
-    assert_eq!(error_of(&outcome)["details"]["data"][0]["details"], json!({ "id": a, "limit": 10 }));
+    assert_eq!(error_of(&outcome)["code"], "INVALID_DATA");
+    assert_eq!(error_of(&outcome)["details"]["data"][0]["details"], json!({ "api_name": "tags", "json_path": "$.tags" }));
+    assert_eq!(h.sandbox.record("Leads", &a).expect("lead")["Tag"].as_array().map(Vec::len), Some(10), "the eleventh tag was not added");
 }
 
 #[tokio::test(flavor = "multi_thread")]

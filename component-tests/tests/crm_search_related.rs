@@ -99,7 +99,7 @@ async fn zohos_search_errors_are_typed_with_their_details() {
     let outcome = run("(Shoe_Size:equals:9)").await;
     assert_eq!(
         error_of(&outcome),
-        &json!({ "kind": "zoho", "status": 400, "code": "INVALID_QUERY", "message": "invalid query formed", "details": { "reason": "the field is not available for search", "api_name": "Shoe_Size" }, "retry-after-ms": null })
+        &json!({ "kind": "zoho", "status": 400, "code": "INVALID_QUERY", "message": "Invalid query formed", "details": { "reason": "the field is not available for search", "api_name": "Shoe_Size" }, "retry-after-ms": null })
     );
     let outcome = run("(Last_Name:like:x)").await;
     assert_eq!(error_of(&outcome)["details"], json!({ "reason": "invalid operator found", "api_name": "Last_Name", "operator": "like" }));
@@ -109,15 +109,17 @@ async fn zohos_search_errors_are_typed_with_their_details() {
     let outcome = h.run("crm-search-records", json!({ "record-type": "Nope", "word": "x" })).await;
     assert_eq!((error_of(&outcome)["code"].as_str(), error_of(&outcome)["status"].as_u64()), (Some("INVALID_MODULE"), Some(400)));
     assert_eq!(h.requests().len(), 4);
-    // The sandbox refuses what Zoho refuses, asked directly: past 2,000 records, no term, two terms.
-    for (query, code) in [
-        ("/Contacts/search?word=x&page=11&per_page=200", "LIMIT_REACHED"),
-        ("/Contacts/search?page=1", "REQUIRED_PARAM_MISSING"),
-        ("/Contacts/search?word=x&email=a@b.c", "AMBIGUITY_DURING_PROCESSING"),
-    ] {
+    // The sandbox refuses what Zoho refuses, asked directly: past 2,000 records, no term.
+    for (query, code) in [("/Contacts/search?word=x&page=11&per_page=200", "LIMIT_REACHED"), ("/Contacts/search?page=1", "EXPECTED_PARAM_MISSING")] {
         let outcome = h.run("crm-raw-request", json!({ "url": query })).await;
         assert_eq!((ok_of(&outcome)["status"].as_u64(), raw_body(&outcome)["code"].as_str()), (Some(400), Some(code)), "{query}");
     }
+    // Two terms: only the first of criteria, email, phone, word counts (Kaizen #30).
+    let email = "contact7@example.com";
+    let both = h.run("crm-raw-request", json!({ "url": format!("/Contacts/search?word=nothing-matches&email={email}") })).await;
+    let alone = h.run("crm-raw-request", json!({ "url": format!("/Contacts/search?email={email}") })).await;
+    assert_eq!(ok_of(&both)["status"].as_u64(), Some(200));
+    assert_eq!(raw_body(&both), raw_body(&alone));
 }
 
 #[tokio::test(flavor = "multi_thread")]

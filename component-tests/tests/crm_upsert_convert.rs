@@ -235,8 +235,7 @@ async fn convert_lead_creates_contact_account_and_deal_and_the_lead_leaves_leads
     assert_eq!(
         error_of(&again),
         &json!({ "kind": "zoho", "status": 400, "code": "ID_ALREADY_CONVERTED", "message": "id already converted",
-            "details": { "data": [{ "code": "ID_ALREADY_CONVERTED", "details": { "id": lead }, "message": "id already converted", "status": "error" }] },
-            "retry-after-ms": null })
+            "details": { "resource_path_index": 1 }, "retry-after-ms": null })
     );
     assert_eq!(h.requests().len(), 3);
 }
@@ -274,9 +273,8 @@ async fn convert_lead_errors_keep_zohos_shapes() {
     let outcome = h.run("crm-convert-lead", json!({ "record-id": "42" })).await;
     assert_eq!(
         error_of(&outcome),
-        &json!({ "kind": "zoho", "status": 400, "code": "INVALID_DATA", "message": "the id given seems to be invalid",
-            "details": { "data": [{ "code": "INVALID_DATA", "details": { "id": "42" }, "message": "the id given seems to be invalid", "status": "error" }] },
-            "retry-after-ms": null })
+        &json!({ "kind": "zoho", "status": 400, "code": "INVALID_DATA", "message": "invalid data",
+            "details": { "resource_path_index": 1 }, "retry-after-ms": null })
     );
     let lead = h.sandbox.create_record("Leads", json!({ "Last_Name": "Doe", "Company": "DealCo" }));
     let accounts = h.sandbox.record_count("Accounts");

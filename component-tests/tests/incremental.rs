@@ -222,7 +222,7 @@ async fn two_thousand_one_hundred_deletions_are_all_reported_once() {
         assert_eq!(result["more_records"], true, "page {n}: the deleted feed is not walked yet");
     }
     assert_eq!((records, reported.len()), (500, 2_000));
-    assert_eq!(h.requests().len(), 3 + 10, "three COQL pages, ten feed pages");
+    assert_eq!(h.requests().len(), 1 + 3 + 10, "the field metadata (Last_Name's type is checked), three COQL pages, ten feed pages");
     let outcome = h.run("incremental-update-last-successful-run-date", json!({ "record-type": "Contacts" })).await;
     assert_eq!(error_of(&outcome)["kind"], "conflict", "the sweep is not finished while the feed is unread");
     h.sandbox.clear_requests();
@@ -335,4 +335,192 @@ async fn a_record_changed_during_each_sweep_past_its_bound_comes_with_the_first_
     let swept: Vec<(String, String)> = sweep(&h, "Parcels", 2, "Name").await.iter().map(|r| (r["id"].as_str().expect("id").to_string(), r["Name"].as_str().expect("name").to_string())).collect();
     assert_eq!(swept, [(d.clone(), "d2".into())]);
     assert_eq!(sweep(&h, "Parcels", 2, "Name").await, Vec::<Value>::new());
+}
+
+/// The COQL queries the sandbox received, in order.
+fn coql_queries(h: &Harness) -> Vec<String> {
+    h.requests().iter().filter(|r| r.path == "/crm/v8/coql").filter_map(|r| r.json()?["select_query"].as_str().map(str::to_string)).collect()
+}
+
+/// `[A, B, C]` as Zoho asks criteria beyond two to be written: `((A and B) and C)`.
+fn grouped(parts: &[String]) -> String {
+    parts.iter().skip(1).fold(parts[0].clone(), |w, p| format!("({w} and {p})"))
+}
+
+fn after(record: &Value) -> String {
+    format!("(Modified_Time > '{t}' or (Modified_Time = '{t}' and id > {id}))", t = record["Modified_Time"].as_str().expect("t"), id = record["id"].as_str().expect("id"))
+}
+
+fn up_to(record: &Value) -> String {
+    format!("(Modified_Time < '{t}' or (Modified_Time = '{t}' and id <= {id}))", t = record["Modified_Time"].as_str().expect("t"), id = record["id"].as_str().expect("id"))
+}
+
+/// Zoho refuses more than two criteria at one bracket level (COQL limitations page; Kaizen
+/// #171): page 2 of a sweep since a date holds three (since, until, the page's start) and a
+/// page read again four (its known end). Each is grouped in pairs, `((A and B) and C)`. On the
+/// flat `A and B and C` the sandbox, as Zoho, answers SYNTAX_ERROR and the sweep broke on page 2.
+#[tokio::test(flavor = "multi_thread")]
+async fn page_two_of_a_sweep_since_a_date_groups_its_criteria_in_pairs() {
+    let h = Harness::new().await;
+    let page = |n: u32| json!({ "record-type": "Contacts", "page": n, "per-page": 1000, "since": "2000-01-01", "fields": "Last_Name" });
+    let first = ok_of(&h.run("incremental-list-modified-records-by-page", page(1)).await).clone();
+    let second = ok_of(&h.run("incremental-list-modified-records-by-page", page(2)).await).clone();
+    let third = ok_of(&h.run("incremental-list-modified-records-by-page", page(3)).await).clone();
+    let again = ok_of(&h.run("incremental-list-modified-records-by-page", page(2)).await).clone();
+    assert_eq!(again["records"], second["records"], "page 2 read again over its known range");
+    let counts: Vec<usize> = [&first, &second, &third].iter().map(|p| p["records"].as_array().map_or(0, Vec::len)).collect();
+    assert_eq!(counts, [1000, 1000, 600]);
+    let until = first["sweep"]["until"].as_str().expect("until").to_string();
+    let since = "Modified_Time >= '2000-01-01T00:00:00+00:00'".to_string();
+    let bounded = [since.clone(), format!("Modified_Time <= '{until}'")];
+    let select = |parts: &[String], limit: u32| format!("select id, Modified_Time, Last_Name from Contacts where {} order by Modified_Time asc, id asc limit 0, {limit}", grouped(parts));
+    let last_of = |p: &Value| p["records"][999].clone();
+    let queries = coql_queries(&h);
+    assert_eq!(
+        queries,
+        [
+            select(&[since], 1000),
+            select(&[bounded[0].clone(), bounded[1].clone(), after(&last_of(&first))], 1000),
+            select(&[bounded[0].clone(), bounded[1].clone(), after(&last_of(&second))], 1000),
+            select(&[bounded[0].clone(), bounded[1].clone(), after(&last_of(&first)), up_to(&last_of(&second))], 2000),
+        ]
+    );
+    assert!(queries[2].contains(" where ((Modified_Time >= '2000-01-01T00:00:00+00:00' and Modified_Time <= '"), "{}", queries[2]);
+    // The module's field metadata once (Last_Name was named: its data type is checked), then COQL only.
+    let requests = h.requests();
+    component_tests::assert_request(&requests[0], &h.token, "GET", "/crm/v8/settings/fields", &[("module", "Contacts")], None);
+    assert_eq!(requests.len(), 1 + queries.len());
+    ok_of(&h.run("incremental-update-last-successful-run-date", json!({ "record-type": "Contacts" })).await);
+}
+
+/// A sweep without `fields` selects only what COQL reads: Events without Participants, Calls
+/// without CTI_Entry, Quotes and Leads without their line items (Product_Details), and a module
+/// with file-upload, image-upload and multi-select-lookup fields without them. Selecting every
+/// field made each an INVALID_QUERY on page 1. Every record of each module comes.
+#[tokio::test(flavor = "multi_thread")]
+async fn sweeps_without_fields_select_only_what_coql_reads() {
+    let h = Harness::new().await;
+    let system = "Owner, Created_By, Modified_By, Created_Time";
+    for (module, fields) in [
+        ("Events", format!("Event_Title, Start_DateTime, End_DateTime, {system}")),
+        ("Calls", format!("Subject, Call_Type, Call_Duration, {system}")),
+        ("Quotes", format!("Subject, Quote_Stage, Grand_Total, {system}")),
+        ("Shipments", format!("Name, Carrier, Tracking_Number, {system}")),
+    ] {
+        h.sandbox.clear_requests();
+        let outcome = h.run("incremental-list-modified-records-by-page", json!({ "record-type": module, "page": 1 })).await;
+        let result = ok_of(&outcome);
+        assert_eq!(result["records"].as_array().map(Vec::len), Some(h.sandbox.record_count(module)), "{module}");
+        assert_eq!(result["more_records"], false);
+        let requests = h.requests();
+        assert_eq!(requests.len(), 2, "{module}: the field metadata and one COQL page");
+        component_tests::assert_request(&requests[0], &h.token, "GET", "/crm/v8/settings/fields", &[("module", module)], None);
+        let query = format!("select id, Modified_Time, {fields} from {module} where id is not null order by Modified_Time asc, id asc limit 0, 200");
+        component_tests::assert_request(&requests[1], &h.token, "POST", "/crm/v8/coql", &[], Some(json!({ "select_query": query })));
+        ok_of(&h.run("incremental-update-last-successful-run-date", json!({ "record-type": module })).await);
+    }
+    // Leads: more than 50 fields and a subform; every field but Product_Details in one query.
+    h.sandbox.clear_requests();
+    let result = ok_of(&h.run("incremental-list-modified-records-by-page", json!({ "record-type": "Leads", "page": 1 })).await).clone();
+    assert_eq!(result["records"].as_array().map(Vec::len), Some(3));
+    let queries = coql_queries(&h);
+    assert_eq!(queries.len(), 1);
+    assert!(!queries[0].contains("Product_Details") && queries[0].contains("Custom_Field_52__c"), "{}", queries[0]);
+    assert!(result["records"][0]["Custom_Field_52__c"].is_string());
+    assert_eq!(h.requests().len(), 2, "metadata and one COQL call: no records GET by id");
+}
+
+/// A field COQL cannot read, named in `fields`, is refused before the query is sent, naming the
+/// field and why: by name without any request (Calls.CTI_Entry, Events.Participants, line
+/// items), by data type after the module's field metadata (file and image upload, multi-select
+/// lookup).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_named_field_coql_cannot_read_is_refused_before_sending() {
+    let h = Harness::new().await;
+    for (module, fields, named) in [
+        ("Calls", "Subject,CTI_Entry", "CTI_Entry (COQL does not read the CTI_Entry field of Calls)"),
+        ("Events", "Participants", "Participants (COQL does not read the Participants field of Events (Meetings))"),
+        ("Quotes", "Subject,Product_Details", "Product_Details (COQL does not read line items (Product_Details))"),
+    ] {
+        let outcome = h.run("incremental-list-modified-records-by-page", json!({ "record-type": module, "fields": fields })).await;
+        let error = error_of(&outcome);
+        assert_eq!(error["kind"], "invalid-input", "{error}");
+        assert_eq!(error["message"], format!("fields names {named} of {module} that COQL cannot read; a sweep reads through COQL: leave them out of fields (get-record reads them one record at a time)"));
+        assert!(h.requests().is_empty(), "{module}: nothing sent");
+    }
+    let outcome = h.run("incremental-list-modified-records-by-page", json!({ "record-type": "Shipments", "fields": "Name,Proof_Of_Delivery,Package_Photo,Handlers" })).await;
+    let error = error_of(&outcome);
+    assert_eq!(error["kind"], "invalid-input", "{error}");
+    assert_eq!(
+        error["message"],
+        "fields names Proof_Of_Delivery (COQL does not read file-upload fields), Package_Photo (COQL does not read image-upload fields), Handlers (COQL does not read multi-select lookup fields (query their linking module instead)) of Shipments that COQL cannot read; a sweep reads through COQL: leave them out of fields (get-record reads them one record at a time)"
+    );
+    component_tests::assert_request(&h.only_request(), &h.token, "GET", "/crm/v8/settings/fields", &[("module", "Shipments")], None);
+}
+
+/// A 120-field module, 450 records at 200 a page: one COQL call per page selects every field
+/// (COQL takes 500 since v7, Kaizen #183). With 50 fields per COQL call the other 70 were read
+/// again by id, 49 fields and 100 ids per GET: 4 more calls per 200-record page.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_120_field_module_is_swept_with_one_coql_call_per_page() {
+    let h = Harness::new().await;
+    let names: Vec<String> = (1..=114).map(|i| format!("Field_{i:03}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    h.sandbox.add_module("Wide", &refs, "Field_001");
+    for r in 0..450 {
+        let values: serde_json::Map<String, Value> = names.iter().map(|n| (n.clone(), json!(format!("{n}-{r}")))).collect();
+        h.sandbox.create_record("Wide", Value::Object(values));
+    }
+    h.sandbox.clear_requests();
+    let mut records = Vec::new();
+    let mut usage = Vec::new();
+    for page in 1..=3 {
+        let result = ok_of(&h.run("incremental-list-modified-records-by-page", json!({ "record-type": "Wide", "page": page, "per-page": 200 })).await).clone();
+        records.extend(result["records"].as_array().expect("records").iter().cloned());
+        usage.push(result["usage"].clone());
+    }
+    assert_eq!(records.len(), 450);
+    assert!(records.iter().all(|r| r.as_object().map(serde_json::Map::len) == Some(120)), "every record with all 120 fields");
+    assert!(records.iter().enumerate().all(|(i, r)| r["Field_114"] == format!("Field_114-{i}")));
+    let requests = h.requests();
+    assert_eq!(requests.iter().map(|r| format!("{} {}", r.method, r.path)).collect::<Vec<_>>(), [
+        "GET /crm/v8/settings/fields", "POST /crm/v8/coql", "POST /crm/v8/coql", "POST /crm/v8/coql"
+    ]);
+    let select = requests[1].json().expect("json")["select_query"].as_str().expect("query").to_string();
+    assert!(select.starts_with(&format!("select id, Modified_Time, {}, Created_Time, Owner, Created_By, Modified_By from Wide where id is not null", names.join(", "))), "{select}");
+    // One call and one credit per 200-row page; the metadata once.
+    assert_eq!(usage, [json!({ "calls": 2, "credits": 2 }), json!({ "calls": 1, "credits": 1 }), json!({ "calls": 1, "credits": 1 })]);
+}
+
+/// Past 500 fields (wider than one COQL SELECT), COQL reads the first 500 and the rest is read
+/// by id with the records GET, 49 fields plus id and 100 ids per call, merged into each record.
+#[tokio::test(flavor = "multi_thread")]
+async fn past_500_fields_the_rest_is_read_by_id() {
+    let h = Harness::new().await;
+    let names: Vec<String> = (1..=520).map(|i| format!("F{i:03}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    h.sandbox.add_module("Widest", &refs, "F001");
+    for r in 0..150 {
+        let values: serde_json::Map<String, Value> = names.iter().map(|n| (n.clone(), json!(format!("{n}-{r}")))).collect();
+        h.sandbox.create_record("Widest", Value::Object(values));
+    }
+    h.sandbox.clear_requests();
+    let result = ok_of(&h.run("incremental-list-modified-records-by-page", json!({ "record-type": "Widest", "page": 1, "per-page": 150 })).await).clone();
+    let records = result["records"].as_array().expect("records");
+    assert_eq!(records.len(), 150);
+    assert!(records.iter().all(|r| r.as_object().map(serde_json::Map::len) == Some(526)), "520 fields, id, two times, three users");
+    assert!(records.iter().enumerate().all(|(i, r)| r["F520"] == format!("F520-{i}") && r["Modified_By"].is_object()));
+    let requests = h.requests();
+    let select = requests[1].json().expect("json")["select_query"].as_str().expect("query").to_string();
+    let selected = select.trim_start_matches("select ").split(" from ").next().expect("fields").split(", ").count();
+    assert_eq!(selected, 500);
+    // 26 fields left (498 of the 520, then 22 and the two times and three users after them): one
+    // batch of fields, two chunks of ids.
+    let by_id: Vec<_> = requests.iter().filter(|r| r.method == "GET" && r.path == "/crm/v8/Widest").collect();
+    assert_eq!(by_id.len(), 2);
+    let rest = std::iter::once("id".to_string()).chain(names[498..].iter().cloned()).chain(["Created_Time", "Owner", "Created_By", "Modified_By"].map(String::from)).collect::<Vec<_>>().join(",");
+    assert_eq!(by_id[0].query[0], ("fields".to_string(), rest));
+    assert_eq!(by_id[0].query[1].1.split(',').count(), 100);
+    assert_eq!(by_id[1].query[1].1.split(',').count(), 50);
+    assert_eq!(result["usage"], json!({ "calls": 4, "credits": 4 }));
 }

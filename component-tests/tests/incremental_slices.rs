@@ -1,4 +1,4 @@
-//! Sliced sweeps: the plan a first step makes (a COUNT, then a probe per boundary), each
+//! Sliced sweeps: the plan a first step makes (a count, then a probe per boundary), each
 //! slice's own keyset walk, balance on skewed data, the commit rule, usage per step, inputs
 //! refused before anything is sent, and a property test that no record version is lost under
 //! any interleaving of slice steps, retries, host restarts and concurrent changes.
@@ -44,20 +44,36 @@ async fn read_slice(h: &Harness, module: &str, n: u32, of: u32, per_page: u32, f
     }
 }
 
-/// The exact requests of a planned sweep: a COUNT, one probe per boundary at its count's share
-/// (from the previous boundary), then each slice's keyset pages bounded by its range; the
-/// plan's calls are in the first step's usage; every record once; the commit then succeeds.
+/// `[A, B, C]` as Zoho asks criteria beyond two to be written: `((A and B) and C)`.
+fn grouped(parts: &[String]) -> String {
+    parts.iter().skip(1).fold(parts[0].clone(), |w, p| format!("({w} and {p})"))
+}
+
+/// The exact requests of a planned sweep: the record count (`GET /{module}/actions/count`,
+/// never COQL's undocumented `COUNT(id)`), one probe per boundary at its count's share (from
+/// the previous boundary), then each slice's keyset pages bounded by its range, criteria
+/// grouped in pairs; the plan's calls are in the first step's usage; every record once; the
+/// commit then succeeds.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_planned_sweep_counts_probes_and_walks_each_slice_in_its_range() {
     let h = Harness::new().await;
     let first = ok_of(&h.run(LIST, json!({ "record-type": "Contacts", "page": 1, "per-page": 500, "fields": "Last_Name", "slice": 1, "slices": 4 })).await).clone();
     let until = first["sweep"]["until"].as_str().expect("until").to_string();
+    let requests = h.requests();
+    // Last_Name is named: the module's field metadata checks COQL reads it; then the count.
+    assert_request(&requests[0], &h.token, "GET", "/crm/v8/settings/fields", &[("module", "Contacts")], None);
+    assert_request(&requests[1], &h.token, "GET", "/crm/v8/Contacts/actions/count", &[], None);
+    assert_eq!(requests.len(), 6, "{requests:#?}");
     let sent = queries(&h);
-    assert_eq!(sent.len(), 5, "{sent:#?}");
-    assert_eq!(sent[0], "select COUNT(id) from Contacts where id is not null");
+    assert_eq!(sent.len(), 4, "{sent:#?}");
+    assert!(sent.iter().all(|q| !q.contains("COUNT(")), "{sent:#?}");
+    let bound = format!("Modified_Time <= '{until}'");
     // 2,600 records in 4 slices: slice k ends at record 650k (0-based index 650k - 1).
-    let probe = |after: &str| format!("select id, Modified_Time from Contacts where Modified_Time <= '{until}'{after} order by Modified_Time asc, id asc limit 649, 1");
-    assert_eq!(sent[1], probe(""));
+    let probe = |after: Option<String>| {
+        let parts: Vec<String> = std::iter::once(bound.clone()).chain(after).collect();
+        format!("select id, Modified_Time from Contacts where {} order by Modified_Time asc, id asc limit 649, 1", grouped(&parts))
+    };
+    assert_eq!(sent[0], probe(None));
     let mut bounds = Vec::new();
     for n in 1..=4u32 {
         h.sandbox.clear_requests();
@@ -81,31 +97,27 @@ async fn a_planned_sweep_counts_probes_and_walks_each_slice_in_its_range() {
         assert_eq!((slice["plan"]["calls"].clone(), slice["plan"]["credits"].clone()), (json!(4), json!(4)));
         assert!(pages.iter().all(|p| p["sweep"]["until"] == until.as_str() && p["sweep"]["id"] == first["sweep"]["id"]));
         // The range this slice's queries are bounded by.
-        let after = if n > 1 { format!(" and (Modified_Time > '{t}' or (Modified_Time = '{t}' and id > {id}))", t = slice["from"].as_str().expect("from"), id = slice["from_id"].as_str().expect("from id")) } else { String::new() };
-        let through = if n < 4 { format!(" and (Modified_Time < '{t}' or (Modified_Time = '{t}' and id <= {id}))", t = slice["to"].as_str().expect("to"), id = slice["to_id"].as_str().expect("to id")) } else { String::new() };
-        let slice_queries = if n == 1 { sent[4..].iter().cloned().chain(queries(&h)).collect::<Vec<_>>() } else { queries(&h) };
+        let after = (n > 1).then(|| format!("(Modified_Time > '{t}' or (Modified_Time = '{t}' and id > {id}))", t = slice["from"].as_str().expect("from"), id = slice["from_id"].as_str().expect("from id")));
+        let through = (n < 4).then(|| format!("(Modified_Time < '{t}' or (Modified_Time = '{t}' and id <= {id}))", t = slice["to"].as_str().expect("to"), id = slice["to_id"].as_str().expect("to id")));
+        let range: Vec<String> = std::iter::once(bound.clone()).chain(after).chain(through).collect();
+        let slice_queries = if n == 1 { sent[3..].iter().cloned().chain(queries(&h)).collect::<Vec<_>>() } else { queries(&h) };
         assert_eq!(slice_queries.len(), 2, "slice {n}: two pages of 500 and the rest: {slice_queries:#?}");
-        assert_eq!(slice_queries[0], format!("select id, Modified_Time, Last_Name from Contacts where Modified_Time <= '{until}'{after}{through} order by Modified_Time asc, id asc limit 0, 500"));
+        assert_eq!(slice_queries[0], format!("select id, Modified_Time, Last_Name from Contacts where {} order by Modified_Time asc, id asc limit 0, 500", grouped(&range)));
         let last = pages[0]["records"][499].clone();
-        assert_eq!(
-            slice_queries[1],
-            format!(
-                "select id, Modified_Time, Last_Name from Contacts where Modified_Time <= '{until}'{after}{through} and (Modified_Time > '{t}' or (Modified_Time = '{t}' and id > {id})) order by Modified_Time asc, id asc limit 0, 500",
-                t = last["Modified_Time"].as_str().expect("t"),
-                id = last["id"].as_str().expect("id")
-            )
-        );
+        let start = format!("(Modified_Time > '{t}' or (Modified_Time = '{t}' and id > {id}))", t = last["Modified_Time"].as_str().expect("t"), id = last["id"].as_str().expect("id"));
+        let paged: Vec<String> = range.iter().cloned().chain([start]).collect();
+        assert_eq!(slice_queries[1], format!("select id, Modified_Time, Last_Name from Contacts where {} order by Modified_Time asc, id asc limit 0, 500", grouped(&paged)));
         if n > 1 {
             assert_eq!((bounds[n as usize - 2]["to"].clone(), bounds[n as usize - 2]["to_id"].clone()), (slice["from"].clone(), slice["from_id"].clone()), "slices chain");
         }
     }
     // The probes after the first start after the boundary before them.
-    for (k, probe_query) in sent[2..4].iter().enumerate() {
+    for (k, probe_query) in sent[1..3].iter().enumerate() {
         let b = &bounds[k];
-        assert_eq!(*probe_query, probe(&format!(" and (Modified_Time > '{t}' or (Modified_Time = '{t}' and id > {id}))", t = b["to"].as_str().expect("t"), id = b["to_id"].as_str().expect("id"))));
+        assert_eq!(*probe_query, probe(Some(format!("(Modified_Time > '{t}' or (Modified_Time = '{t}' and id > {id}))", t = b["to"].as_str().expect("t"), id = b["to_id"].as_str().expect("id")))));
     }
-    // Usage: the plan's 4 calls and the first 500-row page (2 credits) in the first step.
-    assert_eq!(first["usage"], json!({ "calls": 5, "credits": 6 }));
+    // Usage: the field metadata, the plan's 4 calls and the first 500-row page (2 credits) in the first step.
+    assert_eq!(first["usage"], json!({ "calls": 6, "credits": 7 }));
     let committed = ok_of(&h.run(COMMIT, json!({ "record-type": "Contacts" })).await).clone();
     assert_eq!(committed["cursor"], first["sweep"]["commits_cursor"]);
     assert!(h.stored_keys().iter().all(|k| !k.contains("/slice") && !k.ends_with("/plan")), "the commit forgets the plan and its slices: {:?}", h.stored_keys());
@@ -127,7 +139,9 @@ async fn one_slice_sends_exactly_the_requests_of_an_unsliced_sweep() {
             }
             let result = ok_of(&h.run(LIST, input).await).clone();
             assert!(result.get("slice").is_none(), "{result}");
-            assert_eq!(result["usage"], json!({ "calls": 1, "credits": 3 }), "one 2,000-row COQL page costs 3 credits");
+            // One 2,000-row COQL page costs 3 credits; the first step reads the field metadata too.
+            let usage = if page == 1 { json!({ "calls": 2, "credits": 4 }) } else { json!({ "calls": 1, "credits": 3 }) };
+            assert_eq!(result["usage"], usage);
             if result["more_records"] != json!(true) {
                 break;
             }
@@ -301,21 +315,32 @@ async fn a_garbled_plan_is_no_plan() {
     assert_eq!(first["slice"]["plan"]["records"], 2600);
 }
 
-/// A hostile COUNT answer (no count, a negative or huge one, text) is a typed error or a
-/// plan that still covers every record: never a panic, never a lost slice.
+/// A hostile count answer (no count, a negative or huge one, text), from the record-count API
+/// or COQL's COUNT, is a typed error or a plan that still covers every record: never a panic,
+/// never a lost slice.
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_count_answers_are_typed_errors() {
     let h = Harness::new().await;
-    for body in [r#"{"data":[{"total":5}],"info":{"count":1}}"#, r#"{"data":[{"COUNT(id)":-3}]}"#, r#"{"data":[]}"#, r#"{"data":[{"COUNT(id)":"x"}]}"#] {
-        h.sandbox.inject(component_tests::Fault::status(1, 200, body).on_path("/crm/v8/coql"));
+    let count_path = "/crm/v8/Deals/actions/count";
+    for body in [r#"{"total":5}"#, r#"{"count":-3}"#, r#"{}"#, r#"{"count":"x"}"#, r#"[1]"#] {
+        h.sandbox.inject(component_tests::Fault::status(1, 200, body).on_path(count_path));
         let outcome = h.run(LIST, json!({ "record-type": "Deals", "page": 1, "fields": "Deal_Name", "slice": 1, "slices": 2 })).await;
         let error = error_of(&outcome);
         assert_eq!(error["kind"], "zoho", "{body}: {error}");
-        assert!(error["message"].as_str().expect("message").contains("COUNT"), "{error}");
+        assert!(error["message"].as_str().expect("message").contains("record count"), "{error}");
+    }
+    // A sweep since a date counts with COQL's COUNT on a system lookup.
+    let since = json!({ "record-type": "Deals", "page": 1, "fields": "Deal_Name", "slice": 1, "slices": 2, "since": "2000-01-01" });
+    for body in [r#"{"data":[{"total":5}],"info":{"count":1}}"#, r#"{"data":[{"COUNT(Created_By)":-3}]}"#, r#"{"data":[]}"#, r#"{"data":[{"COUNT(Created_By)":"x"}]}"#, r#"{"data":[{"COUNT(id)":5}]}"#] {
+        h.sandbox.inject(component_tests::Fault::status(1, 200, body).on_path("/crm/v8/coql"));
+        let outcome = h.run(LIST, since.clone()).await;
+        let error = error_of(&outcome);
+        assert_eq!(error["kind"], "zoho", "{body}: {error}");
+        assert!(error["message"].as_str().expect("message").contains("COUNT(Created_By)"), "{error}");
     }
     // A count far past the records: the probes find fewer; the last slice still reads them all.
     h.sandbox.clear_requests();
-    h.sandbox.inject(component_tests::Fault::status(1, 200, r#"{"data":[{"COUNT(id)":18446744073709551615}],"info":{"count":1,"more_records":false}}"#).on_path("/crm/v8/coql"));
+    h.sandbox.inject(component_tests::Fault::status(1, 200, r#"{"count":18446744073709551615}"#).on_path(count_path));
     let first = ok_of(&h.run(LIST, json!({ "record-type": "Deals", "page": 1, "fields": "Deal_Name", "slice": 1, "slices": 2 })).await).clone();
     let second = ok_of(&h.run(LIST, json!({ "record-type": "Deals", "page": 1, "fields": "Deal_Name", "slice": 2, "slices": 2 })).await).clone();
     assert_eq!(ids(&first).len() + ids(&second).len(), 5, "{first} {second}");
@@ -335,7 +360,11 @@ async fn a_sync_stream_reads_in_slices_and_commits_when_all_end() {
     assert_eq!(ids(&one).len() + ids(&two).len(), 2600);
     assert_eq!(two["usage"], json!({ "calls": 1, "credits": 3 }));
     ok_of(&h.run("sync-commit-stream", json!({ "stream": "contacts" })).await);
-    assert_request(&h.requests()[0], &h.token, "POST", "/crm/v8/coql", &[], Some(json!({ "select_query": "select COUNT(id) from Contacts where Modified_Time >= '2000-01-01T00:00:00+00:00'" })));
+    // A stream reads since its anchor date, a range the record-count API cannot count: COQL
+    // counts it, with COUNT on a lookup every record has (COUNT takes number, lookup and
+    // picklist fields; COUNT(id) is not documented).
+    assert_request(&h.requests()[0], &h.token, "GET", "/crm/v8/settings/fields", &[("module", "Contacts")], None);
+    assert_request(&h.requests()[1], &h.token, "POST", "/crm/v8/coql", &[], Some(json!({ "select_query": "select COUNT(Created_By) from Contacts where Modified_Time >= '2000-01-01T00:00:00+00:00'" })));
 }
 
 // ---- the property: nothing lost across slices ----
@@ -447,10 +476,10 @@ async fn replay(slices: u32, per_page: u32, rounds: Vec<Schedule>) {
     ledger.check_final(&last, &what);
 }
 
-/// 2,000-row pages of wide records (Leads: more than 50 fields) come whole: one COQL page of
-/// the first 50 fields, the rest by id 100 at a time, merged as text. Past the 32 MiB
-/// merged-page budget the step is a typed error asking for a smaller per-page, never a trap,
-/// and a smaller per-page then reads the same records.
+/// 2,000-row pages of wide records (Leads: more than 50 fields) come whole from one COQL call
+/// (a SELECT takes 500 fields since v7): no records GET by id. Past the 32 MiB answer cap the
+/// step is a typed error asking for less, never a trap, and a smaller per-page then reads the
+/// same records.
 #[tokio::test(flavor = "multi_thread")]
 async fn two_thousand_wide_records_fit_a_page_and_past_the_budget_are_a_typed_error() {
     let h = Harness::new().await;
@@ -470,12 +499,11 @@ async fn two_thousand_wide_records_fit_a_page_and_past_the_budget_are_a_typed_er
     assert_eq!((records.len(), result["more_records"].clone()), (2000, json!(false)));
     assert!(records.iter().all(|r| r["Custom_Field_52__c"].is_string() && r["Custom_Field_01__c"].is_string()), "every field of every record");
     let sent = h.requests();
-    let by_id = sent.iter().filter(|r| r.method == "GET" && r.path == "/crm/v8/Leads").count();
-    assert_eq!(by_id, 20, "2,000 ids, 100 per request, one later batch");
-    assert_eq!(result["usage"]["calls"], json!(sent.len()));
+    assert_eq!(sent.iter().map(|r| format!("{} {}", r.method, r.path)).collect::<Vec<_>>(), ["GET /crm/v8/settings/fields", "POST /crm/v8/coql"]);
+    assert_eq!(result["usage"], json!({ "calls": 2, "credits": 4 }));
     ok_of(&h.run(COMMIT, json!({ "record-type": "Leads" })).await);
 
-    // The same records grown to about 34 MB with every field: past the budget, a typed error.
+    // The same records grown to about 34 MB with every field: past the answer cap, a typed error.
     for (id, _) in h.sandbox.record_versions("Leads") {
         let mut values = lead(0, 320);
         values["Last_Name"] = json!(format!("Big {id}"));
@@ -483,8 +511,8 @@ async fn two_thousand_wide_records_fit_a_page_and_past_the_budget_are_a_typed_er
     }
     let outcome = h.run(LIST, json!({ "record-type": "Leads", "page": 1, "per-page": 2000 })).await;
     let error = error_of(&outcome);
-    assert_eq!(error["kind"], "zoho", "{error}");
-    assert_eq!(error["message"], "the page's records come to more than 33554432 bytes (32 MiB) with every field; ask for fewer fields or a smaller per-page");
+    assert_eq!(error["kind"], "transport", "{error}");
+    assert_eq!(error["message"], "Zoho's answer is larger than 32 MiB, the memory budget's answer cap; ask for less (fewer fields, a smaller page, or a smaller file)");
     let smaller = ok_of(&h.run(LIST, json!({ "record-type": "Leads", "page": 1, "per-page": 200 })).await).clone();
     assert_eq!(smaller["records"].as_array().map(Vec::len), Some(200));
 }

@@ -57,9 +57,10 @@ fn fail_the_10th_coql_call(h: &Harness) {
     h.sandbox.inject(Fault::status(1, 500, r#"{"code":"INTERNAL_ERROR","details":{},"message":"boom","status":"error"}"#).on_path("/crm/v8/coql").after(9));
 }
 
-/// Four slices of 750 records at 300 a page: a COUNT, three probes, three pages per slice
-/// (LIMIT 300: 2 credits each), every record once, the usage the sandbox counted, then a
-/// commit that leaves nothing for the next sweep.
+/// Four slices of 750 records at 300 a page: the field metadata (the named fields' types are
+/// checked), the record count, three probes, three pages per slice (LIMIT 300: 2 credits each),
+/// every record once, the usage the sandbox counted, then a commit that leaves nothing for the
+/// next sweep.
 #[tokio::test(flavor = "multi_thread")]
 async fn sweep_in_4_slices_delivers_every_record_once_and_commits_once() {
     let h = Harness::new().await;
@@ -76,14 +77,15 @@ async fn sweep_in_4_slices_delivers_every_record_once_and_commits_once() {
     assert!(h.requests().iter().any(|r| r.response_body.as_ref().is_some_and(|b| String::from_utf8_lossy(b).contains(first))), "{first}");
 
     let queries = coql_queries(&h);
-    assert_eq!(h.requests().len(), queries.len(), "only COQL was sent (fields were given)");
-    assert_eq!(queries.iter().filter(|q| q.starts_with("select COUNT(id) from Bulk")).count(), 1, "{queries:#?}");
+    let others: Vec<String> = h.requests().iter().filter(|r| r.path != "/crm/v8/coql").map(|r| format!("{} {}", r.method, r.path)).collect();
+    assert_eq!(others, ["GET /crm/v8/settings/fields", "GET /crm/v8/Bulk/actions/count"], "besides COQL, the field metadata once and the record count");
+    assert!(queries.iter().all(|q| !q.contains("COUNT(")), "{queries:#?}");
     assert_eq!(queries.iter().filter(|q| q.ends_with(", 1")).count(), 3, "a probe per boundary: {queries:#?}");
     assert_eq!(queries.iter().filter(|q| q.ends_with("limit 0, 300")).count(), 12, "three pages per slice: {queries:#?}");
-    assert_eq!(queries.len(), 16);
+    assert_eq!(queries.len(), 15);
     assert_eq!((summary.records, summary.pages, summary.slices, summary.restarts), (RECORDS, 12, 4, 0));
-    assert_eq!((summary.usage.calls, summary.usage.credits), (16, 1 + 3 + 12 * 2), "COUNT and probes 1 credit, LIMIT 300 pages 2");
-    assert_eq!(h.sandbox.usage(), (16, 28), "the sandbox charged what the component reported");
+    assert_eq!((summary.usage.calls, summary.usage.credits), (17, 1 + 1 + 3 + 12 * 2), "metadata, count and probes 1 credit, LIMIT 300 pages 2");
+    assert_eq!(h.sandbox.usage(), (17, 29), "the sandbox charged what the component reported");
     assert!((2..=4).contains(&h.sandbox.max_in_flight()), "slices ran side by side, at most one step each: {}", h.sandbox.max_in_flight());
     assert!(summary.cursor.is_string(), "committed: {:?}", summary.cursor);
 
@@ -159,8 +161,8 @@ async fn a_sweep_starts_over_when_another_worker_replaces_its_plan() {
     let all = seed(&h);
     h.sandbox.set_limits(zoho_sandbox::Limits { latency: Duration::from_millis(100), ..Default::default() });
     let competitor = async {
-        // Once the sweep has its plan (COUNT, 3 probes) and two pages, replace the plan.
-        while coql_queries(&h).len() < 6 {
+        // Once the sweep has its plan (the record count, 3 probes) and two pages, replace the plan.
+        while coql_queries(&h).len() < 5 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         h.run("incremental-list-modified-records-by-page", json!({ "record-type": MODULE, "page": 1, "slice": 1, "slices": 4, "per-page": 100, "fields": FIELDS, "since": "2000-01-01T00:00:00Z" })).await
@@ -236,7 +238,7 @@ async fn credits_follow_zohos_table_for_a_known_sequence_of_calls() {
         ("POST", "/crm/v8/coql", coql("select Last_Name from Leads where id is not null limit 1001"), 3),
         ("POST", "/crm/v8/coql", coql("select Last_Name from Leads where Last_Name = 'limit 5' limit 2000"), 3),
         ("POST", "/crm/v8/coql", coql("select Last_Name from Leads where id is not null"), 1),
-        ("POST", "/crm/v8/coql", coql("select COUNT(id) from Leads where id is not null"), 1),
+        ("POST", "/crm/v8/coql", coql("select COUNT(Created_By) from Leads where id is not null"), 1),
         ("POST", "/crm/v8/Leads/1/actions/convert", json!({ "data": [{}] }).to_string(), 5),
         ("GET", "/crm/v8/org", String::new(), 1),
     ];

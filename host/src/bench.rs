@@ -106,7 +106,7 @@ fn native_pool(roots: Vec<Vec<u8>>) -> Result<HttpPool> {
     HttpPool::new(&PoolConfig { connect_timeout: Duration::from_secs(10), allow_private_networks: true, extra_trust_roots: roots })
 }
 
-/// Which parts to run: `ZOHO_BENCH_ONLY=size,step,tls,sweep,density,instantiate` (all by default).
+/// Which parts to run: `ZOHO_BENCH_ONLY=size,step,tls,sweep,sweep-cost,density,instantiate` (all by default).
 fn wanted(part: &str) -> bool {
     std::env::var("ZOHO_BENCH_ONLY").map_or(true, |only| only.split(',').any(|p| p.trim() == part))
 }
@@ -223,6 +223,11 @@ pub async fn run(config: &HostConfig, iterations: usize) -> Result<Figures> {
         let (sweep_rows, ours, theirs) = sweep_throughput(config, &cache, &sandbox, SweepData::JustChanged).await?;
         rows.extend(sweep_rows);
         ratios.push(ratio("sweep vs native, every record just changed, over 0.8×", ours / theirs, 0.8, ours / theirs >= 0.8));
+    }
+    if wanted("sweep-cost") {
+        for fields in [20, 120] {
+            rows.extend(sweep_cost(config, &cache, &sandbox, fields).await?);
+        }
     }
     if wanted("density") {
         let (density_rows, steps_per_second) = density(config, &cache, &sandbox).await?;
@@ -457,7 +462,11 @@ async fn sweep_throughput(config: &HostConfig, cache: &std::path::Path, sandbox:
         if let Some((t, id)) = &after {
             conditions.push(format!("(Modified_Time > '{t}' or (Modified_Time = '{t}' and id > {id}))"));
         }
-        let filter = if conditions.is_empty() { "id is not null".to_string() } else { conditions.join(" and ") };
+        // Grouped in pairs, as the component writes them (COQL takes two criteria per bracket level).
+        let filter = match conditions.split_first() {
+            None => "id is not null".to_string(),
+            Some((first, rest)) => rest.iter().fold(first.clone(), |w, c| format!("({w} and {c})")),
+        };
         let (body, date) = native_coql(sandbox.addr, &token, &format!("{select} where {filter} order by Modified_Time asc, id asc limit 0, 200")).await?;
         if until.is_none() {
             let seconds = zoho_connector::zoho_time::parse_http_date(&date).context("Date header")?;
@@ -488,6 +497,52 @@ async fn sweep_throughput(config: &HostConfig, cache: &std::path::Path, sandbox:
         ],
     };
     Ok((rows, ours, theirs))
+}
+
+/// Calls and credits a whole 100,000-record sweep costs at Zoho when the caller names no fields
+/// (every field a sweep can read, as a sync stream reads a module), 2,000 records a page: what
+/// bounds a customer is Zoho's daily credit allowance, not our CPU.
+async fn sweep_cost(config: &HostConfig, cache: &std::path::Path, sandbox: &zoho_sandbox::Sandbox, fields: usize) -> Result<Vec<(String, String, String)>> {
+    let module = format!("Bench_Cost_{fields}");
+    sandbox.seed_bulk(&zoho_sandbox::BulkModule {
+        name: module.clone(),
+        records: SWEEP_RECORDS,
+        fields,
+        span: Duration::from_secs(365 * 86_400),
+        burst_share: 0.0,
+        burst: Duration::from_secs(1),
+        seed: 23,
+    });
+    let token = sandbox.issue_token();
+    let mut cfg = config.clone();
+    cfg.data_dir = cache.join(format!("cost-{fields}"));
+    let runtime = Runtime::new(cfg)?;
+    let list = ActionRef::from_key("incremental-list-modified-records-by-page")?;
+    let connection = json!({ "api-domain": sandbox.url, "access-token": token });
+    sandbox.clear_requests();
+    let credits_before = sandbox.limits().credits_used;
+    let (mut records, mut page) = (0usize, 1u32);
+    loop {
+        let input = json!({ "record-type": module, "page": page, "per-page": 2000 });
+        let outcome = runtime.run_text(&list, &connection, &input, None, Some("bench-cost")).await?;
+        let text = outcome.result.map_err(|e| anyhow::anyhow!("sweep page {page}: {e}"))?;
+        let parsed: SweepPage<'_> = serde_json::from_str(&text).with_context(|| format!("sweep page {page}"))?;
+        records += parsed.records.len();
+        if !parsed.more_records {
+            break;
+        }
+        page += 1;
+    }
+    if records != SWEEP_RECORDS {
+        bail!("the {fields}-field sweep read {records} records, not {SWEEP_RECORDS}");
+    }
+    let calls = sandbox.requests().iter().filter(|r| r.path.starts_with("/crm/")).count();
+    let credits = sandbox.limits().credits_used.saturating_sub(credits_before);
+    Ok(vec![(
+        format!("calls and credits to sweep {SWEEP_RECORDS} records × {fields} fields (no fields named, 2,000 a page)"),
+        format!("{calls} calls, {credits} credits"),
+        "one COQL call a page".into(),
+    )])
 }
 
 /// Peak memory per instance and steps/s with 1,000 steps in flight in one host.

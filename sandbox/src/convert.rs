@@ -24,6 +24,18 @@ fn failed(code: &str, message: &str, details: Value) -> Response {
     json_response(400, &json!({ "data": [error_body(code, message, details)] }))
 }
 
+/// The lead in the URL is at fault: convert_lead.json answers these at the top level with the
+/// id's place in the path (`Leads` is 0, the id 1): `Invalid_URL_ID_Exception` and
+/// `ID_Already_Converted_API_Exception`.
+fn lead_refused(code: &str, message: &str) -> Response {
+    error_response(400, code, message, json!({ "resource_path_index": 1 }))
+}
+
+/// An id in the body that names no record: convert_lead.json's `Invalid_Value_Exception`.
+fn invalid_value(key: &str) -> Response {
+    failed("INVALID_DATA", "invalid data", json!({ "api_name": key, "json_path": format!("$.data[0].{key}") }))
+}
+
 /// The `{"id":..}` of a key of the conversion, when given.
 fn linked_id(item: &Map<String, Value>, key: &str) -> Result<Option<u64>, Response> {
     match item.get(key) {
@@ -68,20 +80,20 @@ pub fn convert(shared: &Shared, request: &RecordedRequest, module_name: &str, le
     let (lead, account_plan, contact_plan, deal_values) = {
         let data = shared.data();
         if data.converted_leads.contains_key(lead_id) {
-            return failed("ID_ALREADY_CONVERTED", "id already converted", json!({ "id": lead_id }));
+            return lead_refused("ID_ALREADY_CONVERTED", "id already converted");
         }
         let Some(lead) = lead_id.parse::<u64>().ok().and_then(|id| data.modules.get("Leads")?.records.get(&id).cloned()) else {
-            return failed("INVALID_DATA", "the id given seems to be invalid", json!({ "id": lead_id }));
+            return lead_refused("INVALID_DATA", "invalid data");
         };
         let exists = |module: &str, id: u64| data.modules.get(module).is_some_and(|m| m.records.contains_key(&id));
-        if let Some(id) = accounts.filter(|id| !exists("Accounts", *id)) {
-            return failed("INVALID_DATA", "the id given seems to be invalid", json!({ "api_name": "Accounts", "id": id.to_string() }));
+        if accounts.is_some_and(|id| !exists("Accounts", id)) {
+            return invalid_value("Accounts");
         }
-        if let Some(id) = contacts.filter(|id| !exists("Contacts", *id)) {
-            return failed("INVALID_DATA", "the id given seems to be invalid", json!({ "api_name": "Contacts", "id": id.to_string() }));
+        if contacts.is_some_and(|id| !exists("Contacts", id)) {
+            return invalid_value("Contacts");
         }
-        if let Some(id) = assign_to.filter(|id| id.to_string() != seed::OWNER_ID) {
-            return failed("INVALID_DATA", "the id given seems to be invalid", json!({ "api_name": "assign_to", "id": id.to_string() }));
+        if assign_to.is_some_and(|id| id.to_string() != seed::OWNER_ID) {
+            return invalid_value("assign_to");
         }
         let deal_values = match &deal {
             None => None,

@@ -14,6 +14,49 @@ use std::cmp::Ordering;
 const MAX_ROWS: usize = 2_000;
 const ROW_CEILING: usize = 100_000;
 const DEFAULT_ROWS: usize = 200;
+/// Fields one SELECT may name since v7 (Kaizen #183 "COQL API's Enhancements in Zoho CRM API
+/// Version 7": up to 500 fields, previously 50).
+const MAX_SELECT_FIELDS: usize = 500;
+/// Criteria one WHERE may hold ("Query API - Limitations": "a maximum of 25 criteria in the
+/// WHERE clause").
+const MAX_CRITERIA: usize = 25;
+
+/// Why COQL cannot read `field` of `module` ("Query API - Limitations", v2 to v8: multi-select
+/// lookup, file-upload, image-upload and subform fields, line items, Events' Participants; and
+/// Calls' CTI_Entry and the Comments of Cases and Solutions, as the project's Corrections list
+/// them). By name whatever the data type: Zoho's metadata gives Participants as `bigint`.
+fn unreadable(module: &str, field: &str, data_type: &str) -> Option<&'static str> {
+    let by_name = match (module, field) {
+        (_, "Product_Details" | "Pricing_Details") => Some("line items are not supported in COQL"),
+        ("Events", "Participants") => Some("the Participants field of Events is not supported in COQL"),
+        ("Calls", "CTI_Entry") => Some("the CTI_Entry field of Calls is not supported in COQL"),
+        ("Cases" | "Solutions", "Comments") => Some("Comments are not supported in COQL"),
+        _ => None,
+    };
+    by_name.or(match data_type {
+        "fileupload" => Some("file upload fields are not supported in COQL"),
+        "imageupload" => Some("image upload fields are not supported in COQL"),
+        "multiselectlookup" => Some("multi-select lookup fields are not supported in COQL"),
+        "subform" => Some("subform fields are queried from the subform module, not the parent module"),
+        _ => None,
+    })
+}
+
+/// Whether COUNT takes a field of this data type: COQL's aggregate COUNT works on number,
+/// lookup and picklist fields ("Get Records through COQL Query", v8, aggregate functions). The
+/// user lookups (`ownerlookup`: Owner, Created_By) are lookups COQL joins through
+/// (`Owner.role.id`). The record id is no field to count: `COUNT(id)` is not documented.
+fn countable(field: &str, data_type: &str) -> bool {
+    field != "id" && matches!(data_type, "integer" | "bigint" | "double" | "currency" | "percent" | "lookup" | "ownerlookup" | "picklist")
+}
+
+/// Criteria in a WHERE: its comparisons, at any depth.
+fn criteria(cond: &Cond) -> usize {
+    match cond {
+        Cond::And(a, b) | Cond::Or(a, b) => criteria(a).saturating_add(criteria(b)),
+        _ => 1,
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
@@ -138,6 +181,7 @@ struct Parser {
 
 enum Failure {
     Syntax(SyntaxError),
+    /// LIMIT past a call's rows or past the reach: the limit passed.
     Limit(usize),
 }
 
@@ -215,27 +259,38 @@ impl Parser {
         Ok(value)
     }
 
+    /// One bracket level: one or two operands joined by `and` or `or`. A third operand at the
+    /// same level is a syntax error, `and`/`or` mixed or not: Zoho's "Query API - Limitations"
+    /// (v2 to v8) asks criteria beyond two to be grouped, `((A and B) and C)` or
+    /// `(A and (B and C))`, and Kaizen #171 ("FAQs on COQL API", question 2) shows the flat
+    /// `A and B and C` failing. Pairs leave no precedence to settle.
     fn condition(&mut self) -> Result<Cond, Failure> {
-        let mut left = self.conjunction()?;
-        while self.keyword("or") {
-            left = Cond::Or(Box::new(left), Box::new(self.conjunction()?));
+        let left = self.operand()?;
+        let and = if self.keyword("and") {
+            true
+        } else if self.keyword("or") {
+            false
+        } else {
+            return Ok(left);
+        };
+        let right = self.operand()?;
+        if matches!(self.peek(), Some(Tok::Word(w)) if w.eq_ignore_ascii_case("and") || w.eq_ignore_ascii_case("or")) {
+            return Err(self.error());
         }
-        Ok(left)
+        let (left, right) = (Box::new(left), Box::new(right));
+        Ok(if and { Cond::And(left, right) } else { Cond::Or(left, right) })
     }
 
-    fn conjunction(&mut self) -> Result<Cond, Failure> {
-        let mut left = self.comparison()?;
-        while self.keyword("and") {
-            left = Cond::And(Box::new(left), Box::new(self.comparison()?));
-        }
-        Ok(left)
-    }
-
-    fn comparison(&mut self) -> Result<Cond, Failure> {
+    /// A bracketed level or one comparison.
+    fn operand(&mut self) -> Result<Cond, Failure> {
         if self.symbol("(") {
             let inner = self.condition()?;
             return if self.symbol(")") { Ok(inner) } else { Err(self.error()) };
         }
+        self.comparison()
+    }
+
+    fn comparison(&mut self) -> Result<Cond, Failure> {
         let field = self.ident()?;
         if self.keyword("is") {
             let negated = self.keyword("not");
@@ -393,7 +448,7 @@ fn compare(a: &Value, b: &Value) -> Ordering {
 
 /// A value's place in ORDER BY, computed once per row: nulls first, then integers, instants,
 /// other numbers and text, as `compare` orders them.
-#[derive(Debug, PartialEq, PartialOrd)]
+#[derive(Debug, PartialEq)]
 enum SortKey {
     Null,
     Integer(i128),
@@ -404,9 +459,30 @@ enum SortKey {
 
 impl Eq for SortKey {}
 
+impl PartialOrd for SortKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 impl Ord for SortKey {
+    /// Kinds in the order above; within a kind by value (numbers that do not compare, NaN, as equal).
     fn cmp(&self, other: &Self) -> Ordering {
-        self.partial_cmp(other).unwrap_or(Ordering::Equal)
+        use SortKey::*;
+        let rank = |k: &SortKey| match k {
+            Null => 0,
+            Integer(_) => 1,
+            Instant(_) => 2,
+            Number(_) => 3,
+            Text(_) => 4,
+        };
+        match (self, other) {
+            (Integer(a), Integer(b)) => a.cmp(b),
+            (Instant(a), Instant(b)) => a.cmp(b),
+            (Number(a), Number(b)) => a.partial_cmp(b).unwrap_or(Ordering::Equal),
+            (Text(a), Text(b)) => a.cmp(b),
+            _ => rank(self).cmp(&rank(other)),
+        }
     }
 }
 
@@ -558,21 +634,48 @@ pub fn query(shared: &Shared, request: &RecordedRequest) -> Response {
         }
         Err(Failure::Limit(limit)) => return error_response(400, "LIMIT_EXCEEDED", "limit exceeded", json!({ "by": "limit", "limit": limit })),
     };
+    if query.fields.len() > MAX_SELECT_FIELDS {
+        return error_response(400, "LIMIT_EXCEEDED", "limit exceeded", json!({ "by": "select", "limit": MAX_SELECT_FIELDS }));
+    }
+    if query.filter.as_ref().map_or(0, criteria) > MAX_CRITERIA {
+        return error_response(400, "LIMIT_EXCEEDED", "limit exceeded", json!({ "by": "criteria", "limit": MAX_CRITERIA }));
+    }
     let mut data = shared.data();
     let Some(module) = data.modules.get_mut(&query.module) else {
         return error_response(400, "INVALID_QUERY", "invalid query formed", json!({ "clause": "from", "near": query.module }));
     };
+    // A module outside COQL's list (Notes, a linking module, ...) is refused though the org has it.
+    if !crate::module_reach::coql_reads(&query.module, module) {
+        return error_response(400, "INVALID_QUERY", "invalid query formed", json!({ "clause": "from", "module": query.module }));
+    }
     let mut used = query.fields.clone();
     used.extend(query.count.iter().cloned());
     query.filter.iter().for_each(|f| fields_of(f, &mut used));
     used.extend(query.order.iter().map(|(f, _)| f.clone()));
     for field in &used {
         let base = field.split('.').next().unwrap_or("");
-        if !module.fields.iter().any(|d| d.api_name == base) {
+        let Some(described) = module.fields.iter().find(|d| d.api_name == base) else {
             return error_response(400, "INVALID_QUERY", "column given seems to be invalid", json!({ "column_name": field, "clause": "select" }));
+        };
+        if let Some(reason) = unreadable(&query.module, base, described.data_type) {
+            return error_response(
+                400,
+                "INVALID_QUERY",
+                "data type not supported",
+                json!({ "column_name": field, "data_type": described.data_type, "clause": "select", "reason": reason }),
+            );
         }
     }
     if let Some(counted) = &query.count {
+        let data_type = module.fields.iter().find(|d| d.api_name == *counted).map_or("", |d| d.data_type);
+        if !countable(counted, data_type) {
+            return error_response(
+                400,
+                "INVALID_QUERY",
+                "data type not supported",
+                json!({ "column_name": counted, "data_type": data_type, "clause": "select", "reason": "COUNT works on number, lookup and picklist fields" }),
+            );
+        }
         let n = module
             .records
             .values()
@@ -761,8 +864,9 @@ mod tests {
             format!("Modified_Time < '{t}'"),
             format!("(Modified_Time > '{t}' or (Modified_Time = '{t}' and id > 150))"),
             format!("(Modified_Time < '{t}' or (Modified_Time = '{t}' and id <= 150))"),
-            format!("(Modified_Time > '2024-01-01T00:00:00Z' or (Modified_Time = '2024-01-01T00:00:00Z' and id > 10)) and (Modified_Time < '{t}' or (Modified_Time = '{t}' and id <= 300)) and Name = 'n1'"),
-            format!("Modified_Time >= '2023-12-31T00:00:00Z' and Modified_Time <= '{t}' or Name = 'n2'"),
+            format!("(((Modified_Time > '2024-01-01T00:00:00Z' or (Modified_Time = '2024-01-01T00:00:00Z' and id > 10)) and (Modified_Time < '{t}' or (Modified_Time = '{t}' and id <= 300))) and Name = 'n1')"),
+            format!("((Modified_Time >= '2023-12-31T00:00:00Z' and Modified_Time <= '{t}') or Name = 'n2')"),
+            format!("(Modified_Time >= '2023-12-31T00:00:00Z' and (Modified_Time <= '{t}' and Name = 'n1'))"),
         ];
         for filter in &filters {
             for limit in ["limit 0, 7", "limit 5, 50", "limit 0, 2000", "limit 390, 10"] {
@@ -774,4 +878,116 @@ mod tests {
             }
         }
     }
+
+    /// The answer to one COQL query against a freshly seeded sandbox: status and body.
+    async fn ask(shared: &Shared, text: &str) -> (u16, Value) {
+        let request = RecordedRequest {
+            method: "POST".into(),
+            path: "/crm/v8/coql".into(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: serde_json::to_vec(&json!({ "select_query": text })).unwrap_or_default(),
+            received_ms: 0,
+            seq: 0,
+            response_status: None,
+            response_body: None,
+            faulted: false,
+        };
+        let response = query(shared, &request);
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap_or_default();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    fn seeded() -> Shared {
+        let shared = Shared::new();
+        crate::seed::seed(&shared);
+        shared
+    }
+
+    /// More than two criteria at one bracket level is a syntax error, `and`, `or` or mixed;
+    /// pairs at every level, either way round, are read.
+    #[tokio::test]
+    async fn criteria_are_grouped_in_pairs() {
+        let shared = seeded();
+        for flat in [
+            "select Last_Name from Contacts where id is not null and Email is not null and Phone is not null",
+            "select Last_Name from Contacts where id is not null or Email is not null or Phone is not null",
+            "select Last_Name from Contacts where id is not null and Email is not null or Phone is not null",
+            "select Last_Name from Contacts where ((id is not null and Email is not null) and Phone is not null or Mailing_City = 'Austin')",
+        ] {
+            let (status, body) = ask(&shared, flat).await;
+            assert_eq!((status, body["code"].as_str()), (400, Some("SYNTAX_ERROR")), "{flat}: {body}");
+            assert_eq!(body["message"], "invalid query formed");
+            assert!(matches!(body["details"]["near"].as_str(), Some("and" | "or")), "{body}");
+        }
+        for grouped in [
+            "select Last_Name from Contacts where ((id is not null and Email is not null) and Phone is not null) limit 2",
+            "select Last_Name from Contacts where (id is not null and (Email is not null and Phone is not null)) limit 2",
+            "select Last_Name from Contacts where (id is not null and Email is not null) or Phone is not null limit 2",
+            "select Last_Name from Contacts where Email is not null limit 2",
+        ] {
+            let (status, body) = ask(&shared, grouped).await;
+            assert_eq!((status, body["info"]["count"].as_u64()), (200, Some(2)), "{grouped}: {body}");
+        }
+    }
+
+    /// 25 criteria are read, the 26th is refused; 500 selected fields are read, the 501st is refused.
+    #[tokio::test]
+    async fn criteria_and_selected_fields_have_zohos_limits() {
+        let shared = seeded();
+        let nested = |n: usize| (1..n).fold("id is not null".to_string(), |w, _| format!("({w} and Email is not null)"));
+        let (status, body) = ask(&shared, &format!("select Last_Name from Contacts where {} limit 1", nested(25))).await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = ask(&shared, &format!("select Last_Name from Contacts where {} limit 1", nested(26))).await;
+        assert_eq!((status, body["code"].as_str(), body["details"].clone()), (400, Some("LIMIT_EXCEEDED"), json!({ "by": "criteria", "limit": 25 })));
+        let columns = |n: usize| vec!["Last_Name"; n].join(", ");
+        let (status, body) = ask(&shared, &format!("select {} from Contacts where id is not null limit 1", columns(500))).await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = ask(&shared, &format!("select {} from Contacts where id is not null limit 1", columns(501))).await;
+        assert_eq!((status, body["code"].as_str(), body["details"].clone()), (400, Some("LIMIT_EXCEEDED"), json!({ "by": "select", "limit": 500 })));
+    }
+
+    /// COUNT counts number, lookup and picklist fields only, never the record id.
+    #[tokio::test]
+    async fn count_takes_documented_field_types() {
+        let shared = seeded();
+        let (status, body) = ask(&shared, "select COUNT(Created_By) from Contacts where id is not null").await;
+        assert_eq!((status, body["data"][0]["COUNT(Created_By)"].as_u64()), (200, Some(crate::seed::CONTACTS as u64)), "{body}");
+        let (status, body) = ask(&shared, "select COUNT(Lead_Source) from Leads where id is not null").await;
+        assert_eq!(status, 200, "{body}");
+        for (query, field, data_type) in [
+            ("select COUNT(id) from Contacts where id is not null", "id", "bigint"),
+            ("select COUNT(Last_Name) from Contacts where id is not null", "Last_Name", "text"),
+            ("select COUNT(Modified_Time) from Contacts where id is not null", "Modified_Time", "datetime"),
+        ] {
+            let (status, body) = ask(&shared, query).await;
+            assert_eq!((status, body["code"].as_str(), body["message"].as_str()), (400, Some("INVALID_QUERY"), Some("data type not supported")), "{query}: {body}");
+            assert_eq!((body["details"]["column_name"].as_str(), body["details"]["data_type"].as_str()), (Some(field), Some(data_type)));
+        }
+    }
+
+
+    /// What COQL cannot read is an INVALID_QUERY wherever the query names it: by data type
+    /// (file upload, image upload, multi-select lookup, subform) and by name (Events'
+    /// Participants, a bigint in Zoho's metadata; Calls' CTI_Entry; line items).
+    #[tokio::test]
+    async fn fields_coql_cannot_read_are_refused() {
+        let shared = seeded();
+        for (query, column, data_type) in [
+            ("select Event_Title, Participants from Events where id is not null", "Participants", "bigint"),
+            ("select Subject, CTI_Entry from Calls where id is not null", "CTI_Entry", "boolean"),
+            ("select Name, Proof_Of_Delivery from Shipments where id is not null", "Proof_Of_Delivery", "fileupload"),
+            ("select Package_Photo from Shipments where id is not null", "Package_Photo", "imageupload"),
+            ("select Name from Shipments where Handlers is not null", "Handlers", "multiselectlookup"),
+            ("select Subject from Quotes where id is not null order by Product_Details", "Product_Details", "subform"),
+        ] {
+            let (status, body) = ask(&shared, query).await;
+            assert_eq!((status, body["code"].as_str(), body["message"].as_str()), (400, Some("INVALID_QUERY"), Some("data type not supported")), "{query}: {body}");
+            assert_eq!((body["details"]["column_name"].as_str(), body["details"]["data_type"].as_str()), (Some(column), Some(data_type)), "{query}");
+        }
+        let (status, body) = ask(&shared, "select Event_Title, Start_DateTime from Events where id is not null").await;
+        assert_eq!((status, body["info"]["count"].as_u64()), (200, Some(3)), "{body}");
+    }
+
 }

@@ -86,6 +86,10 @@ pub fn list(shared: &Shared, request: &RecordedRequest, module_name: &str) -> Re
             None => return error_response(400, "INVALID_DATA", "invalid If-Modified-Since header", json!({ "header_name": "If-Modified-Since" })),
         },
     };
+    // Zoho's v8 "Get Records" lists "recently modified records" since the header's time and
+    // does not say whether a record of that very second is in; peers read it inclusive
+    // (zoho-api.md), so the sandbox does, and a test may switch to the other reading.
+    let exclusive = data.if_modified_since_exclusive;
     let ids: Option<Vec<u64>> = request.query_param("ids").map(|ids| ids.split(',').filter_map(|i| i.trim().parse().ok()).collect());
     // The listing a page token belongs to: tokens are only valid for the same query.
     let signature = format!("{module_name}|{fields_param}|{per_page}|{sort_by}|{sort_order}|{since:?}|{:?}", request.query_param("ids"));
@@ -120,10 +124,12 @@ pub fn list(shared: &Shared, request: &RecordedRequest, module_name: &str) -> Re
         .records
         .iter()
         .filter(|(id, _)| ids.as_ref().is_none_or(|ids| ids.contains(id)))
-        .filter(|(_, r)| since.is_none_or(|s| r.get("Modified_Time").and_then(Value::as_str).and_then(parse_time).is_some_and(|m| m >= s)))
+        .filter(|(_, r)| since.is_none_or(|s| r.get("Modified_Time").and_then(Value::as_str).and_then(parse_time).is_some_and(|m| m > s || (m == s && !exclusive))))
         .map(|(_, r)| r)
         .collect();
     if matching.is_empty() {
+        // Nothing modified since the header's time: 304, as Zoho's SDK samples read it ("Get
+        // Notes", "Get Records": `[204, 304].includes(status)` → "Not Modified").
         return empty_response(if since.is_some() { 304 } else { 204 });
     }
     let key = |r: &Map<String, Value>| -> (String, u64) {

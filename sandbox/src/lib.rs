@@ -14,11 +14,13 @@ mod crm;
 mod faults;
 pub mod hostile;
 mod metadata;
+mod module_reach;
 mod notes;
 mod params;
 mod request;
 mod response;
 mod realism;
+mod record_count;
 mod related;
 mod routes;
 pub mod scopes;
@@ -179,6 +181,21 @@ impl Sandbox {
             defs.push(state::FieldDef { api_name: f.into(), data_type: "ownerlookup" });
         }
         self.shared.data().modules.insert(name.to_string(), state::Module { fields: defs, mandatory, ..Default::default() });
+    }
+
+    /// Adds a linking module (the records joining a multi-select lookup's two modules), as
+    /// Zoho makes one: `/settings/modules` lists it with `generated_type: linking`.
+    pub fn add_linking_module(&self, name: &str, fields: &[&str], mandatory: &'static str) {
+        self.add_module(name, fields, mandatory);
+        if let Some(module) = self.shared.data().modules.get_mut(name) {
+            module.generated_type = Some("linking");
+        }
+    }
+
+    /// How the records list reads If-Modified-Since: `true` leaves out records of the header's
+    /// own second (Zoho's pages are silent on it; the component must work either way).
+    pub fn set_if_modified_since_exclusive(&self, exclusive: bool) {
+        self.shared.data().if_modified_since_exclusive = exclusive;
     }
 
     /// Changes a record as a user would in Zoho: the values, and Modified_Time set to now.

@@ -128,6 +128,9 @@ fn field_kind(data_type: &str) -> (&'static str, u32, u32) {
         "ownerlookup" => ("jsonobject", 8, 120),
         "datetime" => ("string", 333, 120),
         "subform" => ("jsonarray", 733, 0),
+        "fileupload" => ("jsonarray", 101, 5),
+        "imageupload" => ("jsonarray", 106, 10),
+        "multiselectlookup" => ("jsonarray", 786, 0),
         _ => ("string", 1, 255),
     }
 }
@@ -306,7 +309,7 @@ pub fn modules(shared: &Shared) -> Response {
     let mut modules: Vec<Value> = names
         .iter()
         .enumerate()
-        .map(|(i, name)| module_entry(name, i + 1, true, if name.contains('_') || *name == "Shipments" { "custom" } else { "default" }))
+        .map(|(i, name)| module_entry(name, i + 1, true, crate::module_reach::generated_type(name, &data.modules[name.as_str()])))
         .collect();
     // Zoho lists its web-only modules too, marked as out of the API's reach.
     for name in NOT_API_SUPPORTED {

@@ -257,7 +257,7 @@ mod tests {
             ("select id from Leads limit 1000 offset 200", Some(1000)),
             ("select id from Leads where Last_Name = 'limit 5' order by id", None),
             ("select id from Leads where Last_Name = 'it''s' limit 10,201", Some(201)),
-            ("select COUNT(id) from Leads where id is not null", None),
+            ("select COUNT(Created_By) from Leads where id is not null", None),
             ("select id from Leads limit", None),
         ];
         for (query, limit) in cases {

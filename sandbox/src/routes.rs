@@ -40,6 +40,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/crm/v8/{module}/{id}", zoho(get(record).put(update).delete(delete)))
         .route("/crm/v8/{module}/search", zoho(get(search_records)))
         .route("/crm/v8/{module}/upsert", zoho(post(upsert::handle)))
+        .route("/crm/v8/{module}/actions/count", zoho(get(record_count).post(record_count)))
         .route("/crm/v8/{module}/actions/add_tags", zoho(post(tags::add)))
         .route("/crm/v8/{module}/actions/remove_tags", zoho(post(tags::remove)))
         .route("/crm/v8/{module}/{id}/Attachments", zoho(post(upload).get(list_attachments)))
@@ -168,6 +169,10 @@ async fn list_apis(Extension(request): Recorded) -> Response {
 
 async fn coql_query(State(shared): Sandbox, Extension(request): Recorded) -> Response {
     coql::query(&shared, &request)
+}
+
+async fn record_count(State(shared): Sandbox, Extension(request): Recorded) -> Response {
+    crate::record_count::count(&shared, &request, segment(&request, 0))
 }
 
 async fn fields(State(shared): Sandbox, Extension(request): Recorded) -> Response {

@@ -205,12 +205,17 @@ fn unknown_field(criteria: &Criteria, module: &Module) -> Option<String> {
     }
 }
 
-fn invalid_query(details: Value) -> Response {
-    error_response(400, "INVALID_QUERY", "invalid query formed", details)
+/// module_search.json's `InvalidQuery`: the message "Invalid query formed" and details naming
+/// the `reason` and the `api_name` at fault (the parameter, `criteria`, when no field is).
+fn invalid_query(mut details: Value) -> Response {
+    if let Some(details) = details.as_object_mut() {
+        details.entry("api_name").or_insert_with(|| json!("criteria"));
+    }
+    error_response(400, "INVALID_QUERY", "Invalid query formed", details)
 }
 
 /// What a search looks for, from its one search parameter.
-enum Search {
+pub(crate) enum Search {
     Criteria(Criteria),
     Email(String),
     Phone(String),
@@ -221,7 +226,7 @@ fn digits(text: &str) -> String {
     text.chars().filter(char::is_ascii_digit).collect()
 }
 
-fn found(record: &Map<String, Value>, module: &Module, search: &Search) -> bool {
+pub(crate) fn found(record: &Map<String, Value>, module: &Module, search: &Search) -> bool {
     let of_kind = |kind: &dyn Fn(&str, &str) -> bool| module.fields.iter().filter(|f| kind(&f.api_name, f.data_type)).flat_map(|f| texts(record.get(&f.api_name))).collect::<Vec<_>>();
     match search {
         Search::Criteria(criteria) => evaluate(record, criteria),
@@ -251,9 +256,13 @@ pub fn search(shared: &Shared, request: &RecordedRequest, module_name: &str) -> 
     let data = shared.data();
     let Some(module) = data.modules.get(module_name) else { return invalid_module() };
     let given: Vec<(&str, &str)> = ["criteria", "email", "phone", "word"].into_iter().filter_map(|p| request.query_param(p).map(|v| (p, v))).collect();
-    let search = match given.as_slice() {
-        [] => return error_response(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing", json!({ "param_name": "criteria" })),
-        [("criteria", text)] => match parse(text) {
+    // module_search.json's `Mandatory_Param_Missing`; with several, Kaizen #30 ("Parameters in
+    // Zoho CRM APIs, part 2"): only one works, in the order criteria, email, phone, word.
+    let search = match given.first() {
+        None => {
+            return error_response(400, "EXPECTED_PARAM_MISSING", "One of the expected parameter is missing", json!({ "param_names": ["criteria", "email", "phone", "word"] }))
+        }
+        Some(("criteria", text)) => match parse(text) {
             Err(QueryError(details)) => return invalid_query(details),
             Ok(criteria) => {
                 if let Some(field) = unknown_field(&criteria, module) {
@@ -262,21 +271,17 @@ pub fn search(shared: &Shared, request: &RecordedRequest, module_name: &str) -> 
                 Search::Criteria(criteria)
             }
         },
-        [("email", v)] => Search::Email(v.to_string()),
-        [("phone", v)] => Search::Phone(v.to_string()),
-        [(_, v)] => Search::Word(v.to_string()),
-        several => {
-            let due: Vec<Value> = several.iter().map(|(p, _)| json!({ "param_name": p })).collect();
-            return error_response(400, "AMBIGUITY_DURING_PROCESSING", "only one of criteria, email, phone and word can be given", json!({ "ambiguity_due_to": due }));
-        }
+        Some(("email", v)) => Search::Email(v.to_string()),
+        Some(("phone", v)) => Search::Phone(v.to_string()),
+        Some((_, v)) => Search::Word(v.to_string()),
     };
     let (fields, per_page, page) = match (params::fields(request, Some(&module.fields)), params::per_page(request), params::page(request)) {
         (Ok(fields), Ok(per_page), Ok(page)) => (fields, per_page, page),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
     };
     if page.saturating_mul(per_page) > SEARCH_REACH {
-        // record.json's LIMIT_REACHED: search pages reach the first 2,000 matches only.
-        return error_response(400, "LIMIT_REACHED", "search can reach only the first 2000 records; use COQL to read further", json!({ "limit": SEARCH_REACH }));
+        // module_search.json's `Max_records`: search pages reach the first 2,000 matches only.
+        return error_response(400, "LIMIT_REACHED", "maximum response iteration limit reached", json!({ "limit": SEARCH_REACH.to_string() }));
     }
     for param in ["converted", "approved"] {
         if request.query_param(param).is_some_and(|v| !["true", "false", "both"].contains(&v)) {

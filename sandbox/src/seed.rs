@@ -2,6 +2,7 @@
 //! beyond the 2,000-record `page` reach, and a few Accounts and Deals.
 
 use crate::account;
+use crate::metadata;
 use crate::clock::Clock;
 use crate::state::{FieldDef, Module, Shared};
 use serde_json::{json, Map, Value};
@@ -39,8 +40,23 @@ fn data_type_of(name: &str) -> &'static str {
         "Product_Active" => "boolean",
         "Tax" => "multiselectpicklist",
         "Account_Name" | "Contact_Name" => "lookup",
+        // COQL cannot read these types ("Query API - Limitations"): a sweep without fields must leave them out.
+        "Proof_Of_Delivery" => "fileupload",
+        "Package_Photo" => "imageupload",
+        "Handlers" => "multiselectlookup",
+        // Zoho's own metadata gives Events' Participants as bigint and Calls' CTI_Entry as a
+        // checkbox: COQL refuses them by name, not by type.
+        "Participants" => "bigint",
+        "CTI_Entry" => "boolean",
         _ => "text",
     }
+}
+
+/// Quotes with their line items (`Product_Details`, a subform of the quoted products).
+fn quote_fields() -> Vec<FieldDef> {
+    let mut fields = text_fields(&["Subject", "Quote_Stage", "Grand_Total"]);
+    fields.push(FieldDef { api_name: "Product_Details".into(), data_type: "subform" });
+    fields
 }
 
 /// In Accounts, Account_Name is the record's own name (text), not a lookup.
@@ -86,14 +102,14 @@ pub fn seed(shared: &Shared) {
         ("Accounts", account_fields(), "Account_Name", vec!["Account_Name"]),
         ("Deals", text_fields(&["Deal_Name", "Stage", "Amount", "Closing_Date", "Account_Name", "Contact_Name", "Probability"]), "Deal_Name", vec![]),
         ("Tasks", text_fields(&["Subject", "Status", "Due_Date"]), "Subject", vec![]),
-        ("Events", text_fields(&["Event_Title", "Start_DateTime", "End_DateTime"]), "Event_Title", vec![]),
-        ("Calls", text_fields(&["Subject", "Call_Type", "Call_Duration"]), "Subject", vec![]),
+        ("Events", text_fields(&["Event_Title", "Start_DateTime", "End_DateTime", "Participants"]), "Event_Title", vec![]),
+        ("Calls", text_fields(&["Subject", "Call_Type", "Call_Duration", "CTI_Entry"]), "Subject", vec![]),
         ("Campaigns", text_fields(&["Campaign_Name", "Status", "Type"]), "Campaign_Name", vec![]),
         ("Products", text_fields(&["Product_Name", "Product_Code", "Unit_Price", "Qty_in_Stock", "Product_Active", "Tax"]), "Product_Name", vec![]),
-        ("Quotes", text_fields(&["Subject", "Quote_Stage", "Grand_Total"]), "Subject", vec![]),
+        ("Quotes", quote_fields(), "Subject", vec![]),
         ("Vendors", text_fields(&["Vendor_Name", "Email", "Phone"]), "Vendor_Name", vec![]),
         ("Notes", text_fields(&["Note_Title", "Note_Content", "Parent_Id"]), "Note_Content", vec![]),
-        ("Shipments", text_fields(&["Name", "Carrier", "Tracking_Number"]), "Name", vec![]),
+        ("Shipments", text_fields(&["Name", "Carrier", "Tracking_Number", "Proof_Of_Delivery", "Package_Photo", "Handlers"]), "Name", vec![]),
     ];
     {
         let mut data = shared.data();
@@ -161,12 +177,14 @@ pub fn seed(shared: &Shared) {
 }
 
 /// Links for the related lists: the first two contacts work at Zylker, the first contact is on
-/// the Zylker deal, and the first note is on the Zylker account.
+/// the Zylker deal, and note n is on account n (the first on Zylker), titled as Zoho's notes
+/// are (notes.json: every note has a title and a parent, its module named with its id).
 fn link_related(shared: &Shared) {
     let mut data = shared.data();
     let first = |data: &crate::state::Data, module: &str, n: usize| data.modules.get(module).and_then(|m| m.records.keys().nth(n).copied());
     let (Some(zylker), Some(contact)) = (first(&data, "Accounts", 0), first(&data, "Contacts", 0)) else { return };
-    let (second, deal, note) = (first(&data, "Contacts", 1), first(&data, "Deals", 0), first(&data, "Notes", 0));
+    let (second, deal) = (first(&data, "Contacts", 1), first(&data, "Deals", 0));
+    let notes: Vec<(u64, Option<u64>)> = (0..3).filter_map(|n| Some((first(&data, "Notes", n)?, first(&data, "Accounts", n)))).collect();
     let account = json!({ "id": zylker.to_string(), "name": "Zylker" });
     let contact_name = data.modules.get("Contacts").and_then(|m| m.records.get(&contact)).and_then(|r| r.get("Last_Name").cloned()).unwrap_or(Value::Null);
     let mut set = |module: &str, id: Option<u64>, field: &str, value: Value| {
@@ -177,7 +195,13 @@ fn link_related(shared: &Shared) {
     set("Contacts", Some(contact), "Account_Name", account.clone());
     set("Contacts", second, "Account_Name", account);
     set("Deals", deal, "Contact_Name", json!({ "id": contact.to_string(), "name": contact_name }));
-    set("Notes", note, "Parent_Id", json!({ "module": { "api_name": "Accounts" }, "id": zylker.to_string(), "name": "Zylker" }));
+    let accounts_module = json!({ "api_name": "Accounts", "id": metadata::module_id("Accounts") });
+    for (n, (note, account)) in notes.into_iter().enumerate() {
+        let Some(account) = account else { continue };
+        let name = ["Zylker", "Zoho", "Acme"][n % 3];
+        set("Notes", Some(note), "Parent_Id", json!({ "module": accounts_module.clone(), "id": account.to_string(), "name": name }));
+        set("Notes", Some(note), "Note_Title", json!(format!("Note {}", n + 1)));
+    }
 }
 
 fn seed_books(shared: &Shared) {

@@ -27,6 +27,8 @@ pub struct Module {
     pub revision: u64,
     /// (revision it was built at, ids in (Modified_Time, id) order): COQL's index for sweeps.
     pub by_modified: (u64, Vec<(i64, u64)>),
+    /// `/settings/modules`' generated_type when it is neither custom nor default (`linking`).
+    pub generated_type: Option<&'static str>,
 }
 
 /// An attachment as the sandbox stored it.
@@ -100,6 +102,9 @@ pub struct Data {
     pub page_tokens: HashMap<String, PageToken>,
     /// lead id → the details its conversion answered (a converted lead leaves Leads).
     pub converted_leads: HashMap<String, Value>,
+    /// Read If-Modified-Since as "modified after" (a record of the header's own second is out);
+    /// the default lists that second too (see `crm::list`).
+    pub if_modified_since_exclusive: bool,
     pub next_id: u64,
     pub next_token: u64,
 }

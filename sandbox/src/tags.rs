@@ -1,7 +1,12 @@
 //! `POST /crm/v8/{module}/actions/add_tags` and `remove_tags`: tags live on the records as
-//! Zoho shows them (`Tag: [{"name","id"}]`), one outcome per id (an unknown id is an
-//! INVALID_DATA item), 200 / 207 mixed / 400 when every id failed. Zoho's limits: 500 ids per
+//! Zoho shows them (`Tag: [{"name","id","color_code"}]`, tags.json `Record_Detail_Tag`), one
+//! outcome per id, 200 / 207 mixed / 400 when every id failed. Zoho's limits: 500 ids per
 //! request, tag names of at most 25 characters, 10 tags per record.
+//!
+//! A record's failure takes the shape tags.json gives its per-record errors
+//! (`Invalid_Data_API_Exception`: INVALID_DATA, "invalid data", `api_name` and `json_path`): an
+//! unknown id points at its place in `ids`; an eleventh tag at `tags` (Zoho documents the limit
+//! of 10 but not its code, and INVALID_DATA is the one of the file's four shapes that fits).
 
 use crate::crm::write_status;
 use crate::request::RecordedRequest;
@@ -83,14 +88,14 @@ fn tag(shared: &Shared, request: &RecordedRequest, module_name: &str, adding: bo
                 json!(id.to_string())
             }
         };
-        tags.push(json!({ "name": name, "id": id }));
+        tags.push(json!({ "name": name, "id": id, "color_code": Value::Null }));
     }
     let Some(module) = data.modules.get_mut(module_name) else { return invalid_module() };
     let mut results = Vec::new();
-    for id in ids {
+    for (i, id) in ids.iter().enumerate() {
         let text = id.as_str().map(str::to_string).unwrap_or_else(|| id.to_string());
         let Some(record) = text.parse::<u64>().ok().and_then(|i| module.records.get_mut(&i)) else {
-            results.push(error_body("INVALID_DATA", "the id given seems to be invalid", json!({ "id": text })));
+            results.push(error_body("INVALID_DATA", "invalid data", json!({ "api_name": "ids", "json_path": format!("$.ids[{i}]") })));
             continue;
         };
         let mut current: Vec<Value> = if adding && over_write { Vec::new() } else { record.get("Tag").and_then(Value::as_array).cloned().unwrap_or_default() };
@@ -101,7 +106,7 @@ fn tag(shared: &Shared, request: &RecordedRequest, module_name: &str, adding: bo
                 }
             }
             if current.len() > MAX_TAGS_PER_RECORD {
-                results.push(error_body("LIMIT_EXCEEDED", "tags limit exceeded", json!({ "id": text, "limit": MAX_TAGS_PER_RECORD })));
+                results.push(error_body("INVALID_DATA", "invalid data", json!({ "api_name": "tags", "json_path": "$.tags" })));
                 continue;
             }
         } else {

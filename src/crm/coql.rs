@@ -23,6 +23,11 @@ fn has_limit(query: &str) -> bool {
     limit_clause(query).is_some()
 }
 
+/// The rows one all-rows call asks for from `at`: a call's most, and never past the reach.
+fn reach_rows(at: usize) -> usize {
+    ROWS_PER_CALL.min(ROW_CEILING.saturating_sub(at))
+}
+
 /// Sends one COQL query, its credits counted by Zoho's table for the rows it asks for.
 fn send(client: &Client, query: &str) -> Result<crate::http::Response> {
     client.send(ApiCall::new(Method::Post, "/crm/v8/coql").json(json!({ "select_query": query })).credits(coql_credits(rows_asked(query))))
@@ -88,14 +93,18 @@ pub fn coql_query_from(client: &Client, query: &str, all_rows: bool, offset: Opt
         if bytes >= ROW_BYTES_BUDGET {
             break (Some(at), false);
         }
-        let response = send(client, &format!("{query} limit {at}, {ROWS_PER_CALL}"))?;
+        // COQL reaches row 100,000 and no further: offset + count past it is refused
+        // ("Query API - Limitations", v8: "You can fetch up to 1,00,000 records using pagination
+        // with LIMIT and OFFSET"), so the last call asks only for the rows up to the reach.
+        let rows = reach_rows(at);
+        let response = send(client, &format!("{query} limit {at}, {rows}"))?;
         calls += 1;
         let page = match content(&response)? {
-            Some(response) => list_page(response, ROWS_PER_CALL)?,
+            Some(response) => list_page(response, rows)?,
             None => break (None, false),
         };
         let more = page.info.and_then(|i| serde_json::from_str::<MoreRecords>(i.get()).ok()).unwrap_or_default().more_records.unwrap_or(false);
-        let full = page.data.len() == ROWS_PER_CALL;
+        let full = page.data.len() == rows;
         for row in &page.data {
             let text = row.get();
             // The first row always goes, so every step makes progress.
@@ -121,6 +130,14 @@ pub fn coql_query_from(client: &Client, query: &str, all_rows: bool, offset: Opt
     if let Some(next) = next_offset {
         info["next_offset"] = json!(next);
     }
+    if more_beyond_ceiling {
+        // Said in the answer, never silently: rows remain that COQL's offsets cannot reach.
+        info["reach_ended"] = json!(true);
+        info["reach"] = json!(ROW_CEILING);
+        info["message"] = json!(format!(
+            "COQL reaches the first {ROW_CEILING} rows of a query through LIMIT offsets, and this query has more: narrow it with a WHERE on an ordered field (e.g. Modified_Time or id) to read the rest"
+        ));
+    }
     out.push_str("],\"info\":");
     out.push_str(&info.to_string());
     out.push('}');
@@ -144,6 +161,17 @@ mod tests {
         ] {
             assert_eq!(rows_asked(query), rows, "{query}");
         }
+    }
+
+    /// An all-rows call never asks past row 100,000: `limit 99500, 2000` is refused by Zoho.
+    #[test]
+    fn all_rows_calls_stop_at_the_reach() {
+        assert_eq!(reach_rows(0), 2_000);
+        assert_eq!(reach_rows(98_000), 2_000);
+        assert_eq!(reach_rows(99_500), 500);
+        assert_eq!(reach_rows(99_999), 1);
+        assert_eq!(reach_rows(100_000), 0);
+        assert_eq!(reach_rows(usize::MAX), 0);
     }
 
     #[test]

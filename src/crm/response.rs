@@ -106,7 +106,10 @@ pub fn listing_text<'a>(records: impl Iterator<Item = &'a str> + Clone, info: Op
 pub fn kind_of(status: u16, code: Option<&str>) -> ErrorKind {
     match (status, code) {
         (_, Some("INVALID_TOKEN" | "OAUTH_SCOPE_MISMATCH" | "AUTHENTICATION_FAILURE")) => ErrorKind::Unauthorized,
-        (_, Some("NO_PERMISSION")) => ErrorKind::Forbidden,
+        // AUTHORIZATION_FAILED is a missing privilege, as NO_PERMISSION is: Zoho answers it with
+        // 400 and "User does not have sufficient privilege to perform this action" (zoho/crm-oas
+        // v8.0 examples: createRecords, updateRecord and deleteRecord `response-400-authorizationfailed`).
+        (_, Some("NO_PERMISSION" | "AUTHORIZATION_FAILED")) => ErrorKind::Forbidden,
         (_, Some("DUPLICATE_DATA" | "ALREADY_MODIFIED" | "RECORD_LOCKED")) => ErrorKind::Conflict,
         (_, Some("INVALID_URL_PATTERN")) => ErrorKind::NotFound,
         (429, _) => ErrorKind::RateLimited,
@@ -186,6 +189,29 @@ fn error_from_text(status: u16, item: &str) -> ZohoError {
     error
 }
 
+/// The first error among a list of outcomes (or the first outcome) as a typed error; the
+/// message says how many more outcomes there are.
+fn error_from_items(status: u16, items: &[Value]) -> ZohoError {
+    let first = items.iter().find(|i| is_error_item(i)).or(items.first()).unwrap_or(&Value::Null);
+    let mut error = error_from_item(status, first);
+    if items.len() > 1 {
+        error.message = format!("{} (and {} more record results in details)", error.message, items.len() - 1);
+    }
+    error
+}
+
+/// A top-level list other than `data` holding Zoho error objects, with its name: Zoho answers
+/// some 400s per item under the resource's own key, e.g. Add Tags `{"tags":[{"code":
+/// "INVALID_DATA",...,"status":"error"}]}` (zoho/crm-oas v8.0 tags_actions postAddTags example
+/// `response-400-invaliddataresponse2`) and the watch API `{"watch":[...]}` (notifications.yaml,
+/// 400: "the list of error entries returned when a batch operation encounters validation errors").
+fn named_error_list(body: &Value) -> Option<(&str, &[Value])> {
+    body.as_object()?.iter().find_map(|(name, value)| {
+        let items = value.as_array().filter(|items| items.iter().any(is_error_item))?;
+        Some((name.as_str(), items.as_slice()))
+    })
+}
+
 /// A failed answer as a typed error: a top-level error object, a `data[]` of per-record
 /// errors (Zoho uses both for 400), or a bare status. A body over [`json::MAX_TREE_BYTES`]
 /// gives its size and, when it has them, Zoho's code and message.
@@ -193,17 +219,13 @@ pub fn error_from_response(response: &Response) -> ZohoError {
     let status = response.status;
     let mut error = match json::tree(&response.body) {
         Ok(body) => match body.get("data").and_then(Value::as_array) {
-            Some(items) if !items.is_empty() => {
-                let first = items.iter().find(|i| is_error_item(i)).or(items.first()).unwrap_or(&Value::Null);
-                let mut error = error_from_item(status, first);
-                if items.len() > 1 {
-                    error.message = format!("{} (and {} more record results in details)", error.message, items.len() - 1);
-                }
-                // Every record's outcome stays available to the caller.
-                error.with_details(json!({ "data": items }))
-            }
+            // Every record's outcome stays available to the caller.
+            Some(items) if !items.is_empty() => error_from_items(status, items).with_details(json!({ "data": items })),
             _ if body.get("code").is_some() => error_from_item(status, &body),
-            _ => ZohoError::new(kind_of(status, None), format!("Zoho answered HTTP {status}: {}", body)).with_status(status),
+            _ => match named_error_list(&body) {
+                Some((name, items)) => error_from_items(status, items).with_details(json!({ name: items })),
+                None => ZohoError::new(kind_of(status, None), format!("Zoho answered HTTP {status}: {}", body)).with_status(status),
+            },
         },
         Err(JsonError::TooLarge { bytes, limit }) => {
             let outline = std::str::from_utf8(&response.body).map(Outcome::read).unwrap_or_default();
@@ -353,6 +375,22 @@ mod tests {
         let items = error_from_response(&response(400, r#"{"data":[{"code":"DUPLICATE_DATA","details":{"api_name":"Email"},"message":"duplicate data","status":"error"}]}"#));
         assert_eq!(items.kind, ErrorKind::Conflict);
         assert_eq!(items.details.unwrap()["data"][0]["details"]["api_name"], "Email");
+    }
+
+    /// Zoho's own examples (zoho/crm-oas v8.0): Add Tags answers a 400 as `{"tags":[error]}`,
+    /// and AUTHORIZATION_FAILED is a missing privilege.
+    #[test]
+    fn errors_listed_under_the_resources_own_key_keep_zohos_code() {
+        let tags = error_from_response(&response(400, r#"{"tags":[{"code":"INVALID_DATA","message":"Invalid data type","details":{"api_name":"name"},"status":"error"}]}"#));
+        assert_eq!((tags.kind, tags.code.as_deref(), tags.message.as_str()), (ErrorKind::Zoho, Some("INVALID_DATA"), "Invalid data type"));
+        assert_eq!(tags.details.unwrap()["tags"][0]["details"]["api_name"], "name");
+        let watch = error_from_response(&response(400, r#"{"watch":[{"code":"SUCCESS","status":"success"},{"code":"MANDATORY_NOT_FOUND","message":"required field not found","status":"error"}]}"#));
+        assert_eq!((watch.code.as_deref(), watch.message.as_str()), (Some("MANDATORY_NOT_FOUND"), "required field not found (and 1 more record results in details)"));
+        // A list without an error object is no error list: the answer is shown as it came.
+        let odd = error_from_response(&response(400, r#"{"tags":[{"name":"x"}]}"#));
+        assert_eq!(odd.code, None);
+        let privilege = error_from_response(&response(400, r#"{"data":[{"code":"AUTHORIZATION_FAILED","details":{"resource_path_index":0},"message":"User does not have sufficient privilege to perform this action","status":"error"}]}"#));
+        assert_eq!((privilege.kind, privilege.code.as_deref()), (ErrorKind::Forbidden, Some("AUTHORIZATION_FAILED")));
     }
 
     #[test]

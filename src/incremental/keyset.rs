@@ -70,9 +70,16 @@ pub fn fetch(client: &Client, module: &str, coql_fields: &[String], conditions: 
     fetch_at(client, module, coql_fields, conditions, 0, limit)
 }
 
-/// COQL's where clause (COQL needs one): the conditions, or every record.
+/// COQL's where clause (COQL needs one): the conditions, or every record, grouped in pairs.
+/// Zoho refuses more than two criteria at one bracket level ("Query API - Limitations", v2 to
+/// v8: "If WHERE has more than two criteria such as A, B, and C, use them as (A and (B and C))
+/// or ((A and B) and C)"; Kaizen #171 "FAQs on COQL API", question 2), so `[A, B, C]` is
+/// written `((A and B) and C)`. Each condition is one operand: a compound one (a keyset key)
+/// comes in its own brackets.
 pub fn filter(conditions: &[String]) -> String {
-    if conditions.is_empty() { "id is not null".to_string() } else { conditions.join(" and ") }
+    let mut conditions = conditions.iter();
+    let Some(first) = conditions.next() else { return "id is not null".to_string() };
+    conditions.fold(first.clone(), |grouped, next| format!("({grouped} and {next})"))
 }
 
 /// [`fetch`] from the `offset`-th matching record (a slice plan's probe).
@@ -92,4 +99,53 @@ pub fn fetch_at(client: &Client, module: &str, coql_fields: &[String], condition
         None => (Vec::new(), false),
     };
     Ok(Page { rows, more, date, took_s })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conditions(n: usize) -> Vec<String> {
+        (1..=n).map(|i| format!("C{i}")).collect()
+    }
+
+    /// Zoho takes at most two criteria at one bracket level: every chain is grouped in pairs.
+    #[test]
+    fn where_clauses_group_criteria_in_pairs() {
+        assert_eq!(filter(&[]), "id is not null");
+        assert_eq!(filter(&conditions(1)), "C1");
+        assert_eq!(filter(&conditions(2)), "(C1 and C2)");
+        assert_eq!(filter(&conditions(3)), "((C1 and C2) and C3)");
+        assert_eq!(filter(&conditions(6)), "(((((C1 and C2) and C3) and C4) and C5) and C6)");
+    }
+
+    /// The widest where clause a sweep builds (since, until, a slice's two bounds, the page's
+    /// start and a known end) holds 14 criteria, within Zoho's 25, and no bracket level holds
+    /// more than two operands.
+    #[test]
+    fn the_widest_sweep_filter_stays_within_zohos_limits() {
+        let key = Key::checked("2024-01-01T00:00:00+00:00", "5").unwrap();
+        let widest = [
+            "Modified_Time >= '2024-01-01T00:00:00+00:00'".to_string(),
+            "Modified_Time <= '2024-02-01T00:00:00+00:00'".to_string(),
+            key.after(),
+            key.up_to(),
+            key.after(),
+            key.up_to(),
+        ];
+        let text = filter(&widest);
+        let criteria = text.matches("Modified_Time").count() + text.matches("id >").count() + text.matches("id <=").count();
+        assert_eq!(criteria, 14, "{text}");
+        // Operands per bracket level: the joiners directly inside each pair of brackets.
+        let mut joiners = vec![0usize];
+        for word in text.replace('(', " ( ").replace(')', " ) ").split_whitespace() {
+            match word {
+                "(" => joiners.push(0),
+                ")" => assert!(joiners.pop().unwrap_or(0) <= 1, "{text}"),
+                "and" | "or" => *joiners.last_mut().unwrap() += 1,
+                _ => {}
+            }
+        }
+        assert!(joiners.iter().all(|n| *n <= 1), "{text}");
+    }
 }

@@ -66,13 +66,15 @@ mod tests {
         let (transport, options, connection) = (Scripted::default(), CallOptions::default(), Connection { access_token: Some("t".into()), ..Default::default() });
         let storage = Memory::default();
         let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        // The named field's type is read from the module's field metadata once (then cached).
+        transport.answer(200, r#"{"fields":[{"api_name":"Last_Name","data_type":"text"}]}"#);
         transport.answer(200, ONE_ROW);
         list_modified_records(&client, &page(1)).unwrap();
         transport.answer(200, r#"{"data":[],"info":{"count":0,"more_records":false}}"#);
         list_modified_records(&client, &page(2)).unwrap();
-        assert_eq!(transport.sent.borrow().len(), 2);
+        assert_eq!(transport.sent.borrow().len(), 3);
         storage.0.borrow_mut().clear();
         assert_eq!(list_modified_records(&client, &page(2)).unwrap_err().kind, ErrorKind::InvalidInput);
-        assert_eq!(transport.sent.borrow().len(), 2);
+        assert_eq!(transport.sent.borrow().len(), 3);
     }
 }

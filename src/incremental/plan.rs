@@ -2,8 +2,8 @@
 //! cursor its commit sets (server time, as for a single walk), and where each slice ends.
 //!
 //! Slices are balanced by record count, never by equal time spans (real data is skewed: a
-//! bulk import puts thousands of records on one second). One `select COUNT(id)` counts the
-//! sweep's records; then one probe per boundary reads the record at that count's share
+//! bulk import puts thousands of records on one second). One request counts the sweep's
+//! records ([`count`]); then one probe per boundary reads the record at that count's share
 //! (`order by Modified_Time asc, id asc limit <offset>, 1`, from the previous boundary), so a
 //! boundary is a (Modified_Time, id) key and one second can be split between slices. COQL
 //! reaches 100,000 rows from a position, so a boundary farther away takes a hop per 100,000;
@@ -14,18 +14,20 @@ use super::keyset::{self, unreadable};
 use super::state::Key;
 use super::{now_s, HOST_CLOCK_MARGIN_S};
 use crate::client::{ApiCall, Client};
+use crate::crm::coql_fields;
 use crate::crm::response::content;
 use crate::error::{ErrorKind, Result, ZohoError};
-use crate::http::Method;
+use crate::http::{Method, Response};
 use crate::json;
 use crate::zoho_time::{format_iso, parse_http_date, parse_iso};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use serde_json::value::RawValue;
 use std::time::Instant;
 
 /// Slices a sweep may have.
 pub const MAX_SLICES: u32 = 10;
-/// Requests one plan may make: the COUNT and the probes (a hop per 100,000 records).
+/// Requests one plan may make: the count and the probes (a hop per 100,000 records).
 pub const PLAN_MAX_CALLS: u64 = 30;
 /// Rows COQL reaches from one position (offset + limit ≤ 100,000).
 const COQL_REACH: u64 = 100_000;
@@ -116,21 +118,78 @@ enum Number {
     Text(String),
 }
 
+/// The record-count API's answer: `{"count": n}` (`record.json` gives the count as a string).
 #[derive(Deserialize)]
-struct Counted {
-    #[serde(rename = "COUNT(id)")]
+struct RecordCount {
     count: Option<Number>,
 }
 
-/// `select COUNT(id)`'s answer: `{"data":[{"COUNT(id)":n}]}`, 204 when nothing matches.
-fn count_of(response: &crate::http::Response) -> Result<u64> {
-    let Some(response) = content(response)? else { return Ok(0) };
-    let listing = json::listing(&response.body, 1).map_err(|e| unreadable(response, "COQL COUNT", e))?;
-    let counted = listing.data.first().and_then(|item| serde_json::from_str::<Counted>(item.get()).ok()).and_then(|c| c.count);
-    match counted {
+/// A count read from `value` (a number, or digits as text), or a `zoho` error naming `what`.
+fn count_in(value: Option<Number>, response: &Response, what: &str) -> Result<u64> {
+    match value {
         Some(Number::Integer(n)) => Ok(n),
         Some(Number::Text(t)) if t.trim().parse::<u64>().is_ok() => Ok(t.trim().parse().unwrap_or(0)),
-        _ => Err(ZohoError::new(ErrorKind::Zoho, "Zoho's COQL COUNT answer has no count of records (data[0][\"COUNT(id)\"])").with_status(response.status)),
+        _ => Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho's {what} answer has no count of records")).with_status(response.status)),
+    }
+}
+
+/// `select COUNT(<field>)`'s answer: `{"data":[{"COUNT(<field>)":n}]}` (the key is the
+/// expression's text), 204 when nothing matches.
+fn coql_count_of(response: &Response, field: &str) -> Result<u64> {
+    let Some(response) = content(response)? else { return Ok(0) };
+    let listing = json::listing(&response.body, 1).map_err(|e| unreadable(response, "COQL COUNT", e))?;
+    let key = format!("COUNT({field})");
+    let counted = listing
+        .data
+        .first()
+        .and_then(|item| serde_json::from_str::<std::collections::HashMap<String, &RawValue>>(item.get()).ok())
+        .and_then(|row| row.get(&key).and_then(|n| serde_json::from_str::<Number>(n.get()).ok()));
+    count_in(counted, response, &format!("COQL COUNT (data[0][\"{key}\"])"))
+}
+
+/// The record-count API's answer: `{"count": n}`, 204 when the module has no records.
+fn record_count_of(response: &Response) -> Result<u64> {
+    let Some(response) = content(response)? else { return Ok(0) };
+    let invalid = |e: String| unreadable(response, "record count", json::JsonError::Invalid(e));
+    let raw: &RawValue = serde_json::from_slice(&response.body).map_err(|e| invalid(e.to_string()))?;
+    // An object only: serde would read a struct from an array too.
+    if !json::is_object(raw) {
+        return Err(invalid(format!("{} is not an object", json::kind_of(raw.get()))));
+    }
+    let answer: RecordCount = serde_json::from_str(raw.get()).map_err(|e| invalid(e.to_string()))?;
+    count_in(answer.count, response, "record count (count)")
+}
+
+/// Counts the records a sweep since `since` reads, with what Zoho documents, and returns the
+/// count with the answer (its `Date` bounds the sweep).
+///
+/// - No `since` (every record): the record-count API, `GET /crm/v8/{module}/actions/count`
+///   (`record_count.json`), which counts a module's records.
+/// - A `since`: `record_count.json` gives that API no criteria (only `email`, `phone`, `word`
+///   and `cvid`; `record.json` lists a `criteria` for the same operation, where an API that did
+///   not honour it would count every record, silently), so a `Modified_Time` range is counted
+///   with COQL `select COUNT(<field>) ... where Modified_Time >= since`, on a system lookup every
+///   record has ([`coql_fields::counted`]); COUNT works only on number, lookup and picklist
+///   fields, and `COUNT(id)` is not documented.
+/// - A module whose metadata has no such lookup (or a token that may not read the metadata)
+///   falls back to the record-count API: its count
+///   of every record is at least the range's, so the plan is less even, never wrong (a probe past
+///   the range's end finds nothing, and the last slice takes the rest).
+fn count(client: &Client, module: &str, since: Option<&str>) -> Result<(u64, Response)> {
+    let counted = match since {
+        Some(_) => coql_fields::described_if_allowed(client, module)?.and_then(|described| coql_fields::counted(&described)),
+        None => None,
+    };
+    match (since, counted) {
+        (Some(since), Some(field)) => {
+            let query = format!("select COUNT({field}) from {module} where Modified_Time >= '{since}'");
+            let response = client.send(ApiCall::new(Method::Post, "/crm/v8/coql").json(json!({ "select_query": query })))?;
+            coql_count_of(&response, field).map(|n| (n, response))
+        }
+        _ => {
+            let response = client.send(ApiCall::new(Method::Get, format!("/crm/v8/{module}/actions/count")))?;
+            record_count_of(&response).map(|n| (n, response))
+        }
     }
 }
 
@@ -141,16 +200,14 @@ pub fn make(client: &Client, module: &str, since: Option<String>, slices: u32, s
     if let Some(since) = &since {
         base.push(format!("Modified_Time >= '{since}'"));
     }
-    let query = format!("select COUNT(id) from {module} where {}", keyset::filter(&base));
     let started = Instant::now();
-    let response = client.send(ApiCall::new(Method::Post, "/crm/v8/coql").json(json!({ "select_query": query })))?;
+    let (records, response) = count(client, module, since.as_deref())?;
     let took_s = i64::try_from(started.elapsed().as_secs()).unwrap_or(i64::MAX).saturating_add(1);
     // The sweep's bounds as a single walk takes them (see `list_page`), from this first answer.
     let (date, margin) = match response.header("date").and_then(parse_http_date) {
         Some(date) => (date, 0),
         None => (now_s(), HOST_CLOCK_MARGIN_S),
     };
-    let records = count_of(&response)?;
     drop(response);
     let until = format_iso(date);
     let cursor = format_iso(date.saturating_sub(took_s).saturating_sub(1).saturating_sub(margin));
@@ -280,21 +337,31 @@ mod tests {
         use crate::storage::memory::Memory;
         let (transport, storage, options) = (Scripted::default(), Memory::default(), CallOptions::default());
         let dated = |body: String| Response { status: 200, headers: vec![("date".into(), "Wed, 01 May 2024 00:00:00 GMT".into())], body: body.into_bytes() };
-        transport.answers.borrow_mut().push_back(dated(r#"{"data":[{"COUNT(id)":10000000}],"info":{"count":1,"more_records":false}}"#.into()));
+        // The module's fields (read by the sweep before its plan, so cached), then COUNT on its
+        // system lookup (COUNT takes number, lookup and picklist fields; COUNT(id) is not documented).
+        transport.answers.borrow_mut().push_back(dated(r#"{"fields":[{"api_name":"Last_Name","data_type":"text"},{"api_name":"Created_By","data_type":"ownerlookup"}]}"#.into()));
+        transport.answers.borrow_mut().push_back(dated(r#"{"data":[{"COUNT(Created_By)":10000000}],"info":{"count":1,"more_records":false}}"#.into()));
         for i in 0..40 {
             let row = format!(r#"{{"data":[{{"id":"{}","Modified_Time":"2024-01-01T00:{:02}:00+00:00"}}],"info":{{"count":1,"more_records":true}}}}"#, 1000 + i, i);
             transport.answers.borrow_mut().push_back(dated(row));
         }
         let connection = Connection { access_token: Some("t".into()), ..Default::default() };
         let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        crate::crm::fields::module_field_descriptions(&client, "Leads").unwrap();
         let plan = make(&client, "Leads", Some("2024-01-01T00:00:00+00:00".into()), 10, "s".into(), false).unwrap();
         assert_eq!((plan.records, plan.calls, plan.credits, plan.balanced), (10_000_000, PLAN_MAX_CALLS, PLAN_MAX_CALLS, false));
         assert_eq!(plan.bounds.len(), 9);
         assert!(plan.is_sound());
-        let sent: Vec<String> = transport.sent.borrow().iter().map(|r| String::from_utf8_lossy(&r.body.as_ref().unwrap().parts.concat()).to_string()).collect();
+        let sent: Vec<String> = transport.sent.borrow().iter().skip(1).map(|r| String::from_utf8_lossy(&r.body.as_ref().unwrap().parts.concat()).to_string()).collect();
         assert_eq!(sent.len(), 30);
-        assert!(sent[1].ends_with(r#"where Modified_Time >= '2024-01-01T00:00:00+00:00' and Modified_Time <= '2024-05-01T00:00:00+00:00' order by Modified_Time asc, id asc limit 99999, 1"}"#), "{}", sent[1]);
-        assert!(sent[2].contains("and (Modified_Time > '2024-01-01T00:00:00+00:00' or (Modified_Time = '2024-01-01T00:00:00+00:00' and id > 1000)) order by"), "{}", sent[2]);
+        assert_eq!(sent[0], r#"{"select_query":"select COUNT(Created_By) from Leads where Modified_Time >= '2024-01-01T00:00:00+00:00'"}"#);
+        // Criteria in pairs: ((since and until) and after).
+        assert!(sent[1].ends_with(r#"where (Modified_Time >= '2024-01-01T00:00:00+00:00' and Modified_Time <= '2024-05-01T00:00:00+00:00') order by Modified_Time asc, id asc limit 99999, 1"}"#), "{}", sent[1]);
+        assert!(
+            sent[2].contains("where ((Modified_Time >= '2024-01-01T00:00:00+00:00' and Modified_Time <= '2024-05-01T00:00:00+00:00') and (Modified_Time > '2024-01-01T00:00:00+00:00' or (Modified_Time = '2024-01-01T00:00:00+00:00' and id > 1000))) order by"),
+            "{}",
+            sent[2]
+        );
         // 29 hops reach record 2,900,000: boundaries 1 and 2 (1,000,000 and 2,000,000) by count.
         assert_eq!(plan.bounds[0].as_ref().map(|k| k.id.as_str()), Some("1009"));
         assert_eq!(plan.bounds[1].as_ref().map(|k| k.id.as_str()), Some("1019"));
@@ -303,6 +370,55 @@ mod tests {
         let times: Vec<i64> = rest.iter().map(|k| parse_iso(&k.time).unwrap()).collect();
         assert!(times.windows(2).all(|w| w[0] < w[1]) && times[0] > parse_iso("2024-01-01T00:28:00+00:00").unwrap(), "{times:?}");
         assert_eq!(plan.until.as_deref(), Some("2024-05-01T00:00:00+00:00"));
+    }
+
+    /// What a plan counts with: every record, the record-count API; since a date, COQL's COUNT
+    /// on a system lookup (Owner where the module has no Created_By); a module without one, the
+    /// record-count API again. Never `COUNT(id)`.
+    #[test]
+    fn a_plan_counts_with_what_zoho_documents() {
+        use crate::client::Client;
+        use crate::connection::Connection;
+        use crate::http::scripted::Scripted;
+        use crate::options::CallOptions;
+        use crate::storage::memory::Memory;
+        let connection = Connection { access_token: Some("t".into()), ..Default::default() };
+        let options = CallOptions::default();
+        let sent = |transport: &Scripted| -> Vec<String> {
+            transport.sent.borrow().iter().map(|r| format!("{} {} {}", r.method.as_str(), r.url, r.body.as_ref().map(|b| String::from_utf8_lossy(&b.parts.concat()).to_string()).unwrap_or_default())).collect()
+        };
+        for (since, fields, answer, expected) in [
+            (None, None, r#"{"count":7}"#, vec!["GET https://www.zohoapis.com/crm/v8/Leads/actions/count ".to_string()]),
+            (
+                Some("2024-01-01T00:00:00+00:00"),
+                Some(r#"{"fields":[{"api_name":"Owner","data_type":"ownerlookup"},{"api_name":"Stage","data_type":"picklist"}]}"#),
+                r#"{"data":[{"COUNT(Owner)":7}],"info":{"count":1,"more_records":false}}"#,
+                vec![
+                    "GET https://www.zohoapis.com/crm/v8/settings/fields?module=Leads ".to_string(),
+                    r#"POST https://www.zohoapis.com/crm/v8/coql {"select_query":"select COUNT(Owner) from Leads where Modified_Time >= '2024-01-01T00:00:00+00:00'"}"#.to_string(),
+                ],
+            ),
+            (
+                Some("2024-01-01T00:00:00+00:00"),
+                Some(r#"{"fields":[{"api_name":"Name","data_type":"text"}]}"#),
+                r#"{"count":"7"}"#,
+                vec!["GET https://www.zohoapis.com/crm/v8/settings/fields?module=Leads ".to_string(), "GET https://www.zohoapis.com/crm/v8/Leads/actions/count ".to_string()],
+            ),
+        ] {
+            let (transport, storage) = (Scripted::default(), Memory::default());
+            if let Some(fields) = fields {
+                transport.answer(200, fields);
+            }
+            transport.answer(200, answer);
+            // The one probe (record 3 of 7) finds none: the last slice takes every record.
+            transport.answer(204, "");
+            let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+            let plan = make(&client, "Leads", since.map(str::to_string), 2, "s".into(), false).unwrap();
+            assert_eq!(plan.records, 7);
+            let sent = sent(&transport);
+            assert_eq!(sent[..expected.len()], expected[..], "{since:?}");
+            assert!(sent.iter().all(|s| !s.contains("COUNT(id)")));
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Users changing Contacts under running sweeps, and the ledger of the no-loss property:
-//! shared by the unsliced (`incremental.rs`) and sliced (`incremental_slices.rs`) property tests.
+//! Users changing Contacts (or another module's records) under running sweeps, and the ledger
+//! of the no-loss property: shared by the unsliced (`incremental.rs`), sliced
+//! (`incremental_slices.rs`) and records-list (`incremental_records.rs`) property tests.
 
 use component_tests::Harness;
 use proptest::prelude::*;
@@ -37,15 +38,24 @@ pub fn version_of(last_name: &Value) -> u64 {
 }
 
 pub fn versions_now(h: &Harness) -> HashMap<String, u64> {
-    h.sandbox.record_versions("Contacts").into_iter().map(|(id, _)| {
-        let version = h.sandbox.record("Contacts", &id).map_or(0, |r| version_of(&r["Last_Name"]));
+    versions_of(h, "Contacts", "Last_Name")
+}
+
+/// Each record's version in `module`, written in `field`.
+pub fn versions_of(h: &Harness, module: &str, field: &str) -> HashMap<String, u64> {
+    h.sandbox.record_versions(module).into_iter().map(|(id, _)| {
+        let version = h.sandbox.record(module, &id).map_or(0, |r| version_of(&r[field]));
         (id, version)
     }).collect()
 }
 
 /// What the sweeps delivered and what users did, sweep by sweep.
-#[derive(Default)]
 pub struct Ledger {
+    /// The module users change, the field holding each version, and what else a new record
+    /// of it carries: Contacts' Last_Name unless a test says otherwise.
+    pub module: &'static str,
+    pub field: &'static str,
+    pub new_record: Value,
     next_version: u64,
     pub delivered: HashMap<String, u64>,
     starts: Vec<HashMap<String, u64>>,
@@ -59,16 +69,32 @@ pub struct Ledger {
     pub walked: Vec<(Option<(i64, u64)>, Option<(i64, u64)>)>,
 }
 
+impl Default for Ledger {
+    fn default() -> Ledger {
+        Ledger::of("Contacts", "Last_Name", json!({}))
+    }
+}
+
 impl Ledger {
+    /// A ledger of `module`'s records, versions written in `field`.
+    pub fn of(module: &'static str, field: &'static str, new_record: Value) -> Ledger {
+        Ledger {
+            module, field, new_record,
+            next_version: 0, delivered: HashMap::new(), starts: Vec::new(), deleted: HashSet::new(), pushed_past: Vec::new(), walked: Vec::new(),
+        }
+    }
+
     /// Modifies a record as a user would; returns its Modified_Time after the change.
     pub fn modify(&mut self, h: &Harness, id: &str) -> i64 {
         self.next_version += 1;
-        h.sandbox.modify_record("Contacts", id, json!({ "Last_Name": format!("v{}", self.next_version) }));
-        h.sandbox.record("Contacts", id).and_then(|r| r["Modified_Time"].as_str().map(instant)).unwrap_or(i64::MIN)
+        let mut values = json!({});
+        values[self.field] = json!(format!("v{}", self.next_version));
+        h.sandbox.modify_record(self.module, id, values);
+        h.sandbox.record(self.module, id).and_then(|r| r["Modified_Time"].as_str().map(instant)).unwrap_or(i64::MIN)
     }
 
     pub fn begin_sweep(&mut self, h: &Harness) {
-        self.starts.push(versions_now(h));
+        self.starts.push(versions_of(h, self.module, self.field));
         self.pushed_past.push(HashSet::new());
         self.walked.clear();
     }
@@ -86,13 +112,13 @@ impl Ledger {
     pub fn deliver(&mut self, result: &Value) {
         for record in result["records"].as_array().expect("records") {
             let best = self.delivered.entry(record["id"].as_str().expect("id").to_string()).or_insert(0);
-            *best = (*best).max(version_of(&record["Last_Name"]));
+            *best = (*best).max(version_of(&record[self.field]));
         }
     }
 
     /// A user's change while the current sweep (bounded by `until`) runs.
     pub fn apply(&mut self, h: &Harness, change: &Change, until: i64) {
-        let versions = h.sandbox.record_versions("Contacts");
+        let versions = h.sandbox.record_versions(self.module);
         let pushed = |ledger: &mut Ledger, id: &str, at: i64| {
             let key = (at, id.parse::<u64>().unwrap_or(u64::MAX));
             let in_walked = ledger.walked.iter().any(|(after, through)| after.is_none_or(|a| key > a) && through.is_none_or(|t| key <= t));
@@ -113,11 +139,13 @@ impl Ledger {
                 pushed(self, id, at);
             }
             Change::Create => {
-                h.sandbox.create_record("Contacts", json!({ "Last_Name": "New" }));
+                let mut record = self.new_record.clone();
+                record[self.field] = json!("New");
+                h.sandbox.create_record(self.module, record);
             }
             Change::Delete(i) => {
                 let id = versions[i % versions.len()].0.clone();
-                h.sandbox.delete_record("Contacts", &id);
+                h.sandbox.delete_record(self.module, &id);
                 self.deleted.insert(id);
             }
             Change::Tick => h.sandbox.clock().advance(chrono::Duration::seconds(1)),
@@ -135,7 +163,7 @@ impl Ledger {
     /// began is in starts[k], checked after sweep k+1 by the same rule, and the last, quiet
     /// sweep delivers every record without exception.
     pub fn end_sweep(&mut self, h: &Harness, k: usize, what: &str) {
-        if let Some((id, _)) = h.sandbox.record_versions("Contacts").into_iter().max_by_key(|(id, t)| (instant(t), id.clone())) {
+        if let Some((id, _)) = h.sandbox.record_versions(self.module).into_iter().max_by_key(|(id, t)| (instant(t), id.clone())) {
             self.modify(h, &id);
         }
         if k % 2 == 0 {
