@@ -1,9 +1,10 @@
 //! One Zoho API exchange: URL, auth header, retries, debug log with secrets redacted.
 
-use crate::auth::{authorization, Auth, Session};
+use crate::auth::{authorization, Auth, Grant, Session};
 use crate::connection::Connection;
+use crate::credits::CreditTable;
 use crate::error::{ErrorKind, Result};
-use crate::http::{retry_after, Body, Method, Request, Response, Transport};
+use crate::http::{retry_after_ms, Body, Method, Request, Response, Transport};
 use crate::limits::{self, Throttle};
 use crate::options::{CallOptions, MAX_RETRY_WAIT};
 use crate::redact::{self, Redactor};
@@ -26,23 +27,58 @@ pub struct Client<'a> {
     books_organization_id: Option<String>,
     /// Requests this client sent and the credits Zoho charged for their answers (a step's usage).
     usage: std::cell::Cell<Usage>,
+    /// The credit table this step charges CRM calls by, read from the store at the first.
+    credit_table: RefCell<Option<Rc<CreditTable>>>,
+    /// The scopes the connection's grant names, when it names them (a Self Client's).
+    granted_scopes: Option<String>,
 }
 
-/// What a step spent: requests sent (retries included) and credits by Zoho's table.
+/// What a step spent: requests sent (retries included), CRM credits by Zoho's table, Zoho
+/// Books requests (Books spends no CRM credits: they are counted apart, against Books' own
+/// limits), and the credits Zoho said the org has left when an answer said so
+/// (`X-API-CREDITS-REMAINING`, sent once half the day's credits are used).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Usage {
     pub calls: u64,
     pub credits: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub books_calls: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zoho_credits_remaining: Option<u64>,
 }
 
-/// COQL's credits by the rows its LIMIT asks for (Zoho's table): 1–200 rows 1, 201–1,000 rows 2,
-/// 1,001–2,000 rows 3.
-pub fn coql_credits(rows: usize) -> u64 {
-    match rows {
-        0..=200 => 1,
-        201..=1_000 => 2,
-        _ => 3,
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+pub use crate::credits::coql_credits;
+
+/// Which of Zoho's APIs a path is under: CRM's counts credits, Books' its own requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    Crm,
+    Books,
+    Other,
+}
+
+impl Api {
+    fn of(path: &str) -> Api {
+        if path.starts_with("/crm/") {
+            Api::Crm
+        } else if path.starts_with("/books/") {
+            Api::Books
+        } else {
+            Api::Other
+        }
     }
+}
+
+/// What one exchange is charged to: CRM credits, or a Books organization's requests.
+#[derive(Debug, Clone)]
+enum Charge {
+    Credits(u64),
+    Books(String),
+    Nothing,
 }
 
 /// A request relative to the API domain, e.g. path `/crm/v8/Leads`.
@@ -52,18 +88,20 @@ pub struct ApiCall {
     pub query: Vec<(String, String)>,
     pub body: Option<Body>,
     pub headers: Vec<(String, String)>,
-    /// API credits Zoho charges for this call (1 for most; convert lead costs 5).
-    pub credits: u64,
+    /// What the caller knows of the call's credits (held to Zoho's table, see [`crate::credits`]);
+    /// None: the table and the call's size say.
+    pub credits: Option<u64>,
 }
 
 impl ApiCall {
     pub fn new(method: Method, path: impl Into<String>) -> Self {
-        ApiCall { method, path: path.into(), query: Vec::new(), body: None, headers: Vec::new(), credits: 1 }
+        ApiCall { method, path: path.into(), query: Vec::new(), body: None, headers: Vec::new(), credits: None }
     }
 
-    /// The credits each answer to this call costs, from Zoho's published table (default 1).
+    /// The credits each answer to this call costs, as the caller knows them (Zoho's table holds
+    /// them to its range for the API).
     pub fn credits(mut self, credits: u64) -> Self {
-        self.credits = credits;
+        self.credits = Some(credits);
         self
     }
 
@@ -96,6 +134,10 @@ impl<'a> Client<'a> {
             redact::learn(&secret);
         }
         let auth = Auth::new(connection, transport, storage, options)?;
+        let granted_scopes = match Grant::of(connection) {
+            Ok(Grant::ClientCredentials { scopes, .. }) => Some(scopes),
+            _ => None,
+        };
         Ok(Client {
             transport,
             storage,
@@ -105,7 +147,25 @@ impl<'a> Client<'a> {
             throttle: None,
             books_organization_id: connection.books_organization_id.clone(),
             usage: std::cell::Cell::new(Usage::default()),
+            credit_table: RefCell::new(None),
+            granted_scopes,
         })
+    }
+
+    /// The scopes the connection's grant asks for, when it names them (a Self Client's
+    /// `scopes`); None when the token's scopes are not known here.
+    pub fn granted_scopes(&self) -> Option<String> {
+        self.granted_scopes.clone()
+    }
+
+    /// The credit table CRM calls are charged by (loaded once per step).
+    fn credit_table(&self) -> Rc<CreditTable> {
+        if let Some(table) = self.credit_table.borrow().as_ref() {
+            return table.clone();
+        }
+        let table = Rc::new(crate::credits::load(self.storage));
+        *self.credit_table.borrow_mut() = Some(table.clone());
+        table
     }
 
     /// Requests sent and credits spent by this client so far.
@@ -190,12 +250,18 @@ impl<'a> Client<'a> {
             headers.push(("Content-Type".into(), body.content_type.clone()));
         }
         headers.extend(call.headers.iter().cloned());
+        let api = Api::of(&call.path);
+        let charge = match api {
+            Api::Crm => Charge::Credits(self.credit_table().cost(call.method, &call.path, body.as_deref(), call.credits)),
+            Api::Books => Charge::Books(crate::books::limits::organization_of(&call.query)),
+            Api::Other => Charge::Nothing,
+        };
         let request = Request { method: call.method, url: self.url(&session.api_domain, call), headers, body, timeout: self.options.timeout() };
 
         let mut retry = 0;
         let mut waited = Duration::ZERO;
         loop {
-            let outcome = self.exchange(&request, call.credits);
+            let outcome = self.exchange(&request, &charge);
             self.log_exchange(&request, &outcome.0, outcome.1, retry);
             let outcome = outcome.0;
             if retry >= self.options.max_retries() || !self.should_retry(request.method, &outcome) {
@@ -203,7 +269,9 @@ impl<'a> Client<'a> {
             }
             let mut wait = jitter(self.options.retry_delay(retry));
             if let Ok(response) = &outcome {
-                wait = wait.max(retry_after(response).unwrap_or_default());
+                // Books says its wait in X-Rate-Limit-Reset when it sends no Retry-After.
+                let asked = if api == Api::Books { crate::books::limits::wait_ms(response) } else { retry_after_ms(response) };
+                wait = wait.max(Duration::from_millis(asked.unwrap_or(0)));
             }
             // One step sleeps at most MAX_RETRY_WAIT in all; a longer wait is the platform's to
             // schedule (the caller maps a 429 to rate-limited with retry-after-ms). Saturating:
@@ -217,9 +285,16 @@ impl<'a> Client<'a> {
         }
     }
 
-    /// One exchange: within the throttle when there is one, and counted as the call's credits
-    /// spent (every answer costs them, a 429 included: Zoho counts what reaches it).
-    fn exchange(&self, request: &Request, credits: u64) -> (Result<Response>, Duration) {
+    /// One exchange: within the throttle when there is one, and counted as what it is charged
+    /// (every answer costs it, a 429 included: Zoho counts what reaches it). A CRM answer's
+    /// `X-API-CREDITS-REMAINING` is kept for the budget; a Books request is held to Books'
+    /// limits before it is sent and its answer's `X-Rate-Limit-*` read after.
+    fn exchange(&self, request: &Request, charge: &Charge) -> (Result<Response>, Duration) {
+        if let Charge::Books(organization) = charge {
+            if let Err(e) = crate::books::limits::before(self.storage, organization) {
+                return (Err(e), Duration::ZERO);
+            }
+        }
         let slot = match self.throttle.map(|t| t.acquire(self.storage, self.transport)).transpose() {
             Ok(slot) => slot,
             Err(e) => return (Err(e), Duration::ZERO),
@@ -227,18 +302,29 @@ impl<'a> Client<'a> {
         let started = Instant::now();
         let outcome = self.transport.send(request);
         let took = started.elapsed();
-        let mut usage = self.usage.get();
-        usage.calls = usage.calls.saturating_add(1);
-        if outcome.is_ok() {
-            usage.credits = usage.credits.saturating_add(credits);
-        }
-        self.usage.set(usage);
         if let Some(slot) = slot {
             Throttle::release(self.storage, slot);
         }
-        if outcome.is_ok() {
-            let _ = limits::spend(self.storage, credits);
+        let mut usage = self.usage.get();
+        usage.calls = usage.calls.saturating_add(1);
+        if let Ok(response) = &outcome {
+            match charge {
+                Charge::Credits(credits) => {
+                    usage.credits = usage.credits.saturating_add(*credits);
+                    let _ = limits::spend(self.storage, *credits);
+                    if let Some(remaining) = limits::credits_remaining(response) {
+                        usage.zoho_credits_remaining = Some(remaining);
+                        limits::observe_remaining(self.storage, remaining);
+                    }
+                }
+                Charge::Books(organization) => {
+                    usage.books_calls = usage.books_calls.saturating_add(1);
+                    crate::books::limits::after(self.storage, organization, response);
+                }
+                Charge::Nothing => {}
+            }
         }
+        self.usage.set(usage);
         (outcome, took)
     }
 
@@ -415,12 +501,12 @@ mod tests {
         let options = CallOptions::default();
         let connection = Connection { access_token: Some("t".into()), ..Default::default() };
         let client = Client::new(&connection, &options, &transport, &storage).unwrap();
-        assert_eq!(ApiCall::new(Method::Get, "/x").credits, 1);
+        assert_eq!(ApiCall::new(Method::Get, "/x").credits, None);
         client.send(ApiCall::new(Method::Post, "/crm/v8/Leads/1/actions/convert").credits(5)).unwrap();
         assert_eq!(limits::spent_last_24h(&storage).unwrap(), 5);
         client.send(ApiCall::new(Method::Get, "/crm/v8/Leads")).unwrap();
         assert_eq!(limits::spent_last_24h(&storage).unwrap(), 6);
-        assert_eq!(client.usage(), Usage { calls: 2, credits: 6 });
+        assert_eq!(client.usage(), Usage { calls: 2, credits: 6, ..Default::default() });
     }
 
     /// COQL's credits follow its LIMIT at each edge of Zoho's table.
@@ -429,6 +515,39 @@ mod tests {
         for (rows, credits) in [(0, 1), (1, 1), (200, 1), (201, 2), (1_000, 2), (1_001, 3), (2_000, 3), (usize::MAX, 3)] {
             assert_eq!(coql_credits(rows), credits, "{rows}");
         }
+    }
+
+    /// A 100-record create costs 10 credits by Zoho's table, counted from the body sent.
+    #[test]
+    fn a_hundred_record_write_counts_ten_credits() {
+        let (transport, storage) = (Scripted::default(), Memory::default());
+        transport.answer(201, "{}");
+        let options = CallOptions::default();
+        let connection = Connection { access_token: Some("t".into()), ..Default::default() };
+        let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        let records: Vec<Value> = (0..100).map(|i| serde_json::json!({ "Last_Name": format!("L{i}") })).collect();
+        client.send(ApiCall::new(Method::Post, "/crm/v8/Leads").json(serde_json::json!({ "data": records }))).unwrap();
+        assert_eq!(limits::spent_last_24h(&storage).unwrap(), 10);
+        assert_eq!(client.usage(), Usage { calls: 1, credits: 10, ..Default::default() });
+    }
+
+    /// Books calls spend no CRM credits: they are counted apart; a CRM answer's
+    /// X-API-CREDITS-REMAINING is reported and kept.
+    #[test]
+    fn books_calls_are_counted_apart_and_zohos_remaining_is_kept() {
+        let (transport, storage) = (Scripted::default(), Memory::default());
+        transport.answer(200, r#"{"code":0,"message":"success","contacts":[]}"#);
+        transport.answers.borrow_mut().push_back(Response { status: 200, headers: vec![("x-api-credits-remaining".into(), "1234".into())], body: b"{}".to_vec() });
+        let options = CallOptions::default();
+        let connection = Connection { access_token: Some("t".into()), ..Default::default() };
+        let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        client.send(ApiCall::new(Method::Get, "/books/v3/contacts").query("organization_id", "10234695")).unwrap();
+        assert_eq!(limits::spent_last_24h(&storage).unwrap(), 0);
+        assert_eq!(crate::books::limits::today(&storage, "10234695"), 1);
+        client.send(ApiCall::new(Method::Get, "/crm/v8/org")).unwrap();
+        assert_eq!(client.usage(), Usage { calls: 2, credits: 1, books_calls: 1, zoho_credits_remaining: Some(1234) });
+        assert_eq!(limits::observed_remaining(&storage), Some(1234));
+        assert_eq!(serde_json::to_value(Usage { calls: 1, credits: 2, ..Default::default() }).unwrap(), serde_json::json!({ "calls": 1, "credits": 2 }));
     }
 
     #[test]

@@ -82,6 +82,36 @@ pub fn spent_last_24h(storage: &dyn Storage) -> Result<u64> {
     Ok(total)
 }
 
+/// Zoho's own count of the org's credits: `X-API-CREDITS-REMAINING`, which CRM answers carry
+/// once the org has used half its day's credits (add-on credits aside; v8 "API Limits",
+/// https://www.zoho.com/crm/developer/docs/api/v8/api-limits.html). Every app of the org spends
+/// from the same credits, so this connection's own count is only a floor: the budget takes the
+/// larger use. Absent means unknown (under half used, or not sent), never "plenty left".
+pub const CREDITS_REMAINING_HEADER: &str = "x-api-credits-remaining";
+pub const REMAINING_KEY: &str = "limits/credits-remaining";
+/// How long Zoho's figure is trusted: credits come back as the rolling day moves on, and every
+/// CRM answer past half the day carries a fresh one.
+pub const REMAINING_TTL: Duration = Duration::from_secs(3600);
+
+/// The remaining credits an answer states, when it states them as a number.
+pub fn credits_remaining(response: &crate::http::Response) -> Option<u64> {
+    let text = response.header(CREDITS_REMAINING_HEADER)?.trim();
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(text.parse::<u64>().unwrap_or(u64::MAX))
+}
+
+/// Keeps the latest remaining credits Zoho stated (a failing store loses only this hint).
+pub fn observe_remaining(storage: &dyn Storage, remaining: u64) {
+    let _ = crate::storage::put_fresh(storage, REMAINING_KEY, &serde_json::json!({ "remaining": remaining }));
+}
+
+/// The remaining credits Zoho stated within the last hour, if any.
+pub fn observed_remaining(storage: &dyn Storage) -> Option<u64> {
+    crate::storage::get_fresh(storage, REMAINING_KEY, REMAINING_TTL).ok().flatten()?.get("remaining")?.as_u64()
+}
+
 /// A cap on requests in flight and per second, shared by every instance of the connection.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Throttle {

@@ -61,7 +61,8 @@ async fn list_modules_errors_keep_zohos_shape() {
     let outcome = h.run("crm-list-modules", json!({})).await;
     assert_eq!(
         error_of(&outcome),
-        &json!({ "kind": "unauthorized", "status": 401, "code": "OAUTH_SCOPE_MISMATCH", "message": "invalid oauth scope to access this URL", "details": {}, "retry-after-ms": null })
+        &json!({ "kind": "unauthorized", "status": 401, "code": "OAUTH_SCOPE_MISMATCH", "details": {}, "retry-after-ms": null,
+            "message": "Zoho refused the connection's token for this request (invalid oauth scope to access this URL): its scopes do not allow it. crm-list-modules needs ZohoCRM.settings.modules.READ; authorize the connection again with them (actions.json lists each action's scopes)" })
     );
     h.sandbox.inject(Fault::status(1, 200, "<html>maintenance</html>").on_path("/crm/v8/settings/modules"));
     let error = error_of(&h.run("crm-list-modules", json!({})).await).clone();

@@ -84,3 +84,63 @@ fn every_guarantee_names_tests_that_exist() {
     }
     assert!(named > 30, "only {named} tests named");
 }
+
+/// Every action declares the OAuth scopes its requests need, and each default scope set keeps
+/// its platform's published scopes and names, per scope, the actions it is meant for that need
+/// more; the `complete` set covers every action.
+#[test]
+fn every_action_declares_its_scopes_and_each_default_set_names_what_it_lacks() {
+    let manifest: serde_json::Value = serde_json::from_str(EMBEDDED).expect("json");
+    let scopes_of = |key: &str| -> Vec<String> {
+        let action = manifest["actions"].as_array().expect("actions").iter().find(|a| a["key"] == key).unwrap_or_else(|| panic!("no action {key}"));
+        serde_json::from_value(action["scopes"].clone()).unwrap_or_else(|e| panic!("{key} has no scopes list: {e}"))
+    };
+    for action in manifest["actions"].as_array().expect("actions") {
+        assert!(action["scopes"].is_array(), "{} declares no scopes", action["key"]);
+    }
+    assert_eq!(scopes_of("crm-coql-query"), ["ZohoCRM.coql.READ", "ZohoCRM.modules.READ"]);
+    assert_eq!(scopes_of("crm-create-record"), ["ZohoCRM.modules.CREATE"]);
+    assert_eq!(scopes_of("crm-search-records"), ["ZohoCRM.modules.READ"], "v8 search needs only the module's READ");
+    assert_eq!(scopes_of("crm-remove-tags"), ["ZohoCRM.modules.WRITE"]);
+    assert_eq!(scopes_of("crm-convert-lead"), ["ZohoCRM.modules.leads.CREATE"]);
+    assert_eq!(scopes_of("notifications-enable"), ["ZohoCRM.notifications.CREATE"]);
+    assert_eq!(scopes_of("notifications-renew"), ["ZohoCRM.notifications.READ", "ZohoCRM.notifications.UPDATE"]);
+    assert_eq!(scopes_of("books-get-records"), ["ZohoBooks.fullaccess.all"]);
+    assert_eq!(scopes_of("incremental-list-modified-records-by-page"), ["ZohoCRM.coql.READ", "ZohoCRM.modules.READ", "ZohoCRM.settings.fields.READ"]);
+    assert_eq!(
+        scopes_of("sync-read-stream-page"),
+        ["ZohoCRM.coql.READ", "ZohoCRM.modules.READ", "ZohoCRM.settings.fields.READ", "ZohoCRM.settings.modules.READ", "ZohoCRM.users.READ", "ZohoCRM.org.READ"]
+    );
+    assert!(scopes_of("crm-raw-request").is_empty() && scopes_of("incremental-update-last-successful-run-date").is_empty());
+
+    let sets = &manifest["connection"]["default-scopes"];
+    assert_eq!(
+        sets["prismatic"]["scopes"],
+        "ZohoCRM.coql.READ ZohoCRM.notifications.ALL ZohoCRM.users.ALL ZohoCRM.org.ALL ZohoCRM.settings.ALL ZohoCRM.modules.ALL ZohoCRM.bulk.ALL ZohoBooks.fullaccess.all"
+    );
+    assert_eq!(sets["prismatic"]["missing"], serde_json::json!({}));
+    assert_eq!(sets["prismatic"]["missing-optional"], serde_json::json!({ "ZohoCRM.apis.READ": ["sync-read-stream-page"] }));
+    assert_eq!(sets["cyclr"]["scopes"], "ZohoCRM.modules.ALL,ZohoCRM.users.ALL,ZohoCRM.org.ALL,ZohoCRM.settings.roles.ALL");
+    assert_eq!(
+        sets["cyclr"]["missing"],
+        serde_json::json!({
+            "ZohoCRM.coql.READ": ["crm-coql-query", "incremental-list-contacts-by-page", "incremental-list-modified-records-by-page"],
+            "ZohoCRM.notifications.CREATE": ["notifications-enable"],
+            "ZohoCRM.notifications.DELETE": ["notifications-disable"],
+            "ZohoCRM.notifications.READ": ["notifications-renew", "notifications-list"],
+            "ZohoCRM.notifications.UPDATE": ["notifications-renew"],
+            "ZohoCRM.settings.fields.READ": ["crm-get-records", "crm-get-related-records", "crm-describe-module", "incremental-list-contacts-by-page", "incremental-list-modified-records-by-page", "notifications-parse"],
+            "ZohoCRM.settings.modules.READ": ["crm-list-modules"],
+        })
+    );
+    assert_eq!(
+        sets["paragon-sync"]["scopes"],
+        "ZohoCRM.modules.READ,ZohoCRM.users.READ,ZohoCRM.bulk.READ,ZohoCRM.settings.fields.READ,ZohoCRM.org.READ,ZohoCRM.modules.contacts.READ,ZohoCRM.modules.accounts.READ,ZohoCRM.modules.deals.READ"
+    );
+    assert_eq!(
+        sets["paragon-sync"]["missing"],
+        serde_json::json!({ "ZohoCRM.coql.READ": ["sync-read-stream-page"], "ZohoCRM.settings.modules.READ": ["sync-discover", "sync-read-stream-page"] })
+    );
+    assert_eq!(sets["complete"]["missing"], serde_json::json!({}));
+    assert!(sets["complete"].get("missing-optional").is_none());
+}

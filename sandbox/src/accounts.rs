@@ -30,13 +30,18 @@ pub fn token(shared: &Shared, request: &RecordedRequest) -> Response {
         return oauth_error("invalid_client");
     }
     let mut answer = json!({ "token_type": "Bearer" });
-    match param("grant_type") {
+    // The token carries the scopes granted: the refresh token's, or the Self Client's `scope`.
+    let scopes: Option<Vec<String>> = match param("grant_type") {
         "refresh_token" => {
-            let issued_to = shared.data().refresh_tokens.get(param("refresh_token")).cloned();
+            let (issued_to, scopes) = {
+                let data = shared.data();
+                (data.refresh_tokens.get(param("refresh_token")).cloned(), data.refresh_token_scopes.get(param("refresh_token")).cloned())
+            };
             if issued_to.as_deref() != Some(param("client_id")) {
                 return oauth_error("invalid_code");
             }
-            answer["scope"] = json!("ZohoCRM.modules.ALL ZohoCRM.settings.ALL");
+            answer["scope"] = json!(scopes.as_ref().map(|s| s.join(" ")).unwrap_or_else(|| "ZohoCRM.modules.ALL ZohoCRM.settings.ALL".into()));
+            scopes
         }
         "client_credentials" => {
             let Some(org) = param("soid").strip_prefix("ZohoCRM.") else { return oauth_error("missing_org_info") };
@@ -47,11 +52,12 @@ pub fn token(shared: &Shared, request: &RecordedRequest) -> Response {
                 return oauth_error("invalid_scope");
             }
             answer["scope"] = json!(param("scope"));
+            Some(crate::scopes::list(param("scope")))
         }
         _ => return oauth_error("unsupported_grant_type"),
-    }
+    };
     let host = request.header("host").unwrap_or("127.0.0.1");
-    answer["access_token"] = json!(shared.issue_token());
+    answer["access_token"] = json!(shared.issue_token_with(scopes));
     answer["api_domain"] = json!(settings.api_domain.clone().unwrap_or_else(|| format!("http://{host}")));
     if settings.legacy_expiry {
         answer["expires_in_sec"] = json!(settings.token_lifetime_s);

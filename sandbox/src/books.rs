@@ -12,6 +12,44 @@ fn books_error(status: u16, code: i64, message: &str) -> Response {
     json_response(status, &json!({ "code": code, "message": message }))
 }
 
+/// Zoho Books' limits per organization (Zoho Books API "Introduction", "API Call Limit"):
+/// about 100 requests a minute, and a number a day by plan. A request past either is answered
+/// 429 with `X-Rate-Limit-Limit` (the limit passed), `X-Rate-Limit-Remaining: 0` and
+/// `X-Rate-Limit-Reset` (seconds until the window resets); it spends nothing. Every request
+/// counts, refused ones included, as Zoho counts what reaches it.
+pub fn limited(shared: &Shared, request: &RecordedRequest) -> Option<Response> {
+    let org = request.query_param("organization_id").unwrap_or("-").to_string();
+    let now = shared.clock.now().timestamp();
+    let (per_minute, per_day) = {
+        let limits = shared.limits();
+        (limits.books_per_minute, limits.books_per_day)
+    };
+    let (minute, day) = (now.div_euclid(60), now.div_euclid(86_400));
+    let (in_minute, in_day) = {
+        let mut counts = shared.books_requests();
+        let m = counts.entry((format!("{org}/minute"), minute)).or_insert(0);
+        *m = m.saturating_add(1);
+        let in_minute = *m;
+        let d = counts.entry((format!("{org}/day"), day)).or_insert(0);
+        *d = d.saturating_add(1);
+        (in_minute, *d)
+    };
+    let (limit, reset) = if in_minute > per_minute {
+        (per_minute, (minute + 1) * 60 - now)
+    } else if in_day > per_day {
+        (per_day, (day + 1) * 86_400 - now)
+    } else {
+        return None;
+    };
+    let mut response = books_error(429, 44, "You have made too many requests. Please try again after some time.");
+    for (name, value) in [("x-rate-limit-limit", limit.to_string()), ("x-rate-limit-remaining", "0".to_string()), ("x-rate-limit-reset", reset.max(1).to_string())] {
+        if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    Some(response)
+}
+
 /// Singular key, plural key, id field, the field a new record must have, and its label.
 fn resource(parent: Option<&str>, name: &str) -> Option<(&'static str, &'static str, &'static str, &'static str, &'static str)> {
     Some(match (parent, name) {

@@ -2,7 +2,7 @@
 //! with the lead's e-mail, else a new one), an account (the one given, else the one named as the
 //! lead's Company, else a new one; none without a Company) and, when `Deals` is given, a deal.
 //! The lead leaves Leads (a later GET answers 204); converting it again is ID_ALREADY_CONVERTED.
-//! Zoho charges 5 credits per conversion.
+//! Zoho charges 5 credits per conversion (charged at the gate, `apis`).
 
 use crate::crm::writable;
 use crate::request::RecordedRequest;
@@ -15,9 +15,6 @@ use axum::response::Response;
 use axum::Extension;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
-
-/// Credits a conversion costs beyond the one every call is charged at the gate.
-const EXTRA_CREDITS: u64 = 4;
 
 pub async fn handle(State(shared): State<Arc<Shared>>, Extension(request): Extension<Arc<RecordedRequest>>) -> Response {
     convert(&shared, &request, segment(&request, 0), segment(&request, 1))
@@ -59,8 +56,6 @@ fn named(name: Option<&str>, id: u64) -> Value {
 }
 
 pub fn convert(shared: &Shared, request: &RecordedRequest, module_name: &str, lead_id: &str) -> Response {
-    // The gate charged one credit; a conversion costs five.
-    shared.limits().credits_used += EXTRA_CREDITS;
     if module_name != "Leads" {
         return error_response(400, "INVALID_MODULE", "the module name given seems to be invalid", json!({ "resource_path_index": 0 }));
     }

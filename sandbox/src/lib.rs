@@ -4,6 +4,7 @@
 
 mod account;
 mod accounts;
+mod apis;
 mod attachments;
 mod books;
 mod clock;
@@ -22,6 +23,7 @@ mod realism;
 mod record_count;
 mod related;
 mod routes;
+pub mod scopes;
 pub mod search;
 mod seed;
 mod state;
@@ -34,7 +36,7 @@ pub use hostile::Hostile;
 pub use request::RecordedRequest;
 pub use state::{Limits, OAuthSettings, StoredAttachment};
 
-pub use account::{BOOKS_CONTACTS, BOOKS_ORG_ID, CLIENT_ID, CLIENT_SECRET, ORG_ID, REFRESH_TOKEN};
+pub use account::{BOOKS_CONTACTS, BOOKS_ORG_ID, CLIENT_ID, CLIENT_SECRET, ORG_ID, REFRESH_TOKEN, REFRESH_TOKEN_SCOPES};
 
 use state::Shared;
 use std::net::SocketAddr;
@@ -72,9 +74,23 @@ impl Sandbox {
         Ok(Sandbox { url: format!("http://{addr}"), addr, shared, server })
     }
 
-    /// A valid access token for API calls.
+    /// A valid access token for API calls, not limited to any scopes.
     pub fn issue_token(&self) -> String {
         self.shared.issue_token()
+    }
+
+    /// A valid access token granted only `scopes` (separated by commas or spaces): a CRM
+    /// request they do not cover is answered 401 OAUTH_SCOPE_MISMATCH.
+    pub fn issue_token_with_scopes(&self, scopes: &str) -> String {
+        self.shared.issue_token_with(Some(scopes::list(scopes)))
+    }
+
+    /// Registers a refresh token of the sandbox's client granted `scopes`; the access tokens it
+    /// yields carry them.
+    pub fn add_refresh_token(&self, refresh_token: &str, scopes: &str) {
+        let mut data = self.shared.data();
+        data.refresh_tokens.insert(refresh_token.to_string(), CLIENT_ID.to_string());
+        data.refresh_token_scopes.insert(refresh_token.to_string(), scopes::list(scopes));
     }
 
     /// Makes a token unknown, as Zoho does when it expires or is revoked.

@@ -1,7 +1,9 @@
 //! What makes the sandbox behave like Zoho at a distance and at scale: a latency per answer
 //! (fixed plus a jitter drawn from a seed, the same in every run), the edition's concurrency cap
 //! and COQL's own sub-cap answered with 429 `TOO_MANY_REQUESTS`, credits charged by Zoho's table
-//! (most calls 1, convert lead 5, COQL by its LIMIT), and bulk seeding of large modules.
+//! (`apis`: most calls 1, writes by their records, tags by their ids, the deleted feed 2,
+//! convert lead 5, COQL by its LIMIT) and told once half the day is used, and bulk seeding of
+//! large modules.
 
 use crate::clock::Clock;
 use crate::request::RecordedRequest;
@@ -65,14 +67,20 @@ pub fn coql_limit(query: &str) -> Option<u64> {
     }
 }
 
-/// The credits Zoho charges for a CRM call as it reaches the gate.
-pub fn credits_of(request: &RecordedRequest) -> u64 {
-    if request.method == "POST" && request.path == "/crm/v8/coql" {
-        let query = request.json().and_then(|b| b.get("select_query").and_then(Value::as_str).map(str::to_string)).unwrap_or_default();
-        return coql_credits(coql_limit(&query).unwrap_or(200));
+/// `X-API-CREDITS-REMAINING` on a CRM answer once the org has used half its day's credits
+/// (add-on credits aside): the credits left. Zoho's v8 "API Limits" page; under half used the
+/// header is not sent.
+pub fn credits_remaining_header(shared: &Shared, response: &mut Response) {
+    let (used, allotment) = {
+        let limits = shared.limits();
+        (limits.credits_used, limits.allotment())
+    };
+    if used.saturating_mul(2) < allotment {
+        return;
     }
-    // Convert lead's 5: 1 here, 4 more charged by its handler (`convert.rs`) once it is reached.
-    1
+    if let Ok(value) = axum::http::HeaderValue::from_str(&allotment.saturating_sub(used).to_string()) {
+        response.headers_mut().insert("x-api-credits-remaining", value);
+    }
 }
 
 /// SplitMix64: a jitter that depends only on the seed and the request's arrival number.
@@ -115,7 +123,7 @@ pub async fn admit<'a>(shared: &'a Shared, request: &RecordedRequest) -> Admitte
     shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
     let coql = request.path == "/crm/v8/coql";
     let coql_now = if coql { shared.coql_in_flight.fetch_add(1, Ordering::SeqCst).saturating_add(1) } else { 0 };
-    let credits = credits_of(request);
+    let credits = crate::apis::credits_of(request);
     let (over_credits, over_concurrency, wait) = {
         let mut limits = shared.limits();
         limits.calls = limits.calls.saturating_add(1);

@@ -5,7 +5,7 @@
 use crate::response::error_response;
 use crate::request::RecordedRequest;
 use crate::state::Shared;
-use crate::{accounts, attachments, books, convert, coql, crm, metadata, notes, realism, related, search, tags, upsert};
+use crate::{accounts, apis, attachments, books, convert, coql, crm, metadata, notes, realism, related, scopes, search, tags, upsert};
 use crate::{deliveries, watch};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -30,6 +30,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
         // Books keeps its own dispatch: collections nest, and every Books path answers in Books' shape.
         .route("/books/{*rest}", any(books_call))
         .route("/crm/v8/coql", zoho(post(coql_query).get(list)))
+        .route("/crm/v8/__apis", zoho(get(list_apis)))
         .route("/crm/v8/settings/fields", zoho(get(fields).put(update).delete(delete)))
         .route("/crm/v8/settings/modules", zoho(get(modules).put(update).delete(delete)))
         .route("/crm/v8/org", zoho(get(org).post(create)))
@@ -110,20 +111,38 @@ async fn keep_answer(shared: &Shared, mut exchange: RecordedRequest, response: R
     response
 }
 
-/// CRM calls count against the day's credits and the concurrent-call limit, as in Zoho, and
-/// v8 calls need a valid token (checked after the limits, known path or not).
+/// CRM calls count against the day's credits (Zoho's table, `apis`) and the concurrent-call
+/// limit, as in Zoho; v8 calls need a valid token (checked after the limits, known path or not)
+/// whose scopes cover the request (`scopes`). Once half the day's credits are used, every CRM
+/// answer says how many remain (`realism::credits_remaining_header`). Books requests are held
+/// to Books' own limits (`books::limited`).
 async fn crm_gate(State(shared): Sandbox, Extension(recorded): Recorded, request: Request, next: Next) -> Response {
+    if recorded.path.starts_with("/books/") {
+        return match books::limited(&shared, &recorded) {
+            Some(refusal) => refusal,
+            None => next.run(request).await,
+        };
+    }
     if !recorded.path.starts_with("/crm/") {
         return next.run(request).await;
     }
     let mut admitted = realism::admit(&shared, &recorded).await;
-    if let Some(refusal) = admitted.refusal.take() {
-        return refusal;
-    }
-    match recorded.path.starts_with("/crm/v8/").then(|| crm::authenticate(&shared, &recorded)).flatten() {
-        Some(denied) => denied,
-        None => next.run(request).await,
-    }
+    let mut response = match admitted.refusal.take() {
+        Some(refusal) => refusal,
+        None => match recorded.path.starts_with("/crm/v8/").then(|| crm::authenticate(&shared, &recorded)).flatten() {
+            Some(denied) => denied,
+            None => {
+                let granted = recorded.header("authorization").and_then(|h| h.strip_prefix("Zoho-oauthtoken ")).and_then(|t| shared.token_scopes(t));
+                match scopes::check(granted.as_deref(), &recorded) {
+                    Some(mismatch) => mismatch,
+                    None => next.run(request).await,
+                }
+            }
+        },
+    };
+    drop(admitted);
+    realism::credits_remaining_header(&shared, &mut response);
+    response
 }
 
 /// Zoho's answer to a path it does not serve.
@@ -142,6 +161,10 @@ async fn token(State(shared): Sandbox, Extension(request): Recorded) -> Response
 
 async fn books_call(State(shared): Sandbox, Extension(request): Recorded) -> Response {
     books::route(&shared, &request)
+}
+
+async fn list_apis(Extension(request): Recorded) -> Response {
+    apis::serve(&request)
 }
 
 async fn coql_query(State(shared): Sandbox, Extension(request): Recorded) -> Response {
@@ -258,7 +281,8 @@ mod tests {
             let (got, body) = call(&sandbox, method, path, *token).await;
             assert_eq!((got, body.contains(text)), (*status, true), "{method} {path}: {body}");
         }
-        // Every CRM path counted a credit; the others did not.
-        assert_eq!(sandbox.limits().credits_used, 13);
+        // Every CRM path counted its credits by Zoho's table (GET .../deleted costs 2); the
+        // others did not.
+        assert_eq!(sandbox.limits().credits_used, 14);
     }
 }

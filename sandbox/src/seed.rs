@@ -115,6 +115,7 @@ pub fn seed(shared: &Shared) {
         let mut data = shared.data();
         data.clients.insert(account::CLIENT_ID.into(), account::CLIENT_SECRET.into());
         data.refresh_tokens.insert(account::REFRESH_TOKEN.into(), account::CLIENT_ID.into());
+        data.refresh_token_scopes.insert(account::REFRESH_TOKEN.into(), crate::scopes::list(account::REFRESH_TOKEN_SCOPES));
         data.orgs.insert(account::ORG_ID.into());
         for (name, mut fields, mandatory, unique) in modules {
             fields.extend(system_fields());

@@ -81,6 +81,11 @@ pub struct Data {
     pub modules: HashMap<String, Module>,
     /// access token → when it stops working
     pub tokens: HashMap<String, chrono::DateTime<chrono::Utc>>,
+    /// access token → the scopes it was granted (a token absent here is not limited; see
+    /// `scopes`)
+    pub token_scopes: HashMap<String, Vec<String>>,
+    /// refresh token → the scopes it was granted, which the access tokens it yields carry
+    pub refresh_token_scopes: HashMap<String, Vec<String>>,
     /// client id → client secret
     pub clients: HashMap<String, String>,
     /// refresh token → the client it was issued to
@@ -121,6 +126,10 @@ pub struct Limits {
     pub max_concurrent_coql: usize,
     /// CRM calls answered, refusals included.
     pub calls: u64,
+    /// Zoho Books requests an organization may send a minute (Books: about 100) and a day (by
+    /// plan: Free 1,000, Standard 2,000, Professional 5,000, Premium and above 10,000).
+    pub books_per_minute: u64,
+    pub books_per_day: u64,
 }
 
 impl Default for Limits {
@@ -135,6 +144,8 @@ impl Default for Limits {
             seed: 0,
             max_concurrent_coql: 10,
             calls: 0,
+            books_per_minute: 100,
+            books_per_day: 10_000,
         }
     }
 }
@@ -168,6 +179,8 @@ pub struct Shared {
     next_seq: std::sync::atomic::AtomicU64,
     /// Instant-notification channels (`/crm/v8/actions/watch`).
     pub watch: crate::watch::Channels,
+    /// Zoho Books requests counted per organization and minute, and per day.
+    pub books_requests: Mutex<HashMap<(String, i64), u64>>,
     /// Deliveries to the channels' notify URLs, and their fault switch.
     pub outbox: crate::deliveries::Outbox,
 }
@@ -195,7 +208,12 @@ impl Shared {
             next_seq: Default::default(),
             watch: Default::default(),
             outbox: Default::default(),
+            books_requests: Mutex::new(HashMap::new()),
         }
+    }
+
+    pub fn books_requests(&self) -> MutexGuard<'_, HashMap<(String, i64), u64>> {
+        lock(&self.books_requests)
     }
 
     pub fn data(&self) -> MutexGuard<'_, Data> {
@@ -206,15 +224,29 @@ impl Shared {
         lock(&self.limits)
     }
 
-    /// A new access token living `oauth.token_lifetime_s` from the sandbox's now.
+    /// A new access token living `oauth.token_lifetime_s` from the sandbox's now, not limited
+    /// to any scopes.
     pub fn issue_token(&self) -> String {
+        self.issue_token_with(None)
+    }
+
+    /// A new access token carrying `scopes` (None: not limited).
+    pub fn issue_token_with(&self, scopes: Option<Vec<String>>) -> String {
         let now = self.clock.now();
         let mut data = self.data();
         let token = format!("1000.sandbox{:08}.{:016x}", data.next_token, data.next_token.wrapping_mul(0x9e3779b97f4a7c15));
         data.next_token += 1;
         let expires = now + chrono::Duration::seconds(data.oauth.token_lifetime_s);
         data.tokens.insert(token.clone(), expires);
+        if let Some(scopes) = scopes {
+            data.token_scopes.insert(token.clone(), scopes);
+        }
         token
+    }
+
+    /// The scopes a token carries (None: not limited, or no such token).
+    pub fn token_scopes(&self, token: &str) -> Option<Vec<String>> {
+        self.data().token_scopes.get(token).cloned()
     }
 
     pub fn revoke_token(&self, token: &str) {

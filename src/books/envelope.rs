@@ -3,7 +3,6 @@
 //! values raw, so a resource or list passes through as Zoho's text, never as a tree.
 
 use crate::error::{ErrorKind, Result, ZohoError};
-use crate::http::retry_after_ms;
 use crate::http::Response;
 use crate::json::{self, JsonError};
 use serde_json::value::RawValue;
@@ -63,7 +62,7 @@ pub fn open(response: &Response) -> Result<Envelope<'_>> {
             let start = response.body_start();
             let mut error = ZohoError::new(kind_of(response.status, None), format!("Zoho Books answered HTTP {} with a body that is not a JSON object: {start:?}", response.status))
                 .with_status(response.status);
-            error.retry_after_ms = retry_after_ms(response);
+            error.retry_after_ms = crate::books::limits::wait_ms(response);
             return Err(error);
         }
     };
@@ -93,7 +92,8 @@ pub fn open(response: &Response) -> Result<Envelope<'_>> {
         error = error.with_details(details);
     }
     if response.status == 429 {
-        error.retry_after_ms = retry_after_ms(response);
+        // Books' wait: Retry-After, else X-Rate-Limit-Reset (see `limits`).
+        error.retry_after_ms = crate::books::limits::wait_ms(response);
     }
     Err(error)
 }

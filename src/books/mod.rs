@@ -3,6 +3,7 @@
 pub mod actions;
 pub mod documents;
 pub mod envelope;
+pub mod limits;
 pub mod organization;
 pub mod records;
 pub mod resources;

@@ -3,6 +3,7 @@
 //! stops at [`ROW_BYTES_BUDGET`] of row text and says where to continue (`info.next_offset`).
 
 use crate::client::{coql_credits, ApiCall, Client};
+use crate::crm::coql_limit::{limit_clause, rows_asked};
 use crate::crm::response::{content, list_page, listing_text};
 use crate::error::{Result, ZohoError};
 use crate::http::Method;
@@ -10,7 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 /// Rows Zoho returns per COQL call at most.
-pub const ROWS_PER_CALL: usize = 2_000;
+pub use crate::crm::coql_limit::ROWS_PER_CALL;
 /// Rows a COQL query can reach through LIMIT offsets.
 pub const ROW_CEILING: usize = 100_000;
 /// Row text one all-rows step returns at most (the output is held whole, next to one answer
@@ -20,54 +21,6 @@ pub const ROW_BYTES_BUDGET: usize = 32 << 20;
 /// Does the query have a LIMIT clause of its own (outside string literals)?
 fn has_limit(query: &str) -> bool {
     limit_clause(query).is_some()
-}
-
-/// What follows the query's own LIMIT keyword, if it has one: the last `limit` word outside
-/// string literals (a `\'` inside one does not end it) and outside parentheses (a subquery's).
-fn limit_clause(query: &str) -> Option<&str> {
-    let (mut in_string, mut escaped, mut depth) = (false, false, 0usize);
-    let mut word_start: Option<usize> = None;
-    let mut last = None;
-    for (at, c) in query.char_indices().chain(std::iter::once((query.len(), ' '))) {
-        if in_string {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '\'') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        if c.is_ascii_alphanumeric() || c == '_' {
-            word_start.get_or_insert(at);
-            continue;
-        }
-        if depth == 0 && word_start.and_then(|from| query.get(from..at)).is_some_and(|w| w.eq_ignore_ascii_case("limit")) {
-            last = Some(at);
-        }
-        word_start = None;
-        match c {
-            '\'' => in_string = true,
-            '(' => depth = depth.saturating_add(1),
-            ')' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    last.map(|at| query.get(at..).unwrap_or(""))
-}
-
-/// The rows a query asks for, as Zoho charges it: `LIMIT n` or `LIMIT offset, n`; without a
-/// LIMIT, Zoho's default of 200 rows; a LIMIT not read as a number counts as the most rows a
-/// call returns (credits are over-counted in doubt, never under).
-fn rows_asked(query: &str) -> usize {
-    const DEFAULT_ROWS: usize = 200;
-    let Some(clause) = limit_clause(query) else { return DEFAULT_ROWS };
-    let count = clause.split(',').take(2).last().unwrap_or("");
-    match count.trim().split(|c: char| !c.is_ascii_digit()).next().filter(|n| !n.is_empty()) {
-        // Digits past usize are as many rows as can be: the most credits, never a wrap.
-        Some(digits) => digits.parse().unwrap_or(usize::MAX),
-        None => ROWS_PER_CALL,
-    }
 }
 
 /// The rows one all-rows call asks for from `at`: a call's most, and never past the reach.

@@ -4,6 +4,7 @@ pub mod attachments;
 pub mod convert;
 pub mod coql;
 pub mod coql_fields;
+pub mod coql_limit;
 pub mod deleted;
 pub mod fields;
 pub mod json_schema;

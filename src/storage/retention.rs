@@ -8,7 +8,11 @@
 //! | `limits/credits/<hour>` | 25 hours (the rolling day and the current hour) | sweep |
 //! | `limits/inflight/<minute>/*` | until the minute window is 2 behind | first request of a new window; sweep |
 //! | `limits/rate/<second>` | until the second is 2 behind | first request of a new second; sweep |
-//! | `limits/org-license` | 24 h from when it was stored | sweep |
+//! | `limits/org-license`, `limits/credit-table` | 24 h from when it was stored | sweep |
+//! | `limits/credits-remaining` (Zoho's X-API-CREDITS-REMAINING) | 1 h from when it was stored | sweep |
+//! | `limits/books/<org>/minute/<minute>` | until the minute is 2 behind | the next minute's first request; sweep |
+//! | `limits/books/<org>/day/<day>` | the day and the next | sweep |
+//! | `limits/books/<org>/blocked` | 24 h from when it was stored (the longest wait trusted) | sweep |
 //! | `crm/fields/<module>` | 1 h from when it was stored | sweep |
 //! | `crm/field-metadata/<module>` | 1 h from when it was stored | sweep |
 //! | `crm/page-tokens/<module>/<listing>` | 1 h from the last walk that stored it | sweep |
@@ -106,7 +110,10 @@ pub fn is_stale(storage: &dyn Storage, key: &str, now: u64, open_sweeps: &mut Ha
         ["limits", "credits", hour] => number(hour).is_none_or(|h| h.saturating_add(25) <= now / HOUR_MS),
         ["limits", "inflight", window, _] => number(window).is_none_or(|w| w.saturating_add(2) < now / MINUTE_MS),
         ["limits", "rate", second] => number(second).is_none_or(|s| s.saturating_add(2) < now / 1000),
-        ["limits", "org-license"] => fresh_past(read(key)?, now, DAY_MS),
+        ["limits", "org-license"] | ["limits", "credit-table"] | ["limits", "books", _, "blocked"] => fresh_past(read(key)?, now, DAY_MS),
+        ["limits", "credits-remaining"] => fresh_past(read(key)?, now, HOUR_MS),
+        ["limits", "books", _, "minute", minute] => number(minute).is_none_or(|m| m.saturating_add(2) < now / MINUTE_MS),
+        ["limits", "books", _, "day", day] => number(day).is_none_or(|d| d.saturating_add(1) < now / DAY_MS),
         ["crm", "fields", ..] | ["crm", "field-metadata", ..] | ["crm", "page-tokens", ..] => fresh_past(read(key)?, now, HOUR_MS),
         ["auth", "token", _] => match read(key)? {
             Some(bytes) => serde_json::from_slice::<Token>(&bytes).map_or(true, |t| t.expires_at_ms.saturating_add(HOUR_MS) < now),
@@ -169,6 +176,11 @@ mod tests {
             format!("limits/rate/{second}"),
             format!("limits/rate/{}", second - 2),
             "limits/org-license".into(),
+            "limits/credit-table".into(),
+            "limits/credits-remaining".into(),
+            format!("limits/books/10234695/minute/{minute}"),
+            format!("limits/books/10234695/day/{}", now / DAY_MS - 1),
+            "limits/books/10234695/blocked".into(),
             "crm/fields/Leads".into(),
             "crm/field-metadata/Leads".into(),
             "crm/page-tokens/Leads/00ff".into(),
@@ -187,6 +199,9 @@ mod tests {
             format!("limits/inflight/{}/acquired", minute - 3),
             format!("limits/rate/{}", second - 3),
             "limits/rate/garbage".into(),
+            format!("limits/books/10234695/minute/{}", minute - 3),
+            format!("limits/books/10234695/day/{}", now / DAY_MS - 2),
+            "limits/books/-/blocked".into(),
             "crm/fields/Deals".into(),
             "crm/field-metadata/Deals".into(),
             "crm/page-tokens/Deals/1111".into(),
@@ -198,6 +213,9 @@ mod tests {
         ];
         for key in live.iter().chain(stale.iter()) {
             m.set(key, b"18446744073709551615").unwrap();
+        }
+        for (key, at) in [("limits/credit-table", now - DAY_MS + 1), ("limits/credits-remaining", now - HOUR_MS + 1), ("limits/books/10234695/blocked", now - 1000), ("limits/books/-/blocked", now - DAY_MS)] {
+            set(&m, key, json!({ "stored_at_ms": at, "value": {} }));
         }
         for (key, at) in [("limits/org-license", now - 1000), ("crm/fields/Leads", now - 1000), ("crm/field-metadata/Leads", now - HOUR_MS + 1), ("crm/page-tokens/Leads/00ff", now), ("crm/fields/Deals", now - HOUR_MS), ("crm/field-metadata/Deals", now - HOUR_MS)] {
             set(&m, key, json!({ "stored_at_ms": at, "value": [] }));

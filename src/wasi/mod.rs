@@ -22,11 +22,12 @@ crate::wit::export!(Component with_types_in crate::wit);
 /// Runs one action with a client for this connection; every failure leaves as a `zoho-error`
 /// with the connection's secrets removed from its text.
 fn run_with<T>(
+    key: &'static str,
     connection: wit::Connection,
     options: Option<wit::CallOptions>,
     action: impl FnOnce(&Client) -> crate::error::Result<T>,
 ) -> Result<T, wit::ZohoError> {
-    run_limited(connection, options, None, None, action)
+    run_limited(key, connection, options, None, None, action)
 }
 
 /// What a sweep keeps between steps (for the refusal without a store).
@@ -37,18 +38,20 @@ const STREAM_STATE: &str = "each stream's cursor and page ranges, the connection
 /// `run_with` for an action that keeps `keeps` between steps: refused before anything is sent
 /// when the host has no key-value store.
 fn run_keeping<T>(
+    key: &'static str,
     connection: wit::Connection,
     options: Option<wit::CallOptions>,
     keeps: &'static str,
     throttle: Option<Throttle>,
     action: impl FnOnce(&Client) -> crate::error::Result<T>,
 ) -> Result<T, wit::ZohoError> {
-    run_limited(connection, options, Some(keeps), throttle, action)
+    run_limited(key, connection, options, Some(keeps), throttle, action)
 }
 
 /// `run_with`, every request of the step held to `throttle` when given. Without a host store
 /// the step runs on its own memory, unless the action `keeps` state between steps.
 fn run_limited<T>(
+    key: &'static str,
     connection: wit::Connection,
     options: Option<wit::CallOptions>,
     keeps: Option<&'static str>,
@@ -65,7 +68,8 @@ fn run_limited<T>(
         }
     })?;
     match outcome {
-        Some(result) => result.map_err(leaving),
+        // A scope Zoho refused is told in the action's terms: the scopes it needs.
+        Some(result) => result.map_err(|e| leaving(crate::scopes::explain(key, e))),
         None => Err(leaving(ZohoError::new(crate::error::ErrorKind::Internal, "the step ended before its action ran"))),
     }
 }
@@ -122,20 +126,22 @@ fn warn_step_memory(connection: &wit::Connection) {
 /// `run_with` for the actions that compose their JSON text themselves (records passed
 /// through as Zoho's text, never as a tree).
 fn run_text(
+    key: &'static str,
     connection: wit::Connection,
     options: Option<wit::CallOptions>,
     action: impl FnOnce(&Client) -> crate::error::Result<String>,
 ) -> Result<String, wit::ZohoError> {
-    run_with(connection, options, action).map(output_text)
+    run_with(key, connection, options, action).map(output_text)
 }
 
 /// `run_with` for the actions whose Ok value is JSON text.
 fn run(
+    key: &'static str,
     connection: wit::Connection,
     options: Option<wit::CallOptions>,
     action: impl FnOnce(&Client) -> crate::error::Result<Value>,
 ) -> Result<String, wit::ZohoError> {
-    run_with(connection, options, action).map(output)
+    run_with(key, connection, options, action).map(output)
 }
 
 /// An Ok value as it leaves: a record echoing a token or secret shows it redacted.
@@ -153,166 +159,166 @@ fn output_text(text: String) -> String {
 
 impl crm::Guest for Component {
     fn create_record(connection: wit::Connection, input: crm::CreateRecordInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_text(connection, options, |client| records::create_record(client, &input))
+        run_text("crm-create-record", connection, options, |client| records::create_record(client, &input))
     }
 
     fn get_record(connection: wit::Connection, input: crm::GetRecordInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_text(connection, options, |client| records::get_record(client, &input))
+        run_text("crm-get-record", connection, options, |client| records::get_record(client, &input))
     }
 
     fn get_records(connection: wit::Connection, input: crm::GetRecordsInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_text(connection, options, |client| records::get_records(client, &input))
+        run_text("crm-get-records", connection, options, |client| records::get_records(client, &input))
     }
 
     fn update_record(connection: wit::Connection, input: crm::UpdateRecordInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_text(connection, options, |client| records::update_record(client, &input))
+        run_text("crm-update-record", connection, options, |client| records::update_record(client, &input))
     }
 
     fn remove_record(connection: wit::Connection, input: crm::RemoveRecordInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_text(connection, options, |client| records::remove_record(client, &input))
+        run_text("crm-remove-record", connection, options, |client| records::remove_record(client, &input))
     }
 
     fn coql_query(connection: wit::Connection, input: crm::CoqlQueryInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_text(connection, options, |client| coql::coql_query_action(client, &input))
+        run_text("crm-coql-query", connection, options, |client| coql::coql_query_action(client, &input))
     }
 
     fn add_attachment(connection: wit::Connection, input: crm::AddAttachmentInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_text(connection, options, |client| attachments::add_attachment(client, input))
+        run_text("crm-add-attachment", connection, options, |client| attachments::add_attachment(client, input))
     }
 
     fn raw_request(connection: wit::Connection, input: wit::RawRequestInput, options: Option<wit::CallOptions>) -> Result<wit::RawResponse, wit::ZohoError> {
-        run_with(connection, options, |client| raw::crm_raw_request(client, &input))
+        run_with("crm-raw-request", connection, options, |client| raw::crm_raw_request(client, &input))
     }
 
     fn upsert_records(connection: wit::Connection, input: crm::UpsertRecordsInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_text(connection, options, |client| upsert::upsert_records(client, &input))
+        run_text("crm-upsert-records", connection, options, |client| upsert::upsert_records(client, &input))
     }
 
     fn search_records(connection: wit::Connection, input: crm::SearchRecordsInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_text(connection, options, |client| search::search_records(client, &input))
+        run_text("crm-search-records", connection, options, |client| search::search_records(client, &input))
     }
 
     fn convert_lead(connection: wit::Connection, input: crm::ConvertLeadInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_text(connection, options, |client| convert::convert_lead(client, &input))
+        run_text("crm-convert-lead", connection, options, |client| convert::convert_lead(client, &input))
     }
 
     fn get_related_records(connection: wit::Connection, input: crm::GetRelatedRecordsInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_text(connection, options, |client| related::get_related_records(client, &input))
+        run_text("crm-get-related-records", connection, options, |client| related::get_related_records(client, &input))
     }
 
     fn add_note(connection: wit::Connection, input: crm::AddNoteInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_text(connection, options, |client| notes::add_note(client, &input))
+        run_text("crm-add-note", connection, options, |client| notes::add_note(client, &input))
     }
 
     fn add_tags(connection: wit::Connection, input: crm::AddTagsInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_text(connection, options, |client| tags::add_tags(client, &input))
+        run_text("crm-add-tags", connection, options, |client| tags::add_tags(client, &input))
     }
 
     fn remove_tags(connection: wit::Connection, input: crm::RemoveTagsInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_text(connection, options, |client| tags::remove_tags(client, &input))
+        run_text("crm-remove-tags", connection, options, |client| tags::remove_tags(client, &input))
     }
 
     fn list_attachments(connection: wit::Connection, input: crm::ListAttachmentsInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_text(connection, options, |client| attachments::list_attachments(client, &input))
+        run_text("crm-list-attachments", connection, options, |client| attachments::list_attachments(client, &input))
     }
 
     fn download_attachment(connection: wit::Connection, input: crm::DownloadAttachmentInput, options: Option<wit::CallOptions>) -> Result<wit::DownloadedFile, wit::ZohoError> {
-        run_with(connection, options, |client| attachments::download_attachment(client, &input))
+        run_with("crm-download-attachment", connection, options, |client| attachments::download_attachment(client, &input))
     }
 
     fn get_deleted_records(connection: wit::Connection, input: crm::GetDeletedRecordsInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_text(connection, options, |client| deleted::get_deleted_records(client, &input))
+        run_text("crm-get-deleted-records", connection, options, |client| deleted::get_deleted_records(client, &input))
     }
 
     fn list_modules(connection: wit::Connection, input: crm::ListModulesInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_text(connection, options, |client| modules::list_modules(client, &input))
+        run_text("crm-list-modules", connection, options, |client| modules::list_modules(client, &input))
     }
 
     fn describe_module(connection: wit::Connection, input: crm::DescribeModuleInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_text(connection, options, |client| modules::describe_module(client, &input))
+        run_text("crm-describe-module", connection, options, |client| modules::describe_module(client, &input))
     }
 }
 
 impl wit_books::Guest for Component {
     fn create_record(connection: wit::Connection, input: wit_books::CreateRecordInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_text(connection, options, |client| books::records::create_record(client, &input))
+        run_text("books-create-record", connection, options, |client| books::records::create_record(client, &input))
     }
 
     fn get_record(connection: wit::Connection, input: wit_books::GetRecordInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_text(connection, options, |client| books::records::get_record(client, &input))
+        run_text("books-get-record", connection, options, |client| books::records::get_record(client, &input))
     }
 
     fn get_records(connection: wit::Connection, input: wit_books::GetRecordsInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_text(connection, options, |client| books::records::get_records(client, &input))
+        run_text("books-get-records", connection, options, |client| books::records::get_records(client, &input))
     }
 
     fn update_record(connection: wit::Connection, input: wit_books::UpdateRecordInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_text(connection, options, |client| books::records::update_record(client, &input))
+        run_text("books-update-record", connection, options, |client| books::records::update_record(client, &input))
     }
 
     fn remove_record(connection: wit::Connection, input: wit_books::RemoveRecordInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_text(connection, options, |client| books::records::remove_record(client, &input))
+        run_text("books-remove-record", connection, options, |client| books::records::remove_record(client, &input))
     }
 
     fn raw_request(connection: wit::Connection, input: wit::RawRequestInput, options: Option<wit::CallOptions>) -> Result<wit::RawResponse, wit::ZohoError> {
-        run_with(connection, options, |client| books::records::raw_request(client, &input))
+        run_with("books-raw-request", connection, options, |client| books::records::raw_request(client, &input))
     }
 
     fn record_action(connection: wit::Connection, input: wit_books::RecordActionInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_text(connection, options, |client| books::actions::record_action(client, &input))
+        run_text("books-record-action", connection, options, |client| books::actions::record_action(client, &input))
     }
 
     fn get_record_document(connection: wit::Connection, input: wit_books::GetRecordDocumentInput, options: Option<wit::CallOptions>) -> Result<wit::DownloadedFile, wit::ZohoError> {
-        run_with(connection, options, |client| books::documents::get_record_document(client, &input))
+        run_with("books-get-record-document", connection, options, |client| books::documents::get_record_document(client, &input))
     }
 }
 
 impl wit_incremental::Guest for Component {
     fn list_contacts_by_page(connection: wit::Connection, input: wit_incremental::ListContactsByPageInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_keeping(connection, options, SWEEP_STATE, None, |client| incremental::list_contacts_by_page(client, &input)).map(output_text)
+        run_keeping("incremental-list-contacts-by-page", connection, options, SWEEP_STATE, None, |client| incremental::list_contacts_by_page(client, &input)).map(output_text)
     }
 
     fn list_modified_records_by_page(connection: wit::Connection, input: wit_incremental::ListModifiedRecordsByPageInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_keeping(connection, options, SWEEP_STATE, None, |client| incremental::list_modified_records_by_page(client, &input)).map(output_text)
+        run_keeping("incremental-list-modified-records-by-page", connection, options, SWEEP_STATE, None, |client| incremental::list_modified_records_by_page(client, &input)).map(output_text)
     }
 
     fn update_last_successful_run_date(connection: wit::Connection, input: wit_incremental::UpdateLastSuccessfulRunDateInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_keeping(connection, options, SWEEP_STATE, None, |client| incremental::update_last_successful_run_date(client, &input)).map(output)
+        run_keeping("incremental-update-last-successful-run-date", connection, options, SWEEP_STATE, None, |client| incremental::update_last_successful_run_date(client, &input)).map(output)
     }
 }
 
 impl wit_sync::Guest for Component {
     fn discover(connection: wit::Connection, input: wit_sync::DiscoverInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run(connection, options, |client| sync::discover(client, &input))
+        run("sync-discover", connection, options, |client| sync::discover(client, &input))
     }
 
     fn read_stream_page(connection: wit::Connection, input: wit_sync::ReadStreamPageInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_keeping(connection, options, STREAM_STATE, Some(sync::throttle_of(&input)), |client| sync::read_stream_page(client, &input)).map(output_text)
+        run_keeping("sync-read-stream-page", connection, options, STREAM_STATE, Some(sync::throttle_of(&input)), |client| sync::read_stream_page(client, &input)).map(output_text)
     }
 
     fn commit_stream(connection: wit::Connection, input: wit_sync::CommitStreamInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_keeping(connection, options, STREAM_STATE, None, |client| sync::commit_stream(client, &input)).map(output)
+        run_keeping("sync-commit-stream", connection, options, STREAM_STATE, None, |client| sync::commit_stream(client, &input)).map(output)
     }
 }
 
 impl wit_notifications::Guest for Component {
     fn enable(connection: wit::Connection, input: wit_notifications::EnableInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_with(connection, options, |client| notifications::enable(client, &input)).map(output_text)
+        run_with("notifications-enable", connection, options, |client| notifications::enable(client, &input)).map(output_text)
     }
 
     fn renew(connection: wit::Connection, input: wit_notifications::RenewInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_with(connection, options, |client| notifications::renew(client, &input)).map(output_text)
+        run_with("notifications-renew", connection, options, |client| notifications::renew(client, &input)).map(output_text)
     }
 
     fn disable(connection: wit::Connection, input: wit_notifications::DisableInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_with(connection, options, |client| notifications::disable(client, &input)).map(output_text)
+        run_with("notifications-disable", connection, options, |client| notifications::disable(client, &input)).map(output_text)
     }
 
     fn list(connection: wit::Connection, input: wit_notifications::ListInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_with(connection, options, |client| notifications::list(client, &input)).map(output_text)
+        run_with("notifications-list", connection, options, |client| notifications::list(client, &input)).map(output_text)
     }
 
     fn parse(connection: wit::Connection, input: wit_notifications::ParseInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
-        run_with(connection, options, |client| notifications::parse(client, &input)).map(output_text)
+        run_with("notifications-parse", connection, options, |client| notifications::parse(client, &input)).map(output_text)
     }
 }

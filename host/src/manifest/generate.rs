@@ -1,8 +1,11 @@
 //! actions.json made from its two sources: `wit/world.wit` (the functions, their input records,
 //! field types, optionality and doc comments) and `wit/annotations.json` (what WIT cannot say:
 //! labels, defaults, patterns, choices, bounds, input kinds such as json or password, and each
-//! action's output text). `zoho-host manifest --write` regenerates the file; a test fails when
-//! the committed file differs.
+//! action's output text). Each action's OAuth scopes come from the component's own table
+//! (`zoho_connector::scopes`, which also names them when Zoho refuses a token's scope), and each
+//! default scope set under `connection.default-scopes` gets the scopes its actions need beyond
+//! it (`missing`), computed here. `zoho-host manifest --write` regenerates the file; a test
+//! fails when the committed file differs.
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use serde::{Deserialize, Serialize};
@@ -116,6 +119,11 @@ struct Action {
     label: String,
     description: String,
     wit: Value,
+    /// The OAuth scopes the action's requests need (all of them).
+    scopes: Vec<String>,
+    /// Scopes the action uses when granted and does without otherwise.
+    #[serde(rename = "optional-scopes", skip_serializing_if = "Vec::is_empty")]
+    optional_scopes: Vec<String>,
     inputs: Vec<Input>,
     output: String,
     #[serde(rename = "input-schema")]
@@ -279,6 +287,45 @@ fn check_choices(actions: &[Action]) -> Result<()> {
     Ok(())
 }
 
+/// Fills in a default scope set's `missing`: for each scope the actions it is `for` need and it
+/// does not grant, the actions that need it (and `missing-optional` likewise for the scopes
+/// actions use when granted). A set marked `complete` must miss nothing.
+fn default_scope_set(name: &str, set: &mut Value, actions: &[Action]) -> Result<()> {
+    use zoho_connector::scopes::{list, missing};
+    let place = format!("connection.default-scopes.{name}");
+    let granted_text = set.get("scopes").and_then(Value::as_str).ok_or_else(|| anyhow!("{place}: no scopes text"))?.to_string();
+    let granted = list(&granted_text);
+    let prefixes: Vec<String> = match set.get("for") {
+        Some(Value::Array(prefixes)) => prefixes.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        _ => bail!("{place}: `for` must list the action keys (or key prefixes such as \"crm-\", or \"*\") the set is meant for"),
+    };
+    let meant = |key: &str| prefixes.iter().any(|p| p == "*" || key.starts_with(p.as_str()));
+    if let Some(unknown) = prefixes.iter().find(|p| *p != "*" && !actions.iter().any(|a| a.key.starts_with(p.as_str()))) {
+        bail!("{place}: `for` names {unknown}, which no action key starts with");
+    }
+    let mut lacking: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut lacking_optional: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for action in actions.iter().filter(|a| meant(&a.key)) {
+        let needed: Vec<&str> = action.scopes.iter().map(String::as_str).collect();
+        for scope in missing(&granted, &needed) {
+            lacking.entry(scope.to_string()).or_default().push(action.key.clone());
+        }
+        let optional: Vec<&str> = action.optional_scopes.iter().map(String::as_str).collect();
+        for scope in missing(&granted, &optional) {
+            lacking_optional.entry(scope.to_string()).or_default().push(action.key.clone());
+        }
+    }
+    if set.get("complete").and_then(Value::as_bool) == Some(true) && !(lacking.is_empty() && lacking_optional.is_empty()) {
+        bail!("{place} is marked complete but lacks {:?}", lacking.keys().chain(lacking_optional.keys()).collect::<Vec<_>>());
+    }
+    let object = set.as_object_mut().ok_or_else(|| anyhow!("{place}: not an object"))?;
+    object.insert("missing".into(), serde_json::to_value(lacking)?);
+    if !lacking_optional.is_empty() {
+        object.insert("missing-optional".into(), serde_json::to_value(lacking_optional)?);
+    }
+    Ok(())
+}
+
 /// actions.json as text, from the WIT package in `wit_dir` and its `annotations.json`.
 pub fn generate(wit_dir: &Path) -> Result<String> {
     let notes: Annotations = serde_json::from_str(
@@ -326,7 +373,11 @@ pub fn generate(wit_dir: &Path) -> Result<String> {
                 bail!("{key}: the WIT function has no doc comment to describe the action");
             }
             let input_schema = schema_of(&inputs);
+            let scopes = zoho_connector::scopes::of(&key).ok_or_else(|| anyhow!("{key}: the component's scope table (src/scopes.rs) has no entry for this action"))?;
+            let optional_scopes = zoho_connector::scopes::OPTIONAL.iter().filter(|(k, _)| *k == key).flat_map(|(_, s)| s.iter().map(|s| s.to_string())).collect();
             actions.push(Action {
+                scopes: scopes.iter().map(|s| s.to_string()).collect(),
+                optional_scopes,
                 key,
                 label: note.label.clone(),
                 description,
@@ -341,6 +392,14 @@ pub fn generate(wit_dir: &Path) -> Result<String> {
         bail!("annotations.json describes action {stale}, which the WIT does not export");
     }
     check_choices(&actions)?;
+    if let Some(stale) = zoho_connector::scopes::ACTIONS.iter().find(|(k, _)| !seen.iter().any(|s| s == k)) {
+        bail!("the component's scope table names action {}, which the WIT does not export", stale.0);
+    }
+    if let Some(sets) = sections.get_mut("connection").and_then(|c| c.get_mut("default-scopes")).and_then(Value::as_object_mut) {
+        for (name, set) in sets.iter_mut() {
+            default_scope_set(name, set, &actions)?;
+        }
+    }
     let mut manifest = notes.manifest.clone();
     for (name, section) in sections {
         manifest.insert(name, section);
@@ -393,7 +452,7 @@ mod tests {
         }
         std::fs::copy(wit_dir().join("world.wit"), dir.join("world.wit")).expect("copy");
         let original: Value = serde_json::from_str(&std::fs::read_to_string(wit_dir().join("annotations.json")).expect("read")).expect("json");
-        let cases: [(&str, fn(&mut Value)); 7] = [
+        let cases: [(&str, fn(&mut Value)); 9] = [
             ("name input bogus", |a| a["actions"]["crm-get-record"]["inputs"]["bogus"] = json!({ "label": "B" })),
             ("has no action crm-get-record", |a| drop(a["actions"].as_object_mut().map(|m| m.remove("crm-get-record")))),
             ("describes action crm-delete-everything", |a| a["actions"]["crm-delete-everything"] = json!({ "label": "x", "output": "y" })),
@@ -401,6 +460,8 @@ mod tests {
             ("names action crm-list-everything", |a| a["actions"]["crm-get-record"]["inputs"]["record-type"]["choices-from"]["action"] = json!("crm-list-everything")),
             ("reads input module, which this form lacks", |a| a["actions"]["crm-get-record"]["inputs"]["fields"]["choices-from"]["input"]["record-type"] = json!("{module}")),
             ("leaves crm-describe-module's required input record-type empty", |a| a["actions"]["crm-get-record"]["inputs"]["fields"]["choices-from"]["input"] = json!({})),
+            ("is marked complete but lacks", |a| a["sections"]["connection"]["default-scopes"]["complete"]["scopes"] = json!("ZohoCRM.modules.ALL")),
+            ("names nothing-, which no action key starts with", |a| a["sections"]["connection"]["default-scopes"]["cyclr"]["for"] = json!(["crm-", "nothing-"])),
         ];
         for (expected, change) in cases {
             let mut notes = original.clone();

@@ -34,6 +34,9 @@ pub struct Action {
     pub label: String,
     pub description: String,
     pub wit: WitRef,
+    /// The OAuth scopes the action's requests need.
+    #[serde(default)]
+    pub scopes: Vec<String>,
     pub inputs: Vec<Input>,
     #[serde(rename = "input-schema")]
     pub input_schema: Value,

@@ -1,0 +1,193 @@
+//! Zoho Books' own limits, apart from CRM's credits: Books calls spend no CRM credits. Books
+//! counts requests per organization, about 100 a minute, and a number a day by plan (Free
+//! 1,000, Standard 2,000, Professional 5,000, Premium and above 10,000; Zoho Books API
+//! "Introduction", "API Call Limit"); past either it answers 429, with `X-Rate-Limit-Limit`,
+//! `X-Rate-Limit-Remaining` and `X-Rate-Limit-Reset` when it sends them.
+//!
+//! Every Books request is counted per organization and minute (and per day, reported); a
+//! request that would be the minute's 101st is not sent, and an answer saying how long to wait
+//! (a 429 with `X-Rate-Limit-Reset` or `Retry-After`) or that nothing remains
+//! (`X-Rate-Limit-Remaining: 0`, a minute when it names no reset) keeps every step of the
+//! connection from Books until then. A bare 429 is the step's rate-limited error only. `X-Rate-Limit-Reset` is read as seconds until the reset, or as the reset's Unix
+//! time when it is that large (Zoho's pages do not say which; both readings wait long enough).
+
+use crate::error::{ErrorKind, Result, ZohoError};
+use crate::http::Response;
+use crate::storage::{get_fresh, now_ms, put_fresh, Storage};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// Books' documented requests per minute per organization.
+pub const PER_MINUTE: u64 = 100;
+const MINUTE_MS: u64 = 60_000;
+const DAY_MS: u64 = 24 * 3_600_000;
+/// A reset past this many seconds is a Unix time, not a wait (a wait is at most a day).
+const UNIX_TIME_FROM: u64 = 1_000_000_000;
+/// The longest wait a reset header is trusted for.
+const MAX_WAIT_MS: u64 = DAY_MS;
+
+pub fn minute_key(organization: &str, minute: u64) -> String {
+    format!("limits/books/{organization}/minute/{minute}")
+}
+
+pub fn day_key(organization: &str, day: u64) -> String {
+    format!("limits/books/{organization}/day/{day}")
+}
+
+pub fn blocked_key(organization: &str) -> String {
+    format!("limits/books/{organization}/blocked")
+}
+
+/// The organization a Books request is for (`organization_id`), or `-` before one is known
+/// (listing the organizations).
+pub fn organization_of(query: &[(String, String)]) -> String {
+    query
+        .iter()
+        .find(|(k, _)| k == "organization_id")
+        .map(|(_, v)| v.chars().filter(char::is_ascii_digit).take(32).collect::<String>())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "-".into())
+}
+
+fn counter(storage: &dyn Storage, key: &str) -> u64 {
+    storage.get(key).ok().flatten().and_then(|b| std::str::from_utf8(&b).ok()?.trim().parse().ok()).unwrap_or(0)
+}
+
+fn rate_limited(message: String, wait_ms: u64) -> ZohoError {
+    let mut error = ZohoError::new(ErrorKind::RateLimited, message).with_code("BOOKS_RATE_LIMIT");
+    error.retry_after_ms = Some(wait_ms.max(1));
+    error
+}
+
+/// Before a Books request: refused (rate-limited, with the wait) while Books said nothing
+/// remains, or when this minute already had Books' 100; else counted.
+pub fn before(storage: &dyn Storage, organization: &str) -> Result<()> {
+    before_at(storage, organization, now_ms())
+}
+
+pub fn before_at(storage: &dyn Storage, organization: &str, now: u64) -> Result<()> {
+    if let Some(until) = get_fresh(storage, &blocked_key(organization), Duration::from_millis(MAX_WAIT_MS)).ok().flatten().and_then(|v| v.get("until_ms").and_then(Value::as_u64)) {
+        if until > now {
+            return Err(rate_limited(
+                format!(
+                    "Zoho Books answered that organization {organization}'s requests are used up until its limit resets; nothing was sent. Try again in {} s",
+                    (until - now).div_ceil(1000)
+                ),
+                until - now,
+            ));
+        }
+    }
+    let minute = now / MINUTE_MS;
+    let count = storage.increment(&minute_key(organization, minute), 1).unwrap_or(0);
+    if count == 1 {
+        for back in 2..5 {
+            let _ = storage.delete(&minute_key(organization, minute.saturating_sub(back)));
+        }
+    }
+    if count > PER_MINUTE {
+        let wait = (minute + 1) * MINUTE_MS - now;
+        return Err(rate_limited(
+            format!("Zoho Books allows about {PER_MINUTE} requests a minute per organization and this connection sent them this minute for organization {organization}; nothing was sent. Try again in {} s", wait.div_ceil(1000)),
+            wait,
+        ));
+    }
+    let _ = storage.increment(&day_key(organization, now / DAY_MS), 1);
+    Ok(())
+}
+
+/// `X-Rate-Limit-Reset` as milliseconds to wait from `now`.
+fn reset_wait_ms(response: &Response, now: u64) -> Option<u64> {
+    let text = response.header("x-rate-limit-reset")?.trim();
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let value = text.parse::<u64>().unwrap_or(u64::MAX);
+    let wait = if value >= UNIX_TIME_FROM { value.saturating_mul(1000).saturating_sub(now) } else { value.saturating_mul(1000) };
+    Some(wait.min(MAX_WAIT_MS))
+}
+
+/// The wait a Books answer asks for: its `Retry-After`, else its `X-Rate-Limit-Reset`.
+pub fn wait_ms(response: &Response) -> Option<u64> {
+    crate::http::retry_after_ms(response).or_else(|| reset_wait_ms(response, now_ms()))
+}
+
+/// After a Books answer: a 429 that says when to come back, or `X-Rate-Limit-Remaining: 0`,
+/// blocks the organization until then (a minute when the answer names no reset).
+pub fn after(storage: &dyn Storage, organization: &str, response: &Response) {
+    after_at(storage, organization, response, now_ms())
+}
+
+pub fn after_at(storage: &dyn Storage, organization: &str, response: &Response, now: u64) {
+    let exhausted = response.header("x-rate-limit-remaining").is_some_and(|r| r.trim() == "0");
+    let asked = crate::http::retry_after_ms(response).or_else(|| reset_wait_ms(response, now));
+    let wait = match (response.status, asked) {
+        (429, Some(wait)) => wait,
+        _ if exhausted => asked.unwrap_or(MINUTE_MS),
+        _ => return,
+    }
+    .min(MAX_WAIT_MS);
+    let _ = put_fresh(storage, &blocked_key(organization), &json!({ "until_ms": now.saturating_add(wait) }));
+}
+
+/// Books requests counted today for `organization` (reported beside CRM's credits).
+pub fn today(storage: &dyn Storage, organization: &str) -> u64 {
+    counter(storage, &day_key(organization, now_ms() / DAY_MS))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::memory::Memory;
+
+    fn answer(status: u16, headers: &[(&str, &str)]) -> Response {
+        Response { status, headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), body: Vec::new() }
+    }
+
+    #[test]
+    fn the_hundred_and_first_request_of_a_minute_is_not_sent() {
+        let storage = Memory::default();
+        let start = 1_700_000_000_000 / MINUTE_MS * MINUTE_MS + 15_000;
+        for _ in 0..PER_MINUTE {
+            before_at(&storage, "10234695", start).unwrap();
+        }
+        let refused = before_at(&storage, "10234695", start + 1_000).unwrap_err();
+        assert_eq!((refused.kind, refused.retry_after_ms), (ErrorKind::RateLimited, Some(44_000)));
+        // Another organization has its own minute; the next minute starts over.
+        before_at(&storage, "555", start).unwrap();
+        before_at(&storage, "10234695", start + MINUTE_MS).unwrap();
+        assert_eq!(counter(&storage, &day_key("10234695", start / DAY_MS)), PER_MINUTE + 1, "refused requests are not counted for the day");
+    }
+
+    #[test]
+    fn an_exhausted_answer_blocks_until_its_reset_under_either_reading() {
+        let now = 1_700_000_000_000;
+        for (headers, wait) in [
+            (vec![("x-rate-limit-reset", "30")], 30_000),
+            (vec![("x-rate-limit-reset", "1700000045")], 45_000),
+            (vec![("retry-after", "7"), ("x-rate-limit-reset", "30")], 7_000),
+            (vec![("x-rate-limit-remaining", "0")], MINUTE_MS),
+            (vec![("x-rate-limit-reset", "99999999999999999999")], MAX_WAIT_MS),
+        ] {
+            let storage = Memory::default();
+            after_at(&storage, "1", &answer(429, &headers), now);
+            let refused = before_at(&storage, "1", now).unwrap_err();
+            assert_eq!(refused.retry_after_ms, Some(wait), "{headers:?}");
+            before_at(&storage, "1", now + wait).unwrap();
+        }
+        let storage = Memory::default();
+        after_at(&storage, "1", &answer(200, &[("x-rate-limit-remaining", "0"), ("x-rate-limit-reset", "12")]), now);
+        assert_eq!(before_at(&storage, "1", now).unwrap_err().retry_after_ms, Some(12_000));
+        for calm in [answer(200, &[("x-rate-limit-remaining", "3")]), answer(429, &[])] {
+            let storage = Memory::default();
+            after_at(&storage, "1", &calm, now);
+            before_at(&storage, "1", now).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_organization_comes_from_the_query() {
+        assert_eq!(organization_of(&[("organization_id".into(), "10234695".into())]), "10234695");
+        assert_eq!(organization_of(&[("organization_id".into(), "../x".into())]), "-");
+        assert_eq!(organization_of(&[]), "-");
+    }
+}
