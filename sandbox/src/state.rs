@@ -95,6 +95,9 @@ pub struct Data {
     pub page_tokens: HashMap<String, PageToken>,
     /// lead id → the details its conversion answered (a converted lead leaves Leads).
     pub converted_leads: HashMap<String, Value>,
+    /// Related records (notes, attachments) from which a lead's conversion is scheduled (202
+    /// SCHEDULED); `None`: every conversion is immediate.
+    pub convert_schedule_from: Option<usize>,
     pub next_id: u64,
     pub next_token: u64,
 }
