@@ -83,6 +83,8 @@ pub struct Data {
     pub clients: HashMap<String, String>,
     /// refresh token → the client it was issued to
     pub refresh_tokens: HashMap<String, String>,
+    /// refresh token → when each access token of the last 10 minutes was granted from it
+    pub grants: HashMap<String, Vec<chrono::DateTime<chrono::Utc>>>,
     /// Self Client organizations (the `<org id>` of `ZohoCRM.<org id>`).
     pub orgs: HashSet<String>,
     pub oauth: OAuthSettings,
