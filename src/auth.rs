@@ -24,6 +24,11 @@ const LEASE_POLL: Duration = Duration::from_millis(50);
 const DEFAULT_LIFETIME_S: u64 = 3600;
 /// A token is kept at most a day, whatever lifetime the answer claims.
 const MAX_LIFETIME_S: u64 = 24 * 3600;
+/// Zoho Accounts grants at most 10 access tokens per refresh token in 10 minutes, then refuses
+/// that refresh token ("Access Denied") for the rest of the window (CRM v8 "Token Validity";
+/// Zoho Accounts "Refresh access token"). The window's start is not known here, so a refused
+/// grant waits out a whole window.
+const GRANT_WINDOW_MS: u64 = 10 * 60 * 1000;
 
 /// The token and the API domain it is good for.
 #[derive(Debug, Clone, PartialEq)]
@@ -144,6 +149,14 @@ fn token_answer(body: &[u8]) -> Value {
         }
         Err(_) => Value::Null,
     }
+}
+
+/// Is a token answer Zoho's throttle? HTTP 429, or `"error":"Access Denied"` (Zoho answers it
+/// with HTTP 400, and some clients report it on a 200 like Zoho's other token errors), or an
+/// `error_description` saying "too many requests" whatever the `error` (Zoho localizes it).
+fn is_throttled(status: u16, error: Option<&str>, body: &Value) -> bool {
+    let description = body.get("error_description").and_then(Value::as_str).unwrap_or("");
+    status == 429 || error.is_some_and(|e| e.eq_ignore_ascii_case("Access Denied")) || description.to_ascii_lowercase().contains("too many requests")
 }
 
 /// The header value Zoho expects (not `Bearer`).
@@ -286,14 +299,14 @@ impl<'a> Auth<'a> {
         // A token answer is a few hundred bytes; a huge one is not read as a tree.
         let body: Value = token_answer(&response.body);
         let error = body.get("error").and_then(Value::as_str);
-        if response.status == 400 && error == Some("Access Denied") || response.status == 429 {
+        if is_throttled(response.status, error, &body) {
             let mut e = ZohoError::new(
                 ErrorKind::RateLimited,
-                "Zoho's accounts server is refusing token requests for now (too many requests); try again in a minute",
+                "Zoho's accounts server refused a new access token: it grants at most 10 per refresh token in 10 minutes, then refuses the rest of those 10 minutes; try again in 10 minutes. Keep steps from each asking for a token: give the host a key-value store (a token is then cached and shared by every step for its hour) or a platform-managed access-token",
             )
             .with_status(response.status)
             .with_code("Access Denied");
-            e.retry_after_ms = Some(60_000);
+            e.retry_after_ms = Some(GRANT_WINDOW_MS);
             return Err(e);
         }
         let token = body.get("access_token").and_then(Value::as_str).filter(|t| !t.is_empty());

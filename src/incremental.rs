@@ -125,6 +125,12 @@ pub struct SweepPage {
     /// Ids from the deleted feed (include-deleted, from the records' last page on).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted: Option<Vec<Box<RawValue>>>,
+    /// With `deleted`: whether the feed may lack deletions this sweep needs (its start is older
+    /// than Zoho keeps deletions), and why; never silently.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletions_may_be_missing: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletions_missing_why: Option<String>,
     /// A sliced sweep's slice: its number, how many, its range and what its plan cost.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slice: Option<SliceInfo>,
@@ -509,6 +515,12 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
             }
         }
     }
+    // Zoho's clock as the sweep's bound read it (the host's when unknown) says how far back
+    // the feed still reaches.
+    let gap = deleted_ids.as_ref().map(|_| {
+        let now = sweep.until.as_deref().and_then(parse_iso).unwrap_or_else(now_s);
+        deleted::retention_gap(since.as_deref(), now)
+    });
     sweep.fetched = fetched;
     sweep.served = sweep.served.max(page);
     save(client, &sweep_key(&walk_scope), &sweep)?;
@@ -523,6 +535,8 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
         cursor: cursor.and_then(|c| c.cursor),
         sweep: SweepInfo { id: sweep.sweep, since, until: sweep.until, commits_cursor: sweep.cursor, duplicates_dropped: dropped },
         deleted: deleted_ids,
+        deletions_may_be_missing: gap.as_ref().map(Option::is_some),
+        deletions_missing_why: gap.flatten(),
         slice: slice_info.take(),
         usage: client.usage(),
         stream: None,

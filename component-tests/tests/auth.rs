@@ -160,7 +160,20 @@ async fn token_endpoint_failures_are_unauthorized_with_a_hint() {
     let throttled = r#"{"error":"Access Denied","error_description":"You have made too many requests continuously. Please try again after some time.","status":"failure"}"#;
     h.sandbox.inject(Fault::status(1, 400, throttled).on_path("/oauth/"));
     let error = error_of(&h.run_as(&h.refresh_connection(), "crm-get-record", get_lead(), None).await).clone();
-    assert_eq!((error["kind"].as_str(), error["retry-after-ms"].as_u64()), (Some("rate-limited"), Some(60_000)));
+    // Zoho refuses the rest of a 10-minute window: the step waits out a whole window.
+    assert_eq!(
+        (error["kind"].as_str(), error["status"].as_u64(), error["code"].as_str(), error["retry-after-ms"].as_u64()),
+        (Some("rate-limited"), Some(400), Some("Access Denied"), Some(600_000))
+    );
+    // The same refusal on a 200 (as Zoho's other token errors come), and localized: still the throttle.
+    for (status, body) in [
+        (200, throttled.to_string()),
+        (400, r#"{"error_description":"您已连续提出过多请求，请稍后再试。 too many requests","error":"拒绝访问","status":"failure"}"#.to_string()),
+    ] {
+        h.sandbox.inject(Fault::status(1, status, &body).on_path("/oauth/"));
+        let error = error_of(&h.run_as(&h.refresh_connection(), "crm-get-record", get_lead(), None).await).clone();
+        assert_eq!((error["kind"].as_str(), error["retry-after-ms"].as_u64()), (Some("rate-limited"), Some(600_000)), "{body}");
+    }
 
     // Nothing reached the API with a missing token.
     assert!(h.requests().iter().all(|r| r.path == "/oauth/v2/token"));

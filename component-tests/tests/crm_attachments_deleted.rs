@@ -175,7 +175,10 @@ async fn deleted_records_by_type_with_zohos_entries() {
     let now = h.sandbox.clock().now();
     let deals: Vec<(String, String)> = h.sandbox.record_versions("Deals");
     let names = ["Zylker renewal", "Zoho renewal", "Acme renewal"];
-    // Deleted 61 days ago, the first has left the recycle bin; two more are deleted now.
+    // Deleted 121 days ago, the fourth has left the feed (permanently deleted ids are listed 120
+    // days); deleted 61 days ago, the first has left the recycle bin; two more are deleted now.
+    h.sandbox.clock().freeze_at(now - chrono::Duration::days(121));
+    assert!(h.sandbox.delete_record("Deals", &deals[3].0));
     let before = now - chrono::Duration::days(61);
     h.sandbox.clock().freeze_at(before);
     assert!(h.sandbox.delete_record("Deals", &deals[0].0));
@@ -187,17 +190,15 @@ async fn deleted_records_by_type_with_zohos_entries() {
 
     let outcome = h.run("crm-get-deleted-records", json!({ "record-type": "Deals" })).await;
     assert_request(&h.only_request(), &h.token, "GET", "/crm/v8/Deals/deleted", &[("type", "all"), ("page", "1"), ("per_page", "200")], None);
-    assert_eq!(
-        ok_of(&outcome),
-        &json!({
-            "data": [
-                deleted_entry(&deals[2].0, &now_at, names[2], "recycle"),
-                deleted_entry(&deals[1].0, &now_at, names[1], "recycle"),
-                deleted_entry(&deals[0].0, &old_at, names[0], "permanent"),
-            ],
-            "info": { "per_page": 200, "count": 3, "page": 1, "more_records": false }
-        })
-    );
+    // Zoho documents no order for the feed: the entries come in the sandbox's (stable, neither
+    // time nor id) order, passed through as Zoho sent them.
+    let mut entries = vec![
+        deleted_entry(&deals[2].0, &now_at, names[2], "recycle"),
+        deleted_entry(&deals[1].0, &now_at, names[1], "recycle"),
+        deleted_entry(&deals[0].0, &old_at, names[0], "permanent"),
+    ];
+    entries.sort_by_key(|e| zoho_sandbox::deleted_feed_position(e["id"].as_str().expect("id")));
+    assert_eq!(ok_of(&outcome), &json!({ "data": entries, "info": { "per_page": 200, "count": 3, "page": 1, "more_records": false } }));
     h.sandbox.clear_requests();
     let outcome = h.run("crm-get-deleted-records", json!({ "record-type": "Deals", "deleted-type": "Permanent", "page": 1, "per-page": 1 })).await;
     assert_request(&h.only_request(), &h.token, "GET", "/crm/v8/Deals/deleted", &[("type", "permanent"), ("page", "1"), ("per_page", "1")], None);

@@ -206,8 +206,9 @@ async fn convert_lead_creates_contact_account_and_deal_and_the_lead_leaves_leads
     });
     let outcome = h.run("crm-convert-lead", input).await;
     let result = ok_of(&outcome);
-    let (contact, account, deal) = (result["Contacts"].as_str().expect("contact"), result["Accounts"].as_str().expect("account"), result["Deals"].as_str().expect("deal"));
-    assert_eq!(result, &json!({ "Contacts": contact, "Accounts": account, "Deals": deal }));
+    let (contact, account, deal) =
+        (result["Contacts"].as_str().expect("contact"), result["Accounts"].as_str().expect("account"), result["Deals"].as_str().expect("deal"));
+    assert_eq!(result, &json!({ "status": "converted", "job_id": null, "Contacts": contact, "Accounts": account, "Deals": deal }));
     assert_request(
         &h.only_request(),
         &h.token,
@@ -249,7 +250,7 @@ async fn convert_lead_uses_the_given_contact_and_account_and_a_lead_without_comp
     let counts = (h.sandbox.record_count("Contacts"), h.sandbox.record_count("Accounts"), h.sandbox.record_count("Deals"));
     let input = json!({ "record-id": lead, "overwrite": true, "notify-new-entity-owner": true, "accounts": account, "contacts": contact });
     let outcome = h.run("crm-convert-lead", input).await;
-    assert_eq!(ok_of(&outcome), &json!({ "Contacts": contact, "Accounts": account, "Deals": null }));
+    assert_eq!(ok_of(&outcome), &json!({ "status": "converted", "job_id": null, "Contacts": contact, "Accounts": account, "Deals": null }));
     assert_request(
         &h.only_request(),
         &h.token,
@@ -264,7 +265,63 @@ async fn convert_lead_uses_the_given_contact_and_account_and_a_lead_without_comp
     let bare = h.sandbox.create_record("Leads", json!({ "Last_Name": "NoCompany" }));
     let outcome = h.run("crm-convert-lead", json!({ "record-id": bare })).await;
     let contact = ok_of(&outcome)["Contacts"].as_str().expect("new contact");
-    assert_eq!(ok_of(&outcome), &json!({ "Contacts": contact, "Accounts": null, "Deals": null }));
+    assert_eq!(ok_of(&outcome), &json!({ "status": "converted", "job_id": null, "Contacts": contact, "Accounts": null, "Deals": null }));
+}
+
+/// Zoho may run a conversion as a job: 202 SCHEDULED with its job id (zoho/crm-oas
+/// convert/operations/convertLead, example response-202-scheduledconversion). That is a
+/// success a flow can branch on, never an error a platform would retry into
+/// ID_ALREADY_CONVERTED.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scheduled_conversion_is_a_success_with_its_job_id() {
+    let h = Harness::new().await;
+    let lead = h.sandbox.create_record("Leads", json!({ "Last_Name": "Heavy", "Email": "heavy@bigco.com", "Company": "BigCo" }));
+    h.sandbox.add_attachment("Leads", &lead, "a.txt", "text/plain", b"a".to_vec());
+    h.sandbox.add_attachment("Leads", &lead, "b.txt", "text/plain", b"b".to_vec());
+    // A lead with two related records or more converts as a job; one with fewer, at once.
+    h.sandbox.schedule_conversions_from(Some(2));
+    let light = h.sandbox.create_record("Leads", json!({ "Last_Name": "Light" }));
+    h.sandbox.add_attachment("Leads", &light, "c.txt", "text/plain", b"c".to_vec());
+    let credits = h.sandbox.limits().credits_used;
+
+    let outcome = h.run("crm-convert-lead", json!({ "record-id": lead, "notify-lead-owner": true })).await;
+    let result = ok_of(&outcome);
+    let job = result["job_id"].as_str().expect("a job id");
+    assert!(!job.is_empty() && job.bytes().all(|b| b.is_ascii_digit()), "{job}");
+    assert_eq!(result, &json!({ "status": "scheduled", "job_id": job, "Contacts": null, "Accounts": null, "Deals": null }));
+    let sent = h.only_request();
+    assert_request(&sent, &h.token, "POST", &format!("/crm/v8/Leads/{lead}/actions/convert"), &[], Some(json!({ "data": [{ "notify_lead_owner": true }] })));
+    assert_eq!(sent.response_status, Some(202));
+    assert_eq!(
+        sent.response_body.as_deref().and_then(|b| serde_json::from_slice::<Value>(b).ok()),
+        Some(json!({ "data": [{ "code": "SCHEDULED", "details": { "job_id": job }, "message": "Convert lead scheduled successfully", "status": "success" }] }))
+    );
+    assert_eq!(h.sandbox.limits().credits_used, credits + 5, "a scheduled conversion costs its 5 credits too");
+    // The job ran: the lead left Leads, and a retry is Zoho's ID_ALREADY_CONVERTED.
+    assert!(h.sandbox.record("Leads", &lead).is_none());
+    let again = h.run("crm-convert-lead", json!({ "record-id": lead })).await;
+    assert_eq!(error_of(&again)["code"], "ID_ALREADY_CONVERTED");
+
+    h.sandbox.clear_requests();
+    let outcome = h.run("crm-convert-lead", json!({ "record-id": light })).await;
+    assert_eq!(ok_of(&outcome)["status"], "converted");
+    assert_eq!(h.only_request().response_status, Some(200));
+
+    // Zoho's own example answer, replayed: its job id comes back; one without a job id is refused.
+    let example =
+        r#"{"data":[{"code":"SCHEDULED","details":{"job_id":"1643514000006145007"},"message":"Convert lead scheduled successfully","status":"success"}]}"#;
+    h.sandbox.inject(Fault::status(1, 202, example).on_path("/crm/"));
+    let outcome = h.run("crm-convert-lead", json!({ "record-id": "1" })).await;
+    assert_eq!(ok_of(&outcome), &json!({ "status": "scheduled", "job_id": "1643514000006145007", "Contacts": null, "Accounts": null, "Deals": null }));
+    for odd in [
+        r#"{"data":[{"code":"SCHEDULED","details":{},"message":"m","status":"success"}]}"#,
+        r#"{"data":[{"code":"SCHEDULED","details":{"job_id":"x1"},"status":"success"}]}"#,
+    ] {
+        h.sandbox.inject(Fault::status(1, 202, odd).on_path("/crm/"));
+        let outcome = h.run("crm-convert-lead", json!({ "record-id": "1" })).await;
+        assert_eq!((error_of(&outcome)["kind"].as_str(), error_of(&outcome)["status"].as_u64()), (Some("zoho"), Some(202)), "{odd}");
+        assert!(error_of(&outcome)["message"].as_str().is_some_and(|m| m.contains("job id")), "{odd}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

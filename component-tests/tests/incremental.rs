@@ -128,6 +128,70 @@ async fn explicit_timestamps_and_deleted_ids() {
     assert_eq!(error_of(&outcome)["kind"], "invalid-input");
 }
 
+/// The deleted feed has no documented order and filters by `If-Modified-Since` (v7/v8 "Get List
+/// of Deleted Records"): the sweep sends its start in the header and walks the whole feed, so a
+/// deletion listed after an older one is still reported. Deletions older than the start are not
+/// this sweep's. A start older than Zoho keeps deletions (the recycle bin's 60 days) is said in
+/// the page, never silently.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_deleted_feed_is_filtered_by_the_header_and_walked_whole() {
+    let h = Harness::new().await;
+    let now = h.sandbox.clock().now();
+    h.sandbox.clock().freeze_at(now - chrono::Duration::days(2));
+    let mut made: Vec<String> = (0..10).map(|i| h.sandbox.create_record("Deals", json!({ "Deal_Name": format!("Gone {i}") }))).collect();
+    // In the feed's order, every other one was deleted two days ago: older and newer deletions
+    // alternate, as nothing in Zoho's page rules out.
+    made.sort_by_key(|id| zoho_sandbox::deleted_feed_position(id));
+    let (old, new): (Vec<String>, Vec<String>) = (made.iter().step_by(2).cloned().collect(), made.iter().skip(1).step_by(2).cloned().collect());
+    for id in &old {
+        assert!(h.sandbox.delete_record("Deals", id));
+    }
+    h.sandbox.clock().freeze_at(now);
+    let cursor = chrono::DateTime::from_timestamp(now.timestamp() - 3600, 0).expect("time").format("%Y-%m-%dT%H:%M:%S+00:00").to_string();
+    ok_of(&h.run("incremental-update-last-successful-run-date", json!({ "record-type": "Deals", "timestamp": cursor })).await);
+    for id in &new {
+        assert!(h.sandbox.delete_record("Deals", id));
+    }
+    // The feed's order puts an older deletion before a newer one: a walk that stops at the
+    // first older entry would miss deletions.
+    let first_old = old.iter().map(|id| zoho_sandbox::deleted_feed_position(id)).min().expect("old");
+    assert!(new.iter().any(|id| zoho_sandbox::deleted_feed_position(id) > first_old), "the sandbox's feed order interleaves them");
+
+    h.sandbox.clear_requests();
+    let input = json!({ "record-type": "Deals", "page": 1, "per-page": 200, "fields": "Deal_Name", "include-deleted": true });
+    let result = ok_of(&h.run("incremental-list-modified-records-by-page", input).await).clone();
+    let requests = h.requests();
+    assert_eq!(requests.len(), 2, "one COQL page, one feed page: {requests:#?}");
+    let feed = &requests[1];
+    assert_eq!((feed.method.as_str(), feed.path.as_str()), ("GET", "/crm/v8/Deals/deleted"));
+    let query: Vec<(&str, &str)> = feed.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(query, [("type", "all"), ("page", "1"), ("per_page", "200")]);
+    assert_eq!(feed.header("if-modified-since"), Some(cursor.as_str()));
+    assert_eq!(feed.header("authorization"), Some(format!("Zoho-oauthtoken {}", h.token).as_str()));
+    assert!(feed.body.is_empty());
+    let mut reported: Vec<String> = result["deleted"].as_array().expect("deleted").iter().map(|id| id.as_str().expect("id").to_string()).collect();
+    reported.sort();
+    let mut expected = new.clone();
+    expected.sort();
+    assert_eq!(reported, expected, "every deletion since the cursor, none before it");
+    assert_eq!((result["more_records"].clone(), result["records"].clone()), (json!(false), json!([])));
+    assert_eq!((result["deletions_may_be_missing"].clone(), result.get("deletions_missing_why")), (json!(false), None));
+    ok_of(&h.run("incremental-update-last-successful-run-date", json!({ "record-type": "Deals" })).await);
+
+    // A cursor 61 days old reaches back past what the recycle bin keeps: the page says so.
+    let stale = chrono::DateTime::from_timestamp(now.timestamp() - 61 * 86_400, 0).expect("time").format("%Y-%m-%dT%H:%M:%S+00:00").to_string();
+    ok_of(&h.run("incremental-update-last-successful-run-date", json!({ "record-type": "Deals", "timestamp": stale })).await);
+    h.sandbox.clear_requests();
+    let input = json!({ "record-type": "Deals", "page": 1, "per-page": 200, "fields": "Deal_Name", "include-deleted": true });
+    let result = ok_of(&h.run("incremental-list-modified-records-by-page", input).await).clone();
+    assert_eq!(h.requests()[1].header("if-modified-since"), Some(stale.as_str()));
+    assert_eq!(result["deleted"].as_array().map(Vec::len), Some(10));
+    assert_eq!(result["deletions_may_be_missing"], json!(true));
+    let why = result["deletions_missing_why"].as_str().expect("why");
+    assert!(why.starts_with(&format!("the sweep starts at {stale}, more than 60 days before Zoho's now")), "{why}");
+    assert!(why.contains("recycle bin 60 days") && why.contains("120 days"), "{why}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 6, failure_persistence: None, .. ProptestConfig::default() })]
 

@@ -115,7 +115,7 @@ fn zoho_sandbox_time(at: i64) -> String {
 async fn defaults_generate_the_id_and_token_and_renewals_go_by_zohos_clock() {
     let h = Harness::new().await;
     let before = now_s();
-    let out = enable(&h, json!({ "events": ["Deals.edit"], "notify-url": "http://[::1]:9/n" })).await;
+    let out = enable(&h, json!({ "events": ["Deals.edit", "Leads.all"], "notify-url": "http://[::1]:9/n" })).await;
     let after = now_s();
     let (body, expiry) = sent_expiry(&h);
     let id = out["channel_id"].as_str().expect("id");
@@ -123,34 +123,105 @@ async fn defaults_generate_the_id_and_token_and_renewals_go_by_zohos_clock() {
     assert!((13..=19).contains(&id.len()) && id.parse::<i64>().is_ok(), "{id}");
     assert!(token.len() == 40 && token.bytes().all(|b| b.is_ascii_hexdigit()), "{token}");
     assert_eq!((body["watch"][0]["channel_id"].as_str(), body["watch"][0]["token"].as_str()), (Some(id), Some(token)));
-    // A day, less five minutes in hand: the host clock could run ahead of Zoho's.
-    assert!((before + 86_100..=after + 86_100).contains(&expiry), "{expiry}");
+    // A week (Zoho's longest since v4, Kaizen #170), less five minutes in hand: the host clock
+    // could run ahead of Zoho's.
+    let week = 7 * 86_400;
+    assert!((before + week - 300..=after + week - 300).contains(&expiry), "{expiry}");
     assert_eq!(instant(out["channel_expiry"].as_str().expect("kept")), expiry);
     assert!((before..=after).contains(&instant(out["server_time"].as_str().expect("server time"))));
     assert_eq!(h.requests().len(), 1);
 
-    // Renew: Zoho's clock is known now, so a full day from it, and Zoho keeps it (not one hour).
+    // Renew with the id alone: Zoho's PATCH must restate notify_url and events (v8 "Update
+    // Specific Information of a Notification"), so the channel is read first, then renewed a
+    // full week from Zoho's clock (known now), and Zoho keeps it (not one hour).
     h.sandbox.clear_requests();
     let before = now_s();
     let out = ok_of(&h.run("notifications-renew", json!({ "channel-id": id })).await).clone();
     let after = now_s();
-    let (_, renewed) = sent_expiry(&h);
-    assert!((before + 86_400 - 2..=after + 86_400).contains(&renewed), "{renewed} not a day from [{before}, {after}]");
-    let sent = h.sandbox.requests()[0].json().expect("body")["watch"][0]["channel_expiry"].clone();
-    assert_request(&h.only_request(), &h.token, "PATCH", WATCH, &[], Some(json!({ "watch": [{ "channel_id": id, "channel_expiry": sent }] })));
+    let sent = h.requests();
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    assert_request(&sent[0], &h.token, "GET", WATCH, &[("channel_id", id), ("per_page", "200")], None);
+    let renewed = instant(sent[1].json().expect("body")["watch"][0]["channel_expiry"].as_str().expect("expiry"));
+    assert!((before + week - 2..=after + week).contains(&renewed), "{renewed} not a week from [{before}, {after}]");
+    let expiry_sent = sent[1].json().expect("body")["watch"][0]["channel_expiry"].clone();
+    let patch =
+        json!({ "watch": [{ "channel_id": id, "events": ["Deals.edit", "Leads.all"], "channel_expiry": expiry_sent, "notify_url": "http://[::1]:9/n" }] });
+    assert_request(&sent[1], &h.token, "PATCH", WATCH, &[], Some(patch));
+    assert_eq!(sent[1].response_status, Some(200));
     assert_eq!(instant(out["channel_expiry"].as_str().expect("kept")), renewed);
-    assert_eq!((&out["channel_id"], &out["token"], &out["events"]), (&json!(id), &Value::Null, &Value::Null));
-    assert_eq!(h.sandbox.watch_channels()[0].expiry.timestamp(), renewed);
+    assert_eq!((&out["channel_id"], &out["token"], &out["events"]), (&json!(id), &json!(token), &json!(["Deals.edit", "Leads.all"])));
+    let channel = &h.sandbox.watch_channels()[0];
+    assert_eq!(
+        (channel.expiry.timestamp(), channel.events.clone(), channel.notify_url.as_str()),
+        (renewed, vec!["Deals.edit".to_string(), "Leads.all".to_string()], "http://[::1]:9/n")
+    );
+
+    // Given the notify URL and events (as a host that keeps them does), the renewal is one PATCH.
+    h.sandbox.clear_requests();
+    let input = json!({ "channel-id": id, "expiry-minutes": 120, "notify-url": "http://[::1]:9/n", "events": ["Deals.edit", "Leads.all"] });
+    let out = ok_of(&h.run("notifications-renew", input).await).clone();
+    let only = h.only_request();
+    let expiry_sent = only.json().expect("body")["watch"][0]["channel_expiry"].clone();
+    let patch =
+        json!({ "watch": [{ "channel_id": id, "events": ["Deals.edit", "Leads.all"], "channel_expiry": expiry_sent, "notify_url": "http://[::1]:9/n" }] });
+    assert_request(&only, &h.token, "PATCH", WATCH, &[], Some(patch));
+    assert_eq!((&out["token"], &out["events"]), (&Value::Null, &json!(["Deals.edit", "Leads.all"])));
+    assert!((instant(expiry_sent.as_str().expect("expiry")) - now_s() - 7200).abs() <= 5);
+}
+
+/// Zoho refuses a PATCH that does not restate a channel's channel_id, notify_url and events
+/// (v8 "Update Specific Information of a Notification"; zoho/crm-oas example
+/// response-400-mandatorynotfound), and keeps no channel past a week: absent or later, an hour.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sandbox_refuses_what_zoho_refuses_of_a_renewal() {
+    let h = Harness::new().await;
+    enable(&h, json!({ "events": ["Leads.all"], "notify-url": "https://a.example/n", "channel-id": "321" })).await;
+    let frozen = chrono::DateTime::from_timestamp(now_s(), 0).expect("now");
+    h.sandbox.clock().freeze_at(frozen);
+    let at = |seconds: i64| chrono::DateTime::from_timestamp(frozen.timestamp() + seconds, 0).expect("time").format("%Y-%m-%dT%H:%M:%S+00:00").to_string();
+    let full = json!({ "channel_id": "321", "notify_url": "https://a.example/n", "events": ["Leads.all"], "channel_expiry": at(3_600 * 30) });
+    for missing in ["channel_id", "notify_url", "events"] {
+        let mut item = full.clone();
+        item.as_object_mut().expect("object").remove(missing);
+        let outcome = h.run("crm-raw-request", json!({ "url": "/actions/watch", "method": "PATCH", "data": json!({ "watch": [item] }).to_string() })).await;
+        assert_eq!(ok_of(&outcome)["status"], 400, "{missing}");
+        let body: Value = serde_json::from_str(ok_of(&outcome)["body"]["json"].as_str().expect("json")).expect("json");
+        assert_eq!(
+            body,
+            json!({ "code": "MANDATORY_NOT_FOUND", "details": { "api_name": missing, "json_path": format!("$.watch[0].{missing}") }, "message": "required field not found", "status": "error" })
+        );
+    }
+    // A week ahead is kept; a second more, or none, is one hour.
+    for (asked, kept) in [(Some(7 * 86_400), 7 * 86_400), (Some(7 * 86_400 + 1), 3_600), (None, 3_600)] {
+        let mut item = full.clone();
+        match asked {
+            Some(seconds) => item["channel_expiry"] = json!(at(seconds)),
+            None => {
+                item.as_object_mut().expect("object").remove("channel_expiry");
+            }
+        }
+        let method = if asked.is_some() { "PATCH" } else { "POST" };
+        let outcome = h.run("crm-raw-request", json!({ "url": "/actions/watch", "method": method, "data": json!({ "watch": [item] }).to_string() })).await;
+        assert!(ok_of(&outcome)["status"].as_u64().is_some_and(|s| s == 200 || s == 201), "{asked:?}: {}", ok_of(&outcome));
+        assert_eq!(h.sandbox.watch_channels()[0].expiry.timestamp(), frozen.timestamp() + kept, "{asked:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn renewing_an_unknown_channel_is_not_found_with_zohos_code() {
     let h = Harness::new().await;
-    let outcome = h.run("notifications-renew", json!({ "channel-id": "42", "expiry-minutes": 30 })).await;
+    let input = json!({ "channel-id": "42", "expiry-minutes": 30, "notify-url": "https://a.example/n", "events": ["Leads.all"] });
+    let outcome = h.run("notifications-renew", input).await;
     let e = error_of(&outcome);
     assert_eq!((e["kind"].as_str(), e["status"].as_u64(), e["code"].as_str()), (Some("not-found"), Some(202), Some("NOT_SUBSCRIBED")));
     assert_eq!(e["details"], json!({ "channel_id": "42" }));
     assert_eq!(h.requests().len(), 1);
+    // With the id alone, the channel is looked up first: Zoho lists none, so nothing is patched.
+    h.sandbox.clear_requests();
+    let outcome = h.run("notifications-renew", json!({ "channel-id": "42" })).await;
+    let e = error_of(&outcome);
+    assert_eq!((e["kind"].as_str(), e["code"].as_str(), &e["details"]), (Some("not-found"), Some("NOT_SUBSCRIBED"), &json!({ "channel_id": "42" })));
+    assert_request(&h.only_request(), &h.token, "GET", WATCH, &[("channel_id", "42"), ("per_page", "200")], None);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -217,11 +288,13 @@ async fn invalid_inputs_are_refused_before_anything_is_sent() {
         ("notifications-enable", json!({ "events": ["Leads.all"], "notify-url": "https://u:p@a.example/n" }), "password"),
         ("notifications-enable", json!({ "events": ["Leads.all"], "notify-url": url, "token": "t".repeat(51) }), "51 characters"),
         ("notifications-enable", json!({ "events": ["Leads.all"], "notify-url": url, "expiry-minutes": 0 }), "expiry-minutes 0"),
-        ("notifications-enable", json!({ "events": ["Leads.all"], "notify-url": url, "expiry-minutes": 1441 }), "expiry-minutes 1441"),
+        ("notifications-enable", json!({ "events": ["Leads.all"], "notify-url": url, "expiry-minutes": 10_081 }), "expiry-minutes 10081"),
         ("notifications-enable", json!({ "events": ["Leads.all"], "notify-url": url, "channel-id": "12ab" }), "not a channel id"),
         ("notifications-enable", json!({ "events": ["Leads.all"], "notify-url": url, "channel-id": "12345678901234567890" }), "not a channel id"),
         ("notifications-renew", json!({ "channel-id": "9223372036854775808" }), "not a channel id"),
-        ("notifications-renew", json!({ "channel-id": "1", "expiry-minutes": 1441 }), "expiry-minutes"),
+        ("notifications-renew", json!({ "channel-id": "1", "expiry-minutes": 10_081 }), "expiry-minutes 10081"),
+        ("notifications-renew", json!({ "channel-id": "1", "notify-url": "http://hooks.example.com/n" }), "loopback"),
+        ("notifications-renew", json!({ "channel-id": "1", "events": ["Leads.update"] }), "no operation"),
         ("notifications-disable", json!({ "channel-ids": [] }), "0 ids"),
         ("notifications-disable", json!({ "channel-ids": (0..101).map(|i| (i + 1).to_string()).collect::<Vec<_>>() }), "101 ids"),
         ("notifications-disable", json!({ "channel-ids": ["1", "1"] }), "twice"),

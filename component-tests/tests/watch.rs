@@ -31,7 +31,7 @@ async fn listener_for(url: &str) -> TcpListener {
 
 fn request(url: &str, events: &[&str], sweep_every: &str, check_every: &str) -> WatchRequest {
     let events: Vec<String> = events.iter().map(|e| e.to_string()).collect();
-    WatchRequest::new(&events, url, sweep_every, check_every, true, 1440).expect("valid flags")
+    WatchRequest::new(&events, url, sweep_every, check_every, true, 10_080).expect("valid flags")
 }
 
 fn out_file(name: &str) -> PathBuf {
@@ -265,22 +265,24 @@ async fn the_channel_is_renewed_by_zohos_clock_before_it_lapses() {
     h.sandbox.clock().freeze_at(start);
     let (listener, url) = notify_listener().await;
     let out = out_file("renew");
-    let request = request(&url, &["Deals.edit"], "1h", "200ms");
+    let request = request(&url, &["Deals.edit", "Contacts.create"], "1h", "200ms");
     // Access tokens expire by the sandbox's clock too: a grant refreshes them.
     let connection = h.refresh_connection();
+    let week = chrono::Duration::days(7);
     let summary = watching_as(runtime(), &h, &connection, &request, listener, &out, async {
         until("the channel is enabled", || h.sandbox.watch_channels().len() == 1).await;
         let first_expiry = h.sandbox.watch_channels()[0].expiry;
-        assert!(first_expiry > start + chrono::Duration::hours(23), "a day's channel: {first_expiry}");
-        assert!(watch_requests(&h, "PATCH").is_empty(), "a day left: no renewal");
-        // 23 hours on by Zoho's clock: an hour left, under the 6 hours' margin.
-        h.sandbox.clock().advance(chrono::Duration::hours(23));
-        until("the channel is renewed to a day from Zoho's now", || {
-            h.sandbox.watch_channels().first().is_some_and(|c| c.expiry > start + chrono::Duration::hours(23 + 18))
+        // A week, less the five minutes kept in hand before Zoho's clock was read.
+        assert!(first_expiry > start + week - chrono::Duration::minutes(6), "a week's channel: {first_expiry}");
+        assert!(watch_requests(&h, "PATCH").is_empty(), "a week left: no renewal");
+        // Six days on by Zoho's clock: a day left, under the 42 hours' margin (a quarter of a week).
+        h.sandbox.clock().advance(chrono::Duration::days(6));
+        until("the channel is renewed to a week from Zoho's now", || {
+            h.sandbox.watch_channels().first().is_some_and(|c| c.expiry > start + chrono::Duration::days(6) + week - chrono::Duration::minutes(1))
         })
         .await;
         // Past the first expiry: the channel lives on, never lapsed, never enabled again.
-        h.sandbox.clock().advance(chrono::Duration::hours(2));
+        h.sandbox.clock().advance(chrono::Duration::days(2));
         assert_eq!(h.sandbox.watch_channels().len(), 1);
     })
     .await;
@@ -290,12 +292,16 @@ async fn the_channel_is_renewed_by_zohos_clock_before_it_lapses() {
     assert_eq!(posts.len(), 1, "never enabled again");
     let patches = watch_requests(&h, "PATCH");
     assert!(!patches.is_empty());
+    // Each renewal restates what Zoho's PATCH requires (channel_id, notify_url, events) from
+    // the watch's own state: one request, no listing read for it.
     for patch in &patches {
         let expiry = patch.json().expect("JSON")["watch"][0]["channel_expiry"].clone();
-        let body = json!({ "watch": [{ "channel_id": summary.channel_id, "channel_expiry": expiry }] });
-        assert_eq!((patch.path.as_str(), patch.query.is_empty(), patch.json()), (WATCH_PATH, true, Some(body)));
+        let body = json!({ "watch": [{ "channel_id": summary.channel_id, "events": ["Contacts.create", "Deals.edit"], "channel_expiry": expiry, "notify_url": url }] });
+        // The token is whichever the grant issued then (asserted by the sandbox answering 200).
+        let token = patch.header("authorization").and_then(|a| a.strip_prefix("Zoho-oauthtoken ")).expect("a Zoho token").to_string();
+        assert_request(patch, &token, "PATCH", WATCH_PATH, &[], Some(body));
     }
-    // Every renewal was sent while the channel was alive by the sandbox's clock.
+    // Every renewal was sent while the channel was alive by the sandbox's clock, and Zoho took it.
     let statuses: Vec<Option<u16>> = patches.iter().map(|p| p.response_status).collect();
     assert!(statuses.iter().all(|s| *s == Some(200)), "{statuses:?}");
     // Disabled on exit (after a token refresh: the access token expired by the sandbox's clock).

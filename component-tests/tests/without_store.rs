@@ -73,6 +73,49 @@ async fn a_refresh_grant_requests_a_token_every_step_and_says_so() {
     assert_eq!(h.requests().len(), 4, "a token and a listing per step");
 }
 
+/// Zoho grants at most 10 access tokens per refresh token in 10 minutes and refuses the rest of
+/// the window (CRM v8 "Token Validity"). Without a store every step grants: the 11th step in
+/// 10 minutes is rate-limited for a whole window (not a minute), with what to do instead; once
+/// the window has passed (by Zoho's clock) steps run again.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_eleventh_grant_in_ten_minutes_is_rate_limited_for_the_window() {
+    let h = Harness::new().await;
+    let start = chrono::Utc::now();
+    h.sandbox.clock().freeze_at(start);
+    let connection = h.refresh_connection();
+    let list = json!({ "record-type": "Leads", "fields": "Last_Name", "per-page": 1 });
+    for step in 1..=10 {
+        ok_of(&run_without_store(&h, &connection, "crm-get-records", list.clone()).await);
+        assert_eq!(h.token_requests().len(), step);
+    }
+    h.sandbox.clock().advance(chrono::Duration::minutes(9));
+    h.sandbox.clear_requests();
+    let outcome = run_without_store(&h, &connection, "crm-get-records", list.clone()).await;
+    let error = error_of(&outcome);
+    assert_eq!(
+        (error["kind"].as_str(), error["status"].as_u64(), error["code"].as_str(), error["retry-after-ms"].as_u64()),
+        (Some("rate-limited"), Some(400), Some("Access Denied"), Some(600_000))
+    );
+    let message = error["message"].as_str().expect("message");
+    assert!(
+        message.contains("at most 10 per refresh token in 10 minutes") && message.contains("key-value store") && message.contains("access-token"),
+        "{message}"
+    );
+    assert!(!error.to_string().contains(zoho_sandbox::REFRESH_TOKEN) && !error.to_string().contains(zoho_sandbox::CLIENT_SECRET));
+    // The grant was asked and refused: nothing reached the API without a token.
+    let sent = h.requests();
+    assert_eq!((sent.len(), sent[0].path.as_str(), sent[0].response_status), (1, "/oauth/v2/token", Some(400)));
+    assert_eq!(
+        sent[0].response_body.as_deref().and_then(|b| serde_json::from_slice::<Value>(b).ok()),
+        Some(
+            json!({ "error_description": "You have made too many requests continuously. Please try again after some time.", "error": "Access Denied", "status": "failure" })
+        )
+    );
+    // Ten minutes after the first grant, the window has passed.
+    h.sandbox.clock().advance(chrono::Duration::minutes(1));
+    ok_of(&run_without_store(&h, &connection, "crm-get-records", list).await);
+}
+
 /// Sweeps and sync streams keep state between steps: without a store they refuse before
 /// anything is sent, naming the store the host must provide; discover keeps nothing and runs.
 #[tokio::test(flavor = "multi_thread")]

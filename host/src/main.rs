@@ -153,8 +153,8 @@ enum Command {
         /// Read each notified record, so a line carries the record, not just its id.
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         fetch_records: bool,
-        /// The channel's lifetime asked at each enable and renewal, 1 to 1440 minutes.
-        #[arg(long, default_value_t = 1440)]
+        /// The channel's lifetime asked at each enable and renewal, 1 to 10080 minutes (a week, Zoho's most).
+        #[arg(long, default_value_t = 10080)]
         expiry_minutes: u32,
         #[arg(long)]
         namespace: Option<String>,

@@ -37,7 +37,7 @@ pub struct WatchRequest {
     pub sweep_every: Duration,
     pub check_every: Duration,
     pub fetch_records: bool,
-    /// The channel's lifetime asked of Zoho at each enable and renewal (1 to 1440).
+    /// The channel's lifetime asked of Zoho at each enable and renewal (1 to 10080, a week).
     pub expiry_minutes: u32,
 }
 
@@ -48,8 +48,8 @@ impl WatchRequest {
         let path = flags::public_url(public_url)?;
         let sweep_every = flags::duration("--sweep-every", sweep_every, Duration::from_secs(1), Duration::from_secs(24 * 3600))?;
         let check_every = flags::duration("--check-every", check_every, Duration::from_millis(100), Duration::from_secs(3600))?;
-        if !(1..=1440).contains(&expiry_minutes) {
-            anyhow::bail!("--expiry-minutes {expiry_minutes} is out of range: 1 to 1440 (one day, Zoho's most)");
+        if !(1..=zoho_connector::notifications::channel::MAX_EXPIRY_MINUTES).contains(&expiry_minutes) {
+            anyhow::bail!("--expiry-minutes {expiry_minutes} is out of range: 1 to 10080 (one week, Zoho's most since API v4)");
         }
         Ok(WatchRequest { modules, public_url: public_url.to_string(), path, sweep_every, check_every, fetch_records, expiry_minutes })
     }

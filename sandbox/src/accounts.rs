@@ -1,5 +1,13 @@
 //! Zoho Accounts' token endpoint: the refresh and client-credentials grants, answered as
 //! Zoho does, failures included as HTTP 200 with an `error`.
+//!
+//! Zoho issues at most 10 access tokens per refresh token in 10 minutes, then refuses that
+//! refresh token for the rest of the window (CRM v8 "Token Validity": "You can generate a
+//! maximum of 10 access tokens from a refresh token in a span of 10 minutes. If the 10-minute
+//! throttle limit is reached, "Access Denied" exception will be thrown for the remaining
+//! time"). The refusal is HTTP 400 `{"error_description":"You have made too many requests
+//! continuously. Please try again after some time.","error":"Access Denied","status":"failure"}`.
+//! The sandbox counts grants on its own (controllable) clock.
 
 use crate::response::json_response;
 use crate::request::RecordedRequest;
@@ -10,6 +18,17 @@ use std::collections::HashMap;
 
 fn oauth_error(code: &str) -> Response {
     json_response(200, &json!({ "error": code }))
+}
+
+/// Access tokens one refresh token may be granted in [`GRANT_WINDOW_MINUTES`].
+pub const GRANTS_PER_WINDOW: usize = 10;
+pub const GRANT_WINDOW_MINUTES: i64 = 10;
+
+fn access_denied() -> Response {
+    json_response(
+        400,
+        &json!({ "error_description": "You have made too many requests continuously. Please try again after some time.", "error": "Access Denied", "status": "failure" }),
+    )
 }
 
 pub fn token(shared: &Shared, request: &RecordedRequest) -> Response {
@@ -39,6 +58,23 @@ pub fn token(shared: &Shared, request: &RecordedRequest) -> Response {
             };
             if issued_to.as_deref() != Some(param("client_id")) {
                 return oauth_error("invalid_code");
+            }
+            // The grants of the last 10 minutes: the 11th is refused until the oldest is 10
+            // minutes old (the rest of the window).
+            let now = shared.clock.now();
+            let window_start = now - chrono::Duration::minutes(GRANT_WINDOW_MINUTES);
+            let refused = {
+                let mut data = shared.data();
+                let grants = data.grants.entry(param("refresh_token").to_string()).or_default();
+                grants.retain(|at| *at > window_start);
+                let refused = grants.len() >= GRANTS_PER_WINDOW;
+                if !refused {
+                    grants.push(now);
+                }
+                refused
+            };
+            if refused {
+                return access_denied();
             }
             answer["scope"] = json!(scopes.as_ref().map(|s| s.join(" ")).unwrap_or_else(|| "ZohoCRM.modules.ALL ZohoCRM.settings.ALL".into()));
             scopes

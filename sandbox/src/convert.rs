@@ -3,6 +3,15 @@
 //! lead's Company, else a new one; none without a Company) and, when `Deals` is given, a deal.
 //! The lead leaves Leads (a later GET answers 204); converting it again is ID_ALREADY_CONVERTED.
 //! Zoho charges 5 credits per conversion (charged at the gate, `apis`).
+//!
+//! Zoho may schedule a conversion instead: 202 `{"data":[{"code":"SCHEDULED","details":
+//! {"job_id":...},"message":"Convert lead scheduled successfully","status":"success"}]}`
+//! (zoho/crm-oas `convert/operations/convertLead`, example `response-202-scheduledconversion`).
+//! Zoho does not document when; here a lead with at least [`Sandbox::schedule_conversions_from`]
+//! related records (notes and attachments) is scheduled, deterministically, and the job runs at
+//! once (a retry is then ID_ALREADY_CONVERTED, as after a real job).
+//!
+//! [`Sandbox::schedule_conversions_from`]: crate::Sandbox::schedule_conversions_from
 
 use crate::crm::writable;
 use crate::request::RecordedRequest;
@@ -77,7 +86,7 @@ pub fn convert(shared: &Shared, request: &RecordedRequest, module_name: &str, le
     let overwrite = item.get("overwrite").and_then(Value::as_bool).unwrap_or(false);
 
     // Every check before any change: a refused conversion leaves everything as it was.
-    let (lead, account_plan, contact_plan, deal_values) = {
+    let (lead, account_plan, contact_plan, deal_values, scheduled) = {
         let data = shared.data();
         if data.converted_leads.contains_key(lead_id) {
             return lead_refused("ID_ALREADY_CONVERTED", "id already converted");
@@ -109,7 +118,8 @@ pub fn convert(shared: &Shared, request: &RecordedRequest, module_name: &str, le
         };
         let account_plan = accounts.or_else(|| find("Accounts", "Account_Name", text(&lead, "Company")));
         let contact_plan = contacts.or_else(|| find("Contacts", "Email", text(&lead, "Email")));
-        (lead, account_plan, contact_plan, deal_values)
+        let scheduled = data.convert_schedule_from.is_some_and(|from| related_records(&data, lead_id) >= from);
+        (lead, account_plan, contact_plan, deal_values, scheduled)
     };
     let now = shared.clock.now();
     let account = match (account_plan, text(&lead, "Company")) {
@@ -174,5 +184,26 @@ pub fn convert(shared: &Shared, request: &RecordedRequest, module_name: &str, le
         }
     }
     data.converted_leads.insert(lead_id.to_string(), details.clone());
-    json_response(200, &json!({ "data": [{ "code": "SUCCESS", "details": details, "message": "The record has been converted successfully", "status": "success" }] }))
+    if scheduled {
+        let job_id = data.next_id.to_string();
+        data.next_id += 1;
+        return json_response(
+            202,
+            &json!({ "data": [{ "code": "SCHEDULED", "details": { "job_id": job_id }, "message": "Convert lead scheduled successfully", "status": "success" }] }),
+        );
+    }
+    json_response(
+        200,
+        &json!({ "data": [{ "code": "SUCCESS", "details": details, "message": "The record has been converted successfully", "status": "success" }] }),
+    )
+}
+
+/// The lead's related records that make a conversion heavy: its attachments and notes.
+fn related_records(data: &crate::state::Data, lead_id: &str) -> usize {
+    let attachments = data.attachments.get(&("Leads".to_string(), lead_id.to_string())).map_or(0, Vec::len);
+    let notes = data
+        .modules
+        .get("Notes")
+        .map_or(0, |notes| notes.records.values().filter(|n| n.get("Parent_Id").and_then(|p| p.get("id")).and_then(Value::as_str) == Some(lead_id)).count());
+    attachments + notes
 }

@@ -351,9 +351,20 @@ pub fn delete(shared: &Shared, module_name: &str, id: &str) -> Response {
 
 /// Days a deleted record stays in the recycle bin before Zoho deletes it for good.
 const RECYCLE_BIN_DAYS: i64 = 60;
+/// Days a permanently deleted record's id stays in the feed (v7/v8 "Get List of Deleted
+/// Records": the recycle bin keeps 60 days, permanently deleted ids 120).
+const PERMANENT_DAYS: i64 = 120;
 
-/// `GET /{module}/deleted?type=all|recycle|permanent&page&per_page`: newest first, paged; a
-/// record deleted more than 60 days ago has left the recycle bin (`permanent`).
+/// Where an id stands in the feed: Zoho documents no order for it, so the sandbox answers in
+/// an order that is stable from page to page but neither deletion time nor id.
+pub fn feed_position(id: &str) -> u64 {
+    id.parse::<u64>().unwrap_or(0).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17)
+}
+
+/// `GET /{module}/deleted?type=all|recycle|permanent&page&per_page`, paged in no time order
+/// (Zoho documents none); `If-Modified-Since` keeps the deletions at or after it. A record
+/// deleted more than 60 days ago has left the recycle bin (`permanent`); after 120 days it has
+/// left the feed.
 pub fn deleted(shared: &Shared, request: &RecordedRequest, module_name: &str) -> Response {
     let now = shared.clock.now();
     let data = shared.data();
@@ -368,22 +379,29 @@ pub fn deleted(shared: &Shared, request: &RecordedRequest, module_name: &str) ->
         (Ok(per_page), Ok(page)) => (per_page, page),
         (Err(e), _) | (_, Err(e)) => return e,
     };
+    let since = match request.header("if-modified-since") {
+        None => None,
+        Some(text) => match parse_time(text) {
+            Some(t) => Some(t),
+            None => return error_response(400, "INVALID_DATA", "invalid If-Modified-Since header", json!({ "header_name": "If-Modified-Since" })),
+        },
+    };
     let bin_start = now - chrono::Duration::days(RECYCLE_BIN_DAYS);
-    let all: Vec<Value> = data
-        .deleted
-        .get(module_name)
-        .map(|d| {
-            d.iter()
-                .rev()
-                .map(|(id, at)| (id, at, if *at < bin_start { "permanent" } else { "recycle" }))
-                .filter(|(_, _, kind)| wanted == "all" || wanted == *kind)
-                .map(|(id, at, kind)| {
-                    let name = data.deleted_names.get(&(module_name.to_string(), id.clone())).cloned().unwrap_or_else(|| id.clone());
-                    json!({ "id": id, "deleted_time": Clock::zoho_time(*at), "deleted_by": seed::owner(), "display_name": name, "type": kind, "created_by": seed::owner() })
-                })
-                .collect()
+    let feed_start = now - chrono::Duration::days(PERMANENT_DAYS);
+    let mut entries: Vec<&(String, DateTime<Utc>)> =
+        data.deleted.get(module_name).map(|d| d.iter().filter(|(_, at)| *at >= feed_start && since.is_none_or(|s| *at >= s)).collect()).unwrap_or_default();
+    entries.sort_by_key(|(id, _)| feed_position(id));
+    let all: Vec<Value> = entries
+        .into_iter()
+        .map(|(id, at)| (id, at, if *at < bin_start { "permanent" } else { "recycle" }))
+        .filter(|(_, _, kind)| wanted == "all" || wanted == *kind)
+        .map(|(id, at, kind)| {
+            let name = data.deleted_names.get(&(module_name.to_string(), id.clone())).cloned().unwrap_or_else(|| id.clone());
+            json!({ "id": id, "deleted_time": Clock::zoho_time(*at), "deleted_by": seed::owner(), "display_name": name, "type": kind, "created_by": seed::owner() })
         })
-        .unwrap_or_default();
+        .collect();
+    // Nothing (left) to list: 204, as every empty listing (Zoho's page names no other answer
+    // for a filtered feed with nothing in it; the component reads a 304 the same way).
     let slice: Vec<Value> = all.iter().skip((page - 1).saturating_mul(per_page)).take(per_page).cloned().collect();
     if slice.is_empty() {
         return empty_response(204);

@@ -324,6 +324,19 @@ impl Sandbox {
     }
 }
 
+/// Where a deleted record's id stands in `/{module}/deleted` (smaller first): a stable order that
+/// is neither time nor id, as Zoho documents none.
+pub use crm::feed_position as deleted_feed_position;
+
+impl Sandbox {
+    /// From now on a lead with at least `related` notes and attachments converts as a scheduled
+    /// job (202 SCHEDULED with a job id; `Some(0)`: every conversion); `None`: at once (200).
+    /// Zoho documents the 202 answer, not when it chooses it.
+    pub fn schedule_conversions_from(&self, related: Option<usize>) {
+        self.shared.data().convert_schedule_from = related;
+    }
+}
+
 impl Sandbox {
     /// The sandbox's routes over its own state, to serve on another listener as well (the
     /// bench's connection-counting and TLS fronts).

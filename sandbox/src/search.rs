@@ -1,6 +1,13 @@
 //! `GET /crm/v8/{module}/search`: Zoho's criteria grammar (`((Field:operator:value)and(...))`,
-//! backslash escapes in values), or an email, phone or word search; paged up to Zoho's
-//! 2,000-record reach, 204 when nothing matches.
+//! with or without parentheses around the whole, spaces around and/or allowed), or an email,
+//! phone or word search; paged up to Zoho's 2,000-record reach, 204 when nothing matches.
+//!
+//! As Zoho's v8 "Search Records" says (zoho/crm-oas `module_search` searchRecords): in a value
+//! `\(`, `\)` and `\,` are the character, `\\` ending the value is one backslash, any other
+//! backslash is itself; `criteria` is at most 3,000 characters, `word` 2 to 100, `phone` 3 to 50
+//! and `^[+]?[0-9\s\-\(\)\.]+$`, `email` at most 255: past them, 400 INVALID_REQUEST (the
+//! file's code for "one or more invalid parameter values"); none of the four is
+//! EXPECTED_PARAM_MISSING with their `param_names`.
 
 use crate::crm::project;
 use crate::params;
@@ -11,6 +18,14 @@ use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 const MAX_CONDITIONS: usize = 10;
+/// Longest `criteria`, in characters.
+const MAX_CRITERIA_CHARS: usize = 3_000;
+/// `word` and `phone` lengths, and the longest `email`, in characters.
+const WORD_CHARS: std::ops::RangeInclusive<usize> = 2..=100;
+const PHONE_CHARS: std::ops::RangeInclusive<usize> = 3..=50;
+const MAX_EMAIL_CHARS: usize = 255;
+/// Characters a backslash escapes anywhere in a value.
+const SPECIAL: [char; 3] = ['(', ')', ','];
 /// Records a search reaches with page × per_page.
 const SEARCH_REACH: usize = 2_000;
 const OPERATORS: [&str; 10] = ["equals", "not_equal", "starts_with", "in", "not_in", "greater_than", "greater_equal", "less_than", "less_equal", "between"];
@@ -38,14 +53,16 @@ fn query_error(reason: &str) -> QueryError {
     QueryError(json!({ "reason": reason }))
 }
 
-/// Parses Zoho's criteria text.
+/// Parses Zoho's criteria text: groups joined with and/or, the whole in parentheses or not.
 pub fn parse(text: &str) -> Result<Criteria, QueryError> {
     let chars: Vec<char> = text.chars().collect();
     let mut at = 0;
-    let criteria = group(&chars, &mut at)?;
+    let first = group(&chars, &mut at)?;
+    let rest = joined(&chars, &mut at)?;
     if at != chars.len() {
         return Err(query_error("the criteria continues after its closing parenthesis"));
     }
+    let criteria = if rest.is_empty() { first } else { Criteria::Group(Box::new(first), rest) };
     if conditions(&criteria) > MAX_CONDITIONS {
         return Err(QueryError(json!({ "reason": "more than 10 conditions in the criteria", "limit": MAX_CONDITIONS })));
     }
@@ -69,21 +86,40 @@ fn group(chars: &[char], at: &mut usize) -> Result<Criteria, QueryError> {
         return Ok(Criteria::Condition(condition));
     }
     let first = group(chars, at)?;
+    let rest = joined(chars, at)?;
+    if chars.get(*at) != Some(&')') {
+        return Err(query_error("conditions are joined with and or or"));
+    }
+    *at += 1;
+    Ok(Criteria::Group(Box::new(first), rest))
+}
+
+/// The `and (...)` / `or (...)` that follow a group, spaces around the word allowed; stops
+/// before a `)` or the end.
+fn joined(chars: &[char], at: &mut usize) -> Result<Vec<(bool, Criteria)>, QueryError> {
     let mut rest = Vec::new();
     loop {
-        match chars.get(*at) {
-            Some(')') => {
-                *at += 1;
-                return Ok(Criteria::Group(Box::new(first), rest));
+        let mut ahead = *at;
+        while chars.get(ahead).is_some_and(|c| *c == ' ') {
+            ahead += 1;
+        }
+        match chars.get(ahead) {
+            None | Some(')') => {
+                *at = ahead;
+                return Ok(rest);
             }
             Some('a' | 'A' | 'o' | 'O') => {
-                let word: String = chars[*at..].iter().take_while(|c| c.is_ascii_alphabetic()).collect();
+                let word: String = chars[ahead..].iter().take_while(|c| c.is_ascii_alphabetic()).collect();
                 let and = match word.to_ascii_lowercase().as_str() {
                     "and" => true,
                     "or" => false,
                     _ => return Err(query_error("conditions are joined with and or or")),
                 };
-                *at += word.len();
+                ahead += word.len();
+                while chars.get(ahead).is_some_and(|c| *c == ' ') {
+                    ahead += 1;
+                }
+                *at = ahead;
                 rest.push((and, group(chars, at)?));
             }
             _ => return Err(query_error("conditions are joined with and or or")),
@@ -122,10 +158,18 @@ fn condition(chars: &[char], at: &mut usize) -> Result<Condition, QueryError> {
         *at += 1;
         match c {
             '\\' => {
-                let Some(&escaped) = chars.get(*at) else { return Err(query_error("the criteria ends inside an escape")) };
-                *at += 1;
+                // `\(`, `\)`, `\,` are the character; `\\` right before the closing `)` is one
+                // backslash (an escaped last character); any other backslash is itself.
+                let next = chars.get(*at).copied();
+                let escaped_last = next == Some('\\') && chars.get(*at + 1) == Some(&')');
+                let kept = if next.is_some_and(|n| SPECIAL.contains(&n)) || escaped_last {
+                    *at += 1;
+                    next.unwrap_or('\\')
+                } else {
+                    '\\'
+                };
                 if let Some(last) = values.last_mut() {
-                    last.push(escaped);
+                    last.push(kept);
                 }
             }
             ')' => break,
@@ -242,6 +286,35 @@ pub(crate) fn found(record: &Map<String, Value>, module: &Module, search: &Searc
     }
 }
 
+/// The refusal of a search parameter past what Zoho's v8 search takes (lengths in characters,
+/// the phone's pattern), or None.
+fn invalid_term(name: &str, value: &str) -> Option<Response> {
+    let count = value.chars().count();
+    let (why, details) = match name {
+        "criteria" if count > MAX_CRITERIA_CHARS => {
+            ("criteria is longer than 3000 characters", json!({ "param_name": name, "maximum_length": MAX_CRITERIA_CHARS }))
+        }
+        "word" if !WORD_CHARS.contains(&count) => {
+            ("word must be 2 to 100 characters", json!({ "param_name": name, "minimum_length": WORD_CHARS.start(), "maximum_length": WORD_CHARS.end() }))
+        }
+        "phone" if !PHONE_CHARS.contains(&count) => {
+            ("phone must be 3 to 50 characters", json!({ "param_name": name, "minimum_length": PHONE_CHARS.start(), "maximum_length": PHONE_CHARS.end() }))
+        }
+        "phone" if !is_phone(value) => {
+            ("phone may hold only digits, spaces, - ( ) . and a leading +", json!({ "param_name": name, "pattern": "^[+]?[0-9\\s\\-\\(\\)\\.]+$" }))
+        }
+        "email" if count > MAX_EMAIL_CHARS => ("email is longer than 255 characters", json!({ "param_name": name, "maximum_length": MAX_EMAIL_CHARS })),
+        _ => return None,
+    };
+    Some(error_response(400, "INVALID_REQUEST", why, details))
+}
+
+/// `^[+]?[0-9\s\-\(\)\.]+$`.
+fn is_phone(text: &str) -> bool {
+    let rest = text.strip_prefix('+').unwrap_or(text);
+    !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit() || c.is_whitespace() || matches!(c, '-' | '(' | ')' | '.'))
+}
+
 /// Leads converted, and records awaiting approval, are left out unless asked for.
 fn state_fits(record: &Map<String, Value>, param: Option<&str>, key: &str, default: bool) -> bool {
     let value = record.get(key).and_then(Value::as_bool).unwrap_or(default);
@@ -254,13 +327,18 @@ fn state_fits(record: &Map<String, Value>, param: Option<&str>, key: &str, defau
 
 pub fn search(shared: &Shared, request: &RecordedRequest, module_name: &str) -> Response {
     let data = shared.data();
-    let Some(module) = data.modules.get(module_name) else { return invalid_module() };
+    let Some(module) = data.modules.get(module_name) else {
+        return invalid_module();
+    };
     let given: Vec<(&str, &str)> = ["criteria", "email", "phone", "word"].into_iter().filter_map(|p| request.query_param(p).map(|v| (p, v))).collect();
-    // module_search.json's `Mandatory_Param_Missing`; with several, Kaizen #30 ("Parameters in
+    if let Some(refusal) = given.iter().find_map(|(name, value)| invalid_term(name, value)) {
+        return refusal;
+    }
+    // module_search.json's `Mandatory_Param_Missing` (Zoho's example answer MissingParameter); with several, Kaizen #30 ("Parameters in
     // Zoho CRM APIs, part 2"): only one works, in the order criteria, email, phone, word.
     let search = match given.first() {
         None => {
-            return error_response(400, "EXPECTED_PARAM_MISSING", "One of the expected parameter is missing", json!({ "param_names": ["criteria", "email", "phone", "word"] }))
+            return error_response(400, "EXPECTED_PARAM_MISSING", "one of the expected parameter is missing", json!({ "param_names": ["criteria", "email", "phone", "word"] }))
         }
         Some(("criteria", text)) => match parse(text) {
             Err(QueryError(details)) => return invalid_query(details),
@@ -315,6 +393,42 @@ pub fn search(shared: &Shared, request: &RecordedRequest, module_name: &str) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zohos_samples_without_outer_parentheses_and_with_spaces_parse() {
+        let one = |field: &str, value: &str| Criteria::Condition(Condition { field: field.into(), operator: "equals".into(), values: vec![value.into()] });
+        let both = Criteria::Group(Box::new(one("Company", "Zylker")), vec![(true, one("Lead_Status", "Qualified"))]);
+        assert_eq!(parse("((Company:equals:Zylker) and (Lead_Status:equals:Qualified))").unwrap(), both);
+        assert_eq!(parse("(Company:equals:Zylker) and (Lead_Status:equals:Qualified)").unwrap(), both);
+        assert_eq!(parse("(Company:equals:Zylker)AND(Lead_Status:equals:Qualified)").unwrap(), both);
+        for bad in ["(A:equals:x) (B:equals:y)", "(A:equals:x) and", "(A:equals:x) nand (B:equals:y)", "and (A:equals:x)"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_backslash_escapes_only_brackets_commas_and_a_last_backslash() {
+        let value = |text: &str| match parse(text).unwrap() {
+            Criteria::Condition(c) => c.values,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(value(r"(Last_Name:equals:K\\)"), [r"K\"]);
+        assert_eq!(value(r"(Path:equals:C:\x\y)"), [r"C:\x\y"]);
+        assert_eq!(value(r"(Path:equals:a\\\)"), [r"a\\"]);
+        assert_eq!(value(r"(Path:equals:a\\\\)"), [r"a\\\"]);
+        assert_eq!(value(r"(A:equals:\(b\)\,)"), ["(b),"]);
+        assert!(parse(r"(Last_Name:equals:K\)").is_err(), "an unescaped last backslash swallows the )");
+    }
+
+    #[test]
+    fn terms_past_zohos_lengths_are_invalid_requests() {
+        assert!(invalid_term("word", "ab").is_none() && invalid_term("word", &"w".repeat(100)).is_none());
+        assert!(invalid_term("word", "a").is_some() && invalid_term("word", &"w".repeat(101)).is_some());
+        assert!(invalid_term("phone", "+1 (555) 123-45.67").is_none() && invalid_term("phone", "55").is_some());
+        assert!(invalid_term("phone", "555-CALL").is_some() && invalid_term("phone", &"5".repeat(51)).is_some());
+        assert!(invalid_term("email", &"e".repeat(255)).is_none() && invalid_term("email", &"e".repeat(256)).is_some());
+        assert!(invalid_term("criteria", &"c".repeat(3000)).is_none() && invalid_term("criteria", &"c".repeat(3001)).is_some());
+    }
 
     #[test]
     fn the_grammar_and_its_escapes() {

@@ -90,6 +90,8 @@ pub struct Data {
     pub clients: HashMap<String, String>,
     /// refresh token → the client it was issued to
     pub refresh_tokens: HashMap<String, String>,
+    /// refresh token → when each access token of the last 10 minutes was granted from it
+    pub grants: HashMap<String, Vec<chrono::DateTime<chrono::Utc>>>,
     /// Self Client organizations (the `<org id>` of `ZohoCRM.<org id>`).
     pub orgs: HashSet<String>,
     pub oauth: OAuthSettings,
@@ -105,6 +107,9 @@ pub struct Data {
     /// Read If-Modified-Since as "modified after" (a record of the header's own second is out);
     /// the default lists that second too (see `crm::list`).
     pub if_modified_since_exclusive: bool,
+    /// Related records (notes, attachments) from which a lead's conversion is scheduled (202
+    /// SCHEDULED); `None`: every conversion is immediate.
+    pub convert_schedule_from: Option<usize>,
     pub next_id: u64,
     pub next_token: u64,
 }

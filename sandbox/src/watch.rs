@@ -1,8 +1,10 @@
 //! Zoho CRM's Notifications API (`/crm/v8/actions/watch`) as notifications.json documents it:
 //! POST enables channels (201, one outcome per item), GET lists them (204 when none), PUT
 //! replaces a channel, PATCH updates the keys given, DELETE `?channel_ids=` disables. A channel
-//! expires by the sandbox's clock (absent or more than a day ahead: one hour, as Zoho says);
-//! an expired channel leaves the listing and gets no deliveries (`deliveries.rs`).
+//! expires by the sandbox's clock (absent or more than a week ahead: one hour, as Zoho says);
+//! an expired channel leaves the listing and gets no deliveries (`deliveries.rs`). A PATCH
+//! must restate each channel's `channel_id`, `notify_url` and `events` (v8 "Update Specific
+//! Information of a Notification"), else 400 MANDATORY_NOT_FOUND as Zoho's own example answers.
 
 use crate::clock::Clock;
 use crate::metadata;
@@ -21,6 +23,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub const MAX_TOKEN_CHARS: usize = 50;
 /// The operations an event names.
 const OPERATIONS: [&str; 4] = ["create", "edit", "delete", "all"];
+/// A channel's longest life: one week since API v4 (Kaizen #170, "FAQs on Notification APIs":
+/// "From V4, the default expiry time remains one hour, but the maximum limit is one week").
+pub const LONGEST_EXPIRY_DAYS: i64 = 7;
+/// The keys a PATCH must give for each channel, in the order Zoho's page lists them
+/// (zoho/crm-oas `notifications/operations/updateNotificationInfo`: channel_id, notify_url and
+/// events REQ; its example `response-400-mandatorynotfound` names notify_url).
+const PATCH_MANDATORY: [&str; 3] = ["channel_id", "notify_url", "events"];
 
 /// A channel as the sandbox keeps it.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,14 +106,14 @@ fn channel_id(value: &Value) -> Option<i64> {
     }
 }
 
-/// The expiry Zoho keeps: the one asked if it is ahead by at most a day, else one hour.
+/// The expiry Zoho keeps: the one asked if it is ahead by at most a week, else one hour.
 fn expiry(given: Option<&Value>, now: DateTime<Utc>) -> Result<DateTime<Utc>, ()> {
     let default = now + Duration::hours(1);
     match given {
         None | Some(Value::Null) => Ok(default),
         Some(Value::String(text)) => {
             let at = DateTime::parse_from_rfc3339(text).map_err(|_| ())?.with_timezone(&Utc);
-            Ok(if at <= now || at > now + Duration::days(1) { default } else { at })
+            Ok(if at <= now || at > now + Duration::days(LONGEST_EXPIRY_DAYS) { default } else { at })
         }
         Some(_) => Err(()),
     }
@@ -260,6 +269,14 @@ fn write(shared: &Shared, request: &RecordedRequest, kind: Write) -> Response {
         Ok(items) => items,
         Err(refusal) => return refusal,
     };
+    if kind == Write::Update {
+        // Zoho refuses the whole PATCH, top-level, when a channel misses a mandatory key.
+        for (index, item) in items.iter().enumerate() {
+            if let Some(key) = PATCH_MANDATORY.iter().find(|k| item.get(**k).is_none_or(Value::is_null)) {
+                return json_response(400, &mandatory(key, format!("$.watch[{index}].{key}")));
+            }
+        }
+    }
     let modules = module_names(shared);
     let now = shared.clock.now();
     let base = api_base(request);
@@ -357,12 +374,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn expiry_is_one_hour_when_absent_past_or_beyond_a_day() {
+    fn expiry_is_one_hour_when_absent_past_or_beyond_a_week() {
         let now = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
         let hour = now + Duration::hours(1);
         assert_eq!(expiry(None, now), Ok(hour));
-        assert_eq!(expiry(Some(&json!("2026-01-02T00:00:00+00:00")), now), Ok(now + Duration::days(1)));
-        assert_eq!(expiry(Some(&json!("2026-01-02T00:00:01+00:00")), now), Ok(hour));
+        assert_eq!(expiry(Some(&json!("2026-01-02T00:00:01+00:00")), now), Ok(now + Duration::days(1) + Duration::seconds(1)));
+        assert_eq!(expiry(Some(&json!("2026-01-08T00:00:00+00:00")), now), Ok(now + Duration::days(7)));
+        assert_eq!(expiry(Some(&json!("2026-01-08T00:00:01+00:00")), now), Ok(hour));
         assert_eq!(expiry(Some(&json!("2025-12-31T23:00:00-07:00")), now), Ok(now + Duration::hours(6)));
         assert_eq!(expiry(Some(&json!("2025-12-31T00:00:00Z")), now), Ok(hour));
         assert!(expiry(Some(&json!("tomorrow")), now).is_err());

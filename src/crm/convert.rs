@@ -68,7 +68,19 @@ struct Details {
 
 #[derive(Deserialize)]
 struct Outcome {
+    code: Option<String>,
     details: Option<Details>,
+}
+
+/// A scheduled conversion's outcome: `details.job_id`.
+#[derive(Deserialize)]
+struct Scheduled {
+    details: Option<Job>,
+}
+
+#[derive(Deserialize)]
+struct Job {
+    job_id: Option<String>,
 }
 
 fn odd_answer(why: &str) -> ZohoError {
@@ -89,14 +101,23 @@ pub fn convert_lead(client: &Client, input: &ConvertLeadInput) -> Result<String>
     let body = convert_body(input)?;
     let call = ApiCall::new(Method::Post, format!("/crm/v8/Leads/{id}/actions/convert")).body(body).credits(CONVERT_CREDITS);
     let response = client.send(call)?;
-    let outcome = single_outcome(&response)?;
+    let text = single_outcome(&response)?;
+    // Zoho may run the conversion as a job: 202 with `{"code":"SCHEDULED","details":{"job_id"}}`
+    // (zoho/crm-oas convert/operations/convertLead, example response-202-scheduledconversion).
+    // That is a success the flow branches on; retried, it would be ID_ALREADY_CONVERTED.
+    if serde_json::from_str::<Outcome>(&text).ok().and_then(|o| o.code).as_deref() == Some("SCHEDULED") {
+        let scheduled: Scheduled = serde_json::from_str(&text).map_err(|e| odd_answer(&format!("the scheduled job's details ({e})")))?;
+        let job_id = scheduled.details.and_then(|d| d.job_id).filter(|id| validate::record_id(id).is_ok());
+        let job_id = job_id.ok_or_else(|| odd_answer("a Zoho job id for the scheduled conversion").with_status(response.status))?;
+        return Ok(json!({ "status": "scheduled", "job_id": job_id, "Contacts": null, "Accounts": null, "Deals": null }).to_string());
+    }
     // Only the three ids are read; everything else in the outcome is skipped unbuilt.
-    let outcome: Outcome = serde_json::from_str(&outcome).map_err(|e| odd_answer(&format!("the expected details ({e})")))?;
+    let outcome: Outcome = serde_json::from_str(&text).map_err(|e| odd_answer(&format!("the expected details ({e})")))?;
     let details = outcome.details.ok_or_else(|| odd_answer("details"))?;
     let contact = converted_id("Contacts", details.Contacts)?.ok_or_else(|| odd_answer("the contact's id"))?;
     let account = converted_id("Accounts", details.Accounts)?;
     let deal = converted_id("Deals", details.Deals)?;
-    Ok(json!({ "Contacts": contact, "Accounts": account, "Deals": deal }).to_string())
+    Ok(json!({ "status": "converted", "job_id": null, "Contacts": contact, "Accounts": account, "Deals": deal }).to_string())
 }
 
 #[cfg(test)]

@@ -11,8 +11,10 @@ pub const MAX_EVENTS: usize = 100;
 pub const MAX_TOKEN_CHARS: usize = 50;
 /// Longest notify URL accepted.
 pub const MAX_NOTIFY_URL_CHARS: usize = 2_000;
-/// Zoho's longest channel life: one day (a later expiry silently becomes one hour).
-pub const MAX_EXPIRY_MINUTES: u32 = 1_440;
+/// Zoho's longest channel life: one week since API v4 (Kaizen #170, "FAQs on Notification
+/// APIs": "From V4, the default expiry time remains one hour, but the maximum limit is one
+/// week"); a later expiry silently becomes one hour.
+pub const MAX_EXPIRY_MINUTES: u32 = 10_080;
 /// Digits of Zoho's long (channel ids are `long`).
 pub const MAX_CHANNEL_ID_DIGITS: usize = 19;
 /// The operations an event names.
@@ -137,7 +139,9 @@ pub fn token(token: Option<&str>) -> Result<String> {
 pub fn expiry_minutes(minutes: Option<u32>) -> Result<u32> {
     match minutes.unwrap_or(MAX_EXPIRY_MINUTES) {
         m @ 1..=MAX_EXPIRY_MINUTES => Ok(m),
-        m => Err(ZohoError::invalid_input(format!("expiry-minutes {m} is out of range: a channel lives 1 to {MAX_EXPIRY_MINUTES} minutes (one day, Zoho's most)"))),
+        m => Err(ZohoError::invalid_input(format!(
+            "expiry-minutes {m} is out of range: a channel lives 1 to {MAX_EXPIRY_MINUTES} minutes (one week, Zoho's most)"
+        ))),
     }
 }
 
@@ -192,7 +196,7 @@ mod tests {
         assert!(token(Some("a\u{200b}")).is_err());
         assert_eq!(token(None).unwrap().len(), 40);
         assert_eq!(token(Some("")).unwrap().len(), 40);
-        assert_eq!((expiry_minutes(None).unwrap(), expiry_minutes(Some(1)).unwrap()), (1440, 1));
-        assert!(expiry_minutes(Some(0)).is_err() && expiry_minutes(Some(1441)).is_err() && expiry_minutes(Some(u32::MAX)).is_err());
+        assert_eq!((expiry_minutes(None).unwrap(), expiry_minutes(Some(1)).unwrap(), expiry_minutes(Some(10_080)).unwrap()), (10_080, 1, 10_080));
+        assert!(expiry_minutes(Some(0)).is_err() && expiry_minutes(Some(10_081)).is_err() && expiry_minutes(Some(u32::MAX)).is_err());
     }
 }

@@ -26,10 +26,11 @@ const CLOCK_KEY: &str = "notifications/server-clock-offset-s";
 const CLOCK_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// A difference larger than this is a broken Date header, not a clock.
 const MAX_CLOCK_OFFSET_S: i64 = 366 * 24 * 60 * 60;
-/// With Zoho's clock unknown, a channel is asked at most a day less this: a host clock running
+/// With Zoho's clock unknown, a channel is asked at most a week less this: a host clock running
 /// up to five minutes ahead cannot push it past Zoho's limit, which Zoho turns into one hour.
 const HOST_CLOCK_MARGIN_S: i64 = 5 * 60;
-const DAY_S: i64 = 24 * 60 * 60;
+/// Zoho's longest channel life in seconds (one week; see [`channel::MAX_EXPIRY_MINUTES`]).
+const LONGEST_S: i64 = channel::MAX_EXPIRY_MINUTES as i64 * 60;
 
 fn host_now_s() -> Seconds {
     i64::try_from(now_ms() / 1000).unwrap_or(i64::MAX)
@@ -53,14 +54,14 @@ fn remember_clock(client: &Client, response: &Response) -> Option<Seconds> {
 
 /// `minutes` from now as Zoho's ISO time. "Now" is Zoho's clock as an earlier answer's `Date`
 /// showed it; before the first answer (nothing to read it from) it is the host's clock, and a
-/// day-long expiry keeps [`HOST_CLOCK_MARGIN_S`] in hand.
+/// week-long expiry keeps [`HOST_CLOCK_MARGIN_S`] in hand.
 fn expiry_at(client: &Client, minutes: u32) -> String {
     let offset = get_fresh(client.storage, CLOCK_KEY, CLOCK_TTL).ok().flatten().and_then(|v| v.as_i64()).filter(|o| o.unsigned_abs() <= MAX_CLOCK_OFFSET_S.unsigned_abs());
     let (now, margin) = match offset {
         Some(offset) => (host_now_s().saturating_add(offset), 0),
         None => (host_now_s(), HOST_CLOCK_MARGIN_S),
     };
-    let ahead = (i64::from(minutes) * 60).min(DAY_S - margin);
+    let ahead = (i64::from(minutes) * 60).min(LONGEST_S - margin);
     format_iso(now.saturating_add(ahead))
 }
 
@@ -144,15 +145,94 @@ pub fn enable(client: &Client, input: &EnableInput) -> Result<String> {
     Ok(channel_answer(&channel_id, Some(&token), &kept.unwrap_or(expiry), Some(&events), server))
 }
 
-/// Move a channel's expiry: `PATCH /crm/v8/actions/watch` with the channel's id and new
-/// expiry only (notifications.json requires no other key).
+/// What a renewal restates of the channel: its notify URL and events, and its token when the
+/// channel was read.
+struct Restated {
+    notify_url: String,
+    events: Vec<String>,
+    token: Option<String>,
+}
+
+/// The channel as Zoho lists it (`GET /crm/v8/actions/watch?channel_id=`): one entry per module
+/// it watches, so its events are every entry's, in the order listed. None when Zoho lists no
+/// such channel (never enabled, disabled, or expired).
+fn read_channel(client: &Client, channel_id: &str) -> Result<Option<Restated>> {
+    let call = ApiCall::new(Method::Get, WATCH_PATH).query("channel_id", channel_id).query("per_page", MAX_LIST_PER_PAGE.to_string());
+    let response = client.send(call)?;
+    remember_clock(client, &response);
+    match response.status {
+        204 => return Ok(None),
+        200 => {}
+        _ => return Err(error_from_response(&response)),
+    }
+    let body = small_json(metadata_sized(&response)?)?;
+    let odd = |why: &str| ZohoError::new(ErrorKind::Zoho, format!("Zoho's listing of channel {channel_id} {why}")).with_status(200);
+    let entries = body.get("watch").and_then(Value::as_array).ok_or_else(|| odd("has no watch array"))?;
+    let mut restated: Option<Restated> = None;
+    for entry in entries.iter().filter(|e| id_text(e.get("channel_id")).as_deref() == Some(channel_id)) {
+        let url = entry.get("notify_url").and_then(Value::as_str).ok_or_else(|| odd("names no notify_url"))?;
+        let named = entry.get("events").and_then(Value::as_array).ok_or_else(|| odd("names no events"))?;
+        let into = restated.get_or_insert_with(|| Restated {
+            notify_url: url.to_string(),
+            events: Vec::new(),
+            token: entry.get("token").and_then(Value::as_str).map(str::to_string),
+        });
+        for event in named {
+            let event = event.as_str().ok_or_else(|| odd("names an event that is not text"))?;
+            if !into.events.iter().any(|e| e == event) {
+                into.events.push(event.to_string());
+            }
+        }
+    }
+    Ok(restated)
+}
+
+/// A channel id as Zoho writes it: digits, as a string or a number.
+fn id_text(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Move a channel's expiry: `PATCH /crm/v8/actions/watch`. Zoho's "Update Specific Information
+/// of a Notification" (v8) makes `channel_id`, `notify_url` and `events` mandatory for each
+/// channel (notifications.json lost its `required` lists; Zoho's own example answers
+/// MANDATORY_NOT_FOUND for a missing notify_url), so the renewal restates them: as given, or
+/// read from the channel first when not given (one more request). Restating the channel's own
+/// events keeps them under either reading of PATCH (events replaced, or events added).
 pub fn renew(client: &Client, input: &RenewInput) -> Result<String> {
     let channel_id = channel::channel_id(&input.channel_id, "channel-id")?;
     let minutes = channel::expiry_minutes(input.expiry_minutes)?;
+    let given_url = match input.notify_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        Some(url) => Some(channel::notify_url(url)?.to_string()),
+        None => None,
+    };
+    let given_events = match input.events.as_deref().filter(|e| !e.is_empty()) {
+        Some(events) => Some(channel::events(events)?),
+        None => None,
+    };
+    let restated = match (given_url, given_events) {
+        (Some(notify_url), Some(events)) => Restated { notify_url, events, token: None },
+        (url, events) => {
+            let read = read_channel(client, channel_id)?.ok_or_else(|| {
+                ZohoError::new(
+                    ErrorKind::NotFound,
+                    format!("channel {channel_id} is not enabled at Zoho (never enabled, disabled, or expired): enable it again"),
+                )
+                .with_code("NOT_SUBSCRIBED")
+                .with_details(json!({ "channel_id": channel_id }))
+            })?;
+            Restated { notify_url: url.unwrap_or(read.notify_url), events: events.unwrap_or(read.events), token: read.token }
+        }
+    };
     let expiry = expiry_at(client, minutes);
-    let (kept, server) = write_one(client, Method::Patch, json!({ "channel_id": channel_id, "channel_expiry": expiry }))?;
-    // Zoho's PATCH answer names neither the token nor the events: null says "unchanged, not read".
-    Ok(channel_answer(channel_id, None, &kept.unwrap_or(expiry), None, server))
+    let item = json!({ "channel_id": channel_id, "events": restated.events, "channel_expiry": expiry, "notify_url": restated.notify_url });
+    let (kept, server) = write_one(client, Method::Patch, item)?;
+    // Zoho's PATCH answer names neither the token nor the events: the token is null unless the
+    // channel was read ("unchanged, not read").
+    Ok(channel_answer(channel_id, restated.token.as_deref(), &kept.unwrap_or(expiry), Some(&restated.events), server))
 }
 
 /// Stop channels: `DELETE /crm/v8/actions/watch?channel_ids=a,b`.

@@ -119,7 +119,10 @@ pub async fn keep_alive(steps: &Steps<'_>, state: &mut ChannelState, expiry_minu
     if left >= margin_s(expiry_minutes) {
         return Ok(Kept::Alive);
     }
-    match steps.call("notifications-renew", &json!({ "channel-id": state.channel_id, "expiry-minutes": expiry_minutes })).await? {
+    // Zoho's renewal (PATCH) must restate the notify URL and events: the state has them, so
+    // the renewal is one request.
+    let renewal = json!({ "channel-id": state.channel_id, "expiry-minutes": expiry_minutes, "notify-url": state.notify_url, "events": state.events });
+    match steps.call("notifications-renew", &renewal).await? {
         Ok(renewed) => {
             state.channel_expiry = text(&renewed["channel_expiry"]).or(state.channel_expiry.take());
             Ok(Kept::Renewed)
@@ -150,6 +153,7 @@ mod tests {
 
     #[test]
     fn the_margin_is_a_quarter_of_the_lifetime_and_at_least_five_minutes() {
+        assert_eq!(margin_s(10_080), 42 * 3600);
         assert_eq!(margin_s(1440), 6 * 3600);
         assert_eq!(margin_s(60), 15 * 60);
         assert_eq!(margin_s(10), 5 * 60);
