@@ -161,8 +161,10 @@ async fn the_deleted_feed_is_filtered_by_the_header_and_walked_whole() {
     let input = json!({ "record-type": "Deals", "page": 1, "per-page": 200, "fields": "Deal_Name", "include-deleted": true });
     let result = ok_of(&h.run("incremental-list-modified-records-by-page", input).await).clone();
     let requests = h.requests();
-    assert_eq!(requests.len(), 2, "one COQL page, one feed page: {requests:#?}");
-    let feed = &requests[1];
+    let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
+    // The named field's type is looked up (cached an hour), one COQL page, one feed page.
+    assert_eq!(paths, ["/crm/v8/settings/fields", "/crm/v8/coql", "/crm/v8/Deals/deleted"]);
+    let feed = &requests[2];
     assert_eq!((feed.method.as_str(), feed.path.as_str()), ("GET", "/crm/v8/Deals/deleted"));
     let query: Vec<(&str, &str)> = feed.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     assert_eq!(query, [("type", "all"), ("page", "1"), ("per_page", "200")]);
@@ -184,7 +186,8 @@ async fn the_deleted_feed_is_filtered_by_the_header_and_walked_whole() {
     h.sandbox.clear_requests();
     let input = json!({ "record-type": "Deals", "page": 1, "per-page": 200, "fields": "Deal_Name", "include-deleted": true });
     let result = ok_of(&h.run("incremental-list-modified-records-by-page", input).await).clone();
-    assert_eq!(h.requests()[1].header("if-modified-since"), Some(stale.as_str()));
+    let feed = h.requests().into_iter().find(|r| r.path == "/crm/v8/Deals/deleted").expect("the feed is read");
+    assert_eq!(feed.header("if-modified-since"), Some(stale.as_str()));
     assert_eq!(result["deleted"].as_array().map(Vec::len), Some(10));
     assert_eq!(result["deletions_may_be_missing"], json!(true));
     let why = result["deletions_missing_why"].as_str().expect("why");
