@@ -291,8 +291,14 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
         open_sweep::require_for_page(client, &scope, input.page)?;
     }
     // Only what COQL reads: a sweep without fields selects the module's readable fields; a
-    // named field COQL cannot read is refused here, before anything is sent.
-    let mut fields = if named.is_empty() { coql_fields::readable_fields(client, &module)? } else { coql_fields::check_named(client, &module, named)? };
+    // named field COQL cannot read is refused here, before anything is sent. The records list
+    // has no such limits: it lists every listable field, and names are Zoho's to check.
+    let mut fields = match (read_by, named.is_empty()) {
+        (ReadBy::Records, true) => crate::crm::fields::module_fields(client, &module)?,
+        (ReadBy::Records, false) => named,
+        (_, true) => coql_fields::readable_fields(client, &module)?,
+        (_, false) => coql_fields::check_named(client, &module, named)?,
+    };
     fields.retain(|f| f != "id" && f != "Modified_Time");
     fields.splice(0..0, ["id".to_string(), "Modified_Time".to_string()]);
     let signature = format!("{per_page}|{}{}{}", fields.join(","), if include_deleted { "|deleted" } else { "" }, if read_by == ReadBy::Records { "|records" } else { "" });
