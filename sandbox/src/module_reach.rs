@@ -10,37 +10,10 @@
 
 use crate::state::Module;
 
-/// Zoho's own modules (standard and system) the sandbox may hold; any other is custom. The
-/// analytics and CTI modules are listed `api_supported` by Zoho though no API reads them.
-const ZOHOS_OWN: [&str; 27] = [
-    "Leads",
-    "Accounts",
-    "Contacts",
-    "Users",
-    "Deals",
-    "Campaigns",
-    "Tasks",
-    "Cases",
-    "Events",
-    "Calls",
-    "Solutions",
-    "Products",
-    "Vendors",
-    "Price_Books",
-    "Quotes",
-    "Sales_Orders",
-    "Purchase_Orders",
-    "Invoices",
-    "Notes",
-    "Attachments",
-    "Emails",
-    "Visits",
-    "Email_Analytics",
-    "Email_Template_Analytics",
-    "Email_Sentiment",
-    "CTI_Entry",
-    "Actions_Performed",
-];
+/// Zoho's own modules (standard and system) besides COQL's, that the sandbox may hold; any module
+/// in neither list is custom. The analytics and CTI modules are listed `api_supported` by Zoho
+/// though no API reads them.
+const ZOHOS_OTHERS: [&str; 9] = ["Notes", "Attachments", "Emails", "Visits", "Email_Analytics", "Email_Template_Analytics", "Email_Sentiment", "CTI_Entry", "Actions_Performed"];
 
 /// The modules COQL's page names (custom modules besides).
 const COQL_MODULES: [&str; 18] = [
@@ -66,7 +39,7 @@ const COQL_MODULES: [&str; 18] = [
 
 /// A module an org's admin made (system modules end in `__s`).
 fn is_custom(name: &str) -> bool {
-    !ZOHOS_OWN.contains(&name) && !name.ends_with("__s")
+    !COQL_MODULES.contains(&name) && !ZOHOS_OTHERS.contains(&name) && !name.ends_with("__s")
 }
 
 /// The module's `generated_type` in `/settings/modules`: as it was made (a linking module of a
