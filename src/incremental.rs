@@ -441,6 +441,13 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
         }
         let limit = if known_end.is_some() { COQL_MAX_ROWS } else { per_page as usize };
         let mut fetched_page = keyset::fetch(client, &module, &coql_fields, &conditions, limit)?;
+        let window = keyset::Window {
+            since: since.as_deref().and_then(parse_iso),
+            until: sweep.until.as_deref().and_then(parse_iso),
+            after: range.after.iter().chain(start.iter()).collect(),
+            up_to: range.through.iter().chain(known_end.iter()).collect(),
+        };
+        window.check(&module, &fetched_page.rows)?;
         if sweep.until.is_none() {
             // The sweep's bounds, by the server's clock. An answer without a readable Date
             // (Zoho always dates its answers; a proxy may not) falls back to this host's clock,
@@ -450,7 +457,11 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
                 Some(date) => (date, 0),
                 None => (now_s(), HOST_CLOCK_MARGIN_S),
             };
-            sweep.until = Some(format_iso(date));
+            // A first page holding records later than its own Date (Zoho's servers' clocks a
+            // second apart, or this host's clock behind) moves the bound to them: the next
+            // page's query must reach what this page began. The cursor stays by the clock.
+            let latest = fetched_page.rows.iter().filter_map(|r| r.time).max();
+            sweep.until = Some(format_iso(latest.map_or(date, |latest| latest.max(date))));
             sweep.cursor = Some(format_iso(date.saturating_sub(fetched_page.took_s).saturating_sub(1).saturating_sub(margin)));
         }
         if known_end.is_some() {

@@ -44,7 +44,9 @@ impl Redactor {
         // A message formatted with `{:?}` shows `\u{200b}`, `\0` or `\"` for what the secret holds.
         let debug = format!("{secret:?}");
         let debug = debug.strip_prefix('"').and_then(|d| d.strip_suffix('"')).unwrap_or(&debug).to_string();
-        for needle in [secret.to_string(), encoded, debug] {
+        let mut forms = vec![secret.to_string(), encoded, debug];
+        forms.extend(encoded_forms(secret));
+        for needle in forms {
             if !self.needles.contains(&needle) {
                 self.needles.push(needle);
             }
@@ -55,8 +57,8 @@ impl Redactor {
         self.secrets.is_empty()
     }
 
-    /// Whether bytes hold a secret as it stands or form-encoded (a file answer echoing the
-    /// token). Bytes are not text, so they are searched, never rewritten.
+    /// Whether bytes hold a secret in any form searched (a file answer echoing the token, say
+    /// in UTF-16 or base64). Bytes are not text, so they are searched, never rewritten.
     pub fn finds_in_bytes(&self, bytes: &[u8]) -> bool {
         self.needles.iter().any(|needle| memchr::memmem::find(bytes, needle.as_bytes()).is_some())
     }
@@ -408,12 +410,67 @@ impl Redactor {
 }
 
 /// Where any needle occurs in `text`.
+/// Secrets shorter than this are searched only as they stand, form-encoded and escaped: the
+/// forms below of a short secret are short enough to occur by chance in any text.
+const MIN_ENCODED: usize = 16;
+
+/// The copies of a secret a server, a mail or a file format makes without meaning to hide it,
+/// searched beside the secret itself:
+/// - base64, standard and URL-safe, at each of the three byte alignments a copy can start at
+///   (the characters that depend on the secret alone: a copy inside a longer encoded text is
+///   found; one wrapped across lines, as MIME wraps at 76, is not);
+/// - UTF-16 of an ASCII secret as text with NULs between its characters, which is found in
+///   little- and big-endian bytes alike and in a JSON string once its `\u0000`s are decoded;
+/// - HTML: escaped as templates escape (`&amp;`, `&lt;`, `&gt;`, `&quot;`, `&#39;` or
+///   `&#x27;`), or every character as a decimal or hexadecimal numeric entity.
+///
+/// Other forms (entities mixed with plain characters, hex, compression, encryption, a copy
+/// split by other text) are not searched: a server that transforms the token on purpose has it
+/// already; what this guards against is an echo leaving the token in an output.
+fn encoded_forms(secret: &str) -> Vec<String> {
+    use base64::Engine as _;
+    let bytes = secret.as_bytes();
+    if bytes.len() < MIN_ENCODED {
+        return Vec::new();
+    }
+    let mut forms = Vec::new();
+    for skip in 0..3 {
+        let aligned = &bytes[skip..];
+        let whole = &aligned[..aligned.len() / 3 * 3];
+        let standard = base64::engine::general_purpose::STANDARD_NO_PAD.encode(whole);
+        let url_safe = standard.replace('+', "-").replace('/', "_");
+        forms.push(standard);
+        forms.push(url_safe);
+    }
+    if secret.is_ascii() {
+        let mut utf16 = String::with_capacity(bytes.len() * 2);
+        for (i, c) in secret.chars().enumerate() {
+            if i > 0 {
+                utf16.push('\0');
+            }
+            utf16.push(c);
+        }
+        forms.push(utf16);
+    }
+    if secret.contains(['&', '<', '>', '"', '\'']) {
+        let escaped = secret.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+        forms.push(escaped.replace('\'', "&#39;"));
+        forms.push(escaped.replace('\'', "&#x27;"));
+    }
+    forms.push(secret.chars().map(|c| format!("&#{};", u32::from(c))).collect());
+    forms.push(secret.chars().map(|c| format!("&#x{:x};", u32::from(c))).collect());
+    forms.push(secret.chars().map(|c| format!("&#x{:X};", u32::from(c))).collect());
+    forms
+}
+
 fn needle_hits(text: &str, needles: &[String]) -> Vec<Range<usize>> {
     let mut found: Vec<Range<usize>> = Vec::new();
     for needle in needles.iter().filter(|n| !n.is_empty()) {
         let first = found.len();
         let mut from = 0;
-        while let Some(at) = text.get(from..).and_then(|rest| rest.find(needle.as_str())) {
+        let finder = memchr::memmem::Finder::new(needle.as_bytes());
+        // A match of a whole UTF-8 needle in UTF-8 text starts and ends on character boundaries.
+        while let Some(at) = text.as_bytes().get(from..).and_then(|rest| finder.find(rest)) {
             let start = from + at;
             push_hit(&mut found, first, start..start + needle.len());
             if found.len() > MAX_HITS {
@@ -720,6 +777,48 @@ mod tests {
             assert_eq!(r.json(&format!("{{\"a\":\"{copy}\"}}")), "{\"a\":\"[redacted]\"}", "{copy}");
         }
         assert_eq!(r.text("100% sure, %zz"), "100% sure, %zz");
+    }
+
+    /// Attack: base64 copies at every alignment, standard and URL-safe, inside longer encoded
+    /// text; UTF-16 in bytes either way round and NUL-escaped in JSON; HTML-escaped and
+    /// numeric-entity copies. Forms not promised (mixed entities, a copy wrapped across lines)
+    /// stay as they are, and a short secret gets none of these forms (no chance hits).
+    #[test]
+    fn encoded_copies_are_found_and_the_forms_not_promised_are_said() {
+        use base64::Engine as _;
+        let secret = "1000.a\"b&c<d>e'f+/g?h~0123456789";
+        let r = Redactor::new([secret]);
+        for prefix in ["", "x", "xy", "xyz"] {
+            for engine in [base64::engine::general_purpose::STANDARD, base64::engine::general_purpose::URL_SAFE] {
+                let encoded = engine.encode(format!("{prefix}{secret} and after"));
+                assert!(r.finds_in_bytes(encoded.as_bytes()), "{prefix:?} {encoded}");
+                assert!(r.text(&encoded).contains(MARK), "{prefix:?} {encoded}");
+                assert!(r.json(&format!("{{\"f\":\"{encoded}\"}}")).contains(MARK), "{encoded}");
+            }
+        }
+        let le: Vec<u8> = secret.bytes().flat_map(|b| [b, 0]).collect();
+        let be: Vec<u8> = secret.bytes().flat_map(|b| [0, b]).collect();
+        assert!(r.finds_in_bytes(&le) && r.finds_in_bytes(&be));
+        let nul_escaped: String = secret.chars().flat_map(|c| [c.to_string(), "\\u0000".to_string()]).collect::<Vec<_>>().concat().replace('"', "\\\"");
+        let document = format!("{{\"f\":\"{nul_escaped}\"}}");
+        let redacted = r.json(&document);
+        assert!(redacted.contains(MARK) && serde_json::from_str::<Value>(&redacted).is_ok(), "{redacted}");
+        let escaped = "1000.a&quot;b&amp;c&lt;d&gt;e&#39;f+/g?h~0123456789";
+        let decimal: String = secret.chars().map(|c| format!("&#{};", c as u32)).collect();
+        let hex: String = secret.chars().map(|c| format!("&#x{:x};", c as u32)).collect();
+        for copy in [escaped.to_string(), escaped.replace("&#39;", "&#x27;"), decimal, hex.clone(), hex.to_uppercase().replace("&#X", "&#x")] {
+            assert_eq!(r.text(&format!("<p>{copy}</p>")), format!("<p>{MARK}</p>"), "{copy}");
+        }
+        // Not promised: entities mixed with plain characters, base64 wrapped across lines.
+        let mixed = secret.replacen('1', "&#49;", 1);
+        assert_eq!(r.text(&mixed), mixed);
+        let wrapped = base64::engine::general_purpose::STANDARD.encode(secret);
+        let wrapped = format!("{}\r\n{}", &wrapped[..20], &wrapped[20..]);
+        assert!(!r.finds_in_bytes(wrapped.as_bytes()));
+        // A short secret is searched as it stands only: its base64 is too short to be a secret's.
+        let short = Redactor::new(["1000.abc"]);
+        assert_eq!(short.needles.len(), 1);
+        assert_eq!(short.text("MTAwMC5hYmM="), "MTAwMC5hYmM=");
     }
 
     /// Attack: a message formatted with `{:?}` shows a Unicode secret Rust-escaped.

@@ -320,3 +320,61 @@ async fn a_huge_token_lifetime_is_clamped_not_wrapped() {
         assert!(expiries.iter().all(|e| *e <= now_ms + 86_400_000), "kept at most a day: {expiries:?}");
     }
 }
+
+/// Encoded copies of the access token a server, a mail or a file format makes: base64
+/// (standard at each byte alignment, URL-safe), UTF-16 (little- and big-endian) and HTML
+/// numeric entities (decimal, hexadecimal). What the product promises of them, exactly: a
+/// downloaded file holding one is refused, a file name holding one is redacted, a swept record
+/// holding one (as it stands, or JSON-escaped for UTF-16's NULs) is redacted. On the old code
+/// each of them passed through.
+#[tokio::test(flavor = "multi_thread")]
+async fn encoded_copies_of_the_token_are_refused_in_files_and_redacted_in_names_and_records() {
+    use base64::Engine as _;
+    let h = Harness::new().await;
+    let token = h.token.clone();
+    let b64 = |prefix: &str| base64::engine::general_purpose::STANDARD.encode(format!("{prefix}{token}"));
+    let url_safe = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("??>{token}"));
+    let utf16 = |big: bool| -> String { token.chars().flat_map(|c| if big { ['\0', c] } else { [c, '\0'] }).collect() };
+    let decimal: String = token.chars().map(|c| format!("&#{};", c as u32)).collect();
+    let hex: String = token.chars().map(|c| format!("&#x{:X};", c as u32)).collect();
+    let forms = [
+        ("base64", format!("Authorization: Basic {}", b64(""))),
+        ("base64 +1", b64("x")),
+        ("base64 +2", format!("data:text/plain;base64,{}", b64("xy"))),
+        ("url-safe base64", url_safe),
+        ("UTF-16LE", utf16(false)),
+        ("UTF-16BE", utf16(true)),
+        ("decimal entities", format!("<p>{decimal}</p>")),
+        ("hex entities", hex),
+    ];
+    let download = json!({ "record-type": "Leads", "record-id": LEAD, "attachment-id": "1" });
+    for (label, form) in &forms {
+        // File bytes: refused, the bytes never passed on.
+        h.sandbox.inject(Fault::status(1, 200, form).header("content-type", "application/octet-stream"));
+        let outcome = h.run("crm-download-attachment", download.clone()).await;
+        assert_eq!(error_of(&outcome)["kind"], "zoho", "{label}: {:?}", outcome.result);
+        assert!(!seen(&outcome).contains(form.as_str()), "{label}");
+
+        // A swept record: the copy is replaced, the page stays JSON.
+        let row = json!({ "id": "5725767000000777001", "Modified_Time": "2026-01-01T00:00:00+00:00", "Last_Name": form });
+        let body = json!({ "data": [row], "info": { "more_records": false, "count": 1, "per_page": 200, "page": 1 } }).to_string();
+        h.sandbox.inject(Fault::status(1, 200, &body).on_path("/crm/v8/coql"));
+        let outcome = h.run("incremental-list-modified-records-by-page", json!({ "record-type": "Leads", "fields": "Last_Name", "page": 1, "since": "2025-01-01T00:00:00+00:00" })).await;
+        let name = ok_of(&outcome)["records"][0]["Last_Name"].as_str().expect("a text field").to_string();
+        assert!(name.contains("[redacted]") && !name.contains(form.as_str()), "{label}: {name:?}");
+        assert_hidden(&seen(&outcome), &token);
+    }
+    // File names carry text: the base64 and entity copies (a name drops control characters, so
+    // a UTF-16 copy in a name is the token itself, redacted as such; a name is cut to its last
+    // path component, so only copies without a `/` reach the name whole).
+    let names: Vec<_> = forms.iter().filter(|(label, form)| !label.starts_with("UTF-16") && !form.contains('/')).collect();
+    assert!(names.len() >= 3, "{names:?}");
+    for (label, form) in names {
+        let disposition = format!("attachment; filename*=UTF-8''{}.txt", form.bytes().map(|b| format!("%{b:02X}")).collect::<String>());
+        h.sandbox.inject(Fault::status(1, 200, "ok").header("content-disposition", &disposition).header("content-type", "text/plain"));
+        let outcome = h.run("crm-download-attachment", download.clone()).await;
+        let file = ok_of(&outcome);
+        let name = file["file-name"].as_str().unwrap_or_default().to_string();
+        assert!(name.contains("[redacted]") && !name.contains(form.as_str()), "{label}: {file}");
+    }
+}

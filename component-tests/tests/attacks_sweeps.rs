@@ -93,6 +93,55 @@ async fn an_oversized_coql_answer_is_an_error_not_a_trap() {
     assert!(outcome.peak_memory_bytes < 64 << 20, "peak {} bytes", outcome.peak_memory_bytes);
 }
 
+/// A COQL answer that breaks the walk's order (a record past the sweep's bound, one before the
+/// page's start, rows out of order, a row the walk cannot place) is an error, never an end: on
+/// the old code a row past the bound made the next page's query empty, and the sweep ended and
+/// committed after one page. The sweep stays open, its commit is refused, and the page read
+/// again from Zoho continues the walk.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_coql_answer_that_breaks_the_walks_order_is_an_error_never_an_end() {
+    let h = Harness::new().await;
+    let page = |n: u32| json!({ "record-type": "Contacts", "page": n, "per-page": 10, "fields": "Last_Name" });
+    let first = ok_of(&h.run("incremental-list-modified-records-by-page", page(1)).await).clone();
+    assert_eq!(first["records"].as_array().map(Vec::len), Some(10));
+    let last = &first["records"][9];
+    let (last_id, last_time) = (last["id"].as_str().expect("id").to_string(), last["Modified_Time"].as_str().expect("time").to_string());
+    let next_id = (last_id.parse::<u64>().expect("numeric id") + 1).to_string();
+    let row = |id: &str, time: &str| json!({ "id": id, "Modified_Time": time, "Last_Name": "Hostile" });
+    let hostile = [
+        (vec![row(&next_id, "2099-01-01T00:00:00+00:00")], "past the sweep's bound"),
+        (vec![row(&last_id, &last_time)], "before the page's start"),
+        (vec![row("5725767000099999999", "2099-01-01T00:00:00+00:00"), row(&next_id, &last_time)], "past the sweep's bound"),
+        (vec![json!({ "id": next_id, "Last_Name": "No time" })], "has no readable id or Modified_Time"),
+    ];
+    for (rows, said) in hostile {
+        let body = json!({ "data": rows, "info": { "more_records": true, "count": rows.len(), "per_page": 10, "page": 2 } }).to_string();
+        h.sandbox.inject(Fault::status(1, 200, &body).on_path("/crm/v8/coql"));
+        h.sandbox.clear_requests();
+        let error = error_of(&h.run("incremental-list-modified-records-by-page", page(2)).await).clone();
+        assert_eq!(error["kind"], "zoho", "{error}");
+        let message = error["message"].as_str().expect("message");
+        assert!(message.starts_with("Zoho's COQL answer for Contacts broke the sweep's order: record "), "{message}");
+        assert!(message.contains(said), "{said}: {message}");
+        assert_eq!(h.requests().len(), 1, "one COQL request, no walk past it");
+        let commit = h.run("incremental-update-last-successful-run-date", json!({ "record-type": "Contacts" })).await;
+        assert!(error_of(&commit)["message"].as_str().is_some_and(|m| m.starts_with("there is no finished sweep to commit")), "{commit:?}");
+    }
+    let second = ok_of(&h.run("incremental-list-modified-records-by-page", page(2)).await).clone();
+    let records = second["records"].as_array().expect("records");
+    assert_eq!(records.len(), 10, "Zoho's own page 2 continues the walk");
+    assert!(records.iter().all(|r| r["id"] != first["records"][0]["id"]));
+    // Two rows inside page 3's window (the second of page 2's last record, higher ids), in
+    // descending order.
+    let end = &records[9];
+    let (end_id, end_time) = (end["id"].as_str().expect("id").parse::<u64>().expect("numeric id"), end["Modified_Time"].as_str().expect("time"));
+    let swapped = vec![row(&(end_id + 2).to_string(), end_time), row(&(end_id + 1).to_string(), end_time)];
+    let body = json!({ "data": swapped, "info": { "more_records": true, "count": 2, "per_page": 10, "page": 3 } }).to_string();
+    h.sandbox.inject(Fault::status(1, 200, &body).on_path("/crm/v8/coql"));
+    let error = error_of(&h.run("incremental-list-modified-records-by-page", page(3)).await).clone();
+    assert!(error["message"].as_str().is_some_and(|m| m.contains(&format!("record {} (modified at ", end_id + 1)) && m.contains("is out of order")), "{error}");
+}
+
 /// Break #5: stored counters at u64's edge or garbage neither trap nor wrap. Two hours of
 /// credits summing past u64::MAX wrapped to a small number on the old code, letting a read
 /// through a budget that is used up; now they saturate and the read pauses.

@@ -411,8 +411,7 @@ impl Runtime {
         if size > self.config.max_input_bytes {
             bail!("the step's input is {} MB; this host accepts at most {} MB", size >> 20, self.config.max_input_bytes >> 20);
         }
-        let parsed = zoho_connector::connection::from_json(connection).map_err(|e| anyhow!("connection: {}", e.message))?;
-        let origins = parsed.allowed_origins().map_err(|e| anyhow!("connection: {}", e.message))?;
+        let origins = origins_of(connection)?;
         let namespace = match namespace {
             Some(given) => given.to_string(),
             None => self.default_namespace(connection, &origins).await,
@@ -426,8 +425,7 @@ impl Runtime {
         if let Some(given) = namespace {
             return Ok(given.to_string());
         }
-        let parsed = zoho_connector::connection::from_json(connection).map_err(|e| anyhow!("connection: {}", e.message))?;
-        let origins = parsed.allowed_origins().map_err(|e| anyhow!("connection: {}", e.message))?;
+        let origins = origins_of(connection)?;
         Ok(self.default_namespace(connection, &origins).await)
     }
 
@@ -700,6 +698,17 @@ pub fn org_namespace(connection: &Value, org: &str) -> String {
     let field = |name: &str| text_field(connection, name);
     let digest = Sha256::digest([field("region"), field("api-domain"), org.to_string()].join("\u{0}").as_bytes());
     format!("org-{}", &format!("{digest:x}")[..32])
+}
+
+/// The origins a connection may reach, or why it is refused. The component's message may
+/// quote what was pasted into a field (a client secret in `region` or `api-domain`), so it
+/// passes the component's own redaction first, as every message of the component does.
+fn origins_of(connection: &Value) -> Result<Vec<String>> {
+    let redacted = |e: zoho_connector::error::ZohoError| {
+        let secrets = ["client-secret", "refresh-token", "access-token"].iter().filter_map(|k| connection[*k].as_str()).flat_map(|s| [s, s.trim()]);
+        anyhow!("connection: {}", zoho_connector::redact::Redactor::new(secrets).text(&e.message))
+    };
+    zoho_connector::connection::from_json(connection).and_then(|parsed| parsed.allowed_origins()).map_err(redacted)
 }
 
 /// The key-value namespace of a connection: a digest of who it is, never the secrets

@@ -115,3 +115,34 @@ fn sweep_writes_json_lines_and_commits() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("Deals: 5 records in 3 pages; cursor committed at"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A secret pasted into the wrong field (the client secret into `region` or `api-domain`, the
+/// access token into `accounts-url`) is refused without being printed: the host's own
+/// connection messages pass the component's redaction, quotes and backslashes included.
+#[test]
+fn connection_errors_never_print_a_secret_pasted_into_the_wrong_field() {
+    let data_dir = std::env::temp_dir().join(format!("zoho-cli-secrets-{}", std::process::id()));
+    let secret = r#"1000.s3cr"et\x'%41"#;
+    let cases = [
+        serde_json::json!({ "region": secret, "client-id": "1000.ID", "client-secret": secret, "refresh-token": "1000.r" }),
+        serde_json::json!({ "api-domain": secret, "client-id": "1000.ID", "client-secret": secret, "refresh-token": "1000.r" }),
+        serde_json::json!({ "api-domain": format!("https://www.zohoapis.eu/{secret}"), "client-id": "1000.ID", "client-secret": secret, "refresh-token": "1000.r" }),
+        serde_json::json!({ "accounts-url": format!(" {secret} "), "access-token": format!(" {secret}") }),
+    ];
+    for connection in cases {
+        let output = zoho_host()
+            .args(["--data-dir", data_dir.to_str().expect("utf-8 path"), "run", "crm-get-record"])
+            .args(["--connection", &connection.to_string()])
+            .args(["--input", r#"{"record-type":"Leads","record-id":"1"}"#])
+            .output()
+            .expect("zoho-host runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_ne!(output.status.code(), Some(0), "{connection}: {stderr}");
+        assert!(stderr.contains("connection: ") && stderr.contains("[redacted]"), "{connection}: {stderr}");
+        for form in [secret.to_string(), format!("{secret:?}").trim_matches('"').to_string(), "s3cr".to_string()] {
+            assert!(!stderr.contains(&form), "{connection}: {form} in {stderr}");
+        }
+        assert!(output.stdout.is_empty());
+    }
+    let _ = std::fs::remove_dir_all(data_dir);
+}

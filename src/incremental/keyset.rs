@@ -65,6 +65,68 @@ pub fn unreadable(response: &Response, what: &str, e: json::JsonError) -> ZohoEr
     ZohoError::new(ErrorKind::Zoho, format!("Zoho's {what} answer could not be read ({e})")).with_status(response.status)
 }
 
+/// Where a page's rows must lie: what its query asked (`Modified_Time` from `since` through
+/// `until`, after every key of `after`, up to every key of `up_to`), in ascending order. The
+/// walk trusts that shape: a row past the sweep's bound, for one, would make the next page's
+/// query empty and end the sweep after one page. So an answer outside its window, out of order
+/// or with a record the walk cannot place is an error (nothing is committed; the sweep is read
+/// again), never an end.
+#[derive(Default)]
+pub struct Window<'a> {
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub after: Vec<&'a Key>,
+    pub up_to: Vec<&'a Key>,
+}
+
+/// A key's place in the sweep's order: its instant, then its id as a number (as COQL compares).
+fn place(time: i64, id: &str) -> Option<(i64, u64)> {
+    Some((time, id.parse::<u64>().ok()?))
+}
+
+fn key_place(key: &Key) -> Option<(i64, u64)> {
+    place(parse_iso(&key.time)?, &key.id)
+}
+
+impl Window<'_> {
+    pub fn check(&self, module: &str, rows: &[Row]) -> Result<()> {
+        let broken = |row: &Row, how: String| {
+            let id = row.id.as_deref().unwrap_or("?");
+            ZohoError::new(
+                ErrorKind::Zoho,
+                format!("Zoho's COQL answer for {module} broke the sweep's order: record {id} {how}; nothing was committed: read the sweep again from page 1 (if this repeats, Zoho or a proxy between is answering wrongly)"),
+            )
+        };
+        let mut previous: Option<(i64, u64)> = None;
+        for row in rows {
+            let (Some(time), Some(id)) = (row.time, row.id.as_deref()) else {
+                return Err(broken(row, "has no readable id or Modified_Time".to_string()));
+            };
+            let Some(here) = place(time, id) else {
+                return Err(broken(row, "has an id that is not a number".to_string()));
+            };
+            let at = crate::zoho_time::format_iso(time);
+            if self.since.is_some_and(|s| time < s) {
+                return Err(broken(row, format!("was modified at {at}, before the sweep's start")));
+            }
+            if self.until.is_some_and(|u| time > u) {
+                return Err(broken(row, format!("was modified at {at}, past the sweep's bound")));
+            }
+            if self.after.iter().any(|k| key_place(k).is_some_and(|k| here <= k)) {
+                return Err(broken(row, format!("(modified at {at}) lies before the page's start")));
+            }
+            if self.up_to.iter().any(|k| key_place(k).is_some_and(|k| here > k)) {
+                return Err(broken(row, format!("(modified at {at}) lies past the page's end")));
+            }
+            if previous.is_some_and(|p| here <= p) {
+                return Err(broken(row, format!("(modified at {at}) is out of order (ascending Modified_Time, then id)")));
+            }
+            previous = Some(here);
+        }
+        Ok(())
+    }
+}
+
 /// Records of `module` matching `conditions`, in sweep order, at most `limit`.
 pub fn fetch(client: &Client, module: &str, coql_fields: &[String], conditions: &[String], limit: usize) -> Result<Page> {
     fetch_at(client, module, coql_fields, conditions, 0, limit)
