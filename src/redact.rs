@@ -465,7 +465,13 @@ fn encoded_forms(secret: &str) -> Vec<String> {
 
 fn needle_hits(text: &str, needles: &[String]) -> Vec<Range<usize>> {
     let mut found: Vec<Range<usize>> = Vec::new();
-    for needle in needles.iter().filter(|n| !n.is_empty()) {
+    // UTF-16 copies hold NULs and HTML copies hold `&`: a text without either (a sweep
+    // page of clean records) is not searched for them, one byte scan each instead of a pass
+    // per form.
+    let bytes = text.as_bytes();
+    let (nul, amp) = (memchr::memchr(0, bytes).is_some(), memchr::memchr(b'&', bytes).is_some());
+    let possible = |n: &&String| !n.is_empty() && (nul || !n.contains('\0')) && (amp || !n.contains('&'));
+    for needle in needles.iter().filter(possible) {
         let first = found.len();
         let mut from = 0;
         let finder = memchr::memmem::Finder::new(needle.as_bytes());
