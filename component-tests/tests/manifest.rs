@@ -62,13 +62,13 @@ fn the_check_sees_every_kind_of_drift() {
     }
 }
 
-/// Every test the README's Guarantees table names exists where it says: a renamed or deleted
-/// test cannot leave a promise without its proof.
+/// Every test the Guarantees table (docs/guarantees.md) names exists where it says: a renamed
+/// or deleted test cannot leave a promise without its proof.
 #[test]
 fn every_guarantee_names_tests_that_exist() {
-    let readme = include_str!("../../README.md");
+    let guarantees = include_str!("../../docs/guarantees.md");
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let table = readme.split("## Guarantees").nth(1).and_then(|rest| rest.split("\n\n").find(|block| block.starts_with("| guarantee"))).expect("the Guarantees table");
+    let table = guarantees.split("# Guarantees").nth(1).and_then(|rest| rest.split("\n\n").find(|block| block.starts_with("| guarantee"))).expect("the Guarantees table");
     let mut named = 0;
     for row in table.lines().skip(2) {
         let proofs = row.rsplit(" | ").next().unwrap_or("");
@@ -77,7 +77,7 @@ fn every_guarantee_names_tests_that_exist() {
             let path = if place.contains('/') { root.join(place) } else { root.join("component-tests/tests").join(format!("{place}.rs")) };
             let source = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{reference}: cannot read {}: {e}", path.display()));
             let test = test.trim_end_matches('*').trim_end_matches('_');
-            assert!(source.contains(&format!("fn {test}")), "README names {reference}, but {} has no such test", path.display());
+            assert!(source.contains(&format!("fn {test}")), "docs/guarantees.md names {reference}, but {} has no such test", path.display());
             named += 1;
         }
         assert!(proofs.contains("::") || proofs.contains(".rs"), "a guarantee without a named test: {row}");

@@ -1,4 +1,4 @@
-//! `zoho-host bench`: the figures in the README, measured in one run against the embedded
+//! `zoho-host bench`: the figures in docs/benchmarks.md, measured in one run against the embedded
 //! sandbox. Each figure is a median over many iterations, shown beside its target.
 
 use crate::pool::{HttpPool, PoolConfig};
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 pub const TEST_CERT: &[u8] = include_bytes!("tls/sandbox-cert.pem");
 pub const TEST_KEY: &[u8] = include_bytes!("tls/sandbox-key.pem");
 
-/// 1,000 concurrent get-record steps per second before issue 17 (README table, one run).
+/// 1,000 concurrent get-record steps per second before issue 17 (docs/benchmarks.md, one run).
 const CONCURRENT_BEFORE: f64 = 792.0;
 /// Sequential steps whose connections are counted.
 const SEQUENTIAL_STEPS: usize = 1_000;

@@ -1,4 +1,4 @@
-//! The README's stock wasmtime CLI recipe (`hosts/wasmtime-cli/run.sh`: `wasmtime run -S http
+//! The stock wasmtime CLI recipe of docs/embedding.md (`hosts/wasmtime-cli/run.sh`: `wasmtime run -S http
 //! -S keyvalue --invoke 'zoho:connector/crm.get-records@0.1.0(...)'`) run for real against the
 //! sandbox: the answer is exactly zoho-host's, and a sweep's page 2 in a new process (wasmtime's
 //! key-value store keeps nothing after it) is refused, never page 1 again.

@@ -5,7 +5,7 @@
 // and worker threads may share the file, and a crash never leaves half a file. Reads need no
 // lock: a rename is seen whole or not at all.
 //
-// What a production store must add (see "Runs in other hosts: jco in Node" in the README): a
+// What a production store must add (see "Runs in other hosts: jco in Node" in docs/embedding.md): a
 // real database (Redis, SQL) instead of rewriting one file per write; atomic increments without
 // a global lock; encryption at rest (the store holds access tokens); expiry of dead namespaces.
 //

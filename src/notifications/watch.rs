@@ -344,7 +344,7 @@ mod attack_tests {
     /// Attack: a stored clock offset of i64::MIN (a garbled or hostile key-value entry) makes
     /// `o.abs()` overflow: a panic in debug builds, and in release (no overflow checks) it wraps
     /// to i64::MIN, passes the `<= MAX_CLOCK_OFFSET_S` filter, and the expiry sent is a year
-    /// hundreds of billions before Christ. README: stored numbers never overflow, wrap or panic.
+    /// hundreds of billions before Christ. docs/guarantees.md: stored numbers never overflow, wrap or panic.
     #[test]
     fn a_stored_clock_offset_at_the_edge_neither_panics_nor_wraps() {
         let (transport, storage, options) = (Scripted::default(), Memory::default(), CallOptions::default());
