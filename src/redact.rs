@@ -495,7 +495,7 @@ const MAX_HITS: usize = 1 << 16;
 
 /// The whole text as one hit.
 fn everything(text: &str) -> Vec<Range<usize>> {
-    vec![0..text.len()]
+    std::iter::once(0..text.len()).collect()
 }
 
 /// Adds a hit found in order, merged into the previous one of the same search (from `first`

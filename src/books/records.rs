@@ -57,7 +57,7 @@ pub(crate) fn books_id<'a>(what: &str, id: &'a str) -> Result<&'a str> {
 /// The record to send: `values` filled in from `dynamic-fields`, read as members (never a
 /// tree) after their sizes are checked, and written back out as one JSON object.
 fn values_of(values: &str, dynamic_fields: &Option<String>) -> Result<Body> {
-    let values = Some(values).map(str::trim).filter(|v| !v.is_empty()).ok_or_else(|| ZohoError::invalid_input("values is required: the fields as a JSON object"))?;
+    let values = Some(values.trim()).filter(|v| !v.is_empty()).ok_or_else(|| ZohoError::invalid_input("values is required: the fields as a JSON object"))?;
     let mut record = json::input_object("values", values, MAX_VALUES_BYTES)
         .map_err(|e| ZohoError::invalid_input(format!("{}; values must be a JSON object such as {{\"contact_name\":\"Zylker\"}}", e.message)))?;
     if let Some(dynamic) = given(dynamic_fields) {
