@@ -438,7 +438,7 @@ mod token_tests {
         assert!(storage.0.borrow().keys().all(|k| !k.contains("1000.refresh") && !k.contains("secret")));
     }
 
-    /// Break 9 of issue 12: the cache key left the client secret out.
+    /// The cache key left the client secret out.
     #[test]
     fn every_credential_is_part_of_the_cache_key() {
         let (transport, storage, options) = (Scripted::default(), Memory::default(), CallOptions::default());

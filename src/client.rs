@@ -476,7 +476,7 @@ mod tests {
         }
     }
 
-    /// Break 5 of issue 12: after a first 429 the wait-budget sum overflowed on u64::MAX seconds.
+    /// After a first 429 the wait-budget sum overflowed on u64::MAX seconds.
     #[test]
     fn a_huge_retry_after_after_a_first_wait_answers_instead_of_panicking() {
         for huge in ["18446744073709551615", "18446744073709552"] {

@@ -136,7 +136,7 @@ mod tests {
         }
     }
 
-    /// Break #2: a multi-byte character where the offset's digits go sliced inside it and trapped.
+    /// A multi-byte character where the offset's digits go sliced inside it and trapped.
     #[test]
     fn unicode_where_digits_go_is_refused_not_a_trap() {
         for bad in [

@@ -1,4 +1,4 @@
-//! Memory attacks (issue 12, breaks #1 and #3): answers and inputs sized to exhaust the
+//! Memory attacks: answers and inputs sized to exhaust the
 //! instance's 256 MiB, and sizes at and just past every budget the component states:
 //! answers ≤ 32 MiB, trees ≤ 1 MiB, values ≤ 16 MiB, dynamic-fields ≤ 1 MiB, all-rows
 //! ≤ 32 MiB of row text, host input ≤ 104 MiB. Each ends Ok or in a typed error, never a trap.
@@ -32,7 +32,7 @@ fn message(outcome: &zoho_host::StepOutcome) -> String {
     error_of(outcome)["message"].as_str().unwrap_or("").to_string()
 }
 
-// Break #1: a 10 MB list answer trapped crm-get-record (the whole answer became a tree).
+// A 10 MB list answer trapped crm-get-record (the whole answer became a tree).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_ten_megabyte_list_answer_to_get_record_is_a_typed_error() {
     let h = Harness::new().await;
@@ -44,7 +44,7 @@ async fn a_ten_megabyte_list_answer_to_get_record_is_a_typed_error() {
     assert!(outcome.peak_memory_bytes < 64 * MIB, "peak {}", outcome.peak_memory_bytes);
 }
 
-// Break #1: the same answer to a list page (more records than per-page asked for).
+// The same answer to a list page (more records than per-page asked for).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_ten_megabyte_list_answer_to_get_records_is_a_typed_error() {
     let h = Harness::new().await;
@@ -56,7 +56,7 @@ async fn a_ten_megabyte_list_answer_to_get_records_is_a_typed_error() {
     assert!(outcome.peak_memory_bytes < 64 * MIB, "peak {}", outcome.peak_memory_bytes);
 }
 
-// Break #1: Books lists too (the envelope was one tree).
+// Books lists too (the envelope was one tree).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_ten_megabyte_list_answer_to_books_get_records_is_a_typed_error() {
     let h = Harness::new().await;
@@ -68,7 +68,7 @@ async fn a_ten_megabyte_list_answer_to_books_get_records_is_a_typed_error() {
     assert!(outcome.peak_memory_bytes < 64 * MIB, "peak {}", outcome.peak_memory_bytes);
 }
 
-// Break #1: raw-request hands the answer back as it came (raw.rs belongs to another change;
+// Raw-request hands the answer back as it came (raw.rs belongs to another change;
 // this proves the whole path holds for it).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_ten_megabyte_answer_to_raw_request_comes_back_whole() {
@@ -89,7 +89,7 @@ fn record_answer(size: usize) -> String {
     format!("{{\"data\":[{{\"id\":\"{LEAD}\",\"Description\":\"{}\"}}]}}", "x".repeat(size - frame.len()))
 }
 
-// Break #1: the 32 MiB answer cap, at and just past it.
+// The 32 MiB answer cap, at and just past it.
 #[tokio::test(flavor = "multi_thread")]
 async fn answers_at_the_32_mib_cap_are_read_and_past_it_refused() {
     let h = Harness::new().await;
@@ -117,7 +117,7 @@ fn error_body(size: usize) -> String {
     format!(r#"{{"code":"INVALID_DATA","message":"bad","status":"error","details":{{"pad":"{}"}}}}"#, "p".repeat(size - frame.len()))
 }
 
-// Break #1: error bodies are trees only up to 1 MiB; past it, a typed error naming the size.
+// Error bodies are trees only up to 1 MiB; past it, a typed error naming the size.
 #[tokio::test(flavor = "multi_thread")]
 async fn error_bodies_at_the_tree_limit_keep_details_and_past_it_give_their_size() {
     let h = Harness::new().await;
@@ -148,7 +148,7 @@ fn coql_page(rows: usize, first_id: usize, more: bool, row_bytes: usize) -> (Str
     (format!("{{\"data\":[{}],\"info\":{{\"count\":{},\"more_records\":{more}}}}}", rows.join(","), rows.len()), row_bytes)
 }
 
-// Break #1: all-rows held up to 100,000 rows whatever their size; it now stops at 32 MiB of
+// All-rows held up to 100,000 rows whatever their size; it now stops at 32 MiB of
 // row text and says where to continue, and passing that back continues.
 #[tokio::test(flavor = "multi_thread")]
 async fn coql_all_rows_stops_by_bytes_and_continues_from_next_offset() {
@@ -193,7 +193,7 @@ fn values_of_size(size: usize) -> String {
     format!(r#"{{"Last_Name":"Doe","Description":"{}"}}"#, "v".repeat(size - frame.len()))
 }
 
-// Break #1: one 60 MB value trapped crm-create-record; the values cap (16 MiB) refuses it
+// One 60 MB value trapped crm-create-record; the values cap (16 MiB) refuses it
 // before anything is parsed or sent.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sixty_megabyte_value_is_invalid_input_and_nothing_is_sent() {
@@ -206,7 +206,7 @@ async fn a_sixty_megabyte_value_is_invalid_input_and_nothing_is_sent() {
     assert!(outcome.peak_memory_bytes < PEAK_LIMIT, "peak {}", outcome.peak_memory_bytes);
 }
 
-// Break #1: values at the 16 MiB cap are sent; one byte past is refused unsent.
+// Values at the 16 MiB cap are sent; one byte past is refused unsent.
 #[tokio::test(flavor = "multi_thread")]
 async fn values_at_the_cap_are_sent_and_past_it_refused() {
     let h = Harness::new().await;
@@ -227,7 +227,7 @@ async fn values_at_the_cap_are_sent_and_past_it_refused() {
     assert!(h.requests().is_empty());
 }
 
-// Break #1: a 16 MB values text of one long array becomes members with raw values, not a
+// A 16 MB values text of one long array becomes members with raw values, not a
 // 500 MB tree; and dynamic-fields has its own 1 MiB cap.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sixteen_megabyte_array_value_is_not_a_tree_and_dynamic_fields_are_capped() {
@@ -257,7 +257,7 @@ async fn a_sixteen_megabyte_array_value_is_not_a_tree_and_dynamic_fields_are_cap
     assert!(h.requests().is_empty());
 }
 
-// Break #1: the host's input cap (104 MiB, was 128 MiB) fits what the component can hold;
+// The host's input cap (104 MiB, was 128 MiB) fits what the component can hold;
 // past it the host refuses the step before the component runs.
 #[tokio::test(flavor = "multi_thread")]
 async fn inputs_past_the_host_cap_are_refused_by_the_host() {
@@ -281,7 +281,7 @@ fn wrapped_base64(bytes: &[u8]) -> String {
     out
 }
 
-// Break #3: ~60 MB of base64 with line breaks ran out of memory (the text was copied to strip
+// ~60 MB of base64 with line breaks ran out of memory (the text was copied to strip
 // the whitespace). It is now sized first and decoded straight into one buffer.
 #[tokio::test(flavor = "multi_thread")]
 async fn sixty_megabytes_of_wrapped_base64_attach_within_bounded_memory() {

@@ -2,8 +2,8 @@
 //! them: a server echoing credentials (in headers, `\u`-escaped in bodies, in error codes), a
 //! secret holding `"` and `\`, a token straddling a display cut, a wrong secret after the right
 //! one, refused input that must cost no request (the token grant included), control characters
-//! in header values, and numbers at the edge of u64. Each test names the break of issue 12 it
-//! proves fixed.
+//! in header values, and numbers at the edge of u64. Each test says what the
+//! old code did.
 
 use component_tests::{error_of, ok_of, Fault, Harness};
 use serde_json::{json, Value};
@@ -63,7 +63,7 @@ fn header<'a>(result: &'a Value, name: &str) -> Vec<&'a str> {
         .collect()
 }
 
-/// Break 6a: a raw-request answer echoing `Authorization` in `x-echo` and `set-cookie` showed
+/// A raw-request answer echoing `Authorization` in `x-echo` and `set-cookie` showed
 /// the access token; headers are redacted now, for the connection's token and a granted one.
 #[tokio::test(flavor = "multi_thread")]
 async fn echoed_authorization_in_raw_response_headers_is_redacted() {
@@ -91,7 +91,7 @@ async fn echoed_authorization_in_raw_response_headers_is_redacted() {
     }
 }
 
-/// Break 6a/6b: a `\u`-escaped copy of the token survived in raw-request bodies (json and
+/// A `\u`-escaped copy of the token survived in raw-request bodies (json and
 /// text), in error messages, details and codes.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_escaped_token_in_bodies_messages_details_and_codes_is_redacted() {
@@ -122,7 +122,7 @@ async fn an_escaped_token_in_bodies_messages_details_and_codes_is_redacted() {
     assert_eq!(h.requests().len(), 1);
 }
 
-/// Break 6b: the accounts server's error code `invalid_client:<secret>` reached the error's
+/// The accounts server's error code `invalid_client:<secret>` reached the error's
 /// code in clear (codes were never redacted).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_secret_in_the_accounts_servers_error_code_is_redacted() {
@@ -140,7 +140,7 @@ async fn a_secret_in_the_accounts_servers_error_code_is_redacted() {
     assert_eq!(h.requests().len(), 1);
 }
 
-/// Break 6c: a client secret holding `"` or `\` was shown in clear, because redaction matched
+/// A client secret holding `"` or `\` was shown in clear, because redaction matched
 /// the JSON-escaped text. The accounts server echoes it in code, description and a raw copy.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_secret_with_quotes_and_backslashes_is_redacted() {
@@ -161,7 +161,7 @@ async fn a_client_secret_with_quotes_and_backslashes_is_redacted() {
     assert!(form.contains("&client_secret=s3cr%22et%5Cwith-quote&"), "{form}");
 }
 
-/// Break 6d: non-JSON bodies were cut to 512 (debug) and 120 (error message) bytes before
+/// Non-JSON bodies were cut to 512 (debug) and 120 (error message) bytes before
 /// redaction, so a token straddling the cut showed minus its last characters.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_token_straddling_the_display_cuts_is_redacted_whole() {
@@ -183,7 +183,7 @@ async fn a_token_straddling_the_display_cuts_is_redacted_whole() {
     }
 }
 
-/// Break 9: the same client-id and refresh-token with a wrong client-secret was served the
+/// The same client-id and refresh-token with a wrong client-secret was served the
 /// right connection's cached token. The cache key now covers every credential.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_secret_never_gets_the_right_secrets_token() {
@@ -210,7 +210,7 @@ async fn a_wrong_secret_never_gets_the_right_secrets_token() {
     );
 }
 
-/// Break 10: a raw request with a refused url first ran the token grant (client secret and
+/// A raw request with a refused url first ran the token grant (client secret and
 /// refresh token sent), and Books first called GET /organizations. Every input is checked
 /// before any request now.
 #[tokio::test(flavor = "multi_thread")]
@@ -243,7 +243,7 @@ async fn refused_raw_input_sends_nothing_not_even_the_token_grant() {
     assert_eq!(h.requests().iter().map(|r| r.path.as_str()).collect::<Vec<_>>(), ["/oauth/v2/token", &format!("/crm/v8/Leads/{LEAD}")]);
 }
 
-/// Break 11: header values with DEL or vertical tab came back as `internal` (the transport
+/// Header values with DEL or vertical tab came back as `internal` (the transport
 /// refused them); every control character is invalid-input naming the header, nothing sent.
 #[tokio::test(flavor = "multi_thread")]
 async fn control_characters_in_header_values_are_invalid_input() {
@@ -265,7 +265,7 @@ async fn control_characters_in_header_values_are_invalid_input() {
     assert_eq!(h.only_request().header("x-trace"), Some("café"));
 }
 
-/// Break 5: after a first 429, `Retry-After: 18446744073709551615` panicked in the wait-budget
+/// After a first 429, `Retry-After: 18446744073709551615` panicked in the wait-budget
 /// sum; `18446744073709552` came back as 384 ms. Both are rate-limited with retry-after-ms
 /// saturated at u64::MAX, after exactly two requests.
 #[tokio::test(flavor = "multi_thread")]
@@ -291,7 +291,7 @@ async fn huge_retry_after_is_rate_limited_with_saturated_retry_after_ms() {
     }
 }
 
-/// Break 5 (auth): a token lifetime of u64::MAX seconds overflowed `lifetime × 1000`, so the
+/// In the token grant: a token lifetime of u64::MAX seconds overflowed `lifetime × 1000`, so the
 /// cached token looked expired at once and every step ran the grant again. Lifetimes are read
 /// with checked arithmetic and kept at most a day.
 #[tokio::test(flavor = "multi_thread")]

@@ -13,7 +13,7 @@ fn set_raw(h: &Harness, key: &str, value: &[u8]) {
     runtime().kv().set(&h.namespace, "", key, value).expect("kv set");
 }
 
-/// Break #12: `per-page: 1, page: 4000000000` walked hundreds of page tokens (a credit each).
+/// `per-page: 1, page: 4000000000` walked hundreds of page tokens (a credit each).
 /// A page more than 20 token hops from where a walk can start is refused before anything is
 /// sent, with a message naming page-token; u32::MAX too.
 #[tokio::test(flavor = "multi_thread")]
@@ -77,7 +77,7 @@ async fn an_endless_deleted_feed_is_walked_ten_pages_per_step() {
     assert_eq!(deleted, 25, "every entry the feed gave is reported");
 }
 
-/// Break #1 for sweeps: a 5-million-element COQL answer is refused by its item count, read in
+/// For sweeps: a 5-million-element COQL answer is refused by its item count, read in
 /// one pass; no tree is built, nothing traps.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_oversized_coql_answer_is_an_error_not_a_trap() {
@@ -142,7 +142,7 @@ async fn a_coql_answer_that_breaks_the_walks_order_is_an_error_never_an_end() {
     assert!(error["message"].as_str().is_some_and(|m| m.contains(&format!("record {} (modified at ", end_id + 1)) && m.contains("is out of order")), "{error}");
 }
 
-/// Break #5: stored counters at u64's edge or garbage neither trap nor wrap. Two hours of
+/// Stored counters at u64's edge or garbage neither trap nor wrap. Two hours of
 /// credits summing past u64::MAX wrapped to a small number on the old code, letting a read
 /// through a budget that is used up; now they saturate and the read pauses.
 #[tokio::test(flavor = "multi_thread")]
@@ -172,7 +172,7 @@ async fn stored_counters_at_the_edge_neither_trap_nor_wrap() {
     }
 }
 
-/// Break #16: when the store cannot count a credit (here the host refuses to increment a
+/// When the store cannot count a credit (here the host refuses to increment a
 /// counter past u64::MAX), the step's result stands and its log says the credits are uncounted.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_credit_the_store_cannot_count_is_logged() {
@@ -187,7 +187,7 @@ async fn a_credit_the_store_cannot_count_is_logged() {
     assert!(outcome.stderr.contains("1 credits of this step are uncounted"), "stderr: {:?}", outcome.stderr);
 }
 
-/// Break #14: the hourly retention sweep (run by the first request of an hour) deletes stale
+/// The hourly retention sweep (run by the first request of an hour) deletes stale
 /// keys of every family and keeps live ones.
 #[tokio::test(flavor = "multi_thread")]
 async fn stale_keys_of_every_family_are_deleted() {
@@ -231,7 +231,7 @@ async fn stale_keys_of_every_family_are_deleted() {
     }
 }
 
-/// Break #14: a new `limits/rate/<second>` key every second piled up forever; now the first
+/// A new `limits/rate/<second>` key every second piled up forever; now the first
 /// request of each second deletes the ones no one reads, so throttled requests over several
 /// seconds leave at most a couple of rate keys and in-flight windows.
 #[tokio::test(flavor = "multi_thread")]

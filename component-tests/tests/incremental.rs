@@ -201,7 +201,7 @@ proptest! {
     /// Sweeps with changes between their pages, several modifications per second and the same
     /// record modified twice in one second: every version that existed when a sweep began is
     /// delivered (or superseded by a delivered later version, or deleted) by the end of the next.
-    /// Break #7: on the old code a second modification within the second of a delivered first
+    /// On the old code a second modification within the second of a delivered first
     /// one was dropped as a boundary duplicate (same id, same Modified_Time) and never delivered.
     #[test]
     fn no_version_is_lost(per_page in 60u32..=200, rounds in prop::collection::vec(prop::collection::vec(prop::collection::vec(change(), 0..25), 1..20), 3..5)) {
@@ -242,7 +242,7 @@ async fn replay(per_page: u32, rounds: Vec<Vec<Vec<Change>>>) {
     ledger.check_final(&last, "");
 }
 
-/// Break #7, the exact scenario: a record modified twice within one second, whose first version
+/// The exact scenario: a record modified twice within one second, whose first version
 /// sweep 1 delivered, is delivered again by sweep 2; unchanged boundary records are still
 /// dropped as duplicates, and a third sweep is empty.
 #[tokio::test(flavor = "multi_thread")]
@@ -268,7 +268,7 @@ async fn a_record_modified_twice_in_one_second_is_delivered_again() {
     assert_eq!(sweep(&h, "Deals", 200, "Deal_Name").await, Vec::<Value>::new(), "nothing changed since");
 }
 
-/// Break #8: 2,100 deletions are all reported, once each, across steps: the deleted feed is
+/// 2,100 deletions are all reported, once each, across steps: the deleted feed is
 /// walked 10 pages (2,000 ids) per step and more_records stays true until it ends; a commit
 /// before that is refused. On the old code 2,000 ids came back and 100 never, with no flag.
 #[tokio::test(flavor = "multi_thread")]

@@ -85,7 +85,7 @@ async fn the_fault_matrix_ends_in_a_result_or_a_typed_error() {
     assert!(error["message"].as_str().unwrap_or("").contains("larger than 32 MiB"), "{error}");
 }
 
-/// Break #6a through a hostile server: Zoho (or whatever answers in its place) echoes the
+/// Through a hostile server: Zoho (or whatever answers in its place) echoes the
 /// request's Authorization in headers and in the body, plain and `\u`-escaped. No output of the
 /// step (result, error, debug log) may show the token.
 #[tokio::test(flavor = "multi_thread")]
@@ -111,7 +111,7 @@ async fn an_echoing_server_never_gets_the_token_into_output() {
     assert!(leaks.is_empty(), "the token leaked:\n{}", leaks.join("\n"));
 }
 
-/// Break #4: the debug log past the host's cap trapped the step (wasmtime's 1 MiB pipe traps
+/// The debug log past the host's cap trapped the step (wasmtime's 1 MiB pipe traps
 /// when full). Now the excess is dropped with a marker and the step's result stands. The cap is
 /// lowered so eight retried exchanges overflow it.
 #[tokio::test(flavor = "multi_thread")]
@@ -133,7 +133,7 @@ async fn a_debug_log_past_the_cap_is_cut_and_the_result_stands() {
     assert!(last.starts_with(zoho_host::step_log::DROPPED_MARKER), "{last}");
 }
 
-/// Break #13: a platform-managed access token without a namespace got a namespace digested from
+/// A platform-managed access token without a namespace got a namespace digested from
 /// the token, so the platform's rotation reset every cursor and the next sweep re-delivered
 /// everything. Now both tokens of one org share the org's namespace; the org id costs one
 /// `GET /org` per new token and none for a known one.
@@ -201,7 +201,7 @@ async fn a_managed_token_that_cannot_read_the_org_keeps_its_own_namespace() {
     assert_eq!(org_requests(&h), 2, "asked again after the failure, then known");
 }
 
-/// Break #2 end to end: Unicode where a timestamp's digits go trapped the three actions that
+/// End to end: Unicode where a timestamp's digits go trapped the three actions that
 /// take one. Now each is invalid input, and nothing is sent.
 #[tokio::test(flavor = "multi_thread")]
 async fn unicode_timestamps_are_invalid_input_and_nothing_is_sent() {

@@ -698,7 +698,7 @@ mod tests {
         conformance::values_and_namespaces(&*Batched::wrap(KvStore::open(&temp_db("batched-conformance")).unwrap()), "t");
     }
 
-    /// Break #15: the database (access tokens inside) was created 0644 in a 0755 directory.
+    /// The database (access tokens inside) was created 0644 in a 0755 directory.
     #[cfg(unix)]
     #[test]
     fn the_database_and_its_directory_are_private() {

@@ -728,7 +728,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// Break #13: two tokens of one org in one data center share a namespace; grants and other
+    /// Two tokens of one org in one data center share a namespace; grants and other
     /// data centers do not.
     #[test]
     fn managed_tokens_are_named_by_their_org() {

@@ -119,7 +119,7 @@ impl StdoutStream for StepLog {
 mod tests {
     use super::*;
 
-    /// Break #4: a log past its cap is cut with a marker, never an error, and stays under the cap.
+    /// A log past its cap is cut with a marker, never an error, and stays under the cap.
     #[test]
     fn writes_past_the_cap_are_accepted_and_marked() {
         let mut log = StepLog::new(1024);

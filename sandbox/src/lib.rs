@@ -264,14 +264,14 @@ impl Sandbox {
     }
 }
 
-/// Books record actions and documents (issue 14).
+/// Books record actions and documents.
 mod books_actions;
 
 /// For tests: a module's id as /settings/modules lists it, and the PDF an invoice document is.
 pub use books_actions::pdf as books_pdf;
 pub use metadata::module_id;
 
-/// Instant notifications (issue 15): the watch API and the deliveries it makes.
+/// Instant notifications: the watch API and the deliveries it makes.
 mod deliveries;
 mod watch;
 
@@ -302,7 +302,7 @@ impl Sandbox {
     }
 }
 
-/// Zoho at a distance and at scale (issue 16): latency with jitter, concurrency caps, the
+/// Zoho at a distance and at scale: latency with jitter, concurrency caps, the
 /// credit table, large skewed modules.
 pub use realism::{coql_credits, coql_limit, edition_concurrency, BulkModule};
 
