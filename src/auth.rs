@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 /// Refresh this long before Zoho's expiry, so a token never dies mid-step.
 const REFRESH_MARGIN_MS: u64 = 5 * 60 * 1000;
-/// A refresh lease lasts one window; a holder that died frees it when the window ends.
-const LEASE_WINDOW_MS: u64 = 15_000;
+// A refresh lease lasts one window; a holder that died frees it when the window ends.
+use crate::storage::keys::LEASE_WINDOW_MS;
 /// How often a step waiting on another's refresh looks for the new token.
 const LEASE_POLL: Duration = Duration::from_millis(50);
 /// Zoho's access tokens live an hour; used when the answer does not say (or says nonsense).
@@ -190,7 +190,7 @@ impl<'a> Auth<'a> {
     }
 
     fn cache_key(&self) -> String {
-        format!("auth/token/{}", self.identity)
+        crate::storage::keys::auth_token(&self.identity)
     }
 
     /// The cached session if it has more than the refresh margin left.
@@ -234,7 +234,7 @@ impl<'a> Auth<'a> {
         let patience = Duration::from_millis(2 * LEASE_WINDOW_MS);
         loop {
             let window = now_ms() / LEASE_WINDOW_MS;
-            let lease = format!("auth/lease/{}/{window}", self.identity);
+            let lease = crate::storage::keys::auth_lease(&self.identity, window);
             if self.storage.increment(&lease, 1)? == 1 || started.elapsed() > patience {
                 // A step that held the lease a moment ago may have stored its token and let the
                 // lease go between our cache miss and our increment: use that token, not a second.

@@ -39,7 +39,7 @@ pub fn edition_concurrency(edition: &str) -> u32 {
     }
 }
 
-pub const ORG_LICENSE_KEY: &str = "limits/org-license";
+pub use crate::storage::keys::ORG_LICENSE as ORG_LICENSE_KEY;
 pub const ORG_LICENSE_TTL: Duration = ALLOTMENT_TTL;
 
 /// The org's edition and licensed users, from `/crm/v8/org`, cached for a day.

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 /// The org's table, or the note that it could not be read, cached for a day.
-pub const TABLE_KEY: &str = "limits/credit-table";
+pub use crate::storage::keys::CREDIT_TABLE as TABLE_KEY;
 pub const TABLE_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// Where `__apis` lives; the request needs ZohoCRM.apis.READ (Zoho's page) or

@@ -16,17 +16,7 @@ pub const SLOT_WINDOW_MS: u64 = 60_000;
 const MAX_WAIT_MS: u64 = 2_000;
 const POLL: Duration = Duration::from_millis(20);
 
-pub fn credits_key(hour: u64) -> String {
-    format!("limits/credits/{hour}")
-}
-
-pub fn rate_key(second: u64) -> String {
-    format!("limits/rate/{second}")
-}
-
-pub fn inflight_key(window: u64, what: &str) -> String {
-    format!("limits/inflight/{window}/{what}")
-}
+pub use crate::storage::keys::{credits as credits_key, inflight as inflight_key, rate as rate_key};
 
 /// A stored counter; garbage or a missing key counts as 0, and any u64 is read without overflow.
 fn counter(storage: &dyn Storage, key: &str) -> Result<u64> {
@@ -88,7 +78,7 @@ pub fn spent_last_24h(storage: &dyn Storage) -> Result<u64> {
 /// from the same credits, so this connection's own count is only a floor: the budget takes the
 /// larger use. Absent means unknown (under half used, or not sent), never "plenty left".
 pub const CREDITS_REMAINING_HEADER: &str = "x-api-credits-remaining";
-pub const REMAINING_KEY: &str = "limits/credits-remaining";
+pub use crate::storage::keys::CREDITS_REMAINING as REMAINING_KEY;
 /// How long Zoho's figure is trusted: credits come back as the rolling day moves on, and every
 /// CRM answer past half the day carries a fresh one.
 pub const REMAINING_TTL: Duration = Duration::from_secs(3600);

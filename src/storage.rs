@@ -4,6 +4,7 @@ use crate::error::{ErrorKind, Result, ZohoError};
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub mod keys;
 pub mod memory;
 pub mod retention;
 

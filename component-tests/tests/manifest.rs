@@ -144,3 +144,16 @@ fn every_action_declares_its_scopes_and_each_default_set_names_what_it_lacks() {
     assert_eq!(sets["complete"]["missing"], serde_json::json!({}));
     assert!(sets["complete"].get("missing-optional").is_none());
 }
+
+/// docs/key-value.md's table of the component's keys lists exactly the key families
+/// `src/storage/keys.rs` builds, parses and keeps: a family added, renamed or removed there
+/// fails here until the docs say it.
+#[test]
+fn the_key_value_docs_list_every_key_family_once() {
+    use zoho_connector::storage::keys::FAMILIES;
+    let docs = include_str!("../../docs/key-value.md");
+    let table = docs.split("\n\n").find(|block| block.starts_with("| key family")).expect("the key family table");
+    let listed: Vec<&str> = table.lines().skip(2).map(|row| row.split('`').nth(1).expect("a key in backticks")).collect();
+    let families: Vec<&str> = FAMILIES.iter().map(|f| f.pattern()).collect();
+    assert_eq!(listed, families, "docs/key-value.md lists the families of src/storage/keys.rs, in its order");
+}

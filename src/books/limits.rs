@@ -26,17 +26,7 @@ const UNIX_TIME_FROM: u64 = 1_000_000_000;
 /// The longest wait a reset header is trusted for.
 const MAX_WAIT_MS: u64 = DAY_MS;
 
-pub fn minute_key(organization: &str, minute: u64) -> String {
-    format!("limits/books/{organization}/minute/{minute}")
-}
-
-pub fn day_key(organization: &str, day: u64) -> String {
-    format!("limits/books/{organization}/day/{day}")
-}
-
-pub fn blocked_key(organization: &str) -> String {
-    format!("limits/books/{organization}/blocked")
-}
+pub use crate::storage::keys::{books_blocked as blocked_key, books_day as day_key, books_minute as minute_key};
 
 /// The organization a Books request is for (`organization_id`), or `-` before one is known
 /// (listing the organizations).

@@ -13,7 +13,7 @@ use serde_json::Value;
 /// Books organizations one account may list (Zoho allows a handful per user).
 const MAX_ORGANIZATIONS: usize = 1_000;
 
-pub const CACHE_KEY: &str = "books/organization-id";
+pub use crate::storage::keys::BOOKS_ORGANIZATION_ID as CACHE_KEY;
 
 /// The three members of an organization the choice needs, read without the rest.
 #[derive(serde::Deserialize, Default)]

@@ -101,13 +101,7 @@ pub const TEXT_TYPES: [&str; 5] = ["text", "textarea", "email", "phone", "websit
 /// Data types Zoho computes: never written.
 pub const COMPUTED_TYPES: [&str; 2] = ["autonumber", "formula"];
 
-pub fn cache_key(module: &str) -> String {
-    format!("crm/fields/{module}")
-}
-
-pub fn metadata_cache_key(module: &str) -> String {
-    format!("crm/field-metadata/{module}")
-}
+pub use crate::storage::keys::{field_metadata as metadata_cache_key, fields as cache_key};
 
 /// The API names `get-records` asks for when the caller names none.
 pub fn module_fields(client: &Client, module: &str) -> Result<Vec<String>> {

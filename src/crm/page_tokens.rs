@@ -43,7 +43,7 @@ fn cache_key(query: &ListQuery, fields: &[String]) -> String {
     );
     // FNV-1a: a short stable name for the listing, not a security digest.
     let hash = signature.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
-    format!("crm/page-tokens/{}/{hash:016x}", query.module)
+    crate::storage::keys::page_tokens(&query.module, hash)
 }
 
 #[derive(serde::Deserialize)]

@@ -13,35 +13,13 @@ use std::collections::BTreeMap;
 /// sweep's (they belong to no open sweep any more).
 const FORGET_PAGES: u64 = 10_000;
 
-pub fn sweep_key(scope: &str) -> String {
-    format!("incremental/{scope}/sweep")
-}
-
-pub fn cursor_key(scope: &str) -> String {
-    format!("incremental/{scope}/cursor")
-}
-
-/// A sliced sweep's plan (one per scope while the sweep is open, deleted by its commit).
-pub fn plan_key(scope: &str) -> String {
-    format!("incremental/{scope}/plan")
-}
+// The keys themselves are storage::keys' (one owner for every stored key).
+pub use crate::storage::keys::{cursor as cursor_key, cursor_boundary as boundary_key, open_sweep as sweep_key, plan as plan_key, sweep_page as page_key};
 
 /// Where slice `n` of a sliced sweep keeps its own walk: a scope of its own, so its state is
 /// `incremental/<scope>/slice<n>/sweep` and its page keys live and expire like a sweep's.
 pub fn slice_scope(scope: &str, n: u32) -> String {
     format!("{scope}/slice{n}")
-}
-
-/// The previous sweep's boundary (id → digest of what was delivered), apart from the cursor so
-/// pages past the boundary window never read it.
-pub fn boundary_key(scope: &str) -> String {
-    format!("incremental/{scope}/cursor-boundary")
-}
-
-/// One key per page, so a step reads and writes a constant amount however long the sweep:
-/// `start/n` is the key page n starts after; `boundary/n` what page n delivered in the window.
-pub fn page_key(scope: &str, sweep: &str, what: &str, page: u64) -> String {
-    format!("incremental/{scope}/{sweep}/{what}/{page}")
 }
 
 /// An open sweep.

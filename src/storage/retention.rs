@@ -1,38 +1,11 @@
-//! How long each kind of key lives, and the hourly sweep that deletes the stale ones, so a
-//! long-lived tenant's namespace stays bounded. Each family's rule:
-//!
-//! | key family | kept while | deleted by |
-//! |---|---|---|
-//! | `auth/token/<id>` | the token is valid, and an hour past its expiry | refresh overwrites; sweep |
-//! | `auth/lease/<id>/<window>` | its 15 s window, and a minute | the lease holder; sweep |
-//! | `limits/credits/<hour>` | 25 hours (the rolling day and the current hour) | sweep |
-//! | `limits/inflight/<minute>/*` | until the minute window is 2 behind | first request of a new window; sweep |
-//! | `limits/rate/<second>` | until the second is 2 behind | first request of a new second; sweep |
-//! | `limits/org-license`, `limits/credit-table` | 24 h from when it was stored | sweep |
-//! | `limits/credits-remaining` (Zoho's X-API-CREDITS-REMAINING) | 1 h from when it was stored | sweep |
-//! | `limits/books/<org>/minute/<minute>` | until the minute is 2 behind | the next minute's first request; sweep |
-//! | `limits/books/<org>/day/<day>` | the day and the next | sweep |
-//! | `limits/books/<org>/blocked` | 24 h from when it was stored (the longest wait trusted) | sweep |
-//! | `crm/fields/<module>` | 1 h from when it was stored | sweep |
-//! | `crm/field-metadata/<module>` | 1 h from when it was stored | sweep |
-//! | `crm/page-tokens/<module>/<listing>` | 1 h from the last walk that stored it | sweep |
-//! | `incremental/<scope>/sweep` (an open sweep) | 7 days from when it was opened | commit; sweep |
-//! | `incremental/<scope>/<sweep>/{start,boundary}/<n>` | while `<sweep>` is the scope's open sweep (and an hour after it began) | commit and restart; sweep |
-//! | `incremental/<scope>/cursor`, `cursor-boundary` | always: one each per scope, replaced at each commit | — |
-//! | `incremental/<scope>/plan` (a sliced sweep's plan) | one per scope, while its sweep is open; the next plan replaces it | commit; next plan |
-//! | `incremental/<scope>/slice<n>/...` (a slice's own walk) | as a sweep's keys, with `<scope>/slice<n>` as the scope | as above |
-//! | anything else (`books/organization-id`, other engineers' keys) | always | — |
+//! The hourly sweep that deletes stale keys, so a long-lived tenant's namespace stays bounded:
+//! each key's family and its retention are [`keys`]'s (docs/key-value.md lists them).
 
+use super::keys::{self, Retention, OPEN_SWEEP_RETENTION_MS};
 use super::{Storage, HOUR_MS_FOR_RETENTION as HOUR_MS};
 use serde::Deserialize;
 use std::collections::HashMap;
 
-/// The refresh lease's window (src/auth.rs `LEASE_WINDOW_MS`).
-const LEASE_WINDOW_MS: u64 = 15_000;
-const MINUTE_MS: u64 = 60_000;
-const DAY_MS: u64 = 24 * HOUR_MS;
-/// An open sweep nobody finished is forgotten after this.
-pub const OPEN_SWEEP_RETENTION_MS: u64 = 7 * DAY_MS;
 /// Page keys of a sweep that began less than this ago are kept even when the scope's sweep key
 /// does not name it yet (the step creating it writes its first page before the sweep key).
 const YOUNG_SWEEP_MS: u64 = HOUR_MS;
@@ -59,10 +32,6 @@ struct OpenSweep {
     sweep: String,
     #[serde(default)]
     opened_at_ms: u64,
-}
-
-fn number(text: &str) -> Option<u64> {
-    text.parse().ok()
 }
 
 /// Lists the namespace and deletes every stale key by its family's rule. Failures are logged
@@ -102,44 +71,39 @@ fn try_sweep(storage: &dyn Storage, now: u64) -> crate::error::Result<usize> {
     Ok(stale.len())
 }
 
-/// Is `key` past its family's retention at `now`?
+/// Is `key` past its family's retention at `now`? A key of no family the component writes is kept.
 pub fn is_stale(storage: &dyn Storage, key: &str, now: u64, open_sweeps: &mut HashMap<String, Option<String>>) -> crate::error::Result<bool> {
-    let parts: Vec<&str> = key.split('/').collect();
+    let Some(parsed) = keys::parse(key) else { return Ok(false) };
     let read = |k: &str| storage.get(k);
-    Ok(match parts.as_slice() {
-        ["limits", "credits", hour] => number(hour).is_none_or(|h| h.saturating_add(25) <= now / HOUR_MS),
-        ["limits", "inflight", window, _] => number(window).is_none_or(|w| w.saturating_add(2) < now / MINUTE_MS),
-        ["limits", "rate", second] => number(second).is_none_or(|s| s.saturating_add(2) < now / 1000),
-        ["limits", "org-license"] | ["limits", "credit-table"] | ["limits", "books", _, "blocked"] => fresh_past(read(key)?, now, DAY_MS),
-        ["limits", "credits-remaining"] => fresh_past(read(key)?, now, HOUR_MS),
-        ["limits", "books", _, "minute", minute] => number(minute).is_none_or(|m| m.saturating_add(2) < now / MINUTE_MS),
-        ["limits", "books", _, "day", day] => number(day).is_none_or(|d| d.saturating_add(1) < now / DAY_MS),
-        ["crm", "fields", ..] | ["crm", "field-metadata", ..] | ["crm", "page-tokens", ..] => fresh_past(read(key)?, now, HOUR_MS),
-        ["auth", "token", _] => match read(key)? {
+    Ok(match parsed.family.retention() {
+        Retention::Window { window_ms, behind, grace_ms } => parsed.window.is_none_or(|w| {
+            w.saturating_add(behind) <= now / window_ms.max(1) || w.saturating_mul(window_ms).saturating_add(grace_ms) < now
+        }),
+        Retention::Fresh { ttl_ms } => fresh_past(read(key)?, now, ttl_ms),
+        Retention::TokenExpiry => match read(key)? {
             Some(bytes) => serde_json::from_slice::<Token>(&bytes).map_or(true, |t| t.expires_at_ms.saturating_add(HOUR_MS) < now),
             None => false,
         },
-        ["auth", "lease", _, window] => number(window).is_none_or(|w| w.saturating_mul(LEASE_WINDOW_MS).saturating_add(MINUTE_MS) < now),
-        ["incremental", .., "sweep"] => match read(key)? {
+        Retention::OpenSweep => match read(key)? {
             Some(bytes) => serde_json::from_slice::<OpenSweep>(&bytes).map_or(true, |s| s.opened_at_ms.saturating_add(OPEN_SWEEP_RETENTION_MS) < now),
             None => false,
         },
-        ["incremental", scope @ .., sweep_id, "start" | "boundary", n] if !scope.is_empty() && number(n).is_some() => {
-            let scope = scope.join("/");
+        Retention::SweepPage => {
+            let (Some(scope), Some(sweep_id)) = (parsed.scope, parsed.sweep) else { return Ok(false) };
             if !open_sweeps.contains_key(&scope) {
                 // An open sweep past its own retention goes in this run: its pages with it.
-                let open = read(&format!("incremental/{scope}/sweep"))?
+                let open = read(&keys::open_sweep(&scope))?
                     .and_then(|b| serde_json::from_slice::<OpenSweep>(&b).ok())
                     .filter(|s| s.opened_at_ms.saturating_add(OPEN_SWEEP_RETENTION_MS) >= now)
                     .map(|s| s.sweep);
                 open_sweeps.insert(scope.clone(), open);
             }
-            let current = open_sweeps.get(&scope).and_then(|s| s.as_deref()) == Some(*sweep_id);
+            let current = open_sweeps.get(&scope).and_then(|s| s.as_deref()) == Some(sweep_id);
             // Sweep ids are the hex of the millisecond they began.
             let young = u64::from_str_radix(sweep_id, 16).is_ok_and(|began| began.saturating_add(YOUNG_SWEEP_MS) > now);
             !current && !young
         }
-        _ => false,
+        Retention::Always => false,
     })
 }
 
@@ -156,7 +120,11 @@ mod tests {
     use super::*;
     use crate::storage::memory::Memory;
     use crate::storage::Storage;
+    use crate::storage::keys::LEASE_WINDOW_MS;
     use serde_json::json;
+
+    const MINUTE_MS: u64 = 60_000;
+    const DAY_MS: u64 = 24 * HOUR_MS;
 
     fn set(m: &Memory, key: &str, value: serde_json::Value) {
         m.set(key, value.to_string().as_bytes()).unwrap();
