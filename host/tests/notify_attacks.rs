@@ -68,10 +68,12 @@ const TOKEN: &str = "s3cret-token";
 const PATH: &str = "/hook";
 
 /// Limits under which only what a test attacks can close a connection: the time-based ones
-/// are out of reach unless the test sets them.
+/// are out of reach unless the test sets them, and a connection waiting for a request counts
+/// as idle at once (no time to settle), so which ones a cap closes is exact.
 fn patient() -> Limits {
     Limits {
         idle: Duration::from_secs(3600),
+        settle: Duration::ZERO,
         read: Duration::from_secs(3600),
         summary_every: Duration::from_secs(3600),
         ..Limits::default()
@@ -241,6 +243,36 @@ async fn silent_sockets_from_nine_addresses_give_way_to_a_new_client_at_the_tota
         closed(stream).await;
     }
     assert!(silent[evicted..].iter().all(still_open), "the newest sockets are kept");
+    notify.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_deliveries_from_one_address_is_served_whole() {
+    // Connections still settling (connected, request not yet sent) are not idle to the caps.
+    let mut notify = Notify::start(Limits {
+        settle: Duration::from_secs(3600),
+        ..patient()
+    })
+    .await;
+    // More than one address may hold idle, fewer than the queue holds.
+    const BURST: usize = 60;
+    let mut streams = Vec::new();
+    for _ in 0..BURST {
+        streams.push(connect(notify.addr, LOCAL).await);
+    }
+    let body = delivery(TOKEN);
+    let request = format!("POST {PATH} HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    for stream in &mut streams {
+        stream.write_all(request.as_bytes()).await.expect("send");
+    }
+    for stream in &mut streams {
+        assert_eq!(read_answer(stream).await, 200);
+    }
+    assert_eq!(notify.count(|c| &c.accepted), BURST as u64);
+    assert_eq!(notify.count(|c| &c.evicted), 0, "{BURST} connections from one address, fewer than the server's cap: none closed");
+    for _ in 0..BURST {
+        assert_eq!(notify.queue.recv().await.expect("queued"), Bytes::from(body.clone()));
+    }
     notify.stop();
 }
 

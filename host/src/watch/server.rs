@@ -34,6 +34,10 @@ pub const CONNECTIONS: usize = 128;
 pub const PER_CLIENT: usize = 16;
 /// Silence after which a connection waiting for a request, or inside one, is closed.
 pub const IDLE: Duration = Duration::from_secs(5);
+/// Time a new or just-answered connection has to begin its request before a cap may close it
+/// as idle: Zoho sends its request at once, so a burst of deliveries is never mistaken for
+/// sockets held open.
+pub const SETTLE: Duration = Duration::from_secs(1);
 /// Longest a client may take to send a request's headers, or its body.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bytes of unverified bodies held at once over all connections.
@@ -49,6 +53,7 @@ pub struct Limits {
     pub connections: usize,
     pub per_client: usize,
     pub idle: Duration,
+    pub settle: Duration,
     pub read: Duration,
     pub body: usize,
     pub buffered: usize,
@@ -57,7 +62,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { connections: CONNECTIONS, per_client: PER_CLIENT, idle: IDLE, read: READ_TIMEOUT, body: BODY_LIMIT, buffered: BUFFERED, summary_every: SUMMARY_EVERY }
+        Limits { connections: CONNECTIONS, per_client: PER_CLIENT, idle: IDLE, settle: SETTLE, read: READ_TIMEOUT, body: BODY_LIMIT, buffered: BUFFERED, summary_every: SUMMARY_EVERY }
     }
 }
 
@@ -256,6 +261,13 @@ impl Client {
     }
 }
 
+impl Conn {
+    /// Waiting for a request, and past the time given to send one.
+    fn idle(&self, now: Instant, settle: Duration) -> bool {
+        !self.busy && now.saturating_duration_since(self.since) >= settle
+    }
+}
+
 struct Conn {
     client: Client,
     /// Inside a request (its headers read, its answer not yet given).
@@ -274,16 +286,23 @@ struct Registry {
 }
 
 impl Registry {
-    /// Registers a new connection, first closing one to make room when its client, or the
-    /// server, is at its cap: the one idle longest, else the one whose request started first
-    /// (the slowest). The newest connection is always served: an attacker holding sockets
-    /// open loses them to new arrivals instead of starving them.
+    /// Registers a new connection, first closing others to make room. A client at its cap
+    /// loses its connections idle longest (never one inside a request, nor one still
+    /// settling: a burst of deliveries from one address is served whole). At the server's cap
+    /// one connection is closed: the one idle longest, else the one whose request began first
+    /// (the slowest), else the oldest still settling. The newest connection is always served:
+    /// an attacker holding sockets open loses them to new arrivals instead of starving them.
     fn admit(&mut self, client: Client, limits: &Limits, counts: &Counts) -> (u64, Arc<Notify>) {
-        if self.per_client.get(&client).copied().unwrap_or(0) >= limits.per_client.max(1) {
-            self.evict(|c| c.client == client, counts);
+        let now = Instant::now();
+        while self.per_client.get(&client).copied().unwrap_or(0) >= limits.per_client.max(1) {
+            if !self.evict(|c| c.client == client && c.idle(now, limits.settle), now, limits.settle, counts) {
+                break;
+            }
         }
-        if self.conns.len() >= limits.connections.max(1) {
-            self.evict(|_| true, counts);
+        while self.conns.len() >= limits.connections.max(1) {
+            if !self.evict(|_| true, now, limits.settle, counts) {
+                break;
+            }
         }
         let id = self.next;
         self.next += 1;
@@ -293,14 +312,18 @@ impl Registry {
         (id, close)
     }
 
-    fn evict(&mut self, among: impl Fn(&Conn) -> bool, counts: &Counts) {
-        let victim = self.conns.iter().filter(|(_, c)| among(c)).min_by_key(|(id, c)| (c.busy, c.since, **id)).map(|(id, _)| *id);
-        if let Some(id) = victim {
-            if let Some(conn) = self.leave(id) {
-                conn.close.notify_one();
-                counts.evicted.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+    /// Closes the first of `among` in eviction order; false when there is none.
+    fn evict(&mut self, among: impl Fn(&Conn) -> bool, now: Instant, settle: Duration, counts: &Counts) -> bool {
+        let rank = |c: &Conn| match (c.idle(now, settle), c.busy) {
+            (true, _) => 0u8,
+            (false, true) => 1,
+            (false, false) => 2,
+        };
+        let victim = self.conns.iter().filter(|(_, c)| among(c)).min_by_key(|(id, c)| (rank(c), c.since, **id)).map(|(id, _)| *id);
+        let Some(conn) = victim.and_then(|id| self.leave(id)) else { return false };
+        conn.close.notify_one();
+        counts.evicted.fetch_add(1, Ordering::Relaxed);
+        true
     }
 
     fn leave(&mut self, id: u64) -> Option<Conn> {
