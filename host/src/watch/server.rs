@@ -166,7 +166,9 @@ pub fn serve_with(listener: TcpListener, path: &str, gate: Arc<RwLock<Option<Gat
     let log = Arc::new(Log::new(log, counts.clone(), limits.summary_every));
     let shared = Shared { path: Arc::from(path), gate, queue, counts, limits: Arc::new(limits), budget, registry: registry.clone(), log: log.clone() };
     let flusher = {
-        let (log, every) = (log.clone(), shared.limits.summary_every);
+        // An interval must not be zero, nor overflow the clock, whatever an embedder gives.
+        let every = shared.limits.summary_every.clamp(Duration::from_millis(1), Duration::from_secs(86_400 * 365));
+        let log = log.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval_at(Instant::now() + every, every);
             loop {
@@ -552,7 +554,8 @@ async fn read_body(shared: &Shared, mut body: hyper::body::Incoming) -> Result<(
         held.take(&shared.budget, declared)?;
         buffer.reserve_exact(declared);
     }
-    let deadline = Instant::now() + shared.limits.read;
+    let started = Instant::now();
+    let deadline = started.checked_add(shared.limits.read).unwrap_or(started + Duration::from_secs(86_400 * 365));
     let mut checked_start = false;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
