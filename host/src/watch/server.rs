@@ -216,6 +216,9 @@ async fn connection(shared: Shared, stream: tokio::net::TcpStream, (id, close): 
     let mut wait = shared.limits.idle;
     loop {
         tokio::select! {
+            // The connection first: a request that has arrived is marked busy before its
+            // silence is judged, however late this task runs.
+            biased;
             _ = serving.as_mut() => break,
             _ = close.notified() => break,
             _ = tokio::time::sleep(wait) => {
