@@ -418,7 +418,7 @@ impl Log {
         let write = match self.kinds.lock() {
             Ok(mut kinds) => {
                 let limiter = &mut kinds[kind as usize];
-                let quiet = limiter.last_line.map_or(true, |t| now.duration_since(t) >= self.every);
+                let quiet = limiter.last_line.is_none_or(|t| now.duration_since(t) >= self.every);
                 if quiet && limiter.pending == 0 {
                     limiter.last_line = Some(now);
                     true
