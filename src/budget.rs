@@ -40,7 +40,6 @@ pub fn edition_concurrency(edition: &str) -> u32 {
 }
 
 pub use crate::storage::keys::ORG_LICENSE as ORG_LICENSE_KEY;
-pub const ORG_LICENSE_TTL: Duration = ALLOTMENT_TTL;
 
 /// The org's edition and licensed users, from `/crm/v8/org`, cached for a day.
 pub fn edition(client: &Client) -> Result<(String, u64)> {

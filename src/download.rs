@@ -34,7 +34,9 @@ pub fn downloaded_file(response: Response) -> Result<DownloadedFile> {
 /// The file name of a `Content-Disposition` value: `filename*=UTF-8''...` (percent-encoded, RFC
 /// 6266) wins over `filename="..."` or a bare `filename=...`. Only the last path component is
 /// kept (`../../etc/passwd` is `passwd`), control characters are dropped, and the name is cut to
-/// 255 bytes on a character boundary.
+/// 255 bytes on a character boundary. (Answers are named with [`file_name_with`], which also
+/// redacts the connection's secrets.)
+#[cfg(test)]
 pub fn file_name(disposition: &str) -> Option<String> {
     file_name_with(disposition, &redact::Redactor::default())
 }

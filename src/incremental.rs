@@ -66,7 +66,6 @@ use serde_json::{json, Value};
 use plan::Plan;
 use state::{boundary_key, cursor_key, load, page_key, plan_key, save, slice_scope, sweep_key, Boundary, Cursor, Sweep};
 
-pub use deleted::FEED_PAGES_PER_STEP;
 
 /// An open sweep older than this is restarted when page 1 (or the next page) is asked again.
 const SWEEP_TTL_MS: u64 = 60 * 60 * 1000;

@@ -5,8 +5,8 @@ use serde_json::{json, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub mod keys;
-pub mod memory;
-pub mod retention;
+pub(crate) mod memory;
+pub(crate) mod retention;
 
 /// An hour, for the retention rules (limits keeps its buckets by the hour too).
 const HOUR_MS_FOR_RETENTION: u64 = 3_600_000;

@@ -39,6 +39,7 @@ pub fn organization_of(query: &[(String, String)]) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+#[cfg(test)]
 fn counter(storage: &dyn Storage, key: &str) -> u64 {
     storage.get(key).ok().flatten().and_then(|b| std::str::from_utf8(&b).ok()?.trim().parse().ok()).unwrap_or(0)
 }
@@ -119,7 +120,8 @@ pub fn after_at(storage: &dyn Storage, organization: &str, response: &Response, 
     let _ = put_fresh(storage, &blocked_key(organization), &json!({ "until_ms": now.saturating_add(wait) }));
 }
 
-/// Books requests counted today for `organization` (reported beside CRM's credits).
+/// Books requests counted today for `organization`.
+#[cfg(test)]
 pub fn today(storage: &dyn Storage, organization: &str) -> u64 {
     counter(storage, &day_key(organization, now_ms() / DAY_MS))
 }

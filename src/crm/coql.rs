@@ -58,11 +58,7 @@ pub fn coql_query_action(client: &Client, input: &crate::wit::crm::CoqlQueryInpu
     coql_query_from(client, &input.query, input.all_rows.unwrap_or(false), input.offset)
 }
 
-pub fn coql_query(client: &Client, query: &str, all_rows: bool) -> Result<String> {
-    coql_query_from(client, query, all_rows, None)
-}
-
-/// [`coql_query`], an all-rows walk starting at `offset` (a previous step's `info.next_offset`).
+/// A COQL query; with `all_rows`, a walk starting at `offset` (a previous step's `info.next_offset`).
 pub fn coql_query_from(client: &Client, query: &str, all_rows: bool, offset: Option<u32>) -> Result<String> {
     let query = query.trim().trim_end_matches(';').trim();
     if !query.get(..6).is_some_and(|s| s.eq_ignore_ascii_case("select")) {

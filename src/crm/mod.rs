@@ -1,20 +1,20 @@
 //! Zoho CRM v8.
 
-pub mod attachments;
-pub mod convert;
-pub mod coql;
-pub mod coql_fields;
-pub mod coql_limit;
-pub mod deleted;
-pub mod fields;
-pub mod json_schema;
-pub mod list_query;
-pub mod modules;
-pub mod notes;
-pub mod page_tokens;
-pub mod records;
-pub mod related;
+pub(crate) mod attachments;
+pub(crate) mod convert;
+pub(crate) mod coql;
+pub(crate) mod coql_fields;
+pub(crate) mod coql_limit;
+pub(crate) mod deleted;
+pub(crate) mod fields;
+pub(crate) mod json_schema;
+pub(crate) mod list_query;
+pub(crate) mod modules;
+pub(crate) mod notes;
+pub(crate) mod page_tokens;
+pub(crate) mod records;
+pub(crate) mod related;
 pub mod response;
-pub mod search;
-pub mod tags;
-pub mod upsert;
+pub(crate) mod search;
+pub(crate) mod tags;
+pub(crate) mod upsert;

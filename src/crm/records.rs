@@ -207,12 +207,6 @@ fn first_record(response: &Response) -> Result<String> {
     }
 }
 
-/// Where a list page starts: a page number within Zoho's discrete-paging reach, or a token.
-pub enum PageAt {
-    Number(u32),
-    Token(String),
-}
-
 pub fn get_records(client: &Client, input: &GetRecordsInput) -> Result<String> {
     let module = validate::module_name(&input.record_type)?.to_string();
     let per_page = input.per_page.unwrap_or(200);
@@ -408,22 +402,6 @@ pub(crate) fn complete_texts(client: &Client, module: &str, batches: &[&[String]
     let mut merged = MergedRecords::read(records)?;
     merged.complete(client, module, batches)?;
     Ok(merged.texts())
-}
-
-/// Adds the fields of the later batches to `records` (trees the caller already holds), fetched
-/// by id so every batch describes exactly the records of the first one. Each added value
-/// becomes a tree only when small ([`json::MAX_TREE_BYTES`]).
-pub fn complete_records(client: &Client, module: &str, batches: &[&[String]], records: &mut [Value]) -> Result<()> {
-    let ids: Vec<String> = records.iter().filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_string)).collect();
-    fetch_batches(client, module, batches, &ids, &mut |id, part| {
-        let Some(Value::Object(record)) = records.iter_mut().find(|r| r.get("id").and_then(Value::as_str) == Some(id)) else { return Ok(()) };
-        for (key, value) in part {
-            let value = json::tree(value.get().as_bytes())
-                .map_err(|e| ZohoError::new(ErrorKind::Zoho, format!("Zoho sent field {key} of record {id} too large to merge ({e})")))?;
-            record.insert(key, value);
-        }
-        Ok(())
-    })
 }
 
 #[cfg(test)]

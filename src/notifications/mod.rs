@@ -3,9 +3,9 @@
 //! delivers there (token and channel checked before anything is trusted or fetched).
 
 pub mod channel;
-pub mod delivery;
-pub mod token;
-pub mod watch;
+pub(crate) mod delivery;
+pub(crate) mod token;
+pub(crate) mod watch;
 
 use crate::client::Client;
 use crate::error::Result;
