@@ -605,7 +605,8 @@ async fn a_managed_token_watch_whose_org_cannot_be_read_refuses_to_start() {
     let connection = json!({ "api-domain": h.sandbox.url, "access-token": token });
     h.sandbox.inject(zoho_sandbox::Fault::status(100, 503, r#"{"code":"INTERNAL_ERROR","details":{},"message":"Service unavailable","status":"error"}"#).on_path("/crm/v8/org"));
     let request = request(&url, &["Leads.create"], "1h", "1m");
-    let outcome = watch::run(runtime(), &connection, None, &request, listener, appending(&out), std::future::pending()).await;
+    // Were the watch to start anyway, it is stopped once it enables a channel (and fails below).
+    let outcome = watch::run(runtime(), &connection, None, &request, listener, appending(&out), until("a channel is enabled", || !watch_requests(&h, "POST").is_empty())).await;
     let error = format!("{:#}", outcome.expect_err("the start is refused"));
     assert!(error.contains("the organization of the access token could not be read (GET /org answered 503; 4 tries)"), "{error}");
     assert!(error.contains("pass --namespace"), "{error}");
