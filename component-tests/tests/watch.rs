@@ -443,3 +443,176 @@ async fn a_slow_consumer_never_makes_zoho_wait_and_an_overflow_is_swept() {
     assert_eq!(summary.deliveries_accepted + summary.deliveries_left_to_the_sweep, 80);
     assert_eq!(summary.written, 80);
 }
+
+/// Waits until the sandbox's clock (Zoho's, whole seconds) is in a later second than `at`.
+async fn past_the_second_of(h: &Harness, at: &str) {
+    seconds_past(h, at, 1).await;
+}
+
+/// Waits until the sandbox's clock is at least `seconds` whole seconds past `at`'s second. A
+/// sweep may start a second early (either reading of If-Modified-Since, a cursor a second before
+/// Zoho's Date), so a change two seconds before a start is clearly before it.
+async fn seconds_past(h: &Harness, at: &str, seconds: i64) {
+    let at = chrono::DateTime::parse_from_rfc3339(at).expect("an ISO time").timestamp();
+    until("Zoho's clock is seconds later", || h.sandbox.clock().now().timestamp() >= at + seconds).await;
+}
+
+fn created_time(h: &Harness, module: &str, id: &str) -> String {
+    h.sandbox.record(module, id).expect("the record")["Created_Time"].as_str().expect("a Created_Time").to_string()
+}
+
+/// The sweeps (COQL walks) the sandbox has answered.
+fn sweeps_done(h: &Harness) -> usize {
+    h.sandbox.requests().iter().filter(|r| r.path == "/crm/v8/coql" && r.response_status.is_some()).count()
+}
+
+/// A `Module.edit` watch whose edit delivery is lost: the safety-net sweep reads a record
+/// created and edited since its last sweep, and must write it (an edit is among its changes),
+/// while a record only created (no edit watched) is not written.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edit_watch_gets_from_the_sweep_an_edit_of_a_record_created_since_its_last_sweep() {
+    let h = Harness::new().await;
+    // Every delivery is lost: only the sweep can write the edit.
+    h.sandbox.set_delivery_drop_share(1.0);
+    let (listener, url) = notify_listener().await;
+    let out = out_file("edit-of-new");
+    let request = request(&url, &["Leads.edit"], "1s", "1m");
+    let (mut edited, mut only_created) = (String::new(), String::new());
+    let summary = watching(runtime(), &h, &request, listener, &out, async {
+        until("the channel is enabled", || h.sandbox.watch_channels().len() == 1).await;
+        let first = sweeps_done(&h);
+        until("a sweep has committed before the changes", || sweeps_done(&h) >= first + 2).await;
+        edited = h.sandbox.create_record("Leads", json!({ "Last_Name": "Created" }));
+        only_created = h.sandbox.create_record("Leads", json!({ "Last_Name": "Only created" }));
+        past_the_second_of(&h, &created_time(&h, "Leads", &edited)).await;
+        h.sandbox.modify_record("Leads", &edited, json!({ "Last_Name": "Then edited" }));
+        until("the edit is written by the sweep", || !lines(&out).is_empty()).await;
+        // Two more sweeps: nothing else is written (the record only created is not an edit).
+        let before = sweeps_done(&h);
+        until("two more sweeps", || sweeps_done(&h) >= before + 2).await;
+    })
+    .await;
+    let written = lines(&out);
+    assert_eq!(written.len(), 1, "{written:#?}");
+    let line = &written[0];
+    assert_eq!((line["id"].as_str(), line["operation"].as_str(), line["source"].as_str()), (Some(edited.as_str()), Some("update"), Some("sweep")), "{line}");
+    assert_eq!(line["record"]["Last_Name"], "Then edited");
+    assert_ne!(line["id"], only_created.as_str());
+    assert!(h.sandbox.deliveries().iter().all(|d| d.dropped), "the edit arrived only through the sweep: {:?}", h.sandbox.deliveries());
+    assert_eq!(summary.written, 1);
+}
+
+/// A watch restarted with other events keeps each module's place: a module it watched before
+/// continues from its cursor (the change made while it was down is written), a module newly
+/// watched starts with the new channel (what changed before is not its business).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_watch_restarted_with_other_events_writes_the_changes_made_while_it_was_down() {
+    let h = Harness::new().await;
+    let (listener, url) = notify_listener().await;
+    let out = out_file("events-change");
+    let first = watching(runtime(), &h, &request(&url, &["Leads.create"], "1s", "1m"), listener, &out, async {
+        until("the channel is enabled", || h.sandbox.watch_channels().len() == 1).await;
+        let before = sweeps_done(&h);
+        until("a sweep has committed Leads' cursor", || sweeps_done(&h) >= before + 2).await;
+    })
+    .await;
+    assert!(h.sandbox.watch_channels().is_empty(), "disabled on exit");
+    // While it is down: a lead (watched before and after) and a contact (watched only after).
+    let lead = h.sandbox.create_record("Leads", json!({ "Last_Name": "While down" }));
+    let contact = h.sandbox.create_record("Contacts", json!({ "Last_Name": "Before Contacts were watched" }));
+    // The new channel starts clearly after these creates.
+    seconds_past(&h, &created_time(&h, "Contacts", &contact), 3).await;
+    let restarted = component_tests::new_runtime();
+    let wider = request(&url, &["Leads.create", "Contacts.create"], "1s", "1m");
+    let second = watching(&restarted, &h, &wider, listener_for(&url).await, &out, async {
+        until("the lead created while down is written", || lines(&out).iter().any(|l| l["id"] == lead.as_str())).await;
+        let before = sweeps_done(&h);
+        until("two more sweeps", || sweeps_done(&h) >= before + 4).await;
+    })
+    .await;
+    let written = lines(&out);
+    assert_eq!(written.len(), 1, "{written:#?}");
+    assert_eq!((written[0]["id"].as_str(), written[0]["operation"].as_str(), written[0]["source"].as_str()), (Some(lead.as_str()), Some("insert"), Some("sweep")));
+    assert_eq!(written[0]["channel_id"], second.channel_id.as_str());
+    // The new events are a new channel (the old one was disabled on exit, not left live).
+    assert_ne!(second.channel_id, first.channel_id);
+    let posts = watch_requests(&h, "POST");
+    assert_eq!(posts.len(), 2);
+    assert_enable(&h, &posts[1], &["Contacts.create", "Leads.create"], &url, None);
+    assert_eq!(enabled_item(&posts[1])["channel_id"], second.channel_id.as_str());
+    assert!(h.sandbox.watch_channels().is_empty());
+}
+
+/// A platform-managed token (no --namespace): the watch's namespace is its organization's. The
+/// platform rotates the token while the watch is down, and the first `GET /org` of the restart
+/// fails: the watch asks again and resumes its own channel and cursors, instead of starting
+/// under the token's namespace with a second channel that never writes the change made meanwhile.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_org_lookup_does_not_move_a_managed_token_watch_to_another_channel() {
+    let h = Harness::new().await;
+    let (listener, url) = notify_listener().await;
+    let out = out_file("org-lookup");
+    let managed = |token: &str| json!({ "api-domain": h.sandbox.url, "access-token": token });
+    let request = request(&url, &["Leads.create"], "1h", "1m");
+    let run = |runtime: &'static Runtime, connection: Value, listener: TcpListener, until_enabled: usize| {
+        let out = out.clone();
+        let h = &h;
+        let request = request.clone();
+        async move {
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let watch = watch::run(runtime, &connection, None, &request, listener, appending(&out), async {
+                let _ = stopped.await;
+            });
+            let drive = async {
+                until("the channel is enabled", || watch_requests(h, "POST").len() == until_enabled && h.sandbox.watch_channels().len() == 1).await;
+                until("the first sweep is done", || sweeps_done(h) >= until_enabled).await;
+                let _ = stop.send(());
+            };
+            let (summary, ()) = tokio::join!(watch, drive);
+            summary.unwrap_or_else(|e| panic!("the watch failed: {e:#}"))
+        }
+    };
+    let first = run(runtime(), managed(&h.sandbox.issue_token()), listener, 1).await;
+    assert!(h.sandbox.watch_channels().is_empty(), "disabled on exit");
+    let lead = h.sandbox.create_record("Leads", json!({ "Last_Name": "While down" }));
+    seconds_past(&h, &created_time(&h, "Leads", &lead), 3).await;
+    let org_requests = || h.sandbox.requests().into_iter().filter(|r| r.path == "/crm/v8/org").collect::<Vec<_>>();
+    let orgs_before = org_requests().len();
+    h.sandbox.inject(zoho_sandbox::Fault::status(1, 500, r#"{"code":"INTERNAL_ERROR","details":{},"message":"Internal Server Error","status":"error"}"#).on_path("/crm/v8/org"));
+    let rotated = h.sandbox.issue_token();
+    let second = run(runtime(), managed(&rotated), listener_for(&url).await, 2).await;
+    let asked: Vec<Option<u16>> = org_requests()[orgs_before..].iter().map(|r| r.response_status).collect();
+    assert_eq!(asked, [Some(500), Some(200)], "asked again after the failure");
+    assert_eq!(second.channel_id, first.channel_id, "the same channel, resumed");
+    let posts = watch_requests(&h, "POST");
+    assert_eq!(posts.len(), 2);
+    let (before, again) = (enabled_item(&posts[0]), enabled_item(&posts[1]));
+    assert_eq!((&again["channel_id"], &again["token"]), (&before["channel_id"], &before["token"]), "enabled again under the same id and token");
+    assert_eq!(posts[1].header("authorization"), Some(format!("Zoho-oauthtoken {rotated}").as_str()));
+    let written = lines(&out);
+    assert_eq!(written.len(), 1, "{written:#?}");
+    assert_eq!((written[0]["id"].as_str(), written[0]["source"].as_str()), (Some(lead.as_str()), Some("sweep")));
+}
+
+/// Zoho cannot say whose a managed token is: after a few tries with backoff the watch refuses
+/// to start (and says why and what to do) rather than start under another identity.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_managed_token_watch_whose_org_cannot_be_read_refuses_to_start() {
+    let h = Harness::new().await;
+    let (listener, url) = notify_listener().await;
+    let out = out_file("org-unreadable");
+    let token = h.sandbox.issue_token();
+    let connection = json!({ "api-domain": h.sandbox.url, "access-token": token });
+    h.sandbox.inject(zoho_sandbox::Fault::status(100, 503, r#"{"code":"INTERNAL_ERROR","details":{},"message":"Service unavailable","status":"error"}"#).on_path("/crm/v8/org"));
+    let request = request(&url, &["Leads.create"], "1h", "1m");
+    // Were the watch to start anyway, it is stopped once it enables a channel (and fails below).
+    let outcome = watch::run(runtime(), &connection, None, &request, listener, appending(&out), until("a channel is enabled", || !watch_requests(&h, "POST").is_empty())).await;
+    let error = format!("{:#}", outcome.expect_err("the start is refused"));
+    assert!(error.contains("the organization of the access token could not be read (GET /org answered 503; 4 tries)"), "{error}");
+    assert!(error.contains("pass --namespace"), "{error}");
+    assert!(!error.contains(&token), "no secret in the error");
+    let orgs = h.sandbox.requests().into_iter().filter(|r| r.path == "/crm/v8/org").count();
+    assert_eq!(orgs, 4);
+    assert!(watch_requests(&h, "POST").is_empty(), "no channel enabled");
+    assert!(lines(&out).is_empty());
+}

@@ -336,6 +336,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Watch { connection, events, listen, public_url, out, sweep_every, check_every, fetch_records, expiry_minutes, namespace } => {
+            // Signals are taken from here on, before anything is sent: a SIGTERM while the
+            // channel is being enabled stops the watch cleanly (the channel disabled, exit 0)
+            // instead of killing it with the channel live at Zoho.
+            let stopped = stopped();
             // Every flag is checked before anything is sent.
             let request = zoho_host::watch::WatchRequest::new(events, public_url, sweep_every, check_every, *fetch_records, *expiry_minutes)?;
             let listen: std::net::SocketAddr = listen.parse().with_context(|| format!("--listen {listen:?} is not an address: write e.g. 127.0.0.1:8788"))?;
@@ -346,7 +350,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 Some(path) => Box::new(std::fs::OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("opening {}", path.display()))?),
                 None => Box::new(std::io::stdout()),
             };
-            let summary = zoho_host::watch::run(&runtime, &connection, namespace.as_deref(), &request, listener, sink, stopped()).await?;
+            let summary = zoho_host::watch::run(&runtime, &connection, namespace.as_deref(), &request, listener, sink, stopped).await?;
             eprintln!("{}", serde_json::to_string(&summary)?);
             Ok(ExitCode::SUCCESS)
         }
@@ -365,23 +369,33 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// Completes on Ctrl-C or SIGTERM.
-async fn stopped() {
+/// Completes on Ctrl-C or SIGTERM. The handlers are installed when this is called, not when
+/// the future is first polled: a signal in between is kept, not fatal.
+fn stopped() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            },
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+        use tokio::signal::unix::{signal, SignalKind};
+        let (term, interrupt) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()));
+        async move {
+            match (term, interrupt) {
+                (Ok(mut term), Ok(mut interrupt)) => tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = term.recv() => {}
+                },
+                (Ok(mut term), Err(_)) => {
+                    term.recv().await;
+                }
+                (Err(_), _) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

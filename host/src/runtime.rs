@@ -421,12 +421,37 @@ impl Runtime {
 
     /// The namespace `run` uses for `connection` given `namespace` (None: the default one), for
     /// host-side state that must live beside the component's (e.g. `zoho-host watch`'s channel).
+    /// Stricter than `run`: a managed token's organization that cannot be learned now (a
+    /// transport, throttling or server failure) is asked again with backoff, and if it still
+    /// cannot be, this fails. A long-lived state keyed by the namespace (a channel, its cursors)
+    /// must not move to the token's own namespace on one failed lookup: there it would find no
+    /// channel, enable a second one and sweep from now, losing the changes made meanwhile. No
+    /// last-known namespace is kept instead: the token rotates and the org is the only link
+    /// between a new token and its tenant, so there is nothing else to key it by.
     pub async fn namespace_for(&self, connection: &Value, namespace: Option<&str>) -> Result<String> {
         if let Some(given) = namespace {
             return Ok(given.to_string());
         }
         let origins = origins_of(connection)?;
-        Ok(self.default_namespace(connection, &origins).await)
+        let Some(token) = managed_token(connection).filter(|_| self.kv.provides_store()) else {
+            return Ok(self.default_namespace(connection, &origins).await);
+        };
+        let mut wait = ORG_LOOKUP_FIRST_WAIT;
+        for attempt in 1..=ORG_LOOKUP_TRIES {
+            match self.org_of(connection, &origins, &token).await {
+                OrgLookup::Org(org) => return Ok(org_namespace(connection, &org)),
+                OrgLookup::NoOrg => return Ok(namespace_of(connection)),
+                OrgLookup::Unknown(why) if attempt == ORG_LOOKUP_TRIES => bail!(
+                    "the organization of the access token could not be read ({why}; {ORG_LOOKUP_TRIES} tries): the watch's channel and sweep cursors are kept per organization, and starting under another identity would enable a second channel and miss the changes made while it was down; start it again when Zoho answers GET /org, or pass --namespace to name the tenant"
+                ),
+                OrgLookup::Unknown(why) => {
+                    eprintln!("zoho-host: the organization of the access token could not be read ({why}); asking again in {} ms", wait.as_millis());
+                    tokio::time::sleep(wait).await;
+                    wait = wait.saturating_mul(2);
+                }
+            }
+        }
+        bail!("the organization of the access token could not be read")
     }
 
     /// The namespace of a connection run without one. A platform-managed access token is
@@ -439,8 +464,9 @@ impl Runtime {
         }
         let Some(token) = managed_token(connection) else { return namespace_of(connection) };
         match self.org_of(connection, origins, &token).await {
-            Some(org) => org_namespace(connection, &org),
-            None => namespace_of(connection),
+            OrgLookup::Org(org) => org_namespace(connection, &org),
+            // One step, unlike a watch, keeps no state across runs that a fallback could orphan.
+            OrgLookup::NoOrg | OrgLookup::Unknown(_) => namespace_of(connection),
         }
     }
 
@@ -448,14 +474,14 @@ impl Runtime {
     /// else asked once with the component's own `GET /org` (secrets stay in the component, the
     /// allowlist applies) in a throwaway namespace. A token that cannot read /org is cached as
     /// such, so it costs one request too, and keeps its token namespace.
-    async fn org_of(&self, connection: &Value, origins: &[String], token: &str) -> Option<String> {
+    async fn org_of(&self, connection: &Value, origins: &[String], token: &str) -> OrgLookup {
         let now = unix_now();
         let (kv, key) = (self.kv.clone(), token.to_string());
         let cached = tokio::task::spawn_blocking(move || kv.get(MANAGED_TOKENS, "", &key)).await;
         if let Ok(Ok(Some(bytes))) = cached {
             if let Ok(known) = serde_json::from_slice::<KnownToken>(&bytes) {
                 if now.saturating_sub(known.at) < MANAGED_TOKEN_RETENTION.as_secs() {
-                    return known.org;
+                    return known.org.map_or(OrgLookup::NoOrg, OrgLookup::Org);
                 }
             }
         }
@@ -477,7 +503,9 @@ impl Runtime {
             Ok(Ok(answer)) if matches!(answer["status"].as_u64(), Some(401 | 403 | 404)) => None,
             Ok(Err(error)) if matches!(error["kind"].as_str(), Some("unauthorized" | "forbidden" | "not-found")) => None,
             // A transport, throttling or server failure says nothing about the token: ask again.
-            _ => return None,
+            Ok(Ok(answer)) => return OrgLookup::Unknown(format!("GET /org answered {}", answer["status"])),
+            Ok(Err(error)) => return OrgLookup::Unknown(format!("GET /org failed: {}", crate::watch::error_line(&error))),
+            Err(e) => return OrgLookup::Unknown(format!("GET /org did not run: {e}")),
         };
         let known = serde_json::json!({ "org": org, "at": now });
         let (kv, key) = (self.kv.clone(), token.to_string());
@@ -486,9 +514,23 @@ impl Runtime {
             forget_stale_tokens(&*kv, now);
         })
         .await;
-        org
+        org.map_or(OrgLookup::NoOrg, OrgLookup::Org)
     }
 }
+
+/// What the org lookup of a managed token found.
+enum OrgLookup {
+    Org(String),
+    /// Zoho's verdict: this token reads no org (no scope, or none): it keeps its own namespace.
+    NoOrg,
+    /// Not known now (transport, throttling, server failure): why, without secrets.
+    Unknown(String),
+}
+
+/// How often the watch asks a managed token's org before refusing to start, and the first wait
+/// (doubled each time: 0.5 + 1 + 2 s).
+const ORG_LOOKUP_TRIES: u32 = 4;
+const ORG_LOOKUP_FIRST_WAIT: Duration = Duration::from_millis(500);
 
 /// Deletes token → org entries past their retention, so the host's store stays bounded.
 fn forget_stale_tokens(kv: &dyn KvBackend, now: u64) {

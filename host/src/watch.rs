@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::Write;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -215,6 +215,46 @@ async fn on_delivery(steps: &Steps<'_>, request: &WatchRequest, state: &ChannelS
     Ok(())
 }
 
+/// The channel the watch runs under: the stored one resumed (listed, renewed or enabled again),
+/// or a new one. A new channel is stored with its id and token before Zoho is asked to enable
+/// it, so a watch stopped or killed meanwhile is restarted on the same channel, never a second.
+/// Once `stopping` is set, nothing more is enabled.
+async fn start(
+    steps: &Steps<'_>,
+    request: &WatchRequest,
+    state_key: &str,
+    stored: Option<ChannelState>,
+    resumable: Option<ChannelState>,
+    stopping: &AtomicBool,
+    summary: &mut WatchSummary,
+) -> Result<ChannelState> {
+    if let Some(mut state) = resumable {
+        match channel::keep_alive(steps, &mut state, request.expiry_minutes).await? {
+            Kept::Alive => eprintln!("zoho-host watch: resumed channel {}", state.channel_id),
+            Kept::Renewed => summary.renewals += 1,
+            Kept::Reenabled => summary.reenabled += 1,
+        }
+        return Ok(state);
+    }
+    if let Some(old) = &stored {
+        // The events changed: the old channel stops, a new one watches the new events.
+        if !old.disabled {
+            let mut old = old.clone();
+            if let Err(e) = channel::disable(steps, &mut old).await {
+                eprintln!("zoho-host watch: {e:#}");
+            }
+        }
+    }
+    let mut state = ChannelState::successor(stored.as_ref(), request.events(), &request.public_url, &request.modules);
+    channel::save(steps, state_key, &state)?;
+    if stopping.load(Ordering::SeqCst) {
+        return Ok(state);
+    }
+    channel::enable(steps, &mut state, true, request.expiry_minutes).await?;
+    eprintln!("zoho-host watch: enabled channel {} for {}", state.channel_id, state.events.join(","));
+    Ok(state)
+}
+
 /// Runs the watch until `shutdown` completes, then disables the channel. `listener` serves the
 /// public URL's path; `out` gets one JSON line per event.
 pub async fn run(
@@ -237,36 +277,30 @@ pub async fn run(
 
     // A resumed channel's deliveries are taken from the start; a new one's once it is enabled.
     let stored = channel::load(&steps, &state_key);
-    let events = request.events();
-    let resumable = stored.filter(|s| s.events == events && s.notify_url == request.public_url);
+    let resumable = stored.clone().filter(|s| s.events == request.events() && s.notify_url == request.public_url);
     let gate = Arc::new(RwLock::new(resumable.as_ref().map(|s| server::Gate::new(&s.channel_id, &s.token))));
     let (queue, mut deliveries) = tokio::sync::mpsc::channel::<Bytes>(server::QUEUE);
     let counts = Arc::new(server::Counts::default());
     let server = server::serve(listener, &request.path, gate.clone(), queue, counts.clone());
 
     let mut summary = WatchSummary::default();
-    let mut state = match resumable {
-        Some(mut state) => {
-            match channel::keep_alive(&steps, &mut state, request.expiry_minutes).await? {
-                Kept::Alive => eprintln!("zoho-host watch: resumed channel {}", state.channel_id),
-                Kept::Renewed => summary.renewals += 1,
-                Kept::Reenabled => summary.reenabled += 1,
-            }
-            state
-        }
-        None => {
-            if let Some(mut old) = channel::load(&steps, &state_key) {
-                // The events changed: the old channel stops, a new one watches the new events.
-                if let Err(e) = channel::disable(&steps, &mut old).await {
-                    eprintln!("zoho-host watch: {e:#}");
+    // A stop asked for during the start lets the start finish (a channel enable in flight may
+    // land at Zoho), then disables what it enabled: no channel is left live and unrecorded.
+    let stopping = AtomicBool::new(false);
+    let mut shutdown = std::pin::pin!(shutdown);
+    let started = {
+        let mut starting = std::pin::pin!(start(&steps, request, &state_key, stored, resumable, &stopping, &mut summary));
+        loop {
+            tokio::select! {
+                started = &mut starting => break started,
+                _ = &mut shutdown, if !stopping.load(Ordering::SeqCst) => {
+                    stopping.store(true, Ordering::SeqCst);
+                    eprintln!("zoho-host watch: stopping once the start is done");
                 }
             }
-            let mut state = ChannelState { events, notify_url: request.public_url.clone(), ..ChannelState::default() };
-            channel::enable(&steps, &mut state, false, request.expiry_minutes).await?;
-            eprintln!("zoho-host watch: enabled channel {} for {}", state.channel_id, state.events.join(","));
-            state
         }
     };
+    let mut state = started?;
     channel::save(&steps, &state_key, &state)?;
     if let Ok(mut g) = gate.write() {
         *g = Some(server::Gate::new(&state.channel_id, &state.token));
@@ -281,8 +315,7 @@ pub async fn run(
     let mut check_tick = tokio::time::interval_at(tokio::time::Instant::now() + check_every, check_every);
     sweep_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     check_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
+    while !stopping.load(Ordering::SeqCst) {
         tokio::select! {
             _ = &mut shutdown => break,
             Some(body) = deliveries.recv() => {
@@ -310,7 +343,7 @@ pub async fn run(
             }
             _ = sweep_tick.tick() => {
                 for (module, watched) in &request.modules {
-                    let since = if state.swept.contains(module) { None } else { state.since.clone() };
+                    let since = if state.swept.contains(module) { None } else { state.start_of(module) };
                     match sweeps::sweep(&steps, &sweep_namespace, module, *watched, since.as_deref(), &mut emit).await {
                         Ok(_) => {
                             state.swept.insert(module.clone());
@@ -328,8 +361,9 @@ pub async fn run(
         }
     }
 
-    // Zoho stops first; then what was already taken is written.
-    let disabled = channel::disable(&steps, &mut state).await;
+    // Zoho stops first; then what was already taken is written. A channel stored but never
+    // enabled (stopped before the enable was sent) has nothing to stop.
+    let disabled = if state.disabled { Ok(()) } else { channel::disable(&steps, &mut state).await };
     channel::save(&steps, &state_key, &state)?;
     drop(server);
     while let Ok(body) = deliveries.try_recv() {

@@ -1,13 +1,15 @@
 //! The channel's life: enabled once, kept in key-value storage (id, token, expiry, where the
 //! sweeps start), resumed by a restarted watch instead of a second channel, renewed by Zoho's
 //! clock before it expires, enabled again under the same id and token when Zoho dropped it,
-//! and disabled on exit.
+//! and disabled on exit. A new channel's id and token are made here and stored before Zoho is
+//! asked to enable it: a watch stopped or killed mid-enable leaves a channel its restart reuses,
+//! never one nobody knows.
 
 use super::Steps;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use zoho_connector::zoho_time::{format_iso, parse_iso};
 
 /// Where the host keeps a watch's state, apart from the component's own bucket.
@@ -29,11 +31,60 @@ pub struct ChannelState {
     /// Modules whose sweep has committed a cursor: later sweeps continue from it.
     #[serde(default)]
     pub swept: BTreeSet<String>,
+    /// A module's first-sweep start when it is not `since`: a module an earlier channel of this
+    /// watch already watched starts where that channel's watch of it started.
+    #[serde(default)]
+    pub starts: BTreeMap<String, String>,
     #[serde(default)]
     pub last_sweep: Option<String>,
     /// Disabled on exit: a restart enables it again under the same id and token.
     #[serde(default)]
     pub disabled: bool,
+}
+
+impl ChannelState {
+    /// Where `module`'s first sweep starts (later ones continue from its committed cursor).
+    pub fn start_of(&self, module: &str) -> Option<String> {
+        self.starts.get(module).cloned().or_else(|| self.since.clone())
+    }
+
+    /// The state of a new channel for `events` that follows `previous` (the same watch, other
+    /// events): each module both watch keeps its place, a committed cursor or its start, so the
+    /// changes made while the watch was down are swept; a module newly watched starts when the
+    /// new channel does. Its id and token are new, made here.
+    pub fn successor(previous: Option<&ChannelState>, events: Vec<String>, notify_url: &str, modules: &BTreeMap<String, super::flags::Watched>) -> ChannelState {
+        let (channel_id, token) = new_identity();
+        let mut state = ChannelState { channel_id, token, events, notify_url: notify_url.to_string(), disabled: true, ..ChannelState::default() };
+        if let Some(previous) = previous {
+            let before = previous.modules();
+            for module in modules.keys().filter(|m| before.contains(m.as_str())) {
+                if previous.swept.contains(module) {
+                    state.swept.insert(module.clone());
+                } else if let Some(start) = previous.start_of(module) {
+                    state.starts.insert(module.clone(), start);
+                }
+            }
+        }
+        state
+    }
+
+    /// The modules the channel's events name.
+    fn modules(&self) -> BTreeSet<&str> {
+        self.events.iter().filter_map(|e| e.rsplit_once('.').map(|(module, _)| module)).collect()
+    }
+}
+
+/// A new channel's id (a positive long of at least 13 digits, as Zoho's own) and token (160 bits,
+/// 40 hex characters), from the host's cryptographic generator (wasmtime-wasi's, OS-seeded).
+pub fn new_identity() -> (String, String) {
+    use wasmtime_wasi::Rng as _;
+    let mut rng = wasmtime_wasi::thread_rng();
+    let floor = 1_000_000_000_000u64;
+    let span = i64::MAX.unsigned_abs() - floor;
+    let id = floor + rng.next_u64() % span;
+    let mut bytes = [0u8; 20];
+    rng.fill_bytes(&mut bytes);
+    (id.to_string(), bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// What a check of the channel did.
@@ -113,6 +164,13 @@ pub async fn keep_alive(steps: &Steps<'_>, state: &mut ChannelState, expiry_minu
     };
     let now = listed["server_time"].as_str().and_then(parse_iso).unwrap_or_else(unix_now);
     let expiry = mine["channel_expiry"].as_str().and_then(parse_iso);
+    state.disabled = false;
+    if state.since.is_none() {
+        // Stored, then enabled by a start that stopped before Zoho's answer came back: the
+        // sweeps start when it was enabled at the latest (its expiry less its lifetime).
+        let enabled_by = expiry.map_or(now, |e| e.saturating_sub(i64::from(expiry_minutes).saturating_mul(60))).min(now);
+        state.since = Some(format_iso(enabled_by.saturating_sub(HOST_CLOCK_MARGIN_S)));
+    }
     state.channel_expiry = text(&mine["channel_expiry"]).or(state.channel_expiry.take());
     // An expiry Zoho wrote unreadably is renewed: better a request too many than a lapse.
     let left = expiry.map_or(0, |e| e.saturating_sub(now));
@@ -158,5 +216,33 @@ mod tests {
         assert_eq!(margin_s(60), 15 * 60);
         assert_eq!(margin_s(10), 5 * 60);
         assert_eq!(margin_s(u32::MAX), i64::from(u32::MAX) * 15);
+    }
+
+    #[test]
+    fn new_identities_are_zoho_shaped_and_differ() {
+        let (id, token) = new_identity();
+        assert!(id.len() >= 13 && id.parse::<i64>().is_ok_and(|n| n >= 1_000_000_000_000), "{id}");
+        assert!(token.len() == 40 && token.bytes().all(|b| b.is_ascii_hexdigit()), "{token}");
+        assert_ne!(new_identity(), (id, token));
+    }
+
+    #[test]
+    fn a_successor_keeps_each_module_both_watch_where_it_was() {
+        let modules = super::super::flags::events(&["Leads.all".to_string(), "Deals.edit".to_string(), "Calls.create".to_string()]).unwrap();
+        let previous = ChannelState {
+            channel_id: "1000000000001".into(),
+            events: vec!["Contacts.create".into(), "Deals.create".into(), "Leads.create".into()],
+            since: Some("2026-01-01T00:00:00+00:00".into()),
+            swept: ["Leads".to_string(), "Contacts".to_string()].into(),
+            starts: [("Deals".to_string(), "2025-12-01T00:00:00+00:00".to_string())].into(),
+            ..ChannelState::default()
+        };
+        let next = ChannelState::successor(Some(&previous), super::super::flags::zoho_events(&modules), "https://h.example/z", &modules);
+        assert_eq!(next.swept, ["Leads".to_string()].into(), "Leads continues from its cursor; Contacts is no longer watched");
+        assert_eq!(next.start_of("Deals").as_deref(), Some("2025-12-01T00:00:00+00:00"), "Deals was never swept: it starts where it did");
+        assert_eq!(next.start_of("Calls"), None, "Calls is new: it starts with the new channel");
+        assert!(next.since.is_none() && next.disabled && next.channel_id != previous.channel_id);
+        let fresh = ChannelState::successor(None, vec!["Leads.all".into()], "https://h.example/z", &modules);
+        assert!(fresh.swept.is_empty() && fresh.starts.is_empty());
     }
 }

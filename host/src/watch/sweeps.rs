@@ -21,16 +21,34 @@ pub struct Swept {
     pub records: u64,
 }
 
-/// Zoho's operation for a record a sweep read: created since the sweep's start is an insert
-/// (a create and its edits since read as one), else an update.
-fn operation(record: &Value, since: Option<i64>) -> &'static str {
+/// The line a sweep writes for a record it read, if the watch covers any change the record may
+/// have had since the sweep's start (`since`), else None. A sweep sees a record's present state,
+/// not its events, so it infers them from Zoho's two times (whole seconds):
+/// - created since the start: a create, and an edit too when Modified_Time is after Created_Time;
+/// - created before the start: an edit;
+/// - times missing or unreadable: it cannot tell, so it delivers (at least once, never lost) as
+///   an edit, or as a create when only creates are watched.
+///
+/// A record is written when any of its changes is watched, labelled "insert" when its create is
+/// watched (a create and its edits since read as one), else "update". So a `Module.edit` watch
+/// gets a record created and edited since its last sweep, and not one only created. An edit in
+/// the same second as the create reads as the create alone: its own notification carries it.
+fn operation(record: &Value, since: Option<i64>, watched: Watched) -> Option<&'static str> {
     let time = |field: &str| record[field].as_str().and_then(parse_iso);
-    let created = time("Created_Time");
-    let created_since = matches!((created, since), (Some(c), Some(s)) if c >= s);
-    if created_since || (created.is_some() && created == time("Modified_Time")) {
-        "insert"
+    let (created, modified) = (time("Created_Time"), time("Modified_Time"));
+    let (create, edit) = match (created, modified, since) {
+        (Some(c), Some(m), Some(s)) if c >= s => (true, m > c),
+        (Some(_), Some(_), Some(_)) => (false, true),
+        // A first sweep without a start: a record never modified reads as its create.
+        (Some(c), Some(m), None) => (true, m > c),
+        _ => (!watched.edit, true),
+    };
+    if create && watched.create {
+        Some("insert")
+    } else if edit && watched.edit {
+        Some("update")
     } else {
-        "update"
+        None
     }
 }
 
@@ -51,8 +69,7 @@ pub async fn sweep(steps: &Steps<'_>, namespace: &str, module: &str, watched: Wa
         let sweep_since = result["sweep"]["since"].as_str().and_then(parse_iso);
         for record in result["records"].as_array().map(Vec::as_slice).unwrap_or_default() {
             let Some(id) = super::id_text(&record["id"]) else { continue };
-            let operation = operation(record, sweep_since);
-            if watched.wants(operation) {
+            if let Some(operation) = operation(record, sweep_since, watched) {
                 emit.record(module, operation, &id, Some(record), Source::Sweep)?;
             }
             swept.records = swept.records.saturating_add(1);
@@ -83,11 +100,34 @@ mod tests {
     #[test]
     fn a_record_created_since_the_sweeps_start_is_an_insert() {
         let since = parse_iso("2026-01-01T00:00:00+00:00");
+        let all = Watched { create: true, edit: true, delete: true };
         let record = |created: &str, modified: &str| json!({ "Created_Time": created, "Modified_Time": modified });
-        assert_eq!(operation(&record("2026-01-01T00:00:05+00:00", "2026-01-01T00:09:00+00:00"), since), "insert");
-        assert_eq!(operation(&record("2025-12-31T00:00:00+00:00", "2026-01-01T00:09:00+00:00"), since), "update");
-        assert_eq!(operation(&record("2025-12-31T00:00:00+00:00", "2025-12-31T00:00:00+00:00"), since), "insert");
-        assert_eq!(operation(&json!({ "Created_Time": "\u{202e}", "Modified_Time": 5 }), since), "update");
-        assert_eq!(operation(&json!([]), None), "update");
+        assert_eq!(operation(&record("2026-01-01T00:00:05+00:00", "2026-01-01T00:09:00+00:00"), since, all), Some("insert"));
+        assert_eq!(operation(&record("2025-12-31T00:00:00+00:00", "2026-01-01T00:09:00+00:00"), since, all), Some("update"));
+        assert_eq!(operation(&record("2025-12-31T00:00:00+00:00", "2025-12-31T00:00:00+00:00"), None, all), Some("insert"));
+        assert_eq!(operation(&json!({ "Created_Time": "\u{202e}", "Modified_Time": 5 }), since, all), Some("update"));
+        assert_eq!(operation(&json!([]), None, all), Some("update"));
+    }
+
+    #[test]
+    fn a_watch_gets_every_change_it_covers_whatever_the_sweep_calls_it() {
+        let since = parse_iso("2026-01-01T00:00:00+00:00");
+        let edit = Watched { edit: true, ..Watched::default() };
+        let create = Watched { create: true, ..Watched::default() };
+        let record = |created: &str, modified: &str| json!({ "Created_Time": created, "Modified_Time": modified });
+        let created_and_edited = record("2026-01-01T00:00:05+00:00", "2026-01-01T00:09:00+00:00");
+        let only_created = record("2026-01-01T00:00:05+00:00", "2026-01-01T00:00:05+00:00");
+        let edited = record("2025-12-31T00:00:00+00:00", "2026-01-01T00:09:00+00:00");
+        assert_eq!(operation(&created_and_edited, since, edit), Some("update"), "an edit-only watch gets a record created and edited");
+        assert_eq!(operation(&only_created, since, edit), None, "nor a record only created");
+        assert_eq!(operation(&edited, since, edit), Some("update"));
+        assert_eq!(operation(&created_and_edited, since, create), Some("insert"));
+        assert_eq!(operation(&only_created, since, create), Some("insert"));
+        assert_eq!(operation(&edited, since, create), None);
+        // Unreadable times: delivered rather than lost, under a watched operation.
+        let unreadable = json!({ "Created_Time": "soon", "Modified_Time": null });
+        assert_eq!(operation(&unreadable, since, edit), Some("update"));
+        assert_eq!(operation(&unreadable, since, create), Some("insert"));
+        assert_eq!(operation(&unreadable, since, Watched { delete: true, ..Watched::default() }), None);
     }
 }
