@@ -272,21 +272,51 @@ pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
     }
 }
 
-/// Creates `path` empty if absent, and makes it readable and writable by the host's user only
-/// (0600 on unix), before any secret is written to it.
+/// Makes a SQLite file readable and writable by the host's user only (0600 on unix), before
+/// any secret is written to it: an absent file is created so, an existing one is narrowed by
+/// path. No descriptor of an existing file is ever opened here: closing one would drop every
+/// POSIX lock this process holds on the file (SQLite's own included), and another process would
+/// then take the database, or its shared memory, for unused and reset it under our feet.
 fn private_file(path: &Path) -> anyhow::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).append(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        options.mode(0o600);
-        options.open(path).with_context(|| format!("creating {}", path.display()))?;
+        // create_new opens only a file it has just made, which nobody can hold locks on yet.
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
+        }
+        // chmod(2) by path: narrows a file an older host left 0644 without opening it.
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).with_context(|| format!("making {} private", path.display()))
     }
     #[cfg(not(unix))]
     {
-        options.open(path).map(drop).with_context(|| format!("creating {}", path.display()))
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(path) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
+        }
+    }
+}
+
+/// Narrows an existing SQLite companion file (-wal, -shm) by path, never through a descriptor
+/// (see [`private_file`]); an absent one is left to SQLite, which creates it with the
+/// database file's mode.
+fn private_companion(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        match std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("making {} private", path.display())),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(())
     }
 }
 
@@ -313,8 +343,14 @@ impl KvStore {
             private_dir(dir)?;
         }
         // The file holds access tokens: only the host's user may read it. SQLite gives its
-        // -wal and -shm files the database file's mode.
+        // -wal and -shm files the database file's mode; ones an older host left wider are
+        // narrowed before SQLite opens them (by path: see `private_file`).
         private_file(path)?;
+        for companion in ["-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(companion);
+            private_companion(Path::new(&name))?;
+        }
         let mut idle = Vec::with_capacity(SQLITE_CONNECTIONS);
         for _ in 0..SQLITE_CONNECTIONS {
             let db = rusqlite::Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
@@ -332,13 +368,6 @@ impl KvStore {
                 )?;
             }
             idle.push(db);
-        }
-        for companion in ["-wal", "-shm"] {
-            let mut name = path.as_os_str().to_owned();
-            name.push(companion);
-            if Path::new(&name).exists() {
-                private_file(Path::new(&name))?;
-            }
         }
         Ok(Arc::new(KvStore { idle: Mutex::new(idle), returned: Condvar::new(), writer: Mutex::new(()) }))
     }
@@ -715,10 +744,17 @@ mod tests {
         }
         assert_eq!(mode(path.parent().unwrap()), 0o700, "its directory");
         assert_eq!(mode(path.parent().unwrap().parent().unwrap()), 0o700, "a directory created on the way");
-        // A file left 0644 by an older host is narrowed when opened.
+        // Files left 0644 by an older host are narrowed when opened (the companions exist while
+        // a connection is open: the last one to close removes them), by path, while this
+        // process holds the database through `store`.
+        for file in ["kv.sqlite3", "kv.sqlite3-wal", "kv.sqlite3-shm"] {
+            std::fs::set_permissions(path.with_file_name(file), std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let again = KvStore::open(&path).unwrap();
+        for file in ["kv.sqlite3", "kv.sqlite3-wal", "kv.sqlite3-shm"] {
+            assert_eq!(mode(&path.with_file_name(file)), 0o600, "{file} narrowed on reopening");
+        }
+        assert_eq!(again.get("t", "", "auth/token/x").unwrap().as_deref(), Some(&b"secret"[..]));
         drop(store);
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        KvStore::open(&path).unwrap();
-        assert_eq!(mode(&path), 0o600, "narrowed on reopening");
     }
 }

@@ -89,9 +89,10 @@ impl Progress {
         Progress { slices, pages: vec![0; n], ended: vec![false; n], records: 0, bytes: 0, usage: Usage::default() }
     }
 
-    /// The progress a `reading` state recorded (a state from before slices is one slice).
+    /// The progress a `reading` or `committing` state recorded (a state from before slices is
+    /// one slice).
     fn of_state(state: &Value) -> Option<Progress> {
-        if state.get("status").and_then(Value::as_str) != Some("reading") {
+        if !matches!(state.get("status").and_then(Value::as_str), Some("reading" | "committing")) {
             return None;
         }
         // A page number past u32::MAX - 1 has no next page to resume from: the state is garbage.
@@ -117,6 +118,11 @@ impl Progress {
             bytes: state.get("bytes").and_then(Value::as_u64).unwrap_or(0),
             usage,
         })
+    }
+
+    /// Whether every slice delivered its last page: what is left is the commit.
+    fn read_whole(&self) -> bool {
+        self.ended.iter().all(|ended| *ended)
     }
 
     /// Each slice's next page, or `None` for a fresh sweep (nothing written yet).
@@ -200,7 +206,11 @@ async fn sync_stream(runtime: &'static Runtime, connection: &Value, namespace: O
     let full_refresh = FULL_REFRESH.contains(&stream.trim().to_ascii_lowercase().as_str());
     let wanted = if full_refresh { 1 } else { request.slices };
     // A resumed stream keeps its slices: the component's plan is fixed for its sweep.
-    let progress = Progress::of_state(&state.get(stream)).filter(|p| !full_refresh || p.slices == 1).unwrap_or_else(|| Progress::new(wanted));
+    let saved = state.get(stream);
+    let progress = Progress::of_state(&saved).filter(|p| !full_refresh || p.slices == 1).unwrap_or_else(|| Progress::new(wanted));
+    // A run stopped after its last page (before, during or after the commit) has only the
+    // commit left; the file holds every record already.
+    let read_whole = saved["status"] == "committing" || progress.read_whole();
     let slices = progress.slices;
     let resume = progress.resume_from();
     let file = StreamFile::open(stream, request.out_dir.join(format!("{stream}.jsonl")), state, progress)?;
@@ -220,15 +230,26 @@ async fn sync_stream(runtime: &'static Runtime, connection: &Value, namespace: O
     }
     let walk = Walk { runtime, connection, namespace, action: ActionRef::from_key("sync-read-stream-page")?, input, slices, gate, label: stream.to_string(), bar };
     let walked = Walked::default();
-    walk.run(resume, &file, &walked).await?;
+    if !read_whole {
+        walk.run(resume, &file, &walked).await?;
+    }
 
+    // "committing" first, so a run stopped at any point from here on resumes with the commit,
+    // never with a walk the moved cursor no longer matches.
+    file.state.put(stream, file.progress.borrow().state("committing"))?;
     let committed = match runtime.run(&commit, connection, &json!({ "stream": stream }), None, namespace).await?.result {
-        Ok(value) => value,
+        Ok(value) => Some(value),
+        // The walk is over, yet the component has no finished sweep: the commit before the
+        // stop went through (it forgets the sweep as it moves the cursor).
+        Err(error) if read_whole && committed_already(&error) => None,
         Err(error) => bail!("{stream}: read, but the commit failed: {error}"),
     };
     let progress = file.progress.into_inner();
     let mut done = progress.state("done");
-    done["cursor"] = committed["cursor"].clone();
+    match committed {
+        Some(committed) => done["cursor"] = committed["cursor"].clone(),
+        None => done["committed_earlier"] = json!(true),
+    }
     done["elapsed_s"] = json!(started.elapsed().as_secs_f64());
     done["restarts"] = json!(walked.restarts.get());
     state.put(stream, done.clone())?;
@@ -242,12 +263,35 @@ async fn sync_stream(runtime: &'static Runtime, connection: &Value, namespace: O
     Ok(done)
 }
 
+/// Whether a commit's error says the sweep is no longer there to commit (the component's
+/// conflict for a commit with no finished sweep, plain or sliced).
+fn committed_already(error: &Value) -> bool {
+    error["kind"] == "conflict" && error["message"].as_str().is_some_and(|m| m.starts_with("there is no finished sweep to commit"))
+}
+
+/// Takes `<out>/sync.lock` for the whole run: two runs appending to the same files would write
+/// every record twice. The OS lock dies with its process, so a killed run leaves none behind.
+fn lock_out_dir(out_dir: &Path) -> Result<std::fs::File> {
+    let path = out_dir.join("sync.lock");
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "{} is in use by another `zoho-host sync` (it holds {}): wait for that run to end, or give this one another --out",
+            out_dir.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
+    }
+}
+
 /// Runs every stream to its end (resuming an interrupted run), up to `concurrency` steps at
 /// once. Each stream's summary has its records, pages, calls and credits (`usage`, the sum of
 /// its pages' since the sweep began, across resumptions) and elapsed seconds of this run.
 pub async fn run(runtime: &'static Runtime, connection: &Value, namespace: Option<&str>, request: &SyncRequest<'_>) -> Result<Map<String, Value>> {
     check_slices(request.slices)?;
-    std::fs::create_dir_all(request.out_dir)?;
+    std::fs::create_dir_all(request.out_dir).with_context(|| format!("creating {}", request.out_dir.display()))?;
+    let _lock = lock_out_dir(request.out_dir)?;
     let state = State::load(request.out_dir)?;
     let progress = MultiProgress::new();
     let style = ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner());
@@ -296,6 +340,11 @@ mod tests {
         }
         let near = json!({ "status": "reading", "slice_pages": [4294967294u64, 1], "slice_ended": [false, true] });
         assert_eq!(Progress::of_state(&near).expect("near the edge").resume_from(), Some(vec![Some(u32::MAX), None]));
+        // "committing": every slice ended, only the commit left.
+        let committing = Progress::of_state(&json!({ "status": "committing", "slice_pages": [13], "slice_ended": [true], "records": 2600, "bytes": 9 })).expect("committing state");
+        assert!(committing.read_whole());
+        assert_eq!((committing.resume_from(), committing.records, committing.bytes), (Some(vec![None]), 2600, 9));
+        assert!(!Progress::new(2).read_whole(), "a fresh sweep has its walk ahead");
         let state = Progress::new(2).state("reading");
         assert_eq!((state["slices"].clone(), state["slice_pages"].clone(), state["pages_written"].clone()), (json!(2), json!([0, 0]), json!(0)));
     }
