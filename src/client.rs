@@ -450,11 +450,11 @@ mod tests {
     fn ambiguous_writes_are_not_repeated_without_opt_in() {
         let retries = CallOptions { max_retries: Some(2), ..Default::default() };
         let opted_in = CallOptions { max_retries: Some(2), retry_on_all_errors: Some(true), ..Default::default() };
-        assert_eq!(attempts(Method::Get, 503, retries.clone()), 3);
-        assert_eq!(attempts(Method::Delete, 503, retries.clone()), 3);
-        assert_eq!(attempts(Method::Post, 503, retries.clone()), 1, "a 5xx on create may have created the record");
-        assert_eq!(attempts(Method::Post, 503, opted_in.clone()), 3);
-        assert_eq!(attempts(Method::Post, 429, retries.clone()), 3, "429: Zoho did nothing, safe for every method");
+        assert_eq!(attempts(Method::Get, 503, retries), 3);
+        assert_eq!(attempts(Method::Delete, 503, retries), 3);
+        assert_eq!(attempts(Method::Post, 503, retries), 1, "a 5xx on create may have created the record");
+        assert_eq!(attempts(Method::Post, 503, opted_in), 3);
+        assert_eq!(attempts(Method::Post, 429, retries), 3, "429: Zoho did nothing, safe for every method");
         assert_eq!(attempts(Method::Get, 400, retries), 1);
         assert_eq!(attempts(Method::Get, 400, opted_in), 3);
     }

@@ -652,7 +652,7 @@ mod tests {
         let out = r.json(&body);
         assert_eq!(out, r#"{"echo":"[redacted]","other":"caf\u00e9","n":1}"#);
         // Partly escaped, inside a longer string.
-        let body = format!(r#"["x 100\u0030.abcdef0123456789\/\u002efedcba y"]"#);
+        let body = r#"["x 100\u0030.abcdef0123456789\/\u002efedcba y"]"#.to_string();
         let r2 = Redactor::new(["1000.abcdef0123456789/.fedcba"]);
         assert_eq!(r2.json(&body), r#"["x [redacted] y"]"#);
         // Untouched bodies are identical.
@@ -958,7 +958,8 @@ mod tests {
             for out in [r.text(&doc).into_owned()] {
                 for s in &secrets {
                     if s.chars().count() < 3 { continue; }
-                    for form in [s.clone()] {
+                    {
+                        let form = s.clone();
                         // A copy made of MARK's own characters or of the document's fillers does not count.
                         proptest::prop_assert!(!out.contains(&form) || !doc.contains(&form) , "secret {:?} form {:?} in {:?} from {:?}", s, form, out, doc);
                     }

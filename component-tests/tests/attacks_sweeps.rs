@@ -34,7 +34,7 @@ async fn a_far_page_is_refused_before_any_token_walk() {
     h.sandbox.clear_requests();
     ok_of(&h.run("crm-get-records", json!({ "record-type": "Contacts", "fields": "Last_Name", "per-page": 1, "page": 2_041 })).await);
     assert_eq!(h.requests().len(), 21);
-    assert_eq!(h.requests()[0].query_param("page_token").is_some(), true, "the walk starts from the kept token");
+    assert!(h.requests()[0].query_param("page_token").is_some(), "the walk starts from the kept token");
 }
 
 /// A sweep page far ahead of the pages read is refused too (walking to it would cost a COQL

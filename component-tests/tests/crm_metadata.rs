@@ -91,7 +91,7 @@ fn deals_description() -> Value {
     let mut id = nullable(json!({ "type": "string", "pattern": "^-?[0-9]{1,19}$" }), "id");
     id["readOnly"] = json!(true);
     let mut stage = nullable(json!({ "type": "string", "enum": STAGES }), "Stage");
-    stage["enum"].as_array_mut().map(|e| e.push(Value::Null));
+    if let Some(e) = stage["enum"].as_array_mut() { e.push(Value::Null) }
     let read_only = |mut s: Value| {
         s["readOnly"] = json!(true);
         s

@@ -325,7 +325,7 @@ async fn hostile_answers_are_typed_errors() {
         (204, String::new(), "zoho", "empty body"),
         (201, r#"{"watch":[]}"#.to_string(), "zoho", "0 outcomes for the 1 channels"),
         (201, r#"{"data":[]}"#.to_string(), "zoho", "without a watch array"),
-        (201, format!(r#"{{"watch":[{}]}}"#, vec![r#"{"code":"SUCCESS","status":"success"}"#; 2].join(",")), "zoho", "2 outcomes"),
+        (201, format!(r#"{{"watch":[{}]}}"#, [r#"{"code":"SUCCESS","status":"success"}"#; 2].join(",")), "zoho", "2 outcomes"),
         (201, format!(r#"{{"watch":[{{"pad":"{}"}}]}}"#, "p".repeat(2 << 20)), "zoho", "document"),
         (201, "<html>gateway</html>".to_string(), "zoho", "not JSON"),
         (400, r#"{"code":"INVALID_DATA","details":{"api_name":"watch","json_path":"$.watch"},"message":"bad body","status":"error"}"#.to_string(), "zoho", "bad body"),
@@ -340,7 +340,7 @@ async fn hostile_answers_are_typed_errors() {
         assert_eq!(h.requests().len(), 1);
     }
     // A listing longer than the page asked for, or without its array, is refused unread.
-    let entries = format!(r#"{{"watch":[{}],"info":{{}}}}"#, vec!["{}"; 3].join(","));
+    let entries = format!(r#"{{"watch":[{}],"info":{{}}}}"#, ["{}"; 3].join(","));
     h.sandbox.inject(Fault::status(1, 200, &entries).on_path(WATCH));
     let e = error_of(&h.run("notifications-list", json!({ "per-page": 2 })).await).clone();
     assert!(e["message"].as_str().is_some_and(|m| m.contains("more than 2 items")), "{e}");

@@ -356,7 +356,7 @@ const LIMIT_SIZES: [usize; 16] = [0, 1, 2, 19, 20, 50, 51, 255, 256, 2000, 2001,
 /// character repeated to a size around a limit.
 fn hostile() -> impl Strategy<Value = String> {
     let repeated = (prop::sample::select(LIMIT_SIZES.to_vec()), prop::sample::select(vec!['a', '9', 'é', '😀', '\u{0}', '\'', '\\', '"', '%', '\u{7f}', '\u{b}', '\u{202e}']))
-        .prop_map(|(n, c)| std::iter::repeat(c).take(n).collect::<String>());
+        .prop_map(|(n, c)| std::iter::repeat_n(c, n).collect::<String>());
     prop_oneof![
         4 => "\\PC{0,40}",
         2 => any::<String>().prop_map(|s| s.chars().take(40).collect::<String>()),

@@ -97,7 +97,7 @@ async fn the_host_denies_other_origins_with_a_pooled_connection_open() {
     let sandbox = Sandbox::start().await.unwrap();
     let (a, b) = (serve_front(sandbox.router(), None).await.unwrap(), serve_front(sandbox.router(), None).await.unwrap());
     let pool = std::sync::Arc::new(zoho_host::pool::HttpPool::new(&Default::default()).unwrap());
-    let mut hosts = zoho_host::net::AllowedHosts::new(&[a.url.clone()], Default::default()).with_pool(pool.clone());
+    let mut hosts = zoho_host::net::AllowedHosts::new(std::slice::from_ref(&a.url), Default::default()).with_pool(pool.clone());
     let get = |url: String| {
         http::Request::get(url)
             .header("authorization", format!("Zoho-oauthtoken {}", sandbox.issue_token()))

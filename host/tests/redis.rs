@@ -21,6 +21,8 @@ impl Drop for Redis {
 
 fn redis() -> Redis {
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
+    // The child is waited for by `Redis`'s Drop, which clippy cannot see.
+    #[allow(clippy::zombie_processes)]
     let child = Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
         .stdout(std::process::Stdio::null())

@@ -168,7 +168,7 @@ impl Ledger {
         if let Some((id, _)) = h.sandbox.record_versions(self.module).into_iter().max_by_key(|(id, t)| (instant(t), id.clone())) {
             self.modify(h, &id);
         }
-        if k % 2 == 0 {
+        if k.is_multiple_of(2) {
             h.sandbox.clock().advance(chrono::Duration::seconds(3));
         }
         if k >= 1 {

@@ -190,7 +190,7 @@ fn inputs_of(resolve: &Resolve, record: TypeId, notes: &BTreeMap<String, InputNo
         inputs.push(Input {
             key: field.name.clone(),
             label: note.label.clone().unwrap_or_else(|| title_case(&field.name)),
-            kind: note.kind.clone().unwrap_or_else(|| String::new()),
+            kind: note.kind.clone().unwrap_or_default(),
             required,
             default: note.default.clone(),
             help,
