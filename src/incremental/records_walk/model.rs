@@ -131,7 +131,7 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// The no-loss ledger (as `component-tests/tests/support/users.rs`).
+/// The no-loss ledger (as `component-tests/tests/all/support/users.rs`).
 #[derive(Default)]
 struct Ledger {
     next_version: u64,

@@ -15,7 +15,7 @@ fn manifest_matches_the_component() {
 /// another action's inputs with "as ...").
 #[test]
 fn the_readme_lists_every_action() {
-    let readme = include_str!("../../README.md");
+    let readme = include_str!("../../../README.md");
     for action in Manifest::embedded().expect("manifest").actions {
         let prefix = format!("| `{}` |", action.key);
         let row = readme.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("README has no row for {}", action.key));
@@ -66,7 +66,7 @@ fn the_check_sees_every_kind_of_drift() {
 /// or deleted test cannot leave a promise without its proof.
 #[test]
 fn every_guarantee_names_tests_that_exist() {
-    let guarantees = include_str!("../../docs/guarantees.md");
+    let guarantees = include_str!("../../../docs/guarantees.md");
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let table = guarantees.split("# Guarantees").nth(1).and_then(|rest| rest.split("\n\n").find(|block| block.starts_with("| guarantee"))).expect("the Guarantees table");
     let mut named = 0;
@@ -74,7 +74,7 @@ fn every_guarantee_names_tests_that_exist() {
         let proofs = row.rsplit(" | ").next().unwrap_or("");
         for reference in proofs.split('`').skip(1).step_by(2).filter(|r| r.contains("::")) {
             let (place, test) = reference.rsplit_once("::").expect("file::test");
-            let path = if place.contains('/') { root.join(place) } else { root.join("component-tests/tests").join(format!("{place}.rs")) };
+            let path = if place.contains('/') { root.join(place) } else { root.join("component-tests/tests/all").join(format!("{place}.rs")) };
             let source = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{reference}: cannot read {}: {e}", path.display()));
             let test = test.trim_end_matches('*').trim_end_matches('_');
             assert!(source.contains(&format!("fn {test}")), "docs/guarantees.md names {reference}, but {} has no such test", path.display());
@@ -151,7 +151,7 @@ fn every_action_declares_its_scopes_and_each_default_set_names_what_it_lacks() {
 #[test]
 fn the_key_value_docs_list_every_key_family_once() {
     use zoho_connector::storage::keys::FAMILIES;
-    let docs = include_str!("../../docs/key-value.md");
+    let docs = include_str!("../../../docs/key-value.md");
     let table = docs.split("\n\n").find(|block| block.starts_with("| key family")).expect("the key family table");
     let listed: Vec<&str> = table.lines().skip(2).map(|row| row.split('`').nth(1).expect("a key in backticks")).collect();
     let families: Vec<&str> = FAMILIES.iter().map(|f| f.pattern()).collect();

@@ -11,8 +11,7 @@ use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use zoho_sandbox::RecordedRequest;
 
-#[path = "support/users.rs"]
-mod users;
+use crate::support::users;
 use users::{change, versions_of, Change, Ledger};
 
 const LIST: &str = "incremental-list-modified-records-by-page";

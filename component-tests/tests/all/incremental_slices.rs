@@ -9,8 +9,7 @@ use serde_json::{json, Value};
 use std::collections::HashSet;
 use zoho_host::Runtime;
 
-#[path = "support/users.rs"]
-mod users;
+use crate::support::users;
 use users::{change, versions_now, Change, Ledger};
 
 const LIST: &str = "incremental-list-modified-records-by-page";

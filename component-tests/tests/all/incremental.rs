@@ -6,8 +6,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 
-#[path = "support/users.rs"]
-mod users;
+use crate::support::users;
 use users::{change, versions_now, Change, Ledger};
 
 /// Reads one sweep of `module` to its end and commits it; returns the records in order.

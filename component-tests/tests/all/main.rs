@@ -1,0 +1,33 @@
+//! The end-to-end tests: the built `.wasm` through the host against the sandbox, every CRM
+//! exchange judged by Zoho's OpenAPI files. One binary (as wasmtime's `tests/all`), so the
+//! host and wasmtime are linked once; each module is one concern's tests.
+
+mod support;
+
+mod attacks_everyday;
+mod attacks_memory;
+mod attacks_secrets;
+mod attacks_sweeps;
+mod auth;
+mod books;
+mod books_documents;
+mod credits;
+mod crm_attachments_deleted;
+mod crm_coql_raw_attachments;
+mod crm_metadata;
+mod crm_notes_tags;
+mod crm_records;
+mod crm_search_related;
+mod crm_upsert_convert;
+mod incremental;
+mod incremental_records;
+mod incremental_slices;
+mod manifest;
+mod notifications;
+mod oas;
+mod reliability;
+mod sliced_backfill;
+mod sync;
+mod watch;
+mod without_store;
+mod zoho_examples;
