@@ -16,6 +16,7 @@ pub mod runtime;
 pub mod step_log;
 pub mod sweep;
 pub mod sync;
+pub mod timing;
 pub mod watch;
 
 pub use runtime::{ActionRef, HostConfig, Runtime, StepOutcome, TextOutcome};

@@ -30,7 +30,7 @@ pub struct AllowedHosts {
     /// The host's shared connections; without one, each request gets a connection of its own.
     pool: Option<Arc<HttpPool>>,
     /// Time spent waiting for answers' heads, for the step's breakdown.
-    pub clock: Option<Arc<crate::runtime::StepClock>>,
+    pub clock: Option<Arc<crate::timing::StepClock>>,
 }
 
 /// Addresses a public name must not lead to.

@@ -1,5 +1,6 @@
 //! Loading the component once and running steps: one fresh, limited instance per step.
 
+pub use crate::timing::{StepClock, StepTimings};
 use crate::bytes_calls::BytesCall;
 use crate::convert::{from_val, to_val};
 use crate::kv::{self, KvBackend, KvView};
@@ -8,7 +9,7 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, InstancePre, Linker, ResourceTable, Val};
@@ -87,39 +88,6 @@ pub struct StepState {
     namespace: Arc<str>,
     limits: PeakLimits,
     clock: Arc<StepClock>,
-}
-
-/// Time a step spent in the host's key-value store and waiting for HTTP answers.
-#[derive(Debug, Default)]
-pub struct StepClock {
-    kv_nanos: AtomicU64,
-    http_nanos: AtomicU64,
-}
-
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
-impl StepClock {
-    pub fn add_kv(&self, d: Duration) {
-        self.kv_nanos.fetch_add(nanos(d), Ordering::Relaxed);
-    }
-
-    pub fn add_http(&self, d: Duration) {
-        self.http_nanos.fetch_add(nanos(d), Ordering::Relaxed);
-    }
-}
-
-/// Where a step's time went: instantiation, JSON to WIT values, the component's own work,
-/// key-value calls, HTTP exchanges (request sent to answer's head) and the result to JSON.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct StepTimings {
-    pub instantiate: Duration,
-    pub to_wit: Duration,
-    pub component: Duration,
-    pub key_value: Duration,
-    pub http: Duration,
-    pub result: Duration,
 }
 
 /// The store's limits, noting the largest linear memory the step grew to.
@@ -626,8 +594,7 @@ impl Runtime {
             Answer::Vals(results)
         };
         let clock = &store.data().clock;
-        timings.key_value = Duration::from_nanos(clock.kv_nanos.load(Ordering::Relaxed));
-        timings.http = Duration::from_nanos(clock.http_nanos.load(Ordering::Relaxed));
+        (timings.key_value, timings.http) = (clock.key_value(), clock.http());
         timings.component = timings.component.saturating_sub(timings.key_value).saturating_sub(timings.http);
         let stderr = stderr.contents();
         let peak_memory_bytes = store.data().limits.peak_memory;
