@@ -409,7 +409,6 @@ impl Redactor {
     }
 }
 
-/// Where any needle occurs in `text`.
 /// Secrets shorter than this are searched only as they stand, form-encoded and escaped: the
 /// forms below of a short secret are short enough to occur by chance in any text.
 const MIN_ENCODED: usize = 16;
@@ -463,6 +462,7 @@ fn encoded_forms(secret: &str) -> Vec<String> {
     forms
 }
 
+/// Where any needle occurs in `text`.
 fn needle_hits(text: &str, needles: &[String]) -> Vec<Range<usize>> {
     let mut found: Vec<Range<usize>> = Vec::new();
     // UTF-16 copies hold NULs and HTML copies hold `&`: a text without either (a sweep
@@ -919,6 +919,100 @@ mod tests {
             let r = Redactor::new(&secrets);
             proptest::prop_assert_eq!(r.json(&doc), piecewise(&r, &doc));
             proptest::prop_assert_eq!(r.literals(&doc, false), r.walk(&doc, false, false));
+        }
+    }
+
+    /// Attack: the length edge (15 bytes: as it stands only; 16: every form, a non-ASCII
+    /// secret counted in bytes), and secrets holding the prefilter's own bytes (`&`, NUL) found
+    /// as they stand in a text holding no other `&` or NUL.
+    #[test]
+    fn the_encoded_forms_start_at_sixteen_bytes_and_the_prefilter_skips_no_copy() {
+        use base64::Engine as _;
+        let fifteen = "1000.abcdefghij";
+        assert_eq!(fifteen.len(), 15);
+        let r = Redactor::new([fifteen]);
+        let encoded = base64::engine::general_purpose::STANDARD.encode(fifteen);
+        assert_eq!(r.text(&encoded), encoded);
+        let sixteen = "1000.abcdefghi\u{e9}";
+        assert_eq!(sixteen.len(), 16);
+        let r = Redactor::new([sixteen]);
+        for prefix in ["", "x", "xy"] {
+            let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{prefix}{sixteen}"));
+            assert!(r.text(&encoded).contains(MARK), "{encoded}");
+        }
+        for secret in ["1000.a&b0123456789", "1000.a\0b0123456789", "&&&&&&&&&&&&&&&&", "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"] {
+            let r = Redactor::new([secret]);
+            assert_eq!(r.text(&format!("token={secret};")), format!("token={MARK};"), "{secret:?}");
+            let doc = serde_json::json!({ "t": secret }).to_string();
+            assert_eq!(r.json(&doc), format!("{{\"t\":\"{MARK}\"}}"), "{secret:?}");
+        }
+    }
+
+    /// Secrets long enough for the encoded forms (16 to 40 characters), of characters that
+    /// change those forms: `+` and `/` in base64, NUL and `&` (the bytes the form prefilter
+    /// scans for), `<`, `'`, quotes, backslashes, percent signs and non-ASCII.
+    fn arb_long_secret() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        proptest::collection::vec(
+            proptest::sample::select(vec!['b', 'x', '"', '\\', '%', '4', '1', '0', 'é', '😀', ' ', '.', '+', '/', '?', '>', '~', '&', '<', '\'', '\0', '\u{200b}']),
+            16..40,
+        )
+        .prop_map(|cs| cs.into_iter().collect())
+    }
+
+    /// Every form of a long secret: the short forms, the searched encodings, and whole base64
+    /// encodings of the secret after 0 to 2 other bytes (a copy inside a longer encoded text).
+    fn long_forms(secret: &str) -> Vec<String> {
+        use base64::Engine as _;
+        let mut all = forms(secret);
+        all.extend(encoded_forms(secret));
+        for prefix in ["", "x", "xy"] {
+            all.push(base64::engine::general_purpose::STANDARD.encode(format!("{prefix}{secret}")));
+            all.push(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{prefix}{secret}!")));
+        }
+        all
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1_000))]
+        /// The encoded forms under the whole-text shortcut, the form prefilter and the walk:
+        /// documents mixing every form of long secrets (whole or cut) with fillers that hold
+        /// the prefilter's bytes or not give what the piece-by-piece walk gives, and no
+        /// searched form placed whole survives `text`.
+        #[test]
+        fn encoded_forms_agree_between_shortcut_and_walk_and_none_survives(
+            secrets in proptest::collection::vec(arb_long_secret(), 1..3),
+            picks in proptest::collection::vec((0usize..64, 0usize..32, proptest::sample::select(vec![
+                "\"", "\\", "\\\"", "\\u0000", "\\u0026", "&", "&amp;", "\0", "%", "{", "}", ":", ",", " ", "é", "x", "[", "]", "QUJD", "+/", "-_", "=",
+            ])), 0..16),
+        ) {
+            let r = Redactor::new(&secrets);
+            let mut doc = String::new();
+            let mut placed = Vec::new();
+            for (which, form, filler) in picks {
+                if which % 2 == 0 {
+                    doc.push_str(filler);
+                } else {
+                    let f = long_forms(&secrets[which / 2 % secrets.len()]);
+                    let piece = &f[form % f.len()];
+                    let cut_at = if which % 3 == 0 { piece.char_indices().nth(piece.chars().count() / 2).map_or(piece.len(), |(i, _)| i) } else { piece.len() };
+                    doc.push_str(&piece[..cut_at]);
+                    if cut_at == piece.len() {
+                        placed.push(piece.clone());
+                    }
+                }
+            }
+            proptest::prop_assert_eq!(r.json(&doc), piecewise(&r, &doc), "json {:?} secrets {:?}", doc, secrets);
+            proptest::prop_assert_eq!(r.literals(&doc, false), r.walk(&doc, false, false), "text {:?} secrets {:?}", doc, secrets);
+            let out = r.text(&doc);
+            for s in &secrets {
+                for form in encoded_forms(s).into_iter().chain([s.clone()]) {
+                    if placed.iter().any(|p| p.contains(&form)) {
+                        proptest::prop_assert!(!out.contains(&form), "secret {:?} form {:?} in {:?} from {:?}", s, form, out, doc);
+                    }
+                }
+            }
+            proptest::prop_assert!(!r.finds_in_bytes(out.as_bytes()), "a searched form is left in {:?} from {:?}", out, doc);
         }
     }
 

@@ -168,7 +168,7 @@ impl Emitter {
 
 /// A short, stable id of a watch: its notify URL. Two watches of one tenant (two URLs) keep
 /// their own channel, memory and sweep cursors.
-fn watch_id(public_url: &str) -> String {
+pub fn watch_id(public_url: &str) -> String {
     Sha256::digest(public_url.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 

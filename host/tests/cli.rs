@@ -116,6 +116,44 @@ fn sweep_writes_json_lines_and_commits() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// The same pasted secrets through the other commands that read a connection (sweep, sync,
+/// watch), with and without `--namespace`, and a connection whose host cannot be resolved:
+/// every message stays free of the secret, and nothing is written to stdout.
+#[test]
+fn sweep_sync_and_watch_never_print_a_secret_pasted_into_the_wrong_field() {
+    let data_dir = std::env::temp_dir().join(format!("zoho-cli-secrets-commands-{}", std::process::id()));
+    let secret = r#"1000.s3cr"et\x'%41&amp;"#;
+    let cases = [
+        serde_json::json!({ "region": secret, "client-id": "1000.ID", "client-secret": secret, "refresh-token": "1000.r" }),
+        serde_json::json!({ "api-domain": format!("https://www.zohoapis.eu/{secret}"), "client-id": "1000.ID", "client-secret": secret, "refresh-token": "1000.r" }),
+        serde_json::json!({ "accounts-url": format!(" {secret} "), "access-token": format!(" {secret}") }),
+        // A well-formed origin no resolver knows: the failure is the transport's, the token is not in it.
+        serde_json::json!({ "api-domain": "https://www.zohoapis.invalid", "access-token": secret }),
+    ];
+    let out = data_dir.join("out");
+    let out = out.to_str().expect("utf-8 path");
+    for connection in cases {
+        let connection = connection.to_string();
+        let commands: [Vec<&str>; 5] = [
+            vec!["sweep", "Leads", "--connection", &connection, "--out", out],
+            vec!["sweep", "Leads", "--connection", &connection, "--out", out, "--namespace", "tenant-1"],
+            vec!["sync", "--streams", "leads", "--connection", &connection, "--out", out],
+            vec!["watch", "--connection", &connection, "--events", "Leads.create", "--listen", "127.0.0.1:0", "--public-url", "http://127.0.0.1:9/zoho", "--out", out],
+            vec!["watch", "--connection", &connection, "--events", "Leads.create", "--listen", "127.0.0.1:0", "--public-url", "http://127.0.0.1:9/zoho", "--out", out, "--namespace", "tenant-1"],
+        ];
+        for command in commands {
+            let output = zoho_host().args(["--data-dir", data_dir.to_str().expect("utf-8 path")]).args(&command).output().expect("zoho-host runs");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_ne!(output.status.code(), Some(0), "{command:?}: {stderr}");
+            for form in [secret.to_string(), format!("{secret:?}").trim_matches('"').to_string(), "s3cr".to_string()] {
+                assert!(!stderr.contains(&form), "{command:?}: {form} in {stderr}");
+            }
+            assert!(!String::from_utf8_lossy(&output.stdout).contains("s3cr"), "{command:?}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(data_dir);
+}
+
 /// A secret pasted into the wrong field (the client secret into `region` or `api-domain`, the
 /// access token into `accounts-url`) is refused without being printed: the host's own
 /// connection messages pass the component's redaction, quotes and backslashes included.

@@ -80,8 +80,11 @@ pub struct Window<'a> {
 }
 
 /// A key's place in the sweep's order: its instant, then its id as a number (as COQL compares).
+/// The id must be one the walk can put in its next query (`validate::record_id`, as
+/// [`Key::checked`] asks): `+5` or 21 leading zeros parse as a `u64` but make no key, and a
+/// last row without a key would start the next page after an earlier row, or from the start.
 fn place(time: i64, id: &str) -> Option<(i64, u64)> {
-    Some((time, id.parse::<u64>().ok()?))
+    Some((time, crate::validate::record_id(id).ok()?.parse::<u64>().ok()?))
 }
 
 fn key_place(key: &Key) -> Option<(i64, u64)> {
@@ -166,6 +169,67 @@ pub fn fetch_at(client: &Client, module: &str, coql_fields: &[String], condition
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rows(rows: &[(&str, &str)]) -> Vec<Row> {
+        rows.iter().map(|(id, time)| Row::new(RawValue::from_string(json_value!({ "id": id, "Modified_Time": time }).to_string()).unwrap())).collect()
+    }
+
+    fn refusal(window: &Window, answer: &[(&str, &str)]) -> String {
+        match window.check("Contacts", &rows(answer)) {
+            Ok(()) => String::new(),
+            Err(e) => e.message,
+        }
+    }
+
+    /// Attack: ids `u64` parses but no query can hold (a sign, more than 20 digits of leading
+    /// zeros) are refused like any id that is not a number: every row accepted has a key, so
+    /// the next page starts after the page's last row.
+    #[test]
+    fn ids_the_walk_cannot_put_in_a_query_are_refused() {
+        let window = Window::default();
+        for id in ["+5", "000000000000000000000005", "18446744073709551616", "-1", " 5", "5 ", "", "1e3"] {
+            let message = refusal(&window, &[("4", "2024-01-01T00:00:00+00:00"), (id, "2024-01-01T00:00:01+00:00")]);
+            assert!(message.contains("has an id that is not a number"), "{id:?}: {message:?}");
+            assert!(rows(&[(id, "2024-01-01T00:00:01+00:00")])[0].key.is_none(), "{id:?}");
+        }
+        // At u64's edge and with leading zeros within 20 digits, ids are numbers COQL compares.
+        for answer in [[("18446744073709551614", "2024-01-01T00:00:00+00:00"), ("18446744073709551615", "2024-01-01T00:00:00+00:00")], [("0007", "2024-01-01T00:00:00+00:00"), ("8", "2024-01-01T00:00:00+00:00")]] {
+            assert_eq!(refusal(&window, &answer), "");
+            assert!(rows(&answer).iter().all(|r| r.key.is_some()));
+        }
+        // 0007 is 7: after it, 7 again (written otherwise) is out of order.
+        assert!(refusal(&window, &[("0007", "2024-01-01T00:00:00+00:00"), ("7", "2024-01-01T00:00:00+00:00")]).contains("out of order"));
+    }
+
+    /// Legitimate answers are kept: times in other offsets than the sweep's bounds (the same
+    /// instant written +05:30, -07:00 or Z), rows exactly at `since`, at `until` and at the
+    /// page's known end, and a first page dated up to year 9999.
+    #[test]
+    fn legitimate_answers_in_any_offset_and_at_the_bounds_are_kept() {
+        let start = Key::checked("2024-01-01T05:30:00+05:30", "10").unwrap();
+        let end = Key::checked("2024-01-01T00:00:10-07:00", "20").unwrap();
+        let window = Window {
+            since: parse_iso("2023-12-31T17:00:00-07:00"),
+            until: parse_iso("2024-01-01T07:00:10Z"),
+            after: vec![&start],
+            up_to: vec![&end],
+        };
+        let kept = [
+            ("11", "2024-01-01T00:00:00Z"),
+            ("12", "2023-12-31T17:00:00-07:00"),
+            ("13", "2024-01-01T05:30:00+05:30"),
+            ("5", "2024-01-01T05:30:01+05:30"),
+            ("20", "2024-01-01T12:30:10+05:30"),
+        ];
+        assert_eq!(refusal(&window, &kept), "");
+        assert!(refusal(&window, &[("10", "2024-01-01T00:00:00Z")]).contains("before the page's start"));
+        assert!(refusal(&window, &[("21", "2024-01-01T07:00:10+00:00")]).contains("past the page's end"));
+        assert!(refusal(&window, &[("9", "2024-01-01T07:00:11+00:00")]).contains("past the sweep's bound"));
+        assert!(refusal(&window, &[("9", "2023-12-31T23:59:59Z")]).contains("before the sweep's start"));
+        assert!(refusal(&window, &[("12", "2024-01-01T00:00:01Z"), ("12", "2024-01-01T05:30:01+05:30")]).contains("out of order"));
+        assert_eq!(refusal(&Window::default(), &[("1", "0000-01-01T00:00:00+00:00"), ("1", "9999-12-31T23:59:59+00:00")]), "");
+        assert!(refusal(&Window::default(), &[("1", "10000-01-01T00:00:00+00:00")]).contains("no readable id or Modified_Time"));
+    }
 
     fn conditions(n: usize) -> Vec<String> {
         (1..=n).map(|i| format!("C{i}")).collect()

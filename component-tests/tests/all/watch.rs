@@ -616,3 +616,36 @@ async fn a_managed_token_watch_whose_org_cannot_be_read_refuses_to_start() {
     assert!(watch_requests(&h, "POST").is_empty(), "no channel enabled");
     assert!(lines(&out).is_empty());
 }
+
+/// kill -9 after Zoho enabled a new channel but before its answer came back: the channel is
+/// stored (recorded before the enable) without its start. The restart asks a shorter lifetime
+/// (`--expiry-minutes 60` after the default week) 40 minutes later (within the access token's hour): its first sweep must start
+/// from when the channel was recorded, not from the channel's expiry less the new lifetime
+/// (which fell after the enable, and the lead created while the watch was down, its delivery
+/// lost, was never written).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_watch_killed_after_its_enable_landed_sweeps_from_the_recorded_channel_whatever_lifetime_it_restarts_with() {
+    let h = Harness::new().await;
+    h.sandbox.set_delivery_drop_share(1.0);
+    let (listener, url) = notify_listener().await;
+    let out = out_file("killed-after-enable");
+    let week = request(&url, &["Leads.create"], "1s", "1m");
+    // What the killed start left: its channel stored, then enabled at Zoho for a week.
+    let steps = watch::Steps { runtime: runtime(), connection: &h.connection, namespace: h.namespace.clone() };
+    let state = watch::channel::ChannelState::successor(None, watch::flags::zoho_events(&week.modules), &url, &week.modules);
+    watch::channel::save(&steps, &format!("channel/{}", watch::watch_id(&url)), &state).expect("stored");
+    let enable = json!({ "events": state.events, "notify-url": url, "expiry-minutes": 10_080, "channel-id": state.channel_id, "token": state.token });
+    component_tests::ok_of(&h.run("notifications-enable", enable).await);
+    let lead = h.sandbox.create_record("Leads", json!({ "Last_Name": "While down" }));
+    h.sandbox.clock().advance(chrono::Duration::minutes(40));
+    let hour = WatchRequest::new(&["Leads.create".to_string()], &url, "1s", "1m", true, 60).expect("valid flags");
+    let summary = watching(runtime(), &h, &hour, listener, &out, async {
+        until("the lead created while the watch was down is written", || lines(&out).iter().any(|l| l["id"] == lead.as_str())).await;
+    })
+    .await;
+    assert_eq!(summary.channel_id, state.channel_id, "the stored channel is resumed");
+    assert_eq!(watch_requests(&h, "POST").len(), 1, "no second enable: the landed one is resumed");
+    let written = lines(&out);
+    assert_eq!(written.len(), 1, "{written:#?}");
+    assert_eq!((written[0]["operation"].as_str(), written[0]["source"].as_str()), (Some("insert"), Some("sweep")));
+}

@@ -40,6 +40,11 @@ pub struct ChannelState {
     /// Disabled on exit: a restart enables it again under the same id and token.
     #[serde(default)]
     pub disabled: bool,
+    /// When this host recorded a new channel, before asking Zoho to enable it (its clock, Unix
+    /// seconds): an enable whose answer never came back (the watch killed meanwhile) landed
+    /// after this, whatever lifetime the restart asks for.
+    #[serde(default)]
+    pub recorded_at: Option<i64>,
 }
 
 impl ChannelState {
@@ -54,7 +59,7 @@ impl ChannelState {
     /// new channel does. Its id and token are new, made here.
     pub fn successor(previous: Option<&ChannelState>, events: Vec<String>, notify_url: &str, modules: &BTreeMap<String, super::flags::Watched>) -> ChannelState {
         let (channel_id, token) = new_identity();
-        let mut state = ChannelState { channel_id, token, events, notify_url: notify_url.to_string(), disabled: true, ..ChannelState::default() };
+        let mut state = ChannelState { channel_id, token, events, notify_url: notify_url.to_string(), disabled: true, recorded_at: Some(unix_now()), ..ChannelState::default() };
         if let Some(previous) = previous {
             let before = previous.modules();
             for module in modules.keys().filter(|m| before.contains(m.as_str())) {
@@ -167,8 +172,12 @@ pub async fn keep_alive(steps: &Steps<'_>, state: &mut ChannelState, expiry_minu
     state.disabled = false;
     if state.since.is_none() {
         // Stored, then enabled by a start that stopped before Zoho's answer came back: the
-        // sweeps start when it was enabled at the latest (its expiry less its lifetime).
-        let enabled_by = expiry.map_or(now, |e| e.saturating_sub(i64::from(expiry_minutes).saturating_mul(60))).min(now);
+        // sweeps start when it was enabled at the latest (its expiry less its lifetime), and
+        // never after it was recorded: the lifetime the killed start asked for may not be this
+        // start's (a restart with a shorter --expiry-minutes would start after the enable and
+        // lose what changed while the watch was down).
+        let by_expiry = expiry.map_or(now, |e| e.saturating_sub(i64::from(expiry_minutes).saturating_mul(60)));
+        let enabled_by = state.recorded_at.map_or(by_expiry, |recorded| by_expiry.min(recorded)).min(now);
         state.since = Some(format_iso(enabled_by.saturating_sub(HOST_CLOCK_MARGIN_S)));
     }
     state.channel_expiry = text(&mine["channel_expiry"]).or(state.channel_expiry.take());
