@@ -8,6 +8,13 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
   echo "installing the wasm32-wasip2 target"
   rustup target add wasm32-wasip2
 fi
+# CI checks the formatting and clippy's lints.
+for component in rustfmt clippy; do
+  if ! rustup component list --installed | grep -q "^$component"; then
+    echo "installing $component"
+    rustup component add "$component"
+  fi
+done
 
 # The Redis key-value backend's tests start their own redis-server.
 if ! command -v redis-server >/dev/null; then

@@ -40,9 +40,20 @@ pub struct Session {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Grant {
     /// A token the platform holds and renews; used as is.
-    Platform { token: String },
-    RefreshToken { client_id: String, client_secret: String, refresh_token: String },
-    ClientCredentials { client_id: String, client_secret: String, soid: String, scopes: String },
+    Platform {
+        token: String,
+    },
+    RefreshToken {
+        client_id: String,
+        client_secret: String,
+        refresh_token: String,
+    },
+    ClientCredentials {
+        client_id: String,
+        client_secret: String,
+        soid: String,
+        scopes: String,
+    },
 }
 
 impl Grant {
@@ -61,18 +72,14 @@ impl Grant {
         }
         if let Some(soid) = given(&connection.soid) {
             let (client_id, client_secret) = client()?;
-            let scopes = given(&connection.scopes).ok_or_else(|| {
-                ZohoError::invalid_input("a Self Client connection (soid) needs scopes, e.g. ZohoCRM.modules.ALL,ZohoCRM.settings.ALL")
-            })?;
+            let scopes = given(&connection.scopes).ok_or_else(|| ZohoError::invalid_input("a Self Client connection (soid) needs scopes, e.g. ZohoCRM.modules.ALL,ZohoCRM.settings.ALL"))?;
             return Ok(Grant::ClientCredentials { client_id, client_secret, soid: soid.to_string(), scopes: scopes.to_string() });
         }
         if let Some(token) = given(&connection.access_token) {
             // It goes into the Authorization header: anything the transport would refuse is
             // the caller's to fix, never an internal error after other requests.
             if !is_header_safe(token) {
-                return Err(ZohoError::invalid_input(
-                    "access-token has a control or non-ASCII character: give the token exactly as Zoho issued it (e.g. 1000.xxxx)",
-                ));
+                return Err(ZohoError::invalid_input("access-token has a control or non-ASCII character: give the token exactly as Zoho issued it (e.g. 1000.xxxx)"));
             }
             return Ok(Grant::Platform { token: token.to_string() });
         }
@@ -141,10 +148,7 @@ fn token_answer(body: &[u8]) -> Value {
         Err(crate::json::JsonError::Invalid(_)) => {
             let Ok(text) = std::str::from_utf8(body) else { return Value::Null };
             let Ok(members) = crate::json::members(text, 64) else { return Value::Null };
-            let object = members
-                .into_iter()
-                .map(|(key, raw)| (key, serde_json::from_str(raw.get()).unwrap_or_else(|_| Value::String(raw.get().to_string()))))
-                .collect();
+            let object = members.into_iter().map(|(key, raw)| (key, serde_json::from_str(raw.get()).unwrap_or_else(|_| Value::String(raw.get().to_string())))).collect();
             Value::Object(object)
         }
         Err(_) => Value::Null,
@@ -263,10 +267,7 @@ impl<'a> Auth<'a> {
         let mut form = form_urlencoded::Serializer::new(String::new());
         match &self.grant {
             Grant::RefreshToken { client_id, client_secret, refresh_token } => {
-                form.append_pair("grant_type", "refresh_token")
-                    .append_pair("client_id", client_id)
-                    .append_pair("client_secret", client_secret)
-                    .append_pair("refresh_token", refresh_token);
+                form.append_pair("grant_type", "refresh_token").append_pair("client_id", client_id).append_pair("client_secret", client_secret).append_pair("refresh_token", refresh_token);
             }
             Grant::ClientCredentials { client_id, client_secret, soid, scopes } => {
                 form.append_pair("grant_type", "client_credentials")
@@ -318,8 +319,7 @@ impl<'a> Auth<'a> {
             return Err(self.token_error(response.status, error, &body));
         };
         if !is_header_safe(token) {
-            return Err(ZohoError::new(ErrorKind::Unauthorized, "Zoho's accounts server returned an access token with characters a header cannot carry")
-                .with_status(response.status));
+            return Err(ZohoError::new(ErrorKind::Unauthorized, "Zoho's accounts server returned an access token with characters a header cannot carry").with_status(response.status));
         }
         let api_domain = match body.get("api_domain").and_then(Value::as_str) {
             None => self.api_domain.clone(),
@@ -327,10 +327,7 @@ impl<'a> Auth<'a> {
                 let domain = domain.trim_end_matches('/').to_string();
                 // The token goes only where the connection or Zoho's own API hosts are.
                 if Some(&domain) != self.explicit_api_domain.as_ref() && !is_zoho_api_domain(&domain) {
-                    return Err(ZohoError::new(
-                        ErrorKind::Unauthorized,
-                        format!("the token came back for api_domain {domain:?}, which is not a Zoho API domain; set api-domain if this is intended"),
-                    ));
+                    return Err(ZohoError::new(ErrorKind::Unauthorized, format!("the token came back for api_domain {domain:?}, which is not a Zoho API domain; set api-domain if this is intended")));
                 }
                 domain
             }
@@ -351,10 +348,9 @@ impl<'a> Auth<'a> {
     /// Zoho's token errors (HTTP 200 with an `error`, among others) with what to do about them.
     fn token_error(&self, status: u16, code: Option<&str>, body: &Value) -> ZohoError {
         let hint = match code {
-            Some("invalid_client") => format!(
-                "Zoho does not know this client id and secret at {}: check them, and check the region — a client registered in another data center is unknown here",
-                self.accounts_url
-            ),
+            Some("invalid_client") => {
+                format!("Zoho does not know this client id and secret at {}: check them, and check the region — a client registered in another data center is unknown here", self.accounts_url)
+            }
             Some("invalid_code") => "the refresh token is invalid, expired or revoked: authorize the connection again".to_string(),
             Some("missing_org_info") => "the Self Client grant needs soid as ZohoCRM.<organization id>".to_string(),
             Some("invalid_scope") | Some("INVALID_OAUTHSCOPE") => "the scopes are not valid for this client".to_string(),
@@ -384,14 +380,8 @@ mod tests {
     #[test]
     fn the_grant_follows_what_the_connection_holds() {
         assert!(matches!(Grant::of(&conn(&[("access-token", "t")])), Ok(Grant::Platform { .. })));
-        assert!(matches!(
-            Grant::of(&conn(&[("refresh-token", "r"), ("client-id", "i"), ("client-secret", "s"), ("access-token", "t")])),
-            Ok(Grant::RefreshToken { .. })
-        ));
-        assert!(matches!(
-            Grant::of(&conn(&[("soid", "ZohoCRM.1"), ("scopes", "ZohoCRM.modules.ALL"), ("client-id", "i"), ("client-secret", "s")])),
-            Ok(Grant::ClientCredentials { .. })
-        ));
+        assert!(matches!(Grant::of(&conn(&[("refresh-token", "r"), ("client-id", "i"), ("client-secret", "s"), ("access-token", "t")])), Ok(Grant::RefreshToken { .. })));
+        assert!(matches!(Grant::of(&conn(&[("soid", "ZohoCRM.1"), ("scopes", "ZohoCRM.modules.ALL"), ("client-id", "i"), ("client-secret", "s")])), Ok(Grant::ClientCredentials { .. })));
         let missing = |fields: &[(&str, &str)]| Grant::of(&conn(fields)).unwrap_err().message;
         assert!(missing(&[]).contains("no credentials"));
         assert!(missing(&[("refresh-token", "r"), ("client-secret", "s")]).contains("client-id"));
@@ -407,13 +397,7 @@ mod token_tests {
     use crate::storage::memory::Memory;
 
     fn refresh_connection(region: &str) -> Connection {
-        Connection {
-            region: Some(region.into()),
-            client_id: Some("1000.ID".into()),
-            client_secret: Some("secret".into()),
-            refresh_token: Some("1000.refresh".into()),
-            ..Default::default()
-        }
+        Connection { region: Some(region.into()), client_id: Some("1000.ID".into()), client_secret: Some("secret".into()), refresh_token: Some("1000.refresh".into()), ..Default::default() }
     }
 
     #[test]
@@ -425,10 +409,7 @@ mod token_tests {
         assert_eq!(session, Session { token: "1000.a".into(), api_domain: "https://www.zohoapis.eu".into() });
         let sent = transport.sent.borrow();
         assert_eq!(sent[0].url, "https://accounts.zoho.com/oauth/v2/token");
-        assert_eq!(
-            String::from_utf8(sent[0].body.as_ref().unwrap().to_vec()).unwrap(),
-            "grant_type=refresh_token&client_id=1000.ID&client_secret=secret&refresh_token=1000.refresh"
-        );
+        assert_eq!(String::from_utf8(sent[0].body.as_ref().unwrap().to_vec()).unwrap(), "grant_type=refresh_token&client_id=1000.ID&client_secret=secret&refresh_token=1000.refresh");
         drop(sent);
         // The next step reads it from storage: no second request.
         let again = Auth::new(&refresh_connection("us"), &transport, &storage, &options).unwrap();

@@ -354,14 +354,7 @@ impl<'a> Client<'a> {
                 took.as_millis(),
                 preview(&redactor, &r.body)
             ),
-            Err(e) => format!(
-                "zoho: {} {} -> {:?} error in {} ms{attempt}: {}",
-                request.method.as_str(),
-                request.url,
-                e.kind,
-                took.as_millis(),
-                e.message
-            ),
+            Err(e) => format!("zoho: {} {} -> {:?} error in {} ms{attempt}: {}", request.method.as_str(), request.url, e.kind, took.as_millis(), e.message),
         };
         eprintln!("{}", redactor.text(&line));
     }
@@ -430,8 +423,8 @@ fn preview(redactor: &Redactor, body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::scripted::Scripted;
     use crate::http::retry_after_ms;
+    use crate::http::scripted::Scripted;
     use crate::storage::memory::Memory;
 
     fn attempts(method: Method, status: u16, options: CallOptions) -> usize {

@@ -105,8 +105,7 @@ pub fn data_center_of(region: &str) -> Option<&'static DataCenter> {
 /// Is `url` an API domain of some Zoho DC (where a token may be sent)?
 pub fn is_zoho_api_domain(url: &str) -> bool {
     let host = host_of(url);
-    url.starts_with("https://")
-        && DATA_CENTERS.iter().flat_map(|dc| dc.domains.iter()).any(|d| d.starts_with("zohoapis.") && under(&host, d))
+    url.starts_with("https://") && DATA_CENTERS.iter().flat_map(|dc| dc.domains.iter()).any(|d| d.starts_with("zohoapis.") && under(&host, d))
 }
 
 impl Connection {
@@ -153,20 +152,14 @@ impl Connection {
 
     /// Values that must never appear in logs, errors or debug output.
     pub fn secrets(&self) -> Vec<String> {
-        [&self.client_secret, &self.refresh_token, &self.access_token]
-            .into_iter()
-            .filter_map(|s| given(s).map(str::to_string))
-            .collect()
+        [&self.client_secret, &self.refresh_token, &self.access_token].into_iter().filter_map(|s| given(s).map(str::to_string)).collect()
     }
 }
 
 /// An http(s) origin without path, query or trailing slash.
 fn check_base_url(field: &str, url: &str) -> Result<String> {
     let url = url.trim_end_matches('/');
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| ZohoError::invalid_input(format!("{field} must start with https:// (got {url:?})")))?;
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")).ok_or_else(|| ZohoError::invalid_input(format!("{field} must start with https:// (got {url:?})")))?;
     if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
         return Err(ZohoError::invalid_input(format!("{field} must be a bare origin such as https://www.zohoapis.eu (got {url:?})")));
     }

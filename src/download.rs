@@ -19,15 +19,11 @@ const MAX_CONTENT_TYPE_BYTES: usize = 255;
 pub fn downloaded_file(response: Response) -> Result<DownloadedFile> {
     let redactor = redact::step();
     if holds_secret(&redactor, &response.body) {
-        return Err(ZohoError::new(ErrorKind::Zoho, "Zoho's file answer holds a credential of this connection; it is not passed on")
-            .with_status(response.status));
+        return Err(ZohoError::new(ErrorKind::Zoho, "Zoho's file answer holds a credential of this connection; it is not passed on").with_status(response.status));
     }
     // Redacted whole before any cut or split, so no piece of a secret survives either.
     let file_name = response.header("content-disposition").and_then(|d| file_name_with(d, &redactor));
-    let content_type = response
-        .header("content-type")
-        .map(|t| clean(&redactor.text(t), MAX_CONTENT_TYPE_BYTES))
-        .filter(|t| !t.is_empty());
+    let content_type = response.header("content-type").map(|t| clean(&redactor.text(t), MAX_CONTENT_TYPE_BYTES)).filter(|t| !t.is_empty());
     Ok(DownloadedFile { file_name, content_type, content: response.body })
 }
 

@@ -1,7 +1,7 @@
 //! The one error type every action returns, mirroring WIT `types.zoho-error`.
 
-use serde_json::Value;
 use crate::wit::types as wit;
+use serde_json::Value;
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

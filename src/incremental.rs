@@ -60,12 +60,11 @@ use crate::validate;
 use crate::wit::incremental::{ListContactsByPageInput, ListModifiedRecordsByPageInput, UpdateLastSuccessfulRunDateInput};
 use crate::zoho_time::{format_iso, parse_iso};
 use keyset::Row;
+use plan::Plan;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
-use plan::Plan;
 use state::{boundary_key, cursor_key, load, page_key, plan_key, save, slice_scope, sweep_key, Boundary, Cursor, Sweep};
-
 
 /// An open sweep older than this is restarted when page 1 (or the next page) is asked again.
 const SWEEP_TTL_MS: u64 = 60 * 60 * 1000;
@@ -99,9 +98,7 @@ pub struct SweepRequest {
 
 /// Normalizes a caller's timestamp to Zoho's shape in UTC.
 fn normalize(what: &str, text: &str) -> Result<String> {
-    parse_iso(text).map(format_iso).ok_or_else(|| {
-        ZohoError::invalid_input(format!("{what} {text:?} is not a timestamp: use ISO 8601 with an offset, e.g. 2024-05-10T01:10:47-07:00 or 2024-05-10"))
-    })
+    parse_iso(text).map(format_iso).ok_or_else(|| ZohoError::invalid_input(format!("{what} {text:?} is not a timestamp: use ISO 8601 with an offset, e.g. 2024-05-10T01:10:47-07:00 or 2024-05-10")))
 }
 
 /// How much earlier a cursor starts when Zoho's clock could not be read from the answer.
@@ -229,10 +226,7 @@ fn complete(client: &Client, module: &str, extra: &[String], rows: Vec<Row>) -> 
         complete_texts(client, module, &batches, &raw)?
     };
     drop(rows);
-    texts
-        .into_iter()
-        .map(|t| RawValue::from_string(t).map(Row::new).map_err(|e| ZohoError::new(ErrorKind::Internal, format!("cannot write a record: {e}"))))
-        .collect()
+    texts.into_iter().map(|t| RawValue::from_string(t).map(Row::new).map_err(|e| ZohoError::new(ErrorKind::Internal, format!("cannot write a record: {e}")))).collect()
 }
 
 /// Pages a commit reads back for boundary digests (they are the sweep's last pages).

@@ -177,10 +177,7 @@ pub fn kind_of(raw: &str) -> &'static str {
 pub fn input_object<'a>(what: &str, text: &'a str, max_bytes: usize) -> crate::error::Result<Vec<(String, &'a RawValue)>> {
     use crate::error::ZohoError;
     if text.len() > max_bytes {
-        return Err(ZohoError::invalid_input(format!(
-            "{what} is {} bytes; at most {max_bytes} bytes are accepted (send large content as an attachment, or fewer records per step)",
-            text.len()
-        )));
+        return Err(ZohoError::invalid_input(format!("{what} is {} bytes; at most {max_bytes} bytes are accepted (send large content as an attachment, or fewer records per step)", text.len())));
     }
     if !text.trim_start().starts_with('{') && is_json(text.as_bytes()) {
         return Err(ZohoError::invalid_input(format!("{what} must be a JSON object, not {}", kind_of(text))));

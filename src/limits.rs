@@ -161,10 +161,8 @@ impl Throttle {
             }
             storage.increment(&inflight_key(window, "released"), 1)?;
             if waits == 0 {
-                let mut error = ZohoError::new(
-                    ErrorKind::RateLimited,
-                    format!("this connection already has {} requests in flight or {} this second; try again shortly", self.max_in_flight, self.per_second),
-                );
+                let mut error =
+                    ZohoError::new(ErrorKind::RateLimited, format!("this connection already has {} requests in flight or {} this second; try again shortly", self.max_in_flight, self.per_second));
                 error.retry_after_ms = Some(1_000);
                 return Err(error);
             }

@@ -40,11 +40,7 @@ pub fn form(fields: Vec<Field>) -> Body {
                 head.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\n{value}\r\n", quoted(&name)));
             }
             Field::File { name, file_name, content_type, bytes } => {
-                head.push_str(&format!(
-                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\nContent-Type: {content_type}\r\n\r\n",
-                    quoted(&name),
-                    quoted(&file_name)
-                ));
+                head.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\nContent-Type: {content_type}\r\n\r\n", quoted(&name), quoted(&file_name)));
                 parts.push(std::mem::take(&mut head).into_bytes());
                 parts.push(bytes);
                 head.push_str("\r\n");

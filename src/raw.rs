@@ -9,24 +9,19 @@ use crate::http::{Body, Method};
 use crate::json;
 use crate::multipart::{self, Field};
 use crate::redact::Redactor;
+use crate::wit::types::{RawBody, RawRequestInput, RawResponse};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use crate::wit::types::{RawBody, RawRequestInput, RawResponse};
 use std::borrow::Cow;
 
 /// Headers a caller may not set: the connection's own, and those the transport owns.
-const RESERVED_HEADERS: [&str; 9] =
-    ["authorization", "host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "keep-alive", "trailer"];
+const RESERVED_HEADERS: [&str; 9] = ["authorization", "host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "keep-alive", "trailer"];
 
 /// A small JSON object input (`{"name": value}`: headers, form fields, query parameters, file
 /// names), or what is wrong with it. Read as a tree only within the tree budget.
 fn object(input: &str, text: &str) -> Result<Map<String, Value>> {
     if text.len() > json::MAX_TREE_BYTES {
-        return Err(ZohoError::invalid_input(format!(
-            "{input} is {} bytes; at most {} bytes are accepted (send large content as data or file-data)",
-            text.len(),
-            json::MAX_TREE_BYTES
-        )));
+        return Err(ZohoError::invalid_input(format!("{input} is {} bytes; at most {} bytes are accepted (send large content as data or file-data)", text.len(), json::MAX_TREE_BYTES)));
     }
     match serde_json::from_str(text) {
         Ok(Value::Object(map)) => Ok(map),
@@ -82,9 +77,7 @@ fn target_of(url: &str, base: &str, api_domain: &str, origin_ok: &dyn Fn(&str) -
         s == ".." || s == "."
     });
     if bad_segment || path.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\' || c == '#') {
-        return Err(ZohoError::invalid_input(format!(
-            "url {url:?} has a path Zoho would not route: no . or .. segments, spaces, backslashes, # or control characters"
-        )));
+        return Err(ZohoError::invalid_input(format!("url {url:?} has a path Zoho would not route: no . or .. segments, spaces, backslashes, # or control characters")));
     }
     let query = form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     Ok((target, query))
@@ -121,17 +114,12 @@ fn headers_of(text: &str) -> Result<Vec<(String, String)>> {
             let value = as_text(&value);
             let token = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
             if !token {
-                return Err(ZohoError::invalid_input(format!(
-                    "header name {name:?} is not a valid header name: letters, digits and !#$%&'*+-.^_`|~ only"
-                )));
+                return Err(ZohoError::invalid_input(format!("header name {name:?} is not a valid header name: letters, digits and !#$%&'*+-.^_`|~ only")));
             }
             // Every control character (DEL, vertical tab, NEL ...) and line separator is refused
             // here, so the transport never meets a value it would reject.
             if let Some(bad) = value.chars().find(|&c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')) {
-                return Err(ZohoError::invalid_input(format!(
-                    "header {name:?} has a control character (U+{:04X}) in its value: header values are one line of visible text",
-                    u32::from(bad)
-                )));
+                return Err(ZohoError::invalid_input(format!("header {name:?} has a control character (U+{:04X}) in its value: header values are one line of visible text", u32::from(bad))));
             }
             if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) || name.to_ascii_lowercase().starts_with("proxy-") {
                 return Err(ZohoError::invalid_input(format!("header {name:?} cannot be set: the connection supplies authorization and the transport its own framing")));
@@ -153,10 +141,7 @@ fn file_bytes(name: &str, value: &RawValue) -> Result<Vec<u8>> {
     }
     match serde_json::from_str::<Encoded>(value.get()) {
         Ok(encoded) => crate::decode_base64(&encoded.base64).map_err(|e| ZohoError::invalid_input(format!("file-data {name:?}: {e}"))),
-        Err(_) => Err(ZohoError::invalid_input(format!(
-            "file-data {name:?} must be text or {{\"base64\": \"...\"}}, not {}",
-            json::kind_of(value.get())
-        ))),
+        Err(_) => Err(ZohoError::invalid_input(format!("file-data {name:?} must be text or {{\"base64\": \"...\"}}, not {}", json::kind_of(value.get())))),
     }
 }
 
@@ -234,9 +219,7 @@ pub fn send(client: &Client, call: RawCall, fixed_query: &[(String, String)]) ->
             // The token is known now: a full URL must be on the API domain it is good for.
             let api_domain = client.api_domain()?;
             if !origin.eq_ignore_ascii_case(&api_domain) {
-                return Err(ZohoError::invalid_input(format!(
-                    "url on {origin} is not on the API domain of the connection's token ({api_domain}): give a path such as /Leads/123 instead"
-                )));
+                return Err(ZohoError::invalid_input(format!("url on {origin} is not on the API domain of the connection's token ({api_domain}): give a path such as /Leads/123 instead")));
             }
             path
         }
@@ -327,15 +310,9 @@ pub(crate) mod tests {
     #[test]
     fn paths_stay_on_the_api_domain() {
         let api = "https://www.zohoapis.eu";
-        assert_eq!(
-            path_of("Leads/1?fields=Email", "/crm/v8", api).unwrap(),
-            (Target::Path("/crm/v8/Leads/1".into()), vec![("fields".into(), "Email".into())])
-        );
+        assert_eq!(path_of("Leads/1?fields=Email", "/crm/v8", api).unwrap(), (Target::Path("/crm/v8/Leads/1".into()), vec![("fields".into(), "Email".into())]));
         assert_eq!(path_of("/Leads", "/crm/v8", api).unwrap().0, Target::Path("/crm/v8/Leads".into()));
-        assert_eq!(
-            path_of("https://www.zohoapis.eu/crm/v7/Leads", "/crm/v8", api).unwrap().0,
-            Target::Full { origin: api.into(), path: "/crm/v7/Leads".into() }
-        );
+        assert_eq!(path_of("https://www.zohoapis.eu/crm/v7/Leads", "/crm/v8", api).unwrap().0, Target::Full { origin: api.into(), path: "/crm/v7/Leads".into() });
         for bad in [
             "https://evil.com/crm/v8/Leads",
             "https://www.zohoapis.eu.evil.com/x",

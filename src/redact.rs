@@ -128,11 +128,7 @@ impl Redactor {
             let (end, closed) = if from_quote.is_empty() { (0, true) } else { literal_end(from_quote) };
             let (literal, after) = from_quote.split_at(end);
             let before_changed = if json && !clean { self.between(before) } else { None };
-            let changed = if literal.is_empty() || clean && !literal.contains('\\') {
-                None
-            } else {
-                self.literal(literal, closed)
-            };
+            let changed = if literal.is_empty() || clean && !literal.contains('\\') { None } else { self.literal(literal, closed) };
             match (&mut out, before_changed.is_some() || changed.is_some()) {
                 (Some(out), _) => {
                     out.push_str(before_changed.as_deref().unwrap_or(before));
@@ -193,8 +189,7 @@ impl Redactor {
         while let Some(rest) = text.get(at..).filter(|r| !r.is_empty()) {
             let open = rest.find('"').unwrap_or(rest.len());
             let before = rest.get(..open).unwrap_or("");
-            let local: Vec<Range<usize>> =
-                touching(at, at + open).iter().filter(|h| at < h.end).map(|h| h.start.saturating_sub(at)..h.end.saturating_sub(at).min(open)).collect();
+            let local: Vec<Range<usize>> = touching(at, at + open).iter().filter(|h| at < h.end).map(|h| h.start.saturating_sub(at)..h.end.saturating_sub(at).min(open)).collect();
             if local.is_empty() {
                 out.push_str(before);
             } else {
@@ -276,18 +271,10 @@ impl Redactor {
         let inner = literal.strip_prefix('"').unwrap_or(literal);
         let inner = if closed { inner.strip_suffix('"').unwrap_or(inner) } else { inner };
         // Without an escape, the literal is the text as it stands.
-        let decoded = if inner.contains('\\') {
-            Cow::Owned(decode(inner))
-        } else {
-            Cow::Borrowed(inner)
-        };
+        let decoded = if inner.contains('\\') { Cow::Owned(decode(inner)) } else { Cow::Borrowed(inner) };
         let Cow::Owned(redacted) = self.replace(&decoded) else { return None };
         let encoded = serde_json::to_string(&redacted).unwrap_or_else(|_| format!("\"{MARK}\""));
-        Some(if closed {
-            encoded
-        } else {
-            encoded.strip_suffix('"').unwrap_or(&encoded).to_string()
-        })
+        Some(if closed { encoded } else { encoded.strip_suffix('"').unwrap_or(&encoded).to_string() })
     }
 
     /// A JSON tree, keys included (error details are small).
@@ -375,9 +362,7 @@ fn decode(text: &str) -> String {
             chars.next();
         }
         if (0xD800..0xDC00).contains(&unit) {
-            let low = hex4(text, at + 8)
-                .filter(|_| text[at + 6..].starts_with("\\u"))
-                .filter(|l| (0xDC00..0xE000).contains(l));
+            let low = hex4(text, at + 8).filter(|_| text[at + 6..].starts_with("\\u")).filter(|l| (0xDC00..0xE000).contains(l));
             if let Some(low) = low {
                 for _ in 0..6 {
                     chars.next();
@@ -637,10 +622,7 @@ mod tests {
     #[test]
     fn plain_copies_anywhere_are_replaced() {
         let r = Redactor::new([TOKEN]);
-        assert_eq!(
-            r.text(&format!("Zoho-oauthtoken {TOKEN}; again {TOKEN}")),
-            "Zoho-oauthtoken [redacted]; again [redacted]"
-        );
+        assert_eq!(r.text(&format!("Zoho-oauthtoken {TOKEN}; again {TOKEN}")), "Zoho-oauthtoken [redacted]; again [redacted]");
         assert_eq!(r.text("nothing here"), "nothing here");
         assert_eq!(Redactor::default().text(TOKEN), TOKEN);
     }
@@ -729,16 +711,11 @@ mod tests {
     #[test]
     fn errors_are_redacted_in_code_message_and_details() {
         let r = Redactor::new([TOKEN, "s3cret\"\\"]);
-        let error = ZohoError::invalid_input(format!("got {TOKEN}"))
-            .with_code("invalid_client:s3cret\"\\")
-            .with_details(serde_json::json!({ TOKEN: [format!("a{TOKEN}"), 1], "k": "s3cret\"\\" }));
+        let error = ZohoError::invalid_input(format!("got {TOKEN}")).with_code("invalid_client:s3cret\"\\").with_details(serde_json::json!({ TOKEN: [format!("a{TOKEN}"), 1], "k": "s3cret\"\\" }));
         let error = r.error(error);
         assert_eq!(error.code.as_deref(), Some("invalid_client:[redacted]"));
         assert_eq!(error.message, "got [redacted]");
-        assert_eq!(
-            error.details.unwrap(),
-            serde_json::json!({ "[redacted]": ["a[redacted]", 1], "k": "[redacted]" })
-        );
+        assert_eq!(error.details.unwrap(), serde_json::json!({ "[redacted]": ["a[redacted]", 1], "k": "[redacted]" }));
     }
 
     #[test]
@@ -756,10 +733,7 @@ mod tests {
         let r = Redactor::new(["1"]);
         let out = r.json(r#"{"id":"123","n":1,"x":true,"y":null,"z":[1,2,31e1]}"#);
         let parsed: Value = serde_json::from_str(&out).expect("still JSON");
-        assert_eq!(
-            parsed,
-            serde_json::json!({"id":"[redacted]23","n":"[redacted]","x":true,"y":null,"z":["[redacted]",2,"[redacted]"]})
-        );
+        assert_eq!(parsed, serde_json::json!({"id":"[redacted]23","n":"[redacted]","x":true,"y":null,"z":["[redacted]",2,"[redacted]"]}));
         for bad in ["e", "\"", ":", "}", "true"] {
             let r = Redactor::new([bad]);
             let out = r.json(r#"{"a":"b","e":1e5,"t":true}"#);
@@ -771,13 +745,7 @@ mod tests {
     #[test]
     fn percent_escaped_copies_are_found() {
         let r = Redactor::new(["1000.Ab+cD/eF=gh"]);
-        for copy in [
-            "1000%2EAb%2BcD%2FeF%3Dgh",
-            "1000%2eAb%2bcD%2feF%3dgh",
-            "1000.Ab%2bcD%2FeF%3Dgh",
-            "1000.Ab%2BcD/eF%3Dgh",
-            "%31%30%30%30.Ab+cD/eF=gh",
-        ] {
+        for copy in ["1000%2EAb%2BcD%2FeF%3Dgh", "1000%2eAb%2bcD%2feF%3dgh", "1000.Ab%2bcD%2FeF%3Dgh", "1000.Ab%2BcD/eF%3Dgh", "%31%30%30%30.Ab+cD/eF=gh"] {
             let text = format!("x-pct: {copy};");
             assert_eq!(r.text(&text), "x-pct: [redacted];", "{copy}");
             assert_eq!(r.json(&format!("{{\"a\":\"{copy}\"}}")), "{\"a\":\"[redacted]\"}", "{copy}");
@@ -842,7 +810,11 @@ mod tests {
     fn piecewise(r: &Redactor, doc: &str) -> String {
         let walked = r.walk(doc, true, false);
         let left = r.hits(&walked);
-        if left.is_empty() { walked.into_owned() } else { Redactor::scrub(&walked, &left) }
+        if left.is_empty() {
+            walked.into_owned()
+        } else {
+            Redactor::scrub(&walked, &left)
+        }
     }
 
     proptest::proptest! {
@@ -864,13 +836,8 @@ mod tests {
     // Append inside `mod tests` of src/redact.rs.
     fn arb_secret() -> impl proptest::strategy::Strategy<Value = String> {
         use proptest::prelude::*;
-        proptest::collection::vec(
-            proptest::sample::select(vec![
-                'b', 'x', '"', '\\', '%', '4', '1', 'u', '0', 'é', '😀', ' ', '.', '+', '/', 'n', '\u{200b}',
-            ]),
-            1..6,
-        )
-        .prop_map(|cs| cs.into_iter().collect())
+        proptest::collection::vec(proptest::sample::select(vec!['b', 'x', '"', '\\', '%', '4', '1', 'u', '0', 'é', '😀', ' ', '.', '+', '/', 'n', '\u{200b}']), 1..6)
+            .prop_map(|cs| cs.into_iter().collect())
     }
 
     fn forms(secret: &str) -> Vec<String> {
@@ -953,11 +920,8 @@ mod tests {
     /// scans for), `<`, `'`, quotes, backslashes, percent signs and non-ASCII.
     fn arb_long_secret() -> impl proptest::strategy::Strategy<Value = String> {
         use proptest::prelude::*;
-        proptest::collection::vec(
-            proptest::sample::select(vec!['b', 'x', '"', '\\', '%', '4', '1', '0', 'é', '😀', ' ', '.', '+', '/', '?', '>', '~', '&', '<', '\'', '\0', '\u{200b}']),
-            16..40,
-        )
-        .prop_map(|cs| cs.into_iter().collect())
+        proptest::collection::vec(proptest::sample::select(vec!['b', 'x', '"', '\\', '%', '4', '1', '0', 'é', '😀', ' ', '.', '+', '/', '?', '>', '~', '&', '<', '\'', '\0', '\u{200b}']), 16..40)
+            .prop_map(|cs| cs.into_iter().collect())
     }
 
     /// Every form of a long secret: the short forms, the searched encodings, and whole base64
@@ -1020,11 +984,7 @@ mod tests {
     #[test]
     fn the_shortcut_agrees_past_the_hit_cap() {
         let r = Redactor::new(["q"]);
-        for doc in [
-            format!("\"{}\"", "q ".repeat(MAX_HITS + 5)),
-            format!("{} \"\\u0071\"", "q ".repeat(MAX_HITS + 5)),
-            format!("\"a\" {} \"b\"", "%71 ".repeat(MAX_HITS + 5)),
-        ] {
+        for doc in [format!("\"{}\"", "q ".repeat(MAX_HITS + 5)), format!("{} \"\\u0071\"", "q ".repeat(MAX_HITS + 5)), format!("\"a\" {} \"b\"", "%71 ".repeat(MAX_HITS + 5))] {
             assert_eq!(r.json(&doc), piecewise(&r, &doc));
             assert_eq!(r.literals(&doc, false), r.walk(&doc, false, false));
         }

@@ -57,10 +57,7 @@ pub const ACTIONS: &[(&str, &[&str])] = &[
     ("sync-discover", &["ZohoCRM.settings.modules.READ"]),
     // A stream page: a sweep's scopes, the users stream (Users: ZohoCRM.users.{ALL|READ}), the
     // modules stream, and the credit budget's organization (Organization: ZohoCRM.org.{ALL|READ}).
-    (
-        "sync-read-stream-page",
-        &["ZohoCRM.coql.READ", "ZohoCRM.modules.READ", "ZohoCRM.settings.fields.READ", "ZohoCRM.settings.modules.READ", "ZohoCRM.users.READ", "ZohoCRM.org.READ"],
-    ),
+    ("sync-read-stream-page", &["ZohoCRM.coql.READ", "ZohoCRM.modules.READ", "ZohoCRM.settings.fields.READ", "ZohoCRM.settings.modules.READ", "ZohoCRM.users.READ", "ZohoCRM.org.READ"]),
     ("sync-commit-stream", &[]),
     // Upsert Records (v8): modules.{module}.{ALL|WRITE|CREATE}; UPDATE too, since an upsert
     // updates (what works under either reading).

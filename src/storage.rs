@@ -72,4 +72,3 @@ pub fn put_fresh(storage: &dyn Storage, key: &str, value: &Value) -> Result<()> 
     let bytes = serde_json::to_vec(&entry).map_err(|e| ZohoError::new(ErrorKind::Internal, format!("cannot encode {key}: {e}")))?;
     storage.set(key, &bytes)
 }
-

@@ -2,16 +2,16 @@
 //! a page of a stream at a time, incremental streams on the incremental sweep machinery and
 //! full-refresh streams (users, modules) read whole. Credits and concurrency are watched.
 
+use crate::budget;
 use crate::client::{ApiCall, Client};
 use crate::crm::response::{body_json, content};
 use crate::error::{Result, ZohoError};
 use crate::http::Method;
 use crate::incremental::read_by::{self, ReadBy};
 use crate::incremental::{self, SweepRequest};
-use crate::budget;
 use crate::limits::Throttle;
-use crate::wit::sync::{CommitStreamInput, DiscoverInput, ReadStreamPageInput};
 use crate::storage::now_ms;
+use crate::wit::sync::{CommitStreamInput, DiscoverInput, ReadStreamPageInput};
 use crate::zoho_time::format_iso;
 use serde_json::{json, Value};
 
@@ -55,9 +55,9 @@ fn source_of(stream: &str) -> Result<Source> {
         return Ok(Source::Module(module.to_string()));
     }
     // A custom object by its module API name.
-    crate::validate::module_name(name).map(|m| Source::Module(m.to_string())).map_err(|_| {
-        ZohoError::invalid_input(format!("stream {name:?} is not a stream: use a name from discover (leads, contacts, companies, ...) or a module API name"))
-    })
+    crate::validate::module_name(name)
+        .map(|m| Source::Module(m.to_string()))
+        .map_err(|_| ZohoError::invalid_input(format!("stream {name:?} is not a stream: use a name from discover (leads, contacts, companies, ...) or a module API name")))
 }
 
 /// Each stream keeps its own sweep and cursor.
@@ -79,9 +79,8 @@ fn default_anchor() -> String {
 /// modules nothing is sent.
 pub fn discover(client: &Client, input: &DiscoverInput) -> Result<Value> {
     let mut streams: Vec<Value> = Vec::new();
-    let incremental = |name: &str, module: &str, read_by: ReadBy| {
-        json!({ "stream": name, "module": module, "incremental": true, "cursor_field": "Modified_Time", "primary_key": "id", "read_by": read_by })
-    };
+    let incremental =
+        |name: &str, module: &str, read_by: ReadBy| json!({ "stream": name, "module": module, "incremental": true, "cursor_field": "Modified_Time", "primary_key": "id", "read_by": read_by });
     for (name, module) in STANDARD {
         if let Some(read_by) = read_by::documented(module) {
             streams.push(incremental(name, module, read_by));
@@ -116,10 +115,7 @@ pub fn discover(client: &Client, input: &DiscoverInput) -> Result<Value> {
 /// A page of a full-refresh listing (`/users?type=AllUsers`, `/settings/modules`).
 fn full_refresh_page(client: &Client, stream: &str, page: u32, per_page: u32) -> Result<Value> {
     let (call, key) = match stream {
-        "users" => (
-            ApiCall::new(Method::Get, "/crm/v8/users").query("type", "AllUsers").query("page", page.to_string()).query("per_page", per_page.to_string()),
-            "users",
-        ),
+        "users" => (ApiCall::new(Method::Get, "/crm/v8/users").query("type", "AllUsers").query("page", page.to_string()).query("per_page", per_page.to_string()), "users"),
         _ => (ApiCall::new(Method::Get, "/crm/v8/settings/modules"), "modules"),
     };
     let response = client.send(call)?;
@@ -221,7 +217,8 @@ mod tests {
 
     fn discovered(include_modules: Option<bool>) -> (Vec<String>, Vec<String>) {
         let (transport, storage, options) = (Scripted::default(), Memory::default(), CallOptions::default());
-        transport.answer(200, r#"{"modules":[{"api_name":"Leads","api_supported":true},{"api_name":"Pets","api_supported":true,"generated_type":"custom"},{"api_name":"Hidden","api_supported":false}]}"#);
+        transport
+            .answer(200, r#"{"modules":[{"api_name":"Leads","api_supported":true},{"api_name":"Pets","api_supported":true,"generated_type":"custom"},{"api_name":"Hidden","api_supported":false}]}"#);
         let connection = Connection { access_token: Some("t".into()), ..Default::default() };
         let client = Client::new(&connection, &options, &transport, &storage).unwrap();
         let out = discover(&client, &DiscoverInput { include_modules }).unwrap();

@@ -18,9 +18,7 @@ pub fn record_id(id: &str) -> Result<&str> {
     if !id.is_empty() && id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit()) && id.parse::<u64>().is_ok() {
         Ok(id)
     } else {
-        Err(ZohoError::invalid_input(format!(
-            "record-id {id:?} is not a Zoho record id: ids are numbers such as 5725767000000524157"
-        )))
+        Err(ZohoError::invalid_input(format!("record-id {id:?} is not a Zoho record id: ids are numbers such as 5725767000000524157")))
     }
 }
 
@@ -35,9 +33,7 @@ pub fn field_names(fields: &str) -> Result<Vec<String>> {
             if ok {
                 Ok(f.to_string())
             } else {
-                Err(ZohoError::invalid_input(format!(
-                    "field {f:?} is not a field API name: list API names separated by commas, e.g. Last_Name,Email"
-                )))
+                Err(ZohoError::invalid_input(format!("field {f:?} is not a field API name: list API names separated by commas, e.g. Last_Name,Email")))
             }
         })
         .collect()

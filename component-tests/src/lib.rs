@@ -102,10 +102,7 @@ impl Harness {
 
     pub async fn run_as(&self, connection: &Value, key: &str, input: Value, options: Option<Value>) -> StepOutcome {
         let action = ActionRef::from_key(key).expect("action key");
-        runtime()
-            .run(&action, connection, &input, options.as_ref(), Some(&self.namespace))
-            .await
-            .unwrap_or_else(|e| panic!("{key} did not run: {e:#}"))
+        runtime().run(&action, connection, &input, options.as_ref(), Some(&self.namespace)).await.unwrap_or_else(|e| panic!("{key} did not run: {e:#}"))
     }
 
     /// Every request so far, after checking the answered ones against Zoho's OpenAPI files.

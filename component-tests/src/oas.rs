@@ -29,8 +29,26 @@ use zoho_sandbox::RecordedRequest;
 /// The schema keywords the judge understands; loading fails on any other, so a new file
 /// cannot silently weaken the judge.
 const KNOWN_KEYWORDS: &[&str] = &[
-    "type", "$ref", "properties", "nullable", "required", "enum", "format", "items", "oneOf", "anyOf", "allOf", "pattern",
-    "maxLength", "additionalProperties", "description", "example", "title", "default", "readOnly", "writeOnly",
+    "type",
+    "$ref",
+    "properties",
+    "nullable",
+    "required",
+    "enum",
+    "format",
+    "items",
+    "oneOf",
+    "anyOf",
+    "allOf",
+    "pattern",
+    "maxLength",
+    "additionalProperties",
+    "description",
+    "example",
+    "title",
+    "default",
+    "readOnly",
+    "writeOnly",
 ];
 
 /// Deliberate exceptions to the files, each with its reason. `at` is `query`, `body` or
@@ -222,9 +240,7 @@ pub struct Judge {
 
 /// Where Zoho's files are: `$ZOHO_CRM_OAS`, else `shared/zoho-crm-oas` beside the repository.
 pub fn oas_dir() -> PathBuf {
-    std::env::var_os("ZOHO_CRM_OAS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/zoho-crm-oas"))
+    std::env::var_os("ZOHO_CRM_OAS").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/zoho-crm-oas"))
 }
 
 /// The judge of this test process, loaded on first use.
@@ -293,13 +309,9 @@ impl Judge {
     /// segments, literals leftmost), then its method. `Err` says what is wrong.
     pub fn operation(&self, method: &str, path: &str) -> Result<&Operation, String> {
         let segments: Vec<&str> = path.split('/').collect();
-        let matches = |op: &&Operation| {
-            op.segments.len() == segments.len() && op.segments.iter().zip(&segments).all(|(t, s)| t.as_deref().map_or(!s.is_empty(), |t| t == *s))
-        };
+        let matches = |op: &&Operation| op.segments.len() == segments.len() && op.segments.iter().zip(&segments).all(|(t, s)| t.as_deref().map_or(!s.is_empty(), |t| t == *s));
         // Ties (`{id}` beside `{external_field_value}`) go to the shorter template.
-        let specificity = |op: &Operation| {
-            (op.segments.iter().filter(|s| s.is_some()).count(), op.segments.iter().map(|s| s.is_some()).collect::<Vec<_>>(), std::cmp::Reverse(op.template.len()))
-        };
+        let specificity = |op: &Operation| (op.segments.iter().filter(|s| s.is_some()).count(), op.segments.iter().map(|s| s.is_some()).collect::<Vec<_>>(), std::cmp::Reverse(op.template.len()));
         let mut best: Option<&Operation> = None;
         for op in self.operations.iter().filter(matches) {
             if best.is_none_or(|b| specificity(op) > specificity(b)) {
@@ -307,10 +319,7 @@ impl Judge {
             }
         }
         let best = best.ok_or_else(|| "no path template of Zoho's files matches".to_string())?;
-        self.operations
-            .iter()
-            .find(|op| op.template == best.template && op.file == best.file && op.method == method)
-            .ok_or_else(|| format!("{} has no {method} in {}", best.template, best.file))
+        self.operations.iter().find(|op| op.template == best.template && op.file == best.file && op.method == method).ok_or_else(|| format!("{} has no {method} in {}", best.template, best.file))
     }
 
     /// Every mismatch of one exchange with Zoho's files, less the exemptions; empty for
@@ -340,9 +349,8 @@ impl Judge {
         let item = &self.files[file]["paths"][&op.template];
         let operation = &item[op.method.to_lowercase()];
         let mut report = |at: String, pointer: String, message: String| {
-            let exempt = EXEMPTIONS.iter().chain(SANDBOX_FIXES).any(|x| {
-                x.method == op.method && x.template == op.template && x.at == at && pointer_matches(x.pointer, &pointer) && message.contains(x.says)
-            });
+            let exempt =
+                EXEMPTIONS.iter().chain(SANDBOX_FIXES).any(|x| x.method == op.method && x.template == op.template && x.at == at && pointer_matches(x.pointer, &pointer) && message.contains(x.says));
             if !exempt {
                 found.push(format!("{} {} ({} {}) {at} at `{pointer}`: {message}", exchange.method, exchange.path, op.template, file));
             }
@@ -522,15 +530,9 @@ impl Judge {
             }
         }
         match (schema.get("format").and_then(Value::as_str), value) {
-            (Some("int32"), Value::Number(n)) if n.as_i64().and_then(|n| i32::try_from(n).ok()).is_none() => {
-                errors.push((pointer.into(), format!("{n} is not an int32")))
-            }
-            (Some("date-time"), Value::String(s)) if chrono::DateTime::parse_from_rfc3339(s).is_err() => {
-                errors.push((pointer.into(), format!("{s:?} is not a date-time")))
-            }
-            (Some("date"), Value::String(s)) if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_err() => {
-                errors.push((pointer.into(), format!("{s:?} is not a date")))
-            }
+            (Some("int32"), Value::Number(n)) if n.as_i64().and_then(|n| i32::try_from(n).ok()).is_none() => errors.push((pointer.into(), format!("{n} is not an int32"))),
+            (Some("date-time"), Value::String(s)) if chrono::DateTime::parse_from_rfc3339(s).is_err() => errors.push((pointer.into(), format!("{s:?} is not a date-time"))),
+            (Some("date"), Value::String(s)) if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_err() => errors.push((pointer.into(), format!("{s:?} is not a date"))),
             _ => {}
         }
         if let Some(choices) = schema.get("enum").and_then(Value::as_array) {
@@ -744,7 +746,14 @@ mod tests {
     #[test]
     fn a_request_outside_the_files_is_a_mismatch() {
         let judge = judge();
-        let unknown_query = exchange("GET", "/crm/v8/Leads", &[("fields", "Last_Name"), ("colour", "red")], None, 200, Some(json!({"data": [], "info": {"per_page": 200, "page": 1, "count": 0, "more_records": false}})));
+        let unknown_query = exchange(
+            "GET",
+            "/crm/v8/Leads",
+            &[("fields", "Last_Name"), ("colour", "red")],
+            None,
+            200,
+            Some(json!({"data": [], "info": {"per_page": 200, "page": 1, "count": 0, "more_records": false}})),
+        );
         assert_eq!(judge.check(&unknown_query).len(), 1, "{:?}", judge.check(&unknown_query));
         let bad_integer = exchange("GET", "/crm/v8/Leads", &[("page", "one")], None, 400, Some(json!({"code": "INVALID_DATA", "details": {}, "message": "m", "status": "error"})));
         assert_eq!(judge.check(&bad_integer).len(), 1, "{:?}", judge.check(&bad_integer));

@@ -123,11 +123,7 @@ fn cpu_seconds() -> (f64, f64) {
 }
 
 fn resident_mib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
-        .unwrap_or(0)
-        / 1024
+    std::fs::read_to_string("/proc/self/status").ok().and_then(|s| s.lines().find(|l| l.starts_with("VmRSS")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())).unwrap_or(0) / 1024
 }
 
 /// Measures `work` (wall time, host CPU, the sandbox's count of calls and credits).
@@ -218,10 +214,7 @@ async fn peer_sweep(addr: std::net::SocketAddr, token: &str, fields: &str) -> Re
         if let Some(t) = &page_token {
             path.push_str(&format!("&page_token={t}"));
         }
-        let request = hyper::Request::get(path)
-            .header("host", addr.to_string())
-            .header("authorization", format!("Zoho-oauthtoken {token}"))
-            .body(Empty::<Bytes>::new())?;
+        let request = hyper::Request::get(path).header("host", addr.to_string()).header("authorization", format!("Zoho-oauthtoken {token}")).body(Empty::<Bytes>::new())?;
         sender.ready().await?;
         let response = sender.send_request(request).await?;
         calls += 1;
@@ -320,7 +313,17 @@ async fn measure(config: &HostConfig, options: &Options, threads: &tokio::runtim
         eprintln!("peer-style GET baseline ...");
         let token = sandbox.issue_token();
         let ((records, calls), wall, cpu, counted) = measured(&sandbox, peer_sweep(sandbox.addr, &token, &fields)).await?;
-        let peer = Run { label: format!("peer-style GET, 200 a page, sequential ({PEER_MODULE}: {} records)", peer_records), records, wall, calls, credits: counted.1, sandbox_calls: counted.0, sandbox_credits: counted.1, host_cpu_s: cpu.0, sandbox_cpu_s: cpu.1 };
+        let peer = Run {
+            label: format!("peer-style GET, 200 a page, sequential ({PEER_MODULE}: {} records)", peer_records),
+            records,
+            wall,
+            calls,
+            credits: counted.1,
+            sandbox_calls: counted.0,
+            sandbox_credits: counted.1,
+            host_cpu_s: cpu.0,
+            sandbox_cpu_s: cpu.1,
+        };
 
         eprintln!("slices={best} with {:.0}% of records modified meanwhile, then the next sweep ...", MODIFIED_SHARE * 100.0);
         let modified = modified_run(&sandbox, &ids, best, sliced.iter().find(|(n, _)| *n == best).map(|(_, r)| r.wall).unwrap_or(single.wall), |namespace, out| sweep(namespace, best, out)).await?;
@@ -396,7 +399,15 @@ impl Report {
         let mut out = format!(
             "Backfill of {} records × {} fields ({:.0}% on 5 seconds, the rest over a year); sandbox latency {} ms + up to {} ms jitter, \
              concurrency cap {} (COQL too); {} records a sweep page. Seeded in {:.1} s, RSS {} MiB.\n\n",
-            o.records, o.fields, o.burst_share * 100.0, o.latency_ms, o.jitter_ms, o.cap, o.per_page, self.seeded.as_secs_f64(), self.rss_after_seed_mib
+            o.records,
+            o.fields,
+            o.burst_share * 100.0,
+            o.latency_ms,
+            o.jitter_ms,
+            o.cap,
+            o.per_page,
+            self.seeded.as_secs_f64(),
+            self.rss_after_seed_mib
         );
         out.push_str("| run | records | wall time | records/s | calls | credits | sandbox counted (calls / credits) | host CPU s | sandbox CPU s |\n|---|---|---|---|---|---|---|---|---|\n");
         let mut rows: Vec<&Run> = vec![&self.single];

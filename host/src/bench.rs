@@ -45,10 +45,8 @@ pub fn test_tls_server() -> Result<Arc<rustls::ServerConfig>> {
     use rustls::pki_types::pem::PemObject;
     let certs = rustls::pki_types::CertificateDer::pem_slice_iter(TEST_CERT).collect::<Result<Vec<_>, _>>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(TEST_KEY).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)?;
+    let mut config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider())).with_safe_default_protocol_versions()?.with_no_client_auth().with_single_cert(certs, key)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
@@ -90,9 +88,7 @@ pub async fn serve_front(router: axum::Router, tls: Option<Arc<rustls::ServerCon
 /// The same GET natively through the host's own pooled client (kept-alive connection),
 /// body parsed as JSON: the exchange a step makes, without the component.
 async fn native_pooled_get(pool: &HttpPool, url: &str, token: &str) -> Result<Value> {
-    let request = http::Request::get(url)
-        .header("authorization", format!("Zoho-oauthtoken {token}"))
-        .body(Empty::<Bytes>::new().map_err(|never| match never {}).boxed_unsync())?;
+    let request = http::Request::get(url).header("authorization", format!("Zoho-oauthtoken {token}")).body(Empty::<Bytes>::new().map_err(|never| match never {}).boxed_unsync())?;
     let response = pool.send(request, Default::default()).await.map_err(|e| anyhow::anyhow!("native GET: {e}"))?;
     if response.status() != 200 {
         bail!("native GET answered {}", response.status());
@@ -136,10 +132,7 @@ async fn native_get_record(addr: std::net::SocketAddr, path: &str, token: &str) 
     let stream = tokio::net::TcpStream::connect(addr).await?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
     tokio::spawn(connection);
-    let request = hyper::Request::get(path)
-        .header("host", addr.to_string())
-        .header("authorization", format!("Zoho-oauthtoken {token}"))
-        .body(Empty::<Bytes>::new())?;
+    let request = hyper::Request::get(path).header("host", addr.to_string()).header("authorization", format!("Zoho-oauthtoken {token}")).body(Empty::<Bytes>::new())?;
     let response = sender.send_request(request).await?;
     if response.status() != 200 {
         bail!("native GET answered {}", response.status());
@@ -166,17 +159,25 @@ pub async fn run(config: &HostConfig, iterations: usize) -> Result<Figures> {
 
         // Compilation: cold (Cranelift) versus loading the cached machine code.
         let engine = engine(config)?;
-        let cold = median((0..3).map(|_| {
-            let started = Instant::now();
-            let _ = engine.precompile_component(&wasm);
-            started.elapsed()
-        }).collect());
+        let cold = median(
+            (0..3)
+                .map(|_| {
+                    let started = Instant::now();
+                    let _ = engine.precompile_component(&wasm);
+                    started.elapsed()
+                })
+                .collect(),
+        );
         load_component(&engine, &config.component, &cache)?;
-        let cached = median((0..20).map(|_| {
-            let started = Instant::now();
-            let _ = load_component(&engine, &config.component, &cache);
-            started.elapsed()
-        }).collect());
+        let cached = median(
+            (0..20)
+                .map(|_| {
+                    let started = Instant::now();
+                    let _ = load_component(&engine, &config.component, &cache);
+                    started.elapsed()
+                })
+                .collect(),
+        );
         rows.push(("compile, cold".into(), millis(cold), "once per host start without cache".into()));
         rows.push(("load from compiled cache".into(), millis(cached), format!("{:.0}× faster than cold", cold.as_secs_f64() / cached.as_secs_f64())));
     }
@@ -480,9 +481,7 @@ async fn sweep_throughput(config: &HostConfig, cache: &std::path::Path, sandbox:
         let data = body["data"].as_array().cloned().unwrap_or_default();
         native_records += data.len();
         match data.last() {
-            Some(last) if body["info"]["more_records"] == json!(true) => {
-                after = Some((last["Modified_Time"].as_str().unwrap_or("").to_string(), last["id"].as_str().unwrap_or("").to_string()))
-            }
+            Some(last) if body["info"]["more_records"] == json!(true) => after = Some((last["Modified_Time"].as_str().unwrap_or("").to_string(), last["id"].as_str().unwrap_or("").to_string())),
             _ => break,
         }
     }
@@ -491,12 +490,20 @@ async fn sweep_throughput(config: &HostConfig, cache: &std::path::Path, sandbox:
     let (ours, theirs) = (rate(records, component), rate(native_records, native));
     let rows = match data {
         SweepData::History => vec![
-            (format!("sweep {SWEEP_RECORDS} records × {SWEEP_FIELDS} fields over the past year, component"), format!("{ours:.0} records/s ({:.2} s)", component.as_secs_f64()), "≥ 50,000 records/s".into()),
+            (
+                format!("sweep {SWEEP_RECORDS} records × {SWEEP_FIELDS} fields over the past year, component"),
+                format!("{ours:.0} records/s ({:.2} s)", component.as_secs_f64()),
+                "≥ 50,000 records/s".into(),
+            ),
             ("same sweep, native loop (same queries, same parsing)".into(), format!("{theirs:.0} records/s ({:.2} s)", native.as_secs_f64()), String::new()),
             ("sweep throughput vs native".into(), format!("{:.2}×", ours / theirs), "≥ 0.8×".into()),
         ],
         SweepData::JustChanged => vec![
-            (format!("sweep {SWEEP_RECORDS} records all changed in the seconds before it (each digested), component"), format!("{ours:.0} records/s ({:.2} s)", component.as_secs_f64()), String::new()),
+            (
+                format!("sweep {SWEEP_RECORDS} records all changed in the seconds before it (each digested), component"),
+                format!("{ours:.0} records/s ({:.2} s)", component.as_secs_f64()),
+                String::new(),
+            ),
             ("same sweep, native loop".into(), format!("{theirs:.0} records/s ({:.2} s)", native.as_secs_f64()), String::new()),
             ("sweep of just-changed records vs native".into(), format!("{:.2}×", ours / theirs), "≥ 0.8×".into()),
         ],
@@ -579,11 +586,14 @@ async fn density(config: &HostConfig, cache: &std::path::Path, sandbox: &zoho_sa
     peaks.sort_unstable();
     let rss_growth_kb = resident_kb("VmHWM").saturating_sub(rss_before);
     let steps_per_second = STEPS as f64 / took.as_secs_f64();
-    Ok((vec![
-        (format!("{STEPS} concurrent get-record steps"), format!("{steps_per_second:.0} steps/s"), format!("≥ {:.0} (2× {CONCURRENT_BEFORE:.0})", 2.0 * CONCURRENT_BEFORE)),
-        ("linear memory per instance (median peak)".into(), format!("{:.2} MiB", peaks[peaks.len() / 2] as f64 / 1048576.0), String::new()),
-        ("host RSS growth per concurrent step".into(), format!("{:.0} KiB", rss_growth_kb as f64 / STEPS as f64), String::new()),
-    ], steps_per_second))
+    Ok((
+        vec![
+            (format!("{STEPS} concurrent get-record steps"), format!("{steps_per_second:.0} steps/s"), format!("≥ {:.0} (2× {CONCURRENT_BEFORE:.0})", 2.0 * CONCURRENT_BEFORE)),
+            ("linear memory per instance (median peak)".into(), format!("{:.2} MiB", peaks[peaks.len() / 2] as f64 / 1048576.0), String::new()),
+            ("host RSS growth per concurrent step".into(), format!("{:.0} KiB", rss_growth_kb as f64 / STEPS as f64), String::new()),
+        ],
+        steps_per_second,
+    ))
 }
 
 /// A forged delivery of `total` bytes as 1-byte chunks on the wire, with its request head.
@@ -720,10 +730,7 @@ async fn notify_attacks() -> Result<Vec<(String, String, String)>> {
 
 /// A `/proc/self/status` figure in KiB (0 where there is none).
 fn resident_kb(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
-        .unwrap_or(0)
+    std::fs::read_to_string("/proc/self/status").ok().and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())).unwrap_or(0)
 }
 
 fn tempdir() -> Result<std::path::PathBuf> {

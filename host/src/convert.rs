@@ -27,13 +27,9 @@ pub fn to_val(value: &Value, ty: &Type, path: &str) -> Result<Val> {
         Type::List(list) => {
             let element = list.ty();
             match value {
-                Value::Array(items) => Val::List(
-                    items.iter().enumerate().map(|(i, item)| to_val(item, &element, &format!("{path}[{i}]"))).collect::<Result<_>>()?,
-                ),
+                Value::Array(items) => Val::List(items.iter().enumerate().map(|(i, item)| to_val(item, &element, &format!("{path}[{i}]"))).collect::<Result<_>>()?),
                 // A comma-separated string for a list of strings, as a form field gives it.
-                Value::String(s) if matches!(element, Type::String) => Val::List(
-                    s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(|p| Val::String(p.to_string())).collect(),
-                ),
+                Value::String(s) if matches!(element, Type::String) => Val::List(s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(|p| Val::String(p.to_string())).collect()),
                 _ => bail!("{path}: expected an array, got {value}"),
             }
         }

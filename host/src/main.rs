@@ -197,10 +197,7 @@ fn json_arg(text: &str, what: &str) -> Result<Value> {
 
 fn data_dir(cli: &Cli) -> PathBuf {
     cli.data_dir.clone().unwrap_or_else(|| {
-        let base = std::env::var_os("XDG_DATA_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-            .unwrap_or_else(std::env::temp_dir);
+        let base = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share"))).unwrap_or_else(std::env::temp_dir);
         base.join("zoho-host")
     })
 }
@@ -229,8 +226,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Actions => {
             let manifest = Manifest::embedded()?;
             for action in &manifest.actions {
-                let inputs: Vec<String> =
-                    action.inputs.iter().map(|i| if i.required { i.key.clone() } else { format!("{}?", i.key) }).collect();
+                let inputs: Vec<String> = action.inputs.iter().map(|i| if i.required { i.key.clone() } else { format!("{}?", i.key) }).collect();
                 println!("{:<22} {:<26} {}", action.key, action.label, inputs.join(" "));
             }
             Ok(ExitCode::SUCCESS)
@@ -309,14 +305,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let connection = json_arg(connection, "--connection")?;
             // Lives as long as the process: a sweep's steps run as tasks of their own.
             let runtime: &'static Runtime = Box::leak(Box::new(Runtime::new(config(&cli, data_dir(&cli)))?));
-            let request = zoho_host::sweep::SweepRequest {
-                record_type,
-                since: since.as_deref(),
-                per_page: *per_page,
-                fields: fields.as_deref(),
-                slices: *slices,
-                concurrency: *concurrency,
-            };
+            let request = zoho_host::sweep::SweepRequest { record_type, since: since.as_deref(), per_page: *per_page, fields: fields.as_deref(), slices: *slices, concurrency: *concurrency };
             let mut sink: Box<dyn std::io::Write> = match out {
                 Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?)),
                 None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),

@@ -36,9 +36,14 @@ pub struct AllowedHosts {
 /// Addresses a public name must not lead to.
 pub fn is_private(ip: std::net::IpAddr) -> bool {
     match ip {
-        std::net::IpAddr::V4(v4) => v4.is_private() || v4.is_loopback() || v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast() || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1]),
+        std::net::IpAddr::V4(v4) => {
+            v4.is_private() || v4.is_loopback() || v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast() || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1])
+        }
         std::net::IpAddr::V6(v6) => {
-            v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xfe00) == 0xfc00 || (v6.segments()[0] & 0xffc0) == 0xfe80
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
                 || v6.to_ipv4_mapped().is_some_and(|v4| is_private(std::net::IpAddr::V4(v4)))
         }
     }
@@ -89,22 +94,10 @@ impl AllowedHosts {
     }
 }
 
-type SendFuture = Box<
-    dyn std::future::Future<
-            Output = wasmtime_wasi_http::Result<(
-                http::Response<WasiBody>,
-                Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
-            )>,
-        > + Send,
->;
+type SendFuture = Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<(http::Response<WasiBody>, Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send>)>> + Send>;
 
 impl WasiHttpHooks for AllowedHosts {
-    fn send_request(
-        &mut self,
-        request: http::Request<WasiBody>,
-        options: Option<RequestOptions>,
-        fut: Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
-    ) -> SendFuture {
+    fn send_request(&mut self, request: http::Request<WasiBody>, options: Option<RequestOptions>, fut: Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send>) -> SendFuture {
         let allowed = self.allows(&request.uri().to_string());
         let options = self.clamp(options);
         let pool = self.pool.clone();
@@ -152,9 +145,7 @@ mod tests {
     async fn a_public_name_resolving_inward_is_refused() {
         use http_body_util::BodyExt;
         let mut hosts = AllowedHosts::new(&["http://localhost:9".into()], NetLimits::default());
-        let request = http::Request::get("http://localhost:9/crm/v8/Leads")
-            .body(http_body_util::Empty::new().map_err(|never| match never {}).boxed_unsync())
-            .unwrap();
+        let request = http::Request::get("http://localhost:9/crm/v8/Leads").body(http_body_util::Empty::new().map_err(|never| match never {}).boxed_unsync()).unwrap();
         let outcome = Box::into_pin(hosts.send_request(request, None, Box::new(async { Ok(()) }))).await;
         assert!(matches!(outcome, Err(wasmtime_wasi_http::Error::DestinationIpProhibited)));
     }

@@ -61,18 +61,12 @@ impl HttpPool {
             }
             anyhow::ensure!(found > 0, "a trust root holds no PEM certificate");
         }
-        let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let mut tls =
+            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider())).with_safe_default_protocol_versions()?.with_root_certificates(roots).with_no_client_auth();
         tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         let opened = Arc::new(AtomicU64::new(0));
-        let connector = Connector {
-            tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
-            connect_timeout: config.connect_timeout,
-            allow_private_networks: config.allow_private_networks,
-            opened: opened.clone(),
-        };
+        let connector =
+            Connector { tls: tokio_rustls::TlsConnector::from(Arc::new(tls)), connect_timeout: config.connect_timeout, allow_private_networks: config.allow_private_networks, opened: opened.clone() };
         let client = Client::builder(TokioExecutor::new()).pool_timer(TokioTimer::new()).pool_idle_timeout(IDLE).build(connector);
         let cap = Some(config.connect_timeout);
         Ok(HttpPool { client, opened, caps: RequestOptions { connect_timeout: cap, first_byte_timeout: None, between_bytes_timeout: None } })

@@ -1,10 +1,11 @@
 //! Loading the component once and running steps: one fresh, limited instance per step.
 
-pub use crate::timing::{StepClock, StepTimings};
 use crate::bytes_calls::BytesCall;
 use crate::convert::{from_val, to_val};
 use crate::kv::{self, KvBackend, KvView};
 use crate::net::{AllowedHosts, NetLimits};
+use crate::step_log::StepLog;
+pub use crate::timing::{StepClock, StepTimings};
 use anyhow::{anyhow, bail, Context as _, Result};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -14,7 +15,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, InstancePre, Linker, ResourceTable, Val};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder};
-use crate::step_log::StepLog;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -225,9 +225,7 @@ pub fn engine(config: &HostConfig) -> Result<Engine> {
 
 /// Compiles the component, or loads the machine code compiled for the same bytes and engine.
 pub fn load_component(engine: &Engine, path: &Path, cache_dir: &Path) -> Result<Component> {
-    let bytes = std::fs::read(path).with_context(|| {
-        format!("reading the component {} (build it with ./build.sh or pass --component)", path.display())
-    })?;
+    let bytes = std::fs::read(path).with_context(|| format!("reading the component {} (build it with ./build.sh or pass --component)", path.display()))?;
     let mut hasher = Sha256::new();
     hasher.update(&bytes);
     let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
@@ -321,10 +319,7 @@ impl Runtime {
             table: ResourceTable::new(),
             kv: self.kv.clone(),
             namespace: Arc::from(namespace),
-            limits: PeakLimits {
-                limits: StoreLimitsBuilder::new().memory_size(self.config.memory_limit).table_elements(100_000).instances(64).build(),
-                peak_memory: 0,
-            },
+            limits: PeakLimits { limits: StoreLimitsBuilder::new().memory_size(self.config.memory_limit).table_elements(100_000).instances(64).build(), peak_memory: 0 },
             clock,
         };
         let mut store = Store::new(&self.engine, state);
@@ -336,28 +331,14 @@ impl Runtime {
     }
 
     /// Runs one action: `connection`, `input` and `options` are JSON shaped like the WIT records.
-    pub async fn run(
-        &self,
-        action: &ActionRef,
-        connection: &Value,
-        input: &Value,
-        options: Option<&Value>,
-        namespace: Option<&str>,
-    ) -> Result<StepOutcome> {
+    pub async fn run(&self, action: &ActionRef, connection: &Value, input: &Value, options: Option<&Value>, namespace: Option<&str>) -> Result<StepOutcome> {
         let (origins, namespace) = self.admit(connection, input, options, namespace).await?;
         self.run_in(action, connection, input, options, &origins, &namespace).await
     }
 
     /// `run`, with a string Ok result handed back as the component wrote it, unparsed: a
     /// sweep's page goes to the output record by record without a JSON tree in between.
-    pub async fn run_text(
-        &self,
-        action: &ActionRef,
-        connection: &Value,
-        input: &Value,
-        options: Option<&Value>,
-        namespace: Option<&str>,
-    ) -> Result<TextOutcome> {
+    pub async fn run_text(&self, action: &ActionRef, connection: &Value, input: &Value, options: Option<&Value>, namespace: Option<&str>) -> Result<TextOutcome> {
         let (origins, namespace) = self.admit(connection, input, options, namespace).await?;
         let (answer, stderr, peak_memory_bytes, _timings) = self.call_in(action, connection, input, options, &origins, &namespace).await?;
         let result = match answer {
@@ -515,15 +496,7 @@ fn forget_stale_tokens(kv: &dyn KvBackend, now: u64) {
 
 impl Runtime {
     /// Runs one action in a given namespace, with the connection's allowed origins.
-    async fn run_in(
-        &self,
-        action: &ActionRef,
-        connection: &Value,
-        input: &Value,
-        options: Option<&Value>,
-        origins: &[String],
-        namespace: &str,
-    ) -> Result<StepOutcome> {
+    async fn run_in(&self, action: &ActionRef, connection: &Value, input: &Value, options: Option<&Value>, origins: &[String], namespace: &str) -> Result<StepOutcome> {
         let (answer, stderr, peak_memory_bytes, mut timings) = self.call_in(action, connection, input, options, origins, namespace).await?;
         let started = Instant::now();
         let result = match answer {
@@ -536,26 +509,14 @@ impl Runtime {
 
     /// Runs one action; its results as the component gave them, its stderr, peak memory and
     /// where its time went (the result's conversion is the caller's to time).
-    async fn call_in(
-        &self,
-        action: &ActionRef,
-        connection: &Value,
-        input: &Value,
-        options: Option<&Value>,
-        origins: &[String],
-        namespace: &str,
-    ) -> Result<(Answer, String, usize, StepTimings)> {
+    async fn call_in(&self, action: &ActionRef, connection: &Value, input: &Value, options: Option<&Value>, origins: &[String], namespace: &str) -> Result<(Answer, String, usize, StepTimings)> {
         let (mut store, stderr) = self.new_store(origins, namespace);
         let mut timings = StepTimings::default();
         let started = Instant::now();
         let instance = self.pre.instantiate_async(&mut store).await?;
         timings.instantiate = started.elapsed();
-        let iface = instance
-            .get_export_index(&mut store, None, &action.export_name())
-            .ok_or_else(|| anyhow!("the component exports no interface {}", action.export_name()))?;
-        let func_index = instance
-            .get_export_index(&mut store, Some(&iface), &action.function)
-            .ok_or_else(|| anyhow!("{} has no function {}", action.export_name(), action.function))?;
+        let iface = instance.get_export_index(&mut store, None, &action.export_name()).ok_or_else(|| anyhow!("the component exports no interface {}", action.export_name()))?;
+        let func_index = instance.get_export_index(&mut store, Some(&iface), &action.function).ok_or_else(|| anyhow!("{} has no function {}", action.export_name(), action.function))?;
         let func = instance.get_func(&mut store, func_index).ok_or_else(|| anyhow!("{} is not a function", action.function))?;
 
         let ty = func.ty(&store);

@@ -171,8 +171,7 @@ impl Walk<'_> {
         loop {
             let outcome = {
                 let _permit = self.gate.acquire().await?;
-                let (runtime, action, connection, input, namespace) =
-                    (self.runtime, self.action.clone(), self.connection.clone(), input.clone(), self.namespace.map(str::to_string));
+                let (runtime, action, connection, input, namespace) = (self.runtime, self.action.clone(), self.connection.clone(), input.clone(), self.namespace.map(str::to_string));
                 let mut task = Task(tokio::spawn(async move { runtime.run_text(&action, &connection, &input, None, namespace.as_deref()).await }));
                 (&mut task.0).await.map_err(|e| anyhow!("{}: a step of slice {slice} stopped: {e}", self.label))??
             };
@@ -203,13 +202,7 @@ impl Walk<'_> {
         walked.usage.set(usage);
         let records = walked.records.get();
         let rate = records as f64 / started.elapsed().as_secs_f64().max(1e-3);
-        self.bar.set_message(format!(
-            "{}: {records} records, {} pages, {rate:.0} records/s, {} calls, {} credits",
-            self.label,
-            walked.pages.get(),
-            usage.calls,
-            usage.credits
-        ));
+        self.bar.set_message(format!("{}: {records} records, {} pages, {rate:.0} records/s, {} calls, {} credits", self.label, walked.pages.get(), usage.calls, usage.credits));
         self.bar.tick();
         Ok(page.more)
     }
@@ -285,13 +278,7 @@ pub(crate) fn check_slices(slices: u32) -> Result<()> {
 
 /// Runs one sweep to its end, then commits. A failed page stops the sweep uncommitted: the
 /// next run reads the same range again (at-least-once, nothing lost).
-pub async fn run(
-    runtime: &'static Runtime,
-    connection: &Value,
-    namespace: Option<&str>,
-    request: &SweepRequest<'_>,
-    out: &mut dyn Write,
-) -> Result<SweepSummary> {
+pub async fn run(runtime: &'static Runtime, connection: &Value, namespace: Option<&str>, request: &SweepRequest<'_>, out: &mut dyn Write) -> Result<SweepSummary> {
     check_slices(request.slices)?;
     let commit = ActionRef::from_key("incremental-update-last-successful-run-date")?;
     let bar = ProgressBar::new_spinner();

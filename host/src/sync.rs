@@ -110,14 +110,7 @@ impl Progress {
         };
         let slices = u32::try_from(pages.len()).ok().filter(|n| (1..=crate::sweep::MAX_SLICES).contains(n))?;
         let usage = state.get("usage").and_then(|u| serde_json::from_value(u.clone()).ok()).unwrap_or_default();
-        Some(Progress {
-            slices,
-            pages,
-            ended,
-            records: state.get("records").and_then(Value::as_u64).unwrap_or(0),
-            bytes: state.get("bytes").and_then(Value::as_u64).unwrap_or(0),
-            usage,
-        })
+        Some(Progress { slices, pages, ended, records: state.get("records").and_then(Value::as_u64).unwrap_or(0), bytes: state.get("bytes").and_then(Value::as_u64).unwrap_or(0), usage })
     }
 
     /// Whether every slice delivered its last page: what is left is the commit.
@@ -195,12 +188,20 @@ impl Pages for StreamFile<'_> {
         let mut progress = Progress::new(slices);
         progress.usage = self.progress.borrow().usage;
         *self.progress.borrow_mut() = progress;
-        self.state.put(self.stream, self.progress.borrow().state("reading"))
-            .with_context(|| format!("restarting {}", self.path.display()))
+        self.state.put(self.stream, self.progress.borrow().state("reading")).with_context(|| format!("restarting {}", self.path.display()))
     }
 }
 
-async fn sync_stream(runtime: &'static Runtime, connection: &Value, namespace: Option<&str>, request: &SyncRequest<'_>, state: &State, gate: &tokio::sync::Semaphore, stream: &str, bar: &ProgressBar) -> Result<Value> {
+async fn sync_stream(
+    runtime: &'static Runtime,
+    connection: &Value,
+    namespace: Option<&str>,
+    request: &SyncRequest<'_>,
+    state: &State,
+    gate: &tokio::sync::Semaphore,
+    stream: &str,
+    bar: &ProgressBar,
+) -> Result<Value> {
     let started = Instant::now();
     let commit = ActionRef::from_key("sync-commit-stream")?;
     let full_refresh = FULL_REFRESH.contains(&stream.trim().to_ascii_lowercase().as_str());
@@ -253,13 +254,7 @@ async fn sync_stream(runtime: &'static Runtime, connection: &Value, namespace: O
     done["elapsed_s"] = json!(started.elapsed().as_secs_f64());
     done["restarts"] = json!(walked.restarts.get());
     state.put(stream, done.clone())?;
-    bar.finish_with_message(format!(
-        "{stream}: {} records, done in {:.1} s; {} calls, {} credits",
-        progress.records,
-        started.elapsed().as_secs_f64(),
-        progress.usage.calls,
-        progress.usage.credits
-    ));
+    bar.finish_with_message(format!("{stream}: {} records, done in {:.1} s; {} calls, {} credits", progress.records, started.elapsed().as_secs_f64(), progress.usage.calls, progress.usage.credits));
     Ok(done)
 }
 
@@ -276,11 +271,9 @@ fn lock_out_dir(out_dir: &Path) -> Result<std::fs::File> {
     let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).with_context(|| format!("opening {}", path.display()))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => bail!(
-            "{} is in use by another `zoho-host sync` (it holds {}): wait for that run to end, or give this one another --out",
-            out_dir.display(),
-            path.display()
-        ),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            bail!("{} is in use by another `zoho-host sync` (it holds {}): wait for that run to end, or give this one another --out", out_dir.display(), path.display())
+        }
         Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
     }
 }

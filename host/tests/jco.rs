@@ -20,12 +20,7 @@ fn the_component_runs_under_jco_in_node() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../hosts/jco/test.sh");
     let component = std::env::var_os("ZOHO_COMPONENT").map(Into::into).unwrap_or_else(zoho_host::default_component_path);
     assert!(component.exists(), "no built component at {}: run ./build.sh first", component.display());
-    let output = Command::new("sh")
-        .arg(&script)
-        .env("ZOHO_HOST", env!("CARGO_BIN_EXE_zoho-host"))
-        .env("ZOHO_COMPONENT", &component)
-        .output()
-        .expect("sh runs hosts/jco/test.sh");
+    let output = Command::new("sh").arg(&script).env("ZOHO_HOST", env!("CARGO_BIN_EXE_zoho-host")).env("ZOHO_COMPONENT", &component).output().expect("sh runs hosts/jco/test.sh");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "hosts/jco/test.sh failed ({}):\n{stdout}\n{stderr}", output.status);

@@ -72,12 +72,7 @@ fn finish(what: &str, child: Child, kill_after: Option<Duration>) -> (Output, bo
     let output = child.wait_with_output().unwrap_or_else(|e| panic!("{what}: waiting: {e}"));
     let killed = output.status.signal() == Some(9);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        killed || output.status.success(),
-        "{what}: neither exit 0 nor killed by the test: {:?} (signal {:?})\nstderr: {stderr}",
-        output.status.code(),
-        output.status.signal()
-    );
+    assert!(killed || output.status.success(), "{what}: neither exit 0 nor killed by the test: {:?} (signal {:?})\nstderr: {stderr}", output.status.code(), output.status.signal());
     for trouble in ["locking protocol", "database disk image is malformed", "database is locked", "key-value store:"] {
         assert!(!stderr.contains(trouble), "{what}: {trouble:?} on stderr:\n{stderr}");
     }
@@ -87,23 +82,11 @@ fn finish(what: &str, child: Child, kill_after: Option<Duration>) -> (Output, bo
 /// Compiles the component into the data directory's cache once, so the workers start alike.
 fn warm(data_dir: &Path, kv: Option<&str>) {
     let child = zoho_host(data_dir, kv)
-        .args([
-            "run",
-            "crm-get-record",
-            "--connection",
-            r#"{"access-token":"1000.warm"}"#,
-            "--input",
-            r#"{"record-type":"Leads","record-id":"x"}"#,
-        ])
+        .args(["run", "crm-get-record", "--connection", r#"{"access-token":"1000.warm"}"#, "--input", r#"{"record-type":"Leads","record-id":"x"}"#])
         .spawn()
         .expect("zoho-host runs");
     let output = child.wait_with_output().expect("warm-up");
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "the warm-up step is refused as invalid input: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_eq!(output.status.code(), Some(1), "the warm-up step is refused as invalid input: {}", String::from_utf8_lossy(&output.stderr));
 }
 
 fn ids_of(records: &[Value]) -> Vec<String> {
@@ -112,14 +95,7 @@ fn ids_of(records: &[Value]) -> Vec<String> {
 
 fn jsonl_ids(path: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines()
-        .map(|line| {
-            serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{}: not a JSON line ({e}): {line}", path.display()))["id"]
-                .as_str()
-                .expect("id")
-                .to_string()
-        })
-        .collect()
+    text.lines().map(|line| serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{}: not a JSON line ({e}): {line}", path.display()))["id"].as_str().expect("id").to_string()).collect()
 }
 
 /// Four processes page and commit contacts in loops, each step a fresh process opening the
@@ -141,10 +117,7 @@ fn steps_of_many_processes_on_one_data_directory_never_crash_each_other() {
             std::thread::spawn(move || {
                 let namespace = format!("worker-{worker}");
                 let step = |key: &str, input: Value| -> Value {
-                    let child = zoho_host(&data_dir, None)
-                        .args(["run", key, "--namespace", &namespace, "--connection", &connection, "--input", &input.to_string()])
-                        .spawn()
-                        .expect("zoho-host runs");
+                    let child = zoho_host(&data_dir, None).args(["run", key, "--namespace", &namespace, "--connection", &connection, "--input", &input.to_string()]).spawn().expect("zoho-host runs");
                     let (output, _) = finish(&format!("{namespace} {key} {input}"), child, None);
                     serde_json::from_slice(&output.stdout).expect("stdout is JSON")
                 };
@@ -175,11 +148,7 @@ fn steps_of_many_processes_on_one_data_directory_never_crash_each_other() {
         assert_eq!(steps, STEPS, "{namespace}: one full cycle of 14 steps, then 13 of two");
         assert_eq!(cycles[0].len(), CONTACTS, "{namespace}: the first sweep delivers every contact");
         assert_eq!(cycles[0].iter().collect::<HashSet<_>>().len(), CONTACTS, "{namespace}: each once");
-        assert!(
-            cycles[1..].iter().all(Vec::is_empty),
-            "{namespace}: later sweeps see no change: {:?}",
-            cycles.iter().map(Vec::len).collect::<Vec<_>>()
-        );
+        assert!(cycles[1..].iter().all(Vec::is_empty), "{namespace}: later sweeps see no change: {:?}", cycles.iter().map(Vec::len).collect::<Vec<_>>());
     }
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -285,17 +254,7 @@ fn a_sync_stopped_around_its_commit_resumes_with_the_commit_alone() {
     warm(&data_dir, None);
     let sync = |out: &Path| -> Output {
         let child = zoho_host(&data_dir, None)
-            .args([
-                "sync",
-                "--streams",
-                "contacts",
-                "--per-page",
-                "200",
-                "--namespace",
-                &format!("commit-{}", out.file_name().and_then(|n| n.to_str()).expect("name")),
-                "--connection",
-                &connection,
-            ])
+            .args(["sync", "--streams", "contacts", "--per-page", "200", "--namespace", &format!("commit-{}", out.file_name().and_then(|n| n.to_str()).expect("name")), "--connection", &connection])
             .arg("--out")
             .arg(out)
             .spawn()
@@ -311,10 +270,7 @@ fn a_sync_stopped_around_its_commit_resumes_with_the_commit_alone() {
         let mut state = if commit_done {
             assert!(sync(&out).status.success());
             let state: Value = serde_json::from_slice(&std::fs::read(&state_path).expect("state.json")).expect("state JSON");
-            assert_eq!(
-                (&state["streams"]["contacts"]["status"], &state["streams"]["contacts"]["slice_ended"]),
-                (&json!("done"), &json!([true]))
-            );
+            assert_eq!((&state["streams"]["contacts"]["status"], &state["streams"]["contacts"]["slice_ended"]), (&json!("done"), &json!([true])));
             state
         } else {
             // Stopped before its commit: the pages read through the component's own step, each
@@ -373,21 +329,7 @@ fn sync_until_done(data_dir: &Path, kv: Option<&str>, connection: &str, namespac
             // never use up the cap.
             // Pages of 20: a walk of 130 pages, each written and synced, so most kill points
             // land inside it.
-            .args([
-                "sync",
-                "--streams",
-                "contacts",
-                "--per-page",
-                "20",
-                "--concurrency",
-                "8",
-                "--requests-per-second",
-                "100",
-                "--namespace",
-                namespace,
-                "--connection",
-                connection,
-            ])
+            .args(["sync", "--streams", "contacts", "--per-page", "20", "--concurrency", "8", "--requests-per-second", "100", "--namespace", namespace, "--connection", connection])
             .arg("--out")
             .arg(out)
             .spawn()
@@ -447,16 +389,7 @@ fn syncs_killed_at_random_lose_and_duplicate_nothing(test: &str, kv: Option<&str
         let others = std::thread::spawn(move || {
             for round in 0..6 {
                 let step = zoho_host(&data_dir_o, kv_o.as_deref())
-                    .args([
-                        "run",
-                        "crm-get-records",
-                        "--namespace",
-                        "steps",
-                        "--connection",
-                        &connection_o,
-                        "--input",
-                        r#"{"record-type":"Deals","per-page":2}"#,
-                    ])
+                    .args(["run", "crm-get-records", "--namespace", "steps", "--connection", &connection_o, "--input", r#"{"record-type":"Deals","per-page":2}"#])
                     .spawn()
                     .expect("zoho-host runs");
                 let kill = (others_rng.below(2) == 0).then(|| Duration::from_millis(others_rng.below(400)));
@@ -477,13 +410,7 @@ fn syncs_killed_at_random_lose_and_duplicate_nothing(test: &str, kv: Option<&str
             let ids = jsonl_ids(&out.join("contacts.jsonl"));
             let unique: BTreeSet<String> = ids.iter().cloned().collect();
             let want = if phase == "first sync" { &expected } else { &edited };
-            assert_eq!(
-                ids.len(),
-                unique.len(),
-                "{phase}, {}: {} records written twice ({killed} kills)",
-                out.display(),
-                ids.len() - unique.len()
-            );
+            assert_eq!(ids.len(), unique.len(), "{phase}, {}: {} records written twice ({killed} kills)", out.display(), ids.len() - unique.len());
             assert_eq!(&unique, want, "{phase}, {}: lost or extra records ({killed} kills)", out.display());
         }
         others.join().expect("the steps and sweeps failed");

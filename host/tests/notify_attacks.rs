@@ -71,13 +71,7 @@ const PATH: &str = "/hook";
 /// are out of reach unless the test sets them, and a connection waiting for a request counts
 /// as idle at once (no time to settle), so which ones a cap closes is exact.
 fn patient() -> Limits {
-    Limits {
-        idle: Duration::from_secs(3600),
-        settle: Duration::ZERO,
-        read: Duration::from_secs(3600),
-        summary_every: Duration::from_secs(3600),
-        ..Limits::default()
-    }
+    Limits { idle: Duration::from_secs(3600), settle: Duration::ZERO, read: Duration::from_secs(3600), summary_every: Duration::from_secs(3600), ..Limits::default() }
 }
 
 struct Notify {
@@ -101,13 +95,7 @@ impl Notify {
             Arc::new(move |line: &str| lines.lock().unwrap().push(line.to_string())) as server::LogSink
         };
         let server = server::serve_with(listener, PATH, gate, tx, counts.clone(), limits, sink);
-        Notify {
-            server: Some(server),
-            addr,
-            queue,
-            counts,
-            lines,
-        }
+        Notify { server: Some(server), addr, queue, counts, lines }
     }
 
     fn count(&self, pick: impl Fn(&Counts) -> &std::sync::atomic::AtomicU64) -> u64 {
@@ -148,10 +136,7 @@ async fn read_answer(stream: &mut TcpStream) -> u16 {
     }
     let head = String::from_utf8_lossy(&head).to_string();
     let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line");
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
-        .unwrap_or(0);
+    let length: usize = head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0))).unwrap_or(0);
     let mut body = vec![0u8; length];
     stream.read_exact(&mut body).await.expect("the answer's body");
     status
@@ -162,10 +147,7 @@ async fn read_answer(stream: &mut TcpStream) -> u16 {
 async fn post(addr: SocketAddr, from: Ipv4Addr, body: &str) -> u16 {
     tokio::time::timeout(Duration::from_secs(120), async {
         let mut stream = connect(addr, from).await;
-        let request = format!(
-            "POST {PATH} HTTP/1.1\r\nHost: hooks.example.com\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
+        let request = format!("POST {PATH} HTTP/1.1\r\nHost: hooks.example.com\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
         stream.write_all(request.as_bytes()).await.expect("send");
         read_answer(&mut stream).await
     })
@@ -249,11 +231,7 @@ async fn silent_sockets_from_nine_addresses_give_way_to_a_new_client_at_the_tota
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_deliveries_from_one_address_is_served_whole() {
     // Connections still settling (connected, request not yet sent) are not idle to the caps.
-    let mut notify = Notify::start(Limits {
-        settle: Duration::from_secs(3600),
-        ..patient()
-    })
-    .await;
+    let mut notify = Notify::start(Limits { settle: Duration::from_secs(3600), ..patient() }).await;
     // More than one address may hold idle, fewer than the queue holds.
     const BURST: usize = 60;
     let mut streams = Vec::new();
@@ -278,11 +256,7 @@ async fn a_burst_of_deliveries_from_one_address_is_served_whole() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_and_slow_clients_are_closed_after_the_idle_time() {
-    let mut notify = Notify::start(Limits {
-        idle: Duration::from_millis(300),
-        ..patient()
-    })
-    .await;
+    let mut notify = Notify::start(Limits { idle: Duration::from_millis(300), ..patient() }).await;
     // A keep-alive socket that asks nothing more after its first answer.
     let mut kept = idle_keep_alive(notify.addr, LOCAL).await;
     // A request head that never ends.
@@ -290,9 +264,7 @@ async fn silent_and_slow_clients_are_closed_after_the_idle_time() {
     head.write_all(b"POST /hook HTTP/1.1\r\nHost: hooks.exa").await.expect("send");
     // A body that stops after 10 of its 100 bytes.
     let mut body = connect(notify.addr, LOCAL).await;
-    body.write_all(format!("POST {PATH} HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\n{{\"channel_i").as_bytes())
-        .await
-        .expect("send");
+    body.write_all(format!("POST {PATH} HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\n{{\"channel_i").as_bytes()).await.expect("send");
     assert_eq!(read_answer(&mut body).await, 408);
     for stream in [&mut kept, &mut head, &mut body] {
         closed(stream).await;
@@ -308,13 +280,8 @@ async fn silent_and_slow_clients_are_closed_after_the_idle_time() {
 async fn a_declared_length_over_the_limit_is_refused_before_the_body_is_read() {
     let mut notify = Notify::start(patient()).await;
     let mut stream = connect(notify.addr, LOCAL).await;
-    stream
-        .write_all(format!("POST {PATH} HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n", server::BODY_LIMIT + 1).as_bytes())
-        .await
-        .expect("send");
-    let status = tokio::time::timeout(Duration::from_secs(120), read_answer(&mut stream))
-        .await
-        .expect("answered without a body byte sent");
+    stream.write_all(format!("POST {PATH} HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n", server::BODY_LIMIT + 1).as_bytes()).await.expect("send");
+    let status = tokio::time::timeout(Duration::from_secs(120), read_answer(&mut stream)).await.expect("answered without a body byte sent");
     assert_eq!(status, 413);
     closed(&mut stream).await;
     assert_eq!(notify.count(|c| &c.buffered_peak), 0, "nothing was reserved for it");
@@ -417,11 +384,7 @@ async fn bodies_in_one_byte_chunks_cost_their_bytes_not_a_buffer_each() {
 
 /// The number in a summary line ("refused N more ...").
 fn summarised(line: &str) -> u64 {
-    line.split_whitespace()
-        .skip_while(|w| *w != "refused")
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("not a summary: {line}"))
+    line.split_whitespace().skip_while(|w| *w != "refused").nth(1).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("not a summary: {line}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -459,11 +422,7 @@ async fn two_thousand_forged_deliveries_write_two_lines() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_not_written_are_summarised_once_an_interval() {
-    let mut notify = Notify::start(Limits {
-        summary_every: Duration::from_millis(200),
-        ..patient()
-    })
-    .await;
+    let mut notify = Notify::start(Limits { summary_every: Duration::from_millis(200), ..patient() }).await;
     for _ in 0..10 {
         assert_eq!(post(notify.addr, LOCAL, &delivery("guessed-token")).await, 403);
     }

@@ -79,10 +79,7 @@ async fn the_allowlist_holds_for_every_request_on_pooled_connections() {
     get_record(&runtime, &a.url, &token).await.expect("allowed origin");
     let connection = json!({ "api-domain": a.url, "access-token": token });
     let action = ActionRef::from_key("crm-raw-request").unwrap();
-    let outcome = runtime
-        .run(&action, &connection, &json!({ "url": format!("{}/crm/v8/Leads/{LEAD}", b.url) }), None, Some("pool-test"))
-        .await
-        .unwrap();
+    let outcome = runtime.run(&action, &connection, &json!({ "url": format!("{}/crm/v8/Leads/{LEAD}", b.url) }), None, Some("pool-test")).await.unwrap();
     assert!(outcome.result.is_err(), "{:?}", outcome.result);
     assert_eq!(b.accepted.load(Ordering::Relaxed), 0, "nothing reached origin B");
     assert_eq!(sandbox.requests().len(), 1, "only the allowed request");
@@ -99,10 +96,7 @@ async fn the_host_denies_other_origins_with_a_pooled_connection_open() {
     let pool = std::sync::Arc::new(zoho_host::pool::HttpPool::new(&Default::default()).unwrap());
     let mut hosts = zoho_host::net::AllowedHosts::new(std::slice::from_ref(&a.url), Default::default()).with_pool(pool.clone());
     let get = |url: String| {
-        http::Request::get(url)
-            .header("authorization", format!("Zoho-oauthtoken {}", sandbox.issue_token()))
-            .body(http_body_util::Empty::new().map_err(|never| match never {}).boxed_unsync())
-            .unwrap()
+        http::Request::get(url).header("authorization", format!("Zoho-oauthtoken {}", sandbox.issue_token())).body(http_body_util::Empty::new().map_err(|never| match never {}).boxed_unsync()).unwrap()
     };
     let (response, _) = Box::into_pin(hosts.send_request(get(format!("{}/crm/v8/Leads/{LEAD}", a.url)), None, Box::new(async { Ok(()) }))).await.unwrap();
     assert_eq!(response.status(), 200);

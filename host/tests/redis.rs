@@ -53,10 +53,7 @@ fn zoho_host(redis: &str, data_dir: &std::path::Path) -> Command {
 }
 
 fn run(redis: &str, data_dir: &std::path::Path, key: &str, connection: &Value, input: Value) -> Value {
-    let output = zoho_host(redis, data_dir)
-        .args(["run", key, "--namespace", "shared", "--connection", &connection.to_string(), "--input", &input.to_string()])
-        .output()
-        .expect("zoho-host runs");
+    let output = zoho_host(redis, data_dir).args(["run", key, "--namespace", "shared", "--connection", &connection.to_string(), "--input", &input.to_string()]).output().expect("zoho-host runs");
     assert!(output.status.success(), "{key}: {}", String::from_utf8_lossy(&output.stderr));
     serde_json::from_slice(&output.stdout).expect("JSON")
 }

@@ -23,9 +23,7 @@ fn wasmtime() -> Option<PathBuf> {
         base.unwrap_or_default().join("zoho-connector/wasmtime-cli-48")
     });
     let candidates = [std::env::var_os("WASMTIME").map(PathBuf::from), Some(cache.join("bin/wasmtime")), Some(PathBuf::from("wasmtime"))];
-    candidates.into_iter().flatten().find(|path| {
-        Command::new(path).arg("--version").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).starts_with("wasmtime 48."))
-    })
+    candidates.into_iter().flatten().find(|path| Command::new(path).arg("--version").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).starts_with("wasmtime 48.")))
 }
 
 /// Runs `hosts/wasmtime-cli/run.sh` as a user would; stdout is the WAVE result.

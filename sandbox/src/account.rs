@@ -8,7 +8,8 @@ pub const CLIENT_SECRET: &str = "sandbox-client-secret-0123456789";
 pub const REFRESH_TOKEN: &str = "1000.sandbox-refresh-token.abcdef0123456789";
 /// The scopes that refresh token was granted: every API the sandbox serves, so a token it
 /// yields reaches everything (a test limits scopes with a refresh token of its own).
-pub const REFRESH_TOKEN_SCOPES: &str = "ZohoCRM.modules.ALL ZohoCRM.settings.ALL ZohoCRM.users.ALL ZohoCRM.org.ALL ZohoCRM.coql.READ ZohoCRM.notifications.ALL ZohoCRM.apis.READ ZohoCRM.bulk.ALL ZohoBooks.fullaccess.all";
+pub const REFRESH_TOKEN_SCOPES: &str =
+    "ZohoCRM.modules.ALL ZohoCRM.settings.ALL ZohoCRM.users.ALL ZohoCRM.org.ALL ZohoCRM.coql.READ ZohoCRM.notifications.ALL ZohoCRM.apis.READ ZohoCRM.bulk.ALL ZohoBooks.fullaccess.all";
 /// The organization a Self Client may name as `soid` (`ZohoCRM.<org id>`).
 pub const ORG_ID: &str = "10101010";
 /// The default Zoho Books organization of the sandbox account.

@@ -9,8 +9,8 @@
 //! continuously. Please try again after some time.","error":"Access Denied","status":"failure"}`.
 //! The sandbox counts grants on its own (controllable) clock.
 
-use crate::response::json_response;
 use crate::request::RecordedRequest;
+use crate::response::json_response;
 use crate::state::Shared;
 use axum::response::Response;
 use serde_json::json;
@@ -25,10 +25,7 @@ pub const GRANTS_PER_WINDOW: usize = 10;
 pub const GRANT_WINDOW_MINUTES: i64 = 10;
 
 fn access_denied() -> Response {
-    json_response(
-        400,
-        &json!({ "error_description": "You have made too many requests continuously. Please try again after some time.", "error": "Access Denied", "status": "failure" }),
-    )
+    json_response(400, &json!({ "error_description": "You have made too many requests continuously. Please try again after some time.", "error": "Access Denied", "status": "failure" }))
 }
 
 pub fn token(shared: &Shared, request: &RecordedRequest) -> Response {

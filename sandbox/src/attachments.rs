@@ -3,10 +3,10 @@
 //! OpenAPI file), never both. `GET` lists them (attachments.json's `Attachment`, `fields`
 //! required), `GET .../Attachments/{id}` answers a file's bytes with Zoho's headers.
 
-use crate::response::{empty_response, error_response, json_response};
 use crate::params;
-use crate::seed;
 use crate::request::RecordedRequest;
+use crate::response::{empty_response, error_response, json_response};
+use crate::seed;
 use crate::state::{Shared, StoredAttachment};
 use axum::response::Response;
 use serde_json::{json, Map, Value};
@@ -67,7 +67,14 @@ pub async fn upload(shared: &Shared, request: &RecordedRequest, module: &str, id
             if url.chars().count() > 3000 {
                 return error_response(400, "INVALID_DATA", "attachmentUrl is too long", json!({ "param_name": "attachmentUrl", "maximum_length": 3000 }));
             }
-            StoredAttachment { id: String::new(), file_name: url.rsplit('/').next().unwrap_or("link").to_string(), content_type: String::new(), bytes: Vec::new(), link_url: Some(url), created_time: String::new() }
+            StoredAttachment {
+                id: String::new(),
+                file_name: url.rsplit('/').next().unwrap_or("link").to_string(),
+                content_type: String::new(),
+                bytes: Vec::new(),
+                link_url: Some(url),
+                created_time: String::new(),
+            }
         }
     };
     let now = crate::clock::Clock::zoho_time(shared.clock.now());
@@ -89,10 +96,7 @@ pub fn store(shared: &Shared, module: &str, id: &str, attachment: StoredAttachme
     let mut data = shared.data();
     let attachment_id = data.next_id;
     data.next_id += 1;
-    data.attachments
-        .entry((module.to_string(), id.to_string()))
-        .or_default()
-        .push(StoredAttachment { id: attachment_id.to_string(), created_time, ..attachment });
+    data.attachments.entry((module.to_string(), id.to_string())).or_default().push(StoredAttachment { id: attachment_id.to_string(), created_time, ..attachment });
     attachment_id
 }
 
@@ -156,10 +160,7 @@ fn disposition(name: &str) -> String {
     if name.chars().all(|c| c.is_ascii_graphic() || c == ' ') && !name.contains('"') && !name.contains('\\') {
         format!("attachment;filename=\"{name}\"")
     } else {
-        let encoded: String = name
-            .bytes()
-            .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
-            .collect();
+        let encoded: String = name.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
         format!("attachment;filename*=UTF-8''{encoded}")
     }
 }

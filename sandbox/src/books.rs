@@ -2,8 +2,8 @@
 //! comments and contact persons, `page_context` paging, plain-parameter search, the envelope
 //! with `code`, and `organization_id` enforced on every call.
 
-use crate::response::json_response;
 use crate::request::RecordedRequest;
+use crate::response::json_response;
 use crate::state::Shared;
 use axum::response::Response;
 use serde_json::{json, Map, Value};

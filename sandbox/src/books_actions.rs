@@ -127,12 +127,7 @@ pub fn document(record: &Value, number_field: &str, accept: &str) -> Option<Resp
         "html" => ("text/html;charset=UTF-8", format!("<!DOCTYPE html><html><head><title>{number}</title></head><body><h1>{number}</h1></body></html>").into_bytes(), "html"),
         _ => return None,
     };
-    Response::builder()
-        .status(200)
-        .header("content-type", content_type)
-        .header("content-disposition", format!("attachment; filename=\"{number}.{extension}\""))
-        .body(Body::from(bytes))
-        .ok()
+    Response::builder().status(200).header("content-type", content_type).header("content-disposition", format!("attachment; filename=\"{number}.{extension}\"")).body(Body::from(bytes)).ok()
 }
 
 #[cfg(test)]

@@ -133,10 +133,7 @@ pub fn convert(shared: &Shared, request: &RecordedRequest, module_name: &str, le
     };
     let account_name = account.and_then(|id| shared.data().modules.get("Accounts")?.records.get(&id).and_then(|r| text(r, "Account_Name").map(str::to_string)));
     let account_ref = account.map(|id| named(account_name.as_deref(), id));
-    let person: Map<String, Value> = ["First_Name", "Last_Name", "Email", "Phone"]
-        .into_iter()
-        .filter_map(|f| lead.get(f).filter(|v| !v.is_null()).map(|v| (f.to_string(), v.clone())))
-        .collect();
+    let person: Map<String, Value> = ["First_Name", "Last_Name", "Email", "Phone"].into_iter().filter_map(|f| lead.get(f).filter(|v| !v.is_null()).map(|v| (f.to_string(), v.clone()))).collect();
     let contact = match contact_plan {
         Some(id) => {
             let mut data = shared.data();
@@ -187,23 +184,14 @@ pub fn convert(shared: &Shared, request: &RecordedRequest, module_name: &str, le
     if scheduled {
         let job_id = data.next_id.to_string();
         data.next_id += 1;
-        return json_response(
-            202,
-            &json!({ "data": [{ "code": "SCHEDULED", "details": { "job_id": job_id }, "message": "Convert lead scheduled successfully", "status": "success" }] }),
-        );
+        return json_response(202, &json!({ "data": [{ "code": "SCHEDULED", "details": { "job_id": job_id }, "message": "Convert lead scheduled successfully", "status": "success" }] }));
     }
-    json_response(
-        200,
-        &json!({ "data": [{ "code": "SUCCESS", "details": details, "message": "The record has been converted successfully", "status": "success" }] }),
-    )
+    json_response(200, &json!({ "data": [{ "code": "SUCCESS", "details": details, "message": "The record has been converted successfully", "status": "success" }] }))
 }
 
 /// The lead's related records that make a conversion heavy: its attachments and notes.
 fn related_records(data: &crate::state::Data, lead_id: &str) -> usize {
     let attachments = data.attachments.get(&("Leads".to_string(), lead_id.to_string())).map_or(0, Vec::len);
-    let notes = data
-        .modules
-        .get("Notes")
-        .map_or(0, |notes| notes.records.values().filter(|n| n.get("Parent_Id").and_then(|p| p.get("id")).and_then(Value::as_str) == Some(lead_id)).count());
+    let notes = data.modules.get("Notes").map_or(0, |notes| notes.records.values().filter(|n| n.get("Parent_Id").and_then(|p| p.get("id")).and_then(Value::as_str) == Some(lead_id)).count());
     attachments + notes
 }

@@ -4,8 +4,8 @@
 //! aggregate `select COUNT(field) from Module where ...`, answered as Zoho does with one row
 //! `{"COUNT(field)": n}` (a count of records whose field is not null).
 
-use crate::response::{empty_response, error_response, json_response};
 use crate::request::RecordedRequest;
+use crate::response::{empty_response, error_response, json_response};
 use crate::state::{Module, Shared};
 use axum::response::Response;
 use serde_json::{json, Map, Value};
@@ -134,9 +134,7 @@ fn tokenize(query: &str) -> Result<Vec<Token>, SyntaxError> {
             Tok::Str(text)
         } else {
             let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
-            let sym = ["!=", "<>", "<=", ">="].into_iter().find(|s| *s == two).or_else(|| {
-                ["=", "<", ">", ",", "(", ")", "*"].into_iter().find(|s| s.starts_with(c))
-            });
+            let sym = ["!=", "<>", "<=", ">="].into_iter().find(|s| *s == two).or_else(|| ["=", "<", ">", ",", "(", ")", "*"].into_iter().find(|s| s.starts_with(c)));
             match sym {
                 Some(s) => {
                     i += s.len();
@@ -334,8 +332,7 @@ impl Parser {
         let mut fields = Vec::new();
         let mut count = None;
         loop {
-            let aggregate = matches!(self.peek(), Some(Tok::Word(w)) if w.eq_ignore_ascii_case("count"))
-                && matches!(self.tokens.get(self.at + 1).map(|t| &t.tok), Some(Tok::Sym("(")));
+            let aggregate = matches!(self.peek(), Some(Tok::Word(w)) if w.eq_ignore_ascii_case("count")) && matches!(self.tokens.get(self.at + 1).map(|t| &t.tok), Some(Tok::Sym("(")));
             if aggregate {
                 self.at += 2;
                 let field = self.ident()?;
@@ -531,12 +528,8 @@ fn matches(record: &Map<String, Value>, cond: &Cond) -> bool {
         Cond::And(a, b) => matches(record, a) && matches(record, b),
         Cond::Or(a, b) => matches(record, a) || matches(record, b),
         Cond::Null(field, negated) => lookup(record, field).is_none() != *negated,
-        Cond::Like(field, negated, pattern) => {
-            lookup(record, field).and_then(Value::as_str).is_some_and(|v| like(v, pattern)) != *negated
-        }
-        Cond::In(field, negated, values) => {
-            lookup(record, field).is_some_and(|v| values.iter().any(|x| compare(v, x) == Ordering::Equal)) != *negated
-        }
+        Cond::Like(field, negated, pattern) => lookup(record, field).and_then(Value::as_str).is_some_and(|v| like(v, pattern)) != *negated,
+        Cond::In(field, negated, values) => lookup(record, field).is_some_and(|v| values.iter().any(|x| compare(v, x) == Ordering::Equal)) != *negated,
         Cond::Cmp(field, op, value) => {
             let Some(actual) = lookup(record, field) else { return *op == "!=" || *op == "<>" };
             let ordering = compare(actual, value);
@@ -629,9 +622,7 @@ pub fn query(shared: &Shared, request: &RecordedRequest) -> Response {
     let end = (text.lines().count().max(1), text.lines().last().map_or(1, |l| l.chars().count() + 1));
     let query = match (Parser { tokens, at: 0, end }).query() {
         Ok(q) => q,
-        Err(Failure::Syntax(e)) => {
-            return error_response(400, "SYNTAX_ERROR", "invalid query formed", json!({ "near": e.near, "line": e.line, "column": e.column }))
-        }
+        Err(Failure::Syntax(e)) => return error_response(400, "SYNTAX_ERROR", "invalid query formed", json!({ "near": e.near, "line": e.line, "column": e.column })),
         Err(Failure::Limit(limit)) => return error_response(400, "LIMIT_EXCEEDED", "limit exceeded", json!({ "by": "limit", "limit": limit })),
     };
     if query.fields.len() > MAX_SELECT_FIELDS {
@@ -658,12 +649,7 @@ pub fn query(shared: &Shared, request: &RecordedRequest) -> Response {
             return error_response(400, "INVALID_QUERY", "column given seems to be invalid", json!({ "column_name": field, "clause": "select" }));
         };
         if let Some(reason) = unreadable(&query.module, base, described.data_type) {
-            return error_response(
-                400,
-                "INVALID_QUERY",
-                "data type not supported",
-                json!({ "column_name": field, "data_type": described.data_type, "clause": "select", "reason": reason }),
-            );
+            return error_response(400, "INVALID_QUERY", "data type not supported", json!({ "column_name": field, "data_type": described.data_type, "clause": "select", "reason": reason }));
         }
     }
     if let Some(counted) = &query.count {
@@ -676,11 +662,7 @@ pub fn query(shared: &Shared, request: &RecordedRequest) -> Response {
                 json!({ "column_name": counted, "data_type": data_type, "clause": "select", "reason": "COUNT works on number, lookup and picklist fields" }),
             );
         }
-        let n = module
-            .records
-            .values()
-            .filter(|r| lookup(r, counted).is_some() && query.filter.as_ref().is_none_or(|f| matches(r, f)))
-            .count();
+        let n = module.records.values().filter(|r| lookup(r, counted).is_some() && query.filter.as_ref().is_none_or(|f| matches(r, f))).count();
         return json_response(200, &json!({ "data": [{ format!("COUNT({counted})"): n }], "info": { "count": 1, "more_records": false } }));
     }
     // The sweep's shape (keyset on Modified_Time, id) is answered from an ordered index, as a
@@ -707,11 +689,7 @@ pub fn query(shared: &Shared, request: &RecordedRequest) -> Response {
         info: Info,
     }
     match serde_json::to_vec(&Answer { data: rows, info: Info { count: page.len(), more_records: more } }) {
-        Ok(body) => axum::response::Response::builder()
-            .status(200)
-            .header("content-type", "application/json;charset=UTF-8")
-            .body(axum::body::Body::from(body))
-            .unwrap_or_else(|_| empty_response(500)),
+        Ok(body) => axum::response::Response::builder().status(200).header("content-type", "application/json;charset=UTF-8").body(axum::body::Body::from(body)).unwrap_or_else(|_| empty_response(500)),
         Err(_) => empty_response(500),
     }
 }
@@ -748,11 +726,7 @@ impl serde::Serialize for Projection<'_> {
 /// Rebuilds the (Modified_Time, id) index when the module changed since it was built.
 fn refresh_index(module: &mut Module) {
     if module.by_modified.0 != module.revision || module.by_modified.1.len() != module.records.len() {
-        let mut index: Vec<(i64, u64)> = module
-            .records
-            .iter()
-            .map(|(id, r)| (r.get("Modified_Time").and_then(Value::as_str).and_then(parse_time).unwrap_or(i64::MIN), *id))
-            .collect();
+        let mut index: Vec<(i64, u64)> = module.records.iter().map(|(id, r)| (r.get("Modified_Time").and_then(Value::as_str).and_then(parse_time).unwrap_or(i64::MIN), *id)).collect();
         index.sort_unstable();
         module.by_modified = (module.revision, index);
     }
@@ -790,12 +764,8 @@ fn from_index<'m>(module: &'m Module, query: &Query) -> (Vec<&'m Map<String, Val
 
 /// A page of any query: every record checked, the matches sorted.
 fn full_scan<'m>(module: &'m Module, query: &Query) -> (Vec<&'m Map<String, Value>>, bool) {
-    let mut rows: Vec<(Vec<SortKey>, &Map<String, Value>)> = module
-        .records
-        .values()
-        .filter(|r| query.filter.as_ref().is_none_or(|f| matches(r, f)))
-        .map(|r| (query.order.iter().map(|(field, _)| SortKey::of(lookup(r, field))).collect(), r))
-        .collect();
+    let mut rows: Vec<(Vec<SortKey>, &Map<String, Value>)> =
+        module.records.values().filter(|r| query.filter.as_ref().is_none_or(|f| matches(r, f))).map(|r| (query.order.iter().map(|(field, _)| SortKey::of(lookup(r, field))).collect(), r)).collect();
     rows.sort_by(|(a, _), (b, _)| {
         for ((x, y), (_, descending)) in a.iter().zip(b).zip(&query.order) {
             let ordering = x.cmp(y);
@@ -967,7 +937,6 @@ mod tests {
         }
     }
 
-
     /// What COQL cannot read is an INVALID_QUERY wherever the query names it: by data type
     /// (file upload, image upload, multi-select lookup, subform) and by name (Events'
     /// Participants, a bigint in Zoho's metadata; Calls' CTI_Entry; line items).
@@ -989,5 +958,4 @@ mod tests {
         let (status, body) = ask(&shared, "select Event_Title, Start_DateTime from Events where id is not null").await;
         assert_eq!((status, body["info"]["count"].as_u64()), (200, Some(3)), "{body}");
     }
-
 }

@@ -2,10 +2,10 @@
 //! `/{module}/deleted`; metadata is in `metadata.rs`, COQL in `coql.rs`, routing in `routes.rs`.
 
 use crate::clock::Clock;
-use crate::seed;
 use crate::metadata;
-use crate::response::{empty_response, error_body, error_response, invalid_module, json_response};
 use crate::request::RecordedRequest;
+use crate::response::{empty_response, error_body, error_response, invalid_module, json_response};
+use crate::seed;
 use crate::state::{Module, PageToken, Shared};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
@@ -103,12 +103,7 @@ pub fn list(shared: &Shared, request: &RecordedRequest, module_name: &str) -> Re
         (Some(page), None) => match page.parse::<usize>() {
             Ok(p) if p >= 1 => {
                 if p * per_page > DISCRETE_LIMIT {
-                    return error_response(
-                        400,
-                        "DISCRETE_PAGINATION_LIMIT_EXCEEDED",
-                        "You can only get the first 2000 records without using page_token param",
-                        json!({ "limit": DISCRETE_LIMIT }),
-                    );
+                    return error_response(400, "DISCRETE_PAGINATION_LIMIT_EXCEEDED", "You can only get the first 2000 records without using page_token param", json!({ "limit": DISCRETE_LIMIT }));
                 }
                 (p - 1) * per_page
             }

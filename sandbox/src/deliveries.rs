@@ -265,12 +265,7 @@ async fn post(target: &Target, body: &Value) -> Option<u16> {
     let exchange = async {
         let mut stream = tokio::net::TcpStream::connect(&target.connect).await.ok()?;
         let text = body.to_string();
-        let request = format!(
-            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
-            target.path,
-            target.host,
-            text.len()
-        );
+        let request = format!("POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}", target.path, target.host, text.len());
         stream.write_all(request.as_bytes()).await.ok()?;
         let mut head = [0u8; 12];
         stream.read_exact(&mut head).await.ok()?;

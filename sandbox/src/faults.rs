@@ -100,8 +100,7 @@ impl Fault {
             }
         }
         let body = if self.drop_connection {
-            let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
-                vec![Ok(b"{\"data\":[".to_vec()), Err(std::io::Error::other("connection dropped by fault injection"))];
+            let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![Ok(b"{\"data\":[".to_vec()), Err(std::io::Error::other("connection dropped by fault injection"))];
             Body::from_stream(futures_util::stream::iter(chunks))
         } else {
             body.unwrap_or_else(|| Body::from(body_text))

@@ -17,11 +17,11 @@ mod metadata;
 mod module_reach;
 mod notes;
 mod params;
-mod request;
-mod response;
 mod realism;
 mod record_count;
 mod related;
+mod request;
+mod response;
 mod routes;
 pub mod scopes;
 pub mod search;
@@ -232,9 +232,7 @@ impl Sandbox {
     /// Every record id of a module with its Modified_Time.
     pub fn record_versions(&self, module: &str) -> Vec<(String, String)> {
         let data = self.shared.data();
-        data.modules.get(module).map_or_else(Vec::new, |m| {
-            m.records.values().map(|r| (r["id"].as_str().unwrap_or("").to_string(), r["Modified_Time"].as_str().unwrap_or("").to_string())).collect()
-        })
+        data.modules.get(module).map_or_else(Vec::new, |m| m.records.values().map(|r| (r["id"].as_str().unwrap_or("").to_string(), r["Modified_Time"].as_str().unwrap_or("").to_string())).collect())
     }
 
     /// The attachments stored on a record, oldest first.

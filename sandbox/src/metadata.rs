@@ -3,9 +3,9 @@
 //! users.json) require. Each shape is written once; only the few values that differ are passed in.
 
 use crate::clock::Clock;
+use crate::request::RecordedRequest;
 use crate::response::{empty_response, error_response, json_response};
 use crate::seed;
-use crate::request::RecordedRequest;
 use crate::state::{FieldDef, Module, Shared};
 use axum::response::Response;
 use serde_json::{json, Value};
@@ -306,11 +306,7 @@ pub fn modules(shared: &Shared) -> Response {
     let data = shared.data();
     let mut names: Vec<&String> = data.modules.keys().collect();
     names.sort();
-    let mut modules: Vec<Value> = names
-        .iter()
-        .enumerate()
-        .map(|(i, name)| module_entry(name, i + 1, true, crate::module_reach::generated_type(name, &data.modules[name.as_str()])))
-        .collect();
+    let mut modules: Vec<Value> = names.iter().enumerate().map(|(i, name)| module_entry(name, i + 1, true, crate::module_reach::generated_type(name, &data.modules[name.as_str()]))).collect();
     // Zoho lists its web-only modules too, marked as out of the API's reach.
     for name in NOT_API_SUPPORTED {
         modules.push(module_entry(name, modules.len() + 1, false, "default"));

@@ -45,9 +45,7 @@ fn is_custom(name: &str) -> bool {
 /// The module's `generated_type` in `/settings/modules`: as it was made (a linking module of a
 /// multi-select lookup), else `custom` for an admin's module, `default` for Zoho's own.
 pub fn generated_type(name: &str, module: &Module) -> &'static str {
-    module
-        .generated_type
-        .unwrap_or(if is_custom(name) { "custom" } else { "default" })
+    module.generated_type.unwrap_or(if is_custom(name) { "custom" } else { "default" })
 }
 
 /// Does COQL read `module`? Its listed modules and custom ones (not linking modules).
@@ -62,37 +60,14 @@ mod tests {
     #[test]
     fn coql_reads_its_list_and_custom_modules_only() {
         let module = Module::default();
-        for name in [
-            "Leads",
-            "Events",
-            "Calls",
-            "Invoices",
-            "Shipments",
-            "Parcels",
-        ] {
+        for name in ["Leads", "Events", "Calls", "Invoices", "Shipments", "Parcels"] {
             assert!(coql_reads(name, &module), "{name}");
         }
-        for name in [
-            "Notes",
-            "Attachments",
-            "Emails",
-            "Functions__s",
-            "Email_Analytics",
-        ] {
+        for name in ["Notes", "Attachments", "Emails", "Functions__s", "Email_Analytics"] {
             assert!(!coql_reads(name, &module), "{name}");
         }
-        let linking = Module {
-            generated_type: Some("linking"),
-            ..Module::default()
-        };
+        let linking = Module { generated_type: Some("linking"), ..Module::default() };
         assert!(!coql_reads("Contacts_X_Deals", &linking));
-        assert_eq!(
-            (
-                generated_type("Shipments", &module),
-                generated_type("Notes", &module),
-                generated_type("Appointments__s", &module)
-            ),
-            ("custom", "default", "default")
-        );
+        assert_eq!((generated_type("Shipments", &module), generated_type("Notes", &module), generated_type("Appointments__s", &module)), ("custom", "default", "default"));
     }
 }

@@ -191,11 +191,7 @@ pub fn seed_bulk(shared: &Shared, spec: &BulkModule) -> Vec<u64> {
     for i in 0..spec.records as u64 {
         let id = first.saturating_add(i);
         let draw = mix(spec.seed ^ i.wrapping_mul(0x2545_f491_4f6c_dd1d));
-        let at = if draw < share {
-            burst_start + chrono::Duration::seconds((mix(draw) % burst as u64) as i64)
-        } else {
-            now - chrono::Duration::seconds(1 + (mix(draw) % span as u64) as i64)
-        };
+        let at = if draw < share { burst_start + chrono::Duration::seconds((mix(draw) % burst as u64) as i64) } else { now - chrono::Duration::seconds(1 + (mix(draw) % span as u64) as i64) };
         let time = Value::String(Clock::zoho_time(at));
         let mut record = Map::new();
         for name in &names {
@@ -281,11 +277,8 @@ mod tests {
         let ids = seed_bulk(&shared, &spec);
         let rebuilt = |shared: &Shared| -> Vec<(i64, u64)> {
             let data = shared.data();
-            let mut index: Vec<(i64, u64)> = data.modules["M"]
-                .records
-                .iter()
-                .map(|(id, r)| (chrono::DateTime::parse_from_rfc3339(r["Modified_Time"].as_str().unwrap_or("")).map_or(i64::MIN, |t| t.timestamp()), *id))
-                .collect();
+            let mut index: Vec<(i64, u64)> =
+                data.modules["M"].records.iter().map(|(id, r)| (chrono::DateTime::parse_from_rfc3339(r["Modified_Time"].as_str().unwrap_or("")).map_or(i64::MIN, |t| t.timestamp()), *id)).collect();
             index.sort_unstable();
             index
         };

@@ -21,12 +21,7 @@ pub fn count(shared: &Shared, request: &RecordedRequest, module_name: &str) -> R
     let cvid = if request.method == "GET" { request.query_param("cvid") } else { None };
     if cvid.is_some() && !searched.is_empty() {
         let due: Vec<Value> = std::iter::once("cvid").chain(searched.iter().map(|(p, _)| *p)).map(|p| json!({ "param_name": p })).collect();
-        return error_response(
-            400,
-            "AMBIGUITY_DURING_PROCESSING",
-            "Please use either Cvid or Search Params. Combination of both the params is not allowed",
-            json!({ "ambiguity_due_to": due }),
-        );
+        return error_response(400, "AMBIGUITY_DURING_PROCESSING", "Please use either Cvid or Search Params. Combination of both the params is not allowed", json!({ "ambiguity_due_to": due }));
     }
     // The sandbox has no custom views but every module's "All" view: a cvid counts every record.
     let search = match searched.first() {

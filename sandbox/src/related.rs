@@ -19,8 +19,7 @@ const USER_LOOKUPS: [&str; 3] = ["Owner", "Created_By", "Modified_By"];
 fn points_at(record: &Map<String, Value>, related_list: &str, parent: &str, id: &str) -> bool {
     if related_list == "Notes" {
         let parent_id = record.get("Parent_Id");
-        return parent_id.and_then(|p| p.get("id")).and_then(Value::as_str) == Some(id)
-            && parent_id.and_then(|p| p.pointer("/module/api_name")).and_then(Value::as_str) == Some(parent);
+        return parent_id.and_then(|p| p.get("id")).and_then(Value::as_str) == Some(id) && parent_id.and_then(|p| p.pointer("/module/api_name")).and_then(Value::as_str) == Some(parent);
     }
     // Ids are unique across the sandbox's modules, so a lookup holding `id` points at it.
     record.iter().any(|(k, v)| !USER_LOOKUPS.contains(&k.as_str()) && v.get("id").and_then(Value::as_str) == Some(id))
@@ -69,8 +68,5 @@ pub fn related(shared: &Shared, request: &RecordedRequest, module_name: &str, id
         data.page_tokens.insert(token.clone(), PageToken { signature, offset: offset + per_page, expires_at: now + chrono::Duration::hours(24) });
         token
     });
-    json_response(
-        200,
-        &json!({ "data": records, "info": { "per_page": per_page, "next_page_token": next_token, "count": count, "page": offset / per_page + 1, "more_records": more } }),
-    )
+    json_response(200, &json!({ "data": records, "info": { "per_page": per_page, "next_page_token": next_token, "count": count, "page": offset / per_page + 1, "more_records": more } }))
 }

@@ -27,29 +27,10 @@ pub struct RecordedRequest {
 
 impl RecordedRequest {
     pub fn from_parts(parts: &Parts, body: Vec<u8>) -> Self {
-        let query = parts
-            .uri
-            .query()
-            .map(|q| form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
-            .unwrap_or_default();
-        let headers = parts
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect();
+        let query = parts.uri.query().map(|q| form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()).unwrap_or_default();
+        let headers = parts.headers.iter().map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
         let received_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-        RecordedRequest {
-            method: parts.method.to_string(),
-            path: parts.uri.path().to_string(),
-            query,
-            headers,
-            body,
-            received_ms,
-            seq: 0,
-            response_status: None,
-            response_body: None,
-            faulted: false,
-        }
+        RecordedRequest { method: parts.method.to_string(), path: parts.uri.path().to_string(), query, headers, body, received_ms, seq: 0, response_status: None, response_body: None, faulted: false }
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {

@@ -6,11 +6,7 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 pub fn json_response(status: u16, body: &Value) -> Response {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json;charset=UTF-8")
-        .body(Body::from(body.to_string()))
-        .unwrap_or_else(|_| Response::new(Body::empty()))
+    Response::builder().status(status).header("content-type", "application/json;charset=UTF-8").body(Body::from(body.to_string())).unwrap_or_else(|_| Response::new(Body::empty()))
 }
 
 pub fn empty_response(status: u16) -> Response {

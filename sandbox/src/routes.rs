@@ -2,8 +2,8 @@
 //! middleware every request passes (body limit, log, faults, recorded answer, Date) and every
 //! CRM request passes (credits, concurrency, token).
 
-use crate::response::error_response;
 use crate::request::RecordedRequest;
+use crate::response::error_response;
 use crate::state::Shared;
 use crate::{accounts, apis, attachments, books, convert, coql, crm, metadata, notes, realism, related, scopes, search, tags, upsert};
 use crate::{deliveries, watch};

@@ -232,13 +232,7 @@ fn matches(record: &Map<String, Value>, c: &Condition) -> bool {
 fn evaluate(record: &Map<String, Value>, criteria: &Criteria) -> bool {
     match criteria {
         Criteria::Condition(c) => matches(record, c),
-        Criteria::Group(first, rest) => rest.iter().fold(evaluate(record, first), |so_far, (and, next)| {
-            if *and {
-                so_far && evaluate(record, next)
-            } else {
-                so_far || evaluate(record, next)
-            }
-        }),
+        Criteria::Group(first, rest) => rest.iter().fold(evaluate(record, first), |so_far, (and, next)| if *and { so_far && evaluate(record, next) } else { so_far || evaluate(record, next) }),
     }
 }
 
@@ -291,18 +285,10 @@ pub(crate) fn found(record: &Map<String, Value>, module: &Module, search: &Searc
 fn invalid_term(name: &str, value: &str) -> Option<Response> {
     let count = value.chars().count();
     let (why, details) = match name {
-        "criteria" if count > MAX_CRITERIA_CHARS => {
-            ("criteria is longer than 3000 characters", json!({ "param_name": name, "maximum_length": MAX_CRITERIA_CHARS }))
-        }
-        "word" if !WORD_CHARS.contains(&count) => {
-            ("word must be 2 to 100 characters", json!({ "param_name": name, "minimum_length": WORD_CHARS.start(), "maximum_length": WORD_CHARS.end() }))
-        }
-        "phone" if !PHONE_CHARS.contains(&count) => {
-            ("phone must be 3 to 50 characters", json!({ "param_name": name, "minimum_length": PHONE_CHARS.start(), "maximum_length": PHONE_CHARS.end() }))
-        }
-        "phone" if !is_phone(value) => {
-            ("phone may hold only digits, spaces, - ( ) . and a leading +", json!({ "param_name": name, "pattern": "^[+]?[0-9\\s\\-\\(\\)\\.]+$" }))
-        }
+        "criteria" if count > MAX_CRITERIA_CHARS => ("criteria is longer than 3000 characters", json!({ "param_name": name, "maximum_length": MAX_CRITERIA_CHARS })),
+        "word" if !WORD_CHARS.contains(&count) => ("word must be 2 to 100 characters", json!({ "param_name": name, "minimum_length": WORD_CHARS.start(), "maximum_length": WORD_CHARS.end() })),
+        "phone" if !PHONE_CHARS.contains(&count) => ("phone must be 3 to 50 characters", json!({ "param_name": name, "minimum_length": PHONE_CHARS.start(), "maximum_length": PHONE_CHARS.end() })),
+        "phone" if !is_phone(value) => ("phone may hold only digits, spaces, - ( ) . and a leading +", json!({ "param_name": name, "pattern": "^[+]?[0-9\\s\\-\\(\\)\\.]+$" })),
         "email" if count > MAX_EMAIL_CHARS => ("email is longer than 255 characters", json!({ "param_name": name, "maximum_length": MAX_EMAIL_CHARS })),
         _ => return None,
     };
@@ -337,9 +323,7 @@ pub fn search(shared: &Shared, request: &RecordedRequest, module_name: &str) -> 
     // module_search.json's `Mandatory_Param_Missing` (Zoho's example answer MissingParameter); with several, Kaizen #30 ("Parameters in
     // Zoho CRM APIs, part 2"): only one works, in the order criteria, email, phone, word.
     let search = match given.first() {
-        None => {
-            return error_response(400, "EXPECTED_PARAM_MISSING", "one of the expected parameter is missing", json!({ "param_names": ["criteria", "email", "phone", "word"] }))
-        }
+        None => return error_response(400, "EXPECTED_PARAM_MISSING", "one of the expected parameter is missing", json!({ "param_names": ["criteria", "email", "phone", "word"] })),
         Some(("criteria", text)) => match parse(text) {
             Err(QueryError(details)) => return invalid_query(details),
             Ok(criteria) => {

@@ -2,8 +2,8 @@
 //! beyond the 2,000-record `page` reach, and a few Accounts and Deals.
 
 use crate::account;
-use crate::metadata;
 use crate::clock::Clock;
+use crate::metadata;
 use crate::state::{FieldDef, Module, Shared};
 use serde_json::{json, Map, Value};
 
@@ -212,11 +212,13 @@ fn seed_books(shared: &Shared) {
     ];
     let time = "2016-06-11T17:38:06-0700";
     let contacts: Vec<Value> = (1..=account::BOOKS_CONTACTS)
-        .map(|i| json!({
-            "contact_id": format!("46000000{:07}", i), "contact_name": format!("Customer {i:03}"), "company_name": format!("Company {i:03}"),
-            "email": format!("customer{i}@zillum.com"), "status": if i % 10 == 0 { "inactive" } else { "active" },
-            "created_time": time, "last_modified_time": time,
-        }))
+        .map(|i| {
+            json!({
+                "contact_id": format!("46000000{:07}", i), "contact_name": format!("Customer {i:03}"), "company_name": format!("Company {i:03}"),
+                "email": format!("customer{i}@zillum.com"), "status": if i % 10 == 0 { "inactive" } else { "active" },
+                "created_time": time, "last_modified_time": time,
+            })
+        })
         .collect();
     let invoices: Vec<Value> = (1..=3)
         .map(|i| json!({ "invoice_id": format!("46000001{:07}", i), "invoice_number": format!("INV-{i:05}"), "customer_id": "460000000000001", "total": 100 * i, "status": "sent", "created_time": time, "last_modified_time": time }))

@@ -71,13 +71,8 @@ fn tag(shared: &Shared, request: &RecordedRequest, module_name: &str, adding: bo
     let mut data = shared.data();
     let Some(module) = data.modules.get(module_name) else { return invalid_module() };
     // A tag keeps its id across records: reuse the one a record of the module already carries.
-    let known: Vec<(String, Value)> = module
-        .records
-        .values()
-        .filter_map(|r| r.get("Tag").and_then(Value::as_array))
-        .flatten()
-        .filter_map(|t| Some((t.get("name")?.as_str()?.to_string(), t.get("id")?.clone())))
-        .collect();
+    let known: Vec<(String, Value)> =
+        module.records.values().filter_map(|r| r.get("Tag").and_then(Value::as_array)).flatten().filter_map(|t| Some((t.get("name")?.as_str()?.to_string(), t.get("id")?.clone()))).collect();
     let mut tags = Vec::new();
     for name in &names {
         let id = match known.iter().find(|(n, _)| n == name) {

@@ -37,14 +37,7 @@ fn check_fields(module: &Module, body: &Value) -> Result<Vec<String>, Response> 
     for (i, field) in given.iter().enumerate() {
         match field.as_str() {
             Some(name) if module.unique.contains(&name) => fields.push(name.to_string()),
-            _ => {
-                return Err(error_response(
-                    400,
-                    "INVALID_DATA",
-                    "invalid data",
-                    json!({ "api_name": field, "json_path": format!("$.duplicate_check_fields[{i}]") }),
-                ))
-            }
+            _ => return Err(error_response(400, "INVALID_DATA", "invalid data", json!({ "api_name": field, "json_path": format!("$.duplicate_check_fields[{i}]") }))),
         }
     }
     Ok(fields)

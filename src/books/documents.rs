@@ -37,24 +37,17 @@ pub fn get_record_document(client: &Client, input: &GetRecordDocumentInput) -> R
     if !(200..300).contains(&response.status) || is_envelope(&response) {
         // The envelope's error when it carries one; a success envelope is still not the document.
         envelope::open(&response)?;
-        return Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho Books answered a JSON document, not the {accept} file asked for: {:?}", response.body_start()))
-            .with_status(response.status));
+        return Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho Books answered a JSON document, not the {accept} file asked for: {:?}", response.body_start())).with_status(response.status));
     }
     // Only a whole document will do: a 204, a partial 206 or an empty body is not the file.
     if response.status != 200 || response.body.is_empty() {
-        return Err(ZohoError::new(
-            ErrorKind::Zoho,
-            format!("Zoho Books answered HTTP {} with {} bytes where the whole {accept} document was asked for", response.status, response.body.len()),
-        )
-        .with_status(response.status));
+        return Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho Books answered HTTP {} with {} bytes where the whole {accept} document was asked for", response.status, response.body.len()))
+            .with_status(response.status));
     }
     if accept == "pdf" && !response.body.starts_with(b"%PDF-") {
         let kind = response.header("content-type").unwrap_or("no content type").to_string();
-        return Err(ZohoError::new(
-            ErrorKind::Zoho,
-            format!("Zoho Books answered {} bytes ({kind}) that are not a PDF where a PDF was asked for: {:?}", response.body.len(), response.body_start()),
-        )
-        .with_status(response.status));
+        return Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho Books answered {} bytes ({kind}) that are not a PDF where a PDF was asked for: {:?}", response.body.len(), response.body_start()))
+            .with_status(response.status));
     }
     downloaded_file(response)
 }

@@ -55,13 +55,12 @@ pub fn open(response: &Response) -> Result<Envelope<'_>> {
     let members = match text.map(|t| json::members(t, MAX_MEMBERS)) {
         Some(Ok(members)) => members,
         Some(Err(JsonError::TooMany { limit })) => {
-            return Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho Books answered with more than {limit} top-level members; refused unread"))
-                .with_status(response.status))
+            return Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho Books answered with more than {limit} top-level members; refused unread")).with_status(response.status))
         }
         _ => {
             let start = response.body_start();
-            let mut error = ZohoError::new(kind_of(response.status, None), format!("Zoho Books answered HTTP {} with a body that is not a JSON object: {start:?}", response.status))
-                .with_status(response.status);
+            let mut error =
+                ZohoError::new(kind_of(response.status, None), format!("Zoho Books answered HTTP {} with a body that is not a JSON object: {start:?}", response.status)).with_status(response.status);
             error.retry_after_ms = crate::books::limits::wait_ms(response);
             return Err(error);
         }
@@ -106,10 +105,7 @@ pub fn take<'a>(envelope: &Envelope<'a>, key: &str) -> Result<&'a RawValue> {
     let others: Vec<&(String, &RawValue)> = envelope.members.iter().filter(|(k, _)| !["code", "message", "page_context"].contains(&k.as_str())).collect();
     match others.as_slice() {
         [(_, only)] => Ok(*only),
-        _ => Err(ZohoError::new(
-            ErrorKind::Zoho,
-            format!("Zoho Books' answer has no {key:?} (keys: {})", others.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", ")),
-        )),
+        _ => Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho Books' answer has no {key:?} (keys: {})", others.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", ")))),
     }
 }
 

@@ -31,12 +31,7 @@ pub use crate::storage::keys::{books_blocked as blocked_key, books_day as day_ke
 /// The organization a Books request is for (`organization_id`), or `-` before one is known
 /// (listing the organizations).
 pub fn organization_of(query: &[(String, String)]) -> String {
-    query
-        .iter()
-        .find(|(k, _)| k == "organization_id")
-        .map(|(_, v)| v.chars().filter(char::is_ascii_digit).take(32).collect::<String>())
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "-".into())
+    query.iter().find(|(k, _)| k == "organization_id").map(|(_, v)| v.chars().filter(char::is_ascii_digit).take(32).collect::<String>()).filter(|v| !v.is_empty()).unwrap_or_else(|| "-".into())
 }
 
 #[cfg(test)]
@@ -60,10 +55,7 @@ pub fn before_at(storage: &dyn Storage, organization: &str, now: u64) -> Result<
     if let Some(until) = get_fresh(storage, &blocked_key(organization), Duration::from_millis(MAX_WAIT_MS)).ok().flatten().and_then(|v| v.get("until_ms").and_then(Value::as_u64)) {
         if until > now {
             return Err(rate_limited(
-                format!(
-                    "Zoho Books answered that organization {organization}'s requests are used up until its limit resets; nothing was sent. Try again in {} s",
-                    (until - now).div_ceil(1000)
-                ),
+                format!("Zoho Books answered that organization {organization}'s requests are used up until its limit resets; nothing was sent. Try again in {} s", (until - now).div_ceil(1000)),
                 until - now,
             ));
         }

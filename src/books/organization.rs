@@ -4,9 +4,9 @@
 use crate::books::envelope;
 use crate::client::{ApiCall, Client};
 use crate::connection::given;
+use crate::crm::response::answer_error;
 use crate::error::{ErrorKind, Result, ZohoError};
 use crate::http::Method;
-use crate::crm::response::answer_error;
 use crate::json;
 use serde_json::Value;
 
@@ -64,14 +64,8 @@ pub fn organization_id(client: &Client, from_connection: &Option<String>) -> Res
             return Err(ZohoError::new(ErrorKind::NotFound, "this Zoho account has no Books organization: create one in Zoho Books first"));
         }
         None => {
-            let listed: Vec<String> = organizations
-                .iter()
-                .map(|o| format!("{} ({})", o.get("name").and_then(Value::as_str).unwrap_or("?"), id_of(o).unwrap_or_default()))
-                .collect();
-            return Err(ZohoError::invalid_input(format!(
-                "this Zoho account has several Books organizations and none is the default: set books-organization-id to one of {}",
-                listed.join(", ")
-            )));
+            let listed: Vec<String> = organizations.iter().map(|o| format!("{} ({})", o.get("name").and_then(Value::as_str).unwrap_or("?"), id_of(o).unwrap_or_default())).collect();
+            return Err(ZohoError::invalid_input(format!("this Zoho account has several Books organizations and none is the default: set books-organization-id to one of {}", listed.join(", "))));
         }
     };
     let id = chosen.ok_or_else(|| ZohoError::new(ErrorKind::Zoho, "Zoho Books listed an organization without an organization_id"))?;

@@ -58,8 +58,8 @@ pub(crate) fn books_id<'a>(what: &str, id: &'a str) -> Result<&'a str> {
 /// tree) after their sizes are checked, and written back out as one JSON object.
 fn values_of(values: &str, dynamic_fields: &Option<String>) -> Result<Body> {
     let values = Some(values.trim()).filter(|v| !v.is_empty()).ok_or_else(|| ZohoError::invalid_input("values is required: the fields as a JSON object"))?;
-    let mut record = json::input_object("values", values, MAX_VALUES_BYTES)
-        .map_err(|e| ZohoError::invalid_input(format!("{}; values must be a JSON object such as {{\"contact_name\":\"Zylker\"}}", e.message)))?;
+    let mut record =
+        json::input_object("values", values, MAX_VALUES_BYTES).map_err(|e| ZohoError::invalid_input(format!("{}; values must be a JSON object such as {{\"contact_name\":\"Zylker\"}}", e.message)))?;
     if let Some(dynamic) = given(dynamic_fields) {
         let dynamic = json::input_object("dynamic-fields", dynamic, MAX_DYNAMIC_FIELDS_BYTES)?;
         // As in CRM: a key given in values keeps its value.
@@ -114,9 +114,8 @@ pub fn raw_request(client: &Client, input: &RawRequestInput) -> Result<RawRespon
 /// `search-fields` as query filters: a JSON object, its size checked before it is read.
 fn filters_of(input: &GetRecordsInput) -> Result<Vec<(String, String)>> {
     let Some(search) = given(&input.search_fields) else { return Ok(Vec::new()) };
-    let members = json::input_object("search-fields", search, MAX_SEARCH_FIELDS_BYTES).map_err(|e| {
-        ZohoError::invalid_input(format!("{}; search-fields must be a JSON object of filters, e.g. {{\"email\":\"a@b.com\",\"status\":\"active\"}}", e.message))
-    })?;
+    let members = json::input_object("search-fields", search, MAX_SEARCH_FIELDS_BYTES)
+        .map_err(|e| ZohoError::invalid_input(format!("{}; search-fields must be a JSON object of filters, e.g. {{\"email\":\"a@b.com\",\"status\":\"active\"}}", e.message)))?;
     let mut filters = Vec::with_capacity(members.len());
     for (name, value) in members {
         if ["organization_id", "page", "per_page"].contains(&name.as_str()) || name.is_empty() {

@@ -46,10 +46,7 @@ pub struct Keys {
 /// The response keys for `resource`, nested under `parent` when given.
 pub fn keys(parent: Option<&str>, resource: &str) -> Keys {
     let parent = parent.unwrap_or("");
-    let known = KNOWN
-        .iter()
-        .find(|(p, r, ..)| *p == parent && *r == resource)
-        .or_else(|| KNOWN.iter().find(|(p, r, ..)| p.is_empty() && *r == resource));
+    let known = KNOWN.iter().find(|(p, r, ..)| *p == parent && *r == resource).or_else(|| KNOWN.iter().find(|(p, r, ..)| p.is_empty() && *r == resource));
     match known {
         Some((_, _, singular, plural)) => Keys { singular: singular.to_string(), plural: plural.to_string() },
         None => {

@@ -29,9 +29,12 @@ pub fn add_attachment(client: &Client, input: AddAttachmentInput) -> Result<Stri
             Field::Text { name: "attachmentUrl".into(), value: url.to_string() }
         }
         (Some(file), None) => {
-            let file_name = input.file_name.as_deref().map(str::trim).filter(|n| !n.is_empty()).ok_or_else(|| {
-                ZohoError::invalid_input("file-name is required with a file: Zoho shows it and guesses the file's type from it")
-            })?;
+            let file_name = input
+                .file_name
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| ZohoError::invalid_input("file-name is required with a file: Zoho shows it and guesses the file's type from it"))?;
             if file_name.contains(char::is_control) || file_name.len() > 255 {
                 return Err(ZohoError::invalid_input("file-name must be one line of at most 255 bytes"));
             }
@@ -44,11 +47,7 @@ pub fn add_attachment(client: &Client, input: AddAttachmentInput) -> Result<Stri
             if bytes.len() > MAX_ATTACHMENT_BYTES {
                 // Integer arithmetic: float formatting would add 20 KB to the component.
                 let tenths = bytes.len().saturating_mul(10) / (1024 * 1024);
-                return Err(ZohoError::invalid_input(format!(
-                    "the file is {}.{} MB; Zoho accepts attachments up to 100 MB",
-                    tenths / 10,
-                    tenths % 10
-                )));
+                return Err(ZohoError::invalid_input(format!("the file is {}.{} MB; Zoho accepts attachments up to 100 MB", tenths / 10, tenths % 10)));
             }
             Field::File { name: "file".into(), content_type: multipart::content_type_for(file_name).to_string(), file_name: file_name.to_string(), bytes }
         }
@@ -58,8 +57,7 @@ pub fn add_attachment(client: &Client, input: AddAttachmentInput) -> Result<Stri
 }
 
 /// The attachment fields listed: every one attachments.json says an attachment has.
-pub const ATTACHMENT_FIELDS: &str =
-    "id,File_Name,Size,Created_Time,Modified_Time,Owner,Created_By,Modified_By,Parent_Id,$editable,$file_id,$type,$se_module,$state,$link_url";
+pub const ATTACHMENT_FIELDS: &str = "id,File_Name,Size,Created_Time,Modified_Time,Owner,Created_By,Modified_By,Parent_Id,$editable,$file_id,$type,$se_module,$state,$link_url";
 
 /// List Attachments: `GET /crm/v8/{module}/{id}/Attachments` with the fields Zoho requires named.
 pub fn list_attachments(client: &Client, input: &ListAttachmentsInput) -> Result<String> {
@@ -67,10 +65,7 @@ pub fn list_attachments(client: &Client, input: &ListAttachmentsInput) -> Result
     let id = validate::record_id(&input.record_id)?;
     let page = validate::page(input.page)?;
     let per_page = validate::per_page(input.per_page)?;
-    let call = ApiCall::new(Method::Get, format!("/crm/v8/{module}/{id}/Attachments"))
-        .query("fields", ATTACHMENT_FIELDS)
-        .query("page", page.to_string())
-        .query("per_page", per_page.to_string());
+    let call = ApiCall::new(Method::Get, format!("/crm/v8/{module}/{id}/Attachments")).query("fields", ATTACHMENT_FIELDS).query("page", page.to_string()).query("per_page", per_page.to_string());
     list_answer(&client.send(call)?, Some(page), per_page)
 }
 

@@ -8,8 +8,8 @@ use crate::json;
 use crate::validate;
 use crate::wit::crm::ConvertLeadInput;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::json;
+use serde_json::value::RawValue;
 
 /// Zoho charges 5 credits for a conversion (its published API-credits table).
 pub const CONVERT_CREDITS: u64 = 5;
@@ -20,9 +20,7 @@ pub const MAX_DEAL_BYTES: usize = 1 << 20;
 fn id_of<'a>(what: &str, id: Option<&'a str>) -> Result<Option<&'a str>> {
     match id.map(str::trim).filter(|i| !i.is_empty()) {
         None => Ok(None),
-        Some(id) => validate::record_id(id)
-            .map(Some)
-            .map_err(|_| ZohoError::invalid_input(format!("{what} {id:?} is not a Zoho id: ids are numbers such as 5725767000000524157"))),
+        Some(id) => validate::record_id(id).map(Some).map_err(|_| ZohoError::invalid_input(format!("{what} {id:?} is not a Zoho id: ids are numbers such as 5725767000000524157"))),
     }
 }
 
@@ -125,16 +123,7 @@ mod tests {
     use super::*;
 
     fn input() -> ConvertLeadInput {
-        ConvertLeadInput {
-            record_id: "1".into(),
-            overwrite: None,
-            notify_lead_owner: None,
-            notify_new_entity_owner: None,
-            accounts: None,
-            contacts: None,
-            assign_to: None,
-            deal: None,
-        }
+        ConvertLeadInput { record_id: "1".into(), overwrite: None, notify_lead_owner: None, notify_new_entity_owner: None, accounts: None, contacts: None, assign_to: None, deal: None }
     }
 
     fn body_of(input: &ConvertLeadInput) -> serde_json::Value {

@@ -75,9 +75,7 @@ pub fn coql_query_from(client: &Client, query: &str, all_rows: bool, offset: Opt
         return one_call(client, query);
     }
     if has_limit(query) {
-        return Err(ZohoError::invalid_input(
-            "all-rows pages through the query with its own LIMIT clauses: remove LIMIT from the query, or turn all-rows off",
-        ));
+        return Err(ZohoError::invalid_input("all-rows pages through the query with its own LIMIT clauses: remove LIMIT from the query, or turn all-rows off"));
     }
     let mut out = String::from("{\"data\":[");
     let mut count = 0usize;
@@ -201,7 +199,17 @@ mod tests {
     /// Nothing panics on Unicode, quotes or huge numbers around the keyword.
     #[test]
     fn any_text_is_counted_without_a_panic() {
-        for query in ["select é from Leads limité 5", "limit", "LIMIT é", "select x from y limit 1é", "select x limit ,", "select 'x limit 99999999999999999999999999", "select x from y limit\u{a0}2000", "select x from y limit -1", "select x from y limit 2000e0"] {
+        for query in [
+            "select é from Leads limité 5",
+            "limit",
+            "LIMIT é",
+            "select x from y limit 1é",
+            "select x limit ,",
+            "select 'x limit 99999999999999999999999999",
+            "select x from y limit\u{a0}2000",
+            "select x from y limit -1",
+            "select x from y limit 2000e0",
+        ] {
             let _ = rows_asked(query);
             let _ = has_limit(query);
         }

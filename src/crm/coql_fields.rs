@@ -74,10 +74,7 @@ pub fn check_named(client: &Client, module: &str, named: Vec<String>) -> Result<
         by_name
     } else {
         let described = described_if_allowed(client, module)?.unwrap_or_default();
-        typed
-            .into_iter()
-            .filter_map(|f| described.iter().find(|d| d.api_name == *f).and_then(|d| unreadable(module, f, Some(&d.data_type))).map(|why| format!("{f} ({why})")))
-            .collect()
+        typed.into_iter().filter_map(|f| described.iter().find(|d| d.api_name == *f).and_then(|d| unreadable(module, f, Some(&d.data_type))).map(|why| format!("{f} ({why})"))).collect()
     };
     if refused.is_empty() {
         return Ok(named);
@@ -106,9 +103,7 @@ pub fn described_if_allowed(client: &Client, module: &str) -> Result<Option<Vec<
 /// treats them as lookups (it joins through them: `Owner.role.id`); `Created_By` is first as every
 /// module has it, `Owner` only where records are owned.
 pub fn counted(described: &[FieldDescription]) -> Option<&'static str> {
-    ["Created_By", "Modified_By", "Owner"]
-        .into_iter()
-        .find(|name| described.iter().any(|f| f.api_name == *name && matches!(f.data_type.as_str(), "ownerlookup" | "lookup")))
+    ["Created_By", "Modified_By", "Owner"].into_iter().find(|name| described.iter().any(|f| f.api_name == *name && matches!(f.data_type.as_str(), "ownerlookup" | "lookup")))
 }
 
 #[cfg(test)]

@@ -18,9 +18,6 @@ pub fn get_deleted_records(client: &Client, input: &GetDeletedRecordsInput) -> R
     };
     let page = validate::page(input.page)?;
     let per_page = validate::per_page(input.per_page)?;
-    let call = ApiCall::new(Method::Get, format!("/crm/v8/{module}/deleted"))
-        .query("type", deleted_type)
-        .query("page", page.to_string())
-        .query("per_page", per_page.to_string());
+    let call = ApiCall::new(Method::Get, format!("/crm/v8/{module}/deleted")).query("type", deleted_type).query("page", page.to_string()).query("per_page", per_page.to_string());
     list_answer(&client.send(call)?, Some(page), per_page)
 }

@@ -197,11 +197,7 @@ fn describe_field(text: &str) -> Result<Option<FieldDescription>> {
         "picklist" | "multiselectpicklist" => Some(picklist_values(&api_name, meta.pick_list_values)?),
         _ => None,
     };
-    let max_length = meta
-        .length
-        .filter(|_| TEXT_TYPES.contains(&data_type.as_str()))
-        .and_then(|l| l.get().trim().parse::<u32>().ok())
-        .filter(|l| *l > 0);
+    let max_length = meta.length.filter(|_| TEXT_TYPES.contains(&data_type.as_str())).and_then(|l| l.get().trim().parse::<u32>().ok()).filter(|l| *l > 0);
     let lookup_module = meta
         .lookup
         .and_then(|l| serde_json::from_str::<Lookup>(l.get()).ok())
@@ -266,10 +262,7 @@ mod tests {
         let described = describe_answer(&response(body)).unwrap();
         let names: Vec<&str> = described.iter().map(|f| f.api_name.as_str()).collect();
         assert_eq!(names, ["Last_Name", "Stage", "Account_Name", "Evil", "Auto", "Odd"]);
-        assert_eq!(
-            described[0],
-            FieldDescription { api_name: "Last_Name".into(), label: "Last Name".into(), data_type: "text".into(), required: true, max_length: Some(80), ..Default::default() }
-        );
+        assert_eq!(described[0], FieldDescription { api_name: "Last_Name".into(), label: "Last Name".into(), data_type: "text".into(), required: true, max_length: Some(80), ..Default::default() });
         assert_eq!((described[1].picklist.clone(), described[1].max_length), (Some(vec!["Open".to_string(), "Won".to_string()]), None));
         assert_eq!(described[2].lookup_module.as_deref(), Some("Accounts"));
         assert_eq!(described[3].lookup_module, None);

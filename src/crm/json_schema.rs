@@ -146,11 +146,7 @@ pub mod tests {
 
     #[test]
     fn the_record_schema_lists_each_field_once_and_the_mandatory_ones() {
-        let fields = [
-            FieldDescription { required: true, ..field("Last_Name", "text") },
-            field("Email", "email"),
-            FieldDescription { required: true, ..field("Last_Name", "integer") },
-        ];
+        let fields = [FieldDescription { required: true, ..field("Last_Name", "text") }, field("Email", "email"), FieldDescription { required: true, ..field("Last_Name", "integer") }];
         let schema = record_schema("Leads", &fields);
         assert_eq!(schema["$schema"], DIALECT);
         assert_eq!(schema["required"], json!(["Last_Name"]));

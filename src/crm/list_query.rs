@@ -18,9 +18,7 @@ pub struct ListQuery {
 
 impl ListQuery {
     pub fn call(&self, fields: &[String]) -> ApiCall {
-        let mut call = ApiCall::new(Method::Get, format!("/crm/v8/{}", self.module))
-            .query("fields", fields.join(","))
-            .query("per_page", self.per_page.to_string());
+        let mut call = ApiCall::new(Method::Get, format!("/crm/v8/{}", self.module)).query("fields", fields.join(",")).query("per_page", self.per_page.to_string());
         if let Some(sort_by) = &self.sort_by {
             call = call.query("sort_by", sort_by.clone());
         }

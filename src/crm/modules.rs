@@ -12,8 +12,8 @@ use crate::json;
 use crate::validate;
 use crate::wit::crm::{DescribeModuleInput, ListModulesInput};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use serde_json::json;
+use serde_json::value::RawValue;
 
 /// Modules one org may list: Zoho's standard ones plus its custom-module allowance, many times over.
 pub const MAX_MODULES: usize = 1_000;
@@ -91,10 +91,7 @@ pub fn org_modules(client: &Client) -> Result<Vec<ModuleSummary>> {
     // Every org has modules: an answer without the list is not Zoho's, not an empty org.
     let listed = match answer.modules {
         Some(list) if list.get().starts_with('[') => json::items(list.get().as_bytes(), MAX_MODULES).map_err(|e| answer_error(response, e))?,
-        _ => {
-            return Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho answered /settings/modules without a modules list: {:?}", response.body_start()))
-                .with_status(response.status))
-        }
+        _ => return Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho answered /settings/modules without a modules list: {:?}", response.body_start())).with_status(response.status)),
     };
     Ok(listed
         .iter()

@@ -20,9 +20,7 @@ pub fn add_note(client: &Client, input: &AddNoteInput) -> Result<String> {
     let title = input.note_title.as_deref().filter(|t| !t.trim().is_empty());
     let size = input.note_content.len().saturating_add(title.map_or(0, str::len));
     if size > MAX_NOTE_BYTES {
-        return Err(ZohoError::invalid_input(format!(
-            "the note is {size} bytes; at most {MAX_NOTE_BYTES} bytes (1 MiB) are sent as a note: attach long content as a file"
-        )));
+        return Err(ZohoError::invalid_input(format!("the note is {size} bytes; at most {MAX_NOTE_BYTES} bytes (1 MiB) are sent as a note: attach long content as a file")));
     }
     let mut note = serde_json::Map::new();
     if let Some(title) = title {

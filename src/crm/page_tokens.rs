@@ -23,24 +23,12 @@ type Tokens = Map<String, Value>;
 
 /// The kept token nearest at or before `page`, beyond the numbered pages.
 fn nearest(tokens: &Tokens, after: u32, page: u32) -> Option<(u32, String)> {
-    tokens
-        .iter()
-        .filter_map(|(n, t)| Some((n.parse::<u32>().ok()?, t.as_str()?.to_string())))
-        .filter(|(n, _)| *n > after && *n <= page)
-        .max_by_key(|(n, _)| *n)
+    tokens.iter().filter_map(|(n, t)| Some((n.parse::<u32>().ok()?, t.as_str()?.to_string()))).filter(|(n, _)| *n > after && *n <= page).max_by_key(|(n, _)| *n)
 }
 
 /// Tokens belong to one exact listing: module, fields, page size, order and view.
 fn cache_key(query: &ListQuery, fields: &[String]) -> String {
-    let signature = format!(
-        "{}|{}|{}|{:?}|{:?}|{:?}",
-        query.module,
-        fields.join(","),
-        query.per_page,
-        query.sort_by,
-        query.sort_order,
-        query.cvid
-    );
+    let signature = format!("{}|{}|{}|{:?}|{:?}|{:?}", query.module, fields.join(","), query.per_page, query.sort_by, query.sort_order, query.cvid);
     // FNV-1a: a short stable name for the listing, not a security digest.
     let hash = signature.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
     crate::storage::keys::page_tokens(&query.module, hash)

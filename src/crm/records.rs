@@ -61,9 +61,7 @@ pub(crate) fn records_from_values(values: &str, dynamic_fields: Option<&str>) ->
         (vec![record_members("values", values)?], true)
     } else if trimmed.starts_with('[') {
         let items = json::items(values.as_bytes(), MAX_RECORDS_PER_WRITE).map_err(|e| match e {
-            JsonError::TooMany { .. } => ZohoError::invalid_input(format!(
-                "values holds more than {MAX_RECORDS_PER_WRITE} records; Zoho takes 1 to {MAX_RECORDS_PER_WRITE} per request"
-            )),
+            JsonError::TooMany { .. } => ZohoError::invalid_input(format!("values holds more than {MAX_RECORDS_PER_WRITE} records; Zoho takes 1 to {MAX_RECORDS_PER_WRITE} per request")),
             other => values_error(other),
         })?;
         if items.is_empty() {
@@ -91,9 +89,7 @@ pub(crate) fn records_from_values(values: &str, dynamic_fields: Option<&str>) ->
         let text = json::object_text(&record);
         total = total.saturating_add(text.len());
         if total > MAX_WRITE_BODY_BYTES {
-            return Err(ZohoError::invalid_input(format!(
-                "the records with dynamic-fields filled in come to more than {MAX_WRITE_BODY_BYTES} bytes (16 MiB); send fewer records per step"
-            )));
+            return Err(ZohoError::invalid_input(format!("the records with dynamic-fields filled in come to more than {MAX_WRITE_BODY_BYTES} bytes (16 MiB); send fewer records per step")));
         }
         texts.push(text);
     }
@@ -124,10 +120,7 @@ pub(crate) fn write_body_with(records: Vec<String>, trigger: &Option<Vec<String>
     }
     if let Some(trigger) = trigger {
         if let Some(bad) = trigger.iter().find(|t| !TRIGGERS.contains(&t.as_str())) {
-            return Err(ZohoError::invalid_input(format!(
-                "trigger {bad:?} is not one of {}; an empty list runs none",
-                TRIGGERS.join(", ")
-            )));
+            return Err(ZohoError::invalid_input(format!("trigger {bad:?} is not one of {}; an empty list runs none", TRIGGERS.join(", "))));
         }
         body.push_str(",\"trigger\":");
         body.push_str(&json!(trigger).to_string());
@@ -201,8 +194,7 @@ fn first_record(response: &Response) -> Result<String> {
     match listing.data.first() {
         Some(record) if json::is_object(record) => Ok(record.get().to_string()),
         // A record is an object; anything else (a hostile nest of arrays) is not passed on.
-        Some(other) => Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho answered 200 with a record that is {}, not an object", json::kind_of(other.get())))
-            .with_status(200)),
+        Some(other) => Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho answered 200 with a record that is {}, not an object", json::kind_of(other.get()))).with_status(200)),
         None => Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho answered 200 without a record: {:?}", response.body_start())).with_status(200)),
     }
 }
@@ -301,16 +293,11 @@ pub(crate) struct MergedRecords {
 }
 
 fn merged_too_large() -> ZohoError {
-    ZohoError::new(
-        ErrorKind::Zoho,
-        format!("the page's records come to more than {MAX_MERGED_PAGE_BYTES} bytes (32 MiB) with every field; ask for fewer fields or a smaller per-page"),
-    )
+    ZohoError::new(ErrorKind::Zoho, format!("the page's records come to more than {MAX_MERGED_PAGE_BYTES} bytes (32 MiB) with every field; ask for fewer fields or a smaller per-page"))
 }
 
 fn record_of(raw: &RawValue) -> Result<Vec<(String, &RawValue)>> {
-    json::members(raw.get(), MAX_KEYS_PER_RECORD).map_err(|e| {
-        ZohoError::new(ErrorKind::Zoho, format!("Zoho sent a record that is not an object of at most {MAX_KEYS_PER_RECORD} fields ({e})"))
-    })
+    json::members(raw.get(), MAX_KEYS_PER_RECORD).map_err(|e| ZohoError::new(ErrorKind::Zoho, format!("Zoho sent a record that is not an object of at most {MAX_KEYS_PER_RECORD} fields ({e})")))
 }
 
 impl MergedRecords {
@@ -362,20 +349,12 @@ type Members<'a> = Vec<(String, &'a RawValue)>;
 
 /// Fetches the fields of the later batches for `ids` (by `?ids=`, so every batch describes
 /// exactly the records of the first), handing each returned record's id and members to `merge`.
-fn fetch_batches(
-    client: &Client,
-    module: &str,
-    batches: &[&[String]],
-    ids: &[String],
-    merge: &mut dyn FnMut(&str, Members<'_>) -> Result<()>,
-) -> Result<()> {
+fn fetch_batches(client: &Client, module: &str, batches: &[&[String]], ids: &[String], merge: &mut dyn FnMut(&str, Members<'_>) -> Result<()>) -> Result<()> {
     for batch in batches {
         for chunk in ids.chunks(MAX_IDS_PER_LIST) {
             let mut fields = batch.to_vec();
             fields.insert(0, "id".to_string());
-            let call = ApiCall::new(Method::Get, format!("/crm/v8/{module}"))
-                .query("fields", fields.join(","))
-                .query("ids", chunk.join(","));
+            let call = ApiCall::new(Method::Get, format!("/crm/v8/{module}")).query("fields", fields.join(",")).query("ids", chunk.join(","));
             let response = client.send(call)?;
             if content(&response)?.is_none() {
                 continue;

@@ -51,9 +51,9 @@ fn related_module_fields(client: &Client, related: &str) -> Result<Vec<String>> 
             fields.truncate(MAX_FIELDS_PER_LIST);
             Ok(fields)
         }
-        Err(e) if e.code.as_deref() == Some("INVALID_MODULE") || e.kind == ErrorKind::NotFound => Err(ZohoError::invalid_input(format!(
-            "related list {related} is not named after a module, so its fields cannot be looked up: list the fields to return in fields (e.g. id,Name)"
-        ))),
+        Err(e) if e.code.as_deref() == Some("INVALID_MODULE") || e.kind == ErrorKind::NotFound => {
+            Err(ZohoError::invalid_input(format!("related list {related} is not named after a module, so its fields cannot be looked up: list the fields to return in fields (e.g. id,Name)")))
+        }
         Err(e) => Err(e),
     }
 }

@@ -37,8 +37,7 @@ pub fn metadata_sized(response: &Response) -> Result<&Response> {
 
 fn not_json(response: &Response, why: &str) -> ZohoError {
     let start = response.body_start();
-    ZohoError::new(ErrorKind::Zoho, format!("Zoho answered HTTP {} with a body that is not JSON ({why}): {start:?}", response.status))
-        .with_status(response.status)
+    ZohoError::new(ErrorKind::Zoho, format!("Zoho answered HTTP {} with a body that is not JSON ({why}): {start:?}", response.status)).with_status(response.status)
 }
 
 /// A JSON reading failure as a typed error: the answer was too big, listed too many items,
@@ -46,16 +45,13 @@ fn not_json(response: &Response, why: &str) -> ZohoError {
 pub fn answer_error(response: &Response, error: JsonError) -> ZohoError {
     let status = response.status;
     match error {
-        JsonError::TooLarge { bytes, limit } => ZohoError::new(
-            ErrorKind::Zoho,
-            format!("Zoho answered HTTP {status} with a {bytes}-byte document; at most {limit} bytes are read as one document"),
-        )
-        .with_status(status),
-        JsonError::TooMany { limit } => ZohoError::new(
-            ErrorKind::Zoho,
-            format!("Zoho's answer ({} bytes) lists more than {limit} items, more than the request asked for; it was refused unread", response.body.len()),
-        )
-        .with_status(status),
+        JsonError::TooLarge { bytes, limit } => {
+            ZohoError::new(ErrorKind::Zoho, format!("Zoho answered HTTP {status} with a {bytes}-byte document; at most {limit} bytes are read as one document")).with_status(status)
+        }
+        JsonError::TooMany { limit } => {
+            ZohoError::new(ErrorKind::Zoho, format!("Zoho's answer ({} bytes) lists more than {limit} items, more than the request asked for; it was refused unread", response.body.len()))
+                .with_status(status)
+        }
         JsonError::Invalid(why) => not_json(response, &why),
     }
 }
@@ -231,23 +227,17 @@ pub fn error_from_response(response: &Response) -> ZohoError {
             let outline = std::str::from_utf8(&response.body).map(Outcome::read).unwrap_or_default();
             let code = outline.code.and_then(json::raw_str);
             let said = outline.message.and_then(json::raw_str).map(|m| format!(": {m}")).unwrap_or_default();
-            let mut error = ZohoError::new(
-                kind_of(status, code.as_deref()),
-                format!("Zoho answered HTTP {status} with a {bytes}-byte error body (more than the {limit} bytes read whole){said}"),
-            )
-            .with_status(status);
+            let mut error = ZohoError::new(kind_of(status, code.as_deref()), format!("Zoho answered HTTP {status} with a {bytes}-byte error body (more than the {limit} bytes read whole){said}"))
+                .with_status(status);
             if let Some(code) = code {
                 error = error.with_code(code);
             }
             error
         }
-        Err(_) if response.body.is_empty() => {
-            ZohoError::new(kind_of(status, None), format!("Zoho answered HTTP {status} with an empty body")).with_status(status)
-        }
+        Err(_) if response.body.is_empty() => ZohoError::new(kind_of(status, None), format!("Zoho answered HTTP {status} with an empty body")).with_status(status),
         Err(_) => {
             let start = response.body_start();
-            ZohoError::new(kind_of(status, None), format!("Zoho answered HTTP {status} with a non-JSON body: {start:?}"))
-                .with_status(status)
+            ZohoError::new(kind_of(status, None), format!("Zoho answered HTTP {status} with a non-JSON body: {start:?}")).with_status(status)
         }
     };
     if status == 429 {
@@ -296,8 +286,7 @@ pub fn write_items_within(response: &Response, max_items: usize) -> Result<Vec<&
     if outline.code.is_some() && outline.is_error() {
         return Err(error_from_text(response.status, text));
     }
-    Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho answered HTTP {} without a data array: {:?}", response.status, response.body_start()))
-        .with_status(response.status))
+    Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho answered HTTP {} without a data array: {:?}", response.status, response.body_start())).with_status(response.status))
 }
 
 /// Every record's outcome of a write of `sent` records (or ids): exactly one each, since fewer
@@ -307,11 +296,8 @@ pub fn write_items_within(response: &Response, max_items: usize) -> Result<Vec<&
 pub fn write_outcomes(response: &Response, sent: usize) -> Result<Vec<&RawValue>> {
     let items = write_items_within(response, sent)?;
     if items.len() != sent {
-        return Err(ZohoError::new(
-            ErrorKind::Zoho,
-            format!("Zoho answered {} outcomes for the {sent} records sent; every record's outcome is needed, so the answer is not trusted", items.len()),
-        )
-        .with_status(response.status));
+        return Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho answered {} outcomes for the {sent} records sent; every record's outcome is needed, so the answer is not trusted", items.len()))
+            .with_status(response.status));
     }
     if items.iter().all(|item| is_error_raw(item)) {
         let mut error = error_from_response(response);
@@ -389,7 +375,10 @@ mod tests {
         // A list without an error object is no error list: the answer is shown as it came.
         let odd = error_from_response(&response(400, r#"{"tags":[{"name":"x"}]}"#));
         assert_eq!(odd.code, None);
-        let privilege = error_from_response(&response(400, r#"{"data":[{"code":"AUTHORIZATION_FAILED","details":{"resource_path_index":0},"message":"User does not have sufficient privilege to perform this action","status":"error"}]}"#));
+        let privilege = error_from_response(&response(
+            400,
+            r#"{"data":[{"code":"AUTHORIZATION_FAILED","details":{"resource_path_index":0},"message":"User does not have sufficient privilege to perform this action","status":"error"}]}"#,
+        ));
         assert_eq!((privilege.kind, privilege.code.as_deref()), (ErrorKind::Forbidden, Some("AUTHORIZATION_FAILED")));
     }
 

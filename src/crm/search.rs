@@ -95,22 +95,14 @@ fn search_term(input: &SearchRecordsInput) -> Result<(&'static str, String)> {
 fn term(name: &str, text: &str) -> Result<()> {
     let count = text.chars().count();
     match name {
-        "word" if !WORD_CHARS.contains(&count) => Err(ZohoError::invalid_input(format!(
-            "word is {count} characters; Zoho searches a word of {} to {} characters",
-            WORD_CHARS.start(),
-            WORD_CHARS.end()
-        ))),
-        "phone" if !PHONE_CHARS.contains(&count) => Err(ZohoError::invalid_input(format!(
-            "phone is {count} characters; Zoho searches a phone of {} to {} characters",
-            PHONE_CHARS.start(),
-            PHONE_CHARS.end()
-        ))),
-        "phone" if !is_phone(text) => {
-            Err(ZohoError::invalid_input("phone may hold only digits, spaces, - ( ) . and a leading +, e.g. +1-555-123-4567 or (555) 123-4567"))
+        "word" if !WORD_CHARS.contains(&count) => {
+            Err(ZohoError::invalid_input(format!("word is {count} characters; Zoho searches a word of {} to {} characters", WORD_CHARS.start(), WORD_CHARS.end())))
         }
-        "email" if count > MAX_EMAIL_CHARS => {
-            Err(ZohoError::invalid_input(format!("email is {count} characters; Zoho searches an email of at most {MAX_EMAIL_CHARS}")))
+        "phone" if !PHONE_CHARS.contains(&count) => {
+            Err(ZohoError::invalid_input(format!("phone is {count} characters; Zoho searches a phone of {} to {} characters", PHONE_CHARS.start(), PHONE_CHARS.end())))
         }
+        "phone" if !is_phone(text) => Err(ZohoError::invalid_input("phone may hold only digits, spaces, - ( ) . and a leading +, e.g. +1-555-123-4567 or (555) 123-4567")),
+        "email" if count > MAX_EMAIL_CHARS => Err(ZohoError::invalid_input(format!("email is {count} characters; Zoho searches an email of at most {MAX_EMAIL_CHARS}"))),
         _ => Ok(()),
     }
 }
@@ -140,9 +132,7 @@ pub fn criteria(text: &str) -> Result<String> {
     let sent = if trimmed.starts_with('{') { from_object(trimmed)? } else { checked_text(trimmed)?.to_string() };
     let count = sent.chars().count();
     if count > MAX_CRITERIA_CHARS {
-        return Err(ZohoError::invalid_input(format!(
-            "criteria is {count} characters as sent; Zoho's search takes at most {MAX_CRITERIA_CHARS}: use fewer or shorter conditions, or a COQL query"
-        )));
+        return Err(ZohoError::invalid_input(format!("criteria is {count} characters as sent; Zoho's search takes at most {MAX_CRITERIA_CHARS}: use fewer or shorter conditions, or a COQL query")));
     }
     Ok(sent)
 }
@@ -421,14 +411,7 @@ mod tests {
 
     #[test]
     fn terms_have_zohos_lengths_and_the_phone_its_pattern() {
-        for (name, ok) in [
-            ("word", "ab"),
-            ("word", &"w".repeat(100)),
-            ("phone", "555"),
-            ("phone", "+1 (555) 123-45.67"),
-            ("phone", &"5".repeat(50)),
-            ("email", &"e".repeat(255)),
-        ] {
+        for (name, ok) in [("word", "ab"), ("word", &"w".repeat(100)), ("phone", "555"), ("phone", "+1 (555) 123-45.67"), ("phone", &"5".repeat(50)), ("email", &"e".repeat(255))] {
             assert!(term(name, ok).is_ok(), "{name} {ok}");
         }
         for (name, bad, says) in [

@@ -22,10 +22,7 @@ fn record_ids(ids: &[String]) -> Result<Vec<&str>> {
         return Err(ZohoError::invalid_input(format!("record-ids is empty: give 1 to {MAX_TAG_IDS} record ids")));
     }
     if ids.len() > MAX_TAG_IDS {
-        return Err(ZohoError::invalid_input(format!(
-            "record-ids holds {} ids; Zoho takes 1 to {MAX_TAG_IDS} per request: split the records into several steps",
-            ids.len()
-        )));
+        return Err(ZohoError::invalid_input(format!("record-ids holds {} ids; Zoho takes 1 to {MAX_TAG_IDS} per request: split the records into several steps", ids.len())));
     }
     let mut out: Vec<&str> = Vec::with_capacity(ids.len());
     let mut seen = std::collections::HashSet::new();
@@ -48,7 +45,10 @@ fn tag_names(tags: &[String]) -> Result<Vec<&str>> {
         }
         let chars = name.chars().count();
         if chars > MAX_TAG_NAME_CHARS {
-            return Err(ZohoError::invalid_input(format!("tag {:?}... is {chars} characters; Zoho's tag names are at most {MAX_TAG_NAME_CHARS}", name.chars().take(MAX_TAG_NAME_CHARS).collect::<String>())));
+            return Err(ZohoError::invalid_input(format!(
+                "tag {:?}... is {chars} characters; Zoho's tag names are at most {MAX_TAG_NAME_CHARS}",
+                name.chars().take(MAX_TAG_NAME_CHARS).collect::<String>()
+            )));
         }
         // Control characters and bidirectional overrides would make a tag that reads as another.
         if let Some(c) = name.chars().find(|c| c.is_control() || crate::validate::is_invisible(*c)) {

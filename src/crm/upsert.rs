@@ -20,9 +20,7 @@ fn duplicate_check_fields(given: Option<&[String]>) -> Result<Vec<String>> {
     for entry in given.unwrap_or_default() {
         let names = validate::field_names(entry).map_err(|e| ZohoError::invalid_input(format!("duplicate-check-fields: {}", e.message)))?;
         if names.len() > 1 {
-            return Err(ZohoError::invalid_input(format!(
-                "duplicate-check-fields entry {entry:?} names several fields: give one field API name per entry, e.g. [\"Email\",\"Phone\"]"
-            )));
+            return Err(ZohoError::invalid_input(format!("duplicate-check-fields entry {entry:?} names several fields: give one field API name per entry, e.g. [\"Email\",\"Phone\"]")));
         }
         for name in names {
             if !fields.contains(&name) {

@@ -52,10 +52,7 @@ pub fn step(client: &Client, module: &str, since: Option<&str>, k: u64) -> Resul
     let mut ids = Vec::new();
     let first = k.saturating_mul(FEED_PAGES_PER_STEP).saturating_add(1);
     for page in first..first.saturating_add(FEED_PAGES_PER_STEP) {
-        let mut call = ApiCall::new(Method::Get, format!("/crm/v8/{module}/deleted"))
-            .query("type", "all")
-            .query("page", page.to_string())
-            .query("per_page", FEED_PER_PAGE.to_string());
+        let mut call = ApiCall::new(Method::Get, format!("/crm/v8/{module}/deleted")).query("type", "all").query("page", page.to_string()).query("per_page", FEED_PER_PAGE.to_string());
         if let Some(at) = since_at {
             call = call.header("If-Modified-Since", format_iso(at));
         }

@@ -10,8 +10,8 @@ use crate::http::{Method, Response};
 use crate::json;
 use crate::zoho_time::{parse_http_date, parse_iso};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::json as json_value;
+use serde_json::value::RawValue;
 use std::time::Instant;
 
 /// A record as delivered, with the fields the sweep orders by.
@@ -193,7 +193,10 @@ mod tests {
             assert!(rows(&[(id, "2024-01-01T00:00:01+00:00")])[0].key.is_none(), "{id:?}");
         }
         // At u64's edge and with leading zeros within 20 digits, ids are numbers COQL compares.
-        for answer in [[("18446744073709551614", "2024-01-01T00:00:00+00:00"), ("18446744073709551615", "2024-01-01T00:00:00+00:00")], [("0007", "2024-01-01T00:00:00+00:00"), ("8", "2024-01-01T00:00:00+00:00")]] {
+        for answer in [
+            [("18446744073709551614", "2024-01-01T00:00:00+00:00"), ("18446744073709551615", "2024-01-01T00:00:00+00:00")],
+            [("0007", "2024-01-01T00:00:00+00:00"), ("8", "2024-01-01T00:00:00+00:00")],
+        ] {
             assert_eq!(refusal(&window, &answer), "");
             assert!(rows(&answer).iter().all(|r| r.key.is_some()));
         }
@@ -208,19 +211,8 @@ mod tests {
     fn legitimate_answers_in_any_offset_and_at_the_bounds_are_kept() {
         let start = Key::checked("2024-01-01T05:30:00+05:30", "10").unwrap();
         let end = Key::checked("2024-01-01T00:00:10-07:00", "20").unwrap();
-        let window = Window {
-            since: parse_iso("2023-12-31T17:00:00-07:00"),
-            until: parse_iso("2024-01-01T07:00:10Z"),
-            after: vec![&start],
-            up_to: vec![&end],
-        };
-        let kept = [
-            ("11", "2024-01-01T00:00:00Z"),
-            ("12", "2023-12-31T17:00:00-07:00"),
-            ("13", "2024-01-01T05:30:00+05:30"),
-            ("5", "2024-01-01T05:30:01+05:30"),
-            ("20", "2024-01-01T12:30:10+05:30"),
-        ];
+        let window = Window { since: parse_iso("2023-12-31T17:00:00-07:00"), until: parse_iso("2024-01-01T07:00:10Z"), after: vec![&start], up_to: vec![&end] };
+        let kept = [("11", "2024-01-01T00:00:00Z"), ("12", "2023-12-31T17:00:00-07:00"), ("13", "2024-01-01T05:30:00+05:30"), ("5", "2024-01-01T05:30:01+05:30"), ("20", "2024-01-01T12:30:10+05:30")];
         assert_eq!(refusal(&window, &kept), "");
         assert!(refusal(&window, &[("10", "2024-01-01T00:00:00Z")]).contains("before the page's start"));
         assert!(refusal(&window, &[("21", "2024-01-01T07:00:10+00:00")]).contains("past the page's end"));
@@ -251,14 +243,7 @@ mod tests {
     #[test]
     fn the_widest_sweep_filter_stays_within_zohos_limits() {
         let key = Key::checked("2024-01-01T00:00:00+00:00", "5").unwrap();
-        let widest = [
-            "Modified_Time >= '2024-01-01T00:00:00+00:00'".to_string(),
-            "Modified_Time <= '2024-02-01T00:00:00+00:00'".to_string(),
-            key.after(),
-            key.up_to(),
-            key.after(),
-            key.up_to(),
-        ];
+        let widest = ["Modified_Time >= '2024-01-01T00:00:00+00:00'".to_string(), "Modified_Time <= '2024-02-01T00:00:00+00:00'".to_string(), key.after(), key.up_to(), key.after(), key.up_to()];
         let text = filter(&widest);
         let criteria = text.matches("Modified_Time").count() + text.matches("id >").count() + text.matches("id <=").count();
         assert_eq!(criteria, 14, "{text}");

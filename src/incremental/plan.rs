@@ -356,7 +356,11 @@ mod tests {
         assert_eq!(sent.len(), 30);
         assert_eq!(sent[0], r#"{"select_query":"select COUNT(Created_By) from Leads where Modified_Time >= '2024-01-01T00:00:00+00:00'"}"#);
         // Criteria in pairs: ((since and until) and after).
-        assert!(sent[1].ends_with(r#"where (Modified_Time >= '2024-01-01T00:00:00+00:00' and Modified_Time <= '2024-05-01T00:00:00+00:00') order by Modified_Time asc, id asc limit 99999, 1"}"#), "{}", sent[1]);
+        assert!(
+            sent[1].ends_with(r#"where (Modified_Time >= '2024-01-01T00:00:00+00:00' and Modified_Time <= '2024-05-01T00:00:00+00:00') order by Modified_Time asc, id asc limit 99999, 1"}"#),
+            "{}",
+            sent[1]
+        );
         assert!(
             sent[2].contains("where ((Modified_Time >= '2024-01-01T00:00:00+00:00' and Modified_Time <= '2024-05-01T00:00:00+00:00') and (Modified_Time > '2024-01-01T00:00:00+00:00' or (Modified_Time = '2024-01-01T00:00:00+00:00' and id > 1000))) order by"),
             "{}",
@@ -385,7 +389,12 @@ mod tests {
         let connection = Connection { access_token: Some("t".into()), ..Default::default() };
         let options = CallOptions::default();
         let sent = |transport: &Scripted| -> Vec<String> {
-            transport.sent.borrow().iter().map(|r| format!("{} {} {}", r.method.as_str(), r.url, r.body.as_ref().map(|b| String::from_utf8_lossy(&b.parts.concat()).to_string()).unwrap_or_default())).collect()
+            transport
+                .sent
+                .borrow()
+                .iter()
+                .map(|r| format!("{} {} {}", r.method.as_str(), r.url, r.body.as_ref().map(|b| String::from_utf8_lossy(&b.parts.concat()).to_string()).unwrap_or_default()))
+                .collect()
         };
         for (since, fields, answer, expected) in [
             (None, None, r#"{"count":7}"#, vec!["GET https://www.zohoapis.com/crm/v8/Leads/actions/count ".to_string()]),

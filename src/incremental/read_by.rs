@@ -50,26 +50,12 @@ pub const COQL_MODULES: [&str; 18] = [
 
 /// Modules COQL does not list whose records a documented list reads: Notes (v8 "Get Notes")
 /// and the system modules the v8 "Get Records" page names.
-pub const RECORDS_MODULES: [&str; 4] = [
-    "Notes",
-    "Appointments__s",
-    "Appointments_Rescheduled_History__s",
-    "Services__s",
-];
+pub const RECORDS_MODULES: [&str; 4] = ["Notes", "Appointments__s", "Appointments_Rescheduled_History__s", "Services__s"];
 
 /// Modules neither COQL nor a records list reads: attachments and e-mails belong to a record
 /// (`/{module}/{id}/Attachments`, `/{module}/{id}/Emails`), and the analytics, function and
 /// locking modules are `api_supported` yet refused by COQL and absent from "Get Records".
-pub const UNREADABLE_MODULES: [&str; 8] = [
-    "Attachments",
-    "Emails",
-    "Email_Analytics",
-    "Email_Template_Analytics",
-    "Email_Sentiment",
-    "Functions__s",
-    "Locking_Information__s",
-    "CTI_Entry",
-];
+pub const UNREADABLE_MODULES: [&str; 8] = ["Attachments", "Emails", "Email_Analytics", "Email_Template_Analytics", "Email_Sentiment", "Functions__s", "Locking_Information__s", "CTI_Entry"];
 
 /// What Zoho documents for `module` by its API name alone: `None` when neither list names it.
 pub fn documented(module: &str) -> Option<ReadBy> {
@@ -117,38 +103,16 @@ mod tests {
 
     #[test]
     fn coql_reads_its_listed_and_custom_modules_and_the_records_walk_the_rest_it_can() {
-        for module in [
-            "Leads",
-            "Events",
-            "Calls",
-            "Price_Books",
-            "Sales_Orders",
-            "Invoices",
-            "Shipments",
-            "Parcels",
-        ] {
+        for module in ["Leads", "Events", "Calls", "Price_Books", "Sales_Orders", "Invoices", "Shipments", "Parcels"] {
             assert_eq!(read_by(module).unwrap(), ReadBy::Coql, "{module}");
         }
         for module in ["Notes", "Appointments__s", "Services__s"] {
             assert_eq!(read_by(module).unwrap(), ReadBy::Records, "{module}");
         }
-        for module in [
-            "Attachments",
-            "Emails",
-            "Email_Analytics",
-            "Functions__s",
-            "Locking_Information__s",
-            "Some_System__s",
-        ] {
+        for module in ["Attachments", "Emails", "Email_Analytics", "Functions__s", "Locking_Information__s", "Some_System__s"] {
             let refused = read_by(module).unwrap_err();
             assert_eq!(refused.kind, ErrorKind::InvalidInput, "{module}");
-            assert!(
-                refused
-                    .message
-                    .starts_with(&format!("{module} cannot be swept")),
-                "{}",
-                refused.message
-            );
+            assert!(refused.message.starts_with(&format!("{module} cannot be swept")), "{}", refused.message);
         }
     }
 
@@ -159,11 +123,7 @@ mod tests {
         assert_eq!(discovered("Notes", Some("default")), Some(ReadBy::Records));
         assert_eq!(discovered("Leads", Some("default")), Some(ReadBy::Coql));
         assert_eq!(discovered("Email_Analytics", Some("default")), None);
-        assert_eq!(
-            discovered("Visits", Some("default")),
-            None,
-            "documented for neither"
-        );
+        assert_eq!(discovered("Visits", Some("default")), None, "documented for neither");
         assert_eq!(discovered("Attachments", None), None);
     }
 }

@@ -112,16 +112,12 @@ pub struct Position {
 impl Position {
     /// The walk's start: everything modified at or after `since` is ahead of it.
     fn start(since: Option<&str>) -> Position {
-        Position {
-            at: since.and_then(parse_iso),
-            ..Position::default()
-        }
+        Position { at: since.and_then(parse_iso), ..Position::default() }
     }
 
     /// Is the record (Modified_Time second `t`, `id`) behind this position (delivered)?
     fn behind(&self, t: i64, id: &str) -> bool {
-        self.at
-            .is_some_and(|at| t < at || (t == at && (self.complete || self.seen.contains(id))))
+        self.at.is_some_and(|at| t < at || (t == at && (self.complete || self.seen.contains(id))))
     }
 
     fn advance(&mut self, t: i64, id: &str) {
@@ -146,9 +142,7 @@ impl Position {
 
     /// A stored position is used only when what it would send is what Zoho could have given.
     fn is_sound(&self) -> bool {
-        let token_ok = |t: &String| {
-            t.len() <= MAX_TOKEN_LEN && !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic())
-        };
+        let token_ok = |t: &String| t.len() <= MAX_TOKEN_LEN && !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic());
         // A second from 1970 to 9999 (it goes into If-Modified-Since), and no more ids at it
         // than the list reaches on one second.
         let at_ok = self.at.is_none_or(|t| (0..=MAX_SECOND).contains(&t));
@@ -202,12 +196,7 @@ struct Walked {
 impl Walker<'_, '_> {
     /// One request of the list modified since `header`, at `address`. The first answer of the
     /// sweep fixes its bound and cursor, by Zoho's clock (as the COQL walk does).
-    fn fetch(
-        &mut self,
-        sweep: &mut Sweep,
-        address: &Address,
-        header: Option<i64>,
-    ) -> Result<Answer> {
+    fn fetch(&mut self, sweep: &mut Sweep, address: &Address, header: Option<i64>) -> Result<Answer> {
         let mut call = ApiCall::new(Method::Get, format!("/crm/v8/{}", self.module))
             .query("fields", self.fields.clone())
             .query("sort_by", "Modified_Time")
@@ -224,98 +213,61 @@ impl Walker<'_, '_> {
         let response = self.client.send(call)?;
         self.requests = self.requests.saturating_add(1);
         if sweep.until.is_none() {
-            let took_s = i64::try_from(started.elapsed().as_secs())
-                .unwrap_or(i64::MAX)
-                .saturating_add(1);
+            let took_s = i64::try_from(started.elapsed().as_secs()).unwrap_or(i64::MAX).saturating_add(1);
             let (date, margin) = match response.header("date").and_then(parse_http_date) {
                 Some(date) => (date, 0),
                 None => (now_s(), HOST_CLOCK_MARGIN_S),
             };
             sweep.until = Some(format_iso(date));
-            sweep.cursor = Some(format_iso(
-                date.saturating_sub(took_s)
-                    .saturating_sub(1)
-                    .saturating_sub(margin),
-            ));
+            sweep.cursor = Some(format_iso(date.saturating_sub(took_s).saturating_sub(1).saturating_sub(margin)));
             self.until = Some(date);
         }
         // An empty list is 204, or 304 "not modified" with If-Modified-Since.
         if matches!(response.status, 204 | 304) {
-            return Ok(Answer {
-                rows: Vec::new(),
-                more: false,
-                next_token: None,
-            });
+            return Ok(Answer { rows: Vec::new(), more: false, next_token: None });
         }
         if response.status != 200 {
             return Err(error_from_response(&response));
         }
-        let listing = json::listing(&response.body, PER_REQUEST as usize)
-            .map_err(|e| unreadable(&response, "records list", e))?;
-        let info = listing
-            .info
-            .and_then(|i| serde_json::from_str::<Info>(i.get()).ok())
-            .unwrap_or_default();
+        let listing = json::listing(&response.body, PER_REQUEST as usize).map_err(|e| unreadable(&response, "records list", e))?;
+        let info = listing.info.and_then(|i| serde_json::from_str::<Info>(i.get()).ok()).unwrap_or_default();
         let mut rows = Vec::with_capacity(listing.data.len());
         for raw in &listing.data {
             let row = Row::new((*raw).to_owned());
             let (Some(t), Some(id)) = (row.time, row.id.clone()) else {
-                return Err(ZohoError::new(
-                    ErrorKind::Zoho,
-                    format!("Zoho's {} list has a record without a readable id or Modified_Time: the walk cannot place it", self.module),
-                )
-                .with_status(response.status));
+                return Err(
+                    ZohoError::new(ErrorKind::Zoho, format!("Zoho's {} list has a record without a readable id or Modified_Time: the walk cannot place it", self.module)).with_status(response.status)
+                );
             };
             rows.push((t, id, row));
         }
         let more = info.more_records == Some(true) && !rows.is_empty();
-        Ok(Answer {
-            rows,
-            more,
-            next_token: info.next_page_token,
-        })
+        Ok(Answer { rows, more, next_token: info.next_page_token })
     }
 
     /// Walks from `from`, delivering at most `limit` records; with `stop` (a page read again)
     /// the walk ends at the first record past `stop`'s second (the caller keeps the records
     /// behind `stop`).
-    fn walk(
-        &mut self,
-        sweep: &mut Sweep,
-        from: Position,
-        limit: usize,
-        stop: Option<&Position>,
-    ) -> Result<Walked> {
+    fn walk(&mut self, sweep: &mut Sweep, from: Position, limit: usize, stop: Option<&Position>) -> Result<Walked> {
         let mut pos = from;
         let mut rows = Vec::new();
         let stop_at = match stop {
             Some(stop) => match stop.at {
                 Some(at) => Some(at),
-                None => {
-                    return Ok(Walked {
-                        rows,
-                        end: pos,
-                        more: true,
-                    })
-                }
+                None => return Ok(Walked { rows, end: pos, more: true }),
             },
             None => None,
         };
         loop {
             if rows.len() >= limit || self.requests >= MAX_REQUESTS_PER_STEP {
-                return Ok(Walked {
-                    rows,
-                    end: pos,
-                    more: true,
-                });
+                return Ok(Walked { rows, end: pos, more: true });
             }
             let (address, header) = match &pos.crowded {
                 None => (Address::Page(1), pos.header()),
                 Some(c) => (next_address(c, self.module)?, c.header),
             };
             let answer = self.fetch(sweep, &address, header)?;
-            let learned = !pos.inclusive
-                && header.is_some_and(|h| answer.rows.iter().any(|(t, _, _)| *t == h));
+            let learned = !pos.inclusive && header.is_some_and(|h| answer.rows.iter().any(|(t, _, _)| *t == h));
             pos.inclusive |= learned;
             let Some(mut crowded) = pos.crowded.take() else {
                 // Page 1 of the list from the position's second.
@@ -325,64 +277,36 @@ impl Walker<'_, '_> {
                     passed |= before.is_none_or(|b| t > b);
                     if self.until.is_some_and(|u| t > u) {
                         // The sweep's bound: what follows is the next sweep's.
-                        return Ok(Walked {
-                            rows,
-                            end: pos,
-                            more: false,
-                        });
+                        return Ok(Walked { rows, end: pos, more: false });
                     }
                     if stop_at.is_some_and(|s| t > s) {
-                        return Ok(Walked {
-                            rows,
-                            end: pos,
-                            more: true,
-                        });
+                        return Ok(Walked { rows, end: pos, more: true });
                     }
                     if pos.behind(t, &id) {
                         continue;
                     }
                     if rows.len() >= limit {
-                        return Ok(Walked {
-                            rows,
-                            end: pos,
-                            more: true,
-                        });
+                        return Ok(Walked { rows, end: pos, more: true });
                     }
                     pos.advance(t, &id);
                     rows.push(row);
                 }
                 if !answer.more {
-                    return Ok(Walked {
-                        rows,
-                        end: pos,
-                        more: false,
-                    });
+                    return Ok(Walked { rows, end: pos, more: false });
                 }
                 if passed || learned {
                     // Page 1 again, from the new position (or with the header now known).
                     continue;
                 }
                 // Nothing past the second on page 1, and more follows: a crowded second.
-                pos.crowded = Some(Crowded {
-                    header,
-                    read: vec![address],
-                    next_token: answer.next_token,
-                    back: None,
-                });
+                pos.crowded = Some(Crowded { header, read: vec![address], next_token: answer.next_token, back: None });
                 continue;
             };
             let Some(second) = pos.at else {
-                return Err(ZohoError::new(
-                    ErrorKind::Internal,
-                    "a crowded walk without its second",
-                ));
+                return Err(ZohoError::new(ErrorKind::Internal, "a crowded walk without its second"));
             };
             if self.until.is_some_and(|u| second > u) {
-                return Ok(Walked {
-                    rows,
-                    end: pos,
-                    more: false,
-                });
+                return Ok(Walked { rows, end: pos, more: false });
             }
             let mut past = false;
             for (t, id, row) in answer.rows {
@@ -396,11 +320,7 @@ impl Walker<'_, '_> {
                 if rows.len() >= limit {
                     // The same page is read again by the next step; what it delivered is seen.
                     pos.crowded = Some(crowded);
-                    return Ok(Walked {
-                        rows,
-                        end: pos,
-                        more: true,
-                    });
+                    return Ok(Walked { rows, end: pos, more: true });
                 }
                 pos.advance(t, &id);
                 rows.push(row);
@@ -434,21 +354,14 @@ impl Walker<'_, '_> {
 /// token the last answer gave; backward over the pages read.
 fn next_address(crowded: &Crowded, module: &str) -> Result<Address> {
     if let Some(k) = crowded.back {
-        return crowded
-            .read
-            .get(k.saturating_sub(1))
-            .cloned()
-            .ok_or_else(|| ZohoError::new(ErrorKind::Internal, "a crowded walk past its pages"));
+        return crowded.read.get(k.saturating_sub(1)).cloned().ok_or_else(|| ZohoError::new(ErrorKind::Internal, "a crowded walk past its pages"));
     }
     match crowded.read.last() {
         None => Ok(Address::Page(1)),
         Some(Address::Page(p)) if p.saturating_add(1).saturating_mul(PER_REQUEST) <= DISCRETE_REACH => Ok(Address::Page(p.saturating_add(1))),
         Some(_) => match &crowded.next_token {
             Some(token) if token.len() <= MAX_TOKEN_LEN && token.bytes().all(|b| b.is_ascii_graphic()) && !token.is_empty() => Ok(Address::Token(token.clone())),
-            _ => Err(ZohoError::new(
-                ErrorKind::Zoho,
-                format!("Zoho's {module} list says more records follow past its 2,000-record page reach but gave no usable next_page_token"),
-            )),
+            _ => Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho's {module} list says more records follow past its 2,000-record page reach but gave no usable next_page_token"))),
         },
     }
 }
@@ -457,41 +370,16 @@ fn next_address(crowded: &Crowded, module: &str) -> Result<Address> {
 /// read (as the COQL walk does), reads a page read before again between its stored positions,
 /// and merges fields past the 50 a request takes. `fields` starts with id and Modified_Time.
 #[allow(clippy::too_many_arguments)]
-pub fn read(
-    client: &Client,
-    module: &str,
-    fields: &[String],
-    walk_scope: &str,
-    sweep: &mut Sweep,
-    page: u64,
-    per_page: u32,
-    fetched: &mut u64,
-) -> Result<Page> {
+pub fn read(client: &Client, module: &str, fields: &[String], walk_scope: &str, sweep: &mut Sweep, page: u64, per_page: u32, fetched: &mut u64) -> Result<Page> {
     let split = fields.len().min(FIELDS_PER_REQUEST);
     let (listed, extra) = fields.split_at(split);
-    let mut walker = Walker {
-        client,
-        module,
-        fields: listed.join(","),
-        until: sweep.until.as_deref().and_then(parse_iso),
-        requests: 0,
-    };
+    let mut walker = Walker { client, module, fields: listed.join(","), until: sweep.until.as_deref().and_then(parse_iso), requests: 0 };
     let sweep_id = sweep.sweep.clone();
-    let position = |n: u64| -> Result<Option<Position>> {
-        Ok(
-            load::<Position>(client, &page_key(walk_scope, &sweep_id, "start", n))?
-                .filter(Position::is_sound),
-        )
-    };
+    let position = |n: u64| -> Result<Option<Position>> { Ok(load::<Position>(client, &page_key(walk_scope, &sweep_id, "start", n))?.filter(Position::is_sound)) };
     let mut n = page.min(fetched.saturating_add(1)).max(1);
     loop {
-        let start = if n > 1 { position(n)? } else { None }
-            .unwrap_or_else(|| Position::start(sweep.since.as_deref()));
-        let known_end = if n <= *fetched {
-            position(n.saturating_add(1))?
-        } else {
-            None
-        };
+        let start = if n > 1 { position(n)? } else { None }.unwrap_or_else(|| Position::start(sweep.since.as_deref()));
+        let known_end = if n <= *fetched { position(n.saturating_add(1))? } else { None };
         let walked = match &known_end {
             Some(end) => {
                 // The records between the page's two positions that are still there.
@@ -502,11 +390,7 @@ pub fn read(
             }
             None => {
                 let walked = walker.walk(sweep, start, per_page as usize, None)?;
-                save(
-                    client,
-                    &page_key(walk_scope, &sweep_id, "start", n.saturating_add(1)),
-                    &walked.end,
-                )?;
+                save(client, &page_key(walk_scope, &sweep_id, "start", n.saturating_add(1)), &walked.end)?;
                 *fetched = n;
                 if !walked.more {
                     sweep.last_page = Some(n);
@@ -515,17 +399,8 @@ pub fn read(
             }
         };
         if n == page {
-            let rows = if extra.is_empty() || walked.rows.is_empty() {
-                walked.rows
-            } else {
-                complete(client, module, extra, walked.rows)?
-            };
-            return Ok(Page {
-                rows,
-                more: walked.more,
-                date: None,
-                took_s: 0,
-            });
+            let rows = if extra.is_empty() || walked.rows.is_empty() { walked.rows } else { complete(client, module, extra, walked.rows)? };
+            return Ok(Page { rows, more: walked.more, date: None, took_s: 0 });
         }
         if !walked.more {
             // The sweep ends before the asked page.
@@ -540,11 +415,7 @@ mod tests {
     use super::*;
 
     fn at(t: i64, seen: &[&str]) -> Position {
-        Position {
-            at: Some(t),
-            seen: seen.iter().map(|s| s.to_string()).collect(),
-            ..Position::default()
-        }
+        Position { at: Some(t), seen: seen.iter().map(|s| s.to_string()).collect(), ..Position::default() }
     }
 
     #[test]
@@ -554,22 +425,11 @@ mod tests {
         p.inclusive = true;
         assert_eq!(p.header(), Some(100));
         p.complete = true;
-        assert_eq!(
-            p.header(),
-            Some(101),
-            "inclusive and the second done: the next one"
-        );
+        assert_eq!(p.header(), Some(101), "inclusive and the second done: the next one");
         p.inclusive = false;
-        assert_eq!(
-            p.header(),
-            Some(100),
-            "exclusive reading of the done second: after it"
-        );
+        assert_eq!(p.header(), Some(100), "exclusive reading of the done second: after it");
         assert_eq!(Position::start(None).header(), None);
-        assert_eq!(
-            Position::start(Some("2024-01-01T00:00:10+00:00")).header(),
-            Some(1_704_067_209)
-        );
+        assert_eq!(Position::start(Some("2024-01-01T00:00:10+00:00")).header(), Some(1_704_067_209));
     }
 
     #[test]
@@ -578,60 +438,28 @@ mod tests {
         assert!(p.behind(99, "1") && p.behind(100, "7"));
         assert!(!p.behind(100, "8") && !p.behind(101, "7"));
         assert!(!Position::default().behind(i64::MIN, "1"));
-        let done = Position {
-            complete: true,
-            ..at(100, &[])
-        };
+        let done = Position { complete: true, ..at(100, &[]) };
         assert!(done.behind(100, "anything") && !done.behind(101, "x"));
     }
 
     #[test]
     fn a_stored_position_must_be_one_zoho_could_have_given() {
-        let crowded = |read: Vec<Address>, back: Option<usize>| Position {
-            crowded: Some(Crowded {
-                header: Some(1),
-                read,
-                next_token: None,
-                back,
-            }),
-            ..at(5, &[])
-        };
+        let crowded = |read: Vec<Address>, back: Option<usize>| Position { crowded: Some(Crowded { header: Some(1), read, next_token: None, back }), ..at(5, &[]) };
         assert!(crowded(vec![Address::Page(1), Address::Page(10)], Some(1)).is_sound());
-        assert!(
-            !crowded(vec![Address::Page(11)], None).is_sound(),
-            "page 11 of 200 is past the page reach"
-        );
+        assert!(!crowded(vec![Address::Page(11)], None).is_sound(), "page 11 of 200 is past the page reach");
         assert!(!crowded(vec![Address::Token("a b".into())], None).is_sound());
-        assert!(
-            !crowded(vec![Address::Page(1)], Some(1)).is_sound(),
-            "back past the pages read"
-        );
-        assert!(!Position {
-            at: None,
-            ..crowded(vec![], None)
-        }
-        .is_sound());
-        assert!(
-            !at(i64::MAX, &[]).is_sound() && !at(-1, &[]).is_sound(),
-            "a second outside 1970 to 9999"
-        );
+        assert!(!crowded(vec![Address::Page(1)], Some(1)).is_sound(), "back past the pages read");
+        assert!(!Position { at: None, ..crowded(vec![], None) }.is_sound());
+        assert!(!at(i64::MAX, &[]).is_sound() && !at(-1, &[]).is_sound(), "a second outside 1970 to 9999");
         assert!(at(MAX_SECOND, &["1"]).is_sound());
     }
 
     #[test]
     fn forward_by_page_then_by_token_and_back_over_the_same_pages() {
-        let mut c = Crowded {
-            header: Some(1),
-            read: vec![Address::Page(1)],
-            next_token: Some("t11".into()),
-            back: None,
-        };
+        let mut c = Crowded { header: Some(1), read: vec![Address::Page(1)], next_token: Some("t11".into()), back: None };
         assert_eq!(next_address(&c, "Notes").unwrap(), Address::Page(2));
         c.read = (1..=10).map(Address::Page).collect();
-        assert_eq!(
-            next_address(&c, "Notes").unwrap(),
-            Address::Token("t11".into())
-        );
+        assert_eq!(next_address(&c, "Notes").unwrap(), Address::Token("t11".into()));
         c.back = Some(10);
         assert_eq!(next_address(&c, "Notes").unwrap(), Address::Page(10));
         c.back = Some(1);

@@ -8,8 +8,8 @@ use super::plan::{self, Plan};
 use super::read_by::{self, ReadBy};
 use super::state::{boundary_key, load, load_key, page_key, plan_key, save, slice_scope, sweep_key, Boundary, Cursor, Sweep};
 use super::{
-    boundary, complete, cursor_key, deleted, forget_plan, normalize, now_s, open_sweep, records_walk, PlanInfo, SliceInfo, SweepInfo, SweepPage, SweepRequest, COQL_MAX_ROWS,
-    HOST_CLOCK_MARGIN_S, MAX_PAGES_WALKED, MAX_PER_PAGE, SWEEP_TTL_MS,
+    boundary, complete, cursor_key, deleted, forget_plan, normalize, now_s, open_sweep, records_walk, PlanInfo, SliceInfo, SweepInfo, SweepPage, SweepRequest, COQL_MAX_ROWS, HOST_CLOCK_MARGIN_S,
+    MAX_PAGES_WALKED, MAX_PER_PAGE, SWEEP_TTL_MS,
 };
 use crate::client::Client;
 use crate::crm::coql_fields::{self, MAX_SELECT_FIELDS};
@@ -75,9 +75,7 @@ impl Asked {
         }
         let read_by = read_by::read_by(&module)?;
         if read_by == ReadBy::Records && slices > 1 {
-            return Err(ZohoError::invalid_input(format!(
-                "slices {slices}: {module} is read through its records list (COQL cannot read it), one walk that cannot be sliced: pass slices 1 (or none)"
-            )));
+            return Err(ZohoError::invalid_input(format!("slices {slices}: {module} is read through its records list (COQL cannot read it), one walk that cannot be sliced: pass slices 1 (or none)")));
         }
         let since = input.since.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| normalize("since", s)).transpose()?;
         let anchor = input.anchor.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| normalize("anchor-date", s)).transpose()?;
@@ -165,14 +163,7 @@ impl Walk {
         if fresh {
             let since = asked.since.clone().or_else(|| cursor.and_then(|c| c.cursor.clone())).or_else(|| asked.anchor.clone());
             super::state::forget(client, scope, &sweep)?;
-            sweep = Sweep {
-                signature: asked.signature.clone(),
-                since,
-                opened_at_ms: now_ms(),
-                sweep: format!("{:x}", now_ms()),
-                include_deleted: asked.include_deleted,
-                ..Sweep::default()
-            };
+            sweep = Sweep { signature: asked.signature.clone(), since, opened_at_ms: now_ms(), sweep: format!("{:x}", now_ms()), include_deleted: asked.include_deleted, ..Sweep::default() };
         }
         Ok(Walk { scope: scope.clone(), sweep, range: plan::Range::default(), slice: None, fetched: 0 })
     }

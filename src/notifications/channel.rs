@@ -24,10 +24,7 @@ pub const OPERATIONS: [&str; 4] = ["create", "edit", "delete", "all"];
 /// API name and an operation, none twice.
 pub fn events(events: &[String]) -> Result<Vec<String>> {
     if events.is_empty() || events.len() > MAX_EVENTS {
-        return Err(ZohoError::invalid_input(format!(
-            "events lists {} events; give 1 to {MAX_EVENTS}, each Module.create, Module.edit, Module.delete or Module.all (e.g. Leads.all)",
-            events.len()
-        )));
+        return Err(ZohoError::invalid_input(format!("events lists {} events; give 1 to {MAX_EVENTS}, each Module.create, Module.edit, Module.delete or Module.all (e.g. Leads.all)", events.len())));
     }
     let mut checked: Vec<String> = Vec::with_capacity(events.len());
     for event in events {
@@ -36,9 +33,8 @@ pub fn events(events: &[String]) -> Result<Vec<String>> {
         let Some((module, operation)) = event.split_once('.') else {
             return Err(ZohoError::invalid_input(format!("event {shown:?} is not Module.operation: write e.g. Leads.create, Contacts.edit, Deals.delete or Accounts.all")));
         };
-        validate::module_name(module).map_err(|_| {
-            ZohoError::invalid_input(format!("event {shown:?} does not start with a module API name (letters, digits and underscores, at most 25, e.g. Leads)"))
-        })?;
+        validate::module_name(module)
+            .map_err(|_| ZohoError::invalid_input(format!("event {shown:?} does not start with a module API name (letters, digits and underscores, at most 25, e.g. Leads)")))?;
         if !OPERATIONS.contains(&operation) {
             return Err(ZohoError::invalid_input(format!("event {shown:?} names no operation Zoho watches: end it with .create, .edit, .delete or .all")));
         }
@@ -102,9 +98,7 @@ pub fn notify_url(url: &str) -> Result<&str> {
 
 /// 127.0.0.0/8, ::1 or localhost.
 fn is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.octets()[0] == 127)
-        || host.parse::<std::net::Ipv6Addr>().is_ok_and(|ip| ip.is_loopback())
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.octets()[0] == 127) || host.parse::<std::net::Ipv6Addr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A channel id: 1 to 19 digits that fit Zoho's long.
@@ -125,9 +119,7 @@ pub fn channel_id<'a>(id: &'a str, what: &str) -> Result<&'a str> {
 pub fn token(token: Option<&str>) -> Result<String> {
     match token.filter(|t| !t.is_empty()) {
         None => Ok(super::token::generate()),
-        Some(t) if t.chars().count() > MAX_TOKEN_CHARS => {
-            Err(ZohoError::invalid_input(format!("token is {} characters; Zoho keeps at most {MAX_TOKEN_CHARS}", t.chars().count())))
-        }
+        Some(t) if t.chars().count() > MAX_TOKEN_CHARS => Err(ZohoError::invalid_input(format!("token is {} characters; Zoho keeps at most {MAX_TOKEN_CHARS}", t.chars().count()))),
         Some(t) if t.chars().any(|c| c.is_control() || c.is_whitespace() || validate::is_invisible(c)) => {
             Err(ZohoError::invalid_input("token holds spaces, control or invisible characters; use printable characters (or leave it empty for a random one)"))
         }
@@ -139,9 +131,7 @@ pub fn token(token: Option<&str>) -> Result<String> {
 pub fn expiry_minutes(minutes: Option<u32>) -> Result<u32> {
     match minutes.unwrap_or(MAX_EXPIRY_MINUTES) {
         m @ 1..=MAX_EXPIRY_MINUTES => Ok(m),
-        m => Err(ZohoError::invalid_input(format!(
-            "expiry-minutes {m} is out of range: a channel lives 1 to {MAX_EXPIRY_MINUTES} minutes (one week, Zoho's most)"
-        ))),
+        m => Err(ZohoError::invalid_input(format!("expiry-minutes {m} is out of range: a channel lives 1 to {MAX_EXPIRY_MINUTES} minutes (one week, Zoho's most)"))),
     }
 }
 
@@ -174,9 +164,26 @@ mod tests {
         assert!(notify_url(&long).is_ok());
         assert!(notify_url(&format!("{long}p")).is_err());
         for bad in [
-            "http://example.com/x", "http://10.0.0.1/", "http://128.0.0.1/", "http://[::2]/", "http://localhost.evil.com/", "ftp://127.0.0.1/",
-            "https://user:pw@example.com/", "http://a@127.0.0.1/", "https://exa mple.com", "https://exämple.com", "https://", "example.com",
-            "https://:443/", "https://a:0/", "https://a:65536/", "https://a:x/", "https://[::1/", "https://[zz]/", "http://127.0.0.1.evil.com/", "",
+            "http://example.com/x",
+            "http://10.0.0.1/",
+            "http://128.0.0.1/",
+            "http://[::2]/",
+            "http://localhost.evil.com/",
+            "ftp://127.0.0.1/",
+            "https://user:pw@example.com/",
+            "http://a@127.0.0.1/",
+            "https://exa mple.com",
+            "https://exämple.com",
+            "https://",
+            "example.com",
+            "https://:443/",
+            "https://a:0/",
+            "https://a:65536/",
+            "https://a:x/",
+            "https://[::1/",
+            "https://[zz]/",
+            "http://127.0.0.1.evil.com/",
+            "",
         ] {
             assert!(notify_url(bad).is_err(), "{bad}");
         }

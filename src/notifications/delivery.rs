@@ -222,7 +222,10 @@ mod tests {
     fn a_genuine_delivery_is_read() {
         let d = read(&input(GENUINE, Some("TOKEN_FOR_VERIFICATION_OF_1000000068001"), Some("1000000068001"))).unwrap();
         assert_eq!((d.module.as_str(), d.operation.as_str(), d.ids.as_slice(), d.channel_id.as_str()), ("Leads", "update", &["3652397000001226003".to_string()][..], "1000000068001"));
-        assert_eq!(output(&d, None), r#"{"affected_fields":[{"3652397000001226003":["Phone"]}],"channel_id":"1000000068001","ids":["3652397000001226003"],"module":"Leads","operation":"update","server_time":"2019-05-22T06:17:57+00:00"}"#);
+        assert_eq!(
+            output(&d, None),
+            r#"{"affected_fields":[{"3652397000001226003":["Phone"]}],"channel_id":"1000000068001","ids":["3652397000001226003"],"module":"Leads","operation":"update","server_time":"2019-05-22T06:17:57+00:00"}"#
+        );
         assert!(output(&d, Some(&["{\"id\":\"1\"}".to_string()])).ends_with(r#""server_time":"2019-05-22T06:17:57+00:00","records":[{"id":"1"}]}"#));
         // Blank expected values are not given: nothing to compare.
         assert!(read(&input(GENUINE, Some(""), Some(""))).is_ok());

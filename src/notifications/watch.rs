@@ -79,8 +79,7 @@ fn outcomes(response: &Response, sent: usize) -> Result<Vec<Value>> {
         return Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho answered HTTP {} without a watch array: {:?}", response.status, response.body_start())).with_status(response.status));
     };
     if items.len() != sent {
-        return Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho answered {} outcomes for the {sent} channels sent; each channel's outcome is needed", items.len()))
-            .with_status(response.status));
+        return Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho answered {} outcomes for the {sent} channels sent; each channel's outcome is needed", items.len())).with_status(response.status));
     }
     Ok(items.clone())
 }
@@ -90,11 +89,8 @@ fn failed(response: &Response, item: &Value) -> Option<ZohoError> {
     if item.get("code").and_then(Value::as_str) == Some("SUCCESS") && item.get("status").and_then(Value::as_str) != Some("error") {
         return None;
     }
-    let mut error = if item.is_object() {
-        error_from_item(400, item)
-    } else {
-        ZohoError::new(ErrorKind::Zoho, format!("Zoho answered an outcome that is {}, not an object", json::kind_of(&item.to_string())))
-    };
+    let mut error =
+        if item.is_object() { error_from_item(400, item) } else { ZohoError::new(ErrorKind::Zoho, format!("Zoho answered an outcome that is {}, not an object", json::kind_of(&item.to_string()))) };
     error.status = Some(response.status);
     error.kind = match error.code.as_deref() {
         Some("NOT_SUBSCRIBED") => ErrorKind::NotFound,
@@ -172,11 +168,7 @@ fn read_channel(client: &Client, channel_id: &str) -> Result<Option<Restated>> {
     for entry in entries.iter().filter(|e| id_text(e.get("channel_id")).as_deref() == Some(channel_id)) {
         let url = entry.get("notify_url").and_then(Value::as_str).ok_or_else(|| odd("names no notify_url"))?;
         let named = entry.get("events").and_then(Value::as_array).ok_or_else(|| odd("names no events"))?;
-        let into = restated.get_or_insert_with(|| Restated {
-            notify_url: url.to_string(),
-            events: Vec::new(),
-            token: entry.get("token").and_then(Value::as_str).map(str::to_string),
-        });
+        let into = restated.get_or_insert_with(|| Restated { notify_url: url.to_string(), events: Vec::new(), token: entry.get("token").and_then(Value::as_str).map(str::to_string) });
         for event in named {
             let event = event.as_str().ok_or_else(|| odd("names an event that is not text"))?;
             if !into.events.iter().any(|e| e == event) {
@@ -217,12 +209,9 @@ pub fn renew(client: &Client, input: &RenewInput) -> Result<String> {
         (Some(notify_url), Some(events)) => Restated { notify_url, events, token: None },
         (url, events) => {
             let read = read_channel(client, channel_id)?.ok_or_else(|| {
-                ZohoError::new(
-                    ErrorKind::NotFound,
-                    format!("channel {channel_id} is not enabled at Zoho (never enabled, disabled, or expired): enable it again"),
-                )
-                .with_code("NOT_SUBSCRIBED")
-                .with_details(json!({ "channel_id": channel_id }))
+                ZohoError::new(ErrorKind::NotFound, format!("channel {channel_id} is not enabled at Zoho (never enabled, disabled, or expired): enable it again"))
+                    .with_code("NOT_SUBSCRIBED")
+                    .with_details(json!({ "channel_id": channel_id }))
             })?;
             Restated { notify_url: url.unwrap_or(read.notify_url), events: events.unwrap_or(read.events), token: read.token }
         }
@@ -313,12 +302,12 @@ pub fn list(client: &Client, input: &ListInput) -> Result<String> {
         }
         200 => {
             let response = metadata_sized(&response)?;
-            let text = std::str::from_utf8(&response.body)
-                .map_err(|_| ZohoError::new(ErrorKind::Zoho, "Zoho answered the channel listing with a body that is not UTF-8").with_status(200))?;
+            let text = std::str::from_utf8(&response.body).map_err(|_| ZohoError::new(ErrorKind::Zoho, "Zoho answered the channel listing with a body that is not UTF-8").with_status(200))?;
             let unreadable = |e: json::JsonError| ZohoError::new(ErrorKind::Zoho, format!("Zoho's channel listing could not be read ({e})")).with_status(200);
             let members = json::members(text, 64).map_err(unreadable)?;
             let member = |name: &str| members.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
-            let watch = member("watch").ok_or_else(|| ZohoError::new(ErrorKind::Zoho, format!("Zoho answered the channel listing without a watch array: {:?}", response.body_start())).with_status(200))?;
+            let watch =
+                member("watch").ok_or_else(|| ZohoError::new(ErrorKind::Zoho, format!("Zoho answered the channel listing without a watch array: {:?}", response.body_start())).with_status(200))?;
             let per_page = input.per_page.unwrap_or(MAX_LIST_PER_PAGE) as usize;
             let entries = json::items(watch.get().as_bytes(), per_page).map_err(unreadable)?;
             out.push_str(&json::array_text(&entries));

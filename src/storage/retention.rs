@@ -76,9 +76,9 @@ pub fn is_stale(storage: &dyn Storage, key: &str, now: u64, open_sweeps: &mut Ha
     let Some(parsed) = keys::parse(key) else { return Ok(false) };
     let read = |k: &str| storage.get(k);
     Ok(match parsed.family.retention() {
-        Retention::Window { window_ms, behind, grace_ms } => parsed.window.is_none_or(|w| {
-            w.saturating_add(behind) <= now / window_ms.max(1) || w.saturating_mul(window_ms).saturating_add(grace_ms) < now
-        }),
+        Retention::Window { window_ms, behind, grace_ms } => {
+            parsed.window.is_none_or(|w| w.saturating_add(behind) <= now / window_ms.max(1) || w.saturating_mul(window_ms).saturating_add(grace_ms) < now)
+        }
         Retention::Fresh { ttl_ms } => fresh_past(read(key)?, now, ttl_ms),
         Retention::TokenExpiry => match read(key)? {
             Some(bytes) => serde_json::from_slice::<Token>(&bytes).map_or(true, |t| t.expires_at_ms.saturating_add(HOUR_MS) < now),
@@ -118,9 +118,9 @@ fn fresh_past(bytes: Option<Vec<u8>>, now: u64, ttl_ms: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::keys::LEASE_WINDOW_MS;
     use crate::storage::memory::Memory;
     use crate::storage::Storage;
-    use crate::storage::keys::LEASE_WINDOW_MS;
     use serde_json::json;
 
     const MINUTE_MS: u64 = 60_000;
@@ -182,10 +182,19 @@ mod tests {
         for key in live.iter().chain(stale.iter()) {
             m.set(key, b"18446744073709551615").unwrap();
         }
-        for (key, at) in [("limits/credit-table", now - DAY_MS + 1), ("limits/credits-remaining", now - HOUR_MS + 1), ("limits/books/10234695/blocked", now - 1000), ("limits/books/-/blocked", now - DAY_MS)] {
+        for (key, at) in
+            [("limits/credit-table", now - DAY_MS + 1), ("limits/credits-remaining", now - HOUR_MS + 1), ("limits/books/10234695/blocked", now - 1000), ("limits/books/-/blocked", now - DAY_MS)]
+        {
             set(&m, key, json!({ "stored_at_ms": at, "value": {} }));
         }
-        for (key, at) in [("limits/org-license", now - 1000), ("crm/fields/Leads", now - 1000), ("crm/field-metadata/Leads", now - HOUR_MS + 1), ("crm/page-tokens/Leads/00ff", now), ("crm/fields/Deals", now - HOUR_MS), ("crm/field-metadata/Deals", now - HOUR_MS)] {
+        for (key, at) in [
+            ("limits/org-license", now - 1000),
+            ("crm/fields/Leads", now - 1000),
+            ("crm/field-metadata/Leads", now - HOUR_MS + 1),
+            ("crm/page-tokens/Leads/00ff", now),
+            ("crm/fields/Deals", now - HOUR_MS),
+            ("crm/field-metadata/Deals", now - HOUR_MS),
+        ] {
             set(&m, key, json!({ "stored_at_ms": at, "value": [] }));
         }
         // No stored time: stale.

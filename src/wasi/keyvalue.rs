@@ -1,9 +1,9 @@
 //! `Storage` over wasi:keyvalue. Bucket "" is the connection's namespace: the host decides
 //! whose it is, so one tenant never sees another's keys.
 
-use crate::wit::wasi::keyvalue::{atomics, store};
 use crate::error::{ErrorKind, Result, ZohoError};
 use crate::storage::{KeyPage, Storage};
+use crate::wit::wasi::keyvalue::{atomics, store};
 
 pub struct KeyValue {
     bucket: store::Bucket,

@@ -4,14 +4,14 @@
 mod keyvalue;
 mod transport;
 
+use crate::auth::Grant;
 use crate::client::Client;
 use crate::crm::{attachments, convert, coql, deleted, modules, notes, records, related, search, tags, upsert};
 use crate::error::ZohoError;
 use crate::limits::Throttle;
 use crate::redact::{self, Redactor};
-use crate::wit::{books as wit_books, crm, incremental as wit_incremental, notifications as wit_notifications, sync as wit_sync, types as wit};
-use crate::auth::Grant;
 use crate::storage::{self, memory::StepOnly, Storage};
+use crate::wit::{books as wit_books, crm, incremental as wit_incremental, notifications as wit_notifications, sync as wit_sync, types as wit};
 use crate::{books, incremental, notifications, raw, sync};
 use serde_json::Value;
 
@@ -21,12 +21,7 @@ crate::wit::export!(Component with_types_in crate::wit);
 
 /// Runs one action with a client for this connection; every failure leaves as a `zoho-error`
 /// with the connection's secrets removed from its text.
-fn run_with<T>(
-    key: &'static str,
-    connection: wit::Connection,
-    options: Option<wit::CallOptions>,
-    action: impl FnOnce(&Client) -> crate::error::Result<T>,
-) -> Result<T, wit::ZohoError> {
+fn run_with<T>(key: &'static str, connection: wit::Connection, options: Option<wit::CallOptions>, action: impl FnOnce(&Client) -> crate::error::Result<T>) -> Result<T, wit::ZohoError> {
     run_limited(key, connection, options, None, None, action)
 }
 
@@ -82,13 +77,7 @@ fn leaving(e: ZohoError) -> wit::ZohoError {
 
 /// Sets a step up (redactor, storage, client) and runs `body` with its client.
 #[inline(never)]
-fn open_step(
-    connection: wit::Connection,
-    options: Option<wit::CallOptions>,
-    keeps: Option<&'static str>,
-    throttle: Option<Throttle>,
-    body: &mut dyn FnMut(&Client),
-) -> Result<(), wit::ZohoError> {
+fn open_step(connection: wit::Connection, options: Option<wit::CallOptions>, keeps: Option<&'static str>, throttle: Option<Throttle>, body: &mut dyn FnMut(&Client)) -> Result<(), wit::ZohoError> {
     // The step's redactor starts with the connection's secrets; tokens issued are added as they
     // come.
     redact::install(Redactor::new(connection.secrets()));
@@ -125,22 +114,12 @@ fn warn_step_memory(connection: &wit::Connection) {
 
 /// `run_with` for the actions that compose their JSON text themselves (records passed
 /// through as Zoho's text, never as a tree).
-fn run_text(
-    key: &'static str,
-    connection: wit::Connection,
-    options: Option<wit::CallOptions>,
-    action: impl FnOnce(&Client) -> crate::error::Result<String>,
-) -> Result<String, wit::ZohoError> {
+fn run_text(key: &'static str, connection: wit::Connection, options: Option<wit::CallOptions>, action: impl FnOnce(&Client) -> crate::error::Result<String>) -> Result<String, wit::ZohoError> {
     run_with(key, connection, options, action).map(output_text)
 }
 
 /// `run_with` for the actions whose Ok value is JSON text.
-fn run(
-    key: &'static str,
-    connection: wit::Connection,
-    options: Option<wit::CallOptions>,
-    action: impl FnOnce(&Client) -> crate::error::Result<Value>,
-) -> Result<String, wit::ZohoError> {
+fn run(key: &'static str, connection: wit::Connection, options: Option<wit::CallOptions>, action: impl FnOnce(&Client) -> crate::error::Result<Value>) -> Result<String, wit::ZohoError> {
     run_with(key, connection, options, action).map(output)
 }
 

@@ -7,9 +7,7 @@ use crate::http::{Method, Request, Response, Transport};
 use std::time::Duration;
 use waki::bindings::wasi::clocks::monotonic_clock;
 use waki::bindings::wasi::http::outgoing_handler;
-use waki::bindings::wasi::http::types::{
-    ErrorCode, Fields, IncomingBody, Method as WasiMethod, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
-};
+use waki::bindings::wasi::http::types::{ErrorCode, Fields, IncomingBody, Method as WasiMethod, OutgoingBody, OutgoingRequest, RequestOptions, Scheme};
 use waki::bindings::wasi::io::poll;
 use waki::bindings::wasi::io::streams::StreamError;
 
@@ -50,9 +48,7 @@ fn timeout_error(request: &Request) -> ZohoError {
 fn error_code(code: ErrorCode, request: &Request) -> ZohoError {
     match code {
         ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout | ErrorCode::HttpResponseTimeout => timeout_error(request),
-        ErrorCode::HttpRequestDenied => ZohoError::transport(
-            "the host refused this request: its destination is not one of the connection's allowed Zoho hosts",
-        ),
+        ErrorCode::HttpRequestDenied => ZohoError::transport("the host refused this request: its destination is not one of the connection's allowed Zoho hosts"),
         other => ZohoError::transport(format!("HTTP exchange failed: {other:?}")),
     }
 }
@@ -69,8 +65,7 @@ impl Transport for WasiHttp {
         let internal = |what: &str| ZohoError::new(ErrorKind::Internal, format!("cannot build the HTTP request: {what}"));
         let deadline = monotonic_clock::now().saturating_add(request.timeout.as_nanos() as u64);
         let url = split_url(&request.url)?;
-        let mut headers: Vec<(String, Vec<u8>)> =
-            request.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.as_bytes().to_vec())).collect();
+        let mut headers: Vec<(String, Vec<u8>)> = request.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.as_bytes().to_vec())).collect();
         // A known length, not chunked encoding: Zoho's front ends and proxies expect it, and a
         // DELETE without a body must say so.
         if request.method != Method::Get {
@@ -104,9 +99,7 @@ impl Transport for WasiHttp {
             let stream = body.write().map_err(|()| internal("body stream"))?;
             let parts = request.body.as_ref().map(|b| b.parts.as_slice()).unwrap_or_default();
             for chunk in parts.iter().flat_map(|part| part.chunks(WRITE_CHUNK)) {
-                stream
-                    .blocking_write_and_flush(chunk)
-                    .map_err(|e| ZohoError::transport(format!("sending the request body failed: {e:?}")))?;
+                stream.blocking_write_and_flush(chunk).map_err(|e| ZohoError::transport(format!("sending the request body failed: {e:?}")))?;
             }
         }
         OutgoingBody::finish(body, None).map_err(|e| error_code(e, request))?;
@@ -120,12 +113,7 @@ impl Transport for WasiHttp {
             Some(Err(())) | None => return Err(ZohoError::transport("the HTTP response was not delivered")),
         };
         let status = incoming.status();
-        let headers: Vec<(String, String)> = incoming
-            .headers()
-            .entries()
-            .into_iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), String::from_utf8_lossy(&v).into_owned()))
-            .collect();
+        let headers: Vec<(String, String)> = incoming.headers().entries().into_iter().map(|(k, v)| (k.to_ascii_lowercase(), String::from_utf8_lossy(&v).into_owned())).collect();
         let announced = headers_len(&headers);
         if announced.is_some_and(|n| n > MAX_RESPONSE_BYTES) {
             return Err(too_large());
@@ -168,9 +156,7 @@ fn read_body(body: &IncomingBody, deadline: u64, request: &Request, announced: O
                 bytes.extend_from_slice(&chunk)
             }
             Err(StreamError::Closed) => return Ok(bytes),
-            Err(StreamError::LastOperationFailed(e)) => {
-                return Err(ZohoError::transport(format!("the response body broke off: {}", e.to_debug_string())))
-            }
+            Err(StreamError::LastOperationFailed(e)) => return Err(ZohoError::transport(format!("the response body broke off: {}", e.to_debug_string()))),
         }
     }
 }

@@ -54,13 +54,7 @@ fn assert_hidden(seen: &str, secret: &str) {
 }
 
 fn header<'a>(result: &'a Value, name: &str) -> Vec<&'a str> {
-    result["headers"]
-        .as_array()
-        .expect("headers")
-        .iter()
-        .filter(|h| h[0].as_str() == Some(name))
-        .map(|h| h[1].as_str().expect("header value"))
-        .collect()
+    result["headers"].as_array().expect("headers").iter().filter(|h| h[0].as_str() == Some(name)).map(|h| h[1].as_str().expect("header value")).collect()
 }
 
 /// A raw-request answer echoing `Authorization` in `x-echo` and `set-cookie` showed
@@ -75,12 +69,8 @@ async fn echoed_authorization_in_raw_response_headers_is_redacted() {
     let granted = h.sandbox.issued_tokens().into_iter().find(|t| *t != h.token).expect("a token was granted");
     for (connection, token) in [(h.connection.clone(), h.token.clone()), (connection, granted)] {
         h.sandbox.clear_requests();
-        h.sandbox.inject(
-            Fault::status(1, 200, r#"{"ok":true}"#)
-                .on_path("/crm/")
-                .header("x-echo", &format!("Zoho-oauthtoken {token}"))
-                .header("set-cookie", &format!("zat={token}; Path=/; HttpOnly")),
-        );
+        h.sandbox
+            .inject(Fault::status(1, 200, r#"{"ok":true}"#).on_path("/crm/").header("x-echo", &format!("Zoho-oauthtoken {token}")).header("set-cookie", &format!("zat={token}; Path=/; HttpOnly")));
         let outcome = h.run_as(&connection, "crm-raw-request", json!({ "url": format!("Leads/{LEAD}") }), Some(json!({ "debug": true }))).await;
         let result = ok_of(&outcome);
         assert_eq!(header(result, "x-echo"), ["Zoho-oauthtoken [redacted]"]);
@@ -202,11 +192,7 @@ async fn a_wrong_secret_never_gets_the_right_secrets_token() {
     assert_eq!((sent.method.as_str(), sent.path.as_str()), ("POST", "/oauth/v2/token"));
     assert_eq!(
         String::from_utf8_lossy(&sent.body),
-        format!(
-            "grant_type=refresh_token&client_id={}&client_secret=not-the-client-secret&refresh_token={}",
-            zoho_sandbox::CLIENT_ID,
-            zoho_sandbox::REFRESH_TOKEN
-        )
+        format!("grant_type=refresh_token&client_id={}&client_secret=not-the-client-secret&refresh_token={}", zoho_sandbox::CLIENT_ID, zoho_sandbox::REFRESH_TOKEN)
     );
 }
 
@@ -272,20 +258,13 @@ async fn control_characters_in_header_values_are_invalid_input() {
 async fn huge_retry_after_is_rate_limited_with_saturated_retry_after_ms() {
     let limited = r#"{"code":"TOO_MANY_REQUESTS","details":{},"message":"slow down","status":"error"}"#;
     for seconds in ["18446744073709551615", "18446744073709552", "99999999999999999999999"] {
-        for (key, input) in [
-            ("crm-raw-request", json!({ "url": format!("Leads/{LEAD}") })),
-            ("crm-get-record", json!({ "record-type": "Leads", "record-id": LEAD })),
-        ] {
+        for (key, input) in [("crm-raw-request", json!({ "url": format!("Leads/{LEAD}") })), ("crm-get-record", json!({ "record-type": "Leads", "record-id": LEAD }))] {
             let h = Harness::new().await;
             h.sandbox.inject(Fault::status(1, 429, limited).on_path("/crm/"));
             h.sandbox.inject(Fault::status(1, 429, limited).on_path("/crm/").header("retry-after", seconds));
             let outcome = h.run_with(key, input, Some(json!({ "max-retries": 3, "retry-delay-ms": 1 }))).await;
             let error = error_of(&outcome);
-            assert_eq!(
-                (error["kind"].as_str(), error["status"].as_u64(), error["retry-after-ms"].as_u64()),
-                (Some("rate-limited"), Some(429), Some(u64::MAX)),
-                "{key} Retry-After {seconds}: {error}"
-            );
+            assert_eq!((error["kind"].as_str(), error["status"].as_u64(), error["retry-after-ms"].as_u64()), (Some("rate-limited"), Some(429), Some(u64::MAX)), "{key} Retry-After {seconds}: {error}");
             assert_eq!(h.requests().len(), 2, "{key} Retry-After {seconds}");
         }
     }
@@ -311,12 +290,7 @@ async fn a_huge_token_lifetime_is_clamped_not_wrapped() {
         }
         assert_eq!(h.token_requests().len(), 1, "lifetime {lifetime}: one grant for three steps");
         let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as u64;
-        let expiries: Vec<u64> = h
-            .stored_keys()
-            .into_iter()
-            .filter(|k| k.starts_with("auth/token/"))
-            .filter_map(|k| h.stored(&k)?["expires_at_ms"].as_u64())
-            .collect();
+        let expiries: Vec<u64> = h.stored_keys().into_iter().filter(|k| k.starts_with("auth/token/")).filter_map(|k| h.stored(&k)?["expires_at_ms"].as_u64()).collect();
         assert!(expiries.iter().all(|e| *e <= now_ms + 86_400_000), "kept at most a day: {expiries:?}");
     }
 }

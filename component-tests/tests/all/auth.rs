@@ -13,11 +13,7 @@ fn get_lead() -> Value {
 
 /// The token the API requests carried, checked to be one the sandbox issued.
 fn api_tokens(h: &Harness) -> Vec<String> {
-    h.requests()
-        .iter()
-        .filter(|r| r.path.starts_with("/crm/"))
-        .map(|r| r.header("authorization").and_then(|a| a.strip_prefix("Zoho-oauthtoken ")).expect("auth header").to_string())
-        .collect()
+    h.requests().iter().filter(|r| r.path.starts_with("/crm/")).map(|r| r.header("authorization").and_then(|a| a.strip_prefix("Zoho-oauthtoken ")).expect("auth header").to_string()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -36,10 +32,7 @@ async fn refresh_grant_fetches_one_token_for_many_steps_and_across_host_restarts
     assert_eq!(request.header("authorization"), None);
     assert_eq!(
         String::from_utf8_lossy(&request.body),
-        format!(
-            "grant_type=refresh_token&client_id={}&client_secret={}&refresh_token={}",
-            zoho_sandbox::CLIENT_ID, zoho_sandbox::CLIENT_SECRET, zoho_sandbox::REFRESH_TOKEN
-        )
+        format!("grant_type=refresh_token&client_id={}&client_secret={}&refresh_token={}", zoho_sandbox::CLIENT_ID, zoho_sandbox::CLIENT_SECRET, zoho_sandbox::REFRESH_TOKEN)
     );
     let tokens = api_tokens(&h);
     assert_eq!(tokens.len(), 5);
@@ -47,10 +40,7 @@ async fn refresh_grant_fetches_one_token_for_many_steps_and_across_host_restarts
 
     // A restarted host (a new runtime on the same data directory) reuses the cached token.
     let restarted = new_runtime();
-    let outcome = restarted
-        .run(&ActionRef::from_key("crm-get-record").expect("key"), &connection, &get_lead(), None, Some(&h.namespace))
-        .await
-        .expect("runs");
+    let outcome = restarted.run(&ActionRef::from_key("crm-get-record").expect("key"), &connection, &get_lead(), None, Some(&h.namespace)).await.expect("runs");
     ok_of(&outcome);
     assert_eq!(h.token_requests().len(), 1);
     assert_eq!(api_tokens(&h).last(), Some(&tokens[0]));
@@ -67,7 +57,9 @@ async fn self_client_uses_the_client_credentials_grant() {
         String::from_utf8_lossy(&token_requests[0].body),
         format!(
             "grant_type=client_credentials&client_id={}&client_secret={}&scope=ZohoCRM.modules.ALL%2CZohoCRM.settings.ALL&soid=ZohoCRM.{}",
-            zoho_sandbox::CLIENT_ID, zoho_sandbox::CLIENT_SECRET, zoho_sandbox::ORG_ID
+            zoho_sandbox::CLIENT_ID,
+            zoho_sandbox::CLIENT_SECRET,
+            zoho_sandbox::ORG_ID
         )
     );
 }
@@ -115,10 +107,7 @@ async fn invalid_token_refreshes_once_and_retries_once() {
     let invalid = r#"{"code":"INVALID_TOKEN","details":{},"message":"invalid oauth token","status":"error"}"#;
     h.sandbox.inject(Fault::status(2, 401, invalid).on_path("/crm/"));
     let outcome = h.run_as(&connection, "crm-get-record", get_lead(), None).await;
-    assert_eq!(
-        error_of(&outcome),
-        &json!({ "kind": "unauthorized", "status": 401, "code": "INVALID_TOKEN", "message": "invalid oauth token", "details": {}, "retry-after-ms": null })
-    );
+    assert_eq!(error_of(&outcome), &json!({ "kind": "unauthorized", "status": 401, "code": "INVALID_TOKEN", "message": "invalid oauth token", "details": {}, "retry-after-ms": null }));
     assert_eq!(h.token_requests().len(), 1);
     assert_eq!(h.requests().len(), 3);
 }
@@ -161,15 +150,10 @@ async fn token_endpoint_failures_are_unauthorized_with_a_hint() {
     h.sandbox.inject(Fault::status(1, 400, throttled).on_path("/oauth/"));
     let error = error_of(&h.run_as(&h.refresh_connection(), "crm-get-record", get_lead(), None).await).clone();
     // Zoho refuses the rest of a 10-minute window: the step waits out a whole window.
-    assert_eq!(
-        (error["kind"].as_str(), error["status"].as_u64(), error["code"].as_str(), error["retry-after-ms"].as_u64()),
-        (Some("rate-limited"), Some(400), Some("Access Denied"), Some(600_000))
-    );
+    assert_eq!((error["kind"].as_str(), error["status"].as_u64(), error["code"].as_str(), error["retry-after-ms"].as_u64()), (Some("rate-limited"), Some(400), Some("Access Denied"), Some(600_000)));
     // The same refusal on a 200 (as Zoho's other token errors come), and localized: still the throttle.
-    for (status, body) in [
-        (200, throttled.to_string()),
-        (400, r#"{"error_description":"您已连续提出过多请求，请稍后再试。 too many requests","error":"拒绝访问","status":"failure"}"#.to_string()),
-    ] {
+    for (status, body) in [(200, throttled.to_string()), (400, r#"{"error_description":"您已连续提出过多请求，请稍后再试。 too many requests","error":"拒绝访问","status":"failure"}"#.to_string())]
+    {
         h.sandbox.inject(Fault::status(1, status, &body).on_path("/oauth/"));
         let error = error_of(&h.run_as(&h.refresh_connection(), "crm-get-record", get_lead(), None).await).clone();
         assert_eq!((error["kind"].as_str(), error["retry-after-ms"].as_u64()), (Some("rate-limited"), Some(600_000)), "{body}");

@@ -1,7 +1,7 @@
 //! Zoho Books actions end to end: the envelope, nested resources, organization discovery and
 //! caching, paging, search, error mapping and Raw Request.
 
-use component_tests::{assert_request, error_of, ok_of, Fault, Harness, books_org, with_books_org};
+use component_tests::{assert_request, books_org, error_of, ok_of, with_books_org, Fault, Harness};
 use serde_json::{json, Value};
 use zoho_sandbox::BOOKS_ORG_ID;
 
@@ -25,10 +25,8 @@ async fn organization_is_discovered_once_and_cached() {
 #[tokio::test(flavor = "multi_thread")]
 async fn several_organizations_without_a_default_is_a_clear_error() {
     let h = Harness::new().await;
-    h.sandbox.set_books_organizations(vec![
-        json!({ "organization_id": "111", "name": "North", "is_default_org": false }),
-        json!({ "organization_id": "222", "name": "South", "is_default_org": false }),
-    ]);
+    h.sandbox
+        .set_books_organizations(vec![json!({ "organization_id": "111", "name": "North", "is_default_org": false }), json!({ "organization_id": "222", "name": "South", "is_default_org": false })]);
     let outcome = h.run("books-get-records", json!({ "record-type": "contacts" })).await;
     let error = error_of(&outcome);
     assert_eq!(error["kind"], "invalid-input");
@@ -41,7 +39,12 @@ async fn create_get_update_remove_a_contact() {
     let h = Harness::new().await;
     let connection = with_books_org(&h);
     let outcome = h
-        .run_as(&connection, "books-create-record", json!({ "record-type": "contacts", "values": { "contact_name": "Zylker", "email": "ap@zylker.com" }, "dynamic-fields": { "email": "ignored@x.com", "currency_code": "USD" } }), None)
+        .run_as(
+            &connection,
+            "books-create-record",
+            json!({ "record-type": "contacts", "values": { "contact_name": "Zylker", "email": "ap@zylker.com" }, "dynamic-fields": { "email": "ignored@x.com", "currency_code": "USD" } }),
+            None,
+        )
         .await;
     let created = ok_of(&outcome).clone();
     let id = created["contact_id"].as_str().expect("id").to_string();
@@ -64,10 +67,7 @@ async fn create_get_update_remove_a_contact() {
     assert_request(&h.only_request(), &h.token, "DELETE", &format!("/books/v3/contacts/{id}"), &[books_org()], None);
 
     let outcome = h.run_as(&connection, "books-get-record", json!({ "record-type": "contacts", "record-id": id }), None).await;
-    assert_eq!(
-        error_of(&outcome),
-        &json!({ "kind": "not-found", "status": 404, "code": "1002", "message": "Contact does not exist.", "details": null, "retry-after-ms": null })
-    );
+    assert_eq!(error_of(&outcome), &json!({ "kind": "not-found", "status": 404, "code": "1002", "message": "Contact does not exist.", "details": null, "retry-after-ms": null }));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -88,17 +88,11 @@ async fn lists_page_across_pages_and_search() {
     assert_request(&requests[2], &h.token, "GET", "/books/v3/contacts", &[books_org(), ("page", "3"), ("per_page", "200")], None);
 
     h.sandbox.clear_requests();
-    let outcome = h.run_as(&connection, "books-get-records", json!({ "record-type": "contacts", "search-fields": { "status": "inactive", "contact_name_contains": "customer 1" }, "per-page": 5 }), None).await;
+    let outcome =
+        h.run_as(&connection, "books-get-records", json!({ "record-type": "contacts", "search-fields": { "status": "inactive", "contact_name_contains": "customer 1" }, "per-page": 5 }), None).await;
     let found: Vec<&str> = ok_of(&outcome)["contacts"].as_array().expect("contacts").iter().map(|c| c["contact_name"].as_str().expect("name")).collect();
     assert_eq!(found, vec!["Customer 100", "Customer 110", "Customer 120", "Customer 130", "Customer 140"]);
-    assert_request(
-        &h.only_request(),
-        &h.token,
-        "GET",
-        "/books/v3/contacts",
-        &[books_org(), ("page", "1"), ("per_page", "5"), ("contact_name_contains", "customer 1"), ("status", "inactive")],
-        None,
-    );
+    assert_request(&h.only_request(), &h.token, "GET", "/books/v3/contacts", &[books_org(), ("page", "1"), ("per_page", "5"), ("contact_name_contains", "customer 1"), ("status", "inactive")], None);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -106,7 +100,14 @@ async fn nested_resources_use_the_parent_path_and_their_own_keys() {
     let h = Harness::new().await;
     let connection = with_books_org(&h);
     let invoice = "460000010000001";
-    let outcome = h.run_as(&connection, "books-create-record", json!({ "record-type": "comments", "parent-record-type": "invoices", "parent-record-id": invoice, "values": { "description": "Paid by wire" } }), None).await;
+    let outcome = h
+        .run_as(
+            &connection,
+            "books-create-record",
+            json!({ "record-type": "comments", "parent-record-type": "invoices", "parent-record-id": invoice, "values": { "description": "Paid by wire" } }),
+            None,
+        )
+        .await;
     assert_eq!(ok_of(&outcome)["description"], "Paid by wire");
     assert_request(&h.only_request(), &h.token, "POST", &format!("/books/v3/invoices/{invoice}/comments"), &[books_org()], Some(json!({ "description": "Paid by wire" })));
 
@@ -116,7 +117,10 @@ async fn nested_resources_use_the_parent_path_and_their_own_keys() {
 
     // Contact comments come back under contact_comments.
     let contact = "460000000000002";
-    ok_of(&h.run_as(&connection, "books-create-record", json!({ "record-type": "comments", "parent-record-type": "contacts", "parent-record-id": contact, "values": { "description": "VIP" } }), None).await);
+    ok_of(
+        &h.run_as(&connection, "books-create-record", json!({ "record-type": "comments", "parent-record-type": "contacts", "parent-record-id": contact, "values": { "description": "VIP" } }), None)
+            .await,
+    );
     let outcome = h.run_as(&connection, "books-get-records", json!({ "record-type": "comments", "parent-record-type": "contacts", "parent-record-id": contact }), None).await;
     assert_eq!(ok_of(&outcome)["contact_comments"][0]["description"], "VIP");
 

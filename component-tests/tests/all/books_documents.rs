@@ -1,10 +1,10 @@
 //! Zoho Books record actions (`POST /{type}/{id}/{action}`) and documents
 //! (`GET /{type}/{id}?accept=pdf|html`) end to end.
 
-use component_tests::{assert_request, error_of, ok_of, Fault, Harness, file_of, books_org, with_books_org};
+use component_tests::{assert_request, books_org, error_of, file_of, ok_of, with_books_org, Fault, Harness};
 use serde_json::{json, Value};
-use zoho_sandbox::hostile::Hostile;
 use zoho_sandbox::books_pdf;
+use zoho_sandbox::hostile::Hostile;
 
 const INVOICE: &str = "460000010000001";
 

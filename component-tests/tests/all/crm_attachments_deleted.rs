@@ -1,7 +1,7 @@
 //! List Attachments, Download Attachment and Get Deleted Records end to end: exact requests,
 //! exact results, Zoho's errors, the 32 MiB answer cap, hostile answers.
 
-use component_tests::{assert_request, error_of, ok_of, Fault, Harness, file_of};
+use component_tests::{assert_request, error_of, file_of, ok_of, Fault, Harness};
 use serde_json::{json, Value};
 use zoho_sandbox::Clock;
 
@@ -192,11 +192,8 @@ async fn deleted_records_by_type_with_zohos_entries() {
     assert_request(&h.only_request(), &h.token, "GET", "/crm/v8/Deals/deleted", &[("type", "all"), ("page", "1"), ("per_page", "200")], None);
     // Zoho documents no order for the feed: the entries come in the sandbox's (stable, neither
     // time nor id) order, passed through as Zoho sent them.
-    let mut entries = vec![
-        deleted_entry(&deals[2].0, &now_at, names[2], "recycle"),
-        deleted_entry(&deals[1].0, &now_at, names[1], "recycle"),
-        deleted_entry(&deals[0].0, &old_at, names[0], "permanent"),
-    ];
+    let mut entries =
+        vec![deleted_entry(&deals[2].0, &now_at, names[2], "recycle"), deleted_entry(&deals[1].0, &now_at, names[1], "recycle"), deleted_entry(&deals[0].0, &old_at, names[0], "permanent")];
     entries.sort_by_key(|e| zoho_sandbox::deleted_feed_position(e["id"].as_str().expect("id")));
     assert_eq!(ok_of(&outcome), &json!({ "data": entries, "info": { "per_page": 200, "count": 3, "page": 1, "more_records": false } }));
     h.sandbox.clear_requests();

@@ -120,10 +120,7 @@ async fn raw_request_sends_every_input_and_returns_the_answer_as_data() {
     let request = h.only_request();
     assert_eq!(request.method, "GET");
     assert_eq!(request.path, "/crm/v8/Leads");
-    assert_eq!(
-        request.query,
-        vec![("fields".into(), "Last_Name".into()), ("approved".into(), "both".into()), ("ids".into(), LEAD.into()), ("ids".into(), "42".into())]
-    );
+    assert_eq!(request.query, vec![("fields".into(), "Last_Name".into()), ("approved".into(), "both".into()), ("ids".into(), LEAD.into()), ("ids".into(), "42".into())]);
     assert_eq!(request.header("x-trace"), Some("abc"));
     assert_eq!(request.header("authorization"), Some(format!("Zoho-oauthtoken {}", h.token).as_str()));
     let result = ok_of(&outcome);

@@ -91,7 +91,9 @@ fn deals_description() -> Value {
     let mut id = nullable(json!({ "type": "string", "pattern": "^-?[0-9]{1,19}$" }), "id");
     id["readOnly"] = json!(true);
     let mut stage = nullable(json!({ "type": "string", "enum": STAGES }), "Stage");
-    if let Some(e) = stage["enum"].as_array_mut() { e.push(Value::Null) }
+    if let Some(e) = stage["enum"].as_array_mut() {
+        e.push(Value::Null)
+    }
     let read_only = |mut s: Value| {
         s["readOnly"] = json!(true);
         s
@@ -217,7 +219,10 @@ async fn describe_module_answers_the_fields_and_a_json_schema_then_serves_both_f
     // The cache: a second describe and an all-fields listing send no metadata request.
     let stored = h.stored("crm/field-metadata/Deals").expect("cached");
     assert_eq!(stored["value"], description["fields"]);
-    assert_eq!(h.stored("crm/fields/Deals").expect("names cached")["value"], json!(["id", "Deal_Name", "Stage", "Amount", "Closing_Date", "Account_Name", "Contact_Name", "Probability", "Owner", "Created_By", "Modified_By", "Created_Time", "Modified_Time"]));
+    assert_eq!(
+        h.stored("crm/fields/Deals").expect("names cached")["value"],
+        json!(["id", "Deal_Name", "Stage", "Amount", "Closing_Date", "Account_Name", "Contact_Name", "Probability", "Owner", "Created_By", "Modified_By", "Created_Time", "Modified_Time"])
+    );
     h.sandbox.clear_requests();
     assert_eq!(ok_of(&h.run("crm-describe-module", json!({ "record-type": "Deals" })).await), &description);
     assert_eq!(h.requests().len(), 0);

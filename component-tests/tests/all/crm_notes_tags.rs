@@ -89,14 +89,7 @@ async fn add_tags_tags_each_record_and_reports_each_outcome() {
     );
     assert_eq!(tags[0]["name"], "Hot");
     // Repeats are dropped and over_write is not sent when not given.
-    assert_request(
-        &h.only_request(),
-        &h.token,
-        "POST",
-        "/crm/v8/Leads/actions/add_tags",
-        &[],
-        Some(json!({ "tags": [{ "name": "Hot" }, { "name": "VIP" }, { "name": "日本" }], "ids": [a, b] })),
-    );
+    assert_request(&h.only_request(), &h.token, "POST", "/crm/v8/Leads/actions/add_tags", &[], Some(json!({ "tags": [{ "name": "Hot" }, { "name": "VIP" }, { "name": "日本" }], "ids": [a, b] })));
 
     // over_write replaces; an unknown id is listed as failed beside the success (207).
     h.sandbox.clear_requests();

@@ -39,26 +39,14 @@ async fn create_record_sends_data_and_trigger_and_returns_the_outcome() {
     let stored = h.sandbox.record("Leads", id).expect("record stored");
     assert_eq!(result, &write_success(&stored, "record added"));
     // Values win over dynamic fields; dynamic fields fill in the rest.
-    assert_request(
-        &h.only_request(),
-        &h.token,
-        "POST",
-        "/crm/v8/Leads",
-        &[],
-        Some(json!({ "data": [{ "Last_Name": "Doe", "Lead_Source": "Web", "Company": "Zylker" }], "trigger": ["workflow"] })),
-    );
+    assert_request(&h.only_request(), &h.token, "POST", "/crm/v8/Leads", &[], Some(json!({ "data": [{ "Last_Name": "Doe", "Lead_Source": "Web", "Company": "Zylker" }], "trigger": ["workflow"] })));
     assert_eq!((stored["Company"].as_str(), stored["Lead_Source"].as_str()), (Some("Zylker"), Some("Web")));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn create_many_reports_each_records_outcome_on_207() {
     let h = Harness::new().await;
-    let outcome = h
-        .run(
-            "crm-create-record",
-            json!({ "record-type": "Contacts", "values": [{ "Last_Name": "Ok" }, { "First_Name": "No last name" }], "trigger": [] }),
-        )
-        .await;
+    let outcome = h.run("crm-create-record", json!({ "record-type": "Contacts", "values": [{ "Last_Name": "Ok" }, { "First_Name": "No last name" }], "trigger": [] })).await;
     let result = ok_of(&outcome);
     let id = result["data"][0]["details"]["id"].as_str().expect("first created");
     let stored = h.sandbox.record("Contacts", id).expect("stored");
@@ -69,14 +57,7 @@ async fn create_many_reports_each_records_outcome_on_207() {
             { "code": "MANDATORY_NOT_FOUND", "details": { "api_name": "Last_Name", "json_path": "$.data[1].Last_Name" }, "message": "required field not found", "status": "error" },
         ]})
     );
-    assert_request(
-        &h.only_request(),
-        &h.token,
-        "POST",
-        "/crm/v8/Contacts",
-        &[],
-        Some(json!({ "data": [{ "Last_Name": "Ok" }, { "First_Name": "No last name" }], "trigger": [] })),
-    );
+    assert_request(&h.only_request(), &h.token, "POST", "/crm/v8/Contacts", &[], Some(json!({ "data": [{ "Last_Name": "Ok" }, { "First_Name": "No last name" }], "trigger": [] })));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -149,10 +130,7 @@ async fn get_record_returns_the_record_and_204_is_not_found() {
 
     h.sandbox.clear_requests();
     let outcome = h.run("crm-get-record", json!({ "record-type": "Leads", "record-id": "42" })).await;
-    assert_eq!(
-        error_of(&outcome),
-        &json!({ "kind": "not-found", "status": 204, "code": null, "message": "no Leads record has id 42", "details": null, "retry-after-ms": null })
-    );
+    assert_eq!(error_of(&outcome), &json!({ "kind": "not-found", "status": 204, "code": null, "message": "no Leads record has id 42", "details": null, "retry-after-ms": null }));
     assert_request(&h.only_request(), &h.token, "GET", "/crm/v8/Leads/42", &[], None);
 
     // Without fields, the whole record as stored.
@@ -164,12 +142,7 @@ async fn get_record_returns_the_record_and_204_is_not_found() {
 #[tokio::test(flavor = "multi_thread")]
 async fn get_records_with_named_fields_pages_and_sorts() {
     let h = Harness::new().await;
-    let outcome = h
-        .run(
-            "crm-get-records",
-            json!({ "record-type": "Contacts", "fields": "Last_Name,Email", "page": 2, "per-page": 3, "sort-by": "Modified_Time", "sort-order": "asc" }),
-        )
-        .await;
+    let outcome = h.run("crm-get-records", json!({ "record-type": "Contacts", "fields": "Last_Name,Email", "page": 2, "per-page": 3, "sort-by": "Modified_Time", "sort-order": "asc" })).await;
     let result = ok_of(&outcome);
     assert_request(
         &h.only_request(),
@@ -179,9 +152,8 @@ async fn get_records_with_named_fields_pages_and_sorts() {
         &[("fields", "id,Last_Name,Email"), ("per_page", "3"), ("sort_by", "Modified_Time"), ("sort_order", "asc"), ("page", "2")],
         None,
     );
-    let expected: Vec<Value> = (4..=6)
-        .map(|i: u64| json!({ "id": (5725767000000524157u64 + 3 + i - 1).to_string(), "Last_Name": format!("Number{i:04}"), "Email": format!("contact{i}@example.com") }))
-        .collect();
+    let expected: Vec<Value> =
+        (4..=6).map(|i: u64| json!({ "id": (5725767000000524157u64 + 3 + i - 1).to_string(), "Last_Name": format!("Number{i:04}"), "Email": format!("contact{i}@example.com") })).collect();
     assert_eq!(result["data"], json!(expected));
     assert_eq!(result["info"]["page"], 2);
     assert_eq!(result["info"]["per_page"], 3);
@@ -265,14 +237,7 @@ async fn update_record_puts_the_values_and_reports_bad_ids() {
     let stored = h.sandbox.record("Leads", id).expect("stored");
     assert_eq!(ok_of(&outcome), &write_success(&stored, "record updated"));
     assert_eq!(stored["Lead_Status"], "Contacted");
-    assert_request(
-        &h.only_request(),
-        &h.token,
-        "PUT",
-        &format!("/crm/v8/Leads/{id}"),
-        &[],
-        Some(json!({ "data": [{ "Lead_Status": "Contacted" }], "trigger": ["approval", "blueprint"] })),
-    );
+    assert_request(&h.only_request(), &h.token, "PUT", &format!("/crm/v8/Leads/{id}"), &[], Some(json!({ "data": [{ "Lead_Status": "Contacted" }], "trigger": ["approval", "blueprint"] })));
 
     let outcome = h.run("crm-update-record", json!({ "record-type": "Leads", "record-id": "99", "values": { "Lead_Status": "x" } })).await;
     assert_eq!(
@@ -331,10 +296,7 @@ async fn retries_follow_the_call_options() {
     h.sandbox.clear_requests();
     h.sandbox.inject(Fault::status(1, 429, r#"{"code":"TOO_MANY_REQUESTS","details":{},"message":"too many requests","status":"error"}"#).header("retry-after", "7"));
     let outcome = h.run("crm-get-record", get.clone()).await;
-    assert_eq!(
-        error_of(&outcome),
-        &json!({ "kind": "rate-limited", "status": 429, "code": "TOO_MANY_REQUESTS", "message": "too many requests", "details": {}, "retry-after-ms": 7000 })
-    );
+    assert_eq!(error_of(&outcome), &json!({ "kind": "rate-limited", "status": 429, "code": "TOO_MANY_REQUESTS", "message": "too many requests", "details": {}, "retry-after-ms": 7000 }));
     // A Retry-After beyond what a step should sleep through is handed back, not waited out.
     h.sandbox.clear_requests();
     h.sandbox.inject(Fault::status(1, 429, r#"{"code":"TOO_MANY_REQUESTS","details":{},"message":"too many requests","status":"error"}"#).header("retry-after", "120"));
@@ -373,10 +335,7 @@ async fn a_revoked_token_is_unauthorized() {
     let h = Harness::new().await;
     h.sandbox.revoke_token(&h.token);
     let outcome = h.run("crm-get-record", json!({ "record-type": "Leads", "record-id": "5725767000000524157" })).await;
-    assert_eq!(
-        error_of(&outcome),
-        &json!({ "kind": "unauthorized", "status": 401, "code": "INVALID_TOKEN", "message": "invalid oauth token", "details": {}, "retry-after-ms": null })
-    );
+    assert_eq!(error_of(&outcome), &json!({ "kind": "unauthorized", "status": 401, "code": "INVALID_TOKEN", "message": "invalid oauth token", "details": {}, "retry-after-ms": null }));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -385,9 +344,8 @@ async fn debug_logs_each_exchange_without_secrets() {
     let connection = h.refresh_connection();
     let secret = zoho_sandbox::CLIENT_SECRET;
     h.sandbox.inject(Fault::status(1, 503, &format!(r#"{{"code":"INTERNAL_ERROR","message":"echo {secret}","status":"error"}}"#)).on_path("/crm/"));
-    let outcome = h
-        .run_as(&connection, "crm-get-record", json!({ "record-type": "Leads", "record-id": "5725767000000524157", "fields": "Email" }), Some(json!({ "debug": true, "max-retries": 1 })))
-        .await;
+    let outcome =
+        h.run_as(&connection, "crm-get-record", json!({ "record-type": "Leads", "record-id": "5725767000000524157", "fields": "Email" }), Some(json!({ "debug": true, "max-retries": 1 }))).await;
     ok_of(&outcome);
     let log = &outcome.stderr;
     let url = format!("{}/crm/v8/Leads/5725767000000524157?fields=Email", h.sandbox.url);

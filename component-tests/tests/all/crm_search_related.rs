@@ -50,14 +50,7 @@ async fn a_json_criteria_is_escaped_and_the_sandbox_finds_the_record() {
     let outcome = h.run("crm-search-records", json!({ "record-type": "Contacts", "criteria": criteria, "fields": "Last_Name,First_Name" })).await;
     // Zoho's escapes: ( ) and , get a backslash; a backslash inside a value is sent as it is.
     let sent = r#"((Last_Name:equals:O'Neil \(EU\)\, \ "Ltd" Ünïcødé 日本 :x)and(First_Name:equals:Ann))"#;
-    assert_request(
-        &h.only_request(),
-        &h.token,
-        "GET",
-        "/crm/v8/Contacts/search",
-        &[("criteria", sent), ("fields", "Last_Name,First_Name"), ("page", "1"), ("per_page", "200")],
-        None,
-    );
+    assert_request(&h.only_request(), &h.token, "GET", "/crm/v8/Contacts/search", &[("criteria", sent), ("fields", "Last_Name,First_Name"), ("page", "1"), ("per_page", "200")], None);
     assert_eq!(ok_of(&outcome), &json!({ "data": [{ "id": created, "Last_Name": name, "First_Name": "Ann" }], "info": info(1, 1, 200, false) }));
 }
 
@@ -65,7 +58,8 @@ async fn a_json_criteria_is_escaped_and_the_sandbox_finds_the_record() {
 async fn zohos_criteria_text_is_sent_as_given_with_its_operators() {
     let h = Harness::new().await;
     let criteria = "((Last_Name:starts_with:Number000)and(Mailing_City:in:Austin,Dublin))";
-    let outcome = h.run("crm-search-records", json!({ "record-type": "Contacts", "criteria": criteria, "fields": "Last_Name", "page": 1, "per-page": 3, "converted": "both", "approved": "true" })).await;
+    let outcome =
+        h.run("crm-search-records", json!({ "record-type": "Contacts", "criteria": criteria, "fields": "Last_Name", "page": 1, "per-page": 3, "converted": "both", "approved": "true" })).await;
     assert_request(
         &h.only_request(),
         &h.token,
@@ -190,14 +184,7 @@ async fn zohos_escapes_and_criteria_without_outer_parentheses_find_the_records()
     ] {
         h.sandbox.clear_requests();
         let outcome = h.run("crm-search-records", json!({ "record-type": "Contacts", "criteria": criteria, "fields": "First_Name" })).await;
-        assert_request(
-            &h.only_request(),
-            &h.token,
-            "GET",
-            "/crm/v8/Contacts/search",
-            &[("criteria", sent), ("fields", "First_Name"), ("page", "1"), ("per_page", "200")],
-            None,
-        );
+        assert_request(&h.only_request(), &h.token, "GET", "/crm/v8/Contacts/search", &[("criteria", sent), ("fields", "First_Name"), ("page", "1"), ("per_page", "200")], None);
         let first = h.sandbox.record("Contacts", found).expect("record")["First_Name"].clone();
         assert_eq!(ok_of(&outcome), &json!({ "data": [{ "id": found, "First_Name": first }], "info": info(1, 1, 200, false) }), "{sent}");
     }
@@ -229,9 +216,7 @@ async fn what_zoho_refuses_in_a_search_is_refused_before_sending() {
     // At the limits the search goes out, and Zoho (the sandbox) takes it.
     let at_most = long_criteria(3_000);
     let email = format!("{}@example.com", "e".repeat(243));
-    for (param, value) in
-        [("criteria", at_most.as_str()), ("word", "zq"), ("word", &"w".repeat(100)), ("phone", "555"), ("phone", &"5".repeat(50)), ("email", &email)]
-    {
+    for (param, value) in [("criteria", at_most.as_str()), ("word", "zq"), ("word", &"w".repeat(100)), ("phone", "555"), ("phone", &"5".repeat(50)), ("email", &email)] {
         h.sandbox.clear_requests();
         let outcome = h.run("crm-search-records", json!({ "record-type": "Contacts", param: value })).await;
         assert_request(&h.only_request(), &h.token, "GET", "/crm/v8/Contacts/search", &[(param, value), ("page", "1"), ("per_page", "200")], None);
@@ -241,11 +226,7 @@ async fn what_zoho_refuses_in_a_search_is_refused_before_sending() {
     for (param, value) in [("criteria", too_long.as_str()), ("word", "x"), ("phone", "55"), ("phone", "555-CALL-ME"), ("email", &format!("e{email}"))] {
         let outcome = h.run("crm-raw-request", json!({ "url": "/Contacts/search", "query-parameters": { param: value } })).await;
         let body = raw_body(&outcome);
-        assert_eq!(
-            (ok_of(&outcome)["status"].as_u64(), body["code"].as_str(), body["details"]["param_name"].as_str()),
-            (Some(400), Some("INVALID_REQUEST"), Some(param)),
-            "{param}"
-        );
+        assert_eq!((ok_of(&outcome)["status"].as_u64(), body["code"].as_str(), body["details"]["param_name"].as_str()), (Some(400), Some("INVALID_REQUEST"), Some(param)), "{param}");
     }
 }
 
@@ -278,9 +259,7 @@ async fn any_unicode_value_is_found_by_its_json_criteria() {
     for _ in 0..24 {
         let value = strategy.new_tree(&mut runner).expect("a value").current();
         let created = h.sandbox.create_record("Vendors", json!({ "Vendor_Name": value }));
-        let outcome = h
-            .run("crm-search-records", json!({ "record-type": "Vendors", "criteria": json!({ "Vendor_Name": value }).to_string(), "fields": "Vendor_Name" }))
-            .await;
+        let outcome = h.run("crm-search-records", json!({ "record-type": "Vendors", "criteria": json!({ "Vendor_Name": value }).to_string(), "fields": "Vendor_Name" })).await;
         // A backslash right before ( ) or , reads two ways under Zoho's escapes: refused.
         let chars: Vec<char> = value.chars().collect();
         if chars.windows(2).any(|w| w[0] == '\\' && matches!(w[1], '(' | ')' | ',')) {

@@ -206,8 +206,7 @@ async fn convert_lead_creates_contact_account_and_deal_and_the_lead_leaves_leads
     });
     let outcome = h.run("crm-convert-lead", input).await;
     let result = ok_of(&outcome);
-    let (contact, account, deal) =
-        (result["Contacts"].as_str().expect("contact"), result["Accounts"].as_str().expect("account"), result["Deals"].as_str().expect("deal"));
+    let (contact, account, deal) = (result["Contacts"].as_str().expect("contact"), result["Accounts"].as_str().expect("account"), result["Deals"].as_str().expect("deal"));
     assert_eq!(result, &json!({ "status": "converted", "job_id": null, "Contacts": contact, "Accounts": account, "Deals": deal }));
     assert_request(
         &h.only_request(),
@@ -223,10 +222,7 @@ async fn convert_lead_creates_contact_account_and_deal_and_the_lead_leaves_leads
     assert_eq!(stored["Account_Name"], json!({ "name": "NewCo", "id": account }));
     assert_eq!(h.sandbox.record("Accounts", account).expect("account")["Account_Name"], "NewCo");
     assert_eq!(h.sandbox.record("Deals", deal).expect("deal")["Deal_Name"], "NewCo deal");
-    assert_eq!(
-        (h.sandbox.record_count("Contacts"), h.sandbox.record_count("Accounts"), h.sandbox.record_count("Deals")),
-        (contacts + 1, accounts + 1, deals + 1)
-    );
+    assert_eq!((h.sandbox.record_count("Contacts"), h.sandbox.record_count("Accounts"), h.sandbox.record_count("Deals")), (contacts + 1, accounts + 1, deals + 1));
     assert_eq!(h.sandbox.limits().credits_used, credits + 5, "Zoho charges 5 credits for a conversion");
 
     // The converted lead is gone from Leads; converting it again is Zoho's ID_ALREADY_CONVERTED.
@@ -308,15 +304,11 @@ async fn a_scheduled_conversion_is_a_success_with_its_job_id() {
     assert_eq!(h.only_request().response_status, Some(200));
 
     // Zoho's own example answer, replayed: its job id comes back; one without a job id is refused.
-    let example =
-        r#"{"data":[{"code":"SCHEDULED","details":{"job_id":"1643514000006145007"},"message":"Convert lead scheduled successfully","status":"success"}]}"#;
+    let example = r#"{"data":[{"code":"SCHEDULED","details":{"job_id":"1643514000006145007"},"message":"Convert lead scheduled successfully","status":"success"}]}"#;
     h.sandbox.inject(Fault::status(1, 202, example).on_path("/crm/"));
     let outcome = h.run("crm-convert-lead", json!({ "record-id": "1" })).await;
     assert_eq!(ok_of(&outcome), &json!({ "status": "scheduled", "job_id": "1643514000006145007", "Contacts": null, "Accounts": null, "Deals": null }));
-    for odd in [
-        r#"{"data":[{"code":"SCHEDULED","details":{},"message":"m","status":"success"}]}"#,
-        r#"{"data":[{"code":"SCHEDULED","details":{"job_id":"x1"},"status":"success"}]}"#,
-    ] {
+    for odd in [r#"{"data":[{"code":"SCHEDULED","details":{},"message":"m","status":"success"}]}"#, r#"{"data":[{"code":"SCHEDULED","details":{"job_id":"x1"},"status":"success"}]}"#] {
         h.sandbox.inject(Fault::status(1, 202, odd).on_path("/crm/"));
         let outcome = h.run("crm-convert-lead", json!({ "record-id": "1" })).await;
         assert_eq!((error_of(&outcome)["kind"].as_str(), error_of(&outcome)["status"].as_u64()), (Some("zoho"), Some(202)), "{odd}");
@@ -344,10 +336,7 @@ async fn convert_lead_errors_keep_zohos_shapes() {
     // A top-level error and a 401, as Zoho may answer them.
     h.sandbox.inject(Fault::status(1, 400, r#"{"code":"INVALID_DATA","details":{"param_name":"data"},"message":"invalid data","status":"error"}"#).on_path("/crm/"));
     let outcome = h.run("crm-convert-lead", json!({ "record-id": lead })).await;
-    assert_eq!(
-        error_of(&outcome),
-        &json!({ "kind": "zoho", "status": 400, "code": "INVALID_DATA", "message": "invalid data", "details": { "param_name": "data" }, "retry-after-ms": null })
-    );
+    assert_eq!(error_of(&outcome), &json!({ "kind": "zoho", "status": 400, "code": "INVALID_DATA", "message": "invalid data", "details": { "param_name": "data" }, "retry-after-ms": null }));
     h.sandbox.inject(Fault::status(1, 401, r#"{"code":"AUTHENTICATION_FAILURE","details":{},"message":"Authentication failed","status":"error"}"#).on_path("/crm/"));
     let outcome = h.run("crm-convert-lead", json!({ "record-id": lead })).await;
     assert_eq!((error_of(&outcome)["kind"].as_str(), error_of(&outcome)["status"].as_u64()), (Some("unauthorized"), Some(401)));

@@ -41,7 +41,11 @@ async fn cyclr_flow_reads_everything_then_only_changes() {
     assert_eq!(queries.len(), 13);
     assert!(queries[0].starts_with("select id, Modified_Time, Last_Name from Contacts where id is not null order by Modified_Time asc, id asc limit 0, 200"), "{}", queries[0]);
     let last = &first[199];
-    assert!(queries[1].contains(&format!("(Modified_Time > '{t}' or (Modified_Time = '{t}' and id > {id}))", t = last["Modified_Time"].as_str().expect("t"), id = last["id"].as_str().expect("id"))), "{}", queries[1]);
+    assert!(
+        queries[1].contains(&format!("(Modified_Time > '{t}' or (Modified_Time = '{t}' and id > {id}))", t = last["Modified_Time"].as_str().expect("t"), id = last["id"].as_str().expect("id"))),
+        "{}",
+        queries[1]
+    );
     assert!(queries[1].contains("Modified_Time <= '"), "later pages are bounded by the sweep's start: {}", queries[1]);
 
     // Nothing changed: the next sweep is empty (its boundary duplicates were dropped by id).
@@ -227,7 +231,9 @@ async fn replay(per_page: u32, rounds: Vec<Vec<Vec<Change>>>) {
             for change in pages.get(page - 1).into_iter().flatten() {
                 ledger.apply(&h, change, until);
             }
-            if result["more_records"] != json!(true) { break; }
+            if result["more_records"] != json!(true) {
+                break;
+            }
             page += 1;
         }
         ok_of(&h.run("incremental-update-last-successful-run-date", json!({})).await);
@@ -329,32 +335,220 @@ async fn more_than_100000_changed_records_in_one_sweep() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_record_pushed_past_two_bounds_replayed_from_the_proptest() {
     use Change::*;
-    let rounds = vec![vec![vec![Modify(2655), Modify(4009), Modify(839), Modify(4973), Modify(7921), Tick, Delete(6852), Modify(3398), Modify(5448), Modify(2533), Delete(7108), Modify(2049), Modify(216), Modify(4800), Modify(1104)], 
-        vec![ModifyTwice(2572), ModifyTwice(5514), Modify(89), Modify(6858), Modify(5331), Modify(4942), Create, Modify(6418), Create, Modify(9281), Tick, ModifyTwice(6539), Modify(9942)], 
-        vec![Create, Create, Modify(3438), ModifyTwice(8130), Delete(9092)], 
-        vec![Modify(3762), Create, Create, Modify(7923)], 
-        vec![Modify(9037), Modify(9853), Modify(1336), Modify(9775), ModifyTwice(688), Modify(854), ModifyTwice(410), Modify(9461), Delete(3751), Delete(4692), Modify(8399), Modify(5291), Create, Modify(8565), Modify(3980), Tick], 
-        vec![Create, Modify(1748), Modify(7937), Delete(3879), Create, Create, Modify(8976), ModifyTwice(6137), Modify(732), Modify(6906), Create], 
-        vec![Delete(258), Modify(3207), Modify(9348), Delete(3027)], 
-        vec![ModifyTwice(5622), Modify(1527), ModifyTwice(8503), ModifyTwice(9206), Create, Create, ModifyTwice(3721), Create, Create, Modify(1608)], 
-        vec![ModifyTwice(3880), Modify(9662), ModifyTwice(6298), Modify(1310), Modify(4351), ModifyTwice(2239), Modify(3300)], 
-        vec![Modify(7005), ModifyTwice(3026), ModifyTwice(4558), Modify(528), ModifyTwice(7725), Modify(1871), ModifyTwice(1578)]], 
-        vec![vec![Modify(1689), ModifyTwice(4391), Modify(6130), Modify(369), Modify(8393), Tick, Delete(2466), Modify(8008), Modify(8107), Modify(279), ModifyTwice(7517), Modify(4466), Create, Modify(2315), Modify(6959), Modify(844), Modify(4779), Modify(279), Create, ModifyTwice(7650), Modify(2029)], 
-        vec![Delete(92), Create, Delete(8696), Modify(6666)], 
-        vec![Modify(1844), Modify(4870), Modify(8250), Modify(9810), Delete(8507), ModifyTwice(9494), Create, Modify(5389), Modify(8074), Modify(4766), Modify(4717), ModifyTwice(7878), ModifyTwice(8414), Modify(8770), Delete(6456), ModifyTwice(1150), ModifyTwice(7828), ModifyTwice(4645), Create, Modify(2261)], 
-        vec![ModifyTwice(3282), Modify(8778), Modify(6985), Modify(2968), Modify(2553), Tick, ModifyTwice(4919), Modify(5374), ModifyTwice(7087), Modify(6643), Modify(2950), Modify(1332), ModifyTwice(8294), Modify(6154), Create, Modify(2334), Modify(2525), Delete(579), Modify(9285)], 
-        vec![Modify(492), ModifyTwice(4602), Modify(6250), ModifyTwice(9354), Delete(564), Modify(3206), Modify(3684), ModifyTwice(2196), ModifyTwice(7120)], 
-        vec![Delete(915), Modify(513), Modify(3260), ModifyTwice(2500), Modify(9160), ModifyTwice(303), Modify(2589), Modify(6833), Modify(6064), Modify(6266), Modify(230), ModifyTwice(626), ModifyTwice(4880), Delete(8092), ModifyTwice(4672), ModifyTwice(4691), Modify(6187), Modify(4686)], 
-        vec![Modify(7743), Tick, Modify(6730), Create, Create, Modify(1705), Tick], 
-        vec![Modify(7636), Modify(5306), Tick, Create, Create, Tick, Modify(2061), ModifyTwice(7371), Create, Create, ModifyTwice(2578), Create, Modify(3108), Modify(1469), Tick, Modify(7181)], 
-        vec![Create, ModifyTwice(8861), Delete(5887), ModifyTwice(1256), Modify(677), Create, Modify(9893), Modify(7249), ModifyTwice(3926), Create, Create, ModifyTwice(8032), Create, ModifyTwice(4933), ModifyTwice(6147), ModifyTwice(6507), Create, ModifyTwice(9268), Tick, ModifyTwice(3763), Modify(3217), Modify(4509), Modify(218)], 
-        vec![], 
-        vec![Delete(9764), Modify(8183), Modify(54), Tick, Delete(7391), Modify(3026), Modify(9792), Tick], 
-        vec![Tick, Tick, ModifyTwice(9768), Tick, Modify(9006), Create], 
-        vec![Modify(9866), ModifyTwice(9054), Tick, ModifyTwice(9090), ModifyTwice(1174), Create, Create, Modify(509), Create, ModifyTwice(3487), ModifyTwice(4899), Modify(3116), Modify(3758), Tick, Delete(9085)], 
-        vec![Modify(336), Delete(8475), Tick, Modify(1501), Modify(8652), Modify(4386), ModifyTwice(7736)]], 
-        vec![vec![Modify(1307)], 
-        vec![Modify(1199), Modify(6675), ModifyTwice(5249), Modify(2566), ModifyTwice(2493), ModifyTwice(3201), Modify(6700), Create, Create, Create, ModifyTwice(4973), Tick, Modify(8317), Create, Delete(738), Modify(1249), Modify(1087), Create, Create, Modify(1377), Create, ModifyTwice(5073), Delete(4858), Modify(4444)]]];
+    let rounds = vec![
+        vec![
+            vec![
+                Modify(2655),
+                Modify(4009),
+                Modify(839),
+                Modify(4973),
+                Modify(7921),
+                Tick,
+                Delete(6852),
+                Modify(3398),
+                Modify(5448),
+                Modify(2533),
+                Delete(7108),
+                Modify(2049),
+                Modify(216),
+                Modify(4800),
+                Modify(1104),
+            ],
+            vec![ModifyTwice(2572), ModifyTwice(5514), Modify(89), Modify(6858), Modify(5331), Modify(4942), Create, Modify(6418), Create, Modify(9281), Tick, ModifyTwice(6539), Modify(9942)],
+            vec![Create, Create, Modify(3438), ModifyTwice(8130), Delete(9092)],
+            vec![Modify(3762), Create, Create, Modify(7923)],
+            vec![
+                Modify(9037),
+                Modify(9853),
+                Modify(1336),
+                Modify(9775),
+                ModifyTwice(688),
+                Modify(854),
+                ModifyTwice(410),
+                Modify(9461),
+                Delete(3751),
+                Delete(4692),
+                Modify(8399),
+                Modify(5291),
+                Create,
+                Modify(8565),
+                Modify(3980),
+                Tick,
+            ],
+            vec![Create, Modify(1748), Modify(7937), Delete(3879), Create, Create, Modify(8976), ModifyTwice(6137), Modify(732), Modify(6906), Create],
+            vec![Delete(258), Modify(3207), Modify(9348), Delete(3027)],
+            vec![ModifyTwice(5622), Modify(1527), ModifyTwice(8503), ModifyTwice(9206), Create, Create, ModifyTwice(3721), Create, Create, Modify(1608)],
+            vec![ModifyTwice(3880), Modify(9662), ModifyTwice(6298), Modify(1310), Modify(4351), ModifyTwice(2239), Modify(3300)],
+            vec![Modify(7005), ModifyTwice(3026), ModifyTwice(4558), Modify(528), ModifyTwice(7725), Modify(1871), ModifyTwice(1578)],
+        ],
+        vec![
+            vec![
+                Modify(1689),
+                ModifyTwice(4391),
+                Modify(6130),
+                Modify(369),
+                Modify(8393),
+                Tick,
+                Delete(2466),
+                Modify(8008),
+                Modify(8107),
+                Modify(279),
+                ModifyTwice(7517),
+                Modify(4466),
+                Create,
+                Modify(2315),
+                Modify(6959),
+                Modify(844),
+                Modify(4779),
+                Modify(279),
+                Create,
+                ModifyTwice(7650),
+                Modify(2029),
+            ],
+            vec![Delete(92), Create, Delete(8696), Modify(6666)],
+            vec![
+                Modify(1844),
+                Modify(4870),
+                Modify(8250),
+                Modify(9810),
+                Delete(8507),
+                ModifyTwice(9494),
+                Create,
+                Modify(5389),
+                Modify(8074),
+                Modify(4766),
+                Modify(4717),
+                ModifyTwice(7878),
+                ModifyTwice(8414),
+                Modify(8770),
+                Delete(6456),
+                ModifyTwice(1150),
+                ModifyTwice(7828),
+                ModifyTwice(4645),
+                Create,
+                Modify(2261),
+            ],
+            vec![
+                ModifyTwice(3282),
+                Modify(8778),
+                Modify(6985),
+                Modify(2968),
+                Modify(2553),
+                Tick,
+                ModifyTwice(4919),
+                Modify(5374),
+                ModifyTwice(7087),
+                Modify(6643),
+                Modify(2950),
+                Modify(1332),
+                ModifyTwice(8294),
+                Modify(6154),
+                Create,
+                Modify(2334),
+                Modify(2525),
+                Delete(579),
+                Modify(9285),
+            ],
+            vec![Modify(492), ModifyTwice(4602), Modify(6250), ModifyTwice(9354), Delete(564), Modify(3206), Modify(3684), ModifyTwice(2196), ModifyTwice(7120)],
+            vec![
+                Delete(915),
+                Modify(513),
+                Modify(3260),
+                ModifyTwice(2500),
+                Modify(9160),
+                ModifyTwice(303),
+                Modify(2589),
+                Modify(6833),
+                Modify(6064),
+                Modify(6266),
+                Modify(230),
+                ModifyTwice(626),
+                ModifyTwice(4880),
+                Delete(8092),
+                ModifyTwice(4672),
+                ModifyTwice(4691),
+                Modify(6187),
+                Modify(4686),
+            ],
+            vec![Modify(7743), Tick, Modify(6730), Create, Create, Modify(1705), Tick],
+            vec![Modify(7636), Modify(5306), Tick, Create, Create, Tick, Modify(2061), ModifyTwice(7371), Create, Create, ModifyTwice(2578), Create, Modify(3108), Modify(1469), Tick, Modify(7181)],
+            vec![
+                Create,
+                ModifyTwice(8861),
+                Delete(5887),
+                ModifyTwice(1256),
+                Modify(677),
+                Create,
+                Modify(9893),
+                Modify(7249),
+                ModifyTwice(3926),
+                Create,
+                Create,
+                ModifyTwice(8032),
+                Create,
+                ModifyTwice(4933),
+                ModifyTwice(6147),
+                ModifyTwice(6507),
+                Create,
+                ModifyTwice(9268),
+                Tick,
+                ModifyTwice(3763),
+                Modify(3217),
+                Modify(4509),
+                Modify(218),
+            ],
+            vec![],
+            vec![Delete(9764), Modify(8183), Modify(54), Tick, Delete(7391), Modify(3026), Modify(9792), Tick],
+            vec![Tick, Tick, ModifyTwice(9768), Tick, Modify(9006), Create],
+            vec![
+                Modify(9866),
+                ModifyTwice(9054),
+                Tick,
+                ModifyTwice(9090),
+                ModifyTwice(1174),
+                Create,
+                Create,
+                Modify(509),
+                Create,
+                ModifyTwice(3487),
+                ModifyTwice(4899),
+                Modify(3116),
+                Modify(3758),
+                Tick,
+                Delete(9085),
+            ],
+            vec![Modify(336), Delete(8475), Tick, Modify(1501), Modify(8652), Modify(4386), ModifyTwice(7736)],
+        ],
+        vec![
+            vec![Modify(1307)],
+            vec![
+                Modify(1199),
+                Modify(6675),
+                ModifyTwice(5249),
+                Modify(2566),
+                ModifyTwice(2493),
+                ModifyTwice(3201),
+                Modify(6700),
+                Create,
+                Create,
+                Create,
+                ModifyTwice(4973),
+                Tick,
+                Modify(8317),
+                Create,
+                Delete(738),
+                Modify(1249),
+                Modify(1087),
+                Create,
+                Create,
+                Modify(1377),
+                Create,
+                ModifyTwice(5073),
+                Delete(4858),
+                Modify(4444),
+            ],
+        ],
+    ];
     replay(60, rounds).await;
 }
 
@@ -511,7 +705,10 @@ async fn a_named_field_coql_cannot_read_is_refused_before_sending() {
         let outcome = h.run("incremental-list-modified-records-by-page", json!({ "record-type": module, "fields": fields })).await;
         let error = error_of(&outcome);
         assert_eq!(error["kind"], "invalid-input", "{error}");
-        assert_eq!(error["message"], format!("fields names {named} of {module} that COQL cannot read; a sweep reads through COQL: leave them out of fields (get-record reads them one record at a time)"));
+        assert_eq!(
+            error["message"],
+            format!("fields names {named} of {module} that COQL cannot read; a sweep reads through COQL: leave them out of fields (get-record reads them one record at a time)")
+        );
         assert!(h.requests().is_empty(), "{module}: nothing sent");
     }
     let outcome = h.run("incremental-list-modified-records-by-page", json!({ "record-type": "Shipments", "fields": "Name,Proof_Of_Delivery,Package_Photo,Handlers" })).await;
@@ -549,9 +746,7 @@ async fn a_120_field_module_is_swept_with_one_coql_call_per_page() {
     assert!(records.iter().all(|r| r.as_object().map(serde_json::Map::len) == Some(120)), "every record with all 120 fields");
     assert!(records.iter().enumerate().all(|(i, r)| r["Field_114"] == format!("Field_114-{i}")));
     let requests = h.requests();
-    assert_eq!(requests.iter().map(|r| format!("{} {}", r.method, r.path)).collect::<Vec<_>>(), [
-        "GET /crm/v8/settings/fields", "POST /crm/v8/coql", "POST /crm/v8/coql", "POST /crm/v8/coql"
-    ]);
+    assert_eq!(requests.iter().map(|r| format!("{} {}", r.method, r.path)).collect::<Vec<_>>(), ["GET /crm/v8/settings/fields", "POST /crm/v8/coql", "POST /crm/v8/coql", "POST /crm/v8/coql"]);
     let select = requests[1].json().expect("json")["select_query"].as_str().expect("query").to_string();
     assert!(select.starts_with(&format!("select id, Modified_Time, {}, Created_Time, Owner, Created_By, Modified_By from Wide where id is not null", names.join(", "))), "{select}");
     // One call and one credit per 200-row page; the metadata once.

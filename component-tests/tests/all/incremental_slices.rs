@@ -96,8 +96,10 @@ async fn a_planned_sweep_counts_probes_and_walks_each_slice_in_its_range() {
         assert_eq!((slice["plan"]["calls"].clone(), slice["plan"]["credits"].clone()), (json!(4), json!(4)));
         assert!(pages.iter().all(|p| p["sweep"]["until"] == until.as_str() && p["sweep"]["id"] == first["sweep"]["id"]));
         // The range this slice's queries are bounded by.
-        let after = (n > 1).then(|| format!("(Modified_Time > '{t}' or (Modified_Time = '{t}' and id > {id}))", t = slice["from"].as_str().expect("from"), id = slice["from_id"].as_str().expect("from id")));
-        let through = (n < 4).then(|| format!("(Modified_Time < '{t}' or (Modified_Time = '{t}' and id <= {id}))", t = slice["to"].as_str().expect("to"), id = slice["to_id"].as_str().expect("to id")));
+        let after =
+            (n > 1).then(|| format!("(Modified_Time > '{t}' or (Modified_Time = '{t}' and id > {id}))", t = slice["from"].as_str().expect("from"), id = slice["from_id"].as_str().expect("from id")));
+        let through =
+            (n < 4).then(|| format!("(Modified_Time < '{t}' or (Modified_Time = '{t}' and id <= {id}))", t = slice["to"].as_str().expect("to"), id = slice["to_id"].as_str().expect("to id")));
         let range: Vec<String> = std::iter::once(bound.clone()).chain(after).chain(through).collect();
         let slice_queries = if n == 1 { sent[3..].iter().cloned().chain(queries(&h)).collect::<Vec<_>>() } else { queries(&h) };
         assert_eq!(slice_queries.len(), 2, "slice {n}: two pages of 500 and the rest: {slice_queries:#?}");
@@ -330,7 +332,8 @@ async fn hostile_count_answers_are_typed_errors() {
     }
     // A sweep since a date counts with COQL's COUNT on a system lookup.
     let since = json!({ "record-type": "Deals", "page": 1, "fields": "Deal_Name", "slice": 1, "slices": 2, "since": "2000-01-01" });
-    for body in [r#"{"data":[{"total":5}],"info":{"count":1}}"#, r#"{"data":[{"COUNT(Created_By)":-3}]}"#, r#"{"data":[]}"#, r#"{"data":[{"COUNT(Created_By)":"x"}]}"#, r#"{"data":[{"COUNT(id)":5}]}"#] {
+    for body in [r#"{"data":[{"total":5}],"info":{"count":1}}"#, r#"{"data":[{"COUNT(Created_By)":-3}]}"#, r#"{"data":[]}"#, r#"{"data":[{"COUNT(Created_By)":"x"}]}"#, r#"{"data":[{"COUNT(id)":5}]}"#]
+    {
         h.sandbox.inject(component_tests::Fault::status(1, 200, body).on_path("/crm/v8/coql"));
         let outcome = h.run(LIST, since.clone()).await;
         let error = error_of(&outcome);
@@ -363,7 +366,14 @@ async fn a_sync_stream_reads_in_slices_and_commits_when_all_end() {
     // counts it, with COUNT on a lookup every record has (COUNT takes number, lookup and
     // picklist fields; COUNT(id) is not documented).
     assert_request(&h.requests()[0], &h.token, "GET", "/crm/v8/settings/fields", &[("module", "Contacts")], None);
-    assert_request(&h.requests()[1], &h.token, "POST", "/crm/v8/coql", &[], Some(json!({ "select_query": "select COUNT(Created_By) from Contacts where Modified_Time >= '2000-01-01T00:00:00+00:00'" })));
+    assert_request(
+        &h.requests()[1],
+        &h.token,
+        "POST",
+        "/crm/v8/coql",
+        &[],
+        Some(json!({ "select_query": "select COUNT(Created_By) from Contacts where Modified_Time >= '2000-01-01T00:00:00+00:00'" })),
+    );
 }
 
 // ---- the property: nothing lost across slices ----

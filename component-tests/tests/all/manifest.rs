@@ -27,10 +27,17 @@ fn the_readme_lists_every_action() {
         }
         // "record-type? (Leads), record-id, file? (text, ...)" -> ["record-type?", "record-id", "file?"]
         let mut depth = 0;
-        let plain: String = listed.chars().filter(|c| {
-            match c { '(' => depth += 1, ')' => depth -= 1, _ => {} }
-            depth == 0 && *c != ')'
-        }).collect();
+        let plain: String = listed
+            .chars()
+            .filter(|c| {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+                depth == 0 && *c != ')'
+            })
+            .collect();
         let names: Vec<&str> = plain.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
         let expected: Vec<String> = action.inputs.iter().map(|i| if i.required { i.key.clone() } else { format!("{}?", i.key) }).collect();
         assert_eq!(names, expected, "README inputs of {}", action.key);
@@ -137,10 +144,7 @@ fn every_action_declares_its_scopes_and_each_default_set_names_what_it_lacks() {
         sets["paragon-sync"]["scopes"],
         "ZohoCRM.modules.READ,ZohoCRM.users.READ,ZohoCRM.bulk.READ,ZohoCRM.settings.fields.READ,ZohoCRM.org.READ,ZohoCRM.modules.contacts.READ,ZohoCRM.modules.accounts.READ,ZohoCRM.modules.deals.READ"
     );
-    assert_eq!(
-        sets["paragon-sync"]["missing"],
-        serde_json::json!({ "ZohoCRM.coql.READ": ["sync-read-stream-page"], "ZohoCRM.settings.modules.READ": ["sync-discover", "sync-read-stream-page"] })
-    );
+    assert_eq!(sets["paragon-sync"]["missing"], serde_json::json!({ "ZohoCRM.coql.READ": ["sync-read-stream-page"], "ZohoCRM.settings.modules.READ": ["sync-discover", "sync-read-stream-page"] }));
     assert_eq!(sets["complete"]["missing"], serde_json::json!({}));
     assert!(sets["complete"].get("missing-optional").is_none());
 }

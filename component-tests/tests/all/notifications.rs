@@ -144,17 +144,13 @@ async fn defaults_generate_the_id_and_token_and_renewals_go_by_zohos_clock() {
     let renewed = instant(sent[1].json().expect("body")["watch"][0]["channel_expiry"].as_str().expect("expiry"));
     assert!((before + week - 2..=after + week).contains(&renewed), "{renewed} not a week from [{before}, {after}]");
     let expiry_sent = sent[1].json().expect("body")["watch"][0]["channel_expiry"].clone();
-    let patch =
-        json!({ "watch": [{ "channel_id": id, "events": ["Deals.edit", "Leads.all"], "channel_expiry": expiry_sent, "notify_url": "http://[::1]:9/n" }] });
+    let patch = json!({ "watch": [{ "channel_id": id, "events": ["Deals.edit", "Leads.all"], "channel_expiry": expiry_sent, "notify_url": "http://[::1]:9/n" }] });
     assert_request(&sent[1], &h.token, "PATCH", WATCH, &[], Some(patch));
     assert_eq!(sent[1].response_status, Some(200));
     assert_eq!(instant(out["channel_expiry"].as_str().expect("kept")), renewed);
     assert_eq!((&out["channel_id"], &out["token"], &out["events"]), (&json!(id), &json!(token), &json!(["Deals.edit", "Leads.all"])));
     let channel = &h.sandbox.watch_channels()[0];
-    assert_eq!(
-        (channel.expiry.timestamp(), channel.events.clone(), channel.notify_url.as_str()),
-        (renewed, vec!["Deals.edit".to_string(), "Leads.all".to_string()], "http://[::1]:9/n")
-    );
+    assert_eq!((channel.expiry.timestamp(), channel.events.clone(), channel.notify_url.as_str()), (renewed, vec!["Deals.edit".to_string(), "Leads.all".to_string()], "http://[::1]:9/n"));
 
     // Given the notify URL and events (as a host that keeps them does), the renewal is one PATCH.
     h.sandbox.clear_requests();
@@ -162,8 +158,7 @@ async fn defaults_generate_the_id_and_token_and_renewals_go_by_zohos_clock() {
     let out = ok_of(&h.run("notifications-renew", input).await).clone();
     let only = h.only_request();
     let expiry_sent = only.json().expect("body")["watch"][0]["channel_expiry"].clone();
-    let patch =
-        json!({ "watch": [{ "channel_id": id, "events": ["Deals.edit", "Leads.all"], "channel_expiry": expiry_sent, "notify_url": "http://[::1]:9/n" }] });
+    let patch = json!({ "watch": [{ "channel_id": id, "events": ["Deals.edit", "Leads.all"], "channel_expiry": expiry_sent, "notify_url": "http://[::1]:9/n" }] });
     assert_request(&only, &h.token, "PATCH", WATCH, &[], Some(patch));
     assert_eq!((&out["token"], &out["events"]), (&Value::Null, &json!(["Deals.edit", "Leads.all"])));
     assert!((instant(expiry_sent.as_str().expect("expiry")) - now_s() - 7200).abs() <= 5);

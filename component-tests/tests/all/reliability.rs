@@ -2,11 +2,11 @@
 //! across every action, and the host's network rules.
 
 use component_tests::{error_of, ok_of, runtime, Fault, Harness};
-use zoho_sandbox::Hostile;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::time::Duration;
 use zoho_host::manifest::Manifest;
+use zoho_sandbox::Hostile;
 
 const LEAD: &str = "5725767000000524157";
 
@@ -147,9 +147,8 @@ async fn rotated_managed_tokens_keep_their_cursors() {
     for key in runtime().kv().keys(&namespace, "").expect("keys") {
         runtime().kv().delete(&namespace, "", &key).expect("delete");
     }
-    let step = |connection: Value, key: &'static str, input: Value| async move {
-        runtime().run(&zoho_host::ActionRef::from_key(key).expect("key"), &connection, &input, None, None).await.expect("runs")
-    };
+    let step =
+        |connection: Value, key: &'static str, input: Value| async move { runtime().run(&zoho_host::ActionRef::from_key(key).expect("key"), &connection, &input, None, None).await.expect("runs") };
     let page = json!({ "record-type": "Leads", "page": 1, "per-page": 200, "fields": "Last_Name" });
     let org_requests = |h: &Harness| h.requests().iter().filter(|r| r.path == "/crm/v8/org").count();
 
@@ -179,9 +178,7 @@ async fn rotated_managed_tokens_keep_their_cursors() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_managed_token_that_cannot_read_the_org_keeps_its_own_namespace() {
     let h = Harness::new().await;
-    let run = |connection: Value| async move {
-        runtime().run(&zoho_host::ActionRef::from_key("crm-get-record").expect("key"), &connection, &get_lead(), None, None).await.expect("runs")
-    };
+    let run = |connection: Value| async move { runtime().run(&zoho_host::ActionRef::from_key("crm-get-record").expect("key"), &connection, &get_lead(), None, None).await.expect("runs") };
     let org_requests = |h: &Harness| h.requests().iter().filter(|r| r.path == "/crm/v8/org").count();
     let scope = r#"{"code":"OAUTH_SCOPE_MISMATCH","details":{},"message":"invalid oauth scope to access this URL","status":"error"}"#;
     let no_scope = json!({ "api-domain": h.sandbox.url, "access-token": h.sandbox.issue_token() });
@@ -334,7 +331,9 @@ async fn no_action_leaks_a_secret_through_any_path() {
     let mut secrets = vec![zoho_sandbox::CLIENT_SECRET.to_string(), zoho_sandbox::REFRESH_TOKEN.to_string()];
     secrets.extend(h.sandbox.issued_tokens().into_iter().filter(|t| t != &h.token));
     for secret in &secrets {
-        if let Some(at) = output.find(secret.as_str()) { panic!("{secret} leaked: ...{}...", &output[at.saturating_sub(300)..(at + 100).min(output.len())]); }
+        if let Some(at) = output.find(secret.as_str()) {
+            panic!("{secret} leaked: ...{}...", &output[at.saturating_sub(300)..(at + 100).min(output.len())]);
+        }
         assert!(h.stored_keys().iter().all(|k| !k.contains(secret.as_str())), "{secret} in a storage key");
     }
 }
@@ -462,8 +461,12 @@ fn any_json() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(3, 24, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::btree_map(prop_oneof![Just("record-type".to_string()), Just("values".to_string()), Just("text".to_string()), Just("bytes".to_string()), ".{0,8}".prop_map(|s| s)], inner, 0..6)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map(
+                prop_oneof![Just("record-type".to_string()), Just("values".to_string()), Just("text".to_string()), Just("bytes".to_string()), ".{0,8}".prop_map(|s| s)],
+                inner,
+                0..6
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
@@ -490,9 +493,7 @@ async fn the_host_stops_a_step_at_its_deadline() {
     let runtime = zoho_host::Runtime::new(config).expect("runtime");
     h.sandbox.inject(Fault::status(1, 200, "{}").delayed(Duration::from_secs(3)).on_path("/crm/"));
     let started = std::time::Instant::now();
-    let outcome = runtime
-        .run(&zoho_host::ActionRef::from_key("crm-get-record").expect("key"), &h.connection, &get_lead(), Some(&json!({ "timeout-ms": 60000 })), Some(&h.namespace))
-        .await;
+    let outcome = runtime.run(&zoho_host::ActionRef::from_key("crm-get-record").expect("key"), &h.connection, &get_lead(), Some(&json!({ "timeout-ms": 60000 })), Some(&h.namespace)).await;
     let error = outcome.expect_err("the step ran past its deadline");
     assert!(format!("{error:#}").contains("deadline"), "{error:#}");
     assert!(started.elapsed() < Duration::from_secs(2), "stopped at the deadline, not after the 3 s answer");

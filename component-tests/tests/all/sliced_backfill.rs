@@ -15,15 +15,7 @@ const RECORDS: usize = 3_000;
 
 /// 3,000 records, half of them on five seconds (a bulk import), the rest over 30 days.
 fn seed(h: &Harness) -> BTreeSet<String> {
-    let spec = BulkModule {
-        name: MODULE.into(),
-        records: RECORDS,
-        fields: 3,
-        span: Duration::from_secs(30 * 86_400),
-        burst_share: 0.5,
-        burst: Duration::from_secs(5),
-        seed: 7,
-    };
+    let spec = BulkModule { name: MODULE.into(), records: RECORDS, fields: 3, span: Duration::from_secs(30 * 86_400), burst_share: 0.5, burst: Duration::from_secs(5), seed: 7 };
     h.sandbox.seed_bulk(&spec).into_iter().map(|id| id.to_string()).collect()
 }
 
@@ -141,7 +133,8 @@ async fn a_resumed_sync_starts_over_when_its_plan_was_replaced() {
     fail_the_10th_coql_call(&h);
     assert!(zoho_host::sync::run(runtime(), &h.connection, Some(&h.namespace), &request).await.is_err());
     for per_page in [100, 200] {
-        let step = h.run("sync-read-stream-page", json!({ "stream": MODULE, "page": 1, "slice": 1, "slices": 4, "per-page": per_page, "anchor-date": "2000-01-01", "max-requests-per-second": 1000 })).await;
+        let step =
+            h.run("sync-read-stream-page", json!({ "stream": MODULE, "page": 1, "slice": 1, "slices": 4, "per-page": per_page, "anchor-date": "2000-01-01", "max-requests-per-second": 1000 })).await;
         assert!(step.result.is_ok(), "{:?}", step.result);
     }
     let summary = zoho_host::sync::run(runtime(), &h.connection, Some(&h.namespace), &request).await.expect("resumed");
@@ -165,7 +158,8 @@ async fn a_sweep_starts_over_when_another_worker_replaces_its_plan() {
         while coql_queries(&h).len() < 5 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        h.run("incremental-list-modified-records-by-page", json!({ "record-type": MODULE, "page": 1, "slice": 1, "slices": 4, "per-page": 100, "fields": FIELDS, "since": "2000-01-01T00:00:00Z" })).await
+        h.run("incremental-list-modified-records-by-page", json!({ "record-type": MODULE, "page": 1, "slice": 1, "slices": 4, "per-page": 100, "fields": FIELDS, "since": "2000-01-01T00:00:00Z" }))
+            .await
     };
     let mut out = Vec::new();
     let request = sweep_request(4, 100, Some(1));
@@ -184,10 +178,8 @@ async fn a_sweep_starts_over_when_another_worker_replaces_its_plan() {
 async fn call(sandbox: &zoho_sandbox::Sandbox, token: &str, method: &str, path: &str, body: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(sandbox.addr).await.expect("connect");
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Zoho-oauthtoken {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
+    let request =
+        format!("{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Zoho-oauthtoken {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
     stream.write_all(request.as_bytes()).await.expect("write");
     let mut answer = String::new();
     stream.read_to_string(&mut answer).await.expect("read");

@@ -30,10 +30,7 @@ async fn include_modules_false_lists_only_the_standard_streams() {
     let outcome = h.run("sync-discover", json!({ "include-modules": false })).await;
     let streams = ok_of(&outcome)["streams"].as_array().expect("streams").clone();
     let names: Vec<&str> = streams.iter().map(|s| s["stream"].as_str().expect("name")).collect();
-    assert_eq!(
-        names,
-        ["leads", "contacts", "accounts", "deals", "tasks", "meetings", "calls", "campaigns", "products", "quotes", "vendors", "notes", "companies", "users", "modules"]
-    );
+    assert_eq!(names, ["leads", "contacts", "accounts", "deals", "tasks", "meetings", "calls", "campaigns", "products", "quotes", "vendors", "notes", "companies", "users", "modules"]);
     assert_eq!(h.requests().len(), 0, "no org modules, no request");
 
     let outcome = h.run("sync-discover", json!({ "include-modules": true })).await;
@@ -46,7 +43,21 @@ async fn include_modules_false_lists_only_the_standard_streams() {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_stream_reads_from_its_anchor_date() {
     let h = Harness::new().await;
-    for (stream, module) in [("leads", "Leads"), ("accounts", "Accounts"), ("deals", "Deals"), ("tasks", "Tasks"), ("meetings", "Events"), ("calls", "Calls"), ("campaigns", "Campaigns"), ("products", "Products"), ("quotes", "Quotes"), ("vendors", "Vendors"), ("notes", "Notes"), ("companies", "Accounts"), ("Shipments", "Shipments")] {
+    for (stream, module) in [
+        ("leads", "Leads"),
+        ("accounts", "Accounts"),
+        ("deals", "Deals"),
+        ("tasks", "Tasks"),
+        ("meetings", "Events"),
+        ("calls", "Calls"),
+        ("campaigns", "Campaigns"),
+        ("products", "Products"),
+        ("quotes", "Quotes"),
+        ("vendors", "Vendors"),
+        ("notes", "Notes"),
+        ("companies", "Accounts"),
+        ("Shipments", "Shipments"),
+    ] {
         let outcome = h.run("sync-read-stream-page", json!({ "stream": stream, "anchor-date": "2000-01-01", "fields": "id" })).await;
         let result = ok_of(&outcome);
         assert_eq!(result["records"].as_array().map(Vec::len), Some(h.sandbox.record_count(module)), "{stream}");
@@ -71,7 +82,21 @@ async fn every_stream_reads_from_its_anchor_date() {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_stream_without_fields_reads_every_record() {
     let h = Harness::new().await;
-    for (stream, module) in [("leads", "Leads"), ("contacts", "Contacts"), ("accounts", "Accounts"), ("deals", "Deals"), ("tasks", "Tasks"), ("meetings", "Events"), ("calls", "Calls"), ("campaigns", "Campaigns"), ("products", "Products"), ("quotes", "Quotes"), ("vendors", "Vendors"), ("notes", "Notes"), ("Shipments", "Shipments")] {
+    for (stream, module) in [
+        ("leads", "Leads"),
+        ("contacts", "Contacts"),
+        ("accounts", "Accounts"),
+        ("deals", "Deals"),
+        ("tasks", "Tasks"),
+        ("meetings", "Events"),
+        ("calls", "Calls"),
+        ("campaigns", "Campaigns"),
+        ("products", "Products"),
+        ("quotes", "Quotes"),
+        ("vendors", "Vendors"),
+        ("notes", "Notes"),
+        ("Shipments", "Shipments"),
+    ] {
         let mut records = BTreeSet::new();
         let mut page = 1;
         loop {
@@ -191,7 +216,16 @@ async fn an_interrupted_sync_resumes_to_the_same_result() {
     let base = std::env::temp_dir().join(format!("zoho-sync-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
     fn request<'a>(streams: &'a [String], dir: &'a std::path::Path) -> zoho_host::sync::SyncRequest<'a> {
-        zoho_host::sync::SyncRequest { streams, anchor_date: Some("2000-01-01"), out_dir: dir, per_page: Some(200), concurrency: 3, backoff_at_credit_percentage: None, slices: 1, requests_per_second: None }
+        zoho_host::sync::SyncRequest {
+            streams,
+            anchor_date: Some("2000-01-01"),
+            out_dir: dir,
+            per_page: Some(200),
+            concurrency: 3,
+            backoff_at_credit_percentage: None,
+            slices: 1,
+            requests_per_second: None,
+        }
     }
 
     // Uninterrupted.

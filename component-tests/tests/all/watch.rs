@@ -62,26 +62,11 @@ async fn until(what: &str, mut condition: impl FnMut() -> bool) {
 }
 
 /// Runs a watch while `driver` runs, then stops it (Ctrl-C's path) and returns its summary.
-async fn watching<F: std::future::Future<Output = ()>>(
-    runtime: &Runtime,
-    h: &Harness,
-    request: &WatchRequest,
-    listener: TcpListener,
-    out: &Path,
-    driver: F,
-) -> WatchSummary {
+async fn watching<F: std::future::Future<Output = ()>>(runtime: &Runtime, h: &Harness, request: &WatchRequest, listener: TcpListener, out: &Path, driver: F) -> WatchSummary {
     watching_as(runtime, h, &h.connection, request, listener, out, driver).await
 }
 
-async fn watching_as<F: std::future::Future<Output = ()>>(
-    runtime: &Runtime,
-    h: &Harness,
-    connection: &Value,
-    request: &WatchRequest,
-    listener: TcpListener,
-    out: &Path,
-    driver: F,
-) -> WatchSummary {
+async fn watching_as<F: std::future::Future<Output = ()>>(runtime: &Runtime, h: &Harness, connection: &Value, request: &WatchRequest, listener: TcpListener, out: &Path, driver: F) -> WatchSummary {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let watch = watch::run(runtime, connection, Some(&h.namespace), request, listener, appending(out), async {
         let _ = stopped.await;
@@ -139,7 +124,8 @@ async fn with_three_in_ten_deliveries_dropped_every_version_is_written_once() {
         // 20 creates, one delivery each: the sandbox drops the 4th, 7th, 10th, ... (6 of 20).
         let ids: Vec<String> = (0..20).map(|i| h.sandbox.create_record("Leads", json!({ "Last_Name": format!("Watch {i}") }))).collect();
         until("every create is written", || by_id(&lines(&out)).len() == 20).await;
-        let dropped: Vec<String> = h.sandbox.deliveries().iter().filter(|d| d.dropped).flat_map(|d| d.body["ids"].as_array().cloned().unwrap_or_default()).filter_map(|id| id.as_str().map(str::to_string)).collect();
+        let dropped: Vec<String> =
+            h.sandbox.deliveries().iter().filter(|d| d.dropped).flat_map(|d| d.body["ids"].as_array().cloned().unwrap_or_default()).filter_map(|id| id.as_str().map(str::to_string)).collect();
         assert_eq!(dropped.len(), 6, "{:?}", h.sandbox.deliveries());
         for (i, id) in ids.iter().enumerate() {
             h.sandbox.modify_record("Leads", id, json!({ "Last_Name": format!("Edited {i}") }));

@@ -92,24 +92,16 @@ async fn the_eleventh_grant_in_ten_minutes_is_rate_limited_for_the_window() {
     h.sandbox.clear_requests();
     let outcome = run_without_store(&h, &connection, "crm-get-records", list.clone()).await;
     let error = error_of(&outcome);
-    assert_eq!(
-        (error["kind"].as_str(), error["status"].as_u64(), error["code"].as_str(), error["retry-after-ms"].as_u64()),
-        (Some("rate-limited"), Some(400), Some("Access Denied"), Some(600_000))
-    );
+    assert_eq!((error["kind"].as_str(), error["status"].as_u64(), error["code"].as_str(), error["retry-after-ms"].as_u64()), (Some("rate-limited"), Some(400), Some("Access Denied"), Some(600_000)));
     let message = error["message"].as_str().expect("message");
-    assert!(
-        message.contains("at most 10 per refresh token in 10 minutes") && message.contains("key-value store") && message.contains("access-token"),
-        "{message}"
-    );
+    assert!(message.contains("at most 10 per refresh token in 10 minutes") && message.contains("key-value store") && message.contains("access-token"), "{message}");
     assert!(!error.to_string().contains(zoho_sandbox::REFRESH_TOKEN) && !error.to_string().contains(zoho_sandbox::CLIENT_SECRET));
     // The grant was asked and refused: nothing reached the API without a token.
     let sent = h.requests();
     assert_eq!((sent.len(), sent[0].path.as_str(), sent[0].response_status), (1, "/oauth/v2/token", Some(400)));
     assert_eq!(
         sent[0].response_body.as_deref().and_then(|b| serde_json::from_slice::<Value>(b).ok()),
-        Some(
-            json!({ "error_description": "You have made too many requests continuously. Please try again after some time.", "error": "Access Denied", "status": "failure" })
-        )
+        Some(json!({ "error_description": "You have made too many requests continuously. Please try again after some time.", "error": "Access Denied", "status": "failure" }))
     );
     // Ten minutes after the first grant, the window has passed.
     h.sandbox.clock().advance(chrono::Duration::minutes(1));

@@ -21,8 +21,7 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/zoho-examp
 const SERVER_TIME: &str = "2024-01-02T03:04:05+00:00";
 
 fn index() -> Value {
-    let text = std::fs::read_to_string(format!("{FIXTURES}/index.json"))
-        .expect("fixtures/zoho-examples/index.json");
+    let text = std::fs::read_to_string(format!("{FIXTURES}/index.json")).expect("fixtures/zoho-examples/index.json");
     serde_json::from_str(&text).expect("the index is JSON")
 }
 
@@ -44,17 +43,12 @@ fn examples() -> Vec<Example> {
         .iter()
         .map(|entry| {
             let fixture = entry["fixture"].as_str().expect("fixture");
-            let text = std::fs::read_to_string(format!("{FIXTURES}/{fixture}"))
-                .unwrap_or_else(|e| panic!("{fixture}: {e}"));
-            let body: Value = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{fixture} is not JSON: {e}"));
+            let text = std::fs::read_to_string(format!("{FIXTURES}/{fixture}")).unwrap_or_else(|e| panic!("{fixture}: {e}"));
+            let body: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{fixture} is not JSON: {e}"));
             Example {
                 source: entry["source"].as_str().expect("source").to_string(),
                 operation: entry["operation"].as_str().expect("operation").to_string(),
-                status: entry["status"]
-                    .as_u64()
-                    .and_then(|s| u16::try_from(s).ok())
-                    .expect("status"),
+                status: entry["status"].as_u64().and_then(|s| u16::try_from(s).ok()).expect("status"),
                 text: text.trim_end().to_string(),
                 body,
                 entry: entry.clone(),
@@ -91,11 +85,7 @@ fn listing(body: &Value) -> Value {
 fn records_for(body: &Value) -> Value {
     match items(body, "data").len() {
         0 | 1 => json!({ "Last_Name": "Boyle", "Company": "ABC Corp" }),
-        n => Value::Array(
-            (0..n)
-                .map(|i| json!({ "Last_Name": format!("Boyle {i}"), "Company": "ABC Corp" }))
-                .collect(),
-        ),
+        n => Value::Array((0..n).map(|i| json!({ "Last_Name": format!("Boyle {i}"), "Company": "ABC Corp" })).collect()),
     }
 }
 
@@ -115,18 +105,8 @@ fn text(value: &Value) -> String {
 
 /// list-modules' summary of a module: the members it keeps, an odd or missing one null.
 fn module_summary(module: &Value) -> Value {
-    let s = |k: &str| {
-        module
-            .get(k)
-            .and_then(Value::as_str)
-            .map_or(Value::Null, |v| json!(v))
-    };
-    let b = |k: &str| {
-        module
-            .get(k)
-            .and_then(Value::as_bool)
-            .map_or(Value::Null, |v| json!(v))
-    };
+    let s = |k: &str| module.get(k).and_then(Value::as_str).map_or(Value::Null, |v| json!(v));
+    let b = |k: &str| module.get(k).and_then(Value::as_bool).map_or(Value::Null, |v| json!(v));
     json!({
         "api_name": s("api_name"), "module_name": s("module_name"), "singular_label": s("singular_label"), "plural_label": s("plural_label"),
         "id": s("id"), "generated_type": s("generated_type"), "api_supported": b("api_supported"), "creatable": b("creatable"),
@@ -139,12 +119,7 @@ const LEAD: &str = "4150868000000002175";
 fn case(example: &Example) -> Case {
     let body = &example.body;
     let ok = example.status < 300;
-    let q = |pairs: &[(&'static str, &str)]| {
-        pairs
-            .iter()
-            .map(|(k, v)| (*k, v.to_string()))
-            .collect::<Vec<_>>()
-    };
+    let q = |pairs: &[(&'static str, &str)]| pairs.iter().map(|(k, v)| (*k, v.to_string())).collect::<Vec<_>>();
     match example.operation.as_str() {
         "createRecords" => {
             let values = records_for(body);
@@ -434,40 +409,19 @@ fn case(example: &Example) -> Case {
 /// list's own key).
 fn expected_error(example: &Example) -> Value {
     let body = &example.body;
-    let (message, details) = match body.as_object().and_then(|o| {
-        o.iter().find(|(_, v)| {
-            v.as_array()
-                .is_some_and(|a| a.iter().any(|i| i["status"] == "error"))
-        })
-    }) {
+    let (message, details) = match body.as_object().and_then(|o| o.iter().find(|(_, v)| v.as_array().is_some_and(|a| a.iter().any(|i| i["status"] == "error")))) {
         Some((key, list)) if body.get("code").is_none() => {
             let list = list.as_array().cloned().unwrap_or_default();
-            let first = list
-                .iter()
-                .find(|i| i["status"] == "error")
-                .cloned()
-                .unwrap_or(Value::Null);
-            let mut message = first["message"]
-                .as_str()
-                .unwrap_or("Zoho reported an error without a message")
-                .to_string();
+            let first = list.iter().find(|i| i["status"] == "error").cloned().unwrap_or(Value::Null);
+            let mut message = first["message"].as_str().unwrap_or("Zoho reported an error without a message").to_string();
             if list.len() > 1 {
-                message = format!(
-                    "{message} (and {} more record results in details)",
-                    list.len() - 1
-                );
+                message = format!("{message} (and {} more record results in details)", list.len() - 1);
             }
             let mut details = Map::new();
             details.insert(key.clone(), Value::Array(list));
             (message, Value::Object(details))
         }
-        _ => (
-            body["message"]
-                .as_str()
-                .unwrap_or("Zoho reported an error without a message")
-                .to_string(),
-            body.get("details").cloned().unwrap_or(Value::Null),
-        ),
+        _ => (body["message"].as_str().unwrap_or("Zoho reported an error without a message").to_string(), body.get("details").cloned().unwrap_or(Value::Null)),
     };
     json!({
         "kind": example.entry["kind"], "status": example.status, "code": example.entry["code"],
@@ -479,52 +433,25 @@ fn expected_error(example: &Example) -> Value {
 async fn replay(example: &Example) -> Result<(), String> {
     let case = case(example);
     let h = Harness::new().await;
-    h.sandbox.clock().freeze_at(
-        chrono::DateTime::parse_from_rfc3339(SERVER_TIME)
-            .expect("a time")
-            .into(),
-    );
-    h.sandbox
-        .inject(Fault::status(1, example.status, &example.text).on_path(&case.path));
+    h.sandbox.clock().freeze_at(chrono::DateTime::parse_from_rfc3339(SERVER_TIME).expect("a time").into());
+    h.sandbox.inject(Fault::status(1, example.status, &example.text).on_path(&case.path));
     let outcome = h.run(case.action, case.input.clone()).await;
     // The requests are judged by Zoho's files as in every test; reported here beside the reading.
-    let mut wrong: Vec<String> = h
-        .take_openapi_mismatches()
-        .into_iter()
-        .map(|m| format!("the request, judged by Zoho's files: {m}"))
-        .collect();
+    let mut wrong: Vec<String> = h.take_openapi_mismatches().into_iter().map(|m| format!("the request, judged by Zoho's files: {m}")).collect();
     let requests = h.sandbox.requests();
     match requests.iter().find(|r| r.faulted) {
-        None => wrong.push(format!(
-            "no request reached {} {}: {requests:?}",
-            case.method, case.path
-        )),
+        None => wrong.push(format!("no request reached {} {}: {requests:?}", case.method, case.path)),
         Some(request) => {
-            let query: Vec<(String, String)> = case
-                .query
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect();
-            if (
-                request.method.as_str(),
-                request.path.as_str(),
-                &request.query,
-            ) != (case.method, case.path.as_str(), &query)
-            {
-                wrong.push(format!(
-                    "sent {} {} {:?}, expected {} {} {:?}",
-                    request.method, request.path, request.query, case.method, case.path, query
-                ));
+            let query: Vec<(String, String)> = case.query.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+            if (request.method.as_str(), request.path.as_str(), &request.query) != (case.method, case.path.as_str(), &query) {
+                wrong.push(format!("sent {} {} {:?}, expected {} {} {:?}", request.method, request.path, request.query, case.method, case.path, query));
             }
             if let Some(expected) = &case.body {
                 let mut sent = request.json().unwrap_or(Value::Null);
                 if let Some(watch) = sent.get_mut("watch").and_then(Value::as_array_mut) {
-                    watch
-                        .iter_mut()
-                        .filter_map(Value::as_object_mut)
-                        .for_each(|c| {
-                            c.remove("channel_expiry");
-                        });
+                    watch.iter_mut().filter_map(Value::as_object_mut).for_each(|c| {
+                        c.remove("channel_expiry");
+                    });
                 }
                 if &sent != expected {
                     wrong.push(format!("sent body {sent}, expected {expected}"));
@@ -534,16 +461,9 @@ async fn replay(example: &Example) -> Result<(), String> {
     }
     // Exactly one request answers each example, but for the org, whose credit table
     // (`/__apis`, read once a day by a step with a credit budget) and users page follow.
-    let expected_requests = if example.operation == "getOrganization" && example.status < 300 {
-        3
-    } else {
-        1
-    };
+    let expected_requests = if example.operation == "getOrganization" && example.status < 300 { 3 } else { 1 };
     if requests.len() != expected_requests {
-        wrong.push(format!(
-            "{} requests sent, expected {expected_requests}",
-            requests.len()
-        ));
+        wrong.push(format!("{} requests sent, expected {expected_requests}", requests.len()));
     }
     match (&outcome.result, example.entry["expect"].as_str()) {
         (Ok(result), Some("ok")) => match &case.ok {
@@ -551,27 +471,14 @@ async fn replay(example: &Example) -> Result<(), String> {
                 let mut result = result.clone();
                 if example.operation == "getFields" {
                     // The JSON Schema is made from the fields (json_schema tests); here its properties name them.
-                    let schema = result
-                        .as_object_mut()
-                        .and_then(|r| r.remove("json_schema"))
-                        .unwrap_or(Value::Null);
-                    let names: Vec<&str> = schema["properties"]
-                        .as_object()
-                        .map(|p| p.keys().map(String::as_str).collect())
-                        .unwrap_or_default();
-                    let mut expected_names: Vec<&str> = example.entry["result_fields"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|f| f["api_name"].as_str())
-                        .collect();
+                    let schema = result.as_object_mut().and_then(|r| r.remove("json_schema")).unwrap_or(Value::Null);
+                    let names: Vec<&str> = schema["properties"].as_object().map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
+                    let mut expected_names: Vec<&str> = example.entry["result_fields"].as_array().into_iter().flatten().filter_map(|f| f["api_name"].as_str()).collect();
                     expected_names.sort_unstable();
                     let mut sorted = names.clone();
                     sorted.sort_unstable();
                     if sorted != expected_names {
-                        wrong.push(format!(
-                            "json_schema properties {names:?}, expected {expected_names:?}"
-                        ));
+                        wrong.push(format!("json_schema properties {names:?}, expected {expected_names:?}"));
                     }
                 }
                 if &result != expected {
@@ -579,18 +486,13 @@ async fn replay(example: &Example) -> Result<(), String> {
                 }
             }
             None if example.operation == "getOrganization" => {
-                let license = h
-                    .stored("limits/org-license")
-                    .map(|e| e["value"].clone())
-                    .unwrap_or(Value::Null);
+                let license = h.stored("limits/org-license").map(|e| e["value"].clone()).unwrap_or(Value::Null);
                 let expected = json!({
                     "paid_type": example.body["org"][0]["license_details"]["paid_type"],
                     "users_license_purchased": example.body["org"][0]["license_details"]["users_license_purchased"],
                 });
                 if license != expected {
-                    wrong.push(format!(
-                        "the org's license was read as {license}, expected {expected}"
-                    ));
+                    wrong.push(format!("the org's license was read as {license}, expected {expected}"));
                 }
             }
             None => {}
@@ -631,19 +533,11 @@ async fn replay_operation(operation: &str) {
         }
         replayed += 1;
         if let Err(why) = replay(example).await {
-            failures.push(format!(
-                "{} (HTTP {}):\n  {why}",
-                example.source, example.status
-            ));
+            failures.push(format!("{} (HTTP {}):\n  {why}", example.source, example.status));
         }
     }
     assert!(replayed > 0, "no example of {operation} was replayed");
-    assert!(
-        failures.is_empty(),
-        "{} of {replayed} Zoho examples of {operation} are misread:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {replayed} Zoho examples of {operation} are misread:\n{}", failures.len(), failures.join("\n"));
 }
 
 macro_rules! replays {
@@ -696,45 +590,16 @@ fn every_example_is_replayed_or_skipped_with_its_reason() {
     let examples = examples();
     let mut skipped = Vec::new();
     for example in &examples {
-        assert!(
-            REPLAYED.contains(&example.operation.as_str()),
-            "{}: operation {} has no replay test",
-            example.source,
-            example.operation
-        );
+        assert!(REPLAYED.contains(&example.operation.as_str()), "{}: operation {} has no replay test", example.source, example.operation);
         let fixture = example.entry["fixture"].as_str().unwrap_or("");
-        assert!(
-            example.source.ends_with(&format!(
-                "{}.md",
-                fixture
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or("")
-                    .trim_end_matches(".json")
-            )),
-            "{} is not kept as {fixture}",
-            example.source
-        );
+        assert!(example.source.ends_with(&format!("{}.md", fixture.rsplit('/').next().unwrap_or("").trim_end_matches(".json"))), "{} is not kept as {fixture}", example.source);
         match example.entry["expect"].as_str() {
-            Some("ok") => assert!(
-                example.status < 300,
-                "{}: a {} is no success",
-                example.source,
-                example.status
-            ),
-            Some("error") => assert!(
-                example.entry["kind"].is_string() && example.entry["code"].is_string(),
-                "{}: an error example names its kind and code",
-                example.source
-            ),
+            Some("ok") => assert!(example.status < 300, "{}: a {} is no success", example.source, example.status),
+            Some("error") => assert!(example.entry["kind"].is_string() && example.entry["code"].is_string(), "{}: an error example names its kind and code", example.source),
             other => panic!("{}: expect {other:?}", example.source),
         }
         if let Some(why) = example.entry["skip"].as_str() {
-            assert!(
-                !example.entry["correct_result"].is_null(),
-                "{}: a skipped example says the result it must give",
-                example.source
-            );
+            assert!(!example.entry["correct_result"].is_null(), "{}: a skipped example says the result it must give", example.source);
             skipped.push((example.source.as_str(), why));
         }
     }
@@ -743,12 +608,7 @@ fn every_example_is_replayed_or_skipped_with_its_reason() {
     }
     let sources: Vec<&str> = skipped.iter().map(|(s, _)| *s).collect();
     assert_eq!(sources, Vec::<&str>::new(), "the known disagreements changed: update this list with the index");
-    println!(
-        "{} examples: {} replayed, {} skipped",
-        examples.len(),
-        examples.len() - skipped.len(),
-        skipped.len()
-    );
+    println!("{} examples: {} replayed, {} skipped", examples.len(), examples.len() - skipped.len(), skipped.len());
 }
 
 /// Zoho's OpenAPI files judge every example answer as if the sandbox had given it to the
@@ -766,16 +626,8 @@ fn zohos_own_files_judge_the_examples() {
         let exchange = RecordedRequest {
             method: case.method.into(),
             path: case.path.clone(),
-            query: case
-                .query
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect(),
-            headers: if body.is_some() {
-                vec![("content-type".into(), "application/json".into())]
-            } else {
-                Vec::new()
-            },
+            query: case.query.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            headers: if body.is_some() { vec![("content-type".into(), "application/json".into())] } else { Vec::new() },
             body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
             received_ms: 0,
             seq: 0,
@@ -784,26 +636,10 @@ fn zohos_own_files_judge_the_examples() {
             faulted: false,
         };
         // Only what the files say of the answer: the requests are judged by every other test.
-        let answer: Vec<String> = judge
-            .check(&exchange)
-            .into_iter()
-            .filter(|m| m.contains(" answer "))
-            .collect();
-        let verdict = if answer.is_empty() {
-            "accepts".to_string()
-        } else {
-            "rejects".to_string()
-        };
+        let answer: Vec<String> = judge.check(&exchange).into_iter().filter(|m| m.contains(" answer ")).collect();
+        let verdict = if answer.is_empty() { "accepts".to_string() } else { "rejects".to_string() };
         if example.entry["judge"].as_str() != Some(verdict.as_str()) {
-            differ.push(format!(
-                "{}: the judge {verdict}, the index says {}{}",
-                example.source,
-                example.entry["judge"],
-                answer
-                    .first()
-                    .map(|m| format!(" ({m})"))
-                    .unwrap_or_default()
-            ));
+            differ.push(format!("{}: the judge {verdict}, the index says {}{}", example.source, example.entry["judge"], answer.first().map(|m| format!(" ({m})")).unwrap_or_default()));
         }
         verdicts.insert(example.source.clone(), (verdict, answer));
     }
@@ -813,14 +649,6 @@ fn zohos_own_files_judge_the_examples() {
         }
     }
     let rejected = verdicts.values().filter(|(v, _)| v == "rejects").count();
-    println!(
-        "{} of {} example answers are rejected by Zoho's own OpenAPI files",
-        rejected,
-        verdicts.len()
-    );
-    assert!(
-        differ.is_empty(),
-        "the judge's verdicts differ from the index:\n{}",
-        differ.join("\n")
-    );
+    println!("{} of {} example answers are rejected by Zoho's own OpenAPI files", rejected, verdicts.len());
+    assert!(differ.is_empty(), "the judge's verdicts differ from the index:\n{}", differ.join("\n"));
 }

@@ -86,11 +86,7 @@ impl KvStore {
 
 impl KvBackend for KvStore {
     fn get(&self, namespace: &str, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, store::Error> {
-        self.with_db(|db| {
-            db.prepare_cached("SELECT value FROM kv WHERE namespace = ?1 AND bucket = ?2 AND key = ?3")?
-                .query_row(params![namespace, bucket, key], |row| row.get(0))
-                .optional()
-        })
+        self.with_db(|db| db.prepare_cached("SELECT value FROM kv WHERE namespace = ?1 AND bucket = ?2 AND key = ?3")?.query_row(params![namespace, bucket, key], |row| row.get(0)).optional())
     }
 
     fn set(&self, namespace: &str, bucket: &str, key: &str, value: &[u8]) -> Result<(), store::Error> {
@@ -136,10 +132,7 @@ fn increment_in(db: &mut rusqlite::Connection, namespace: &str, bucket: &str, ke
         .map_err(sql_error)?;
     let current = match current {
         None => 0,
-        Some(bytes) => std::str::from_utf8(&bytes)
-            .ok()
-            .and_then(|s| s.parse::<u64>().ok())
-            .ok_or_else(|| store::Error::Other(format!("key {key:?} does not hold a counter")))?,
+        Some(bytes) => std::str::from_utf8(&bytes).ok().and_then(|s| s.parse::<u64>().ok()).ok_or_else(|| store::Error::Other(format!("key {key:?} does not hold a counter")))?,
     };
     let next = current.checked_add(delta).ok_or_else(|| store::Error::Other(format!("counter {key:?} overflows")))?;
     tx.prepare_cached("INSERT OR REPLACE INTO kv (namespace, bucket, key, value) VALUES (?1, ?2, ?3, ?4)")

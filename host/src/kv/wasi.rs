@@ -45,10 +45,7 @@ impl HasData for Kv {
     type Data<'a> = KvView<'a>;
 }
 
-pub fn add_to_linker<T: Send + 'static>(
-    linker: &mut wasmtime::component::Linker<T>,
-    view: fn(&mut T) -> KvView<'_>,
-) -> anyhow::Result<()> {
+pub fn add_to_linker<T: Send + 'static>(linker: &mut wasmtime::component::Linker<T>, view: fn(&mut T) -> KvView<'_>) -> anyhow::Result<()> {
     store::add_to_linker::<_, Kv>(linker, view)?;
     atomics::add_to_linker::<_, Kv>(linker, view)?;
     batch::add_to_linker::<_, Kv>(linker, view)?;
@@ -62,17 +59,11 @@ impl KvView<'_> {
     }
 
     /// Runs `f` on the backend from one of tokio's blocking threads, timed for the step.
-    async fn off_runtime<T: Send + 'static>(
-        &mut self,
-        bucket: &Resource<Bucket>,
-        f: impl FnOnce(&dyn KvBackend, &str, &str) -> Result<T, store::Error> + Send + 'static,
-    ) -> Result<T, store::Error> {
+    async fn off_runtime<T: Send + 'static>(&mut self, bucket: &Resource<Bucket>, f: impl FnOnce(&dyn KvBackend, &str, &str) -> Result<T, store::Error> + Send + 'static) -> Result<T, store::Error> {
         let (namespace, name) = self.bucket(bucket)?;
         let backend = self.store.clone();
         let started = Instant::now();
-        let outcome = tokio::task::spawn_blocking(move || f(&*backend, &namespace, &name))
-            .await
-            .unwrap_or_else(|e| Err(store::Error::Other(format!("key-value call failed: {e}"))));
+        let outcome = tokio::task::spawn_blocking(move || f(&*backend, &namespace, &name)).await.unwrap_or_else(|e| Err(store::Error::Other(format!("key-value call failed: {e}"))));
         if let Some(clock) = self.clock {
             clock.add_kv(started.elapsed());
         }

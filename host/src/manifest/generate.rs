@@ -328,10 +328,8 @@ fn default_scope_set(name: &str, set: &mut Value, actions: &[Action]) -> Result<
 
 /// actions.json as text, from the WIT package in `wit_dir` and its `annotations.json`.
 pub fn generate(wit_dir: &Path) -> Result<String> {
-    let notes: Annotations = serde_json::from_str(
-        &std::fs::read_to_string(wit_dir.join("annotations.json")).with_context(|| format!("reading {}/annotations.json", wit_dir.display()))?,
-    )
-    .context("annotations.json")?;
+    let notes: Annotations =
+        serde_json::from_str(&std::fs::read_to_string(wit_dir.join("annotations.json")).with_context(|| format!("reading {}/annotations.json", wit_dir.display()))?).context("annotations.json")?;
     let mut resolve = Resolve::default();
     let (package, _) = resolve.push_dir(wit_dir)?;
     let world_name = notes.manifest.get("component").and_then(|c| c.get("world")).and_then(Value::as_str).unwrap_or("connector");

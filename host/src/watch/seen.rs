@@ -117,8 +117,7 @@ fn canonical(value: &Value, top: bool) -> Value {
                     return id.clone();
                 }
             }
-            let kept: Map<String, Value> =
-                map.iter().filter(|(k, v)| !v.is_null() && !k.starts_with('$')).map(|(k, v)| (k.clone(), canonical(v, false))).collect();
+            let kept: Map<String, Value> = map.iter().filter(|(k, v)| !v.is_null() && !k.starts_with('$')).map(|(k, v)| (k.clone(), canonical(v, false))).collect();
             Value::Object(kept)
         }
         Value::Array(items) => Value::Array(items.iter().map(|v| canonical(v, false)).collect()),

@@ -453,7 +453,9 @@ impl Log {
             self.write(&match kind {
                 0 => format!("zoho-host watch: refused {n} more deliveries whose channel or token is not this watch's in the last {seconds} s (answered 403, written nowhere)"),
                 1 => format!("zoho-host watch: {n} more deliveries found {QUEUE} waiting in the last {seconds} s; the next sweep reads their changes"),
-                _ => format!("zoho-host watch: turned away {n} more requests without reading them whole in the last {seconds} s (too large, too slow, not JSON, or over the notify URL's buffer budget)"),
+                _ => {
+                    format!("zoho-host watch: turned away {n} more requests without reading them whole in the last {seconds} s (too large, too slow, not JSON, or over the notify URL's buffer budget)")
+                }
             });
         }
     }
@@ -624,7 +626,10 @@ async fn answer(shared: &Shared, request: Request<hyper::body::Incoming>) -> Res
     if !gate.admits(&channel_id, envelope.token.as_deref().unwrap_or("")) {
         shared.counts.refused.fetch_add(1, Ordering::Relaxed);
         shared.log.note(Kind::Forged, || {
-            format!("zoho-host watch: refused a delivery whose channel or token is not this watch's (answered 403, written nowhere); more are summarised at most once every {} s", shared.limits.summary_every.as_secs().max(1))
+            format!(
+                "zoho-host watch: refused a delivery whose channel or token is not this watch's (answered 403, written nowhere); more are summarised at most once every {} s",
+                shared.limits.summary_every.as_secs().max(1)
+            )
         });
         return reply(StatusCode::FORBIDDEN, "forbidden\n");
     }

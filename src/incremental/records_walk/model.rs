@@ -29,52 +29,26 @@ struct Zoho {
 
 fn http_date(at: i64) -> String {
     // "2024-01-02T03:04:05+00:00" → "Tue, 02 Jan 2024 03:04:05 GMT" (the weekday is not read).
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let iso = format_iso(at);
     let month = MONTHS[iso[5..7].parse::<usize>().unwrap_or(1) - 1];
-    format!(
-        "Xxx, {} {month} {} {} GMT",
-        &iso[8..10],
-        &iso[0..4],
-        &iso[11..19]
-    )
+    format!("Xxx, {} {month} {} {} GMT", &iso[8..10], &iso[0..4], &iso[11..19])
 }
 
 impl Transport for Zoho {
     fn send(&self, request: &Request) -> Result<Response> {
         let query = request.url.split_once('?').map_or("", |(_, q)| q);
-        let params: HashMap<String, String> = form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect();
-        assert_eq!(
-            params.get("sort_by").map(String::as_str),
-            Some("Modified_Time")
-        );
+        let params: HashMap<String, String> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        assert_eq!(params.get("sort_by").map(String::as_str), Some("Modified_Time"));
         assert_eq!(params.get("sort_order").map(String::as_str), Some("asc"));
         let per_page: usize = params["per_page"].parse().unwrap();
         assert!(per_page <= 200);
-        let since = request
-            .headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("if-modified-since"))
-            .map(|(_, v)| parse_iso(v).unwrap());
-        let mut list: Vec<(i64, u64, u64)> = self
-            .records
-            .borrow()
-            .iter()
-            .map(|(id, (t, v))| (*t, *id, *v))
-            .filter(|(t, _, _)| since.is_none_or(|s| *t > s || (*t == s && !self.exclusive)))
-            .collect();
+        let since = request.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("if-modified-since")).map(|(_, v)| parse_iso(v).unwrap());
+        let mut list: Vec<(i64, u64, u64)> = self.records.borrow().iter().map(|(id, (t, v))| (*t, *id, *v)).filter(|(t, _, _)| since.is_none_or(|s| *t > s || (*t == s && !self.exclusive))).collect();
         list.sort();
         let date = vec![("date".to_string(), http_date(self.now.get()))];
         if list.is_empty() && since.is_some() {
-            return Ok(Response {
-                status: 304,
-                headers: date,
-                body: Vec::new(),
-            });
+            return Ok(Response { status: 304, headers: date, body: Vec::new() });
         }
         let offset = match (params.get("page"), params.get("page_token")) {
             (Some(page), None) => {
@@ -85,26 +59,13 @@ impl Transport for Zoho {
             (None, Some(token)) => token.strip_prefix('t').unwrap().parse().unwrap(),
             other => panic!("page or page_token: {other:?}"),
         };
-        let page: Vec<Value> = list
-            .iter()
-            .skip(offset)
-            .take(per_page)
-            .map(|(t, id, v)| json!({ "id": id.to_string(), "Modified_Time": format_iso(*t), "Note_Content": format!("v{v}") }))
-            .collect();
+        let page: Vec<Value> = list.iter().skip(offset).take(per_page).map(|(t, id, v)| json!({ "id": id.to_string(), "Modified_Time": format_iso(*t), "Note_Content": format!("v{v}") })).collect();
         if page.is_empty() {
-            return Ok(Response {
-                status: 204,
-                headers: date,
-                body: Vec::new(),
-            });
+            return Ok(Response { status: 204, headers: date, body: Vec::new() });
         }
         let more = offset + per_page < list.len();
         let body = json!({ "data": page, "info": { "more_records": more, "next_page_token": if more { Some(format!("t{}", offset + per_page)) } else { None } } });
-        Ok(Response {
-            status: 200,
-            headers: date,
-            body: body.to_string().into_bytes(),
-        })
+        Ok(Response { status: 200, headers: date, body: body.to_string().into_bytes() })
     }
 
     fn sleep(&self, _: Duration) {}
@@ -143,18 +104,12 @@ struct Ledger {
 
 impl Zoho {
     fn versions(&self) -> BTreeMap<u64, u64> {
-        self.records
-            .borrow()
-            .iter()
-            .map(|(id, (_, v))| (*id, *v))
-            .collect()
+        self.records.borrow().iter().map(|(id, (_, v))| (*id, *v)).collect()
     }
 
     fn modify(&self, ledger: &mut Ledger, id: u64) {
         ledger.next_version += 1;
-        self.records
-            .borrow_mut()
-            .insert(id, (self.now.get(), ledger.next_version));
+        self.records.borrow_mut().insert(id, (self.now.get(), ledger.next_version));
     }
 
     fn apply(&self, ledger: &mut Ledger, op: &Op, until: i64) {
@@ -198,9 +153,7 @@ impl Zoho {
 fn deliver(ledger: &mut Ledger, page: &Value) {
     for record in page["records"].as_array().unwrap() {
         let id: u64 = record["id"].as_str().unwrap().parse().unwrap();
-        let version: u64 = record["Note_Content"].as_str().unwrap()[1..]
-            .parse()
-            .unwrap();
+        let version: u64 = record["Note_Content"].as_str().unwrap()[1..].parse().unwrap();
         let best = ledger.delivered.entry(id).or_insert(0);
         *best = (*best).max(version);
     }
@@ -209,37 +162,21 @@ fn deliver(ledger: &mut Ledger, page: &Value) {
 /// Sweeps of a model list: `groups` records on each of a few seconds, `rounds` of changes
 /// after each page; every version is accounted for sweep by sweep, and all at the end.
 fn replay(exclusive: bool, per_page: u32, groups: &[usize], rounds: &[Vec<Vec<Op>>]) {
-    let zoho = Zoho {
-        records: RefCell::new(BTreeMap::new()),
-        now: Cell::new(1_700_000_000),
-        exclusive,
-        next_id: Cell::new(5_725_767_000_000_000),
-    };
+    let zoho = Zoho { records: RefCell::new(BTreeMap::new()), now: Cell::new(1_700_000_000), exclusive, next_id: Cell::new(5_725_767_000_000_000) };
     for (second, count) in groups.iter().enumerate() {
         for _ in 0..*count {
             let id = zoho.next_id.get();
             zoho.next_id.set(id + 1);
-            zoho.records
-                .borrow_mut()
-                .insert(id, (1_700_000_000 + second as i64, 0));
+            zoho.records.borrow_mut().insert(id, (1_700_000_000 + second as i64, 0));
         }
     }
     zoho.now.set(1_700_000_000 + groups.len() as i64);
     let (storage, options) = (Memory::default(), CallOptions::default());
-    let connection = Connection {
-        access_token: Some("t".into()),
-        ..Default::default()
-    };
+    let connection = Connection { access_token: Some("t".into()), ..Default::default() };
     let client = Client::new(&connection, &options, &zoho, &storage).unwrap();
     let mut ledger = Ledger::default();
     let read = |page: u32| -> Value {
-        let request = SweepRequest {
-            record_type: "Notes".into(),
-            page: Some(page),
-            per_page: Some(per_page),
-            fields: Some("Note_Content".into()),
-            ..Default::default()
-        };
+        let request = SweepRequest { record_type: "Notes".into(), page: Some(page), per_page: Some(per_page), fields: Some("Note_Content".into()), ..Default::default() };
         serde_json::from_str(&list_modified_records(&client, &request).unwrap()).unwrap()
     };
     for (k, pages) in rounds.iter().enumerate() {
@@ -251,22 +188,11 @@ fn replay(exclusive: bool, per_page: u32, groups: &[usize], rounds: &[Vec<Vec<Op
             assert!(page < 2_000, "a sweep that never ends");
             let result = read(page);
             for record in result["records"].as_array().unwrap() {
-                let key = (
-                    record["id"].as_str().unwrap().parse().unwrap(),
-                    record["Note_Content"].as_str().unwrap()[1..]
-                        .parse()
-                        .unwrap(),
-                );
-                assert!(
-                    seen_this_sweep.insert(key),
-                    "version {key:?} delivered twice in one sweep"
-                );
+                let key = (record["id"].as_str().unwrap().parse().unwrap(), record["Note_Content"].as_str().unwrap()[1..].parse().unwrap());
+                assert!(seen_this_sweep.insert(key), "version {key:?} delivered twice in one sweep");
             }
             deliver(&mut ledger, &result);
-            let until = result["sweep"]["until"]
-                .as_str()
-                .and_then(parse_iso)
-                .unwrap_or(i64::MAX);
+            let until = result["sweep"]["until"].as_str().and_then(parse_iso).unwrap_or(i64::MAX);
             for op in pages.get(page as usize - 1).into_iter().flatten() {
                 zoho.apply(&mut ledger, op, until);
             }
@@ -277,12 +203,7 @@ fn replay(exclusive: bool, per_page: u32, groups: &[usize], rounds: &[Vec<Vec<Op
         }
         commit(&client, "Notes", None, None).unwrap();
         // A delivered record changes again in the same second; every other sweep the clock moves.
-        let newest = zoho
-            .records
-            .borrow()
-            .iter()
-            .max_by_key(|(id, (t, _))| (*t, **id))
-            .map(|(id, _)| *id);
+        let newest = zoho.records.borrow().iter().max_by_key(|(id, (t, _))| (*t, **id)).map(|(id, _)| *id);
         if let Some(id) = newest {
             zoho.modify(&mut ledger, id);
         }
@@ -291,15 +212,8 @@ fn replay(exclusive: bool, per_page: u32, groups: &[usize], rounds: &[Vec<Vec<Op
         }
         if k >= 1 {
             for (id, version) in &ledger.starts[k - 1] {
-                let ok = ledger.deleted.contains(id)
-                    || ledger.delivered.get(id).is_some_and(|d| d >= version)
-                    || ledger.pushed_past[k].contains(id);
-                assert!(
-                    ok,
-                    "sweep {} lost {id} at version {version} (delivered {:?})",
-                    k - 1,
-                    ledger.delivered.get(id)
-                );
+                let ok = ledger.deleted.contains(id) || ledger.delivered.get(id).is_some_and(|d| d >= version) || ledger.pushed_past[k].contains(id);
+                assert!(ok, "sweep {} lost {id} at version {version} (delivered {:?})", k - 1, ledger.delivered.get(id));
             }
         }
     }
@@ -315,10 +229,7 @@ fn replay(exclusive: bool, per_page: u32, groups: &[usize], rounds: &[Vec<Vec<Op
         page += 1;
     }
     for (id, version) in last {
-        assert!(
-            ledger.delivered.get(&id).is_some_and(|d| *d >= version),
-            "the final sweep lost {id} at version {version}"
-        );
+        assert!(ledger.delivered.get(&id).is_some_and(|d| *d >= version), "the final sweep lost {id} at version {version}");
     }
 }
 
@@ -352,15 +263,7 @@ fn records_shifted_onto_a_page_read_are_delivered() {
 /// Pages of one or two records: every page boundary falls inside a second.
 #[test]
 fn one_record_a_page() {
-    let rounds = vec![
-        vec![
-            vec![Op::Modify(1)],
-            vec![Op::Delete(0), Op::Create],
-            vec![Op::Tick, Op::Modify(4)],
-        ],
-        vec![vec![Op::ModifyTwice(2)]],
-        vec![vec![]],
-    ];
+    let rounds = vec![vec![vec![Op::Modify(1)], vec![Op::Delete(0), Op::Create], vec![Op::Tick, Op::Modify(4)]], vec![vec![Op::ModifyTwice(2)]], vec![vec![]]];
     for exclusive in [false, true] {
         replay(exclusive, 1, &[3, 0, 4, 2], &rounds);
         replay(exclusive, 2, &[5, 1], &rounds);
@@ -371,14 +274,7 @@ fn one_record_a_page() {
 /// deletions between its steps.
 #[test]
 fn a_second_past_page_reach_with_deletions_between_steps() {
-    let rounds = vec![
-        vec![
-            vec![Op::Delete(3), Op::Delete(50), Op::Delete(700)],
-            vec![Op::Delete(1), Op::Delete(2_100)],
-            vec![Op::Delete(7)],
-        ],
-        vec![vec![]],
-    ];
+    let rounds = vec![vec![vec![Op::Delete(3), Op::Delete(50), Op::Delete(700)], vec![Op::Delete(1), Op::Delete(2_100)], vec![Op::Delete(7)]], vec![vec![]]];
     replay(false, 700, &[2_400], &rounds);
     replay(true, 2_000, &[5, 2_250, 3], &rounds);
 }

@@ -45,10 +45,14 @@ pub fn versions_now(h: &Harness) -> HashMap<String, u64> {
 
 /// Each record's version in `module`, written in `field`.
 pub fn versions_of(h: &Harness, module: &str, field: &str) -> HashMap<String, u64> {
-    h.sandbox.record_versions(module).into_iter().map(|(id, _)| {
-        let version = h.sandbox.record(module, &id).map_or(0, |r| version_of(&r[field]));
-        (id, version)
-    }).collect()
+    h.sandbox
+        .record_versions(module)
+        .into_iter()
+        .map(|(id, _)| {
+            let version = h.sandbox.record(module, &id).map_or(0, |r| version_of(&r[field]));
+            (id, version)
+        })
+        .collect()
 }
 
 /// What the sweeps delivered and what users did, sweep by sweep.
@@ -80,10 +84,7 @@ impl Default for Ledger {
 impl Ledger {
     /// A ledger of `module`'s records, versions written in `field`.
     pub fn of(module: &'static str, field: &'static str, new_record: Value) -> Ledger {
-        Ledger {
-            module, field, new_record,
-            next_version: 0, delivered: HashMap::new(), starts: Vec::new(), deleted: HashSet::new(), pushed_past: Vec::new(), walked: Vec::new(),
-        }
+        Ledger { module, field, new_record, next_version: 0, delivered: HashMap::new(), starts: Vec::new(), deleted: HashSet::new(), pushed_past: Vec::new(), walked: Vec::new() }
     }
 
     /// Modifies a record as a user would; returns its Modified_Time after the change.
