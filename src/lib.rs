@@ -21,7 +21,6 @@ pub mod error;
 pub mod http;
 pub(crate) mod incremental;
 pub mod json;
-mod layers;
 pub(crate) mod limits;
 pub(crate) mod multipart;
 pub mod notifications;

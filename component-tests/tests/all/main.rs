@@ -20,6 +20,7 @@ mod crm_records;
 mod crm_search_related;
 mod crm_upsert_convert;
 mod incremental;
+mod layers;
 mod incremental_records;
 mod incremental_slices;
 mod manifest;
