@@ -424,16 +424,15 @@ fn preview(redactor: &Redactor, body: &[u8]) -> String {
 mod tests {
     use super::*;
     use crate::http::retry_after_ms;
-    use crate::http::scripted::Scripted;
-    use crate::storage::memory::Memory;
+    use crate::testing::Fixture;
 
     fn attempts(method: Method, status: u16, options: CallOptions) -> usize {
-        let (transport, storage) = (Scripted::default(), Memory::default());
+        let fixture = Fixture::with(options);
+        let transport = &fixture.transport;
         for _ in 0..4 {
             transport.answer(status, r#"{"code":"X","message":"m","status":"error"}"#);
         }
-        let connection = Connection { access_token: Some("t".into()), ..Default::default() };
-        let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        let client = fixture.client();
         let _ = client.send(ApiCall::new(method, "/crm/v8/Leads"));
         let sent = transport.sent.borrow().len();
         sent
@@ -473,12 +472,11 @@ mod tests {
     #[test]
     fn a_huge_retry_after_after_a_first_wait_answers_instead_of_panicking() {
         for huge in ["18446744073709551615", "18446744073709552"] {
-            let (transport, storage) = (Scripted::default(), Memory::default());
+            let fixture = Fixture::with(CallOptions { max_retries: Some(5), retry_delay_ms: Some(1), ..Default::default() });
+            let transport = &fixture.transport;
             transport.answer(429, "{}");
             transport.answers.borrow_mut().push_back(with_retry_after(huge));
-            let options = CallOptions { max_retries: Some(5), retry_delay_ms: Some(1), ..Default::default() };
-            let connection = Connection { access_token: Some("t".into()), ..Default::default() };
-            let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+            let client = fixture.client();
             let response = client.send(ApiCall::new(Method::Get, "/crm/v8/Leads")).unwrap();
             assert_eq!((response.status, transport.sent.borrow().len()), (429, 2));
             assert_eq!(transport.slept.borrow().len(), 1);
@@ -488,17 +486,16 @@ mod tests {
     /// Convert lead costs 5 credits (Zoho's table): the shared budget counts 5 per answer, not 1.
     #[test]
     fn a_call_counts_the_credits_zoho_charges_for_it() {
-        let (transport, storage) = (Scripted::default(), Memory::default());
+        let fixture = Fixture::default();
+        let (transport, storage) = (&fixture.transport, &fixture.storage);
         transport.answer(200, "{}");
         transport.answer(200, "{}");
-        let options = CallOptions::default();
-        let connection = Connection { access_token: Some("t".into()), ..Default::default() };
-        let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        let client = fixture.client();
         assert_eq!(ApiCall::new(Method::Get, "/x").credits, None);
         client.send(ApiCall::new(Method::Post, "/crm/v8/Leads/1/actions/convert").credits(5)).unwrap();
-        assert_eq!(limits::spent_last_24h(&storage).unwrap(), 5);
+        assert_eq!(limits::spent_last_24h(storage).unwrap(), 5);
         client.send(ApiCall::new(Method::Get, "/crm/v8/Leads")).unwrap();
-        assert_eq!(limits::spent_last_24h(&storage).unwrap(), 6);
+        assert_eq!(limits::spent_last_24h(storage).unwrap(), 6);
         assert_eq!(client.usage(), Usage { calls: 2, credits: 6, ..Default::default() });
     }
 
@@ -513,14 +510,13 @@ mod tests {
     /// A 100-record create costs 10 credits by Zoho's table, counted from the body sent.
     #[test]
     fn a_hundred_record_write_counts_ten_credits() {
-        let (transport, storage) = (Scripted::default(), Memory::default());
+        let fixture = Fixture::default();
+        let (transport, storage) = (&fixture.transport, &fixture.storage);
         transport.answer(201, "{}");
-        let options = CallOptions::default();
-        let connection = Connection { access_token: Some("t".into()), ..Default::default() };
-        let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        let client = fixture.client();
         let records: Vec<Value> = (0..100).map(|i| serde_json::json!({ "Last_Name": format!("L{i}") })).collect();
         client.send(ApiCall::new(Method::Post, "/crm/v8/Leads").json(serde_json::json!({ "data": records }))).unwrap();
-        assert_eq!(limits::spent_last_24h(&storage).unwrap(), 10);
+        assert_eq!(limits::spent_last_24h(storage).unwrap(), 10);
         assert_eq!(client.usage(), Usage { calls: 1, credits: 10, ..Default::default() });
     }
 
@@ -528,30 +524,28 @@ mod tests {
     /// X-API-CREDITS-REMAINING is reported and kept.
     #[test]
     fn books_calls_are_counted_apart_and_zohos_remaining_is_kept() {
-        let (transport, storage) = (Scripted::default(), Memory::default());
+        let fixture = Fixture::default();
+        let (transport, storage) = (&fixture.transport, &fixture.storage);
         transport.answer(200, r#"{"code":0,"message":"success","contacts":[]}"#);
         transport.answers.borrow_mut().push_back(Response { status: 200, headers: vec![("x-api-credits-remaining".into(), "1234".into())], body: b"{}".to_vec() });
-        let options = CallOptions::default();
-        let connection = Connection { access_token: Some("t".into()), ..Default::default() };
-        let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        let client = fixture.client();
         client.send(ApiCall::new(Method::Get, "/books/v3/contacts").query("organization_id", "10234695")).unwrap();
-        assert_eq!(limits::spent_last_24h(&storage).unwrap(), 0);
-        assert_eq!(crate::books::limits::today(&storage, "10234695"), 1);
+        assert_eq!(limits::spent_last_24h(storage).unwrap(), 0);
+        assert_eq!(crate::books::limits::today(storage, "10234695"), 1);
         client.send(ApiCall::new(Method::Get, "/crm/v8/org")).unwrap();
         assert_eq!(client.usage(), Usage { calls: 2, credits: 1, books_calls: 1, zoho_credits_remaining: Some(1234) });
-        assert_eq!(limits::observed_remaining(&storage), Some(1234));
+        assert_eq!(limits::observed_remaining(storage), Some(1234));
         assert_eq!(serde_json::to_value(Usage { calls: 1, credits: 2, ..Default::default() }).unwrap(), serde_json::json!({ "calls": 1, "credits": 2 }));
     }
 
     #[test]
     fn waits_grow_with_jitter_within_the_budget() {
-        let (transport, storage) = (Scripted::default(), Memory::default());
+        let fixture = Fixture::with(CallOptions { max_retries: Some(5), retry_delay_ms: Some(5_000), exponential_backoff: Some(true), ..Default::default() });
+        let transport = &fixture.transport;
         for _ in 0..6 {
             transport.answer(503, "{}");
         }
-        let options = CallOptions { max_retries: Some(5), retry_delay_ms: Some(5_000), exponential_backoff: Some(true), ..Default::default() };
-        let connection = Connection { access_token: Some("t".into()), ..Default::default() };
-        let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        let client = fixture.client();
         let response = client.send(ApiCall::new(Method::Get, "/x")).unwrap();
         assert_eq!(response.status, 503);
         let slept = transport.slept.borrow().clone();

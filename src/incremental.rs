@@ -337,6 +337,7 @@ fn forget_plan(client: &Client, scope: &str, plan: &Plan) -> Result<()> {
 #[cfg(test)]
 mod action_tests {
     use super::*;
+    use crate::testing::Fixture;
 
     /// Moved out of the wasm-only adapter: no (or a blank) record-type commits Contacts.
     #[test]
@@ -351,16 +352,11 @@ mod action_tests {
     /// cursor must start at least the margin before the host's clock.
     #[test]
     fn without_zohos_date_the_cursor_starts_a_margin_early() {
-        use crate::client::Client;
-        use crate::connection::Connection;
-        use crate::http::scripted::Scripted;
-        use crate::options::CallOptions;
-        use crate::storage::memory::Memory;
-        let (transport, storage, options) = (Scripted::default(), Memory::default(), CallOptions::default());
+        let fixture = Fixture::default();
+        let transport = &fixture.transport;
         transport.answer(200, r#"{"fields":[{"api_name":"Last_Name","data_type":"text"}]}"#);
         transport.answer(200, r#"{"data":[{"id":"1","Modified_Time":"2024-01-01T00:00:00+00:00","Last_Name":"a"}],"info":{"count":1,"more_records":false}}"#);
-        let connection = Connection { access_token: Some("t".into()), ..Default::default() };
-        let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        let client = fixture.client();
         let request = SweepRequest { record_type: "Leads".into(), page: Some(1), fields: Some("Last_Name".into()), ..Default::default() };
         let before = now_s();
         let page: Value = serde_json::from_str(&list_modified_records(&client, &request).unwrap()).unwrap();

@@ -30,6 +30,8 @@ pub mod redact;
 pub mod scopes;
 pub mod storage;
 pub(crate) mod sync;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod validate;
 pub mod wit;
 pub mod zoho_time;

@@ -287,6 +287,7 @@ pub fn raw_request(client: &Client, base: &str, fixed_query: &[(String, String)]
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::testing::Fixture;
 
     /// A raw-request input with only a url and a method (shared with the Books tests).
     pub fn input_for(url: &str, method: Option<&str>) -> RawRequestInput {
@@ -337,20 +338,15 @@ pub(crate) mod tests {
     /// retry-on-all-errors, so it comes back as data; a GET's 503 is retried, then an error.
     #[test]
     fn raw_requests_use_the_one_retry_policy() {
-        use crate::http::scripted::Scripted;
-        use crate::storage::memory::Memory;
         let input = |method: &str| input_for("Leads", Some(method));
-        let options = crate::options::CallOptions { max_retries: Some(2), ..Default::default() };
-        let connection = crate::connection::Connection { access_token: Some("t".into()), ..Default::default() };
         for (method, expect_error, sent) in [("POST", false, 1), ("GET", true, 3)] {
-            let (transport, storage) = (Scripted::default(), Memory::default());
+            let fixture = Fixture::with(crate::options::CallOptions { max_retries: Some(2), ..Default::default() });
             for _ in 0..3 {
-                transport.answer(503, r#"{"code":"INTERNAL_ERROR","message":"m","status":"error"}"#);
+                fixture.answer(503, r#"{"code":"INTERNAL_ERROR","message":"m","status":"error"}"#);
             }
-            let client = Client::new(&connection, &options, &transport, &storage).unwrap();
-            let outcome = crm_raw_request(&client, &input(method));
+            let outcome = crm_raw_request(&fixture.client(), &input(method));
             assert_eq!(outcome.is_err(), expect_error, "{method}");
-            assert_eq!(transport.sent.borrow().len(), sent, "{method}");
+            assert_eq!(fixture.sent(), sent, "{method}");
         }
     }
 

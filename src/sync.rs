@@ -186,10 +186,7 @@ pub fn commit_stream(client: &Client, input: &CommitStreamInput) -> Result<Value
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connection::Connection;
-    use crate::http::scripted::Scripted;
-    use crate::options::CallOptions;
-    use crate::storage::memory::Memory;
+    use crate::testing::Fixture;
 
     fn read_input(max_concurrency: Option<u32>, max_requests_per_second: Option<u32>) -> ReadStreamPageInput {
         ReadStreamPageInput {
@@ -216,11 +213,11 @@ mod tests {
     }
 
     fn discovered(include_modules: Option<bool>) -> (Vec<String>, Vec<String>) {
-        let (transport, storage, options) = (Scripted::default(), Memory::default(), CallOptions::default());
+        let fixture = Fixture::default();
+        let transport = &fixture.transport;
         transport
             .answer(200, r#"{"modules":[{"api_name":"Leads","api_supported":true},{"api_name":"Pets","api_supported":true,"generated_type":"custom"},{"api_name":"Hidden","api_supported":false}]}"#);
-        let connection = Connection { access_token: Some("t".into()), ..Default::default() };
-        let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        let client = fixture.client();
         let out = discover(&client, &DiscoverInput { include_modules }).unwrap();
         let names = out["streams"].as_array().unwrap().iter().map(|s| s["stream"].as_str().unwrap().to_string()).collect();
         let sent = transport.sent.borrow().iter().map(|r| format!("{} {}", r.method.as_str(), r.url)).collect();

@@ -167,10 +167,7 @@ pub fn get_records(client: &Client, input: &GetRecordsInput) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connection::Connection;
-    use crate::http::scripted::Scripted;
-    use crate::options::CallOptions;
-    use crate::storage::memory::Memory;
+    use crate::testing::Fixture;
 
     use crate::raw::tests::input_for as raw;
 
@@ -178,9 +175,9 @@ mod tests {
     /// and the discovered organization rides on the raw call.
     #[test]
     fn books_raw_request_checks_input_before_the_organization_lookup() {
-        let (transport, storage, options) = (Scripted::default(), Memory::default(), CallOptions::default());
-        let connection = Connection { access_token: Some("t".into()), ..Default::default() };
-        let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        let fixture = Fixture::default();
+        let transport = &fixture.transport;
+        let client = fixture.client();
         let e = raw_request(&client, &raw("../../oauth/v2/token", None)).unwrap_err();
         assert_eq!(e.kind, crate::error::ErrorKind::InvalidInput);
         assert!(transport.sent.borrow().is_empty());

@@ -109,6 +109,7 @@ pub fn counted(described: &[FieldDescription]) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::Fixture;
 
     fn field(api_name: &str, data_type: &str) -> FieldDescription {
         FieldDescription { api_name: api_name.into(), data_type: data_type.into(), ..Default::default() }
@@ -142,28 +143,25 @@ mod tests {
     /// leaves the data-type check to Zoho (documented names are still refused, unsent).
     #[test]
     fn named_fields_are_checked_by_metadata_when_the_token_may_read_it() {
-        use crate::connection::Connection;
-        use crate::http::scripted::Scripted;
-        use crate::options::CallOptions;
-        use crate::storage::memory::Memory;
-        let connection = Connection { access_token: Some("t".into()), ..Default::default() };
-        let options = CallOptions::default();
         let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let (transport, storage) = (Scripted::default(), Memory::default());
+        let fixture = Fixture::default();
+        let transport = &fixture.transport;
         transport.answer(200, r#"{"fields":[{"api_name":"Name","data_type":"text"},{"api_name":"Scan","data_type":"fileupload"}]}"#);
-        let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        let client = fixture.client();
         let error = check_named(&client, "Parcels", names(&["Name", "Scan"])).unwrap_err();
         assert_eq!((error.kind, error.message.contains("Scan (COQL does not read file-upload fields)")), (ErrorKind::InvalidInput, true), "{}", error.message);
         assert_eq!(check_named(&client, "Parcels", names(&["id", "Name"])).unwrap(), names(&["id", "Name"]));
         assert_eq!(transport.sent.borrow().len(), 1, "the metadata is cached");
         // No scope for the metadata: the names go as given.
-        let (transport, storage) = (Scripted::default(), Memory::default());
+        let fixture = Fixture::default();
+        let transport = &fixture.transport;
         transport.answer(401, r#"{"code":"OAUTH_SCOPE_MISMATCH","details":{},"message":"invalid oauth scope to access this URL","status":"error"}"#);
-        let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        let client = fixture.client();
         assert_eq!(check_named(&client, "Parcels", names(&["Name", "Scan"])).unwrap(), names(&["Name", "Scan"]));
         // Naming only fields every record has sends nothing; a documented name is refused unsent.
-        let (transport, storage) = (Scripted::default(), Memory::default());
-        let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        let fixture = Fixture::default();
+        let transport = &fixture.transport;
+        let client = fixture.client();
         assert_eq!(check_named(&client, "Calls", names(&["id", "Modified_Time"])).unwrap(), names(&["id", "Modified_Time"]));
         assert_eq!(check_named(&client, "Calls", names(&["Subject", "CTI_Entry"])).unwrap_err().kind, ErrorKind::InvalidInput);
         assert!(transport.sent.borrow().is_empty());

@@ -132,16 +132,13 @@ pub fn describe_module(client: &Client, input: &DescribeModuleInput) -> Result<S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connection::Connection;
-    use crate::http::scripted::Scripted;
-    use crate::options::CallOptions;
-    use crate::storage::memory::Memory;
+    use crate::testing::Fixture;
 
     fn listed(answer: &str, api_supported_only: Option<bool>) -> Result<serde_json::Value> {
-        let (transport, storage, options) = (Scripted::default(), Memory::default(), CallOptions::default());
+        let fixture = Fixture::default();
+        let transport = &fixture.transport;
         transport.answer(200, answer);
-        let connection = Connection { access_token: Some("t".into()), ..Default::default() };
-        let client = Client::new(&connection, &options, &transport, &storage)?;
+        let client = fixture.client();
         list_modules(&client, &ListModulesInput { api_supported_only }).map(|t| serde_json::from_str(&t).unwrap_or_default())
     }
 

@@ -21,11 +21,12 @@ pub fn require_for_page(client: &Client, scope: &str, page: Option<u32>) -> Resu
 #[cfg(test)]
 mod tests {
     use crate::client::Client;
-    use crate::connection::Connection;
+    use crate::testing::Fixture;
+
     use crate::error::ErrorKind;
-    use crate::http::scripted::Scripted;
+
     use crate::incremental::{list_modified_records, SweepRequest};
-    use crate::options::CallOptions;
+
     use crate::storage::memory::Memory;
     use crate::storage::Storage;
 
@@ -39,10 +40,11 @@ mod tests {
     /// open sweep a page past 1 is refused before any request, whatever the page.
     #[test]
     fn a_page_past_one_without_an_open_sweep_is_refused_before_anything_is_sent() {
-        let (transport, options, connection) = (Scripted::default(), CallOptions::default(), Connection { access_token: Some("t".into()), ..Default::default() });
+        let fixture = Fixture::default();
+        let (transport, options, connection) = (&fixture.transport, &fixture.options, &fixture.connection);
         for n in [2, 3, 21, u32::MAX] {
             let fresh = Memory::default();
-            let client = Client::new(&connection, &options, &transport, &fresh).unwrap();
+            let client = Client::new(connection, options, transport, &fresh).unwrap();
             let refused = list_modified_records(&client, &page(n)).unwrap_err();
             assert_eq!(refused.kind, ErrorKind::InvalidInput);
             assert_eq!(
@@ -54,7 +56,7 @@ mod tests {
         // Unreadable sweep state is no open sweep either.
         let garbage = Memory::default();
         garbage.set("incremental/Leads/sweep", b"{not json").unwrap();
-        let client = Client::new(&connection, &options, &transport, &garbage).unwrap();
+        let client = Client::new(connection, options, transport, &garbage).unwrap();
         assert_eq!(list_modified_records(&client, &page(2)).unwrap_err().kind, ErrorKind::InvalidInput);
         assert!(transport.sent.borrow().is_empty());
     }
@@ -63,9 +65,9 @@ mod tests {
     /// store that keeps nothing) makes page 2 an error, never page 1 again.
     #[test]
     fn page_two_continues_the_sweep_page_one_opened_and_fails_once_the_store_forgot_it() {
-        let (transport, options, connection) = (Scripted::default(), CallOptions::default(), Connection { access_token: Some("t".into()), ..Default::default() });
-        let storage = Memory::default();
-        let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        let fixture = Fixture::default();
+        let (transport, storage) = (&fixture.transport, &fixture.storage);
+        let client = fixture.client();
         // The named field's type is read from the module's field metadata once (then cached).
         transport.answer(200, r#"{"fields":[{"api_name":"Last_Name","data_type":"text"}]}"#);
         transport.answer(200, ONE_ROW);

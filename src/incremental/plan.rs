@@ -278,6 +278,7 @@ fn by_time(previous: Option<&Key>, since: Option<&str>, until: i64, count: u32) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::Fixture;
 
     fn key(t: &str, id: &str) -> Option<Key> {
         Key::checked(t, id)
@@ -330,12 +331,10 @@ mod tests {
     /// previous key at Zoho's reach, and the plan's cost is its calls and credits.
     #[test]
     fn past_the_call_budget_the_rest_is_split_by_time() {
-        use crate::client::Client;
-        use crate::connection::Connection;
-        use crate::http::{scripted::Scripted, Response};
-        use crate::options::CallOptions;
-        use crate::storage::memory::Memory;
-        let (transport, storage, options) = (Scripted::default(), Memory::default(), CallOptions::default());
+        use crate::http::Response;
+
+        let fixture = Fixture::default();
+        let transport = &fixture.transport;
         let dated = |body: String| Response { status: 200, headers: vec![("date".into(), "Wed, 01 May 2024 00:00:00 GMT".into())], body: body.into_bytes() };
         // The module's fields (read by the sweep before its plan, so cached), then COUNT on its
         // system lookup (COUNT takes number, lookup and picklist fields; COUNT(id) is not documented).
@@ -345,8 +344,7 @@ mod tests {
             let row = format!(r#"{{"data":[{{"id":"{}","Modified_Time":"2024-01-01T00:{:02}:00+00:00"}}],"info":{{"count":1,"more_records":true}}}}"#, 1000 + i, i);
             transport.answers.borrow_mut().push_back(dated(row));
         }
-        let connection = Connection { access_token: Some("t".into()), ..Default::default() };
-        let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        let client = fixture.client();
         crate::crm::fields::module_field_descriptions(&client, "Leads").unwrap();
         let plan = make(&client, "Leads", Some("2024-01-01T00:00:00+00:00".into()), 10, "s".into(), false).unwrap();
         assert_eq!((plan.records, plan.calls, plan.credits, plan.balanced), (10_000_000, PLAN_MAX_CALLS, PLAN_MAX_CALLS, false));
@@ -381,13 +379,8 @@ mod tests {
     /// record-count API again. Never `COUNT(id)`.
     #[test]
     fn a_plan_counts_with_what_zoho_documents() {
-        use crate::client::Client;
-        use crate::connection::Connection;
         use crate::http::scripted::Scripted;
-        use crate::options::CallOptions;
-        use crate::storage::memory::Memory;
-        let connection = Connection { access_token: Some("t".into()), ..Default::default() };
-        let options = CallOptions::default();
+
         let sent = |transport: &Scripted| -> Vec<String> {
             transport
                 .sent
@@ -414,17 +407,18 @@ mod tests {
                 vec!["GET https://www.zohoapis.com/crm/v8/settings/fields?module=Leads ".to_string(), "GET https://www.zohoapis.com/crm/v8/Leads/actions/count ".to_string()],
             ),
         ] {
-            let (transport, storage) = (Scripted::default(), Memory::default());
+            let fixture = Fixture::default();
+            let transport = &fixture.transport;
             if let Some(fields) = fields {
                 transport.answer(200, fields);
             }
             transport.answer(200, answer);
             // The one probe (record 3 of 7) finds none: the last slice takes every record.
             transport.answer(204, "");
-            let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+            let client = fixture.client();
             let plan = make(&client, "Leads", since.map(str::to_string), 2, "s".into(), false).unwrap();
             assert_eq!(plan.records, 7);
-            let sent = sent(&transport);
+            let sent = sent(transport);
             assert_eq!(sent[..expected.len()], expected[..], "{since:?}");
             assert!(sent.iter().all(|s| !s.contains("COUNT(id)")));
         }

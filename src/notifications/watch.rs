@@ -325,10 +325,7 @@ pub fn list(client: &Client, input: &ListInput) -> Result<String> {
 #[cfg(test)]
 mod attack_tests {
     use super::*;
-    use crate::connection::Connection;
-    use crate::http::scripted::Scripted;
-    use crate::options::CallOptions;
-    use crate::storage::memory::Memory;
+    use crate::testing::Fixture;
 
     /// Attack: a stored clock offset of i64::MIN (a garbled or hostile key-value entry) makes
     /// `o.abs()` overflow: a panic in debug builds, and in release (no overflow checks) it wraps
@@ -336,10 +333,10 @@ mod attack_tests {
     /// hundreds of billions before Christ. docs/guarantees.md: stored numbers never overflow, wrap or panic.
     #[test]
     fn a_stored_clock_offset_at_the_edge_neither_panics_nor_wraps() {
-        let (transport, storage, options) = (Scripted::default(), Memory::default(), CallOptions::default());
-        put_fresh(&storage, CLOCK_KEY, &json!(i64::MIN)).unwrap();
-        let connection = Connection { access_token: Some("t".into()), ..Default::default() };
-        let client = Client::new(&connection, &options, &transport, &storage).unwrap();
+        let fixture = Fixture::default();
+        let storage = &fixture.storage;
+        put_fresh(storage, CLOCK_KEY, &json!(i64::MIN)).unwrap();
+        let client = fixture.client();
         let expiry = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| expiry_at(&client, 60)));
         let expiry = expiry.expect("expiry_at panicked on a stored offset of i64::MIN");
         let at = parse_iso(&expiry).expect("an ISO time");
