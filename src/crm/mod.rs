@@ -6,6 +6,7 @@ pub(crate) mod coql;
 pub(crate) mod coql_fields;
 pub(crate) mod coql_limit;
 pub(crate) mod deleted;
+pub(crate) mod error_text;
 pub(crate) mod fields;
 pub(crate) mod json_schema;
 pub(crate) mod list_query;

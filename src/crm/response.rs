@@ -2,6 +2,7 @@
 //! Lists are read in one pass with their records kept as raw text ([`list_page`]); only small
 //! documents (error bodies, `info`) become trees, through [`json::tree`].
 
+use crate::crm::error_text;
 use crate::error::{ErrorKind, Result, ZohoError};
 use crate::http::{retry_after_ms, Response};
 use crate::json::{self, JsonError, Listing};
@@ -154,11 +155,13 @@ pub fn is_error_raw(item: &RawValue) -> bool {
 pub fn error_from_item(status: u16, item: &Value) -> ZohoError {
     let code = item.get("code").and_then(Value::as_str);
     let message = item.get("message").and_then(Value::as_str).unwrap_or("Zoho reported an error without a message");
-    let mut error = ZohoError::new(kind_of(status, code), message.to_string()).with_status(status);
+    let details = item.get("details").filter(|d| !d.is_null());
+    let kind = error_text::kind(kind_of(status, code), code, message);
+    let mut error = ZohoError::new(kind, error_text::lead(code, message, details)).with_status(status);
     if let Some(code) = code {
         error = error.with_code(code);
     }
-    if let Some(details) = item.get("details").filter(|d| !d.is_null()) {
+    if let Some(details) = details {
         error = error.with_details(details.clone());
     }
     error
@@ -173,14 +176,18 @@ fn error_from_text(status: u16, item: &str) -> ZohoError {
     let outcome = Outcome::read(item);
     let code = outcome.code.and_then(json::raw_str);
     let message = outcome.message.and_then(json::raw_str).unwrap_or_else(|| "Zoho reported an error without a message".into());
-    let mut error = ZohoError::new(kind_of(status, code.as_deref()), message).with_status(status);
+    let details = match outcome.details.map(|d| json::tree(d.get().as_bytes())) {
+        None | Some(Ok(Value::Null)) => None,
+        Some(Ok(details)) => Some(details),
+        Some(Err(e)) => Some(Value::String(format!("details not shown: {e}"))),
+    };
+    let kind = error_text::kind(kind_of(status, code.as_deref()), code.as_deref(), &message);
+    let mut error = ZohoError::new(kind, error_text::lead(code.as_deref(), &message, details.as_ref())).with_status(status);
     if let Some(code) = code {
         error = error.with_code(code);
     }
-    match outcome.details.map(|d| json::tree(d.get().as_bytes())) {
-        None | Some(Ok(Value::Null)) => {}
-        Some(Ok(details)) => error = error.with_details(details),
-        Some(Err(e)) => error = error.with_details(Value::String(format!("details not shown: {e}"))),
+    if let Some(details) = details {
+        error = error.with_details(details);
     }
     error
 }
@@ -368,7 +375,7 @@ mod tests {
     #[test]
     fn errors_listed_under_the_resources_own_key_keep_zohos_code() {
         let tags = error_from_response(&response(400, r#"{"tags":[{"code":"INVALID_DATA","message":"Invalid data type","details":{"api_name":"name"},"status":"error"}]}"#));
-        assert_eq!((tags.kind, tags.code.as_deref(), tags.message.as_str()), (ErrorKind::Zoho, Some("INVALID_DATA"), "Invalid data type"));
+        assert_eq!((tags.kind, tags.code.as_deref(), tags.message.as_str()), (ErrorKind::Zoho, Some("INVALID_DATA"), "name: Invalid data type"));
         assert_eq!(tags.details.unwrap()["tags"][0]["details"]["api_name"], "name");
         let watch = error_from_response(&response(400, r#"{"watch":[{"code":"SUCCESS","status":"success"},{"code":"MANDATORY_NOT_FOUND","message":"required field not found","status":"error"}]}"#));
         assert_eq!((watch.code.as_deref(), watch.message.as_str()), (Some("MANDATORY_NOT_FOUND"), "required field not found (and 1 more record results in details)"));

@@ -54,7 +54,7 @@ async fn attachments_are_listed_with_zohos_fields() {
     let outcome = h.run("crm-list-attachments", json!({ "record-type": "Leads", "record-id": "42" })).await;
     assert_eq!(
         error_of(&outcome),
-        &json!({ "kind": "zoho", "status": 400, "code": "INVALID_DATA", "message": "the related id given seems to be invalid", "details": { "id": "42" }, "retry-after-ms": null })
+        &json!({ "kind": "not-found", "status": 400, "code": "INVALID_DATA", "message": "the related id given seems to be invalid", "details": { "id": "42" }, "retry-after-ms": null })
     );
     let outcome = h.run("crm-list-attachments", json!({ "record-type": "Nope", "record-id": LEAD })).await;
     assert_eq!(error_of(&outcome)["code"], "INVALID_MODULE");

@@ -56,7 +56,7 @@ async fn add_note_errors_keep_zohos_shapes() {
     let outcome = h.run("crm-add-note", json!({ "record-type": "Leads", "record-id": "42", "note-content": "x" })).await;
     assert_eq!(
         error_of(&outcome),
-        &json!({ "kind": "zoho", "status": 400, "code": "INVALID_DATA", "message": "the related id given seems to be invalid",
+        &json!({ "kind": "not-found", "status": 400, "code": "INVALID_DATA", "message": "the related id given seems to be invalid",
             "details": { "data": [{ "code": "INVALID_DATA", "details": { "id": "42" }, "message": "the related id given seems to be invalid", "status": "error" }] },
             "retry-after-ms": null })
     );

@@ -70,7 +70,7 @@ async fn create_failures_keep_zohos_code_in_both_400_shapes() {
     assert_eq!(error["kind"], "conflict");
     assert_eq!(error["status"], 400);
     assert_eq!(error["code"], "DUPLICATE_DATA");
-    assert_eq!(error["message"], "duplicate data");
+    assert_eq!(error["message"], "Email: duplicate data (record 5725767000000524157 already has this value)");
     assert_eq!(error["details"]["data"][0]["details"]["api_name"], "Email");
     assert_eq!(error["details"]["data"][0]["details"]["duplicate_record"]["module"]["api_name"], "Leads");
     assert_request(&first, &h.token, "POST", "/crm/v8/Leads", &[], Some(json!({ "data": [{ "Last_Name": "Dup", "Email": "lead1@example.com" }] })));
@@ -242,7 +242,7 @@ async fn update_record_puts_the_values_and_reports_bad_ids() {
     let outcome = h.run("crm-update-record", json!({ "record-type": "Leads", "record-id": "99", "values": { "Lead_Status": "x" } })).await;
     assert_eq!(
         error_of(&outcome),
-        &json!({ "kind": "zoho", "status": 400, "code": "INVALID_DATA", "message": "the id given seems to be invalid",
+        &json!({ "kind": "not-found", "status": 400, "code": "INVALID_DATA", "message": "the id given seems to be invalid",
                  "details": { "data": [{ "code": "INVALID_DATA", "details": { "id": "99" }, "message": "the id given seems to be invalid", "status": "error" }] },
                  "retry-after-ms": null })
     );
@@ -368,4 +368,27 @@ async fn debug_logs_each_exchange_without_secrets() {
     assert!(!text.contains(&token) && !text.contains(secret), "{text}");
     assert_eq!(error_of(&outcome)["message"], "bad [redacted]");
     assert_eq!(error_of(&outcome)["details"], json!({ "token": "[redacted]" }));
+}
+
+/// One situation, one kind: a record id Zoho does not have is `not-found` for every action that
+/// names one, however Zoho words it (an empty answer for get, "the id given seems to be invalid"
+/// for update and delete, "the related id given seems to be invalid" for notes and attachments).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_record_id_zoho_does_not_have_is_not_found_for_every_action() {
+    let h = Harness::new().await;
+    let missing = "4242424242";
+    for (action, input) in [
+        ("crm-get-record", json!({ "record-type": "Leads", "record-id": missing })),
+        ("crm-update-record", json!({ "record-type": "Leads", "record-id": missing, "values": { "Lead_Status": "Contacted" } })),
+        ("crm-remove-record", json!({ "record-type": "Leads", "record-id": missing })),
+        ("crm-add-note", json!({ "record-type": "Leads", "record-id": missing, "note-content": "x" })),
+        ("crm-add-attachment", json!({ "record-type": "Leads", "record-id": missing, "file": "numbers", "file-name": "n.csv" })),
+        ("crm-list-attachments", json!({ "record-type": "Leads", "record-id": missing })),
+    ] {
+        let before = h.sandbox.requests().len();
+        let outcome = h.run(action, input).await;
+        let error = error_of(&outcome);
+        assert_eq!(error["kind"], "not-found", "{action}: {error}");
+        assert_eq!(h.sandbox.requests().len(), before + 1, "{action} sends one request");
+    }
 }

@@ -118,7 +118,7 @@ async fn upsert_failures_keep_zohos_code_in_both_400_shapes_and_401() {
     let outcome = h.run("crm-upsert-records", json!({ "record-type": "Leads", "values": { "Email": "new@zylker.com" } })).await;
     assert_eq!(
         error_of(&outcome),
-        &json!({ "kind": "zoho", "status": 400, "code": "MANDATORY_NOT_FOUND", "message": "required field not found",
+        &json!({ "kind": "zoho", "status": 400, "code": "MANDATORY_NOT_FOUND", "message": "Last_Name is required",
             "details": { "data": [{ "code": "MANDATORY_NOT_FOUND", "details": { "api_name": "Last_Name", "json_path": "$.data[0].Last_Name" }, "message": "required field not found", "status": "error" }] },
             "retry-after-ms": null })
     );

@@ -403,6 +403,29 @@ fn case(example: &Example) -> Case {
     }
 }
 
+/// Zoho's message as the component words it (docs/actions.md, "Errors"): a missing key leads
+/// with its name; an error about a record's field (`json_path` into `$.data[...]`) leads with the
+/// field, then Zoho's words and what the details add.
+fn led(item: &Value) -> String {
+    let message = item["message"].as_str().unwrap_or("Zoho reported an error without a message");
+    let details = &item["details"];
+    let field = details["api_name"].as_str();
+    let record = details["json_path"].as_str().is_some_and(|p| p.starts_with("$.data["));
+    let said = match (item["code"].as_str(), field) {
+        (Some("MANDATORY_NOT_FOUND"), Some(field)) => format!("{field} is required"),
+        (Some("DUPLICATE_DATA"), Some(field)) if record => format!("{field}: {message} (record {} already has this value)", details["duplicate_record"]["id"].as_str().unwrap()),
+        (Some("INVALID_DATA"), Some(field)) if record && details.get("maximum_length").is_some() => format!("{field}: {message} (its limit is {})", details["maximum_length"]),
+        (Some("INVALID_DATA"), Some(field)) if record && details["expected_data_type"] == "text" => format!("{field}: {message} (expects text)"),
+        (Some("INVALID_DATA"), Some(field)) if record && details["expected_data_type"] == "integer" => format!("{field}: {message} (expects a whole number)"),
+        (Some(_), Some(field)) if record && !message.contains(field) => format!("{field}: {message}"),
+        _ => message.to_string(),
+    };
+    match details["json_path"].as_str().and_then(|p| p.strip_prefix("$.data[")).and_then(|p| p.split(']').next()).and_then(|n| n.parse::<usize>().ok()) {
+        Some(n) if n > 0 => format!("record {}: {said}", n + 1),
+        _ => said,
+    }
+}
+
 /// The error the component must give for an error example: the index's kind and code, the
 /// example's status, and Zoho's message and details as the example carries them (a list of
 /// outcomes: the first failed one's message and code, every outcome in the details under the
@@ -413,7 +436,7 @@ fn expected_error(example: &Example) -> Value {
         Some((key, list)) if body.get("code").is_none() => {
             let list = list.as_array().cloned().unwrap_or_default();
             let first = list.iter().find(|i| i["status"] == "error").cloned().unwrap_or(Value::Null);
-            let mut message = first["message"].as_str().unwrap_or("Zoho reported an error without a message").to_string();
+            let mut message = led(&first);
             if list.len() > 1 {
                 message = format!("{message} (and {} more record results in details)", list.len() - 1);
             }
@@ -421,7 +444,7 @@ fn expected_error(example: &Example) -> Value {
             details.insert(key.clone(), Value::Array(list));
             (message, Value::Object(details))
         }
-        _ => (body["message"].as_str().unwrap_or("Zoho reported an error without a message").to_string(), body.get("details").cloned().unwrap_or(Value::Null)),
+        _ => (led(body), body.get("details").cloned().unwrap_or(Value::Null)),
     };
     json!({
         "kind": example.entry["kind"], "status": example.status, "code": example.entry["code"],
