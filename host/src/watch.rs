@@ -13,6 +13,7 @@ pub mod server;
 pub mod sweeps;
 
 use crate::runtime::{ActionRef, Runtime};
+pub use crate::zoho_error::error_line;
 use anyhow::{Context as _, Result};
 use bytes::Bytes;
 use channel::{ChannelState, Kept};
@@ -93,12 +94,6 @@ impl Steps<'_> {
         eprint!("{}", outcome.stderr);
         Ok(outcome.result)
     }
-}
-
-/// A zoho-error in one line: kind, code and message (the component has redacted secrets).
-pub fn error_line(error: &Value) -> String {
-    let part = |k: &str| error[k].as_str().unwrap_or("").to_string();
-    format!("{} {} {}", part("kind"), part("code"), part("message")).split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// A record id as Zoho writes it (digits, as a string or a number).
