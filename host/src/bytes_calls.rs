@@ -7,8 +7,8 @@
 //!
 //! In JSON, bytes are `{"base64": "..."}`: the form file inputs already take.
 
+use crate::action::ActionRef;
 use crate::convert::{from_val, to_val};
-use crate::runtime::ActionRef;
 use anyhow::{anyhow, Context as _, Result};
 use base64::Engine as _;
 use serde::de::DeserializeOwned;

@@ -2,6 +2,7 @@
 //! action by its manifest key in a fresh sandboxed instance, supplies wasi:http (only to the
 //! connection's Zoho hosts) and a durable wasi:keyvalue store.
 
+pub mod action;
 #[cfg(feature = "sandbox")]
 pub mod backfill;
 #[cfg(feature = "sandbox")]
@@ -18,6 +19,7 @@ pub mod sweep;
 pub mod sync;
 pub mod timing;
 pub mod watch;
+pub mod zoho_error;
 
 pub use runtime::{ActionRef, HostConfig, Runtime, StepOutcome, TextOutcome};
 

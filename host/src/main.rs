@@ -223,52 +223,9 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
-        Command::Actions => {
-            let manifest = Manifest::embedded()?;
-            for action in &manifest.actions {
-                let inputs: Vec<String> = action.inputs.iter().map(|i| if i.required { i.key.clone() } else { format!("{}?", i.key) }).collect();
-                println!("{:<22} {:<26} {}", action.key, action.label, inputs.join(" "));
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Manifest { wit, write, check } => {
-            let generated = zoho_host::manifest::generate(wit)?;
-            if let Some(path) = check {
-                let committed = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-                if committed != generated {
-                    eprintln!("{} differs from what {} generates: run `zoho-host manifest --write`", path.display(), wit.display());
-                    return Ok(ExitCode::from(1));
-                }
-            }
-            match write {
-                Some(path) => std::fs::write(path, &generated).with_context(|| format!("writing {}", path.display()))?,
-                None if check.is_none() => print!("{generated}"),
-                None => {}
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Run { action, connection, input, options, namespace } => {
-            let manifest = Manifest::embedded()?;
-            let Some(entry) = manifest.action(action) else {
-                bail!("no action {action:?}; `zoho-host actions` lists them");
-            };
-            let connection = json_arg(connection, "--connection")?;
-            let input = json_arg(input, "--input")?;
-            let options = options.as_deref().map(|o| json_arg(o, "--options")).transpose()?;
-            let runtime = Runtime::new(config(&cli, data_dir(&cli)))?;
-            let outcome = runtime.run(&entry.action_ref(), &connection, &input, options.as_ref(), namespace.as_deref()).await?;
-            eprint!("{}", outcome.stderr);
-            match outcome.result {
-                Ok(value) => {
-                    println!("{}", serde_json::to_string_pretty(&value)?);
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(error) => {
-                    eprintln!("{}", serde_json::to_string_pretty(&error)?);
-                    Ok(ExitCode::from(1))
-                }
-            }
-        }
+        Command::Actions => list_actions(),
+        Command::Manifest { wit, write, check } => manifest(wit, write.as_deref(), check.as_deref()),
+        Command::Run { action, connection, input, options, namespace } => run_action(&cli, action, connection, input, options.as_deref(), namespace.as_deref()).await,
         #[cfg(feature = "sandbox")]
         Command::Sandbox { port } => {
             let sandbox = zoho_sandbox::Sandbox::start_on(*port).await?;
@@ -281,9 +238,6 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         #[cfg(feature = "sandbox")]
         Command::Demo => demo(&cli).await,
         Command::Sync { streams, connection, anchor_date, out, per_page, concurrency, backoff_at_credit_percentage, namespace, slices, requests_per_second } => {
-            let connection = json_arg(connection, "--connection")?;
-            // Lives as long as the process: a sweep's steps run as tasks of their own.
-            let runtime: &'static Runtime = Box::leak(Box::new(Runtime::new(config(&cli, data_dir(&cli)))?));
             let request = zoho_host::sync::SyncRequest {
                 streams,
                 anchor_date: anchor_date.as_deref(),
@@ -294,35 +248,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 slices: *slices,
                 requests_per_second: *requests_per_second,
             };
-            let started = std::time::Instant::now();
-            let summary = zoho_host::sync::run(runtime, &connection, namespace.as_deref(), &request).await?;
-            println!("{}", serde_json::to_string_pretty(&summary)?);
-            let sum = |key: &str| summary.values().map(|s| s["usage"][key].as_u64().unwrap_or(0)).sum::<u64>();
-            eprintln!("sync: {} streams in {:.1} s; {} calls, {} credits", summary.len(), started.elapsed().as_secs_f64(), sum("calls"), sum("credits"));
-            Ok(ExitCode::SUCCESS)
+            sync(&cli, connection, namespace.as_deref(), &request).await
         }
         Command::Sweep { record_type, connection, since, out, per_page, fields, namespace, slices, concurrency } => {
-            let connection = json_arg(connection, "--connection")?;
-            // Lives as long as the process: a sweep's steps run as tasks of their own.
-            let runtime: &'static Runtime = Box::leak(Box::new(Runtime::new(config(&cli, data_dir(&cli)))?));
             let request = zoho_host::sweep::SweepRequest { record_type, since: since.as_deref(), per_page: *per_page, fields: fields.as_deref(), slices: *slices, concurrency: *concurrency };
-            let mut sink: Box<dyn std::io::Write> = match out {
-                Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?)),
-                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-            };
-            let summary = zoho_host::sweep::run(runtime, &connection, namespace.as_deref(), &request, &mut sink).await?;
-            eprintln!(
-                "{}: {} records in {} pages; cursor committed at {}; {} slices, {} calls, {} credits, {:.1} s",
-                record_type,
-                summary.records,
-                summary.pages,
-                summary.cursor,
-                summary.slices,
-                summary.usage.calls,
-                summary.usage.credits,
-                summary.elapsed.as_secs_f64()
-            );
-            Ok(ExitCode::SUCCESS)
+            sweep(&cli, connection, out.as_deref(), namespace.as_deref(), &request).await
         }
         Command::Watch { connection, events, listen, public_url, out, sweep_every, check_every, fetch_records, expiry_minutes, namespace } => {
             // Signals are taken from here on, before anything is sent: a SIGTERM while the
@@ -331,17 +261,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let stopped = stopped();
             // Every flag is checked before anything is sent.
             let request = zoho_host::watch::WatchRequest::new(events, public_url, sweep_every, check_every, *fetch_records, *expiry_minutes)?;
-            let listen: std::net::SocketAddr = listen.parse().with_context(|| format!("--listen {listen:?} is not an address: write e.g. 127.0.0.1:8788"))?;
-            let connection = json_arg(connection, "--connection")?;
-            let runtime = Runtime::new(config(&cli, data_dir(&cli)))?;
-            let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
-            let sink: Box<dyn std::io::Write + Send> = match out {
-                Some(path) => Box::new(std::fs::OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("opening {}", path.display()))?),
-                None => Box::new(std::io::stdout()),
-            };
-            let summary = zoho_host::watch::run(&runtime, &connection, namespace.as_deref(), &request, listener, sink, stopped).await?;
-            eprintln!("{}", serde_json::to_string(&summary)?);
-            Ok(ExitCode::SUCCESS)
+            watch(&cli, &request, listen, connection, out.as_deref(), namespace.as_deref(), stopped).await
         }
         #[cfg(feature = "sandbox")]
         Command::Bench { what: Some(BenchWhat::Backfill(options)), .. } => {
@@ -356,6 +276,119 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `zoho-host actions`: each action's key, label and inputs (`?` marks the optional ones).
+fn list_actions() -> Result<ExitCode> {
+    let manifest = Manifest::embedded()?;
+    for action in &manifest.actions {
+        let inputs: Vec<String> = action.inputs.iter().map(|i| if i.required { i.key.clone() } else { format!("{}?", i.key) }).collect();
+        println!("{:<22} {:<26} {}", action.key, action.label, inputs.join(" "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `zoho-host manifest`: generates the manifest from the WIT, printing, writing or checking it.
+fn manifest(wit: &std::path::Path, write: Option<&std::path::Path>, check: Option<&std::path::Path>) -> Result<ExitCode> {
+    let generated = zoho_host::manifest::generate(wit)?;
+    if let Some(path) = check {
+        let committed = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        if committed != generated {
+            eprintln!("{} differs from what {} generates: run `zoho-host manifest --write`", path.display(), wit.display());
+            return Ok(ExitCode::from(1));
+        }
+    }
+    match write {
+        Some(path) => std::fs::write(path, &generated).with_context(|| format!("writing {}", path.display()))?,
+        None if check.is_none() => print!("{generated}"),
+        None => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `zoho-host run`: one action; its result on stdout (exit 0) or its error on stderr (exit 1).
+async fn run_action(cli: &Cli, action: &str, connection: &str, input: &str, options: Option<&str>, namespace: Option<&str>) -> Result<ExitCode> {
+    let manifest = Manifest::embedded()?;
+    let Some(entry) = manifest.action(action) else {
+        bail!("no action {action:?}; `zoho-host actions` lists them");
+    };
+    let connection = json_arg(connection, "--connection")?;
+    let input = json_arg(input, "--input")?;
+    let options = options.map(|o| json_arg(o, "--options")).transpose()?;
+    let runtime = Runtime::new(config(cli, data_dir(cli)))?;
+    let outcome = runtime.run(&entry.action_ref(), &connection, &input, options.as_ref(), namespace).await?;
+    eprint!("{}", outcome.stderr);
+    match outcome.result {
+        Ok(value) => {
+            println!("{}", serde_json::to_string_pretty(&value)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            eprintln!("{}", serde_json::to_string_pretty(&error)?);
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// `zoho-host sync`: every stream to its files; the summary on stdout, the totals on stderr.
+async fn sync(cli: &Cli, connection: &str, namespace: Option<&str>, request: &zoho_host::sync::SyncRequest<'_>) -> Result<ExitCode> {
+    let connection = json_arg(connection, "--connection")?;
+    // Lives as long as the process: a sweep's steps run as tasks of their own.
+    let runtime: &'static Runtime = Box::leak(Box::new(Runtime::new(config(cli, data_dir(cli)))?));
+    let started = std::time::Instant::now();
+    let summary = zoho_host::sync::run(runtime, &connection, namespace, request).await?;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    let sum = |key: &str| summary.values().map(|s| s["usage"][key].as_u64().unwrap_or(0)).sum::<u64>();
+    eprintln!("sync: {} streams in {:.1} s; {} calls, {} credits", summary.len(), started.elapsed().as_secs_f64(), sum("calls"), sum("credits"));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `zoho-host sweep`: one module's records as JSON lines (to `out` or stdout); the summary on stderr.
+async fn sweep(cli: &Cli, connection: &str, out: Option<&std::path::Path>, namespace: Option<&str>, request: &zoho_host::sweep::SweepRequest<'_>) -> Result<ExitCode> {
+    let connection = json_arg(connection, "--connection")?;
+    // Lives as long as the process: a sweep's steps run as tasks of their own.
+    let runtime: &'static Runtime = Box::leak(Box::new(Runtime::new(config(cli, data_dir(cli)))?));
+    let mut sink: Box<dyn std::io::Write> = match out {
+        Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?)),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let summary = zoho_host::sweep::run(runtime, &connection, namespace, request, &mut sink).await?;
+    eprintln!(
+        "{}: {} records in {} pages; cursor committed at {}; {} slices, {} calls, {} credits, {:.1} s",
+        request.record_type,
+        summary.records,
+        summary.pages,
+        summary.cursor,
+        summary.slices,
+        summary.usage.calls,
+        summary.usage.credits,
+        summary.elapsed.as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `zoho-host watch`, its flags checked and its signals taken: serves the notify URL until
+/// stopped, the summary on stderr.
+async fn watch(
+    cli: &Cli,
+    request: &zoho_host::watch::WatchRequest,
+    listen: &str,
+    connection: &str,
+    out: Option<&std::path::Path>,
+    namespace: Option<&str>,
+    stopped: impl std::future::Future<Output = ()>,
+) -> Result<ExitCode> {
+    let listen: std::net::SocketAddr = listen.parse().with_context(|| format!("--listen {listen:?} is not an address: write e.g. 127.0.0.1:8788"))?;
+    let connection = json_arg(connection, "--connection")?;
+    let runtime = Runtime::new(config(cli, data_dir(cli)))?;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    let sink: Box<dyn std::io::Write + Send> = match out {
+        Some(path) => Box::new(std::fs::OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("opening {}", path.display()))?),
+        None => Box::new(std::io::stdout()),
+    };
+    let summary = zoho_host::watch::run(&runtime, &connection, namespace, request, listener, sink, stopped).await?;
+    eprintln!("{}", serde_json::to_string(&summary)?);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Completes on Ctrl-C or SIGTERM. The handlers are installed when this is called, not when

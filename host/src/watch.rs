@@ -13,6 +13,7 @@ pub mod server;
 pub mod sweeps;
 
 use crate::runtime::{ActionRef, Runtime};
+pub use crate::zoho_error::error_line;
 use anyhow::{Context as _, Result};
 use bytes::Bytes;
 use channel::{ChannelState, Kept};
@@ -93,12 +94,6 @@ impl Steps<'_> {
         eprint!("{}", outcome.stderr);
         Ok(outcome.result)
     }
-}
-
-/// A zoho-error in one line: kind, code and message (the component has redacted secrets).
-pub fn error_line(error: &Value) -> String {
-    let part = |k: &str| error[k].as_str().unwrap_or("").to_string();
-    format!("{} {} {}", part("kind"), part("code"), part("message")).split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// A record id as Zoho writes it (digits, as a string or a number).
@@ -324,40 +319,8 @@ pub async fn run(
                     eprintln!("zoho-host watch: {e:#}; the sweep reads that delivery's changes");
                 }
             }
-            _ = check_tick.tick() => {
-                match channel::keep_alive(&steps, &mut state, request.expiry_minutes).await {
-                    Ok(Kept::Alive) => {}
-                    Ok(Kept::Renewed) => {
-                        summary.renewals += 1;
-                        eprintln!("zoho-host watch: renewed channel {} until {}", state.channel_id, state.channel_expiry.as_deref().unwrap_or("?"));
-                    }
-                    Ok(Kept::Reenabled) => {
-                        summary.reenabled += 1;
-                        eprintln!("zoho-host watch: channel {} was gone; enabled it again", state.channel_id);
-                    }
-                    Err(e) => eprintln!("zoho-host watch: {e:#}; checking again in {} ms", check_every.as_millis()),
-                }
-                if let Err(e) = channel::save(&steps, &state_key, &state) {
-                    eprintln!("zoho-host watch: {e:#}");
-                }
-            }
-            _ = sweep_tick.tick() => {
-                for (module, watched) in &request.modules {
-                    let since = if state.swept.contains(module) { None } else { state.start_of(module) };
-                    match sweeps::sweep(&steps, &sweep_namespace, module, *watched, since.as_deref(), &mut emit).await {
-                        Ok(_) => {
-                            state.swept.insert(module.clone());
-                        }
-                        Err(e) => eprintln!("zoho-host watch: {e:#}"),
-                    }
-                }
-                summary.sweeps += 1;
-                state.last_sweep = Some(zoho_connector::zoho_time::format_iso(channel::unix_now()));
-                if let Err(e) = channel::save(&steps, &state_key, &state) {
-                    eprintln!("zoho-host watch: {e:#}");
-                }
-                emit.seen.prune(u64::try_from(channel::unix_now()).unwrap_or(0));
-            }
+            _ = check_tick.tick() => check(&steps, request, &state_key, &mut state, check_every, &mut summary).await,
+            _ = sweep_tick.tick() => sweep_all(&steps, request, &state_key, &sweep_namespace, &mut state, &mut emit, &mut summary).await,
         }
     }
 
@@ -379,4 +342,44 @@ pub async fn run(
     summary.deliveries_refused = counts.refused.load(Ordering::Relaxed);
     summary.deliveries_left_to_the_sweep = counts.queue_full.load(Ordering::Relaxed);
     Ok(summary)
+}
+
+/// The periodic check: the channel kept alive (renewed, or enabled again when Zoho lost it)
+/// and its state saved. A failed check is logged and tried again at the next tick.
+async fn check(steps: &Steps<'_>, request: &WatchRequest, state_key: &str, state: &mut ChannelState, check_every: Duration, summary: &mut WatchSummary) {
+    match channel::keep_alive(steps, state, request.expiry_minutes).await {
+        Ok(Kept::Alive) => {}
+        Ok(Kept::Renewed) => {
+            summary.renewals += 1;
+            eprintln!("zoho-host watch: renewed channel {} until {}", state.channel_id, state.channel_expiry.as_deref().unwrap_or("?"));
+        }
+        Ok(Kept::Reenabled) => {
+            summary.reenabled += 1;
+            eprintln!("zoho-host watch: channel {} was gone; enabled it again", state.channel_id);
+        }
+        Err(e) => eprintln!("zoho-host watch: {e:#}; checking again in {} ms", check_every.as_millis()),
+    }
+    if let Err(e) = channel::save(steps, state_key, state) {
+        eprintln!("zoho-host watch: {e:#}");
+    }
+}
+
+/// The safety-net sweep of every watched module (a module not yet swept starts where its
+/// channel began), then the state saved and the memory of written versions pruned.
+async fn sweep_all(steps: &Steps<'_>, request: &WatchRequest, state_key: &str, sweep_namespace: &str, state: &mut ChannelState, emit: &mut Emitter, summary: &mut WatchSummary) {
+    for (module, watched) in &request.modules {
+        let since = if state.swept.contains(module) { None } else { state.start_of(module) };
+        match sweeps::sweep(steps, sweep_namespace, module, *watched, since.as_deref(), emit).await {
+            Ok(_) => {
+                state.swept.insert(module.clone());
+            }
+            Err(e) => eprintln!("zoho-host watch: {e:#}"),
+        }
+    }
+    summary.sweeps += 1;
+    state.last_sweep = Some(zoho_connector::zoho_time::format_iso(channel::unix_now()));
+    if let Err(e) = channel::save(steps, state_key, state) {
+        eprintln!("zoho-host watch: {e:#}");
+    }
+    emit.seen.prune(u64::try_from(channel::unix_now()).unwrap_or(0));
 }

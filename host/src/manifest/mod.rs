@@ -4,7 +4,7 @@
 mod generate;
 pub use generate::generate;
 
-use crate::runtime::{ActionRef, PACKAGE, VERSION};
+use crate::action::{ActionRef, PACKAGE, VERSION};
 use anyhow::{Context as _, Result};
 use serde::Deserialize;
 use serde_json::Value;
