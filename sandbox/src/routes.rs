@@ -5,8 +5,10 @@
 use crate::request::RecordedRequest;
 use crate::response::error_response;
 use crate::state::Shared;
-use crate::{accounts, apis, attachments, books, convert, coql, crm, metadata, notes, realism, related, scopes, search, tags, upsert};
-use crate::{deliveries, watch};
+use crate::accounts::{oauth, scopes};
+use crate::crm::notifications::{deliveries, watch};
+use crate::crm::{attachments, convert, coql, metadata, notes, records, related, search, tags, upsert};
+use crate::{apis, books, realism};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::{from_fn_with_state, Next};
@@ -118,7 +120,7 @@ async fn keep_answer(shared: &Shared, mut exchange: RecordedRequest, response: R
 /// to Books' own limits (`books::limited`).
 async fn crm_gate(State(shared): Sandbox, Extension(recorded): Recorded, request: Request, next: Next) -> Response {
     if recorded.path.starts_with("/books/") {
-        return match books::limited(&shared, &recorded) {
+        return match books::records::limited(&shared, &recorded) {
             Some(refusal) => refusal,
             None => next.run(request).await,
         };
@@ -129,7 +131,7 @@ async fn crm_gate(State(shared): Sandbox, Extension(recorded): Recorded, request
     let mut admitted = realism::admit(&shared, &recorded).await;
     let mut response = match admitted.refusal.take() {
         Some(refusal) => refusal,
-        None => match recorded.path.starts_with("/crm/v8/").then(|| crm::authenticate(&shared, &recorded)).flatten() {
+        None => match recorded.path.starts_with("/crm/v8/").then(|| records::authenticate(&shared, &recorded)).flatten() {
             Some(denied) => denied,
             None => {
                 let granted = recorded.header("authorization").and_then(|h| h.strip_prefix("Zoho-oauthtoken ")).and_then(|t| shared.token_scopes(t));
@@ -156,11 +158,11 @@ pub(crate) fn segment(request: &RecordedRequest, index: usize) -> &str {
 }
 
 async fn token(State(shared): Sandbox, Extension(request): Recorded) -> Response {
-    accounts::token(&shared, &request)
+    oauth::token(&shared, &request)
 }
 
 async fn books_call(State(shared): Sandbox, Extension(request): Recorded) -> Response {
-    books::route(&shared, &request)
+    books::records::route(&shared, &request)
 }
 
 async fn list_apis(Extension(request): Recorded) -> Response {
@@ -172,7 +174,7 @@ async fn coql_query(State(shared): Sandbox, Extension(request): Recorded) -> Res
 }
 
 async fn record_count(State(shared): Sandbox, Extension(request): Recorded) -> Response {
-    crate::record_count::count(&shared, &request, segment(&request, 0))
+    crate::crm::record_count::count(&shared, &request, segment(&request, 0))
 }
 
 async fn fields(State(shared): Sandbox, Extension(request): Recorded) -> Response {
@@ -192,27 +194,27 @@ async fn users(Extension(request): Recorded) -> Response {
 }
 
 async fn list(State(shared): Sandbox, Extension(request): Recorded) -> Response {
-    crm::list(&shared, &request, segment(&request, 0))
+    records::list(&shared, &request, segment(&request, 0))
 }
 
 async fn create(State(shared): Sandbox, Extension(request): Recorded) -> Response {
-    crm::create(&shared, &request, segment(&request, 0))
+    records::create(&shared, &request, segment(&request, 0))
 }
 
 async fn record(State(shared): Sandbox, Extension(request): Recorded) -> Response {
-    crm::get(&shared, &request, segment(&request, 0), segment(&request, 1))
+    records::get(&shared, &request, segment(&request, 0), segment(&request, 1))
 }
 
 async fn update(State(shared): Sandbox, Extension(request): Recorded) -> Response {
-    crm::update(&shared, &request, segment(&request, 0), segment(&request, 1))
+    records::update(&shared, &request, segment(&request, 0), segment(&request, 1))
 }
 
 async fn delete(State(shared): Sandbox, Extension(request): Recorded) -> Response {
-    crm::delete(&shared, segment(&request, 0), segment(&request, 1))
+    records::delete(&shared, segment(&request, 0), segment(&request, 1))
 }
 
 async fn deleted(State(shared): Sandbox, Extension(request): Recorded) -> Response {
-    crm::deleted(&shared, &request, segment(&request, 0))
+    records::deleted(&shared, &request, segment(&request, 0))
 }
 
 async fn upload(State(shared): Sandbox, Extension(request): Recorded) -> Response {

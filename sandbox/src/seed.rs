@@ -1,9 +1,9 @@
 //! The data a fresh sandbox starts with: Leads wider than one 50-field request, Contacts
 //! beyond the 2,000-record `page` reach, and a few Accounts and Deals.
 
-use crate::account;
+use crate::accounts::account;
 use crate::clock::Clock;
-use crate::metadata;
+use crate::crm::metadata;
 use crate::state::{FieldDef, Module, Shared};
 use serde_json::{json, Map, Value};
 
@@ -87,7 +87,7 @@ pub fn insert(shared: &Shared, module: &str, values: Map<String, Value>, at: chr
         m.records.insert(id, record);
         m.revision += 1;
         drop(data);
-        crate::deliveries::changed(shared, module, crate::deliveries::Operation::Insert, &id.to_string(), Map::new());
+        crate::crm::notifications::deliveries::changed(shared, module, crate::crm::notifications::deliveries::Operation::Insert, &id.to_string(), Map::new());
     }
     id
 }
@@ -115,7 +115,7 @@ pub fn seed(shared: &Shared) {
         let mut data = shared.data();
         data.clients.insert(account::CLIENT_ID.into(), account::CLIENT_SECRET.into());
         data.refresh_tokens.insert(account::REFRESH_TOKEN.into(), account::CLIENT_ID.into());
-        data.refresh_token_scopes.insert(account::REFRESH_TOKEN.into(), crate::scopes::list(account::REFRESH_TOKEN_SCOPES));
+        data.refresh_token_scopes.insert(account::REFRESH_TOKEN.into(), crate::accounts::scopes::list(account::REFRESH_TOKEN_SCOPES));
         data.orgs.insert(account::ORG_ID.into());
         for (name, mut fields, mandatory, unique) in modules {
             fields.extend(system_fields());

@@ -2,7 +2,7 @@
 //! `Parent_Id: {"module":{"api_name":<module>},"id":<record id>}` (the shape the Notes related
 //! list reads back), Note_Title, Note_Content and the system fields.
 
-use crate::crm::{success_details, write_items, write_status};
+use crate::crm::records::{success_details, write_items, write_status};
 use crate::request::RecordedRequest;
 use crate::response::{error_body, invalid_module, json_response};
 use crate::routes::segment;

@@ -306,7 +306,7 @@ pub fn modules(shared: &Shared) -> Response {
     let data = shared.data();
     let mut names: Vec<&String> = data.modules.keys().collect();
     names.sort();
-    let mut modules: Vec<Value> = names.iter().enumerate().map(|(i, name)| module_entry(name, i + 1, true, crate::module_reach::generated_type(name, &data.modules[name.as_str()]))).collect();
+    let mut modules: Vec<Value> = names.iter().enumerate().map(|(i, name)| module_entry(name, i + 1, true, crate::crm::module_reach::generated_type(name, &data.modules[name.as_str()]))).collect();
     // Zoho lists its web-only modules too, marked as out of the API's reach.
     for name in NOT_API_SUPPORTED {
         modules.push(module_entry(name, modules.len() + 1, false, "default"));

@@ -4,7 +4,7 @@
 //! asynchronously, with a fault switch that drops a given share of deliveries.
 
 use crate::state::Shared;
-use crate::watch::{self, Channel};
+use crate::crm::notifications::watch::{self, Channel};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;

@@ -183,11 +183,11 @@ pub struct Shared {
     observer: Mutex<Option<Observer>>,
     next_seq: std::sync::atomic::AtomicU64,
     /// Instant-notification channels (`/crm/v8/actions/watch`).
-    pub watch: crate::watch::Channels,
+    pub watch: crate::crm::notifications::watch::Channels,
     /// Zoho Books requests counted per organization and minute, and per day.
     pub books_requests: Mutex<HashMap<(String, i64), u64>>,
     /// Deliveries to the channels' notify URLs, and their fault switch.
-    pub outbox: crate::deliveries::Outbox,
+    pub outbox: crate::crm::notifications::deliveries::Outbox,
 }
 
 /// Sees each exchange once the sandbox answered it (request with status and body).

@@ -147,7 +147,7 @@ pub fn list(shared: &Shared, request: &RecordedRequest, module: &str, id: &str) 
         return error_response(400, "INVALID_DATA", "invalid field name in fields", json!({ "api_name": unknown, "param_name": "fields" }));
     }
     let offset = (page - 1).saturating_mul(per_page);
-    let items: Vec<Value> = all.iter().skip(offset).take(per_page).map(|e| crate::crm::project(e, &fields)).collect();
+    let items: Vec<Value> = all.iter().skip(offset).take(per_page).map(|e| crate::crm::records::project(e, &fields)).collect();
     if items.is_empty() {
         return empty_response(204);
     }

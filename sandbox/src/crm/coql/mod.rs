@@ -636,7 +636,7 @@ pub fn query(shared: &Shared, request: &RecordedRequest) -> Response {
         return error_response(400, "INVALID_QUERY", "invalid query formed", json!({ "clause": "from", "near": query.module }));
     };
     // A module outside COQL's list (Notes, a linking module, ...) is refused though the org has it.
-    if !crate::module_reach::coql_reads(&query.module, module) {
+    if !crate::crm::module_reach::coql_reads(&query.module, module) {
         return error_response(400, "INVALID_QUERY", "invalid query formed", json!({ "clause": "from", "module": query.module }));
     }
     let mut used = query.fields.clone();

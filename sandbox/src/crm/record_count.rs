@@ -8,7 +8,7 @@
 
 use crate::request::RecordedRequest;
 use crate::response::{error_response, invalid_module, json_response};
-use crate::search::{found, parse, QueryError, Search};
+use crate::crm::search::{found, parse, QueryError, Search};
 use crate::state::Shared;
 use axum::response::Response;
 use serde_json::{json, Value};

@@ -7,7 +7,7 @@
 //! Information of a Notification"), else 400 MANDATORY_NOT_FOUND as Zoho's own example answers.
 
 use crate::clock::Clock;
-use crate::metadata;
+use crate::crm::metadata;
 use crate::request::RecordedRequest;
 use crate::response::{empty_response, error_response, invalid_module, json_response};
 use crate::state::Shared;

@@ -8,7 +8,7 @@
 //! unknown id points at its place in `ids`; an eleventh tag at `tags` (Zoho documents the limit
 //! of 10 but not its code, and INVALID_DATA is the one of the file's four shapes that fits).
 
-use crate::crm::write_status;
+use crate::crm::records::write_status;
 use crate::request::RecordedRequest;
 use crate::response::{error_body, error_response, invalid_module, json_response};
 use crate::routes::segment;

@@ -13,7 +13,7 @@
 //!
 //! [`Sandbox::schedule_conversions_from`]: crate::Sandbox::schedule_conversions_from
 
-use crate::crm::writable;
+use crate::crm::records::writable;
 use crate::request::RecordedRequest;
 use crate::response::{error_body, error_response, json_response};
 use crate::routes::segment;
@@ -145,7 +145,7 @@ pub fn convert(shared: &Shared, request: &RecordedRequest, module_name: &str, le
                 }
                 record.extend(changes.clone());
                 if !changes.is_empty() {
-                    crate::deliveries::changed(shared, "Contacts", crate::deliveries::Operation::Update, &id.to_string(), changes);
+                    crate::crm::notifications::deliveries::changed(shared, "Contacts", crate::crm::notifications::deliveries::Operation::Update, &id.to_string(), changes);
                 }
             }
             id
@@ -175,7 +175,7 @@ pub fn convert(shared: &Shared, request: &RecordedRequest, module_name: &str, le
     if let Some(leads) = data.modules.get_mut("Leads") {
         if let Ok(id) = lead_id.parse::<u64>() {
             if leads.records.remove(&id).is_some() {
-                crate::deliveries::changed(shared, "Leads", crate::deliveries::Operation::Delete, lead_id, Map::new());
+                crate::crm::notifications::deliveries::changed(shared, "Leads", crate::crm::notifications::deliveries::Operation::Delete, lead_id, Map::new());
             }
             leads.revision += 1;
         }

@@ -89,7 +89,7 @@ pub fn route(shared: &Shared, request: &RecordedRequest) -> Response {
     if !known_org {
         return books_error(400, 6041, "This user is not associated with the organization_id given");
     }
-    if let Some(answer) = crate::books_actions::route(shared, request, &segments) {
+    if let Some(answer) = crate::books::actions::route(shared, request, &segments) {
         return answer;
     }
     let (parent, collection, id) = match segments.as_slice() {
@@ -173,7 +173,7 @@ pub fn route(shared: &Shared, request: &RecordedRequest) -> Response {
             match method {
                 "GET" => {
                     let number = format!("{singular}_number");
-                    if let Some(document) = request.query_param("accept").and_then(|a| crate::books_actions::document(&records[index], &number, a)) {
+                    if let Some(document) = request.query_param("accept").and_then(|a| crate::books::actions::document(&records[index], &number, a)) {
                         return document;
                     }
                     let mut answer = Map::new();

@@ -8,7 +8,7 @@
 //! the order given and updates the oldest record matching the first field that matches.
 
 use crate::clock::Clock;
-use crate::crm::{check_values, success_details, writable, write_items, write_status};
+use crate::crm::records::{check_values, success_details, writable, write_items, write_status};
 use crate::request::RecordedRequest;
 use crate::response::{error_body, error_response, invalid_module, json_response};
 use crate::routes::segment;
@@ -89,7 +89,7 @@ pub fn upsert(shared: &Shared, request: &RecordedRequest, module_name: &str) -> 
                 let Some(record) = module.records.get_mut(&id) else { continue };
                 record.extend(changes.clone());
                 record.insert("Modified_Time".into(), json!(now));
-                crate::deliveries::changed(shared, module_name, crate::deliveries::Operation::Update, &id.to_string(), changes);
+                crate::crm::notifications::deliveries::changed(shared, module_name, crate::crm::notifications::deliveries::Operation::Update, &id.to_string(), changes);
                 results.push(json!({
                     "code": "SUCCESS", "duplicate_field": field, "action": "update", "details": success_details(record),
                     "message": "record updated", "status": "success",

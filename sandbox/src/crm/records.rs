@@ -2,7 +2,7 @@
 //! `/{module}/deleted`; metadata is in `metadata.rs`, COQL in `coql.rs`, routing in `routes.rs`.
 
 use crate::clock::Clock;
-use crate::metadata;
+use crate::crm::metadata;
 use crate::request::RecordedRequest;
 use crate::response::{empty_response, error_body, error_response, invalid_module, json_response};
 use crate::seed;
@@ -311,7 +311,7 @@ pub fn update(shared: &Shared, request: &RecordedRequest, module_name: &str, id:
     let Some(record) = module.records.get_mut(&record_id) else { return invalid_id(id) };
     record.extend(changes.clone());
     record.insert("Modified_Time".into(), json!(now));
-    crate::deliveries::changed(shared, module_name, crate::deliveries::Operation::Update, id, changes);
+    crate::crm::notifications::deliveries::changed(shared, module_name, crate::crm::notifications::deliveries::Operation::Update, id, changes);
     let result = json!({ "code": "SUCCESS", "details": success_details(record), "message": "record updated", "status": "success" });
     json_response(200, &json!({ "data": [result] }))
 }
@@ -328,7 +328,7 @@ pub fn delete_stored(shared: &Shared, module_name: &str, id: &str) -> bool {
     if let Some(name) = &removed {
         data.deleted.entry(module_name.to_string()).or_default().push((id.to_string(), now));
         data.deleted_names.insert((module_name.to_string(), id.to_string()), name.clone());
-        crate::deliveries::changed(shared, module_name, crate::deliveries::Operation::Delete, id, Map::new());
+        crate::crm::notifications::deliveries::changed(shared, module_name, crate::crm::notifications::deliveries::Operation::Delete, id, Map::new());
     }
     removed.is_some()
 }
