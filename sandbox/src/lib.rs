@@ -211,7 +211,7 @@ impl Sandbox {
     /// Creates a record as a user would; returns its id.
     pub fn create_record(&self, module: &str, values: serde_json::Value) -> String {
         let serde_json::Value::Object(values) = values else { return String::new() };
-        seed::insert(&self.shared, module, values, self.shared.clock.now()).to_string()
+        crm::store::insert(&self.shared, module, values, self.shared.clock.now()).to_string()
     }
 
     /// Deletes a record as a user would (it shows in `/{module}/deleted`).
@@ -256,8 +256,8 @@ impl Sandbox {
 pub use books::actions::pdf as books_pdf;
 pub use crm::metadata::module_id;
 
-pub use crm::notifications::deliveries::Delivery;
-pub use crm::notifications::watch::Channel as WatchChannel;
+pub use state::outbox::Delivery;
+pub use state::channels::Channel as WatchChannel;
 
 impl Sandbox {
     /// Drops `share` (0.0 to 1.0) of the deliveries from now on, deterministically: the n-th is
@@ -285,7 +285,8 @@ impl Sandbox {
 
 /// Zoho at a distance and at scale: latency with jitter, concurrency caps, the
 /// credit table, large skewed modules.
-pub use realism::{coql_credits, coql_limit, edition_concurrency, BulkModule};
+pub use apis::{coql_credits, coql_limit};
+pub use realism::{edition_concurrency, BulkModule};
 
 impl Sandbox {
     /// Creates a large module in one go (see [`BulkModule`]); returns its ids in creation order.

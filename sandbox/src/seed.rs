@@ -2,14 +2,13 @@
 //! beyond the 2,000-record `page` reach, and a few Accounts and Deals.
 
 use crate::accounts::account;
-use crate::clock::Clock;
 use crate::crm::metadata;
+use crate::crm::store::insert;
 use crate::state::{FieldDef, Module, Shared};
 use serde_json::{json, Map, Value};
 
 pub const CONTACTS: usize = 2_600;
 pub const LEAD_CUSTOM_FIELDS: usize = 52;
-pub const OWNER_ID: &str = "5725767000000411001";
 const CITIES: [&str; 4] = ["Austin", "Chennai", "Dublin", "Tokyo"];
 
 fn system_fields() -> Vec<FieldDef> {
@@ -64,32 +63,6 @@ fn account_fields() -> Vec<FieldDef> {
     let mut fields = text_fields(&["Website", "Phone", "Industry"]);
     fields.insert(0, FieldDef { api_name: "Account_Name".into(), data_type: "text" });
     fields
-}
-
-pub fn owner() -> Value {
-    json!({ "name": "Sandbox User", "id": OWNER_ID, "email": "owner@sandbox.zoho" })
-}
-
-/// Stores a new record with its system fields and returns its id.
-pub fn insert(shared: &Shared, module: &str, values: Map<String, Value>, at: chrono::DateTime<chrono::Utc>) -> u64 {
-    let mut data = shared.data();
-    let id = data.next_id;
-    data.next_id += 1;
-    let mut record = values;
-    let time = Clock::zoho_time(at);
-    record.insert("id".into(), json!(id.to_string()));
-    record.insert("Created_Time".into(), json!(time));
-    record.insert("Modified_Time".into(), json!(time));
-    for f in ["Owner", "Created_By", "Modified_By"] {
-        record.insert(f.into(), owner());
-    }
-    if let Some(m) = data.modules.get_mut(module) {
-        m.records.insert(id, record);
-        m.revision += 1;
-        drop(data);
-        crate::crm::notifications::deliveries::changed(shared, module, crate::crm::notifications::deliveries::Operation::Insert, &id.to_string(), Map::new());
-    }
-    id
 }
 
 pub fn seed(shared: &Shared) {

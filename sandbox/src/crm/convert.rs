@@ -17,7 +17,8 @@ use crate::crm::records::writable;
 use crate::request::RecordedRequest;
 use crate::response::{error_body, error_response, json_response};
 use crate::routes::segment;
-use crate::seed;
+use crate::accounts::account;
+use crate::crm::store;
 use crate::state::Shared;
 use axum::extract::State;
 use axum::response::Response;
@@ -101,7 +102,7 @@ pub fn convert(shared: &Shared, request: &RecordedRequest, module_name: &str, le
         if contacts.is_some_and(|id| !exists("Contacts", id)) {
             return invalid_value("Contacts");
         }
-        if assign_to.is_some_and(|id| id.to_string() != seed::OWNER_ID) {
+        if assign_to.is_some_and(|id| id.to_string() != account::OWNER_ID) {
             return invalid_value("assign_to");
         }
         let deal_values = match &deal {
@@ -127,7 +128,7 @@ pub fn convert(shared: &Shared, request: &RecordedRequest, module_name: &str, le
         (None, Some(company)) => {
             let mut values = Map::new();
             values.insert("Account_Name".into(), json!(company));
-            Some(seed::insert(shared, "Accounts", values, now))
+            Some(store::insert(shared, "Accounts", values, now))
         }
         (None, None) => None,
     };
@@ -155,7 +156,7 @@ pub fn convert(shared: &Shared, request: &RecordedRequest, module_name: &str, le
             if let Some(account) = &account_ref {
                 values.insert("Account_Name".into(), account.clone());
             }
-            seed::insert(shared, "Contacts", values, now)
+            store::insert(shared, "Contacts", values, now)
         }
     };
     let deal = deal_values.map(|mut values| {
@@ -163,7 +164,7 @@ pub fn convert(shared: &Shared, request: &RecordedRequest, module_name: &str, le
             values.insert("Account_Name".into(), account.clone());
         }
         let name = text(&values, "Deal_Name").map(str::to_string);
-        (seed::insert(shared, "Deals", values, now), name)
+        (store::insert(shared, "Deals", values, now), name)
     });
     let mut data = shared.data();
     let contact_name = data.modules.get("Contacts").and_then(|m| m.records.get(&contact)).and_then(|r| text(r, "Last_Name").map(str::to_string));

@@ -12,5 +12,6 @@ pub mod record_count;
 pub mod records;
 pub mod related;
 pub mod search;
+pub mod store;
 pub mod tags;
 pub mod upsert;

@@ -6,7 +6,7 @@ use crate::crm::records::{success_details, write_items, write_status};
 use crate::request::RecordedRequest;
 use crate::response::{error_body, invalid_module, json_response};
 use crate::routes::segment;
-use crate::seed;
+use crate::crm::store;
 use crate::state::Shared;
 use axum::extract::State;
 use axum::response::Response;
@@ -45,7 +45,7 @@ pub fn add(shared: &Shared, request: &RecordedRequest, module_name: &str, parent
         }
         note.insert("Note_Content".into(), json!(content));
         note.insert("Parent_Id".into(), json!({ "module": { "api_name": module_name }, "id": parent_id }));
-        let id = seed::insert(shared, "Notes", note, shared.clock.now());
+        let id = store::insert(shared, "Notes", note, shared.clock.now());
         let data = shared.data();
         let Some(record) = data.modules.get("Notes").and_then(|m| m.records.get(&id)) else { continue };
         results.push(json!({ "code": "SUCCESS", "details": success_details(record), "message": "record added", "status": "success" }));

@@ -5,7 +5,8 @@ use crate::clock::Clock;
 use crate::crm::metadata;
 use crate::request::RecordedRequest;
 use crate::response::{empty_response, error_body, error_response, invalid_module, json_response};
-use crate::seed;
+use crate::accounts::account;
+use crate::crm::store;
 use crate::state::{Module, PageToken, Shared};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
@@ -220,7 +221,7 @@ pub(crate) fn check_values(module: &Module, module_name: &str, index: usize, val
             return Some(error_body(
                 "DUPLICATE_DATA",
                 "duplicate data",
-                json!({ "api_name": field, "json_path": path(field), "duplicate_record": { "id": id.to_string(), "Owner": seed::owner(), "module": { "api_name": module_name, "id": metadata::module_id(module_name) } } }),
+                json!({ "api_name": field, "json_path": path(field), "duplicate_record": { "id": id.to_string(), "Owner": account::owner(), "module": { "api_name": module_name, "id": metadata::module_id(module_name) } } }),
             ));
         }
     }
@@ -280,7 +281,7 @@ pub fn create(shared: &Shared, request: &RecordedRequest, module_name: &str) -> 
             continue;
         }
         let stored = { writable(&shared.data().modules[module_name], values) };
-        let id = seed::insert(shared, module_name, stored, shared.clock.now());
+        let id = store::insert(shared, module_name, stored, shared.clock.now());
         let data = shared.data();
         let record = &data.modules[module_name].records[&id];
         results.push(json!({ "code": "SUCCESS", "details": success_details(record), "message": "record added", "status": "success" }));
@@ -392,7 +393,7 @@ pub fn deleted(shared: &Shared, request: &RecordedRequest, module_name: &str) ->
         .filter(|(_, _, kind)| wanted == "all" || wanted == *kind)
         .map(|(id, at, kind)| {
             let name = data.deleted_names.get(&(module_name.to_string(), id.clone())).cloned().unwrap_or_else(|| id.clone());
-            json!({ "id": id, "deleted_time": Clock::zoho_time(*at), "deleted_by": seed::owner(), "display_name": name, "type": kind, "created_by": seed::owner() })
+            json!({ "id": id, "deleted_time": Clock::zoho_time(*at), "deleted_by": account::owner(), "display_name": name, "type": kind, "created_by": account::owner() })
         })
         .collect();
     // Nothing (left) to list: 204, as every empty listing (Zoho's page names no other answer

@@ -12,7 +12,7 @@ use crate::crm::records::{check_values, success_details, writable, write_items, 
 use crate::request::RecordedRequest;
 use crate::response::{error_body, error_response, invalid_module, json_response};
 use crate::routes::segment;
-use crate::seed;
+use crate::crm::store;
 use crate::state::{Module, Shared};
 use axum::extract::State;
 use axum::response::Response;
@@ -102,7 +102,7 @@ pub fn upsert(shared: &Shared, request: &RecordedRequest, module_name: &str) -> 
                 }
                 let stored = writable(module, values);
                 drop(data);
-                let id = seed::insert(shared, module_name, stored, shared.clock.now());
+                let id = store::insert(shared, module_name, stored, shared.clock.now());
                 let data = shared.data();
                 let Some(record) = data.modules.get(module_name).and_then(|m| m.records.get(&id)) else { continue };
                 results.push(json!({
