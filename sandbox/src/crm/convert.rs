@@ -16,18 +16,17 @@
 use crate::crm::records::writable;
 use crate::request::RecordedRequest;
 use crate::response::{error_body, error_response, json_response};
-use crate::routes::segment;
 use crate::accounts::account;
 use crate::crm::store;
 use crate::state::Shared;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Extension;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
-pub async fn handle(State(shared): State<Arc<Shared>>, Extension(request): Extension<Arc<RecordedRequest>>) -> Response {
-    convert(&shared, &request, segment(&request, 0), segment(&request, 1))
+pub async fn handle(State(shared): State<Arc<Shared>>, Extension(request): Extension<Arc<RecordedRequest>>, Path((module, id)): Path<(String, String)>) -> Response {
+    convert(&shared, &request, &module, &id)
 }
 
 fn failed(code: &str, message: &str, details: Value) -> Response {

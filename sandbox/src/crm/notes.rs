@@ -5,17 +5,16 @@
 use crate::crm::records::{success_details, write_items, write_status};
 use crate::request::RecordedRequest;
 use crate::response::{error_body, invalid_module, json_response};
-use crate::routes::segment;
 use crate::crm::store;
 use crate::state::Shared;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Extension;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
-pub async fn handle(State(shared): State<Arc<Shared>>, Extension(request): Extension<Arc<RecordedRequest>>) -> Response {
-    add(&shared, &request, segment(&request, 0), segment(&request, 1))
+pub async fn handle(State(shared): State<Arc<Shared>>, Extension(request): Extension<Arc<RecordedRequest>>, Path((module, id)): Path<(String, String)>) -> Response {
+    add(&shared, &request, &module, &id)
 }
 
 pub fn add(shared: &Shared, request: &RecordedRequest, module_name: &str, parent_id: &str) -> Response {

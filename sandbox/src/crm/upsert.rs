@@ -11,17 +11,16 @@ use crate::clock::Clock;
 use crate::crm::records::{check_values, success_details, writable, write_items, write_status};
 use crate::request::RecordedRequest;
 use crate::response::{error_body, error_response, invalid_module, json_response};
-use crate::routes::segment;
 use crate::crm::store;
 use crate::state::{Module, Shared};
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Extension;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
-pub async fn handle(State(shared): State<Arc<Shared>>, Extension(request): Extension<Arc<RecordedRequest>>) -> Response {
-    upsert(&shared, &request, segment(&request, 0))
+pub async fn handle(State(shared): State<Arc<Shared>>, Extension(request): Extension<Arc<RecordedRequest>>, Path(module): Path<String>) -> Response {
+    upsert(&shared, &request, &module)
 }
 
 /// The fields records are matched on: those named (each a unique field of the module, as Zoho
