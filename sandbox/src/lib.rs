@@ -256,8 +256,8 @@ impl Sandbox {
 pub use books::actions::pdf as books_pdf;
 pub use crm::metadata::module_id;
 
-pub use state::outbox::Delivery;
 pub use state::channels::Channel as WatchChannel;
+pub use state::outbox::Delivery;
 
 impl Sandbox {
     /// Drops `share` (0.0 to 1.0) of the deliveries from now on, deterministically: the n-th is

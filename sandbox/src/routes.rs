@@ -2,12 +2,12 @@
 //! middleware every request passes (body limit, log, faults, recorded answer, Date) and every
 //! CRM request passes (credits, concurrency, token).
 
-use crate::request::RecordedRequest;
-use crate::response::error_response;
-use crate::state::Shared;
 use crate::accounts::{oauth, scopes};
 use crate::crm::notifications::{deliveries, watch};
 use crate::crm::{attachments, convert, coql, metadata, notes, records, related, search, tags, upsert};
+use crate::request::RecordedRequest;
+use crate::response::error_response;
+use crate::state::Shared;
 use crate::{apis, books, realism};
 use axum::body::Body;
 use axum::extract::{Path, Request, State};

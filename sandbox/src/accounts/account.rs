@@ -26,4 +26,3 @@ pub const OWNER_ID: &str = "5725767000000411001";
 pub fn owner() -> Value {
     json!({ "name": "Sandbox User", "id": OWNER_ID, "email": "owner@sandbox.zoho" })
 }
-

@@ -3,10 +3,10 @@
 //! OpenAPI file), never both. `GET` lists them (attachments.json's `Attachment`, `fields`
 //! required), `GET .../Attachments/{id}` answers a file's bytes with Zoho's headers.
 
+use crate::accounts::account;
 use crate::params;
 use crate::request::RecordedRequest;
 use crate::response::{empty_response, error_response, json_response};
-use crate::accounts::account;
 use crate::state::{Shared, StoredAttachment};
 use axum::response::Response;
 use serde_json::{json, Map, Value};

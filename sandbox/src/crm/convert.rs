@@ -13,11 +13,11 @@
 //!
 //! [`Sandbox::schedule_conversions_from`]: crate::Sandbox::schedule_conversions_from
 
+use crate::accounts::account;
 use crate::crm::records::writable;
+use crate::crm::store;
 use crate::request::RecordedRequest;
 use crate::response::{error_body, error_response, json_response};
-use crate::accounts::account;
-use crate::crm::store;
 use crate::state::Shared;
 use axum::extract::{Path, State};
 use axum::response::Response;
@@ -134,30 +134,7 @@ pub fn convert(shared: &Shared, request: &RecordedRequest, module_name: &str, le
     let account_name = account.and_then(|id| shared.data().modules.get("Accounts")?.records.get(&id).and_then(|r| text(r, "Account_Name").map(str::to_string)));
     let account_ref = account.map(|id| named(account_name.as_deref(), id));
     let person: Map<String, Value> = ["First_Name", "Last_Name", "Email", "Phone"].into_iter().filter_map(|f| lead.get(f).filter(|v| !v.is_null()).map(|v| (f.to_string(), v.clone()))).collect();
-    let contact = match contact_plan {
-        Some(id) => {
-            let mut data = shared.data();
-            if let Some(record) = data.modules.get_mut("Contacts").and_then(|m| m.records.get_mut(&id)) {
-                // overwrite: the lead's values replace the existing contact's.
-                let mut changes = if overwrite { person.clone() } else { Map::new() };
-                if let (Some(account), None | Some(Value::Null)) = (&account_ref, record.get("Account_Name")) {
-                    changes.insert("Account_Name".into(), account.clone());
-                }
-                record.extend(changes.clone());
-                if !changes.is_empty() {
-                    crate::crm::notifications::deliveries::changed(shared, "Contacts", crate::crm::notifications::deliveries::Operation::Update, &id.to_string(), changes);
-                }
-            }
-            id
-        }
-        None => {
-            let mut values = person;
-            if let Some(account) = &account_ref {
-                values.insert("Account_Name".into(), account.clone());
-            }
-            store::insert(shared, "Contacts", values, now)
-        }
-    };
+    let contact = contact(shared, contact_plan, person, overwrite, account_ref.as_ref(), now);
     let deal = deal_values.map(|mut values| {
         if let Some(account) = &account_ref {
             values.insert("Account_Name".into(), account.clone());
@@ -187,6 +164,36 @@ pub fn convert(shared: &Shared, request: &RecordedRequest, module_name: &str, le
         return json_response(202, &json!({ "data": [{ "code": "SCHEDULED", "details": { "job_id": job_id }, "message": "Convert lead scheduled successfully", "status": "success" }] }));
     }
     json_response(200, &json!({ "data": [{ "code": "SUCCESS", "details": details, "message": "The record has been converted successfully", "status": "success" }] }))
+}
+
+/// The conversion's contact: the planned one (given, or matched by e-mail), which takes the
+/// lead's values only with `overwrite` and the account only when it has none; else a new one
+/// from the lead's name, e-mail and phone.
+fn contact(shared: &Shared, plan: Option<u64>, person: Map<String, Value>, overwrite: bool, account_ref: Option<&Value>, now: chrono::DateTime<chrono::Utc>) -> u64 {
+    match plan {
+        Some(id) => {
+            let mut data = shared.data();
+            if let Some(record) = data.modules.get_mut("Contacts").and_then(|m| m.records.get_mut(&id)) {
+                // overwrite: the lead's values replace the existing contact's.
+                let mut changes = if overwrite { person.clone() } else { Map::new() };
+                if let (Some(account), None | Some(Value::Null)) = (account_ref, record.get("Account_Name")) {
+                    changes.insert("Account_Name".into(), account.clone());
+                }
+                record.extend(changes.clone());
+                if !changes.is_empty() {
+                    crate::crm::notifications::deliveries::changed(shared, "Contacts", crate::crm::notifications::deliveries::Operation::Update, &id.to_string(), changes);
+                }
+            }
+            id
+        }
+        None => {
+            let mut values = person;
+            if let Some(account) = account_ref {
+                values.insert("Account_Name".into(), account.clone());
+            }
+            store::insert(shared, "Contacts", values, now)
+        }
+    }
 }
 
 /// The lead's related records that make a conversion heavy: its attachments and notes.

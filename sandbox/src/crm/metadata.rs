@@ -2,10 +2,10 @@
 //! and `/users`, in the full shape Zoho's OpenAPI files (modules.json, fields.json, org.json,
 //! users.json) require. Each shape is written once; only the few values that differ are passed in.
 
+use crate::accounts::account;
 use crate::clock::Clock;
 use crate::request::RecordedRequest;
 use crate::response::{empty_response, error_response, json_response};
-use crate::accounts::account;
 use crate::state::{FieldDef, Module, Shared};
 use axum::response::Response;
 use serde_json::{json, Value};

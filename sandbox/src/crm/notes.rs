@@ -3,9 +3,9 @@
 //! list reads back), Note_Title, Note_Content and the system fields.
 
 use crate::crm::records::{success_details, write_items, write_status};
+use crate::crm::store;
 use crate::request::RecordedRequest;
 use crate::response::{error_body, invalid_module, json_response};
-use crate::crm::store;
 use crate::state::Shared;
 use axum::extract::{Path, State};
 use axum::response::Response;

@@ -28,4 +28,3 @@ pub fn insert(shared: &Shared, module: &str, values: Map<String, Value>, at: chr
     }
     id
 }
-

@@ -9,9 +9,9 @@
 
 use crate::clock::Clock;
 use crate::crm::records::{check_values, success_details, writable, write_items, write_status};
+use crate::crm::store;
 use crate::request::RecordedRequest;
 use crate::response::{error_body, error_response, invalid_module, json_response};
-use crate::crm::store;
 use crate::state::{Module, Shared};
 use axum::extract::{Path, State};
 use axum::response::Response;

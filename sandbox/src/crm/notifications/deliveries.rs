@@ -3,10 +3,10 @@
 //! channel's notify URL (ids batched per request, as Zoho does), only to loopback addresses,
 //! asynchronously, with a fault switch that drops a given share of deliveries.
 
-use crate::state::outbox::{lock, Delivery};
-use crate::state::Shared;
 use crate::crm::notifications::watch;
 use crate::state::channels::Channel;
+use crate::state::outbox::{lock, Delivery};
+use crate::state::Shared;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
