@@ -9,7 +9,11 @@ use std::path::Path;
 fn module_of(relative: &Path) -> String {
     let text = relative.with_extension("").to_string_lossy().replace(['/', '\\'], "::");
     let text = text.trim_end_matches("::mod").trim_end_matches("mod");
-    if text == "lib" { String::new() } else { text.to_string() }
+    if text == "lib" {
+        String::new()
+    } else {
+        text.to_string()
+    }
 }
 
 fn sources(dir: &Path, root: &Path, out: &mut BTreeMap<String, String>) {
