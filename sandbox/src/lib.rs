@@ -2,33 +2,23 @@
 //! answering with the status codes and bodies of `shared/zoho-api.md`. Tests, the demo and
 //! the benchmarks run against it: it keeps state, logs every request, and injects faults.
 
-mod account;
 mod accounts;
 mod apis;
-mod attachments;
 mod books;
 mod clock;
-mod convert;
-mod coql;
 mod crm;
 mod faults;
 pub mod hostile;
-mod metadata;
-mod module_reach;
-mod notes;
 mod params;
 mod realism;
-mod record_count;
-mod related;
 mod request;
 mod response;
 mod routes;
-pub mod scopes;
-pub mod search;
 mod seed;
 mod state;
-mod tags;
-mod upsert;
+
+pub use accounts::scopes;
+pub use crm::search;
 
 pub use clock::Clock;
 pub use faults::Fault;
@@ -36,7 +26,7 @@ pub use hostile::Hostile;
 pub use request::RecordedRequest;
 pub use state::{Limits, OAuthSettings, StoredAttachment};
 
-pub use account::{BOOKS_CONTACTS, BOOKS_ORG_ID, CLIENT_ID, CLIENT_SECRET, ORG_ID, REFRESH_TOKEN, REFRESH_TOKEN_SCOPES};
+pub use accounts::account::{BOOKS_CONTACTS, BOOKS_ORG_ID, CLIENT_ID, CLIENT_SECRET, ORG_ID, REFRESH_TOKEN, REFRESH_TOKEN_SCOPES};
 
 use state::Shared;
 use std::net::SocketAddr;
@@ -214,19 +204,19 @@ impl Sandbox {
         };
         record.extend(values.clone());
         record.insert("Modified_Time".into(), serde_json::json!(now));
-        deliveries::changed(&self.shared, module_name, deliveries::Operation::Update, id, values);
+        crm::notifications::deliveries::changed(&self.shared, module_name, crm::notifications::deliveries::Operation::Update, id, values);
         true
     }
 
     /// Creates a record as a user would; returns its id.
     pub fn create_record(&self, module: &str, values: serde_json::Value) -> String {
         let serde_json::Value::Object(values) = values else { return String::new() };
-        seed::insert(&self.shared, module, values, self.shared.clock.now()).to_string()
+        crm::store::insert(&self.shared, module, values, self.shared.clock.now()).to_string()
     }
 
     /// Deletes a record as a user would (it shows in `/{module}/deleted`).
     pub fn delete_record(&self, module: &str, id: &str) -> bool {
-        crm::delete_stored(&self.shared, module, id)
+        crm::records::delete_stored(&self.shared, module, id)
     }
 
     /// Every record id of a module with its Modified_Time.
@@ -247,13 +237,13 @@ impl Sandbox {
     /// Attaches a file to a record as a user would; returns the attachment's id.
     pub fn add_attachment(&self, module: &str, id: &str, file_name: &str, content_type: &str, bytes: Vec<u8>) -> String {
         let attachment = StoredAttachment { id: String::new(), file_name: file_name.into(), content_type: content_type.into(), bytes, link_url: None, created_time: String::new() };
-        attachments::store(&self.shared, module, id, attachment).to_string()
+        crm::attachments::store(&self.shared, module, id, attachment).to_string()
     }
 
     /// Attaches a link (no file) to a record as a user would; returns the attachment's id.
     pub fn add_link_attachment(&self, module: &str, id: &str, url: &str) -> String {
         let attachment = StoredAttachment { id: String::new(), file_name: url.into(), content_type: String::new(), bytes: Vec::new(), link_url: Some(url.into()), created_time: String::new() };
-        attachments::store(&self.shared, module, id, attachment).to_string()
+        crm::attachments::store(&self.shared, module, id, attachment).to_string()
     }
 
     /// Runs until the process is stopped.
@@ -262,19 +252,12 @@ impl Sandbox {
     }
 }
 
-/// Books record actions and documents.
-mod books_actions;
-
 /// For tests: a module's id as /settings/modules lists it, and the PDF an invoice document is.
-pub use books_actions::pdf as books_pdf;
-pub use metadata::module_id;
+pub use books::actions::pdf as books_pdf;
+pub use crm::metadata::module_id;
 
-/// Instant notifications: the watch API and the deliveries it makes.
-mod deliveries;
-mod watch;
-
-pub use deliveries::Delivery;
-pub use watch::Channel as WatchChannel;
+pub use state::channels::Channel as WatchChannel;
+pub use state::outbox::Delivery;
 
 impl Sandbox {
     /// Drops `share` (0.0 to 1.0) of the deliveries from now on, deterministically: the n-th is
@@ -296,13 +279,14 @@ impl Sandbox {
 
     /// The channels alive by the sandbox's clock (expired ones are gone).
     pub fn watch_channels(&self) -> Vec<WatchChannel> {
-        watch::live_channels(&self.shared, self.shared.clock.now())
+        crm::notifications::watch::live_channels(&self.shared, self.shared.clock.now())
     }
 }
 
 /// Zoho at a distance and at scale: latency with jitter, concurrency caps, the
 /// credit table, large skewed modules.
-pub use realism::{coql_credits, coql_limit, edition_concurrency, BulkModule};
+pub use apis::{coql_credits, coql_limit};
+pub use realism::{edition_concurrency, BulkModule};
 
 impl Sandbox {
     /// Creates a large module in one go (see [`BulkModule`]); returns its ids in creation order.
@@ -324,7 +308,7 @@ impl Sandbox {
 
 /// Where a deleted record's id stands in `/{module}/deleted` (smaller first): a stable order that
 /// is neither time nor id, as Zoho documents none.
-pub use crm::feed_position as deleted_feed_position;
+pub use crm::records::feed_position as deleted_feed_position;
 
 impl Sandbox {
     /// From now on a lead with at least `related` notes and attachments converts as a scheduled

@@ -25,48 +25,6 @@ pub fn edition_concurrency(edition: &str) -> usize {
     }
 }
 
-/// COQL's credits by the rows its LIMIT asks for: 1–200 rows 1, 201–1,000 rows 2,
-/// 1,001–2,000 rows 3 (a query without LIMIT reads 200).
-pub fn coql_credits(rows: u64) -> u64 {
-    match rows {
-        0..=200 => 1,
-        201..=1_000 => 2,
-        _ => 3,
-    }
-}
-
-/// The row count of a COQL query's LIMIT (`limit n`, `limit offset, n`, `limit n offset m`),
-/// read outside quoted text; `None` without one (or when unreadable).
-pub fn coql_limit(query: &str) -> Option<u64> {
-    // Words and numbers outside quotes, lower-cased, with commas kept as their own token.
-    let mut tokens: Vec<String> = Vec::new();
-    let mut current = String::new();
-    let mut quoted = false;
-    for c in query.chars() {
-        if quoted {
-            quoted = c != '\'';
-            continue;
-        }
-        match c {
-            '\'' => quoted = true,
-            ',' | '(' | ')' => {
-                tokens.extend((!current.is_empty()).then(|| std::mem::take(&mut current)));
-                tokens.push(c.to_string());
-            }
-            c if c.is_whitespace() => tokens.extend((!current.is_empty()).then(|| std::mem::take(&mut current))),
-            c => current.push(c.to_ascii_lowercase()),
-        }
-    }
-    tokens.extend((!current.is_empty()).then_some(current));
-    let at = tokens.iter().rposition(|t| t == "limit")?;
-    let rest = tokens.get(at + 1..)?;
-    let number = |t: Option<&String>| t.and_then(|t| t.parse::<u64>().ok());
-    match rest.get(1).map(String::as_str) {
-        Some(",") => number(rest.get(2)),
-        _ => number(rest.first()),
-    }
-}
-
 /// `X-API-CREDITS-REMAINING` on a CRM answer once the org has used half its day's credits
 /// (add-on credits aside): the credits left. Zoho's v8 "API Limits" page; under half used the
 /// header is not sent.
@@ -182,7 +140,7 @@ pub fn seed_bulk(shared: &Shared, spec: &BulkModule) -> Vec<u64> {
     // The burst sits in the middle of the span.
     let burst_start = now - chrono::Duration::seconds(span / 2);
     let share = (spec.burst_share.clamp(0.0, 1.0) * u64::MAX as f64) as u64;
-    let owner = crate::seed::owner();
+    let owner = crate::accounts::account::owner();
     let mut data = shared.data();
     let first = data.next_id;
     data.next_id = data.next_id.saturating_add(spec.records as u64);
@@ -244,29 +202,6 @@ pub fn modify_bulk(shared: &Shared, module: &str, ids: &[u64], field: &str, valu
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_limit_is_read_in_each_of_its_forms() {
-        let cases = [
-            ("select id from Leads limit 0, 2000", Some(2000)),
-            ("select id from Leads LIMIT 150", Some(150)),
-            ("select id from Leads limit 1000 offset 200", Some(1000)),
-            ("select id from Leads where Last_Name = 'limit 5' order by id", None),
-            ("select id from Leads where Last_Name = 'it''s' limit 10,201", Some(201)),
-            ("select COUNT(Created_By) from Leads where id is not null", None),
-            ("select id from Leads limit", None),
-        ];
-        for (query, limit) in cases {
-            assert_eq!(coql_limit(query), limit, "{query}");
-        }
-    }
-
-    #[test]
-    fn coql_credits_follow_zohos_table_at_each_edge() {
-        for (rows, credits) in [(0, 1), (1, 1), (200, 1), (201, 2), (1_000, 2), (1_001, 3), (2_000, 3), (u64::MAX, 3)] {
-            assert_eq!(coql_credits(rows), credits, "{rows}");
-        }
-    }
 
     /// A patched index is the index a rebuild makes; an index that was stale stays stale (the
     /// next query rebuilds it).

@@ -2,16 +2,19 @@
 //! middleware every request passes (body limit, log, faults, recorded answer, Date) and every
 //! CRM request passes (credits, concurrency, token).
 
+use crate::accounts::{oauth, scopes};
+use crate::crm::notifications::{deliveries, watch};
+use crate::crm::{attachments, convert, coql, metadata, notes, records, related, search, tags, upsert};
 use crate::request::RecordedRequest;
 use crate::response::error_response;
 use crate::state::Shared;
-use crate::{accounts, apis, attachments, books, convert, coql, crm, metadata, notes, realism, related, scopes, search, tags, upsert};
-use crate::{deliveries, watch};
+use crate::{apis, books, realism};
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
+use axum::http::Uri;
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::Response;
-use axum::routing::{any, get, post, MethodRouter};
+use axum::routing::{any, get, on, post, MethodFilter, MethodRouter};
 use axum::{Extension, Router};
 use serde_json::json;
 use std::sync::Arc;
@@ -19,24 +22,30 @@ use std::sync::Arc;
 /// Largest request body the sandbox reads (Zoho's attachment limit plus multipart overhead).
 const MAX_BODY: usize = 110 << 20;
 
+const GET: MethodFilter = MethodFilter::GET;
+const POST: MethodFilter = MethodFilter::POST;
+const PUT: MethodFilter = MethodFilter::PUT;
+const DELETE: MethodFilter = MethodFilter::DELETE;
+
 type Sandbox = State<Arc<Shared>>;
 /// The request as logged, handed to every handler by `exchange`.
 type Recorded = Extension<Arc<RecordedRequest>>;
 
-/// The sandbox's routes; the middleware added last runs first.
+/// The sandbox's routes; the middleware added last runs first. `exchange` wraps the routing
+/// itself, so the routes see the path it rewrote (`keep_escapes`).
 pub fn app(shared: Arc<Shared>) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/oauth/v2/token", any(token))
         // Books keeps its own dispatch: collections nest, and every Books path answers in Books' shape.
         .route("/books/{*rest}", any(books_call))
-        .route("/crm/v8/coql", zoho(post(coql_query).get(list)))
+        .route("/crm/v8/coql", zoho(post(coql_query).merge(as_module(GET, "coql", records::list))))
         .route("/crm/v8/__apis", zoho(get(list_apis)))
-        .route("/crm/v8/settings/fields", zoho(get(fields).put(update).delete(delete)))
-        .route("/crm/v8/settings/modules", zoho(get(modules).put(update).delete(delete)))
-        .route("/crm/v8/org", zoho(get(org).post(create)))
-        .route("/crm/v8/users", zoho(get(users).post(create)))
+        .route("/crm/v8/settings/fields", zoho(get(fields).merge(as_record(PUT, "settings", "fields", records::update)).merge(as_record(DELETE, "settings", "fields", delete_of))))
+        .route("/crm/v8/settings/modules", zoho(get(modules).merge(as_record(PUT, "settings", "modules", records::update)).merge(as_record(DELETE, "settings", "modules", delete_of))))
+        .route("/crm/v8/org", zoho(get(org).merge(as_module(POST, "org", records::create))))
+        .route("/crm/v8/users", zoho(get(users).merge(as_module(POST, "users", records::create))))
         .route("/crm/v8/{module}", zoho(get(list).post(create)))
-        .route("/crm/v8/{module}/deleted", zoho(get(deleted).put(update).delete(delete)))
+        .route("/crm/v8/{module}/deleted", zoho(get(deleted).merge(deleted_as_record(PUT, records::update)).merge(deleted_as_record(DELETE, delete_of))))
         .route("/crm/v8/{module}/{id}", zoho(get(record).put(update).delete(delete)))
         .route("/crm/v8/{module}/search", zoho(get(search_records)))
         .route("/crm/v8/{module}/upsert", zoho(post(upsert::handle)))
@@ -46,7 +55,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/crm/v8/{module}/{id}/Attachments", zoho(post(upload).get(list_attachments)))
         .route("/crm/v8/{module}/{id}/Attachments/{attachment_id}", zoho(get(download_attachment)))
         // Notes is a related list too: GET reads it as any other, POST adds a note.
-        .route("/crm/v8/{module}/{id}/Notes", zoho(post(notes::handle).get(related_records)))
+        .route("/crm/v8/{module}/{id}/Notes", zoho(post(notes::handle).get(notes_list)))
         .route("/crm/v8/{module}/{id}/actions/convert", zoho(post(convert::handle)))
         .route("/crm/v8/{module}/{id}/{related_list}", zoho(get(related_records)))
         .route("/crm/v8/actions/watch", zoho(get(watch::list).post(watch::enable).put(watch::replace).patch(watch::update).delete(watch::disable)))
@@ -54,8 +63,8 @@ pub fn app(shared: Arc<Shared>) -> Router {
         // Every record a request changed reaches the watching channels once it is answered.
         .layer(from_fn_with_state(shared.clone(), deliveries::batch))
         .layer(from_fn_with_state(shared.clone(), crm_gate))
-        .layer(from_fn_with_state(shared.clone(), exchange))
-        .with_state(shared)
+        .with_state(shared.clone());
+    Router::new().fallback_service(routes).layer(from_fn_with_state(shared.clone(), exchange)).with_state(shared)
 }
 
 /// A CRM route answers other methods (HEAD included) as an unknown URL, as Zoho does.
@@ -63,8 +72,8 @@ fn zoho(route: MethodRouter<Arc<Shared>>) -> MethodRouter<Arc<Shared>> {
     route.head(unknown_path).fallback(unknown_path)
 }
 
-/// Every request: read the body (413 past MAX_BODY), log it, answer with a queued fault or the
-/// route, record the answer next to the request, and date it as Zoho does.
+/// Every request: read the body (413 past MAX_BODY), log it, answer with a queued fault or route
+/// it (its escapes kept), record the answer next to the request, and date it as Zoho does.
 async fn exchange(State(shared): Sandbox, request: Request, next: Next) -> Response {
     let now = shared.clock.now();
     let mut response = recorded_answer(&shared, request, next).await;
@@ -83,6 +92,7 @@ async fn recorded_answer(shared: &Shared, request: Request, next: Next) -> Respo
     };
     let mut recorded = RecordedRequest::from_parts(&parts, body);
     recorded.seq = shared.log(recorded.clone());
+    parts.uri = keep_escapes(parts.uri);
     if let Some(fault) = shared.next_fault(&recorded.path) {
         let response = fault.respond(&recorded).await;
         return keep_answer(shared, recorded, response, true).await;
@@ -118,7 +128,7 @@ async fn keep_answer(shared: &Shared, mut exchange: RecordedRequest, response: R
 /// to Books' own limits (`books::limited`).
 async fn crm_gate(State(shared): Sandbox, Extension(recorded): Recorded, request: Request, next: Next) -> Response {
     if recorded.path.starts_with("/books/") {
-        return match books::limited(&shared, &recorded) {
+        return match books::records::limited(&shared, &recorded) {
             Some(refusal) => refusal,
             None => next.run(request).await,
         };
@@ -129,7 +139,7 @@ async fn crm_gate(State(shared): Sandbox, Extension(recorded): Recorded, request
     let mut admitted = realism::admit(&shared, &recorded).await;
     let mut response = match admitted.refusal.take() {
         Some(refusal) => refusal,
-        None => match recorded.path.starts_with("/crm/v8/").then(|| crm::authenticate(&shared, &recorded)).flatten() {
+        None => match recorded.path.starts_with("/crm/v8/").then(|| records::authenticate(&shared, &recorded)).flatten() {
             Some(denied) => denied,
             None => {
                 let granted = recorded.header("authorization").and_then(|h| h.strip_prefix("Zoho-oauthtoken ")).and_then(|t| shared.token_scopes(t));
@@ -150,17 +160,54 @@ async fn unknown_path() -> Response {
     error_response(404, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one", json!({}))
 }
 
-/// The `index`th segment after `/crm/v8/`, as sent (not percent-decoded: Zoho echoes ids as given).
-pub(crate) fn segment(request: &RecordedRequest, index: usize) -> &str {
-    request.path.strip_prefix("/crm/v8/").and_then(|rest| rest.split('/').nth(index)).unwrap_or("")
+/// Zoho echoes module names and ids as sent, escapes included, while axum's `Path` decodes
+/// them: the routes see each `%` as `%25`, so every path parameter is the segment as sent (and
+/// never invalid UTF-8). Routing is unchanged: `%25` splits and matches as `%` did.
+fn keep_escapes(uri: Uri) -> Uri {
+    if !uri.path().contains('%') {
+        return uri;
+    }
+    let escaped = uri.path().replace('%', "%25") + uri.query().map(|q| format!("?{q}")).as_deref().unwrap_or("");
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = escaped.parse().ok();
+    Uri::from_parts(parts).unwrap_or(uri)
+}
+
+/// The path parameters of a record route: `/crm/v8/{module}/{id}`.
+type Record = Path<(String, String)>;
+/// A handler over the module a module route passes.
+type ModuleHandler = fn(&Shared, &RecordedRequest, &str) -> Response;
+/// A handler over (module, id) as the record routes pass them.
+type RecordHandler = fn(&Shared, &RecordedRequest, &str, &str) -> Response;
+
+/// Serves a literal path with a module route's handler, as if `module` were its `{module}`:
+/// `GET /crm/v8/coql` is the records list of a module named "coql" (400 INVALID_MODULE).
+fn as_module(method: MethodFilter, module: &'static str, handler: ModuleHandler) -> MethodRouter<Arc<Shared>> {
+    on(method, move |State(shared): Sandbox, Extension(request): Recorded| async move { handler(&shared, &request, module) })
+}
+
+/// Serves a literal path with a record route's handler, as if it were `/{module}/{id}`:
+/// `PUT /crm/v8/settings/fields` updates record "fields" of a module named "settings".
+fn as_record(method: MethodFilter, module: &'static str, id: &'static str, handler: RecordHandler) -> MethodRouter<Arc<Shared>> {
+    on(method, move |State(shared): Sandbox, Extension(request): Recorded| async move { handler(&shared, &request, module, id) })
+}
+
+/// A delete as a record handler (a delete reads nothing of the request).
+fn delete_of(shared: &Shared, _: &RecordedRequest, module: &str, id: &str) -> Response {
+    records::delete(shared, module, id)
+}
+
+/// `PUT` and `DELETE /crm/v8/{module}/deleted` are the record routes with the id "deleted".
+fn deleted_as_record(method: MethodFilter, handler: RecordHandler) -> MethodRouter<Arc<Shared>> {
+    on(method, move |State(shared): Sandbox, Extension(request): Recorded, Path(module): Path<String>| async move { handler(&shared, &request, &module, "deleted") })
 }
 
 async fn token(State(shared): Sandbox, Extension(request): Recorded) -> Response {
-    accounts::token(&shared, &request)
+    oauth::token(&shared, &request)
 }
 
 async fn books_call(State(shared): Sandbox, Extension(request): Recorded) -> Response {
-    books::route(&shared, &request)
+    books::records::route(&shared, &request)
 }
 
 async fn list_apis(Extension(request): Recorded) -> Response {
@@ -171,8 +218,8 @@ async fn coql_query(State(shared): Sandbox, Extension(request): Recorded) -> Res
     coql::query(&shared, &request)
 }
 
-async fn record_count(State(shared): Sandbox, Extension(request): Recorded) -> Response {
-    crate::record_count::count(&shared, &request, segment(&request, 0))
+async fn record_count(State(shared): Sandbox, Extension(request): Recorded, Path(module): Path<String>) -> Response {
+    crate::crm::record_count::count(&shared, &request, &module)
 }
 
 async fn fields(State(shared): Sandbox, Extension(request): Recorded) -> Response {
@@ -191,48 +238,53 @@ async fn users(Extension(request): Recorded) -> Response {
     metadata::users(&request)
 }
 
-async fn list(State(shared): Sandbox, Extension(request): Recorded) -> Response {
-    crm::list(&shared, &request, segment(&request, 0))
+async fn list(State(shared): Sandbox, Extension(request): Recorded, Path(module): Path<String>) -> Response {
+    records::list(&shared, &request, &module)
 }
 
-async fn create(State(shared): Sandbox, Extension(request): Recorded) -> Response {
-    crm::create(&shared, &request, segment(&request, 0))
+async fn create(State(shared): Sandbox, Extension(request): Recorded, Path(module): Path<String>) -> Response {
+    records::create(&shared, &request, &module)
 }
 
-async fn record(State(shared): Sandbox, Extension(request): Recorded) -> Response {
-    crm::get(&shared, &request, segment(&request, 0), segment(&request, 1))
+async fn record(State(shared): Sandbox, Extension(request): Recorded, Path((module, id)): Record) -> Response {
+    records::get(&shared, &request, &module, &id)
 }
 
-async fn update(State(shared): Sandbox, Extension(request): Recorded) -> Response {
-    crm::update(&shared, &request, segment(&request, 0), segment(&request, 1))
+async fn update(State(shared): Sandbox, Extension(request): Recorded, Path((module, id)): Record) -> Response {
+    records::update(&shared, &request, &module, &id)
 }
 
-async fn delete(State(shared): Sandbox, Extension(request): Recorded) -> Response {
-    crm::delete(&shared, segment(&request, 0), segment(&request, 1))
+async fn delete(State(shared): Sandbox, Path((module, id)): Record) -> Response {
+    records::delete(&shared, &module, &id)
 }
 
-async fn deleted(State(shared): Sandbox, Extension(request): Recorded) -> Response {
-    crm::deleted(&shared, &request, segment(&request, 0))
+async fn deleted(State(shared): Sandbox, Extension(request): Recorded, Path(module): Path<String>) -> Response {
+    records::deleted(&shared, &request, &module)
 }
 
-async fn upload(State(shared): Sandbox, Extension(request): Recorded) -> Response {
-    attachments::upload(&shared, &request, segment(&request, 0), segment(&request, 1)).await
+async fn upload(State(shared): Sandbox, Extension(request): Recorded, Path((module, id)): Record) -> Response {
+    attachments::upload(&shared, &request, &module, &id).await
 }
 
-async fn search_records(State(shared): Sandbox, Extension(request): Recorded) -> Response {
-    search::search(&shared, &request, segment(&request, 0))
+async fn search_records(State(shared): Sandbox, Extension(request): Recorded, Path(module): Path<String>) -> Response {
+    search::search(&shared, &request, &module)
 }
 
-async fn list_attachments(State(shared): Sandbox, Extension(request): Recorded) -> Response {
-    attachments::list(&shared, &request, segment(&request, 0), segment(&request, 1))
+async fn list_attachments(State(shared): Sandbox, Extension(request): Recorded, Path((module, id)): Record) -> Response {
+    attachments::list(&shared, &request, &module, &id)
 }
 
-async fn download_attachment(State(shared): Sandbox, Extension(request): Recorded) -> Response {
-    attachments::download(&shared, segment(&request, 0), segment(&request, 1), segment(&request, 3))
+async fn download_attachment(State(shared): Sandbox, Path((module, id, attachment_id)): Path<(String, String, String)>) -> Response {
+    attachments::download(&shared, &module, &id, &attachment_id)
 }
 
-async fn related_records(State(shared): Sandbox, Extension(request): Recorded) -> Response {
-    related::related(&shared, &request, segment(&request, 0), segment(&request, 1), segment(&request, 2))
+async fn related_records(State(shared): Sandbox, Extension(request): Recorded, Path((module, id, related_list)): Path<(String, String, String)>) -> Response {
+    related::related(&shared, &request, &module, &id, &related_list)
+}
+
+/// `GET /{module}/{id}/Notes` reads Notes as any other related list.
+async fn notes_list(State(shared): Sandbox, Extension(request): Recorded, Path((module, id)): Record) -> Response {
+    related::related(&shared, &request, &module, &id, "Notes")
 }
 
 #[cfg(test)]
@@ -284,5 +336,26 @@ mod tests {
         // Every CRM path counted its credits by Zoho's table (GET .../deleted costs 2); the
         // others did not.
         assert_eq!(sandbox.limits().credits_used, 14);
+    }
+
+    // Zoho echoes a path as sent: an escaped module name is not the module, and an escape that
+    // is not UTF-8 is an unknown id, not a decoding failure.
+    #[tokio::test]
+    async fn path_parameters_are_the_segments_as_sent() {
+        let sandbox = Sandbox::start().await.unwrap();
+        let token = sandbox.issue_token();
+        let t = Some(token.as_str());
+        let id = sandbox.create_record("Leads", serde_json::json!({ "Last_Name": "Escaped" }));
+        let cases = [
+            ("GET", format!("/crm/v8/Leads/{id}"), 200, "Escaped"),
+            ("GET", format!("/crm/v8/Le%61ds/{id}"), 400, "INVALID_MODULE"),
+            ("GET", "/crm/v8/Leads/%FF".to_string(), 204, ""),
+            ("GET", "/crm/v8/Leads/1%2F2".to_string(), 204, ""),
+            ("GET", "/crm/v8/Leads/1%2F2/Attachments/%25".to_string(), 400, "INVALID_DATA"),
+        ];
+        for (method, path, status, text) in cases {
+            let (got, body) = call(&sandbox, method, &path, t).await;
+            assert_eq!((got, body.contains(text)), (status, true), "{method} {path}: {body}");
+        }
     }
 }

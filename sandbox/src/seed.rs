@@ -1,15 +1,14 @@
 //! The data a fresh sandbox starts with: Leads wider than one 50-field request, Contacts
 //! beyond the 2,000-record `page` reach, and a few Accounts and Deals.
 
-use crate::account;
-use crate::clock::Clock;
-use crate::metadata;
+use crate::accounts::account;
+use crate::crm::metadata;
+use crate::crm::store::insert;
 use crate::state::{FieldDef, Module, Shared};
 use serde_json::{json, Map, Value};
 
 pub const CONTACTS: usize = 2_600;
 pub const LEAD_CUSTOM_FIELDS: usize = 52;
-pub const OWNER_ID: &str = "5725767000000411001";
 const CITIES: [&str; 4] = ["Austin", "Chennai", "Dublin", "Tokyo"];
 
 fn system_fields() -> Vec<FieldDef> {
@@ -66,32 +65,6 @@ fn account_fields() -> Vec<FieldDef> {
     fields
 }
 
-pub fn owner() -> Value {
-    json!({ "name": "Sandbox User", "id": OWNER_ID, "email": "owner@sandbox.zoho" })
-}
-
-/// Stores a new record with its system fields and returns its id.
-pub fn insert(shared: &Shared, module: &str, values: Map<String, Value>, at: chrono::DateTime<chrono::Utc>) -> u64 {
-    let mut data = shared.data();
-    let id = data.next_id;
-    data.next_id += 1;
-    let mut record = values;
-    let time = Clock::zoho_time(at);
-    record.insert("id".into(), json!(id.to_string()));
-    record.insert("Created_Time".into(), json!(time));
-    record.insert("Modified_Time".into(), json!(time));
-    for f in ["Owner", "Created_By", "Modified_By"] {
-        record.insert(f.into(), owner());
-    }
-    if let Some(m) = data.modules.get_mut(module) {
-        m.records.insert(id, record);
-        m.revision += 1;
-        drop(data);
-        crate::deliveries::changed(shared, module, crate::deliveries::Operation::Insert, &id.to_string(), Map::new());
-    }
-    id
-}
-
 pub fn seed(shared: &Shared) {
     let mut leads = text_fields(&["Last_Name", "First_Name", "Email", "Company", "Phone", "Lead_Source", "Lead_Status", "Description"]);
     leads.extend((1..=LEAD_CUSTOM_FIELDS).map(|i| FieldDef { api_name: format!("Custom_Field_{i:02}__c"), data_type: "text" }));
@@ -115,7 +88,7 @@ pub fn seed(shared: &Shared) {
         let mut data = shared.data();
         data.clients.insert(account::CLIENT_ID.into(), account::CLIENT_SECRET.into());
         data.refresh_tokens.insert(account::REFRESH_TOKEN.into(), account::CLIENT_ID.into());
-        data.refresh_token_scopes.insert(account::REFRESH_TOKEN.into(), crate::scopes::list(account::REFRESH_TOKEN_SCOPES));
+        data.refresh_token_scopes.insert(account::REFRESH_TOKEN.into(), crate::accounts::scopes::list(account::REFRESH_TOKEN_SCOPES));
         data.orgs.insert(account::ORG_ID.into());
         for (name, mut fields, mandatory, unique) in modules {
             fields.extend(system_fields());

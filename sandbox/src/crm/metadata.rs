@@ -2,10 +2,10 @@
 //! and `/users`, in the full shape Zoho's OpenAPI files (modules.json, fields.json, org.json,
 //! users.json) require. Each shape is written once; only the few values that differ are passed in.
 
+use crate::accounts::account;
 use crate::clock::Clock;
 use crate::request::RecordedRequest;
 use crate::response::{empty_response, error_response, json_response};
-use crate::seed;
 use crate::state::{FieldDef, Module, Shared};
 use axum::response::Response;
 use serde_json::{json, Value};
@@ -84,7 +84,7 @@ fn module_entry(name: &str, sequence: usize, api_supported: bool, generated_type
         "track_current_data": true,
         "web_link": null,
         "modified_time": null,
-        "modified_by": { "name": "Sandbox User", "id": seed::OWNER_ID },
+        "modified_by": { "name": "Sandbox User", "id": account::OWNER_ID },
         "parent_module": null,
         "activity_badge": "Enabled",
         "per_page": 10,
@@ -306,7 +306,7 @@ pub fn modules(shared: &Shared) -> Response {
     let data = shared.data();
     let mut names: Vec<&String> = data.modules.keys().collect();
     names.sort();
-    let mut modules: Vec<Value> = names.iter().enumerate().map(|(i, name)| module_entry(name, i + 1, true, crate::module_reach::generated_type(name, &data.modules[name.as_str()]))).collect();
+    let mut modules: Vec<Value> = names.iter().enumerate().map(|(i, name)| module_entry(name, i + 1, true, crate::crm::module_reach::generated_type(name, &data.modules[name.as_str()]))).collect();
     // Zoho lists its web-only modules too, marked as out of the API's reach.
     for name in NOT_API_SUPPORTED {
         modules.push(module_entry(name, modules.len() + 1, false, "default"));
@@ -370,7 +370,7 @@ mod tests {
     #[test]
     fn seeded_modules_have_distinct_ids() {
         let shared = Shared::new();
-        seed::seed(&shared);
+        crate::seed::seed(&shared);
         let names: Vec<String> = shared.data().modules.keys().cloned().chain(NOT_API_SUPPORTED.map(String::from)).collect();
         let ids: HashSet<String> = names.iter().map(|n| module_id(n)).collect();
         assert_eq!(ids.len(), names.len(), "{names:?}");

@@ -3,10 +3,10 @@
 //! OpenAPI file), never both. `GET` lists them (attachments.json's `Attachment`, `fields`
 //! required), `GET .../Attachments/{id}` answers a file's bytes with Zoho's headers.
 
+use crate::accounts::account;
 use crate::params;
 use crate::request::RecordedRequest;
 use crate::response::{empty_response, error_response, json_response};
-use crate::seed;
 use crate::state::{Shared, StoredAttachment};
 use axum::response::Response;
 use serde_json::{json, Map, Value};
@@ -83,7 +83,7 @@ pub async fn upload(shared: &Shared, request: &RecordedRequest, module: &str, id
         200,
         &json!({ "data": [{
             "code": "SUCCESS",
-            "details": { "Modified_Time": now, "Modified_By": seed::owner(), "Created_Time": now, "id": attachment_id.to_string(), "Created_By": seed::owner() },
+            "details": { "Modified_Time": now, "Modified_By": account::owner(), "Created_Time": now, "id": attachment_id.to_string(), "Created_By": account::owner() },
             "message": "attachment uploaded successfully",
             "status": "success",
         }]}),
@@ -119,7 +119,7 @@ fn entry(module: &str, id: &str, parent: &str, a: &StoredAttachment) -> Map<Stri
     let value = json!({
         "id": a.id, "File_Name": a.file_name, "Size": a.bytes.len().to_string(),
         "Created_Time": a.created_time, "Modified_Time": a.created_time,
-        "Owner": seed::owner(), "Created_By": seed::owner(), "Modified_By": seed::owner(),
+        "Owner": account::owner(), "Created_By": account::owner(), "Modified_By": account::owner(),
         "Parent_Id": { "id": id, "name": parent },
         "$editable": true, "$file_id": if link { String::new() } else { format!("f{}", a.id) },
         "$type": if link { "Link URL" } else { "Attachment" }, "$se_module": module, "$state": "save",
@@ -147,7 +147,7 @@ pub fn list(shared: &Shared, request: &RecordedRequest, module: &str, id: &str) 
         return error_response(400, "INVALID_DATA", "invalid field name in fields", json!({ "api_name": unknown, "param_name": "fields" }));
     }
     let offset = (page - 1).saturating_mul(per_page);
-    let items: Vec<Value> = all.iter().skip(offset).take(per_page).map(|e| crate::crm::project(e, &fields)).collect();
+    let items: Vec<Value> = all.iter().skip(offset).take(per_page).map(|e| crate::crm::records::project(e, &fields)).collect();
     if items.is_empty() {
         return empty_response(204);
     }

@@ -2,20 +2,19 @@
 //! `Parent_Id: {"module":{"api_name":<module>},"id":<record id>}` (the shape the Notes related
 //! list reads back), Note_Title, Note_Content and the system fields.
 
-use crate::crm::{success_details, write_items, write_status};
+use crate::crm::records::{success_details, write_items, write_status};
+use crate::crm::store;
 use crate::request::RecordedRequest;
 use crate::response::{error_body, invalid_module, json_response};
-use crate::routes::segment;
-use crate::seed;
 use crate::state::Shared;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Extension;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
-pub async fn handle(State(shared): State<Arc<Shared>>, Extension(request): Extension<Arc<RecordedRequest>>) -> Response {
-    add(&shared, &request, segment(&request, 0), segment(&request, 1))
+pub async fn handle(State(shared): State<Arc<Shared>>, Extension(request): Extension<Arc<RecordedRequest>>, Path((module, id)): Path<(String, String)>) -> Response {
+    add(&shared, &request, &module, &id)
 }
 
 pub fn add(shared: &Shared, request: &RecordedRequest, module_name: &str, parent_id: &str) -> Response {
@@ -45,7 +44,7 @@ pub fn add(shared: &Shared, request: &RecordedRequest, module_name: &str, parent
         }
         note.insert("Note_Content".into(), json!(content));
         note.insert("Parent_Id".into(), json!({ "module": { "api_name": module_name }, "id": parent_id }));
-        let id = seed::insert(shared, "Notes", note, shared.clock.now());
+        let id = store::insert(shared, "Notes", note, shared.clock.now());
         let data = shared.data();
         let Some(record) = data.modules.get("Notes").and_then(|m| m.records.get(&id)) else { continue };
         results.push(json!({ "code": "SUCCESS", "details": success_details(record), "message": "record added", "status": "success" }));

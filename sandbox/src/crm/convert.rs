@@ -13,20 +13,20 @@
 //!
 //! [`Sandbox::schedule_conversions_from`]: crate::Sandbox::schedule_conversions_from
 
-use crate::crm::writable;
+use crate::accounts::account;
+use crate::crm::records::writable;
+use crate::crm::store;
 use crate::request::RecordedRequest;
 use crate::response::{error_body, error_response, json_response};
-use crate::routes::segment;
-use crate::seed;
 use crate::state::Shared;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Extension;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
-pub async fn handle(State(shared): State<Arc<Shared>>, Extension(request): Extension<Arc<RecordedRequest>>) -> Response {
-    convert(&shared, &request, segment(&request, 0), segment(&request, 1))
+pub async fn handle(State(shared): State<Arc<Shared>>, Extension(request): Extension<Arc<RecordedRequest>>, Path((module, id)): Path<(String, String)>) -> Response {
+    convert(&shared, &request, &module, &id)
 }
 
 fn failed(code: &str, message: &str, details: Value) -> Response {
@@ -101,7 +101,7 @@ pub fn convert(shared: &Shared, request: &RecordedRequest, module_name: &str, le
         if contacts.is_some_and(|id| !exists("Contacts", id)) {
             return invalid_value("Contacts");
         }
-        if assign_to.is_some_and(|id| id.to_string() != seed::OWNER_ID) {
+        if assign_to.is_some_and(|id| id.to_string() != account::OWNER_ID) {
             return invalid_value("assign_to");
         }
         let deal_values = match &deal {
@@ -127,43 +127,20 @@ pub fn convert(shared: &Shared, request: &RecordedRequest, module_name: &str, le
         (None, Some(company)) => {
             let mut values = Map::new();
             values.insert("Account_Name".into(), json!(company));
-            Some(seed::insert(shared, "Accounts", values, now))
+            Some(store::insert(shared, "Accounts", values, now))
         }
         (None, None) => None,
     };
     let account_name = account.and_then(|id| shared.data().modules.get("Accounts")?.records.get(&id).and_then(|r| text(r, "Account_Name").map(str::to_string)));
     let account_ref = account.map(|id| named(account_name.as_deref(), id));
     let person: Map<String, Value> = ["First_Name", "Last_Name", "Email", "Phone"].into_iter().filter_map(|f| lead.get(f).filter(|v| !v.is_null()).map(|v| (f.to_string(), v.clone()))).collect();
-    let contact = match contact_plan {
-        Some(id) => {
-            let mut data = shared.data();
-            if let Some(record) = data.modules.get_mut("Contacts").and_then(|m| m.records.get_mut(&id)) {
-                // overwrite: the lead's values replace the existing contact's.
-                let mut changes = if overwrite { person.clone() } else { Map::new() };
-                if let (Some(account), None | Some(Value::Null)) = (&account_ref, record.get("Account_Name")) {
-                    changes.insert("Account_Name".into(), account.clone());
-                }
-                record.extend(changes.clone());
-                if !changes.is_empty() {
-                    crate::deliveries::changed(shared, "Contacts", crate::deliveries::Operation::Update, &id.to_string(), changes);
-                }
-            }
-            id
-        }
-        None => {
-            let mut values = person;
-            if let Some(account) = &account_ref {
-                values.insert("Account_Name".into(), account.clone());
-            }
-            seed::insert(shared, "Contacts", values, now)
-        }
-    };
+    let contact = contact(shared, contact_plan, person, overwrite, account_ref.as_ref(), now);
     let deal = deal_values.map(|mut values| {
         if let Some(account) = &account_ref {
             values.insert("Account_Name".into(), account.clone());
         }
         let name = text(&values, "Deal_Name").map(str::to_string);
-        (seed::insert(shared, "Deals", values, now), name)
+        (store::insert(shared, "Deals", values, now), name)
     });
     let mut data = shared.data();
     let contact_name = data.modules.get("Contacts").and_then(|m| m.records.get(&contact)).and_then(|r| text(r, "Last_Name").map(str::to_string));
@@ -175,7 +152,7 @@ pub fn convert(shared: &Shared, request: &RecordedRequest, module_name: &str, le
     if let Some(leads) = data.modules.get_mut("Leads") {
         if let Ok(id) = lead_id.parse::<u64>() {
             if leads.records.remove(&id).is_some() {
-                crate::deliveries::changed(shared, "Leads", crate::deliveries::Operation::Delete, lead_id, Map::new());
+                crate::crm::notifications::deliveries::changed(shared, "Leads", crate::crm::notifications::deliveries::Operation::Delete, lead_id, Map::new());
             }
             leads.revision += 1;
         }
@@ -187,6 +164,36 @@ pub fn convert(shared: &Shared, request: &RecordedRequest, module_name: &str, le
         return json_response(202, &json!({ "data": [{ "code": "SCHEDULED", "details": { "job_id": job_id }, "message": "Convert lead scheduled successfully", "status": "success" }] }));
     }
     json_response(200, &json!({ "data": [{ "code": "SUCCESS", "details": details, "message": "The record has been converted successfully", "status": "success" }] }))
+}
+
+/// The conversion's contact: the planned one (given, or matched by e-mail), which takes the
+/// lead's values only with `overwrite` and the account only when it has none; else a new one
+/// from the lead's name, e-mail and phone.
+fn contact(shared: &Shared, plan: Option<u64>, person: Map<String, Value>, overwrite: bool, account_ref: Option<&Value>, now: chrono::DateTime<chrono::Utc>) -> u64 {
+    match plan {
+        Some(id) => {
+            let mut data = shared.data();
+            if let Some(record) = data.modules.get_mut("Contacts").and_then(|m| m.records.get_mut(&id)) {
+                // overwrite: the lead's values replace the existing contact's.
+                let mut changes = if overwrite { person.clone() } else { Map::new() };
+                if let (Some(account), None | Some(Value::Null)) = (account_ref, record.get("Account_Name")) {
+                    changes.insert("Account_Name".into(), account.clone());
+                }
+                record.extend(changes.clone());
+                if !changes.is_empty() {
+                    crate::crm::notifications::deliveries::changed(shared, "Contacts", crate::crm::notifications::deliveries::Operation::Update, &id.to_string(), changes);
+                }
+            }
+            id
+        }
+        None => {
+            let mut values = person;
+            if let Some(account) = account_ref {
+                values.insert("Account_Name".into(), account.clone());
+            }
+            store::insert(shared, "Contacts", values, now)
+        }
+    }
 }
 
 /// The lead's related records that make a conversion heavy: its attachments and notes.

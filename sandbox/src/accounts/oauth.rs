@@ -85,7 +85,7 @@ pub fn token(shared: &Shared, request: &RecordedRequest) -> Response {
                 return oauth_error("invalid_scope");
             }
             answer["scope"] = json!(param("scope"));
-            Some(crate::scopes::list(param("scope")))
+            Some(crate::accounts::scopes::list(param("scope")))
         }
         _ => return oauth_error("unsupported_grant_type"),
     };

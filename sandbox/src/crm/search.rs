@@ -9,7 +9,7 @@
 //! file's code for "one or more invalid parameter values"); none of the four is
 //! EXPECTED_PARAM_MISSING with their `param_names`.
 
-use crate::crm::project;
+use crate::crm::records::project;
 use crate::params;
 use crate::request::RecordedRequest;
 use crate::response::{empty_response, error_response, invalid_module, json_response};

@@ -3,7 +3,7 @@
 //! (`Account_Name: {"id": R, "name": ...}`); `Notes` lists the notes whose `Parent_Id` is
 //! `{"module":{"api_name": P},"id": R}`. `fields` is required, as in Zoho.
 
-use crate::crm::project;
+use crate::crm::records::project;
 use crate::params;
 use crate::request::RecordedRequest;
 use crate::response::{empty_response, error_response, invalid_module, json_response};

@@ -1,5 +1,8 @@
 //! The sandbox account's fixed identities: the OAuth client, its refresh token, the CRM and
-//! Books organizations, and how many Books contacts are seeded.
+//! Books organizations, the one user who owns every record, and how many Books contacts are
+//! seeded.
+
+use serde_json::{json, Value};
 
 /// The OAuth client the sandbox knows from the start.
 pub const CLIENT_ID: &str = "1000.SANDBOXCLIENTID";
@@ -16,3 +19,10 @@ pub const ORG_ID: &str = "10101010";
 pub const BOOKS_ORG_ID: &str = "10234695";
 /// Books contacts seeded (more than two pages of 200).
 pub const BOOKS_CONTACTS: usize = 450;
+/// The account's one user: owner, creator and modifier of every record.
+pub const OWNER_ID: &str = "5725767000000411001";
+
+/// That user as a record's Owner, Created_By and Modified_By name them.
+pub fn owner() -> Value {
+    json!({ "name": "Sandbox User", "id": OWNER_ID, "email": "owner@sandbox.zoho" })
+}

@@ -1,12 +1,13 @@
 //! Zoho CRM v8 records as the sandbox serves them: `/crm/v8/{module}`, `/{module}/{id}`,
-//! `/{module}/deleted`; metadata is in `metadata.rs`, COQL in `coql.rs`, routing in `routes.rs`.
+//! `/{module}/deleted`; metadata is in `crm/metadata.rs`, COQL in `crm/coql/`, routing in `routes.rs`.
 
+use crate::accounts::account;
 use crate::clock::Clock;
-use crate::metadata;
+use crate::crm::metadata;
+use crate::crm::store;
 use crate::request::RecordedRequest;
 use crate::response::{empty_response, error_body, error_response, invalid_module, json_response};
-use crate::seed;
-use crate::state::{Module, PageToken, Shared};
+use crate::state::{Data, Module, PageToken, Shared};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
@@ -79,12 +80,9 @@ pub fn list(shared: &Shared, request: &RecordedRequest, module_name: &str) -> Re
     if page.is_some() && token.is_some() {
         return bad_param("page_token", "page and page_token cannot be used together");
     }
-    let since = match request.header("if-modified-since") {
-        None => None,
-        Some(text) => match parse_time(text) {
-            Some(t) => Some(t),
-            None => return error_response(400, "INVALID_DATA", "invalid If-Modified-Since header", json!({ "header_name": "If-Modified-Since" })),
-        },
+    let since = match if_modified_since(request) {
+        Ok(since) => since,
+        Err(refused) => return refused,
     };
     // Zoho's v8 "Get Records" lists "recently modified records" since the header's time and
     // does not say whether a record of that very second is in; peers read it inclusive
@@ -94,26 +92,10 @@ pub fn list(shared: &Shared, request: &RecordedRequest, module_name: &str) -> Re
     // The listing a page token belongs to: tokens are only valid for the same query.
     let signature = format!("{module_name}|{fields_param}|{per_page}|{sort_by}|{sort_order}|{since:?}|{:?}", request.query_param("ids"));
     let now = shared.clock.now();
-    let offset = match (page, token) {
-        (_, Some(token)) => match data.page_tokens.get(token) {
-            Some(t) if t.signature == signature && t.expires_at > now => t.offset,
-            Some(t) if t.expires_at <= now => return bad_param("page_token", "the page token has expired"),
-            _ => return bad_param("page_token", "invalid page token"),
-        },
-        (Some(page), None) => match page.parse::<usize>() {
-            Ok(p) if p >= 1 => {
-                if p * per_page > DISCRETE_LIMIT {
-                    return error_response(400, "DISCRETE_PAGINATION_LIMIT_EXCEEDED", "You can only get the first 2000 records without using page_token param", json!({ "limit": DISCRETE_LIMIT }));
-                }
-                (p - 1) * per_page
-            }
-            _ => return bad_param("page", "page must be a number from 1"),
-        },
-        (None, None) => 0,
+    let offset = match offset(&data, page, token, per_page, &signature, now) {
+        Ok(offset) => offset,
+        Err(refused) => return refused,
     };
-    if offset >= TOKEN_LIMIT {
-        return error_response(400, "PAGINATION_LIMIT_EXCEEDED", "pagination limit exceeded", json!({ "limit": TOKEN_LIMIT }));
-    }
 
     let mut matching: Vec<&Map<String, Value>> = module
         .records
@@ -174,6 +156,48 @@ pub fn list(shared: &Shared, request: &RecordedRequest, module_name: &str) -> Re
     )
 }
 
+/// The records list's `If-Modified-Since`, if sent: 400 INVALID_DATA when it is no time.
+fn if_modified_since(request: &RecordedRequest) -> Result<Option<DateTime<Utc>>, Response> {
+    match request.header("if-modified-since") {
+        None => Ok(None),
+        Some(text) => match parse_time(text) {
+            Some(t) => Ok(Some(t)),
+            None => Err(error_response(400, "INVALID_DATA", "invalid If-Modified-Since header", json!({ "header_name": "If-Modified-Since" }))),
+        },
+    }
+}
+
+/// Where a records page starts: a page token of the same listing (`signature`) still alive, or
+/// `page` within the 2,000 records Zoho reaches without tokens; never past the token limit.
+fn offset(data: &Data, page: Option<&str>, token: Option<&str>, per_page: usize, signature: &str, now: DateTime<Utc>) -> Result<usize, Response> {
+    let offset = match (page, token) {
+        (_, Some(token)) => match data.page_tokens.get(token) {
+            Some(t) if t.signature == signature && t.expires_at > now => t.offset,
+            Some(t) if t.expires_at <= now => return Err(bad_param("page_token", "the page token has expired")),
+            _ => return Err(bad_param("page_token", "invalid page token")),
+        },
+        (Some(page), None) => match page.parse::<usize>() {
+            Ok(p) if p >= 1 => {
+                if p * per_page > DISCRETE_LIMIT {
+                    return Err(error_response(
+                        400,
+                        "DISCRETE_PAGINATION_LIMIT_EXCEEDED",
+                        "You can only get the first 2000 records without using page_token param",
+                        json!({ "limit": DISCRETE_LIMIT }),
+                    ));
+                }
+                (p - 1) * per_page
+            }
+            _ => return Err(bad_param("page", "page must be a number from 1")),
+        },
+        (None, None) => 0,
+    };
+    if offset >= TOKEN_LIMIT {
+        return Err(error_response(400, "PAGINATION_LIMIT_EXCEEDED", "pagination limit exceeded", json!({ "limit": TOKEN_LIMIT })));
+    }
+    Ok(offset)
+}
+
 pub fn get(shared: &Shared, request: &RecordedRequest, module_name: &str, id: &str) -> Response {
     let data = shared.data();
     let Some(module) = data.modules.get(module_name) else { return invalid_module() };
@@ -220,7 +244,7 @@ pub(crate) fn check_values(module: &Module, module_name: &str, index: usize, val
             return Some(error_body(
                 "DUPLICATE_DATA",
                 "duplicate data",
-                json!({ "api_name": field, "json_path": path(field), "duplicate_record": { "id": id.to_string(), "Owner": seed::owner(), "module": { "api_name": module_name, "id": metadata::module_id(module_name) } } }),
+                json!({ "api_name": field, "json_path": path(field), "duplicate_record": { "id": id.to_string(), "Owner": account::owner(), "module": { "api_name": module_name, "id": metadata::module_id(module_name) } } }),
             ));
         }
     }
@@ -280,7 +304,7 @@ pub fn create(shared: &Shared, request: &RecordedRequest, module_name: &str) -> 
             continue;
         }
         let stored = { writable(&shared.data().modules[module_name], values) };
-        let id = seed::insert(shared, module_name, stored, shared.clock.now());
+        let id = store::insert(shared, module_name, stored, shared.clock.now());
         let data = shared.data();
         let record = &data.modules[module_name].records[&id];
         results.push(json!({ "code": "SUCCESS", "details": success_details(record), "message": "record added", "status": "success" }));
@@ -311,7 +335,7 @@ pub fn update(shared: &Shared, request: &RecordedRequest, module_name: &str, id:
     let Some(record) = module.records.get_mut(&record_id) else { return invalid_id(id) };
     record.extend(changes.clone());
     record.insert("Modified_Time".into(), json!(now));
-    crate::deliveries::changed(shared, module_name, crate::deliveries::Operation::Update, id, changes);
+    crate::crm::notifications::deliveries::changed(shared, module_name, crate::crm::notifications::deliveries::Operation::Update, id, changes);
     let result = json!({ "code": "SUCCESS", "details": success_details(record), "message": "record updated", "status": "success" });
     json_response(200, &json!({ "data": [result] }))
 }
@@ -328,7 +352,7 @@ pub fn delete_stored(shared: &Shared, module_name: &str, id: &str) -> bool {
     if let Some(name) = &removed {
         data.deleted.entry(module_name.to_string()).or_default().push((id.to_string(), now));
         data.deleted_names.insert((module_name.to_string(), id.to_string()), name.clone());
-        crate::deliveries::changed(shared, module_name, crate::deliveries::Operation::Delete, id, Map::new());
+        crate::crm::notifications::deliveries::changed(shared, module_name, crate::crm::notifications::deliveries::Operation::Delete, id, Map::new());
     }
     removed.is_some()
 }
@@ -374,12 +398,9 @@ pub fn deleted(shared: &Shared, request: &RecordedRequest, module_name: &str) ->
         (Ok(per_page), Ok(page)) => (per_page, page),
         (Err(e), _) | (_, Err(e)) => return e,
     };
-    let since = match request.header("if-modified-since") {
-        None => None,
-        Some(text) => match parse_time(text) {
-            Some(t) => Some(t),
-            None => return error_response(400, "INVALID_DATA", "invalid If-Modified-Since header", json!({ "header_name": "If-Modified-Since" })),
-        },
+    let since = match if_modified_since(request) {
+        Ok(since) => since,
+        Err(refused) => return refused,
     };
     let bin_start = now - chrono::Duration::days(RECYCLE_BIN_DAYS);
     let feed_start = now - chrono::Duration::days(PERMANENT_DAYS);
@@ -392,7 +413,7 @@ pub fn deleted(shared: &Shared, request: &RecordedRequest, module_name: &str) ->
         .filter(|(_, _, kind)| wanted == "all" || wanted == *kind)
         .map(|(id, at, kind)| {
             let name = data.deleted_names.get(&(module_name.to_string(), id.clone())).cloned().unwrap_or_else(|| id.clone());
-            json!({ "id": id, "deleted_time": Clock::zoho_time(*at), "deleted_by": seed::owner(), "display_name": name, "type": kind, "created_by": seed::owner() })
+            json!({ "id": id, "deleted_time": Clock::zoho_time(*at), "deleted_by": account::owner(), "display_name": name, "type": kind, "created_by": account::owner() })
         })
         .collect();
     // Nothing (left) to list: 204, as every empty listing (Zoho's page names no other answer

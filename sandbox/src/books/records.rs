@@ -4,7 +4,7 @@
 
 use crate::request::RecordedRequest;
 use crate::response::json_response;
-use crate::state::Shared;
+use crate::state::{Data, Shared};
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
@@ -89,7 +89,7 @@ pub fn route(shared: &Shared, request: &RecordedRequest) -> Response {
     if !known_org {
         return books_error(400, 6041, "This user is not associated with the organization_id given");
     }
-    if let Some(answer) = crate::books_actions::route(shared, request, &segments) {
+    if let Some(answer) = crate::books::actions::route(shared, request, &segments) {
         return answer;
     }
     let (parent, collection, id) = match segments.as_slice() {
@@ -111,101 +111,124 @@ pub fn route(shared: &Shared, request: &RecordedRequest) -> Response {
     }
     let key = (collection.to_string(), parent.map(|p| p.1.to_string()));
     let now = crate::clock::Clock::now_books(shared.clock.now());
+    let resource = Resource { singular, plural, id_field, required, label };
     match (request.method.as_str(), id) {
-        ("GET", None) => {
-            let page: usize = request.query_param("page").and_then(|p| p.parse().ok()).filter(|p| *p >= 1).unwrap_or(1);
-            let per_page: usize = request.query_param("per_page").and_then(|p| p.parse().ok()).filter(|p| (1..=200).contains(p)).unwrap_or(200);
-            let filters: Vec<&(String, String)> = request.query.iter().filter(|(k, _)| !["organization_id", "page", "per_page"].contains(&k.as_str())).collect();
-            let all = data.books.records.get(&key).cloned().unwrap_or_default();
-            let matching: Vec<Value> = all
-                .into_iter()
-                .filter(|r| {
-                    filters.iter().all(|(name, wanted)| {
-                        let text = |field: &str| r.get(field).map(|v| v.as_str().map(str::to_lowercase).unwrap_or_else(|| v.to_string()));
-                        if let Some(field) = name.strip_suffix("_contains") {
-                            text(field).is_some_and(|v| v.contains(&wanted.to_lowercase()))
-                        } else if let Some(field) = name.strip_suffix("_startswith") {
-                            text(field).is_some_and(|v| v.starts_with(&wanted.to_lowercase()))
-                        } else {
-                            text(name).is_some_and(|v| v == wanted.to_lowercase())
-                        }
-                    })
-                })
-                .collect();
-            let start = (page - 1) * per_page;
-            let slice: Vec<Value> = matching.iter().skip(start).take(per_page).cloned().collect();
-            let has_more = start + per_page < matching.len();
+        ("GET", None) => list(data.books.records.get(&key).cloned().unwrap_or_default(), request, &resource),
+        ("POST", None) => create(&mut data, key, request, &resource, &now),
+        (method, Some(id)) => one(data.books.records.entry(key).or_default(), method, id, request, &resource, &now),
+        _ => books_error(405, 37, "The HTTP method is not allowed for the resource"),
+    }
+}
+
+/// What a Books collection is called and keyed by (from `resource`).
+struct Resource {
+    singular: &'static str,
+    plural: &'static str,
+    id_field: &'static str,
+    /// The field a create must give.
+    required: &'static str,
+    label: &'static str,
+}
+
+/// `GET` a collection: plain-parameter search (`_contains`, `_startswith`, equality), paged by
+/// `page` and `per_page` with Books' `page_context`.
+fn list(all: Vec<Value>, request: &RecordedRequest, resource: &Resource) -> Response {
+    let Resource { plural, label, .. } = *resource;
+    let page: usize = request.query_param("page").and_then(|p| p.parse().ok()).filter(|p| *p >= 1).unwrap_or(1);
+    let per_page: usize = request.query_param("per_page").and_then(|p| p.parse().ok()).filter(|p| (1..=200).contains(p)).unwrap_or(200);
+    let filters: Vec<&(String, String)> = request.query.iter().filter(|(k, _)| !["organization_id", "page", "per_page"].contains(&k.as_str())).collect();
+    let matching: Vec<Value> = all
+        .into_iter()
+        .filter(|r| {
+            filters.iter().all(|(name, wanted)| {
+                let text = |field: &str| r.get(field).map(|v| v.as_str().map(str::to_lowercase).unwrap_or_else(|| v.to_string()));
+                if let Some(field) = name.strip_suffix("_contains") {
+                    text(field).is_some_and(|v| v.contains(&wanted.to_lowercase()))
+                } else if let Some(field) = name.strip_suffix("_startswith") {
+                    text(field).is_some_and(|v| v.starts_with(&wanted.to_lowercase()))
+                } else {
+                    text(name).is_some_and(|v| v == wanted.to_lowercase())
+                }
+            })
+        })
+        .collect();
+    let start = (page - 1) * per_page;
+    let slice: Vec<Value> = matching.iter().skip(start).take(per_page).cloned().collect();
+    let has_more = start + per_page < matching.len();
+    let mut answer = Map::new();
+    answer.insert("code".into(), json!(0));
+    answer.insert("message".into(), json!("success"));
+    answer.insert(plural.into(), json!(slice));
+    answer.insert(
+        "page_context".into(),
+        json!({ "page": page, "per_page": per_page, "has_more_page": has_more, "report_name": label.to_string() + "s", "sort_column": "created_time", "sort_order": "D" }),
+    );
+    json_response(200, &Value::Object(answer))
+}
+
+/// `POST` a collection: a new record with its id and times, or Books' code 4 for a body
+/// without the required field.
+fn create(data: &mut Data, key: (String, Option<String>), request: &RecordedRequest, resource: &Resource, now: &str) -> Response {
+    let Resource { singular, id_field, required, label, .. } = *resource;
+    let Some(Value::Object(mut values)) = request.json() else {
+        return books_error(400, 4, "Invalid value passed for JSONString");
+    };
+    if values.get(required).is_none_or(|v| v.is_null() || v.as_str() == Some("")) {
+        return books_error(400, 4, &format!("Please enter {required}"));
+    }
+    let new_id = data.next_id;
+    data.next_id += 1;
+    values.insert(id_field.into(), json!(new_id.to_string()));
+    values.insert("created_time".into(), json!(now));
+    values.insert("last_modified_time".into(), json!(now));
+    let record = Value::Object(values);
+    data.books.records.entry(key).or_default().push(record.clone());
+    let mut answer = Map::new();
+    answer.insert("code".into(), json!(0));
+    answer.insert("message".into(), json!(format!("The {} has been added.", label.to_lowercase())));
+    answer.insert(singular.into(), record);
+    json_response(201, &Value::Object(answer))
+}
+
+/// `GET` (or its document), `PUT` and `DELETE` of one record of `records`.
+fn one(records: &mut Vec<Value>, method: &str, id: &str, request: &RecordedRequest, resource: &Resource, now: &str) -> Response {
+    let Resource { singular, id_field, label, .. } = *resource;
+    let Some(index) = records.iter().position(|r| r[id_field] == id) else {
+        return books_error(404, 1002, &format!("{label} does not exist."));
+    };
+    match method {
+        "GET" => {
+            let number = format!("{singular}_number");
+            if let Some(document) = request.query_param("accept").and_then(|a| crate::books::actions::document(&records[index], &number, a)) {
+                return document;
+            }
             let mut answer = Map::new();
             answer.insert("code".into(), json!(0));
             answer.insert("message".into(), json!("success"));
-            answer.insert(plural.into(), json!(slice));
-            answer.insert(
-                "page_context".into(),
-                json!({ "page": page, "per_page": per_page, "has_more_page": has_more, "report_name": label.to_string() + "s", "sort_column": "created_time", "sort_order": "D" }),
-            );
+            answer.insert(singular.into(), records[index].clone());
             json_response(200, &Value::Object(answer))
         }
-        ("POST", None) => {
-            let Some(Value::Object(mut values)) = request.json() else {
+        "PUT" => {
+            let Some(Value::Object(values)) = request.json() else {
                 return books_error(400, 4, "Invalid value passed for JSONString");
             };
-            if values.get(required).is_none_or(|v| v.is_null() || v.as_str() == Some("")) {
-                return books_error(400, 4, &format!("Please enter {required}"));
+            if let Value::Object(record) = &mut records[index] {
+                for (k, v) in values {
+                    if k != id_field {
+                        record.insert(k, v);
+                    }
+                }
+                record.insert("last_modified_time".into(), json!(now));
             }
-            let new_id = data.next_id;
-            data.next_id += 1;
-            values.insert(id_field.into(), json!(new_id.to_string()));
-            values.insert("created_time".into(), json!(now));
-            values.insert("last_modified_time".into(), json!(now));
-            let record = Value::Object(values);
-            data.books.records.entry(key).or_default().push(record.clone());
             let mut answer = Map::new();
             answer.insert("code".into(), json!(0));
-            answer.insert("message".into(), json!(format!("The {} has been added.", label.to_lowercase())));
-            answer.insert(singular.into(), record);
-            json_response(201, &Value::Object(answer))
+            answer.insert("message".into(), json!(format!("{label} information has been updated.")));
+            answer.insert(singular.into(), records[index].clone());
+            json_response(200, &Value::Object(answer))
         }
-        (method, Some(id)) => {
-            let records = data.books.records.entry(key).or_default();
-            let Some(index) = records.iter().position(|r| r[id_field] == id) else {
-                return books_error(404, 1002, &format!("{label} does not exist."));
-            };
-            match method {
-                "GET" => {
-                    let number = format!("{singular}_number");
-                    if let Some(document) = request.query_param("accept").and_then(|a| crate::books_actions::document(&records[index], &number, a)) {
-                        return document;
-                    }
-                    let mut answer = Map::new();
-                    answer.insert("code".into(), json!(0));
-                    answer.insert("message".into(), json!("success"));
-                    answer.insert(singular.into(), records[index].clone());
-                    json_response(200, &Value::Object(answer))
-                }
-                "PUT" => {
-                    let Some(Value::Object(values)) = request.json() else {
-                        return books_error(400, 4, "Invalid value passed for JSONString");
-                    };
-                    if let Value::Object(record) = &mut records[index] {
-                        for (k, v) in values {
-                            if k != id_field {
-                                record.insert(k, v);
-                            }
-                        }
-                        record.insert("last_modified_time".into(), json!(now));
-                    }
-                    let mut answer = Map::new();
-                    answer.insert("code".into(), json!(0));
-                    answer.insert("message".into(), json!(format!("{label} information has been updated.")));
-                    answer.insert(singular.into(), records[index].clone());
-                    json_response(200, &Value::Object(answer))
-                }
-                "DELETE" => {
-                    records.remove(index);
-                    json_response(200, &json!({ "code": 0, "message": format!("The {} has been deleted.", label.to_lowercase()) }))
-                }
-                _ => books_error(405, 37, "The HTTP method is not allowed for the resource"),
-            }
+        "DELETE" => {
+            records.remove(index);
+            json_response(200, &json!({ "code": 0, "message": format!("The {} has been deleted.", label.to_lowercase()) }))
         }
         _ => books_error(405, 37, "The HTTP method is not allowed for the resource"),
     }

@@ -8,12 +8,11 @@
 //! unknown id points at its place in `ids`; an eleventh tag at `tags` (Zoho documents the limit
 //! of 10 but not its code, and INVALID_DATA is the one of the file's four shapes that fits).
 
-use crate::crm::write_status;
+use crate::crm::records::write_status;
 use crate::request::RecordedRequest;
 use crate::response::{error_body, error_response, invalid_module, json_response};
-use crate::routes::segment;
 use crate::state::Shared;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Extension;
 use serde_json::{json, Value};
@@ -23,12 +22,12 @@ const MAX_IDS: usize = 500;
 const MAX_NAME_CHARS: usize = 25;
 const MAX_TAGS_PER_RECORD: usize = 10;
 
-pub async fn add(State(shared): State<Arc<Shared>>, Extension(request): Extension<Arc<RecordedRequest>>) -> Response {
-    tag(&shared, &request, segment(&request, 0), true)
+pub async fn add(State(shared): State<Arc<Shared>>, Extension(request): Extension<Arc<RecordedRequest>>, Path(module): Path<String>) -> Response {
+    tag(&shared, &request, &module, true)
 }
 
-pub async fn remove(State(shared): State<Arc<Shared>>, Extension(request): Extension<Arc<RecordedRequest>>) -> Response {
-    tag(&shared, &request, segment(&request, 0), false)
+pub async fn remove(State(shared): State<Arc<Shared>>, Extension(request): Extension<Arc<RecordedRequest>>, Path(module): Path<String>) -> Response {
+    tag(&shared, &request, &module, false)
 }
 
 fn missing(param: &str) -> Response {

@@ -6,9 +6,9 @@
 //! (the search API's grammar) and the count as a string: `{"count":"2600"}`, which both files
 //! accept (record_count.json gives the answer no schema).
 
+use crate::crm::search::{found, parse, QueryError, Search};
 use crate::request::RecordedRequest;
 use crate::response::{error_response, invalid_module, json_response};
-use crate::search::{found, parse, QueryError, Search};
 use crate::state::Shared;
 use axum::response::Response;
 use serde_json::{json, Value};

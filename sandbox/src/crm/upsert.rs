@@ -8,20 +8,19 @@
 //! the order given and updates the oldest record matching the first field that matches.
 
 use crate::clock::Clock;
-use crate::crm::{check_values, success_details, writable, write_items, write_status};
+use crate::crm::records::{check_values, success_details, writable, write_items, write_status};
+use crate::crm::store;
 use crate::request::RecordedRequest;
 use crate::response::{error_body, error_response, invalid_module, json_response};
-use crate::routes::segment;
-use crate::seed;
 use crate::state::{Module, Shared};
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Extension;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
-pub async fn handle(State(shared): State<Arc<Shared>>, Extension(request): Extension<Arc<RecordedRequest>>) -> Response {
-    upsert(&shared, &request, segment(&request, 0))
+pub async fn handle(State(shared): State<Arc<Shared>>, Extension(request): Extension<Arc<RecordedRequest>>, Path(module): Path<String>) -> Response {
+    upsert(&shared, &request, &module)
 }
 
 /// The fields records are matched on: those named (each a unique field of the module, as Zoho
@@ -89,7 +88,7 @@ pub fn upsert(shared: &Shared, request: &RecordedRequest, module_name: &str) -> 
                 let Some(record) = module.records.get_mut(&id) else { continue };
                 record.extend(changes.clone());
                 record.insert("Modified_Time".into(), json!(now));
-                crate::deliveries::changed(shared, module_name, crate::deliveries::Operation::Update, &id.to_string(), changes);
+                crate::crm::notifications::deliveries::changed(shared, module_name, crate::crm::notifications::deliveries::Operation::Update, &id.to_string(), changes);
                 results.push(json!({
                     "code": "SUCCESS", "duplicate_field": field, "action": "update", "details": success_details(record),
                     "message": "record updated", "status": "success",
@@ -102,7 +101,7 @@ pub fn upsert(shared: &Shared, request: &RecordedRequest, module_name: &str) -> 
                 }
                 let stored = writable(module, values);
                 drop(data);
-                let id = seed::insert(shared, module_name, stored, shared.clock.now());
+                let id = store::insert(shared, module_name, stored, shared.clock.now());
                 let data = shared.data();
                 let Some(record) = data.modules.get(module_name).and_then(|m| m.records.get(&id)) else { continue };
                 results.push(json!({

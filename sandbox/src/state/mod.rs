@@ -1,5 +1,8 @@
 //! The sandbox's state: modules and records, tokens, page tokens, the request log, faults.
 
+pub mod channels;
+pub mod outbox;
+
 use crate::clock::Clock;
 use crate::faults::Fault;
 use crate::request::RecordedRequest;
@@ -183,11 +186,11 @@ pub struct Shared {
     observer: Mutex<Option<Observer>>,
     next_seq: std::sync::atomic::AtomicU64,
     /// Instant-notification channels (`/crm/v8/actions/watch`).
-    pub watch: crate::watch::Channels,
+    pub watch: channels::Channels,
     /// Zoho Books requests counted per organization and minute, and per day.
     pub books_requests: Mutex<HashMap<(String, i64), u64>>,
     /// Deliveries to the channels' notify URLs, and their fault switch.
-    pub outbox: crate::deliveries::Outbox,
+    pub outbox: outbox::Outbox,
 }
 
 /// Sees each exchange once the sandbox answered it (request with status and body).

@@ -7,17 +7,17 @@
 //! Information of a Notification"), else 400 MANDATORY_NOT_FOUND as Zoho's own example answers.
 
 use crate::clock::Clock;
-use crate::metadata;
+use crate::crm::metadata;
 use crate::request::RecordedRequest;
 use crate::response::{empty_response, error_response, invalid_module, json_response};
+use crate::state::channels::Channel;
 use crate::state::Shared;
 use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 /// Longest token Zoho keeps (its docs: "Maximum length of characters is 50").
 pub const MAX_TOKEN_CHARS: usize = 50;
@@ -30,52 +30,6 @@ pub const LONGEST_EXPIRY_DAYS: i64 = 7;
 /// (zoho/crm-oas `notifications/operations/updateNotificationInfo`: channel_id, notify_url and
 /// events REQ; its example `response-400-mandatorynotfound` names notify_url).
 const PATCH_MANDATORY: [&str; 3] = ["channel_id", "notify_url", "events"];
-
-/// A channel as the sandbox keeps it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Channel {
-    pub channel_id: String,
-    pub events: Vec<String>,
-    pub expiry: DateTime<Utc>,
-    pub token: Option<String>,
-    pub notify_url: String,
-    pub return_affected_field_values: bool,
-    pub notify_on_related_action: bool,
-    pub fields: Option<Value>,
-    /// `http://host` the channel was enabled through: the base of `resource_uri`.
-    pub api_base: String,
-}
-
-impl Channel {
-    /// Does the channel watch `event` (create, edit, delete) of `module`?
-    pub fn watches(&self, module: &str, event: &str) -> bool {
-        self.events.iter().any(|e| e.split_once('.').is_some_and(|(m, op)| m == module && (op == event || op == "all")))
-    }
-
-    /// The modules the events name, in the order first named.
-    fn modules(&self) -> Vec<&str> {
-        let mut modules: Vec<&str> = Vec::new();
-        for module in self.events.iter().filter_map(|e| e.split_once('.').map(|(m, _)| m)) {
-            if !modules.contains(&module) {
-                modules.push(module);
-            }
-        }
-        modules
-    }
-}
-
-/// The org's channels by id.
-#[derive(Default)]
-pub struct Channels(Mutex<BTreeMap<i64, Channel>>);
-
-impl Channels {
-    /// The channels, with every expired one removed first.
-    fn live(&self, now: DateTime<Utc>) -> MutexGuard<'_, BTreeMap<i64, Channel>> {
-        let mut channels = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        channels.retain(|_, c| c.expiry > now);
-        channels
-    }
-}
 
 /// The channels alive at `now` (for deliveries and tests).
 pub fn live_channels(shared: &Shared, now: DateTime<Utc>) -> Vec<Channel> {

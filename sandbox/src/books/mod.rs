@@ -1,0 +1,5 @@
+//! Zoho Books v3: organizations and records per collection, their limits, and record actions
+//! and documents.
+
+pub mod actions;
+pub mod records;

@@ -1,0 +1,17 @@
+//! Zoho CRM v8: records and their related lists, COQL, search, upsert, lead conversion,
+//! metadata and the notifications API; one module per concern.
+
+pub mod attachments;
+pub mod convert;
+pub mod coql;
+pub mod metadata;
+pub mod module_reach;
+pub mod notes;
+pub mod notifications;
+pub mod record_count;
+pub mod records;
+pub mod related;
+pub mod search;
+pub mod store;
+pub mod tags;
+pub mod upsert;
