@@ -63,6 +63,9 @@ pub const ACTIONS: &[(&str, &[&str])] = &[
     // updates (what works under either reading).
     ("crm-upsert-records", &["ZohoCRM.modules.CREATE", "ZohoCRM.modules.UPDATE"]),
     // Search Records (v8): the module's READ only (no ZohoSearch scope since v3).
+    // Search Records (modules READ), then Insert Records (CREATE); the unique fields of a module
+    // without a system-defined identifier are read from its field metadata.
+    ("crm-find-or-create-record", &["ZohoCRM.modules.READ", "ZohoCRM.modules.CREATE", "ZohoCRM.settings.fields.READ"]),
     ("crm-search-records", &["ZohoCRM.modules.READ"]),
     // Convert Lead: ZohoCRM.modules.ALL or ZohoCRM.modules.leads.{ALL|WRITE|CREATE}.
     ("crm-convert-lead", &["ZohoCRM.modules.leads.CREATE"]),

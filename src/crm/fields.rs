@@ -55,6 +55,8 @@ struct FieldMeta<'a> {
     pick_list_values: Option<&'a RawValue>,
     #[serde(borrow, default)]
     lookup: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    unique: Option<&'a RawValue>,
 }
 
 /// `pick_list_values[]` item, `lookup` and `lookup.module`: the one member read of each.
@@ -90,6 +92,20 @@ pub struct FieldDescription {
     pub max_length: Option<u32>,
     /// `lookup.module.api_name` of a lookup field.
     pub lookup_module: Option<String>,
+    /// A user-defined unique field ("Do not allow duplicate values"): Zoho's `unique` is an
+    /// object naming its `casesensitive` setting (fields.json); shown only when true.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unique: bool,
+}
+
+fn is_false(flag: &bool) -> bool {
+    !flag
+}
+
+#[derive(Deserialize, Default)]
+struct Unique<'a> {
+    #[serde(borrow, default)]
+    casesensitive: Option<&'a RawValue>,
 }
 
 const CACHE_TTL: Duration = Duration::from_secs(60 * 60);
@@ -215,6 +231,8 @@ fn describe_field(text: &str) -> Result<Option<FieldDescription>> {
         picklist,
         max_length,
         lookup_module,
+        // An empty object or null is "not unique" under every reading of fields.json.
+        unique: meta.unique.and_then(|u| serde_json::from_str::<Unique>(u.get()).ok()).and_then(|u| u.casesensitive).is_some_and(|c| c.get() != "null"),
     }))
 }
 

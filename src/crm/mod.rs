@@ -8,6 +8,7 @@ pub(crate) mod coql_limit;
 pub(crate) mod deleted;
 pub(crate) mod error_text;
 pub(crate) mod fields;
+pub(crate) mod find_or_create;
 pub(crate) mod json_schema;
 pub(crate) mod list_query;
 pub(crate) mod modules;

@@ -6,7 +6,7 @@ mod transport;
 
 use crate::auth::Grant;
 use crate::client::Client;
-use crate::crm::{attachments, convert, coql, deleted, modules, notes, records, related, search, tags, upsert};
+use crate::crm::{attachments, convert, coql, deleted, find_or_create, modules, notes, records, related, search, tags, upsert};
 use crate::error::ZohoError;
 use crate::limits::Throttle;
 use crate::redact::{self, Redactor};
@@ -171,6 +171,10 @@ impl crm::Guest for Component {
 
     fn upsert_records(connection: wit::Connection, input: crm::UpsertRecordsInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
         run_text("crm-upsert-records", connection, options, |client| upsert::upsert_records(client, &input))
+    }
+
+    fn find_or_create_record(connection: wit::Connection, input: crm::FindOrCreateRecordInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text("crm-find-or-create-record", connection, options, |client| find_or_create::find_or_create_record(client, &input))
     }
 
     fn search_records(connection: wit::Connection, input: crm::SearchRecordsInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {

@@ -108,6 +108,7 @@ fn every_action_declares_its_scopes_and_each_default_set_names_what_it_lacks() {
     assert_eq!(scopes_of("crm-coql-query"), ["ZohoCRM.coql.READ", "ZohoCRM.modules.READ"]);
     assert_eq!(scopes_of("crm-create-record"), ["ZohoCRM.modules.CREATE"]);
     assert_eq!(scopes_of("crm-search-records"), ["ZohoCRM.modules.READ"], "v8 search needs only the module's READ");
+    assert_eq!(scopes_of("crm-find-or-create-record"), ["ZohoCRM.modules.READ", "ZohoCRM.modules.CREATE", "ZohoCRM.settings.fields.READ"]);
     assert_eq!(scopes_of("crm-remove-tags"), ["ZohoCRM.modules.WRITE"]);
     assert_eq!(scopes_of("crm-convert-lead"), ["ZohoCRM.modules.leads.CREATE"]);
     assert_eq!(scopes_of("notifications-enable"), ["ZohoCRM.notifications.CREATE"]);
@@ -136,7 +137,7 @@ fn every_action_declares_its_scopes_and_each_default_set_names_what_it_lacks() {
             "ZohoCRM.notifications.DELETE": ["notifications-disable"],
             "ZohoCRM.notifications.READ": ["notifications-renew", "notifications-list"],
             "ZohoCRM.notifications.UPDATE": ["notifications-renew"],
-            "ZohoCRM.settings.fields.READ": ["crm-get-records", "crm-get-related-records", "crm-describe-module", "incremental-list-contacts-by-page", "incremental-list-modified-records-by-page", "notifications-parse"],
+            "ZohoCRM.settings.fields.READ": ["crm-get-records", "crm-find-or-create-record", "crm-get-related-records", "crm-describe-module", "incremental-list-contacts-by-page", "incremental-list-modified-records-by-page", "notifications-parse"],
             "ZohoCRM.settings.modules.READ": ["crm-list-modules"],
         })
     );
