@@ -8,7 +8,7 @@ pub use crate::wit::types::CallOptions;
 #[allow(clippy::derivable_impls)]
 impl Default for CallOptions {
     fn default() -> Self {
-        CallOptions { debug: None, timeout_ms: None, max_retries: None, retry_delay_ms: None, exponential_backoff: None, retry_on_all_errors: None }
+        CallOptions { debug: None, timeout_ms: None, max_retries: None, retry_delay_ms: None, exponential_backoff: None, retry_on_all_errors: None, check_fields: None }
     }
 }
 

@@ -101,7 +101,15 @@ pub const ACTIONS: &[(&str, &[&str])] = &[
 /// Scopes an action may use when granted and does without otherwise: the credit table
 /// (`GET /crm/v8/__apis`, "List of Available APIs": ZohoCRM.apis.READ; Zoho's apis.json names
 /// ZohoCRM.settings.modules.READ instead) read by a sync page with a credit budget.
-pub const OPTIONAL: &[(&str, &[&str])] = &[("sync-read-stream-page", &["ZohoCRM.apis.READ"])];
+///
+/// Writes check their values against the module's field metadata (settings.fields.READ) when the
+/// token may read it, and leave the check to Zoho when it may not.
+pub const OPTIONAL: &[(&str, &[&str])] = &[
+    ("sync-read-stream-page", &["ZohoCRM.apis.READ"]),
+    ("crm-create-record", &["ZohoCRM.settings.fields.READ"]),
+    ("crm-update-record", &["ZohoCRM.settings.fields.READ"]),
+    ("crm-upsert-records", &["ZohoCRM.settings.fields.READ"]),
+];
 
 /// The scopes `action` needs (None for an action the table does not know).
 pub fn of(action: &str) -> Option<&'static [&'static str]> {

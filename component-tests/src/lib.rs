@@ -177,6 +177,12 @@ pub fn assert_request(request: &RecordedRequest, token: &str, method: &str, path
     }
 }
 
+/// Call options turning the field checks off: for tests of a write's wire format or of Zoho's
+/// own refusals, which the checks would otherwise answer before anything is sent.
+pub fn unchecked() -> Option<Value> {
+    Some(serde_json::json!({ "check-fields": false }))
+}
+
 /// The error of a failed step, or a panic naming the unexpected success.
 pub fn error_of(outcome: &StepOutcome) -> &Value {
     match &outcome.result {

@@ -467,17 +467,17 @@ async fn demo_steps(cli: &Cli, sandbox: &zoho_sandbox::Sandbox, data_dir: PathBu
     let listed = step("crm-get-records", json!({ "record-type": "Contacts", "fields": "Last_Name,Email", "page": 11, "per-page": 200 })).await?;
     println!("  (page 11 of Contacts lies past Zoho's 2,000-record page reach: {} records came back through page tokens)\n", listed["data"].as_array().map_or(0, Vec::len));
     step("crm-update-record", json!({ "record-type": "Leads", "record-id": id, "values": { "Lead_Status": "Contacted" } })).await?;
-    // Find or create: the same Email again finds Jane's lead and updates it; a new one is inserted.
+    // Find or create: Jane's Email finds her lead and leaves it as it is; Rick's is created.
+    let jane = step("crm-find-or-create-record", json!({ "record-type": "Leads", "values": { "Last_Name": "Doe", "Email": "jane.doe@zylker.com", "Lead_Status": "Qualified" } })).await?;
+    let rick = step("crm-find-or-create-record", json!({ "record-type": "Leads", "values": { "Last_Name": "Roe", "Email": "rick.roe@zylker.com", "Company": "Zylker" } })).await?;
+    println!("  (find or create: Jane found {} unchanged, Rick created {})\n", jane["found"], rick["created"]);
+    // Create or update: the same Email again updates Jane's lead.
     let upserted = step(
         "crm-upsert-records",
-        json!({ "record-type": "Leads", "duplicate-check-fields": ["Email"], "values": [
-            { "Last_Name": "Doe", "Email": "jane.doe@zylker.com", "Lead_Status": "Qualified" },
-            { "Last_Name": "Roe", "Email": "rick.roe@zylker.com", "Company": "Zylker" },
-        ] }),
+        json!({ "record-type": "Leads", "duplicate-check-fields": ["Email"], "values": { "Last_Name": "Doe", "Email": "jane.doe@zylker.com", "Lead_Status": "Qualified" } }),
     )
     .await?;
-    let actions: Vec<String> = upserted["data"].as_array().into_iter().flatten().map(|o| format!("{} {}", o["action"].as_str().unwrap_or("?"), o["details"]["id"].as_str().unwrap_or("?"))).collect();
-    println!("  (find or create: {})\n", actions.join(", "));
+    println!("  (upsert: {} {})\n", upserted["action"].as_str().unwrap_or("?"), upserted["details"]["id"].as_str().unwrap_or("?"));
     let found = step("crm-search-records", json!({ "record-type": "Leads", "criteria": { "Company": "Zylker", "Last_Name": "Roe" }, "fields": "Last_Name,Email,Company" })).await?;
     let roe = found["data"].as_array().and_then(|d| d.first()).and_then(|r| r["id"].as_str()).context("search found no lead")?.to_string();
     step("crm-remove-record", json!({ "record-type": "Leads", "record-id": roe })).await?;

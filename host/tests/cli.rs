@@ -12,12 +12,23 @@ fn demo_runs_the_record_steps_a_find_or_create_and_a_search() {
     let output = zoho_host().arg("demo").output().expect("zoho-host runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "demo failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    for label in ["CRM - Create Record", "CRM - Get Record", "CRM - Get Records", "CRM - Update Record", "CRM - Upsert Records (Find or Create)", "CRM - Search Records", "CRM - Remove Record"] {
+    for label in [
+        "CRM - Create Record",
+        "CRM - Get Record",
+        "CRM - Get Records",
+        "CRM - Update Record",
+        "CRM - Find or Create Record",
+        "CRM - Create or Update Records (Upsert)",
+        "CRM - Search Records",
+        "CRM - Remove Record",
+    ] {
         assert!(stdout.contains(&format!("▶ {label}")), "{label} missing from:\n{stdout}");
     }
     assert!(stdout.contains("\"message\":\"record deleted\""), "{stdout}");
-    // The upsert found the created lead by Email (an update) and inserted the new one.
-    assert!(stdout.contains("(find or create: update ") && stdout.contains(", insert "), "{stdout}");
+    // Find or create found Jane's lead by Email and left it, and created Rick's; the upsert then
+    // updated Jane's.
+    assert!(stdout.contains("(find or create: Jane found true unchanged, Rick created true)"), "{stdout}");
+    assert!(stdout.contains("(upsert: update "), "{stdout}");
 }
 
 #[test]

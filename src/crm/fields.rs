@@ -108,7 +108,7 @@ struct Unique<'a> {
     casesensitive: Option<&'a RawValue>,
 }
 
-const CACHE_TTL: Duration = Duration::from_secs(60 * 60);
+pub(crate) const CACHE_TTL: Duration = Duration::from_secs(60 * 60);
 
 /// Data types the records list cannot return through `fields` (their data lives elsewhere).
 const NOT_LISTABLE: [&str; 2] = ["subform", "multiselectlookup"];

@@ -17,6 +17,7 @@
 //! way: two runs at the same moment can both create (said in docs/actions.md).
 
 use crate::client::{ApiCall, Client};
+use crate::crm::field_checks::{self, Write};
 use crate::crm::fields::module_field_descriptions;
 use crate::crm::records::{self, write_body};
 use crate::crm::response::{content, list_page, single_outcome};
@@ -62,8 +63,10 @@ pub fn find_or_create_record(client: &Client, input: &FindOrCreateRecordInput) -
     };
     let members = json::members(&record, json::MAX_KEYS_PER_RECORD).map_err(|e| ZohoError::invalid_input(format!("values: {e}")))?;
     let given = search_fields(input.search_fields.as_deref())?;
-    // The trigger names are checked before the find, so a bad one sends nothing.
+    // The trigger names and the values are checked before the find, so bad ones send nothing
+    // (the field metadata aside).
     let body = write_body(vec![record.clone()], &input.trigger)?;
+    field_checks::check(client, module, std::slice::from_ref(&record), Write::Create)?;
     let fields = if given.is_empty() { default_fields(client, module, &members)? } else { given };
     let criteria = criteria_of(&fields, &members)?;
     match find(client, module, &criteria)? {
@@ -203,8 +206,14 @@ fn create(client: &Client, module: &str, body: crate::http::Body, criteria: &str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::options::CallOptions;
     use crate::testing::Fixture;
     use crate::wit::crm::FindOrCreateRecordInput;
+
+    /// The field checks have their own tests: these turn them off to count the find and the create.
+    fn unchecked() -> Fixture {
+        Fixture::with(CallOptions { check_fields: Some(false), ..Default::default() })
+    }
 
     fn input(values: &str, fields: Option<&[&str]>) -> FindOrCreateRecordInput {
         FindOrCreateRecordInput { record_type: "Leads".into(), values: values.into(), search_fields: fields.map(|f| f.iter().map(|s| s.to_string()).collect()), dynamic_fields: None, trigger: None }
@@ -216,7 +225,7 @@ mod tests {
 
     #[test]
     fn a_found_record_is_returned_and_nothing_is_written() {
-        let fixture = Fixture::default();
+        let fixture = unchecked();
         fixture.answer(200, r#"{"data":[{"id":"7","Email":"a@b.c","Lead_Status":"New"}],"info":{"count":1,"more_records":false}}"#);
         let answer = find_or_create_record(&fixture.client(), &input(r#"{"Last_Name":"Doe","Email":"a@b.c","Lead_Status":"Lost"}"#, None)).unwrap();
         assert_eq!(serde_json::from_str::<Value>(&answer).unwrap(), json!({ "found": true, "created": false, "id": "7", "record": { "id": "7", "Email": "a@b.c", "Lead_Status": "New" } }));
@@ -225,14 +234,14 @@ mod tests {
 
     #[test]
     fn none_found_is_created_and_several_found_is_a_conflict_creating_nothing() {
-        let fixture = Fixture::default();
+        let fixture = unchecked();
         fixture.answer(204, "");
         fixture.answer(201, r#"{"data":[{"code":"SUCCESS","details":{"id":"9","Created_Time":"2024-01-01T00:00:00+00:00"},"message":"record added","status":"success"}]}"#);
         let answer: Value = serde_json::from_str(&find_or_create_record(&fixture.client(), &input(r#"{"Last_Name":"Doe","Email":"a@b.c"}"#, None)).unwrap()).unwrap();
         assert_eq!((answer["found"].clone(), answer["created"].clone(), answer["id"].clone()), (json!(false), json!(true), json!("9")));
         assert_eq!(fixture.sent(), 2);
 
-        let fixture = Fixture::default();
+        let fixture = unchecked();
         fixture.answer(200, r#"{"data":[{"id":"1"},{"id":"2"}],"info":{"count":2,"more_records":true}}"#);
         let error = find_or_create_record(&fixture.client(), &input(r#"{"Last_Name":"Doe","Company":"Z"}"#, Some(&["Last_Name", "Company"]))).unwrap_err();
         assert_eq!(error.kind, ErrorKind::Conflict);
@@ -242,7 +251,7 @@ mod tests {
 
     #[test]
     fn a_duplicate_created_meanwhile_is_found_after_all() {
-        let fixture = Fixture::default();
+        let fixture = unchecked();
         fixture.answer(204, "");
         fixture.answer(
             400,
@@ -260,7 +269,7 @@ mod tests {
             (r#"[{"Email":"a@b.c"}]"#, None, "one JSON object"),
             (r#"{"Last_Name":"Doe"}"#, None, "values holds none of Leads's identifying fields (Email"),
             (r#"{"Email":null}"#, Some(&["Email"][..]), "no value for the search field Email"),
-            (r#"{"Email":{"x":1}}"#, Some(&["Email"][..]), "criteria value of Email is an object"),
+            (r#"{"Email":{"x":1}}"#, Some(&["Email"][..]), "Email expects text, not an object"),
             (r#"{"Email":"a"}"#, Some(&["E-mail"][..]), "search-fields"),
             (r#"{"Email":"a"}"#, Some(&["A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K"][..]), "at most 10"),
         ] {
@@ -281,7 +290,7 @@ mod tests {
 
     #[test]
     fn a_custom_modules_unique_field_is_found_in_its_metadata() {
-        let fixture = Fixture::default();
+        let fixture = unchecked();
         fixture.answer(200, r#"{"fields":[{"api_name":"Name","data_type":"text","unique":{}},{"api_name":"Code","data_type":"text","unique":{"casesensitive":"0"}}]}"#);
         fixture.answer(204, "");
         fixture.answer(201, r#"{"data":[{"code":"SUCCESS","details":{"id":"3"},"message":"record added","status":"success"}]}"#);

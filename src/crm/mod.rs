@@ -7,6 +7,7 @@ pub(crate) mod coql_fields;
 pub(crate) mod coql_limit;
 pub(crate) mod deleted;
 pub(crate) mod error_text;
+pub(crate) mod field_checks;
 pub(crate) mod fields;
 pub(crate) mod find_or_create;
 pub(crate) mod json_schema;

@@ -3,6 +3,7 @@
 //! passed through as the text Zoho sent, and outputs are composed from those texts.
 
 use crate::client::{ApiCall, Client};
+use crate::crm::field_checks::{self, Write};
 use crate::crm::fields::module_fields;
 use crate::crm::list_query::ListQuery;
 use crate::crm::page_tokens;
@@ -119,9 +120,7 @@ pub(crate) fn write_body_with(records: Vec<String>, trigger: &Option<Vec<String>
         body.push_str(&json!(duplicate_check_fields).to_string());
     }
     if let Some(trigger) = trigger {
-        if let Some(bad) = trigger.iter().find(|t| !TRIGGERS.contains(&t.as_str())) {
-            return Err(ZohoError::invalid_input(format!("trigger {bad:?} is not one of {}; an empty list runs none", TRIGGERS.join(", "))));
-        }
+        check_trigger(&Some(trigger.clone()))?;
         body.push_str(",\"trigger\":");
         body.push_str(&json!(trigger).to_string());
     }
@@ -129,10 +128,20 @@ pub(crate) fn write_body_with(records: Vec<String>, trigger: &Option<Vec<String>
     Ok(Body::new("application/json", body.into_bytes()))
 }
 
+/// The trigger names, each one Zoho runs (checked before any request, the field checks' included).
+pub(crate) fn check_trigger(trigger: &Option<Vec<String>>) -> Result<()> {
+    match trigger.iter().flatten().find(|t| !TRIGGERS.contains(&t.as_str())) {
+        Some(bad) => Err(ZohoError::invalid_input(format!("trigger {bad:?} is not one of {}; an empty list runs none", TRIGGERS.join(", ")))),
+        None => Ok(()),
+    }
+}
+
 pub fn create_record(client: &Client, input: &CreateRecordInput) -> Result<String> {
     let module = validate::module_name(&input.record_type)?;
     let (records, single) = records_from_values(&input.values, input.dynamic_fields.as_deref())?;
     let sent = records.len();
+    check_trigger(&input.trigger)?;
+    field_checks::check(client, module, &records, Write::Create)?;
     let body = write_body(records, &input.trigger)?;
     let response = client.send(ApiCall::new(Method::Post, format!("/crm/v8/{module}")).body(body))?;
     write_outcome(&response, single, sent)
@@ -156,6 +165,8 @@ pub fn update_record(client: &Client, input: &UpdateRecordInput) -> Result<Strin
     if !single {
         return Err(ZohoError::invalid_input("values must be one JSON object: update-record changes the record named by record-id"));
     }
+    check_trigger(&input.trigger)?;
+    field_checks::check(client, module, &records, Write::Update)?;
     let body = write_body(records, &input.trigger)?;
     let response = client.send(ApiCall::new(Method::Put, format!("/crm/v8/{module}/{id}")).body(body))?;
     single_outcome(&response)

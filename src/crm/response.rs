@@ -375,7 +375,7 @@ mod tests {
     #[test]
     fn errors_listed_under_the_resources_own_key_keep_zohos_code() {
         let tags = error_from_response(&response(400, r#"{"tags":[{"code":"INVALID_DATA","message":"Invalid data type","details":{"api_name":"name"},"status":"error"}]}"#));
-        assert_eq!((tags.kind, tags.code.as_deref(), tags.message.as_str()), (ErrorKind::Zoho, Some("INVALID_DATA"), "name: Invalid data type"));
+        assert_eq!((tags.kind, tags.code.as_deref(), tags.message.as_str()), (ErrorKind::Zoho, Some("INVALID_DATA"), "Invalid data type"));
         assert_eq!(tags.details.unwrap()["tags"][0]["details"]["api_name"], "name");
         let watch = error_from_response(&response(400, r#"{"watch":[{"code":"SUCCESS","status":"success"},{"code":"MANDATORY_NOT_FOUND","message":"required field not found","status":"error"}]}"#));
         assert_eq!((watch.code.as_deref(), watch.message.as_str()), (Some("MANDATORY_NOT_FOUND"), "required field not found (and 1 more record results in details)"));

@@ -3,6 +3,7 @@
 //! their `action` (insert/update) and `duplicate_field`.
 
 use crate::client::{ApiCall, Client};
+use crate::crm::field_checks::{self, Write};
 use crate::crm::records::{self, MAX_RECORDS_PER_WRITE};
 use crate::error::{Result, ZohoError};
 use crate::http::Method;
@@ -42,6 +43,8 @@ pub fn upsert_records(client: &Client, input: &UpsertRecordsInput) -> Result<Str
     let fields = duplicate_check_fields(input.duplicate_check_fields.as_deref())?;
     let (records, single) = records::records_from_values(&input.values, input.dynamic_fields.as_deref())?;
     let sent = records.len().min(MAX_RECORDS_PER_WRITE);
+    records::check_trigger(&input.trigger)?;
+    field_checks::check(client, module, &records, Write::Upsert)?;
     let body = records::write_body_with(records, &input.trigger, &fields)?;
     let response = client.send(ApiCall::new(Method::Post, format!("/crm/v8/{module}/upsert")).body(body))?;
     // Zoho answers one outcome per record sent; a longer list is refused unread.

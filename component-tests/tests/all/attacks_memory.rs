@@ -3,7 +3,7 @@
 //! answers ≤ 32 MiB, trees ≤ 1 MiB, values ≤ 16 MiB, dynamic-fields ≤ 1 MiB, all-rows
 //! ≤ 32 MiB of row text, host input ≤ 104 MiB. Each ends Ok or in a typed error, never a trap.
 
-use component_tests::{assert_request, error_of, ok_of, runtime, Fault, Harness};
+use component_tests::{assert_request, error_of, ok_of, runtime, unchecked, Fault, Harness};
 use serde_json::{json, Value};
 use zoho_host::ActionRef;
 use zoho_sandbox::BOOKS_ORG_ID;
@@ -211,7 +211,7 @@ async fn a_sixty_megabyte_value_is_invalid_input_and_nothing_is_sent() {
 async fn values_at_the_cap_are_sent_and_past_it_refused() {
     let h = Harness::new().await;
     let at_cap = values_of_size(16 * MIB);
-    let outcome = h.run("crm-create-record", json!({ "record-type": "Leads", "values": at_cap })).await;
+    let outcome = h.run_with("crm-create-record", json!({ "record-type": "Leads", "values": at_cap }), unchecked()).await;
     assert_eq!(ok_of(&outcome)["code"], "SUCCESS");
     let sent = h.only_request();
     assert_eq!(sent.body.len(), 16 * MIB + r#"{"data":[]}"#.len());
@@ -219,7 +219,7 @@ async fn values_at_the_cap_are_sent_and_past_it_refused() {
     assert!(outcome.peak_memory_bytes < PEAK_LIMIT, "peak {}", outcome.peak_memory_bytes);
 
     h.sandbox.clear_requests();
-    let outcome = h.run("crm-create-record", json!({ "record-type": "Leads", "values": values_of_size(16 * MIB + 1) })).await;
+    let outcome = h.run_with("crm-create-record", json!({ "record-type": "Leads", "values": values_of_size(16 * MIB + 1) }), unchecked()).await;
     assert_eq!(error_of(&outcome)["kind"], "invalid-input");
     assert!(message(&outcome).starts_with("values is 16777217 bytes"), "{}", message(&outcome));
     let outcome = h.run("books-create-record", json!({ "record-type": "contacts", "values": values_of_size(16 * MIB + 1) })).await;
@@ -235,7 +235,7 @@ async fn a_sixteen_megabyte_array_value_is_not_a_tree_and_dynamic_fields_are_cap
     let mut values = String::from("{\"a\":[");
     values.push_str(&"0,".repeat(8_000_000));
     values.push_str("0]}");
-    let outcome = h.run("crm-update-record", json!({ "record-type": "Leads", "record-id": LEAD, "values": values })).await;
+    let outcome = h.run_with("crm-update-record", json!({ "record-type": "Leads", "record-id": LEAD, "values": values }), unchecked()).await;
     // Zoho's answer to the odd field does not matter here: the step ran and answered in kind.
     assert!(outcome.result.is_ok() || error_of(&outcome)["kind"] != "internal", "{:?}", outcome.result);
     assert_eq!(h.requests().len(), 1);
@@ -243,16 +243,16 @@ async fn a_sixteen_megabyte_array_value_is_not_a_tree_and_dynamic_fields_are_cap
 
     h.sandbox.clear_requests();
     let dynamic = |size: usize| format!(r#"{{"Company":"{}"}}"#, "c".repeat(size - r#"{"Company":""}"#.len()));
-    let outcome = h.run("crm-create-record", json!({ "record-type": "Leads", "values": { "Last_Name": "Doe" }, "dynamic-fields": dynamic(MIB) })).await;
+    let outcome = h.run_with("crm-create-record", json!({ "record-type": "Leads", "values": { "Last_Name": "Doe" }, "dynamic-fields": dynamic(MIB) }), unchecked()).await;
     assert_eq!(ok_of(&outcome)["code"], "SUCCESS");
     assert_eq!(h.only_request().json().unwrap_or_default()["data"][0]["Company"].as_str().map(str::len), Some(MIB - r#"{"Company":""}"#.len()));
     h.sandbox.clear_requests();
-    let outcome = h.run("crm-create-record", json!({ "record-type": "Leads", "values": { "Last_Name": "Doe" }, "dynamic-fields": dynamic(MIB + 1) })).await;
+    let outcome = h.run_with("crm-create-record", json!({ "record-type": "Leads", "values": { "Last_Name": "Doe" }, "dynamic-fields": dynamic(MIB + 1) }), unchecked()).await;
     assert_eq!(error_of(&outcome)["kind"], "invalid-input");
     assert!(message(&outcome).starts_with("dynamic-fields is 1048577 bytes"), "{}", message(&outcome));
     // Copied into 100 records, 1 MiB of dynamic fields would make a 100 MiB body: refused.
     let hundred = vec![json!({ "Last_Name": "Doe" }); 100];
-    let outcome = h.run("crm-create-record", json!({ "record-type": "Leads", "values": hundred, "dynamic-fields": dynamic(MIB) })).await;
+    let outcome = h.run_with("crm-create-record", json!({ "record-type": "Leads", "values": hundred, "dynamic-fields": dynamic(MIB) }), unchecked()).await;
     assert!(message(&outcome).contains("more than 16777216 bytes"), "{}", message(&outcome));
     assert!(h.requests().is_empty());
 }

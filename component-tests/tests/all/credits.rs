@@ -3,7 +3,7 @@
 //! credit table read from `/__apis`, Books counted apart and backed off on its 429, and an
 //! OAUTH_SCOPE_MISMATCH naming the scopes the action needs.
 
-use component_tests::{assert_request, books_org, error_of, ok_of, runtime, with_books_org, Harness};
+use component_tests::{assert_request, books_org, error_of, ok_of, runtime, unchecked, with_books_org, Harness};
 use serde_json::{json, Value};
 
 const LEAD: &str = "5725767000000524157";
@@ -34,7 +34,7 @@ fn free_edition(h: &Harness, credits_used: u64) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hundred_record_create_counts_ten_credits() {
     let h = Harness::new().await;
-    let outcome = h.run("crm-create-record", json!({ "record-type": "Leads", "values": hundred_leads("Bulk") })).await;
+    let outcome = h.run_with("crm-create-record", json!({ "record-type": "Leads", "values": hundred_leads("Bulk") }), unchecked()).await;
     assert_eq!(ok_of(&outcome)["data"].as_array().map(Vec::len), Some(100));
     assert_request(&h.only_request(), &h.token, "POST", "/crm/v8/Leads", &[], Some(json!({ "data": hundred_leads("Bulk") })));
     assert_eq!(h.sandbox.usage(), (1, 10), "Zoho's table: 10 credits");
@@ -42,7 +42,7 @@ async fn a_hundred_record_create_counts_ten_credits() {
     // A 25-record upsert: 3 credits.
     let values: Vec<Value> = (0..25).map(|i| json!({ "Last_Name": "Up", "Email": format!("up{i}@example.com") })).collect();
     h.sandbox.clear_requests();
-    ok_of(&h.run("crm-upsert-records", json!({ "record-type": "Leads", "values": values })).await);
+    ok_of(&h.run_with("crm-upsert-records", json!({ "record-type": "Leads", "values": values }), unchecked()).await);
     assert_request(&h.only_request(), &h.token, "POST", "/crm/v8/Leads/upsert", &[], Some(json!({ "data": values })));
     assert_eq!((h.sandbox.usage(), spent(&h)), ((2, 13), 13));
 }
@@ -56,7 +56,7 @@ async fn a_write_heavy_tenant_reaches_the_sync_backoff() {
     free_edition(&h, 0);
     set_spent(&h, 2_480);
     for batch in ["A", "B"] {
-        ok_of(&h.run("crm-create-record", json!({ "record-type": "Leads", "values": hundred_leads(batch) })).await);
+        ok_of(&h.run_with("crm-create-record", json!({ "record-type": "Leads", "values": hundred_leads(batch) }), unchecked()).await);
     }
     assert_eq!(spent(&h), 2_500);
     h.sandbox.clear_requests();
@@ -249,7 +249,11 @@ async fn a_token_with_exactly_the_declared_scopes_runs_each_action() {
         let connection = json!({ "api-domain": h.sandbox.url, "access-token": token });
         h.sandbox.clear_requests();
         let outcome = h.run_as(&connection, key, input.clone(), None).await;
-        let refused: Vec<String> = h.requests().iter().filter(|r| r.response_status == Some(401)).map(|r| format!("{} {}", r.method, r.path)).collect();
+        // A write's field checks read the metadata when the token may (an optional scope), else
+        // leave them to Zoho: that one refusal is expected.
+        let optional = ["crm-create-record", "crm-update-record", "crm-upsert-records"].contains(&key);
+        let refused: Vec<String> =
+            h.requests().iter().filter(|r| r.response_status == Some(401) && !(optional && r.path == "/crm/v8/settings/fields")).map(|r| format!("{} {}", r.method, r.path)).collect();
         assert!(refused.is_empty(), "{key} with {scopes}: refused {refused:?}");
         assert!(outcome.result.is_ok(), "{key} {input}: {:?}", outcome.result);
     }

@@ -1,6 +1,6 @@
 //! CRM record actions end to end: the built component, through the host, against the sandbox.
 
-use component_tests::{assert_request, error_of, ok_of, Fault, Harness};
+use component_tests::{assert_request, error_of, ok_of, unchecked, Fault, Harness};
 use serde_json::{json, Value};
 
 fn owner() -> Value {
@@ -28,8 +28,8 @@ async fn create_record_sends_data_and_trigger_and_returns_the_outcome() {
             "crm-create-record",
             json!({
                 "record-type": "Leads",
-                "values": { "Last_Name": "Doe", "Lead_Source": "Web" },
-                "dynamic-fields": { "Lead_Source": "Ads", "Company": "Zylker" },
+                "values": { "Last_Name": "Doe", "Lead_Source": "Web Download" },
+                "dynamic-fields": { "Lead_Source": "Advertisement", "Company": "Zylker" },
                 "trigger": ["workflow"],
             }),
         )
@@ -38,15 +38,26 @@ async fn create_record_sends_data_and_trigger_and_returns_the_outcome() {
     let id = result["details"]["id"].as_str().expect("id");
     let stored = h.sandbox.record("Leads", id).expect("record stored");
     assert_eq!(result, &write_success(&stored, "record added"));
-    // Values win over dynamic fields; dynamic fields fill in the rest.
-    assert_request(&h.only_request(), &h.token, "POST", "/crm/v8/Leads", &[], Some(json!({ "data": [{ "Last_Name": "Doe", "Lead_Source": "Web", "Company": "Zylker" }], "trigger": ["workflow"] })));
-    assert_eq!((stored["Company"].as_str(), stored["Lead_Source"].as_str()), (Some("Zylker"), Some("Web")));
+    // The values are checked against the module's fields first (one metadata call an hour), then
+    // sent: values win over dynamic fields; dynamic fields fill in the rest.
+    let requests = h.requests();
+    assert_eq!(requests.len(), 2, "{requests:#?}");
+    assert_request(&requests[0], &h.token, "GET", "/crm/v8/settings/fields", &[("module", "Leads")], None);
+    assert_request(
+        &requests[1],
+        &h.token,
+        "POST",
+        "/crm/v8/Leads",
+        &[],
+        Some(json!({ "data": [{ "Last_Name": "Doe", "Lead_Source": "Web Download", "Company": "Zylker" }], "trigger": ["workflow"] })),
+    );
+    assert_eq!((stored["Company"].as_str(), stored["Lead_Source"].as_str()), (Some("Zylker"), Some("Web Download")));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn create_many_reports_each_records_outcome_on_207() {
     let h = Harness::new().await;
-    let outcome = h.run("crm-create-record", json!({ "record-type": "Contacts", "values": [{ "Last_Name": "Ok" }, { "First_Name": "No last name" }], "trigger": [] })).await;
+    let outcome = h.run_with("crm-create-record", json!({ "record-type": "Contacts", "values": [{ "Last_Name": "Ok" }, { "First_Name": "No last name" }], "trigger": [] }), unchecked()).await;
     let result = ok_of(&outcome);
     let id = result["data"][0]["details"]["id"].as_str().expect("first created");
     let stored = h.sandbox.record("Contacts", id).expect("stored");
@@ -64,7 +75,7 @@ async fn create_many_reports_each_records_outcome_on_207() {
 async fn create_failures_keep_zohos_code_in_both_400_shapes() {
     let h = Harness::new().await;
     // data[] shape: a duplicate e-mail on Leads.
-    let outcome = h.run("crm-create-record", json!({ "record-type": "Leads", "values": { "Last_Name": "Dup", "Email": "lead1@example.com" } })).await;
+    let outcome = h.run_with("crm-create-record", json!({ "record-type": "Leads", "values": { "Last_Name": "Dup", "Email": "lead1@example.com" } }), unchecked()).await;
     let error = error_of(&outcome);
     let first = h.sandbox.requests()[0].clone();
     assert_eq!(error["kind"], "conflict");
@@ -76,7 +87,7 @@ async fn create_failures_keep_zohos_code_in_both_400_shapes() {
     assert_request(&first, &h.token, "POST", "/crm/v8/Leads", &[], Some(json!({ "data": [{ "Last_Name": "Dup", "Email": "lead1@example.com" }] })));
 
     // Top-level shape: an unknown module.
-    let outcome = h.run("crm-create-record", json!({ "record-type": "Unknown_Module", "values": { "Name": "x" } })).await;
+    let outcome = h.run_with("crm-create-record", json!({ "record-type": "Unknown_Module", "values": { "Name": "x" } }), unchecked()).await;
     assert_eq!(
         error_of(&outcome),
         &json!({ "kind": "zoho", "status": 400, "code": "INVALID_MODULE", "message": "the module name given seems to be invalid", "details": { "resource_path_index": 0 }, "retry-after-ms": null })
@@ -233,13 +244,14 @@ async fn pages_past_2000_records_walk_page_tokens_and_remember_them() {
 async fn update_record_puts_the_values_and_reports_bad_ids() {
     let h = Harness::new().await;
     let id = "5725767000000524158";
-    let outcome = h.run("crm-update-record", json!({ "record-type": "Leads", "record-id": id, "values": { "Lead_Status": "Contacted" }, "trigger": ["approval", "blueprint"] })).await;
+    let outcome =
+        h.run_with("crm-update-record", json!({ "record-type": "Leads", "record-id": id, "values": { "Lead_Status": "Contacted" }, "trigger": ["approval", "blueprint"] }), unchecked()).await;
     let stored = h.sandbox.record("Leads", id).expect("stored");
     assert_eq!(ok_of(&outcome), &write_success(&stored, "record updated"));
     assert_eq!(stored["Lead_Status"], "Contacted");
     assert_request(&h.only_request(), &h.token, "PUT", &format!("/crm/v8/Leads/{id}"), &[], Some(json!({ "data": [{ "Lead_Status": "Contacted" }], "trigger": ["approval", "blueprint"] })));
 
-    let outcome = h.run("crm-update-record", json!({ "record-type": "Leads", "record-id": "99", "values": { "Lead_Status": "x" } })).await;
+    let outcome = h.run_with("crm-update-record", json!({ "record-type": "Leads", "record-id": "99", "values": { "Lead_Status": "x" } }), unchecked()).await;
     assert_eq!(
         error_of(&outcome),
         &json!({ "kind": "not-found", "status": 400, "code": "INVALID_DATA", "message": "the id given seems to be invalid",
@@ -389,6 +401,47 @@ async fn a_record_id_zoho_does_not_have_is_not_found_for_every_action() {
         let outcome = h.run(action, input).await;
         let error = error_of(&outcome);
         assert_eq!(error["kind"], "not-found", "{action}: {error}");
-        assert_eq!(h.sandbox.requests().len(), before + 1, "{action} sends one request");
+        let sent: Vec<_> = h.sandbox.requests().into_iter().skip(before).filter(|r| r.path != "/crm/v8/settings/fields").collect();
+        assert_eq!(sent.len(), 1, "{action} sends one request beside the field checks' metadata: {sent:#?}");
     }
+}
+
+/// The field checks, as a builder meets them: a misspelt field, a picklist value Zoho does not
+/// list, a text past the field's length, a missing mandatory field on create and a read-only
+/// field are each named with why, and nothing is written (only the module's metadata is read,
+/// once for all four steps).
+#[tokio::test(flavor = "multi_thread")]
+async fn field_checks_name_each_bad_field_and_send_nothing() {
+    let h = Harness::new().await;
+    let count = h.sandbox.record_count("Leads");
+    let long = "x".repeat(256);
+    let cases = [
+        ("crm-create-record", json!({ "record-type": "Leads", "values": { "Last_Name": "Doe", "Titel": "CEO" } }), "Titel is not a field of the module"),
+        (
+            "crm-create-record",
+            json!({ "record-type": "Leads", "values": { "Last_Name": "Doe", "Lead_Status": "Hot" } }),
+            "Lead_Status has \"Hot\", not one of its picklist values (-None-, Attempted to Contact, Contacted, Qualified)",
+        ),
+        ("crm-upsert-records", json!({ "record-type": "Leads", "values": { "Last_Name": "Doe", "Company": long } }), "Company is 256 characters; the field takes at most 255"),
+        ("crm-create-record", json!({ "record-type": "Leads", "values": { "First_Name": "Jane" } }), "Last_Name is required to create a record"),
+        (
+            "crm-update-record",
+            json!({ "record-type": "Leads", "record-id": "5725767000000524157", "values": { "Created_Time": "2024-01-01T00:00:00+00:00" } }),
+            "Created_Time is read-only (datetime): leave it out",
+        ),
+    ];
+    for (action, input, says) in cases {
+        let outcome = h.run(action, input.clone()).await;
+        let error = error_of(&outcome);
+        assert_eq!(error["kind"], "invalid-input", "{input}");
+        assert_eq!(error["message"], format!("Leads: {says}. Nothing was sent. Field names are API names (crm-describe-module lists them); the call option check-fields: false skips this check"));
+    }
+    assert_eq!(h.sandbox.record_count("Leads"), count);
+    let requests = h.requests();
+    assert_eq!(requests.len(), 1, "one metadata call for the module, cached for the hour: {requests:#?}");
+    assert_request(&requests[0], &h.token, "GET", "/crm/v8/settings/fields", &[("module", "Leads")], None);
+    // The same misspelt field with the checks off reaches Zoho, which drops the value silently.
+    let outcome = h.run_with("crm-create-record", json!({ "record-type": "Leads", "values": { "Last_Name": "Doe", "Titel": "CEO" } }), unchecked()).await;
+    let id = ok_of(&outcome)["details"]["id"].as_str().expect("id").to_string();
+    assert_eq!(h.sandbox.record("Leads", &id).expect("stored").get("Titel"), None);
 }

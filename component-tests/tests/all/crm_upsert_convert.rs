@@ -1,7 +1,7 @@
 //! Upsert (find or create) and lead conversion end to end: the built component, through the
 //! host, against the sandbox.
 
-use component_tests::{assert_request, error_of, ok_of, Fault, Harness};
+use component_tests::{assert_request, error_of, ok_of, unchecked, Fault, Harness};
 use serde_json::{json, Value};
 
 fn owner() -> Value {
@@ -32,7 +32,7 @@ fn message_of(outcome: &zoho_host::StepOutcome) -> String {
 async fn upserting_the_same_email_twice_inserts_then_updates_the_same_record() {
     let h = Harness::new().await;
     let before = h.sandbox.record_count("Leads");
-    let first = h.run("crm-upsert-records", json!({ "record-type": "Leads", "values": { "Last_Name": "Doe", "Email": "jane@zylker.com" } })).await;
+    let first = h.run_with("crm-upsert-records", json!({ "record-type": "Leads", "values": { "Last_Name": "Doe", "Email": "jane@zylker.com" } }), unchecked()).await;
     let inserted = ok_of(&first).clone();
     let id = inserted["details"]["id"].as_str().expect("id").to_string();
     let stored = h.sandbox.record("Leads", &id).expect("stored");
@@ -48,7 +48,7 @@ async fn upserting_the_same_email_twice_inserts_then_updates_the_same_record() {
         "duplicate-check-fields": ["Email"],
         "trigger": [],
     });
-    let second = h.run("crm-upsert-records", input).await;
+    let second = h.run_with("crm-upsert-records", input, unchecked()).await;
     let stored = h.sandbox.record("Leads", &id).expect("still stored");
     assert_eq!(ok_of(&second), &upserted(&stored, "update", json!("Email")));
     assert_eq!(stored["Last_Name"], "Doe-Smith");
@@ -64,7 +64,7 @@ async fn upserting_the_same_email_twice_inserts_then_updates_the_same_record() {
 
     // An empty list is the same as none: nothing is sent for it.
     h.sandbox.clear_requests();
-    let third = h.run("crm-upsert-records", json!({ "record-type": "Leads", "values": { "Last_Name": "Doe", "Email": "jane@zylker.com" }, "duplicate-check-fields": [] })).await;
+    let third = h.run_with("crm-upsert-records", json!({ "record-type": "Leads", "values": { "Last_Name": "Doe", "Email": "jane@zylker.com" }, "duplicate-check-fields": [] }), unchecked()).await;
     assert_eq!(ok_of(&third)["action"], "update");
     assert_request(&h.only_request(), &h.token, "POST", "/crm/v8/Leads/upsert", &[], Some(json!({ "data": [{ "Last_Name": "Doe", "Email": "jane@zylker.com" }] })));
 }
@@ -89,7 +89,7 @@ async fn upsert_many_reports_each_records_outcome_on_207() {
         "values": [{ "Last_Name": "Updated", "Email": "lead1@example.com" }, { "Email": "nobody@zylker.com" }],
         "dynamic-fields": { "Lead_Source": "Web" },
     });
-    let outcome = h.run("crm-upsert-records", input).await;
+    let outcome = h.run_with("crm-upsert-records", input, unchecked()).await;
     let result = ok_of(&outcome);
     let id = result["data"][0]["details"]["id"].as_str().expect("id");
     let stored = h.sandbox.record("Leads", id).expect("stored");
@@ -115,7 +115,7 @@ async fn upsert_many_reports_each_records_outcome_on_207() {
 async fn upsert_failures_keep_zohos_code_in_both_400_shapes_and_401() {
     let h = Harness::new().await;
     // data[] shape: the one record lacks the mandatory field.
-    let outcome = h.run("crm-upsert-records", json!({ "record-type": "Leads", "values": { "Email": "new@zylker.com" } })).await;
+    let outcome = h.run_with("crm-upsert-records", json!({ "record-type": "Leads", "values": { "Email": "new@zylker.com" } }), unchecked()).await;
     assert_eq!(
         error_of(&outcome),
         &json!({ "kind": "zoho", "status": 400, "code": "MANDATORY_NOT_FOUND", "message": "Last_Name is required",
@@ -123,18 +123,18 @@ async fn upsert_failures_keep_zohos_code_in_both_400_shapes_and_401() {
             "retry-after-ms": null })
     );
     // Top-level shape: a duplicate-check field that is not one of the module's unique fields.
-    let outcome = h.run("crm-upsert-records", json!({ "record-type": "Leads", "values": { "Last_Name": "Doe" }, "duplicate-check-fields": ["Last_Name"] })).await;
+    let outcome = h.run_with("crm-upsert-records", json!({ "record-type": "Leads", "values": { "Last_Name": "Doe" }, "duplicate-check-fields": ["Last_Name"] }), unchecked()).await;
     assert_eq!(
         error_of(&outcome),
         &json!({ "kind": "zoho", "status": 400, "code": "INVALID_DATA", "message": "invalid data",
             "details": { "api_name": "Last_Name", "json_path": "$.duplicate_check_fields[0]" }, "retry-after-ms": null })
     );
-    let outcome = h.run("crm-upsert-records", json!({ "record-type": "Unknown_Module", "values": { "Name": "x" } })).await;
+    let outcome = h.run_with("crm-upsert-records", json!({ "record-type": "Unknown_Module", "values": { "Name": "x" } }), unchecked()).await;
     assert_eq!(error_of(&outcome)["code"], "INVALID_MODULE");
     assert_eq!(h.requests().len(), 3);
 
     h.sandbox.revoke_token(&h.token);
-    let outcome = h.run("crm-upsert-records", json!({ "record-type": "Leads", "values": { "Last_Name": "Doe" } })).await;
+    let outcome = h.run_with("crm-upsert-records", json!({ "record-type": "Leads", "values": { "Last_Name": "Doe" } }), unchecked()).await;
     assert_eq!((error_of(&outcome)["kind"].as_str(), error_of(&outcome)["status"].as_u64(), error_of(&outcome)["code"].as_str()), (Some("unauthorized"), Some(401), Some("INVALID_TOKEN")));
     assert_eq!(h.requests().len(), 4, "a connection without a refresh token cannot renew: one request");
 }
@@ -180,7 +180,7 @@ async fn hostile_upsert_answers_are_typed_errors_and_secrets_are_redacted() {
     // 10,000 outcomes for the one record sent: refused unread, no trap.
     let items = vec![r#"{"code":"SUCCESS","status":"success"}"#; 10_000].join(",");
     h.sandbox.inject(Fault::status(1, 200, &format!(r#"{{"data":[{items}]}}"#)).on_path("/crm/v8/Leads/upsert"));
-    let outcome = h.run("crm-upsert-records", json!({ "record-type": "Leads", "values": { "Last_Name": "Doe" } })).await;
+    let outcome = h.run_with("crm-upsert-records", json!({ "record-type": "Leads", "values": { "Last_Name": "Doe" } }), unchecked()).await;
     let error = error_of(&outcome);
     assert_eq!((error["kind"].as_str(), error["status"].as_u64()), (Some("zoho"), Some(200)));
     assert!(message_of(&outcome).contains("more than 1 items"), "{error}");
@@ -188,7 +188,7 @@ async fn hostile_upsert_answers_are_typed_errors_and_secrets_are_redacted() {
     // An outcome echoing the access token reaches the caller redacted.
     let echo = format!(r#"{{"data":[{{"code":"SUCCESS","duplicate_field":null,"action":"insert","details":{{"id":"1","note":"{}"}},"message":"record added","status":"success"}}]}}"#, h.token);
     h.sandbox.inject(Fault::status(1, 200, &echo).on_path("/crm/v8/Leads/upsert"));
-    let outcome = h.run("crm-upsert-records", json!({ "record-type": "Leads", "values": { "Last_Name": "Doe" } })).await;
+    let outcome = h.run_with("crm-upsert-records", json!({ "record-type": "Leads", "values": { "Last_Name": "Doe" } }), unchecked()).await;
     assert_eq!(ok_of(&outcome)["details"], json!({ "id": "1", "note": "[redacted]" }));
     assert!(!outcome.stderr.contains(&h.token));
     assert_eq!(h.requests().len(), 2);
