@@ -162,3 +162,46 @@ fn the_key_value_docs_list_every_key_family_once() {
     let families: Vec<&str> = FAMILIES.iter().map(|f| f.pattern()).collect();
     assert_eq!(listed, families, "docs/key-value.md lists the families of src/storage/keys.rs, in its order");
 }
+
+/// What a platform needs beyond the forms: triggers marked with their kind, cursor and
+/// de-duplication key; the region as a dropdown of Zoho's data centers (other Zoho URLs still
+/// allowed); the OAuth servers of each data center, from the component's own table; and no
+/// input a form could not render (every input has a type and help text).
+#[test]
+fn triggers_regions_and_oauth_servers_are_declared() {
+    let manifest: serde_json::Value = serde_json::from_str(EMBEDDED).expect("json");
+    let triggers: Vec<(String, String)> = manifest["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .filter(|a| a.get("trigger").is_some())
+        .map(|a| (a["key"].as_str().unwrap().to_string(), a["trigger"]["kind"].as_str().unwrap().to_string()))
+        .collect();
+    let expected: Vec<(String, String)> =
+        [("incremental-list-contacts-by-page", "polling"), ("incremental-list-modified-records-by-page", "polling"), ("sync-read-stream-page", "polling"), ("notifications-parse", "instant")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    assert_eq!(triggers, expected);
+    for action in manifest["actions"].as_array().unwrap().iter().filter(|a| a.get("trigger").is_some()) {
+        assert!(!action["trigger"]["dedup-key"].as_str().unwrap_or("").is_empty() && !action["trigger"]["cursor"].as_str().unwrap_or("").is_empty(), "{}", action["key"]);
+    }
+    let connection = &manifest["connection"];
+    let region = connection["inputs"].as_array().unwrap().iter().find(|i| i["key"] == "region").expect("region");
+    let codes: Vec<&str> = zoho_connector::connection::DATA_CENTERS.iter().map(|dc| dc.code).collect();
+    let offered: Vec<&str> = region["options"].as_array().expect("options").iter().map(|o| o["value"].as_str().unwrap()).collect();
+    assert_eq!(offered, codes);
+    assert_eq!(region["options-open"], true, "a Zoho URL is a region too");
+    assert!(connection["input-schema"]["properties"]["region"].get("enum").is_none());
+    for dc in &zoho_connector::connection::DATA_CENTERS {
+        let servers = &connection["oauth"]["data-centers"][dc.code];
+        assert_eq!(servers["token"], format!("{}/oauth/v2/token", dc.accounts));
+        assert_eq!(servers["authorize"], format!("{}/oauth/v2/auth", dc.accounts));
+        assert_eq!(servers["api-domain"], dc.api);
+    }
+    for form in manifest["actions"].as_array().unwrap().iter().chain([connection, &manifest["call-options"]]) {
+        for input in form["inputs"].as_array().expect("inputs") {
+            assert!(!input["type"].as_str().unwrap_or("").is_empty() && !input["help"].as_str().unwrap_or("").is_empty(), "{}: {input}", form["key"]);
+        }
+    }
+}

@@ -33,6 +33,32 @@ struct InputNote {
     max_length: Option<u64>,
     #[serde(rename = "choices-from")]
     choices_from: Option<ChoicesFrom>,
+    /// Fixed choices with labels, for a dropdown; with `options-open` other values are valid too
+    /// (the region takes any Zoho URL beside its data-center codes).
+    options: Option<Vec<ChoiceOption>>,
+    #[serde(rename = "options-open")]
+    options_open: Option<bool>,
+}
+
+/// One fixed choice of an input: what is sent and what a builder reads.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct ChoiceOption {
+    value: String,
+    label: String,
+}
+
+/// An action a platform runs as a trigger: `polling` (run on a schedule; each run's records
+/// follow the cursor it keeps) or `instant` (Zoho calls a URL). `cursor` says what the trigger
+/// keeps between runs, `dedup-key` what identifies one delivered item, so a platform can drop
+/// the repeats an at-least-once trigger may deliver.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct TriggerNote {
+    kind: String,
+    cursor: String,
+    #[serde(rename = "dedup-key")]
+    dedup_key: String,
 }
 
 /// Where a dynamic input's choices come from: another action of this manifest, run with the
@@ -55,6 +81,8 @@ struct ChoicesFrom {
 struct ActionNote {
     label: String,
     output: String,
+    #[serde(default)]
+    trigger: Option<TriggerNote>,
     #[serde(default)]
     inputs: BTreeMap<String, InputNote>,
 }
@@ -100,6 +128,10 @@ struct Input {
     max_length: Option<u64>,
     #[serde(rename = "choices-from", skip_serializing_if = "Option::is_none")]
     choices_from: Option<ChoicesFrom>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    options: Option<Vec<ChoiceOption>>,
+    #[serde(rename = "options-open", skip_serializing_if = "Option::is_none")]
+    options_open: Option<bool>,
 }
 
 #[derive(Debug, Serialize)]
@@ -126,6 +158,8 @@ struct Action {
     optional_scopes: Vec<String>,
     inputs: Vec<Input>,
     output: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trigger: Option<TriggerNote>,
     #[serde(rename = "input-schema")]
     input_schema: Value,
 }
@@ -200,6 +234,8 @@ fn inputs_of(resolve: &Resolve, record: TypeId, notes: &BTreeMap<String, InputNo
             maximum: note.maximum.clone(),
             max_length: note.max_length,
             choices_from: note.choices_from.clone(),
+            options: note.options.clone(),
+            options_open: note.options_open,
         });
         let derived = kind_of(resolve, &ty).with_context(|| format!("{place}.{}", field.name))?;
         let input = inputs.last_mut().ok_or_else(|| anyhow!("just pushed"))?;
@@ -210,6 +246,33 @@ fn inputs_of(resolve: &Resolve, record: TypeId, notes: &BTreeMap<String, InputNo
         }
     }
     Ok(inputs)
+}
+
+/// The connection's OAuth servers per data center, from the component's own table (so the
+/// manifest cannot disagree with the hosts a connection reaches), and a check that the region's
+/// options are exactly those data centers.
+fn connection_extras(extra: &mut Map<String, Value>, inputs: &[Input]) -> Result<()> {
+    let centers = &zoho_connector::connection::DATA_CENTERS;
+    let mut by_code = Map::new();
+    for dc in centers {
+        by_code.insert(
+            dc.code.to_string(),
+            json!({
+                "authorize": format!("{}/oauth/v2/auth", dc.accounts),
+                "token": format!("{}/oauth/v2/token", dc.accounts),
+                "revoke": format!("{}/oauth/v2/token/revoke", dc.accounts),
+                "api-domain": dc.api,
+            }),
+        );
+    }
+    let oauth = extra.entry("oauth").or_insert_with(|| json!({})).as_object_mut().ok_or_else(|| anyhow!("connection.oauth must be an object"))?;
+    oauth.insert("data-centers".into(), Value::Object(by_code));
+    let offered: Vec<&str> = inputs.iter().find(|i| i.key == "region").and_then(|i| i.options.as_ref()).map(|o| o.iter().map(|c| c.value.as_str()).collect()).unwrap_or_default();
+    let codes: Vec<&str> = centers.iter().map(|dc| dc.code).collect();
+    if offered != codes {
+        bail!("connection.region: the options {offered:?} are not the component's data centers {codes:?}");
+    }
+    Ok(())
 }
 
 /// The JSON Schema of a form: the same inputs, for platforms that validate with one.
@@ -242,6 +305,9 @@ fn schema_of(inputs: &[Input]) -> Value {
             ("maximum", input.maximum.clone()),
             ("maxLength", input.max_length.map(Value::from)),
             ("x-choices-from", input.choices_from.as_ref().and_then(|c| serde_json::to_value(c).ok())),
+            ("x-options", input.options.as_ref().and_then(|o| serde_json::to_value(o).ok())),
+            // Closed options are the only valid values; open ones are examples.
+            (if input.options_open == Some(true) { "examples" } else { "enum" }, input.options.as_ref().map(|o| o.iter().map(|c| Value::from(c.value.clone())).collect::<Vec<_>>().into())),
         ] {
             if let Some(value) = value {
                 p.insert(name.into(), value);
@@ -359,7 +425,11 @@ pub fn generate(wit_dir: &Path) -> Result<String> {
                             let fields = inputs_of(&resolve, record, &sn.inputs, section)?;
                             let schema = schema_of(&fields);
                             let description = text(&resolve.types[record].docs);
-                            let value = serde_json::to_value(Section { label: sn.label.clone(), description, extra: sn.extra.clone(), inputs: fields, input_schema: schema })?;
+                            let mut extra = sn.extra.clone();
+                            if section == "connection" {
+                                connection_extras(&mut extra, &fields)?;
+                            }
+                            let value = serde_json::to_value(Section { label: sn.label.clone(), description, extra, inputs: fields, input_schema: schema })?;
                             sections.insert(section.to_string(), value);
                         }
                     }
@@ -382,6 +452,7 @@ pub fn generate(wit_dir: &Path) -> Result<String> {
                 wit: json!({ "interface": format!("{}:{}/{name}{version}", package_name.namespace, package_name.name), "function": function.name }),
                 inputs,
                 output: note.output.clone(),
+                trigger: note.trigger.clone(),
                 input_schema,
             });
         }
@@ -390,6 +461,9 @@ pub fn generate(wit_dir: &Path) -> Result<String> {
         bail!("annotations.json describes action {stale}, which the WIT does not export");
     }
     check_choices(&actions)?;
+    if let Some(odd) = actions.iter().find(|a| a.trigger.as_ref().is_some_and(|t| !matches!(t.kind.as_str(), "polling" | "instant"))) {
+        bail!("{}: a trigger's kind is polling or instant", odd.key);
+    }
     if let Some(stale) = zoho_connector::scopes::ACTIONS.iter().find(|(k, _)| !seen.iter().any(|s| s == k)) {
         bail!("the component's scope table names action {}, which the WIT does not export", stale.0);
     }
