@@ -305,3 +305,28 @@ async fn hostile_field_metadata_is_bounded() {
     assert_eq!(out["fields"][2]["lookup_module"], Value::Null);
     assert_eq!(out["fields"].as_array().map(Vec::len), Some(3));
 }
+
+/// Every `schema-from` of the manifest resolves: its action, run with its inputs (the form's
+/// `record-type` set to Leads), answers a JSON Schema at its pointer, so a platform can render
+/// the values field by field.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_schema_from_in_the_manifest_resolves_to_a_json_schema() {
+    let h = Harness::new().await;
+    let manifest: Value = serde_json::from_str(zoho_host::manifest::EMBEDDED).expect("manifest");
+    let mut resolved = 0;
+    for action in manifest["actions"].as_array().expect("actions") {
+        for input in action["inputs"].as_array().expect("inputs") {
+            let Some(from) = input.get("schema-from") else { continue };
+            let mut given = serde_json::Map::new();
+            for (name, template) in from["input"].as_object().into_iter().flatten() {
+                let value = if template == "{record-type}" { json!("Leads") } else { template.clone() };
+                given.insert(name.clone(), value);
+            }
+            let outcome = h.run(from["action"].as_str().unwrap(), Value::Object(given)).await;
+            let schema = ok_of(&outcome).pointer(from["schema"].as_str().unwrap()).unwrap_or_else(|| panic!("{}.{}: no schema at {}", action["key"], input["key"], from["schema"])).clone();
+            assert!(schema["properties"]["Last_Name"].is_object(), "{}.{}: {schema}", action["key"], input["key"]);
+            resolved += 1;
+        }
+    }
+    assert_eq!(resolved, 8, "values and dynamic-fields of create, update, upsert and find-or-create");
+}

@@ -33,11 +33,27 @@ struct InputNote {
     max_length: Option<u64>,
     #[serde(rename = "choices-from")]
     choices_from: Option<ChoicesFrom>,
+    #[serde(rename = "schema-from")]
+    schema_from: Option<SchemaFrom>,
     /// Fixed choices with labels, for a dropdown; with `options-open` other values are valid too
     /// (the region takes any Zoho URL beside its data-center codes).
     options: Option<Vec<ChoiceOption>>,
     #[serde(rename = "options-open")]
     options_open: Option<bool>,
+}
+
+/// Where the JSON Schema of a JSON input comes from: another action of this manifest, run with
+/// the given inputs (`{key}` is this form's input `key`), its answer read at the JSON pointer
+/// `schema`. `describes` says what the schema is of (`record`: one record; the input may hold one
+/// record or an array of them). A platform renders the input field by field from it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct SchemaFrom {
+    action: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    input: BTreeMap<String, String>,
+    schema: String,
+    describes: String,
 }
 
 /// One fixed choice of an input: what is sent and what a builder reads.
@@ -132,6 +148,8 @@ struct Input {
     options: Option<Vec<ChoiceOption>>,
     #[serde(rename = "options-open", skip_serializing_if = "Option::is_none")]
     options_open: Option<bool>,
+    #[serde(rename = "schema-from", skip_serializing_if = "Option::is_none")]
+    schema_from: Option<SchemaFrom>,
 }
 
 #[derive(Debug, Serialize)]
@@ -236,6 +254,7 @@ fn inputs_of(resolve: &Resolve, record: TypeId, notes: &BTreeMap<String, InputNo
             choices_from: note.choices_from.clone(),
             options: note.options.clone(),
             options_open: note.options_open,
+            schema_from: note.schema_from.clone(),
         });
         let derived = kind_of(resolve, &ty).with_context(|| format!("{place}.{}", field.name))?;
         let input = inputs.last_mut().ok_or_else(|| anyhow!("just pushed"))?;
@@ -306,6 +325,7 @@ fn schema_of(inputs: &[Input]) -> Value {
             ("maxLength", input.max_length.map(Value::from)),
             ("x-choices-from", input.choices_from.as_ref().and_then(|c| serde_json::to_value(c).ok())),
             ("x-options", input.options.as_ref().and_then(|o| serde_json::to_value(o).ok())),
+            ("x-schema-from", input.schema_from.as_ref().and_then(|f| serde_json::to_value(f).ok())),
             // Closed options are the only valid values; open ones are examples.
             (if input.options_open == Some(true) { "examples" } else { "enum" }, input.options.as_ref().map(|o| o.iter().map(|c| Value::from(c.value.clone())).collect::<Vec<_>>().into())),
         ] {
@@ -331,24 +351,35 @@ fn schema_of(inputs: &[Input]) -> Value {
 fn check_choices(actions: &[Action]) -> Result<()> {
     for action in actions {
         for input in &action.inputs {
-            let Some(from) = &input.choices_from else { continue };
             let place = format!("{}.{}", action.key, input.key);
-            let source = actions.iter().find(|a| a.key == from.action).ok_or_else(|| anyhow!("{place}: choices-from names action {}, which the manifest lacks", from.action))?;
-            for (name, template) in &from.input {
-                if !source.inputs.iter().any(|i| &i.key == name) {
-                    bail!("{place}: choices-from gives input {name}, which {} lacks", source.key);
-                }
-                let referenced = template.strip_prefix('{').and_then(|t| t.strip_suffix('}'));
-                if let Some(own) = referenced {
-                    if !action.inputs.iter().any(|i| i.key == own) {
-                        bail!("{place}: choices-from reads input {own}, which this form lacks");
-                    }
-                }
+            if let Some(from) = &input.choices_from {
+                check_source(actions, action, &place, "choices-from", &from.action, &from.input)?;
             }
-            if let Some(missing) = source.inputs.iter().find(|i| i.required && !from.input.contains_key(&i.key)) {
-                bail!("{place}: choices-from leaves {}'s required input {} empty", source.key, missing.key);
+            if let Some(from) = &input.schema_from {
+                check_source(actions, action, &place, "schema-from", &from.action, &from.input)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// A `choices-from` or `schema-from` names an action of the manifest, only inputs it has, only
+/// inputs this form has, and fills every input the source action requires.
+fn check_source(actions: &[Action], action: &Action, place: &str, what: &str, source: &str, given: &BTreeMap<String, String>) -> Result<()> {
+    let source = actions.iter().find(|a| a.key == source).ok_or_else(|| anyhow!("{place}: {what} names action {source}, which the manifest lacks"))?;
+    for (name, template) in given {
+        if !source.inputs.iter().any(|i| &i.key == name) {
+            bail!("{place}: {what} gives input {name}, which {} lacks", source.key);
+        }
+        let referenced = template.strip_prefix('{').and_then(|t| t.strip_suffix('}'));
+        if let Some(own) = referenced {
+            if !action.inputs.iter().any(|i| i.key == own) {
+                bail!("{place}: {what} reads input {own}, which this form lacks");
+            }
+        }
+    }
+    if let Some(missing) = source.inputs.iter().find(|i| i.required && !given.contains_key(&i.key)) {
+        bail!("{place}: {what} leaves {}'s required input {} empty", source.key, missing.key);
     }
     Ok(())
 }
