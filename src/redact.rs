@@ -336,6 +336,19 @@ pub fn cut(text: &str, limit: usize) -> &str {
     &text[..end]
 }
 
+/// `text` for display in at most `limit` bytes: a text that must be cut is redacted whole first,
+/// since a secret cut in half is no longer found by the redaction at the boundary. A text within
+/// the limit is kept as it is (the boundary redacts it whole).
+pub fn shown(text: &str, limit: usize) -> Cow<'_, str> {
+    if text.len() <= limit {
+        return Cow::Borrowed(text);
+    }
+    match step().text(text) {
+        Cow::Borrowed(clean) => Cow::Borrowed(cut(clean, limit)),
+        Cow::Owned(redacted) => Cow::Owned(cut(&redacted, limit).to_string()),
+    }
+}
+
 thread_local! {
     static STEP: RefCell<Redactor> = RefCell::new(Redactor::default());
 }

@@ -7,7 +7,11 @@
 //! `api_name`, `json_path`, `expected_data_type`, `maximum_length`, `reason`, `id`).
 
 use crate::error::ErrorKind;
+// Zoho's words are cut for display only after redaction: a secret cut in half (a details member
+// echoing the token) would no longer be found by the redaction at the boundary.
+use crate::redact::shown;
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// A record id Zoho does not know: the same situation as get-record's empty answer, so the same
 /// kind for every action. Zoho words it several ways across operations (record.json,
@@ -43,14 +47,15 @@ pub fn lead(code: Option<&str>, message: &str, details: Option<&Value>) -> Strin
             let supported = details.and_then(|d| d.get("supported_values")).and_then(Value::as_array).map(|values| choices(values));
             match (supported, longest, expected) {
                 (Some(supported), _, _) => format!("{field}: {message} (one of {supported})"),
-                (None, Some(longest), _) => format!("{field}: {message} (its limit is {})", crate::redact::cut(&longest, 20)),
+                (None, Some(longest), _) => format!("{field}: {message} (its limit is {})", shown(&longest, 20)),
                 (None, None, Some(expected)) => format!("{field}: {message} (expects {})", expectation(expected)),
                 (None, None, None) if message.contains(field) => message.to_string(),
                 (None, None, None) => format!("{field}: {message}"),
             }
         }
         (Some("DUPLICATE_DATA"), _, Some(field)) => {
-            let existing = details.and_then(|d| d.get("duplicate_record")).and_then(|r| r.get("id")).and_then(Value::as_str);
+            // Zoho's ids are 19 digits; anything longer is shown cut, redacted before it is cut.
+            let existing = details.and_then(|d| d.get("duplicate_record")).and_then(|r| r.get("id")).and_then(Value::as_str).map(|id| shown(id, 40));
             match existing {
                 Some(id) => format!("{field}: {message} (record {id} already has this value)"),
                 None => format!("{field}: {message} (another record already has this value)"),
@@ -79,12 +84,12 @@ fn record_number(path: &str) -> Option<usize> {
 
 /// Zoho's supported values, at most ten shown.
 fn choices(values: &[Value]) -> String {
-    let shown: Vec<&str> = values.iter().filter_map(Value::as_str).map(|v| crate::redact::cut(v, 60)).take(10).collect();
-    let more = values.len().saturating_sub(shown.len());
+    let listed: Vec<Cow<str>> = values.iter().filter_map(Value::as_str).take(10).map(|v| shown(v, 60)).collect();
+    let more = values.len().saturating_sub(listed.len());
     if more > 0 {
-        format!("{}, and {more} more", shown.join(", "))
+        format!("{}, and {more} more", listed.join(", "))
     } else {
-        shown.join(", ")
+        listed.join(", ")
     }
 }
 
@@ -103,7 +108,7 @@ fn expectation(data_type: &str) -> String {
         "jsonarray" | "multiselectpicklist" | "multiselectlookup" | "subform" => "a list".into(),
         "picklist" => "one of the field's picklist values".into(),
         "text" | "textarea" | "string" => "text".into(),
-        other => format!("a value of type {}", crate::redact::cut(other, 40)),
+        other => format!("a value of type {}", shown(other, 40)),
     }
 }
 
@@ -154,5 +159,32 @@ mod tests {
         }
         assert_eq!(kind(ErrorKind::Zoho, Some("INVALID_DATA"), "invalid data"), ErrorKind::Zoho);
         assert_eq!(kind(ErrorKind::Conflict, Some("DUPLICATE_DATA"), "the id given seems to be invalid"), ErrorKind::Conflict);
+    }
+
+    /// Zoho's `maximum_length`, `expected_data_type` or `supported_values` holding the token were
+    /// cut short before the boundary's redaction saw them: the first bytes of the token passed.
+    #[test]
+    fn a_secret_in_details_is_redacted_before_it_is_cut() {
+        let token = format!("1000.{}", "a1b2c3d4".repeat(20));
+        crate::redact::install(crate::redact::Redactor::new([token.as_str()]));
+        let path = "$.data[0].Rating";
+        for details in [
+            json!({ "api_name": "Rating", "json_path": path, "maximum_length": token }),
+            json!({ "api_name": "Rating", "json_path": path, "expected_data_type": token }),
+            json!({ "api_name": "Rating", "json_path": path, "supported_values": [token] }),
+            json!({ "api_name": "Rating", "json_path": path, "duplicate_record": { "id": token } }),
+        ] {
+            let code = if details.get("duplicate_record").is_some() { "DUPLICATE_DATA" } else { "INVALID_DATA" };
+            let said = crate::redact::step().text(&lead(Some(code), "invalid data", Some(&details))).into_owned();
+            assert!(!said.contains(&token[..12]), "{said}");
+        }
+        crate::redact::install(crate::redact::Redactor::default());
+    }
+
+    /// A duplicate's id of a megabyte is not a megabyte of message.
+    #[test]
+    fn a_huge_duplicate_id_is_cut() {
+        let details = json!({ "api_name": "Email", "json_path": "$.data[0].Email", "duplicate_record": { "id": "9".repeat(1 << 20) } });
+        assert!(lead(Some("DUPLICATE_DATA"), "duplicate data", Some(&details)).len() < 200);
     }
 }

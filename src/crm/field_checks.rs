@@ -18,6 +18,7 @@ use crate::error::{Result, ZohoError};
 use crate::json;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 
 /// The write the values are for: mandatory fields are required only when a record is created.
 #[derive(Clone, Copy, PartialEq)]
@@ -35,18 +36,51 @@ const NOT_FIELDS: [&str; 4] = ["id", "Tag", "Layout", "Territories"];
 /// Bad fields named in the message (all are in `details`, up to [`MAX_LISTED`]).
 const MAX_NAMED: usize = 10;
 const MAX_LISTED: usize = 1_000;
+/// Longest field name or value shown: Zoho's metadata is Zoho's to make long, and a required
+/// field's name is repeated for every record, so an answer of 100 KB would be an error of 10 MB.
+const MAX_SHOWN: usize = 100;
+
+/// The module's fields by API name, and by their folded name for the near miss: built once per
+/// check, as a write of 100 records of 400 names against 5,000 fields would otherwise fold every
+/// field's name for every unknown name (seconds of CPU per step).
+struct Described<'a> {
+    fields: &'a [FieldDescription],
+    by_name: HashMap<&'a str, &'a FieldDescription>,
+    by_folded: HashMap<String, &'a str>,
+}
+
+fn folded(name: &str) -> String {
+    name.to_lowercase().replace('_', "")
+}
+
+impl<'a> Described<'a> {
+    fn new(fields: &'a [FieldDescription]) -> Self {
+        let mut by_name = HashMap::new();
+        let mut by_folded = HashMap::new();
+        for f in fields {
+            // The first field of a name is the one meant, as the list's order had it.
+            by_name.entry(f.api_name.as_str()).or_insert(f);
+            by_folded.entry(folded(&f.api_name)).or_insert(f.api_name.as_str());
+        }
+        Described { fields, by_name, by_folded }
+    }
+}
 
 pub fn check(client: &Client, module: &str, records: &[String], write: Write) -> Result<()> {
     if client.options.check_fields == Some(false) {
         return Ok(());
     }
     let Some(described) = described_if_allowed(client, module)? else { return Ok(()) };
+    let described = Described::new(&described);
     let mut problems = Vec::new();
+    // Every problem is counted, only the first MAX_LISTED kept: the message says how many there are.
+    let mut total = 0usize;
     for (n, record) in records.iter().enumerate() {
         let members = json::members(record, json::MAX_KEYS_PER_RECORD).map_err(|e| ZohoError::invalid_input(format!("values: {e}")))?;
         for (field, why) in record_problems(&described, &members, write) {
+            total = total.saturating_add(1);
             if problems.len() < MAX_LISTED {
-                problems.push((n, field, why));
+                problems.push((n, crate::redact::shown(&field, MAX_SHOWN).into_owned(), why));
             }
         }
     }
@@ -55,8 +89,12 @@ pub fn check(client: &Client, module: &str, records: &[String], write: Write) ->
     }
     let several = records.len() > 1;
     let said: Vec<String> = problems.iter().take(MAX_NAMED).map(|(n, field, why)| if several { format!("record {}: {field} {why}", n + 1) } else { format!("{field} {why}") }).collect();
-    let more = problems.len().saturating_sub(said.len());
-    let more = if more > 0 { format!("; and {more} more in details") } else { String::new() };
+    let more = total.saturating_sub(said.len());
+    let more = match more {
+        0 => String::new(),
+        _ if total > problems.len() => format!("; and {more} more (the first {} in details)", problems.len()),
+        _ => format!("; and {more} more in details"),
+    };
     let details: Vec<Value> = problems.iter().map(|(n, field, why)| json!({ "record": n + 1, "field": field, "problem": why })).collect();
     Err(ZohoError::invalid_input(format!(
         "{module}: {}{more}. Nothing was sent. Field names are API names (crm-describe-module lists them); the call option check-fields: false skips this check",
@@ -66,13 +104,13 @@ pub fn check(client: &Client, module: &str, records: &[String], write: Write) ->
 }
 
 /// What is wrong with one record's values, field by field.
-fn record_problems(described: &[FieldDescription], members: &[(String, &RawValue)], write: Write) -> Vec<(String, String)> {
+fn record_problems(described: &Described, members: &[(String, &RawValue)], write: Write) -> Vec<(String, String)> {
     let mut problems = Vec::new();
     for (name, value) in members {
         if name.starts_with('$') || NOT_FIELDS.contains(&name.as_str()) {
             continue;
         }
-        let Some(field) = described.iter().find(|f| f.api_name == *name) else {
+        let Some(field) = described.by_name.get(name.as_str()) else {
             problems.push((name.clone(), unknown(described, name)));
             continue;
         };
@@ -81,7 +119,7 @@ fn record_problems(described: &[FieldDescription], members: &[(String, &RawValue
         }
     }
     if write == Write::Create {
-        for field in described.iter().filter(|f| f.required && !f.read_only) {
+        for field in described.fields.iter().filter(|f| f.required && !f.read_only) {
             let given = members.iter().any(|(name, value)| *name == field.api_name && !is_empty(value));
             if !given {
                 problems.push((field.api_name.clone(), "is required to create a record".to_string()));
@@ -92,10 +130,9 @@ fn record_problems(described: &[FieldDescription], members: &[(String, &RawValue
 }
 
 /// "is not a field of the module", with the field of the same name in another case when there is one.
-fn unknown(described: &[FieldDescription], name: &str) -> String {
-    let folded = |s: &str| s.to_lowercase().replace('_', "");
-    match described.iter().find(|f| folded(&f.api_name) == folded(name)) {
-        Some(near) => format!("is not a field of the module (did you mean {}?)", near.api_name),
+fn unknown(described: &Described, name: &str) -> String {
+    match described.by_folded.get(&folded(name)) {
+        Some(near) => format!("is not a field of the module (did you mean {}?)", crate::redact::shown(near, MAX_SHOWN)),
         None => "is not a field of the module".to_string(),
     }
 }
@@ -141,7 +178,9 @@ fn value_problem(field: &FieldDescription, value: &RawValue) -> Option<String> {
             items.iter().find_map(|item| picklist_problem(field, item))
         }
         "integer" | "bigint" | "long" => {
-            let whole = is_number && !raw.contains(['.', 'e', 'E']) || text.as_deref().is_some_and(|t| !t.is_empty() && t.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit()));
+            // One sign at most, then at least one digit: "-" and "--5" are no numbers.
+            let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+            let whole = is_number && !raw.contains(['.', 'e', 'E']) || text.as_deref().is_some_and(|t| digits(t.strip_prefix('-').unwrap_or(t)));
             (!whole).then(|| format!("expects a whole number, not {kind}"))
         }
         "double" | "decimal" | "currency" | "percent" => {
@@ -154,7 +193,8 @@ fn value_problem(field: &FieldDescription, value: &RawValue) -> Option<String> {
             _ => Some("expects a date, yyyy-MM-dd".to_string()),
         },
         "datetime" => match text {
-            Some(t) if t.len() >= 19 && is_date(&t[..10.min(t.len())]) && t.as_bytes().get(10) == Some(&b'T') => None,
+            // `get`, not a slice: byte 10 may fall inside a character of the caller's text.
+            Some(t) if t.len() >= 19 && t.get(..10).is_some_and(is_date) && t.as_bytes().get(10) == Some(&b'T') && t.as_bytes().get(11..19).is_some_and(is_time) => None,
             _ => Some("expects a date-time, yyyy-MM-ddTHH:mm:ss±HH:mm".to_string()),
         },
         "lookup" | "ownerlookup" => (!matches!(first, b'{' | b'"') && !is_number).then(|| format!("expects a record, {{\"id\": \"...\"}}, not {kind}")),
@@ -169,14 +209,33 @@ fn picklist_problem(field: &FieldDescription, value: &str) -> Option<String> {
     if values.iter().any(|v| v == value) {
         return None;
     }
-    let shown: Vec<&str> = values.iter().map(String::as_str).take(10).collect();
+    // Zoho's values are shown cut (redacted first), as each may be as long as Zoho makes it.
+    let shown: Vec<String> = values.iter().take(10).map(|v| crate::redact::shown(v, MAX_SHOWN).into_owned()).collect();
     let more = if values.len() > shown.len() { format!(", and {} more", values.len() - shown.len()) } else { String::new() };
-    Some(format!("has {:?}, not one of its picklist values ({}{more})", crate::redact::cut(value, 80), shown.join(", ")))
+    Some(format!("has {:?}, not one of its picklist values ({}{more})", crate::redact::shown(value, 80), shown.join(", ")))
 }
 
+/// `HH:mm:ss` within a day (a leap second's 60 taken).
+fn is_time(b: &[u8]) -> bool {
+    let two = |at: usize| b.get(at..at + 2).filter(|d| d.iter().all(u8::is_ascii_digit)).map(|d| (d[0] - b'0') * 10 + (d[1] - b'0'));
+    b.len() == 8 && b[2] == b':' && b[5] == b':' && two(0).is_some_and(|h| h < 24) && two(3).is_some_and(|m| m < 60) && two(6).is_some_and(|s| s <= 60)
+}
+
+/// `yyyy-MM-dd` naming a day of the calendar: 2024-02-30 or month 13 has the shape but is no date.
 fn is_date(text: &str) -> bool {
     let b = text.as_bytes();
-    b.len() == 10 && b[4] == b'-' && b[7] == b'-' && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+    let shaped = b.len() == 10 && b[4] == b'-' && b[7] == b'-' && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    let number = |range: std::ops::Range<usize>| text.get(range).and_then(|t| t.parse::<u32>().ok()).unwrap_or(0);
+    let (year, month, day) = (number(0..4), number(5..7), number(8..10));
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => 0,
+    };
+    shaped && (1..=days).contains(&day)
 }
 
 #[cfg(test)]
@@ -253,7 +312,116 @@ mod tests {
         let records = vec![record; 100];
         let error = check(&fixture.client(), "Leads", &records, Write::Update).unwrap_err();
         assert!(error.message.len() < 2_000, "{}", error.message.len());
-        assert!(error.message.contains("and 990 more in details"), "{}", error.message);
+        assert!(error.message.contains("and 39990 more (the first 1000 in details)"), "{}", error.message);
         assert_eq!(error.details.unwrap()["fields"].as_array().unwrap().len(), MAX_LISTED);
+    }
+
+    // --- Outside attacks ---
+
+    /// A datetime whose 10th byte falls inside a character (`é` across bytes 9 and 10) was
+    /// sliced at byte 10: a panic, a trap in the component.
+    #[test]
+    fn a_datetime_with_a_character_across_byte_ten_is_refused_not_a_panic() {
+        let fixture = Fixture::default();
+        fixture.answer(200, r#"{"fields":[{"api_name":"Due","data_type":"datetime"},{"api_name":"Day","data_type":"date"}]}"#);
+        let client = fixture.client();
+        for value in ["2024-01-0é:00:00+00:00", "2024-01-01é00:00:00", "2024-01-01T00:00:0é"] {
+            let record = format!(r#"{{"Due":"{value}"}}"#);
+            assert_eq!(check(&client, "Leads", &[record], Write::Update).unwrap_err().kind, ErrorKind::InvalidInput, "{value}");
+        }
+        check(&client, "Leads", &[r#"{"Due":"2024-02-29T23:59:59+05:30","Day":"2024-02-29"}"#.to_string()], Write::Update).unwrap();
+        // Shapes that are no date: a day past the month's end, month 13, a leading '+'.
+        for day in ["2024-02-30", "2023-02-29", "2024-13-01", "2024-00-10", "2024-04-31", "+2024-01-01", "2024-1-01"] {
+            let record = format!(r#"{{"Day":"{day}"}}"#);
+            assert_eq!(check(&client, "Leads", &[record], Write::Update).unwrap_err().kind, ErrorKind::InvalidInput, "{day}");
+        }
+    }
+
+    /// Text lengths count characters: an emoji or a combining mark is one, whatever its bytes
+    /// or UTF-16 units, so a value Zoho takes is never refused; odd lengths mean no limit.
+    #[test]
+    fn lengths_count_characters_and_odd_lengths_set_no_limit() {
+        let fixture = Fixture::default();
+        fixture.answer(
+            200,
+            r#"{"fields":[{"api_name":"T","data_type":"text","length":4},{"api_name":"Z","data_type":"text","length":0},{"api_name":"N","data_type":"text","length":-1},{"api_name":"M","data_type":"text","length":4294967295},{"api_name":"B","data_type":"text","length":4294967296},{"api_name":"S","data_type":"text","length":"3"}]}"#,
+        );
+        let client = fixture.client();
+        let long = "x".repeat(10_000);
+        check(&client, "Leads", &[format!(r#"{{"T":"😀e\u0301é","Z":"{long}","N":"{long}","M":"{long}","B":"{long}","S":"{long}"}}"#)], Write::Update).unwrap();
+        let error = check(&client, "Leads", &[r#"{"T":"😀😀😀😀😀"}"#.to_string()], Write::Update).unwrap_err();
+        assert!(error.message.contains("T is 5 characters; the field takes at most 4"), "{}", error.message);
+    }
+
+    /// Whole numbers as text must be digits after at most one sign: "-" and "--5" were taken.
+    #[test]
+    fn whole_numbers_and_numbers_at_their_edges() {
+        let fixture = Fixture::default();
+        fixture.answer(200, r#"{"fields":[{"api_name":"I","data_type":"integer"},{"api_name":"D","data_type":"double"}]}"#);
+        let client = fixture.client();
+        for good in [r#"{"I":-9223372036854775808,"D":1.7976931348623157e308}"#, r#"{"I":"18446744073709551616","D":"-0.0"}"#, r#"{"I":"-5","D":5e-324}"#] {
+            check(&client, "Leads", &[good.to_string()], Write::Update).unwrap();
+        }
+        for bad in [r#"{"I":"-"}"#, r#"{"I":"--5"}"#, r#"{"I":"5-"}"#, r#"{"I":1e3}"#, r#"{"I":""}"#, r#"{"D":"NaN"}"#, r#"{"D":"inf"}"#, r#"{"D":"1e400"}"#, r#"{"D":true}"#] {
+            assert_eq!(check(&client, "Leads", &[bad.to_string()], Write::Update).unwrap_err().kind, ErrorKind::InvalidInput, "{bad}");
+        }
+    }
+
+    /// `system_mandatory` on a read-only field asks for nothing (it cannot be given); odd
+    /// `unique` shapes and flags as strings are not flags.
+    #[test]
+    fn a_mandatory_read_only_field_is_not_asked_for() {
+        let fixture = Fixture::default();
+        fixture.answer(200, r#"{"fields":[{"api_name":"Auto","data_type":"autonumber","system_mandatory":true},{"api_name":"Ro","data_type":"text","system_mandatory":true,"read_only":true},{"api_name":"F","data_type":"text","system_mandatory":"true","unique":[1]}]}"#);
+        check(&fixture.client(), "Leads", &[r#"{"F":"x"}"#.to_string()], Write::Create).unwrap();
+    }
+
+    /// Zoho's names and picklist values are Zoho's to make long: one required field named with
+    /// 100 KB (an answer of 100 KB) was named once per record, 100 times, in the details (10 MB
+    /// of error from 100 KB of metadata); ten picklist values of 100 KB made a 1 MB message.
+    #[test]
+    fn long_names_and_values_from_the_metadata_give_a_bounded_error() {
+        let long = "N".repeat(100_000);
+        let fixture = Fixture::default();
+        let values: Vec<String> = (0..10).map(|i| format!("{{\"actual_value\":\"{i}{long}\"}}")).collect();
+        fixture.answer(
+            200,
+            &format!(r#"{{"fields":[{{"api_name":"{long}","data_type":"text","system_mandatory":true}},{{"api_name":"P","data_type":"picklist","pick_list_values":[{}]}}]}}"#, values.join(",")),
+        );
+        let records = vec![r#"{"P":"x"}"#.to_string(); 100];
+        let error = check(&fixture.client(), "Leads", &records, Write::Create).unwrap_err();
+        let details = serde_json::to_string(&error.details).unwrap();
+        assert!(error.message.len() < 20_000, "{}", error.message.len());
+        assert!(details.len() < 200_000, "{}", details.len());
+    }
+
+    /// A picklist value (or a field name) holding the access token is shown cut short: cut
+    /// before redaction, its first bytes would pass the boundary's redaction (no whole copy left).
+    #[test]
+    fn a_secret_in_the_metadata_is_redacted_before_it_is_cut() {
+        let token = format!("1000.{}", "a1b2c3d4".repeat(20));
+        let mut fixture = Fixture::default();
+        fixture.connection.access_token = Some(token.clone());
+        let values: Vec<String> = (0..12).map(|i| format!("{{\"actual_value\":\"{i}{token}\"}}")).collect();
+        fixture.answer(200, &format!(r#"{{"fields":[{{"api_name":"P","data_type":"picklist","pick_list_values":[{}]}}]}}"#, values.join(",")));
+        let error = check(&fixture.client(), "Leads", &[r#"{"P":"x"}"#.to_string()], Write::Update).unwrap_err();
+        let error = crate::redact::step().error(error);
+        let out = format!("{} {}", error.message, error.details.unwrap_or_default());
+        assert!(!out.contains(&token[..16]), "{out}");
+    }
+
+    /// 100 records of 400 unknown names against 5,000 described fields: the near-miss search
+    /// folded every described name for every unknown one (200 million foldings).
+    #[test]
+    fn many_unknown_names_against_many_fields_stay_fast_and_the_count_is_true() {
+        let fields: Vec<String> = (0..5_000).map(|i| format!("{{\"api_name\":\"Field_{i}\",\"data_type\":\"text\"}}")).collect();
+        let fixture = Fixture::default();
+        fixture.answer(200, &format!("{{\"fields\":[{}]}}", fields.join(",")));
+        let record = format!("{{{}}}", (0..400).map(|i| format!("\"X{i}\":1")).collect::<Vec<_>>().join(","));
+        let records = vec![record; 100];
+        let started = std::time::Instant::now();
+        let error = check(&fixture.client(), "Leads", &records, Write::Update).unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+        assert!(error.message.contains("and 39990 more"), "{}", error.message);
     }
 }

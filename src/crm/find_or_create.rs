@@ -151,8 +151,18 @@ struct Id<'a> {
     id: Option<&'a RawValue>,
 }
 
+/// A record's id as text: a string as given, a number as its digits; any other shape (an
+/// object, a list, true) is no id and is never passed on as one.
 fn id_of(record: &RawValue) -> Option<String> {
-    serde_json::from_str::<Id>(record.get()).ok().and_then(|r| r.id).and_then(|id| json::raw_str(id).or_else(|| Some(id.get().to_string())))
+    let id = serde_json::from_str::<Id>(record.get()).ok().and_then(|r| r.id)?;
+    json::raw_str(id).or_else(|| id.get().trim().bytes().all(|b| b.is_ascii_digit()).then(|| id.get().trim().to_string()).filter(|d| !d.is_empty()))
+}
+
+/// `info.more_records`, read as JSON: looking for its text would find it inside a string.
+#[derive(Deserialize)]
+struct Info {
+    #[serde(default)]
+    more_records: Option<bool>,
 }
 
 fn find(client: &Client, module: &str, criteria: &str) -> Result<Found> {
@@ -164,7 +174,7 @@ fn find(client: &Client, module: &str, criteria: &str) -> Result<Found> {
         [] => Ok(Found::None),
         [one] => Ok(Found::One((*one).to_owned())),
         many => {
-            let more = listing.info.is_some_and(|i| i.get().contains("\"more_records\":true"));
+            let more = listing.info.and_then(|i| serde_json::from_str::<Info>(i.get()).ok()).and_then(|i| i.more_records).unwrap_or(false);
             Ok(Found::Many(many.iter().filter_map(|r| id_of(r)).collect(), more))
         }
     }
@@ -176,7 +186,9 @@ fn found_answer(record: Box<RawValue>) -> String {
 }
 
 fn conflict(module: &str, fields: &[String], ids: Vec<String>, more: bool) -> ZohoError {
-    let shown = ids.join(", ");
+    // Zoho's ids are 19 digits; a longer one is shown cut (redacted before it is cut), so ten
+    // hostile ids of a megabyte are not a message of ten.
+    let shown = ids.iter().map(|id| crate::redact::shown(id, 40)).collect::<Vec<_>>().join(", ");
     let more_text = if more { " and more" } else { "" };
     ZohoError::new(
         ErrorKind::Conflict,
@@ -190,7 +202,8 @@ fn create(client: &Client, module: &str, body: crate::http::Body, criteria: &str
     match single_outcome(&response) {
         Ok(outcome) => {
             let details: Value = json::tree(outcome.as_bytes()).ok().and_then(|o| o.get("details").cloned()).unwrap_or(Value::Null);
-            let id = details.get("id").cloned().unwrap_or(Value::Null);
+            // The created id as a found one is read: a string or a number's digits, else null.
+            let id = RawValue::from_string(details.to_string()).ok().and_then(|d| id_of(&d)).map(Value::String).unwrap_or(Value::Null);
             Ok(format!("{{\"found\":false,\"created\":true,\"id\":{id},\"record\":{details},\"outcome\":{outcome}}}"))
         }
         // Created by another writer since the find, on a field Zoho keeps unique: found after all.
@@ -298,5 +311,116 @@ mod tests {
         custom.record_type = "Parcels__c".into();
         find_or_create_record(&fixture.client(), &custom).unwrap();
         assert_eq!(sent(&fixture)[1], "Get https://www.zohoapis.com/crm/v8/Parcels__c/search?criteria=%28Code%3Aequals%3AX-1%29&per_page=10");
+    }
+
+    // --- Outside attacks ---
+
+    fn search_url(fixture: &Fixture) -> String {
+        sent(fixture).into_iter().find(|s| s.contains("/search")).unwrap_or_default()
+    }
+
+    /// `more_records` was found by looking for `"more_records":true` in info's text: a string
+    /// holding those characters said more, and a spaced `"more_records" : true` said none.
+    #[test]
+    fn more_records_is_read_not_searched_for() {
+        for (info, more) in [(r#"{"note":"\"more_records\":true","more_records":false}"#, false), (r#"{"more_records" : true}"#, true), (r#"{"more_records":"true"}"#, false), ("[]", false)] {
+            let fixture = unchecked();
+            fixture.answer(200, &format!(r#"{{"data":[{{"id":"1"}},{{"id":"2"}}],"info":{info}}}"#));
+            let error = find_or_create_record(&fixture.client(), &input(r#"{"Email":"a@b.c"}"#, None)).unwrap_err();
+            assert_eq!(error.details.unwrap()["more_records"], json!(more), "{info}");
+        }
+    }
+
+    /// A search answering 10,000 records to a request for 10 is refused unread: a typed error,
+    /// nothing created.
+    #[test]
+    fn a_search_answering_ten_thousand_records_is_an_error_and_creates_nothing() {
+        let fixture = unchecked();
+        fixture.answer(200, &format!(r#"{{"data":[{}],"info":{{"more_records":false}}}}"#, vec![r#"{"id":"1"}"#; 10_000].join(",")));
+        let error = find_or_create_record(&fixture.client(), &input(r#"{"Email":"a@b.c"}"#, None)).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::Zoho);
+        assert_eq!(fixture.sent(), 1);
+    }
+
+    /// Ids of odd shapes: the answer is JSON and its `id` a string or null, never an object
+    /// passed on; a created record's id the same.
+    #[test]
+    fn ids_of_odd_shapes_give_a_string_or_null() {
+        for (id, expected) in [("7", json!("7")), (r#"{"$oid":"x"}"#, Value::Null), ("[1]", Value::Null), ("true", Value::Null), ("null", Value::Null), (r#""55""#, json!("55"))] {
+            let fixture = unchecked();
+            fixture.answer(200, &format!(r#"{{"data":[{{"id":{id}}}]}}"#));
+            let answer: Value = serde_json::from_str(&find_or_create_record(&fixture.client(), &input(r#"{"Email":"a@b.c"}"#, None)).unwrap()).unwrap();
+            assert_eq!(answer["id"], expected, "found {id}");
+            let fixture = unchecked();
+            fixture.answer(204, "");
+            fixture.answer(201, &format!(r#"{{"data":[{{"code":"SUCCESS","details":{{"id":{id}}},"message":"record added","status":"success"}}]}}"#));
+            let answer: Value = serde_json::from_str(&find_or_create_record(&fixture.client(), &input(r#"{"Email":"a@b.c"}"#, None)).unwrap()).unwrap();
+            assert_eq!(answer["id"], expected, "created {id}");
+        }
+    }
+
+    /// Ids of a conflict holding the access token, or a megabyte each: the message is bounded
+    /// and, after the boundary's redaction, holds nothing of the token.
+    #[test]
+    fn conflict_ids_holding_the_token_or_a_megabyte_are_redacted_and_bounded() {
+        let token = format!("1000.{}", "a1b2c3d4".repeat(20));
+        let mut fixture = unchecked();
+        fixture.connection.access_token = Some(token.clone());
+        let huge = "9".repeat(1 << 20);
+        fixture.answer(200, &format!(r#"{{"data":[{{"id":"{token}"}},{{"id":"{huge}"}},{{"id":"x{token}y"}}]}}"#));
+        let error = find_or_create_record(&fixture.client(), &input(r#"{"Email":"a@b.c"}"#, None)).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::Conflict);
+        let error = crate::redact::step().error(error);
+        assert!(error.message.len() < 2_000, "{}", error.message.len());
+        assert!(!error.message.contains(&token[..12]) && !error.details.unwrap().to_string().contains(&token[..12]));
+    }
+
+    /// DUPLICATE_DATA naming the token as the duplicate's id, and the re-find finding nothing:
+    /// Zoho's error is returned, redacted at the boundary.
+    #[test]
+    fn a_duplicate_id_holding_the_token_is_redacted() {
+        let token = format!("1000.{}", "a1b2c3d4".repeat(20));
+        let mut fixture = unchecked();
+        fixture.connection.access_token = Some(token.clone());
+        fixture.answer(204, "");
+        fixture.answer(
+            400,
+            &format!(r#"{{"data":[{{"code":"DUPLICATE_DATA","details":{{"api_name":"Email","json_path":"$.data[0].Email","duplicate_record":{{"id":"{token}"}}}},"message":"duplicate data","status":"error"}}]}}"#),
+        );
+        fixture.answer(204, "");
+        let error = find_or_create_record(&fixture.client(), &input(r#"{"Email":"a@b.c"}"#, None)).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::Conflict);
+        let error = crate::redact::step().error(error);
+        assert!(!format!("{} {:?}", error.message, error.details).contains(&token[..12]), "{}", error.message);
+        assert_eq!(fixture.sent(), 3);
+    }
+
+    /// Values that would break the criteria are escaped, or refused unsent when Zoho cannot
+    /// read them one way; dynamic fields fill only what values lacks, the search uses the result.
+    #[test]
+    fn criteria_breaking_values_are_escaped_or_refused_unsent() {
+        let fixture = unchecked();
+        fixture.answer(200, r#"{"data":[{"id":"1"}]}"#);
+        find_or_create_record(&fixture.client(), &input(r#"{"Email":"a),(Last_Name:equals:x\\"}"#, None)).unwrap();
+        assert!(search_url(&fixture).contains("criteria=%28Email%3Aequals%3Aa%5C%29%5C%2C%5C%28Last_Name%3Aequals%3Ax%5C%5C%29"), "{}", search_url(&fixture));
+        for values in [r#"{"Email":"a\\(b"}"#, r#"{"Email":"a\\,"}"#, r#"{"Email":""}"#, r#"{"Email":["a"]}"#] {
+            let fixture = unchecked();
+            assert_eq!(find_or_create_record(&fixture.client(), &input(values, None)).unwrap_err().kind, ErrorKind::InvalidInput, "{values}");
+            assert_eq!(fixture.sent(), 0, "{values}");
+        }
+        let fixture = unchecked();
+        fixture.answer(200, r#"{"data":[{"id":"1"}]}"#);
+        let mut dynamic = input(r#"{"Last_Name":"Doe","Email":"a@b.c"}"#, Some(&["Email", "Phone"]));
+        dynamic.dynamic_fields = Some(r#"{"Email":"evil@x","Phone":"5"}"#.into());
+        find_or_create_record(&fixture.client(), &dynamic).unwrap();
+        assert!(search_url(&fixture).contains("criteria=%28%28Email%3Aequals%3Aa%40b.c%29and%28Phone%3Aequals%3A5%29%29"), "{}", search_url(&fixture));
+        // Ten search fields pass; the criteria's own 3,000-character limit still holds.
+        let ten: Vec<String> = (0..10).map(|i| format!("F{i}")).collect();
+        let refs: Vec<&str> = ten.iter().map(String::as_str).collect();
+        let values = format!("{{{}}}", ten.iter().map(|f| format!("\"{f}\":\"{}\"", "é".repeat(400))).collect::<Vec<_>>().join(","));
+        let fixture = unchecked();
+        let error = find_or_create_record(&fixture.client(), &input(&values, Some(&refs))).unwrap_err();
+        assert!(error.message.contains("3000"), "{}", error.message);
+        assert_eq!(fixture.sent(), 0);
     }
 }
