@@ -6,4 +6,4 @@ pub mod envelope;
 pub(crate) mod limits;
 pub(crate) mod organization;
 pub(crate) mod records;
-pub(crate) mod resources;
+pub mod resources;

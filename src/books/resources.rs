@@ -37,6 +37,12 @@ const KNOWN: [(&str, &str, &str, &str); 30] = [
     ("", "contactpersons", "contact_person", "contact_persons"),
 ];
 
+/// The top-level resources the table knows, in its order: the record types a form offers (any
+/// other Books resource path is still accepted).
+pub fn top_level() -> Vec<&'static str> {
+    KNOWN.iter().filter(|(parent, ..)| parent.is_empty()).map(|(_, name, ..)| *name).collect()
+}
+
 #[derive(Debug, PartialEq)]
 pub struct Keys {
     pub singular: String,

@@ -330,3 +330,29 @@ async fn every_schema_from_in_the_manifest_resolves_to_a_json_schema() {
     }
     assert_eq!(resolved, 8, "values and dynamic-fields of create, update, upsert and find-or-create");
 }
+
+/// Every dropdown of the manifest fills: each `choices-from` action, run with its inputs (the
+/// form's `record-type` set to Leads), answers a non-empty list at its pointer whose items carry
+/// the named value and label as text.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_choices_from_in_the_manifest_fills_its_dropdown() {
+    let h = Harness::new().await;
+    let manifest: Value = serde_json::from_str(zoho_host::manifest::EMBEDDED).expect("manifest");
+    let mut sources = std::collections::BTreeSet::new();
+    for action in manifest["actions"].as_array().expect("actions") {
+        for input in action["inputs"].as_array().expect("inputs") {
+            let Some(from) = input.get("choices-from") else { continue };
+            let given: serde_json::Map<String, Value> =
+                from["input"].as_object().into_iter().flatten().map(|(k, v)| (k.clone(), if v == "{record-type}" { json!("Leads") } else { v.clone() })).collect();
+            let place = format!("{}.{}", action["key"], input["key"]);
+            let outcome = h.run(from["action"].as_str().unwrap(), Value::Object(given)).await;
+            let options = ok_of(&outcome).pointer(from["options"].as_str().unwrap()).and_then(Value::as_array).unwrap_or_else(|| panic!("{place}: no list at {}", from["options"])).clone();
+            assert!(!options.is_empty(), "{place}: an empty dropdown");
+            for option in &options {
+                assert!(option[from["value"].as_str().unwrap()].is_string() && option[from["label"].as_str().unwrap()].is_string(), "{place}: {option}");
+            }
+            sources.insert(from["action"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(sources.into_iter().collect::<Vec<_>>(), ["crm-describe-module", "crm-list-modules", "sync-discover"]);
+}

@@ -199,6 +199,19 @@ fn triggers_regions_and_oauth_servers_are_declared() {
         assert_eq!(servers["authorize"], format!("{}/oauth/v2/auth", dc.accounts));
         assert_eq!(servers["api-domain"], dc.api);
     }
+    // Books record types are a dropdown of the resources the component knows (any other path
+    // still accepted); documents offer only the types Books renders as PDF.
+    let input_of = |action: &str, key: &str| -> serde_json::Value {
+        let action = manifest["actions"].as_array().unwrap().iter().find(|a| a["key"] == action).unwrap_or_else(|| panic!("{action}"));
+        action["inputs"].as_array().unwrap().iter().find(|i| i["key"] == key).unwrap_or_else(|| panic!("{key}")).clone()
+    };
+    let books = input_of("books-get-records", "record-type");
+    let offered: Vec<&str> = books["options"].as_array().expect("options").iter().map(|o| o["value"].as_str().unwrap()).collect();
+    assert_eq!(offered, zoho_connector::books::resources::top_level());
+    assert_eq!(books["options-open"], true);
+    let documents = input_of("books-get-record-document", "record-type");
+    assert!(documents["options"].as_array().unwrap().iter().all(|o| o["value"] != "contacts"), "Books renders no PDF of a contact");
+    assert_eq!(input_of("sync-read-stream-page", "stream")["choices-from"]["action"], "sync-discover");
     for form in manifest["actions"].as_array().unwrap().iter().chain([connection, &manifest["call-options"]]) {
         for input in form["inputs"].as_array().expect("inputs") {
             assert!(!input["type"].as_str().unwrap_or("").is_empty() && !input["help"].as_str().unwrap_or("").is_empty(), "{}: {input}", form["key"]);

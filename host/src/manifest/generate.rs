@@ -492,6 +492,14 @@ pub fn generate(wit_dir: &Path) -> Result<String> {
         bail!("annotations.json describes action {stale}, which the WIT does not export");
     }
     check_choices(&actions)?;
+    // A Books record type's options are resources the component's key table knows.
+    let books: Vec<&str> = zoho_connector::books::resources::top_level();
+    for action in actions.iter().filter(|a| a.key.starts_with("books-")) {
+        let offered = action.inputs.iter().find(|i| i.key == "record-type").and_then(|i| i.options.as_ref()).into_iter().flatten();
+        if let Some(odd) = offered.map(|c| c.value.as_str()).find(|v| !books.contains(v)) {
+            bail!("{}.record-type: option {odd} is not a Books resource of src/books/resources.rs", action.key);
+        }
+    }
     if let Some(odd) = actions.iter().find(|a| a.trigger.as_ref().is_some_and(|t| !matches!(t.kind.as_str(), "polling" | "instant"))) {
         bail!("{}: a trigger's kind is polling or instant", odd.key);
     }
