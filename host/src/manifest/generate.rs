@@ -8,118 +8,13 @@
 //! fails when the committed file differs.
 
 use anyhow::{anyhow, bail, Context as _, Result};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 use wit_parser::{Docs, Resolve, Type, TypeDefKind, TypeId, WorldItem};
 
-/// What WIT cannot say, per input.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InputNote {
-    label: Option<String>,
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    /// Explains a field of a shared record differently for one action.
-    help: Option<String>,
-    default: Option<Value>,
-    pattern: Option<String>,
-    #[serde(rename = "enum")]
-    choices: Option<Vec<Value>>,
-    minimum: Option<Value>,
-    maximum: Option<Value>,
-    #[serde(rename = "maxLength")]
-    max_length: Option<u64>,
-    #[serde(rename = "choices-from")]
-    choices_from: Option<ChoicesFrom>,
-    #[serde(rename = "schema-from")]
-    schema_from: Option<SchemaFrom>,
-    /// Fixed choices with labels, for a dropdown; with `options-open` other values are valid too
-    /// (the region takes any Zoho URL beside its data-center codes).
-    options: Option<Vec<ChoiceOption>>,
-    #[serde(rename = "options-open")]
-    options_open: Option<bool>,
-}
-
-/// Where the JSON Schema of a JSON input comes from: another action of this manifest, run with
-/// the given inputs (`{key}` is this form's input `key`), its answer read at the JSON pointer
-/// `schema`. `describes` says what the schema is of (`record`: one record; the input may hold one
-/// record or an array of them). A platform renders the input field by field from it.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-struct SchemaFrom {
-    action: String,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    input: BTreeMap<String, String>,
-    schema: String,
-    describes: String,
-}
-
-/// One fixed choice of an input: what is sent and what a builder reads.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-struct ChoiceOption {
-    value: String,
-    label: String,
-}
-
-/// An action a platform runs as a trigger: `polling` (run on a schedule; each run's records
-/// follow the cursor it keeps) or `instant` (Zoho calls a URL). `cursor` says what the trigger
-/// keeps between runs, `dedup-key` what identifies one delivered item, so a platform can drop
-/// the repeats an at-least-once trigger may deliver.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-struct TriggerNote {
-    kind: String,
-    cursor: String,
-    #[serde(rename = "dedup-key")]
-    dedup_key: String,
-}
-
-/// Where a dynamic input's choices come from: another action of this manifest, run with the
-/// given inputs (`{key}` stands for this form's input `key`), its answer read at the JSON
-/// pointer `options` as a list of objects, each giving a choice's `value` and `label`. A
-/// platform renders the input as a dropdown filled by that action.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-struct ChoicesFrom {
-    action: String,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    input: BTreeMap<String, String>,
-    options: String,
-    value: String,
-    label: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ActionNote {
-    label: String,
-    output: String,
-    #[serde(default)]
-    trigger: Option<TriggerNote>,
-    #[serde(default)]
-    inputs: BTreeMap<String, InputNote>,
-}
-
-#[derive(Debug, Deserialize)]
-struct SectionNote {
-    label: String,
-    #[serde(default)]
-    inputs: BTreeMap<String, InputNote>,
-    /// Anything else the section carries (credential sets, default scopes), passed through.
-    #[serde(flatten)]
-    extra: Map<String, Value>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Annotations {
-    manifest: Map<String, Value>,
-    sections: BTreeMap<String, SectionNote>,
-    actions: BTreeMap<String, ActionNote>,
-}
+use super::annotations::{Annotations, ChoiceOption, ChoicesFrom, InputNote, SchemaFrom, TriggerNote};
 
 /// One form input, in the order a platform reads it.
 #[derive(Debug, Serialize)]

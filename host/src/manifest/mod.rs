@@ -1,6 +1,7 @@
 //! actions.json: the form a platform renders for each step, and its map onto WIT exports.
 //! `check` proves the manifest and the component agree in both directions; `generate` makes it.
 
+mod annotations;
 mod generate;
 pub use generate::generate;
 
