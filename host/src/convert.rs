@@ -8,14 +8,14 @@ use wasmtime::component::{Type, Val};
 /// Converts `value` to a WIT value of type `ty`; `path` names the place for error messages.
 pub fn to_val(value: &Value, ty: &Type, path: &str) -> Result<Val> {
     Ok(match ty {
-        Type::Bool => Val::Bool(value.as_bool().ok_or_else(|| anyhow!("{path}: expected true or false, got {value}"))?),
-        Type::U8 => Val::U8(unsigned(value, path)?.try_into().map_err(|_| anyhow!("{path}: {value} is out of range"))?),
-        Type::U16 => Val::U16(unsigned(value, path)?.try_into().map_err(|_| anyhow!("{path}: {value} is out of range"))?),
-        Type::U32 => Val::U32(unsigned(value, path)?.try_into().map_err(|_| anyhow!("{path}: {value} is out of range"))?),
+        Type::Bool => Val::Bool(value.as_bool().ok_or_else(|| anyhow!("{path}: expected true or false, got {}", show(value)))?),
+        Type::U8 => Val::U8(unsigned(value, path)?.try_into().map_err(|_| anyhow!("{path}: {} is out of range", show(value)))?),
+        Type::U16 => Val::U16(unsigned(value, path)?.try_into().map_err(|_| anyhow!("{path}: {} is out of range", show(value)))?),
+        Type::U32 => Val::U32(unsigned(value, path)?.try_into().map_err(|_| anyhow!("{path}: {} is out of range", show(value)))?),
         Type::U64 => Val::U64(unsigned(value, path)?),
-        Type::S32 => Val::S32(signed(value, path)?.try_into().map_err(|_| anyhow!("{path}: {value} is out of range"))?),
+        Type::S32 => Val::S32(signed(value, path)?.try_into().map_err(|_| anyhow!("{path}: {} is out of range", show(value)))?),
         Type::S64 => Val::S64(signed(value, path)?),
-        Type::Float64 => Val::Float64(value.as_f64().ok_or_else(|| anyhow!("{path}: expected a number, got {value}"))?),
+        Type::Float64 => Val::Float64(value.as_f64().ok_or_else(|| anyhow!("{path}: expected a number, got {}", show(value)))?),
         // A JSON object or array given for a string parameter is passed serialized.
         Type::String => Val::String(match value {
             Value::String(s) => s.clone(),
@@ -30,7 +30,7 @@ pub fn to_val(value: &Value, ty: &Type, path: &str) -> Result<Val> {
                 Value::Array(items) => Val::List(items.iter().enumerate().map(|(i, item)| to_val(item, &element, &format!("{path}[{i}]"))).collect::<Result<_>>()?),
                 // A comma-separated string for a list of strings, as a form field gives it.
                 Value::String(s) if matches!(element, Type::String) => Val::List(s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(|p| Val::String(p.to_string())).collect()),
-                _ => bail!("{path}: expected an array, got {value}"),
+                _ => bail!("{path}: expected an array, got {}", show(value)),
             }
         }
         Type::Option(option) => match value {
@@ -41,11 +41,11 @@ pub fn to_val(value: &Value, ty: &Type, path: &str) -> Result<Val> {
             let object = match value {
                 Value::Object(o) => o,
                 Value::Null => &Map::new(),
-                _ => bail!("{path}: expected an object, got {value}"),
+                _ => bail!("{path}: expected an object, got {}", show(value)),
             };
             let known: Vec<&str> = record.fields().map(|f| f.name).collect();
             if let Some(unknown) = object.keys().find(|k| !known.contains(&k.as_str())) {
-                bail!("{path}: unknown field {unknown:?}; expected one of {}", known.join(", "));
+                bail!("{path}: unknown field {}; expected one of {}", show_debug(unknown), known.join(", "));
             }
             let fields = record
                 .fields()
@@ -70,7 +70,7 @@ pub fn to_val(value: &Value, ty: &Type, path: &str) -> Result<Val> {
             };
             let names: Vec<&str> = variant.cases().map(|c| c.name).collect();
             let Some(case) = variant.cases().find(|c| c.name == case_name) else {
-                bail!("{path}: expected one of {} (as {{\"case\": value}}), got {value}", names.join(", "));
+                bail!("{path}: expected one of {} (as {{\"case\": value}}), got {}", names.join(", "), show(value));
             };
             let payload = match (case.ty, payload) {
                 (Some(ty), Some(v)) => Some(Box::new(to_val(v, &ty, &format!("{path}.{case_name}"))?)),
@@ -82,7 +82,7 @@ pub fn to_val(value: &Value, ty: &Type, path: &str) -> Result<Val> {
         Type::Enum(e) => {
             let name = value.as_str().ok_or_else(|| anyhow!("{path}: expected one of {}", e.names().collect::<Vec<_>>().join(", ")))?;
             if !e.names().any(|n| n == name) {
-                bail!("{path}: {name:?} is not one of {}", e.names().collect::<Vec<_>>().join(", "));
+                bail!("{path}: {} is not one of {}", show_debug(name), e.names().collect::<Vec<_>>().join(", "));
             }
             Val::Enum(name.to_string())
         }
@@ -93,17 +93,26 @@ pub fn to_val(value: &Value, ty: &Type, path: &str) -> Result<Val> {
 fn unsigned(value: &Value, path: &str) -> Result<u64> {
     match value {
         Value::Number(n) => n.as_u64().ok_or_else(|| anyhow!("{path}: expected a whole number ≥ 0, got {n}")),
-        Value::String(s) => s.trim().parse().map_err(|_| anyhow!("{path}: expected a whole number ≥ 0, got {s:?}")),
-        _ => bail!("{path}: expected a number, got {value}"),
+        Value::String(s) => s.trim().parse().map_err(|_| anyhow!("{path}: expected a whole number ≥ 0, got {}", show_debug(s))),
+        _ => bail!("{path}: expected a number, got {}", show(value)),
     }
 }
 
 fn signed(value: &Value, path: &str) -> Result<i64> {
     match value {
         Value::Number(n) => n.as_i64().ok_or_else(|| anyhow!("{path}: expected a whole number, got {n}")),
-        Value::String(s) => s.trim().parse().map_err(|_| anyhow!("{path}: expected a whole number, got {s:?}")),
-        _ => bail!("{path}: expected a number, got {value}"),
+        Value::String(s) => s.trim().parse().map_err(|_| anyhow!("{path}: expected a whole number, got {}", show_debug(s))),
+        _ => bail!("{path}: expected a number, got {}", show(value)),
     }
+}
+
+/// A bad value as an error message shows it: a short prefix and its length, never all of it.
+fn show(value: &Value) -> String {
+    crate::zoho_error::shown(&value.to_string())
+}
+
+fn show_debug(text: &str) -> String {
+    crate::zoho_error::shown(&format!("{text:?}"))
 }
 
 /// A WIT value as JSON: records as objects, options as value-or-null, enums as names.

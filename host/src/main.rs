@@ -1,8 +1,11 @@
 //! `zoho-host`: run the connector's actions from the command line, serve the sandbox, or
 //! watch a demo workflow run against it.
 
+mod cli_help;
+
 use anyhow::{bail, Context as _, Result};
 use clap::{Parser, Subcommand};
+use cli_help::json_arg;
 #[cfg(feature = "sandbox")]
 use serde_json::json;
 use serde_json::Value;
@@ -12,7 +15,7 @@ use zoho_host::manifest::Manifest;
 use zoho_host::{HostConfig, Runtime};
 
 #[derive(Parser)]
-#[command(name = "zoho-host", version, about = "Runs the Zoho connector WebAssembly component")]
+#[command(name = "zoho-host", version, about = "Runs the Zoho connector WebAssembly component", after_help = cli_help::EXIT_STATUS)]
 struct Cli {
     /// The component (.wasm). Default: the one ./build.sh built.
     #[arg(long, global = true, env = "ZOHO_COMPONENT")]
@@ -34,8 +37,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// List the actions of the manifest.
-    Actions,
+    /// List the actions of the manifest, or show one action's inputs and output.
+    Actions {
+        /// An action's key, e.g. crm-create-record: its form (inputs with types, defaults,
+        /// choices and help) and what it returns.
+        key: Option<String>,
+    },
     /// Generate actions.json from the WIT and its annotations; print it, or check or write the file.
     Manifest {
         /// The WIT package directory (world.wit, annotations.json, deps/).
@@ -49,16 +56,17 @@ enum Command {
         check: Option<std::path::PathBuf>,
     },
     /// Run one action; prints the result as JSON on stdout, or the error on stderr (exit 1).
+    #[command(after_help = cli_help::EXIT_STATUS)]
     Run {
         /// Manifest key, e.g. crm-create-record.
         action: String,
-        /// Connection JSON, or @file.
+        /// Connection JSON, @file, or - for stdin.
         #[arg(long)]
         connection: String,
-        /// The action's input JSON, or @file.
+        /// The action's input JSON, @file, or - for stdin.
         #[arg(long, default_value = "{}")]
         input: String,
-        /// Call options JSON (debug, timeout-ms, max-retries, ...), or @file.
+        /// Call options JSON (debug, timeout-ms, max-retries, ...), @file, or - for stdin.
         #[arg(long)]
         options: Option<String>,
         /// Key-value namespace (tenant). Default: a digest of the connection's identity; for a
@@ -70,7 +78,7 @@ enum Command {
     Sweep {
         /// Module API name, e.g. Contacts.
         record_type: String,
-        /// Connection JSON, or @file.
+        /// Connection JSON, @file, or - for stdin.
         #[arg(long)]
         connection: String,
         /// Read changes since this time instead of the committed cursor.
@@ -97,14 +105,20 @@ enum Command {
     /// Read streams (leads, contacts, ..., users, modules) into one JSON-lines file each; resumable.
     Sync {
         /// Comma-separated stream names (see the sync-discover action).
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', required = true)]
         streams: Vec<String>,
-        /// Connection JSON, or @file.
+        /// Connection JSON, @file, or - for stdin.
         #[arg(long)]
         connection: String,
-        /// Where the first sweep of each stream starts (default: one year back).
+        /// Where the first sweep of each stream starts (default: one year back). Refused for a
+        /// stream that already has a cursor, unless --reset.
         #[arg(long)]
         anchor_date: Option<String>,
+        /// Full refresh of the named streams: forget their cursors (and any unfinished run of
+        /// them) and read again from the anchor date. Their files keep what earlier runs wrote.
+        #[arg(long)]
+        reset: bool,
+        /// Directory of the stream files (appended to, never replaced) and state.json.
         #[arg(long, default_value = "zoho-sync")]
         out: PathBuf,
         #[arg(long)]
@@ -129,7 +143,7 @@ enum Command {
     /// happens (Zoho's instant notifications, renewed before they expire) and at the latest
     /// within --sweep-every (the incremental sweep catches what notifications missed).
     Watch {
-        /// Connection JSON, or @file.
+        /// Connection JSON, @file, or - for stdin.
         #[arg(long)]
         connection: String,
         /// Comma-separated Module.create|edit|delete|all, e.g. Leads.all,Contacts.create.
@@ -187,14 +201,6 @@ enum BenchWhat {
     Backfill(zoho_host::backfill::Options),
 }
 
-fn json_arg(text: &str, what: &str) -> Result<Value> {
-    let text = match text.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {what} from {path}"))?,
-        None => text.to_string(),
-    };
-    serde_json::from_str(&text).with_context(|| format!("{what} is not valid JSON"))
-}
-
 fn data_dir(cli: &Cli) -> PathBuf {
     cli.data_dir.clone().unwrap_or_else(|| {
         let base = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share"))).unwrap_or_else(std::env::temp_dir);
@@ -223,7 +229,7 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
-        Command::Actions => list_actions(),
+        Command::Actions { key } => cli_help::actions(key.as_deref()),
         Command::Manifest { wit, write, check } => manifest(wit, write.as_deref(), check.as_deref()),
         Command::Run { action, connection, input, options, namespace } => run_action(&cli, action, connection, input, options.as_deref(), namespace.as_deref()).await,
         #[cfg(feature = "sandbox")]
@@ -237,10 +243,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         #[cfg(feature = "sandbox")]
         Command::Demo => demo(&cli).await,
-        Command::Sync { streams, connection, anchor_date, out, per_page, concurrency, backoff_at_credit_percentage, namespace, slices, requests_per_second } => {
+        Command::Sync { streams, connection, anchor_date, reset, out, per_page, concurrency, backoff_at_credit_percentage, namespace, slices, requests_per_second } => {
             let request = zoho_host::sync::SyncRequest {
                 streams,
                 anchor_date: anchor_date.as_deref(),
+                reset: *reset,
                 out_dir: out,
                 per_page: *per_page,
                 concurrency: *concurrency,
@@ -278,16 +285,6 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// `zoho-host actions`: each action's key, label and inputs (`?` marks the optional ones).
-fn list_actions() -> Result<ExitCode> {
-    let manifest = Manifest::embedded()?;
-    for action in &manifest.actions {
-        let inputs: Vec<String> = action.inputs.iter().map(|i| if i.required { i.key.clone() } else { format!("{}?", i.key) }).collect();
-        println!("{:<22} {:<26} {}", action.key, action.label, inputs.join(" "));
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 /// `zoho-host manifest`: generates the manifest from the WIT, printing, writing or checking it.
 fn manifest(wit: &std::path::Path, write: Option<&std::path::Path>, check: Option<&std::path::Path>) -> Result<ExitCode> {
     let generated = zoho_host::manifest::generate(wit)?;
@@ -310,7 +307,7 @@ fn manifest(wit: &std::path::Path, write: Option<&std::path::Path>, check: Optio
 async fn run_action(cli: &Cli, action: &str, connection: &str, input: &str, options: Option<&str>, namespace: Option<&str>) -> Result<ExitCode> {
     let manifest = Manifest::embedded()?;
     let Some(entry) = manifest.action(action) else {
-        bail!("no action {action:?}; `zoho-host actions` lists them");
+        bail!("no action {}; `zoho-host actions` lists them", zoho_host::zoho_error::shown(&format!("{action:?}")));
     };
     let connection = json_arg(connection, "--connection")?;
     let input = json_arg(input, "--input")?;
@@ -320,6 +317,7 @@ async fn run_action(cli: &Cli, action: &str, connection: &str, input: &str, opti
     eprint!("{}", outcome.stderr);
     match outcome.result {
         Ok(value) => {
+            let value = if entry.key.ends_with("raw-request") { cli_help::printed(value) } else { value };
             println!("{}", serde_json::to_string_pretty(&value)?);
             Ok(ExitCode::SUCCESS)
         }
@@ -378,7 +376,7 @@ async fn watch(
     namespace: Option<&str>,
     stopped: impl std::future::Future<Output = ()>,
 ) -> Result<ExitCode> {
-    let listen: std::net::SocketAddr = listen.parse().with_context(|| format!("--listen {listen:?} is not an address: write e.g. 127.0.0.1:8788"))?;
+    let listen: std::net::SocketAddr = listen.parse().with_context(|| format!("--listen {} is not an address: write e.g. 127.0.0.1:8788", zoho_host::zoho_error::shown(&format!("{listen:?}"))))?;
     let connection = json_arg(connection, "--connection")?;
     let runtime = Runtime::new(config(cli, data_dir(cli)))?;
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;

@@ -137,22 +137,27 @@ fn wasi_error(error: &hyper_util::client::legacy::Error) -> Error {
 #[derive(Debug)]
 enum ConnectFailure {
     Unsupported,
-    Dns,
+    /// The host name and the resolver's error: the step's error names what could not be reached.
+    Dns(String, String),
     Prohibited,
     Timeout,
-    Io(std::io::Error),
-    Tls(std::io::Error),
+    /// The address dialled and why it failed.
+    Io(SocketAddr, std::io::Error),
+    /// The host name and the handshake's error.
+    Tls(String, std::io::Error),
 }
 
 impl ConnectFailure {
     fn to_wasi(&self) -> Error {
         match self {
             ConnectFailure::Unsupported => Error::HttpRequestUriInvalid,
-            ConnectFailure::Dns => Error::DnsError { rcode: Some("lookup failed".into()), info_code: None },
+            // The text travels in the error code's payload: the component prints the code as it
+            // got it, and the host's runtime lifts the text out (see zoho_error::plain_transport).
+            ConnectFailure::Dns(host, error) => Error::DnsError { rcode: Some(format!("cannot resolve {host}: {error}")), info_code: None },
             ConnectFailure::Prohibited => Error::DestinationIpProhibited,
             ConnectFailure::Timeout => Error::ConnectionTimeout,
-            ConnectFailure::Io(e) => Error::Connect(std::io::Error::new(e.kind(), e.to_string())),
-            ConnectFailure::Tls(e) => Error::Tls(std::io::Error::new(e.kind(), e.to_string())),
+            ConnectFailure::Io(address, e) => Error::InternalError(Some(format!("cannot connect to {address}: {e}"))),
+            ConnectFailure::Tls(host, e) => Error::InternalError(Some(format!("TLS handshake with {host} failed: {e}"))),
         }
     }
 }
@@ -189,8 +194,11 @@ impl Connector {
         let addresses: Vec<SocketAddr> = match host.parse::<IpAddr>() {
             Ok(ip) => vec![SocketAddr::new(ip, port)],
             Err(_) => {
-                let found: Vec<SocketAddr> =
-                    tokio::time::timeout(limit, tokio::net::lookup_host((host.as_str(), port))).await.map_err(|_| ConnectFailure::Timeout)?.map_err(|_| ConnectFailure::Dns)?.collect();
+                let found: Vec<SocketAddr> = tokio::time::timeout(limit, tokio::net::lookup_host((host.as_str(), port)))
+                    .await
+                    .map_err(|_| ConnectFailure::Timeout)?
+                    .map_err(|e| ConnectFailure::Dns(host.clone(), e.to_string()))?
+                    .collect();
                 if !self.allow_private_networks && found.iter().any(|a| is_private(a.ip())) {
                     return Err(ConnectFailure::Prohibited);
                 }
@@ -198,7 +206,7 @@ impl Connector {
             }
         };
         // Only the addresses checked above are dialled: no second lookup can point elsewhere.
-        let mut last = ConnectFailure::Dns;
+        let mut last = ConnectFailure::Dns(host.clone(), "no address found".into());
         let mut stream = None;
         for address in addresses {
             match tokio::time::timeout(limit, TcpStream::connect(address)).await {
@@ -206,7 +214,7 @@ impl Connector {
                     stream = Some(tcp);
                     break;
                 }
-                Ok(Err(e)) => last = ConnectFailure::Io(e),
+                Ok(Err(e)) => last = ConnectFailure::Io(address, e),
                 Err(_) => last = ConnectFailure::Timeout,
             }
         }
@@ -217,11 +225,12 @@ impl Connector {
         if !https {
             return Ok(Io { stream: Stream::Plain(tcp), h2: false });
         }
+        let host_name = host.clone();
         let name = match host.parse::<IpAddr>() {
             Ok(ip) => rustls::pki_types::ServerName::from(ip),
             Err(_) => rustls::pki_types::ServerName::try_from(host).map_err(|_| ConnectFailure::Unsupported)?,
         };
-        let tls = tokio::time::timeout(limit, self.tls.connect(name, tcp)).await.map_err(|_| ConnectFailure::Timeout)?.map_err(ConnectFailure::Tls)?;
+        let tls = tokio::time::timeout(limit, self.tls.connect(name, tcp)).await.map_err(|_| ConnectFailure::Timeout)?.map_err(|e| ConnectFailure::Tls(host_name.clone(), e))?;
         let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
         Ok(Io { stream: Stream::Tls(Box::new(tls)), h2 })
     }

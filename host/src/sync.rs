@@ -3,6 +3,10 @@
 //! a stream continues from the page after the last one fully written (the component keeps each
 //! sweep's page ranges), and a partly written page is cut off before it is read again.
 //!
+//! A stream's file is appended to, never replaced: each run's records follow the earlier runs'
+//! (`start_bytes` in the state is where the current sweep's began), so a run that finds nothing
+//! new leaves the file as it was.
+//!
 //! With `slices` > 1 an incremental stream's slices are read concurrently into its one file:
 //! pages are written whole, one at a time, so the file's length after each page is a point to
 //! resume from; the order of records across slices is unspecified.
@@ -21,6 +25,8 @@ use std::time::Instant;
 pub struct SyncRequest<'a> {
     pub streams: &'a [String],
     pub anchor_date: Option<&'a str>,
+    /// Forget the streams' cursors and unfinished runs first: a full refresh from the anchor.
+    pub reset: bool,
     pub out_dir: &'a Path,
     pub per_page: Option<u32>,
     /// Steps in flight at once (also the component's per-connection request cap).
@@ -64,8 +70,21 @@ impl State {
     fn put(&self, stream: &str, value: Value) -> Result<()> {
         let mut streams = self.streams.lock().map_err(|_| anyhow::anyhow!("state lock poisoned"))?;
         streams.insert(stream.to_string(), value);
+        self.write(&streams)
+    }
+
+    /// Drops a stream's progress: its next sweep starts afresh.
+    fn forget(&self, stream: &str) -> Result<()> {
+        let mut streams = self.streams.lock().map_err(|_| anyhow::anyhow!("state lock poisoned"))?;
+        if streams.remove(stream).is_some() {
+            self.write(&streams)?;
+        }
+        Ok(())
+    }
+
+    fn write(&self, streams: &Map<String, Value>) -> Result<()> {
         let partial = self.path.with_extension("json.partial");
-        std::fs::write(&partial, serde_json::to_vec_pretty(&json!({ "streams": *streams }))?)?;
+        std::fs::write(&partial, serde_json::to_vec_pretty(&json!({ "streams": streams }))?)?;
         std::fs::rename(&partial, &self.path)?;
         Ok(())
     }
@@ -79,14 +98,22 @@ struct Progress {
     pages: Vec<u32>,
     ended: Vec<bool>,
     records: u64,
+    /// Where this sweep's records begin in the file (what earlier runs wrote ends there).
+    start: u64,
     bytes: u64,
     usage: Usage,
 }
 
 impl Progress {
+    #[cfg(test)]
     fn new(slices: u32) -> Self {
+        Progress::starting_at(slices, 0)
+    }
+
+    /// A fresh sweep whose records go after the file's first `start` bytes.
+    fn starting_at(slices: u32, start: u64) -> Self {
         let n = slices as usize;
-        Progress { slices, pages: vec![0; n], ended: vec![false; n], records: 0, bytes: 0, usage: Usage::default() }
+        Progress { slices, pages: vec![0; n], ended: vec![false; n], records: 0, start, bytes: start, usage: Usage::default() }
     }
 
     /// The progress a `reading` or `committing` state recorded (a state from before slices is
@@ -110,7 +137,10 @@ impl Progress {
         };
         let slices = u32::try_from(pages.len()).ok().filter(|n| (1..=crate::sweep::MAX_SLICES).contains(n))?;
         let usage = state.get("usage").and_then(|u| serde_json::from_value(u.clone()).ok()).unwrap_or_default();
-        Some(Progress { slices, pages, ended, records: state.get("records").and_then(Value::as_u64).unwrap_or(0), bytes: state.get("bytes").and_then(Value::as_u64).unwrap_or(0), usage })
+        let (records, bytes) = (state.get("records").and_then(Value::as_u64).unwrap_or(0), state.get("bytes").and_then(Value::as_u64).unwrap_or(0));
+        // A state from before appending began its sweep at the file's start.
+        let start = state.get("start_bytes").and_then(Value::as_u64).unwrap_or(0).min(bytes);
+        Some(Progress { slices, pages, ended, records, start, bytes, usage })
     }
 
     /// Whether every slice delivered its last page: what is left is the commit.
@@ -134,6 +164,7 @@ impl Progress {
             "slice_pages": self.pages,
             "slice_ended": self.ended,
             "records": self.records,
+            "start_bytes": self.start,
             "bytes": self.bytes,
             "usage": self.usage,
         })
@@ -179,13 +210,14 @@ impl Pages for StreamFile<'_> {
         self.state.put(self.stream, progress.state("reading"))
     }
 
-    /// A new plan: the sweep's pages so far are dropped from the file and read again.
+    /// A new plan: the sweep's pages so far are dropped from the file (earlier runs' records
+    /// stay) and read again.
     fn restart(&self) -> Result<()> {
         let mut file = self.file.borrow_mut();
         file.flush()?;
-        file.get_ref().set_len(0)?;
-        let slices = self.progress.borrow().slices;
-        let mut progress = Progress::new(slices);
+        let (slices, start) = (self.progress.borrow().slices, self.progress.borrow().start);
+        file.get_ref().set_len(start)?;
+        let mut progress = Progress::starting_at(slices, start);
         progress.usage = self.progress.borrow().usage;
         *self.progress.borrow_mut() = progress;
         self.state.put(self.stream, self.progress.borrow().state("reading")).with_context(|| format!("restarting {}", self.path.display()))
@@ -208,13 +240,21 @@ async fn sync_stream(
     let wanted = if full_refresh { 1 } else { request.slices };
     // A resumed stream keeps its slices: the component's plan is fixed for its sweep.
     let saved = state.get(stream);
-    let progress = Progress::of_state(&saved).filter(|p| !full_refresh || p.slices == 1).unwrap_or_else(|| Progress::new(wanted));
+    let path = request.out_dir.join(format!("{stream}.jsonl"));
+    let existing = std::fs::metadata(&path).map_or(0, |m| m.len());
+    let progress = Progress::of_state(&saved).filter(|p| !full_refresh || p.slices == 1).unwrap_or_else(|| {
+        // A new sweep appends after what earlier runs wrote; one whose state cannot be resumed
+        // starts over where that sweep began (the file's start for a state without it).
+        let unfinished = matches!(saved.get("status").and_then(Value::as_str), Some("reading" | "committing"));
+        let start = if unfinished { saved.get("start_bytes").and_then(Value::as_u64).unwrap_or(0) } else { existing };
+        Progress::starting_at(wanted, start.min(existing))
+    });
     // A run stopped after its last page (before, during or after the commit) has only the
     // commit left; the file holds every record already.
     let read_whole = saved["status"] == "committing" || progress.read_whole();
     let slices = progress.slices;
     let resume = progress.resume_from();
-    let file = StreamFile::open(stream, request.out_dir.join(format!("{stream}.jsonl")), state, progress)?;
+    let file = StreamFile::open(stream, path, state, progress)?;
 
     let mut input = json!({ "stream": stream, "max-concurrency": request.concurrency });
     if let Some(anchor) = request.anchor_date {
@@ -264,6 +304,52 @@ fn committed_already(error: &Value) -> bool {
     error["kind"] == "conflict" && error["message"].as_str().is_some_and(|m| m.starts_with("there is no finished sweep to commit"))
 }
 
+/// The component's storage keys of an incremental stream's committed cursor, open sweep and
+/// sliced plan (`incremental/sync/<stream>/...`, as its storage::keys writes them). The host
+/// reads and deletes them itself: no action of the component forgets a cursor.
+fn stream_keys(stream: &str) -> Vec<String> {
+    let scope = format!("sync/{}", stream.trim().to_ascii_lowercase());
+    let mut keys = vec![format!("incremental/{scope}/cursor"), format!("incremental/{scope}/sweep"), format!("incremental/{scope}/plan")];
+    keys.extend((1..=crate::sweep::MAX_SLICES).map(|n| format!("incremental/{scope}/slice{n}/sweep")));
+    keys
+}
+
+/// With `--reset`, forgets the streams' cursors, open sweeps and unfinished runs; without it,
+/// refuses `--anchor-date` for a stream starting a sweep that has a cursor (the component would
+/// start from the cursor and silently ignore the date).
+async fn check_cursors(runtime: &Runtime, connection: &Value, namespace: Option<&str>, request: &SyncRequest<'_>, state: &State) -> Result<()> {
+    let namespace = runtime.namespace(connection, namespace).await?;
+    let kv = runtime.kv();
+    let mut committed = Vec::new();
+    for stream in request.streams.iter().filter(|s| !FULL_REFRESH.contains(&s.trim().to_ascii_lowercase().as_str())) {
+        let keys = stream_keys(stream);
+        if request.reset {
+            for key in &keys {
+                kv.delete(&namespace, "", key).map_err(|e| anyhow::anyhow!("forgetting {stream}'s {key}: {e:?}"))?;
+            }
+            state.forget(stream)?;
+            continue;
+        }
+        // A stream of an interrupted run resumes with the command that started it, anchor
+        // date included: only a stream this run has not touched is starting a sweep.
+        if !state.get(stream).is_null() {
+            continue;
+        }
+        let stored = kv.get(&namespace, "", &keys[0]).map_err(|e| anyhow::anyhow!("reading {stream}'s cursor: {e:?}"))?;
+        if let Some(cursor) = stored.and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok()).and_then(|v| v["cursor"].as_str().map(str::to_string)) {
+            committed.push(format!("{stream} (at {cursor})"));
+        }
+    }
+    if !committed.is_empty() {
+        bail!(
+            "--anchor-date applies only to a stream's first sweep, and {} already {} a cursor: give --reset to forget it and read again from --anchor-date, or leave --anchor-date out to continue from the cursor",
+            committed.join(", "),
+            if committed.len() == 1 { "has" } else { "have" }
+        );
+    }
+    Ok(())
+}
+
 /// Takes `<out>/sync.lock` for the whole run: two runs appending to the same files would write
 /// every record twice. The OS lock dies with its process, so a killed run leaves none behind.
 fn lock_out_dir(out_dir: &Path) -> Result<std::fs::File> {
@@ -283,9 +369,15 @@ fn lock_out_dir(out_dir: &Path) -> Result<std::fs::File> {
 /// its pages' since the sweep began, across resumptions) and elapsed seconds of this run.
 pub async fn run(runtime: &'static Runtime, connection: &Value, namespace: Option<&str>, request: &SyncRequest<'_>) -> Result<Map<String, Value>> {
     check_slices(request.slices)?;
+    if request.streams.is_empty() || request.streams.iter().any(|s| s.trim().is_empty()) {
+        bail!("--streams names no stream: give comma-separated names, e.g. --streams contacts,deals");
+    }
     std::fs::create_dir_all(request.out_dir).with_context(|| format!("creating {}", request.out_dir.display()))?;
     let _lock = lock_out_dir(request.out_dir)?;
     let state = State::load(request.out_dir)?;
+    if request.reset || request.anchor_date.is_some() {
+        check_cursors(runtime, connection, namespace, request, &state).await?;
+    }
     let progress = MultiProgress::new();
     let style = ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner());
     let gate = tokio::sync::Semaphore::new(request.concurrency.max(1));

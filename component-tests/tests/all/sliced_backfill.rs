@@ -36,6 +36,7 @@ fn sync_request<'a>(streams: &'a [String], dir: &'a std::path::Path, concurrency
     zoho_host::sync::SyncRequest {
         streams,
         anchor_date: Some("2000-01-01"),
+        reset: false,
         out_dir: dir,
         per_page: Some(200),
         concurrency,

@@ -219,6 +219,7 @@ async fn an_interrupted_sync_resumes_to_the_same_result() {
         zoho_host::sync::SyncRequest {
             streams,
             anchor_date: Some("2000-01-01"),
+            reset: false,
             out_dir: dir,
             per_page: Some(200),
             concurrency: 3,

@@ -41,6 +41,9 @@ pub struct Action {
     pub inputs: Vec<Input>,
     #[serde(rename = "input-schema")]
     pub input_schema: Value,
+    /// What the action's Ok value holds, in words.
+    #[serde(default)]
+    pub output: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,6 +62,12 @@ pub struct Input {
     #[serde(default)]
     pub default: Option<Value>,
     pub help: String,
+    /// The values allowed, when the manifest lists them.
+    #[serde(default, rename = "enum")]
+    pub choices: Option<Value>,
+    /// The action whose answer lists the values allowed.
+    #[serde(default, rename = "choices-from")]
+    pub choices_from: Option<Value>,
 }
 
 impl Manifest {

@@ -38,7 +38,8 @@ impl Runtime {
         let result = match answer {
             Answer::Vals(results) => outcome_of(results.first()),
             Answer::Json(result) => result,
-        };
+        }
+        .map_err(crate::zoho_error::plain_transport);
         timings.result = started.elapsed();
         Ok(StepOutcome { result, stderr, peak_memory_bytes, timings })
     }

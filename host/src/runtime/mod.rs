@@ -119,8 +119,19 @@ impl Runtime {
                 other => outcome_of(other.as_ref()).map(|v| v.to_string()),
             },
             Answer::Json(result) => result.map(|v| v.to_string()),
-        };
+        }
+        .map_err(crate::zoho_error::plain_transport);
         Ok(TextOutcome { result, stderr, peak_memory_bytes })
+    }
+
+    /// The key-value namespace a step of `connection` runs in: `namespace` when given, else
+    /// the connection's own (as `run` chooses it).
+    pub async fn namespace(&self, connection: &Value, namespace: Option<&str>) -> Result<String> {
+        let origins = origins_of(connection)?;
+        Ok(match namespace {
+            Some(given) => given.to_string(),
+            None => self.default_namespace(connection, &origins).await,
+        })
     }
 
     /// Checks a step's input size, and finds the connection's origins and the namespace.
