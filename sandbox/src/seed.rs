@@ -95,6 +95,11 @@ pub fn seed(shared: &Shared) {
             fields.insert(0, FieldDef { api_name: "id".into(), data_type: "bigint" });
             data.modules.insert(name.to_string(), Module { fields, mandatory, unique, ..Default::default() });
         }
+        // A standard Deals layout requires Deal_Name, Stage and Closing_Date on create (and on a
+        // lead conversion's deal: "its mandatory fields must be mapped", Convert Lead, v8).
+        if let Some(deals) = data.modules.get_mut("Deals") {
+            deals.also_mandatory = &["Stage", "Closing_Date"];
+        }
     }
     seed_books(shared);
     let start = shared.clock.now() - chrono::Duration::days(30);
@@ -143,7 +148,11 @@ pub fn seed(shared: &Shared) {
         let account_id = insert(shared, "Accounts", account, start + chrono::Duration::hours(i as i64));
         // Each deal is on its account's Deals related list (a lookup, as Zoho stores it).
         let lookup = json!({ "id": account_id.to_string(), "name": name });
-        let Value::Object(deal) = json!({ "Deal_Name": format!("{name} renewal"), "Stage": "Qualification", "Amount": 1000 * (i + 1), "Account_Name": lookup }) else { continue };
+        let Value::Object(deal) =
+            json!({ "Deal_Name": format!("{name} renewal"), "Stage": "Qualification", "Closing_Date": format!("2027-0{}-15", i + 1), "Amount": 1000 * (i + 1), "Account_Name": lookup })
+        else {
+            continue;
+        };
         insert(shared, "Deals", deal, start + chrono::Duration::hours(i as i64));
     }
     link_related(shared);

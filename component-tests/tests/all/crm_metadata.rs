@@ -90,10 +90,8 @@ fn deals_description() -> Value {
     let owner = json!({ "type": "object", "properties": { "id": { "type": "string" } }, "required": ["id"] });
     let mut id = nullable(json!({ "type": "string", "pattern": "^-?[0-9]{1,19}$" }), "id");
     id["readOnly"] = json!(true);
-    let mut stage = nullable(json!({ "type": "string", "enum": STAGES }), "Stage");
-    if let Some(e) = stage["enum"].as_array_mut() {
-        e.push(Value::Null)
-    }
+    // Stage and Closing_Date are mandatory in a standard Deals layout: not nullable, required.
+    let stage = json!({ "type": "string", "enum": STAGES, "title": "Stage" });
     let read_only = |mut s: Value| {
         s["readOnly"] = json!(true);
         s
@@ -102,9 +100,9 @@ fn deals_description() -> Value {
     let mut fields = vec![
         described("id", "id", "bigint", false, true),
         described("Deal_Name", "Deal Name", "text", true, false),
-        described("Stage", "Stage", "picklist", false, false),
+        described("Stage", "Stage", "picklist", true, false),
         described("Amount", "Amount", "currency", false, false),
-        described("Closing_Date", "Closing Date", "date", false, false),
+        described("Closing_Date", "Closing Date", "date", true, false),
         described("Account_Name", "Account Name", "lookup", false, false),
         described("Contact_Name", "Contact Name", "lookup", false, false),
         described("Probability", "Probability", "integer", false, false),
@@ -130,7 +128,7 @@ fn deals_description() -> Value {
                 "Deal_Name": { "type": "string", "maxLength": 255, "title": "Deal Name" },
                 "Stage": stage,
                 "Amount": nullable(json!({ "type": "number" }), "Amount"),
-                "Closing_Date": nullable(json!({ "type": "string", "format": "date" }), "Closing Date"),
+                "Closing_Date": { "type": "string", "format": "date", "title": "Closing Date" },
                 "Account_Name": nullable(owner.clone(), "Account Name"),
                 "Contact_Name": nullable(owner.clone(), "Contact Name"),
                 "Probability": nullable(json!({ "type": "integer" }), "Probability"),
@@ -140,7 +138,7 @@ fn deals_description() -> Value {
                 "Created_Time": read_only(nullable(time.clone(), "Created Time")),
                 "Modified_Time": read_only(nullable(time, "Modified Time")),
             },
-            "required": ["Deal_Name"],
+            "required": ["Deal_Name", "Stage", "Closing_Date"],
         }
     })
 }

@@ -366,3 +366,18 @@ async fn hostile_convert_answers_never_pass_text_for_an_id() {
     let spent: u64 = h.stored_keys().iter().filter(|k| k.contains("credits")).filter_map(|k| h.stored(k)).filter_map(|v| v.as_u64()).sum();
     assert_eq!(spent, 5 * answers.len() as u64);
 }
+
+/// A conversion's deal needs every field the Deals layout requires (Deal_Name, Stage,
+/// Closing_Date in a standard org): one missing is Zoho's MANDATORY_NOT_FOUND naming it, and
+/// nothing is converted.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_conversions_deal_without_its_stage_is_refused_naming_it() {
+    let h = Harness::new().await;
+    let lead = h.sandbox.create_record("Leads", json!({ "Last_Name": "Doe", "Company": "NoStage Inc" }));
+    let deals = h.sandbox.record_count("Deals");
+    let input = json!({ "record-id": lead, "deal": r#"{"Deal_Name":"NoStage deal","Closing_Date":"2026-12-31"}"# });
+    let error = error_of(&h.run("crm-convert-lead", input).await).clone();
+    assert_eq!((error["kind"].as_str(), error["code"].as_str(), error["message"].as_str()), (Some("zoho"), Some("MANDATORY_NOT_FOUND"), Some("Stage is required")));
+    assert!(h.sandbox.record("Leads", &lead).is_some(), "the lead is not converted");
+    assert_eq!(h.sandbox.record_count("Deals"), deals);
+}

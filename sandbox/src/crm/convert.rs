@@ -106,8 +106,10 @@ pub fn convert(shared: &Shared, request: &RecordedRequest, module_name: &str, le
         }
         let deal_values = match &deal {
             None => None,
-            Some(values) if text(values, "Deal_Name").is_none() => {
-                return failed("MANDATORY_NOT_FOUND", "required field not found", json!({ "api_name": "Deal_Name", "json_path": "$.data[0].Deals.Deal_Name" }))
+            // Every field the Deals layout requires must be mapped (Convert Lead, v8).
+            Some(values) if deal_missing(&data, values).is_some() => {
+                let field = deal_missing(&data, values).unwrap_or("Deal_Name");
+                return failed("MANDATORY_NOT_FOUND", "required field not found", json!({ "api_name": field, "json_path": format!("$.data[0].Deals.{field}") }));
             }
             Some(values) => data.modules.get("Deals").map(|m| writable(m, values)),
         };
@@ -201,4 +203,10 @@ fn related_records(data: &crate::state::Data, lead_id: &str) -> usize {
     let attachments = data.attachments.get(&("Leads".to_string(), lead_id.to_string())).map_or(0, Vec::len);
     let notes = data.modules.get("Notes").map_or(0, |notes| notes.records.values().filter(|n| n.get("Parent_Id").and_then(|p| p.get("id")).and_then(Value::as_str) == Some(lead_id)).count());
     attachments + notes
+}
+
+/// The first field the Deals layout requires that a conversion's deal lacks.
+fn deal_missing(data: &crate::state::Data, values: &Map<String, Value>) -> Option<&'static str> {
+    let deals = data.modules.get("Deals")?;
+    std::iter::once(deals.mandatory).chain(deals.also_mandatory.iter().copied()).find(|f| text(values, f).is_none())
 }

@@ -216,7 +216,7 @@ fn field_entry(module_name: &str, module: &Module, index: usize, field: &FieldDe
     });
     let flags = json!({
         "custom_field": custom,
-        "system_mandatory": name == module.mandatory,
+        "system_mandatory": name == module.mandatory || module.also_mandatory.contains(&name),
         "read_only": system,
         "field_read_only": system,
         "visible": true,

@@ -226,12 +226,14 @@ pub(crate) fn write_items(request: &RecordedRequest) -> Result<Vec<Value>, Respo
 /// Zoho's checks on one record's values: mandatory field, e-mail shape, unique fields.
 pub(crate) fn check_values(module: &Module, module_name: &str, index: usize, values: &Map<String, Value>, own_id: Option<u64>, creating: bool) -> Option<Value> {
     let path = |field: &str| format!("$.data[{index}].{field}");
-    let mandatory_missing = match values.get(module.mandatory) {
-        None => creating,
-        Some(v) => v.is_null() || v.as_str().is_some_and(|s| s.trim().is_empty()),
-    };
-    if mandatory_missing {
-        return Some(error_body("MANDATORY_NOT_FOUND", "required field not found", json!({ "api_name": module.mandatory, "json_path": path(module.mandatory) })));
+    for field in std::iter::once(module.mandatory).chain(module.also_mandatory.iter().copied()) {
+        let missing = match values.get(field) {
+            None => creating,
+            Some(v) => v.is_null() || v.as_str().is_some_and(|s| s.trim().is_empty()),
+        };
+        if missing {
+            return Some(error_body("MANDATORY_NOT_FOUND", "required field not found", json!({ "api_name": field, "json_path": path(field) })));
+        }
     }
     if let Some(email) = values.get("Email").filter(|e| !e.is_null()) {
         if !email.as_str().is_some_and(|e| e.contains('@') && !e.starts_with('@') && !e.ends_with('@')) {

@@ -20,8 +20,10 @@ pub struct FieldDef {
 #[derive(Debug, Default)]
 pub struct Module {
     pub fields: Vec<FieldDef>,
-    /// The field Zoho requires on create.
+    /// The field Zoho requires on create (also the record's display name).
     pub mandatory: &'static str,
+    /// Further fields a standard layout requires on create (Deals: Stage and Closing_Date).
+    pub also_mandatory: &'static [&'static str],
     /// Fields whose values must be unique (DUPLICATE_DATA).
     pub unique: Vec<&'static str>,
     /// id → record (every field, system fields included).
