@@ -39,6 +39,27 @@ pub fn field_names(fields: &str) -> Result<Vec<String>> {
         .collect()
 }
 
+/// A list input of field API names (`input` names it in messages): each entry one name, blanks
+/// and repeats dropped, at most `max` (`why` says what bounds it), stopping at the first name past it.
+pub fn field_name_list(input: &str, given: Option<&[String]>, max: usize, why: &str) -> Result<Vec<String>> {
+    let mut fields: Vec<String> = Vec::new();
+    for entry in given.unwrap_or_default() {
+        let names = field_names(entry).map_err(|e| ZohoError::invalid_input(format!("{input}: {}", e.message)))?;
+        if names.len() > 1 {
+            return Err(ZohoError::invalid_input(format!("{input} entry {entry:?} names several fields: give one field API name per entry, e.g. [\"Email\",\"Phone\"]")));
+        }
+        for name in names {
+            if !fields.contains(&name) {
+                fields.push(name);
+            }
+        }
+        if fields.len() > max {
+            return Err(ZohoError::invalid_input(format!("{input} names more than {max} fields; {why}")));
+        }
+    }
+    Ok(fields)
+}
+
 /// Records per page of a list: 1 to 200 (Zoho's range), 200 when not given.
 pub fn per_page(per_page: Option<u32>) -> Result<u32> {
     match per_page.unwrap_or(200) {

@@ -12,9 +12,8 @@
 //! metadata, so these are excluded by name, whatever their data type.
 
 use crate::client::Client;
-use crate::crm::fields::{metadata_cache_key, module_field_descriptions, FieldDescription, CACHE_TTL};
+use crate::crm::fields::{described_if_allowed, module_field_descriptions, FieldDescription};
 use crate::error::{ErrorKind, Result, ZohoError};
-use crate::storage::{get_fresh, put_fresh};
 
 /// Fields one COQL SELECT may name since API v7 (Kaizen #183 "COQL API's Enhancements in Zoho
 /// CRM API Version 7": "You can now retrieve up to 500 fields in a single query. Previously,
@@ -85,29 +84,6 @@ pub fn check_named(client: &Client, module: &str, named: Vec<String>) -> Result<
         refused.join(", ")
     )))
 }
-
-/// The module's field metadata, or none when the token may not read it (a scope the connection
-/// lacks, `ZohoCRM.settings.fields.READ`): checking named fields and choosing what COUNT counts
-/// are refinements, so their absence leaves the check to Zoho rather than failing the sweep.
-/// A refusal is remembered for the hour the metadata would be cached (a marker in the metadata's
-/// own key), so later steps pay no refused call.
-pub fn described_if_allowed(client: &Client, module: &str) -> Result<Option<Vec<FieldDescription>>> {
-    let key = metadata_cache_key(module);
-    if get_fresh(client.storage, &key, CACHE_TTL)?.is_some_and(|cached| cached == *DENIED) {
-        return Ok(None);
-    }
-    match module_field_descriptions(client, module) {
-        Ok(described) => Ok(Some(described)),
-        Err(e) if e.kind == ErrorKind::Forbidden || e.code.as_deref() == Some("OAUTH_SCOPE_MISMATCH") => {
-            put_fresh(client.storage, &key, &DENIED)?;
-            Ok(None)
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// The marker of a token that may not read the module's field metadata.
-static DENIED: std::sync::LazyLock<serde_json::Value> = std::sync::LazyLock::new(|| serde_json::json!({ "denied": true }));
 
 /// A field COQL's COUNT can count on every record of `module`, when its metadata has one.
 /// COUNT works only on number, lookup and picklist fields (COQL's aggregate functions, "Get

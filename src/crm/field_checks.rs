@@ -12,7 +12,7 @@
 //! not restrict, a field added in the last hour).
 
 use crate::client::Client;
-use crate::crm::coql_fields::described_if_allowed;
+use crate::crm::fields::described_if_allowed;
 use crate::crm::fields::FieldDescription;
 use crate::error::{Result, ZohoError};
 use crate::json;

@@ -108,7 +108,7 @@ struct Unique<'a> {
     casesensitive: Option<&'a RawValue>,
 }
 
-pub(crate) const CACHE_TTL: Duration = Duration::from_secs(60 * 60);
+const CACHE_TTL: Duration = Duration::from_secs(60 * 60);
 
 /// Data types the records list cannot return through `fields` (their data lives elsewhere).
 const NOT_LISTABLE: [&str; 2] = ["subform", "multiselectlookup"];
@@ -151,6 +151,29 @@ pub fn module_field_descriptions(client: &Client, module: &str) -> Result<Vec<Fi
     }
     Ok(described)
 }
+
+/// The module's field metadata, or none when the token may not read it (a scope the connection
+/// lacks, `ZohoCRM.settings.fields.READ`): checking named fields and choosing what COUNT counts
+/// are refinements, so their absence leaves the check to Zoho rather than failing the sweep.
+/// A refusal is remembered for the hour the metadata would be cached (a marker in the metadata's
+/// own key), so later steps pay no refused call.
+pub fn described_if_allowed(client: &Client, module: &str) -> Result<Option<Vec<FieldDescription>>> {
+    let key = metadata_cache_key(module);
+    if get_fresh(client.storage, &key, CACHE_TTL)?.is_some_and(|cached| cached == *DENIED) {
+        return Ok(None);
+    }
+    match module_field_descriptions(client, module) {
+        Ok(described) => Ok(Some(described)),
+        Err(e) if e.kind == ErrorKind::Forbidden || e.code.as_deref() == Some("OAUTH_SCOPE_MISMATCH") => {
+            put_fresh(client.storage, &key, &DENIED)?;
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The marker of a token that may not read the module's field metadata.
+static DENIED: std::sync::LazyLock<serde_json::Value> = std::sync::LazyLock::new(|| serde_json::json!({ "denied": true }));
 
 fn listable(described: &[FieldDescription]) -> Vec<String> {
     described.iter().filter(|f| !NOT_LISTABLE.contains(&f.data_type.as_str())).map(|f| f.api_name.clone()).collect()

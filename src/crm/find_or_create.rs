@@ -78,22 +78,7 @@ pub fn find_or_create_record(client: &Client, input: &FindOrCreateRecordInput) -
 
 /// The search fields as given, each one field API name, blanks and repeats dropped.
 fn search_fields(given: Option<&[String]>) -> Result<Vec<String>> {
-    let mut fields: Vec<String> = Vec::new();
-    for entry in given.unwrap_or_default() {
-        let names = validate::field_names(entry).map_err(|e| ZohoError::invalid_input(format!("search-fields: {}", e.message)))?;
-        if names.len() > 1 {
-            return Err(ZohoError::invalid_input(format!("search-fields entry {entry:?} names several fields: give one field API name per entry, e.g. [\"Email\",\"Phone\"]")));
-        }
-        for name in names {
-            if !fields.contains(&name) {
-                fields.push(name);
-            }
-        }
-        if fields.len() > MAX_SEARCH_FIELDS {
-            return Err(ZohoError::invalid_input(format!("search-fields names more than {MAX_SEARCH_FIELDS} fields; Zoho's search takes at most {MAX_SEARCH_FIELDS} conditions")));
-        }
-    }
-    Ok(fields)
+    validate::field_name_list("search-fields", given, MAX_SEARCH_FIELDS, &format!("Zoho's search takes at most {MAX_SEARCH_FIELDS} conditions"))
 }
 
 /// Whether the record's values hold a non-null value for `field`.

@@ -119,8 +119,8 @@ pub(crate) fn write_body_with(records: Vec<String>, trigger: &Option<Vec<String>
         body.push_str(",\"duplicate_check_fields\":");
         body.push_str(&json!(duplicate_check_fields).to_string());
     }
+    check_trigger(trigger)?;
     if let Some(trigger) = trigger {
-        check_trigger(&Some(trigger.clone()))?;
         body.push_str(",\"trigger\":");
         body.push_str(&json!(trigger).to_string());
     }

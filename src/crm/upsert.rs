@@ -5,7 +5,7 @@
 use crate::client::{ApiCall, Client};
 use crate::crm::field_checks::{self, Write};
 use crate::crm::records::{self, MAX_RECORDS_PER_WRITE};
-use crate::error::{Result, ZohoError};
+use crate::error::Result;
 use crate::http::Method;
 use crate::validate;
 use crate::wit::crm::UpsertRecordsInput;
@@ -17,25 +17,12 @@ pub const MAX_DUPLICATE_CHECK_FIELDS: usize = 10;
 
 /// The duplicate-check fields as given, each one field API name, blanks and repeats dropped.
 fn duplicate_check_fields(given: Option<&[String]>) -> Result<Vec<String>> {
-    let mut fields: Vec<String> = Vec::new();
-    for entry in given.unwrap_or_default() {
-        let names = validate::field_names(entry).map_err(|e| ZohoError::invalid_input(format!("duplicate-check-fields: {}", e.message)))?;
-        if names.len() > 1 {
-            return Err(ZohoError::invalid_input(format!("duplicate-check-fields entry {entry:?} names several fields: give one field API name per entry, e.g. [\"Email\",\"Phone\"]")));
-        }
-        for name in names {
-            if !fields.contains(&name) {
-                fields.push(name);
-            }
-        }
-        // Stops at the first field past the limit, however long the list.
-        if fields.len() > MAX_DUPLICATE_CHECK_FIELDS {
-            return Err(ZohoError::invalid_input(format!(
-                "duplicate-check-fields names more than {MAX_DUPLICATE_CHECK_FIELDS} fields; at most {MAX_DUPLICATE_CHECK_FIELDS}: Zoho checks only a module's unique fields (Email for Leads and Contacts, Account_Name for Accounts, fields marked \"Do not allow duplicate values\")"
-            )));
-        }
-    }
-    Ok(fields)
+    validate::field_name_list(
+        "duplicate-check-fields",
+        given,
+        MAX_DUPLICATE_CHECK_FIELDS,
+        &format!("at most {MAX_DUPLICATE_CHECK_FIELDS}: Zoho checks only a module's unique fields (Email for Leads and Contacts, Account_Name for Accounts, fields marked \"Do not allow duplicate values\")"),
+    )
 }
 
 pub fn upsert_records(client: &Client, input: &UpsertRecordsInput) -> Result<String> {

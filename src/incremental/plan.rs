@@ -177,7 +177,7 @@ fn record_count_of(response: &Response) -> Result<u64> {
 ///   the range's end finds nothing, and the last slice takes the rest).
 fn count(client: &Client, module: &str, since: Option<&str>) -> Result<(u64, Response)> {
     let counted = match since {
-        Some(_) => coql_fields::described_if_allowed(client, module)?.and_then(|described| coql_fields::counted(&described)),
+        Some(_) => crate::crm::fields::described_if_allowed(client, module)?.and_then(|described| coql_fields::counted(&described)),
         None => None,
     };
     match (since, counted) {
