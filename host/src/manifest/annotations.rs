@@ -88,6 +88,13 @@ pub(super) struct ChoicesFrom {
 pub(super) struct ActionNote {
     pub(super) label: String,
     pub(super) output: String,
+    /// The JSON Schema of the action's Ok value (a JSON text result parsed), so a platform can
+    /// offer the next step a picker of its fields.
+    #[serde(default, rename = "output-schema")]
+    pub(super) output_schema: Option<Value>,
+    /// One Ok value as the action returns it, valid under `output-schema`.
+    #[serde(default, rename = "output-sample")]
+    pub(super) output_sample: Option<Value>,
     #[serde(default)]
     pub(super) trigger: Option<TriggerNote>,
     #[serde(default)]

@@ -71,6 +71,10 @@ struct Action {
     optional_scopes: Vec<String>,
     inputs: Vec<Input>,
     output: String,
+    #[serde(rename = "output-schema", skip_serializing_if = "Option::is_none")]
+    output_schema: Option<Value>,
+    #[serde(rename = "output-sample", skip_serializing_if = "Option::is_none")]
+    output_sample: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     trigger: Option<TriggerNote>,
     #[serde(rename = "input-schema")]
@@ -378,6 +382,8 @@ pub fn generate(wit_dir: &Path) -> Result<String> {
                 wit: json!({ "interface": format!("{}:{}/{name}{version}", package_name.namespace, package_name.name), "function": function.name }),
                 inputs,
                 output: note.output.clone(),
+                output_schema: note.output_schema.clone(),
+                output_sample: note.output_sample.clone(),
                 trigger: note.trigger.clone(),
                 input_schema,
             });

@@ -44,6 +44,12 @@ pub struct Action {
     /// What the action's Ok value holds, in words.
     #[serde(default)]
     pub output: Option<String>,
+    /// The JSON Schema of the Ok value, when declared.
+    #[serde(default, rename = "output-schema")]
+    pub output_schema: Option<Value>,
+    /// One Ok value, valid under `output_schema`.
+    #[serde(default, rename = "output-sample")]
+    pub output_sample: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
