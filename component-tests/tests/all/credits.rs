@@ -156,7 +156,8 @@ async fn books_429_backs_off_until_its_reset() {
     let h = Harness::new().await;
     let connection = with_books_org(&h);
     h.sandbox.set_limits(zoho_sandbox::Limits { books_per_minute: 2, ..Default::default() });
-    // 15 seconds into a minute by the sandbox's clock: the window resets in 45 s.
+    // 15 seconds into a minute by the sandbox's clock: Books counts any 60 seconds, so the
+    // place of the requests of second 15 frees 60 s later, not at the calendar minute's end.
     let now = h.sandbox.clock().now();
     h.sandbox.clock().freeze_at(now - chrono::Duration::seconds(now.timestamp().rem_euclid(60)) + chrono::Duration::seconds(15));
     let get = json!({ "record-type": "contacts", "record-id": "460000000000001" });
@@ -164,14 +165,14 @@ async fn books_429_backs_off_until_its_reset() {
         ok_of(&h.run_as(&connection, "books-get-record", get.clone(), None).await);
     }
     let error = error_of(&h.run_as(&connection, "books-get-record", get.clone(), None).await).clone();
-    assert_eq!((error["kind"].as_str(), error["status"].as_u64(), error["retry-after-ms"].as_u64()), (Some("rate-limited"), Some(429), Some(45_000)), "{error}");
+    assert_eq!((error["kind"].as_str(), error["status"].as_u64(), error["retry-after-ms"].as_u64()), (Some("rate-limited"), Some(429), Some(60_000)), "{error}");
     assert_eq!(h.requests().len(), 3);
     assert_eq!(h.requests()[2].response_status, Some(429));
     // Held back: nothing reaches Books until the reset.
     let error = error_of(&h.run_as(&connection, "books-get-record", get, None).await).clone();
     assert_eq!((error["kind"].as_str(), error["code"].as_str()), (Some("rate-limited"), Some("BOOKS_RATE_LIMIT")));
     let wait = error["retry-after-ms"].as_u64().expect("a wait");
-    assert!((40_000..=45_000).contains(&wait), "{wait}");
+    assert!((55_000..=60_000).contains(&wait), "{wait}");
     assert_eq!(h.requests().len(), 3, "the held step sent nothing");
     assert_eq!(spent(&h), 0);
 }
