@@ -27,6 +27,7 @@ mod layers;
 mod manifest;
 mod notifications;
 mod oas;
+mod outputs;
 mod reliability;
 mod sliced_backfill;
 mod sync;
