@@ -20,6 +20,7 @@ mod crm_notes_tags;
 mod crm_records;
 mod crm_search_related;
 mod crm_upsert_convert;
+mod forms;
 mod incremental;
 mod incremental_records;
 mod incremental_slices;

@@ -232,6 +232,14 @@ fn schema_of(inputs: &[Input]) -> Value {
                 p.insert(name.into(), value);
             }
         }
+        // A list's choices are its items' choices.
+        if input.kind == "string-list" {
+            for name in ["enum", "examples"] {
+                if let (Some(choices), Some(Value::Object(items))) = (p.remove(name), p.get("items").cloned()) {
+                    p.insert("items".into(), Value::Object(items.into_iter().chain([(name.to_string(), choices)]).collect()));
+                }
+            }
+        }
         property = Value::Object(p);
         properties.insert(input.key.clone(), property);
     }
