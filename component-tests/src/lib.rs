@@ -5,7 +5,9 @@
 pub mod oas;
 
 use serde_json::{json, Value};
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, OnceLock};
+use zoho_host::manifest::{Manifest, OutputSchemas};
 use zoho_host::{ActionRef, HostConfig, Runtime, StepOutcome};
 use zoho_sandbox::{RecordedRequest, Sandbox};
 
@@ -102,7 +104,9 @@ impl Harness {
 
     pub async fn run_as(&self, connection: &Value, key: &str, input: Value, options: Option<Value>) -> StepOutcome {
         let action = ActionRef::from_key(key).expect("action key");
-        runtime().run(&action, connection, &input, options.as_ref(), Some(&self.namespace)).await.unwrap_or_else(|e| panic!("{key} did not run: {e:#}"))
+        let outcome = runtime().run(&action, connection, &input, options.as_ref(), Some(&self.namespace)).await.unwrap_or_else(|e| panic!("{key} did not run: {e:#}"));
+        assert_output_declared(key, &outcome);
+        outcome
     }
 
     /// Every request so far, after checking the answered ones against Zoho's OpenAPI files.
@@ -221,4 +225,48 @@ pub fn ok_of(outcome: &StepOutcome) -> &Value {
         Ok(v) => v,
         Err(e) => panic!("expected success, got error {e}"),
     }
+}
+
+/// Every action's declared output schema, from `actions.json` at the repository root (the file
+/// platforms read), compiled once per test process.
+pub fn output_schemas() -> &'static OutputSchemas {
+    static SCHEMAS: OnceLock<OutputSchemas> = OnceLock::new();
+    SCHEMAS.get_or_init(|| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../actions.json");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let manifest = Manifest::parse(&text).unwrap_or_else(|e| panic!("{e:#}"));
+        OutputSchemas::of_manifest(&manifest).unwrap_or_else(|e| panic!("actions.json: {e:#}"))
+    })
+}
+
+fn outputs_checked_set() -> &'static Mutex<BTreeSet<String>> {
+    static CHECKED: OnceLock<Mutex<BTreeSet<String>>> = OnceLock::new();
+    CHECKED.get_or_init(Mutex::default)
+}
+
+/// The suite's output check, run by [`Harness::run_as`] (so by `run` and `run_with`) on every
+/// step: an Ok value its action's declared `output-schema` rejects fails the test, naming the
+/// action, the JSON pointer and the reason. Tests that call a runtime directly call it too.
+pub fn assert_output_declared(key: &str, outcome: &StepOutcome) {
+    let Ok(value) = &outcome.result else { return };
+    if let Err(reason) = output_schemas().check(key, value) {
+        let mut shown = value.to_string();
+        if shown.len() > 2000 {
+            let cut = (0..=2000).rev().find(|i| shown.is_char_boundary(*i)).unwrap_or(0);
+            shown.truncate(cut);
+            shown.push_str("...");
+        }
+        panic!("{key}: its Ok value does not match the output-schema it declares in actions.json (wit/annotations.json): {reason}\nthe value: {shown}");
+    }
+    outputs_checked_set().lock().unwrap_or_else(|p| p.into_inner()).insert(key.to_string());
+}
+
+/// [`assert_output_declared`] for a step run by its [`ActionRef`].
+pub fn assert_output_of(action: &ActionRef, outcome: &StepOutcome) {
+    assert_output_declared(&format!("{}-{}", action.interface, action.function), outcome);
+}
+
+/// The actions whose Ok values this test process has checked against their schemas so far.
+pub fn outputs_checked() -> BTreeSet<String> {
+    outputs_checked_set().lock().unwrap_or_else(|p| p.into_inner()).clone()
 }

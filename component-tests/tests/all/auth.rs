@@ -41,6 +41,7 @@ async fn refresh_grant_fetches_one_token_for_many_steps_and_across_host_restarts
     // A restarted host (a new runtime on the same data directory) reuses the cached token.
     let restarted = new_runtime();
     let outcome = restarted.run(&ActionRef::from_key("crm-get-record").expect("key"), &connection, &get_lead(), None, Some(&h.namespace)).await.expect("runs");
+    component_tests::assert_output_declared("crm-get-record", &outcome);
     ok_of(&outcome);
     assert_eq!(h.token_requests().len(), 1);
     assert_eq!(api_tokens(&h).last(), Some(&tokens[0]));

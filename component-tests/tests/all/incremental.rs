@@ -79,6 +79,7 @@ async fn pages_can_be_asked_again_and_survive_a_host_restart() {
     let restarted = new_runtime();
     let action = zoho_host::ActionRef::from_key("incremental-list-modified-records-by-page").expect("key");
     let outcome = restarted.run(&action, &h.connection, &page(3), None, Some(&h.namespace)).await.expect("runs");
+    component_tests::assert_output_of(&action, &outcome);
     let third = ok_of(&outcome).clone();
     assert_eq!(third["sweep"]["id"], first["sweep"]["id"]);
     let last_of_second = second["records"][99]["id"].as_str().expect("id").to_string();

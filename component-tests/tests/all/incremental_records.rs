@@ -337,6 +337,7 @@ async fn a_retried_page_gets_the_same_notes_and_a_restart_goes_on() {
     let restarted = new_runtime();
     let action = zoho_host::ActionRef::from_key(LIST).expect("key");
     let outcome = restarted.run(&action, &h.connection, &step(5), None, Some(&h.namespace)).await.expect("runs");
+    component_tests::assert_output_of(&action, &outcome);
     let fifth = ok_of(&outcome).clone();
     assert_eq!(fifth["sweep"]["id"], read[&1]["sweep"]["id"]);
     assert_eq!(fifth["more_records"], false);

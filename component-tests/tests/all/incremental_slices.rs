@@ -417,7 +417,9 @@ proptest! {
 async fn step(h: &Harness, restarted: &Runtime, on_restarted: bool, input: Value) -> Value {
     let outcome = if on_restarted {
         let action = zoho_host::ActionRef::from_key(LIST).expect("key");
-        restarted.run(&action, &h.connection, &input, None, Some(&h.namespace)).await.expect("runs")
+        let outcome = restarted.run(&action, &h.connection, &input, None, Some(&h.namespace)).await.expect("runs");
+        component_tests::assert_output_of(&action, &outcome);
+        outcome
     } else {
         h.run(LIST, input).await
     };

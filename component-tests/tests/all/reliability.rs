@@ -125,6 +125,7 @@ async fn a_debug_log_past_the_cap_is_cut_and_the_result_stands() {
     let options = json!({ "debug": true, "max-retries": 8 });
     let action = zoho_host::ActionRef::from_key("crm-get-record").expect("key");
     let outcome = runtime.run(&action, &h.connection, &get_lead(), Some(&options), Some(&h.namespace)).await.expect("the step ran to its end");
+    component_tests::assert_output_of(&action, &outcome);
     assert_eq!(ok_of(&outcome), &json!({ "id": LEAD, "Last_Name": "Lead1" }));
     assert_eq!(h.requests().len(), 9, "eight failures, then the answer");
     assert!(outcome.stderr.len() <= 1024, "{}", outcome.stderr.len());
@@ -147,8 +148,11 @@ async fn rotated_managed_tokens_keep_their_cursors() {
     for key in runtime().kv().keys(&namespace, "").expect("keys") {
         runtime().kv().delete(&namespace, "", &key).expect("delete");
     }
-    let step =
-        |connection: Value, key: &'static str, input: Value| async move { runtime().run(&zoho_host::ActionRef::from_key(key).expect("key"), &connection, &input, None, None).await.expect("runs") };
+    let step = |connection: Value, key: &'static str, input: Value| async move {
+        let outcome = runtime().run(&zoho_host::ActionRef::from_key(key).expect("key"), &connection, &input, None, None).await.expect("runs");
+        component_tests::assert_output_declared(key, &outcome);
+        outcome
+    };
     let page = json!({ "record-type": "Leads", "page": 1, "per-page": 200, "fields": "Last_Name" });
     let org_requests = |h: &Harness| h.requests().iter().filter(|r| r.path == "/crm/v8/org").count();
 
@@ -169,7 +173,9 @@ async fn rotated_managed_tokens_keep_their_cursors() {
     assert!(runtime().kv().keys(&token_namespace, "").expect("keys").is_empty(), "nothing in the token's namespace");
     // An explicit namespace is the platform's: no /org question.
     h.sandbox.clear_requests();
-    ok_of(&runtime().run(&zoho_host::ActionRef::from_key("crm-get-record").expect("key"), &as_token(&h.sandbox.issue_token()), &get_lead(), None, Some(&h.namespace)).await.expect("runs"));
+    let outcome = runtime().run(&zoho_host::ActionRef::from_key("crm-get-record").expect("key"), &as_token(&h.sandbox.issue_token()), &get_lead(), None, Some(&h.namespace)).await.expect("runs");
+    component_tests::assert_output_declared("crm-get-record", &outcome);
+    ok_of(&outcome);
     assert_eq!(h.requests().len(), 1);
 }
 
@@ -178,7 +184,11 @@ async fn rotated_managed_tokens_keep_their_cursors() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_managed_token_that_cannot_read_the_org_keeps_its_own_namespace() {
     let h = Harness::new().await;
-    let run = |connection: Value| async move { runtime().run(&zoho_host::ActionRef::from_key("crm-get-record").expect("key"), &connection, &get_lead(), None, None).await.expect("runs") };
+    let run = |connection: Value| async move {
+        let outcome = runtime().run(&zoho_host::ActionRef::from_key("crm-get-record").expect("key"), &connection, &get_lead(), None, None).await.expect("runs");
+        component_tests::assert_output_declared("crm-get-record", &outcome);
+        outcome
+    };
     let org_requests = |h: &Harness| h.requests().iter().filter(|r| r.path == "/crm/v8/org").count();
     let scope = r#"{"code":"OAUTH_SCOPE_MISMATCH","details":{},"message":"invalid oauth scope to access this URL","status":"error"}"#;
     let no_scope = json!({ "api-domain": h.sandbox.url, "access-token": h.sandbox.issue_token() });
@@ -259,6 +269,7 @@ async fn tenants_never_share_tokens_or_cursors() {
     let action = zoho_host::ActionRef::from_key("crm-get-record").expect("key");
     for tenant in ["tenant-a", "tenant-b"] {
         let outcome = runtime().run(&action, &connection, &get_lead(), None, Some(tenant)).await.expect("runs");
+        component_tests::assert_output_of(&action, &outcome);
         ok_of(&outcome);
     }
     assert_eq!(h.token_requests().len(), 2, "each tenant refreshed its own token");
@@ -441,7 +452,10 @@ proptest! {
 
 async fn runtime_run(h: &Harness, action: &zoho_host::ActionRef, input: &Value) -> Result<Value, Value> {
     match runtime().run(action, &h.connection, input, None, Some(&h.namespace)).await {
-        Ok(outcome) => outcome.result,
+        Ok(outcome) => {
+            component_tests::assert_output_of(action, &outcome);
+            outcome.result
+        }
         // A refusal by the host's own JSON→WIT conversion is typed too; a trap is not.
         Err(e) if !format!("{e:#}").contains("wasm trap") && !format!("{e:#}").contains("the step stopped") => Err(json!({ "kind": "invalid-input", "host": e.to_string() })),
         Err(e) => panic!("the step trapped: {e:#}"),

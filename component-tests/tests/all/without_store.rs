@@ -20,7 +20,9 @@ fn without_store() -> &'static Runtime {
 
 async fn run_without_store(h: &Harness, connection: &Value, key: &str, input: Value) -> StepOutcome {
     let action = ActionRef::from_key(key).expect("action key");
-    without_store().run(&action, connection, &input, None, Some(&h.namespace)).await.unwrap_or_else(|e| panic!("{key} did not run: {e:#}"))
+    let outcome = without_store().run(&action, connection, &input, None, Some(&h.namespace)).await.unwrap_or_else(|e| panic!("{key} did not run: {e:#}"));
+    component_tests::assert_output_of(&action, &outcome);
+    outcome
 }
 
 const NO_STORE_LOG: &str = "zoho: the host provides no key-value store: this step keeps its caches and counters in its own memory";

@@ -232,6 +232,14 @@ fn schema_of(inputs: &[Input]) -> Value {
                 p.insert(name.into(), value);
             }
         }
+        // A list's choices are its items' choices.
+        if input.kind == "string-list" {
+            for name in ["enum", "examples"] {
+                if let (Some(choices), Some(Value::Object(items))) = (p.remove(name), p.get("items").cloned()) {
+                    p.insert("items".into(), Value::Object(items.into_iter().chain([(name.to_string(), choices)]).collect()));
+                }
+            }
+        }
         property = Value::Object(p);
         properties.insert(input.key.clone(), property);
     }
@@ -393,6 +401,8 @@ pub fn generate(wit_dir: &Path) -> Result<String> {
         bail!("annotations.json describes action {stale}, which the WIT does not export");
     }
     check_choices(&actions)?;
+    // Each action declares its Ok value's JSON Schema and a real sample the schema accepts.
+    super::OutputSchemas::compile(actions.iter().map(|a| (a.key.as_str(), a.output_schema.as_ref(), a.output_sample.as_ref())))?;
     // A Books record type's options are resources the component's key table knows.
     let books: Vec<&str> = zoho_connector::books::resources::top_level();
     for action in actions.iter().filter(|a| a.key.starts_with("books-")) {
@@ -464,7 +474,7 @@ mod tests {
         }
         std::fs::copy(wit_dir().join("world.wit"), dir.join("world.wit")).expect("copy");
         let original: Value = serde_json::from_str(&std::fs::read_to_string(wit_dir().join("annotations.json")).expect("read")).expect("json");
-        let cases: [(&str, fn(&mut Value)); 9] = [
+        let cases: [(&str, fn(&mut Value)); 12] = [
             ("name input bogus", |a| a["actions"]["crm-get-record"]["inputs"]["bogus"] = json!({ "label": "B" })),
             ("has no action crm-get-record", |a| drop(a["actions"].as_object_mut().map(|m| m.remove("crm-get-record")))),
             ("describes action crm-delete-everything", |a| a["actions"]["crm-delete-everything"] = json!({ "label": "x", "output": "y" })),
@@ -473,6 +483,9 @@ mod tests {
             ("reads input module, which this form lacks", |a| a["actions"]["crm-get-record"]["inputs"]["fields"]["choices-from"]["input"]["record-type"] = json!("{module}")),
             ("leaves crm-describe-module's required input record-type empty", |a| a["actions"]["crm-get-record"]["inputs"]["fields"]["choices-from"]["input"] = json!({})),
             ("is marked complete but lacks", |a| a["sections"]["connection"]["default-scopes"]["complete"]["scopes"] = json!("ZohoCRM.modules.ALL")),
+            ("crm-get-record: declares no output-schema", |a| drop(a["actions"]["crm-get-record"].as_object_mut().map(|m| m.remove("output-schema")))),
+            ("crm-get-record: output-schema does not compile", |a| a["actions"]["crm-get-record"]["output-schema"]["type"] = json!("objekt")),
+            ("crm-get-record: output-sample does not match output-schema", |a| a["actions"]["crm-get-record"]["output-sample"]["id"] = json!(42)),
             ("names nothing-, which no action key starts with", |a| a["sections"]["connection"]["default-scopes"]["cyclr"]["for"] = json!(["crm-", "nothing-"])),
         ];
         for (expected, change) in cases {

@@ -3,7 +3,9 @@
 
 mod annotations;
 mod generate;
+mod outputs;
 pub use generate::generate;
+pub use outputs::OutputSchemas;
 
 use crate::action::{ActionRef, PACKAGE, VERSION};
 use anyhow::{Context as _, Result};
