@@ -60,6 +60,9 @@ async fn crm_records(s: &mut Steps<'_>) {
     let doomed = s.h.sandbox.create_record("Leads", json!({ "Last_Name": "Doomed" }));
     s.ok("crm-remove-record", json!({ "record-type": "Leads", "record-id": doomed })).await;
     s.ok("crm-get-deleted-records", json!({ "record-type": "Leads" })).await;
+    let many: Vec<String> = (0..2).map(|_| s.h.sandbox.create_record("Leads", json!({ "Last_Name": "Many" }))).collect();
+    s.ok("crm-update-records", json!({ "record-type": "Leads", "values": [{ "id": many[0], "Lead_Status": "Contacted" }, { "id": "5725767000000999999", "Lead_Status": "Contacted" }] })).await;
+    s.ok("crm-remove-records", json!({ "record-type": "Leads", "record-ids": many })).await;
 }
 
 async fn books(s: &mut Steps<'_>) {
