@@ -102,7 +102,8 @@ fn module_entry(name: &str, sequence: usize, api_supported: bool, generated_type
         "display_field": null,
         "layouts": [],
         "fields": [],
-        "custom_view": null,
+        // modules.json requires the module's default view here (custom_views.json's shape).
+        "custom_view": crate::crm::module_settings::default_view(name),
         "default_mapping_fields": [],
         "layout_associations": [],
     });

@@ -81,6 +81,11 @@ fn custom_view(module: &str, name: &str, system: bool) -> Value {
     })
 }
 
+/// A module's "All" view, its default (also each module's `custom_view` in `/settings/modules`).
+pub fn default_view(module: &str) -> Value {
+    custom_view(module, &format!("All {}", module.replace('_', " ")), true)
+}
+
 /// `GET /settings/custom_views?module=`: the module's "All" view (its default), and two of the
 /// user's, with an Unicode name among them; paged.
 pub fn custom_views(shared: &Shared, request: &RecordedRequest) -> Response {
@@ -92,8 +97,7 @@ pub fn custom_views(shared: &Shared, request: &RecordedRequest) -> Response {
         (Ok(page), Ok(per_page)) => (page, per_page),
         (Err(e), _) | (_, Err(e)) => return e,
     };
-    let all_name = format!("All {}", module.replace('_', " "));
-    let views = [custom_view(&module, &all_name, true), custom_view(&module, "My open items", false), custom_view(&module, "Führungskräfte ★ 東京", false)];
+    let views = [default_view(&module), custom_view(&module, "My open items", false), custom_view(&module, "Führungskräfte ★ 東京", false)];
     let slice: Vec<Value> = views.iter().skip((page - 1).saturating_mul(per_page)).take(per_page).cloned().collect();
     let more = page.saturating_mul(per_page) < views.len();
     let translation = json!({ "public_views": "Public Views", "other_users_views": "Other User's Views", "shared_with_me": "Shared With Me", "created_by_me": "Created By Me" });

@@ -52,7 +52,7 @@ fn user(index: usize, seed: &Seed) -> Value {
         "id": user_id(index), "first_name": first, "last_name": last, "full_name": format!("{first} {last}"), "email": email,
         "status": status, "confirm": confirm, "profile": { "name": profile.0, "id": profile.1 }, "role": { "name": ROLE.0, "id": ROLE.1 },
         "created_by": owner, "created_time": "2024-01-02T03:04:05+00:00",
-        "zuid": format!("1010101{:01}", index + 1), "time_zone": "America/Los_Angeles", "locale": "en_US", "language": "en_US", "country_locale": "en_US",
+        "zuid": format!("1010101{:01}", index + 1), "locale": "en_US", "language": "en_US", "country_locale": "en_US",
         "phone": null, "mobile": null, "microsoft": false, "personal_account": false, "sandboxDeveloper": false,
     })
 }
