@@ -103,11 +103,30 @@ fn module_entry(name: &str, sequence: usize, api_supported: bool, generated_type
         "layouts": [],
         "fields": [],
         // modules.json requires the module's default view here (custom_views.json's shape).
-        "custom_view": crate::crm::module_settings::default_view(name),
+        "custom_view": default_view(name),
         "default_mapping_fields": [],
         "layout_associations": [],
     });
     merged([own, standard])
+}
+
+/// One view in custom_views.json's `custom_views` shape.
+pub fn custom_view(module: &str, name: &str, system: bool) -> Value {
+    let owner = json!({ "name": "Sandbox User", "id": account::OWNER_ID });
+    json!({
+        "id": module_id(&format!("{module}#{name}")), "display_value": name, "name": name, "system_name": if system { json!(name.replace(' ', "").to_uppercase()) } else { Value::Null },
+        "category": if system { "public_views" } else { "created_by_me" }, "created_time": "2024-01-02T03:04:05+00:00", "modified_time": "2024-01-02T03:04:05+00:00",
+        "last_accessed_time": null, "created_by": owner, "modified_by": owner, "module": { "name": module, "id": module_id(module) },
+        "criteria": { "comparator": null, "field": { "api_name": null, "id": null }, "value": null, "group_operator": null, "group": [] },
+        "default": system, "system_defined": system, "locked": false, "favorite": null, "offline": false,
+        "access_type": if system { "public" } else { "only_to_me" }, "shared_to": [], "fields": [], "sort_by": { "id": module_id(&format!("{module}.Created_Time")), "api_name": "Created_Time" }, "sort_order": "desc",
+    })
+}
+
+/// A module's "All" view, its default (the module's `custom_view` in `/settings/modules`, and
+/// the first of `/settings/custom_views`).
+pub fn default_view(module: &str) -> Value {
+    custom_view(module, &format!("All {}", module.replace('_', " ")), true)
 }
 
 /// Zoho's JSON type, UI type and length for a data type the sandbox stores.

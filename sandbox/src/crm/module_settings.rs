@@ -9,7 +9,7 @@
 //! common.json's both): the details carry both, which satisfies every reading. Custom views page
 //! by `page` (from 1) and `per_page` (1 to 200), else INVALID_DATA naming the parameter.
 
-use crate::crm::metadata::module_id;
+use crate::crm::metadata::{custom_view, default_view, module_id};
 use crate::params;
 use crate::request::RecordedRequest;
 use crate::response::{empty_response, error_response, json_response};
@@ -68,24 +68,6 @@ pub fn related_lists(shared: &Shared, request: &RecordedRequest) -> Response {
     json_response(200, &json!({ "related_lists": lists }))
 }
 
-/// One view in custom_views.json's `custom_views` shape.
-fn custom_view(module: &str, name: &str, system: bool) -> Value {
-    let owner = json!({ "name": "Sandbox User", "id": crate::accounts::account::OWNER_ID });
-    json!({
-        "id": module_id(&format!("{module}#{name}")), "display_value": name, "name": name, "system_name": if system { json!(name.replace(' ', "").to_uppercase()) } else { Value::Null },
-        "category": if system { "public_views" } else { "created_by_me" }, "created_time": "2024-01-02T03:04:05+00:00", "modified_time": "2024-01-02T03:04:05+00:00",
-        "last_accessed_time": null, "created_by": owner, "modified_by": owner, "module": { "name": module, "id": module_id(module) },
-        "criteria": { "comparator": null, "field": { "api_name": null, "id": null }, "value": null, "group_operator": null, "group": [] },
-        "default": system, "system_defined": system, "locked": false, "favorite": null, "offline": false,
-        "access_type": if system { "public" } else { "only_to_me" }, "shared_to": [], "fields": [], "sort_by": { "id": module_id(&format!("{module}.Created_Time")), "api_name": "Created_Time" }, "sort_order": "desc",
-    })
-}
-
-/// A module's "All" view, its default (also each module's `custom_view` in `/settings/modules`).
-pub fn default_view(module: &str) -> Value {
-    custom_view(module, &format!("All {}", module.replace('_', " ")), true)
-}
-
 /// `GET /settings/custom_views?module=`: the module's "All" view (its default), and two of the
 /// user's, with an Unicode name among them; paged.
 pub fn custom_views(shared: &Shared, request: &RecordedRequest) -> Response {
@@ -108,7 +90,12 @@ pub fn custom_views(shared: &Shared, request: &RecordedRequest) -> Response {
 /// Tags a module may have (the sandbox's allowance, reported as `info.allowed_count`).
 const ALLOWED_TAGS: usize = 100;
 
-/// `GET /settings/tags?module=`: the tags on the module's records (each once, by name), in
+/// The tags an org has made for its main modules before any step runs (tags live in the
+/// module's settings, not only on records), colours from tags.json's `color_code` enum.
+const SEEDED_TAGS: [(&str, &str); 3] = [("Hot", "#F17574"), ("Partner", "#63C57E"), ("Rückruf ☎ 東京", "#57B1FD")];
+const TAGGED_MODULES: [&str; 4] = ["Leads", "Contacts", "Accounts", "Deals"];
+
+/// `GET /settings/tags?module=`: the org's tags of the module and those on its records (each once, by name), in
 /// tags.json's `Tag` shape, with `info` {count, allowed_count}.
 pub fn tags(shared: &Shared, request: &RecordedRequest) -> Response {
     let module = match module_of(shared, request) {
@@ -119,7 +106,8 @@ pub fn tags(shared: &Shared, request: &RecordedRequest) -> Response {
         return params::bad_param("my_tags", "invalid data");
     }
     let data = shared.data();
-    let mut tags: Vec<Value> = Vec::new();
+    let seeded = SEEDED_TAGS.iter().filter(|_| TAGGED_MODULES.contains(&module.as_str()));
+    let mut tags: Vec<Value> = seeded.map(|(name, color)| json!({ "name": name, "id": module_id(&format!("{module}#tag#{name}")), "color_code": color })).collect();
     for tag in data.modules[module.as_str()].records.values().filter_map(|r| r.get("Tag")).filter_map(Value::as_array).flatten() {
         if !tags.iter().any(|t| t["name"] == tag["name"]) {
             tags.push(tag.clone());
