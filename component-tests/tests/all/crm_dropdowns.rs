@@ -301,6 +301,7 @@ fn the_manifest_offers_each_known_set_as_a_dropdown() {
         ("notifications-renew", "events", "notifications-list-events", "/events", "value"),
         ("notifications-list", "module", "crm-list-modules", "/modules", "api_name"),
         ("incremental-update-last-successful-run-date", "record-type", "crm-list-modules", "/modules", "api_name"),
+        ("incremental-list-contacts-by-page", "fields", "crm-describe-module", "/fields", "api_name"),
     ] {
         let from = &input(action, name)["choices-from"];
         assert_eq!((from["action"].as_str(), from["options"].as_str(), from["value"].as_str()), (Some(source), Some(options), Some(value)), "{action}.{name}: {from}");
@@ -310,4 +311,9 @@ fn the_manifest_offers_each_known_set_as_a_dropdown() {
     assert_eq!(input("crm-add-tags", "tags")["choices-from"]["open"], true);
     assert!(input("crm-remove-tags", "tags")["choices-from"].get("open").is_none());
     assert_eq!(input("crm-list-users", "type")["options"].as_array().map(Vec::len), Some(10));
+    // Zoho's automation triggers are a fixed set (Insert Records v8, `trigger`).
+    for action in ["crm-create-record", "crm-update-record", "crm-upsert-records", "crm-find-or-create-record"] {
+        let values: Vec<Value> = input(action, "trigger")["options"].as_array().expect("options").iter().map(|o| o["value"].clone()).collect();
+        assert_eq!(values, ["workflow", "approval", "blueprint", "orchestration", "pathfinder"], "{action}");
+    }
 }
