@@ -89,6 +89,15 @@ pub const ACTIONS: &[(&str, &[&str])] = &[
     ("crm-list-modules", &["ZohoCRM.settings.modules.READ"]),
     // Field Metadata (v8): ZohoCRM.settings.fields.{ALL|READ} or ZohoCRM.settings.ALL.
     ("crm-describe-module", &["ZohoCRM.settings.fields.READ"]),
+    // Users (v8 "Users APIs"): ZohoCRM.users.{ALL|READ}.
+    ("crm-list-users", &["ZohoCRM.users.READ"]),
+    ("crm-get-user", &["ZohoCRM.users.READ"]),
+    // Related Lists Metadata (v8): ZohoCRM.settings.related_lists.{ALL|READ} or ZohoCRM.settings.ALL.
+    ("crm-list-related-lists", &["ZohoCRM.settings.related_lists.READ"]),
+    // Custom View Metadata (v8): ZohoCRM.settings.custom_views.{ALL|READ} or ZohoCRM.settings.ALL.
+    ("crm-list-custom-views", &["ZohoCRM.settings.custom_views.READ"]),
+    // Get Tags (v8): ZohoCRM.settings.tags.{ALL|READ} or ZohoCRM.settings.ALL.
+    ("crm-list-tags", &["ZohoCRM.settings.tags.READ"]),
     ("books-record-action", &["ZohoBooks.fullaccess.all"]),
     ("books-get-record-document", &["ZohoBooks.fullaccess.all"]),
     // Notifications (v8): ZohoCRM.notifications.{ALL|WRITE|CREATE} to enable, READ to list,
@@ -97,6 +106,8 @@ pub const ACTIONS: &[(&str, &[&str])] = &[
     ("notifications-renew", &["ZohoCRM.notifications.READ", "ZohoCRM.notifications.UPDATE"]),
     ("notifications-disable", &["ZohoCRM.notifications.DELETE"]),
     ("notifications-list", &["ZohoCRM.notifications.READ"]),
+    // The events are the org's modules that notify (Modules Metadata: settings.modules.READ).
+    ("notifications-list-events", &["ZohoCRM.settings.modules.READ"]),
     // Parsing reads the changed records (Get Records, with the module's fields).
     ("notifications-parse", &["ZohoCRM.modules.READ", "ZohoCRM.settings.fields.READ"]),
 ];

@@ -4,7 +4,7 @@
 
 use crate::accounts::{oauth, scopes};
 use crate::crm::notifications::{deliveries, watch};
-use crate::crm::{attachments, convert, coql, metadata, notes, records, related, search, tags, upsert};
+use crate::crm::{attachments, convert, coql, metadata, module_settings, notes, records, related, search, tags, upsert, users};
 use crate::request::RecordedRequest;
 use crate::response::error_response;
 use crate::state::Shared;
@@ -43,7 +43,11 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/crm/v8/settings/fields", zoho(get(fields).merge(as_record(PUT, "settings", "fields", records::update)).merge(as_record(DELETE, "settings", "fields", delete_of))))
         .route("/crm/v8/settings/modules", zoho(get(modules).merge(as_record(PUT, "settings", "modules", records::update)).merge(as_record(DELETE, "settings", "modules", delete_of))))
         .route("/crm/v8/org", zoho(get(org).merge(as_module(POST, "org", records::create))))
+        .route("/crm/v8/settings/related_lists", zoho(get(related_lists)))
+        .route("/crm/v8/settings/custom_views", zoho(get(custom_views)))
+        .route("/crm/v8/settings/tags", zoho(get(module_tags)))
         .route("/crm/v8/users", zoho(get(users).merge(as_module(POST, "users", records::create))))
+        .route("/crm/v8/users/{id}", zoho(get(user)))
         .route("/crm/v8/{module}", zoho(get(list).post(create).put(update_many).delete(delete_many)))
         .route("/crm/v8/{module}/deleted", zoho(get(deleted).merge(deleted_as_record(PUT, records::update)).merge(deleted_as_record(DELETE, delete_of))))
         .route("/crm/v8/{module}/{id}", zoho(get(record).put(update).delete(delete)))
@@ -235,7 +239,23 @@ async fn org(State(shared): Sandbox) -> Response {
 }
 
 async fn users(Extension(request): Recorded) -> Response {
-    metadata::users(&request)
+    users::list(&request)
+}
+
+async fn user(Path(id): Path<String>) -> Response {
+    users::get(&id)
+}
+
+async fn related_lists(State(shared): Sandbox, Extension(request): Recorded) -> Response {
+    module_settings::related_lists(&shared, &request)
+}
+
+async fn custom_views(State(shared): Sandbox, Extension(request): Recorded) -> Response {
+    module_settings::custom_views(&shared, &request)
+}
+
+async fn module_tags(State(shared): Sandbox, Extension(request): Recorded) -> Response {
+    module_settings::tags(&shared, &request)
 }
 
 async fn list(State(shared): Sandbox, Extension(request): Recorded, Path(module): Path<String>) -> Response {

@@ -352,6 +352,43 @@ pub fn list_answer(response: &Response, page: Option<u32>, per_page: u32) -> Res
     }
 }
 
+/// Most top-level members a metadata listing is read with (`users`/`tags`/... and `info`, a few more).
+const MAX_LISTING_MEMBERS: usize = 64;
+
+/// A metadata listing that Zoho keys by its resource (`{"users":[...],"info":{...}}`,
+/// `related_lists`, `custom_views`, `tags`), read within [`MAX_METADATA_BYTES`]: each item raw
+/// and an object, at most `max_items` (more than the request could get back is refused unread),
+/// and `info` raw when it is an object. 204 ("nothing") is an empty list. An answer without the
+/// list is not Zoho's, and says so.
+pub fn keyed_listing<'a>(response: &'a Response, key: &str, max_items: usize) -> Result<Option<(Vec<&'a RawValue>, Option<&'a RawValue>)>> {
+    let Some(response) = content(response)? else { return Ok(None) };
+    let text = std::str::from_utf8(&metadata_sized(response)?.body).map_err(|e| not_json(response, &e.to_string()))?;
+    let members = json::members(text, MAX_LISTING_MEMBERS).map_err(|e| answer_error(response, e))?;
+    let find = |name: &str| members.iter().rev().find(|(k, _)| k == name).map(|(_, v)| *v);
+    let list = find(key)
+        .filter(|l| l.get().starts_with('['))
+        .ok_or_else(|| ZohoError::new(ErrorKind::Zoho, format!("Zoho answered HTTP {} without a {key} list: {:?}", response.status, response.body_start())).with_status(response.status))?;
+    let items = json::items(list.get().as_bytes(), max_items).map_err(|e| answer_error(response, e))?;
+    if let Some(odd) = items.iter().find(|i| !json::is_object(i)) {
+        return Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho listed a {key} item that is {}, not an object", json::kind_of(odd.get()))).with_status(response.status));
+    }
+    Ok(Some((items, find("info").filter(|i| json::is_object(i)))))
+}
+
+/// `{"<key>":[...],"info":...}` from raw items and `info`, nothing re-serialized.
+pub fn keyed_listing_text(key: &str, items: &[&RawValue], info: Option<&str>) -> String {
+    let mut out = String::from("{");
+    json::push_string(&mut out, key);
+    out.push(':');
+    out.push_str(&json::array_text(items));
+    if let Some(info) = info {
+        out.push_str(",\"info\":");
+        out.push_str(info);
+    }
+    out.push('}');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

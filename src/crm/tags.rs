@@ -6,7 +6,7 @@ use crate::crm::response::{listing_text, write_outcomes};
 use crate::error::{Result, ZohoError};
 use crate::http::Method;
 use crate::validate;
-use crate::wit::crm::{AddTagsInput, RemoveTagsInput};
+use crate::wit::crm::{AddTagsInput, ListTagsInput, RemoveTagsInput};
 use serde_json::{json, Map, Value};
 
 /// Records one tag request may name (Zoho's limit).
@@ -15,6 +15,16 @@ pub const MAX_TAG_IDS: usize = 500;
 pub const MAX_TAG_NAME_CHARS: usize = 25;
 /// Most tags one record may carry (Zoho's limit on Professional and above; Standard allows 5).
 pub const MAX_TAGS_PER_RECORD: usize = 10;
+
+/// Tags one module may have listed: far more than any org uses (the answer is also held to the
+/// metadata size limit).
+const MAX_MODULE_TAGS: usize = 10_000;
+
+/// Get Tags (v8 "Tags" pages; tags.json `Get Tags`; scope ZohoCRM.settings.tags.{ALL|READ}):
+/// `GET /crm/v8/settings/tags?module=` lists a module's tags, `{"tags":[...],"info":{...}}`.
+pub fn list_tags(client: &crate::client::Client, input: &ListTagsInput) -> Result<String> {
+    crate::crm::settings::module_settings(client, "tags", &input.record_type, MAX_MODULE_TAGS)
+}
 
 /// The record ids, each a Zoho id, 1 to 500, repeats dropped.
 fn record_ids(ids: &[String]) -> Result<Vec<&str>> {

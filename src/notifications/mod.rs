@@ -4,12 +4,13 @@
 
 pub mod channel;
 pub(crate) mod delivery;
+pub mod events;
 pub(crate) mod token;
 pub(crate) mod watch;
 
 use crate::client::Client;
 use crate::error::Result;
-use crate::wit::notifications::{DisableInput, EnableInput, ListInput, ParseInput, RenewInput};
+use crate::wit::notifications::{DisableInput, EnableInput, ListEventsInput, ListInput, ParseInput, RenewInput};
 
 /// Enable a channel: `POST /crm/v8/actions/watch`.
 pub fn enable(client: &Client, input: &EnableInput) -> Result<String> {
@@ -24,6 +25,11 @@ pub fn renew(client: &Client, input: &RenewInput) -> Result<String> {
 /// Stop channels: `DELETE /crm/v8/actions/watch?channel_ids=...`.
 pub fn disable(client: &Client, input: &DisableInput) -> Result<String> {
     watch::disable(client, input)
+}
+
+/// The events a channel can watch, from the org's modules: `GET /crm/v8/settings/modules`.
+pub fn list_events(client: &Client, input: &ListEventsInput) -> Result<String> {
+    events::list_events(client, input)
 }
 
 /// The org's channels: `GET /crm/v8/actions/watch`.

@@ -6,7 +6,7 @@ mod transport;
 
 use crate::auth::Grant;
 use crate::client::Client;
-use crate::crm::{attachments, convert, coql, deleted, find_or_create, modules, notes, records, related, search, tags, upsert};
+use crate::crm::{attachments, convert, coql, custom_views, deleted, find_or_create, modules, notes, records, related, related_lists, search, tags, upsert, users};
 use crate::error::ZohoError;
 use crate::limits::Throttle;
 use crate::redact::{self, Redactor};
@@ -228,6 +228,26 @@ impl crm::Guest for Component {
     fn describe_module(connection: wit::Connection, input: crm::DescribeModuleInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
         run_text("crm-describe-module", connection, options, |client| modules::describe_module(client, &input))
     }
+
+    fn list_users(connection: wit::Connection, input: crm::ListUsersInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text("crm-list-users", connection, options, |client| users::list_users(client, &input))
+    }
+
+    fn get_user(connection: wit::Connection, input: crm::GetUserInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text("crm-get-user", connection, options, |client| users::get_user(client, &input))
+    }
+
+    fn list_related_lists(connection: wit::Connection, input: crm::ListRelatedListsInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text("crm-list-related-lists", connection, options, |client| related_lists::list_related_lists(client, &input))
+    }
+
+    fn list_custom_views(connection: wit::Connection, input: crm::ListCustomViewsInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text("crm-list-custom-views", connection, options, |client| custom_views::list_custom_views(client, &input))
+    }
+
+    fn list_tags(connection: wit::Connection, input: crm::ListTagsInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text("crm-list-tags", connection, options, |client| tags::list_tags(client, &input))
+    }
 }
 
 impl wit_books::Guest for Component {
@@ -307,6 +327,10 @@ impl wit_notifications::Guest for Component {
 
     fn list(connection: wit::Connection, input: wit_notifications::ListInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
         run_with("notifications-list", connection, options, |client| notifications::list(client, &input)).map(output_text)
+    }
+
+    fn list_events(connection: wit::Connection, input: wit_notifications::ListEventsInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_with("notifications-list-events", connection, options, |client| notifications::list_events(client, &input)).map(output_text)
     }
 
     fn parse(connection: wit::Connection, input: wit_notifications::ParseInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {

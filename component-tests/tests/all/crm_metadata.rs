@@ -352,5 +352,8 @@ async fn every_choices_from_in_the_manifest_fills_its_dropdown() {
             sources.insert(from["action"].as_str().unwrap().to_string());
         }
     }
-    assert_eq!(sources.into_iter().collect::<Vec<_>>(), ["crm-describe-module", "crm-list-modules", "sync-discover"]);
+    assert_eq!(
+        sources.into_iter().collect::<Vec<_>>(),
+        ["crm-describe-module", "crm-list-custom-views", "crm-list-modules", "crm-list-related-lists", "crm-list-tags", "crm-list-users", "notifications-list-events", "sync-discover"]
+    );
 }

@@ -119,6 +119,12 @@ fn every_action_declares_its_scopes_and_each_default_set_names_what_it_lacks() {
         scopes_of("sync-read-stream-page"),
         ["ZohoCRM.coql.READ", "ZohoCRM.modules.READ", "ZohoCRM.settings.fields.READ", "ZohoCRM.settings.modules.READ", "ZohoCRM.users.READ", "ZohoCRM.org.READ"]
     );
+    assert_eq!(scopes_of("crm-list-users"), ["ZohoCRM.users.READ"]);
+    assert_eq!(scopes_of("crm-get-user"), ["ZohoCRM.users.READ"]);
+    assert_eq!(scopes_of("crm-list-related-lists"), ["ZohoCRM.settings.related_lists.READ"]);
+    assert_eq!(scopes_of("crm-list-custom-views"), ["ZohoCRM.settings.custom_views.READ"]);
+    assert_eq!(scopes_of("crm-list-tags"), ["ZohoCRM.settings.tags.READ"]);
+    assert_eq!(scopes_of("notifications-list-events"), ["ZohoCRM.settings.modules.READ"]);
     assert!(scopes_of("crm-raw-request").is_empty() && scopes_of("incremental-update-last-successful-run-date").is_empty());
 
     let sets = &manifest["connection"]["default-scopes"];
@@ -137,8 +143,11 @@ fn every_action_declares_its_scopes_and_each_default_set_names_what_it_lacks() {
             "ZohoCRM.notifications.DELETE": ["notifications-disable"],
             "ZohoCRM.notifications.READ": ["notifications-renew", "notifications-list"],
             "ZohoCRM.notifications.UPDATE": ["notifications-renew"],
+            "ZohoCRM.settings.custom_views.READ": ["crm-list-custom-views"],
             "ZohoCRM.settings.fields.READ": ["crm-get-records", "crm-find-or-create-record", "crm-get-related-records", "crm-describe-module", "incremental-list-contacts-by-page", "incremental-list-modified-records-by-page", "notifications-parse"],
-            "ZohoCRM.settings.modules.READ": ["crm-list-modules"],
+            "ZohoCRM.settings.modules.READ": ["crm-list-modules", "notifications-list-events"],
+            "ZohoCRM.settings.related_lists.READ": ["crm-list-related-lists"],
+            "ZohoCRM.settings.tags.READ": ["crm-list-tags"],
         })
     );
     assert_eq!(

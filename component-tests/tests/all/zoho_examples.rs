@@ -399,6 +399,32 @@ fn case(example: &Example) -> Case {
             body: None,
             ok: ok.then(|| json!({ "watch": body["watch"], "info": body["info"], "server_time": SERVER_TIME })),
         },
+        "getSingleUser" => Case {
+            action: "crm-get-user",
+            input: json!({ "user-id": "111133000000057662" }),
+            method: "GET",
+            path: "/crm/v8/users/111133000000057662".into(),
+            query: vec![],
+            body: None,
+            ok: ok.then(|| body["users"][0].clone()),
+        },
+        // A module's settings: each listing passed on as Zoho wrote it.
+        "getRelatedLists" | "getCustomViews" | "getTags" => {
+            let (action, area) = match example.operation.as_str() {
+                "getRelatedLists" => ("crm-list-related-lists", "related_lists"),
+                "getCustomViews" => ("crm-list-custom-views", "custom_views"),
+                _ => ("crm-list-tags", "tags"),
+            };
+            Case {
+                action,
+                input: json!({ "record-type": "Leads" }),
+                method: "GET",
+                path: format!("/crm/v8/settings/{area}"),
+                query: q(&[("module", "Leads")]),
+                body: None,
+                ok: ok.then(|| body.clone()),
+            }
+        }
         other => panic!("no replay for operation {other}: add it to `case`, or list its examples as skipped in the index"),
     }
 }
@@ -600,6 +626,10 @@ replays! {
     zoho_examples_of_get_fields => "getFields",
     zoho_examples_of_get_users => "getUsers",
     zoho_examples_of_get_organization => "getOrganization",
+    zoho_examples_of_get_user => "getSingleUser",
+    zoho_examples_of_get_related_lists => "getRelatedLists",
+    zoho_examples_of_get_custom_views => "getCustomViews",
+    zoho_examples_of_get_tags => "getTags",
     zoho_examples_of_enable_notifications => "createNotifications",
     zoho_examples_of_renew_notifications => "updateNotificationInfo",
     zoho_examples_of_disable_notifications => "disableNotifications",

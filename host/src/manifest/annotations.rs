@@ -71,7 +71,8 @@ pub(super) struct TriggerNote {
 /// Where a dynamic input's choices come from: another action of this manifest, run with the
 /// given inputs (`{key}` stands for this form's input `key`), its answer read at the JSON
 /// pointer `options` as a list of objects, each giving a choice's `value` and `label`. A
-/// platform renders the input as a dropdown filled by that action.
+/// platform renders the input as a dropdown filled by that action. With `open`, a value the
+/// dropdown does not offer is valid too (a new tag name typed beside the module's tags).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ChoicesFrom {
@@ -81,6 +82,8 @@ pub(super) struct ChoicesFrom {
     pub(super) options: String,
     pub(super) value: String,
     pub(super) label: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(super) open: bool,
 }
 
 #[derive(Debug, Deserialize)]

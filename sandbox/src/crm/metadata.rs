@@ -1,18 +1,17 @@
-//! Zoho CRM v8 metadata as the sandbox serves it: `/settings/modules`, `/settings/fields`, `/org`
-//! and `/users`, in the full shape Zoho's OpenAPI files (modules.json, fields.json, org.json,
-//! users.json) require. Each shape is written once; only the few values that differ are passed in.
+//! Zoho CRM v8 metadata as the sandbox serves it: `/settings/modules`, `/settings/fields` and
+//! `/org`, in the full shape Zoho's OpenAPI files (modules.json, fields.json, org.json) require
+//! (`/users` is `crm::users`). Each shape is written once; only the few values that differ are passed in.
 
 use crate::accounts::account;
 use crate::clock::Clock;
 use crate::request::RecordedRequest;
-use crate::response::{empty_response, error_response, json_response};
+use crate::response::{error_response, json_response};
 use crate::state::{FieldDef, Module, Shared};
 use axum::response::Response;
 use serde_json::{json, Value};
 
 /// The profile every module and field grants access to (profiles.json is not shipped; Zoho's shape).
 const PROFILE: (&str, &str) = ("Administrator", "5725767000000026011");
-const ROLE: (&str, &str) = ("Manager", "5725767000000026005");
 
 /// A module's id: stable for its name, so `/settings/modules` and the DUPLICATE_DATA error's
 /// `duplicate_record.module` agree (FNV-1a; modules are few, so ids do not collide in practice).
@@ -103,11 +102,31 @@ fn module_entry(name: &str, sequence: usize, api_supported: bool, generated_type
         "display_field": null,
         "layouts": [],
         "fields": [],
-        "custom_view": null,
+        // modules.json requires the module's default view here (custom_views.json's shape).
+        "custom_view": default_view(name),
         "default_mapping_fields": [],
         "layout_associations": [],
     });
     merged([own, standard])
+}
+
+/// One view in custom_views.json's `custom_views` shape.
+pub fn custom_view(module: &str, name: &str, system: bool) -> Value {
+    let owner = json!({ "name": "Sandbox User", "id": account::OWNER_ID });
+    json!({
+        "id": module_id(&format!("{module}#{name}")), "display_value": name, "name": name, "system_name": if system { json!(name.replace(' ', "").to_uppercase()) } else { Value::Null },
+        "category": if system { "public_views" } else { "created_by_me" }, "created_time": "2024-01-02T03:04:05+00:00", "modified_time": "2024-01-02T03:04:05+00:00",
+        "last_accessed_time": null, "created_by": owner, "modified_by": owner, "module": { "name": module, "id": module_id(module) },
+        "criteria": { "comparator": null, "field": { "api_name": null, "id": null }, "value": null, "group_operator": null, "group": [] },
+        "default": system, "system_defined": system, "locked": false, "favorite": null, "offline": false,
+        "access_type": if system { "public" } else { "only_to_me" }, "shared_to": [], "fields": [], "sort_by": { "id": module_id(&format!("{module}.Created_Time")), "api_name": "Created_Time" }, "sort_order": "desc",
+    })
+}
+
+/// A module's "All" view, its default (the module's `custom_view` in `/settings/modules`, and
+/// the first of `/settings/custom_views`).
+pub fn default_view(module: &str) -> Value {
+    custom_view(module, &format!("All {}", module.replace('_', " ")), true)
 }
 
 /// Zoho's JSON type, UI type and length for a data type the sandbox stores.
@@ -340,26 +359,6 @@ pub fn org(shared: &Shared) -> Response {
         "checkin_preferences": { "restricted_event_types": null },
     });
     json_response(200, &json!({ "org": [merged([company, account])] }))
-}
-
-/// `GET /users?type=AllUsers`: seven users, paged.
-pub fn users(request: &RecordedRequest) -> Response {
-    let per_page: usize = request.query_param("per_page").and_then(|p| p.parse().ok()).filter(|p| (1..=200).contains(p)).unwrap_or(200);
-    let page: usize = request.query_param("page").and_then(|p| p.parse().ok()).filter(|p| *p >= 1).unwrap_or(1);
-    let all: Vec<Value> = (1..=7)
-        .map(|i| {
-            json!({
-                "id": format!("57257670000004110{i:02}"), "full_name": format!("User {i}"), "email": format!("user{i}@zylker.com"),
-                "status": "active", "role": { "name": ROLE.0, "id": ROLE.1 },
-            })
-        })
-        .collect();
-    let slice: Vec<Value> = all.iter().skip((page - 1).saturating_mul(per_page)).take(per_page).cloned().collect();
-    if slice.is_empty() {
-        return empty_response(204);
-    }
-    let more = page.saturating_mul(per_page) < all.len();
-    json_response(200, &json!({ "users": slice, "info": { "per_page": per_page, "count": slice.len(), "page": page, "more_records": more } }))
 }
 
 #[cfg(test)]
