@@ -47,20 +47,6 @@ fn enumerable(key: &str, kind: &str) -> bool {
     matches!(kind, "string" | "string-list") && ENUMERABLE_KEYS.contains(&key)
 }
 
-/// Enumerable inputs another branch is giving their choices right now (from new actions listing
-/// users, related lists, custom views, tags and notification events): on this branch they
-/// have none yet. The lead empties this list when the branches meet.
-const WIRED_ELSEWHERE: [(&str, &str); 8] = [
-    ("crm-get-records", "cvid"),
-    ("crm-get-related-records", "related-list"),
-    ("crm-convert-lead", "assign-to"),
-    ("crm-add-tags", "tags"),
-    ("crm-remove-tags", "tags"),
-    ("notifications-enable", "events"),
-    ("notifications-renew", "events"),
-    ("notifications-list", "module"),
-];
-
 /// Enumerable inputs whose set depends on something a form does not hold: the module of a
 /// related list, of a sync stream, or of a notification delivery is known only from an answer
 /// at run time, so their field names cannot be a dropdown of the form.
@@ -200,7 +186,7 @@ fn problems(manifest: &Value) -> Vec<String> {
             found.push(format!("{place}: no type, label or help text ({})", input.describe()));
         }
         let pair = (input.form.as_str(), input.key.as_str());
-        if enumerable(&input.key, &input.kind) && input.choices == Choices::None && !WIRED_ELSEWHERE.contains(&pair) && !KNOWN_ONLY_AT_RUN_TIME.contains(&pair) {
+        if enumerable(&input.key, &input.kind) && input.choices == Choices::None && !KNOWN_ONLY_AT_RUN_TIME.contains(&pair) {
             found.push(format!("{place}: a {} whose values are knowable, offered without choices (enum, options or choices-from)", input.kind));
         }
         if let Choices::From { action, options, value, label } = &input.choices {
@@ -256,7 +242,7 @@ fn every_form_renders_from_the_manifest_alone() {
     let found = problems(&manifest);
     assert!(found.is_empty(), "{} form problem(s):\n{}", found.len(), found.join("\n"));
     // The exemptions name inputs that exist and are enumerable, so none hides a typo.
-    for (form, key) in WIRED_ELSEWHERE.iter().chain(KNOWN_ONLY_AT_RUN_TIME.iter()) {
+    for (form, key) in KNOWN_ONLY_AT_RUN_TIME.iter() {
         let input = rendered.iter().find(|i| i.form == *form && i.key == *key).unwrap_or_else(|| panic!("{form}.{key} is not an input"));
         assert!(enumerable(key, &input.kind), "{form}.{key} is not enumerable");
     }

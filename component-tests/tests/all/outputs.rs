@@ -63,6 +63,11 @@ async fn crm_records(s: &mut Steps<'_>) {
     let many: Vec<String> = (0..2).map(|_| s.h.sandbox.create_record("Leads", json!({ "Last_Name": "Many" }))).collect();
     s.ok("crm-update-records", json!({ "record-type": "Leads", "values": [{ "id": many[0], "Lead_Status": "Contacted" }, { "id": "5725767000000999999", "Lead_Status": "Contacted" }] })).await;
     s.ok("crm-remove-records", json!({ "record-type": "Leads", "record-ids": many })).await;
+    s.ok("crm-list-users", json!({ "type": "ActiveUsers" })).await;
+    s.ok("crm-get-user", json!({ "user-id": "5725767000000411001" })).await;
+    s.ok("crm-list-related-lists", json!({ "record-type": "Accounts" })).await;
+    s.ok("crm-list-custom-views", json!({ "record-type": "Leads" })).await;
+    s.ok("crm-list-tags", json!({ "record-type": "Leads" })).await;
 }
 
 async fn books(s: &mut Steps<'_>) {
@@ -96,6 +101,7 @@ async fn notifications(s: &mut Steps<'_>) {
     let enabled = s.ok("notifications-enable", json!({ "events": ["Leads.all"], "notify-url": "https://hooks.example.com/zoho", "channel-id": "4242" })).await;
     let token = id_of(&enabled, "/token");
     s.ok("notifications-list", json!({})).await;
+    s.ok("notifications-list-events", json!({})).await;
     s.ok("notifications-renew", json!({ "channel-id": "4242" })).await;
     let delivery = json!({
         "server_time": 1_765_000_000_000_i64, "query_params": {}, "module": "Leads", "resource_uri": format!("{}/crm/v8/Leads", s.h.sandbox.url),
