@@ -19,5 +19,6 @@ pub(crate) mod records;
 pub(crate) mod related;
 pub mod response;
 pub(crate) mod search;
+pub(crate) mod structured_values;
 pub(crate) mod tags;
 pub(crate) mod upsert;

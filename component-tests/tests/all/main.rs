@@ -14,6 +14,7 @@ mod books_documents;
 mod credits;
 mod crm_attachments_deleted;
 mod crm_coql_raw_attachments;
+mod crm_field_types;
 mod crm_find_or_create;
 mod crm_metadata;
 mod crm_notes_tags;

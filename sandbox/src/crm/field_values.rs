@@ -55,8 +55,9 @@ fn invalid(path: &str, api_name: &str, expected: &str) -> Value {
     error_body("INVALID_DATA", "invalid data", json!({ "api_name": api_name, "json_path": path, "expected_data_type": expected }))
 }
 
+/// record.json gives `maximum_length` as text.
 fn too_long(path: &str, api_name: &str, max: u32) -> Value {
-    error_body("INVALID_DATA", "invalid data", json!({ "api_name": api_name, "json_path": path, "maximum_length": max }))
+    error_body("INVALID_DATA", "invalid data", json!({ "api_name": api_name, "json_path": path, "maximum_length": max.to_string() }))
 }
 
 /// Digits of a whole number given as a JSON number or a text of digits (Zoho takes both).
