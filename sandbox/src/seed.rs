@@ -2,8 +2,8 @@
 //! beyond the 2,000-record `page` reach, and a few Accounts and Deals.
 
 use crate::accounts::account;
-use crate::crm::{metadata, standard_fields};
 use crate::crm::store::insert;
+use crate::crm::{metadata, standard_fields};
 use crate::state::{FieldDef, Module, Shared};
 use serde_json::{json, Map, Value};
 

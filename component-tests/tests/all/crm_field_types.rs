@@ -105,7 +105,11 @@ async fn an_invalid_value_of_each_type_is_refused_naming_the_field_and_nothing_i
         let outcome = h.run("crm-create-record", json!({ "record-type": "Deals", "values": values })).await;
         let error = error_of(&outcome);
         assert_eq!(error["kind"], "invalid-input", "{field}: {bad}");
-        assert_eq!(error["message"], format!("Deals: {says}. Nothing was sent. Field names are API names (crm-describe-module lists them); the call option check-fields: false skips this check"), "{field}");
+        assert_eq!(
+            error["message"],
+            format!("Deals: {says}. Nothing was sent. Field names are API names (crm-describe-module lists them); the call option check-fields: false skips this check"),
+            "{field}"
+        );
         assert_eq!(error["details"]["fields"], json!([{ "record": 1, "field": field, "problem": says.strip_prefix(field).map(str::trim_start) }]), "{field}");
     }
     assert_eq!(h.sandbox.record_count("Deals"), count);
@@ -168,7 +172,14 @@ async fn a_conversions_deal_is_checked_by_its_fields_types() {
     let converted = ok_of(&outcome).clone();
     let (contact, account, deal_id) = (converted["Contacts"].as_str().expect("contact"), converted["Accounts"].as_str().expect("account"), converted["Deals"].as_str().expect("deal"));
     assert_eq!(converted, json!({ "status": "converted", "job_id": null, "Contacts": contact, "Accounts": account, "Deals": deal_id }));
-    assert_request(&h.only_request(), &h.token, "POST", &format!("/crm/v8/Leads/{lead}/actions/convert"), &[], Some(json!({ "data": [{ "Deals": serde_json::from_str::<Value>(deal).expect("json") }] })));
+    assert_request(
+        &h.only_request(),
+        &h.token,
+        "POST",
+        &format!("/crm/v8/Leads/{lead}/actions/convert"),
+        &[],
+        Some(json!({ "data": [{ "Deals": serde_json::from_str::<Value>(deal).expect("json") }] })),
+    );
     assert_eq!(h.sandbox.record("Contacts", contact).expect("contact")["Last_Name"], "Mbeki");
     assert_eq!(h.sandbox.record("Accounts", account).expect("account")["Account_Name"], "Typed Inc");
     let stored = h.sandbox.record("Deals", deal_id).expect("deal");

@@ -85,7 +85,8 @@ fn nullable(mut schema: Value, title: &str) -> Value {
 }
 
 /// A fresh org's Deals stages (Zoho's standard Stage picklist).
-const STAGES: [&str; 9] = ["Qualification", "Needs Analysis", "Value Proposition", "Identify Decision Makers", "Proposal/Price Quote", "Negotiation/Review", "Closed Won", "Closed Lost", "Closed Lost to Competition"];
+const STAGES: [&str; 9] =
+    ["Qualification", "Needs Analysis", "Value Proposition", "Identify Decision Makers", "Proposal/Price Quote", "Negotiation/Review", "Closed Won", "Closed Lost", "Closed Lost to Competition"];
 
 /// Fields Deals has in the sandbox: a real org's standard and custom fields.
 const DEALS_FIELDS: usize = 53;
@@ -94,14 +95,11 @@ const DEALS_FIELDS: usize = 53;
 /// their schemas, with the schema's `required` and frame kept whole.
 fn only_fields(description: &Value, names: &[&str]) -> Value {
     let mut out = description.clone();
-    let fields: serde_json::Map<String, Value> = description["fields"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|f| f["api_name"].as_str().filter(|n| names.contains(n)).map(|n| (n.to_string(), f.clone())))
-        .collect();
+    let fields: serde_json::Map<String, Value> =
+        description["fields"].as_array().into_iter().flatten().filter_map(|f| f["api_name"].as_str().filter(|n| names.contains(n)).map(|n| (n.to_string(), f.clone()))).collect();
     out["fields"] = Value::Object(fields);
-    let properties: serde_json::Map<String, Value> = description["json_schema"]["properties"].as_object().into_iter().flatten().filter(|(k, _)| names.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let properties: serde_json::Map<String, Value> =
+        description["json_schema"]["properties"].as_object().into_iter().flatten().filter(|(k, _)| names.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
     out["json_schema"]["properties"] = Value::Object(properties);
     out
 }
@@ -426,7 +424,10 @@ async fn the_schema_of_each_structured_type_takes_what_zoho_takes() {
     assert_eq!(properties["Margin"], json!({ "type": ["number", "string", "null"], "pattern": "^-?[0-9]+(\\.[0-9]+)?$", "title": "Margin" }));
     assert_eq!(properties["Discount"]["type"], json!(["number", "string", "null"]));
     assert_eq!(properties["Expected_Revenue"]["readOnly"], true);
-    assert_eq!(properties["Decision_Maker"], json!({ "type": ["object", "null"], "properties": { "id": { "type": "string", "pattern": "^[0-9]{1,20}$" } }, "required": ["id"], "title": "Decision Maker" }));
+    assert_eq!(
+        properties["Decision_Maker"],
+        json!({ "type": ["object", "null"], "properties": { "id": { "type": "string", "pattern": "^[0-9]{1,20}$" } }, "required": ["id"], "title": "Decision Maker" })
+    );
 
     let record = json!({
         "Deal_Name": "Zylker renewal", "Stage": "Closed Won", "Closing_Date": "2027-03-31",

@@ -230,3 +230,96 @@ fn file_row(row: &Value, next_id: &mut u64) -> Value {
     let name = row.get("File_Name__s").cloned().unwrap_or_else(|| json!(format!("{file_id}.bin")));
     json!({ "File_Id__s": file_id, "File_Name__s": name, "Size__s": row.get("Size__s").cloned().unwrap_or(json!("0")), "id": row.get("id").filter(|i| i.is_string()).cloned().unwrap_or_else(|| json!(fresh(next_id))) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Shared;
+
+    fn spec(module: &str, field: &str) -> Spec {
+        standard_fields::spec(module, field).unwrap_or_else(|| panic!("{module}.{field}"))
+    }
+
+    fn expected(body: &Option<Value>) -> Value {
+        body.as_ref().map_or(Value::Null, |b| b["details"].clone())
+    }
+
+    /// Each data type takes Zoho's values and refuses the rest naming the field and the type.
+    #[test]
+    fn each_type_takes_its_values_and_refuses_the_rest() {
+        let goods = [
+            ("Seats", json!(40)),
+            ("Seats", json!("40")),
+            ("Amount", json!("1250.50")),
+            ("Amount", json!(1250.5)),
+            ("Auto_Renew", json!(false)),
+            ("Closing_Date", json!("2024-02-29")),
+            ("Signed_On", json!("2027-01-15T10:30:00+05:30")),
+            ("Account_Name", json!({ "id": "5725767000000411001" })),
+            ("Products_Of_Interest", json!(["Zoho CRM"])),
+            ("Competitors", json!([{ "Competitor": "Globex", "Quoted_Price": "10" }])),
+            ("Signed_Proposal", json!([{ "file_id": "ab" }, { "id": "1", "_delete": null }])),
+            ("Billing_Contact_Email", json!("a@b.example")),
+            ("Deal_Name", json!(null)),
+        ];
+        for (field, value) in goods {
+            assert_eq!(problem(&spec("Deals", field), field, "$", &value), None, "{field}: {value}");
+        }
+        let bads = [
+            ("Seats", json!("ten"), "integer"),
+            ("Seats", json!(2.5), "integer"),
+            ("Amount", json!("12,50"), "currency"),
+            ("Auto_Renew", json!("yes"), "boolean"),
+            ("Closing_Date", json!("2023-02-29"), "date"),
+            ("Signed_On", json!("2027-01-15"), "datetime"),
+            ("Account_Name", json!({ "name": "Zylker" }), "lookup"),
+            ("Products_Of_Interest", json!("Zoho CRM"), "jsonarray"),
+            ("Products_Of_Interest", json!([1]), "jsonarray"),
+            ("Competitors", json!({}), "jsonarray"),
+            ("Competitors", json!(["row"]), "jsonobject"),
+            ("Signed_Proposal", json!([{ "file_id": "" }]), "jsonarray"),
+            ("Billing_Contact_Email", json!("billing"), "email"),
+            ("Deal_Name", json!(5), "text"),
+        ];
+        for (field, value, kind) in bads {
+            let error = problem(&spec("Deals", field), field, "$.data[0].X", &value);
+            assert_eq!(expected(&error)["expected_data_type"], kind, "{field}: {value}");
+            assert_eq!(expected(&error)["api_name"], field);
+        }
+        // A subform row's own fields are checked by the subform module's types.
+        let error = problem(&spec("Deals", "Competitors"), "Competitors", "$.data[0].Competitors", &json!([{ "Quoted_Price": "lots" }]));
+        assert_eq!(expected(&error), json!({ "api_name": "Quoted_Price", "json_path": "$.data[0].Competitors[0].Quoted_Price", "expected_data_type": "currency" }));
+        let rows = json!(vec![json!({}); 101]);
+        assert_eq!(problem(&spec("Deals", "Competitors"), "Competitors", "$", &rows).map(|e| e["code"].clone()), Some(json!("LIMIT_EXCEEDED")));
+        let long = problem(&spec("Deals", "PO_Number"), "PO_Number", "$", &json!("é".repeat(51)));
+        assert_eq!(expected(&long)["maximum_length"], "50");
+        assert_eq!(problem(&spec("Deals", "PO_Number"), "PO_Number", "$", &json!("é".repeat(50))), None, "characters, not bytes");
+        let files = json!(vec![json!({ "file_id": "x" }); 6]);
+        assert_eq!(expected(&problem(&spec("Deals", "Signed_Proposal"), "Signed_Proposal", "$", &files))["maximum_length"], "5");
+    }
+
+    /// Stored as a read answers it: lookups named, rows and files with ids, read-only fields
+    /// and fields the module lacks left out; a lookup to no record is INVALID_DATA.
+    #[test]
+    fn values_are_stored_as_a_read_answers_them() {
+        let shared = Shared::new();
+        crate::seed::seed(&shared);
+        let data = shared.data();
+        let (account, name) = data.modules["Accounts"].records.iter().next().map(|(id, r)| (id.to_string(), r["Account_Name"].clone())).expect("an account");
+        let Value::Object(values) = json!({
+            "Deal_Name": "D", "Account_Name": { "id": account }, "Expected_Revenue": 5, "Nope": 1, "Owner": { "id": "1" },
+            "Competitors": [{ "Competitor": "G" }, { "id": "77", "Competitor": "H" }], "Site_Photo": [{ "file_id": "f" }, { "id": "9", "_delete": null }],
+        }) else {
+            unreachable!()
+        };
+        let mut next = 1_000;
+        let stored = stored(&data, "Deals", 0, &values, &mut next).expect("stored");
+        assert_eq!(stored["Account_Name"], json!({ "name": name, "id": account }));
+        assert_eq!(stored["Competitors"], json!([{ "Competitor": "G", "id": "1000" }, { "id": "77", "Competitor": "H" }]));
+        assert_eq!(stored["Site_Photo"], json!([{ "File_Id__s": "f", "File_Name__s": "f.bin", "Size__s": "0", "id": "1001" }]));
+        assert!(["Expected_Revenue", "Nope", "Owner"].iter().all(|f| !stored.contains_key(*f)), "{stored:?}");
+        let Value::Object(missing) = json!({ "Contact_Name": { "id": "1" } }) else { unreachable!() };
+        let error = super::stored(&data, "Deals", 2, &missing, &mut next).expect_err("no such contact");
+        assert_eq!(error["details"], json!({ "api_name": "Contact_Name", "json_path": "$.data[2].Contact_Name", "expected_data_type": "lookup" }));
+    }
+}

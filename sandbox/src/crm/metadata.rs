@@ -221,7 +221,17 @@ impl<'a> Described<'a> {
     /// A field of a subform module.
     fn of_subform(spec: &'a standard_fields::Spec) -> Self {
         let length = if spec.length == 0 { field_values::usual_length(spec.data_type) } else { spec.length };
-        Described { api_name: spec.api_name, data_type: spec.data_type, length, read_only: spec.read_only, mandatory: false, display: false, unique: false, picklist: spec.picklist, target: spec.target }
+        Described {
+            api_name: spec.api_name,
+            data_type: spec.data_type,
+            length,
+            read_only: spec.read_only,
+            mandatory: false,
+            display: false,
+            unique: false,
+            picklist: spec.picklist,
+            target: spec.target,
+        }
     }
 }
 
@@ -413,6 +423,44 @@ pub fn users(request: &RecordedRequest) -> Response {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    /// A subform's own fields answer `?module={subform}`; the parent's field names its module.
+    #[test]
+    fn a_subform_module_lists_its_own_fields() {
+        let shared = Shared::new();
+        crate::seed::seed(&shared);
+        let request = |module: &str| RecordedRequest {
+            method: "GET".into(),
+            path: "/crm/v8/settings/fields".into(),
+            query: vec![("module".into(), module.into())],
+            headers: Vec::new(),
+            body: Vec::new(),
+            received_ms: 0,
+            seq: 0,
+            response_status: None,
+            response_body: None,
+            faulted: false,
+        };
+        let body = |response: Response| {
+            let bytes = futures_body(response);
+            serde_json::from_slice::<Value>(&bytes).unwrap_or_default()
+        };
+        let competitors = body(fields(&shared, &request("Competitors")));
+        let names: Vec<&str> = competitors["fields"].as_array().into_iter().flatten().filter_map(|f| f["api_name"].as_str()).collect();
+        assert_eq!(names, ["Competitor", "Strength", "Quoted_Price", "Website"]);
+        let deals = body(fields(&shared, &request("Deals")));
+        let subform = deals["fields"].as_array().into_iter().flatten().find(|f| f["api_name"] == "Competitors").cloned().unwrap_or_default();
+        assert_eq!(subform["subform"], json!({ "module": "Competitors", "id": module_id("Competitors") }));
+        assert_eq!(subform["json_type"], "jsonarray");
+        let account = deals["fields"].as_array().into_iter().flatten().find(|f| f["api_name"] == "Account_Name").cloned().unwrap_or_default();
+        assert_eq!(account["lookup"]["module"]["api_name"], "Accounts");
+        assert_eq!(body(fields(&shared, &request("Nowhere")))["code"], "INVALID_MODULE");
+    }
+
+    fn futures_body(response: Response) -> Vec<u8> {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        runtime.block_on(async { axum::body::to_bytes(response.into_body(), usize::MAX).await.map(|b| b.to_vec()).unwrap_or_default() })
+    }
 
     #[test]
     fn seeded_modules_have_distinct_ids() {

@@ -4,7 +4,8 @@
 
 use super::{f, Spec, LEAD_SOURCE, PRODUCTS};
 
-pub const STAGE: &[&str] = &["Qualification", "Needs Analysis", "Value Proposition", "Identify Decision Makers", "Proposal/Price Quote", "Negotiation/Review", "Closed Won", "Closed Lost", "Closed Lost to Competition"];
+pub const STAGE: &[&str] =
+    &["Qualification", "Needs Analysis", "Value Proposition", "Identify Decision Makers", "Proposal/Price Quote", "Negotiation/Review", "Closed Won", "Closed Lost", "Closed Lost to Competition"];
 pub const TYPE: &[&str] = &["-None-", "Existing Business", "New Business"];
 pub const REASON_FOR_LOSS: &[&str] = &["-None-", "Lost to Competitor", "Price", "Timing", "No Budget", "Other"];
 pub const BILLING_FREQUENCY: &[&str] = &["Monthly", "Quarterly", "Yearly"];

@@ -54,5 +54,4 @@ pub const FIELDS: [Spec; 42] = [
 ];
 
 /// The products a lead was quoted, one row each (`Product_Details`, a subform).
-pub const LEAD_PRODUCTS: [Spec; 4] =
-    [f("Product_Name", "text").len(120), f("Quantity", "double").len(16), f("List_Price", "currency"), f("Delivery_Date", "date")];
+pub const LEAD_PRODUCTS: [Spec; 4] = [f("Product_Name", "text").len(120), f("Quantity", "double").len(16), f("List_Price", "currency"), f("Delivery_Date", "date")];

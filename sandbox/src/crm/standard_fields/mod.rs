@@ -49,8 +49,45 @@ impl Spec {
 }
 
 /// Picklists shared by several modules (a fresh org's values).
-pub const LEAD_SOURCE: &[&str] = &["-None-", "Advertisement", "Cold Call", "Employee Referral", "External Referral", "Online Store", "Partner", "Public Relations", "Sales Email Alias", "Seminar Partner", "Internal Seminar", "Trade Show", "Web Download", "Web Research", "Chat"];
-pub const INDUSTRY: &[&str] = &["-None-", "ASP (Application Service Provider)", "Data/Telecom OEM", "ERP (Enterprise Resource Planning)", "Government/Military", "Large Enterprise", "ManagementISV", "MSP (Management Service Provider)", "Network Equipment Enterprise", "Non-management ISV", "Optical Networking", "Service Provider", "Small/Medium Enterprise", "Storage Equipment", "Storage Service Provider", "Systems Integrator", "Wireless Industry", "Software", "Manufacturing", "Retail"];
+pub const LEAD_SOURCE: &[&str] = &[
+    "-None-",
+    "Advertisement",
+    "Cold Call",
+    "Employee Referral",
+    "External Referral",
+    "Online Store",
+    "Partner",
+    "Public Relations",
+    "Sales Email Alias",
+    "Seminar Partner",
+    "Internal Seminar",
+    "Trade Show",
+    "Web Download",
+    "Web Research",
+    "Chat",
+];
+pub const INDUSTRY: &[&str] = &[
+    "-None-",
+    "ASP (Application Service Provider)",
+    "Data/Telecom OEM",
+    "ERP (Enterprise Resource Planning)",
+    "Government/Military",
+    "Large Enterprise",
+    "ManagementISV",
+    "MSP (Management Service Provider)",
+    "Network Equipment Enterprise",
+    "Non-management ISV",
+    "Optical Networking",
+    "Service Provider",
+    "Small/Medium Enterprise",
+    "Storage Equipment",
+    "Storage Service Provider",
+    "Systems Integrator",
+    "Wireless Industry",
+    "Software",
+    "Manufacturing",
+    "Retail",
+];
 pub const SALUTATION: &[&str] = &["-None-", "Mr.", "Mrs.", "Ms.", "Dr.", "Prof."];
 pub const UNSUBSCRIBED_MODE: &[&str] = &["Manual", "Unsubscribe Link", "Consent form", "Zoho Campaigns"];
 pub const ENRICH_STATUS: &[&str] = &["Available", "Enriched", "Data not found"];
@@ -132,7 +169,8 @@ mod tests {
             let names: HashSet<&str> = fields.iter().map(|s| s.api_name).collect();
             assert_eq!(names.len(), fields.len(), "{module}: a name twice");
             let types: HashSet<&str> = fields.iter().map(|s| s.data_type).collect();
-            for wanted in ["fileupload", "imageupload", "lookup", "ownerlookup", "multiselectpicklist", "currency", "integer", "date", "datetime", "boolean", "email", "phone", "textarea", "picklist"] {
+            for wanted in ["fileupload", "imageupload", "lookup", "ownerlookup", "multiselectpicklist", "currency", "integer", "date", "datetime", "boolean", "email", "phone", "textarea", "picklist"]
+            {
                 assert!(types.contains(wanted), "{module} has no {wanted}");
             }
             for s in fields.iter().filter(|s| matches!(s.data_type, "lookup" | "subform")) {
