@@ -2,14 +2,16 @@
 //! beyond the 2,000-record `page` reach, and a few Accounts and Deals.
 
 use crate::accounts::account;
-use crate::crm::metadata;
 use crate::crm::store::insert;
+use crate::crm::{metadata, standard_fields};
 use crate::state::{FieldDef, Module, Shared};
 use serde_json::{json, Map, Value};
 
 pub const CONTACTS: usize = 2_600;
 pub const LEAD_CUSTOM_FIELDS: usize = 52;
 const CITIES: [&str; 4] = ["Austin", "Chennai", "Dublin", "Tokyo"];
+const COUNTRIES: [&str; 4] = ["United States", "India", "Ireland", "Japan"];
+const TITLES: [&str; 3] = ["Purchasing Manager", "CTO", "Head of Sales"];
 
 fn system_fields() -> Vec<FieldDef> {
     ["Owner", "Created_By", "Modified_By"]
@@ -58,22 +60,19 @@ fn quote_fields() -> Vec<FieldDef> {
     fields
 }
 
-/// In Accounts, Account_Name is the record's own name (text), not a lookup.
-fn account_fields() -> Vec<FieldDef> {
-    let mut fields = text_fields(&["Website", "Phone", "Industry"]);
-    fields.insert(0, FieldDef { api_name: "Account_Name".into(), data_type: "text" });
-    fields
+/// A standard module's fields as Zoho lists them (`crm::standard_fields`), system fields included.
+fn standard(module: &str) -> Vec<FieldDef> {
+    standard_fields::of(module).unwrap_or_default().into_iter().map(|s| FieldDef { api_name: s.api_name.to_string(), data_type: s.data_type }).collect()
 }
 
 pub fn seed(shared: &Shared) {
-    let mut leads = text_fields(&["Last_Name", "First_Name", "Email", "Company", "Phone", "Lead_Source", "Lead_Status", "Description"]);
+    let mut leads = standard("Leads");
     leads.extend((1..=LEAD_CUSTOM_FIELDS).map(|i| FieldDef { api_name: format!("Custom_Field_{i:02}__c"), data_type: "text" }));
-    leads.push(FieldDef { api_name: "Product_Details".into(), data_type: "subform" });
     let modules = [
         ("Leads", leads, "Last_Name", vec!["Email"]),
-        ("Contacts", text_fields(&["First_Name", "Last_Name", "Email", "Phone", "Account_Name", "Mailing_City"]), "Last_Name", vec!["Email"]),
-        ("Accounts", account_fields(), "Account_Name", vec!["Account_Name"]),
-        ("Deals", text_fields(&["Deal_Name", "Stage", "Amount", "Closing_Date", "Account_Name", "Contact_Name", "Probability"]), "Deal_Name", vec![]),
+        ("Contacts", standard("Contacts"), "Last_Name", vec!["Email"]),
+        ("Accounts", standard("Accounts"), "Account_Name", vec!["Account_Name"]),
+        ("Deals", standard("Deals"), "Deal_Name", vec![]),
         ("Tasks", text_fields(&["Subject", "Status", "Due_Date"]), "Subject", vec![]),
         ("Events", text_fields(&["Event_Title", "Start_DateTime", "End_DateTime", "Participants"]), "Event_Title", vec![]),
         ("Calls", text_fields(&["Subject", "Call_Type", "Call_Duration", "CTI_Entry"]), "Subject", vec![]),
@@ -91,7 +90,9 @@ pub fn seed(shared: &Shared) {
         data.refresh_token_scopes.insert(account::REFRESH_TOKEN.into(), crate::accounts::scopes::list(account::REFRESH_TOKEN_SCOPES));
         data.orgs.insert(account::ORG_ID.into());
         for (name, mut fields, mandatory, unique) in modules {
-            fields.extend(system_fields());
+            if standard_fields::of(name).is_none() {
+                fields.extend(system_fields());
+            }
             fields.insert(0, FieldDef { api_name: "id".into(), data_type: "bigint" });
             data.modules.insert(name.to_string(), Module { fields, mandatory, unique, ..Default::default() });
         }
@@ -109,6 +110,7 @@ pub fn seed(shared: &Shared) {
         lead.insert("First_Name".into(), json!("Sample"));
         lead.insert("Email".into(), json!(format!("lead{i}@example.com")));
         lead.insert("Company".into(), json!("Zylker"));
+        lead.extend(lead_details(i));
         for c in 1..=LEAD_CUSTOM_FIELDS {
             lead.insert(format!("Custom_Field_{c:02}__c"), json!(format!("L{i}C{c}")));
         }
@@ -121,6 +123,10 @@ pub fn seed(shared: &Shared) {
             "Email": format!("contact{i}@example.com"),
             "Phone": format!("+1 555 {i:04}"),
             "Mailing_City": CITIES[i % 4],
+            "Mailing_Country": COUNTRIES[i % 4],
+            "Title": TITLES[i % 3],
+            "Lead_Source": (["Web Download", "Trade Show", "Partner", "Cold Call"][i % 4]),
+            "Languages": ([&["English"][..], &["Tamil", "English"], &["English", "German"], &["Japanese"]][i % 4]),
         });
         let Value::Object(contact) = contact else { continue };
         insert(shared, "Contacts", contact, start + chrono::Duration::minutes(i as i64));
@@ -144,18 +150,96 @@ pub fn seed(shared: &Shared) {
         }
     }
     for (i, name) in ["Zylker", "Zoho", "Acme", "Globex", "Initech"].iter().enumerate() {
-        let Value::Object(account) = json!({ "Account_Name": name, "Industry": "Software" }) else { continue };
+        let Value::Object(account) = account_details(i, name) else { continue };
         let account_id = insert(shared, "Accounts", account, start + chrono::Duration::hours(i as i64));
         // Each deal is on its account's Deals related list (a lookup, as Zoho stores it).
         let lookup = json!({ "id": account_id.to_string(), "name": name });
-        let Value::Object(deal) =
-            json!({ "Deal_Name": format!("{name} renewal"), "Stage": "Qualification", "Closing_Date": format!("2027-0{}-15", i + 1), "Amount": 1000 * (i + 1), "Account_Name": lookup })
-        else {
-            continue;
-        };
+        let Value::Object(deal) = deal_details(i, name, lookup) else { continue };
         insert(shared, "Deals", deal, start + chrono::Duration::hours(i as i64));
     }
     link_related(shared);
+}
+
+/// Subform rows (or uploaded files) with the ids Zoho gives each row.
+fn rows(first: usize, rows: Vec<Value>) -> Value {
+    let rows = rows
+        .into_iter()
+        .enumerate()
+        .map(|(n, mut row)| {
+            row["id"] = json!(format!("57257670000300{:05}", first + n));
+            row
+        })
+        .collect();
+    Value::Array(rows)
+}
+
+/// What a lead's standard and custom fields hold beside its name: a real lead's details.
+fn lead_details(i: i64) -> Map<String, Value> {
+    let n = i as usize;
+    let Value::Object(details) = json!({
+        "Salutation": (["Mr.", "Ms.", "Dr."][n % 3]),
+        "Designation": TITLES[n % 3],
+        "Phone": format!("+1 555 01{i:02}"),
+        "Mobile": format!("+1 555 02{i:02}"),
+        "Website": "https://www.zylker.com",
+        "Lead_Source": (["Web Download", "Trade Show", "Advertisement"][n % 3]),
+        "Lead_Status": (["Not Contacted", "Contacted", "Qualified"][n % 3]),
+        "Industry": "Software",
+        "No_of_Employees": 50 * i,
+        "Annual_Revenue": 250_000.0 * i as f64,
+        "Rating": "Active",
+        "Email_Opt_Out": false,
+        "City": CITIES[n % 4],
+        "Country": COUNTRIES[n % 4],
+        "Description": "Asked for a demo at the spring trade show.",
+        "Product_Interest": ([&["Zoho CRM"][..], &["Zoho CRM", "Zoho Books"], &["Zoho Desk"]][n % 3]),
+        "Follow_Up_Date": format!("2027-01-{:02}", 10 + i),
+        "Product_Details": rows(n * 10, vec![json!({ "Product_Name": "Zoho CRM Enterprise", "Quantity": 10.0 * i as f64, "List_Price": 40.0, "Delivery_Date": "2027-02-01" })]),
+    }) else {
+        return Map::new();
+    };
+    details
+}
+
+/// The account `name` as a real org holds it.
+fn account_details(i: usize, name: &str) -> Value {
+    json!({
+        "Account_Name": name,
+        "Industry": "Software",
+        "Account_Type": (["Customer", "Partner", "Prospect", "Customer", "Reseller"][i % 5]),
+        "Ownership": "Private",
+        "Rating": "Active",
+        "Phone": format!("+1 555 03{i:02}"),
+        "Website": format!("https://www.{}.com", name.to_lowercase()),
+        "Employees": 120 * (i + 1),
+        "Annual_Revenue": 1_000_000.0 * (i + 1) as f64,
+        "Billing_City": CITIES[i % 4],
+        "Billing_Country": COUNTRIES[i % 4],
+        "Regions_Served": ([&["North America"][..], &["Asia Pacific", "Europe"]][i % 2]),
+        "Customer_Since": format!("20{:02}-04-01", 18 + i),
+        "Tax_Exempt": false,
+        "Locations": rows(100 + i * 10, vec![json!({ "Site_Name": "Head office", "City": CITIES[i % 4], "Headcount": 80, "Opened_On": "2015-06-01" })]),
+    })
+}
+
+/// The renewal deal of account `name` as a real org holds it.
+fn deal_details(i: usize, name: &str, account: Value) -> Value {
+    json!({
+        "Deal_Name": format!("{name} renewal"),
+        "Stage": "Qualification",
+        "Closing_Date": format!("2027-0{}-15", i + 1),
+        "Amount": 1000 * (i + 1),
+        "Account_Name": account,
+        "Type": "Existing Business",
+        "Pipeline": "Standard (Standard)",
+        "Probability": 10,
+        "Lead_Source": "Partner",
+        "Products_Of_Interest": ["Zoho CRM"],
+        "Seats": 25 * (i + 1),
+        "Billing_Frequency": "Yearly",
+        "Auto_Renew": true,
+        "Competitors": rows(200 + i * 10, vec![json!({ "Competitor": "Globex CRM", "Strength": "Even", "Quoted_Price": 900.0, "Website": "https://www.globex.example" })]),
+    })
 }
 
 /// Links for the related lists: the first two contacts work at Zylker, the first contact is on

@@ -14,6 +14,7 @@
 use crate::client::Client;
 use crate::crm::fields::described_if_allowed;
 use crate::crm::fields::FieldDescription;
+use crate::crm::structured_values;
 use crate::error::{Result, ZohoError};
 use crate::json;
 use serde_json::value::RawValue;
@@ -155,7 +156,7 @@ fn value_problem(field: &FieldDescription, value: &RawValue) -> Option<String> {
     let is_number = matches!(first, b'-' | b'0'..=b'9');
     let kind = json::kind_of(raw);
     match field.data_type.as_str() {
-        "text" | "textarea" | "email" | "phone" | "website" | "autonumber" => {
+        "text" | "textarea" | "email" | "phone" | "website" | "autonumber" | "profileimage" => {
             let Some(text) = text else { return Some(format!("expects text, not {kind}")) };
             let length = text.chars().count();
             if let Some(max) = field.max_length.filter(|m| length > *m as usize) {
@@ -170,13 +171,10 @@ fn value_problem(field: &FieldDescription, value: &RawValue) -> Option<String> {
             let Some(text) = text else { return Some(format!("expects one of its picklist values, not {kind}")) };
             picklist_problem(field, &text)
         }
-        "multiselectpicklist" => {
-            if first != b'[' {
-                return Some(format!("expects a list of its picklist values, not {kind}"));
-            }
-            let items: Vec<String> = serde_json::from_str(raw).ok()?;
-            items.iter().find_map(|item| picklist_problem(field, item))
-        }
+        "multiselectpicklist" => match structured_values::multiselect_items(&parsed(raw)) {
+            Ok(items) => items.iter().find_map(|item| picklist_problem(field, item)),
+            Err(why) => Some(format!("{why}, not {kind}")),
+        },
         "integer" | "bigint" | "long" => {
             // One sign at most, then at least one digit: "-" and "--5" are no numbers.
             let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
@@ -197,11 +195,23 @@ fn value_problem(field: &FieldDescription, value: &RawValue) -> Option<String> {
             Some(t) if t.len() >= 19 && t.get(..10).is_some_and(is_date) && t.as_bytes().get(10) == Some(&b'T') && t.as_bytes().get(11..19).is_some_and(is_time) => None,
             _ => Some("expects a date-time, yyyy-MM-ddTHH:mm:ss±HH:mm".to_string()),
         },
-        "lookup" | "ownerlookup" => (!matches!(first, b'{' | b'"') && !is_number).then(|| format!("expects a record, {{\"id\": \"...\"}}, not {kind}")),
-        "subform" | "multiselectlookup" | "fileupload" | "imageupload" => (first != b'[').then(|| format!("expects a list, not {kind}")),
+        "lookup" | "ownerlookup" => structured_values::lookup_problem(&parsed(raw)).map(|why| format!("{why}, not {}", shown_value(raw))),
+        "subform" => structured_values::subform_problem(&parsed(raw)),
+        "fileupload" | "imageupload" => structured_values::upload_problem(&parsed(raw)).map(|why| format!("{why}, not {}", shown_value(raw))),
+        "multiselectlookup" => (first != b'[').then(|| format!("expects a list, not {kind}")),
         // Types not listed here are left to Zoho.
         _ => None,
     }
+}
+
+/// A value as JSON (it was read as JSON already; `null` if it somehow is not).
+fn parsed(raw: &str) -> Value {
+    serde_json::from_str(raw).unwrap_or(Value::Null)
+}
+
+/// The caller's value, cut short, for a message.
+fn shown_value(raw: &str) -> String {
+    crate::redact::shown(raw, 80).into_owned()
 }
 
 fn picklist_problem(field: &FieldDescription, value: &str) -> Option<String> {

@@ -8,15 +8,17 @@
 //! | email / website | string, `format` email / uri, `maxLength` |
 //! | integer | integer |
 //! | bigint | string of digits: Zoho carries 64-bit numbers as strings (`json_type` string), past 2^53 a JSON number would lose digits |
-//! | double, currency, percent, decimal | number |
+//! | double, currency, percent, decimal | number, or its text (`"1250.50"`: Zoho takes both) |
 //! | boolean | boolean |
 //! | date / datetime | string, `format` date / date-time |
 //! | picklist | `enum` of the `actual_value`s |
 //! | multiselectpicklist | array of that enum, unique items |
-//! | lookup, ownerlookup | object with a required string `id` |
-//! | subform | array of objects |
+//! | lookup, ownerlookup | object with a required `id`, a text of digits |
+//! | subform | array of row objects, at most 100 ("Subform API", v8) |
+//! | fileupload, imageupload | array of uploaded files: `{"file_id"}` (or a read's `File_Id__s`/`Encrypted_Id`), or `{"id", "_delete"}` to remove one |
+//! | profileimage (Record_Image) | string |
 //! | autonumber, formula, and read-only fields | `readOnly: true` (formula: no type, it depends on the formula) |
-//! | any other type (fileupload, multiselectlookup, ...) | no constraint, so the schema never refuses what Zoho takes |
+//! | any other type (multiselectlookup, ...) | no constraint, so the schema never refuses what Zoho takes |
 //!
 //! A field that is not required also takes `null` (Zoho's way to clear it). `required` lists the
 //! `system_mandatory` fields.
@@ -52,19 +54,21 @@ pub fn record_schema(module: &str, fields: &[FieldDescription]) -> Value {
 pub fn field_schema(field: &FieldDescription) -> Value {
     let enumeration = || Value::Array(field.picklist.iter().flatten().map(|v| Value::String(v.clone())).collect());
     let mut schema = match field.data_type.as_str() {
-        "text" | "textarea" | "phone" | "autonumber" => json!({ "type": "string" }),
+        "text" | "textarea" | "phone" | "autonumber" | "profileimage" => json!({ "type": "string" }),
         "email" => json!({ "type": "string", "format": "email" }),
         "website" => json!({ "type": "string", "format": "uri" }),
         "integer" => json!({ "type": "integer" }),
         "bigint" => json!({ "type": "string", "pattern": "^-?[0-9]{1,19}$" }),
-        "double" | "currency" | "percent" | "decimal" => json!({ "type": "number" }),
+        // The pattern applies to the text form only (JSON Schema: `pattern` constrains strings).
+        "double" | "currency" | "percent" | "decimal" => json!({ "type": ["number", "string"], "pattern": NUMBER_TEXT }),
         "boolean" => json!({ "type": "boolean" }),
         "date" => json!({ "type": "string", "format": "date" }),
         "datetime" => json!({ "type": "string", "format": "date-time" }),
         "picklist" => json!({ "type": "string", "enum": enumeration() }),
         "multiselectpicklist" => json!({ "type": "array", "items": { "type": "string", "enum": enumeration() }, "uniqueItems": true }),
-        "lookup" | "ownerlookup" => json!({ "type": "object", "properties": { "id": { "type": "string" } }, "required": ["id"] }),
-        "subform" => json!({ "type": "array", "items": { "type": "object" } }),
+        "lookup" | "ownerlookup" => json!({ "type": "object", "properties": { "id": { "type": "string", "pattern": "^[0-9]{1,20}$" } }, "required": ["id"] }),
+        "subform" => json!({ "type": "array", "items": { "type": "object" }, "maxItems": crate::crm::structured_values::MAX_SUBFORM_ROWS }),
+        "fileupload" | "imageupload" => json!({ "type": "array", "items": upload_item() }),
         _ => json!({}),
     };
     let Value::Object(members) = &mut schema else { return schema };
@@ -81,11 +85,29 @@ pub fn field_schema(field: &FieldDescription) -> Value {
     schema
 }
 
+/// A number as text, as Zoho takes it for decimal fields: an optional sign, digits, a fraction.
+const NUMBER_TEXT: &str = "^-?[0-9]+(\\.[0-9]+)?$";
+
+/// One file of a file or image upload: a new file by its id from the Files API, or a kept one
+/// removed by its row id.
+fn upload_item() -> Value {
+    let text = json!({ "type": "string", "minLength": 1 });
+    json!({
+        "type": "object",
+        "properties": { "file_id": text, "File_Id__s": text, "Encrypted_Id": text, "id": { "type": "string" }, "_delete": { "type": "null" } },
+        "anyOf": [{ "required": ["file_id"] }, { "required": ["File_Id__s"] }, { "required": ["Encrypted_Id"] }, { "required": ["id", "_delete"] }],
+    })
+}
+
 /// Adds `null` to a typed schema's type (and to its enum): not-required fields may be cleared.
 fn nullable(members: &mut Map<String, Value>) {
-    if let Some(Value::String(kind)) = members.get("type") {
-        let kind = kind.clone();
-        members.insert("type".into(), json!([kind, "null"]));
+    match members.get_mut("type") {
+        Some(Value::String(kind)) => {
+            let kind = kind.clone();
+            members.insert("type".into(), json!([kind, "null"]));
+        }
+        Some(Value::Array(kinds)) => kinds.push(json!("null")),
+        _ => {}
     }
     if let Some(Value::Array(values)) = members.get_mut("enum") {
         values.push(Value::Null);
@@ -111,19 +133,22 @@ pub mod tests {
             ("website", json!({ "type": ["string", "null"], "format": "uri" })),
             ("integer", json!({ "type": ["integer", "null"] })),
             ("bigint", json!({ "type": ["string", "null"], "pattern": "^-?[0-9]{1,19}$" })),
-            ("double", json!({ "type": ["number", "null"] })),
-            ("currency", json!({ "type": ["number", "null"] })),
-            ("percent", json!({ "type": ["number", "null"] })),
-            ("decimal", json!({ "type": ["number", "null"] })),
+            ("double", json!({ "type": ["number", "string", "null"], "pattern": NUMBER_TEXT })),
+            ("currency", json!({ "type": ["number", "string", "null"], "pattern": NUMBER_TEXT })),
+            ("percent", json!({ "type": ["number", "string", "null"], "pattern": NUMBER_TEXT })),
+            ("decimal", json!({ "type": ["number", "string", "null"], "pattern": NUMBER_TEXT })),
             ("boolean", json!({ "type": ["boolean", "null"] })),
             ("date", json!({ "type": ["string", "null"], "format": "date" })),
             ("datetime", json!({ "type": ["string", "null"], "format": "date-time" })),
             ("picklist", json!({ "type": ["string", "null"], "enum": [null] })),
             ("multiselectpicklist", json!({ "type": ["array", "null"], "items": { "type": "string", "enum": [] }, "uniqueItems": true })),
-            ("lookup", json!({ "type": ["object", "null"], "properties": { "id": { "type": "string" } }, "required": ["id"] })),
-            ("ownerlookup", json!({ "type": ["object", "null"], "properties": { "id": { "type": "string" } }, "required": ["id"] })),
-            ("subform", json!({ "type": ["array", "null"], "items": { "type": "object" } })),
-            ("fileupload", json!({})),
+            ("lookup", json!({ "type": ["object", "null"], "properties": { "id": { "type": "string", "pattern": "^[0-9]{1,20}$" } }, "required": ["id"] })),
+            ("ownerlookup", json!({ "type": ["object", "null"], "properties": { "id": { "type": "string", "pattern": "^[0-9]{1,20}$" } }, "required": ["id"] })),
+            ("subform", json!({ "type": ["array", "null"], "items": { "type": "object" }, "maxItems": 100 })),
+            ("fileupload", json!({ "type": ["array", "null"], "items": upload_item() })),
+            ("imageupload", json!({ "type": ["array", "null"], "items": upload_item() })),
+            ("profileimage", json!({ "type": ["string", "null"] })),
+            ("multiselectlookup", json!({})),
             ("", json!({})),
             ("ünknown_类型", json!({})),
         ];

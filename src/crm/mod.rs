@@ -23,6 +23,7 @@ pub(crate) mod related_lists;
 pub mod response;
 pub(crate) mod search;
 pub(crate) mod settings;
+pub(crate) mod structured_values;
 pub(crate) mod tags;
 pub(crate) mod upsert;
 pub(crate) mod users;

@@ -246,7 +246,7 @@ pub fn get_records(client: &Client, input: &GetRecordsInput) -> Result<String> {
     if !fields.iter().any(|f| f == "id") {
         fields.insert(0, "id".to_string());
     }
-    let batches: Vec<&[String]> = fields.chunks(MAX_FIELDS_PER_LIST).collect();
+    let batches = field_batches(&fields);
     let first_batch: &[String] = batches.first().copied().unwrap_or_default();
     let query = ListQuery { module, per_page, sort_by, sort_order, cvid };
 
@@ -355,6 +355,15 @@ impl MergedRecords {
     }
 }
 
+/// `fields` (the id first among them) in batches of one `GET` each: the first as it stands,
+/// each later one with room for the id [`fetch_batches`] puts before it, so no request names
+/// more than Zoho's 50 fields (a module of more than 100 fields asked 51 in its second batch,
+/// and Zoho refused it with LIMIT_EXCEEDED).
+pub(crate) fn field_batches(fields: &[String]) -> Vec<&[String]> {
+    let (first, rest) = fields.split_at(fields.len().min(MAX_FIELDS_PER_LIST));
+    std::iter::once(first).chain(rest.chunks(MAX_FIELDS_PER_LIST - 1)).filter(|b| !b.is_empty()).collect()
+}
+
 /// A record's members, values raw (see [`json::members`]).
 type Members<'a> = Vec<(String, &'a RawValue)>;
 
@@ -397,6 +406,17 @@ pub(crate) fn complete_texts(client: &Client, module: &str, batches: &[&[String]
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_batch_asks_for_more_than_fifty_fields_with_its_id() {
+        let fields: Vec<String> = (0..=200).map(|i| if i == 0 { "id".to_string() } else { format!("F{i}") }).collect();
+        let batches = field_batches(&fields);
+        assert_eq!(batches.iter().map(|b| b.len()).collect::<Vec<_>>(), [50, 49, 49, 49, 4]);
+        assert!(batches.iter().skip(1).all(|b| b.len() < MAX_FIELDS_PER_LIST && !b.contains(&"id".to_string())));
+        assert_eq!(batches.concat(), fields);
+        assert_eq!(field_batches(&fields[..50]).len(), 1);
+        assert!(field_batches(&[]).is_empty());
+    }
 
     #[test]
     fn dynamic_fields_fill_in_and_values_win() {

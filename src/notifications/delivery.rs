@@ -6,7 +6,7 @@
 use super::{channel, token};
 use crate::client::{ApiCall, Client};
 use crate::crm::fields::module_fields;
-use crate::crm::records::{MergedRecords, MAX_FIELDS_PER_LIST, MAX_IDS_PER_LIST, MAX_MERGED_PAGE_BYTES};
+use crate::crm::records::{MergedRecords, MAX_IDS_PER_LIST, MAX_MERGED_PAGE_BYTES};
 use crate::crm::response::{content, list_page};
 use crate::error::{ErrorKind, Result, ZohoError};
 use crate::http::Method;
@@ -149,7 +149,7 @@ fn fetch_records(client: &Client, delivery: &Delivery, named: Vec<String>) -> Re
     if !fields.iter().any(|f| f == "id") {
         fields.insert(0, "id".to_string());
     }
-    let batches: Vec<&[String]> = fields.chunks(MAX_FIELDS_PER_LIST).collect();
+    let batches = crate::crm::records::field_batches(&fields);
     let first: &[String] = batches.first().copied().unwrap_or_default();
     let mut records = Vec::new();
     let mut bytes = 0usize;

@@ -212,7 +212,8 @@ async fn values_at_the_cap_are_sent_and_past_it_refused() {
     let h = Harness::new().await;
     let at_cap = values_of_size(16 * MIB);
     let outcome = h.run_with("crm-create-record", json!({ "record-type": "Leads", "values": at_cap }), unchecked()).await;
-    assert_eq!(ok_of(&outcome)["code"], "SUCCESS");
+    // Sent whole; Zoho refuses a Description past its 32,000 characters ("Insert Records": INVALID_DATA).
+    assert_eq!(error_of(&outcome)["details"]["data"][0]["details"], json!({ "api_name": "Description", "json_path": "$.data[0].Description", "maximum_length": "32000" }));
     let sent = h.only_request();
     assert_eq!(sent.body.len(), 16 * MIB + r#"{"data":[]}"#.len());
     assert_eq!(sent.json().unwrap_or_default()["data"][0]["Description"].as_str().map(str::len), Some(16 * MIB - r#"{"Last_Name":"Doe","Description":""}"#.len()));
@@ -244,7 +245,8 @@ async fn a_sixteen_megabyte_array_value_is_not_a_tree_and_dynamic_fields_are_cap
     h.sandbox.clear_requests();
     let dynamic = |size: usize| format!(r#"{{"Company":"{}"}}"#, "c".repeat(size - r#"{"Company":""}"#.len()));
     let outcome = h.run_with("crm-create-record", json!({ "record-type": "Leads", "values": { "Last_Name": "Doe" }, "dynamic-fields": dynamic(MIB) }), unchecked()).await;
-    assert_eq!(ok_of(&outcome)["code"], "SUCCESS");
+    // Sent whole; Zoho refuses a Company past its 200 characters ("Insert Records": INVALID_DATA).
+    assert_eq!(error_of(&outcome)["details"]["data"][0]["details"], json!({ "api_name": "Company", "json_path": "$.data[0].Company", "maximum_length": "200" }));
     assert_eq!(h.only_request().json().unwrap_or_default()["data"][0]["Company"].as_str().map(str::len), Some(MIB - r#"{"Company":""}"#.len()));
     h.sandbox.clear_requests();
     let outcome = h.run_with("crm-create-record", json!({ "record-type": "Leads", "values": { "Last_Name": "Doe" }, "dynamic-fields": dynamic(MIB + 1) }), unchecked()).await;

@@ -84,10 +84,28 @@ fn nullable(mut schema: Value, title: &str) -> Value {
     schema
 }
 
-const STAGES: [&str; 5] = ["Qualification", "Needs Analysis", "Proposal/Price Quote", "Closed Won", "Closed Lost"];
+/// A fresh org's Deals stages (Zoho's standard Stage picklist).
+const STAGES: [&str; 9] =
+    ["Qualification", "Needs Analysis", "Value Proposition", "Identify Decision Makers", "Proposal/Price Quote", "Negotiation/Review", "Closed Won", "Closed Lost", "Closed Lost to Competition"];
+
+/// Fields Deals has in the sandbox: a real org's standard and custom fields.
+const DEALS_FIELDS: usize = 53;
+
+/// The part of a description that names these fields: their descriptions (keyed by name) and
+/// their schemas, with the schema's `required` and frame kept whole.
+fn only_fields(description: &Value, names: &[&str]) -> Value {
+    let mut out = description.clone();
+    let fields: serde_json::Map<String, Value> =
+        description["fields"].as_array().into_iter().flatten().filter_map(|f| f["api_name"].as_str().filter(|n| names.contains(n)).map(|n| (n.to_string(), f.clone()))).collect();
+    out["fields"] = Value::Object(fields);
+    let properties: serde_json::Map<String, Value> =
+        description["json_schema"]["properties"].as_object().into_iter().flatten().filter(|(k, _)| names.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    out["json_schema"]["properties"] = Value::Object(properties);
+    out
+}
 
 fn deals_description() -> Value {
-    let owner = json!({ "type": "object", "properties": { "id": { "type": "string" } }, "required": ["id"] });
+    let owner = json!({ "type": "object", "properties": { "id": { "type": "string", "pattern": "^[0-9]{1,20}$" } }, "required": ["id"] });
     let mut id = nullable(json!({ "type": "string", "pattern": "^-?[0-9]{1,19}$" }), "id");
     id["readOnly"] = json!(true);
     // Stage and Closing_Date are mandatory in a standard Deals layout: not nullable, required.
@@ -112,7 +130,7 @@ fn deals_description() -> Value {
         described("Created_Time", "Created Time", "datetime", false, true),
         described("Modified_Time", "Modified Time", "datetime", false, true),
     ];
-    fields[1]["max_length"] = json!(255);
+    fields[1]["max_length"] = json!(120);
     fields[2]["picklist"] = json!(STAGES);
     fields[5]["lookup_module"] = json!("Accounts");
     fields[6]["lookup_module"] = json!("Contacts");
@@ -125,9 +143,9 @@ fn deals_description() -> Value {
             "type": "object",
             "properties": {
                 "id": id,
-                "Deal_Name": { "type": "string", "maxLength": 255, "title": "Deal Name" },
+                "Deal_Name": { "type": "string", "maxLength": 120, "title": "Deal Name" },
                 "Stage": stage,
-                "Amount": nullable(json!({ "type": "number" }), "Amount"),
+                "Amount": { "type": ["number", "string", "null"], "pattern": "^-?[0-9]+(\\.[0-9]+)?$", "title": "Amount" },
                 "Closing_Date": { "type": "string", "format": "date", "title": "Closing Date" },
                 "Account_Name": nullable(owner.clone(), "Account Name"),
                 "Contact_Name": nullable(owner.clone(), "Contact Name"),
@@ -138,7 +156,8 @@ fn deals_description() -> Value {
                 "Created_Time": read_only(nullable(time.clone(), "Created Time")),
                 "Modified_Time": read_only(nullable(time, "Modified Time")),
             },
-            "required": ["Deal_Name", "Stage", "Closing_Date"],
+            // In Zoho's order of the fields.
+            "required": ["Deal_Name", "Closing_Date", "Stage"],
         }
     })
 }
@@ -163,9 +182,19 @@ fn valid(schema: &Value, value: &Value) -> bool {
     let listed = schema["enum"].as_array().is_none_or(|values| values.contains(value));
     let text = value.as_str();
     let short = schema["maxLength"].as_u64().zip(text).is_none_or(|(max, t)| t.chars().count() as u64 <= max);
-    let pattern = schema["pattern"].as_str().zip(text).is_none_or(|(_, t)| {
-        let digits = t.strip_prefix('-').unwrap_or(t);
-        (1..=19).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+    // The three patterns describe-module emits: a bigint, a record id, a number as text.
+    let digits = |t: &str, most: usize| (1..=most).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit());
+    let pattern = schema["pattern"].as_str().zip(text).is_none_or(|(pattern, t)| match pattern {
+        "^-?[0-9]{1,19}$" => digits(t.strip_prefix('-').unwrap_or(t), 19),
+        "^[0-9]{1,20}$" => digits(t, 20),
+        "^-?[0-9]+(\\.[0-9]+)?$" => {
+            let t = t.strip_prefix('-').unwrap_or(t);
+            match t.split_once('.') {
+                Some((whole, fraction)) => digits(whole, usize::MAX) && digits(fraction, usize::MAX),
+                None => digits(t, usize::MAX),
+            }
+        }
+        other => panic!("a pattern the test does not know: {other}"),
     });
     let format = match (schema["format"].as_str(), text) {
         (Some("date"), Some(t)) => chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").is_ok(),
@@ -182,7 +211,10 @@ fn valid(schema: &Value, value: &Value) -> bool {
         None => true,
     };
     let items = value.as_array().is_none_or(|items| items.iter().all(|i| schema.get("items").is_none_or(|s| valid(s, i))));
-    typed && listed && short && pattern && format && members && items
+    let long_enough = schema["minLength"].as_u64().zip(text).is_none_or(|(min, t)| t.chars().count() as u64 >= min);
+    let few_enough = schema["maxItems"].as_u64().zip(value.as_array()).is_none_or(|(max, items)| items.len() as u64 <= max);
+    let any_of = schema["anyOf"].as_array().is_none_or(|branches| branches.iter().any(|b| valid(b, value)));
+    typed && listed && short && long_enough && pattern && format && members && items && few_enough && any_of
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -191,7 +223,11 @@ async fn describe_module_answers_the_fields_and_a_json_schema_then_serves_both_f
     let outcome = h.run("crm-describe-module", json!({ "record-type": " Deals " })).await;
     assert_request(&h.only_request(), &h.token, "GET", "/crm/v8/settings/fields", &[("module", "Deals")], None);
     let description = ok_of(&outcome).clone();
-    assert_eq!(description, deals_description());
+    let expected = deals_description();
+    let names: Vec<&str> = expected["fields"].as_array().into_iter().flatten().filter_map(|f| f["api_name"].as_str()).collect();
+    assert_eq!(only_fields(&description, &names), only_fields(&expected, &names));
+    assert_eq!(description["fields"].as_array().map(Vec::len), Some(DEALS_FIELDS));
+    assert_eq!(description["json_schema"]["properties"].as_object().map(serde_json::Map::len), Some(DEALS_FIELDS));
 
     let schema = &description["json_schema"];
     let record = json!({ "Deal_Name": "Zylker renewal", "Stage": "Closed Won", "Amount": 1250.5, "Closing_Date": "2025-03-31", "Account_Name": { "id": "5725767000000411001" }, "Probability": 80, "Owner": null });
@@ -200,7 +236,7 @@ async fn describe_module_answers_the_fields_and_a_json_schema_then_serves_both_f
         ("Deal_Name", json!(null)),
         ("Deal_Name", json!("x".repeat(256))),
         ("Stage", json!("Won-ish")),
-        ("Amount", json!("1250")),
+        ("Amount", json!("12,50")),
         ("Closing_Date", json!("31/03/2025")),
         ("Account_Name", json!({ "name": "Zylker" })),
         ("Probability", json!(80.5)),
@@ -217,10 +253,10 @@ async fn describe_module_answers_the_fields_and_a_json_schema_then_serves_both_f
     // The cache: a second describe and an all-fields listing send no metadata request.
     let stored = h.stored("crm/field-metadata/Deals").expect("cached");
     assert_eq!(stored["value"], description["fields"]);
-    assert_eq!(
-        h.stored("crm/fields/Deals").expect("names cached")["value"],
-        json!(["id", "Deal_Name", "Stage", "Amount", "Closing_Date", "Account_Name", "Contact_Name", "Probability", "Owner", "Created_By", "Modified_By", "Created_Time", "Modified_Time"])
-    );
+    // get-records' field names: every field but the subform (Competitors), in Zoho's order.
+    let readable: Vec<&str> = description["fields"].as_array().into_iter().flatten().filter(|f| f["data_type"] != "subform").filter_map(|f| f["api_name"].as_str()).collect();
+    assert_eq!(readable.len(), DEALS_FIELDS - 1);
+    assert_eq!(h.stored("crm/fields/Deals").expect("names cached")["value"], json!(readable));
     h.sandbox.clear_requests();
     assert_eq!(ok_of(&h.run("crm-describe-module", json!({ "record-type": "Deals" })).await), &description);
     assert_eq!(h.requests().len(), 0);
@@ -235,7 +271,7 @@ async fn every_seeded_type_reaches_the_schema() {
     let properties = &products["json_schema"]["properties"];
     assert_eq!(properties["Tax"], json!({ "type": ["array", "null"], "items": { "type": "string", "enum": ["Sales Tax", "Vat", "Service Tax"] }, "uniqueItems": true, "title": "Tax" }));
     assert_eq!(properties["Product_Active"], json!({ "type": ["boolean", "null"], "title": "Product Active" }));
-    assert_eq!(properties["Qty_in_Stock"], json!({ "type": ["number", "null"], "title": "Qty in Stock" }));
+    assert_eq!(properties["Qty_in_Stock"], json!({ "type": ["number", "string", "null"], "pattern": "^-?[0-9]+(\\.[0-9]+)?$", "title": "Qty in Stock" }));
     let accounts = ok_of(&h.run("crm-describe-module", json!({ "record-type": "Accounts" })).await).clone();
     let properties = &accounts["json_schema"]["properties"];
     assert_eq!(properties["Website"], json!({ "type": ["string", "null"], "format": "uri", "maxLength": 255, "title": "Website" }));
@@ -244,10 +280,18 @@ async fn every_seeded_type_reaches_the_schema() {
     let properties = &leads["json_schema"]["properties"];
     assert_eq!(properties["Email"], json!({ "type": ["string", "null"], "format": "email", "maxLength": 100, "title": "Email" }));
     assert_eq!(properties["Description"], json!({ "type": ["string", "null"], "maxLength": 32000, "title": "Description" }));
-    assert_eq!(properties["Product_Details"], json!({ "type": ["array", "null"], "items": { "type": "object" }, "title": "Product Details" }));
-    assert_eq!(leads["fields"].as_array().map(Vec::len), Some(67));
+    assert_eq!(properties["Product_Details"], json!({ "type": ["array", "null"], "items": { "type": "object" }, "maxItems": 100, "title": "Product Details" }));
+    assert_eq!(properties["Product_Interest"]["items"]["enum"], json!(["Zoho CRM", "Zoho Books", "Zoho Desk", "Zoho Projects", "Zoho Analytics"]));
+    assert_eq!(properties["Record_Image"], json!({ "type": ["string", "null"], "title": "Record Image" }));
+    for upload in ["Signed_NDA", "Business_Card"] {
+        assert_eq!(properties[upload]["type"], json!(["array", "null"]), "{upload}");
+        assert_eq!(properties[upload]["items"]["anyOf"][0], json!({ "required": ["file_id"] }), "{upload}");
+    }
+    assert!(properties["Converted_Deal"]["readOnly"] == true && properties["Full_Name"]["readOnly"] == true);
+    // Zoho's standard Leads fields and the org's custom ones, the 52 Custom_Field_NN__c among them.
+    assert_eq!(leads["fields"].as_array().map(Vec::len), Some(113));
     // get-records' field names leave the subform out, as before.
-    assert_eq!(h.stored("crm/fields/Leads").expect("cached")["value"].as_array().map(Vec::len), Some(66));
+    assert_eq!(h.stored("crm/fields/Leads").expect("cached")["value"].as_array().map(Vec::len), Some(112));
     assert_eq!(h.requests().len(), 3);
 }
 
@@ -356,4 +400,60 @@ async fn every_choices_from_in_the_manifest_fills_its_dropdown() {
         sources.into_iter().collect::<Vec<_>>(),
         ["crm-describe-module", "crm-list-custom-views", "crm-list-modules", "crm-list-related-lists", "crm-list-tags", "crm-list-users", "notifications-list-events", "sync-discover"]
     );
+}
+
+/// describe-module's schema for the structured types of a real org's Deals: subform rows,
+/// multi-select picklists, lookups by id, uploaded files, decimals as numbers or their text;
+/// each valid value passes the schema and each invalid one fails it, as the field checks do.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_schema_of_each_structured_type_takes_what_zoho_takes() {
+    let h = Harness::new().await;
+    let deals = ok_of(&h.run("crm-describe-module", json!({ "record-type": "Deals" })).await).clone();
+    let schema = &deals["json_schema"];
+    let properties = &schema["properties"];
+    assert_eq!(properties["Competitors"], json!({ "type": ["array", "null"], "items": { "type": "object" }, "maxItems": 100, "title": "Competitors" }));
+    let text = json!({ "type": "string", "minLength": 1 });
+    let upload = json!({
+        "type": "object",
+        "properties": { "file_id": text, "File_Id__s": text, "Encrypted_Id": text, "id": { "type": "string" }, "_delete": { "type": "null" } },
+        "anyOf": [{ "required": ["file_id"] }, { "required": ["File_Id__s"] }, { "required": ["Encrypted_Id"] }, { "required": ["id", "_delete"] }],
+    });
+    assert_eq!(properties["Signed_Proposal"], json!({ "type": ["array", "null"], "items": upload, "title": "Signed Proposal" }));
+    assert_eq!(properties["Site_Photo"], json!({ "type": ["array", "null"], "items": upload, "title": "Site Photo" }));
+    assert_eq!(
+        properties["Products_Of_Interest"],
+        json!({ "type": ["array", "null"], "items": { "type": "string", "enum": ["Zoho CRM", "Zoho Books", "Zoho Desk", "Zoho Projects", "Zoho Analytics"] }, "uniqueItems": true, "title": "Products Of Interest" })
+    );
+    assert_eq!(properties["Margin"], json!({ "type": ["number", "string", "null"], "pattern": "^-?[0-9]+(\\.[0-9]+)?$", "title": "Margin" }));
+    assert_eq!(properties["Discount"]["type"], json!(["number", "string", "null"]));
+    assert_eq!(properties["Expected_Revenue"]["readOnly"], true);
+    assert_eq!(
+        properties["Decision_Maker"],
+        json!({ "type": ["object", "null"], "properties": { "id": { "type": "string", "pattern": "^[0-9]{1,20}$" } }, "required": ["id"], "title": "Decision Maker" })
+    );
+
+    let record = json!({
+        "Deal_Name": "Zylker renewal", "Stage": "Closed Won", "Closing_Date": "2027-03-31",
+        "Amount": "1250.50", "Margin": 12.5, "Seats": 40, "Auto_Renew": true,
+        "Account_Name": { "id": "5725767000000411001" }, "Products_Of_Interest": ["Zoho CRM"],
+        "Competitors": [{ "Competitor": "Globex CRM" }], "Signed_Proposal": [{ "file_id": "ae9c7cefa418" }, { "id": "5725767000000300001", "_delete": null }],
+        "Site_Photo": [{ "Encrypted_Id": "b7563c0dd42b" }], "Signed_On": "2027-01-15T10:30:00+05:30",
+    });
+    assert!(valid(schema, &record));
+    for (field, bad) in [
+        ("Amount", json!("12,50")),
+        ("Margin", json!(true)),
+        ("Account_Name", json!({ "id": "Zylker" })),
+        ("Products_Of_Interest", json!("Zoho CRM")),
+        ("Products_Of_Interest", json!(["Zoho Mail"])),
+        ("Competitors", json!({ "Competitor": "Globex CRM" })),
+        ("Competitors", json!(["Globex CRM"])),
+        ("Signed_Proposal", json!("ae9c7cefa418")),
+        ("Signed_Proposal", json!([{ "file_id": "" }])),
+        ("Site_Photo", json!([{ "id": "5725767000000300001" }])),
+    ] {
+        let mut invalid = record.clone();
+        invalid[field] = bad.clone();
+        assert!(!valid(schema, &invalid), "{field}: {bad}");
+    }
 }

@@ -303,7 +303,14 @@ async fn related_lists_come_from_lookups_and_parent_ids() {
     let requests = h.requests();
     assert_eq!(requests.len(), 2);
     assert_request(&requests[0], &h.token, "GET", "/crm/v8/settings/fields", &[("module", "Deals")], None);
-    let all = ["id", "Deal_Name", "Stage", "Amount", "Closing_Date", "Account_Name", "Contact_Name", "Probability", "Owner", "Created_By", "Modified_By", "Created_Time", "Modified_Time"];
+    // The first 50 of Deals' fields (a real org's: more than 50), the subform left out.
+    let all = "id,Owner,Amount,Deal_Name,Closing_Date,Account_Name,Stage,Type,Pipeline,Probability,Expected_Revenue,Next_Step,Lead_Source,Campaign_Source,Contact_Name,Description,\
+               Reason_For_Loss__s,Lead_Conversion_Time,Sales_Cycle_Duration,Overall_Sales_Duration,Products_Of_Interest,Signed_Proposal,Site_Photo,Contract_Start,Contract_End,Seats,\
+               Discount,Margin,Billing_Frequency,Auto_Renew,Decision_Maker,Partner_Account,Signed_On,PO_Number,Billing_Contact_Email,Billing_Contact_Phone,Deal_Website,Terms,\
+               Annual_Value,Budget_Confirmed,Implementation_Partner,Use_Case,Expected_Go_Live,Region,Created_By,Modified_By,Created_Time,Modified_Time,Last_Activity_Time,Change_Log_Time__s"
+        .split(',')
+        .collect::<Vec<_>>();
+    assert_eq!(all.len(), 50);
     assert_request(&requests[1], &h.token, "GET", &format!("/crm/v8/Accounts/{account}/Deals"), &[("fields", &all.join(",")), ("page", "1"), ("per_page", "5")], None);
     assert_eq!(ok_of(&outcome)["data"], json!([projected(&h, "Deals", &id(2631), &all)]));
 

@@ -15,6 +15,7 @@ mod credits;
 mod crm_attachments_deleted;
 mod crm_coql_raw_attachments;
 mod crm_dropdowns;
+mod crm_field_types;
 mod crm_find_or_create;
 mod crm_many_records;
 mod crm_metadata;

@@ -14,7 +14,7 @@
 //! [`Sandbox::schedule_conversions_from`]: crate::Sandbox::schedule_conversions_from
 
 use crate::accounts::account;
-use crate::crm::records::writable;
+use crate::crm::records::prepared;
 use crate::crm::store;
 use crate::request::RecordedRequest;
 use crate::response::{error_body, error_response, json_response};
@@ -87,7 +87,7 @@ pub fn convert(shared: &Shared, request: &RecordedRequest, module_name: &str, le
 
     // Every check before any change: a refused conversion leaves everything as it was.
     let (lead, account_plan, contact_plan, deal_values, scheduled) = {
-        let data = shared.data();
+        let mut data = shared.data();
         if data.converted_leads.contains_key(lead_id) {
             return lead_refused("ID_ALREADY_CONVERTED", "id already converted");
         }
@@ -111,7 +111,22 @@ pub fn convert(shared: &Shared, request: &RecordedRequest, module_name: &str, le
                 let field = deal_missing(&data, values).unwrap_or("Deal_Name");
                 return failed("MANDATORY_NOT_FOUND", "required field not found", json!({ "api_name": field, "json_path": format!("$.data[0].Deals.{field}") }));
             }
-            Some(values) => data.modules.get("Deals").map(|m| writable(m, values)),
+            // The deal's values as a create of a deal takes them, each error's path under `Deals`.
+            Some(values) => {
+                let checked = match data.modules.get("Deals").and_then(|deals| crate::crm::field_values::first_problem("Deals", deals, 0, values)) {
+                    Some(error) => Err(error),
+                    None => prepared(&mut data, "Deals", 0, values),
+                };
+                match checked {
+                    Ok(stored) => Some(stored),
+                    Err(mut error) => {
+                        if let Some(path) = error["details"]["json_path"].as_str().and_then(|p| p.strip_prefix("$.data[0].")).map(|p| format!("$.data[0].Deals.{p}")) {
+                            error["details"]["json_path"] = json!(path);
+                        }
+                        return json_response(400, &json!({ "data": [error] }));
+                    }
+                }
+            }
         };
         // Zoho's mapping order: the lead's e-mail against Contacts, its Company against Accounts.
         let find = |module: &str, field: &str, value: Option<&str>| {

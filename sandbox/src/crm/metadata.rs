@@ -4,6 +4,7 @@
 
 use crate::accounts::account;
 use crate::clock::Clock;
+use crate::crm::{field_values, standard_fields};
 use crate::request::RecordedRequest;
 use crate::response::{error_response, json_response};
 use crate::state::{FieldDef, Module, Shared};
@@ -129,38 +130,38 @@ pub fn default_view(module: &str) -> Value {
     custom_view(module, &format!("All {}", module.replace('_', " ")), true)
 }
 
-/// Zoho's JSON type, UI type and length for a data type the sandbox stores.
-fn field_kind(data_type: &str) -> (&'static str, u32, u32) {
+/// Zoho's JSON type and UI type for a data type the sandbox stores.
+fn field_kind(data_type: &str) -> (&'static str, u32) {
     match data_type {
-        "email" => ("string", 25, 100),
-        "phone" => ("string", 33, 30),
-        "website" => ("string", 21, 255),
-        "textarea" => ("string", 3, 32_000),
-        "picklist" => ("string", 2, 120),
-        "multiselectpicklist" => ("jsonarray", 100, 2_000),
-        "integer" => ("integer", 32, 9),
-        "bigint" => ("string", 1, 19),
-        "currency" | "double" => ("double", 36, 16),
-        "boolean" => ("boolean", 301, 5),
-        "date" => ("string", 24, 20),
-        "lookup" => ("jsonobject", 133, 120),
-        "ownerlookup" => ("jsonobject", 8, 120),
-        "datetime" => ("string", 333, 120),
-        "subform" => ("jsonarray", 733, 0),
-        "fileupload" => ("jsonarray", 101, 5),
-        "imageupload" => ("jsonarray", 106, 10),
-        "multiselectlookup" => ("jsonarray", 786, 0),
-        _ => ("string", 1, 255),
+        "email" => ("string", 25),
+        "phone" => ("string", 33),
+        "website" => ("string", 21),
+        "textarea" => ("string", 3),
+        "picklist" => ("string", 2),
+        "multiselectpicklist" => ("jsonarray", 100),
+        "integer" => ("integer", 32),
+        "bigint" => ("string", 1),
+        "currency" => ("double", 36),
+        "double" => ("double", 38),
+        "percent" => ("double", 37),
+        "boolean" => ("boolean", 301),
+        "date" => ("string", 24),
+        "lookup" => ("jsonobject", 133),
+        "ownerlookup" => ("jsonobject", 8),
+        "datetime" => ("string", 333),
+        "subform" => ("jsonarray", 733),
+        "fileupload" => ("jsonarray", 101),
+        "imageupload" => ("jsonarray", 106),
+        "profileimage" => ("string", 4),
+        "multiselectlookup" => ("jsonarray", 786),
+        _ => ("string", 1),
     }
 }
 
-/// The `actual_value`s of a seeded picklist (as a fresh Zoho org has them), by module and field.
-pub fn picklist_values(module: &str, field: &str) -> &'static [&'static str] {
+/// The `actual_value`s of a picklist of the modules outside the four standard ones (as a fresh
+/// Zoho org has them), by module and field.
+fn picklist_values(module: &str, field: &str) -> &'static [&'static str] {
     match (module, field) {
-        ("Leads", "Lead_Source") => &["-None-", "Advertisement", "Cold Call", "Web Download", "Trade Show"],
-        ("Leads", "Lead_Status") => &["-None-", "Attempted to Contact", "Contacted", "Qualified"],
-        (_, "Industry") => &["-None-", "Software", "Manufacturing", "Retail"],
-        ("Deals", "Stage") => &["Qualification", "Needs Analysis", "Proposal/Price Quote", "Closed Won", "Closed Lost"],
         ("Tasks", "Status") => &["Not Started", "In Progress", "Completed"],
         ("Campaigns", "Status") => &["Planning", "Active", "Complete"],
         ("Campaigns", "Type") => &["Webinar", "Email", "Trade Show"],
@@ -171,18 +172,9 @@ pub fn picklist_values(module: &str, field: &str) -> &'static [&'static str] {
     }
 }
 
-/// The module a seeded lookup field points to.
-pub fn lookup_module(field: &str) -> Option<&'static str> {
-    match field {
-        "Account_Name" => Some("Accounts"),
-        "Contact_Name" => Some("Contacts"),
-        _ => None,
-    }
-}
-
 /// `pick_list_values` of a field (fields.json `pick_list_values`).
-fn pick_list_entries(module: &str, index: usize, field: &str) -> Value {
-    let values = picklist_values(module, field)
+fn pick_list_entries(values: &[&str], index: usize) -> Value {
+    let values = values
         .iter()
         .enumerate()
         .map(|(n, v)| {
@@ -196,8 +188,8 @@ fn pick_list_entries(module: &str, index: usize, field: &str) -> Value {
 }
 
 /// `lookup` of a lookup field (fields.json `lookup`), null for other fields.
-fn lookup_entry(field: &FieldDef, label: &str) -> Value {
-    match (field.data_type, lookup_module(&field.api_name)) {
+fn lookup_entry(field: &Described, label: &str) -> Value {
+    match (field.data_type, field.target) {
         ("lookup", Some(target)) => json!({
             "display_label": label, "api_name": field.api_name, "id": null,
             "module": { "api_name": target, "id": module_id(target) },
@@ -207,13 +199,69 @@ fn lookup_entry(field: &FieldDef, label: &str) -> Value {
     }
 }
 
+/// What `/settings/fields` says of one field, gathered from the module's own list and, for the
+/// standard modules and their subforms, Zoho's standard field (`crm::standard_fields`).
+struct Described<'a> {
+    api_name: &'a str,
+    data_type: &'a str,
+    length: u32,
+    read_only: bool,
+    mandatory: bool,
+    display: bool,
+    unique: bool,
+    picklist: &'a [&'a str],
+    target: Option<&'a str>,
+}
+
+impl<'a> Described<'a> {
+    /// A field of a module the sandbox stores.
+    fn of_module(module_name: &'a str, module: &'a Module, field: &'a FieldDef) -> Self {
+        let name = field.api_name.as_str();
+        let spec = standard_fields::spec(module_name, name);
+        let system = matches!(name, "id" | "Created_By" | "Modified_By" | "Created_Time" | "Modified_Time");
+        let length = spec.map_or(0, |s| s.length);
+        Described {
+            api_name: name,
+            data_type: field.data_type,
+            length: if length == 0 { field_values::usual_length(field.data_type) } else { length },
+            read_only: system || spec.is_some_and(|s| s.read_only),
+            mandatory: name == module.mandatory || module.also_mandatory.contains(&name),
+            display: name == module.mandatory,
+            unique: module.unique.contains(&name),
+            picklist: spec.map_or_else(|| picklist_values(module_name, name), |s| s.picklist),
+            target: spec.and_then(|s| s.target).or(match (module_name, name) {
+                (_, "Account_Name") if module_name != "Accounts" => Some("Accounts"),
+                (_, "Contact_Name") => Some("Contacts"),
+                _ => None,
+            }),
+        }
+    }
+
+    /// A field of a subform module.
+    fn of_subform(spec: &'a standard_fields::Spec) -> Self {
+        let length = if spec.length == 0 { field_values::usual_length(spec.data_type) } else { spec.length };
+        Described {
+            api_name: spec.api_name,
+            data_type: spec.data_type,
+            length,
+            read_only: spec.read_only,
+            mandatory: false,
+            display: false,
+            unique: false,
+            picklist: spec.picklist,
+            target: spec.target,
+        }
+    }
+}
+
 /// One field of `/settings/fields` (fields.json `fields`). The component reads `api_name` and
 /// `data_type`; the label, id and flags follow from the field's place in its module.
-fn field_entry(module_name: &str, module: &Module, index: usize, field: &FieldDef) -> Value {
-    let name = field.api_name.as_str();
-    let (json_type, ui_type, length) = field_kind(field.data_type);
+fn field_entry(index: usize, field: &Described) -> Value {
+    let name = field.api_name;
+    let (json_type, ui_type) = field_kind(field.data_type);
+    let length = field.length;
     let custom = name.ends_with("__c");
-    let system = matches!(name, "id" | "Created_By" | "Modified_By" | "Created_Time" | "Modified_Time");
+    let system = field.read_only;
     let label = name.replace('_', " ");
     let null_pair = || api_name_and_id(Value::Null, Value::Null);
     let own = json!({
@@ -226,7 +274,7 @@ fn field_entry(module_name: &str, module: &Module, index: usize, field: &FieldDe
         "json_type": json_type,
         "ui_type": ui_type,
         "length": length,
-        "decimal_place": if matches!(field.data_type, "currency" | "double") { json!(2) } else { Value::Null },
+        "decimal_place": if matches!(field.data_type, "currency" | "double" | "percent") { json!(2) } else { Value::Null },
         "display_type": -1,
         "show_type": 7,
         "category": if custom { 2 } else { 0 },
@@ -235,12 +283,12 @@ fn field_entry(module_name: &str, module: &Module, index: usize, field: &FieldDe
     });
     let flags = json!({
         "custom_field": custom,
-        "system_mandatory": name == module.mandatory || module.also_mandatory.contains(&name),
+        "system_mandatory": field.mandatory,
         "read_only": system,
         "field_read_only": system,
         "visible": true,
         "available_in_user_layout": true,
-        "display_field": name == module.mandatory,
+        "display_field": field.display,
         "filterable": field.data_type != "subform",
         "sortable": field.data_type != "subform",
         "searchable": field.data_type != "subform",
@@ -265,13 +313,13 @@ fn field_entry(module_name: &str, module: &Module, index: usize, field: &FieldDe
     let settings = json!({
         "customizable_properties": [],
         "layout_associations": [],
-        "pick_list_values": pick_list_entries(module_name, index, name),
+        "pick_list_values": pick_list_entries(field.picklist, index),
         "allowed_modules": [],
         "file_upolad_optionlist": [],
         "profiles": [{ "name": PROFILE.0, "id": PROFILE.1, "permission_type": if system { "read_only" } else { "read_write" } }],
         "operation_type": { "web_update": !system, "api_create": !system, "web_create": !system, "api_update": !system },
         "view_type": { "view": true, "edit": !system, "quick_create": false, "create": !system },
-        "unique": if module.unique.contains(&name) { json!({ "casesensitive": "0" }) } else { Value::Null },
+        "unique": if field.unique { json!({ "casesensitive": "0" }) } else { Value::Null },
         "associated_module": null_pair(),
         "sub_module": null_pair(),
         "refer_from_field": null_pair(),
@@ -293,7 +341,11 @@ fn field_entry(module_name: &str, module: &Module, index: usize, field: &FieldDe
         "multi_module_lookup": null,
         "currency": null,
         "lookup": lookup_entry(field, &label),
-        "subform": null,
+        // fields.json `subform`: the subform module whose own fields `?module=` lists.
+        "subform": match (field.data_type, field.target) {
+            ("subform", Some(target)) => json!({ "module": target, "id": module_id(target) }),
+            _ => Value::Null,
+        },
         "formula": null,
         "multiselectlookup": null,
         "rollup_summary": null,
@@ -309,11 +361,16 @@ pub fn fields(shared: &Shared, request: &RecordedRequest) -> Response {
         return error_response(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing", json!({ "param_name": "module" }));
     };
     let data = shared.data();
+    // A subform module's own fields ("Subform API": `fields?module={Sub_form_api_name}`).
+    if let Some(specs) = standard_fields::subform(name) {
+        let fields: Vec<Value> = specs.iter().enumerate().map(|(i, s)| field_entry(900 + i, &Described::of_subform(s))).collect();
+        return json_response(200, &json!({ "fields": fields }));
+    }
     // fields.json's INVALID_MODULE (InvalidParamDetails): the details name the parameter, not a path index.
     let Some(module) = data.modules.get(name) else {
         return error_response(400, "INVALID_MODULE", "the module name given seems to be invalid", json!({ "api_name": "module" }));
     };
-    let fields: Vec<Value> = module.fields.iter().enumerate().map(|(i, f)| field_entry(name, module, i, f)).collect();
+    let fields: Vec<Value> = module.fields.iter().enumerate().map(|(i, f)| field_entry(i, &Described::of_module(name, module, f))).collect();
     json_response(200, &json!({ "fields": fields }))
 }
 
@@ -365,6 +422,44 @@ pub fn org(shared: &Shared) -> Response {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    /// A subform's own fields answer `?module={subform}`; the parent's field names its module.
+    #[test]
+    fn a_subform_module_lists_its_own_fields() {
+        let shared = Shared::new();
+        crate::seed::seed(&shared);
+        let request = |module: &str| RecordedRequest {
+            method: "GET".into(),
+            path: "/crm/v8/settings/fields".into(),
+            query: vec![("module".into(), module.into())],
+            headers: Vec::new(),
+            body: Vec::new(),
+            received_ms: 0,
+            seq: 0,
+            response_status: None,
+            response_body: None,
+            faulted: false,
+        };
+        let body = |response: Response| {
+            let bytes = futures_body(response);
+            serde_json::from_slice::<Value>(&bytes).unwrap_or_default()
+        };
+        let competitors = body(fields(&shared, &request("Competitors")));
+        let names: Vec<&str> = competitors["fields"].as_array().into_iter().flatten().filter_map(|f| f["api_name"].as_str()).collect();
+        assert_eq!(names, ["Competitor", "Strength", "Quoted_Price", "Website"]);
+        let deals = body(fields(&shared, &request("Deals")));
+        let subform = deals["fields"].as_array().into_iter().flatten().find(|f| f["api_name"] == "Competitors").cloned().unwrap_or_default();
+        assert_eq!(subform["subform"], json!({ "module": "Competitors", "id": module_id("Competitors") }));
+        assert_eq!(subform["json_type"], "jsonarray");
+        let account = deals["fields"].as_array().into_iter().flatten().find(|f| f["api_name"] == "Account_Name").cloned().unwrap_or_default();
+        assert_eq!(account["lookup"]["module"]["api_name"], "Accounts");
+        assert_eq!(body(fields(&shared, &request("Nowhere")))["code"], "INVALID_MODULE");
+    }
+
+    fn futures_body(response: Response) -> Vec<u8> {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        runtime.block_on(async { axum::body::to_bytes(response.into_body(), usize::MAX).await.map(|b| b.to_vec()).unwrap_or_default() })
+    }
 
     #[test]
     fn seeded_modules_have_distinct_ids() {

@@ -4,6 +4,7 @@
 pub mod attachments;
 pub mod convert;
 pub mod coql;
+pub mod field_values;
 pub mod many_records;
 pub mod metadata;
 pub mod module_reach;
@@ -14,6 +15,7 @@ pub mod record_count;
 pub mod records;
 pub mod related;
 pub mod search;
+pub mod standard_fields;
 pub mod store;
 pub mod tags;
 pub mod upsert;

@@ -235,6 +235,9 @@ pub(crate) fn check_values(module: &Module, module_name: &str, index: usize, val
             return Some(error_body("MANDATORY_NOT_FOUND", "required field not found", json!({ "api_name": field, "json_path": path(field) })));
         }
     }
+    if let Some(error) = crate::crm::field_values::first_problem(module_name, module, index, values) {
+        return Some(error);
+    }
     if let Some(email) = values.get("Email").filter(|e| !e.is_null()) {
         if !email.as_str().is_some_and(|e| e.contains('@') && !e.starts_with('@') && !e.ends_with('@')) {
             return Some(error_body("INVALID_DATA", "invalid data", json!({ "api_name": "Email", "json_path": path("Email"), "expected_data_type": "email" })));
@@ -253,13 +256,13 @@ pub(crate) fn check_values(module: &Module, module_name: &str, index: usize, val
     None
 }
 
-/// Only the module's own, writable fields are stored; Zoho ignores the rest.
-pub(crate) fn writable(module: &Module, values: &Map<String, Value>) -> Map<String, Value> {
-    values
-        .iter()
-        .filter(|(k, _)| module.fields.iter().any(|f| f.api_name == **k && f.data_type != "ownerlookup" && f.data_type != "datetime" && f.api_name != "id"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
+/// The values a write stores (the module's own fields the API writes, as a read answers them),
+/// or Zoho's error for the record; fresh ids (subform rows, files) are drawn from the data's.
+pub(crate) fn prepared(data: &mut Data, module_name: &str, index: usize, values: &Map<String, Value>) -> Result<Map<String, Value>, Value> {
+    let mut next = data.next_id;
+    let out = crate::crm::field_values::stored(data, module_name, index, values, &mut next);
+    data.next_id = next;
+    out
 }
 
 pub(crate) fn success_details(record: &Map<String, Value>) -> Value {
@@ -296,16 +299,20 @@ pub fn create(shared: &Shared, request: &RecordedRequest, module_name: &str) -> 
             results.push(error_body("INVALID_DATA", "invalid data", json!({ "json_path": format!("$.data[{index}]") })));
             continue;
         };
-        let problem = {
-            let data = shared.data();
-            let module = &data.modules[module_name];
-            check_values(module, module_name, index, values, None, true)
+        let checked = {
+            let mut data = shared.data();
+            match check_values(&data.modules[module_name], module_name, index, values, None, true) {
+                Some(error) => Err(error),
+                None => prepared(&mut data, module_name, index, values),
+            }
         };
-        if let Some(error) = problem {
-            results.push(error);
-            continue;
-        }
-        let stored = { writable(&shared.data().modules[module_name], values) };
+        let stored = match checked {
+            Ok(stored) => stored,
+            Err(error) => {
+                results.push(error);
+                continue;
+            }
+        };
         let id = store::insert(shared, module_name, stored, shared.clock.now());
         let data = shared.data();
         let record = &data.modules[module_name].records[&id];
@@ -337,13 +344,17 @@ pub(crate) fn update_item(shared: &Shared, module_name: &str, index: usize, id: 
     let invalid_id = || error_body("INVALID_DATA", "the id given seems to be invalid", json!({ "id": id }));
     let now = Clock::zoho_time(shared.clock.now());
     let mut data = shared.data();
-    let Some(module) = data.modules.get_mut(module_name) else { return invalid_id() };
+    let Some(module) = data.modules.get(module_name) else { return invalid_id() };
     let Some(record_id) = id.parse::<u64>().ok().filter(|i| module.records.contains_key(i)) else { return invalid_id() };
     let Some(values) = item.as_object() else { return invalid_id() };
     if let Some(error) = check_values(module, module_name, index, values, Some(record_id), false) {
         return error;
     }
-    let changes = writable(module, values);
+    let changes = match prepared(&mut data, module_name, index, values) {
+        Ok(changes) => changes,
+        Err(error) => return error,
+    };
+    let Some(module) = data.modules.get_mut(module_name) else { return invalid_id() };
     module.revision += 1;
     let Some(record) = module.records.get_mut(&record_id) else { return invalid_id() };
     record.extend(changes.clone());

@@ -8,7 +8,7 @@
 //! the order given and updates the oldest record matching the first field that matches.
 
 use crate::clock::Clock;
-use crate::crm::records::{check_values, success_details, writable, write_items, write_status};
+use crate::crm::records::{check_values, prepared, success_details, write_items, write_status};
 use crate::crm::store;
 use crate::request::RecordedRequest;
 use crate::response::{error_body, error_response, invalid_module, json_response};
@@ -76,14 +76,21 @@ pub fn upsert(shared: &Shared, request: &RecordedRequest, module_name: &str) -> 
         };
         let now = Clock::zoho_time(shared.clock.now());
         let mut data = shared.data();
-        let Some(module) = data.modules.get_mut(module_name) else { return invalid_module() };
+        let Some(module) = data.modules.get(module_name) else { return invalid_module() };
         match find_match(module, &fields, values) {
             Some((id, field)) => {
-                if let Some(error) = check_values(module, module_name, index, values, Some(id), false) {
-                    results.push(error);
-                    continue;
-                }
-                let changes = writable(module, values);
+                let checked = match check_values(module, module_name, index, values, Some(id), false) {
+                    Some(error) => Err(error),
+                    None => prepared(&mut data, module_name, index, values),
+                };
+                let changes = match checked {
+                    Ok(changes) => changes,
+                    Err(error) => {
+                        results.push(error);
+                        continue;
+                    }
+                };
+                let Some(module) = data.modules.get_mut(module_name) else { return invalid_module() };
                 module.revision += 1;
                 let Some(record) = module.records.get_mut(&id) else { continue };
                 record.extend(changes.clone());
@@ -95,11 +102,17 @@ pub fn upsert(shared: &Shared, request: &RecordedRequest, module_name: &str) -> 
                 }));
             }
             None => {
-                if let Some(error) = check_values(module, module_name, index, values, None, true) {
-                    results.push(error);
-                    continue;
-                }
-                let stored = writable(module, values);
+                let checked = match check_values(module, module_name, index, values, None, true) {
+                    Some(error) => Err(error),
+                    None => prepared(&mut data, module_name, index, values),
+                };
+                let stored = match checked {
+                    Ok(stored) => stored,
+                    Err(error) => {
+                        results.push(error);
+                        continue;
+                    }
+                };
                 drop(data);
                 let id = store::insert(shared, module_name, stored, shared.clock.now());
                 let data = shared.data();
