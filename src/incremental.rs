@@ -42,13 +42,13 @@
 
 mod boundary;
 mod deleted;
-mod keyset;
-mod open_sweep;
+pub(crate) mod keyset;
+pub(crate) mod open_sweep;
 mod plan;
 pub mod read_by;
-mod records_walk;
-mod state;
-mod sweep_page;
+pub(crate) mod records_walk;
+pub(crate) mod state;
+pub(crate) mod sweep_page;
 
 pub use sweep_page::list_page;
 
