@@ -484,4 +484,4 @@ mod tests {
 }
 
 #[cfg(test)]
-mod model;
+pub(crate) mod model;
