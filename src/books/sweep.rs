@@ -147,3 +147,6 @@ mod model_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod attacks;
