@@ -160,4 +160,46 @@ mod tests {
         let b = json!({ "last_modified_time": "2016-06-12T00:38:05+0000" });
         assert_eq!(compare(&a, &b, "last_modified_time"), Ordering::Greater);
     }
+
+    fn get(query: &[(&str, &str)]) -> RecordedRequest {
+        RecordedRequest {
+            method: "GET".into(),
+            path: "/books/v3/invoices".into(),
+            query: query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            received_ms: 0,
+            seq: 0,
+            response_status: None,
+            response_body: None,
+            faulted: false,
+        }
+    }
+
+    async fn answer(all: &[Value], query: &[(&str, &str)]) -> (u16, Value) {
+        let response = list(all.to_vec(), &get(query), "invoices", "Invoice");
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+        (status, serde_json::from_slice(&bytes).expect("json"))
+    }
+
+    /// At or after the filter's instant, ascending by it with ties in stored order, numbered
+    /// pages with has_more_page, and no line items in the list.
+    #[tokio::test]
+    async fn the_list_filters_sorts_pages_and_leaves_line_items_to_the_detail() {
+        let record = |id: &str, time: &str| json!({ "invoice_id": id, "last_modified_time": time, "line_items": [{ "rate": 1 }] });
+        let all = [record("1", "2024-01-01T10:00:00-0700"), record("2", "2024-01-01T16:59:59+0000"), record("3", "2024-01-01T17:00:00+0000"), record("4", "2024-01-01T09:00:00-0700")];
+        let query = [("last_modified_time", "2024-01-01T17:00:00+0000"), ("sort_column", "last_modified_time"), ("sort_order", "A"), ("page", "1"), ("per_page", "1")];
+        let (status, page) = answer(&all, &query).await;
+        assert_eq!(status, 200);
+        assert_eq!(page["invoices"], json!([{ "invoice_id": "1", "last_modified_time": "2024-01-01T10:00:00-0700" }]));
+        assert_eq!(page["page_context"]["has_more_page"], true);
+        let (_, page) = answer(&all, &[query[0], query[1], query[2], ("page", "2"), ("per_page", "1")]).await;
+        assert_eq!(page["invoices"][0]["invoice_id"], "3");
+        assert_eq!(page["page_context"]["has_more_page"], false);
+        for bad in [[("last_modified_time", "yesterday")], [("sort_order", "ascending")]] {
+            let (status, page) = answer(&all, &bad).await;
+            assert_eq!((status, page["code"].clone()), (400, json!(2)), "{bad:?}");
+        }
+    }
 }

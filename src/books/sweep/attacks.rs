@@ -83,7 +83,7 @@ fn malformed_timestamps_and_ids_are_errors() {
         json!({ "last_modified_time": "2024-01-02T00:00:00+0000" }),
     ] {
         let fixture = fixture();
-        fixture.answer(200, &list(&[bad.clone()], Some(json!({ "has_more_page": false }))));
+        fixture.answer(200, &list(std::slice::from_ref(&bad), Some(json!({ "has_more_page": false }))));
         let e = list_modified_records_by_page(&fixture.client(), &step(1, 10)).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Zoho, "{bad}");
         assert_eq!(e.message, "Zoho Books' invoices list has a record without a readable invoice_id or last_modified_time: the sweep cannot place it", "{bad}");
@@ -134,7 +134,7 @@ fn a_huge_page_or_a_broken_envelope_is_refused() {
 fn unicode_passes_through_and_bad_input_sends_nothing() {
     let fixture = fixture();
     let named = json!({ "invoice_id": "7", "last_modified_time": "2024-01-02T00:00:00+0000", "customer_name": "Zylker 株式会社 \u{1F600} \u{202E}" });
-    fixture.answer(200, &list(&[named.clone()], Some(json!({ "has_more_page": false }))));
+    fixture.answer(200, &list(std::slice::from_ref(&named), Some(json!({ "has_more_page": false }))));
     let page: Value = serde_json::from_str(&list_modified_records_by_page(&fixture.client(), &step(1, 10)).unwrap()).unwrap();
     assert_eq!(page["records"], json!([named]));
     let fixture = self::fixture();
