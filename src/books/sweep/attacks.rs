@@ -173,3 +173,16 @@ fn line_items_come_from_one_detail_request_per_record() {
     let sent = urls(&fixture);
     assert_eq!(sent[1..], ["https://www.zohoapis.com/books/v3/invoices/1?organization_id=10234695", "https://www.zohoapis.com/books/v3/invoices/2?organization_id=10234695"]);
 }
+
+/// Each organization keeps its own sweep and cursor: a sweep open for one is no sweep of another.
+#[test]
+fn each_organization_has_its_own_sweep() {
+    let mut fixture = fixture();
+    fixture.answer(200, &list(&[invoice(1, "2024-01-02T00:00:00+0000")], Some(json!({ "has_more_page": true }))));
+    list_modified_records_by_page(&fixture.client(), &step(1, 1)).unwrap();
+    fixture.connection.books_organization_id = Some("555".into());
+    let e = list_modified_records_by_page(&fixture.client(), &step(2, 1)).unwrap_err();
+    assert!(e.message.starts_with("page 2 continues a sweep of books/555/invoices, and none is open"), "{}", e.message);
+    assert_eq!(fixture.sent(), 1);
+    assert!(fixture.storage.0.borrow().contains_key("incremental/books/10234695/invoices/sweep"));
+}
