@@ -151,27 +151,33 @@ async fn invoices_shifted_onto_pages_already_read_are_delivered() {
     let h = Harness::new().await;
     let connection = with_books_org(&h);
     let (bulk, s) = bulk(&h);
-    // 150 a page: every page boundary falls inside the second.
-    let first = ok_of(&h.run_as(&connection, LIST, step(1, 150, s - 60), None).await).clone();
-    let second = ok_of(&h.run_as(&connection, LIST, step(2, 150, s - 60), None).await).clone();
-    assert_eq!(ids(&second), bulk[150..300]);
+    // 200 a page: page 2 ends where the list's page 2 does, so page 3 reads the list's page 3,
+    // and the ten invoices that shift from it onto page 2 are found only by reading page 2 again.
+    let first = ok_of(&h.run_as(&connection, LIST, step(1, 200, s - 60), None).await).clone();
+    let second = ok_of(&h.run_as(&connection, LIST, step(2, 200, s - 60), None).await).clone();
+    assert_eq!(ids(&second), bulk[200..400]);
     for id in &bulk[..10] {
         assert!(h.sandbox.delete_books_record("invoices", "invoice_id", id));
     }
     h.sandbox.clock().advance(chrono::Duration::seconds(5));
-    for id in &bulk[300..305] {
+    for id in &bulk[420..425] {
         assert!(h.sandbox.modify_books_record("invoices", "invoice_id", id, json!({ "reference_number": "changed" })));
     }
-    let third = ok_of(&h.run_as(&connection, LIST, step(3, 150, s - 60), None).await).clone();
+    h.sandbox.clear_requests();
+    let third = ok_of(&h.run_as(&connection, LIST, step(3, 200, s - 60), None).await).clone();
     assert_eq!(third["more_records"], false);
+    // The list's page 3 (the second ends), then pages 2 and 1 again: page 2 now holds the ten.
+    let read: Vec<String> = walked(&h).into_iter().map(|(at, _)| at).collect();
+    assert_eq!(read[..3], ["page 3", "page 2", "page 1"]);
+    assert!(bulk[400..410].iter().all(|id| ids(&third).contains(id)), "the invoices shifted onto page 2 are delivered");
     let all: Vec<String> = [first, second, third].iter().flat_map(ids).collect();
     assert_once(&all);
-    let expected: HashSet<String> = bulk.iter().filter(|id| !bulk[300..305].contains(id)).cloned().collect();
+    let expected: HashSet<String> = bulk.iter().filter(|id| !bulk[420..425].contains(id)).cloned().collect();
     assert_eq!(all.iter().cloned().collect::<HashSet<_>>(), expected, "every unchanged invoice once (the deleted ones as delivered before); the changed ones are past this sweep's bound");
     ok_of(&h.run_as(&connection, COMMIT, json!({ "record-type": "invoices" }), None).await);
     // The next sweep delivers the changed five (their new second is after the cursor).
-    let next: Vec<String> = sweep(&h, &connection, 150, None).await.iter().flat_map(ids).collect();
-    assert_eq!(next.iter().cloned().collect::<HashSet<_>>(), bulk[300..305].iter().cloned().collect::<HashSet<_>>());
+    let next: Vec<String> = sweep(&h, &connection, 200, None).await.iter().flat_map(ids).collect();
+    assert_eq!(next.iter().cloned().collect::<HashSet<_>>(), bulk[420..425].iter().cloned().collect::<HashSet<_>>());
 }
 
 /// A page asked again (a retried step) gets the same invoices, within the crowded second too,
