@@ -42,13 +42,13 @@
 
 mod boundary;
 mod deleted;
-mod keyset;
-mod open_sweep;
+pub(crate) mod keyset;
+pub(crate) mod open_sweep;
 mod plan;
 pub mod read_by;
-mod records_walk;
-mod state;
-mod sweep_page;
+pub(crate) mod records_walk;
+pub(crate) mod state;
+pub(crate) mod sweep_page;
 
 pub use sweep_page::list_page;
 
@@ -97,7 +97,7 @@ pub struct SweepRequest {
 }
 
 /// Normalizes a caller's timestamp to Zoho's shape in UTC.
-fn normalize(what: &str, text: &str) -> Result<String> {
+pub(crate) fn normalize(what: &str, text: &str) -> Result<String> {
     parse_iso(text).map(format_iso).ok_or_else(|| ZohoError::invalid_input(format!("{what} {text:?} is not a timestamp: use ISO 8601 with an offset, e.g. 2024-05-10T01:10:47-07:00 or 2024-05-10")))
 }
 

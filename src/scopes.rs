@@ -50,6 +50,12 @@ pub const ACTIONS: &[(&str, &[&str])] = &[
     ("books-update-record", &["ZohoBooks.fullaccess.all"]),
     ("books-remove-record", &["ZohoBooks.fullaccess.all"]),
     ("books-raw-request", &[]),
+    // Books sweeps list a resource and, with include-line-items, read each record (each
+    // resource's list and get pages: ZohoBooks.{invoices,bills,contacts,...}.READ), and find
+    // the organization (ZohoBooks.settings.READ); fullaccess covers every resource's READ.
+    ("books-list-modified-records-by-page", &["ZohoBooks.fullaccess.all"]),
+    // Kept in the key-value store only, after the organization is known.
+    ("books-update-last-successful-run-date", &["ZohoBooks.fullaccess.all"]),
     // Sweeps: COQL pages, the module's fields when none are named, the deleted-records feed and
     // records reads (module READ).
     ("incremental-list-contacts-by-page", &["ZohoCRM.coql.READ", "ZohoCRM.modules.READ", "ZohoCRM.settings.fields.READ"]),

@@ -7,3 +7,4 @@ pub(crate) mod limits;
 pub(crate) mod organization;
 pub(crate) mod records;
 pub mod resources;
+pub(crate) mod sweep;

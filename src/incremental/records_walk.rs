@@ -36,24 +36,26 @@
 //! - A step sends at most [`MAX_REQUESTS_PER_STEP`] requests; a crowded second's walk goes on
 //!   in the next step from where its position says (an empty page may say `more_records`).
 //! - 304 (Zoho's SDK samples read it as "not modified") and 204 are an empty list.
+//!
+//! The walk reads any list ordered by modification time through a [`Listing`]: CRM's records
+//! list ([`records_list`]) and Zoho Books' lists (`crate::books::sweep`), whose filter is a
+//! `last_modified_time` query parameter and whose pages are numbered without a reach.
 
-use super::keyset::{unreadable, Page, Row};
+mod records_list;
+
+use super::keyset::{Page, Row};
 use super::state::{load, page_key, save, Sweep};
 use super::{complete, now_s, HOST_CLOCK_MARGIN_S, MAX_PER_PAGE};
 use crate::client::{ApiCall, Client};
-use crate::crm::response::error_from_response;
 use crate::error::{ErrorKind, Result, ZohoError};
-use crate::http::Method;
-use crate::json;
+use crate::http::Response;
 use crate::zoho_time::{format_iso, parse_http_date, parse_iso};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-/// Records per request: the records list's `per_page` maximum.
+/// Records per request: the records list's `per_page` maximum (Books' too).
 pub const PER_REQUEST: u32 = 200;
-/// Records `page` reaches; past them Zoho answers only to `page_token`.
-const DISCRETE_REACH: u32 = 2_000;
 /// Field names per request (the records list's limit); the rest are read by id afterwards.
 const FIELDS_PER_REQUEST: usize = 50;
 /// Requests one step sends at most: a full 2,000-record page needs 10, a crowded second's
@@ -68,7 +70,7 @@ const MAX_SECOND: i64 = 253_402_300_799;
 
 /// Where one request of a crowded second's list reads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-enum Address {
+pub enum Address {
     Page(u32),
     Token(String),
 }
@@ -140,8 +142,9 @@ impl Position {
         })
     }
 
-    /// A stored position is used only when what it would send is what Zoho could have given.
-    fn is_sound(&self) -> bool {
+    /// A stored position is used only when what it would send is what Zoho could have given
+    /// (pages 1 to `last_page` of a crowded second's list).
+    fn is_sound(&self, last_page: u32) -> bool {
         let token_ok = |t: &String| t.len() <= MAX_TOKEN_LEN && !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic());
         // A second from 1970 to 9999 (it goes into If-Modified-Since), and no more ids at it
         // than the list reaches on one second.
@@ -155,33 +158,44 @@ impl Position {
                     && c.back.is_none_or(|k| k < c.read.len())
                     && c.next_token.iter().all(token_ok)
                     && c.read.iter().all(|a| match a {
-                        Address::Page(p) => (1..=DISCRETE_REACH / PER_REQUEST).contains(p),
+                        Address::Page(p) => (1..=last_page).contains(p),
                         Address::Token(t) => token_ok(t),
                     })
             })
     }
 }
 
-#[derive(Deserialize, Default)]
-struct Info {
-    #[serde(default)]
-    more_records: Option<bool>,
-    #[serde(default)]
-    next_page_token: Option<String>,
+/// A list the walk reads: ordered by modification time, ascending, filtered from a second.
+pub trait Listing {
+    /// What the list is called in errors (the module or resource).
+    fn name(&self) -> &str;
+    /// One request: page `address` of the list modified since `header` (Unix seconds), at
+    /// most [`PER_REQUEST`] records.
+    fn request(&self, address: &Address, header: Option<i64>) -> ApiCall;
+    /// The answer's records, each with its modification second and id, and what follows.
+    fn answer(&self, response: &Response) -> Result<Answer>;
+    /// The last page number one list reaches (past it, page tokens); pages a crowded second's
+    /// walk reads forward are bounded apart from this.
+    fn last_page(&self) -> u32;
 }
 
 /// One answer of the list, its records checked for the two members the walk orders by.
-struct Answer {
-    rows: Vec<(i64, String, Row)>,
-    more: bool,
-    next_token: Option<String>,
+pub struct Answer {
+    pub rows: Vec<(i64, String, Row)>,
+    pub more: bool,
+    pub next_token: Option<String>,
 }
 
-/// The walk over one module's list within a step.
+impl Answer {
+    pub fn empty() -> Answer {
+        Answer { rows: Vec::new(), more: false, next_token: None }
+    }
+}
+
+/// The walk over one list within a step.
 struct Walker<'a, 'c> {
     client: &'a Client<'c>,
-    module: &'a str,
-    fields: String,
+    listing: &'a dyn Listing,
     until: Option<i64>,
     requests: usize,
 }
@@ -197,18 +211,7 @@ impl Walker<'_, '_> {
     /// One request of the list modified since `header`, at `address`. The first answer of the
     /// sweep fixes its bound and cursor, by Zoho's clock (as the COQL walk does).
     fn fetch(&mut self, sweep: &mut Sweep, address: &Address, header: Option<i64>) -> Result<Answer> {
-        let mut call = ApiCall::new(Method::Get, format!("/crm/v8/{}", self.module))
-            .query("fields", self.fields.clone())
-            .query("sort_by", "Modified_Time")
-            .query("sort_order", "asc")
-            .query("per_page", PER_REQUEST.to_string());
-        call = match address {
-            Address::Page(p) => call.query("page", p.to_string()),
-            Address::Token(t) => call.query("page_token", t.clone()),
-        };
-        if let Some(header) = header {
-            call = call.header("If-Modified-Since", format_iso(header));
-        }
+        let call = self.listing.request(address, header);
         let started = Instant::now();
         let response = self.client.send(call)?;
         self.requests = self.requests.saturating_add(1);
@@ -222,27 +225,27 @@ impl Walker<'_, '_> {
             sweep.cursor = Some(format_iso(date.saturating_sub(took_s).saturating_sub(1).saturating_sub(margin)));
             self.until = Some(date);
         }
-        // An empty list is 204, or 304 "not modified" with If-Modified-Since.
-        if matches!(response.status, 204 | 304) {
-            return Ok(Answer { rows: Vec::new(), more: false, next_token: None });
+        let answer = self.listing.answer(&response)?;
+        // Every record must lie at or after the second asked for (whichever reading of the
+        // filter holds, none lies before it) and in ascending order: a list that ignored its
+        // filter or sort would make the walk skip records, so it is an error, never an end.
+        let mut previous = header.unwrap_or(i64::MIN);
+        for (t, id, _) in &answer.rows {
+            if *t < previous {
+                return Err(ZohoError::new(
+                    ErrorKind::Zoho,
+                    format!(
+                        "Zoho's {} list broke the sweep's order: record {id} (modified at {}) comes before {} though the list was asked from that second in ascending order of modification; nothing was committed: read the sweep again from page 1",
+                        self.listing.name(),
+                        format_iso(*t),
+                        format_iso(previous)
+                    ),
+                )
+                .with_status(response.status));
+            }
+            previous = *t;
         }
-        if response.status != 200 {
-            return Err(error_from_response(&response));
-        }
-        let listing = json::listing(&response.body, PER_REQUEST as usize).map_err(|e| unreadable(&response, "records list", e))?;
-        let info = listing.info.and_then(|i| serde_json::from_str::<Info>(i.get()).ok()).unwrap_or_default();
-        let mut rows = Vec::with_capacity(listing.data.len());
-        for raw in &listing.data {
-            let row = Row::new((*raw).to_owned());
-            let (Some(t), Some(id)) = (row.time, row.id.clone()) else {
-                return Err(
-                    ZohoError::new(ErrorKind::Zoho, format!("Zoho's {} list has a record without a readable id or Modified_Time: the walk cannot place it", self.module)).with_status(response.status)
-                );
-            };
-            rows.push((t, id, row));
-        }
-        let more = info.more_records == Some(true) && !rows.is_empty();
-        Ok(Answer { rows, more, next_token: info.next_page_token })
+        Ok(Answer { more: answer.more && !answer.rows.is_empty(), ..answer })
     }
 
     /// Walks from `from`, delivering at most `limit` records; with `stop` (a page read again)
@@ -264,7 +267,7 @@ impl Walker<'_, '_> {
             }
             let (address, header) = match &pos.crowded {
                 None => (Address::Page(1), pos.header()),
-                Some(c) => (next_address(c, self.module)?, c.header),
+                Some(c) => (next_address(c, self.listing)?, c.header),
             };
             let answer = self.fetch(sweep, &address, header)?;
             let learned = !pos.inclusive && header.is_some_and(|h| answer.rows.iter().any(|(t, _, _)| *t == h));
@@ -335,7 +338,7 @@ impl Walker<'_, '_> {
                     } else if crowded.read.len() >= MAX_CROWDED_PAGES {
                         return Err(ZohoError::new(
                             ErrorKind::Zoho,
-                            format!("more than {} records of {} share one Modified_Time second: the records list reaches no further", MAX_CROWDED_PAGES * PER_REQUEST as usize, self.module),
+                            format!("more than {} records of {} share one modification second: the list reaches no further", MAX_CROWDED_PAGES * PER_REQUEST as usize, self.listing.name()),
                         ));
                     }
                 }
@@ -352,30 +355,39 @@ impl Walker<'_, '_> {
 
 /// The next page of a crowded second's list: forward by `page` while it reaches, then by the
 /// token the last answer gave; backward over the pages read.
-fn next_address(crowded: &Crowded, module: &str) -> Result<Address> {
+fn next_address(crowded: &Crowded, listing: &dyn Listing) -> Result<Address> {
     if let Some(k) = crowded.back {
         return crowded.read.get(k.saturating_sub(1)).cloned().ok_or_else(|| ZohoError::new(ErrorKind::Internal, "a crowded walk past its pages"));
     }
     match crowded.read.last() {
         None => Ok(Address::Page(1)),
-        Some(Address::Page(p)) if p.saturating_add(1).saturating_mul(PER_REQUEST) <= DISCRETE_REACH => Ok(Address::Page(p.saturating_add(1))),
+        Some(Address::Page(p)) if *p < listing.last_page() => Ok(Address::Page(p.saturating_add(1))),
         Some(_) => match &crowded.next_token {
             Some(token) if token.len() <= MAX_TOKEN_LEN && token.bytes().all(|b| b.is_ascii_graphic()) && !token.is_empty() => Ok(Address::Token(token.clone())),
-            _ => Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho's {module} list says more records follow past its 2,000-record page reach but gave no usable next_page_token"))),
+            _ => Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho's {} list says more records follow past the pages it reaches but gave no usable next_page_token", listing.name()))),
         },
     }
 }
 
-/// Page `page` of the sweep of `module` by the records list: walks to it from the last page
-/// read (as the COQL walk does), reads a page read before again between its stored positions,
-/// and merges fields past the 50 a request takes. `fields` starts with id and Modified_Time.
+/// Page `page` of the sweep of `module` by the records list, fields past the 50 a request
+/// takes merged in by id. `fields` starts with id and Modified_Time.
 #[allow(clippy::too_many_arguments)]
 pub fn read(client: &Client, module: &str, fields: &[String], walk_scope: &str, sweep: &mut Sweep, page: u64, per_page: u32, fetched: &mut u64) -> Result<Page> {
     let split = fields.len().min(FIELDS_PER_REQUEST);
     let (listed, extra) = fields.split_at(split);
-    let mut walker = Walker { client, module, fields: listed.join(","), until: sweep.until.as_deref().and_then(parse_iso), requests: 0 };
+    let listing = records_list::RecordsList { module, fields: listed.join(",") };
+    let read = read_list(client, &listing, walk_scope, sweep, page, per_page, fetched)?;
+    let rows = if extra.is_empty() || read.rows.is_empty() { read.rows } else { complete(client, module, extra, read.rows)? };
+    Ok(Page { rows, ..read })
+}
+
+/// Page `page` of the sweep of `listing`: walks to it from the last page read (as the COQL
+/// walk does) and reads a page read before again between its stored positions.
+pub fn read_list(client: &Client, listing: &dyn Listing, walk_scope: &str, sweep: &mut Sweep, page: u64, per_page: u32, fetched: &mut u64) -> Result<Page> {
+    let mut walker = Walker { client, listing, until: sweep.until.as_deref().and_then(parse_iso), requests: 0 };
     let sweep_id = sweep.sweep.clone();
-    let position = |n: u64| -> Result<Option<Position>> { Ok(load::<Position>(client, &page_key(walk_scope, &sweep_id, "start", n))?.filter(Position::is_sound)) };
+    let last_page = listing.last_page();
+    let position = |n: u64| -> Result<Option<Position>> { Ok(load::<Position>(client, &page_key(walk_scope, &sweep_id, "start", n))?.filter(|p| p.is_sound(last_page))) };
     let mut n = page.min(fetched.saturating_add(1)).max(1);
     loop {
         let start = if n > 1 { position(n)? } else { None }.unwrap_or_else(|| Position::start(sweep.since.as_deref()));
@@ -399,8 +411,7 @@ pub fn read(client: &Client, module: &str, fields: &[String], walk_scope: &str, 
             }
         };
         if n == page {
-            let rows = if extra.is_empty() || walked.rows.is_empty() { walked.rows } else { complete(client, module, extra, walked.rows)? };
-            return Ok(Page { rows, more: walked.more, date: None, took_s: 0 });
+            return Ok(Page { rows: walked.rows, more: walked.more, date: None, took_s: 0 });
         }
         if !walked.more {
             // The sweep ends before the asked page.
@@ -445,30 +456,32 @@ mod tests {
     #[test]
     fn a_stored_position_must_be_one_zoho_could_have_given() {
         let crowded = |read: Vec<Address>, back: Option<usize>| Position { crowded: Some(Crowded { header: Some(1), read, next_token: None, back }), ..at(5, &[]) };
-        assert!(crowded(vec![Address::Page(1), Address::Page(10)], Some(1)).is_sound());
-        assert!(!crowded(vec![Address::Page(11)], None).is_sound(), "page 11 of 200 is past the page reach");
-        assert!(!crowded(vec![Address::Token("a b".into())], None).is_sound());
-        assert!(!crowded(vec![Address::Page(1)], Some(1)).is_sound(), "back past the pages read");
-        assert!(!Position { at: None, ..crowded(vec![], None) }.is_sound());
-        assert!(!at(i64::MAX, &[]).is_sound() && !at(-1, &[]).is_sound(), "a second outside 1970 to 9999");
-        assert!(at(MAX_SECOND, &["1"]).is_sound());
+        assert!(crowded(vec![Address::Page(1), Address::Page(10)], Some(1)).is_sound(10));
+        assert!(!crowded(vec![Address::Page(11)], None).is_sound(10), "page 11 of 200 is past the page reach");
+        assert!(crowded(vec![Address::Page(11)], None).is_sound(500), "a list without a reach");
+        assert!(!crowded(vec![Address::Token("a b".into())], None).is_sound(10));
+        assert!(!crowded(vec![Address::Page(1)], Some(1)).is_sound(10), "back past the pages read");
+        assert!(!Position { at: None, ..crowded(vec![], None) }.is_sound(10));
+        assert!(!at(i64::MAX, &[]).is_sound(10) && !at(-1, &[]).is_sound(10), "a second outside 1970 to 9999");
+        assert!(at(MAX_SECOND, &["1"]).is_sound(10));
     }
 
     #[test]
     fn forward_by_page_then_by_token_and_back_over_the_same_pages() {
+        let notes = records_list::RecordsList { module: "Notes", fields: String::new() };
         let mut c = Crowded { header: Some(1), read: vec![Address::Page(1)], next_token: Some("t11".into()), back: None };
-        assert_eq!(next_address(&c, "Notes").unwrap(), Address::Page(2));
+        assert_eq!(next_address(&c, &notes).unwrap(), Address::Page(2));
         c.read = (1..=10).map(Address::Page).collect();
-        assert_eq!(next_address(&c, "Notes").unwrap(), Address::Token("t11".into()));
+        assert_eq!(next_address(&c, &notes).unwrap(), Address::Token("t11".into()));
         c.back = Some(10);
-        assert_eq!(next_address(&c, "Notes").unwrap(), Address::Page(10));
+        assert_eq!(next_address(&c, &notes).unwrap(), Address::Page(10));
         c.back = Some(1);
-        assert_eq!(next_address(&c, "Notes").unwrap(), Address::Page(1));
+        assert_eq!(next_address(&c, &notes).unwrap(), Address::Page(1));
         c.back = None;
         c.next_token = None;
-        assert_eq!(next_address(&c, "Notes").unwrap_err().kind, ErrorKind::Zoho);
+        assert_eq!(next_address(&c, &notes).unwrap_err().kind, ErrorKind::Zoho);
     }
 }
 
 #[cfg(test)]
-mod model;
+pub(crate) mod model;

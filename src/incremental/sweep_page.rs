@@ -26,7 +26,7 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
     let page = walk.page_asked(input.page)?;
     let records = walk.read_to(client, &asked, page)?;
     let records_more = records.more;
-    let delivered = drop_delivered(client, &asked.scope, &walk, cursor.as_ref(), page, records.rows)?;
+    let delivered = drop_delivered(client, &asked.scope, &walk.scope, &walk.sweep, cursor.as_ref(), page, records.rows)?;
     let feed = walk.step_deleted_feed(client, &asked.module, page, records_more)?;
     walk.sweep.fetched = walk.fetched;
     walk.sweep.served = walk.sweep.served.max(page);
@@ -155,16 +155,8 @@ impl Walk {
         if let Some(plan) = &open_plan {
             forget_plan(client, scope, plan)?;
         }
-        let mut sweep: Sweep = load(client, &sweep_key(scope))?.unwrap_or_default();
-        let fresh = sweep.sweep.is_empty()
-            || sweep.signature != asked.signature
-            || (asked.since.is_some() && sweep.since != asked.since)
-            || (asked.first_step && now_ms().saturating_sub(sweep.opened_at_ms) > SWEEP_TTL_MS);
-        if fresh {
-            let since = asked.since.clone().or_else(|| cursor.and_then(|c| c.cursor.clone())).or_else(|| asked.anchor.clone());
-            super::state::forget(client, scope, &sweep)?;
-            sweep = Sweep { signature: asked.signature.clone(), since, opened_at_ms: now_ms(), sweep: format!("{:x}", now_ms()), include_deleted: asked.include_deleted, ..Sweep::default() };
-        }
+        let opening = Opening { signature: &asked.signature, since: asked.since.as_ref(), anchor: asked.anchor.as_ref(), first_step: asked.first_step, include_deleted: asked.include_deleted };
+        let sweep = open_single(client, scope, &opening, cursor)?;
         Ok(Walk { scope: scope.clone(), sweep, range: plan::Range::default(), slice: None, fetched: 0 })
     }
 
@@ -235,23 +227,8 @@ impl Walk {
         Ok(Walk { scope: walk_scope, sweep, range, slice: Some(info), fetched: 0 })
     }
 
-    /// The page this step reads: the one asked, else the next one; a page far ahead of the
-    /// pages read is refused (walking to it would cost a request per page).
     fn page_asked(&self, asked: Option<u32>) -> Result<u64> {
-        let page: u64 = match asked {
-            Some(p) => u64::from(p),
-            None if self.sweep.last_page.is_some() => self.sweep.served.saturating_add(1),
-            None => self.fetched.saturating_add(1),
-        };
-        let fetched = self.fetched;
-        if self.sweep.last_page.is_none() && page.saturating_sub(fetched.saturating_add(1)) > MAX_PAGES_WALKED {
-            return Err(ZohoError::invalid_input(format!(
-                "page {page} is {} pages past the last page this sweep has read ({fetched}); one step walks at most {MAX_PAGES_WALKED}: read the pages in order from page {}",
-                page.saturating_sub(fetched),
-                fetched.saturating_add(1)
-            )));
-        }
-        Ok(page)
+        page_asked(&self.sweep, self.fetched, asked)
     }
 
     /// Reads `page`, walking to it when the pages before it were never read.
@@ -374,8 +351,8 @@ impl Walk {
 /// dropped below included: the consumer holds them, so the next sweep may drop them too), then
 /// drops the records the previous sweep delivered in its boundary window with the same
 /// content; only a page reaching back into that window reads the remembered digests.
-fn drop_delivered(client: &Client, scope: &str, walk: &Walk, cursor: Option<&Cursor>, page: u64, mut rows: Vec<Row>) -> Result<(Vec<Row>, usize)> {
-    let window_start = walk.sweep.cursor.as_deref().and_then(parse_iso);
+pub(crate) fn drop_delivered(client: &Client, scope: &str, walk_scope: &str, sweep: &Sweep, cursor: Option<&Cursor>, page: u64, mut rows: Vec<Row>) -> Result<(Vec<Row>, usize)> {
+    let window_start = sweep.cursor.as_deref().and_then(parse_iso);
     let mut delivered = Boundary::new();
     for row in &rows {
         if let (Some(t), Some(w), Some(id)) = (row.time, window_start, row.id.as_deref()) {
@@ -385,7 +362,7 @@ fn drop_delivered(client: &Client, scope: &str, walk: &Walk, cursor: Option<&Cur
         }
     }
     if !delivered.is_empty() {
-        save(client, &page_key(&walk.scope, &walk.sweep.sweep, "boundary", page), &delivered)?;
+        save(client, &page_key(walk_scope, &sweep.sweep, "boundary", page), &delivered)?;
     }
     let previous_until = cursor.and_then(|c| c.until.as_deref()).and_then(parse_iso);
     let before = rows.len();
@@ -427,3 +404,48 @@ fn answer(client: &Client, asked: Asked, walk: Walk, cursor: Option<Cursor>, pag
 /// Whether more follows (records or feed pages), and the ids this step read from the deleted
 /// feed (None: the feed is not walked on this page).
 type Feed = (bool, Option<Vec<Box<serde_json::value::RawValue>>>);
+
+/// How a single walk is read: a walk read otherwise (another signature or since, or an hour
+/// old at its first step) is a new walk.
+pub(crate) struct Opening<'a> {
+    pub signature: &'a str,
+    pub since: Option<&'a String>,
+    /// Where a walk starts with no since and no committed cursor.
+    pub anchor: Option<&'a String>,
+    pub first_step: bool,
+    pub include_deleted: bool,
+}
+
+/// The single walk of `scope`: the open one when it is read the same way, else a new one from
+/// `since`, the committed cursor or the anchor (its old page keys forgotten).
+pub(crate) fn open_single(client: &Client, scope: &str, opening: &Opening, cursor: Option<&Cursor>) -> Result<Sweep> {
+    let mut sweep: Sweep = load(client, &sweep_key(scope))?.unwrap_or_default();
+    let fresh = sweep.sweep.is_empty()
+        || sweep.signature != opening.signature
+        || (opening.since.is_some() && sweep.since.as_ref() != opening.since)
+        || (opening.first_step && now_ms().saturating_sub(sweep.opened_at_ms) > SWEEP_TTL_MS);
+    if fresh {
+        let since = opening.since.cloned().or_else(|| cursor.and_then(|c| c.cursor.clone())).or_else(|| opening.anchor.cloned());
+        super::state::forget(client, scope, &sweep)?;
+        sweep = Sweep { signature: opening.signature.to_string(), since, opened_at_ms: now_ms(), sweep: format!("{:x}", now_ms()), include_deleted: opening.include_deleted, ..Sweep::default() };
+    }
+    Ok(sweep)
+}
+
+/// The page a step reads: the one asked, else the next one; a page far ahead of the pages
+/// read is refused (walking to it would cost a request per page).
+pub(crate) fn page_asked(sweep: &Sweep, fetched: u64, asked: Option<u32>) -> Result<u64> {
+    let page: u64 = match asked {
+        Some(p) => u64::from(p),
+        None if sweep.last_page.is_some() => sweep.served.saturating_add(1),
+        None => fetched.saturating_add(1),
+    };
+    if sweep.last_page.is_none() && page.saturating_sub(fetched.saturating_add(1)) > MAX_PAGES_WALKED {
+        return Err(ZohoError::invalid_input(format!(
+            "page {page} is {} pages past the last page this sweep has read ({fetched}); one step walks at most {MAX_PAGES_WALKED}: read the pages in order from page {}",
+            page.saturating_sub(fetched),
+            fetched.saturating_add(1)
+        )));
+    }
+    Ok(page)
+}

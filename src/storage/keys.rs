@@ -234,6 +234,12 @@ pub fn page_tokens(module: &str, listing: u64) -> String {
     format!("crm/page-tokens/{module}/{listing:016x}")
 }
 
+/// The scope of a Zoho Books resource's sweep: its cursor, open sweep and page keys live under
+/// `incremental/books/<organization>/<resource>/...`, one set per organization.
+pub fn books_sweep_scope(organization: &str, resource: &str) -> String {
+    format!("books/{organization}/{resource}")
+}
+
 pub fn open_sweep(scope: &str) -> String {
     format!("incremental/{scope}/sweep")
 }

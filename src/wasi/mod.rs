@@ -282,6 +282,14 @@ impl wit_books::Guest for Component {
     fn get_record_document(connection: wit::Connection, input: wit_books::GetRecordDocumentInput, options: Option<wit::CallOptions>) -> Result<wit::DownloadedFile, wit::ZohoError> {
         run_with("books-get-record-document", connection, options, |client| books::documents::get_record_document(client, &input))
     }
+
+    fn list_modified_records_by_page(connection: wit::Connection, input: wit_books::ListModifiedRecordsByPageInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_keeping("books-list-modified-records-by-page", connection, options, SWEEP_STATE, None, |client| books::sweep::list_modified_records_by_page(client, &input)).map(output_text)
+    }
+
+    fn update_last_successful_run_date(connection: wit::Connection, input: wit_books::UpdateLastSuccessfulRunDateInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_keeping("books-update-last-successful-run-date", connection, options, SWEEP_STATE, None, |client| books::sweep::update_last_successful_run_date(client, &input)).map(output)
+    }
 }
 
 impl wit_incremental::Guest for Component {

@@ -186,11 +186,16 @@ fn triggers_regions_and_oauth_servers_are_declared() {
         .filter(|a| a.get("trigger").is_some())
         .map(|a| (a["key"].as_str().unwrap().to_string(), a["trigger"]["kind"].as_str().unwrap().to_string()))
         .collect();
-    let expected: Vec<(String, String)> =
-        [("incremental-list-contacts-by-page", "polling"), ("incremental-list-modified-records-by-page", "polling"), ("sync-read-stream-page", "polling"), ("notifications-parse", "instant")]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+    let expected: Vec<(String, String)> = [
+        ("books-list-modified-records-by-page", "polling"),
+        ("incremental-list-contacts-by-page", "polling"),
+        ("incremental-list-modified-records-by-page", "polling"),
+        ("sync-read-stream-page", "polling"),
+        ("notifications-parse", "instant"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
     assert_eq!(triggers, expected);
     for action in manifest["actions"].as_array().unwrap().iter().filter(|a| a.get("trigger").is_some()) {
         assert!(!action["trigger"]["dedup-key"].as_str().unwrap_or("").is_empty() && !action["trigger"]["cursor"].as_str().unwrap_or("").is_empty(), "{}", action["key"]);

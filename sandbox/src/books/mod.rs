@@ -2,4 +2,5 @@
 //! and documents.
 
 pub mod actions;
+pub mod listing;
 pub mod records;

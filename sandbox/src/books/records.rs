@@ -135,40 +135,9 @@ struct Resource {
     label: &'static str,
 }
 
-/// `GET` a collection: plain-parameter search (`_contains`, `_startswith`, equality), paged by
-/// `page` and `per_page` with Books' `page_context`.
+/// `GET` a collection: search, the `last_modified_time` filter, sorting and paging (`listing`).
 fn list(all: Vec<Value>, request: &RecordedRequest, resource: &Resource) -> Response {
-    let Resource { plural, label, .. } = *resource;
-    let page: usize = request.query_param("page").and_then(|p| p.parse().ok()).filter(|p| *p >= 1).unwrap_or(1);
-    let per_page: usize = request.query_param("per_page").and_then(|p| p.parse().ok()).filter(|p| (1..=200).contains(p)).unwrap_or(200);
-    let filters: Vec<&(String, String)> = request.query.iter().filter(|(k, _)| !["organization_id", "page", "per_page"].contains(&k.as_str())).collect();
-    let matching: Vec<Value> = all
-        .into_iter()
-        .filter(|r| {
-            filters.iter().all(|(name, wanted)| {
-                let text = |field: &str| r.get(field).map(|v| v.as_str().map(str::to_lowercase).unwrap_or_else(|| v.to_string()));
-                if let Some(field) = name.strip_suffix("_contains") {
-                    text(field).is_some_and(|v| v.contains(&wanted.to_lowercase()))
-                } else if let Some(field) = name.strip_suffix("_startswith") {
-                    text(field).is_some_and(|v| v.starts_with(&wanted.to_lowercase()))
-                } else {
-                    text(name).is_some_and(|v| v == wanted.to_lowercase())
-                }
-            })
-        })
-        .collect();
-    let start = (page - 1) * per_page;
-    let slice: Vec<Value> = matching.iter().skip(start).take(per_page).cloned().collect();
-    let has_more = start + per_page < matching.len();
-    let mut answer = Map::new();
-    answer.insert("code".into(), json!(0));
-    answer.insert("message".into(), json!("success"));
-    answer.insert(plural.into(), json!(slice));
-    answer.insert(
-        "page_context".into(),
-        json!({ "page": page, "per_page": per_page, "has_more_page": has_more, "report_name": label.to_string() + "s", "sort_column": "created_time", "sort_order": "D" }),
-    );
-    json_response(200, &Value::Object(answer))
+    crate::books::listing::list(all, request, resource.plural, resource.label)
 }
 
 /// `POST` a collection: a new record with its id and times, or Books' code 4 for a body

@@ -3,6 +3,11 @@
 //! ties on a second are ordered by id, records change and vanish between steps. Sweeps run over
 //! hundreds of records on a few seconds while a user changes them, and no version is lost: the
 //! property the end-to-end test states, here over thousands of cases natively.
+//!
+//! The same model speaks Zoho Books' list (`Dialect::Books`): pages numbered without a reach,
+//! the `last_modified_time` filter (at or after, or after, under the two readings), times with
+//! an offset without a colon, `page_context.has_more_page`; the Books sweep is held to the
+//! same ledger.
 
 use crate::client::Client;
 use crate::connection::Connection;
@@ -11,6 +16,7 @@ use crate::http::{Request, Response, Transport};
 use crate::incremental::{commit, list_modified_records, SweepRequest};
 use crate::options::CallOptions;
 use crate::storage::memory::Memory;
+use crate::wit::books::{ListModifiedRecordsByPageInput as BooksListInput, UpdateLastSuccessfulRunDateInput as BooksCommitInput};
 use crate::zoho_time::{format_iso, parse_iso};
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -18,8 +24,18 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
+/// Which list the model answers as.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum Dialect {
+    /// CRM's records list of Notes (If-Modified-Since, page then page_token).
+    Crm,
+    /// Zoho Books' invoices list (last_modified_time, numbered pages).
+    Books,
+}
+
 /// Zoho's records list of one module, as a model.
 struct Zoho {
+    dialect: Dialect,
     /// id → (Modified_Time second, version)
     records: RefCell<BTreeMap<u64, (i64, u64)>>,
     now: Cell<i64>,
@@ -35,8 +51,42 @@ fn http_date(at: i64) -> String {
     format!("Xxx, {} {month} {} {} GMT", &iso[8..10], &iso[0..4], &iso[11..19])
 }
 
+/// Books writes times in the organization's zone, the offset without a colon.
+fn books_time(at: i64) -> String {
+    let local = format_iso(at - 7 * 3600);
+    format!("{}-0700", &local[..19])
+}
+
+impl Zoho {
+    /// The Books invoices list: `last_modified_time` filters, pages are offsets into the live list.
+    fn books(&self, request: &Request) -> Result<Response> {
+        let query = request.url.split_once('?').map_or("", |(_, q)| q);
+        let params: HashMap<String, String> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        assert!(request.url.starts_with("https://www.zohoapis.com/books/v3/invoices?"), "{}", request.url);
+        assert_eq!(params.get("organization_id").map(String::as_str), Some("10234695"));
+        assert_eq!(params.get("sort_column").map(String::as_str), Some("last_modified_time"));
+        assert_eq!(params.get("sort_order").map(String::as_str), Some("A"));
+        let per_page: usize = params["per_page"].parse().unwrap();
+        assert!(per_page <= 200);
+        let page: usize = params["page"].parse().unwrap();
+        assert!(page >= 1);
+        let since = params.get("last_modified_time").map(|v| parse_iso(v).unwrap());
+        let mut list: Vec<(i64, u64, u64)> = self.records.borrow().iter().map(|(id, (t, v))| (*t, *id, *v)).filter(|(t, _, _)| since.is_none_or(|s| *t > s || (*t == s && !self.exclusive))).collect();
+        list.sort();
+        let offset = (page - 1) * per_page;
+        let rows: Vec<Value> =
+            list.iter().skip(offset).take(per_page).map(|(t, id, v)| json!({ "invoice_id": id.to_string(), "last_modified_time": books_time(*t), "notes": format!("v{v}") })).collect();
+        let more = offset + per_page < list.len();
+        let body = json!({ "code": 0, "message": "success", "invoices": rows, "page_context": { "page": page, "per_page": per_page, "has_more_page": more } });
+        Ok(Response { status: 200, headers: vec![("date".to_string(), http_date(self.now.get()))], body: body.to_string().into_bytes() })
+    }
+}
+
 impl Transport for Zoho {
     fn send(&self, request: &Request) -> Result<Response> {
+        if self.dialect == Dialect::Books {
+            return self.books(request);
+        }
         let query = request.url.split_once('?').map_or("", |(_, q)| q);
         let params: HashMap<String, String> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
         assert_eq!(params.get("sort_by").map(String::as_str), Some("Modified_Time"));
@@ -72,7 +122,7 @@ impl Transport for Zoho {
 }
 
 #[derive(Debug, Clone)]
-enum Op {
+pub enum Op {
     Modify(usize),
     ModifyTwice(usize),
     Delete(usize),
@@ -80,7 +130,7 @@ enum Op {
     Tick,
 }
 
-fn op() -> impl Strategy<Value = Op> {
+pub fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         5 => (0usize..10_000).prop_map(Op::Modify),
         2 => (0usize..10_000).prop_map(Op::ModifyTwice),
@@ -150,10 +200,16 @@ impl Zoho {
     }
 }
 
+/// A delivered record's id and version, in either dialect.
+fn id_version(record: &Value) -> (u64, u64) {
+    let id = record["id"].as_str().or_else(|| record["invoice_id"].as_str()).unwrap().parse().unwrap();
+    let version = record["Note_Content"].as_str().or_else(|| record["notes"].as_str()).unwrap()[1..].parse().unwrap();
+    (id, version)
+}
+
 fn deliver(ledger: &mut Ledger, page: &Value) {
     for record in page["records"].as_array().unwrap() {
-        let id: u64 = record["id"].as_str().unwrap().parse().unwrap();
-        let version: u64 = record["Note_Content"].as_str().unwrap()[1..].parse().unwrap();
+        let (id, version) = id_version(record);
         let best = ledger.delivered.entry(id).or_insert(0);
         *best = (*best).max(version);
     }
@@ -162,7 +218,11 @@ fn deliver(ledger: &mut Ledger, page: &Value) {
 /// Sweeps of a model list: `groups` records on each of a few seconds, `rounds` of changes
 /// after each page; every version is accounted for sweep by sweep, and all at the end.
 fn replay(exclusive: bool, per_page: u32, groups: &[usize], rounds: &[Vec<Vec<Op>>]) {
-    let zoho = Zoho { records: RefCell::new(BTreeMap::new()), now: Cell::new(1_700_000_000), exclusive, next_id: Cell::new(5_725_767_000_000_000) };
+    replay_in(Dialect::Crm, exclusive, per_page, groups, rounds)
+}
+
+pub fn replay_in(dialect: Dialect, exclusive: bool, per_page: u32, groups: &[usize], rounds: &[Vec<Vec<Op>>]) {
+    let zoho = Zoho { dialect, records: RefCell::new(BTreeMap::new()), now: Cell::new(1_700_000_000), exclusive, next_id: Cell::new(5_725_767_000_000_000) };
     for (second, count) in groups.iter().enumerate() {
         for _ in 0..*count {
             let id = zoho.next_id.get();
@@ -170,14 +230,32 @@ fn replay(exclusive: bool, per_page: u32, groups: &[usize], rounds: &[Vec<Vec<Op
             zoho.records.borrow_mut().insert(id, (1_700_000_000 + second as i64, 0));
         }
     }
-    zoho.now.set(1_700_000_000 + groups.len() as i64);
+    // The clock starts well past the records' seconds, so the first sweep's cursor lies after
+    // them: a record that sweep missed is in no later sweep, and the ledger sees the loss.
+    zoho.now.set(1_700_000_000 + groups.len() as i64 + 10);
     let (storage, options) = (Memory::default(), CallOptions::default());
-    let connection = Connection { access_token: Some("t".into()), ..Default::default() };
+    let connection = Connection { access_token: Some("t".into()), books_organization_id: Some("10234695".into()), ..Default::default() };
     let client = Client::new(&connection, &options, &zoho, &storage).unwrap();
     let mut ledger = Ledger::default();
     let read = |page: u32| -> Value {
-        let request = SweepRequest { record_type: "Notes".into(), page: Some(page), per_page: Some(per_page), fields: Some("Note_Content".into()), ..Default::default() };
-        serde_json::from_str(&list_modified_records(&client, &request).unwrap()).unwrap()
+        let text = match dialect {
+            Dialect::Crm => {
+                let request = SweepRequest { record_type: "Notes".into(), page: Some(page), per_page: Some(per_page), fields: Some("Note_Content".into()), ..Default::default() };
+                list_modified_records(&client, &request).unwrap()
+            }
+            Dialect::Books => {
+                // Books' 100 requests a minute are the limits module's to hold; the model's
+                // steps run faster than any minute, so each starts with the minute's count gone.
+                storage.0.borrow_mut().retain(|k, _| !k.starts_with("limits/books/"));
+                let input = BooksListInput { record_type: "invoices".into(), page: Some(page), per_page: Some(per_page.min(200)), since: None, include_line_items: None };
+                crate::books::sweep::list_modified_records_by_page(&client, &input).unwrap()
+            }
+        };
+        serde_json::from_str(&text).unwrap()
+    };
+    let commit = || match dialect {
+        Dialect::Crm => commit(&client, "Notes", None, None).map(drop),
+        Dialect::Books => crate::books::sweep::update_last_successful_run_date(&client, &BooksCommitInput { record_type: "invoices".into(), timestamp: None }).map(drop),
     };
     for (k, pages) in rounds.iter().enumerate() {
         ledger.starts.push(zoho.versions());
@@ -188,7 +266,7 @@ fn replay(exclusive: bool, per_page: u32, groups: &[usize], rounds: &[Vec<Vec<Op
             assert!(page < 2_000, "a sweep that never ends");
             let result = read(page);
             for record in result["records"].as_array().unwrap() {
-                let key = (record["id"].as_str().unwrap().parse().unwrap(), record["Note_Content"].as_str().unwrap()[1..].parse().unwrap());
+                let key = id_version(record);
                 assert!(seen_this_sweep.insert(key), "version {key:?} delivered twice in one sweep");
             }
             deliver(&mut ledger, &result);
@@ -201,7 +279,7 @@ fn replay(exclusive: bool, per_page: u32, groups: &[usize], rounds: &[Vec<Vec<Op
             }
             page += 1;
         }
-        commit(&client, "Notes", None, None).unwrap();
+        commit().unwrap();
         // A delivered record changes again in the same second; every other sweep the clock moves.
         let newest = zoho.records.borrow().iter().max_by_key(|(id, (t, _))| (*t, **id)).map(|(id, _)| *id);
         if let Some(id) = newest {

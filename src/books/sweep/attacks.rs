@@ -1,0 +1,188 @@
+//! Hostile and broken Books answers to the sweep: each is a typed error or read safely, never a
+//! silent end of the sweep, and the requests sent are exactly Books' documented list request.
+
+use super::{list_modified_records_by_page, update_last_successful_run_date};
+use crate::error::ErrorKind;
+use crate::testing::Fixture;
+use crate::wit::books::{ListModifiedRecordsByPageInput, UpdateLastSuccessfulRunDateInput};
+use serde_json::{json, Value};
+
+fn fixture() -> Fixture {
+    let mut fixture = Fixture::default();
+    fixture.connection.books_organization_id = Some("10234695".into());
+    fixture
+}
+
+fn step(page: u32, per_page: u32) -> ListModifiedRecordsByPageInput {
+    ListModifiedRecordsByPageInput { record_type: "invoices".into(), page: Some(page), per_page: Some(per_page), since: Some("2024-01-01T00:00:00Z".into()), include_line_items: None }
+}
+
+fn invoice(id: u64, time: &str) -> Value {
+    json!({ "invoice_id": id.to_string(), "last_modified_time": time, "customer_name": "Zylker" })
+}
+
+fn list(invoices: &[Value], page_context: Option<Value>) -> String {
+    let mut answer = json!({ "code": 0, "message": "success", "invoices": invoices });
+    if let Some(context) = page_context {
+        answer["page_context"] = context;
+    }
+    answer.to_string()
+}
+
+fn urls(fixture: &Fixture) -> Vec<String> {
+    fixture.transport.sent.borrow().iter().map(|r| r.url.clone()).collect()
+}
+
+const FIRST: &str =
+    "https://www.zohoapis.com/books/v3/invoices?organization_id=10234695&last_modified_time=2023-12-31T23%3A59%3A59%2B0000&sort_column=last_modified_time&sort_order=A&page=1&per_page=200";
+
+/// The request is Books' list request exactly: organization, filter a second early in Books'
+/// time shape (the `+` encoded), ascending by modification, page 1 of 200.
+#[test]
+fn the_list_request_is_exact_and_offsets_without_a_colon_are_instants() {
+    let fixture = fixture();
+    // 17:38:06-0700 is 00:38:06 the next day in UTC: after 2024-01-01T00:00:00Z, before the other.
+    fixture.answer(200, &list(&[invoice(2, "2024-01-01T17:38:06-0700"), invoice(1, "2024-01-02T01:00:00+0000")], Some(json!({ "page": 1, "per_page": 200, "has_more_page": false }))));
+    let page: Value = serde_json::from_str(&list_modified_records_by_page(&fixture.client(), &step(1, 10)).unwrap()).unwrap();
+    assert_eq!(urls(&fixture), [FIRST]);
+    assert_eq!(page["records"], json!([invoice(2, "2024-01-01T17:38:06-0700"), invoice(1, "2024-01-02T01:00:00+0000")]));
+    assert_eq!((page["more_records"].clone(), page["record_type"].clone(), page["usage"]["books_calls"].clone()), (json!(false), json!("invoices"), json!(1)));
+    // Committed per organization.
+    let committed = update_last_successful_run_date(&fixture.client(), &UpdateLastSuccessfulRunDateInput { record_type: "invoices".into(), timestamp: None }).unwrap();
+    assert_eq!((committed["source"].clone(), committed["organization_id"].clone()), (json!("sweep"), json!("10234695")));
+    assert!(fixture.storage.0.borrow().contains_key("incremental/books/10234695/invoices/cursor"));
+}
+
+/// Records out of ascending order, or before the second asked for (a filter or sort ignored),
+/// would make the walk skip records: an error naming the record, nothing committed.
+#[test]
+fn a_list_out_of_order_or_before_its_filter_is_an_error() {
+    for rows in [vec![invoice(1, "2024-01-03T00:00:00+0000"), invoice(2, "2024-01-02T00:00:00+0000")], vec![invoice(1, "2023-06-01T00:00:00+0000")]] {
+        let fixture = fixture();
+        fixture.answer(200, &list(&rows, Some(json!({ "has_more_page": false }))));
+        let e = list_modified_records_by_page(&fixture.client(), &step(1, 10)).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Zoho);
+        assert!(e.message.starts_with("Zoho's invoices list broke the sweep's order: record "), "{}", e.message);
+        let refused = update_last_successful_run_date(&fixture.client(), &UpdateLastSuccessfulRunDateInput { record_type: "invoices".into(), timestamp: None }).unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::Conflict);
+    }
+}
+
+/// Timestamps that are not times, at the type's edges, or ids that are not ids: the record
+/// cannot be placed, so the page is an error, never a record dropped.
+#[test]
+fn malformed_timestamps_and_ids_are_errors() {
+    for bad in [
+        json!({ "invoice_id": "1", "last_modified_time": "yesterday" }),
+        json!({ "invoice_id": "1", "last_modified_time": "2024-02-30T00:00:00+0000" }),
+        json!({ "invoice_id": "1", "last_modified_time": "99999-01-01T00:00:00+0000" }),
+        json!({ "invoice_id": "1", "last_modified_time": 1_704_067_200 }),
+        json!({ "invoice_id": "1", "last_modified_time": "2024-01-01T00:00:00+2400" }),
+        json!({ "invoice_id": "1e5", "last_modified_time": "2024-01-02T00:00:00+0000" }),
+        json!({ "invoice_id": "١٢٣", "last_modified_time": "2024-01-02T00:00:00+0000" }),
+        json!({ "last_modified_time": "2024-01-02T00:00:00+0000" }),
+    ] {
+        let fixture = fixture();
+        fixture.answer(200, &list(std::slice::from_ref(&bad), Some(json!({ "has_more_page": false }))));
+        let e = list_modified_records_by_page(&fixture.client(), &step(1, 10)).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Zoho, "{bad}");
+        assert_eq!(e.message, "Zoho Books' invoices list has a record without a readable invoice_id or last_modified_time: the sweep cannot place it", "{bad}");
+    }
+}
+
+/// page_context missing, or has_more_page saying false on a full page: the next page is read
+/// anyway (a lie would end the sweep early); true on an empty page ends it.
+#[test]
+fn has_more_page_missing_or_lying_does_not_end_the_sweep_early() {
+    let fixture = fixture();
+    let full: Vec<Value> = (0..200).map(|i| invoice(1_000 + i, &format!("2024-01-02T00:{:02}:{:02}+0000", i / 60, i % 60))).collect();
+    fixture.answer(200, &list(&full, None));
+    fixture.answer(200, &list(&[invoice(5_000, "2024-01-03T00:00:00+0000")], Some(json!({ "has_more_page": false }))));
+    let page: Value = serde_json::from_str(&list_modified_records_by_page(&fixture.client(), &step(1, 200)).unwrap()).unwrap();
+    assert_eq!((page["records"].as_array().map(Vec::len), page["more_records"].clone()), (Some(200), json!(true)));
+    let page: Value = serde_json::from_str(&list_modified_records_by_page(&fixture.client(), &step(2, 200)).unwrap()).unwrap();
+    assert_eq!((page["records"].clone(), page["more_records"].clone()), (json!([invoice(5_000, "2024-01-03T00:00:00+0000")]), json!(false)));
+    let fixture = self::fixture();
+    fixture.answer(200, &list(&[], Some(json!({ "has_more_page": true }))));
+    let page: Value = serde_json::from_str(&list_modified_records_by_page(&fixture.client(), &step(1, 10)).unwrap()).unwrap();
+    assert_eq!((page["records"].clone(), page["more_records"].clone(), fixture.sent()), (json!([]), json!(false), 1));
+}
+
+/// A page of more records than Books sends (per_page is at most 200) is refused unread, and
+/// an answer that is not Books' envelope is a typed error.
+#[test]
+fn a_huge_page_or_a_broken_envelope_is_refused() {
+    let fixture = fixture();
+    let huge: Vec<Value> = (0..201).map(|i| invoice(1_000 + i, "2024-01-02T00:00:00+0000")).collect();
+    fixture.answer(200, &list(&huge, Some(json!({ "has_more_page": true }))));
+    let e = list_modified_records_by_page(&fixture.client(), &step(1, 10)).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Zoho);
+    assert!(e.message.starts_with("Zoho Books' invoices list could not be read as at most 200 records"), "{}", e.message);
+    for (status, body, kind) in
+        [(200, "<html>", ErrorKind::Zoho), (200, r#"{"code":1,"message":"Ünïcödé 错误"}"#, ErrorKind::Zoho), (429, r#"{"code":44,"message":"slow down"}"#, ErrorKind::RateLimited)]
+    {
+        let fixture = self::fixture();
+        fixture.answer(status, body);
+        let e = list_modified_records_by_page(&fixture.client(), &step(1, 10)).unwrap_err();
+        assert_eq!(e.kind, kind, "{body}");
+    }
+}
+
+/// Unicode in records passes through as Books wrote it; input outside the documented ranges is
+/// refused before anything is sent.
+#[test]
+fn unicode_passes_through_and_bad_input_sends_nothing() {
+    let fixture = fixture();
+    let named = json!({ "invoice_id": "7", "last_modified_time": "2024-01-02T00:00:00+0000", "customer_name": "Zylker 株式会社 \u{1F600} \u{202E}" });
+    fixture.answer(200, &list(std::slice::from_ref(&named), Some(json!({ "has_more_page": false }))));
+    let page: Value = serde_json::from_str(&list_modified_records_by_page(&fixture.client(), &step(1, 10)).unwrap()).unwrap();
+    assert_eq!(page["records"], json!([named]));
+    let fixture = self::fixture();
+    let refuse = |input: ListModifiedRecordsByPageInput, message: &str| {
+        let e = list_modified_records_by_page(&fixture.client(), &input).unwrap_err();
+        assert_eq!((e.kind, e.message.as_str()), (ErrorKind::InvalidInput, message));
+    };
+    refuse(ListModifiedRecordsByPageInput { per_page: Some(201), ..step(1, 1) }, "per-page 201 is out of range: 1 to 200");
+    refuse(
+        ListModifiedRecordsByPageInput { per_page: Some(51), include_line_items: Some(true), ..step(1, 1) },
+        "per-page 51 is out of range: 1 to 50 with include-line-items (a request per record; Books allows about 100 a minute)",
+    );
+    refuse(ListModifiedRecordsByPageInput { page: Some(0), ..step(1, 1) }, "page starts at 1");
+    refuse(
+        ListModifiedRecordsByPageInput { since: Some("2024-13-01".into()), ..step(1, 1) },
+        "since \"2024-13-01\" is not a timestamp: use ISO 8601 with an offset, e.g. 2024-05-10T01:10:47-07:00 or 2024-05-10",
+    );
+    refuse(ListModifiedRecordsByPageInput { record_type: "ïnvoices".into(), ..step(1, 1) }, "record-type \"ïnvoices\" is not a Zoho Books resource the sweep reads: use one of invoices, bills, contacts, estimates, salesorders, purchaseorders, creditnotes, customerpayments, vendorpayments, expenses, items, recurringinvoices");
+    refuse(step(2, 10), "page 2 continues a sweep of books/10234695/invoices, and none is open: ask page 1 (or no page) to open one. If page 1 was read, the sweep was committed or expired, or the host's key-value store did not keep it between steps (it must be durable: see the README's \"Key-value contract\")");
+    assert_eq!(fixture.sent(), 0);
+}
+
+/// include-line-items: one GET per record after the list, each record replaced by its detail;
+/// a record deleted before its detail is read stays as listed.
+#[test]
+fn line_items_come_from_one_detail_request_per_record() {
+    let fixture = fixture();
+    fixture.answer(200, &list(&[invoice(1, "2024-01-02T00:00:00+0000"), invoice(2, "2024-01-02T00:00:01+0000")], Some(json!({ "has_more_page": false }))));
+    let detail = json!({ "invoice_id": "1", "last_modified_time": "2024-01-02T00:00:00+0000", "line_items": [{ "line_item_id": "9", "rate": 120.0, "quantity": 2 }] });
+    fixture.answer(200, &json!({ "code": 0, "message": "success", "invoice": detail }).to_string());
+    fixture.answer(404, r#"{"code":1002,"message":"Invoice does not exist."}"#);
+    let input = ListModifiedRecordsByPageInput { include_line_items: Some(true), per_page: None, ..step(1, 1) };
+    let page: Value = serde_json::from_str(&list_modified_records_by_page(&fixture.client(), &input).unwrap()).unwrap();
+    assert_eq!(page["records"], json!([detail, invoice(2, "2024-01-02T00:00:01+0000")]));
+    assert_eq!((page["per_page"].clone(), page["usage"]["books_calls"].clone()), (json!(50), json!(3)));
+    let sent = urls(&fixture);
+    assert_eq!(sent[1..], ["https://www.zohoapis.com/books/v3/invoices/1?organization_id=10234695", "https://www.zohoapis.com/books/v3/invoices/2?organization_id=10234695"]);
+}
+
+/// Each organization keeps its own sweep and cursor: a sweep open for one is no sweep of another.
+#[test]
+fn each_organization_has_its_own_sweep() {
+    let mut fixture = fixture();
+    fixture.answer(200, &list(&[invoice(1, "2024-01-02T00:00:00+0000")], Some(json!({ "has_more_page": true }))));
+    list_modified_records_by_page(&fixture.client(), &step(1, 1)).unwrap();
+    fixture.connection.books_organization_id = Some("555".into());
+    let e = list_modified_records_by_page(&fixture.client(), &step(2, 1)).unwrap_err();
+    assert!(e.message.starts_with("page 2 continues a sweep of books/555/invoices, and none is open"), "{}", e.message);
+    assert_eq!(fixture.sent(), 1);
+    assert!(fixture.storage.0.borrow().contains_key("incremental/books/10234695/invoices/sweep"));
+}
