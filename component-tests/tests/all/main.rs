@@ -29,6 +29,7 @@ mod notifications;
 mod oas;
 mod reliability;
 mod sliced_backfill;
+mod stale_cursors;
 mod sync;
 mod watch;
 mod without_store;
