@@ -11,6 +11,7 @@ mod attacks_sweeps;
 mod auth;
 mod books;
 mod books_documents;
+mod books_sales_documents;
 mod credits;
 mod crm_attachments_deleted;
 mod crm_coql_raw_attachments;

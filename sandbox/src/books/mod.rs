@@ -2,4 +2,7 @@
 //! and documents.
 
 pub mod actions;
+pub mod documents;
+pub mod organizations;
 pub mod records;
+pub mod totals;
