@@ -50,6 +50,19 @@ async fn a_created_invoice_is_numbered_totalled_and_moves_through_its_statuses()
         ok_of(&h.run_as(&connection, "books-record-action", json!({ "record-type": "invoices", "record-id": id, "action": action }), None).await);
         assert_eq!(h.sandbox.books_record("invoices", None, "invoice_id", &id).map(|i| i["status"].clone()), Some(json!(status)), "{action}");
     }
+    // Paid by customer payments: a draft takes none; once sent, part of it, then the rest.
+    let pay = |amount: f64| json!({ "record-type": "customerpayments", "values": { "customer_id": CUSTOMER, "amount": amount, "payment_mode": "cash", "invoices": [{ "invoice_id": id, "amount_applied": amount }] } });
+    assert_eq!(error_of(&h.run_as(&connection, "books-create-record", pay(100.0), None).await), &refusal("4", "Payments cannot be recorded for a draft invoice."));
+    ok_of(&h.run_as(&connection, "books-record-action", json!({ "record-type": "invoices", "record-id": id, "action": "status/sent" }), None).await);
+    assert_eq!(error_of(&h.run_as(&connection, "books-create-record", pay(400.0), None).await), &refusal("4", "The amount applied exceeds the invoice's balance."));
+    let outcome = h.run_as(&connection, "books-create-record", pay(100.0), None).await;
+    assert_eq!((ok_of(&outcome)["payment_number"].as_str(), ok_of(&outcome)["unused_amount"].as_f64()), (Some("1"), Some(0.0)));
+    let stored = h.sandbox.books_record("invoices", None, "invoice_id", &id).expect("the invoice");
+    assert_eq!((stored["status"].as_str(), stored["balance"].as_f64()), (Some("partially_paid"), Some(291.23)));
+    ok_of(&h.run_as(&connection, "books-create-record", pay(291.23), None).await);
+    let stored = h.sandbox.books_record("invoices", None, "invoice_id", &id).expect("the invoice");
+    assert_eq!((stored["status"].as_str(), stored["balance"].as_f64()), (Some("paid"), Some(0.0)));
+
     // The next one takes the next number.
     let outcome = h.run_as(&connection, "books-create-record", json!({ "record-type": "invoices", "values": { "customer_id": CUSTOMER, "line_items": [{ "item_id": CONSULTING }] } }), None).await;
     assert_eq!((ok_of(&outcome)["invoice_number"].as_str(), ok_of(&outcome)["total"].as_f64()), (Some("INV-000005"), Some(120.0)));
@@ -100,6 +113,33 @@ async fn every_document_kind_has_its_series_status_and_party() {
         let created = ok_of(&outcome);
         assert_eq!((created[number_field].as_str(), created["status"].as_str(), created["total"].as_f64()), (Some(number), Some(status), Some(240.0)), "{record_type}");
     }
+}
+
+/// With auto-numbering off (`ignore_auto_number_generation=true`) the caller's number is
+/// required and must be unique: Books' 1001 "Invoice Number already exist".
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invoice_number_of_ones_own_must_be_unique() {
+    let h = Harness::new().await;
+    let connection = with_books_org(&h);
+    let own = |number: Option<&str>| {
+        let mut body = json!({ "customer_id": CUSTOMER, "line_items": [{ "item_id": CONSULTING }] });
+        if let Some(number) = number {
+            body["invoice_number"] = json!(number);
+        }
+        json!({ "url": "/invoices", "method": "POST", "data": body.to_string(), "query-parameters": json!({ "ignore_auto_number_generation": "true" }).to_string() })
+    };
+    let answer = |outcome: &zoho_host::StepOutcome| -> (u64, Value) {
+        (ok_of(outcome)["status"].as_u64().unwrap_or(0), serde_json::from_str(ok_of(outcome)["body"]["json"].as_str().unwrap_or("null")).unwrap_or(Value::Null))
+    };
+    let (status, body) = answer(&h.run_as(&connection, "books-raw-request", own(Some("INV-000001")), None).await);
+    assert_eq!((status, body), (400, json!({ "code": 1001, "message": "Invoice Number already exist" })));
+    let (status, body) = answer(&h.run_as(&connection, "books-raw-request", own(None), None).await);
+    assert_eq!((status, body), (400, json!({ "code": 4, "message": "Please enter invoice_number" })));
+    let (status, body) = answer(&h.run_as(&connection, "books-raw-request", own(Some("ZL-2026-17")), None).await);
+    assert_eq!((status, body["invoice"]["invoice_number"].as_str()), (201, Some("ZL-2026-17")));
+    // The series is untouched: the next numbered invoice is still INV-000004.
+    let outcome = h.run_as(&connection, "books-create-record", json!({ "record-type": "invoices", "values": { "customer_id": CUSTOMER, "line_items": [{ "item_id": CONSULTING }] } }), None).await;
+    assert_eq!(ok_of(&outcome)["invoice_number"], "INV-000004");
 }
 
 #[tokio::test(flavor = "multi_thread")]

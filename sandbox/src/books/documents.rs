@@ -141,6 +141,17 @@ fn number(data: &mut Data, org: &str, kind: &Kind, values: &Map<String, Value>, 
     }
 }
 
+/// What a create of `collection` completes before the record is stored: a document's number,
+/// lines and totals, a payment's effect on its invoices; nothing for other records.
+pub fn on_create(data: &mut Data, org: &str, collection: &str, values: &mut Map<String, Value>, request: &RecordedRequest, now: &str) -> Result<(), Response> {
+    let today = now.get(..10).unwrap_or(now);
+    match kind_of(collection) {
+        Some(kind) => prepare(data, org, kind, values, request, today),
+        None if collection == "customerpayments" => crate::books::payments::apply(data, org, values, today, now),
+        None => Ok(()),
+    }
+}
+
 /// A `yyyy-mm-dd` date field, or `default`.
 fn date(values: &Map<String, Value>, field: &str, default: &str) -> Result<String, Response> {
     match values.get(field).and_then(Value::as_str).filter(|d| !d.is_empty()) {

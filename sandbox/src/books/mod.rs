@@ -4,5 +4,6 @@
 pub mod actions;
 pub mod documents;
 pub mod organizations;
+pub mod payments;
 pub mod records;
 pub mod totals;

@@ -61,7 +61,7 @@ fn resource(parent: Option<&str>, name: &str) -> Option<(&'static str, &'static 
         (Some("contacts"), "comments") => ("comment", "contact_comments", "comment_id", "description", "Comment"),
         (Some("contacts"), "contactpersons") => ("contact_person", "contact_persons", "contact_person_id", "first_name", "Contact person"),
         // Sales and purchase documents: their own module.
-        _ => return crate::books::documents::resource(parent, name),
+        _ => return crate::books::documents::resource(parent, name).or_else(|| crate::books::payments::resource(parent, name)),
     })
 }
 
@@ -178,8 +178,8 @@ fn create(data: &mut Data, org: &str, key: (String, Option<String>), request: &R
     if values.get(required).is_none_or(|v| v.is_null() || v.as_str() == Some("")) {
         return books_error(400, 4, &format!("Please enter {required}"));
     }
-    if let Some(kind) = crate::books::documents::kind_of(&key.0).filter(|_| key.1.is_none()) {
-        if let Err(refusal) = crate::books::documents::prepare(data, org, kind, &mut values, request, now.get(..10).unwrap_or(now)) {
+    if key.1.is_none() {
+        if let Err(refusal) = crate::books::documents::on_create(data, org, &key.0, &mut values, request, now) {
             return refusal;
         }
     }
