@@ -115,6 +115,28 @@ async fn every_document_kind_has_its_series_status_and_party() {
     }
 }
 
+/// An update that changes the lines computes the totals again, keeping the number and status
+/// (and what was paid: the balance moves with the total); a vendor as customer is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn changed_lines_are_totalled_again() {
+    let h = Harness::new().await;
+    let connection = with_books_org(&h);
+    let outcome = h.run_as(&connection, "books-create-record", json!({ "record-type": "invoices", "values": { "customer_id": CUSTOMER, "line_items": [{ "item_id": CONSULTING }] } }), None).await;
+    let id = ok_of(&outcome)["invoice_id"].as_str().expect("id").to_string();
+    h.sandbox.clear_requests();
+    let lines = json!({ "line_items": [{ "item_id": CONSULTING, "quantity": 2, "tax_id": SALES_TAX }], "reference_number": "PO-7" });
+    let outcome = h.run_as(&connection, "books-update-record", json!({ "record-type": "invoices", "record-id": id, "values": lines.clone() }), None).await;
+    assert_request(&h.only_request(), &h.token, "PUT", &format!("/books/v3/invoices/{id}"), &[books_org()], Some(lines));
+    let updated = ok_of(&outcome);
+    let sums = |k: &str| updated[k].as_f64();
+    assert_eq!((sums("sub_total"), sums("tax_total"), sums("total"), sums("balance")), (Some(240.0), Some(19.8), Some(259.8), Some(259.8)));
+    assert_eq!((updated["invoice_number"].as_str(), updated["status"].as_str(), updated["reference_number"].as_str()), (Some("INV-000004"), Some("draft"), Some("PO-7")));
+    assert_eq!(updated["line_items"][0]["item_total"], 240.0);
+    assert_eq!(h.sandbox.books_record("invoices", None, "invoice_id", &id).as_ref(), Some(updated));
+    let outcome = h.run_as(&connection, "books-update-record", json!({ "record-type": "invoices", "record-id": id, "values": { "customer_id": VENDOR } }), None).await;
+    assert_eq!(error_of(&outcome), &refusal("4", "Invalid value passed for customer_id"));
+}
+
 /// With auto-numbering off (`ignore_auto_number_generation=true`) the caller's number is
 /// required and must be unique: Books' 1001 "Invoice Number already exist".
 #[tokio::test(flavor = "multi_thread")]

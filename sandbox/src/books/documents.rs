@@ -13,7 +13,7 @@
 //! "Invoice Number already exist"). Books names no code for an unknown contact, item or tax,
 //! nor for a missing field: the sandbox answers its general code 4, as for the JSONString.
 
-use crate::books::organizations::{currency_of, next_number, records_of};
+use crate::books::organizations::{currency_of, next_number, records_of, Records};
 use crate::books::totals::{self, cents};
 use crate::request::RecordedRequest;
 use crate::response::json_response;
@@ -165,13 +165,8 @@ fn date(values: &Map<String, Value>, field: &str, default: &str) -> Result<Strin
 /// refusal. `today` is the organization's date (`yyyy-mm-dd`).
 pub fn prepare(data: &mut Data, org: &str, kind: &Kind, values: &mut Map<String, Value>, request: &RecordedRequest, today: &str) -> Result<(), Response> {
     let records = records_of(&mut data.books, org);
-    let party_id = values.get(kind.party).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).unwrap_or_default();
+    let (party_id, party) = party_of(records, kind, values)?;
     let vendor = kind.party == "vendor_id";
-    let party = records
-        .get(&("contacts".to_string(), None))
-        .and_then(|contacts| contacts.iter().find(|c| c["contact_id"] == party_id.as_str() && (c["contact_type"] == "vendor") == vendor))
-        .cloned()
-        .ok_or_else(|| books_error(400, 4, &format!("Invalid value passed for {}", kind.party)))?;
     if values.get("line_items").and_then(Value::as_array).is_none_or(Vec::is_empty) {
         return Err(books_error(400, 4, "Please enter line_items"));
     }
@@ -197,6 +192,68 @@ pub fn prepare(data: &mut Data, org: &str, kind: &Kind, values: &mut Map<String,
         values.insert("balance".into(), json!(computed.total));
     }
     Ok(())
+}
+
+/// The contact a document names (`customer_id` a customer, `vendor_id` a vendor), with its id.
+fn party_of(records: &Records, kind: &Kind, values: &Map<String, Value>) -> Result<(String, Value), Response> {
+    let id = values.get(kind.party).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).unwrap_or_default();
+    let vendor = kind.party == "vendor_id";
+    let party = records
+        .get(&("contacts".to_string(), None))
+        .and_then(|contacts| contacts.iter().find(|c| c["contact_id"] == id.as_str() && (c["contact_type"] == "vendor") == vendor))
+        .cloned()
+        .ok_or_else(|| books_error(400, 4, &format!("Invalid value passed for {}", kind.party)))?;
+    Ok((id, party))
+}
+
+/// `PUT` of a document that changes its contact or its lines: checked as on create, the totals
+/// computed again (what was paid stays paid: the balance moves with the total), the rest merged.
+/// `None` leaves every other update to the records route.
+pub fn on_update(data: &mut Data, org: &str, collection: &str, id: &str, request: &RecordedRequest, now: &str) -> Option<Response> {
+    let kind = kind_of(collection)?;
+    let Some(Value::Object(body)) = request.json() else { return None };
+    if !body.contains_key("line_items") && !body.contains_key(kind.party) {
+        return None;
+    }
+    let records = records_of(&mut data.books, org);
+    let index = records.get(&(collection.to_string(), None))?.iter().position(|r| r[kind.id_field] == id)?;
+    let items = records.get(&("items".to_string(), None)).cloned().unwrap_or_default();
+    let taxes = records.get(&("taxes".to_string(), None)).cloned().unwrap_or_default();
+    let Value::Object(mut record) = records.get(&(collection.to_string(), None))?.get(index)?.clone() else { return None };
+    for (key, value) in body {
+        if key != kind.id_field {
+            record.insert(key, value);
+        }
+    }
+    let (party_id, party) = match party_of(records, kind, &record) {
+        Ok(found) => found,
+        Err(refusal) => return Some(refusal),
+    };
+    let paid = record.get("total").and_then(Value::as_f64).unwrap_or(0.0) - record.get("balance").and_then(Value::as_f64).unwrap_or(0.0);
+    let computed = match totals::compute(&record, &items, &taxes, &mut data.next_id) {
+        Ok(computed) => computed,
+        Err((code, message)) => return Some(books_error(400, code, &message)),
+    };
+    if kind.owed && computed.total < paid {
+        return Some(books_error(400, 4, "The total cannot be less than the amount already paid."));
+    }
+    record.insert(kind.party.into(), json!(party_id));
+    record.insert(if kind.party == "vendor_id" { "vendor_name" } else { "customer_name" }.into(), party["contact_name"].clone());
+    record.insert("line_items".into(), json!(computed.line_items));
+    record.insert("sub_total".into(), json!(computed.sub_total));
+    record.insert("tax_total".into(), json!(computed.tax_total));
+    record.insert("total".into(), json!(computed.total));
+    if kind.owed {
+        record.insert("balance".into(), json!(cents(computed.total - paid)));
+    }
+    record.insert("last_modified_time".into(), json!(now));
+    let stored = records_of(&mut data.books, org).get_mut(&(collection.to_string(), None))?.get_mut(index)?;
+    *stored = Value::Object(record.clone());
+    let mut answer = Map::new();
+    answer.insert("code".into(), json!(0));
+    answer.insert("message".into(), json!(format!("{} information has been updated.", kind.label)));
+    answer.insert(kind.singular.into(), Value::Object(record));
+    Some(json_response(200, &Value::Object(answer)))
 }
 
 /// The due date: given (on or after the date), else the date itself ("Due on Receipt").

@@ -114,6 +114,11 @@ pub fn route(shared: &Shared, request: &RecordedRequest) -> Response {
     let key = (collection.to_string(), parent.map(|p| p.1.to_string()));
     let now = crate::clock::Clock::now_books(shared.clock.now());
     let resource = Resource { singular, plural, id_field, required, label };
+    if let (Some(id), "PUT", None) = (id, request.method.as_str(), parent) {
+        if let Some(answer) = crate::books::documents::on_update(&mut data, org, collection, id, request, &now) {
+            return answer;
+        }
+    }
     match (request.method.as_str(), id) {
         ("GET", None) => list(records_of(&mut data.books, org).get(&key).cloned().unwrap_or_default(), request, &resource),
         ("POST", None) => create(&mut data, org, key, request, &resource, &now),
