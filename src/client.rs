@@ -291,7 +291,7 @@ impl<'a> Client<'a> {
     /// limits before it is sent and its answer's `X-Rate-Limit-*` read after.
     fn exchange(&self, request: &Request, charge: &Charge) -> (Result<Response>, Duration) {
         if let Charge::Books(organization) = charge {
-            if let Err(e) = crate::books::limits::before(self.storage, organization) {
+            if let Err(e) = self.wait_for_books(organization) {
                 return (Err(e), Duration::ZERO);
             }
         }
@@ -326,6 +326,27 @@ impl<'a> Client<'a> {
         }
         self.usage.set(usage);
         (outcome, took)
+    }
+
+    /// Books' minute, shared by every worker of the connection: a request that would pass it
+    /// waits its turn (the workflow is slowed to Books' rate, not failed) while the waits fit
+    /// one step's [`MAX_RETRY_WAIT`]; past that, or when Books itself said its requests are used
+    /// up, the step's error is rate-limited with the wait for the platform to schedule.
+    fn wait_for_books(&self, organization: &str) -> Result<()> {
+        let mut waited = Duration::ZERO;
+        loop {
+            match crate::books::limits::before(self.storage, organization) {
+                Err(e) if e.code.as_deref() == Some(crate::books::limits::MINUTE_FULL) => {
+                    let wait = Duration::from_millis(e.retry_after_ms.unwrap_or(1000));
+                    if waited.saturating_add(wait) > MAX_RETRY_WAIT {
+                        return Err(e);
+                    }
+                    self.transport.sleep(wait);
+                    waited = waited.saturating_add(wait);
+                }
+                other => return other,
+            }
+        }
     }
 
     /// The retry policy (see [`should_retry`]) for this client's call options.
@@ -449,6 +470,24 @@ mod tests {
         assert_eq!(attempts(Method::Post, 429, retries), 3, "429: Zoho did nothing, safe for every method");
         assert_eq!(attempts(Method::Get, 400, retries), 1);
         assert_eq!(attempts(Method::Get, 400, opted_in), 3);
+    }
+
+    /// Books' minute already sent (by other workers, 55 s ago): the step waits for its turn,
+    /// in sleeps the step's retry budget holds, and answers rate-limited with the wait once it
+    /// would have to wait longer; nothing is sent meanwhile.
+    #[test]
+    fn a_step_waits_its_turn_in_books_minute_within_its_retry_budget() {
+        let fixture = Fixture::default();
+        let earlier = crate::storage::now_ms() - 55_000;
+        for _ in 0..crate::books::limits::PER_MINUTE {
+            crate::books::limits::before_at(&fixture.storage, "10234695", earlier).unwrap();
+        }
+        let error = fixture.client().send(ApiCall::new(Method::Get, "/books/v3/contacts").query("organization_id", "10234695")).unwrap_err();
+        assert_eq!((error.kind, error.code.as_deref()), (crate::error::ErrorKind::RateLimited, Some(crate::books::limits::MINUTE_FULL)));
+        let slept: Duration = fixture.transport.slept.borrow().iter().sum();
+        assert!(!fixture.transport.slept.borrow().is_empty() && slept <= MAX_RETRY_WAIT, "{slept:?}");
+        assert!(slept + Duration::from_millis(error.retry_after_ms.unwrap()) > MAX_RETRY_WAIT);
+        assert_eq!(fixture.sent(), 0);
     }
 
     fn with_retry_after(value: &str) -> Response {

@@ -31,6 +31,9 @@ pub const ACTIONS: &[(&str, &[&str])] = &[
     ("crm-update-record", &["ZohoCRM.modules.UPDATE"]),
     // Delete Records (v8): modules.{module}.{ALL|WRITE|DELETE}.
     ("crm-remove-record", &["ZohoCRM.modules.DELETE"]),
+    // Update Records and Delete Records (v8), the many-record forms: the same scopes as one record's.
+    ("crm-update-records", &["ZohoCRM.modules.UPDATE"]),
+    ("crm-remove-records", &["ZohoCRM.modules.DELETE"]),
     // Get Records through COQL Query (v8): ZohoCRM.coql.READ and the module's READ.
     ("crm-coql-query", &["ZohoCRM.coql.READ", "ZohoCRM.modules.READ"]),
     // Upload an Attachment: the module's scope and ZohoCRM.modules.attachments.{ALL|WRITE|CREATE};
@@ -108,6 +111,7 @@ pub const OPTIONAL: &[(&str, &[&str])] = &[
     ("sync-read-stream-page", &["ZohoCRM.apis.READ"]),
     ("crm-create-record", &["ZohoCRM.settings.fields.READ"]),
     ("crm-update-record", &["ZohoCRM.settings.fields.READ"]),
+    ("crm-update-records", &["ZohoCRM.settings.fields.READ"]),
     ("crm-upsert-records", &["ZohoCRM.settings.fields.READ"]),
 ];
 

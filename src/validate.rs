@@ -22,6 +22,22 @@ pub fn record_id(id: &str) -> Result<&str> {
     }
 }
 
+/// Record ids for a many-record step: 1 to `max`, each a Zoho id, none twice (Zoho answers one
+/// outcome per id given, so a repeat would leave a record's outcome ambiguous).
+pub fn distinct_record_ids(ids: &[String], max: usize) -> Result<Vec<&str>> {
+    if ids.is_empty() || ids.len() > max {
+        return Err(ZohoError::invalid_input(format!("record-ids holds {} ids; Zoho takes 1 to {max} per request: split the records into several steps", ids.len())));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    for id in ids {
+        let id = record_id(id)?;
+        if !seen.insert(id) {
+            return Err(ZohoError::invalid_input(format!("record-ids names {id} twice: give each record once")));
+        }
+    }
+    Ok(ids.iter().map(String::as_str).collect())
+}
+
 /// A comma-separated list of field API names, trimmed; empty entries dropped.
 pub fn field_names(fields: &str) -> Result<Vec<String>> {
     fields

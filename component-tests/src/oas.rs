@@ -175,6 +175,13 @@ const UNLISTED: &[Unlisted] = &[
     Unlisted { method: "GET", template: "/crm/v8/{module_api_name}/{id}", status: 204, reads_as: None },
     Unlisted { method: "POST", template: "/crm/v8/coql", status: 204, reads_as: None },
     Unlisted { method: "GET", template: "/crm/v8/{module_api_name}/deleted", status: 204, reads_as: None },
+    // Update Records and Delete Records (many at once) answer as create does (zoho-api.md, "CRM
+    // records": update "200/207/400 like create", delete "207/400 as above"), though record.json
+    // lists only 200 for them.
+    Unlisted { method: "PUT", template: "/crm/v8/{module_api_name}", status: 207, reads_as: Some(200) },
+    Unlisted { method: "PUT", template: "/crm/v8/{module_api_name}", status: 400, reads_as: Some(200) },
+    Unlisted { method: "DELETE", template: "/crm/v8/{module_api_name}", status: 207, reads_as: Some(200) },
+    Unlisted { method: "DELETE", template: "/crm/v8/{module_api_name}", status: 400, reads_as: Some(200) },
     // Upsert answers as create does (zoho-api.md, "Everyday record operations": "207/400 as for create").
     Unlisted { method: "POST", template: "/crm/v8/{module_api_name}/upsert", status: 207, reads_as: Some(200) },
     Unlisted { method: "POST", template: "/crm/v8/{module_api_name}/upsert", status: 400, reads_as: Some(200) },

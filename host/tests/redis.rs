@@ -108,3 +108,64 @@ fn two_workers_share_one_token_one_cursor_and_one_cap() {
     assert!(sandbox.max_in_flight() <= 3, "{} in flight across two workers", sandbox.max_in_flight());
     let _ = std::fs::remove_dir_all(base);
 }
+
+/// A workflow over Books' per-minute limit, run by two workers sharing Redis: 130 Books steps
+/// as fast as two workers go. Books counts any 60 seconds (the sandbox refuses the 101st with
+/// 429), so the connection holds back the 101st request: a step waits its turn within its retry
+/// budget, or answers rate-limited with the wait, which the workers (as a platform does) sleep
+/// before running the step again. Every step succeeds, Books never answers 429, and no 60
+/// seconds hold more than 100 Books requests: the workflow is slowed to Books' rate.
+#[test]
+fn two_workers_sharing_redis_are_slowed_to_books_minute() {
+    const STEPS: usize = 130;
+    let server = redis();
+    let tokio = tokio::runtime::Runtime::new().expect("tokio");
+    let sandbox = tokio.block_on(zoho_sandbox::Sandbox::start()).expect("sandbox");
+    let base = std::env::temp_dir().join(format!("zoho-redis-books-{}", std::process::id()));
+    let connection = json!({
+        "accounts-url": sandbox.url, "api-domain": sandbox.url, "books-organization-id": zoho_sandbox::BOOKS_ORG_ID,
+        "client-id": zoho_sandbox::CLIENT_ID, "client-secret": zoho_sandbox::CLIENT_SECRET, "refresh-token": zoho_sandbox::REFRESH_TOKEN,
+    });
+    let input = json!({ "record-type": "contacts", "per-page": 1 }).to_string();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let held_back = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for worker in ["a", "b"] {
+            let (dir, connection, input, next, held_back, url) = (base.join(worker), connection.to_string(), &input, &next, &held_back, &server.url);
+            scope.spawn(move || {
+                while next.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < STEPS {
+                    loop {
+                        let output = zoho_host(url, &dir).args(["run", "books-get-records", "--namespace", "shared", "--connection", &connection, "--input", input]).output().expect("zoho-host runs");
+                        if output.status.success() {
+                            break;
+                        }
+                        // The step's error is the JSON object `run` prints last on stderr.
+                        let stderr = String::from_utf8_lossy(&output.stderr);
+                        let error: Value = stderr
+                            .match_indices("\n{")
+                            .map(|(at, _)| at + 1)
+                            .chain([0])
+                            .find_map(|at| serde_json::from_str(&stderr[at..]).ok())
+                            .unwrap_or_else(|| panic!("no error object in: {stderr}"));
+                        assert_eq!(error["kind"], "rate-limited", "{error}");
+                        held_back.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let wait = error["retry-after-ms"].as_u64().expect("a wait");
+                        assert!(wait <= 66_000, "a wait of at most Books' minute and a slot: {wait}");
+                        std::thread::sleep(std::time::Duration::from_millis(wait));
+                    }
+                }
+            });
+        }
+    });
+    let books: Vec<_> = sandbox.requests().into_iter().filter(|r| r.path.starts_with("/books/")).collect();
+    assert_eq!(books.len(), STEPS, "one Books request a step, none refused and sent again");
+    assert!(books.iter().all(|r| r.response_status == Some(200)), "Books never answered 429");
+    let times: Vec<u128> = books.iter().map(|r| r.received_ms).collect();
+    for (i, t) in times.iter().enumerate() {
+        let within = times[i..].iter().take_while(|u| **u < t + 60_000).count();
+        assert!(within <= 100, "{within} Books requests in the 60 s from {t}");
+    }
+    assert!(times[100] >= times[0] + 60_000, "the 101st waited for the first to leave Books' minute");
+    assert!(held_back.load(std::sync::atomic::Ordering::SeqCst) > 0, "some steps were told to come back");
+    let _ = std::fs::remove_dir_all(base);
+}

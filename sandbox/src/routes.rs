@@ -44,7 +44,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/crm/v8/settings/modules", zoho(get(modules).merge(as_record(PUT, "settings", "modules", records::update)).merge(as_record(DELETE, "settings", "modules", delete_of))))
         .route("/crm/v8/org", zoho(get(org).merge(as_module(POST, "org", records::create))))
         .route("/crm/v8/users", zoho(get(users).merge(as_module(POST, "users", records::create))))
-        .route("/crm/v8/{module}", zoho(get(list).post(create)))
+        .route("/crm/v8/{module}", zoho(get(list).post(create).put(update_many).delete(delete_many)))
         .route("/crm/v8/{module}/deleted", zoho(get(deleted).merge(deleted_as_record(PUT, records::update)).merge(deleted_as_record(DELETE, delete_of))))
         .route("/crm/v8/{module}/{id}", zoho(get(record).put(update).delete(delete)))
         .route("/crm/v8/{module}/search", zoho(get(search_records)))
@@ -244,6 +244,14 @@ async fn list(State(shared): Sandbox, Extension(request): Recorded, Path(module)
 
 async fn create(State(shared): Sandbox, Extension(request): Recorded, Path(module): Path<String>) -> Response {
     records::create(&shared, &request, &module)
+}
+
+async fn update_many(State(shared): Sandbox, Extension(request): Recorded, Path(module): Path<String>) -> Response {
+    crate::crm::many_records::update(&shared, &request, &module)
+}
+
+async fn delete_many(State(shared): Sandbox, Extension(request): Recorded, Path(module): Path<String>) -> Response {
+    crate::crm::many_records::delete(&shared, &request, &module)
 }
 
 async fn record(State(shared): Sandbox, Extension(request): Recorded, Path((module, id)): Record) -> Response {

@@ -4,8 +4,8 @@
 //! "Introduction", "API Call Limit"); past either it answers 429, with `X-Rate-Limit-Limit`,
 //! `X-Rate-Limit-Remaining` and `X-Rate-Limit-Reset` when it sends them.
 //!
-//! Every Books request is counted per organization and minute (and per day, reported); a
-//! request that would be the minute's 101st is not sent, and an answer saying how long to wait
+//! Every Books request is counted per organization, in a sliding minute (and per day, reported);
+//! a request that would be the 101st of any 60 seconds is not sent, and an answer saying how long to wait
 //! (a 429 with `X-Rate-Limit-Reset` or `Retry-After`) or that nothing remains
 //! (`X-Rate-Limit-Remaining: 0`, a minute when it names no reset) keeps every step of the
 //! connection from Books until then. A bare 429 is the step's rate-limited error only. `X-Rate-Limit-Reset` is read as seconds until the reset, or as the reset's Unix
@@ -26,7 +26,15 @@ const UNIX_TIME_FROM: u64 = 1_000_000_000;
 /// The longest wait a reset header is trusted for.
 const MAX_WAIT_MS: u64 = DAY_MS;
 
-pub use crate::storage::keys::{books_blocked as blocked_key, books_day as day_key, books_minute as minute_key};
+pub use crate::storage::keys::{books_blocked as blocked_key, books_day as day_key, books_window as window_key, BOOKS_SLOT_MS as SLOT_MS};
+
+/// The slots before the current one that any 60 seconds ending now can touch.
+const SLOTS: u64 = MINUTE_MS / SLOT_MS;
+
+/// The code of a request held back because this connection already sent Books' minute: a step
+/// that can wait for its turn within its retry budget does (src/client.rs), else it is the
+/// step's rate-limited error.
+pub const MINUTE_FULL: &str = "BOOKS_MINUTE_FULL";
 
 /// The organization a Books request is for (`organization_id`), or `-` before one is known
 /// (listing the organizations).
@@ -34,7 +42,6 @@ pub fn organization_of(query: &[(String, String)]) -> String {
     query.iter().find(|(k, _)| k == "organization_id").map(|(_, v)| v.chars().filter(char::is_ascii_digit).take(32).collect::<String>()).filter(|v| !v.is_empty()).unwrap_or_else(|| "-".into())
 }
 
-#[cfg(test)]
 fn counter(storage: &dyn Storage, key: &str) -> u64 {
     storage.get(key).ok().flatten().and_then(|b| std::str::from_utf8(&b).ok()?.trim().parse().ok()).unwrap_or(0)
 }
@@ -60,22 +67,56 @@ pub fn before_at(storage: &dyn Storage, organization: &str, now: u64) -> Result<
             ));
         }
     }
-    let minute = now / MINUTE_MS;
-    let count = storage.increment(&minute_key(organization, minute), 1).unwrap_or(0);
-    if count == 1 {
-        for back in 2..5 {
-            let _ = storage.delete(&minute_key(organization, minute.saturating_sub(back)));
-        }
-    }
-    if count > PER_MINUTE {
-        let wait = (minute + 1) * MINUTE_MS - now;
-        return Err(rate_limited(
-            format!("Zoho Books allows about {PER_MINUTE} requests a minute per organization and this connection sent them this minute for organization {organization}; nothing was sent. Try again in {} s", wait.div_ceil(1000)),
+    if let Some(wait) = minute_is_full(storage, organization, now) {
+        let mut error = rate_limited(
+            format!("Zoho Books allows about {PER_MINUTE} requests a minute per organization and this connection sent them in the last minute for organization {organization}; nothing was sent. Try again in {} s", wait.div_ceil(1000)),
             wait,
-        ));
+        );
+        error.code = Some(MINUTE_FULL.into());
+        return Err(error);
     }
     let _ = storage.increment(&day_key(organization, now / DAY_MS), 1);
     Ok(())
+}
+
+/// Books' minute read as strictly as any reading of "about 100 requests per minute" allows: no
+/// 60 seconds hold more than [`PER_MINUTE`] requests, whether Books counts calendar minutes or a
+/// sliding minute. Requests are counted in slots of [`SLOT_MS`]; any 60 seconds ending in this
+/// slot touch it and the [`SLOTS`] before it, and the slot after is read too, for a worker whose
+/// clock runs ahead. The request is counted first (an atomic increment, so two workers never
+/// both take the 100th place), then held back, and counted as refused, when the count passes
+/// the limit: a race makes both refuse, never both send. Answers the wait until enough slots
+/// leave the window for this request, or `None` when it may go.
+fn minute_is_full(storage: &dyn Storage, organization: &str, now: u64) -> Option<u64> {
+    let slot = now / SLOT_MS;
+    let mine = storage.increment(&window_key(organization, slot, "sent"), 1).unwrap_or(0);
+    if mine == 1 {
+        for back in SLOTS + 3..SLOTS + 6 {
+            for what in ["sent", "refused"] {
+                let _ = storage.delete(&window_key(organization, slot.saturating_sub(back), what));
+            }
+        }
+    }
+    let first = slot.saturating_sub(SLOTS);
+    let counts: Vec<u64> =
+        (first..=slot.saturating_add(1)).map(|s| counter(storage, &window_key(organization, s, "sent")).saturating_sub(counter(storage, &window_key(organization, s, "refused")))).collect();
+    let total: u64 = counts.iter().fold(0, |sum, n| sum.saturating_add(*n));
+    if total <= PER_MINUTE {
+        return None;
+    }
+    let _ = storage.increment(&window_key(organization, slot, "refused"), 1);
+    // Others stay counted; the oldest slots leave one by one until one place is free. The k-th
+    // oldest (from 1) leaves the window when the current slot is this one's k-th successor.
+    let mut others = total.saturating_sub(1);
+    let mut leaving = 0u64;
+    for n in &counts {
+        leaving += 1;
+        others = others.saturating_sub(*n);
+        if others < PER_MINUTE {
+            break;
+        }
+    }
+    Some(slot.saturating_add(leaving).saturating_mul(SLOT_MS).saturating_sub(now).max(1))
 }
 
 /// `X-Rate-Limit-Reset` as milliseconds to wait from `now`.
@@ -135,11 +176,59 @@ mod tests {
             before_at(&storage, "10234695", start).unwrap();
         }
         let refused = before_at(&storage, "10234695", start + 1_000).unwrap_err();
-        assert_eq!((refused.kind, refused.retry_after_ms), (ErrorKind::RateLimited, Some(44_000)));
-        // Another organization has its own minute; the next minute starts over.
+        // The 100 leave the window with their 6-second slot, 11 slots on: 62 s from now.
+        assert_eq!((refused.kind, refused.code.as_deref(), refused.retry_after_ms), (ErrorKind::RateLimited, Some(MINUTE_FULL), Some(62_000)));
+        // Another organization has its own minute; once the slot has left, requests go again.
         before_at(&storage, "555", start).unwrap();
-        before_at(&storage, "10234695", start + MINUTE_MS).unwrap();
+        before_at(&storage, "10234695", start + 1_000 + 61_999).unwrap_err();
+        before_at(&storage, "10234695", start + 1_000 + 62_000).unwrap();
         assert_eq!(counter(&storage, &day_key("10234695", start / DAY_MS)), PER_MINUTE + 1, "refused requests are not counted for the day");
+    }
+
+    /// Under a calendar reading, 50 requests late in one minute and 50 early in the next are
+    /// fine; under a sliding reading the next 100 would make 200 in a minute. Neither reading
+    /// is exceeded: the first minute's requests hold the next ones back.
+    #[test]
+    fn a_new_calendar_minute_does_not_reopen_a_sliding_one() {
+        let storage = Memory::default();
+        let minute = 1_700_000_000_000 / MINUTE_MS * MINUTE_MS;
+        for at in [50_000, 55_000] {
+            for _ in 0..50 {
+                before_at(&storage, "1", minute + at).unwrap();
+            }
+        }
+        let refused = before_at(&storage, "1", minute + 61_000).unwrap_err();
+        assert_eq!(refused.retry_after_ms, Some(53_000), "the 50 of second 50 leave with their slot, 114 s into the first minute");
+    }
+
+    /// At random moments over ten minutes, a burst of random size tries to send: no 60 seconds
+    /// ever hold more than Books' 100 sent requests, and the limit is used (not held back for
+    /// nothing).
+    #[test]
+    fn no_sixty_seconds_ever_hold_more_than_a_hundred_requests() {
+        let storage = Memory::default();
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let start = 1_700_000_000_123;
+        let (mut now, mut sent) = (start, Vec::new());
+        while now < start + 10 * MINUTE_MS {
+            for _ in 0..next(40) {
+                if before_at(&storage, "1", now).is_ok() {
+                    sent.push(now);
+                }
+            }
+            now += 1 + next(3_000);
+        }
+        for (i, t) in sent.iter().enumerate() {
+            let within = sent[i..].iter().take_while(|u| **u < t + MINUTE_MS).count();
+            assert!(within as u64 <= PER_MINUTE, "{within} requests in the 60 s from {t}");
+        }
+        assert!(sent.len() as u64 >= 8 * PER_MINUTE, "the limit was used: {} sent in 10 minutes", sent.len());
     }
 
     #[test]

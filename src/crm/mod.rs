@@ -12,6 +12,7 @@ pub(crate) mod fields;
 pub(crate) mod find_or_create;
 pub(crate) mod json_schema;
 pub(crate) mod list_query;
+pub(crate) mod many_records;
 pub(crate) mod modules;
 pub(crate) mod notes;
 pub(crate) mod page_tokens;

@@ -18,7 +18,7 @@ pub enum Family {
     OrgLicense,
     CreditTable,
     CreditsRemaining,
-    BooksMinute,
+    BooksWindow,
     BooksDay,
     BooksBlocked,
     BooksOrganizationId,
@@ -42,7 +42,7 @@ pub const FAMILIES: [Family; 20] = [
     Family::OrgLicense,
     Family::CreditTable,
     Family::CreditsRemaining,
-    Family::BooksMinute,
+    Family::BooksWindow,
     Family::BooksDay,
     Family::BooksBlocked,
     Family::BooksOrganizationId,
@@ -94,7 +94,7 @@ impl Family {
             Family::OrgLicense => "limits/org-license",
             Family::CreditTable => "limits/credit-table",
             Family::CreditsRemaining => "limits/credits-remaining",
-            Family::BooksMinute => "limits/books/<org>/minute/<minute>",
+            Family::BooksWindow => "limits/books/<org>/window/<slot>/<what>",
             Family::BooksDay => "limits/books/<org>/day/<day>",
             Family::BooksBlocked => "limits/books/<org>/blocked",
             Family::BooksOrganizationId => "books/organization-id",
@@ -114,7 +114,9 @@ impl Family {
             Family::AuthToken => Retention::TokenExpiry,
             Family::AuthLease => Retention::Window { window_ms: LEASE_WINDOW_MS, behind: u64::MAX, grace_ms: MINUTE_MS },
             Family::Credits => Retention::Window { window_ms: HOUR_MS, behind: 25, grace_ms: u64::MAX },
-            Family::InFlight | Family::BooksMinute => Retention::Window { window_ms: MINUTE_MS, behind: 3, grace_ms: u64::MAX },
+            Family::InFlight => Retention::Window { window_ms: MINUTE_MS, behind: 3, grace_ms: u64::MAX },
+            // Books' sliding minute reads its slot and the 11 around it (src/books/limits.rs).
+            Family::BooksWindow => Retention::Window { window_ms: BOOKS_SLOT_MS, behind: 13, grace_ms: u64::MAX },
             Family::Rate => Retention::Window { window_ms: 1000, behind: 3, grace_ms: u64::MAX },
             Family::BooksDay => Retention::Window { window_ms: DAY_MS, behind: 2, grace_ms: u64::MAX },
             Family::OrgLicense | Family::CreditTable | Family::BooksBlocked => Retention::Fresh { ttl_ms: DAY_MS },
@@ -158,7 +160,7 @@ pub fn parse(key: &str) -> Option<Parsed<'_>> {
         ["limits", "org-license"] => of(Family::OrgLicense),
         ["limits", "credit-table"] => of(Family::CreditTable),
         ["limits", "credits-remaining"] => of(Family::CreditsRemaining),
-        ["limits", "books", _, "minute", n] => window(Family::BooksMinute, n),
+        ["limits", "books", _, "window", n, _] => window(Family::BooksWindow, n),
         ["limits", "books", _, "day", n] => window(Family::BooksDay, n),
         ["limits", "books", _, "blocked"] => of(Family::BooksBlocked),
         ["books", "organization-id"] => of(Family::BooksOrganizationId),
@@ -201,8 +203,13 @@ pub const CREDIT_TABLE: &str = "limits/credit-table";
 /// Zoho's `X-API-CREDITS-REMAINING`, as last seen.
 pub const CREDITS_REMAINING: &str = "limits/credits-remaining";
 
-pub fn books_minute(organization: &str, minute: u64) -> String {
-    format!("limits/books/{organization}/minute/{minute}")
+/// The length of one slot of Books' per-minute count.
+pub const BOOKS_SLOT_MS: u64 = 6_000;
+
+/// Books requests of `organization` in one slot: `what` is `sent` (counted before sending) or
+/// `refused` (counted, then held back).
+pub fn books_window(organization: &str, slot: u64, what: &str) -> String {
+    format!("limits/books/{organization}/window/{slot}/{what}")
 }
 
 pub fn books_day(organization: &str, day: u64) -> String {
@@ -268,7 +275,7 @@ mod tests {
             (ORG_LICENSE.to_string(), Family::OrgLicense),
             (CREDIT_TABLE.to_string(), Family::CreditTable),
             (CREDITS_REMAINING.to_string(), Family::CreditsRemaining),
-            (books_minute("10234695", 5), Family::BooksMinute),
+            (books_window("10234695", 5, "sent"), Family::BooksWindow),
             (books_day("10234695", 5), Family::BooksDay),
             (books_blocked("10234695"), Family::BooksBlocked),
             (BOOKS_ORGANIZATION_ID.to_string(), Family::BooksOrganizationId),

@@ -157,6 +157,14 @@ impl crm::Guest for Component {
         run_text("crm-remove-record", connection, options, |client| records::remove_record(client, &input))
     }
 
+    fn update_records(connection: wit::Connection, input: crm::UpdateRecordsInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text("crm-update-records", connection, options, |client| crate::crm::many_records::update_records(client, &input))
+    }
+
+    fn remove_records(connection: wit::Connection, input: crm::RemoveRecordsInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text("crm-remove-records", connection, options, |client| crate::crm::many_records::remove_records(client, &input))
+    }
+
     fn coql_query(connection: wit::Connection, input: crm::CoqlQueryInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
         run_text("crm-coql-query", connection, options, |client| coql::coql_query_action(client, &input))
     }

@@ -156,7 +156,8 @@ async fn books_429_backs_off_until_its_reset() {
     let h = Harness::new().await;
     let connection = with_books_org(&h);
     h.sandbox.set_limits(zoho_sandbox::Limits { books_per_minute: 2, ..Default::default() });
-    // 15 seconds into a minute by the sandbox's clock: the window resets in 45 s.
+    // 15 seconds into a minute by the sandbox's clock: Books counts any 60 seconds, so the
+    // place of the requests of second 15 frees 60 s later, not at the calendar minute's end.
     let now = h.sandbox.clock().now();
     h.sandbox.clock().freeze_at(now - chrono::Duration::seconds(now.timestamp().rem_euclid(60)) + chrono::Duration::seconds(15));
     let get = json!({ "record-type": "contacts", "record-id": "460000000000001" });
@@ -164,16 +165,43 @@ async fn books_429_backs_off_until_its_reset() {
         ok_of(&h.run_as(&connection, "books-get-record", get.clone(), None).await);
     }
     let error = error_of(&h.run_as(&connection, "books-get-record", get.clone(), None).await).clone();
-    assert_eq!((error["kind"].as_str(), error["status"].as_u64(), error["retry-after-ms"].as_u64()), (Some("rate-limited"), Some(429), Some(45_000)), "{error}");
+    assert_eq!((error["kind"].as_str(), error["status"].as_u64(), error["retry-after-ms"].as_u64()), (Some("rate-limited"), Some(429), Some(60_000)), "{error}");
     assert_eq!(h.requests().len(), 3);
     assert_eq!(h.requests()[2].response_status, Some(429));
     // Held back: nothing reaches Books until the reset.
     let error = error_of(&h.run_as(&connection, "books-get-record", get, None).await).clone();
     assert_eq!((error["kind"].as_str(), error["code"].as_str()), (Some("rate-limited"), Some("BOOKS_RATE_LIMIT")));
     let wait = error["retry-after-ms"].as_u64().expect("a wait");
-    assert!((40_000..=45_000).contains(&wait), "{wait}");
+    assert!((55_000..=60_000).contains(&wait), "{wait}");
     assert_eq!(h.requests().len(), 3, "the held step sent nothing");
     assert_eq!(spent(&h), 0);
+}
+
+/// Books' daily quota spent: Books answers 429 with `X-Rate-Limit-Reset` naming the day's end,
+/// and the step is rate-limited with that wait (never a blind day's sleep, never retried in the
+/// step); the next step holds back without sending until then.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spent_daily_books_quota_is_rate_limited_until_the_days_reset() {
+    let h = Harness::new().await;
+    let connection = with_books_org(&h);
+    h.sandbox.set_limits(zoho_sandbox::Limits { books_per_day: 2, ..Default::default() });
+    // The sandbox's clock stands still, so the day's end is a known wait.
+    let now = h.sandbox.clock().now();
+    h.sandbox.clock().freeze_at(now);
+    let to_reset = ((now.timestamp().div_euclid(86_400) + 1) * 86_400 - now.timestamp()) as u64 * 1000;
+    let get = json!({ "record-type": "contacts", "record-id": "460000000000001" });
+    for _ in 0..2 {
+        ok_of(&h.run_as(&connection, "books-get-record", get.clone(), None).await);
+    }
+    let error = error_of(&h.run_as(&connection, "books-get-record", get.clone(), Some(json!({ "max-retries": 3 }))).await).clone();
+    assert_eq!((error["kind"].as_str(), error["status"].as_u64(), error["retry-after-ms"].as_u64()), (Some("rate-limited"), Some(429), Some(to_reset)), "{error}");
+    assert_eq!(h.requests().len(), 3, "a wait past the step's budget is the platform's to schedule, not retried");
+    let answer = &h.requests()[2];
+    assert_eq!(answer.response_status, Some(429));
+    let held = error_of(&h.run_as(&connection, "books-get-record", get, None).await).clone();
+    assert_eq!((held["kind"].as_str(), held["code"].as_str()), (Some("rate-limited"), Some("BOOKS_RATE_LIMIT")));
+    assert!((to_reset.saturating_sub(60_000)..=to_reset).contains(&held["retry-after-ms"].as_u64().expect("a wait")), "{held}");
+    assert_eq!(h.requests().len(), 3, "the held step sent nothing");
 }
 
 /// A token without a scope the request needs: Zoho answers 401 OAUTH_SCOPE_MISMATCH, and the

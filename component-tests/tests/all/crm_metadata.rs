@@ -326,7 +326,7 @@ async fn every_schema_from_in_the_manifest_resolves_to_a_json_schema() {
             resolved += 1;
         }
     }
-    assert_eq!(resolved, 8, "values and dynamic-fields of create, update, upsert and find-or-create");
+    assert_eq!(resolved, 10, "values and dynamic-fields of create, update (one and many), upsert and find-or-create");
 }
 
 /// Every dropdown of the manifest fills: each `choices-from` action, run with its inputs (the

@@ -16,6 +16,7 @@ mod credits;
 mod crm_attachments_deleted;
 mod crm_coql_raw_attachments;
 mod crm_find_or_create;
+mod crm_many_records;
 mod crm_metadata;
 mod crm_notes_tags;
 mod crm_records;

@@ -14,10 +14,13 @@ fn books_error(status: u16, code: i64, message: &str) -> Response {
 }
 
 /// Zoho Books' limits per organization (Zoho Books API "Introduction", "API Call Limit"):
-/// about 100 requests a minute, and a number a day by plan. A request past either is answered
-/// 429 with `X-Rate-Limit-Limit` (the limit passed), `X-Rate-Limit-Remaining: 0` and
-/// `X-Rate-Limit-Reset` (seconds until the window resets); it spends nothing. Every request
-/// counts, refused ones included, as Zoho counts what reaches it.
+/// about 100 requests a minute, and a number a day by plan. The minute is read as strictly as
+/// the words allow: any 60 seconds, not a calendar minute (a client that keeps to a calendar
+/// minute can send 200 in two seconds across its turn, which a sliding reading refuses). A
+/// request past either is answered 429 with `X-Rate-Limit-Limit` (the limit passed),
+/// `X-Rate-Limit-Remaining: 0` and `X-Rate-Limit-Reset` (seconds until a place is free, or the
+/// day ends); it spends nothing. Every request counts, refused ones included, as Zoho counts
+/// what reaches it.
 pub fn limited(shared: &Shared, request: &RecordedRequest) -> Option<Response> {
     let org = request.query_param("organization_id").unwrap_or("-").to_string();
     let now = shared.clock.now().timestamp();
@@ -25,18 +28,20 @@ pub fn limited(shared: &Shared, request: &RecordedRequest) -> Option<Response> {
         let limits = shared.limits();
         (limits.books_per_minute, limits.books_per_day)
     };
-    let (minute, day) = (now.div_euclid(60), now.div_euclid(86_400));
-    let (in_minute, in_day) = {
+    let day = now.div_euclid(86_400);
+    let (seconds, in_day) = {
         let mut counts = shared.books_requests();
-        let m = counts.entry((format!("{org}/minute"), minute)).or_insert(0);
-        *m = m.saturating_add(1);
-        let in_minute = *m;
+        let s = counts.entry((format!("{org}/second"), now)).or_insert(0);
+        *s = s.saturating_add(1);
+        let seconds: Vec<(i64, u64)> = (now - 59..=now).filter_map(|at| counts.get(&(format!("{org}/second"), at)).map(|n| (at, *n))).collect();
         let d = counts.entry((format!("{org}/day"), day)).or_insert(0);
         *d = d.saturating_add(1);
-        (in_minute, *d)
+        (seconds, *d)
     };
+    let in_minute: u64 = seconds.iter().map(|(_, n)| n).sum();
     let (limit, reset) = if in_minute > per_minute {
-        (per_minute, (minute + 1) * 60 - now)
+        // A place frees when the oldest second of the last 60 leaves them.
+        (per_minute, seconds.first().map_or(60, |(at, _)| at + 60 - now))
     } else if in_day > per_day {
         (per_day, (day + 1) * 86_400 - now)
     } else {

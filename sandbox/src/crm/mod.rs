@@ -4,6 +4,7 @@
 pub mod attachments;
 pub mod convert;
 pub mod coql;
+pub mod many_records;
 pub mod metadata;
 pub mod module_reach;
 pub mod notes;

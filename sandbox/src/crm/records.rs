@@ -16,7 +16,7 @@ const MAX_FIELDS: usize = 50;
 const MAX_PER_PAGE: usize = 200;
 const DISCRETE_LIMIT: usize = 2_000;
 const TOKEN_LIMIT: usize = 100_000;
-const MAX_WRITE: usize = 100;
+pub(crate) const MAX_WRITE: usize = 100;
 
 /// The refusal for a request without a valid token, if it has none.
 pub fn authenticate(shared: &Shared, request: &RecordedRequest) -> Option<Response> {
@@ -324,22 +324,32 @@ pub fn update(shared: &Shared, request: &RecordedRequest, module_name: &str, id:
         Ok(items) => items,
         Err(response) => return response,
     };
+    if !shared.data().modules.contains_key(module_name) {
+        return invalid_module();
+    }
+    let outcome = update_item(shared, module_name, 0, id, &items[0]);
+    json_response(write_status(std::slice::from_ref(&outcome), 200), &json!({ "data": [outcome] }))
+}
+
+/// One record's update (the `index`-th of the request): its outcome, a success with the
+/// record's details or the error Zoho gives that item.
+pub(crate) fn update_item(shared: &Shared, module_name: &str, index: usize, id: &str, item: &Value) -> Value {
+    let invalid_id = || error_body("INVALID_DATA", "the id given seems to be invalid", json!({ "id": id }));
     let now = Clock::zoho_time(shared.clock.now());
     let mut data = shared.data();
-    let Some(module) = data.modules.get_mut(module_name) else { return invalid_module() };
-    let Some(record_id) = id.parse::<u64>().ok().filter(|i| module.records.contains_key(i)) else { return invalid_id(id) };
-    let Some(values) = items[0].as_object() else { return invalid_id(id) };
-    if let Some(error) = check_values(module, module_name, 0, values, Some(record_id), false) {
-        return json_response(400, &json!({ "data": [error] }));
+    let Some(module) = data.modules.get_mut(module_name) else { return invalid_id() };
+    let Some(record_id) = id.parse::<u64>().ok().filter(|i| module.records.contains_key(i)) else { return invalid_id() };
+    let Some(values) = item.as_object() else { return invalid_id() };
+    if let Some(error) = check_values(module, module_name, index, values, Some(record_id), false) {
+        return error;
     }
     let changes = writable(module, values);
     module.revision += 1;
-    let Some(record) = module.records.get_mut(&record_id) else { return invalid_id(id) };
+    let Some(record) = module.records.get_mut(&record_id) else { return invalid_id() };
     record.extend(changes.clone());
     record.insert("Modified_Time".into(), json!(now));
     crate::crm::notifications::deliveries::changed(shared, module_name, crate::crm::notifications::deliveries::Operation::Update, id, changes);
-    let result = json!({ "code": "SUCCESS", "details": success_details(record), "message": "record updated", "status": "success" });
-    json_response(200, &json!({ "data": [result] }))
+    json!({ "code": "SUCCESS", "details": success_details(record), "message": "record updated", "status": "success" })
 }
 
 /// Removes a record and notes it in the module's deleted list.
