@@ -47,6 +47,7 @@ pub(crate) mod open_sweep;
 mod plan;
 pub mod read_by;
 pub(crate) mod records_walk;
+mod stale_cursor;
 pub(crate) mod state;
 pub(crate) mod sweep_page;
 
@@ -133,6 +134,10 @@ pub struct SweepPage {
     pub slice: Option<SliceInfo>,
     /// The requests this step sent and the credits Zoho charged (a plan's included).
     pub usage: Usage,
+    /// What the caller must know about this sweep (a cursor later than the server's clock),
+    /// never silently.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -70,6 +70,9 @@ pub struct SweepSummary {
     /// Times the sweep started over because its plan changed (records may repeat then).
     pub restarts: u32,
     pub elapsed: Duration,
+    /// What the component warned of (a cursor later than the server's clock), with how to
+    /// start over; also written to stderr as they came.
+    pub warnings: Vec<String>,
 }
 
 /// A page as the component wrote it: the records stay text, only the keys read are parsed.
@@ -81,6 +84,8 @@ struct PageText<'a> {
     more_records: bool,
     #[serde(default)]
     usage: Usage,
+    #[serde(default)]
+    warnings: Vec<String>,
 }
 
 /// The records of one step, their text borrowed from the step's result.
@@ -147,6 +152,8 @@ pub(crate) struct Walk<'a> {
     pub gate: &'a tokio::sync::Semaphore,
     pub label: String,
     pub bar: &'a ProgressBar,
+    /// How this command starts the walk over (said after a warning about its cursor).
+    pub start_over: String,
 }
 
 /// What a walk delivered.
@@ -156,6 +163,8 @@ pub(crate) struct Walked {
     pub pages: Cell<usize>,
     pub usage: Cell<Usage>,
     pub restarts: Cell<u32>,
+    /// The component's warnings, each once, with the walk's way to start over.
+    pub warnings: RefCell<Vec<String>>,
 }
 
 impl Walk<'_> {
@@ -193,6 +202,7 @@ impl Walk<'_> {
     async fn page(&self, slice: u32, page: u32, pages: &dyn Pages, walked: &Walked, started: Instant) -> Result<bool> {
         let text = self.step(slice, page).await?;
         let parsed: PageText<'_> = serde_json::from_str(&text).map_err(|e| anyhow!("{}: slice {slice} page {page} is not a sweep page: {e}", self.label))?;
+        self.warn(&parsed.warnings, walked);
         let page = Page { slice, page, records: parsed.records, more: parsed.more_records, usage: parsed.usage };
         pages.write(&page)?;
         walked.records.set(walked.records.get().saturating_add(page.records.len()));
@@ -205,6 +215,18 @@ impl Walk<'_> {
         self.bar.set_message(format!("{}: {records} records, {} pages, {rate:.0} records/s, {} calls, {} credits", self.label, walked.pages.get(), usage.calls, usage.credits));
         self.bar.tick();
         Ok(page.more)
+    }
+
+    /// Says each new warning of the component on stderr, never silently, with how to start over.
+    fn warn(&self, warnings: &[String], walked: &Walked) {
+        let mut said = walked.warnings.borrow_mut();
+        for warning in warnings {
+            let text = format!("{}: {warning}: {}", self.label, self.start_over);
+            if !said.contains(&text) {
+                self.bar.suspend(|| eprintln!("warning: {text}"));
+                said.push(text);
+            }
+        }
     }
 
     /// One slice from `page` to its last page.
@@ -305,6 +327,7 @@ pub async fn run(runtime: &'static Runtime, connection: &Value, namespace: Optio
         gate: &gate,
         label: request.record_type.to_string(),
         bar: &bar,
+        start_over: format!("run `zoho-host sweep {} --since <date>` to read from a date", request.record_type),
     };
     let walked = Walked::default();
     let output = Output { out: RefCell::new(out) };
@@ -325,6 +348,7 @@ pub async fn run(runtime: &'static Runtime, connection: &Value, namespace: Optio
         usage: walked.usage.get(),
         restarts: walked.restarts.get(),
         elapsed: started.elapsed(),
+        warnings: walked.warnings.into_inner(),
     })
 }
 

@@ -269,7 +269,8 @@ async fn sync_stream(
     if let Some(rate) = request.requests_per_second {
         input["max-requests-per-second"] = json!(rate);
     }
-    let walk = Walk { runtime, connection, namespace, action: ActionRef::from_key("sync-read-stream-page")?, input, slices, gate, label: stream.to_string(), bar };
+    let start_over = format!("run `zoho-host sync --streams {stream} --reset` to read the stream again from its anchor date");
+    let walk = Walk { runtime, connection, namespace, action: ActionRef::from_key("sync-read-stream-page")?, input, slices, gate, label: stream.to_string(), bar, start_over };
     let walked = Walked::default();
     if !read_whole {
         walk.run(resume, &file, &walked).await?;
@@ -293,6 +294,10 @@ async fn sync_stream(
     }
     done["elapsed_s"] = json!(started.elapsed().as_secs_f64());
     done["restarts"] = json!(walked.restarts.get());
+    let warnings = walked.warnings.into_inner();
+    if !warnings.is_empty() {
+        done["warnings"] = json!(warnings);
+    }
     state.put(stream, done.clone())?;
     bar.finish_with_message(format!("{stream}: {} records, done in {:.1} s; {} calls, {} credits", progress.records, started.elapsed().as_secs_f64(), progress.usage.calls, progress.usage.credits));
     Ok(done)

@@ -255,6 +255,7 @@ impl Sandbox {
 /// For tests: a module's id as /settings/modules lists it, and the PDF an invoice document is.
 pub use books::actions::pdf as books_pdf;
 pub use crm::metadata::module_id;
+pub use seed::OTHER_BOOKS_ORG_ID;
 
 pub use state::channels::Channel as WatchChannel;
 pub use state::outbox::Delivery;

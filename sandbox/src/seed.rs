@@ -270,29 +270,55 @@ fn link_related(shared: &Shared) {
     }
 }
 
+/// The account's second Books organization (EUR), with data of its own.
+pub const OTHER_BOOKS_ORG_ID: &str = "10234696";
+
 fn seed_books(shared: &Shared) {
+    use crate::books::documents::{kind_of, seeded, Stamp};
     let mut data = shared.data();
-    data.books.organizations = vec![
-        json!({ "organization_id": account::BOOKS_ORG_ID, "name": "Zillum", "is_default_org": true, "currency_code": "USD" }),
-        json!({ "organization_id": "10234696", "name": "Zillum Labs", "is_default_org": false, "currency_code": "EUR" }),
-    ];
+    let org = |id: &str, name: &str, default: bool, currency: &str, symbol: &str, zone: &str, country: &str| json!({ "organization_id": id, "name": name, "is_default_org": default, "currency_code": currency, "currency_symbol": symbol, "time_zone": zone, "country": country, "language_code": "en", "fiscal_year_start_month": 0, "account_created_date": "2016-02-18", "is_org_active": true });
+    data.books.organizations = vec![org(account::BOOKS_ORG_ID, "Zillum", true, "USD", "$", "PST", "U.S.A"), org(OTHER_BOOKS_ORG_ID, "Zillum Labs", false, "EUR", "€", "Europe/Berlin", "Germany")];
     let time = "2016-06-11T17:38:06-0700";
-    let contacts: Vec<Value> = (1..=account::BOOKS_CONTACTS)
+    let contact = |id: String, name: String, kind: &str, status: &str| json!({ "contact_id": id, "contact_name": name, "company_name": "", "contact_type": kind, "email": "", "status": status, "created_time": time, "last_modified_time": time });
+    let mut contacts: Vec<Value> = (1..=account::BOOKS_CONTACTS)
         .map(|i| {
-            json!({
-                "contact_id": format!("46000000{:07}", i), "contact_name": format!("Customer {i:03}"), "company_name": format!("Company {i:03}"),
-                "email": format!("customer{i}@zillum.com"), "status": if i % 10 == 0 { "inactive" } else { "active" },
-                "created_time": time, "last_modified_time": time,
-            })
+            let mut c = contact(format!("46000000{:07}", i), format!("Customer {i:03}"), "customer", if i % 10 == 0 { "inactive" } else { "active" });
+            c["company_name"] = json!(format!("Company {i:03}"));
+            c["email"] = json!(format!("customer{i}@zillum.com"));
+            c
         })
         .collect();
-    let invoices: Vec<Value> = (1..=3)
-        .map(|i| json!({ "invoice_id": format!("46000001{:07}", i), "invoice_number": format!("INV-{i:05}"), "customer_id": "460000000000001", "total": 100 * i, "status": "sent", "created_time": time, "last_modified_time": time }))
+    // Vendors are contacts too (contact_type "vendor"): purchase orders and bills name them.
+    contacts.extend((1..=2).map(|i| contact(format!("46000000{:07}", account::BOOKS_CONTACTS + i), format!("Vendor {i:03}"), "vendor", "active")));
+    let items = vec![
+        json!({ "item_id": "460000020000001", "name": "Consulting hour", "rate": 120.0, "status": "active", "created_time": time, "last_modified_time": time }),
+        json!({ "item_id": "460000020000002", "name": "Support plan", "rate": 49.0, "status": "active", "created_time": time, "last_modified_time": time }),
+    ];
+    let taxes = vec![json!({ "tax_id": "460000040000001", "tax_name": "Sales Tax", "tax_percentage": 8.25, "tax_type": "tax" })];
+    let invoices_kind = kind_of("invoices").expect("invoices are a document");
+    let stamp = Stamp { currency: "USD", date: "2016-06-11", time };
+    let invoices: Vec<Value> = (1..=3u64)
+        .map(|i| {
+            seeded(invoices_kind, &format!("46000001{:07}", i), i, &contacts[0], &[("460000020000001", "Consulting hour", 120.0, i as f64), ("460000020000002", "Support plan", 49.0, 1.0)], &stamp)
+        })
         .collect();
-    let items = vec![json!({ "item_id": "460000020000001", "name": "Consulting hour", "rate": 120.0, "created_time": time, "last_modified_time": time })];
     let comments = vec![json!({ "comment_id": "460000030000001", "description": "Sent by e-mail", "created_time": time, "last_modified_time": time })];
-    data.books.records.insert(("contacts".into(), None), contacts);
-    data.books.records.insert(("invoices".into(), None), invoices);
-    data.books.records.insert(("items".into(), None), items);
-    data.books.records.insert(("comments".into(), Some("460000010000001".into())), comments);
+    let books = &mut data.books;
+    books.records.insert(("contacts".into(), None), contacts);
+    books.records.insert(("invoices".into(), None), invoices);
+    books.records.insert(("items".into(), None), items);
+    books.records.insert(("taxes".into(), None), taxes);
+    books.records.insert(("comments".into(), Some("460000010000001".into())), comments);
+    books.series.insert((account::BOOKS_ORG_ID.into(), "invoices".into()), 3);
+
+    // The second organization keeps its own customers, items, taxes and series.
+    let kunde = contact("470000000000001".into(), "Kunde 001".into(), "customer", "active");
+    let labs_invoice = seeded(invoices_kind, "470000010000001", 1, &kunde, &[("470000020000001", "Beratungsstunde", 100.0, 2.0)], &Stamp { currency: "EUR", ..stamp });
+    let mut labs = std::collections::HashMap::new();
+    labs.insert(("contacts".into(), None), vec![kunde]);
+    labs.insert(("items".into(), None), vec![json!({ "item_id": "470000020000001", "name": "Beratungsstunde", "rate": 100.0, "status": "active", "created_time": time, "last_modified_time": time })]);
+    labs.insert(("taxes".into(), None), vec![json!({ "tax_id": "470000040000001", "tax_name": "MwSt", "tax_percentage": 19.0, "tax_type": "tax" })]);
+    labs.insert(("invoices".into(), None), vec![labs_invoice]);
+    books.other_orgs.insert(OTHER_BOOKS_ORG_ID.into(), labs);
+    books.series.insert((OTHER_BOOKS_ORG_ID.into(), "invoices".into()), 1);
 }

@@ -382,6 +382,8 @@ fn answer(client: &Client, asked: Asked, walk: Walk, cursor: Option<Cursor>, pag
         let now = walk.sweep.until.as_deref().and_then(parse_iso).unwrap_or_else(now_s);
         deleted::retention_gap(walk.sweep.since.as_deref(), now)
     });
+    let stored = cursor.as_ref().and_then(|c| c.cursor.as_deref());
+    let warnings = super::stale_cursor::warnings(&asked.scope, asked.since.is_some(), stored, walk.sweep.since.as_deref(), walk.sweep.until.as_deref());
     SweepPage {
         record_type: asked.module,
         records: rows.into_iter().map(|r| r.text).collect(),
@@ -396,6 +398,7 @@ fn answer(client: &Client, asked: Asked, walk: Walk, cursor: Option<Cursor>, pag
         deletions_missing_why: gap.flatten(),
         slice: walk.slice,
         usage: client.usage(),
+        warnings,
         stream: None,
         incremental: None,
     }

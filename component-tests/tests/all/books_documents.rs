@@ -134,13 +134,13 @@ async fn documents_come_as_pdf_or_html_files() {
     let connection = with_books_org(&h);
     let outcome = h.run_as(&connection, "books-get-record-document", json!({ "record-type": "invoices", "record-id": INVOICE }), None).await;
     assert_request(&h.only_request(), &h.token, "GET", &format!("/books/v3/invoices/{INVOICE}"), &[books_org(), ("accept", "pdf")], None);
-    assert_eq!(file_of(&outcome), (json!("INV-00001.pdf"), json!("application/pdf"), books_pdf("INV-00001")));
+    assert_eq!(file_of(&outcome), (json!("INV-000001.pdf"), json!("application/pdf"), books_pdf("INV-000001")));
 
     h.sandbox.clear_requests();
     let outcome = h.run_as(&connection, "books-get-record-document", json!({ "record-type": "invoices", "record-id": INVOICE, "format": "HTML" }), None).await;
     assert_request(&h.only_request(), &h.token, "GET", &format!("/books/v3/invoices/{INVOICE}"), &[books_org(), ("accept", "html")], None);
-    let html = b"<!DOCTYPE html><html><head><title>INV-00001</title></head><body><h1>INV-00001</h1></body></html>".to_vec();
-    assert_eq!(file_of(&outcome), (json!("INV-00001.html"), json!("text/html;charset=UTF-8"), html));
+    let html = b"<!DOCTYPE html><html><head><title>INV-000001</title></head><body><h1>INV-000001</h1></body></html>".to_vec();
+    assert_eq!(file_of(&outcome), (json!("INV-000001.html"), json!("text/html;charset=UTF-8"), html));
 
     let outcome = h.run_as(&connection, "books-get-record-document", json!({ "record-type": "invoices", "record-id": "460000019999999" }), None).await;
     assert_eq!(error_of(&outcome), &books_error("not-found", 404, "1002", "Invoice does not exist."));

@@ -40,8 +40,9 @@ pub fn route(shared: &Shared, request: &RecordedRequest, segments: &[&str]) -> O
     if request.method != "POST" {
         return Some(books_error(405, 37, "The HTTP method is not allowed for the resource"));
     }
+    let org = request.query_param("organization_id").unwrap_or("");
     let mut data = shared.data();
-    let records = data.books.records.entry((resource.to_string(), None)).or_default();
+    let records = crate::books::organizations::records_of(&mut data.books, org).entry((resource.to_string(), None)).or_default();
     let Some(record) = records.iter_mut().find(|r| r[*id_field] == *id) else {
         return Some(books_error(404, 1002, &format!("{label} does not exist.")));
     };

@@ -2,5 +2,9 @@
 //! and documents.
 
 pub mod actions;
+pub mod documents;
 pub mod listing;
+pub mod organizations;
+pub mod payments;
 pub mod records;
+pub mod totals;

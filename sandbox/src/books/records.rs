@@ -2,6 +2,7 @@
 //! comments and contact persons, `page_context` paging, plain-parameter search, the envelope
 //! with `code`, and `organization_id` enforced on every call.
 
+use crate::books::organizations::records_of;
 use crate::request::RecordedRequest;
 use crate::response::json_response;
 use crate::state::{Data, Shared};
@@ -64,7 +65,8 @@ fn resource(parent: Option<&str>, name: &str) -> Option<(&'static str, &'static 
         (Some("invoices"), "comments") => ("comment", "comments", "comment_id", "description", "Comment"),
         (Some("contacts"), "comments") => ("comment", "contact_comments", "comment_id", "description", "Comment"),
         (Some("contacts"), "contactpersons") => ("contact_person", "contact_persons", "contact_person_id", "first_name", "Contact person"),
-        _ => return None,
+        // Sales and purchase documents: their own module.
+        _ => return crate::books::documents::resource(parent, name).or_else(|| crate::books::payments::resource(parent, name)),
     })
 }
 
@@ -109,7 +111,7 @@ pub fn route(shared: &Shared, request: &RecordedRequest) -> Response {
     };
     let mut data = shared.data();
     if let Some((parent_name, parent_id)) = parent {
-        let exists = data.books.records.get(&(parent_name.to_string(), None)).is_some_and(|r| r.iter().any(|x| x[format!("{}_id", &parent_name[..parent_name.len() - 1])] == parent_id));
+        let exists = records_of(&mut data.books, org).get(&(parent_name.to_string(), None)).is_some_and(|r| r.iter().any(|x| x[format!("{}_id", &parent_name[..parent_name.len() - 1])] == parent_id));
         if !exists {
             return books_error(404, 1002, &format!("{} does not exist.", label_of(parent_name)));
         }
@@ -117,10 +119,15 @@ pub fn route(shared: &Shared, request: &RecordedRequest) -> Response {
     let key = (collection.to_string(), parent.map(|p| p.1.to_string()));
     let now = crate::clock::Clock::now_books(shared.clock.now());
     let resource = Resource { singular, plural, id_field, required, label };
+    if let (Some(id), "PUT", None) = (id, request.method.as_str(), parent) {
+        if let Some(answer) = crate::books::documents::on_update(&mut data, org, collection, id, request, &now) {
+            return answer;
+        }
+    }
     match (request.method.as_str(), id) {
-        ("GET", None) => list(data.books.records.get(&key).cloned().unwrap_or_default(), request, &resource),
-        ("POST", None) => create(&mut data, key, request, &resource, &now),
-        (method, Some(id)) => one(data.books.records.entry(key).or_default(), method, id, request, &resource, &now),
+        ("GET", None) => list(records_of(&mut data.books, org).get(&key).cloned().unwrap_or_default(), request, &resource),
+        ("POST", None) => create(&mut data, org, key, request, &resource, &now),
+        (method, Some(id)) => one(records_of(&mut data.books, org).entry(key).or_default(), method, id, request, &resource, &now),
         _ => books_error(405, 37, "The HTTP method is not allowed for the resource"),
     }
 }
@@ -142,7 +149,7 @@ fn list(all: Vec<Value>, request: &RecordedRequest, resource: &Resource) -> Resp
 
 /// `POST` a collection: a new record with its id and times, or Books' code 4 for a body
 /// without the required field.
-fn create(data: &mut Data, key: (String, Option<String>), request: &RecordedRequest, resource: &Resource, now: &str) -> Response {
+fn create(data: &mut Data, org: &str, key: (String, Option<String>), request: &RecordedRequest, resource: &Resource, now: &str) -> Response {
     let Resource { singular, id_field, required, label, .. } = *resource;
     let Some(Value::Object(mut values)) = request.json() else {
         return books_error(400, 4, "Invalid value passed for JSONString");
@@ -150,13 +157,18 @@ fn create(data: &mut Data, key: (String, Option<String>), request: &RecordedRequ
     if values.get(required).is_none_or(|v| v.is_null() || v.as_str() == Some("")) {
         return books_error(400, 4, &format!("Please enter {required}"));
     }
+    if key.1.is_none() {
+        if let Err(refusal) = crate::books::documents::on_create(data, org, &key.0, &mut values, request, now) {
+            return refusal;
+        }
+    }
     let new_id = data.next_id;
     data.next_id += 1;
     values.insert(id_field.into(), json!(new_id.to_string()));
     values.insert("created_time".into(), json!(now));
     values.insert("last_modified_time".into(), json!(now));
     let record = Value::Object(values);
-    data.books.records.entry(key).or_default().push(record.clone());
+    records_of(&mut data.books, org).entry(key).or_default().push(record.clone());
     let mut answer = Map::new();
     answer.insert("code".into(), json!(0));
     answer.insert("message".into(), json!(format!("The {} has been added.", label.to_lowercase())));
@@ -172,8 +184,7 @@ fn one(records: &mut Vec<Value>, method: &str, id: &str, request: &RecordedReque
     };
     match method {
         "GET" => {
-            let number = format!("{singular}_number");
-            if let Some(document) = request.query_param("accept").and_then(|a| crate::books::actions::document(&records[index], &number, a)) {
+            if let Some(document) = crate::books::documents::document(resource.plural, &records[index], request.query_param("accept")) {
                 return document;
             }
             let mut answer = Map::new();

@@ -77,7 +77,12 @@ impl Default for OAuthSettings {
 #[derive(Default)]
 pub struct BooksData {
     pub organizations: Vec<Value>,
+    /// The default organization's records (see `books::organizations::records_of`).
     pub records: HashMap<(String, Option<String>), Vec<Value>>,
+    /// Every other organization's records, by organization id: each keeps its own data.
+    pub other_orgs: HashMap<String, HashMap<(String, Option<String>), Vec<Value>>>,
+    /// (organization id, collection) → the last number of the collection's series.
+    pub series: HashMap<(String, String), u64>,
 }
 
 #[derive(Default)]
