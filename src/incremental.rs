@@ -47,7 +47,7 @@ pub(crate) mod open_sweep;
 mod plan;
 pub mod read_by;
 pub(crate) mod records_walk;
-mod stale_cursor;
+pub(crate) mod stale_cursor;
 pub(crate) mod state;
 pub(crate) mod sweep_page;
 

@@ -78,6 +78,8 @@ pub fn list_modified_records_by_page(client: &Client, input: &ListModifiedRecord
     sweep.fetched = fetched;
     sweep.served = sweep.served.max(page);
     save(client, &sweep_key(&scope), &sweep)?;
+    let stored = cursor.as_ref().and_then(|c| c.cursor.as_deref());
+    let warnings = crate::incremental::stale_cursor::warnings(&scope, since.is_some(), stored, sweep.since.as_deref(), sweep.until.as_deref());
     let answer = SweepPage {
         record_type: resource.name.to_string(),
         records: rows.into_iter().map(|r| r.text).collect(),
@@ -94,6 +96,7 @@ pub fn list_modified_records_by_page(client: &Client, input: &ListModifiedRecord
         usage: client.usage(),
         stream: None,
         incremental: None,
+        warnings,
     };
     answer.to_json()
 }
