@@ -83,6 +83,11 @@ async fn books(s: &mut Steps<'_>) {
     s.ok_as(&books, "books-get-record-document", json!({ "record-type": "invoices", "record-id": INVOICE })).await;
     s.ok_as(&books, "books-raw-request", json!({ "url": "/items" })).await;
     s.ok_as(&books, "books-remove-record", contact).await;
+    let mut page = 1;
+    while s.ok_as(&books, "books-list-modified-records-by-page", json!({ "record-type": "invoices", "page": page, "per-page": 2, "include-line-items": true })).await["more_records"] == true {
+        page += 1;
+    }
+    s.ok_as(&books, "books-update-last-successful-run-date", json!({ "record-type": "invoices" })).await;
 }
 
 async fn sweeps(s: &mut Steps<'_>) {
