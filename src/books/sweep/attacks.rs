@@ -186,3 +186,24 @@ fn each_organization_has_its_own_sweep() {
     assert_eq!(fixture.sent(), 1);
     assert!(fixture.storage.0.borrow().contains_key("incremental/books/10234695/invoices/sweep"));
 }
+
+/// A hostile server's `Date` at the edges of what an HTTP date can say (year 0000, the leap
+/// second at the end of 9999): the sweep's bound and committed cursor stay times the next
+/// sweep can read, never a cursor that wedges every later sweep.
+#[test]
+fn a_date_header_at_the_edges_of_time_leaves_a_readable_cursor() {
+    for date in ["Sat, 01 Jan 0000 00:00:00 GMT", "Fri, 31 Dec 9999 23:59:60 GMT"] {
+        let fixture = fixture();
+        let answer = list(&[invoice(1, "2024-01-02T01:00:00+0000")], Some(json!({ "has_more_page": false })));
+        fixture.transport.answers.borrow_mut().push_back(crate::http::Response { status: 200, headers: vec![("date".into(), date.into())], body: answer.into_bytes() });
+        // Read as no date: the host's clock, with its margin, bounds the sweep.
+        let first: Value = serde_json::from_str(&list_modified_records_by_page(&fixture.client(), &step(1, 10)).unwrap()).unwrap();
+        for bound in [&first["sweep"]["until"], &first["sweep"]["commits_cursor"]] {
+            assert!(bound.as_str().and_then(crate::zoho_time::parse_iso).is_some(), "{date}: {first}");
+        }
+        update_last_successful_run_date(&fixture.client(), &UpdateLastSuccessfulRunDateInput { record_type: "invoices".into(), timestamp: None }).unwrap();
+        fixture.answer(200, &list(&[], Some(json!({ "has_more_page": false }))));
+        let next = ListModifiedRecordsByPageInput { since: None, ..step(1, 10) };
+        list_modified_records_by_page(&fixture.client(), &next).unwrap();
+    }
+}
