@@ -207,3 +207,22 @@ fn a_date_header_at_the_edges_of_time_leaves_a_readable_cursor() {
         list_modified_records_by_page(&fixture.client(), &next).unwrap();
     }
 }
+
+/// A cursor set by hand in another of Zoho's shapes (`Z`, Books' `+0000`) and later than
+/// Books' clock is still the stored cursor: the sweep that starts from it warns.
+#[test]
+fn a_stored_cursor_in_any_shape_past_the_clock_warns() {
+    for timestamp in ["2031-01-01T00:00:00Z", "2031-01-01T00:00:00+0000", "2031-01-01T05:30:00+05:30", "2031-01-01T00:00:00+00:00"] {
+        let fixture = fixture();
+        update_last_successful_run_date(&fixture.client(), &UpdateLastSuccessfulRunDateInput { record_type: "invoices".into(), timestamp: Some(timestamp.into()) }).unwrap();
+        let answer = list(&[], Some(json!({ "has_more_page": false })));
+        fixture.transport.answers.borrow_mut().push_back(crate::http::Response { status: 200, headers: vec![("date".into(), "Mon, 07 Dec 2026 10:00:00 GMT".into())], body: answer.into_bytes() });
+        let page: Value = serde_json::from_str(&list_modified_records_by_page(&fixture.client(), &ListModifiedRecordsByPageInput { since: None, ..step(1, 10) }).unwrap()).unwrap();
+        let warned = page["warnings"].as_array().map_or(0, Vec::len);
+        assert_eq!(warned, 1, "{timestamp}: {page}");
+        // The caller's own since, however late, is theirs: no warning.
+        fixture.transport.answers.borrow_mut().push_back(crate::http::Response { status: 200, headers: vec![("date".into(), "Mon, 07 Dec 2026 10:00:00 GMT".into())], body: list(&[], None).into_bytes() });
+        let own: Value = serde_json::from_str(&list_modified_records_by_page(&fixture.client(), &ListModifiedRecordsByPageInput { since: Some(timestamp.into()), ..step(1, 10) }).unwrap()).unwrap();
+        assert_eq!(own["warnings"].as_array().map_or(0, Vec::len), 0, "{timestamp}: {own}");
+    }
+}
