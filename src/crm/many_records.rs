@@ -109,4 +109,40 @@ mod tests {
         let many: Vec<String> = (1..=101).map(|n| n.to_string()).collect();
         assert!(remove(&many.iter().map(String::as_str).collect::<Vec<_>>()).unwrap_err().message.contains("holds 101 ids"));
     }
+
+    fn removed(ids: &[&str], status: u16, answer: &str) -> (Result<String>, usize) {
+        let f = Fixture::default();
+        f.answer(status, answer);
+        let input = RemoveRecordsInput { record_type: "Leads".into(), record_ids: ids.iter().map(|s| s.to_string()).collect(), trigger: None };
+        let outcome = remove_records(&f.client(), &input);
+        (outcome, f.sent())
+    }
+
+    fn item(id: &str, ok: bool) -> String {
+        if ok {
+            format!(r#"{{"code":"SUCCESS","details":{{"id":"{id}"}},"message":"record deleted","status":"success"}}"#)
+        } else {
+            format!(r#"{{"code":"INVALID_DATA","details":{{"id":"{id}"}},"message":"the related id given seems to be invalid","status":"error"}}"#)
+        }
+    }
+
+    /// An answer with more or fewer outcomes than ids sent is not trusted (a record's outcome
+    /// would be missing or invented); all failed is an error carrying every outcome.
+    #[test]
+    fn outcomes_are_one_per_id_and_all_failed_carries_every_one() {
+        let ids = ["1", "2", "3"];
+        for n in [0, 2, 4] {
+            let items: Vec<String> = (0..n).map(|i| item(&i.to_string(), true)).collect();
+            let (outcome, sent) = removed(&ids, 200, &format!(r#"{{"data":[{}]}}"#, items.join(",")));
+            let e = outcome.unwrap_err();
+            assert_eq!((e.kind, sent), (crate::error::ErrorKind::Zoho, 1), "{n}: {}", e.message);
+        }
+        let mixed = format!(r#"{{"data":[{},{},{}]}}"#, item("1", true), item("2", false), item("3", true));
+        let (outcome, _) = removed(&ids, 207, &mixed);
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&outcome.unwrap()).unwrap()["data"].as_array().unwrap().len(), 3);
+        let failed = format!(r#"{{"data":[{},{},{}]}}"#, item("1", false), item("2", false), item("3", false));
+        let (outcome, _) = removed(&ids, 400, &failed);
+        let e = outcome.unwrap_err();
+        assert_eq!(e.details.as_ref().and_then(|d| d["data"].as_array()).map(Vec::len), Some(3), "{e:?}");
+    }
 }

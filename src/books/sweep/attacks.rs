@@ -221,7 +221,11 @@ fn a_stored_cursor_in_any_shape_past_the_clock_warns() {
         let warned = page["warnings"].as_array().map_or(0, Vec::len);
         assert_eq!(warned, 1, "{timestamp}: {page}");
         // The caller's own since, however late, is theirs: no warning.
-        fixture.transport.answers.borrow_mut().push_back(crate::http::Response { status: 200, headers: vec![("date".into(), "Mon, 07 Dec 2026 10:00:00 GMT".into())], body: list(&[], None).into_bytes() });
+        fixture.transport.answers.borrow_mut().push_back(crate::http::Response {
+            status: 200,
+            headers: vec![("date".into(), "Mon, 07 Dec 2026 10:00:00 GMT".into())],
+            body: list(&[], None).into_bytes(),
+        });
         let own: Value = serde_json::from_str(&list_modified_records_by_page(&fixture.client(), &ListModifiedRecordsByPageInput { since: Some(timestamp.into()), ..step(1, 10) }).unwrap()).unwrap();
         assert_eq!(own["warnings"].as_array().map_or(0, Vec::len), 0, "{timestamp}: {own}");
     }
