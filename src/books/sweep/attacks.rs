@@ -230,3 +230,60 @@ fn a_stored_cursor_in_any_shape_past_the_clock_warns() {
         assert_eq!(own["warnings"].as_array().map_or(0, Vec::len), 0, "{timestamp}: {own}");
     }
 }
+
+/// A hostile Books list over 450 invoices modified in one second: pages that repeat the end of
+/// the page before, `has_more_page` always false, or always true. No invoice is lost and the
+/// sweep ends.
+struct Crowded {
+    mode: &'static str,
+    requests: std::cell::Cell<usize>,
+}
+
+impl crate::http::Transport for Crowded {
+    fn send(&self, request: &crate::http::Request) -> crate::error::Result<crate::http::Response> {
+        self.requests.set(self.requests.get() + 1);
+        assert!(self.requests.get() < 400, "the sweep does not end: {}", request.url);
+        let query = request.url.split_once('?').map_or("", |(_, q)| q);
+        let params: std::collections::HashMap<String, String> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        let (page, per_page): (usize, usize) = (params["page"].parse().unwrap(), params["per_page"].parse().unwrap());
+        let since = params.get("last_modified_time").and_then(|t| crate::zoho_time::parse_iso(t));
+        let at = 1_704_067_200; // 2024-01-01T00:00:00Z
+        let listed: Vec<u64> = if since.is_some_and(|s| s > at) { Vec::new() } else { (1..=450).collect() };
+        let offset = match (self.mode, page) {
+            ("overlap", p) if p > 1 => (p - 1) * per_page - 5,
+            (_, p) => (p - 1) * per_page,
+        };
+        let rows: Vec<Value> = listed.iter().skip(offset).take(per_page).map(|id| invoice(*id, "2024-01-01T00:00:00+0000")).collect();
+        let more = match self.mode {
+            "false" => false,
+            "true" => true,
+            _ => offset + per_page < listed.len(),
+        };
+        let body = list(&rows, Some(json!({ "page": page, "per_page": per_page, "has_more_page": more })));
+        Ok(crate::http::Response { status: 200, headers: vec![("date".into(), "Mon, 07 Dec 2026 10:00:00 GMT".into())], body: body.into_bytes() })
+    }
+    fn sleep(&self, _: std::time::Duration) {}
+}
+
+#[test]
+fn a_crowded_second_that_repeats_records_or_lies_about_more_loses_none() {
+    for mode in ["overlap", "false", "true"] {
+        let fixture = fixture();
+        let books = Crowded { mode, requests: std::cell::Cell::new(0) };
+        let client = crate::client::Client::new(&fixture.connection, &fixture.options, &books, &fixture.storage).unwrap();
+        let mut got = std::collections::BTreeSet::new();
+        for page in 1..=50 {
+            // Books' minute is the limits module's to hold; these steps run faster than a minute.
+            fixture.storage.0.borrow_mut().retain(|k, _| !k.starts_with("limits/books/"));
+            let answer: Value = serde_json::from_str(&list_modified_records_by_page(&client, &step(page, 200)).unwrap()).unwrap();
+            for r in answer["records"].as_array().unwrap() {
+                got.insert(r["invoice_id"].as_str().unwrap().parse::<u64>().unwrap());
+            }
+            if answer["more_records"] == json!(false) {
+                break;
+            }
+            assert!(page < 50, "{mode}: the sweep does not end");
+        }
+        assert_eq!(got, (1..=450).collect(), "{mode}: {} requests", books.requests.get());
+    }
+}
