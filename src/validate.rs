@@ -22,6 +22,11 @@ pub fn record_id(id: &str) -> Result<&str> {
     }
 }
 
+/// A checked record id as the number Zoho reads it as (0 for what [`record_id`] refuses).
+pub fn record_number(id: &str) -> u64 {
+    id.parse().unwrap_or(0)
+}
+
 /// Record ids for a many-record step: 1 to `max`, each a Zoho id, none twice (Zoho answers one
 /// outcome per id given, so a repeat would leave a record's outcome ambiguous).
 pub fn distinct_record_ids(ids: &[String], max: usize) -> Result<Vec<&str>> {
@@ -31,7 +36,8 @@ pub fn distinct_record_ids(ids: &[String], max: usize) -> Result<Vec<&str>> {
     let mut seen = std::collections::HashSet::with_capacity(ids.len());
     for id in ids {
         let id = record_id(id)?;
-        if !seen.insert(id) {
+        // Zoho reads an id as a number: "0001" and "1" name the same record.
+        if !seen.insert(record_number(id)) {
             return Err(ZohoError::invalid_input(format!("record-ids names {id} twice: give each record once")));
         }
     }

@@ -98,14 +98,19 @@ pub fn parse_iso(text: &str) -> Option<Seconds> {
     Some(day + clock_seconds(clock)? - offset)
 }
 
-/// An HTTP `Date` header (`Mon, 23 Nov 2026 03:48:42 GMT`).
+/// The last second [`format_iso`] writes as a time [`parse_iso`] reads (9999-12-31T23:59:59Z).
+const LAST_ISO_SECOND: Seconds = 253_402_300_799;
+
+/// An HTTP `Date` header (`Mon, 23 Nov 2026 03:48:42 GMT`). A date no server clock shows
+/// (before the Unix epoch, or past the last second of year 9999) is read as no date: a sweep's
+/// bound and cursor are written from it, and would not be times a later step could read.
 pub fn parse_http_date(text: &str) -> Option<Seconds> {
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let fields: Vec<&str> = text.split_whitespace().collect();
     let [_, day, month, year, clock, "GMT"] = fields.as_slice() else { return None };
     let month = MONTHS.iter().position(|m| m == month)? as i64 + 1;
     let day = civil_day(number(year.as_bytes(), 4)?, month, number(day.as_bytes(), 2)?)?;
-    Some(day + clock_seconds(clock.as_bytes())?)
+    Some(day + clock_seconds(clock.as_bytes())?).filter(|at| (0..=LAST_ISO_SECOND).contains(at))
 }
 
 /// The instant in Zoho's shape, in UTC: `2026-11-23T03:48:42+00:00`.

@@ -61,9 +61,12 @@ pub fn before(storage: &dyn Storage, organization: &str) -> Result<()> {
 pub fn before_at(storage: &dyn Storage, organization: &str, now: u64) -> Result<()> {
     if let Some(until) = get_fresh(storage, &blocked_key(organization), Duration::from_millis(MAX_WAIT_MS)).ok().flatten().and_then(|v| v.get("until_ms").and_then(Value::as_u64)) {
         if until > now {
+            // A stored block is trusted no further than a reset is (a garbled or foreign value
+            // must not ask the platform to wait for ages).
+            let wait = (until - now).min(MAX_WAIT_MS);
             return Err(rate_limited(
-                format!("Zoho Books answered that organization {organization}'s requests are used up until its limit resets; nothing was sent. Try again in {} s", (until - now).div_ceil(1000)),
-                until - now,
+                format!("Zoho Books answered that organization {organization}'s requests are used up until its limit resets; nothing was sent. Try again in {} s", wait.div_ceil(1000)),
+                wait,
             ));
         }
     }
@@ -254,6 +257,36 @@ mod tests {
             let storage = Memory::default();
             after_at(&storage, "1", &calm, now);
             before_at(&storage, "1", now).unwrap();
+        }
+    }
+
+    /// Storage holding garbage or a counter at u64::MAX: nothing overflows or panics, a full
+    /// count holds requests back until its slot leaves the window, and a stored block far in the
+    /// future asks for no longer than the longest wait a reset is trusted for.
+    #[test]
+    fn stored_counters_at_their_edges_neither_panic_nor_wait_for_ever() {
+        let now = 1_700_000_000_000 / MINUTE_MS * MINUTE_MS + 15_000;
+        let slot = now / SLOT_MS;
+        let storage = Memory::default();
+        storage.set(&window_key("1", slot, "sent"), u64::MAX.to_string().as_bytes()).unwrap();
+        storage.set(&window_key("1", slot - 1, "sent"), b"garbage").unwrap();
+        storage.set(&window_key("1", slot - 2, "refused"), u64::MAX.to_string().as_bytes()).unwrap();
+        let refused = before_at(&storage, "1", now).unwrap_err();
+        assert_eq!(refused.code.as_deref(), Some(MINUTE_FULL));
+        assert!(refused.retry_after_ms.unwrap() <= MINUTE_MS + 2 * SLOT_MS, "{:?}", refused.retry_after_ms);
+        before_at(&storage, "1", (slot + SLOTS + 1) * SLOT_MS).unwrap();
+
+        let storage = Memory::default();
+        put_fresh(&storage, &blocked_key("1"), &json!({ "until_ms": u64::MAX })).unwrap();
+        let refused = before_at(&storage, "1", now).unwrap_err();
+        assert_eq!(refused.retry_after_ms, Some(MAX_WAIT_MS), "{}", refused.message);
+    }
+
+    #[test]
+    fn a_reset_at_the_edges_of_its_readings() {
+        let now = 1_700_000_000_000;
+        for (reset, wait) in [("0", Some(0)), ("999999999", Some(MAX_WAIT_MS)), ("1000000000", Some(0)), ("1700000000", Some(0)), ("-5", None), ("1.5", None), (" 30 ", Some(30_000)), ("", None)] {
+            assert_eq!(reset_wait_ms(&answer(429, &[("x-rate-limit-reset", reset)]), now), wait, "{reset:?}");
         }
     }
 

@@ -24,7 +24,8 @@ pub fn update_records(client: &Client, input: &UpdateRecordsInput) -> Result<Str
     let mut seen = HashSet::with_capacity(records.len());
     for (n, record) in records.iter().enumerate() {
         let id = id_of(record).map_err(|why| ZohoError::invalid_input(format!("values[{n}] {why}")))?;
-        if !seen.insert(id.clone()) {
+        // Zoho reads an id as a number: "0001" and "1" name the same record.
+        if !seen.insert(validate::record_number(&id)) {
             return Err(ZohoError::invalid_input(format!("values[{n}] names record {id} again: give each record once")));
         }
     }
@@ -57,4 +58,91 @@ pub fn remove_records(client: &Client, input: &RemoveRecordsInput) -> Result<Str
     }
     let response = client.send(call)?;
     write_outcome(&response, false, ids.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::Fixture;
+
+    fn update(values: &str) -> Result<String> {
+        let f = Fixture::default();
+        let input = UpdateRecordsInput { record_type: "Leads".into(), values: values.into(), dynamic_fields: None, trigger: None };
+        let outcome = update_records(&f.client(), &input);
+        assert_eq!(f.sent(), 0, "refused before any request");
+        outcome
+    }
+
+    fn remove(ids: &[&str]) -> Result<String> {
+        let f = Fixture::default();
+        let input = RemoveRecordsInput { record_type: "Leads".into(), record_ids: ids.iter().map(|s| s.to_string()).collect(), trigger: None };
+        let outcome = remove_records(&f.client(), &input);
+        assert_eq!(f.sent(), 0, "refused before any request");
+        outcome
+    }
+
+    /// A record naming "id" twice is read by its last "id", as it is sent (the body is written
+    /// from the same members): the record it changes is the one checked against the others.
+    #[test]
+    fn a_record_naming_its_id_twice_is_checked_by_the_id_sent() {
+        let e = update(r#"[{"id":"1","id":"2","Last_Name":"A"},{"id":"2","Last_Name":"B"}]"#).unwrap_err();
+        assert_eq!(e.kind, crate::error::ErrorKind::InvalidInput);
+        assert!(e.message.contains("values[1] names record 2 again"), "{}", e.message);
+    }
+
+    /// Zoho reads an id as a number: "0001" and "1" are the same record.
+    #[test]
+    fn an_id_with_leading_zeros_is_the_same_record() {
+        let e = update(r#"[{"id":"05725767000000524157"},{"id":"5725767000000524157"}]"#).unwrap_err();
+        assert!(e.message.contains("values[1] names record 5725767000000524157 again"), "{}", e.message);
+        let e = remove(&["5725767000000524157", "05725767000000524157"]).unwrap_err();
+        assert!(e.message.contains("names 05725767000000524157 twice"), "{}", e.message);
+    }
+
+    #[test]
+    fn ids_with_whitespace_or_past_u64_are_refused() {
+        for id in [" 1", "1 ", "18446744073709551616", "", "１"] {
+            assert!(remove(&[id]).is_err(), "{id:?}");
+            assert!(update(&format!(r#"[{{"id":{}}}]"#, serde_json::to_string(id).unwrap())).is_err(), "{id:?}");
+        }
+        assert!(remove(&[]).is_err());
+        let many: Vec<String> = (1..=101).map(|n| n.to_string()).collect();
+        assert!(remove(&many.iter().map(String::as_str).collect::<Vec<_>>()).unwrap_err().message.contains("holds 101 ids"));
+    }
+
+    fn removed(ids: &[&str], status: u16, answer: &str) -> (Result<String>, usize) {
+        let f = Fixture::default();
+        f.answer(status, answer);
+        let input = RemoveRecordsInput { record_type: "Leads".into(), record_ids: ids.iter().map(|s| s.to_string()).collect(), trigger: None };
+        let outcome = remove_records(&f.client(), &input);
+        (outcome, f.sent())
+    }
+
+    fn item(id: &str, ok: bool) -> String {
+        if ok {
+            format!(r#"{{"code":"SUCCESS","details":{{"id":"{id}"}},"message":"record deleted","status":"success"}}"#)
+        } else {
+            format!(r#"{{"code":"INVALID_DATA","details":{{"id":"{id}"}},"message":"the related id given seems to be invalid","status":"error"}}"#)
+        }
+    }
+
+    /// An answer with more or fewer outcomes than ids sent is not trusted (a record's outcome
+    /// would be missing or invented); all failed is an error carrying every outcome.
+    #[test]
+    fn outcomes_are_one_per_id_and_all_failed_carries_every_one() {
+        let ids = ["1", "2", "3"];
+        for n in [0, 2, 4] {
+            let items: Vec<String> = (0..n).map(|i| item(&i.to_string(), true)).collect();
+            let (outcome, sent) = removed(&ids, 200, &format!(r#"{{"data":[{}]}}"#, items.join(",")));
+            let e = outcome.unwrap_err();
+            assert_eq!((e.kind, sent), (crate::error::ErrorKind::Zoho, 1), "{n}: {}", e.message);
+        }
+        let mixed = format!(r#"{{"data":[{},{},{}]}}"#, item("1", true), item("2", false), item("3", true));
+        let (outcome, _) = removed(&ids, 207, &mixed);
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&outcome.unwrap()).unwrap()["data"].as_array().unwrap().len(), 3);
+        let failed = format!(r#"{{"data":[{},{},{}]}}"#, item("1", false), item("2", false), item("3", false));
+        let (outcome, _) = removed(&ids, 400, &failed);
+        let e = outcome.unwrap_err();
+        assert_eq!(e.details.as_ref().and_then(|d| d["data"].as_array()).map(Vec::len), Some(3), "{e:?}");
+    }
 }

@@ -52,7 +52,11 @@ pub fn list_events(client: &Client, input: &ListEventsInput) -> Result<String> {
         Some(module) => Some(validate::module_name(module)?),
         None => None,
     };
-    let modules: Vec<ModuleSummary> = org_modules(client)?.into_iter().filter(|m| notifies(m) && only.is_none_or(|o| o == m.api_name)).collect();
+    // A module listed twice is one choice, and a name the watch's events refuse (channel.rs)
+    // is none: an answer that is not Zoho's offers nothing the watch would not take.
+    let mut seen = std::collections::HashSet::new();
+    let modules: Vec<ModuleSummary> =
+        org_modules(client)?.into_iter().filter(|m| notifies(m) && validate::module_name(&m.api_name).is_ok() && only.is_none_or(|o| o == m.api_name) && seen.insert(m.api_name.clone())).collect();
     if let (Some(module), true) = (only, modules.is_empty()) {
         return Err(ZohoError::new(
             ErrorKind::NotFound,
@@ -93,5 +97,19 @@ mod tests {
         assert_eq!(events(answer, Some("Pets__c")).unwrap()["events"].as_array().unwrap().len(), 4);
         assert_eq!(events(answer, Some("Notes")).unwrap_err().kind, ErrorKind::NotFound);
         assert_eq!(events(answer, Some("Le ads")).unwrap_err().kind, ErrorKind::InvalidInput);
+    }
+
+    /// A hostile or broken modules answer (a module listed twice, an API name no module can
+    /// have) offers no choice twice and no choice the watch would refuse.
+    #[test]
+    fn a_module_listed_twice_or_misnamed_is_no_choice() {
+        let answer = r#"{"modules":[{"api_name":"Leads","api_supported":true,"generated_type":"default"},
+            {"api_name":"Leads","plural_label":"Leads again","api_supported":true,"generated_type":"default"},
+            {"api_name":"Bad.Name","api_supported":true,"generated_type":"custom"},
+            {"api_name":"../x","api_supported":true,"generated_type":"custom"},
+            {"api_name":"Pëts","api_supported":true,"generated_type":"custom"}]}"#;
+        let all = events(answer, None).unwrap();
+        let values: Vec<&str> = all["events"].as_array().unwrap().iter().filter_map(|e| e["value"].as_str()).collect();
+        assert_eq!(values, ["Leads.create", "Leads.edit", "Leads.delete", "Leads.all"]);
     }
 }

@@ -105,6 +105,9 @@ async fn bad_many_record_inputs_are_refused_before_anything_is_sent() {
         ("crm-remove-records", json!({ "record-type": "Leads", "record-ids": [] }), "record-ids holds 0 ids; Zoho takes 1 to 100"),
         ("crm-remove-records", json!({ "record-type": "Leads", "record-ids": ids }), "record-ids holds 101 ids"),
         ("crm-remove-records", json!({ "record-type": "Leads", "record-ids": [FIRST, SECOND, FIRST] }), "record-ids names 5725767000000524157 twice"),
+        // Zoho reads an id as a number: a leading zero names the same record again.
+        ("crm-remove-records", json!({ "record-type": "Leads", "record-ids": [FIRST, format!("0{FIRST}")] }), "record-ids names 05725767000000524157 twice"),
+        ("crm-update-records", json!({ "record-type": "Leads", "values": [{ "id": format!("0{FIRST}") }, { "id": FIRST }] }), "values[1] names record 5725767000000524157 again"),
         ("crm-remove-records", json!({ "record-type": "Leads", "record-ids": ["18446744073709551616"] }), "is not a Zoho record id"),
         ("crm-remove-records", json!({ "record-type": "Leads", "record-ids": ["1,2"] }), "is not a Zoho record id"),
     ];

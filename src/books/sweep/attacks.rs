@@ -186,3 +186,104 @@ fn each_organization_has_its_own_sweep() {
     assert_eq!(fixture.sent(), 1);
     assert!(fixture.storage.0.borrow().contains_key("incremental/books/10234695/invoices/sweep"));
 }
+
+/// A hostile server's `Date` at the edges of what an HTTP date can say (year 0000, the leap
+/// second at the end of 9999): the sweep's bound and committed cursor stay times the next
+/// sweep can read, never a cursor that wedges every later sweep.
+#[test]
+fn a_date_header_at_the_edges_of_time_leaves_a_readable_cursor() {
+    for date in ["Sat, 01 Jan 0000 00:00:00 GMT", "Fri, 31 Dec 9999 23:59:60 GMT"] {
+        let fixture = fixture();
+        let answer = list(&[invoice(1, "2024-01-02T01:00:00+0000")], Some(json!({ "has_more_page": false })));
+        fixture.transport.answers.borrow_mut().push_back(crate::http::Response { status: 200, headers: vec![("date".into(), date.into())], body: answer.into_bytes() });
+        // Read as no date: the host's clock, with its margin, bounds the sweep.
+        let first: Value = serde_json::from_str(&list_modified_records_by_page(&fixture.client(), &step(1, 10)).unwrap()).unwrap();
+        for bound in [&first["sweep"]["until"], &first["sweep"]["commits_cursor"]] {
+            assert!(bound.as_str().and_then(crate::zoho_time::parse_iso).is_some(), "{date}: {first}");
+        }
+        update_last_successful_run_date(&fixture.client(), &UpdateLastSuccessfulRunDateInput { record_type: "invoices".into(), timestamp: None }).unwrap();
+        fixture.answer(200, &list(&[], Some(json!({ "has_more_page": false }))));
+        let next = ListModifiedRecordsByPageInput { since: None, ..step(1, 10) };
+        list_modified_records_by_page(&fixture.client(), &next).unwrap();
+    }
+}
+
+/// A cursor set by hand in another of Zoho's shapes (`Z`, Books' `+0000`) and later than
+/// Books' clock is still the stored cursor: the sweep that starts from it warns.
+#[test]
+fn a_stored_cursor_in_any_shape_past_the_clock_warns() {
+    for timestamp in ["2031-01-01T00:00:00Z", "2031-01-01T00:00:00+0000", "2031-01-01T05:30:00+05:30", "2031-01-01T00:00:00+00:00"] {
+        let fixture = fixture();
+        update_last_successful_run_date(&fixture.client(), &UpdateLastSuccessfulRunDateInput { record_type: "invoices".into(), timestamp: Some(timestamp.into()) }).unwrap();
+        let answer = list(&[], Some(json!({ "has_more_page": false })));
+        fixture.transport.answers.borrow_mut().push_back(crate::http::Response { status: 200, headers: vec![("date".into(), "Mon, 07 Dec 2026 10:00:00 GMT".into())], body: answer.into_bytes() });
+        let page: Value = serde_json::from_str(&list_modified_records_by_page(&fixture.client(), &ListModifiedRecordsByPageInput { since: None, ..step(1, 10) }).unwrap()).unwrap();
+        let warned = page["warnings"].as_array().map_or(0, Vec::len);
+        assert_eq!(warned, 1, "{timestamp}: {page}");
+        // The caller's own since, however late, is theirs: no warning.
+        fixture.transport.answers.borrow_mut().push_back(crate::http::Response {
+            status: 200,
+            headers: vec![("date".into(), "Mon, 07 Dec 2026 10:00:00 GMT".into())],
+            body: list(&[], None).into_bytes(),
+        });
+        let own: Value = serde_json::from_str(&list_modified_records_by_page(&fixture.client(), &ListModifiedRecordsByPageInput { since: Some(timestamp.into()), ..step(1, 10) }).unwrap()).unwrap();
+        assert_eq!(own["warnings"].as_array().map_or(0, Vec::len), 0, "{timestamp}: {own}");
+    }
+}
+
+/// A hostile Books list over 450 invoices modified in one second: pages that repeat the end of
+/// the page before, `has_more_page` always false, or always true. No invoice is lost and the
+/// sweep ends.
+struct Crowded {
+    mode: &'static str,
+    requests: std::cell::Cell<usize>,
+}
+
+impl crate::http::Transport for Crowded {
+    fn send(&self, request: &crate::http::Request) -> crate::error::Result<crate::http::Response> {
+        self.requests.set(self.requests.get() + 1);
+        assert!(self.requests.get() < 400, "the sweep does not end: {}", request.url);
+        let query = request.url.split_once('?').map_or("", |(_, q)| q);
+        let params: std::collections::HashMap<String, String> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        let (page, per_page): (usize, usize) = (params["page"].parse().unwrap(), params["per_page"].parse().unwrap());
+        let since = params.get("last_modified_time").and_then(|t| crate::zoho_time::parse_iso(t));
+        let at = 1_704_067_200; // 2024-01-01T00:00:00Z
+        let listed: Vec<u64> = if since.is_some_and(|s| s > at) { Vec::new() } else { (1..=450).collect() };
+        let offset = match (self.mode, page) {
+            ("overlap", p) if p > 1 => (p - 1) * per_page - 5,
+            (_, p) => (p - 1) * per_page,
+        };
+        let rows: Vec<Value> = listed.iter().skip(offset).take(per_page).map(|id| invoice(*id, "2024-01-01T00:00:00+0000")).collect();
+        let more = match self.mode {
+            "false" => false,
+            "true" => true,
+            _ => offset + per_page < listed.len(),
+        };
+        let body = list(&rows, Some(json!({ "page": page, "per_page": per_page, "has_more_page": more })));
+        Ok(crate::http::Response { status: 200, headers: vec![("date".into(), "Mon, 07 Dec 2026 10:00:00 GMT".into())], body: body.into_bytes() })
+    }
+    fn sleep(&self, _: std::time::Duration) {}
+}
+
+#[test]
+fn a_crowded_second_that_repeats_records_or_lies_about_more_loses_none() {
+    for mode in ["overlap", "false", "true"] {
+        let fixture = fixture();
+        let books = Crowded { mode, requests: std::cell::Cell::new(0) };
+        let client = crate::client::Client::new(&fixture.connection, &fixture.options, &books, &fixture.storage).unwrap();
+        let mut got = std::collections::BTreeSet::new();
+        for page in 1..=50 {
+            // Books' minute is the limits module's to hold; these steps run faster than a minute.
+            fixture.storage.0.borrow_mut().retain(|k, _| !k.starts_with("limits/books/"));
+            let answer: Value = serde_json::from_str(&list_modified_records_by_page(&client, &step(page, 200)).unwrap()).unwrap();
+            for r in answer["records"].as_array().unwrap() {
+                got.insert(r["invoice_id"].as_str().unwrap().parse::<u64>().unwrap());
+            }
+            if answer["more_records"] == json!(false) {
+                break;
+            }
+            assert!(page < 50, "{mode}: the sweep does not end");
+        }
+        assert_eq!(got, (1..=450).collect(), "{mode}: {} requests", books.requests.get());
+    }
+}
