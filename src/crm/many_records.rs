@@ -7,9 +7,10 @@
 
 use crate::client::{ApiCall, Client};
 use crate::crm::field_checks::{self, Write};
-use crate::crm::records::{check_trigger, records_from_values, write_body, write_outcome, MAX_RECORDS_PER_WRITE};
-use crate::error::{Result, ZohoError};
-use crate::http::Method;
+use crate::crm::records::{check_trigger, records_from_values, write_body, MAX_RECORDS_PER_WRITE};
+use crate::crm::response::{listing_text, write_outcomes};
+use crate::error::{ErrorKind, Result, ZohoError};
+use crate::http::{Method, Response};
 use crate::json;
 use crate::validate;
 use crate::wit::crm::{RemoveRecordsInput, UpdateRecordsInput};
@@ -22,19 +23,49 @@ pub fn update_records(client: &Client, input: &UpdateRecordsInput) -> Result<Str
         return Err(ZohoError::invalid_input("values must be a JSON array of records, each with its \"id\": update-records changes up to 100 records (update-record changes one)"));
     }
     let mut seen = HashSet::with_capacity(records.len());
+    let mut sent_ids = Vec::with_capacity(records.len());
     for (n, record) in records.iter().enumerate() {
         let id = id_of(record).map_err(|why| ZohoError::invalid_input(format!("values[{n}] {why}")))?;
         // Zoho reads an id as a number: "0001" and "1" name the same record.
         if !seen.insert(validate::record_number(&id)) {
             return Err(ZohoError::invalid_input(format!("values[{n}] names record {id} again: give each record once")));
         }
+        sent_ids.push(validate::record_number(&id));
     }
     let sent = records.len();
     check_trigger(&input.trigger)?;
     field_checks::check(client, module, &records, Write::Update)?;
     let body = write_body(records, &input.trigger)?;
+    debug_assert_eq!(sent, sent_ids.len());
     let response = client.send(ApiCall::new(Method::Put, format!("/crm/v8/{module}")).body(body))?;
-    write_outcome(&response, false, sent)
+    outcomes_of(&response, &sent_ids)
+}
+
+/// Every record's outcome, in the order sent: Zoho answers them in that order, so an outcome
+/// naming another record than the one sent in its place is an answer not to be trusted (it
+/// would report one record's fate as another's), never passed on.
+fn outcomes_of(response: &Response, sent: &[u64]) -> Result<String> {
+    #[derive(serde::Deserialize)]
+    struct Outcome<'a> {
+        #[serde(borrow, default)]
+        details: Option<Details<'a>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Details<'a> {
+        #[serde(borrow, default)]
+        id: Option<&'a str>,
+    }
+    let items = write_outcomes(response, sent.len())?;
+    for (n, (item, id)) in items.iter().zip(sent).enumerate() {
+        let named = serde_json::from_str::<Outcome>(item.get()).ok().and_then(|o| o.details?.id);
+        if let Some(named) = named.filter(|named| validate::record_id(named).map(validate::record_number).ok() != Some(*id)) {
+            let shown: String = named.chars().take(40).collect();
+            return Err(
+                ZohoError::new(ErrorKind::Zoho, format!("Zoho's outcome {n} names record {shown:?}, not {id}, the record sent in its place; the answer is not trusted")).with_status(response.status)
+            );
+        }
+    }
+    Ok(listing_text(items.iter().map(|r| r.get()), None))
 }
 
 /// A record's `id`: a JSON string holding a Zoho id (a number would lose digits on the way
@@ -57,7 +88,8 @@ pub fn remove_records(client: &Client, input: &RemoveRecordsInput) -> Result<Str
         call = call.query("wf_trigger", trigger.to_string());
     }
     let response = client.send(call)?;
-    write_outcome(&response, false, ids.len())
+    let sent_ids: Vec<u64> = ids.iter().map(|id| validate::record_number(id)).collect();
+    outcomes_of(&response, &sent_ids)
 }
 
 #[cfg(test)]
@@ -144,5 +176,21 @@ mod tests {
         let (outcome, _) = removed(&ids, 400, &failed);
         let e = outcome.unwrap_err();
         assert_eq!(e.details.as_ref().and_then(|d| d["data"].as_array()).map(Vec::len), Some(3), "{e:?}");
+    }
+
+    /// An outcome naming another record than the one sent in its place (Zoho answers in the
+    /// order sent) is not passed on as that record's fate; the same id written with leading
+    /// zeros is the same record.
+    #[test]
+    fn an_outcome_naming_another_record_is_not_trusted() {
+        let ids = ["1", "2", "3"];
+        let swapped = format!(r#"{{"data":[{},{},{}]}}"#, item("2", true), item("1", true), item("3", true));
+        let e = removed(&ids, 200, &swapped).0.unwrap_err();
+        assert_eq!(e.kind, crate::error::ErrorKind::Zoho);
+        assert!(e.message.contains("outcome 0 names record \"2\", not 1"), "{}", e.message);
+        let odd = format!(r#"{{"data":[{},{},{}]}}"#, item("1", true), item("x", false), item("3", true));
+        assert!(removed(&ids, 207, &odd).0.unwrap_err().message.contains("outcome 1"));
+        let zeros = format!(r#"{{"data":[{},{},{}]}}"#, item("0001", true), item("2", true), item("3", true));
+        assert!(removed(&ids, 200, &zeros).0.is_ok());
     }
 }
