@@ -26,7 +26,8 @@ pub fn list_tags(client: &crate::client::Client, input: &ListTagsInput) -> Resul
     crate::crm::settings::module_settings(client, "tags", &input.record_type, MAX_MODULE_TAGS)
 }
 
-/// The record ids, each a Zoho id, 1 to 500, repeats dropped.
+/// The record ids, each a Zoho id, 1 to 500, repeats dropped (as Zoho reads them, numbers:
+/// "0007" repeats "7").
 fn record_ids(ids: &[String]) -> Result<Vec<&str>> {
     if ids.is_empty() {
         return Err(ZohoError::invalid_input(format!("record-ids is empty: give 1 to {MAX_TAG_IDS} record ids")));
@@ -38,7 +39,7 @@ fn record_ids(ids: &[String]) -> Result<Vec<&str>> {
     let mut seen = std::collections::HashSet::new();
     for id in ids {
         let id = validate::record_id(id.trim())?;
-        if seen.insert(id) {
+        if seen.insert(validate::record_number(id)) {
             out.push(id);
         }
     }
@@ -114,6 +115,7 @@ mod tests {
         assert!(record_ids(&[]).is_err());
         assert_eq!(record_ids(&strings(&["1", " 2 ", "1"])).unwrap(), ["1", "2"]);
         assert_eq!(record_ids(&vec!["7".to_string(); 500]).unwrap(), ["7"]);
+        assert_eq!(record_ids(&strings(&["7", "0007", "007 "])).unwrap(), ["7"]);
         assert!(record_ids(&vec!["7".to_string(); 501]).unwrap_err().message.contains("501 ids"));
         assert!(record_ids(&strings(&["1", "x"])).is_err());
     }
