@@ -39,8 +39,12 @@ impl OutputSchemas {
         for (key, schema, sample) in actions {
             let schema = schema.ok_or_else(|| anyhow!("{key}: declares no output-schema (the JSON Schema of its Ok value)"))?;
             let sample = sample.ok_or_else(|| anyhow!("{key}: declares no output-sample (one real Ok value)"))?;
-            if let Some(other) = schema.get("$schema").and_then(Value::as_str).filter(|s| s.trim_end_matches('#') != DRAFT) {
-                bail!("{key}: output-schema is of {other}, not of draft 2020-12 ({DRAFT})");
+            match schema.get("$schema") {
+                None => {}
+                Some(Value::String(s)) if s.trim_end_matches('#') == DRAFT => {}
+                // A platform reads `$schema` to choose its validator: anything but this draft's
+                // URI (another draft, or not text at all) would be read differently there.
+                Some(other) => bail!("{key}: output-schema is of {other}, not of draft 2020-12 ({DRAFT})"),
             }
             let location = format!("urn:zoho-connector:output:{key}");
             compiler.add_resource(&location, schema.clone()).map_err(|e| anyhow!("{key}: output-schema is not a schema: {e}"))?;
@@ -120,6 +124,11 @@ mod tests {
         assert!(broken.to_string().contains("crm-get-record: output-schema does not compile"), "{broken}");
         let old = one(json!({ "$schema": "http://json-schema.org/draft-04/schema#" }), json!({})).expect_err("draft 4");
         assert!(old.to_string().contains("not of draft 2020-12"), "{old}");
+        for not_text in [json!(2020), json!(null), json!(["https://json-schema.org/draft/2020-12/schema"])] {
+            let odd = one(json!({ "$schema": not_text }), json!({})).expect_err("a $schema that is not the draft's URI");
+            assert!(odd.to_string().contains("not of draft 2020-12"), "{odd}");
+        }
+        assert!(one(json!({ "$schema": "https://json-schema.org/draft/2020-12/schema#" }), json!({})).is_ok());
         let wrong = one(schema, json!([])).expect_err("an array is not an object");
         assert!(wrong.to_string().contains("crm-get-record: output-sample does not match output-schema"), "{wrong}");
     }
