@@ -299,6 +299,8 @@ struct Read {
     /// Zoho's code inside the wrapped answer's body (`code`, or `data[0].code`).
     body_code: Option<String>,
     rolled_back_by: Option<u64>,
+    /// A refusal in a line: its code, message and the key it names (`api_name`).
+    said: String,
 }
 
 fn read_sub_answer(item: &RawValue, id: Option<&str>) -> Read {
@@ -325,7 +327,17 @@ fn read_sub_answer(item: &RawValue, id: Option<&str>) -> Read {
         put("details", answer.details);
     }
     let body_code = wrapped.body.and_then(|b| code_in_body(b.get()));
-    Read { text: json::object_text(&members), code: answer.code.map(|c| json::cut_code(c.get())), status_code, body_code, rolled_back_by: ran.rollbacked_by_sub_request_index }
+    let code = answer.code.map(|c| json::cut_code(c.get()));
+    let message: Option<String> = answer.message.and_then(json::raw_str).map(|m| m.chars().take(200).collect());
+    let named = answer.details.and_then(|d| serde_json::from_str::<Named>(d.get()).ok()).and_then(|n| n.api_name).map(|n| format!(" ({})", n.chars().take(100).collect::<String>()));
+    let said = format!("{} {}{}", code.as_deref().unwrap_or("an error"), message.as_deref().unwrap_or(""), named.unwrap_or_default()).replace("  ", " ");
+    Read { text: json::object_text(&members), code, status_code, body_code, rolled_back_by: ran.rollbacked_by_sub_request_index, said }
+}
+
+#[derive(Deserialize)]
+struct Named {
+    #[serde(default)]
+    api_name: Option<String>,
 }
 
 /// Zoho's code in an answer body: top-level, or the first record outcome's.
@@ -373,7 +385,8 @@ fn answer_of(response: &Response, ids: &[&str]) -> Result<String> {
     } else {
         let first = reads.iter().find(|r| r.code.as_deref() != Some("SUCCESS")).or(reads.first());
         let code = first.and_then(|r| r.code.clone()).unwrap_or_default();
-        return Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho ran none of the sub-requests ({code}); each one's answer is in details"))
+        let said = first.map(|r| r.said.as_str()).unwrap_or_default();
+        return Err(ZohoError::new(ErrorKind::Zoho, format!("Zoho ran none of the sub-requests: {said}; each one's answer is in details"))
             .with_status(response.status)
             .with_code(code)
             .with_details(details));
