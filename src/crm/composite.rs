@@ -61,9 +61,7 @@ pub fn run_composite(client: &Client, input: &RunCompositeInput) -> Result<Strin
     // Zoho's page: parallel_execution defaults to true, or false when rollback_on_fail is true.
     let parallel = input.parallel_execution.unwrap_or(!rollback);
     if rollback && parallel {
-        return Err(ZohoError::invalid_input(
-            "rollback-on-fail and parallel-execution cannot both be true (Zoho answers AMBIGUITY_DURING_PROCESSING): turn one of them off",
-        ));
+        return Err(ZohoError::invalid_input("rollback-on-fail and parallel-execution cannot both be true (Zoho answers AMBIGUITY_DURING_PROCESSING): turn one of them off"));
     }
     let requests = sub_requests(client, &input.requests, parallel)?;
     let body = json!({
@@ -205,9 +203,7 @@ fn sub_request_path(client: &Client, url: &str) -> Result<(String, Vec<(String, 
     let under = url.strip_prefix('/').unwrap_or(url);
     let rest = match under.strip_prefix("crm/v8") {
         Some(rest) if rest.is_empty() || rest.starts_with('/') || rest.starts_with('?') => rest,
-        _ if under.starts_with("crm/") || under == "crm" => {
-            return Err(ZohoError::invalid_input("url must be under /crm/v8 (this step speaks CRM v8): give a path such as /Leads or /crm/v8/Leads"))
-        }
+        _ if under.starts_with("crm/") || under == "crm" => return Err(ZohoError::invalid_input("url must be under /crm/v8 (this step speaks CRM v8): give a path such as /Leads or /crm/v8/Leads")),
         _ => url,
     };
     let (target, query) = target_of(rest, "/crm/v8", client.connection_api_domain(), &|_| false)?;
@@ -500,14 +496,20 @@ mod tests {
     fn zohos_answers_read_as_outcomes_or_a_rollback() {
         let ok = Response { status: 200, headers: vec![], body: br#"{"__composite_requests":[{"code":"SUCCESS","message":"composite sub request executed successfully","status":"success","details":{"response":{"headers":{"server":"ZGS"},"body":{"data":[{"code":"SUCCESS","details":{"id":"2284048000005238359"},"message":"record added","status":"success"}]},"status_code":201}}}]}"#.to_vec() };
         let out: Value = serde_json::from_str(&answer_of(&ok, &["1"]).unwrap()).unwrap();
-        assert_eq!(out, json!({"rolled_back":false,"responses":[{"sub_request_id":"1","code":"SUCCESS","status":"success","message":"composite sub request executed successfully","status_code":201,"headers":{"server":"ZGS"},"body":{"data":[{"code":"SUCCESS","details":{"id":"2284048000005238359"},"message":"record added","status":"success"}]}}]}));
+        assert_eq!(
+            out,
+            json!({"rolled_back":false,"responses":[{"sub_request_id":"1","code":"SUCCESS","status":"success","message":"composite sub request executed successfully","status_code":201,"headers":{"server":"ZGS"},"body":{"data":[{"code":"SUCCESS","details":{"id":"2284048000005238359"},"message":"record added","status":"success"}]}}]})
+        );
         let rollback = br#"{"__composite_requests":[{"code":"ROLLBACK_PERFORMED","details":{"rollbacked_by_sub_request_index":1},"message":"the transaction was rolled back since another sub request in the same transaction failed.","status":"error"},{"code":"SUCCESS","details":{"response":{"headers":{},"status_code":400,"body":{"code":"LIMIT_EXCEEDED","details":{"by":"limit","limit":25},"message":"limit exceeded","status":"error"}}},"message":"composite sub request executed successfully","status":"success"},{"code":"PROCESSING_STOPPED","details":{"rollbacked_by_sub_request_index":1},"message":"the transaction was rolled back since another sub request in the same transaction failed.","status":"error"}]}"#;
         let error = answer_of(&Response { status: 400, headers: vec![], body: rollback.to_vec() }, &["a", "b", "c"]).unwrap_err();
         assert_eq!((error.kind, error.status, error.code.as_deref()), (ErrorKind::Zoho, Some(400), Some("ROLLBACK_PERFORMED")));
         assert!(error.message.contains("sub-request 1 (\"b\") answered HTTP 400 LIMIT_EXCEEDED"), "{}", error.message);
         let details = error.details.unwrap();
         assert_eq!((details["rolled_back"].clone(), details["responses"].as_array().map(Vec::len)), (json!(true), Some(3)));
-        assert_eq!(details["responses"][2], json!({"sub_request_id":"c","code":"PROCESSING_STOPPED","status":"error","message":"the transaction was rolled back since another sub request in the same transaction failed.","details":{"rollbacked_by_sub_request_index":1}}));
+        assert_eq!(
+            details["responses"][2],
+            json!({"sub_request_id":"c","code":"PROCESSING_STOPPED","status":"error","message":"the transaction was rolled back since another sub request in the same transaction failed.","details":{"rollbacked_by_sub_request_index":1}})
+        );
         // A top-level error (more than five, ambiguity) is Zoho's error as any other.
         let top = Response { status: 400, headers: vec![], body: br#"{"code":"AMBIGUITY_DURING_PROCESSING","details":{},"message":"m","status":"error"}"#.to_vec() };
         assert_eq!(answer_of(&top, &["1"]).unwrap_err().code.as_deref(), Some("AMBIGUITY_DURING_PROCESSING"));

@@ -128,11 +128,23 @@ async fn bad_sub_requests_are_refused_before_sending() {
     let get = json!({ "method": "GET", "url": "/Leads" });
     let cases = [
         (json!({ "requests": vec![get.clone(); 6] }), "requests holds 6 sub-requests; Zoho's composite API takes 1 to 5: split them into several steps"),
-        (json!({ "requests": [{ "method": "GET", "url": "/Leads/../../oauth/v2/token" }] }), "requests[0]: url \"/Leads/../../oauth/v2/token\" has a path Zoho would not route: no . or .. segments, spaces, backslashes, # or control characters"),
-        (json!({ "requests": [{ "method": "GET", "url": "/crm/v8/Leads/%2e%2E/x" }] }), "requests[0]: url \"/Leads/%2e%2E/x\" has a path Zoho would not route: no . or .. segments, spaces, backslashes, # or control characters"),
-        (json!({ "requests": [{ "method": "GET", "url": format!("{}/crm/v8/Leads", h.sandbox.url) }] }), "requests[0]: url must be a path such as /Leads/5725767000000524157: sub-requests run on the connection's own API domain, so no scheme or host"),
+        (
+            json!({ "requests": [{ "method": "GET", "url": "/Leads/../../oauth/v2/token" }] }),
+            "requests[0]: url \"/Leads/../../oauth/v2/token\" has a path Zoho would not route: no . or .. segments, spaces, backslashes, # or control characters",
+        ),
+        (
+            json!({ "requests": [{ "method": "GET", "url": "/crm/v8/Leads/%2e%2E/x" }] }),
+            "requests[0]: url \"/Leads/%2e%2E/x\" has a path Zoho would not route: no . or .. segments, spaces, backslashes, # or control characters",
+        ),
+        (
+            json!({ "requests": [{ "method": "GET", "url": format!("{}/crm/v8/Leads", h.sandbox.url) }] }),
+            "requests[0]: url must be a path such as /Leads/5725767000000524157: sub-requests run on the connection's own API domain, so no scheme or host",
+        ),
         (json!({ "requests": [{ "method": "POST", "url": "/__composite_requests" }] }), "requests[0]: a sub-request cannot be a composite request itself (Zoho does not nest them)"),
-        (json!({ "requests": [get.clone()], "rollback-on-fail": true, "parallel-execution": true }), "rollback-on-fail and parallel-execution cannot both be true (Zoho answers AMBIGUITY_DURING_PROCESSING): turn one of them off"),
+        (
+            json!({ "requests": [get.clone()], "rollback-on-fail": true, "parallel-execution": true }),
+            "rollback-on-fail and parallel-execution cannot both be true (Zoho answers AMBIGUITY_DURING_PROCESSING): turn one of them off",
+        ),
     ];
     for (input, message) in cases {
         let outcome = h.run("crm-run-composite", input.clone()).await;
@@ -165,7 +177,13 @@ async fn the_sandbox_answers_zohos_composite_errors() {
     // More than five: INVALID_DATA with the limit.
     let six = json!({ "__composite_requests": vec![get.clone(); 6] }).to_string();
     let (status, answer) = body(&h.run("crm-raw-request", raw(six)).await);
-    assert_eq!((status, answer), (400, json!({ "code": "INVALID_DATA", "details": { "api_name": "__composite_requests", "json_path": "$.__composite_requests", "maximum_length": 5 }, "message": "invalid data", "status": "error" })));
+    assert_eq!(
+        (status, answer),
+        (
+            400,
+            json!({ "code": "INVALID_DATA", "details": { "api_name": "__composite_requests", "json_path": "$.__composite_requests", "maximum_length": 5 }, "message": "invalid data", "status": "error" })
+        )
+    );
     // Not JSON.
     let (status, answer) = body(&h.run("crm-raw-request", raw("{\"__composite_requests\": [".into())).await);
     assert_eq!((status, answer["code"].as_str()), (400, Some("INVALID_DATA")));
@@ -191,7 +209,10 @@ async fn the_sandbox_answers_zohos_composite_errors() {
     // A record write takes one record in a composite request (the page's "Allowed APIs").
     let two = json!({ "__composite_requests": [{ "method": "POST", "uri": "/crm/v8/Leads", "body": { "data": [{ "Last_Name": "A" }, { "Last_Name": "B" }] } }] }).to_string();
     let (status, answer) = body(&h.run("crm-raw-request", raw(two)).await);
-    assert_eq!((status, &answer["__composite_requests"][0]["details"]["response"]["body"]), (200, &json!({ "code": "LIMIT_EXCEEDED", "details": { "by": "limit", "limit": 1 }, "message": "limit exceeded", "status": "error" })));
+    assert_eq!(
+        (status, &answer["__composite_requests"][0]["details"]["response"]["body"]),
+        (200, &json!({ "code": "LIMIT_EXCEEDED", "details": { "by": "limit", "limit": 1 }, "message": "limit exceeded", "status": "error" }))
+    );
     assert_eq!(leads_named(&h, "A"), 0);
     // A sub-request the token's scopes do not cover answers Zoho's 401 inside the composite answer.
     let narrow = h.sandbox.issue_token_with_scopes("ZohoCRM.composite_requests.CUSTOM");

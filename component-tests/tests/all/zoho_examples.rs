@@ -499,7 +499,12 @@ fn expected_error(example: &Example) -> Value {
     if example.operation == "createCompositeRequest" {
         // None ran: Zoho's first refusal in a line, every sub-answer in the details.
         let first = &body["__composite_requests"][0];
-        let message = format!("Zoho ran none of the sub-requests: {} {} ({}); each one's answer is in details", first["code"].as_str().unwrap_or(""), first["message"].as_str().unwrap_or(""), first["details"]["api_name"].as_str().unwrap_or(""));
+        let message = format!(
+            "Zoho ran none of the sub-requests: {} {} ({}); each one's answer is in details",
+            first["code"].as_str().unwrap_or(""),
+            first["message"].as_str().unwrap_or(""),
+            first["details"]["api_name"].as_str().unwrap_or("")
+        );
         return json!({ "kind": example.entry["kind"], "status": example.status, "code": example.entry["code"], "message": message, "details": composite_result(body), "retry-after-ms": null });
     }
     let (message, details) = match body.as_object().and_then(|o| o.iter().find(|(_, v)| v.as_array().is_some_and(|a| a.iter().any(|i| i["status"] == "error")))) {

@@ -197,7 +197,11 @@ fn read(request: &RecordedRequest) -> Result<(bool, bool, Vec<Sub>), Response> {
         match sub_request(i, item) {
             Ok(sub) => {
                 if let Some(first) = sub.id.as_ref().and_then(|id| subs.iter().position(|s: &Sub| s.id.as_ref() == Some(id))) {
-                    refusals.push(error_body("DUPLICATE_DATA", "duplicate data", json!({ "api_name": "sub_request_id", "json_path": path_of(i, "sub_request_id"), "sub_request_indexes": [first, i] })));
+                    refusals.push(error_body(
+                        "DUPLICATE_DATA",
+                        "duplicate data",
+                        json!({ "api_name": "sub_request_id", "json_path": path_of(i, "sub_request_id"), "sub_request_indexes": [first, i] }),
+                    ));
                 }
                 subs.push(sub);
             }
