@@ -439,7 +439,7 @@ mod tests {
     #[test]
     fn hostile_and_malformed_sub_requests_are_refused_before_sending() {
         let get = r#"{"method":"GET","url":"/Leads"}"#;
-        let six = format!("[{}]", vec![get; 6].join(","));
+        let six = format!("[{}]", [get; 6].join(","));
         for (requests, says) in [
             (six.as_str(), "1 to 5"),
             ("[]", "1 to 5"),
