@@ -51,7 +51,7 @@ fn path_safe(b: u8) -> bool {
 
 /// The target of `url` (relative to `base`, or full on `origin_ok` origins) and its query. Only
 /// the input is looked at: nothing is fetched, no token is needed.
-fn target_of(url: &str, base: &str, api_domain: &str, origin_ok: &dyn Fn(&str) -> bool) -> Result<(Target, Vec<(String, String)>)> {
+pub(crate) fn target_of(url: &str, base: &str, api_domain: &str, origin_ok: &dyn Fn(&str) -> bool) -> Result<(Target, Vec<(String, String)>)> {
     let url = url.trim();
     let (target, query) = url.split_once('?').unwrap_or((url, ""));
     let target = if target.contains("://") || target.starts_with("//") {
@@ -96,7 +96,7 @@ fn encoded_path(path: &str) -> String {
     out
 }
 
-fn method_of(method: Option<&str>) -> Result<Method> {
+pub(crate) fn method_of(method: Option<&str>) -> Result<Method> {
     match method.map(str::to_ascii_uppercase).as_deref() {
         None | Some("GET") => Ok(Method::Get),
         Some("POST") => Ok(Method::Post),
@@ -107,7 +107,7 @@ fn method_of(method: Option<&str>) -> Result<Method> {
     }
 }
 
-fn headers_of(text: &str) -> Result<Vec<(String, String)>> {
+pub(crate) fn headers_of(text: &str) -> Result<Vec<(String, String)>> {
     object("headers", text)?
         .into_iter()
         .map(|(name, value)| {

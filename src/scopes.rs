@@ -116,6 +116,9 @@ pub const ACTIONS: &[(&str, &[&str])] = &[
     ("notifications-list-events", &["ZohoCRM.settings.modules.READ"]),
     // Parsing reads the changed records (Get Records, with the module's fields).
     ("notifications-parse", &["ZohoCRM.modules.READ", "ZohoCRM.settings.fields.READ"]),
+    // Composite API (v8): ZohoCRM.composite_requests.CUSTOM "(and) Scope of the subrequest";
+    // the sub-requests' own scopes are those of the APIs they name, as a raw request's are.
+    ("crm-run-composite", &["ZohoCRM.composite_requests.CUSTOM"]),
 ];
 
 /// Scopes an action may use when granted and does without otherwise: the credit table

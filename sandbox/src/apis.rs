@@ -61,6 +61,9 @@ const TABLE: &[Api] = &[
     ("/crm/v8/actions/watch", "DELETE", "ZohoCRM.notifications.DELETE", 1, 1, Scale::Fixed),
     ("/crm/v8/__apis", "GET", "ZohoCRM.apis.READ", 1, 1, Scale::Fixed),
     ("/crm/bulk/v8/write", "POST", "ZohoCRM.bulk.CREATE", 500, 500, Scale::Fixed),
+    // Composite API (v8 page): 1 credit; 2 when rollback_on_fail is true and no rollback happened
+    // (the second is charged by the handler, which knows).
+    ("/crm/v8/__composite_requests", "POST", "ZohoCRM.composite_requests.CUSTOM", 1, 2, Scale::Fixed),
 ];
 
 /// The table's API for a request: the one matching it with the most literal segments.

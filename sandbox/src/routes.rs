@@ -4,7 +4,7 @@
 
 use crate::accounts::{oauth, scopes};
 use crate::crm::notifications::{deliveries, watch};
-use crate::crm::{attachments, convert, coql, metadata, module_settings, notes, records, related, search, tags, upsert, users};
+use crate::crm::{attachments, composite, convert, coql, metadata, module_settings, notes, records, related, search, tags, upsert, users};
 use crate::request::RecordedRequest;
 use crate::response::error_response;
 use crate::state::Shared;
@@ -34,7 +34,18 @@ type Recorded = Extension<Arc<RecordedRequest>>;
 /// The sandbox's routes; the middleware added last runs first. `exchange` wraps the routing
 /// itself, so the routes see the path it rewrote (`keep_escapes`).
 pub fn app(shared: Arc<Shared>) -> Router {
-    let routes = Router::new()
+    let routes = routes()
+        // Every record a request changed reaches the watching channels once it is answered.
+        .layer(from_fn_with_state(shared.clone(), deliveries::batch))
+        .layer(from_fn_with_state(shared.clone(), crm_gate))
+        .with_state(shared.clone());
+    Router::new().fallback_service(routes).layer(from_fn_with_state(shared.clone(), exchange)).with_state(shared)
+}
+
+/// The routes themselves, without the middleware: what `app` serves, and what a composite
+/// request's sub-requests are sent through.
+fn routes() -> Router<Arc<Shared>> {
+    Router::new()
         .route("/oauth/v2/token", any(token))
         // Books keeps its own dispatch: collections nest, and every Books path answers in Books' shape.
         .route("/books/{*rest}", any(books_call))
@@ -63,12 +74,8 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/crm/v8/{module}/{id}/actions/convert", zoho(post(convert::handle)))
         .route("/crm/v8/{module}/{id}/{related_list}", zoho(get(related_records)))
         .route("/crm/v8/actions/watch", zoho(get(watch::list).post(watch::enable).put(watch::replace).patch(watch::update).delete(watch::disable)))
+        .route("/crm/v8/__composite_requests", zoho(post(composite_call)))
         .fallback(unknown_path)
-        // Every record a request changed reaches the watching channels once it is answered.
-        .layer(from_fn_with_state(shared.clone(), deliveries::batch))
-        .layer(from_fn_with_state(shared.clone(), crm_gate))
-        .with_state(shared.clone());
-    Router::new().fallback_service(routes).layer(from_fn_with_state(shared.clone(), exchange)).with_state(shared)
 }
 
 /// A CRM route answers other methods (HEAD included) as an unknown URL, as Zoho does.
@@ -308,6 +315,10 @@ async fn download_attachment(State(shared): Sandbox, Path((module, id, attachmen
 
 async fn related_records(State(shared): Sandbox, Extension(request): Recorded, Path((module, id, related_list)): Path<(String, String, String)>) -> Response {
     related::related(&shared, &request, &module, &id, &related_list)
+}
+
+async fn composite_call(State(shared): Sandbox, Extension(request): Recorded) -> Response {
+    composite::handle(&shared, &request, routes).await
 }
 
 /// `GET /{module}/{id}/Notes` reads Notes as any other related list.

@@ -1,6 +1,7 @@
 //! Zoho CRM v8.
 
 pub(crate) mod attachments;
+pub(crate) mod composite;
 pub(crate) mod convert;
 pub(crate) mod coql;
 pub(crate) mod coql_fields;

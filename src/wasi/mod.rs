@@ -248,6 +248,10 @@ impl crm::Guest for Component {
     fn list_tags(connection: wit::Connection, input: crm::ListTagsInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
         run_text("crm-list-tags", connection, options, |client| tags::list_tags(client, &input))
     }
+
+    fn run_composite(connection: wit::Connection, input: crm::RunCompositeInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text("crm-run-composite", connection, options, |client| crate::crm::composite::run_composite(client, &input))
+    }
 }
 
 impl wit_books::Guest for Component {

@@ -15,6 +15,7 @@ mod books_sales_documents;
 mod books_sweeps;
 mod credits;
 mod crm_attachments_deleted;
+mod crm_composite;
 mod crm_coql_raw_attachments;
 mod crm_dropdowns;
 mod crm_field_types;

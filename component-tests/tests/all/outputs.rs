@@ -68,6 +68,8 @@ async fn crm_records(s: &mut Steps<'_>) {
     s.ok("crm-list-related-lists", json!({ "record-type": "Accounts" })).await;
     s.ok("crm-list-custom-views", json!({ "record-type": "Leads" })).await;
     s.ok("crm-list-tags", json!({ "record-type": "Leads" })).await;
+    let composite = json!([{ "method": "POST", "url": "/Leads", "body": { "data": [{ "Last_Name": "Composite" }] }, "sub_request_id": "lead" }, { "method": "GET", "url": "/Leads/@{lead:$.data[0].details.id}", "params": { "fields": "Last_Name" } }]);
+    s.ok("crm-run-composite", json!({ "requests": composite })).await;
 }
 
 async fn books(s: &mut Steps<'_>) {

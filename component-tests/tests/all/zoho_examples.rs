@@ -425,6 +425,22 @@ fn case(example: &Example) -> Case {
                 ok: ok.then(|| body.clone()),
             }
         }
+        "createCompositeRequest" => {
+            // One lead created per sub-answer of the example, without rollback (a 207 is a
+            // partial success only then).
+            let n = items(body, "__composite_requests").len().max(1);
+            let sub = json!({ "method": "POST", "url": "/Leads", "body": { "data": [{ "Last_Name": "Boyle" }] } });
+            let sent: Vec<Value> = (1..=n).map(|i| json!({ "sub_request_id": i.to_string(), "method": "POST", "uri": "/crm/v8/Leads", "headers": {}, "params": {}, "body": { "data": [{ "Last_Name": "Boyle" }] } })).collect();
+            Case {
+                action: "crm-run-composite",
+                input: json!({ "requests": text(&Value::Array(vec![sub; n])), "rollback-on-fail": false }),
+                method: "POST",
+                path: "/crm/v8/__composite_requests".into(),
+                query: vec![],
+                body: Some(json!({ "rollback_on_fail": false, "parallel_execution": true, "__composite_requests": sent })),
+                ok: ok.then(|| composite_result(body)),
+            }
+        }
         other => panic!("no replay for operation {other}: add it to `case`, or list its examples as skipped in the index"),
     }
 }
@@ -452,12 +468,45 @@ fn led(item: &Value) -> String {
     }
 }
 
+/// run-composite's reading of a composite answer: each sub-answer in order with its sub-request's
+/// id ("1", "2", ... as sent), a ran one's `details.response` lifted up, a refusal's details kept.
+fn composite_result(body: &Value) -> Value {
+    let responses: Vec<Value> = items(body, "__composite_requests")
+        .iter()
+        .enumerate()
+        .map(|(n, entry)| {
+            let mut out = json!({ "sub_request_id": (n + 1).to_string(), "code": entry["code"], "status": entry["status"], "message": entry["message"] });
+            match entry["details"].get("response") {
+                Some(response) => {
+                    for key in ["status_code", "headers", "body"] {
+                        out[key] = response[key].clone();
+                    }
+                }
+                None => out["details"] = entry["details"].clone(),
+            }
+            out
+        })
+        .collect();
+    json!({ "rolled_back": false, "responses": responses })
+}
+
 /// The error the component must give for an error example: the index's kind and code, the
 /// example's status, and Zoho's message and details as the example carries them (a list of
 /// outcomes: the first failed one's message and code, every outcome in the details under the
 /// list's own key).
 fn expected_error(example: &Example) -> Value {
     let body = &example.body;
+    if example.operation == "createCompositeRequest" {
+        // None ran: Zoho's first refusal in a line, every sub-answer in the details.
+        let first = &body["__composite_requests"][0];
+        let message = format!(
+            "Zoho ran none of the sub-requests: {} {} ({}); each one's answer is in details",
+            first["code"].as_str().unwrap_or(""),
+            first["message"].as_str().unwrap_or(""),
+            first["details"]["api_name"].as_str().unwrap_or("")
+        );
+        return json!({ "kind": example.entry["kind"], "status": example.status, "code": example.entry["code"], "message": message, "details": composite_result(body), "retry-after-ms": null });
+    }
     let (message, details) = match body.as_object().and_then(|o| o.iter().find(|(_, v)| v.as_array().is_some_and(|a| a.iter().any(|i| i["status"] == "error")))) {
         Some((key, list)) if body.get("code").is_none() => {
             let list = list.as_array().cloned().unwrap_or_default();
@@ -634,6 +683,7 @@ replays! {
     zoho_examples_of_renew_notifications => "updateNotificationInfo",
     zoho_examples_of_disable_notifications => "disableNotifications",
     zoho_examples_of_list_notifications => "getNotifications",
+    zoho_examples_of_run_composite => "createCompositeRequest",
 }
 
 /// Every example in the index is replayed by one of the tests above or skipped with a reason

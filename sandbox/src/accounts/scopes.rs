@@ -115,6 +115,8 @@ pub fn required(request: &RecordedRequest) -> Vec<Vec<String>> {
     let module = |m: &str, op: &str| vec![format!("ZohoCRM.modules.{}.{op}", module_scope_name(m))];
     let one = |s: String| vec![vec![s]];
     match (request.method.as_str(), segments.as_slice()) {
+        // Composite API (v8): ZohoCRM.composite_requests.CUSTOM, and each sub-request its own.
+        ("POST", [_, "__composite_requests"]) => one("ZohoCRM.composite_requests.CUSTOM".into()),
         // Bulk read and write (v8 "Bulk Read API", "Bulk Write API"): ZohoCRM.bulk.{op}.
         (_, ["bulk", ..]) | (_, [_, "upload"]) => one(format!("ZohoCRM.bulk.{op}")),
         // List of Available APIs: ZohoCRM.apis.READ on Zoho's page; its apis.json names

@@ -17,7 +17,7 @@ pub struct FieldDef {
     pub data_type: &'static str,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Module {
     pub fields: Vec<FieldDef>,
     /// The field Zoho requires on create (also the record's display name).
@@ -122,6 +122,16 @@ pub struct Data {
     pub convert_schedule_from: Option<usize>,
     pub next_id: u64,
     pub next_token: u64,
+}
+
+/// The CRM store as a composite request with rollback_on_fail found it: restored when one of
+/// its sub-requests fails (v8 "Composite API": "rollback (revert all the changes)").
+pub struct CrmSnapshot {
+    modules: HashMap<String, Module>,
+    deleted: HashMap<String, Vec<(String, chrono::DateTime<chrono::Utc>)>>,
+    deleted_names: HashMap<(String, String), String>,
+    attachments: HashMap<(String, String), Vec<StoredAttachment>>,
+    converted_leads: HashMap<String, Value>,
 }
 
 /// The account's limits as Zoho enforces them: daily credits by edition, concurrent calls.
@@ -325,6 +335,28 @@ impl Shared {
             faults.remove(index);
         }
         Some(fault)
+    }
+
+    /// The CRM's records and everything a record write touches, copied whole.
+    pub fn crm_snapshot(&self) -> CrmSnapshot {
+        let data = self.data();
+        CrmSnapshot {
+            modules: data.modules.clone(),
+            deleted: data.deleted.clone(),
+            deleted_names: data.deleted_names.clone(),
+            attachments: data.attachments.clone(),
+            converted_leads: data.converted_leads.clone(),
+        }
+    }
+
+    /// Puts the CRM back as `snapshot` found it (ids handed out since stay used, as Zoho's do).
+    pub fn restore_crm(&self, snapshot: CrmSnapshot) {
+        let mut data = self.data();
+        data.modules = snapshot.modules;
+        data.deleted = snapshot.deleted;
+        data.deleted_names = snapshot.deleted_names;
+        data.attachments = snapshot.attachments;
+        data.converted_leads = snapshot.converted_leads;
     }
 
     pub fn record(&self, module: &str, id: &str) -> Option<Value> {

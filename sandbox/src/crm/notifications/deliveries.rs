@@ -67,6 +67,17 @@ pub fn changed(shared: &Shared, module: &str, operation: Operation, id: &str, fi
     }
 }
 
+/// How many changes the request being answered has noted so far (0 outside a request).
+pub fn pending_count() -> usize {
+    PENDING.try_with(|pending| pending.borrow().len()).unwrap_or(0)
+}
+
+/// Forgets the changes noted after the first `count`: a rolled-back composite request's
+/// writes never happened, so no channel hears of them.
+pub fn forget_pending_after(count: usize) {
+    let _ = PENDING.try_with(|pending| pending.borrow_mut().truncate(count));
+}
+
 /// Middleware around every handler: one delivery per channel, module and operation for all the
 /// records one request changed, as Zoho batches ids.
 pub async fn batch(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
