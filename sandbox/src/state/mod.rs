@@ -120,6 +120,8 @@ pub struct Data {
     /// Related records (notes, attachments) from which a lead's conversion is scheduled (202
     /// SCHEDULED); `None`: every conversion is immediate.
     pub convert_schedule_from: Option<usize>,
+    /// Records linked through a related list, with the relation's own fields (`crm::relations`).
+    pub relations: HashMap<crate::crm::relations::RelationKey, Map<String, Value>>,
     pub next_id: u64,
     pub next_token: u64,
 }
