@@ -54,7 +54,7 @@ fn organization(client: &Client) -> Result<Value> {
 /// Token-endpoint refusals (invalid_client: the client is unknown at that accounts server, which
 /// is what a wrong region gives; invalid_code: revoked) carry their hint from `auth` already.
 fn explain(client: &Client, mut error: ZohoError) -> ZohoError {
-    let api_domain = client.api_domain().unwrap_or_else(|_| client.connection_api_domain().to_string());
+    let api_domain = client.known_api_domain();
     let center = data_center_of(&api_domain).map(|dc| format!(" (data center {}, accounts server {})", dc.code, dc.accounts)).unwrap_or_default();
     match error.code.as_deref() {
         Some("INVALID_TOKEN" | "AUTHENTICATION_FAILURE") => {

@@ -74,7 +74,15 @@ pub fn link_related_record(client: &Client, input: &LinkRelatedRecordInput) -> R
 
 pub fn unlink_related_record(client: &Client, input: &UnlinkRelatedRecordInput) -> Result<String> {
     let relation = relation(&input.record_type, &input.record_id, &input.related_list, &input.related_record_id)?;
-    single_outcome(&client.send(ApiCall::new(Method::Delete, relation.path()))?)
+    single_outcome(&client.send(ApiCall::new(Method::Delete, relation.path()))?).map_err(|mut e| {
+        // Zoho's "relation not found" (zoho/crm-oas delinkRelatedRecords example
+        // `response-400-relationnotfound`): the two records are not linked, so the relation
+        // asked for is not there.
+        if e.code.as_deref() == Some("INVALID_DATA") && e.message.eq_ignore_ascii_case("relation not found") {
+            e.kind = crate::error::ErrorKind::NotFound;
+        }
+        e
+    })
 }
 
 fn shown(text: &str) -> String {
