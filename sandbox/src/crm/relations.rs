@@ -24,7 +24,7 @@
 
 use crate::request::RecordedRequest;
 use crate::response::{error_body, error_response, invalid_module, json_response};
-use crate::state::{Data, Shared};
+use crate::state::{Data, RelationKey, Shared};
 use serde_json::{json, Map, Value};
 
 /// Zoho's supported relations, each linkable from either side (related lists named as modules).
@@ -38,9 +38,6 @@ const RELATIONS: [(&str, &str); 8] = [
     ("Products", "Price_Books"),
     ("Appointments__s", "Services__s"),
 ];
-
-/// One relation, named the same whichever side it is reached from.
-pub type RelationKey = (String, String, String, String);
 
 pub fn key(module: &str, id: &str, related: &str, related_id: &str) -> RelationKey {
     if (module, id) <= (related, related_id) {
