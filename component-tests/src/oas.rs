@@ -175,8 +175,20 @@ const EXEMPTIONS: &[Exemption] = &[
     // give for these operations: updateRelatedRecords `response-400-relationnotfoundbulk` ("the id
     // given seems to be invalid" at $.data[0].id) and delinkRelatedRecords
     // `response-400-relationnotfound` ("relation not found").
-    Exemption { method: "PUT", template: "/crm/v8/{module_api_name}/{record_id}/{related_list_api_name}/{related_record_id}", at: "answer 400", pointer: "/data/*/message", says: "\"the id given seems to be invalid\" is not one of" },
-    Exemption { method: "DELETE", template: "/crm/v8/{module_api_name}/{record_id}/{related_list_api_name}/{related_record_id}", at: "answer 400", pointer: "/data/*/message", says: "\"relation not found\" is not one of" },
+    Exemption {
+        method: "PUT",
+        template: "/crm/v8/{module_api_name}/{record_id}/{related_list_api_name}/{related_record_id}",
+        at: "answer 400",
+        pointer: "/data/*/message",
+        says: "\"the id given seems to be invalid\" is not one of",
+    },
+    Exemption {
+        method: "DELETE",
+        template: "/crm/v8/{module_api_name}/{record_id}/{related_list_api_name}/{related_record_id}",
+        at: "answer 400",
+        pointer: "/data/*/message",
+        says: "\"relation not found\" is not one of",
+    },
 ];
 
 /// record.json lists only 200 and coql.json only 200/400, but Zoho documents more

@@ -34,7 +34,9 @@ fn current_user(client: &Client) -> Result<Value> {
     let response = client.send(ApiCall::new(Method::Get, "/crm/v8/users").query("type", "CurrentUser"))?;
     let listed = keyed_listing(&response, "users", 1)?;
     let user = listed.and_then(|(users, _)| users.first().map(|u| u.get().to_string()));
-    let user = user.ok_or_else(|| ZohoError::new(ErrorKind::Zoho, "Zoho listed no current user for this token: the token acts for no CRM user (authorize the connection as a CRM user)").with_status(response.status))?;
+    let user = user.ok_or_else(|| {
+        ZohoError::new(ErrorKind::Zoho, "Zoho listed no current user for this token: the token acts for no CRM user (authorize the connection as a CRM user)").with_status(response.status)
+    })?;
     serde_json::from_str(&user).map_err(|e| ZohoError::new(ErrorKind::Zoho, format!("Zoho's current user is not JSON: {e}")))
 }
 
@@ -64,7 +66,11 @@ fn explain(client: &Client, mut error: ZohoError) -> ZohoError {
             );
         }
         Some("invalid_client") => {
-            error.message = format!("{}. Zoho's accounts servers per data center: {}", error.message, crate::connection::DATA_CENTERS.iter().map(|dc| format!("{} {}", dc.code, dc.accounts)).collect::<Vec<_>>().join(", "));
+            error.message = format!(
+                "{}. Zoho's accounts servers per data center: {}",
+                error.message,
+                crate::connection::DATA_CENTERS.iter().map(|dc| format!("{} {}", dc.code, dc.accounts)).collect::<Vec<_>>().join(", ")
+            );
         }
         _ => {}
     }
@@ -78,7 +84,11 @@ fn books_organization(client: &Client) -> Result<Value> {
     let envelope = envelope::open(&response)?;
     let listed = envelope::take(&envelope, "organizations")?;
     let items = json::items(listed.get().as_bytes(), MAX_ORGANIZATIONS).map_err(|e| answer_error(&response, e))?;
-    let orgs: Vec<Value> = items.iter().filter_map(|o| serde_json::from_str::<Value>(o.get()).ok()).map(|o| json!({ "organization_id": id_of(&o), "name": o.get("name").cloned().unwrap_or(Value::Null), "is_default_org": o.get("is_default_org").cloned().unwrap_or(Value::Null) })).collect();
+    let orgs: Vec<Value> = items
+        .iter()
+        .filter_map(|o| serde_json::from_str::<Value>(o.get()).ok())
+        .map(|o| json!({ "organization_id": id_of(&o), "name": o.get("name").cloned().unwrap_or(Value::Null), "is_default_org": o.get("is_default_org").cloned().unwrap_or(Value::Null) }))
+        .collect();
     let wanted = given(client.books_organization_id());
     let chosen = match wanted {
         Some(id) => orgs.iter().find(|o| o["organization_id"] == id),
