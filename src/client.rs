@@ -189,6 +189,12 @@ impl<'a> Client<'a> {
         Ok(self.session()?.api_domain)
     }
 
+    /// The API domain of the token this step holds, else the connection's: for messages, never
+    /// asking for a token.
+    pub fn known_api_domain(&self) -> String {
+        self.session.borrow().as_ref().map_or_else(|| self.connection_api_domain().to_string(), |s| s.api_domain.clone())
+    }
+
     /// The API domain known before any token is fetched: the connection's explicit one, else
     /// its region's. For checking input before anything is sent.
     pub fn connection_api_domain(&self) -> &str {

@@ -104,6 +104,20 @@ pub const ACTIONS: &[(&str, &[&str])] = &[
     ("crm-list-custom-views", &["ZohoCRM.settings.custom_views.READ"]),
     // Get Tags (v8): ZohoCRM.settings.tags.{ALL|READ} or ZohoCRM.settings.ALL.
     ("crm-list-tags", &["ZohoCRM.settings.tags.READ"]),
+    // Test Connection: Get Users (ZohoCRM.users.{ALL|READ}) and Get Organization Data
+    // (ZohoCRM.org.{ALL|READ}); with check-books, Books' organizations (ZohoBooks.settings.READ,
+    // listed as optional).
+    ("crm-test-connection", &["ZohoCRM.users.READ", "ZohoCRM.org.READ"]),
+    // Update Related Records (v8, zoho/crm-oas updateSpecificRelatedRecord): the module's
+    // {ALL|WRITE|UPDATE}; Delink Related Records (v8): its {ALL|WRITE|DELETE}.
+    ("crm-link-related-record", &["ZohoCRM.modules.UPDATE"]),
+    ("crm-unlink-related-record", &["ZohoCRM.modules.DELETE"]),
+    // Notes (v8; zoho/crm-oas getNotesModule, updateNoteById, deleteNoteById):
+    // ZohoCRM.modules.notes.{READ|UPDATE|DELETE}; one record's notes are its Notes related list,
+    // read with the parent module's READ too.
+    ("crm-list-notes", &["ZohoCRM.modules.notes.READ", "ZohoCRM.modules.READ"]),
+    ("crm-update-note", &["ZohoCRM.modules.notes.UPDATE"]),
+    ("crm-remove-note", &["ZohoCRM.modules.notes.DELETE"]),
     ("books-record-action", &["ZohoBooks.fullaccess.all"]),
     ("books-get-record-document", &["ZohoBooks.fullaccess.all"]),
     // Notifications (v8): ZohoCRM.notifications.{ALL|WRITE|CREATE} to enable, READ to list,
@@ -127,12 +141,15 @@ pub const ACTIONS: &[(&str, &[&str])] = &[
 ///
 /// Writes check their values against the module's field metadata (settings.fields.READ) when the
 /// token may read it, and leave the check to Zoho when it may not.
+///
+/// Test Connection reads Books' organizations (ZohoBooks.settings.READ) only when check-books asks.
 pub const OPTIONAL: &[(&str, &[&str])] = &[
     ("sync-read-stream-page", &["ZohoCRM.apis.READ"]),
     ("crm-create-record", &["ZohoCRM.settings.fields.READ"]),
     ("crm-update-record", &["ZohoCRM.settings.fields.READ"]),
     ("crm-update-records", &["ZohoCRM.settings.fields.READ"]),
     ("crm-upsert-records", &["ZohoCRM.settings.fields.READ"]),
+    ("crm-test-connection", &["ZohoBooks.settings.READ"]),
 ];
 
 /// The scopes `action` needs (None for an action the table does not know).

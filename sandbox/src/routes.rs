@@ -4,7 +4,7 @@
 
 use crate::accounts::{oauth, scopes};
 use crate::crm::notifications::{deliveries, watch};
-use crate::crm::{attachments, composite, convert, coql, metadata, module_settings, notes, records, related, search, tags, upsert, users};
+use crate::crm::{attachments, composite, convert, coql, metadata, module_settings, notes, records, related, relations, search, tags, upsert, users};
 use crate::request::RecordedRequest;
 use crate::response::error_response;
 use crate::state::Shared;
@@ -14,7 +14,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::Uri;
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::Response;
-use axum::routing::{any, get, on, post, MethodFilter, MethodRouter};
+use axum::routing::{any, get, on, post, put, MethodFilter, MethodRouter};
 use axum::{Extension, Router};
 use serde_json::json;
 use std::sync::Arc;
@@ -73,6 +73,7 @@ fn routes() -> Router<Arc<Shared>> {
         .route("/crm/v8/{module}/{id}/Notes", zoho(post(notes::handle).get(notes_list)))
         .route("/crm/v8/{module}/{id}/actions/convert", zoho(post(convert::handle)))
         .route("/crm/v8/{module}/{id}/{related_list}", zoho(get(related_records)))
+        .route("/crm/v8/{module}/{id}/{related_list}/{related_id}", zoho(put(link_related).delete(unlink_related)))
         .route("/crm/v8/actions/watch", zoho(get(watch::list).post(watch::enable).put(watch::replace).patch(watch::update).delete(watch::disable)))
         .route("/crm/v8/__composite_requests", zoho(post(composite_call)))
         .fallback(unknown_path)
@@ -286,10 +287,17 @@ async fn record(State(shared): Sandbox, Extension(request): Recorded, Path((modu
 }
 
 async fn update(State(shared): Sandbox, Extension(request): Recorded, Path((module, id)): Record) -> Response {
+    // A note is changed by Zoho's Notes API, with its own rules (`notes`).
+    if module == "Notes" {
+        return notes::update(&shared, &request, &id);
+    }
     records::update(&shared, &request, &module, &id)
 }
 
 async fn delete(State(shared): Sandbox, Path((module, id)): Record) -> Response {
+    if module == "Notes" {
+        return notes::delete(&shared, &id);
+    }
     records::delete(&shared, &module, &id)
 }
 
@@ -319,6 +327,14 @@ async fn related_records(State(shared): Sandbox, Extension(request): Recorded, P
 
 async fn composite_call(State(shared): Sandbox, Extension(request): Recorded) -> Response {
     composite::handle(&shared, &request, routes).await
+}
+
+async fn link_related(State(shared): Sandbox, Extension(request): Recorded, Path((module, id, related, related_id)): Path<(String, String, String, String)>) -> Response {
+    relations::link(&shared, &request, &module, &id, &related, &related_id)
+}
+
+async fn unlink_related(State(shared): Sandbox, Path((module, id, related, related_id)): Path<(String, String, String, String)>) -> Response {
+    relations::unlink(&shared, &module, &id, &related, &related_id)
 }
 
 /// `GET /{module}/{id}/Notes` reads Notes as any other related list.

@@ -28,3 +28,6 @@ pub(crate) mod structured_values;
 pub(crate) mod tags;
 pub(crate) mod upsert;
 pub(crate) mod users;
+// Connection test, relation links and notes beyond adding one.
+pub(crate) mod connection_test;
+pub(crate) mod related_links;

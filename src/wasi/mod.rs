@@ -252,6 +252,30 @@ impl crm::Guest for Component {
     fn run_composite(connection: wit::Connection, input: crm::RunCompositeInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
         run_text("crm-run-composite", connection, options, |client| crate::crm::composite::run_composite(client, &input))
     }
+
+    fn test_connection(connection: wit::Connection, input: crm::TestConnectionInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text("crm-test-connection", connection, options, |client| crate::crm::connection_test::test_connection(client, &input))
+    }
+
+    fn link_related_record(connection: wit::Connection, input: crm::LinkRelatedRecordInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text("crm-link-related-record", connection, options, |client| crate::crm::related_links::link_related_record(client, &input))
+    }
+
+    fn unlink_related_record(connection: wit::Connection, input: crm::UnlinkRelatedRecordInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text("crm-unlink-related-record", connection, options, |client| crate::crm::related_links::unlink_related_record(client, &input))
+    }
+
+    fn list_notes(connection: wit::Connection, input: crm::ListNotesInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text("crm-list-notes", connection, options, |client| notes::list_notes(client, &input))
+    }
+
+    fn update_note(connection: wit::Connection, input: crm::UpdateNoteInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text("crm-update-note", connection, options, |client| notes::update_note(client, &input))
+    }
+
+    fn remove_note(connection: wit::Connection, input: crm::RemoveNoteInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text("crm-remove-note", connection, options, |client| notes::remove_note(client, &input))
+    }
 }
 
 impl wit_books::Guest for Component {

@@ -159,7 +159,7 @@ async fn bad_inputs_are_refused_before_anything_is_sent() {
     let cases = [
         ("crm-add-note", json!({ "record-type": "Leads", "record-id": "1", "note-content": "" }), "note-content is empty"),
         ("crm-add-note", json!({ "record-type": "Leads", "record-id": "1", "note-content": " \n\t" }), "note-content is empty"),
-        ("crm-add-note", json!({ "record-type": "Leads", "record-id": "1", "note-content": "x".repeat((1 << 20) + 1) }), "at most 1048576 bytes"),
+        ("crm-add-note", json!({ "record-type": "Leads", "record-id": "1", "note-content": "x".repeat((1 << 20) + 1) }), "Zoho keeps at most 65535 in a note"),
         ("crm-add-note", json!({ "record-type": "Le ads", "record-id": "1", "note-content": "x" }), "record-type"),
         ("crm-add-note", json!({ "record-type": "Leads", "record-id": "1/../2", "note-content": "x" }), "record-id"),
         ("crm-add-tags", tags_input(json!([]), json!(["Hot"])), "record-ids is empty"),

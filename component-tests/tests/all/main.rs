@@ -20,6 +20,7 @@ mod crm_coql_raw_attachments;
 mod crm_dropdowns;
 mod crm_field_types;
 mod crm_find_or_create;
+mod crm_links_notes;
 mod crm_many_records;
 mod crm_metadata;
 mod crm_notes_tags;

@@ -70,6 +70,16 @@ async fn crm_records(s: &mut Steps<'_>) {
     s.ok("crm-list-tags", json!({ "record-type": "Leads" })).await;
     let composite = json!([{ "method": "POST", "url": "/Leads", "body": { "data": [{ "Last_Name": "Composite" }] }, "sub_request_id": "lead" }, { "method": "GET", "url": "/Leads/@{lead:$.data[0].details.id}", "params": { "fields": "Last_Name" } }]);
     s.ok("crm-run-composite", json!({ "requests": composite })).await;
+    s.ok("crm-test-connection", json!({ "check-books": true })).await;
+    let (member, campaign) = (s.h.sandbox.create_record("Leads", json!({ "Last_Name": "Member" })), s.h.sandbox.create_record("Campaigns", json!({ "Campaign_Name": "Outputs" })));
+    let link = json!({ "record-type": "Leads", "record-id": member, "related-list": "Campaigns", "related-record-id": campaign });
+    s.ok("crm-link-related-record", link.clone()).await;
+    s.ok("crm-unlink-related-record", link).await;
+    let noted = s.ok("crm-add-note", json!({ "record-type": "Leads", "record-id": member, "note-content": "To change" })).await;
+    let note = id_of(&noted, "/details/id");
+    s.ok("crm-list-notes", json!({ "record-type": "Leads", "record-id": member })).await;
+    s.ok("crm-update-note", json!({ "note-id": note, "note-title": "Changed", "note-content": "Changed" })).await;
+    s.ok("crm-remove-note", json!({ "note-id": note })).await;
 }
 
 async fn books(s: &mut Steps<'_>) {

@@ -115,6 +115,8 @@ fn module_summary(module: &Value) -> Value {
 }
 
 const LEAD: &str = "4150868000000002175";
+/// The note of Zoho's Notes examples.
+const NOTE: &str = "4876876000006021002";
 
 fn case(example: &Example) -> Case {
     let body = &example.body;
@@ -441,6 +443,50 @@ fn case(example: &Example) -> Case {
                 ok: ok.then(|| composite_result(body)),
             }
         }
+        // Notes and relation links: Zoho's own request examples where the operation has one.
+        "getNotesModule" => Case {
+            action: "crm-list-notes",
+            input: json!({}),
+            method: "GET",
+            path: "/crm/v8/Notes".into(),
+            query: q(&[("fields", "Note_Title,Note_Content,Parent_Id,Owner,Created_By,Modified_By,Created_Time,Modified_Time"), ("page", "1"), ("per_page", "200")]),
+            body: None,
+            ok: ok.then(|| listing(body)),
+        },
+        "updateNoteById" => Case {
+            action: "crm-update-note",
+            input: json!({ "note-id": NOTE, "note-title": "Follow-up Completed", "note-content": "Customer requested additional information" }),
+            method: "PUT",
+            path: format!("/crm/v8/Notes/{NOTE}"),
+            query: vec![],
+            body: Some(json!({ "data": [{ "Note_Title": "Follow-up Completed", "Note_Content": "Customer requested additional information" }] })),
+            ok: ok.then(|| write_result(body)),
+        },
+        "deleteNoteById" => Case {
+            action: "crm-remove-note",
+            input: json!({ "note-id": NOTE }),
+            method: "DELETE",
+            path: format!("/crm/v8/Notes/{NOTE}"),
+            query: vec![],
+            body: None,
+            ok: ok.then(|| write_result(body)),
+        },
+        op @ ("updateSpecificRelatedRecord" | "delinkSpecificRelatedRecord") => {
+            let link = op == "updateSpecificRelatedRecord";
+            let mut input = json!({ "record-type": "Contacts", "record-id": "3652397000000624001", "related-list": "Products", "related-record-id": "3652397000001234001" });
+            if link {
+                input["values"] = json!("{\"Unit_Price\":109.99,\"Discount\":10}");
+            }
+            Case {
+                action: if link { "crm-link-related-record" } else { "crm-unlink-related-record" },
+                input,
+                method: if link { "PUT" } else { "DELETE" },
+                path: "/crm/v8/Contacts/3652397000000624001/Products/3652397000001234001".into(),
+                query: vec![],
+                body: link.then(|| json!({ "data": [{ "id": "3652397000001234001", "Unit_Price": 109.99, "Discount": 10 }] })),
+                ok: ok.then(|| write_result(body)),
+            }
+        }
         other => panic!("no replay for operation {other}: add it to `case`, or list its examples as skipped in the index"),
     }
 }
@@ -684,6 +730,11 @@ replays! {
     zoho_examples_of_disable_notifications => "disableNotifications",
     zoho_examples_of_list_notifications => "getNotifications",
     zoho_examples_of_run_composite => "createCompositeRequest",
+    zoho_examples_of_get_notes => "getNotesModule",
+    zoho_examples_of_update_note => "updateNoteById",
+    zoho_examples_of_delete_note => "deleteNoteById",
+    zoho_examples_of_link_related_record => "updateSpecificRelatedRecord",
+    zoho_examples_of_unlink_related_record => "delinkSpecificRelatedRecord",
 }
 
 /// Every example in the index is replayed by one of the tests above or skipped with a reason

@@ -100,6 +100,9 @@ pub(super) struct ActionNote {
     pub(super) output_sample: Option<Value>,
     #[serde(default)]
     pub(super) trigger: Option<TriggerNote>,
+    /// The action a platform runs to test a connection when a user connects (one per manifest).
+    #[serde(default, rename = "connection-test")]
+    pub(super) connection_test: bool,
     #[serde(default)]
     pub(super) inputs: BTreeMap<String, InputNote>,
 }

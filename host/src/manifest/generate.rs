@@ -77,6 +77,9 @@ struct Action {
     output_sample: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     trigger: Option<TriggerNote>,
+    /// Run by a platform to test a connection when a user connects.
+    #[serde(rename = "connection-test", skip_serializing_if = "std::ops::Not::not")]
+    connection_test: bool,
     #[serde(rename = "input-schema")]
     input_schema: Value,
 }
@@ -393,6 +396,7 @@ pub fn generate(wit_dir: &Path) -> Result<String> {
                 output_schema: note.output_schema.clone(),
                 output_sample: note.output_sample.clone(),
                 trigger: note.trigger.clone(),
+                connection_test: note.connection_test,
                 input_schema,
             });
         }
@@ -413,6 +417,9 @@ pub fn generate(wit_dir: &Path) -> Result<String> {
     }
     if let Some(odd) = actions.iter().find(|a| a.trigger.as_ref().is_some_and(|t| !matches!(t.kind.as_str(), "polling" | "instant"))) {
         bail!("{}: a trigger's kind is polling or instant", odd.key);
+    }
+    if actions.iter().filter(|a| a.connection_test).count() > 1 {
+        bail!("more than one action is marked connection-test: a platform runs one");
     }
     if let Some(stale) = zoho_connector::scopes::ACTIONS.iter().find(|(k, _)| !seen.iter().any(|s| s == k)) {
         bail!("the component's scope table names action {}, which the WIT does not export", stale.0);

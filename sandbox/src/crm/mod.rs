@@ -15,6 +15,7 @@ pub mod notifications;
 pub mod record_count;
 pub mod records;
 pub mod related;
+pub mod relations;
 pub mod search;
 pub mod standard_fields;
 pub mod store;

@@ -1,11 +1,25 @@
 //! `POST /crm/v8/{module}/{id}/Notes`: each note is stored as a record of the Notes module with
 //! `Parent_Id: {"module":{"api_name":<module>},"id":<record id>}` (the shape the Notes related
-//! list reads back), Note_Title, Note_Content and the system fields.
+//! list reads back), Note_Title, Note_Content and the system fields. `GET /crm/v8/Notes` is the
+//! Notes module's list (`records::list`, `fields` required as notes.json requires it).
+//!
+//! `PUT` and `DELETE /crm/v8/Notes/{id}` (zoho/crm-oas notes `updateNoteById`, `deleteNoteById`;
+//! v8 "Update Notes", "Delete Notes"), as Zoho documents them:
+//! - a note id Zoho does not have is 400 INVALID_DATA "the id given seems to be invalid" with
+//!   `resource_path_index` 1 (updateNoteById's `InvalidIdError`);
+//! - the body's `data` holds exactly one note (maxItems 1);
+//! - "Either note content or note title must be provided": neither is `data[0]`
+//!   EXPECTED_FIELD_MISSING listing both (`ExpectedFieldMissingErrorSingle`);
+//! - Note_Title at most 120 characters, Note_Content at most 65,535 (maxLen), else `data[0]`
+//!   INVALID_DATA naming the field and its `maximum_length`;
+//! - success is 200 `data[0]` SUCCESS "record updated" (details id, times, users), or "record
+//!   deleted" with details.id (Zoho's examples `response-200-successfulupdate`,
+//!   `response-200-successfuldeletion`).
 
-use crate::crm::records::{success_details, write_items, write_status};
+use crate::crm::records::{success_details, update_item, write_items, write_status};
 use crate::crm::store;
 use crate::request::RecordedRequest;
-use crate::response::{error_body, invalid_module, json_response};
+use crate::response::{error_body, error_response, invalid_module, json_response};
 use crate::state::Shared;
 use axum::extract::{Path, State};
 use axum::response::Response;
@@ -50,4 +64,47 @@ pub fn add(shared: &Shared, request: &RecordedRequest, module_name: &str, parent
         results.push(json!({ "code": "SUCCESS", "details": success_details(record), "message": "record added", "status": "success" }));
     }
     json_response(write_status(&results, 201), &json!({ "data": results }))
+}
+
+/// Zoho's longest note title and text, in characters (updateNoteById: maxLen 120 and 65535).
+const NOTE_LIMITS: [(&str, usize); 2] = [("Note_Title", 120), ("Note_Content", 65_535)];
+
+fn unknown_note(shared: &Shared, id: &str) -> Option<Response> {
+    let known = id.parse::<u64>().ok().is_some_and(|id| shared.data().modules.get("Notes").is_some_and(|m| m.records.contains_key(&id)));
+    (!known).then(|| error_response(400, "INVALID_DATA", "the id given seems to be invalid", json!({ "resource_path_index": 1 })))
+}
+
+/// `PUT /crm/v8/Notes/{id}`.
+pub fn update(shared: &Shared, request: &RecordedRequest, id: &str) -> Response {
+    if let Some(refusal) = unknown_note(shared, id) {
+        return refusal;
+    }
+    let items = match write_items(request) {
+        Ok(items) => items,
+        Err(response) => return response,
+    };
+    if items.len() > 1 {
+        return error_response(400, "LIMIT_EXCEEDED", "the number of records exceeds the limit", json!({ "limit": 1 }));
+    }
+    let one = |item: Value| json_response(400, &json!({ "data": [item] }));
+    let Some(note) = items[0].as_object() else { return one(error_body("INVALID_DATA", "invalid data", json!({ "json_path": "$.data[0]" }))) };
+    if !NOTE_LIMITS.iter().any(|(field, _)| note.get(*field).is_some_and(|v| !v.is_null())) {
+        let expected: Vec<Value> = NOTE_LIMITS.iter().map(|(field, _)| json!({ "api_name": field, "json_path": format!("$.data[0].{field}") })).collect();
+        return one(error_body("EXPECTED_FIELD_MISSING", "one of the expected fields is missing", json!({ "expected_fields": expected })));
+    }
+    for (field, limit) in NOTE_LIMITS {
+        if note.get(field).and_then(Value::as_str).is_some_and(|text| text.chars().count() > limit) {
+            return one(error_body("INVALID_DATA", "invalid data", json!({ "api_name": field, "json_path": format!("$.data[0].{field}"), "maximum_length": limit })));
+        }
+    }
+    let outcome = update_item(shared, "Notes", 0, id, &items[0]);
+    json_response(write_status(std::slice::from_ref(&outcome), 200), &json!({ "data": [outcome] }))
+}
+
+/// `DELETE /crm/v8/Notes/{id}`.
+pub fn delete(shared: &Shared, id: &str) -> Response {
+    if let Some(refusal) = unknown_note(shared, id) {
+        return refusal;
+    }
+    crate::crm::records::delete(shared, "Notes", id)
 }

@@ -1,9 +1,11 @@
 //! `GET /crm/v8/{module}/{id}/{related_list}`: related lists computed from the record store. The
 //! related list M of record R lists the records of module M with a lookup pointing at R
 //! (`Account_Name: {"id": R, "name": ...}`); `Notes` lists the notes whose `Parent_Id` is
-//! `{"module":{"api_name": P},"id": R}`. `fields` is required, as in Zoho.
+//! `{"module":{"api_name": P},"id": R}`; records linked to R through the related list
+//! (`relations`) are listed too. `fields` is required, as in Zoho.
 
 use crate::crm::records::project;
+use crate::crm::relations;
 use crate::params;
 use crate::request::RecordedRequest;
 use crate::response::{empty_response, error_response, invalid_module, json_response};
@@ -56,7 +58,10 @@ pub fn related(shared: &Shared, request: &RecordedRequest, module_name: &str, id
         },
         (None, None) => 0,
     };
-    let matching: Vec<&Map<String, Value>> = related.records.values().filter(|r| points_at(r, related_list, module_name, id)).collect();
+    // A record lists as related when a lookup of it points at the parent, or when the two are
+    // linked through the related list (`relations`).
+    let is_linked = |r: &Map<String, Value>| r.get("id").and_then(Value::as_str).is_some_and(|rid| relations::linked(&data, module_name, id, related_list, rid));
+    let matching: Vec<&Map<String, Value>> = related.records.values().filter(|r| points_at(r, related_list, module_name, id) || is_linked(r)).collect();
     let records: Vec<Value> = matching.iter().skip(offset).take(per_page).map(|r| project(r, &fields)).collect();
     if records.is_empty() {
         return empty_response(204);

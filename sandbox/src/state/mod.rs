@@ -85,6 +85,10 @@ pub struct BooksData {
     pub series: HashMap<(String, String), u64>,
 }
 
+/// One relation between two records (`crm::relations`): (module, id, module, id), the pair in
+/// order, so it is the same from either side.
+pub type RelationKey = (String, String, String, String);
+
 #[derive(Default)]
 pub struct Data {
     pub books: BooksData,
@@ -120,6 +124,8 @@ pub struct Data {
     /// Related records (notes, attachments) from which a lead's conversion is scheduled (202
     /// SCHEDULED); `None`: every conversion is immediate.
     pub convert_schedule_from: Option<usize>,
+    /// Records linked through a related list, with the relation's own fields (`crm::relations`).
+    pub relations: HashMap<RelationKey, Map<String, Value>>,
     pub next_id: u64,
     pub next_token: u64,
 }
