@@ -108,3 +108,51 @@ pub fn delete(shared: &Shared, id: &str) -> Response {
     }
     crate::crm::records::delete(shared, "Notes", id)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(body: Value) -> RecordedRequest {
+        RecordedRequest {
+            method: "PUT".into(),
+            path: String::new(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: body.to_string().into_bytes(),
+            received_ms: 0,
+            seq: 0,
+            response_status: None,
+            response_body: None,
+            faulted: false,
+        }
+    }
+
+    async fn said(response: Response) -> (u16, String) {
+        let status = response.status().as_u16();
+        let body: Value = serde_json::from_slice(&axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap_or_default()).unwrap_or(Value::Null);
+        let code = body.get("code").or_else(|| body.pointer("/data/0/code")).and_then(Value::as_str).unwrap_or("").to_string();
+        (status, code)
+    }
+
+    #[tokio::test]
+    async fn a_note_update_is_checked_as_zoho_documents_it() {
+        let shared = Shared::new();
+        crate::seed::seed(&shared);
+        let note = store::insert(&shared, "Notes", Map::from_iter([("Note_Content".to_string(), json!("x"))]), shared.clock.now()).to_string();
+        let one = |item: Value| put(json!({ "data": [item] }));
+        let cases = [
+            (update(&shared, &one(json!({ "Note_Content": "y" })), "42"), (400, "INVALID_DATA")),
+            (update(&shared, &one(json!({})), &note), (400, "EXPECTED_FIELD_MISSING")),
+            (update(&shared, &one(json!({ "Note_Title": "t".repeat(121) })), &note), (400, "INVALID_DATA")),
+            (update(&shared, &one(json!({ "Note_Content": "é".repeat(65_536) })), &note), (400, "INVALID_DATA")),
+            (update(&shared, &put(json!({ "data": [{ "Note_Content": "a" }, { "Note_Content": "b" }] })), &note), (400, "LIMIT_EXCEEDED")),
+            (update(&shared, &one(json!({ "Note_Title": "日".repeat(120) })), &note), (200, "SUCCESS")),
+            (delete(&shared, "42"), (400, "INVALID_DATA")),
+            (delete(&shared, &note), (200, "SUCCESS")),
+        ];
+        for (n, (response, (status, code))) in cases.into_iter().enumerate() {
+            assert_eq!(said(response).await, (status, code.to_string()), "case {n}");
+        }
+    }
+}

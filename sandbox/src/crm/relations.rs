@@ -129,6 +129,56 @@ pub fn linked(data: &Data, module: &str, id: &str, related: &str, record_id: &st
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crm::store;
+
+    fn put(body: Value) -> RecordedRequest {
+        RecordedRequest {
+            method: "PUT".into(),
+            path: String::new(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: body.to_string().into_bytes(),
+            received_ms: 0,
+            seq: 0,
+            response_status: None,
+            response_body: None,
+            faulted: false,
+        }
+    }
+
+    /// The status and Zoho code of an answer (top-level, or its first outcome's).
+    async fn said(response: axum::response::Response) -> (u16, String) {
+        let status = response.status().as_u16();
+        let body: Value = serde_json::from_slice(&axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap_or_default()).unwrap_or(Value::Null);
+        let code = body.get("code").or_else(|| body.pointer("/data/0/code")).and_then(Value::as_str).unwrap_or("").to_string();
+        (status, code)
+    }
+
+    #[tokio::test]
+    async fn a_link_is_checked_as_zoho_documents_it() {
+        let shared = Shared::new();
+        crate::seed::seed(&shared);
+        let now = shared.clock.now();
+        let lead = store::insert(&shared, "Leads", Map::from_iter([("Last_Name".to_string(), json!("L"))]), now).to_string();
+        let campaign = store::insert(&shared, "Campaigns", Map::from_iter([("Campaign_Name".to_string(), json!("C"))]), now).to_string();
+        let body = |item: Value| put(json!({ "data": [item] }));
+        let cases = [
+            (link(&shared, &body(json!({ "id": campaign })), "Nowhere", &lead, "Campaigns", &campaign), (400, "INVALID_MODULE")),
+            (link(&shared, &body(json!({ "id": campaign })), "Leads", "42", "Campaigns", &campaign), (400, "INVALID_DATA")),
+            (link(&shared, &body(json!({ "id": campaign })), "Leads", &lead, "Contacts", &campaign), (400, "INVALID_DATA")),
+            (link(&shared, &put(json!({})), "Leads", &lead, "Campaigns", &campaign), (400, "REQUIRED_PARAM_MISSING")),
+            (link(&shared, &put(json!({ "data": [{ "id": campaign }, { "id": campaign }] })), "Leads", &lead, "Campaigns", &campaign), (400, "LIMIT_EXCEEDED")),
+            (link(&shared, &body(json!({ "Member_Status": "Active" })), "Leads", &lead, "Campaigns", &campaign), (400, "MANDATORY_NOT_FOUND")),
+            (link(&shared, &body(json!({ "id": lead })), "Leads", &lead, "Campaigns", &campaign), (400, "INVALID_DATA")),
+            (link(&shared, &body(json!({ "id": campaign, "Member_Status": { "x": 1 } })), "Leads", &lead, "Campaigns", &campaign), (400, "INVALID_DATA")),
+            (unlink(&shared, "Leads", &lead, "Campaigns", &campaign), (400, "INVALID_DATA")),
+            (link(&shared, &body(json!({ "id": campaign.parse::<u64>().unwrap_or(0) })), "Leads", &lead, "Campaigns", &campaign), (200, "SUCCESS")),
+            (unlink(&shared, "Campaigns", &campaign, "Leads", &lead), (200, "SUCCESS")),
+        ];
+        for (n, (response, (status, code))) in cases.into_iter().enumerate() {
+            assert_eq!(said(response).await, (status, code.to_string()), "case {n}");
+        }
+    }
 
     #[test]
     fn a_relation_is_the_same_from_either_side_and_only_zohos_relations_link() {
