@@ -222,3 +222,59 @@ async fn the_sandbox_answers_zohos_composite_errors() {
     assert_eq!(ok_of(&outcome)["responses"][0]["body"]["code"], json!("OAUTH_SCOPE_MISMATCH"));
     h.assert_zoho_openapi();
 }
+
+/// A secret echoed by the sub-request that made Zoho roll back leaves the step's error redacted;
+/// an oversized requests input is refused unread.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rolled_back_error_is_redacted_and_huge_input_is_refused() {
+    let h = Harness::new().await;
+    let requests = json!([
+        { "method": "POST", "url": "/Leads", "body": { "data": [{ "Last_Name": "Undone" }] } },
+        { "method": "PUT", "url": "/Leads", "body": { "data": [{ "id": h.token.clone(), "Company": "x" }] } },
+    ]);
+    let outcome = h.run("crm-run-composite", json!({ "requests": requests })).await;
+    let error = error_of(&outcome);
+    assert_eq!(error["code"], "ROLLBACK_PERFORMED", "{error}");
+    let text = error.to_string();
+    assert!(!text.contains(&h.token), "{text}");
+    assert_eq!(leads_named(&h, "Undone"), 0);
+    h.sandbox.clear_requests();
+    // A JSON input given as a string reaches the step as that string, quoted: 1,200,003 bytes.
+    let huge = json!({ "requests": format!("[{}]", "1,".repeat(600_000) + "1") });
+    let error = error_of(&h.run("crm-run-composite", huge).await).clone();
+    assert_eq!((error["kind"].as_str(), error["message"].as_str()), (Some("invalid-input"), Some("requests is 1200003 bytes; at most 1048576 bytes are accepted")));
+    assert_eq!(h.requests().len(), 0);
+}
+
+/// In parallel, sub-requests that refer to each other are Zoho's LOOPING_FOUND and none runs (a
+/// 400: the step's error with each answer); a reference to a sub-request that failed is
+/// INVALID_REFERENCE while the others run (207, a success listing it).
+#[tokio::test(flavor = "multi_thread")]
+async fn references_that_loop_or_read_a_failure_are_zohos_errors() {
+    let h = Harness::new().await;
+    let looping = json!([
+        { "method": "GET", "url": "/Leads/@{b:$.data[0].id}", "sub_request_id": "a" },
+        { "method": "GET", "url": "/Leads/@{a:$.data[0].id}", "sub_request_id": "b" },
+    ]);
+    let outcome = h.run("crm-run-composite", json!({ "requests": looping, "rollback-on-fail": false, "parallel-execution": true })).await;
+    let error = error_of(&outcome);
+    assert_eq!((error["kind"].as_str(), error["status"].as_u64(), error["code"].as_str()), (Some("zoho"), Some(400), Some("LOOPING_FOUND")), "{error}");
+    assert_eq!(
+        error["details"]["responses"][1],
+        json!({ "sub_request_id": "b", "code": "LOOPING_FOUND", "status": "error", "message": "the sub requests refer to each other", "details": { "api_name": "uri", "json_path": "$.__composite_requests[1].uri", "sub_request_indexes": [0, 1] } })
+    );
+    h.sandbox.clear_requests();
+    let failed_first = json!([
+        { "method": "PUT", "url": format!("/Leads/{MISSING}"), "body": { "data": [{ "Company": "Nobody" }] }, "sub_request_id": "missing" },
+        { "method": "GET", "url": "/Leads/@{missing:$.data[0].details.id}" },
+        { "method": "GET", "url": format!("/Leads/{SEEDED}"), "params": { "fields": "Last_Name" } },
+    ]);
+    let outcome = h.run("crm-run-composite", json!({ "requests": failed_first, "rollback-on-fail": false, "parallel-execution": false })).await;
+    assert_eq!(h.only_request().response_status, Some(207));
+    let responses = ok_of(&outcome)["responses"].clone();
+    assert_eq!(
+        responses[1],
+        json!({ "sub_request_id": "2", "code": "INVALID_REFERENCE", "status": "error", "message": "invalid reference", "details": { "api_name": "sub_request_id", "json_path": "$.__composite_requests[1]", "reference": "@{missing:$.data[0].details.id}" } })
+    );
+    assert_eq!((responses[0]["status_code"].as_u64(), responses[2]["status_code"].as_u64()), (Some(400), Some(200)));
+}
