@@ -116,6 +116,8 @@ pub const ACTIONS: &[(&str, &[&str])] = &[
     ("notifications-list-events", &["ZohoCRM.settings.modules.READ"]),
     // Parsing reads the changed records (Get Records, with the module's fields).
     ("notifications-parse", &["ZohoCRM.modules.READ", "ZohoCRM.settings.fields.READ"]),
+    // Answered from Zoho's documentation kept in the component: no request, so no scope.
+    ("books-describe-resource", &[]),
 ];
 
 /// Scopes an action may use when granted and does without otherwise: the credit table

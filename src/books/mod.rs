@@ -1,6 +1,7 @@
 //! Zoho Books v3: records under `{api_domain}/books/v3`, every request with `organization_id`.
 
 pub(crate) mod actions;
+pub mod documented_fields;
 pub(crate) mod documents;
 pub mod envelope;
 pub(crate) mod limits;
