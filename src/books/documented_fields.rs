@@ -64,49 +64,73 @@ struct Documented {
     update_changes: Map<String, Value>,
 }
 
-/// The entry for `record_type`, from whichever table documents it.
-fn documented(record_type: &str) -> Result<Documented> {
+/// The request a record's values are for.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum Write {
+    Create,
+    Update,
+}
+
+/// The entry for `record_type`, from whichever table documents it (None when none does).
+fn lookup(record_type: &str) -> Result<Option<Documented>> {
     for table in TABLES {
         let resources: Map<String, Value> = serde_json::from_str(table).map_err(|e| ZohoError::new(ErrorKind::Internal, format!("a Books field table is not JSON: {e}")))?;
         if let Some(entry) = resources.get(record_type) {
-            return serde_json::from_value(entry.clone()).map_err(|e| ZohoError::new(ErrorKind::Internal, format!("the Books field table of {record_type} is malformed: {e}")));
+            let entry = serde_json::from_value(entry.clone()).map_err(|e| ZohoError::new(ErrorKind::Internal, format!("the Books field table of {record_type} is malformed: {e}")))?;
+            return Ok(Some(entry));
         }
     }
-    Err(ZohoError::invalid_input(format!("record-type {record_type:?} is not a Zoho Books resource whose fields are documented here: use one of {}", crate::books::resources::top_level().join(", "))))
+    Ok(None)
 }
 
-/// One request of a resource: its name, the fields it leaves out (the other request's own),
-/// the fields whose entry it changes, and the fields it requires.
-struct Request<'a> {
-    name: &'a str,
-    leave_out: &'a [String],
-    changes: Option<&'a Map<String, Value>>,
-    required: &'a [String],
+impl Documented {
+    /// The fields `write` documents: all but the other request's own, each as this request's
+    /// page gives it.
+    fn properties_for(&self, write: Write) -> Map<String, Value> {
+        let (leave_out, changes) = match write {
+            Write::Create => (&self.update_only, None),
+            Write::Update => (&self.create_only, Some(&self.update_changes)),
+        };
+        self.properties.iter().filter(|(name, _)| !leave_out.contains(name)).map(|(name, field)| (name.clone(), changes.and_then(|c| c.get(name)).unwrap_or(field).clone())).collect()
+    }
+
+    fn required_for(&self, write: Write) -> &[String] {
+        match write {
+            Write::Create => &self.required_on_create,
+            Write::Update => &self.required_on_update,
+        }
+    }
+
+    /// The schema of one request's values.
+    fn schema(&self, record_type: &str, write: Write) -> Value {
+        let request = match write {
+            Write::Create => "create",
+            Write::Update => "update",
+        };
+        json!({
+            "$schema": DIALECT,
+            "title": format!("Zoho Books {record_type} ({request})"),
+            "description": format!("The fields Zoho Books documents at {}; other fields (custom fields, other editions') are allowed.", self.page),
+            "type": "object",
+            "properties": self.properties_for(write),
+            "required": self.required_for(write),
+            "additionalProperties": true,
+        })
+    }
 }
 
-/// The schema of one request's values: the documented fields except those only the other
-/// request takes, each as this request documents it.
-fn schema(record_type: &str, entry: &Documented, request: Request) -> Value {
-    let properties: Map<String, Value> =
-        entry.properties.iter().filter(|(name, _)| !request.leave_out.contains(name)).map(|(name, field)| (name.clone(), request.changes.and_then(|c| c.get(name)).unwrap_or(field).clone())).collect();
-    json!({
-        "$schema": DIALECT,
-        "title": format!("Zoho Books {record_type} ({})", request.name),
-        "description": format!("The fields Zoho Books documents at {}; other fields (custom fields, other editions') are allowed.", entry.page),
-        "type": "object",
-        "properties": properties,
-        "required": request.required,
-        "additionalProperties": true,
-    })
+/// The fields `write` documents for `record_type`, or None when no page is kept for it.
+pub fn documented_properties(record_type: &str, write: Write) -> Result<Option<Map<String, Value>>> {
+    Ok(lookup(record_type)?.map(|entry| entry.properties_for(write)))
 }
 
 /// Books - Describe Resource: the documented fields of `record_type` as the schema of a create
 /// request's values and of an update's, each with the fields its page requires.
 pub fn describe_resource(record_type: &str) -> Result<Value> {
     let record_type = record_type.trim();
-    let entry = documented(record_type)?;
-    let create = Request { name: "create", leave_out: &entry.update_only, changes: None, required: &entry.required_on_create };
-    let update = Request { name: "update", leave_out: &entry.create_only, changes: Some(&entry.update_changes), required: &entry.required_on_update };
+    let entry = lookup(record_type)?.ok_or_else(|| {
+        ZohoError::invalid_input(format!("record-type {record_type:?} is not a Zoho Books resource whose fields are documented here: use one of {}", crate::books::resources::top_level().join(", ")))
+    })?;
     Ok(json!({
         "record_type": record_type,
         "documentation": entry.page,
@@ -114,8 +138,8 @@ pub fn describe_resource(record_type: &str) -> Result<Value> {
         "update_endpoint": entry.update_endpoint,
         "required_on_create": entry.required_on_create,
         "required_on_update": entry.required_on_update,
-        "json_schema": schema(record_type, &entry, create),
-        "update_json_schema": schema(record_type, &entry, update),
+        "json_schema": entry.schema(record_type, Write::Create),
+        "update_json_schema": entry.schema(record_type, Write::Update),
     }))
 }
 

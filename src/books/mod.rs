@@ -4,6 +4,7 @@ pub(crate) mod actions;
 pub mod documented_fields;
 pub(crate) mod documents;
 pub mod envelope;
+pub(crate) mod field_checks;
 pub(crate) mod limits;
 pub(crate) mod organization;
 pub(crate) mod records;

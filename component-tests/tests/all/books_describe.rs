@@ -176,3 +176,58 @@ async fn an_undocumented_record_type_is_refused_naming_the_documented_ones() {
     }
     assert!(h.requests().is_empty());
 }
+
+/// Books' create and update check the values against the fields its pages document before
+/// anything is sent (not even the organization lookup): a documented name in another case or
+/// without its underscores, a value outside a documented set (in a row too), and a text past
+/// its documented length are each named. Fields no page lists (custom fields) go through, and
+/// `check-fields: false` sends what was given.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_misspelt_field_or_a_value_outside_zohos_set_is_refused_before_anything_is_sent() {
+    let h = Harness::new().await;
+    let tail = "Nothing was sent. Field names and values are as Zoho Books documents them (books-describe-resource lists them); the call option check-fields: false skips this check";
+    // (The values go in key order: the test's JSON objects are sorted.)
+    let contact = json!({ "contact_name": "Zylker", "Contact_Type": "customer", "customer_sub_type": "company", "company_name": "Z".repeat(201) });
+    let error = error_of(&h.run("books-create-record", json!({ "record-type": "contacts", "values": contact })).await).clone();
+    assert_eq!(error["kind"], "invalid-input");
+    assert_eq!(
+        error["message"],
+        format!("contacts: Contact_Type is not a field Zoho Books documents here (did you mean contact_type?); company_name is 201 characters; Zoho Books takes at most 200; customer_sub_type is \"company\"; Zoho Books takes one of individual, business. {tail}")
+    );
+    assert_eq!(
+        error["details"],
+        json!({ "fields": [
+            { "field": "Contact_Type", "problem": "is not a field Zoho Books documents here (did you mean contact_type?)" },
+            { "field": "company_name", "problem": "is 201 characters; Zoho Books takes at most 200" },
+            { "field": "customer_sub_type", "problem": "is \"company\"; Zoho Books takes one of individual, business" },
+        ] })
+    );
+    let invoice = json!({ "customer_id": "460000000000001", "line_items": [{ "item_id": "460000020000001", "line_item_category": "total" }] });
+    let error = error_of(&h.run("books-create-record", json!({ "record-type": "invoices", "values": invoice })).await).clone();
+    assert_eq!(error["message"], format!("invoices: line_items[1].line_item_category is \"total\"; Zoho Books takes one of line_item, header, subtotal. {tail}"));
+    let update = json!({ "record-type": "contacts", "record-id": "460000000000001", "values": { "contacttype": "vendor" }, "dynamic-fields": { "customer_sub_type": "Business" } });
+    let error = error_of(&h.run("books-update-record", update.clone()).await).clone();
+    assert_eq!(
+        error["message"],
+        format!("contacts: contacttype is not a field Zoho Books documents here (did you mean contact_type?); customer_sub_type is \"Business\"; Zoho Books takes one of individual, business. {tail}")
+    );
+    assert!(h.requests().is_empty(), "{:?}", h.requests());
+
+    // Documented names and values, and a custom field no page lists, are sent as given.
+    let connection = component_tests::with_books_org(&h);
+    let values = json!({ "contact_name": "Zylker", "contact_type": "customer", "customer_sub_type": "business", "cf_tier": "Gold" });
+    ok_of(&h.run_as(&connection, "books-create-record", json!({ "record-type": "contacts", "values": values.clone() }), None).await);
+    component_tests::assert_request(&h.only_request(), &h.token, "POST", "/books/v3/contacts", &[component_tests::books_org()], Some(values));
+
+    // check-fields: false leaves the values to Books.
+    h.sandbox.clear_requests();
+    ok_of(&h.run_as(&connection, "books-update-record", update, Some(json!({ "check-fields": false }))).await);
+    component_tests::assert_request(
+        &h.only_request(),
+        &h.token,
+        "PUT",
+        "/books/v3/contacts/460000000000001",
+        &[component_tests::books_org()],
+        Some(json!({ "contacttype": "vendor", "customer_sub_type": "Business" })),
+    );
+}
