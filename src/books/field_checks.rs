@@ -24,6 +24,7 @@ use crate::error::{Result, ZohoError};
 use crate::json;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
+use std::collections::HashMap;
 
 /// Rows checked per array field, and problems named in the message (all are in `details`, up
 /// to [`MAX_LISTED`]).
@@ -65,14 +66,17 @@ pub fn check(client: &Client, record_type: &str, nested: bool, write: Write, rec
 }
 
 /// The problems of one object's members against `fields`, each named with its place (`prefix`).
+/// The documented names are folded once per object, so a write of many rows of many keys costs
+/// one fold per key.
 fn members_problems(fields: &Map<String, Value>, members: &[(String, &RawValue)], prefix: &str, problems: &mut Vec<(String, String)>) {
+    let by_folded: HashMap<String, &str> = fields.keys().map(|name| (folded(name), name.as_str())).collect();
+    let place = |name: &str| format!("{prefix}{}", crate::redact::shown(name, MAX_SHOWN));
     for (name, value) in members {
-        let place = format!("{prefix}{}", crate::redact::shown(name, MAX_SHOWN));
         match fields.get(name) {
-            Some(field) => value_problems(field, value, &place, prefix.is_empty(), problems),
+            Some(field) => value_problems(field, value, &place(name), prefix.is_empty(), problems),
             None => {
-                if let Some(near) = fields.keys().find(|documented| folded(documented) == folded(name)) {
-                    problems.push((place, format!("is not a field Zoho Books documents here (did you mean {near}?)")));
+                if let Some(near) = by_folded.get(&folded(name)) {
+                    problems.push((place(name), format!("is not a field Zoho Books documents here (did you mean {near}?)")));
                 }
             }
         }
