@@ -133,6 +133,8 @@ pub const ACTIONS: &[(&str, &[&str])] = &[
     // Composite API (v8): ZohoCRM.composite_requests.CUSTOM "(and) Scope of the subrequest";
     // the sub-requests' own scopes are those of the APIs they name, as a raw request's are.
     ("crm-run-composite", &["ZohoCRM.composite_requests.CUSTOM"]),
+    // Answered from Zoho's documentation kept in the component: no request, so no scope.
+    ("books-describe-resource", &[]),
 ];
 
 /// Scopes an action may use when granted and does without otherwise: the credit table

@@ -3,7 +3,8 @@
 //! `application/json`); a resource that still demands the legacy `JSONString` form field can be
 //! reached through Raw Request with `form-data: {"JSONString": "..."}`.
 
-use crate::books::{envelope, organization, resources};
+use crate::books::documented_fields::Write;
+use crate::books::{envelope, field_checks, organization, resources};
 use crate::client::{ApiCall, Client};
 use crate::connection::given;
 use crate::crm::response::answer_error;
@@ -13,6 +14,7 @@ use crate::json::{self, MAX_DYNAMIC_FIELDS_BYTES, MAX_SEARCH_FIELDS_BYTES, MAX_V
 use crate::validate;
 use crate::wit::books::{CreateRecordInput, GetRecordInput, GetRecordsInput, RemoveRecordInput, UpdateRecordInput};
 use crate::wit::types::{RawRequestInput, RawResponse};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 
@@ -55,8 +57,9 @@ pub(crate) fn books_id<'a>(what: &str, id: &'a str) -> Result<&'a str> {
 }
 
 /// The record to send: `values` filled in from `dynamic-fields`, read as members (never a
-/// tree) after their sizes are checked, and written back out as one JSON object.
-fn values_of(values: &str, dynamic_fields: &Option<String>) -> Result<Body> {
+/// tree) after their sizes are checked, passed through `check` (the documented fields), and
+/// written back out as one JSON object.
+fn values_of(values: &str, dynamic_fields: &Option<String>, check: impl FnOnce(&[(String, &RawValue)]) -> Result<()>) -> Result<Body> {
     let values = Some(values.trim()).filter(|v| !v.is_empty()).ok_or_else(|| ZohoError::invalid_input("values is required: the fields as a JSON object"))?;
     let mut record =
         json::input_object("values", values, MAX_VALUES_BYTES).map_err(|e| ZohoError::invalid_input(format!("{}; values must be a JSON object such as {{\"contact_name\":\"Zylker\"}}", e.message)))?;
@@ -66,6 +69,7 @@ fn values_of(values: &str, dynamic_fields: &Option<String>) -> Result<Body> {
         let present: HashSet<String> = record.iter().map(|(k, _)| k.clone()).collect();
         record.extend(dynamic.into_iter().filter(|(k, _)| !present.contains(k)));
     }
+    check(&record)?;
     Ok(Body::new("application/json", json::object_text(&record).into_bytes()))
 }
 
@@ -73,8 +77,14 @@ pub(crate) fn call(method: Method, path: String, target: &Target) -> ApiCall {
     ApiCall::new(method, path).query("organization_id", target.organization_id.clone())
 }
 
+/// Whether a parent is named: a nested resource's values are not the documented top-level ones.
+fn nested(parent_record_type: &Option<String>) -> bool {
+    given(parent_record_type).is_some()
+}
+
 pub fn create_record(client: &Client, input: &CreateRecordInput) -> Result<String> {
-    let body = values_of(&input.values, &input.dynamic_fields)?;
+    let nested = nested(&input.parent_record_type);
+    let body = values_of(&input.values, &input.dynamic_fields, |record| field_checks::check(client, &input.record_type, nested, Write::Create, record))?;
     let target = target(client, &input.record_type, &input.parent_record_type, &input.parent_record_id)?;
     let response = client.send(call(Method::Post, target.collection.clone(), &target).body(body))?;
     Ok(envelope::take(&envelope::open(&response)?, &target.keys.singular)?.get().to_string())
@@ -89,7 +99,8 @@ pub fn get_record(client: &Client, input: &GetRecordInput) -> Result<String> {
 
 pub fn update_record(client: &Client, input: &UpdateRecordInput) -> Result<String> {
     let id = books_id("record-id", input.record_id.trim())?.to_string();
-    let body = values_of(&input.values, &input.dynamic_fields)?;
+    let nested = nested(&input.parent_record_type);
+    let body = values_of(&input.values, &input.dynamic_fields, |record| field_checks::check(client, &input.record_type, nested, Write::Update, record))?;
     let target = target(client, &input.record_type, &input.parent_record_type, &input.parent_record_id)?;
     let response = client.send(call(Method::Put, format!("{}/{id}", target.collection), &target).body(body))?;
     Ok(envelope::take(&envelope::open(&response)?, &target.keys.singular)?.get().to_string())

@@ -318,6 +318,10 @@ impl wit_books::Guest for Component {
     fn update_last_successful_run_date(connection: wit::Connection, input: wit_books::UpdateLastSuccessfulRunDateInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
         run_keeping("books-update-last-successful-run-date", connection, options, SWEEP_STATE, None, |client| books::sweep::update_last_successful_run_date(client, &input)).map(output)
     }
+
+    fn describe_resource(connection: wit::Connection, input: wit_books::DescribeResourceInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run("books-describe-resource", connection, options, |_| books::documented_fields::describe_resource(&input.record_type))
+    }
 }
 
 impl wit_incremental::Guest for Component {

@@ -349,8 +349,8 @@ async fn hostile_field_metadata_is_bounded() {
 }
 
 /// Every `schema-from` of the manifest resolves: its action, run with its inputs (the form's
-/// `record-type` set to Leads), answers a JSON Schema at its pointer, so a platform can render
-/// the values field by field.
+/// `record-type` set to Leads, or to invoices for Books' forms), answers a JSON Schema at its
+/// pointer, so a platform can render the values field by field.
 #[tokio::test(flavor = "multi_thread")]
 async fn every_schema_from_in_the_manifest_resolves_to_a_json_schema() {
     let h = Harness::new().await;
@@ -359,20 +359,30 @@ async fn every_schema_from_in_the_manifest_resolves_to_a_json_schema() {
     for action in manifest["actions"].as_array().expect("actions") {
         for input in action["inputs"].as_array().expect("inputs") {
             let Some(from) = input.get("schema-from") else { continue };
+            let books = from["action"] == "books-describe-resource";
             let mut given = serde_json::Map::new();
             for (name, template) in from["input"].as_object().into_iter().flatten() {
-                let value = if template == "{record-type}" { json!("Leads") } else { template.clone() };
+                let value = match template.as_str() {
+                    Some("{record-type}") if books => json!("invoices"),
+                    Some("{record-type}") => json!("Leads"),
+                    _ => template.clone(),
+                };
                 given.insert(name.clone(), value);
             }
             let outcome = h.run(from["action"].as_str().unwrap(), Value::Object(given)).await;
             let schema = ok_of(&outcome).pointer(from["schema"].as_str().unwrap()).unwrap_or_else(|| panic!("{}.{}: no schema at {}", action["key"], input["key"], from["schema"])).clone();
-            // Leads for a form's record type; a fixed module (a conversion's deal: Deals) for itself.
-            let field = if from["input"]["record-type"] == "Deals" { "Deal_Name" } else { "Last_Name" };
+            // Leads (invoices in Books) for a form's record type; a fixed module (a conversion's
+            // deal: Deals) for itself.
+            let field = match from["input"]["record-type"].as_str() {
+                Some("Deals") => "Deal_Name",
+                _ if books => "customer_id",
+                _ => "Last_Name",
+            };
             assert!(schema["properties"][field].is_object(), "{}.{}: {schema}", action["key"], input["key"]);
             resolved += 1;
         }
     }
-    assert_eq!(resolved, 11, "values and dynamic-fields of create, update (one and many), upsert and find-or-create, and a conversion's deal");
+    assert_eq!(resolved, 15, "values and dynamic-fields of CRM's create, update (one and many), upsert and find-or-create, a conversion's deal, and Books' create and update");
 }
 
 /// Every dropdown of the manifest fills: each `choices-from` action, run with its inputs (the

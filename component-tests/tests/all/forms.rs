@@ -52,6 +52,15 @@ fn enumerable(key: &str, kind: &str) -> bool {
 /// at run time, so their field names cannot be a dropdown of the form.
 const KNOWN_ONLY_AT_RUN_TIME: [(&str, &str); 3] = [("crm-get-related-records", "fields"), ("sync-read-stream-page", "fields"), ("notifications-parse", "fields")];
 
+/// A record's values (a JSON input under these keys, in a form that names its record type)
+/// render field by field only with a `schema-from`: CRM's from the module's field metadata,
+/// Books' from the fields its pages document.
+const RECORD_VALUES_KEYS: [&str; 2] = ["values", "dynamic-fields"];
+
+/// Record-values keys that hold something else: a Books record action's body is the action's
+/// (an email's recipients, ...), not the record's fields.
+const NOT_RECORD_VALUES: [(&str, &str); 1] = [("books-record-action", "values")];
+
 /// Where an input's choices come from, as a platform reads it.
 #[derive(Debug, PartialEq)]
 enum Choices {
@@ -180,7 +189,15 @@ fn problems(manifest: &Value) -> Vec<String> {
     let actions = manifest["actions"].as_array().expect("actions");
     let output_schema = |key: &str| actions.iter().find(|a| a["key"] == key).map(|a| &a["output-schema"]);
     let mut found = Vec::new();
-    for input in render_all(manifest) {
+    let rendered = render_all(manifest);
+    let has_record_type = |form: &str| rendered.iter().any(|i| i.form == form && i.key == "record-type");
+    for input in &rendered {
+        let pair = (input.form.as_str(), input.key.as_str());
+        if input.kind == "json" && RECORD_VALUES_KEYS.contains(&pair.1) && has_record_type(pair.0) && !NOT_RECORD_VALUES.contains(&pair) && input.schema_from.is_none() {
+            found.push(format!("{}.{}: a record's values without schema-from, so no form renders them field by field", pair.0, pair.1));
+        }
+    }
+    for input in rendered {
         let place = format!("{}.{}", input.form, input.key);
         if input.kind.is_empty() || input.label.is_empty() || input.help.is_empty() {
             found.push(format!("{place}: no type, label or help text ({})", input.describe()));
@@ -239,9 +256,19 @@ fn every_form_renders_from_the_manifest_alone() {
         record_type.describe(),
         format!("crm-get-record.record-type: string \"Record Type\" (default \"Leads\") choices from crm-list-modules at /modules (api_name, plural_label): {}", record_type.help)
     );
+    // Books' create and update render a record's values from the fields its pages document.
+    for (form, pointer) in [("books-create-record", "/json_schema"), ("books-update-record", "/update_json_schema")] {
+        for key in RECORD_VALUES_KEYS {
+            let values = rendered.iter().find(|i| i.form == form && i.key == key).expect("a Books record's values");
+            assert!(values.describe().contains(&format!(" fields from books-describe-resource at {pointer}: ")), "{}", values.describe());
+        }
+    }
     let found = problems(&manifest);
     assert!(found.is_empty(), "{} form problem(s):\n{}", found.len(), found.join("\n"));
     // The exemptions name inputs that exist and are enumerable, so none hides a typo.
+    for (form, key) in NOT_RECORD_VALUES.iter() {
+        assert!(rendered.iter().any(|i| i.form == *form && i.key == *key && i.kind == "json" && i.schema_from.is_none()), "{form}.{key} is not an unlinked JSON input");
+    }
     for (form, key) in KNOWN_ONLY_AT_RUN_TIME.iter() {
         let input = rendered.iter().find(|i| i.form == *form && i.key == *key).unwrap_or_else(|| panic!("{form}.{key} is not an input"));
         assert!(enumerable(key, &input.kind), "{form}.{key} is not enumerable");
@@ -253,13 +280,18 @@ fn every_form_renders_from_the_manifest_alone() {
 #[test]
 fn a_form_without_choices_help_or_a_declared_source_is_named() {
     let original = manifest();
-    let cases: [(&str, &str, &str, fn(&mut Value)); 6] = [
+    let cases: [(&str, &str, &str, fn(&mut Value)); 9] = [
         ("crm-get-record", "record-type", "crm-get-record.record-type: a string whose values are knowable, offered without choices", |i| drop(i.as_object_mut().map(|o| o.remove("choices-from")))),
         ("books-get-records", "record-type", "books-get-records.record-type: a string whose values are knowable", |i| drop(i.as_object_mut().map(|o| o.remove("options")))),
         ("crm-get-deleted-records", "deleted-type", "crm-get-deleted-records.deleted-type: a string whose values are knowable", |i| drop(i.as_object_mut().map(|o| o.remove("enum")))),
         ("crm-create-record", "trigger", "crm-create-record.trigger: a string-list whose values are knowable", |i| drop(i.as_object_mut().map(|o| o.remove("options")))),
         ("crm-get-record", "record-id", "crm-get-record.record-id: no type, label or help text", |i| i["help"] = "".into()),
         ("crm-get-record", "fields", "the items of crm-describe-module's /fields have no api_nme", |i| i["choices-from"]["value"] = "api_nme".into()),
+        ("books-create-record", "values", "books-create-record.values: a record's values without schema-from", |i| drop(i.as_object_mut().map(|o| o.remove("schema-from")))),
+        ("crm-update-record", "dynamic-fields", "crm-update-record.dynamic-fields: a record's values without schema-from", |i| drop(i.as_object_mut().map(|o| o.remove("schema-from")))),
+        ("books-update-record", "values", "books-update-record.values: schema-from reads /update_json_schma of books-describe-resource, which its output-schema lacks", |i| {
+            i["schema-from"]["schema"] = "/update_json_schma".into()
+        }),
     ];
     for (action, key, expected, change) in cases {
         let mut manifest = original.clone();

@@ -10,6 +10,7 @@ mod attacks_secrets;
 mod attacks_sweeps;
 mod auth;
 mod books;
+mod books_describe;
 mod books_documents;
 mod books_sales_documents;
 mod books_sweeps;

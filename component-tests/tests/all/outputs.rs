@@ -100,6 +100,7 @@ async fn books(s: &mut Steps<'_>) {
         page += 1;
     }
     s.ok_as(&books, "books-update-last-successful-run-date", json!({ "record-type": "invoices" })).await;
+    s.ok_as(&books, "books-describe-resource", json!({ "record-type": "invoices" })).await;
 }
 
 async fn sweeps(s: &mut Steps<'_>) {
