@@ -104,6 +104,11 @@ pub const ACTIONS: &[(&str, &[&str])] = &[
     ("crm-list-custom-views", &["ZohoCRM.settings.custom_views.READ"]),
     // Get Tags (v8): ZohoCRM.settings.tags.{ALL|READ} or ZohoCRM.settings.ALL.
     ("crm-list-tags", &["ZohoCRM.settings.tags.READ"]),
+    // Send Mail (v8): ZohoCRM.send_mail.all.CREATE (or ZohoCRM.send_mail.{module}.CREATE).
+    ("crm-send-email", &["ZohoCRM.send_mail.all.CREATE"]),
+    // Upload Files to ZFS (v8): ZohoCRM.files.CREATE; then Update Records (modules UPDATE); the
+    // field is checked in Field Metadata first (settings.fields.READ).
+    ("crm-upload-file-field", &["ZohoCRM.files.CREATE", "ZohoCRM.modules.UPDATE", "ZohoCRM.settings.fields.READ"]),
     ("books-record-action", &["ZohoBooks.fullaccess.all"]),
     ("books-get-record-document", &["ZohoBooks.fullaccess.all"]),
     // Notifications (v8): ZohoCRM.notifications.{ALL|WRITE|CREATE} to enable, READ to list,
