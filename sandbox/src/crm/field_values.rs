@@ -192,7 +192,7 @@ pub fn stored(data: &Data, module_name: &str, index: usize, values: &Map<String,
                 None => v.clone(),
             },
             ("subform", Value::Array(rows)) => Value::Array(rows.iter().map(|r| with_id(r, next_id)).collect()),
-            ("fileupload" | "imageupload", Value::Array(files)) => Value::Array(files.iter().filter(|f| f.get("_delete").is_none()).map(|f| file_row(f, next_id)).collect()),
+            ("fileupload" | "imageupload", Value::Array(files)) => Value::Array(files.iter().filter(|f| f.get("_delete").is_none()).map(|f| file_row(data, f, next_id)).collect()),
             (_, v) => v.clone(),
         };
         out.insert(key.clone(), value);
@@ -224,11 +224,17 @@ fn with_id(row: &Value, next_id: &mut u64) -> Value {
     Value::Object(row)
 }
 
-/// An uploaded file as a read answers it (record.json `FileDetails`/`Image_Upload`).
-fn file_row(row: &Value, next_id: &mut u64) -> Value {
+/// An uploaded file as a read answers it (record.json `FileDetails`/`Image_Upload`): a file
+/// of the file store (`POST /crm/v8/files`) with its own name and size.
+fn file_row(data: &Data, row: &Value, next_id: &mut u64) -> Value {
     let file_id = file_id(row).unwrap_or_default().to_string();
-    let name = row.get("File_Name__s").cloned().unwrap_or_else(|| json!(format!("{file_id}.bin")));
-    json!({ "File_Id__s": file_id, "File_Name__s": name, "Size__s": row.get("Size__s").cloned().unwrap_or(json!("0")), "id": row.get("id").filter(|i| i.is_string()).cloned().unwrap_or_else(|| json!(fresh(next_id))) })
+    let stored = data.files.get(&file_id);
+    let name = match stored {
+        Some(file) => json!(file.name),
+        None => row.get("File_Name__s").cloned().unwrap_or_else(|| json!(format!("{file_id}.bin"))),
+    };
+    let size = stored.map_or_else(|| row.get("Size__s").cloned().unwrap_or(json!("0")), |file| json!(file.bytes.len().to_string()));
+    json!({ "File_Id__s": file_id, "File_Name__s": name, "Size__s": size, "id": row.get("id").filter(|i| i.is_string()).cloned().unwrap_or_else(|| json!(fresh(next_id))) })
 }
 
 #[cfg(test)]

@@ -48,6 +48,14 @@ pub struct StoredAttachment {
     pub created_time: String,
 }
 
+/// A file in Zoho's file store (`POST /crm/v8/files`), by the id it was given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredFile {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
 /// Where a page token points: the listing it belongs to and the offset of its page.
 #[derive(Debug, Clone)]
 pub struct PageToken {
@@ -122,6 +130,10 @@ pub struct Data {
     pub convert_schedule_from: Option<usize>,
     pub next_id: u64,
     pub next_token: u64,
+    /// Zoho's file store: encrypted file id → the file.
+    pub files: HashMap<String, StoredFile>,
+    /// Mails sent (Send Mail): module, record id, the mail as sent.
+    pub sent_mails: Vec<(String, String, Value)>,
 }
 
 /// The account's limits as Zoho enforces them: daily credits by edition, concurrent calls.
