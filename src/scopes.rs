@@ -109,6 +109,8 @@ pub const ACTIONS: &[(&str, &[&str])] = &[
     // Upload Files to ZFS (v8): ZohoCRM.files.CREATE; then Update Records (modules UPDATE); the
     // field is checked in Field Metadata first (settings.fields.READ).
     ("crm-upload-file-field", &["ZohoCRM.files.CREATE", "ZohoCRM.modules.UPDATE", "ZohoCRM.settings.fields.READ"]),
+    // Get From Addresses (from_addresses.json): ZohoCRM.settings.emails.READ.
+    ("crm-list-from-addresses", &["ZohoCRM.settings.emails.READ"]),
     ("books-record-action", &["ZohoBooks.fullaccess.all"]),
     ("books-get-record-document", &["ZohoBooks.fullaccess.all"]),
     // Notifications (v8): ZohoCRM.notifications.{ALL|WRITE|CREATE} to enable, READ to list,

@@ -50,6 +50,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/crm/v8/users/{id}", zoho(get(user)))
         // Zoho's file store and Send Mail (before the module routes their paths also fit).
         .route("/crm/v8/files", zoho(post(upload_files)))
+        .route("/crm/v8/settings/emails/actions/from_addresses", zoho(get(from_addresses)))
         .route("/crm/v8/{module}/{id}/actions/send_mail", zoho(post(send_mail)))
         .route("/crm/v8/{module}", zoho(get(list).post(create).put(update_many).delete(delete_many)))
         .route("/crm/v8/{module}/deleted", zoho(get(deleted).merge(deleted_as_record(PUT, records::update)).merge(deleted_as_record(DELETE, delete_of))))
@@ -299,6 +300,10 @@ async fn upload(State(shared): Sandbox, Extension(request): Recorded, Path((modu
 
 async fn upload_files(State(shared): Sandbox, Extension(request): Recorded) -> Response {
     files::upload(&shared, &request).await
+}
+
+async fn from_addresses() -> Response {
+    crate::response::json_response(200, &json!({ "from_addresses": send_mail::from_addresses() }))
 }
 
 async fn send_mail(State(shared): Sandbox, Extension(request): Recorded, Path((module, id)): Record) -> Response {

@@ -53,6 +53,10 @@ pub fn upload_file_field(client: &Client, input: UploadFileFieldInput) -> Result
     let part = Field::File { name: "file".into(), content_type: multipart::content_type_for(file_name).to_string(), file_name: file_name.to_string(), bytes };
     let stored = single_outcome(&client.send(ApiCall::new(Method::Post, "/crm/v8/files").body(multipart::form(vec![part])))?)?;
     let file_id = stored_file_id(&stored)?;
+    // A hostile answer could hand back a secret as the id, to have it written into the record.
+    if client.redactor().finds_in_bytes(file_id.as_bytes()) {
+        return Err(ZohoError::new(ErrorKind::Zoho, "Zoho's file store answered a file id holding the connection's secret; the field was not changed").with_status(200));
+    }
     let key = if upload_field.data_type == "imageupload" { "File_Id__s" } else { "file_id" };
     let body = json!({ "data": [{ field: [{ key: file_id }] }] });
     let outcome = single_outcome(&client.send(ApiCall::new(Method::Put, format!("/crm/v8/{module}/{id}")).json(body))?)?;
@@ -124,7 +128,10 @@ mod tests {
         for (field, key) in [("Signed_NDA", "file_id"), ("Business_Card", "File_Id__s")] {
             let fixture = Fixture::default();
             fixture.answer(200, FIELDS);
-            fixture.answer(200, r#"{"data":[{"status":"success","code":"SUCCESS","message":"nda.pdf uploaded successfully","details":{"name":"nda.pdf","id":"ae9c6cd994aa55a0fda90faaff4a2f472b1c94e7"}}]}"#);
+            fixture.answer(
+                200,
+                r#"{"data":[{"status":"success","code":"SUCCESS","message":"nda.pdf uploaded successfully","details":{"name":"nda.pdf","id":"ae9c6cd994aa55a0fda90faaff4a2f472b1c94e7"}}]}"#,
+            );
             fixture.answer(200, r#"{"data":[{"code":"SUCCESS","details":{"id":"5725767000000524157"},"message":"record updated","status":"success"}]}"#);
             let out: Value = serde_json::from_str(&upload_file_field(&fixture.client(), input(field, FileContent::Text("%PDF".into()))).unwrap()).unwrap();
             assert_eq!(out["file_id"], "ae9c6cd994aa55a0fda90faaff4a2f472b1c94e7");

@@ -17,11 +17,11 @@
 //! address itself), which every reading accepts.
 
 use crate::client::{ApiCall, Client};
-use crate::crm::response::single_outcome;
+use crate::crm::response::{keyed_listing, keyed_listing_text, single_outcome};
 use crate::error::{Result, ZohoError};
 use crate::http::Method;
 use crate::validate;
-use crate::wit::crm::SendEmailInput;
+use crate::wit::crm::{ListFromAddressesInput, SendEmailInput};
 use serde_json::{json, Map, Value};
 
 /// Recipients per list (to, cc, bcc), subject and content lengths, address length: Zoho's
@@ -47,6 +47,26 @@ pub fn send_email(client: &Client, input: &SendEmailInput) -> Result<String> {
     let call = ApiCall::new(Method::Post, format!("/crm/v8/{module}/{id}/actions/send_mail")).json(body);
     single_outcome(&client.send(call)?)
 }
+
+/// From addresses a mail may be sent from listed for `from`'s dropdown: `GET
+/// /crm/v8/settings/emails/actions/from_addresses` (Zoho's from_addresses.json, v8 "Get Email
+/// Addresses"; scope ZohoCRM.settings.emails.READ), `user_id` for another user's, answered as
+/// `{"from_addresses":[{email, type, id, user_name, default}]}`; Zoho's 204 is an empty list.
+pub fn list_from_addresses(client: &Client, input: &ListFromAddressesInput) -> Result<String> {
+    let mut call = ApiCall::new(Method::Get, "/crm/v8/settings/emails/actions/from_addresses");
+    if let Some(user) = input.user_id.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        let user = validate::record_id(user).map_err(|_| ZohoError::invalid_input(format!("user-id {user:?} is not a Zoho user id: ids are numbers, as List Users gives them")))?;
+        call = call.query("user_id", user);
+    }
+    let response = client.send(call)?;
+    Ok(match keyed_listing(&response, "from_addresses", MAX_FROM_ADDRESSES)? {
+        Some((items, _)) => keyed_listing_text("from_addresses", &items, None),
+        None => keyed_listing_text("from_addresses", &[], None),
+    })
+}
+
+/// From addresses read at most (an org has its users' and a handful of its own).
+const MAX_FROM_ADDRESSES: usize = 1_000;
 
 /// The request body, every input checked first.
 fn mail_body(input: &SendEmailInput) -> Result<Value> {

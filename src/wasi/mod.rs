@@ -256,6 +256,10 @@ impl crm::Guest for Component {
     fn upload_file_field(connection: wit::Connection, input: crm::UploadFileFieldInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
         run_text("crm-upload-file-field", connection, options, |client| files::upload_file_field(client, input))
     }
+
+    fn list_from_addresses(connection: wit::Connection, input: crm::ListFromAddressesInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text("crm-list-from-addresses", connection, options, |client| send_mail::list_from_addresses(client, &input))
+    }
 }
 
 impl wit_books::Guest for Component {

@@ -400,7 +400,17 @@ async fn every_choices_from_in_the_manifest_fills_its_dropdown() {
     }
     assert_eq!(
         sources.into_iter().collect::<Vec<_>>(),
-        ["crm-describe-module", "crm-list-custom-views", "crm-list-modules", "crm-list-related-lists", "crm-list-tags", "crm-list-users", "notifications-list-events", "sync-discover"]
+        [
+            "crm-describe-module",
+            "crm-list-custom-views",
+            "crm-list-from-addresses",
+            "crm-list-modules",
+            "crm-list-related-lists",
+            "crm-list-tags",
+            "crm-list-users",
+            "notifications-list-events",
+            "sync-discover"
+        ]
     );
 }
 
