@@ -327,3 +327,24 @@ async fn a_file_id_holding_the_token_is_never_written_into_the_record() {
     assert_eq!(error["message"], "from: bad token [redacted]");
     assert!(!outcome.stderr.contains(&h.token));
 }
+
+/// The record update takes a file field's values as Zoho's pages write them (`file_id`, or a
+/// read's `File_Id__s`; `{"id", "_delete": null}` to remove one) and refuses others with
+/// Zoho's INVALID_DATA, the component's own checks turned off.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_record_update_takes_only_zohos_file_field_values() {
+    let h = Harness::new().await;
+    let uploaded = ok_of(&h.run("crm-upload-file-field", json!({ "record-type": "Leads", "record-id": LEAD, "field": "Signed_NDA", "file": "a", "file-name": "a.txt" })).await).clone();
+    let row_id = h.sandbox.record("Leads", LEAD).expect("the lead")["Signed_NDA"][0]["id"].as_str().expect("a row id").to_string();
+    assert_eq!(h.sandbox.record("Leads", LEAD).expect("the lead")["Signed_NDA"][0]["File_Id__s"], uploaded["file_id"]);
+    for bad in [json!([{ "_delete": null }]), json!([{ "id": "row", "_delete": null }]), json!([{ "File_Id__s": "a".repeat(151) }]), json!([{ "Encrypted_Id": "ae9c" }])] {
+        let input = json!({ "record-type": "Leads", "record-id": LEAD, "values": { "Signed_NDA": bad } });
+        let error = error_of(&h.run_with("crm-update-record", input, component_tests::unchecked()).await).clone();
+        assert_eq!((error["code"].as_str(), error["status"].as_u64()), (Some("INVALID_DATA"), Some(400)), "{bad}: {error}");
+        let refusal = json!({ "code": "INVALID_DATA", "details": { "api_name": "Signed_NDA", "expected_data_type": "jsonarray", "json_path": "$.data[0].Signed_NDA" }, "message": "invalid data", "status": "error" });
+        assert_eq!(error["details"], json!({ "data": [refusal] }), "{bad}: {error}");
+    }
+    let removal = json!({ "record-type": "Leads", "record-id": LEAD, "values": { "Signed_NDA": [{ "id": row_id, "_delete": null }] } });
+    ok_of(&h.run_with("crm-update-record", removal, component_tests::unchecked()).await);
+    assert_eq!(h.sandbox.record("Leads", LEAD).expect("the lead")["Signed_NDA"], json!([]));
+}

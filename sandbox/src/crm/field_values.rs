@@ -120,7 +120,7 @@ pub fn problem(spec: &Spec, api_name: &str, path: &str, value: &Value) -> Option
         },
         "fileupload" | "imageupload" => match value.as_array() {
             Some(items) if items.len() > max as usize => Some(too_long(path, api_name, max)),
-            Some(items) if items.iter().all(|i| file_id(i).is_some() || i.get("_delete").is_some()) => None,
+            Some(items) if items.iter().all(|i| file_id(i).is_some() || removes_a_file(i)) => None,
             _ => Some(invalid(path, api_name, "jsonarray")),
         },
         "subform" => subform_problem(spec, api_name, path, value),
@@ -158,9 +158,16 @@ fn lookup_id(value: &Value) -> Option<String> {
 }
 
 /// The id of an uploaded file a file or image upload row names (`file_id` from the Files API,
-/// or the `File_Id__s` a read answered).
+/// or the `File_Id__s` a read answered): at most 150 characters (the Upload Files operation's
+/// `details.id`, `maxLen=150`).
 fn file_id(row: &Value) -> Option<&str> {
-    ["file_id", "File_Id__s"].iter().find_map(|k| row.get(*k).and_then(Value::as_str)).filter(|id| !id.is_empty())
+    ["file_id", "File_Id__s"].iter().find_map(|k| row.get(*k).and_then(Value::as_str)).filter(|id| !id.is_empty() && id.chars().count() <= 150 && !id.contains(char::is_control))
+}
+
+/// A row removing a file the field holds: its row `id` (or the `attachment_id` Zoho's SDKs
+/// send) with `_delete` (Zoho's "Update Records": `{"id": "...", "_delete": null}`).
+fn removes_a_file(row: &Value) -> bool {
+    row.get("_delete").is_some() && ["id", "attachment_id"].iter().any(|k| row.get(*k).and_then(Value::as_str).is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())))
 }
 
 /// The first value of `values` its field's data type refuses (fields the module does not have
@@ -284,6 +291,9 @@ mod tests {
             ("Competitors", json!({}), "jsonarray"),
             ("Competitors", json!(["row"]), "jsonobject"),
             ("Signed_Proposal", json!([{ "file_id": "" }]), "jsonarray"),
+            ("Signed_Proposal", json!([{ "_delete": null }]), "jsonarray"),
+            ("Signed_Proposal", json!([{ "id": "x", "_delete": null }]), "jsonarray"),
+            ("Site_Photo", json!([{ "File_Id__s": "a".repeat(151) }]), "jsonarray"),
             ("Billing_Contact_Email", json!("billing"), "email"),
             ("Deal_Name", json!(5), "text"),
         ];
