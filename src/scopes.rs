@@ -118,6 +118,13 @@ pub const ACTIONS: &[(&str, &[&str])] = &[
     ("crm-list-notes", &["ZohoCRM.modules.notes.READ", "ZohoCRM.modules.READ"]),
     ("crm-update-note", &["ZohoCRM.modules.notes.UPDATE"]),
     ("crm-remove-note", &["ZohoCRM.modules.notes.DELETE"]),
+    // Send Mail (v8): ZohoCRM.send_mail.all.CREATE (or ZohoCRM.send_mail.{module}.CREATE).
+    ("crm-send-email", &["ZohoCRM.send_mail.all.CREATE"]),
+    // Upload Files to ZFS (v8): ZohoCRM.files.CREATE; then Update Records (modules UPDATE); the
+    // field is checked in Field Metadata first (settings.fields.READ).
+    ("crm-upload-file-field", &["ZohoCRM.files.CREATE", "ZohoCRM.modules.UPDATE", "ZohoCRM.settings.fields.READ"]),
+    // Get From Addresses (from_addresses.json): ZohoCRM.settings.emails.READ.
+    ("crm-list-from-addresses", &["ZohoCRM.settings.emails.READ"]),
     ("books-record-action", &["ZohoBooks.fullaccess.all"]),
     ("books-get-record-document", &["ZohoBooks.fullaccess.all"]),
     // Notifications (v8): ZohoCRM.notifications.{ALL|WRITE|CREATE} to enable, READ to list,

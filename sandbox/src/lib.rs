@@ -24,7 +24,7 @@ pub use clock::Clock;
 pub use faults::Fault;
 pub use hostile::Hostile;
 pub use request::RecordedRequest;
-pub use state::{Limits, OAuthSettings, StoredAttachment};
+pub use state::{Limits, OAuthSettings, StoredAttachment, StoredFile};
 
 pub use accounts::account::{BOOKS_CONTACTS, BOOKS_ORG_ID, CLIENT_ID, CLIENT_SECRET, ORG_ID, REFRESH_TOKEN, REFRESH_TOKEN_SCOPES};
 
@@ -241,6 +241,16 @@ impl Sandbox {
     }
 
     /// Attaches a link (no file) to a record as a user would; returns the attachment's id.
+    /// The files in Zoho's file store, by id.
+    pub fn stored_files(&self) -> std::collections::HashMap<String, StoredFile> {
+        self.shared.data().files.clone()
+    }
+
+    /// The mails Send Mail sent: (module, record id, the mail).
+    pub fn sent_mails(&self) -> Vec<(String, String, serde_json::Value)> {
+        self.shared.data().sent_mails.clone()
+    }
+
     pub fn add_link_attachment(&self, module: &str, id: &str, url: &str) -> String {
         let attachment = StoredAttachment { id: String::new(), file_name: url.into(), content_type: String::new(), bytes: Vec::new(), link_url: Some(url.into()), created_time: String::new() };
         crm::attachments::store(&self.shared, module, id, attachment).to_string()

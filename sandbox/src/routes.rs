@@ -4,7 +4,7 @@
 
 use crate::accounts::{oauth, scopes};
 use crate::crm::notifications::{deliveries, watch};
-use crate::crm::{attachments, composite, convert, coql, metadata, module_settings, notes, records, related, relations, search, tags, upsert, users};
+use crate::crm::{attachments, composite, convert, coql, files, metadata, module_settings, notes, records, related, relations, search, send_mail, tags, upsert, users};
 use crate::request::RecordedRequest;
 use crate::response::error_response;
 use crate::state::Shared;
@@ -59,6 +59,10 @@ fn routes() -> Router<Arc<Shared>> {
         .route("/crm/v8/settings/tags", zoho(get(module_tags)))
         .route("/crm/v8/users", zoho(get(users).merge(as_module(POST, "users", records::create))))
         .route("/crm/v8/users/{id}", zoho(get(user)))
+        // Zoho's file store and Send Mail (before the module routes their paths also fit).
+        .route("/crm/v8/files", zoho(post(upload_files)))
+        .route("/crm/v8/settings/emails/actions/from_addresses", zoho(get(from_addresses)))
+        .route("/crm/v8/{module}/{id}/actions/send_mail", zoho(post(send_mail)))
         .route("/crm/v8/{module}", zoho(get(list).post(create).put(update_many).delete(delete_many)))
         .route("/crm/v8/{module}/deleted", zoho(get(deleted).merge(deleted_as_record(PUT, records::update)).merge(deleted_as_record(DELETE, delete_of))))
         .route("/crm/v8/{module}/{id}", zoho(get(record).put(update).delete(delete)))
@@ -307,6 +311,18 @@ async fn deleted(State(shared): Sandbox, Extension(request): Recorded, Path(modu
 
 async fn upload(State(shared): Sandbox, Extension(request): Recorded, Path((module, id)): Record) -> Response {
     attachments::upload(&shared, &request, &module, &id).await
+}
+
+async fn upload_files(State(shared): Sandbox, Extension(request): Recorded) -> Response {
+    files::upload(&shared, &request).await
+}
+
+async fn from_addresses() -> Response {
+    crate::response::json_response(200, &json!({ "from_addresses": send_mail::from_addresses() }))
+}
+
+async fn send_mail(State(shared): Sandbox, Extension(request): Recorded, Path((module, id)): Record) -> Response {
+    send_mail::send(&shared, &request, &module, &id)
 }
 
 async fn search_records(State(shared): Sandbox, Extension(request): Recorded, Path(module): Path<String>) -> Response {

@@ -6,7 +6,7 @@ mod transport;
 
 use crate::auth::Grant;
 use crate::client::Client;
-use crate::crm::{attachments, convert, coql, custom_views, deleted, find_or_create, modules, notes, records, related, related_lists, search, tags, upsert, users};
+use crate::crm::{attachments, convert, coql, custom_views, deleted, files, find_or_create, modules, notes, records, related, related_lists, search, send_mail, tags, upsert, users};
 use crate::error::ZohoError;
 use crate::limits::Throttle;
 use crate::redact::{self, Redactor};
@@ -275,6 +275,18 @@ impl crm::Guest for Component {
 
     fn remove_note(connection: wit::Connection, input: crm::RemoveNoteInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
         run_text("crm-remove-note", connection, options, |client| notes::remove_note(client, &input))
+    }
+
+    fn send_email(connection: wit::Connection, input: crm::SendEmailInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text("crm-send-email", connection, options, |client| send_mail::send_email(client, &input))
+    }
+
+    fn upload_file_field(connection: wit::Connection, input: crm::UploadFileFieldInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text("crm-upload-file-field", connection, options, |client| files::upload_file_field(client, input))
+    }
+
+    fn list_from_addresses(connection: wit::Connection, input: crm::ListFromAddressesInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_text("crm-list-from-addresses", connection, options, |client| send_mail::list_from_addresses(client, &input))
     }
 }
 

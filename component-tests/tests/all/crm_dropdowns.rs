@@ -302,6 +302,8 @@ fn the_manifest_offers_each_known_set_as_a_dropdown() {
         ("notifications-list", "module", "crm-list-modules", "/modules", "api_name"),
         ("incremental-update-last-successful-run-date", "record-type", "crm-list-modules", "/modules", "api_name"),
         ("incremental-list-contacts-by-page", "fields", "crm-describe-module", "/fields", "api_name"),
+        ("crm-send-email", "from", "crm-list-from-addresses", "/from_addresses", "email"),
+        ("crm-list-from-addresses", "user-id", "crm-list-users", "/users", "id"),
     ] {
         let from = &input(action, name)["choices-from"];
         assert_eq!((from["action"].as_str(), from["options"].as_str(), from["value"].as_str()), (Some(source), Some(options), Some(value)), "{action}.{name}: {from}");

@@ -413,6 +413,7 @@ async fn every_choices_from_in_the_manifest_fills_its_dropdown() {
         [
             "crm-describe-module",
             "crm-list-custom-views",
+            "crm-list-from-addresses",
             "crm-list-modules",
             "crm-list-notes",
             "crm-list-related-lists",

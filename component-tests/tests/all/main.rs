@@ -27,6 +27,7 @@ mod crm_metadata;
 mod crm_notes_tags;
 mod crm_records;
 mod crm_search_related;
+mod crm_send_mail_files;
 mod crm_upsert_convert;
 mod forms;
 mod incremental;

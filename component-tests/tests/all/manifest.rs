@@ -124,6 +124,9 @@ fn every_action_declares_its_scopes_and_each_default_set_names_what_it_lacks() {
     assert_eq!(scopes_of("crm-list-related-lists"), ["ZohoCRM.settings.related_lists.READ"]);
     assert_eq!(scopes_of("crm-list-custom-views"), ["ZohoCRM.settings.custom_views.READ"]);
     assert_eq!(scopes_of("crm-list-tags"), ["ZohoCRM.settings.tags.READ"]);
+    assert_eq!(scopes_of("crm-send-email"), ["ZohoCRM.send_mail.all.CREATE"]);
+    assert_eq!(scopes_of("crm-upload-file-field"), ["ZohoCRM.files.CREATE", "ZohoCRM.modules.UPDATE", "ZohoCRM.settings.fields.READ"]);
+    assert_eq!(scopes_of("crm-list-from-addresses"), ["ZohoCRM.settings.emails.READ"]);
     assert_eq!(scopes_of("notifications-list-events"), ["ZohoCRM.settings.modules.READ"]);
     assert!(scopes_of("crm-raw-request").is_empty() && scopes_of("incremental-update-last-successful-run-date").is_empty());
 
@@ -132,9 +135,13 @@ fn every_action_declares_its_scopes_and_each_default_set_names_what_it_lacks() {
         sets["prismatic"]["scopes"],
         "ZohoCRM.coql.READ ZohoCRM.notifications.ALL ZohoCRM.users.ALL ZohoCRM.org.ALL ZohoCRM.settings.ALL ZohoCRM.modules.ALL ZohoCRM.bulk.ALL ZohoBooks.fullaccess.all"
     );
-    // Zoho's composite API needs its own scope, which neither platform's default grants.
+    // Zoho's composite API needs its own scope, which neither platform's default grants; Prismatic's
+    // default set has no file store or Send Mail scope either.
     assert_eq!(scopes_of("crm-run-composite"), ["ZohoCRM.composite_requests.CUSTOM"]);
-    assert_eq!(sets["prismatic"]["missing"], serde_json::json!({ "ZohoCRM.composite_requests.CUSTOM": ["crm-run-composite"] }));
+    assert_eq!(
+        sets["prismatic"]["missing"],
+        serde_json::json!({ "ZohoCRM.composite_requests.CUSTOM": ["crm-run-composite"], "ZohoCRM.files.CREATE": ["crm-upload-file-field"], "ZohoCRM.send_mail.all.CREATE": ["crm-send-email"] })
+    );
     assert_eq!(sets["prismatic"]["missing-optional"], serde_json::json!({ "ZohoCRM.apis.READ": ["sync-read-stream-page"] }));
     assert_eq!(sets["cyclr"]["scopes"], "ZohoCRM.modules.ALL,ZohoCRM.users.ALL,ZohoCRM.org.ALL,ZohoCRM.settings.roles.ALL");
     assert_eq!(
@@ -142,12 +149,15 @@ fn every_action_declares_its_scopes_and_each_default_set_names_what_it_lacks() {
         serde_json::json!({
             "ZohoCRM.coql.READ": ["crm-coql-query", "incremental-list-contacts-by-page", "incremental-list-modified-records-by-page"],
             "ZohoCRM.composite_requests.CUSTOM": ["crm-run-composite"],
+            "ZohoCRM.files.CREATE": ["crm-upload-file-field"],
             "ZohoCRM.notifications.CREATE": ["notifications-enable"],
             "ZohoCRM.notifications.DELETE": ["notifications-disable"],
             "ZohoCRM.notifications.READ": ["notifications-renew", "notifications-list"],
             "ZohoCRM.notifications.UPDATE": ["notifications-renew"],
+            "ZohoCRM.send_mail.all.CREATE": ["crm-send-email"],
             "ZohoCRM.settings.custom_views.READ": ["crm-list-custom-views"],
-            "ZohoCRM.settings.fields.READ": ["crm-get-records", "crm-find-or-create-record", "crm-get-related-records", "crm-describe-module", "incremental-list-contacts-by-page", "incremental-list-modified-records-by-page", "notifications-parse"],
+            "ZohoCRM.settings.emails.READ": ["crm-list-from-addresses"],
+            "ZohoCRM.settings.fields.READ": ["crm-get-records", "crm-find-or-create-record", "crm-get-related-records", "crm-describe-module", "crm-upload-file-field", "incremental-list-contacts-by-page", "incremental-list-modified-records-by-page", "notifications-parse"],
             "ZohoCRM.settings.modules.READ": ["crm-list-modules", "notifications-list-events"],
             "ZohoCRM.settings.related_lists.READ": ["crm-list-related-lists"],
             "ZohoCRM.settings.tags.READ": ["crm-list-tags"],

@@ -80,6 +80,15 @@ async fn crm_records(s: &mut Steps<'_>) {
     s.ok("crm-list-notes", json!({ "record-type": "Leads", "record-id": member })).await;
     s.ok("crm-update-note", json!({ "note-id": note, "note-title": "Changed", "note-content": "Changed" })).await;
     s.ok("crm-remove-note", json!({ "note-id": note })).await;
+    // Send Mail from a contact, its From choices, and a file put into its file upload field.
+    let contact = s.h.sandbox.create_record("Contacts", json!({ "Last_Name": "Mailed", "Email": "mailed@example.com" }));
+    s.ok("crm-list-from-addresses", json!({})).await;
+    s.ok(
+        "crm-send-email",
+        json!({ "record-type": "Contacts", "record-id": contact, "from": "Sandbox User <owner@sandbox.zoho>", "to": ["Mailed <mailed@example.com>"], "subject": "Hello", "content": "<p>Hi</p>" }),
+    )
+    .await;
+    s.ok("crm-upload-file-field", json!({ "record-type": "Contacts", "record-id": contact, "field": "Signed_Contract", "file": { "text": "signed" }, "file-name": "contract.txt" })).await;
 }
 
 async fn books(s: &mut Steps<'_>) {

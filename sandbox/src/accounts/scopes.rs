@@ -145,6 +145,10 @@ pub fn required(request: &RecordedRequest) -> Vec<Vec<String>> {
         // Add Tags (v8): the module's {ALL|WRITE|CREATE}; Remove Tags (v8): its {ALL|WRITE}.
         ("POST", [_, m, "actions", "add_tags"]) | ("POST", [_, m, _, "actions", "add_tags"]) => vec![module(m, "CREATE")],
         ("POST", [_, m, "actions", "remove_tags"]) | ("POST", [_, m, _, "actions", "remove_tags"]) => vec![module(m, "WRITE")],
+        // Upload Files to ZFS (v8; files.json): ZohoCRM.files.CREATE (Zoho writes it `Files` too).
+        ("POST", [_, "files"]) => one("ZohoCRM.files.CREATE".into()),
+        // Send Mail (v8): ZohoCRM.send_mail.all.CREATE or ZohoCRM.send_mail.{module}.CREATE.
+        ("POST", [_, m, _, "actions", "send_mail"]) => vec![vec!["ZohoCRM.send_mail.all.CREATE".into(), format!("ZohoCRM.send_mail.{}.CREATE", module_scope_name(m))]],
         // Upsert Records (v8): the module's {ALL|WRITE|CREATE}.
         ("POST", [_, m, "upsert"]) => vec![module(m, "CREATE")],
         // Attachments (upload, list, download): the module's scope and

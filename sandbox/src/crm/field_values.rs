@@ -120,7 +120,7 @@ pub fn problem(spec: &Spec, api_name: &str, path: &str, value: &Value) -> Option
         },
         "fileupload" | "imageupload" => match value.as_array() {
             Some(items) if items.len() > max as usize => Some(too_long(path, api_name, max)),
-            Some(items) if items.iter().all(|i| file_id(i).is_some() || i.get("_delete").is_some()) => None,
+            Some(items) if items.iter().all(|i| file_id(i).is_some() || removes_a_file(i)) => None,
             _ => Some(invalid(path, api_name, "jsonarray")),
         },
         "subform" => subform_problem(spec, api_name, path, value),
@@ -158,9 +158,16 @@ fn lookup_id(value: &Value) -> Option<String> {
 }
 
 /// The id of an uploaded file a file or image upload row names (`file_id` from the Files API,
-/// or the `File_Id__s` a read answered).
+/// or the `File_Id__s` a read answered): at most 150 characters (the Upload Files operation's
+/// `details.id`, `maxLen=150`).
 fn file_id(row: &Value) -> Option<&str> {
-    ["file_id", "File_Id__s"].iter().find_map(|k| row.get(*k).and_then(Value::as_str)).filter(|id| !id.is_empty())
+    ["file_id", "File_Id__s"].iter().find_map(|k| row.get(*k).and_then(Value::as_str)).filter(|id| !id.is_empty() && id.chars().count() <= 150 && !id.contains(char::is_control))
+}
+
+/// A row removing a file the field holds: its row `id` (or the `attachment_id` Zoho's SDKs
+/// send) with `_delete` (Zoho's "Update Records": `{"id": "...", "_delete": null}`).
+fn removes_a_file(row: &Value) -> bool {
+    row.get("_delete").is_some() && ["id", "attachment_id"].iter().any(|k| row.get(*k).and_then(Value::as_str).is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())))
 }
 
 /// The first value of `values` its field's data type refuses (fields the module does not have
@@ -192,7 +199,7 @@ pub fn stored(data: &Data, module_name: &str, index: usize, values: &Map<String,
                 None => v.clone(),
             },
             ("subform", Value::Array(rows)) => Value::Array(rows.iter().map(|r| with_id(r, next_id)).collect()),
-            ("fileupload" | "imageupload", Value::Array(files)) => Value::Array(files.iter().filter(|f| f.get("_delete").is_none()).map(|f| file_row(f, next_id)).collect()),
+            ("fileupload" | "imageupload", Value::Array(files)) => Value::Array(files.iter().filter(|f| f.get("_delete").is_none()).map(|f| file_row(data, f, next_id)).collect()),
             (_, v) => v.clone(),
         };
         out.insert(key.clone(), value);
@@ -224,11 +231,17 @@ fn with_id(row: &Value, next_id: &mut u64) -> Value {
     Value::Object(row)
 }
 
-/// An uploaded file as a read answers it (record.json `FileDetails`/`Image_Upload`).
-fn file_row(row: &Value, next_id: &mut u64) -> Value {
+/// An uploaded file as a read answers it (record.json `FileDetails`/`Image_Upload`): a file
+/// of the file store (`POST /crm/v8/files`) with its own name and size.
+fn file_row(data: &Data, row: &Value, next_id: &mut u64) -> Value {
     let file_id = file_id(row).unwrap_or_default().to_string();
-    let name = row.get("File_Name__s").cloned().unwrap_or_else(|| json!(format!("{file_id}.bin")));
-    json!({ "File_Id__s": file_id, "File_Name__s": name, "Size__s": row.get("Size__s").cloned().unwrap_or(json!("0")), "id": row.get("id").filter(|i| i.is_string()).cloned().unwrap_or_else(|| json!(fresh(next_id))) })
+    let stored = data.files.get(&file_id);
+    let name = match stored {
+        Some(file) => json!(file.name),
+        None => row.get("File_Name__s").cloned().unwrap_or_else(|| json!(format!("{file_id}.bin"))),
+    };
+    let size = stored.map_or_else(|| row.get("Size__s").cloned().unwrap_or(json!("0")), |file| json!(file.bytes.len().to_string()));
+    json!({ "File_Id__s": file_id, "File_Name__s": name, "Size__s": size, "id": row.get("id").filter(|i| i.is_string()).cloned().unwrap_or_else(|| json!(fresh(next_id))) })
 }
 
 #[cfg(test)]
@@ -278,6 +291,9 @@ mod tests {
             ("Competitors", json!({}), "jsonarray"),
             ("Competitors", json!(["row"]), "jsonobject"),
             ("Signed_Proposal", json!([{ "file_id": "" }]), "jsonarray"),
+            ("Signed_Proposal", json!([{ "_delete": null }]), "jsonarray"),
+            ("Signed_Proposal", json!([{ "id": "x", "_delete": null }]), "jsonarray"),
+            ("Site_Photo", json!([{ "File_Id__s": "a".repeat(151) }]), "jsonarray"),
             ("Billing_Contact_Email", json!("billing"), "email"),
             ("Deal_Name", json!(5), "text"),
         ];

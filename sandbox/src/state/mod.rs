@@ -48,6 +48,14 @@ pub struct StoredAttachment {
     pub created_time: String,
 }
 
+/// A file in Zoho's file store (`POST /crm/v8/files`), by the id it was given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredFile {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
 /// Where a page token points: the listing it belongs to and the offset of its page.
 #[derive(Debug, Clone)]
 pub struct PageToken {
@@ -128,6 +136,10 @@ pub struct Data {
     pub relations: HashMap<RelationKey, Map<String, Value>>,
     pub next_id: u64,
     pub next_token: u64,
+    /// Zoho's file store: encrypted file id → the file.
+    pub files: HashMap<String, StoredFile>,
+    /// Mails sent (Send Mail): module, record id, the mail as sent.
+    pub sent_mails: Vec<(String, String, Value)>,
 }
 
 /// The CRM store as a composite request with rollback_on_fail found it: restored when one of
