@@ -61,6 +61,8 @@ const TABLE: &[Api] = &[
     ("/crm/v8/actions/watch", "DELETE", "ZohoCRM.notifications.DELETE", 1, 1, Scale::Fixed),
     ("/crm/v8/__apis", "GET", "ZohoCRM.apis.READ", 1, 1, Scale::Fixed),
     ("/crm/bulk/v8/write", "POST", "ZohoCRM.bulk.CREATE", 500, 500, Scale::Fixed),
+    // "Bulk Read Initialize 50" (the API-limits table).
+    ("/crm/bulk/v8/read", "POST", "ZohoCRM.bulk.READ", 50, 50, Scale::Fixed),
 ];
 
 /// The table's API for a request: the one matching it with the most literal segments.

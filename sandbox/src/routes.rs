@@ -4,7 +4,7 @@
 
 use crate::accounts::{oauth, scopes};
 use crate::crm::notifications::{deliveries, watch};
-use crate::crm::{attachments, convert, coql, metadata, module_settings, notes, records, related, search, tags, upsert, users};
+use crate::crm::{attachments, bulk_read, convert, coql, metadata, module_settings, notes, records, related, search, tags, upsert, users};
 use crate::request::RecordedRequest;
 use crate::response::error_response;
 use crate::state::Shared;
@@ -62,6 +62,9 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/crm/v8/{module}/{id}/Notes", zoho(post(notes::handle).get(notes_list)))
         .route("/crm/v8/{module}/{id}/actions/convert", zoho(post(convert::handle)))
         .route("/crm/v8/{module}/{id}/{related_list}", zoho(get(related_records)))
+        .route("/crm/bulk/v8/read", zoho(post(bulk_read_create)))
+        .route("/crm/bulk/v8/read/{job_id}", zoho(get(bulk_read_status)))
+        .route("/crm/bulk/v8/read/{job_id}/result", zoho(get(bulk_read_result)))
         .route("/crm/v8/actions/watch", zoho(get(watch::list).post(watch::enable).put(watch::replace).patch(watch::update).delete(watch::disable)))
         .fallback(unknown_path)
         // Every record a request changed reaches the watching channels once it is answered.
@@ -143,7 +146,7 @@ async fn crm_gate(State(shared): Sandbox, Extension(recorded): Recorded, request
     let mut admitted = realism::admit(&shared, &recorded).await;
     let mut response = match admitted.refusal.take() {
         Some(refusal) => refusal,
-        None => match recorded.path.starts_with("/crm/v8/").then(|| records::authenticate(&shared, &recorded)).flatten() {
+        None => match (recorded.path.starts_with("/crm/v8/") || recorded.path.starts_with("/crm/bulk/")).then(|| records::authenticate(&shared, &recorded)).flatten() {
             Some(denied) => denied,
             None => {
                 let granted = recorded.header("authorization").and_then(|h| h.strip_prefix("Zoho-oauthtoken ")).and_then(|t| shared.token_scopes(t));
@@ -386,4 +389,16 @@ mod tests {
             assert_eq!((got, body.contains(text)), (status, true), "{method} {path}: {body}");
         }
     }
+}
+
+async fn bulk_read_create(State(shared): Sandbox, Extension(request): Recorded) -> Response {
+    bulk_read::create(&shared, &request)
+}
+
+async fn bulk_read_status(State(shared): Sandbox, Path(job_id): Path<String>) -> Response {
+    bulk_read::status(&shared, &job_id)
+}
+
+async fn bulk_read_result(State(shared): Sandbox, Path(job_id): Path<String>) -> Response {
+    bulk_read::result(&shared, &job_id)
 }

@@ -13,6 +13,7 @@ mod books;
 mod books_documents;
 mod books_sales_documents;
 mod books_sweeps;
+mod bulk_read;
 mod credits;
 mod crm_attachments_deleted;
 mod crm_coql_raw_attachments;
