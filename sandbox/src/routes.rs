@@ -318,6 +318,18 @@ async fn notes_list(State(shared): Sandbox, Extension(request): Recorded, Path((
     related::related(&shared, &request, &module, &id, "Notes")
 }
 
+async fn bulk_read_create(State(shared): Sandbox, Extension(request): Recorded) -> Response {
+    bulk_read::create(&shared, &request)
+}
+
+async fn bulk_read_status(State(shared): Sandbox, Path(job_id): Path<String>) -> Response {
+    bulk_read::status(&shared, &job_id)
+}
+
+async fn bulk_read_result(State(shared): Sandbox, Path(job_id): Path<String>) -> Response {
+    bulk_read::result(&shared, &job_id)
+}
+
 #[cfg(test)]
 mod tests {
     use crate::Sandbox;
@@ -389,16 +401,4 @@ mod tests {
             assert_eq!((got, body.contains(text)), (status, true), "{method} {path}: {body}");
         }
     }
-}
-
-async fn bulk_read_create(State(shared): Sandbox, Extension(request): Recorded) -> Response {
-    bulk_read::create(&shared, &request)
-}
-
-async fn bulk_read_status(State(shared): Sandbox, Path(job_id): Path<String>) -> Response {
-    bulk_read::status(&shared, &job_id)
-}
-
-async fn bulk_read_result(State(shared): Sandbox, Path(job_id): Path<String>) -> Response {
-    bulk_read::result(&shared, &job_id)
 }
