@@ -4,7 +4,7 @@ use crate::auth::{authorization, Auth, Grant, Session};
 use crate::connection::Connection;
 use crate::credits::CreditTable;
 use crate::error::{ErrorKind, Result};
-use crate::http::{retry_after_ms, Body, Method, Request, Response, Transport};
+use crate::http::{retry_after_ms, Body, BodySink, Method, Request, Response, Transport};
 use crate::limits::{self, Throttle};
 use crate::options::{CallOptions, MAX_RETRY_WAIT};
 use crate::redact::{self, Redactor};
@@ -237,19 +237,30 @@ impl<'a> Client<'a> {
     /// status; only a missing answer (or a wait too long to sleep through) is an `Err`.
     /// A token Zoho rejects (INVALID_TOKEN) is renewed once and the call sent once more.
     pub fn send(&self, call: ApiCall) -> Result<Response> {
+        self.send_to(call, None)
+    }
+
+    /// [`Client::send`] for an answer larger than memory: a 2xx answer's body goes to `sink` as
+    /// it arrives (see [`crate::http::Transport::send_streaming`]); any other answer is read
+    /// whole into the response, as `send` reads it.
+    pub fn send_streaming(&self, call: ApiCall, sink: &mut dyn BodySink) -> Result<Response> {
+        self.send_to(call, Some(sink))
+    }
+
+    fn send_to(&self, call: ApiCall, mut sink: Option<&mut (dyn BodySink + '_)>) -> Result<Response> {
         let body = call.body.map(Rc::new);
         let call = ApiCall { body: None, ..call };
         let session = self.session()?;
-        let response = self.send_with(&session, &call, body.clone())?;
+        let response = self.send_with(&session, &call, body.clone(), sink.as_deref_mut())?;
         if !(response.status == 401 && token_may_be_stale(&response) && self.auth.renewable()) {
             return Ok(response);
         }
         let renewed = self.auth.renew(&session.token)?;
         self.remember(&renewed);
-        self.send_with(&renewed, &call, body)
+        self.send_with(&renewed, &call, body, sink)
     }
 
-    fn send_with(&self, session: &Session, call: &ApiCall, body: Option<Rc<Body>>) -> Result<Response> {
+    fn send_with(&self, session: &Session, call: &ApiCall, body: Option<Rc<Body>>, mut sink: Option<&mut (dyn BodySink + '_)>) -> Result<Response> {
         let mut headers = vec![("Authorization".to_string(), authorization(&session.token))];
         let content_type_given = call.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
         if let Some(body) = body.as_ref().filter(|_| !content_type_given) {
@@ -267,7 +278,7 @@ impl<'a> Client<'a> {
         let mut retry = 0;
         let mut waited = Duration::ZERO;
         loop {
-            let outcome = self.exchange(&request, &charge);
+            let outcome = self.exchange(&request, &charge, sink.as_deref_mut());
             self.log_exchange(&request, &outcome.0, outcome.1, retry);
             let outcome = outcome.0;
             if retry >= self.options.max_retries() || !self.should_retry(request.method, &outcome) {
@@ -295,7 +306,7 @@ impl<'a> Client<'a> {
     /// (every answer costs it, a 429 included: Zoho counts what reaches it). A CRM answer's
     /// `X-API-CREDITS-REMAINING` is kept for the budget; a Books request is held to Books'
     /// limits before it is sent and its answer's `X-Rate-Limit-*` read after.
-    fn exchange(&self, request: &Request, charge: &Charge) -> (Result<Response>, Duration) {
+    fn exchange(&self, request: &Request, charge: &Charge, sink: Option<&mut (dyn BodySink + '_)>) -> (Result<Response>, Duration) {
         if let Charge::Books(organization) = charge {
             if let Err(e) = self.wait_for_books(organization) {
                 return (Err(e), Duration::ZERO);
@@ -306,7 +317,10 @@ impl<'a> Client<'a> {
             Err(e) => return (Err(e), Duration::ZERO),
         };
         let started = Instant::now();
-        let outcome = self.transport.send(request);
+        let outcome = match sink {
+            Some(sink) => self.transport.send_streaming(request, sink),
+            None => self.transport.send(request),
+        };
         let took = started.elapsed();
         if let Some(slot) = slot {
             Throttle::release(self.storage, slot);

@@ -5,7 +5,8 @@
 //! `min_credits` and `max_credits`): most calls cost 1 credit; insert, update and upsert 1 per
 //! 10 records (up to 10 for 100); add and remove tags 1 per 10 record ids (up to 50 for 500);
 //! the deleted-records feed 2; convert lead 5; COQL by the rows its LIMIT asks for (1-200 rows
-//! 1, 201-1,000 2, 1,001-2,000 3; "Query API - An Overview"); a bulk write job 500.
+//! 1, 201-1,000 2, 1,001-2,000 3; "Query API - An Overview"); a bulk write job 500, a bulk read
+//! job 50 ("Bulk Read Initialize").
 //!
 //! Those defaults are the table until the org's own is read: a sync page with a credit budget
 //! reads `/__apis` once a day ([`crate::budget::refresh_credit_table`]) where the token's scope allows it, and keeps the
@@ -100,6 +101,8 @@ fn default_entries() -> Vec<Entry> {
         Entry::new("POST", "/crm/v8/Leads/{id}/actions/convert", 5, 5),
         Entry::new("POST", "/crm/v8/coql", 1, 3),
         Entry::new("POST", "/crm/bulk/v8/write", 500, 500),
+        // "Bulk Read Initialize 50" (the API-limits table); status and download 1.
+        Entry::new("POST", "/crm/bulk/v8/read", 50, 50),
     ]
 }
 

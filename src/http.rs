@@ -117,6 +117,33 @@ pub trait Transport {
     fn send(&self, request: &Request) -> Result<Response>;
     /// Waits before a retry.
     fn sleep(&self, duration: Duration);
+    /// Sends one request whose answer may be larger than memory (a bulk read's ZIP): when
+    /// `sink` accepts the answer's status and headers, the body goes to it chunk by chunk as it
+    /// arrives and the returned `Response` has an empty body; otherwise the body is read whole,
+    /// as [`Transport::send`] reads it. This default reads the body whole and then hands it
+    /// over in chunks (test transports); the component's transport streams it.
+    fn send_streaming(&self, request: &Request, sink: &mut dyn BodySink) -> Result<Response> {
+        let response = self.send(request)?;
+        if !sink.accept(response.status, &response.headers) {
+            return Ok(response);
+        }
+        for chunk in response.body.chunks(64 * 1024) {
+            if !sink.chunk(chunk)? {
+                break;
+            }
+        }
+        Ok(Response { body: Vec::new(), ..response })
+    }
+}
+
+/// Where a streamed answer's body goes.
+pub trait BodySink {
+    /// Called with each answer's status and headers (again on a retry: the sink starts over):
+    /// true takes the body as chunks, false has it read whole into the `Response`.
+    fn accept(&mut self, status: u16, headers: &[(String, String)]) -> bool;
+    /// One chunk of the body; `Ok(false)` stops reading (the rest is not wanted), an `Err`
+    /// ends the exchange with that error.
+    fn chunk(&mut self, bytes: &[u8]) -> Result<bool>;
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 pub(crate) mod auth;
 pub mod books;
 pub(crate) mod budget;
+pub mod bulk;
 pub(crate) mod client;
 pub mod connection;
 pub(crate) mod credits;

@@ -142,6 +142,11 @@ pub const ACTIONS: &[(&str, &[&str])] = &[
     ("crm-run-composite", &["ZohoCRM.composite_requests.CUSTOM"]),
     // Answered from Zoho's documentation kept in the component: no request, so no scope.
     ("books-describe-resource", &[]),
+    // Bulk Read (v8 "Create Bulk Read job", "Get the Status of the Bulk Read Job", "Download Bulk
+    // Read Result"): ZohoCRM.bulk.READ and ZohoCRM.modules.{module}.{ALL|READ}.
+    ("bulk-read-create", &["ZohoCRM.bulk.READ", "ZohoCRM.modules.READ"]),
+    ("bulk-read-status", &["ZohoCRM.bulk.READ", "ZohoCRM.modules.READ"]),
+    ("bulk-read-result-page", &["ZohoCRM.bulk.READ", "ZohoCRM.modules.READ"]),
 ];
 
 /// Scopes an action may use when granted and does without otherwise: the credit table
@@ -159,6 +164,8 @@ pub const OPTIONAL: &[(&str, &[&str])] = &[
     ("crm-update-records", &["ZohoCRM.settings.fields.READ"]),
     ("crm-upsert-records", &["ZohoCRM.settings.fields.READ"]),
     ("crm-test-connection", &["ZohoBooks.settings.READ"]),
+    // The result's records are typed by the module's field metadata when the token may read it.
+    ("bulk-read-result-page", &["ZohoCRM.settings.fields.READ"]),
 ];
 
 /// The scopes `action` needs (None for an action the table does not know).

@@ -4,4 +4,4 @@
 wit_bindgen::generate!({ path: "wit", world: "connector", generate_all });
 
 pub use exports::zoho::connector::types;
-pub use exports::zoho::connector::{books, crm, incremental, notifications, sync};
+pub use exports::zoho::connector::{books, bulk, crm, incremental, notifications, sync};

@@ -64,6 +64,8 @@ const TABLE: &[Api] = &[
     // Composite API (v8 page): 1 credit; 2 when rollback_on_fail is true and no rollback happened
     // (the second is charged by the handler, which knows).
     ("/crm/v8/__composite_requests", "POST", "ZohoCRM.composite_requests.CUSTOM", 1, 2, Scale::Fixed),
+    // "Bulk Read Initialize 50" (the API-limits table).
+    ("/crm/bulk/v8/read", "POST", "ZohoCRM.bulk.READ", 50, 50, Scale::Fixed),
 ];
 
 /// The table's API for a request: the one matching it with the most literal segments.

@@ -337,3 +337,14 @@ impl Sandbox {
         routes::app(self.shared.clone())
     }
 }
+
+pub use crm::bulk_read::{csv_of as bulk_read_csv, zip_of as bulk_read_zip};
+pub use state::bulk_reads::Knobs as BulkReadKnobs;
+
+impl Sandbox {
+    /// Turns the bulk read jobs' knobs (page size, how long jobs take, a failing job, the next
+    /// result's bytes).
+    pub fn tune_bulk_reads(&self, change: impl FnOnce(&mut BulkReadKnobs)) {
+        self.shared.bulk_reads.tune(change);
+    }
+}

@@ -4,7 +4,7 @@
 
 use crate::accounts::{oauth, scopes};
 use crate::crm::notifications::{deliveries, watch};
-use crate::crm::{attachments, composite, convert, coql, files, metadata, module_settings, notes, records, related, relations, search, send_mail, tags, upsert, users};
+use crate::crm::{attachments, bulk_read, composite, convert, coql, files, metadata, module_settings, notes, records, related, relations, search, send_mail, tags, upsert, users};
 use crate::request::RecordedRequest;
 use crate::response::error_response;
 use crate::state::Shared;
@@ -78,6 +78,9 @@ fn routes() -> Router<Arc<Shared>> {
         .route("/crm/v8/{module}/{id}/actions/convert", zoho(post(convert::handle)))
         .route("/crm/v8/{module}/{id}/{related_list}", zoho(get(related_records)))
         .route("/crm/v8/{module}/{id}/{related_list}/{related_id}", zoho(put(link_related).delete(unlink_related)))
+        .route("/crm/bulk/v8/read", zoho(post(bulk_read_create)))
+        .route("/crm/bulk/v8/read/{job_id}", zoho(get(bulk_read_status)))
+        .route("/crm/bulk/v8/read/{job_id}/result", zoho(get(bulk_read_result)))
         .route("/crm/v8/actions/watch", zoho(get(watch::list).post(watch::enable).put(watch::replace).patch(watch::update).delete(watch::disable)))
         .route("/crm/v8/__composite_requests", zoho(post(composite_call)))
         .fallback(unknown_path)
@@ -155,7 +158,7 @@ async fn crm_gate(State(shared): Sandbox, Extension(recorded): Recorded, request
     let mut admitted = realism::admit(&shared, &recorded).await;
     let mut response = match admitted.refusal.take() {
         Some(refusal) => refusal,
-        None => match recorded.path.starts_with("/crm/v8/").then(|| records::authenticate(&shared, &recorded)).flatten() {
+        None => match (recorded.path.starts_with("/crm/v8/") || recorded.path.starts_with("/crm/bulk/")).then(|| records::authenticate(&shared, &recorded)).flatten() {
             Some(denied) => denied,
             None => {
                 let granted = recorded.header("authorization").and_then(|h| h.strip_prefix("Zoho-oauthtoken ")).and_then(|t| shared.token_scopes(t));
@@ -356,6 +359,18 @@ async fn unlink_related(State(shared): Sandbox, Path((module, id, related, relat
 /// `GET /{module}/{id}/Notes` reads Notes as any other related list.
 async fn notes_list(State(shared): Sandbox, Extension(request): Recorded, Path((module, id)): Record) -> Response {
     related::related(&shared, &request, &module, &id, "Notes")
+}
+
+async fn bulk_read_create(State(shared): Sandbox, Extension(request): Recorded) -> Response {
+    bulk_read::create(&shared, &request)
+}
+
+async fn bulk_read_status(State(shared): Sandbox, Path(job_id): Path<String>) -> Response {
+    bulk_read::status(&shared, &job_id)
+}
+
+async fn bulk_read_result(State(shared): Sandbox, Path(job_id): Path<String>) -> Response {
+    bulk_read::result(&shared, &job_id)
 }
 
 #[cfg(test)]

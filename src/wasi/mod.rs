@@ -11,7 +11,7 @@ use crate::error::ZohoError;
 use crate::limits::Throttle;
 use crate::redact::{self, Redactor};
 use crate::storage::{self, memory::StepOnly, Storage};
-use crate::wit::{books as wit_books, crm, incremental as wit_incremental, notifications as wit_notifications, sync as wit_sync, types as wit};
+use crate::wit::{books as wit_books, bulk as wit_bulk, crm, incremental as wit_incremental, notifications as wit_notifications, sync as wit_sync, types as wit};
 use crate::{books, incremental, notifications, raw, sync};
 use serde_json::Value;
 
@@ -387,5 +387,19 @@ impl wit_notifications::Guest for Component {
 
     fn parse(connection: wit::Connection, input: wit_notifications::ParseInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
         run_with("notifications-parse", connection, options, |client| notifications::parse(client, &input)).map(output_text)
+    }
+}
+
+impl wit_bulk::Guest for Component {
+    fn read_create(connection: wit::Connection, input: wit_bulk::ReadCreateInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_with("bulk-read-create", connection, options, |client| crate::bulk::read_create(client, &input)).map(output_text)
+    }
+
+    fn read_status(connection: wit::Connection, input: wit_bulk::ReadStatusInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_with("bulk-read-status", connection, options, |client| crate::bulk::read_status(client, &input)).map(output_text)
+    }
+
+    fn read_result_page(connection: wit::Connection, input: wit_bulk::ReadResultPageInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_with("bulk-read-result-page", connection, options, |client| crate::bulk::read_result_page(client, &input)).map(output_text)
     }
 }

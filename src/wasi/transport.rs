@@ -3,7 +3,7 @@
 //! so this sets all three request timeouts and reads the body against one deadline.
 
 use crate::error::{ErrorKind, Result, ZohoError};
-use crate::http::{Method, Request, Response, Transport};
+use crate::http::{BodySink, Method, Request, Response, Transport};
 use std::time::Duration;
 use waki::bindings::wasi::clocks::monotonic_clock;
 use waki::bindings::wasi::http::outgoing_handler;
@@ -62,6 +62,22 @@ fn wait_until(pollable: &poll::Pollable, deadline: u64) -> bool {
 
 impl Transport for WasiHttp {
     fn send(&self, request: &Request) -> Result<Response> {
+        self.exchange(request, None)
+    }
+
+    fn send_streaming(&self, request: &Request, sink: &mut dyn BodySink) -> Result<Response> {
+        self.exchange(request, Some(sink))
+    }
+
+    fn sleep(&self, duration: Duration) {
+        monotonic_clock::subscribe_duration(duration.as_nanos() as u64).block();
+    }
+}
+
+impl WasiHttp {
+    /// One exchange; with a sink that accepts the answer, its body is streamed to the sink
+    /// (never held whole) instead of read into the response.
+    fn exchange(&self, request: &Request, sink: Option<&mut dyn BodySink>) -> Result<Response> {
         let internal = |what: &str| ZohoError::new(ErrorKind::Internal, format!("cannot build the HTTP request: {what}"));
         let deadline = monotonic_clock::now().saturating_add(request.timeout.as_nanos() as u64);
         let url = split_url(&request.url)?;
@@ -114,18 +130,43 @@ impl Transport for WasiHttp {
         };
         let status = incoming.status();
         let headers: Vec<(String, String)> = incoming.headers().entries().into_iter().map(|(k, v)| (k.to_ascii_lowercase(), String::from_utf8_lossy(&v).into_owned())).collect();
+        let incoming_body = incoming.consume().map_err(|()| ZohoError::transport("the response body was already taken"))?;
+        if let Some(sink) = sink {
+            if sink.accept(status, &headers) {
+                stream_body(&incoming_body, deadline, request, sink)?;
+                drop(IncomingBody::finish(incoming_body));
+                return Ok(Response { status, headers, body: Vec::new() });
+            }
+        }
         let announced = headers_len(&headers);
         if announced.is_some_and(|n| n > MAX_RESPONSE_BYTES) {
             return Err(too_large());
         }
-        let incoming_body = incoming.consume().map_err(|()| ZohoError::transport("the response body was already taken"))?;
         let body = read_body(&incoming_body, deadline, request, announced)?;
         drop(IncomingBody::finish(incoming_body));
         Ok(Response { status, headers, body })
     }
+}
 
-    fn sleep(&self, duration: Duration) {
-        monotonic_clock::subscribe_duration(duration.as_nanos() as u64).block();
+/// The body handed to `sink` chunk by chunk until it ends, the sink has enough, or the
+/// deadline passes; nothing of it is kept here.
+fn stream_body(body: &IncomingBody, deadline: u64, request: &Request, sink: &mut dyn BodySink) -> Result<()> {
+    let stream = body.stream().map_err(|()| ZohoError::transport("the response body stream was already taken"))?;
+    loop {
+        match stream.read(READ_CHUNK) {
+            Ok(chunk) if chunk.is_empty() => {
+                if !wait_until(&stream.subscribe(), deadline) {
+                    return Err(timeout_error(request));
+                }
+            }
+            Ok(chunk) => {
+                if !sink.chunk(&chunk)? {
+                    return Ok(());
+                }
+            }
+            Err(StreamError::Closed) => return Ok(()),
+            Err(StreamError::LastOperationFailed(e)) => return Err(ZohoError::transport(format!("the response body broke off: {}", e.to_debug_string()))),
+        }
     }
 }
 

@@ -14,6 +14,7 @@ mod books_describe;
 mod books_documents;
 mod books_sales_documents;
 mod books_sweeps;
+mod bulk_read;
 mod credits;
 mod crm_attachments_deleted;
 mod crm_composite;

@@ -138,6 +138,15 @@ async fn notifications(s: &mut Steps<'_>) {
     s.ok("notifications-disable", json!({ "channel-ids": ["4242"] })).await;
 }
 
+async fn bulk(s: &mut Steps<'_>) {
+    s.h.sandbox.clock().freeze_at(chrono::Utc::now());
+    let job = s.ok("bulk-read-create", json!({ "record-type": "Leads", "fields": ["Last_Name", "Annual_Revenue", "Email_Opt_Out", "Owner"] })).await;
+    let id = id_of(&job, "/id");
+    s.h.sandbox.clock().advance(chrono::Duration::minutes(5));
+    s.ok("bulk-read-status", json!({ "job-id": id })).await;
+    s.ok("bulk-read-result-page", json!({ "job-id": id, "record-type": "Leads", "limit": 3 })).await;
+}
+
 /// Each action of the manifest runs at least once against the sandbox, and its Ok value is
 /// checked against its declared output-schema (by the harness, on every step).
 #[tokio::test(flavor = "multi_thread")]
@@ -148,6 +157,7 @@ async fn every_action_returns_what_its_output_schema_declares() {
     books(&mut steps).await;
     sweeps(&mut steps).await;
     notifications(&mut steps).await;
+    bulk(&mut steps).await;
     let declared: BTreeSet<String> = output_schemas().actions().map(str::to_string).collect();
     let manifest: BTreeSet<String> = Manifest::embedded().expect("manifest").actions.into_iter().map(|a| a.key).collect();
     assert_eq!(declared, manifest, "every action of the manifest declares an output schema");

@@ -117,7 +117,16 @@ pub fn required(request: &RecordedRequest) -> Vec<Vec<String>> {
     match (request.method.as_str(), segments.as_slice()) {
         // Composite API (v8): ZohoCRM.composite_requests.CUSTOM, and each sub-request its own.
         ("POST", [_, "__composite_requests"]) => one("ZohoCRM.composite_requests.CUSTOM".into()),
-        // Bulk read and write (v8 "Bulk Read API", "Bulk Write API"): ZohoCRM.bulk.{op}.
+        // Bulk Read (v8 "Create Bulk Read job", "Get the Status of the Bulk Read Job", "Download
+        // Bulk Read Result"): ZohoCRM.bulk.READ and the module's READ (named in the job's body).
+        (_, ["bulk", _, "read", ..]) => {
+            let mut needs = one("ZohoCRM.bulk.READ".into());
+            if let Some(m) = request.json().and_then(|b| b.pointer("/query/module/api_name").and_then(Value::as_str).map(str::to_string)) {
+                needs.push(module(&m, "READ"));
+            }
+            needs
+        }
+        // Bulk write (v8 "Bulk Write API"): ZohoCRM.bulk.{op}.
         (_, ["bulk", ..]) | (_, [_, "upload"]) => one(format!("ZohoCRM.bulk.{op}")),
         // List of Available APIs: ZohoCRM.apis.READ on Zoho's page; its apis.json names
         // ZohoCRM.settings.modules instead. Either is taken.

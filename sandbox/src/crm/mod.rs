@@ -2,6 +2,7 @@
 //! metadata and the notifications API; one module per concern.
 
 pub mod attachments;
+pub mod bulk_read;
 pub mod composite;
 pub mod convert;
 pub mod coql;

@@ -1,5 +1,6 @@
 //! The sandbox's state: modules and records, tokens, page tokens, the request log, faults.
 
+pub mod bulk_reads;
 pub mod channels;
 pub mod outbox;
 
@@ -226,6 +227,8 @@ pub struct Shared {
     pub books_requests: Mutex<HashMap<(String, i64), u64>>,
     /// Deliveries to the channels' notify URLs, and their fault switch.
     pub outbox: outbox::Outbox,
+    /// Bulk read (export) jobs and their knobs.
+    pub bulk_reads: bulk_reads::Jobs,
 }
 
 /// Sees each exchange once the sandbox answered it (request with status and body).
@@ -252,6 +255,7 @@ impl Shared {
             watch: Default::default(),
             outbox: Default::default(),
             books_requests: Mutex::new(HashMap::new()),
+            bulk_reads: Default::default(),
         }
     }
 
