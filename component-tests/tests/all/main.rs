@@ -12,6 +12,7 @@ mod auth;
 mod books;
 mod books_documents;
 mod books_sales_documents;
+mod books_streams;
 mod books_sweeps;
 mod credits;
 mod crm_attachments_deleted;
