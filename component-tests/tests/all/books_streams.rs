@@ -200,3 +200,42 @@ async fn sync_runs_crm_and_books_streams_and_resumes_without_duplicates_or_gaps(
     assert_eq!(after[before..], [changed]);
     let _ = std::fs::remove_dir_all(&base);
 }
+
+/// `backoff-at-credit-percentage` on a Books stream is Books' daily allowance, as its
+/// `X-Rate-Limit-Limit` and `-Remaining` report it (never CRM's credits: no CRM request is
+/// sent). Free plan, 1,000 a day: under half used the stream reads; once Books reports half
+/// used, the next read is `credits-exhausted` with the wait until Books' reset, and sends
+/// nothing; a share of 1.0 still reads.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_backoff_share_applies_to_books_daily_allowance() {
+    let h = Harness::new().await;
+    let connection = component_tests::with_books_org(&h);
+    h.sandbox.set_limits(zoho_sandbox::Limits { books_per_day: 1_000, books_day_headers: true, ..Default::default() });
+    h.sandbox.set_books_used_today(zoho_sandbox::BOOKS_ORG_ID, 490);
+    let read = |share: f64| h.run_as(&connection, "sync-read-stream-page", json!({ "stream": "books_invoices", "anchor-date": "2000-01-01", "backoff-at-credit-percentage": share }), None);
+    ok_of(&read(0.5).await);
+    ok_of(&h.run_as(&connection, "sync-commit-stream", json!({ "stream": "books_invoices" }), None).await);
+    let sent = h.requests().iter().filter(|r| r.path.starts_with("/books/v3/")).count() as u64;
+    assert!(!h.requests().iter().any(|r| r.path.starts_with("/crm/")), "no CRM request: {:?}", h.requests());
+    assert!(490 + sent < 500, "{sent} requests");
+    // Books reports 500 of 1,000 used: the next read at half is refused, sending nothing.
+    h.sandbox.set_books_used_today(zoho_sandbox::BOOKS_ORG_ID, 499);
+    ok_of(&read(0.5).await);
+    h.sandbox.clear_requests();
+    let error = error_of(&read(0.5).await).clone();
+    assert!(!h.requests().iter().any(|r| r.path.starts_with("/books/") || r.path.starts_with("/crm/")), "refused before anything is sent: {:?}", h.requests());
+    assert_eq!(error["kind"], "credits-exhausted", "{error}");
+    let wait = error["retry-after-ms"].as_u64().expect("retry-after-ms");
+    assert!((1..=86_400_000).contains(&wait), "until Books' reset: {wait}");
+    let spent = error["details"]["spent"].as_u64().expect("spent");
+    assert!(spent >= 500, "{error}");
+    assert_eq!(error["details"], json!({ "spent": spent, "allotment": 1000, "organization_id": zoho_sandbox::BOOKS_ORG_ID, "source": "books" }));
+    assert!(error["message"]
+        .as_str()
+        .expect("message")
+        .starts_with(&format!("{spent} of today's 1000 Zoho Books requests for organization {} are used, at or past the 50% backoff share", zoho_sandbox::BOOKS_ORG_ID)));
+    ok_of(&read(1.0).await);
+    for bad in [0.4, 1.1] {
+        assert_eq!(error_of(&read(bad).await)["kind"], "invalid-input");
+    }
+}
