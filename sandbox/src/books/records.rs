@@ -187,7 +187,7 @@ fn reversed_ties(shared: &Shared) -> bool {
     let mut counts = shared.books_requests();
     let n = counts.entry(("-/lists".to_string(), 0)).or_insert(0);
     *n = n.saturating_add(1);
-    *n % 2 == 0
+    (*n).is_multiple_of(2)
 }
 
 /// `POST` a collection: a new record with its id and times, or Books' code 4 for a body

@@ -250,7 +250,7 @@ impl crate::http::Transport for Crowded {
         let since = params.get("last_modified_time").and_then(|t| crate::zoho_time::parse_iso(t));
         let at = 1_704_067_200; // 2024-01-01T00:00:00Z
         let mut listed: Vec<u64> = if since.is_some_and(|s| s > at) { Vec::new() } else { (1..=450).collect() };
-        if self.mode == "reversed" && self.requests.get() % 2 == 0 {
+        if self.mode == "reversed" && self.requests.get().is_multiple_of(2) {
             // Ties of one second in the other order on every other request.
             listed.reverse();
         }
