@@ -142,6 +142,9 @@ pub struct SweepPage {
     pub stream: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incremental: Option<bool>,
+    /// A Zoho Books stream's organization.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
 }
 
 #[derive(Serialize)]

@@ -159,6 +159,11 @@ pub const ACTIONS: &[(&str, &[&str])] = &[
 /// Test Connection reads Books' organizations (ZohoBooks.settings.READ) only when check-books asks.
 pub const OPTIONAL: &[(&str, &[&str])] = &[
     ("sync-read-stream-page", &["ZohoCRM.apis.READ"]),
+    // Books streams (books_<resource>) list the resource and find the organization: Books' full
+    // access covers both; a CRM-only connection reads CRM streams without it.
+    ("sync-discover", &["ZohoBooks.fullaccess.all"]),
+    ("sync-read-stream-page", &["ZohoBooks.fullaccess.all"]),
+    ("sync-commit-stream", &["ZohoBooks.fullaccess.all"]),
     ("crm-create-record", &["ZohoCRM.settings.fields.READ"]),
     ("crm-update-record", &["ZohoCRM.settings.fields.READ"]),
     ("crm-update-records", &["ZohoCRM.settings.fields.READ"]),

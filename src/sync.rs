@@ -15,6 +15,8 @@ use crate::wit::sync::{CommitStreamInput, DiscoverInput, ReadStreamPageInput};
 use crate::zoho_time::format_iso;
 use serde_json::{json, Value};
 
+mod books;
+
 /// Sling's standard streams (name → module), read incrementally on Modified_Time.
 const STANDARD: [(&str, &str); 12] = [
     ("leads", "Leads"),
@@ -38,11 +40,15 @@ const FULL_REFRESH: [&str; 2] = ["users", "modules"];
 /// Where a stream's records live: a module read incrementally, or a full-refresh listing.
 enum Source {
     Module(String),
+    Books(books::BooksStream),
     Users,
     Modules,
 }
 
 fn source_of(stream: &str) -> Result<Source> {
+    if let Some(books) = books::parse(stream) {
+        return books.map(Source::Books);
+    }
     let name = stream.trim();
     let lower = name.to_ascii_lowercase();
     if lower == "users" {
@@ -96,8 +102,18 @@ pub fn discover(client: &Client, input: &DiscoverInput) -> Result<Value> {
     for name in FULL_REFRESH {
         streams.push(json!({ "stream": name, "incremental": false, "primary_key": "id", "read_by": "list" }));
     }
+    // Books' streams follow CRM's; with include-modules false neither asks the account.
+    let with_books = |mut streams: Vec<Value>| {
+        let (books_streams, warnings) = books::discover(client, input.include_modules != Some(false));
+        streams.extend(books_streams);
+        let mut out = json!({ "streams": streams });
+        if !warnings.is_empty() {
+            out["warnings"] = json!(warnings);
+        }
+        out
+    };
     if input.include_modules == Some(false) {
-        return Ok(json!({ "streams": streams }));
+        return Ok(with_books(streams));
     }
     for module in crate::crm::modules::org_modules(client)?.into_iter().filter(|m| m.api_supported == Some(true)) {
         let api_name = module.api_name.as_str();
@@ -109,7 +125,7 @@ pub fn discover(client: &Client, input: &DiscoverInput) -> Result<Value> {
         stream["custom"] = json!(module.generated_type.as_deref() == Some("custom"));
         streams.push(stream);
     }
-    Ok(json!({ "streams": streams }))
+    Ok(with_books(streams))
 }
 
 /// A page of a full-refresh listing (`/users?type=AllUsers`, `/settings/modules`).
@@ -143,10 +159,18 @@ pub fn throttle_of(input: &ReadStreamPageInput) -> Throttle {
 
 pub fn read_stream_page(client: &Client, input: &ReadStreamPageInput) -> Result<String> {
     let source = source_of(&input.stream)?;
-    if let Some(share) = input.backoff_at_credit_percentage {
+    // CRM's credits budget CRM streams; a Books stream checks Books' daily allowance instead.
+    if let (Some(share), false) = (input.backoff_at_credit_percentage, matches!(source, Source::Books(_))) {
         budget::check_credit_budget(client, share)?;
     }
     match source {
+        Source::Books(stream) => {
+            let anchor = input.anchor_date.clone().unwrap_or_else(default_anchor);
+            let mut page = books::read_page(client, &stream, input, anchor)?;
+            page.stream = Some(input.stream.trim().to_string());
+            page.incremental = Some(true);
+            page.to_json()
+        }
         Source::Users => full_refresh_page(client, "users", input.page.unwrap_or(1).max(1), input.per_page.unwrap_or(200).clamp(1, 200)).map(|v| v.to_string()),
         Source::Modules => full_refresh_page(client, "modules", 1, 200).map(|v| v.to_string()),
         Source::Module(module) => {
@@ -179,6 +203,7 @@ pub fn commit_stream(client: &Client, input: &CommitStreamInput) -> Result<Value
             committed["stream"] = json!(stream.trim());
             Ok(committed)
         }
+        Source::Books(books) => books::commit_stream(client, &books, stream),
         _ => Ok(json!({ "stream": stream.trim(), "cursor": null, "source": "full-refresh" })),
     }
 }
@@ -217,6 +242,7 @@ mod tests {
         let transport = &fixture.transport;
         transport
             .answer(200, r#"{"modules":[{"api_name":"Leads","api_supported":true},{"api_name":"Pets","api_supported":true,"generated_type":"custom"},{"api_name":"Hidden","api_supported":false}]}"#);
+        transport.answer(200, r#"{"code":0,"message":"success","organizations":[{"organization_id":"10234695","name":"Zillum","is_default_org":true},{"organization_id":"20234695","name":"Labs","is_default_org":false}]}"#);
         let client = fixture.client();
         let out = discover(&client, &DiscoverInput { include_modules }).unwrap();
         let names = out["streams"].as_array().unwrap().iter().map(|s| s["stream"].as_str().unwrap().to_string()).collect();
@@ -227,15 +253,20 @@ mod tests {
     /// The old adapter ignored include-modules: false still listed (and fetched) the org's modules.
     #[test]
     fn include_modules_false_lists_only_the_standard_streams_without_a_request() {
+        let books = crate::books::sweep::list::SWEEPABLE.len();
         let (names, sent) = discovered(Some(false));
-        assert_eq!(names.len(), STANDARD.len() + PIPELINES.len() + FULL_REFRESH.len());
+        assert_eq!(names.len(), STANDARD.len() + PIPELINES.len() + FULL_REFRESH.len() + books);
         assert!(!names.contains(&"Pets".to_string()));
+        assert_eq!(names.last().map(String::as_str), Some("books_recurringinvoices"));
         assert!(sent.is_empty(), "{sent:?}");
         for default in [None, Some(true)] {
             let (names, sent) = discovered(default);
-            assert_eq!(names.last().map(String::as_str), Some("Pets"));
-            assert_eq!(names.len(), STANDARD.len() + PIPELINES.len() + FULL_REFRESH.len() + 1);
-            assert_eq!(sent, vec!["GET https://www.zohoapis.com/crm/v8/settings/modules".to_string()]);
+            let crm = STANDARD.len() + PIPELINES.len() + FULL_REFRESH.len() + 1;
+            assert_eq!(names[crm - 1], "Pets");
+            // Two organizations and none named: a stream per organization and resource too.
+            assert_eq!(names.len(), crm + 3 * books);
+            assert_eq!((names[crm].as_str(), names[crm + books].as_str(), names[crm + 2 * books].as_str()), ("books_invoices", "books_10234695_invoices", "books_20234695_invoices"));
+            assert_eq!(sent, vec!["GET https://www.zohoapis.com/crm/v8/settings/modules".to_string(), "GET https://www.zohoapis.com/books/v3/organizations".to_string()]);
         }
     }
 }

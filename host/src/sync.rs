@@ -237,12 +237,14 @@ async fn sync_stream(
     let started = Instant::now();
     let commit = ActionRef::from_key("sync-commit-stream")?;
     let full_refresh = FULL_REFRESH.contains(&stream.trim().to_ascii_lowercase().as_str());
-    let wanted = if full_refresh { 1 } else { request.slices };
+    // Books streams are one walk each (Books numbers its pages; the component refuses slices).
+    let one_walk = full_refresh || stream.trim().starts_with("books_");
+    let wanted = if one_walk { 1 } else { request.slices };
     // A resumed stream keeps its slices: the component's plan is fixed for its sweep.
     let saved = state.get(stream);
     let path = request.out_dir.join(format!("{stream}.jsonl"));
     let existing = std::fs::metadata(&path).map_or(0, |m| m.len());
-    let progress = Progress::of_state(&saved).filter(|p| !full_refresh || p.slices == 1).unwrap_or_else(|| {
+    let progress = Progress::of_state(&saved).filter(|p| !one_walk || p.slices == 1).unwrap_or_else(|| {
         // A new sweep appends after what earlier runs wrote; one whose state cannot be resumed
         // starts over where that sweep began (the file's start for a state without it).
         let unfinished = matches!(saved.get("status").and_then(Value::as_str), Some("reading" | "committing"));
@@ -319,6 +321,21 @@ fn stream_keys(stream: &str) -> Vec<String> {
     keys
 }
 
+/// A Books stream's keys (`books_...`): the component keeps each under
+/// `incremental/sync/<stream>/<organization id>/...`, one scope per organization the stream was
+/// read for, so every key under the stream's prefix is listed (the cursors among them). `None`
+/// for a CRM stream.
+fn books_stream_keys(kv: &dyn crate::kv::KvBackend, namespace: &str, stream: &str) -> Result<Option<Vec<String>>> {
+    let stream = stream.trim();
+    if !stream.starts_with("books_") {
+        return Ok(None);
+    }
+    let prefix = format!("incremental/sync/{stream}/");
+    let mut keys: Vec<String> = kv.keys(namespace, "").map_err(|e| anyhow::anyhow!("listing {stream}'s keys: {e:?}"))?.into_iter().filter(|k| k.starts_with(&prefix)).collect();
+    keys.sort();
+    Ok(Some(keys))
+}
+
 /// With `--reset`, forgets the streams' cursors, open sweeps and unfinished runs; without it,
 /// refuses `--anchor-date` for a stream starting a sweep that has a cursor (the component would
 /// start from the cursor and silently ignore the date).
@@ -327,7 +344,10 @@ async fn check_cursors(runtime: &Runtime, connection: &Value, namespace: Option<
     let kv = runtime.kv();
     let mut committed = Vec::new();
     for stream in request.streams.iter().filter(|s| !FULL_REFRESH.contains(&s.trim().to_ascii_lowercase().as_str())) {
-        let keys = stream_keys(stream);
+        let keys = match books_stream_keys(kv.as_ref(), &namespace, stream)? {
+            Some(keys) => keys,
+            None => stream_keys(stream),
+        };
         if request.reset {
             for key in &keys {
                 kv.delete(&namespace, "", key).map_err(|e| anyhow::anyhow!("forgetting {stream}'s {key}: {e:?}"))?;
@@ -340,7 +360,8 @@ async fn check_cursors(runtime: &Runtime, connection: &Value, namespace: Option<
         if !state.get(stream).is_null() {
             continue;
         }
-        let stored = kv.get(&namespace, "", &keys[0]).map_err(|e| anyhow::anyhow!("reading {stream}'s cursor: {e:?}"))?;
+        let Some(cursor_key) = keys.iter().find(|k| k.ends_with("/cursor")) else { continue };
+        let stored = kv.get(&namespace, "", cursor_key).map_err(|e| anyhow::anyhow!("reading {stream}'s cursor: {e:?}"))?;
         if let Some(cursor) = stored.and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok()).and_then(|v| v["cursor"].as_str().map(str::to_string)) {
             committed.push(format!("{stream} (at {cursor})"));
         }

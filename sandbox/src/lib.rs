@@ -156,6 +156,11 @@ impl Sandbox {
         data.books.records.get(&(collection.to_string(), parent_id.map(str::to_string)))?.iter().find(|r| r[id_field] == id).cloned()
     }
 
+    /// Sets the Books requests `org` has sent today (a day mostly spent, in one call).
+    pub fn set_books_used_today(&self, org: &str, used: u64) {
+        books::records::set_used_today(&self.shared, org, used)
+    }
+
     pub fn books_count(&self, collection: &str) -> usize {
         self.shared.data().books.records.get(&(collection.to_string(), None)).map_or(0, Vec::len)
     }

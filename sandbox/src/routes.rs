@@ -149,7 +149,11 @@ async fn crm_gate(State(shared): Sandbox, Extension(recorded): Recorded, request
     if recorded.path.starts_with("/books/") {
         return match books::records::limited(&shared, &recorded) {
             Some(refusal) => refusal,
-            None => next.run(request).await,
+            None => {
+                let mut answer = next.run(request).await;
+                books::records::day_headers(&shared, &recorded, &mut answer);
+                answer
+            }
         };
     }
     if !recorded.path.starts_with("/crm/") {

@@ -26,7 +26,7 @@ const UNIX_TIME_FROM: u64 = 1_000_000_000;
 /// The longest wait a reset header is trusted for.
 const MAX_WAIT_MS: u64 = DAY_MS;
 
-pub use crate::storage::keys::{books_blocked as blocked_key, books_day as day_key, books_window as window_key, BOOKS_SLOT_MS as SLOT_MS};
+pub use crate::storage::keys::{books_allowance as allowance_key, books_blocked as blocked_key, books_day as day_key, books_window as window_key, BOOKS_SLOT_MS as SLOT_MS};
 
 /// The slots before the current one that any 60 seconds ending now can touch.
 const SLOTS: u64 = MINUTE_MS / SLOT_MS;
@@ -145,6 +145,7 @@ pub fn after(storage: &dyn Storage, organization: &str, response: &Response) {
 }
 
 pub fn after_at(storage: &dyn Storage, organization: &str, response: &Response, now: u64) {
+    remember_allowance(storage, organization, response, now);
     let exhausted = response.header("x-rate-limit-remaining").is_some_and(|r| r.trim() == "0");
     let asked = crate::http::retry_after_ms(response).or_else(|| reset_wait_ms(response, now));
     let wait = match (response.status, asked) {
@@ -154,6 +155,67 @@ pub fn after_at(storage: &dyn Storage, organization: &str, response: &Response, 
     }
     .min(MAX_WAIT_MS);
     let _ = put_fresh(storage, &blocked_key(organization), &json!({ "until_ms": now.saturating_add(wait) }));
+}
+
+/// A header's whole number, or `None` when absent or anything else.
+fn header_number(response: &Response, name: &str) -> Option<u64> {
+    let text = response.header(name)?.trim();
+    (!text.is_empty() && text.len() <= 19 && text.bytes().all(|b| b.is_ascii_digit())).then(|| text.parse().ok()).flatten()
+}
+
+/// Keeps the daily allowance an answer reports. Zoho's pages name `X-Rate-Limit-Limit` and
+/// `X-Rate-Limit-Remaining` without saying which limit they count; a limit above the minute's
+/// [`PER_MINUTE`] can only be a day's (the smallest plan allows 1,000 a day), so only such a
+/// limit is kept: under either reading the minute's numbers never pass for the day's.
+fn remember_allowance(storage: &dyn Storage, organization: &str, response: &Response, now: u64) {
+    let (Some(limit), Some(remaining)) = (header_number(response, "x-rate-limit-limit"), header_number(response, "x-rate-limit-remaining")) else { return };
+    if limit <= PER_MINUTE {
+        return;
+    }
+    let resets_at_ms = reset_wait_ms(response, now).map(|wait| now.saturating_add(wait));
+    let _ = put_fresh(storage, &allowance_key(organization), &json!({ "limit": limit, "remaining": remaining.min(limit), "at_ms": now, "resets_at_ms": resets_at_ms }));
+}
+
+/// `backoff-at-credit-percentage` on Books' daily allowance: refused (`credits-exhausted`, with
+/// the wait until Books' reset, else an hour as for CRM's credits) before anything is sent once
+/// `share` of the day's requests are used, by the larger of what Books last reported
+/// (`X-Rate-Limit-Limit` less `-Remaining`) and this
+/// connection's own count today. Without an allowance reported since its last reset the share
+/// cannot be known (the plan is not in any API answer), and the step goes on.
+pub fn check_daily_allowance(storage: &dyn Storage, organization: &str, share: f64) -> Result<()> {
+    check_daily_allowance_at(storage, organization, share, now_ms())
+}
+
+pub fn check_daily_allowance_at(storage: &dyn Storage, organization: &str, share: f64, now: u64) -> Result<()> {
+    if !(0.5..=1.0).contains(&share) {
+        return Err(ZohoError::invalid_input(format!("backoff-at-credit-percentage {share} is out of range: give a share from 0.5 to 1.0")));
+    }
+    let Some(reported) = get_fresh(storage, &allowance_key(organization), Duration::from_millis(DAY_MS)).ok().flatten() else { return Ok(()) };
+    let number = |name: &str| reported.get(name).and_then(Value::as_u64);
+    let (Some(limit), Some(remaining), Some(at)) = (number("limit"), number("remaining"), number("at_ms")) else { return Ok(()) };
+    let resets_at = number("resets_at_ms");
+    if resets_at.is_some_and(|r| r <= now) || (resets_at.is_none() && at / DAY_MS != now / DAY_MS) {
+        return Ok(());
+    }
+    let today = counter(storage, &day_key(organization, now / DAY_MS));
+    // Books' report covers every client of the organization; this connection's own count is
+    // a floor for requests sent since that report.
+    let spent = limit.saturating_sub(remaining).max(today.min(limit));
+    if (spent as f64) < share * limit as f64 {
+        return Ok(());
+    }
+    let wait = resets_at.map_or(60 * MINUTE_MS, |r| r.saturating_sub(now)).clamp(1, MAX_WAIT_MS);
+    let mut error = ZohoError::new(
+        ErrorKind::CreditsExhausted,
+        format!(
+            "{spent} of today's {limit} Zoho Books requests for organization {organization} are used, at or past the {:.0}% backoff share; nothing was sent. Try again in {} s",
+            share * 100.0,
+            wait.div_ceil(1000)
+        ),
+    );
+    error.retry_after_ms = Some(wait);
+    error.details = Some(json!({ "spent": spent, "allotment": limit, "organization_id": organization, "source": "books" }));
+    Err(error)
 }
 
 /// Books requests counted today for `organization`.

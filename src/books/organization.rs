@@ -33,6 +33,25 @@ fn outline(text: &str) -> Value {
     serde_json::json!({ "organization_id": small(o.organization_id), "is_default_org": small(o.is_default_org), "name": small(o.name) })
 }
 
+/// The account's Books organizations (`GET /books/v3/organizations`, "List organizations"),
+/// each as its `organization_id`, `is_default_org` and `name` only.
+pub fn organizations(client: &Client) -> Result<Vec<Value>> {
+    let response = client.send(ApiCall::new(Method::Get, "/books/v3/organizations"))?;
+    let envelope = envelope::open(&response)?;
+    let listed = envelope::take(&envelope, "organizations")?;
+    // Each organization is small; a list longer than any account has is refused unread.
+    match json::items(listed.get().as_bytes(), MAX_ORGANIZATIONS) {
+        Ok(items) => Ok(items.iter().map(|o| outline(o.get())).collect()),
+        Err(json::JsonError::Invalid(_)) => Ok(Vec::new()),
+        Err(e) => Err(answer_error(&response, e)),
+    }
+}
+
+/// An organization's id, written as a string or a number.
+pub fn id_of(organization: &Value) -> Option<String> {
+    organization.get("organization_id").and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_u64().map(|n| n.to_string())))
+}
+
 pub fn organization_id(client: &Client, from_connection: &Option<String>) -> Result<String> {
     if let Some(id) = given(from_connection) {
         if !id.bytes().all(|b| b.is_ascii_digit()) {
@@ -47,16 +66,7 @@ pub fn organization_id(client: &Client, from_connection: &Option<String>) -> Res
             }
         }
     }
-    let response = client.send(ApiCall::new(Method::Get, "/books/v3/organizations"))?;
-    let envelope = envelope::open(&response)?;
-    let listed = envelope::take(&envelope, "organizations")?;
-    // Each organization is small; a list longer than any account has is refused unread.
-    let organizations: Vec<Value> = match json::items(listed.get().as_bytes(), MAX_ORGANIZATIONS) {
-        Ok(items) => items.iter().map(|o| outline(o.get())).collect(),
-        Err(json::JsonError::Invalid(_)) => Vec::new(),
-        Err(e) => return Err(answer_error(&response, e)),
-    };
-    let id_of = |o: &Value| o.get("organization_id").and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_u64().map(|n| n.to_string())));
+    let organizations = organizations(client)?;
     let chosen = match organizations.iter().find(|o| o.get("is_default_org").and_then(Value::as_bool) == Some(true)) {
         Some(default) => id_of(default),
         None if organizations.len() == 1 => organizations.first().and_then(id_of),

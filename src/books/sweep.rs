@@ -46,41 +46,66 @@ fn scope(organization_id: &str, resource: &str) -> String {
 pub fn list_modified_records_by_page(client: &Client, input: &ListModifiedRecordsByPageInput) -> Result<String> {
     let resource = list::sweepable(input.record_type.trim())?;
     let line_items = input.include_line_items.unwrap_or(false);
+    let since = input.since.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| normalize("since", s)).transpose()?;
+    let organization_id = organization::organization_id(client, client.books_organization_id())?;
+    let step = Step { resource, organization_id: &organization_id, scope: scope(&organization_id, resource.name), page: input.page, per_page: input.per_page, since, anchor: None, line_items };
+    step_page(client, &step)?.to_json()
+}
+
+/// One step of a Books sweep, whoever keeps it: the sweep action (scope
+/// `books/<organization>/<resource>`) or a sync stream (its own scope, so the two never take
+/// each other's changes).
+pub struct Step<'a> {
+    pub resource: &'static list::Resource,
+    pub organization_id: &'a str,
+    pub scope: String,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+    /// Where this sweep starts, over the committed cursor (already normalized).
+    pub since: Option<String>,
+    /// Where a sweep starts with no since and no cursor (already normalized).
+    pub anchor: Option<String>,
+    pub line_items: bool,
+}
+
+/// The page `step` asks of its resource's sweep.
+pub fn step_page(client: &Client, step: &Step) -> Result<SweepPage> {
+    let resource = step.resource;
+    let line_items = step.line_items;
     let (largest, why) = if line_items { (MAX_PER_PAGE_WITH_LINE_ITEMS, " with include-line-items (a request per record; Books allows about 100 a minute)") } else { (MAX_PER_PAGE, "") };
-    let per_page = input.per_page.unwrap_or(largest);
+    let per_page = step.per_page.unwrap_or(largest);
     if !(1..=largest).contains(&per_page) {
         return Err(ZohoError::invalid_input(format!("per-page {per_page} is out of range: 1 to {largest}{why}")));
     }
-    if input.page == Some(0) {
+    if step.page == Some(0) {
         return Err(ZohoError::invalid_input("page starts at 1"));
     }
-    let since = input.since.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| normalize("since", s)).transpose()?;
-    let organization_id = organization::organization_id(client, client.books_organization_id())?;
-    let scope = scope(&organization_id, resource.name);
-    open_sweep::require_for_page(client, &scope, input.page)?;
-    let cursor: Option<Cursor> = load(client, &cursor_key(&scope))?;
+    let (scope, organization_id, since) = (step.scope.as_str(), step.organization_id, step.since.as_ref());
+    open_sweep::require_for_page(client, scope, step.page)?;
+    let cursor: Option<Cursor> = load(client, &cursor_key(scope))?;
     let signature = format!("books|{per_page}{}", if line_items { "|line-items" } else { "" });
-    let opening = Opening { signature: &signature, since: since.as_ref(), anchor: None, first_step: matches!(input.page, None | Some(1)), include_deleted: false };
-    let mut sweep = open_single(client, &scope, &opening, cursor.as_ref())?;
+    let opening = Opening { signature: &signature, since, anchor: step.anchor.as_ref(), first_step: matches!(step.page, None | Some(1)), include_deleted: false };
+    let mut sweep = open_single(client, scope, &opening, cursor.as_ref())?;
     let mut fetched = sweep.fetched;
-    let page = page_asked(&sweep, fetched, input.page)?;
-    let listing = BooksList { resource, organization_id: &organization_id };
+    let page = page_asked(&sweep, fetched, step.page)?;
+    let listing = BooksList { resource, organization_id };
     let read = if sweep.last_page.is_some_and(|last| page > last) {
         crate::incremental::keyset::Page::empty()
     } else {
-        records_walk::read_list(client, &listing, &scope, &mut sweep, page, per_page, &mut fetched)?
+        records_walk::read_list(client, &listing, scope, &mut sweep, page, per_page, &mut fetched)?
     };
     let more = read.more;
-    let (mut rows, dropped) = drop_delivered(client, &scope, &scope, &sweep, cursor.as_ref(), page, read.rows)?;
+    let (mut rows, dropped) = drop_delivered(client, scope, scope, &sweep, cursor.as_ref(), page, read.rows)?;
     if line_items {
-        details::read(client, resource, &organization_id, &mut rows)?;
+        details::read(client, resource, organization_id, &mut rows)?;
     }
     sweep.fetched = fetched;
     sweep.served = sweep.served.max(page);
-    save(client, &sweep_key(&scope), &sweep)?;
+    save(client, &sweep_key(scope), &sweep)?;
     let stored = cursor.as_ref().and_then(|c| c.cursor.as_deref());
-    let warnings = crate::incremental::stale_cursor::warnings(&scope, since.is_some(), stored, sweep.since.as_deref(), sweep.until.as_deref());
-    let answer = SweepPage {
+    let given = since.is_some() || (stored.is_none() && step.anchor.is_some());
+    let warnings = crate::incremental::stale_cursor::warnings(scope, given, stored, sweep.since.as_deref(), sweep.until.as_deref());
+    Ok(SweepPage {
         record_type: resource.name.to_string(),
         records: rows.into_iter().map(|r| r.text).collect(),
         page,
@@ -96,9 +121,9 @@ pub fn list_modified_records_by_page(client: &Client, input: &ListModifiedRecord
         usage: client.usage(),
         stream: None,
         incremental: None,
+        organization_id: None,
         warnings,
-    };
-    answer.to_json()
+    })
 }
 
 /// Books - Update Last Successful Run Date: commits the resource's finished sweep, or sets

@@ -63,6 +63,9 @@ const FIELDS_PER_REQUEST: usize = 50;
 pub const MAX_REQUESTS_PER_STEP: usize = 30;
 /// Pages one crowded second's walk reads forward at most (page tokens reach 100,000 records).
 const MAX_CROWDED_PAGES: usize = 500;
+/// Backward passes over a crowded second read again when one was unsteady, before the walk
+/// gives up with an error rather than risk a silent gap.
+const MAX_UNSTEADY_ROUNDS: u32 = 3;
 /// A page token longer than this, or not plain ASCII, is no token Zoho gave.
 const MAX_TOKEN_LEN: usize = 1_000;
 /// 9999-12-31T23:59:59Z: the last second a stored position may name.
@@ -90,6 +93,16 @@ struct Crowded {
     /// The backward pass: `Some(k)` reads `read[k-1]` next; `None` while reading forward.
     #[serde(default)]
     back: Option<usize>,
+    /// The check pass (the last forward page, then every page backward): the second's ids it
+    /// showed and the places they filled. A place shown twice means the list's order moved
+    /// between its requests, so a record may have been shown nowhere.
+    #[serde(default)]
+    pass_ids: BTreeSet<String>,
+    #[serde(default)]
+    pass_places: u64,
+    /// Backward passes read again after an unsteady one.
+    #[serde(default)]
+    rounds: u32,
 }
 
 /// How far the walk has delivered: every record before its second, and at its second the ids
@@ -155,7 +168,10 @@ impl Position {
             && self.crowded.as_ref().is_none_or(|c| {
                 self.at.is_some()
                     && c.read.len() <= MAX_CROWDED_PAGES
-                    && c.back.is_none_or(|k| k < c.read.len())
+                    && c.pass_ids.len() <= MAX_CROWDED_PAGES * PER_REQUEST as usize
+                    && c.rounds <= MAX_UNSTEADY_ROUNDS
+                    // A pass read again starts at the last page (`back` = pages read).
+                    && c.back.is_none_or(|k| k < c.read.len() || (k == c.read.len() && c.rounds > 0))
                     && c.next_token.iter().all(token_ok)
                     && c.read.iter().all(|a| match a {
                         Address::Page(p) => (1..=last_page).contains(p),
@@ -302,7 +318,7 @@ impl Walker<'_, '_> {
                     continue;
                 }
                 // Nothing past the second on page 1, and more follows: a crowded second.
-                pos.crowded = Some(Crowded { header, read: vec![address], next_token: answer.next_token, back: None });
+                pos.crowded = Some(Crowded { header, read: vec![address], next_token: answer.next_token, back: None, ..Crowded::default() });
                 continue;
             };
             let Some(second) = pos.at else {
@@ -312,11 +328,13 @@ impl Walker<'_, '_> {
                 return Ok(Walked { rows, end: pos, more: false });
             }
             let mut past = false;
+            let mut shown = Vec::new();
             for (t, id, row) in answer.rows {
                 if t != second {
                     past |= t > second;
                     continue;
                 }
+                shown.push(id.clone());
                 if pos.behind(t, &id) {
                     continue;
                 }
@@ -335,6 +353,9 @@ impl Walker<'_, '_> {
                     if past || !answer.more {
                         // The second ends here: read the pages before this one again, backward.
                         crowded.back = Some(crowded.read.len().saturating_sub(1));
+                        crowded.pass_ids.clear();
+                        crowded.pass_places = 0;
+                        crowded.note_shown(shown);
                     } else if crowded.read.len() >= MAX_CROWDED_PAGES {
                         return Err(ZohoError::new(
                             ErrorKind::Zoho,
@@ -342,7 +363,17 @@ impl Walker<'_, '_> {
                         ));
                     }
                 }
-                Some(k) => crowded.back = Some(k.saturating_sub(1)),
+                Some(k) => {
+                    crowded.back = Some(k.saturating_sub(1));
+                    crowded.note_shown(shown);
+                }
+            }
+            if crowded.back == Some(0) && !crowded.steady(self.listing.name(), second)? {
+                // Every page again, backward from the last: whatever the moved order hid is
+                // shown by a pass that holds still.
+                crowded.back = Some(crowded.read.len());
+                crowded.pass_ids.clear();
+                crowded.pass_places = 0;
             }
             if crowded.back == Some(0) {
                 pos.complete = true;
@@ -350,6 +381,42 @@ impl Walker<'_, '_> {
                 pos.crowded = Some(crowded);
             }
         }
+    }
+}
+
+impl Crowded {
+    fn note_shown(&mut self, shown: Vec<String>) {
+        self.pass_places = self.pass_places.saturating_add(shown.len() as u64);
+        self.pass_ids.extend(shown);
+    }
+
+    /// Whether the finished check pass showed each of the second's places to a different
+    /// record. Its pages cover every place of the second once, so when they show as many
+    /// distinct ids as places, every record of the second was shown (and delivered unless
+    /// already behind the walk). A record shown twice means the order of the second's records
+    /// changed between requests (Books documents no order among records of one second; a record
+    /// changed or deleted meanwhile shifts the rest too), and one may have been shown nowhere:
+    /// the pass is read again, up to [`MAX_UNSTEADY_ROUNDS`] times, then the walk stops with an
+    /// error rather than a silent gap.
+    fn steady(&mut self, list: &str, second: i64) -> Result<bool> {
+        if self.pass_places <= self.pass_ids.len() as u64 {
+            return Ok(true);
+        }
+        if self.rounds >= MAX_UNSTEADY_ROUNDS {
+            return Err(ZohoError::new(
+                ErrorKind::Zoho,
+                format!(
+                    "Zoho's {list} list did not keep one order among the {} records modified at {} from one request to the next ({} places showed {} records, {} times over), so the sweep cannot tell it read them all; nothing was committed: read the sweep again from page 1 later",
+                    self.pass_places,
+                    format_iso(second),
+                    self.pass_places,
+                    self.pass_ids.len(),
+                    self.rounds.saturating_add(1)
+                ),
+            ));
+        }
+        self.rounds = self.rounds.saturating_add(1);
+        Ok(false)
     }
 }
 
@@ -455,7 +522,7 @@ mod tests {
 
     #[test]
     fn a_stored_position_must_be_one_zoho_could_have_given() {
-        let crowded = |read: Vec<Address>, back: Option<usize>| Position { crowded: Some(Crowded { header: Some(1), read, next_token: None, back }), ..at(5, &[]) };
+        let crowded = |read: Vec<Address>, back: Option<usize>| Position { crowded: Some(Crowded { header: Some(1), read, next_token: None, back, ..Crowded::default() }), ..at(5, &[]) };
         assert!(crowded(vec![Address::Page(1), Address::Page(10)], Some(1)).is_sound(10));
         assert!(!crowded(vec![Address::Page(11)], None).is_sound(10), "page 11 of 200 is past the page reach");
         assert!(crowded(vec![Address::Page(11)], None).is_sound(500), "a list without a reach");
@@ -469,7 +536,7 @@ mod tests {
     #[test]
     fn forward_by_page_then_by_token_and_back_over_the_same_pages() {
         let notes = records_list::RecordsList { module: "Notes", fields: String::new() };
-        let mut c = Crowded { header: Some(1), read: vec![Address::Page(1)], next_token: Some("t11".into()), back: None };
+        let mut c = Crowded { header: Some(1), read: vec![Address::Page(1)], next_token: Some("t11".into()), back: None, ..Crowded::default() };
         assert_eq!(next_address(&c, &notes).unwrap(), Address::Page(2));
         c.read = (1..=10).map(Address::Page).collect();
         assert_eq!(next_address(&c, &notes).unwrap(), Address::Token("t11".into()));

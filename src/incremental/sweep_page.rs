@@ -401,6 +401,7 @@ fn answer(client: &Client, asked: Asked, walk: Walk, cursor: Option<Cursor>, pag
         warnings,
         stream: None,
         incremental: None,
+        organization_id: None,
     }
 }
 

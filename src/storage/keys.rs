@@ -21,6 +21,7 @@ pub enum Family {
     BooksWindow,
     BooksDay,
     BooksBlocked,
+    BooksAllowance,
     BooksOrganizationId,
     Fields,
     FieldMetadata,
@@ -33,7 +34,7 @@ pub enum Family {
 }
 
 /// Every family, for the docs' check.
-pub const FAMILIES: [Family; 20] = [
+pub const FAMILIES: [Family; 21] = [
     Family::AuthToken,
     Family::AuthLease,
     Family::Credits,
@@ -45,6 +46,7 @@ pub const FAMILIES: [Family; 20] = [
     Family::BooksWindow,
     Family::BooksDay,
     Family::BooksBlocked,
+    Family::BooksAllowance,
     Family::BooksOrganizationId,
     Family::Fields,
     Family::FieldMetadata,
@@ -97,6 +99,7 @@ impl Family {
             Family::BooksWindow => "limits/books/<org>/window/<slot>/<what>",
             Family::BooksDay => "limits/books/<org>/day/<day>",
             Family::BooksBlocked => "limits/books/<org>/blocked",
+            Family::BooksAllowance => "limits/books/<org>/allowance",
             Family::BooksOrganizationId => "books/organization-id",
             Family::Fields => "crm/fields/<module>",
             Family::FieldMetadata => "crm/field-metadata/<module>",
@@ -119,7 +122,7 @@ impl Family {
             Family::BooksWindow => Retention::Window { window_ms: BOOKS_SLOT_MS, behind: 13, grace_ms: u64::MAX },
             Family::Rate => Retention::Window { window_ms: 1000, behind: 3, grace_ms: u64::MAX },
             Family::BooksDay => Retention::Window { window_ms: DAY_MS, behind: 2, grace_ms: u64::MAX },
-            Family::OrgLicense | Family::CreditTable | Family::BooksBlocked => Retention::Fresh { ttl_ms: DAY_MS },
+            Family::OrgLicense | Family::CreditTable | Family::BooksBlocked | Family::BooksAllowance => Retention::Fresh { ttl_ms: DAY_MS },
             Family::CreditsRemaining | Family::Fields | Family::FieldMetadata | Family::PageTokens => Retention::Fresh { ttl_ms: HOUR_MS },
             Family::OpenSweep => Retention::OpenSweep,
             Family::SweepPage => Retention::SweepPage,
@@ -163,6 +166,7 @@ pub fn parse(key: &str) -> Option<Parsed<'_>> {
         ["limits", "books", _, "window", n, _] => window(Family::BooksWindow, n),
         ["limits", "books", _, "day", n] => window(Family::BooksDay, n),
         ["limits", "books", _, "blocked"] => of(Family::BooksBlocked),
+        ["limits", "books", _, "allowance"] => of(Family::BooksAllowance),
         ["books", "organization-id"] => of(Family::BooksOrganizationId),
         ["crm", "fields", ..] => of(Family::Fields),
         ["crm", "field-metadata", ..] => of(Family::FieldMetadata),
@@ -218,6 +222,12 @@ pub fn books_day(organization: &str, day: u64) -> String {
 
 pub fn books_blocked(organization: &str) -> String {
     format!("limits/books/{organization}/blocked")
+}
+
+/// The daily allowance Books last reported for `organization` (`X-Rate-Limit-Limit` and
+/// `-Remaining` of a daily limit), for `backoff-at-credit-percentage`.
+pub fn books_allowance(organization: &str) -> String {
+    format!("limits/books/{organization}/allowance")
 }
 
 pub const BOOKS_ORGANIZATION_ID: &str = "books/organization-id";
@@ -284,6 +294,7 @@ mod tests {
             (books_window("10234695", 5, "sent"), Family::BooksWindow),
             (books_day("10234695", 5), Family::BooksDay),
             (books_blocked("10234695"), Family::BooksBlocked),
+            (books_allowance("10234695"), Family::BooksAllowance),
             (BOOKS_ORGANIZATION_ID.to_string(), Family::BooksOrganizationId),
             (fields("Leads"), Family::Fields),
             (field_metadata("Leads"), Family::FieldMetadata),

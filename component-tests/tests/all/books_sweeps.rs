@@ -273,3 +273,50 @@ fn the_manifest_marks_the_books_sweep_as_a_polling_trigger() {
     assert!(action["output-schema"].is_object() && action["output-sample"].is_object());
     assert!(actions.iter().any(|a| a["key"] == COMMIT));
 }
+
+/// Books documents no order among records modified in the same second. A Books that orders
+/// them the opposite way on every other request (the sandbox's `books_reorder_ties`) shows some
+/// of 450 invoices of one second on two pages and others on none: before, the sweep ended as if
+/// complete and lost them silently; now the places shown twice are seen, the second is read
+/// again, and a second that never holds still ends the sweep with a typed error naming it,
+/// nothing committed. Every invoice delivered before the error is one of the 450, once.
+#[tokio::test(flavor = "multi_thread")]
+async fn ties_reordered_between_requests_are_never_a_silent_loss() {
+    let h = Harness::new().await;
+    let connection = with_books_org(&h);
+    let (bulk, s) = bulk(&h);
+    h.sandbox.set_limits(zoho_sandbox::Limits { books_reorder_ties: true, ..Default::default() });
+    let mut delivered = Vec::new();
+    let mut outcome = None;
+    for page in 1..=10 {
+        match &h.run_as(&connection, LIST, step(page, 200, s - 60), None).await.result {
+            Ok(result) => {
+                delivered.extend(ids(result));
+                if result["more_records"] == json!(false) {
+                    outcome = Some(Ok(()));
+                    break;
+                }
+            }
+            Err(error) => {
+                outcome = Some(Err(error.clone()));
+                break;
+            }
+        }
+    }
+    assert_once(&delivered);
+    assert!(delivered.iter().all(|id| bulk.contains(id)));
+    match outcome.expect("the sweep ended") {
+        Ok(()) => assert_eq!(delivered.len(), 450, "a sweep that ends delivered every invoice of the second"),
+        Err(error) => {
+            assert_eq!(error["kind"], "zoho", "{error}");
+            let message = error["message"].as_str().expect("message");
+            assert!(message.starts_with("Zoho's invoices list did not keep one order among the "), "{message}");
+            assert!(message.contains(&chrono::DateTime::from_timestamp(s, 0).expect("time").format("%Y-%m-%dT%H:%M:%S+00:00").to_string()), "{message}");
+            assert_eq!(error_of(&h.run_as(&connection, COMMIT, json!({ "record-type": "invoices" }), None).await)["kind"], "conflict", "nothing committed");
+        }
+    }
+    // Zoho keeping one order again, the sweep read from page 1 delivers all 450.
+    h.sandbox.set_limits(zoho_sandbox::Limits::default());
+    let again: Vec<String> = sweep(&h, &connection, 200, Some(s - 60)).await.iter().flat_map(ids).collect();
+    assert_eq!(again.iter().collect::<HashSet<_>>(), bulk.iter().collect::<HashSet<_>>());
+}

@@ -13,6 +13,7 @@ mod books;
 mod books_describe;
 mod books_documents;
 mod books_sales_documents;
+mod books_streams;
 mod books_sweeps;
 mod bulk_read;
 mod credits;

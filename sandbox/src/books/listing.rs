@@ -56,7 +56,9 @@ fn matches(record: &Value, filters: &[&(String, String)]) -> bool {
 }
 
 /// `GET` a collection of `all` (stored order), answered under `plural`.
-pub fn list(all: Vec<Value>, request: &RecordedRequest, plural: &str, label: &str) -> axum::response::Response {
+/// With `reversed_ties`, records equal on the sort column come in the reverse of their stored
+/// order (Books documents no order among them).
+pub fn list(all: Vec<Value>, request: &RecordedRequest, plural: &str, label: &str, reversed_ties: bool) -> axum::response::Response {
     let page: usize = request.query_param("page").and_then(|p| p.parse().ok()).filter(|p| *p >= 1).unwrap_or(1);
     let per_page: usize = request.query_param("per_page").and_then(|p| p.parse().ok()).filter(|p| (1..=200).contains(p)).unwrap_or(200);
     let since = match request.query_param("last_modified_time") {
@@ -77,6 +79,9 @@ pub fn list(all: Vec<Value>, request: &RecordedRequest, plural: &str, label: &st
     if let Some(column) = column {
         // A stable sort: records of one second keep their stored order, as one order must hold
         // from one page request to the next for numbered pages to mean anything.
+        if reversed_ties {
+            matching.reverse();
+        }
         matching.sort_by(|a, b| if order == "A" { compare(a, b, column) } else { compare(b, a, column) });
     }
     let start = page.saturating_sub(1).saturating_mul(per_page);
@@ -177,7 +182,7 @@ mod tests {
     }
 
     async fn answer(all: &[Value], query: &[(&str, &str)]) -> (u16, Value) {
-        let response = list(all.to_vec(), &get(query), "invoices", "Invoice");
+        let response = list(all.to_vec(), &get(query), "invoices", "Invoice", false);
         let status = response.status().as_u16();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
         (status, serde_json::from_slice(&bytes).expect("json"))

@@ -56,6 +56,36 @@ pub fn limited(shared: &Shared, request: &RecordedRequest) -> Option<Response> {
     Some(response)
 }
 
+/// With `Limits::books_day_headers`, the organization's day on an answer: the plan's
+/// requests a day, those left, and the seconds until the day ends.
+pub fn day_headers(shared: &Shared, request: &RecordedRequest, response: &mut Response) {
+    let per_day = {
+        let limits = shared.limits();
+        if !limits.books_day_headers {
+            return;
+        }
+        limits.books_per_day
+    };
+    let org = request.query_param("organization_id").unwrap_or("-").to_string();
+    let now = shared.clock.now().timestamp();
+    let day = now.div_euclid(86_400);
+    let used = shared.books_requests().get(&(format!("{org}/day"), day)).copied().unwrap_or(0);
+    for (name, value) in
+        [("x-rate-limit-limit", per_day.to_string()), ("x-rate-limit-remaining", per_day.saturating_sub(used).to_string()), ("x-rate-limit-reset", ((day + 1) * 86_400 - now).to_string())]
+    {
+        if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+}
+
+/// Requests organization `org` has sent today by the sandbox's clock (tests set it to play a
+/// day mostly spent).
+pub fn set_used_today(shared: &Shared, org: &str, used: u64) {
+    let day = shared.clock.now().timestamp().div_euclid(86_400);
+    shared.books_requests().insert((format!("{org}/day"), day), used);
+}
+
 /// Singular key, plural key, id field, the field a new record must have, and its label.
 fn resource(parent: Option<&str>, name: &str) -> Option<(&'static str, &'static str, &'static str, &'static str, &'static str)> {
     Some(match (parent, name) {
@@ -109,6 +139,7 @@ pub fn route(shared: &Shared, request: &RecordedRequest) -> Response {
     let Some((singular, plural, id_field, required, label)) = resource(parent.map(|p| p.0), collection) else {
         return books_error(404, 5, "Invalid URL Passed");
     };
+    let reversed = request.method == "GET" && id.is_none() && reversed_ties(shared);
     let mut data = shared.data();
     if let Some((parent_name, parent_id)) = parent {
         let exists = records_of(&mut data.books, org).get(&(parent_name.to_string(), None)).is_some_and(|r| r.iter().any(|x| x[format!("{}_id", &parent_name[..parent_name.len() - 1])] == parent_id));
@@ -125,7 +156,7 @@ pub fn route(shared: &Shared, request: &RecordedRequest) -> Response {
         }
     }
     match (request.method.as_str(), id) {
-        ("GET", None) => list(records_of(&mut data.books, org).get(&key).cloned().unwrap_or_default(), request, &resource),
+        ("GET", None) => list(records_of(&mut data.books, org).get(&key).cloned().unwrap_or_default(), request, &resource, reversed),
         ("POST", None) => create(&mut data, org, key, request, &resource, &now),
         (method, Some(id)) => one(records_of(&mut data.books, org).entry(key).or_default(), method, id, request, &resource, &now),
         _ => books_error(405, 37, "The HTTP method is not allowed for the resource"),
@@ -143,8 +174,20 @@ struct Resource {
 }
 
 /// `GET` a collection: search, the `last_modified_time` filter, sorting and paging (`listing`).
-fn list(all: Vec<Value>, request: &RecordedRequest, resource: &Resource) -> Response {
-    crate::books::listing::list(all, request, resource.plural, resource.label)
+fn list(all: Vec<Value>, request: &RecordedRequest, resource: &Resource, reversed_ties: bool) -> Response {
+    crate::books::listing::list(all, request, resource.plural, resource.label, reversed_ties)
+}
+
+/// Whether this list request orders ties reversed (`Limits::books_reorder_ties`: every other
+/// list request does).
+fn reversed_ties(shared: &Shared) -> bool {
+    if !shared.limits().books_reorder_ties {
+        return false;
+    }
+    let mut counts = shared.books_requests();
+    let n = counts.entry(("-/lists".to_string(), 0)).or_insert(0);
+    *n = n.saturating_add(1);
+    (*n).is_multiple_of(2)
 }
 
 /// `POST` a collection: a new record with its id and times, or Books' code 4 for a body

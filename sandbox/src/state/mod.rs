@@ -174,6 +174,14 @@ pub struct Limits {
     /// plan: Free 1,000, Standard 2,000, Professional 5,000, Premium and above 10,000).
     pub books_per_minute: u64,
     pub books_per_day: u64,
+    /// Books documents no order among records sharing a sort value: with this set, each list
+    /// request of a Books collection orders such ties the opposite way to the request before
+    /// (stored order, then reversed, ...), a server as unhelpful as the words allow.
+    pub books_reorder_ties: bool,
+    /// Every Books answer carries the day's `X-Rate-Limit-Limit`, `X-Rate-Limit-Remaining`
+    /// and `X-Rate-Limit-Reset` (Zoho names the headers, not which answers carry them; a 429
+    /// always does).
+    pub books_day_headers: bool,
 }
 
 impl Default for Limits {
@@ -190,6 +198,8 @@ impl Default for Limits {
             calls: 0,
             books_per_minute: 100,
             books_per_day: 10_000,
+            books_reorder_ties: false,
+            books_day_headers: false,
         }
     }
 }

@@ -233,7 +233,8 @@ fn a_stored_cursor_in_any_shape_past_the_clock_warns() {
 
 /// A hostile Books list over 450 invoices modified in one second: pages that repeat the end of
 /// the page before, `has_more_page` always false, or always true. No invoice is lost and the
-/// sweep ends.
+/// sweep ends: with every invoice, or (pages that overlap show some invoices at two places, so
+/// the walk cannot prove it saw every place) with a typed error after reading the second again.
 struct Crowded {
     mode: &'static str,
     requests: std::cell::Cell<usize>,
@@ -248,7 +249,11 @@ impl crate::http::Transport for Crowded {
         let (page, per_page): (usize, usize) = (params["page"].parse().unwrap(), params["per_page"].parse().unwrap());
         let since = params.get("last_modified_time").and_then(|t| crate::zoho_time::parse_iso(t));
         let at = 1_704_067_200; // 2024-01-01T00:00:00Z
-        let listed: Vec<u64> = if since.is_some_and(|s| s > at) { Vec::new() } else { (1..=450).collect() };
+        let mut listed: Vec<u64> = if since.is_some_and(|s| s > at) { Vec::new() } else { (1..=450).collect() };
+        if self.mode == "reversed" && self.requests.get().is_multiple_of(2) {
+            // Ties of one second in the other order on every other request.
+            listed.reverse();
+        }
         let offset = match (self.mode, page) {
             ("overlap", p) if p > 1 => (p - 1) * per_page - 5,
             (_, p) => (p - 1) * per_page,
@@ -267,7 +272,7 @@ impl crate::http::Transport for Crowded {
 
 #[test]
 fn a_crowded_second_that_repeats_records_or_lies_about_more_loses_none() {
-    for mode in ["overlap", "false", "true"] {
+    'modes: for mode in ["overlap", "false", "true"] {
         let fixture = fixture();
         let books = Crowded { mode, requests: std::cell::Cell::new(0) };
         let client = crate::client::Client::new(&fixture.connection, &fixture.options, &books, &fixture.storage).unwrap();
@@ -275,7 +280,19 @@ fn a_crowded_second_that_repeats_records_or_lies_about_more_loses_none() {
         for page in 1..=50 {
             // Books' minute is the limits module's to hold; these steps run faster than a minute.
             fixture.storage.0.borrow_mut().retain(|k, _| !k.starts_with("limits/books/"));
-            let answer: Value = serde_json::from_str(&list_modified_records_by_page(&client, &step(page, 200)).unwrap()).unwrap();
+            let answer = match list_modified_records_by_page(&client, &step(page, 200)) {
+                Ok(text) => serde_json::from_str::<Value>(&text).unwrap(),
+                Err(e) if mode == "overlap" => {
+                    assert_eq!(e.kind, ErrorKind::Zoho);
+                    assert!(e.message.starts_with("Zoho's invoices list did not keep one order among the "), "{}", e.message);
+                    // What the step would have delivered is not: the sweep is not committable.
+                    assert!(got.iter().all(|id| (1..=450).contains(id)), "{mode}");
+                    let refused = update_last_successful_run_date(&client, &UpdateLastSuccessfulRunDateInput { record_type: "invoices".into(), timestamp: None }).unwrap_err();
+                    assert_eq!(refused.kind, ErrorKind::Conflict, "nothing committed");
+                    continue 'modes;
+                }
+                Err(e) => panic!("{mode}: {e:?}"),
+            };
             for r in answer["records"].as_array().unwrap() {
                 got.insert(r["invoice_id"].as_str().unwrap().parse::<u64>().unwrap());
             }
@@ -285,5 +302,39 @@ fn a_crowded_second_that_repeats_records_or_lies_about_more_loses_none() {
             assert!(page < 50, "{mode}: the sweep does not end");
         }
         assert_eq!(got, (1..=450).collect(), "{mode}: {} requests", books.requests.get());
+    }
+}
+
+/// Books documents no order among records of one second: a list ordering 450 ties the other
+/// way on every other request shows some on two pages and others on none. Whatever the page
+/// size, the sweep delivers every invoice or ends with a typed error, never silently short.
+#[test]
+fn ties_reordered_between_requests_are_delivered_or_an_error() {
+    for per_page in [200, 150, 100, 60] {
+        let fixture = fixture();
+        let books = Crowded { mode: "reversed", requests: std::cell::Cell::new(0) };
+        let client = crate::client::Client::new(&fixture.connection, &fixture.options, &books, &fixture.storage).unwrap();
+        let mut got = std::collections::BTreeSet::new();
+        for page in 1..=50 {
+            fixture.storage.0.borrow_mut().retain(|k, _| !k.starts_with("limits/books/"));
+            match list_modified_records_by_page(&client, &step(page, per_page)) {
+                Ok(text) => {
+                    let answer: Value = serde_json::from_str(&text).unwrap();
+                    for r in answer["records"].as_array().unwrap() {
+                        got.insert(r["invoice_id"].as_str().unwrap().parse::<u64>().unwrap());
+                    }
+                    if answer["more_records"] == json!(false) {
+                        assert_eq!(got, (1..=450).collect(), "{per_page} a page: a sweep that ends delivered every invoice");
+                        break;
+                    }
+                }
+                Err(e) => {
+                    assert_eq!(e.kind, ErrorKind::Zoho, "{e:?}");
+                    assert!(e.message.starts_with("Zoho's invoices list did not keep one order among the "), "{}", e.message);
+                    break;
+                }
+            }
+            assert!(page < 50, "{per_page}: the sweep does not end");
+        }
     }
 }
