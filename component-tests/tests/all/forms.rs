@@ -58,8 +58,9 @@ const KNOWN_ONLY_AT_RUN_TIME: [(&str, &str); 3] = [("crm-get-related-records", "
 const RECORD_VALUES_KEYS: [&str; 2] = ["values", "dynamic-fields"];
 
 /// Record-values keys that hold something else: a Books record action's body is the action's
-/// (an email's recipients, ...), not the record's fields.
-const NOT_RECORD_VALUES: [(&str, &str); 1] = [("books-record-action", "values")];
+/// (an email's recipients, ...), not the record's fields; a link's values are the relation's own
+/// fields (a campaign member's status), which no metadata endpoint of Zoho's describes.
+const NOT_RECORD_VALUES: [(&str, &str); 2] = [("books-record-action", "values"), ("crm-link-related-record", "values")];
 
 /// Where an input's choices come from, as a platform reads it.
 #[derive(Debug, PartialEq)]
