@@ -143,10 +143,15 @@ async fn keep_answer(shared: &Shared, mut exchange: RecordedRequest, response: R
 /// CRM calls count against the day's credits (Zoho's table, `apis`) and the concurrent-call
 /// limit, as in Zoho; v8 calls need a valid token (checked after the limits, known path or not)
 /// whose scopes cover the request (`scopes`). Once half the day's credits are used, every CRM
-/// answer says how many remain (`realism::credits_remaining_header`). Books requests are held
-/// to Books' own limits (`books::limited`).
+/// answer says how many remain (`realism::credits_remaining_header`). Books requests wait the
+/// same latency and are held to Books' own limits (`books::limited`).
 async fn crm_gate(State(shared): Sandbox, Extension(recorded): Recorded, request: Request, next: Next) -> Response {
     if recorded.path.starts_with("/books/") {
+        // Books answers from as far away as CRM's: the same latency, refusals included.
+        let wait = realism::delay(&shared.limits(), recorded.seq);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
         return match books::records::limited(&shared, &recorded) {
             Some(refusal) => refusal,
             None => {

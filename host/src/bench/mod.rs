@@ -2,6 +2,7 @@
 //! sandbox. Each figure is a median over many iterations, shown beside its target. Each part of the
 //! measurement lives in its own module; this one chooses the parts and tabulates the figures.
 
+mod books_sweep;
 mod density;
 mod front;
 mod notify;
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 use step::{step, tls_step};
 use sweep::{sweep_cost, sweep_throughput, SweepData};
 
-/// Which parts to run: `ZOHO_BENCH_ONLY=size,step,tls,sweep,sweep-cost,density,instantiate,notify` (all by default).
+/// Which parts to run: `ZOHO_BENCH_ONLY=size,step,tls,sweep,books-sweep,sweep-cost,density,instantiate,notify` (all by default).
 fn wanted(part: &str) -> bool {
     std::env::var("ZOHO_BENCH_ONLY").map_or(true, |only| only.split(',').any(|p| p.trim() == part))
 }
@@ -128,6 +129,9 @@ pub async fn run(config: &HostConfig, iterations: usize) -> Result<Figures> {
         let (sweep_rows, ours, theirs) = sweep_throughput(config, &cache, &sandbox, SweepData::JustChanged).await?;
         rows.extend(sweep_rows);
         ratios.push(ratio("sweep vs native, every record just changed, over 0.8×", ours / theirs, 0.8, ours / theirs >= 0.8));
+    }
+    if wanted("books-sweep") {
+        rows.extend(books_sweep::books_sweep(config, &cache, &sandbox).await?);
     }
     if wanted("sweep-cost") {
         for fields in [20, 120] {
