@@ -71,16 +71,44 @@ pub(crate) fn target_of(url: &str, base: &str, api_domain: &str, origin_ok: &dyn
     let path = match &target {
         Target::Path(path) | Target::Full { path, .. } => path,
     };
-    // `.` and `..` segments, written out or percent-encoded, would climb out of the product's path.
-    let bad_segment = path.split('/').any(|s| {
-        let s = s.to_ascii_lowercase().replace("%2e", ".");
-        s == ".." || s == "."
-    });
-    if bad_segment || path.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\' || c == '#') {
+    // `.` and `..` segments, written out or percent-encoded (once or twice), would climb out of
+    // the product's path; so would separators written encoded (`%2F`, `%5C`), which a server
+    // decoding the path before routing reads as segments.
+    let bad_segment = |path: &str| {
+        path.split('/').any(|s| {
+            let s = s.to_ascii_lowercase().replace("%2e", ".");
+            s == ".." || s == "."
+        })
+    };
+    let decoded = percent_decoded(path);
+    let lower = path.to_ascii_lowercase();
+    let encoded_separator = lower.contains("%2f") || lower.contains("%5c") || decoded.to_ascii_lowercase().contains("%2f") || decoded.to_ascii_lowercase().contains("%5c");
+    if bad_segment(path) || bad_segment(&decoded) || encoded_separator || path.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\' || c == '#') {
         return Err(ZohoError::invalid_input(format!("url {url:?} has a path Zoho would not route: no . or .. segments, spaces, backslashes, # or control characters")));
     }
     let query = form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     Ok((target, query))
+}
+
+/// `path` with its `%XX` escapes decoded once (bytes that are not UTF-8 shown as U+FFFD).
+fn percent_decoded(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A path the transport accepts as it is: characters a URL path cannot carry percent-encoded.

@@ -165,7 +165,7 @@ fn completed_result(client: &Client, job: &Map<String, Value>, path: &str) -> Re
             ErrorKind::Zoho,
             format!(
                 "Zoho's job status gives a download URL {:?} that is not this job's result on the connection's API domain ({api_domain}{expected}); it is not followed",
-                client.redact(crate::redact::cut(url, 120))
+                client.redact(&crate::redact::shown(url, 120))
             ),
         )
         .with_status(200)
@@ -186,7 +186,8 @@ fn failed(id: &str, job: &Map<String, Value>) -> ZohoError {
     let reason = ["error_message", "message", "reason"]
         .iter()
         .find_map(|k| job.get(*k).or_else(|| job.get("result").and_then(|r| r.get(*k))).and_then(Value::as_str))
-        .map(|r| crate::redact::cut(r, 500).to_string())
+        // Redacted whole before it is cut: a secret cut in half escapes the boundary's redaction.
+        .map(|r| crate::redact::shown(r, 500).into_owned())
         .unwrap_or_else(|| "Zoho gave no reason".into());
     ZohoError::new(ErrorKind::Zoho, format!("Zoho's bulk read job {id} failed: {reason}. Create a new job (check its criteria and fields)"))
         .with_status(200)
@@ -200,7 +201,7 @@ fn job_id_of(details: &Map<String, Value>, status: u16) -> Result<String> {
         Some(Value::Number(n)) => n.to_string(),
         _ => return Err(unexpected("its job has no id", status)),
     };
-    validate::record_id(&id).map_err(|_| unexpected(&format!("its job id {:?} is not a number", crate::redact::cut(&id, 40)), status))?;
+    validate::record_id(&id).map_err(|_| unexpected(&format!("its job id {:?} is not a number", crate::redact::shown(&id, 40)), status))?;
     Ok(id)
 }
 
@@ -256,5 +257,28 @@ mod tests {
         both.page = Some(1);
         both.page_token = Some("abc".into());
         assert!(create_body(&both).unwrap_err().message.contains("not both"));
+    }
+    /// Zoho's answer echoing the access token where it is cut for display (a failed job's
+    /// reason at 500 bytes, a download URL at 120, a job id at 40): each is redacted whole
+    /// before it is cut, so the boundary's redaction leaves no prefix of the token.
+    #[test]
+    fn a_token_at_the_cut_of_a_job_answer_is_redacted_before_it_is_cut() {
+        let token = format!("1000.{}", "a1b2c3d4".repeat(20));
+        crate::redact::install(crate::redact::Redactor::new([token.as_str()]));
+        let mut fixture = Fixture::default();
+        fixture.connection.access_token = Some(token.clone());
+        let reason = format!("{}{token}", "x".repeat(480));
+        fixture.answer(200, &format!(r#"{{"data":[{{"id":"111","state":"FAILURE","error_message":"{reason}"}}]}}"#));
+        let failure = status(&fixture.client(), &ReadStatusInput { job_id: "111".into() }).unwrap_err();
+        let url = format!("https://evil.example/{}{token}", "z".repeat(85));
+        fixture.answer(200, &format!(r#"{{"data":[{{"id":"111","state":"COMPLETED","result":{{"download_url":"{url}"}}}}]}}"#));
+        let elsewhere = status(&fixture.client(), &ReadStatusInput { job_id: "111".into() }).unwrap_err();
+        fixture.answer(200, &format!(r#"{{"data":[{{"id":"{}{token}","state":"COMPLETED"}}]}}"#, "9".repeat(25)));
+        let odd_id = status(&fixture.client(), &ReadStatusInput { job_id: "111".into() }).unwrap_err();
+        for error in [failure, elsewhere, odd_id] {
+            let error = crate::redact::step().error(error);
+            assert!(!error.message.contains(&token[..12]), "{}", error.message);
+        }
+        crate::redact::install(crate::redact::Redactor::default());
     }
 }

@@ -324,8 +324,9 @@ fn read_sub_answer(item: &RawValue, id: Option<&str>) -> Read {
     }
     let body_code = wrapped.body.and_then(|b| code_in_body(b.get()));
     let code = answer.code.map(|c| json::cut_code(c.get()));
-    let message: Option<String> = answer.message.and_then(json::raw_str).map(|m| m.chars().take(200).collect());
-    let named = answer.details.and_then(|d| serde_json::from_str::<Named>(d.get()).ok()).and_then(|n| n.api_name).map(|n| format!(" ({})", n.chars().take(100).collect::<String>()));
+    // Redacted whole before it is cut: a secret cut in half would escape the boundary's redaction.
+    let message: Option<String> = answer.message.and_then(json::raw_str).map(|m| crate::redact::shown(&m, 200).into_owned());
+    let named = answer.details.and_then(|d| serde_json::from_str::<Named>(d.get()).ok()).and_then(|n| n.api_name).map(|n| format!(" ({})", crate::redact::shown(&n, 100)));
     let said = format!("{} {}{}", code.as_deref().unwrap_or("an error"), message.as_deref().unwrap_or(""), named.unwrap_or_default()).replace("  ", " ");
     Read { text: json::object_text(&members), code, status_code, body_code, rolled_back_by: ran.rollbacked_by_sub_request_index, said }
 }
@@ -448,6 +449,9 @@ mod tests {
             (r#"[{"method":"GET","url":"//evil.example/x"}]"#, "no scheme or host"),
             (r#"[{"method":"GET","url":"/Leads/../../oauth/v2/token"}]"#, ". or .."),
             (r#"[{"method":"GET","url":"/crm/v8/%2e%2E/x"}]"#, ". or .."),
+            (r#"[{"method":"GET","url":"/Leads%2f..%2f..%2foauth%2fv2%2ftoken"}]"#, ". or .."),
+            (r#"[{"method":"GET","url":"/Leads%5C..%5C..%5Cx"}]"#, ". or .."),
+            (r#"[{"method":"GET","url":"/Leads/%252e%252e/%252E%252E/x"}]"#, ". or .."),
             (r#"[{"method":"GET","url":"/crm/v7/Leads"}]"#, "under /crm/v8"),
             (r#"[{"method":"GET","url":"/crm/bulk/v8/read"}]"#, "under /crm/v8"),
             (r#"[{"method":"POST","url":"/__composite_requests"}]"#, "nest"),
@@ -516,5 +520,21 @@ mod tests {
         // More entries than sub-requests sent is not Zoho's answer to this call.
         let extra = Response { status: 200, headers: vec![], body: br#"{"__composite_requests":[{},{}]}"#.to_vec() };
         assert_eq!(answer_of(&extra, &["1"]).unwrap_err().kind, ErrorKind::Zoho);
+    }
+    /// A 400 where none ran, whose sub-answer's message (or api_name) holds the access token
+    /// just past the length shown: the message is cut only after redaction, so the boundary's
+    /// redaction still finds the whole token and no prefix of it is left in the step's error.
+    #[test]
+    fn a_token_at_the_cut_of_a_sub_answer_message_is_redacted_before_it_is_cut() {
+        let token = format!("1000.{}", "a1b2c3d4".repeat(20));
+        crate::redact::install(crate::redact::Redactor::new([token.as_str()]));
+        let message = format!("{}{token}", "x".repeat(185));
+        let api_name = format!("{}{token}", "y".repeat(85));
+        let body = format!(r#"{{"__composite_requests":[{{"code":"INVALID_DATA","details":{{"api_name":"{api_name}"}},"message":"{message}","status":"error"}}]}}"#);
+        let error = answer_of(&Response { status: 400, headers: vec![], body: body.into_bytes() }, &["1"]).unwrap_err();
+        let error = crate::redact::step().error(error);
+        crate::redact::install(crate::redact::Redactor::default());
+        assert!(!error.message.contains(&token[..12]), "{}", error.message);
+        assert!(!error.details.unwrap().to_string().contains(&token[..12]));
     }
 }

@@ -95,7 +95,12 @@ fn books_organization(client: &Client) -> Result<Value> {
         None => orgs.iter().find(|o| o["is_default_org"] == true).or(if orgs.len() == 1 { orgs.first() } else { None }),
     };
     chosen.cloned().ok_or_else(|| {
-        let names: Vec<String> = orgs.iter().map(|o| format!("{} ({})", o["name"].as_str().unwrap_or("?"), o["organization_id"].as_str().unwrap_or("?"))).collect();
+        // Names are Zoho's text: each shown cut (redacted first), and only the first few listed.
+        let shown = |text: Option<&str>| crate::redact::shown(text.unwrap_or("?"), 100).into_owned();
+        let mut names: Vec<String> = orgs.iter().take(20).map(|o| format!("{} ({})", shown(o["name"].as_str()), shown(o["organization_id"].as_str()))).collect();
+        if orgs.len() > names.len() {
+            names.push(format!("and {} more", orgs.len() - names.len()));
+        }
         let names = if names.is_empty() { "none".to_string() } else { names.join(", ") };
         match wanted {
             Some(id) => ZohoError::new(ErrorKind::NotFound, format!("books-organization-id {id} is not one of this account's Books organizations: {names}")),
@@ -110,5 +115,23 @@ fn id_of(org: &Value) -> Value {
         Some(Value::String(s)) => json!(s),
         Some(Value::Number(n)) => json!(n.to_string()),
         _ => Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::Fixture;
+
+    /// Organizations whose names are huge (or hold a secret): the message naming them stays
+    /// short, each name shown cut after redaction.
+    #[test]
+    fn huge_organization_names_stay_out_of_the_message() {
+        let fixture = Fixture::default();
+        let huge = "N".repeat(200_000);
+        fixture.answer(200, &format!(r#"{{"code":0,"message":"success","organizations":[{{"organization_id":"1","name":"{huge}","is_default_org":false}},{{"organization_id":"2","name":"{huge}","is_default_org":false}}]}}"#));
+        let error = books_organization(&fixture.client()).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::NotFound);
+        assert!(error.message.len() < 2_000, "{}", error.message.len());
     }
 }

@@ -135,8 +135,12 @@ fn address(name: &str, given: &str) -> Result<Value> {
     if !is_email(email) {
         return Err(ZohoError::invalid_input(format!("{name}: {given:?} is not an email address (name@example.com, or Name <name@example.com>)")));
     }
-    if display.chars().count() > MAX_ADDRESS_CHARS || display.chars().any(char::is_control) {
+    if display.chars().count() > MAX_ADDRESS_CHARS || display.chars().any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')) {
         return Err(ZohoError::invalid_input(format!("{name}: the name of {email} must be one line of at most {MAX_ADDRESS_CHARS} characters")));
+    }
+    // A name holding angle brackets shows another address than the one the mail goes to.
+    if display.contains(['<', '>']) {
+        return Err(ZohoError::invalid_input(format!("{name}: the name of {email} holds < or >, which would show it as another address: give the name alone, e.g. Sales <{email}>")));
     }
     let user_name = if display.is_empty() { email } else { display };
     Ok(json!({ "user_name": user_name, "email": email }))
@@ -245,5 +249,15 @@ mod tests {
             assert!(!is_email(bad), "{bad}");
         }
         assert!(!is_email(&format!("{}@b.co", "a".repeat(252))));
+    }
+    /// A display name holding an address of its own (`"Eve <eve@evil.example>" <ceo@zylker.com>`)
+    /// would show the recipient, or the mail's From, as another address than the one it goes
+    /// to; a line separator would break the header a mail client builds from the name.
+    #[test]
+    fn a_display_name_holding_an_address_or_a_line_break_is_refused() {
+        for bad in ["\"Eve <eve@evil.example>\" <ceo@zylker.com>", "Eve <eve@evil.example> <ceo@zylker.com>", "Eve>x <ceo@zylker.com>", "Eve\u{2028}Bcc: x@y.co <ceo@zylker.com>"] {
+            assert!(address("to", bad).is_err(), "{bad}");
+        }
+        assert_eq!(address("to", "\"Smith, John\" <john@zylker.com>").unwrap(), json!({"user_name": "Smith, John", "email": "john@zylker.com"}));
     }
 }
