@@ -26,6 +26,21 @@ pub struct RecordedRequest {
 }
 
 impl RecordedRequest {
+    /// A request as a handler under test receives it: no query or headers, not yet answered.
+    #[cfg(test)]
+    pub fn for_test(method: &str, body: Vec<u8>) -> Self {
+        RecordedRequest { method: method.into(), path: String::new(), query: Vec::new(), headers: Vec::new(), body, received_ms: 0, seq: 0, response_status: None, response_body: None, faulted: false }
+    }
+
+    /// The status and Zoho code of an answer under test (top-level, or its first outcome's).
+    #[cfg(test)]
+    pub async fn status_and_code(response: axum::response::Response) -> (u16, String) {
+        let status = response.status().as_u16();
+        let body: serde_json::Value = serde_json::from_slice(&axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap_or_default()).unwrap_or_default();
+        let code = body.get("code").or_else(|| body.pointer("/data/0/code")).and_then(serde_json::Value::as_str).unwrap_or("").to_string();
+        (status, code)
+    }
+
     pub fn from_parts(parts: &Parts, body: Vec<u8>) -> Self {
         let query = parts.uri.query().map(|q| form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()).unwrap_or_default();
         let headers = parts.headers.iter().map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();

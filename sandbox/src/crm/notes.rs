@@ -114,25 +114,11 @@ mod tests {
     use super::*;
 
     fn put(body: Value) -> RecordedRequest {
-        RecordedRequest {
-            method: "PUT".into(),
-            path: String::new(),
-            query: Vec::new(),
-            headers: Vec::new(),
-            body: body.to_string().into_bytes(),
-            received_ms: 0,
-            seq: 0,
-            response_status: None,
-            response_body: None,
-            faulted: false,
-        }
+        RecordedRequest::for_test("PUT", body.to_string().into_bytes())
     }
 
-    async fn said(response: Response) -> (u16, String) {
-        let status = response.status().as_u16();
-        let body: Value = serde_json::from_slice(&axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap_or_default()).unwrap_or(Value::Null);
-        let code = body.get("code").or_else(|| body.pointer("/data/0/code")).and_then(Value::as_str).unwrap_or("").to_string();
-        (status, code)
+    async fn said(response: axum::response::Response) -> (u16, String) {
+        RecordedRequest::status_and_code(response).await
     }
 
     #[tokio::test]
