@@ -74,9 +74,12 @@ pub enum Write {
 /// The entry for `record_type`, from whichever table documents it (None when none does).
 fn lookup(record_type: &str) -> Result<Option<Documented>> {
     for table in TABLES {
-        let resources: Map<String, Value> = serde_json::from_str(table).map_err(|e| ZohoError::new(ErrorKind::Internal, format!("a Books field table is not JSON: {e}")))?;
+        // Each entry is kept as raw text: only the asked resource's is parsed, on every create
+        // and update's field check.
+        let resources: std::collections::HashMap<String, &serde_json::value::RawValue> =
+            serde_json::from_str(table).map_err(|e| ZohoError::new(ErrorKind::Internal, format!("a Books field table is not JSON: {e}")))?;
         if let Some(entry) = resources.get(record_type) {
-            let entry = serde_json::from_value(entry.clone()).map_err(|e| ZohoError::new(ErrorKind::Internal, format!("the Books field table of {record_type} is malformed: {e}")))?;
+            let entry = serde_json::from_str(entry.get()).map_err(|e| ZohoError::new(ErrorKind::Internal, format!("the Books field table of {record_type} is malformed: {e}")))?;
             return Ok(Some(entry));
         }
     }
