@@ -29,7 +29,8 @@ pub(crate) fn resource_name<'a>(what: &str, name: &'a str) -> Result<&'a str> {
 }
 
 pub(crate) struct Target {
-    /// `/books/v3/{parent}/{parent_id}/{resource}` or `/books/v3/{resource}`
+    /// `/books/v3/{parent}/{parent_id}/{resource}`, or `/books/v3/{resource}` (or the path Zoho
+    /// documents for it, e.g. `/books/v3/settings/taxes`)
     pub(crate) collection: String,
     pub(crate) keys: resources::Keys,
     pub(crate) organization_id: String,
@@ -39,7 +40,7 @@ pub(crate) struct Target {
 pub(crate) fn target(client: &Client, record_type: &str, parent_record_type: &Option<String>, parent_record_id: &Option<String>) -> Result<Target> {
     let resource = resource_name("record-type", record_type.trim())?;
     let (collection, parent) = match (given(parent_record_type), given(parent_record_id)) {
-        (None, None) => (format!("/books/v3/{resource}"), None),
+        (None, None) => (format!("/books/v3/{}", resources::collection_path(resource)), None),
         (Some(parent), Some(parent_id)) => {
             let parent = resource_name("parent-record-type", parent)?;
             let parent_id = books_id("parent-record-id", parent_id)?;

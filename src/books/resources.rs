@@ -37,6 +37,17 @@ const KNOWN: [(&str, &str, &str, &str); 30] = [
     ("", "contactpersons", "contact_person", "contact_persons"),
 ];
 
+/// Top-level resources Zoho documents under another resource's path, not `/books/v3/{name}`
+/// (Zoho Books v3 pages "Taxes" — POST /settings/taxes, "Currency" — POST /settings/currencies,
+/// "Time Entries" — POST /projects/timeentries, "Contact Persons" — POST /contacts/contactpersons).
+const GROUPED: [(&str, &str); 4] = [("taxes", "settings/taxes"), ("currencies", "settings/currencies"), ("timeentries", "projects/timeentries"), ("contactpersons", "contacts/contactpersons")];
+
+/// Where a top-level resource's records live under `/books/v3/`: its own name, or the path Zoho
+/// documents for it.
+pub fn collection_path(resource: &str) -> &str {
+    GROUPED.iter().find(|(name, _)| *name == resource).map_or(resource, |(_, path)| path)
+}
+
 /// The top-level resources the table knows, in its order: the record types a form offers (any
 /// other Books resource path is still accepted).
 pub fn top_level() -> Vec<&'static str> {
@@ -74,5 +85,17 @@ mod tests {
         assert_eq!(keys(None, "customerpayments").singular, "payment");
         assert_eq!(keys(None, "categories"), Keys { singular: "category".into(), plural: "categories".into() });
         assert_eq!(keys(None, "widgets").singular, "widget");
+    }
+
+    /// Each offered record type is sent where its page's create endpoint says.
+    #[test]
+    fn collections_are_where_the_documented_endpoints_are() {
+        for resource in top_level() {
+            let described = crate::books::documented_fields::describe_resource(resource).expect("every offered type is documented");
+            let expected = format!("POST /books/v3/{}", collection_path(resource));
+            assert_eq!(described["endpoint"], expected.as_str(), "{resource}");
+        }
+        assert_eq!(collection_path("taxes"), "settings/taxes");
+        assert_eq!(collection_path("invoices"), "invoices");
     }
 }

@@ -172,3 +172,67 @@ async fn books_raw_request_adds_the_organization() {
     ok_of(&h.run("books-raw-request", json!({ "url": "/items?organization_id=10234696" })).await);
     assert_eq!(h.only_request().query, vec![("organization_id".to_string(), "10234696".to_string())]);
 }
+
+/// Taxes, currencies, time entries and contact persons live where Zoho's pages put them
+/// (/settings/taxes, /settings/currencies, /projects/timeentries, /contacts/contactpersons), not
+/// under /books/v3/{name}, which Zoho does not serve.
+#[tokio::test(flavor = "multi_thread")]
+async fn grouped_resources_are_sent_to_their_documented_paths() {
+    let h = Harness::new().await;
+    let connection = with_books_org(&h);
+    let cases = [
+        ("taxes", "/books/v3/settings/taxes", json!({ "tax_name": "VAT", "tax_percentage": 20 }), "tax_id", "tax_name", json!({ "tax_name": "VAT 2" })),
+        (
+            "currencies",
+            "/books/v3/settings/currencies",
+            json!({ "currency_code": "EUR", "currency_format": "1,234,567.89" }),
+            "currency_id",
+            "currency_code",
+            json!({ "currency_code": "EUR", "currency_format": "1.234.567,89" }),
+        ),
+        (
+            "timeentries",
+            "/books/v3/projects/timeentries",
+            json!({ "project_id": "460000000044001", "task_id": "460000000044003", "user_id": "460000000024003", "log_date": "2026-12-07", "log_time": "01:30" }),
+            "time_entry_id",
+            "project_id",
+            json!({ "project_id": "460000000044001", "task_id": "460000000044003", "user_id": "460000000024003", "log_date": "2026-12-07", "log_time": "02:00" }),
+        ),
+        (
+            "contactpersons",
+            "/books/v3/contacts/contactpersons",
+            json!({ "contact_id": "460000000000001", "first_name": "Ada" }),
+            "contact_person_id",
+            "first_name",
+            json!({ "contact_id": "460000000000001", "first_name": "Ada L." }),
+        ),
+    ];
+    for (record_type, path, values, id_field, shown, update) in cases {
+        h.sandbox.clear_requests();
+        let outcome = h.run_as(&connection, "books-create-record", json!({ "record-type": record_type, "values": values }), None).await;
+        let created = ok_of(&outcome).clone();
+        assert_request(&h.only_request(), &h.token, "POST", path, &[books_org()], Some(values.clone()));
+        let id = created[id_field].as_str().unwrap_or_else(|| panic!("{record_type}: {created}")).to_string();
+        assert_eq!(created[shown], values[shown], "{record_type}");
+
+        h.sandbox.clear_requests();
+        let outcome = h.run_as(&connection, "books-update-record", json!({ "record-type": record_type, "record-id": id, "values": update }), None).await;
+        assert_eq!(ok_of(&outcome)[shown], update[shown], "{record_type}");
+        assert_request(&h.only_request(), &h.token, "PUT", &format!("{path}/{id}"), &[books_org()], Some(update.clone()));
+
+        h.sandbox.clear_requests();
+        let outcome = h.run_as(&connection, "books-get-records", json!({ "record-type": record_type }), None).await;
+        let listed = ok_of(&outcome).as_object().and_then(|o| o.values().find_map(Value::as_array)).cloned().unwrap_or_default();
+        assert!(listed.iter().any(|x| x[id_field] == id.as_str()), "{record_type}: {listed:?}");
+        assert_request(&h.only_request(), &h.token, "GET", path, &[books_org(), ("page", "1"), ("per_page", "200")], None);
+
+        h.sandbox.clear_requests();
+        ok_of(&h.run_as(&connection, "books-remove-record", json!({ "record-type": record_type, "record-id": id }), None).await);
+        assert_request(&h.only_request(), &h.token, "DELETE", &format!("{path}/{id}"), &[books_org()], None);
+    }
+
+    // The sandbox is as strict as Zoho: the undocumented path is not served.
+    let outcome = h.run_as(&connection, "books-raw-request", json!({ "method": "GET", "url": "/taxes" }), None).await;
+    let answer = ok_of(&outcome);
+    assert_eq!((answer["status"].as_u64(), answer["body"]["json"].as_str()), (Some(404), Some(r#"{"code":5,"message":"Invalid URL Passed"}"#)));
+}

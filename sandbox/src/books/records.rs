@@ -86,6 +86,21 @@ pub fn set_used_today(shared: &Shared, org: &str, used: u64) {
     shared.books_requests().insert((format!("{org}/day"), day), used);
 }
 
+/// Collections Zoho documents under another resource's path, with no id between (Books v3 pages
+/// "Taxes": /settings/taxes, "Currency": /settings/currencies, "Time Entries":
+/// /projects/timeentries, "Contact Persons": /contacts/contactpersons). `/books/v3/taxes` is not
+/// Zoho's and answers "Invalid URL Passed". Contact persons reached this way are kept apart
+/// from those listed under one contact (`/contacts/{id}/contactpersons`).
+const GROUPED: [(&str, &str); 4] = [("settings", "taxes"), ("settings", "currencies"), ("projects", "timeentries"), ("contacts", "contactpersons")];
+/// The parent `resource` is given for a grouped collection: no record type is named so.
+const GROUP: &str = "/grouped";
+
+/// `segments` with a grouped collection's two segments read as one top-level name.
+fn ungroup<'a>(segments: &[&'a str]) -> Option<Vec<&'a str>> {
+    let [group, name, rest @ ..] = segments else { return None };
+    GROUPED.contains(&(*group, *name)).then(|| std::iter::once(*name).chain(rest.iter().copied()).collect())
+}
+
 /// Singular key, plural key, id field, the field a new record must have, and its label.
 fn resource(parent: Option<&str>, name: &str) -> Option<(&'static str, &'static str, &'static str, &'static str, &'static str)> {
     Some(match (parent, name) {
@@ -95,6 +110,11 @@ fn resource(parent: Option<&str>, name: &str) -> Option<(&'static str, &'static 
         (Some("invoices"), "comments") => ("comment", "comments", "comment_id", "description", "Comment"),
         (Some("contacts"), "comments") => ("comment", "contact_comments", "comment_id", "description", "Comment"),
         (Some("contacts"), "contactpersons") => ("contact_person", "contact_persons", "contact_person_id", "first_name", "Contact person"),
+        // Served only under the paths Zoho documents for them (`GROUPED`), never as /books/v3/{name}.
+        (Some(GROUP), "taxes") => ("tax", "taxes", "tax_id", "tax_name", "Tax"),
+        (Some(GROUP), "currencies") => ("currency", "currencies", "currency_id", "currency_code", "Currency"),
+        (Some(GROUP), "timeentries") => ("time_entry", "time_entries", "time_entry_id", "project_id", "Time entry"),
+        (Some(GROUP), "contactpersons") => ("contact_person", "contact_persons", "contact_person_id", "first_name", "Contact person"),
         // Sales and purchase documents: their own module.
         _ => return crate::books::documents::resource(parent, name).or_else(|| crate::books::payments::resource(parent, name)),
     })
@@ -129,11 +149,15 @@ pub fn route(shared: &Shared, request: &RecordedRequest) -> Response {
     if let Some(answer) = crate::books::actions::route(shared, request, &segments) {
         return answer;
     }
-    let (parent, collection, id) = match segments.as_slice() {
-        [name] => (None, *name, None),
-        [name, id] => (None, *name, Some(*id)),
-        [parent, parent_id, name] => (Some((*parent, *parent_id)), *name, None),
-        [parent, parent_id, name, id] => (Some((*parent, *parent_id)), *name, Some(*id)),
+    let grouped = ungroup(&segments);
+    let (parent, collection, id) = match (grouped.as_deref(), segments.as_slice()) {
+        (Some([name]), _) => (Some((GROUP, "")), *name, None),
+        (Some([name, id]), _) => (Some((GROUP, "")), *name, Some(*id)),
+        (Some(_), _) => return books_error(404, 5, "Invalid URL Passed"),
+        (None, [name]) => (None, *name, None),
+        (None, [name, id]) => (None, *name, Some(*id)),
+        (None, [parent, parent_id, name]) => (Some((*parent, *parent_id)), *name, None),
+        (None, [parent, parent_id, name, id]) => (Some((*parent, *parent_id)), *name, Some(*id)),
         _ => return books_error(404, 5, "Invalid URL Passed"),
     };
     let Some((singular, plural, id_field, required, label)) = resource(parent.map(|p| p.0), collection) else {
@@ -141,7 +165,7 @@ pub fn route(shared: &Shared, request: &RecordedRequest) -> Response {
     };
     let reversed = request.method == "GET" && id.is_none() && reversed_ties(shared);
     let mut data = shared.data();
-    if let Some((parent_name, parent_id)) = parent {
+    if let Some((parent_name, parent_id)) = parent.filter(|(name, _)| *name != GROUP) {
         let exists = records_of(&mut data.books, org).get(&(parent_name.to_string(), None)).is_some_and(|r| r.iter().any(|x| x[format!("{}_id", &parent_name[..parent_name.len() - 1])] == parent_id));
         if !exists {
             return books_error(404, 1002, &format!("{} does not exist.", label_of(parent_name)));
