@@ -52,7 +52,12 @@ impl Typed {
         }
         match self {
             Typed::Integer => cell.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(cell)),
-            Typed::Decimal => cell.parse::<i64>().map(Value::from).ok().or_else(|| cell.parse::<f64>().ok().and_then(Number::from_f64).map(Value::Number)).unwrap_or_else(|| Value::from(cell)),
+            Typed::Decimal => cell
+                .parse::<i64>()
+                .map(Value::from)
+                .ok()
+                .or_else(|| exact_in_f64(cell).then(|| cell.parse::<f64>().ok().and_then(Number::from_f64).map(Value::Number)).flatten())
+                .unwrap_or_else(|| Value::from(cell)),
             Typed::Boolean => match cell {
                 "true" | "TRUE" | "True" => Value::Bool(true),
                 "false" | "FALSE" | "False" => Value::Bool(false),
@@ -63,6 +68,19 @@ impl Typed {
             Typed::Text => Value::from(cell),
         }
     }
+}
+
+/// Whether a decimal cell reads back unchanged from a double: at most 15 significant digits
+/// (every such decimal survives the round trip). A longer one (a currency field holds up to 16
+/// digits before its point plus its precision) stays text rather than come out rounded.
+fn exact_in_f64(cell: &str) -> bool {
+    let mantissa = cell.split(['e', 'E']).next().unwrap_or(cell);
+    let digits = mantissa.bytes().filter(u8::is_ascii_digit).skip_while(|d| *d == b'0');
+    let significant = digits.collect::<Vec<u8>>();
+    let trimmed = significant.iter().rposition(|d| *d != b'0').map_or(0, |last| last + 1);
+    // Trailing zeros after the point are not significant; before it they are (1e20 vs 100...0).
+    let count = if mantissa.contains('.') { trimmed } else { significant.len() };
+    count <= 15
 }
 
 /// A column: the key its values get in a record, and their type.
@@ -266,6 +284,18 @@ mod tests {
         );
         assert_eq!(page.records[1], r#"{"Account_Name":null,"Annual_Revenue":null,"Email_Opt_Out":null,"Last_Name":null,"No_of_Employees":null,"Owner":null,"Tags_X":null,"id":"2"}"#);
         assert!(page.ended && !page.stopped);
+    }
+
+    /// A decimal a double would round stays text; one it holds exactly is a number.
+    #[test]
+    fn decimals_past_a_doubles_precision_stay_text() {
+        assert_eq!(Typed::Decimal.value("1234567890123.45"), serde_json::json!(1234567890123.45));
+        assert_eq!(Typed::Decimal.value("0.000001250"), serde_json::json!(0.00000125));
+        assert_eq!(Typed::Decimal.value("12345678901234567.89"), Value::from("12345678901234567.89"));
+        assert_eq!(Typed::Decimal.value("9007199254740993.5"), Value::from("9007199254740993.5"));
+        assert_eq!(Typed::Decimal.value("99999999999999999999"), Value::from("99999999999999999999"));
+        assert_eq!(Typed::Decimal.value("-42"), serde_json::json!(-42));
+        assert_eq!(Typed::Decimal.value("1e400"), Value::from("1e400"));
     }
 
     #[test]
