@@ -222,18 +222,7 @@ mod tests {
     }
 
     fn request(method: &str, path: &str, body: Value) -> RecordedRequest {
-        RecordedRequest {
-            method: method.into(),
-            path: path.into(),
-            query: Vec::new(),
-            headers: Vec::new(),
-            body: body.to_string().into_bytes(),
-            received_ms: 0,
-            seq: 0,
-            response_status: None,
-            response_body: None,
-            faulted: false,
-        }
+        RecordedRequest { path: path.into(), ..RecordedRequest::for_test(method, body.to_string().into_bytes()) }
     }
 
     #[test]

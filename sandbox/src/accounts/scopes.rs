@@ -189,18 +189,7 @@ mod tests {
     use super::*;
 
     fn request(method: &str, path: &str, body: Option<Value>) -> RecordedRequest {
-        RecordedRequest {
-            method: method.into(),
-            path: path.into(),
-            query: Vec::new(),
-            headers: Vec::new(),
-            body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
-            received_ms: 0,
-            seq: 0,
-            response_status: None,
-            response_body: None,
-            faulted: false,
-        }
+        RecordedRequest { path: path.into(), ..RecordedRequest::for_test(method, body.map(|b| b.to_string().into_bytes()).unwrap_or_default()) }
     }
 
     fn allowed(granted: &str, method: &str, path: &str, body: Option<Value>) -> bool {

@@ -167,18 +167,7 @@ mod tests {
     }
 
     fn get(query: &[(&str, &str)]) -> RecordedRequest {
-        RecordedRequest {
-            method: "GET".into(),
-            path: "/books/v3/invoices".into(),
-            query: query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            headers: Vec::new(),
-            body: Vec::new(),
-            received_ms: 0,
-            seq: 0,
-            response_status: None,
-            response_body: None,
-            faulted: false,
-        }
+        RecordedRequest { path: "/books/v3/invoices".into(), query: query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), ..RecordedRequest::for_test("GET", Vec::new()) }
     }
 
     async fn answer(all: &[Value], query: &[(&str, &str)]) -> (u16, Value) {

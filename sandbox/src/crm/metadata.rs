@@ -428,18 +428,7 @@ mod tests {
     fn a_subform_module_lists_its_own_fields() {
         let shared = Shared::new();
         crate::seed::seed(&shared);
-        let request = |module: &str| RecordedRequest {
-            method: "GET".into(),
-            path: "/crm/v8/settings/fields".into(),
-            query: vec![("module".into(), module.into())],
-            headers: Vec::new(),
-            body: Vec::new(),
-            received_ms: 0,
-            seq: 0,
-            response_status: None,
-            response_body: None,
-            faulted: false,
-        };
+        let request = |module: &str| RecordedRequest { path: "/crm/v8/settings/fields".into(), query: vec![("module".into(), module.into())], ..RecordedRequest::for_test("GET", Vec::new()) };
         let body = |response: Response| {
             let bytes = futures_body(response);
             serde_json::from_slice::<Value>(&bytes).unwrap_or_default()

@@ -44,16 +44,9 @@ mod tests {
 
     async fn ask(shared: &Shared, method: &str, module: &str, query: &[(&str, &str)]) -> (u16, Value) {
         let request = RecordedRequest {
-            method: method.into(),
             path: format!("/crm/v8/{module}/actions/count"),
             query: query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            headers: Vec::new(),
-            body: Vec::new(),
-            received_ms: 0,
-            seq: 0,
-            response_status: None,
-            response_body: None,
-            faulted: false,
+            ..RecordedRequest::for_test(method, Vec::new())
         };
         let response = count(shared, &request, module);
         let status = response.status().as_u16();

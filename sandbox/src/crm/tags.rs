@@ -119,18 +119,7 @@ mod tests {
     use super::*;
 
     fn post(body: Value) -> RecordedRequest {
-        RecordedRequest {
-            method: "POST".into(),
-            path: "/crm/v8/Leads/actions/add_tags".into(),
-            query: Vec::new(),
-            headers: Vec::new(),
-            body: body.to_string().into_bytes(),
-            received_ms: 0,
-            seq: 0,
-            response_status: None,
-            response_body: None,
-            faulted: false,
-        }
+        RecordedRequest { path: "/crm/v8/Leads/actions/add_tags".into(), ..RecordedRequest::for_test("POST", body.to_string().into_bytes()) }
     }
 
     #[test]

@@ -204,18 +204,7 @@ mod tests {
 
     /// The answer to one COQL query against a freshly seeded sandbox: status and body.
     async fn ask(shared: &Shared, text: &str) -> (u16, Value) {
-        let request = RecordedRequest {
-            method: "POST".into(),
-            path: "/crm/v8/coql".into(),
-            query: Vec::new(),
-            headers: Vec::new(),
-            body: serde_json::to_vec(&json!({ "select_query": text })).unwrap_or_default(),
-            received_ms: 0,
-            seq: 0,
-            response_status: None,
-            response_body: None,
-            faulted: false,
-        };
+        let request = RecordedRequest { path: "/crm/v8/coql".into(), ..RecordedRequest::for_test("POST", serde_json::to_vec(&json!({ "select_query": text })).unwrap_or_default()) };
         let response = query(shared, &request);
         let status = response.status().as_u16();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap_or_default();
