@@ -312,7 +312,7 @@ pub fn replay_in(dialect: Dialect, exclusive: bool, per_page: u32, groups: &[usi
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: crate::testing::proptest_cases(300), failure_persistence: None, .. ProptestConfig::default() })]
 
     #[test]
     fn no_version_is_lost_under_either_reading_with_offsets_that_shift(
