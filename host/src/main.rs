@@ -399,9 +399,8 @@ async fn watch(
     stopped: impl std::future::Future<Output = ()>,
 ) -> Result<ExitCode> {
     // Checked before anything is read or bound; WatchRequest refused --events without --listen.
-    let listen: Option<std::net::SocketAddr> = listen
-        .map(|listen| listen.parse().with_context(|| format!("--listen {} is not an address: write e.g. 127.0.0.1:8788", zoho_host::zoho_error::shown(&format!("{listen:?}")))))
-        .transpose()?;
+    let listen: Option<std::net::SocketAddr> =
+        listen.map(|listen| listen.parse().with_context(|| format!("--listen {} is not an address: write e.g. 127.0.0.1:8788", zoho_host::zoho_error::shown(&format!("{listen:?}"))))).transpose()?;
     let connection = json_arg(connection, "--connection")?;
     let runtime = Runtime::new(config(cli, data_dir(cli)))?;
     let listener = match listen {
