@@ -41,3 +41,9 @@ impl Fixture {
         self.transport.sent.borrow().len()
     }
 }
+
+/// A property test's case count: `default`, or `PROPTEST_CASES` when set (a longer run asked
+/// for once, e.g. after changing a sweep's walk).
+pub fn proptest_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|n| n.trim().parse().ok()).unwrap_or(default)
+}

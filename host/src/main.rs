@@ -139,26 +139,38 @@ enum Command {
         #[arg(long)]
         requests_per_second: Option<u32>,
     },
-    /// Write each create, edit or delete of the watched modules as a JSON line, seconds after it
-    /// happens (Zoho's instant notifications, renewed before they expire) and at the latest
-    /// within --sweep-every (the incremental sweep catches what notifications missed).
+    /// Write each create, edit or delete of the watched CRM modules as a JSON line, seconds after
+    /// it happens (Zoho's instant notifications, renewed before they expire) and at the latest
+    /// within --sweep-every (the incremental sweep catches what notifications missed); and each
+    /// new or updated record of the watched Zoho Books resources within --sweep-every (Books is
+    /// swept only: its webhooks are set up in Books' settings, not through its API).
     Watch {
         /// Connection JSON, @file, or - for stdin.
         #[arg(long)]
         connection: String,
-        /// Comma-separated Module.create|edit|delete|all, e.g. Leads.all,Contacts.create.
-        #[arg(long, value_delimiter = ',', required = true)]
+        /// Comma-separated CRM Module.create|edit|delete|all, e.g. Leads.all,Contacts.create
+        /// (needs --listen and --public-url). Optional when --books is given.
+        #[arg(long, value_delimiter = ',')]
         events: Vec<String>,
-        /// Address the notify URL is served on, e.g. 127.0.0.1:8788.
+        /// Comma-separated Zoho Books resources, swept every --sweep-every: invoices, bills,
+        /// contacts, estimates, salesorders, purchaseorders, creditnotes, customerpayments,
+        /// vendorpayments, expenses, items, recurringinvoices (the connection's organization), or
+        /// <organization id>_<resource> for another organization, as the books_ sync streams.
+        /// A watch of --books alone takes no --listen or --public-url.
+        #[arg(long, value_delimiter = ',')]
+        books: Vec<String>,
+        /// Address the notify URL is served on, e.g. 127.0.0.1:8788 (with --events).
         #[arg(long)]
-        listen: String,
-        /// The URL Zoho posts to (https, or http on a loopback host); its path is served on --listen.
+        listen: Option<String>,
+        /// The URL Zoho CRM posts to (https, or http on a loopback host); its path is served on
+        /// --listen (with --events).
         #[arg(long)]
-        public_url: String,
+        public_url: Option<String>,
         /// Append the event lines here (default: stdout).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// How often each watched module is swept for changes notifications missed (15m, 30s, 2h).
+        /// How often each watched CRM module is swept for changes notifications missed, and each
+        /// Books resource for its changes (15m, 30s, 2h).
         #[arg(long, default_value = "15m")]
         sweep_every: String,
         /// How often the channel's expiry is checked by Zoho's clock.
@@ -261,14 +273,24 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let request = zoho_host::sweep::SweepRequest { record_type, since: since.as_deref(), per_page: *per_page, fields: fields.as_deref(), slices: *slices, concurrency: *concurrency };
             sweep(&cli, connection, out.as_deref(), namespace.as_deref(), &request).await
         }
-        Command::Watch { connection, events, listen, public_url, out, sweep_every, check_every, fetch_records, expiry_minutes, namespace } => {
+        Command::Watch { connection, events, books, listen, public_url, out, sweep_every, check_every, fetch_records, expiry_minutes, namespace } => {
             // Signals are taken from here on, before anything is sent: a SIGTERM while the
             // channel is being enabled stops the watch cleanly (the channel disabled, exit 0)
             // instead of killing it with the channel live at Zoho.
             let stopped = stopped();
             // Every flag is checked before anything is sent.
-            let request = zoho_host::watch::WatchRequest::new(events, public_url, sweep_every, check_every, *fetch_records, *expiry_minutes)?;
-            watch(&cli, &request, listen, connection, out.as_deref(), namespace.as_deref(), stopped).await
+            let flags = zoho_host::watch::WatchFlags {
+                events,
+                books,
+                listen: listen.is_some(),
+                public_url: public_url.as_deref(),
+                sweep_every,
+                check_every,
+                fetch_records: *fetch_records,
+                expiry_minutes: *expiry_minutes,
+            };
+            let request = zoho_host::watch::WatchRequest::from_flags(&flags)?;
+            watch(&cli, &request, listen.as_deref(), connection, out.as_deref(), namespace.as_deref(), stopped).await
         }
         #[cfg(feature = "sandbox")]
         Command::Bench { what: Some(BenchWhat::Backfill(options)), .. } => {
@@ -365,26 +387,34 @@ async fn sweep(cli: &Cli, connection: &str, out: Option<&std::path::Path>, names
     Ok(ExitCode::SUCCESS)
 }
 
-/// `zoho-host watch`, its flags checked and its signals taken: serves the notify URL until
-/// stopped, the summary on stderr.
+/// `zoho-host watch`, its flags checked and its signals taken: serves the notify URL (when CRM
+/// events are watched) until stopped, the summary on stderr.
 async fn watch(
     cli: &Cli,
     request: &zoho_host::watch::WatchRequest,
-    listen: &str,
+    listen: Option<&str>,
     connection: &str,
     out: Option<&std::path::Path>,
     namespace: Option<&str>,
     stopped: impl std::future::Future<Output = ()>,
 ) -> Result<ExitCode> {
-    let listen: std::net::SocketAddr = listen.parse().with_context(|| format!("--listen {} is not an address: write e.g. 127.0.0.1:8788", zoho_host::zoho_error::shown(&format!("{listen:?}"))))?;
+    // Checked before anything is read or bound; WatchRequest refused --events without --listen.
+    let listen: Option<std::net::SocketAddr> =
+        listen.map(|listen| listen.parse().with_context(|| format!("--listen {} is not an address: write e.g. 127.0.0.1:8788", zoho_host::zoho_error::shown(&format!("{listen:?}"))))).transpose()?;
     let connection = json_arg(connection, "--connection")?;
     let runtime = Runtime::new(config(cli, data_dir(cli)))?;
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    let listener = match listen {
+        Some(listen) if !request.modules.is_empty() => Some(tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?),
+        _ => None,
+    };
     let sink: Box<dyn std::io::Write + Send> = match out {
         Some(path) => Box::new(std::fs::OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("opening {}", path.display()))?),
         None => Box::new(std::io::stdout()),
     };
-    let summary = zoho_host::watch::run(&runtime, &connection, namespace, request, listener, sink, stopped).await?;
+    let summary = match listener {
+        Some(listener) => zoho_host::watch::run(&runtime, &connection, namespace, request, listener, sink, stopped).await?,
+        None => zoho_host::watch::run_books(&runtime, &connection, namespace, request, sink, stopped).await?,
+    };
     eprintln!("{}", serde_json::to_string(&summary)?);
     Ok(ExitCode::SUCCESS)
 }

@@ -4,8 +4,10 @@
 //! by Zoho's clock, sweeps every watched module on a timer to catch what deliveries missed, and
 //! writes each version once (a durable, bounded memory of what was written). Every change is
 //! written at least once: within seconds when its delivery arrives, within a sweep interval when
-//! it does not.
+//! it does not. Zoho Books resources (`--books`) are swept only, beside the CRM modules or
+//! alone (no channel, listener or public URL then): see `books`.
 
+pub mod books;
 pub mod channel;
 pub mod flags;
 pub mod seen;
@@ -31,7 +33,11 @@ use tokio::net::TcpListener;
 /// A watch as its flags asked for it, validated.
 #[derive(Debug, Clone)]
 pub struct WatchRequest {
+    /// The CRM modules notified (none: a watch of Books resources only).
     pub modules: BTreeMap<String, Watched>,
+    /// The Books resources swept, each as its sync stream names it.
+    pub books: Vec<books::BooksResource>,
+    /// Empty when only Books resources are watched (no channel).
     pub public_url: String,
     /// The public URL's path: where deliveries are taken.
     pub path: String,
@@ -42,17 +48,54 @@ pub struct WatchRequest {
     pub expiry_minutes: u32,
 }
 
+/// `zoho-host watch`'s flags as given.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchFlags<'a> {
+    pub events: &'a [String],
+    pub books: &'a [String],
+    /// Whether --listen was given (the address itself is the CLI's to bind).
+    pub listen: bool,
+    pub public_url: Option<&'a str>,
+    pub sweep_every: &'a str,
+    pub check_every: &'a str,
+    pub fetch_records: bool,
+    pub expiry_minutes: u32,
+}
+
 impl WatchRequest {
-    /// Checks every flag before anything is sent.
+    /// A watch of CRM events: checks every flag before anything is sent.
     pub fn new(events: &[String], public_url: &str, sweep_every: &str, check_every: &str, fetch_records: bool, expiry_minutes: u32) -> Result<Self> {
-        let modules = flags::events(events)?;
-        let path = flags::public_url(public_url)?;
-        let sweep_every = flags::duration("--sweep-every", sweep_every, Duration::from_secs(1), Duration::from_secs(24 * 3600))?;
-        let check_every = flags::duration("--check-every", check_every, Duration::from_millis(100), Duration::from_secs(3600))?;
+        Self::from_flags(&WatchFlags { events, books: &[], listen: true, public_url: Some(public_url), sweep_every, check_every, fetch_records, expiry_minutes })
+    }
+
+    /// A watch of CRM events, Books resources or both: checks every flag before anything is
+    /// sent. CRM events need the notify URL (--public-url, served on --listen); a watch of
+    /// Books resources alone needs neither and refuses them, as nothing would be served.
+    pub fn from_flags(flags: &WatchFlags<'_>) -> Result<Self> {
+        let books = books::resources(flags.books)?;
+        let crm = flags.events.iter().any(|e| !e.trim().is_empty());
+        if !crm && books.is_empty() {
+            anyhow::bail!("name what to watch: --events for Zoho CRM (e.g. Leads.all,Contacts.create), --books for Zoho Books (e.g. invoices,contacts), or both");
+        }
+        let sweep_every = flags::duration("--sweep-every", flags.sweep_every, Duration::from_secs(1), Duration::from_secs(24 * 3600))?;
+        let check_every = flags::duration("--check-every", flags.check_every, Duration::from_millis(100), Duration::from_secs(3600))?;
+        let expiry_minutes = flags.expiry_minutes;
         if !(1..=zoho_connector::notifications::channel::MAX_EXPIRY_MINUTES).contains(&expiry_minutes) {
             anyhow::bail!("--expiry-minutes {expiry_minutes} is out of range: 1 to 10080 (one week, Zoho's most since API v4)");
         }
-        Ok(WatchRequest { modules, public_url: public_url.to_string(), path, sweep_every, check_every, fetch_records, expiry_minutes })
+        let fetch_records = flags.fetch_records;
+        if !crm {
+            if flags.listen || flags.public_url.is_some() {
+                anyhow::bail!("--listen and --public-url serve Zoho CRM's notifications: give --events with them, or leave both out to watch only --books (Zoho Books is swept, never notified)");
+            }
+            return Ok(WatchRequest { modules: BTreeMap::new(), books, public_url: String::new(), path: String::new(), sweep_every, check_every, fetch_records, expiry_minutes });
+        }
+        let (Some(public_url), true) = (flags.public_url, flags.listen) else {
+            anyhow::bail!("--events needs --public-url (where Zoho CRM posts its notifications) and --listen (the address that URL reaches); only a watch of --books alone needs neither");
+        };
+        let modules = flags::events(flags.events)?;
+        let path = flags::public_url(public_url)?;
+        Ok(WatchRequest { modules, books, public_url: public_url.to_string(), path, sweep_every, check_every, fetch_records, expiry_minutes })
     }
 
     fn events(&self) -> Vec<String> {
@@ -117,6 +160,8 @@ pub enum Source {
 pub struct Emitter {
     out: Box<dyn Write + Send>,
     seen: seen::Seen,
+    /// Books versions written: one memory per tenant, as the Books streams' place is.
+    books_seen: seen::Seen,
     channel_id: String,
     written: u64,
     duplicates: u64,
@@ -126,30 +171,44 @@ impl Emitter {
     /// Writes one event unless this version of the record was written before. A record's
     /// version is its content's digest; a delete is written once per id.
     pub fn record(&mut self, module: &str, operation: &str, id: &str, record: Option<&Value>, source: Source) -> Result<()> {
-        let digest = match record {
-            Some(record) => seen::digest(record),
-            None if operation == "delete" => seen::DELETED.to_string(),
-            // Without the record (--fetch-records false) each delivery is its own event.
-            None => return self.write(module, operation, id, record, source),
-        };
-        if self.seen.contains(module, id, &digest) {
-            self.duplicates = self.duplicates.saturating_add(1);
-            return Ok(());
-        }
-        self.write(module, operation, id, record, source)?;
-        // Remembered only once written and flushed: a crash in between writes it again, never loses it.
-        let now = u64::try_from(channel::unix_now()).unwrap_or(0);
-        self.seen.remember(module, id, &digest, now);
-        Ok(())
-    }
-
-    fn write(&mut self, module: &str, operation: &str, id: &str, record: Option<&Value>, source: Source) -> Result<()> {
         let source = match source {
             Source::Notification => "notification",
             Source::Sweep => "sweep",
         };
-        let line = json!({ "module": module, "operation": operation, "id": id, "record": record, "source": source, "channel_id": self.channel_id });
-        serde_json::to_writer(&mut self.out, &line)?;
+        let line = json!({ "app": "crm", "module": module, "operation": operation, "id": id, "record": record, "source": source, "channel_id": self.channel_id });
+        let digest = match record {
+            Some(record) => seen::digest(record),
+            None if operation == "delete" => seen::DELETED.to_string(),
+            // Without the record (--fetch-records false) each delivery is its own event.
+            None => return self.write(&line),
+        };
+        self.once(false, module, id, &digest, &line)
+    }
+
+    /// Writes a Books record's line unless this version was written before. Its memory is
+    /// keyed by the organization the record belongs to (not the stream's name, which may leave
+    /// it to the connection).
+    pub fn books_record(&mut self, resource: &books::BooksResource, organization_id: &str, operation: &str, id: &str, record: &Value) -> Result<()> {
+        let line = books::line(resource, organization_id, operation, id, record);
+        self.once(true, &format!("books_{organization_id}_{}", resource.resource), id, &seen::digest(record), &line)
+    }
+
+    fn once(&mut self, books: bool, module: &str, id: &str, digest: &str, line: &Value) -> Result<()> {
+        let seen = if books { &self.books_seen } else { &self.seen };
+        if seen.contains(module, id, digest) {
+            self.duplicates = self.duplicates.saturating_add(1);
+            return Ok(());
+        }
+        self.write(line)?;
+        // Remembered only once written and flushed: a crash in between writes it again, never loses it.
+        let now = u64::try_from(channel::unix_now()).unwrap_or(0);
+        let seen = if books { &self.books_seen } else { &self.seen };
+        seen.remember(module, id, digest, now);
+        Ok(())
+    }
+
+    fn write(&mut self, line: &Value) -> Result<()> {
+        serde_json::to_writer(&mut self.out, line)?;
         self.out.write_all(b"\n")?;
         self.out.flush()?;
         self.written = self.written.saturating_add(1);
@@ -158,6 +217,13 @@ impl Emitter {
 
     pub fn flush(&mut self) -> Result<()> {
         Ok(self.out.flush()?)
+    }
+
+    /// Forgets what is past the memories' retention or cap.
+    fn prune(&self) {
+        let now = u64::try_from(channel::unix_now()).unwrap_or(0);
+        self.seen.prune(now);
+        self.books_seen.prune(now);
     }
 }
 
@@ -261,6 +327,9 @@ pub async fn run(
     out: Box<dyn Write + Send>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<WatchSummary> {
+    if request.modules.is_empty() {
+        anyhow::bail!("a watch of Zoho Books resources alone has no channel to serve: run it with run_books");
+    }
     let namespace = runtime.namespace_for(connection, namespace).await?;
     let id = watch_id(&request.public_url);
     let state_key = format!("channel/{id}");
@@ -269,6 +338,9 @@ pub async fn run(
     let steps = Steps { runtime, connection, namespace: namespace.clone() };
     let retention = request.sweep_every.as_secs().saturating_mul(4).max(24 * 3600);
     let seen = seen::Seen::new(runtime.kv().clone(), &namespace, &format!("zoho-host/watch-seen/{id}"), retention, seen::CAP);
+    let books_seen = seen::Seen::new(runtime.kv().clone(), &namespace, books::SEEN_BUCKET, retention, seen::CAP);
+    // Where each Books resource's first sweep starts, kept before anything is sent.
+    let books_starts = books::starts(&steps, &request.books)?;
 
     // A resumed channel's deliveries are taken from the start; a new one's once it is enabled.
     let stored = channel::load(&steps, &state_key);
@@ -301,7 +373,7 @@ pub async fn run(
         *g = Some(server::Gate::new(&state.channel_id, &state.token));
     }
     summary.channel_id = state.channel_id.clone();
-    let mut emit = Emitter { out, seen, channel_id: state.channel_id.clone(), written: 0, duplicates: 0 };
+    let mut emit = Emitter { out, seen, books_seen, channel_id: state.channel_id.clone(), written: 0, duplicates: 0 };
 
     // Checked at least twice per margin, so one failed check cannot let the channel lapse.
     let half_margin = Duration::from_secs(u64::try_from(channel::margin_s(request.expiry_minutes) / 2).unwrap_or(u64::MAX));
@@ -320,7 +392,10 @@ pub async fn run(
                 }
             }
             _ = check_tick.tick() => check(&steps, request, &state_key, &mut state, check_every, &mut summary).await,
-            _ = sweep_tick.tick() => sweep_all(&steps, request, &state_key, &sweep_namespace, &mut state, &mut emit, &mut summary).await,
+            _ = sweep_tick.tick() => {
+                sweep_all(&steps, request, &state_key, &sweep_namespace, &mut state, &mut emit, &mut summary).await;
+                books::sweep_all(&steps, &request.books, &books_starts, &mut emit).await;
+            }
         }
     }
 
@@ -343,6 +418,8 @@ pub async fn run(
     summary.deliveries_left_to_the_sweep = counts.queue_full.load(Ordering::Relaxed);
     Ok(summary)
 }
+
+pub use books::run as run_books;
 
 /// The periodic check: the channel kept alive (renewed, or enabled again when Zoho lost it)
 /// and its state saved. A failed check is logged and tried again at the next tick.
@@ -381,5 +458,5 @@ async fn sweep_all(steps: &Steps<'_>, request: &WatchRequest, state_key: &str, s
     if let Err(e) = channel::save(steps, state_key, state) {
         eprintln!("zoho-host watch: {e:#}");
     }
-    emit.seen.prune(u64::try_from(channel::unix_now()).unwrap_or(0));
+    emit.prune();
 }

@@ -9,4 +9,4 @@ pub(crate) mod limits;
 pub(crate) mod organization;
 pub(crate) mod records;
 pub mod resources;
-pub(crate) mod sweep;
+pub mod sweep;

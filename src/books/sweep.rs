@@ -150,7 +150,7 @@ mod model_tests {
     use proptest::prelude::*;
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 150, failure_persistence: None, .. ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: crate::testing::proptest_cases(150), failure_persistence: None, .. ProptestConfig::default() })]
 
         #[test]
         fn no_books_version_is_lost_while_pages_shift(

@@ -35,6 +35,13 @@
 //!   page's and delivers the records between the two positions that are still there.
 //! - A step sends at most [`MAX_REQUESTS_PER_STEP`] requests; a crowded second's walk goes on
 //!   in the next step from where its position says (an empty page may say `more_records`).
+//! - **A step ends on a short page rather than send a request it cannot use.** Each request
+//!   lists again the records of the second the position is at (behind it, dropped), so a full
+//!   answer of 200 holds fewer than 200 new records. When the places left on the step's page
+//!   are fewer than a request's, the step ends after that answer with `more_records` true
+//!   instead of asking again for a handful and discarding the rest: a 200-record page costs
+//!   one request, not two. The position is where the answer left it, so the next step reads on
+//!   from there exactly as the same step would have.
 //! - 304 (Zoho's SDK samples read it as "not modified") and 204 are an empty list.
 //!
 //! The walk reads any list ordered by modification time through a [`Listing`]: CRM's records
@@ -312,6 +319,15 @@ impl Walker<'_, '_> {
                 }
                 if !answer.more {
                     return Ok(Walked { rows, end: pos, more: false });
+                }
+                if passed && stop.is_none() && limit.saturating_sub(rows.len()) < PER_REQUEST as usize {
+                    // The answer was a full page of Zoho's, short of the step's page only by
+                    // the records behind the position it relisted: another request would fill
+                    // the few places left and throw the rest of its page away, to be listed
+                    // again by the next step. So the step ends here, its page short and
+                    // `more` true: the next step asks from this position, as it would have.
+                    // A page read again (`stop`) always walks to its stored end.
+                    return Ok(Walked { rows, end: pos, more: true });
                 }
                 if passed || learned {
                     // Page 1 again, from the new position (or with the header now known).

@@ -210,6 +210,52 @@ async fn a_retried_page_gets_the_same_invoices_and_a_restart_between_pages_goes_
     assert_eq!(all, bulk);
 }
 
+/// 450 invoices one a second, 200 a page: each step is one request. Step 2's list starts a
+/// second early (the filter's reading is not yet known), so its answer of 200 relists two
+/// invoices already delivered and holds 198 new ones; the step ends on that short page, more
+/// records to come, instead of asking again for two places and discarding the rest. Step 3
+/// asks from the second itself (the answer showed the filter inclusive) and ends the sweep.
+/// Every invoice once, in order; each step's `books_calls` is 1.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_step_of_two_hundred_invoices_is_one_request_even_when_it_ends_short() {
+    let h = Harness::new().await;
+    let connection = with_books_org(&h);
+    h.sandbox.clock().freeze_at(chrono::Utc::now() - chrono::Duration::seconds(600));
+    let s = h.sandbox.clock().now().timestamp();
+    let made: Vec<String> = (1..=450i64)
+        .map(|n| {
+            h.sandbox.clock().advance(chrono::Duration::seconds(1));
+            h.sandbox.create_books_record("invoices", "invoice_id", json!({ "customer_id": "460000000000001", "reference_number": format!("one-a-second-{n}") }))
+        })
+        .collect();
+    h.sandbox.clock().advance(chrono::Duration::seconds(30));
+    h.sandbox.clear_requests();
+    let mut asked = Vec::new();
+    let swept = {
+        let mut pages = Vec::new();
+        for page in 1u32.. {
+            let before = walked(&h).len();
+            let result = ok_of(&h.run_as(&connection, LIST, step(page, 200, s), None).await).clone();
+            asked.push(walked(&h)[before..].to_vec());
+            assert_eq!(result["usage"]["books_calls"], 1, "page {page}: one Books call");
+            let more = result["more_records"] == json!(true);
+            pages.push(result);
+            if !more {
+                break;
+            }
+        }
+        pages
+    };
+    assert_eq!(swept.iter().map(|p| p["records"].as_array().map_or(0, Vec::len)).collect::<Vec<_>>(), [200, 198, 52]);
+    let all: Vec<String> = swept.iter().flat_map(ids).collect();
+    assert_once(&all);
+    assert_eq!(all, made);
+    // Invoice n was made at s + n: step 2 asks from a second before invoice 200's, step 3 from
+    // invoice 398's second itself (the last step 2 delivered).
+    let page1 = |since: i64| vec![("page 1".to_string(), Some(books_time(since)))];
+    assert_eq!(asked, [page1(s - 1), page1(s + 199), page1(s + 398)]);
+}
+
 /// include-line-items: after the list, one GET per invoice for its detail (with organization),
 /// each counted as a Books call; the records carry their line items.
 #[tokio::test(flavor = "multi_thread")]

@@ -254,12 +254,14 @@ async fn notes_shifted_onto_a_page_already_read_are_delivered_by_the_backward_pa
     let h = Harness::new().await;
     h.sandbox.clock().freeze_at(chrono::Utc::now());
     let bulk: Vec<String> = (0..450).map(|i| h.sandbox.create_record("Notes", note(&format!("n{i}")))).collect();
-    // 203 a page: page 1 ends with the crowded second's first page read, page 2 with page 2 of
-    // that list read and 3 notes of page 3 delivered.
-    let step = |n: u32| json!({ "record-type": "Notes", "page": n, "per-page": 203, "since": "2000-01-01", "fields": "Note_Content" });
+    // 206 a page: page 1 ends after one request (3 seeded notes and 197 of the second: the 6
+    // places left would cost a request of 200), page 2 with page 2 of the second's list read
+    // and 3 notes of its page 3 delivered.
+    let step = |n: u32| json!({ "record-type": "Notes", "page": n, "per-page": 206, "since": "2000-01-01", "fields": "Note_Content" });
     let first = ok_of(&h.run(LIST, step(1)).await).clone();
+    assert_eq!(ids(&first).len(), 200);
     let second = ok_of(&h.run(LIST, step(2)).await).clone();
-    assert_eq!(ids(&second), bulk[200..403]);
+    assert_eq!(ids(&second), bulk[197..403]);
     for id in &bulk[..10] {
         assert!(h.sandbox.delete_record("Notes", id));
     }

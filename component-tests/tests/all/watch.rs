@@ -17,7 +17,7 @@ use zoho_host::Runtime;
 const WATCH_PATH: &str = "/crm/v8/actions/watch";
 
 /// A notify URL on a free loopback port, and its listener.
-async fn notify_listener() -> (TcpListener, String) {
+pub(crate) async fn notify_listener() -> (TcpListener, String) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
     let url = format!("http://{}/zoho/notify", listener.local_addr().expect("bound"));
     (listener, url)
@@ -34,7 +34,7 @@ fn request(url: &str, events: &[&str], sweep_every: &str, check_every: &str) -> 
     WatchRequest::new(&events, url, sweep_every, check_every, true, 10_080).expect("valid flags")
 }
 
-fn out_file(name: &str) -> PathBuf {
+pub(crate) fn out_file(name: &str) -> PathBuf {
     let dir = component_tests::data_dir().join("watch-out");
     std::fs::create_dir_all(&dir).expect("out dir");
     let path = dir.join(format!("{name}-{}.jsonl", std::process::id()));
@@ -42,18 +42,18 @@ fn out_file(name: &str) -> PathBuf {
     path
 }
 
-fn appending(path: &Path) -> Box<dyn std::io::Write + Send> {
+pub(crate) fn appending(path: &Path) -> Box<dyn std::io::Write + Send> {
     Box::new(std::fs::OpenOptions::new().create(true).append(true).open(path).expect("out file"))
 }
 
 /// The event lines written so far.
-fn lines(path: &Path) -> Vec<Value> {
+pub(crate) fn lines(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("a line is not JSON ({e}): {l}"))).collect()
 }
 
 /// Polls `condition` until it holds; fails after a generous deadline (no timed assertion).
-async fn until(what: &str, mut condition: impl FnMut() -> bool) {
+pub(crate) async fn until(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     while !condition() {
         assert!(tokio::time::Instant::now() < deadline, "gave up waiting for: {what}");
@@ -103,7 +103,7 @@ fn assert_enable(h: &Harness, request: &zoho_sandbox::RecordedRequest, events: &
 }
 
 /// The watch's lines per record id, in order written.
-fn by_id(lines: &[Value]) -> BTreeMap<String, Vec<Value>> {
+pub(crate) fn by_id(lines: &[Value]) -> BTreeMap<String, Vec<Value>> {
     let mut ids: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for line in lines {
         ids.entry(line["id"].as_str().expect("an id").to_string()).or_default().push(line.clone());

@@ -30,8 +30,9 @@ pub(super) async fn books_sweep(config: &HostConfig, cache: &std::path::Path, sa
     sandbox.clear_requests();
 
     let mut rows = Vec::new();
-    // 200 a page is Books' own page; 190 leaves room on each request's page 1 for the records of
-    // the second a step starts from (listed again, as the walk asks from the position's second).
+    // 200 a page is Books' own page (a request's answer holds ~198 new records: the walk ends the
+    // step on that short page); 190 fits inside one answer beside the records of the second a
+    // step starts from (listed again, as the walk asks from the position's second).
     for per_page in [200u32, 190] {
         let mut cfg = config.clone();
         cfg.data_dir = cache.join(format!("books-{per_page}"));

@@ -17,7 +17,7 @@ pub const BUCKET: &str = "zoho-host/watch";
 /// Least time left on a channel before it is renewed.
 const MIN_MARGIN_S: i64 = 5 * 60;
 /// Without Zoho's clock, how far back the first sweep starts (as the component's own margin).
-const HOST_CLOCK_MARGIN_S: i64 = 15 * 60;
+pub(super) const HOST_CLOCK_MARGIN_S: i64 = 15 * 60;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ChannelState {

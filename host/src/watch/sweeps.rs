@@ -21,9 +21,13 @@ pub struct Swept {
     pub records: u64,
 }
 
+/// CRM's two times of a record (Books names its own: see `books`).
+const CRM_TIMES: (&str, &str) = ("Created_Time", "Modified_Time");
+
 /// The line a sweep writes for a record it read, if the watch covers any change the record may
 /// have had since the sweep's start (`since`), else None. A sweep sees a record's present state,
-/// not its events, so it infers them from Zoho's two times (whole seconds):
+/// not its events, so it infers them from Zoho's two times (whole seconds; `times` names them:
+/// CRM's Created_Time and Modified_Time, Books' created_time and last_modified_time):
 /// - created since the start: a create, and an edit too when Modified_Time is after Created_Time;
 /// - created before the start: an edit;
 /// - times missing or unreadable: it cannot tell, so it delivers (at least once, never lost) as
@@ -33,9 +37,9 @@ pub struct Swept {
 /// watched (a create and its edits since read as one), else "update". So a `Module.edit` watch
 /// gets a record created and edited since its last sweep, and not one only created. An edit in
 /// the same second as the create reads as the create alone: its own notification carries it.
-fn operation(record: &Value, since: Option<i64>, watched: Watched) -> Option<&'static str> {
+pub(super) fn operation(record: &Value, since: Option<i64>, watched: Watched, (created_field, modified_field): (&str, &str)) -> Option<&'static str> {
     let time = |field: &str| record[field].as_str().and_then(parse_iso);
-    let (created, modified) = (time("Created_Time"), time("Modified_Time"));
+    let (created, modified) = (time(created_field), time(modified_field));
     let (create, edit) = match (created, modified, since) {
         (Some(c), Some(m), Some(s)) if c >= s => (true, m > c),
         (Some(_), Some(_), Some(_)) => (false, true),
@@ -69,7 +73,7 @@ pub async fn sweep(steps: &Steps<'_>, namespace: &str, module: &str, watched: Wa
         let sweep_since = result["sweep"]["since"].as_str().and_then(parse_iso);
         for record in result["records"].as_array().map(Vec::as_slice).unwrap_or_default() {
             let Some(id) = super::id_text(&record["id"]) else { continue };
-            if let Some(operation) = operation(record, sweep_since, watched) {
+            if let Some(operation) = operation(record, sweep_since, watched, CRM_TIMES) {
                 emit.record(module, operation, &id, Some(record), Source::Sweep)?;
             }
             swept.records = swept.records.saturating_add(1);
@@ -102,11 +106,11 @@ mod tests {
         let since = parse_iso("2026-01-01T00:00:00+00:00");
         let all = Watched { create: true, edit: true, delete: true };
         let record = |created: &str, modified: &str| json!({ "Created_Time": created, "Modified_Time": modified });
-        assert_eq!(operation(&record("2026-01-01T00:00:05+00:00", "2026-01-01T00:09:00+00:00"), since, all), Some("insert"));
-        assert_eq!(operation(&record("2025-12-31T00:00:00+00:00", "2026-01-01T00:09:00+00:00"), since, all), Some("update"));
-        assert_eq!(operation(&record("2025-12-31T00:00:00+00:00", "2025-12-31T00:00:00+00:00"), None, all), Some("insert"));
-        assert_eq!(operation(&json!({ "Created_Time": "\u{202e}", "Modified_Time": 5 }), since, all), Some("update"));
-        assert_eq!(operation(&json!([]), None, all), Some("update"));
+        assert_eq!(operation(&record("2026-01-01T00:00:05+00:00", "2026-01-01T00:09:00+00:00"), since, all, CRM_TIMES), Some("insert"));
+        assert_eq!(operation(&record("2025-12-31T00:00:00+00:00", "2026-01-01T00:09:00+00:00"), since, all, CRM_TIMES), Some("update"));
+        assert_eq!(operation(&record("2025-12-31T00:00:00+00:00", "2025-12-31T00:00:00+00:00"), None, all, CRM_TIMES), Some("insert"));
+        assert_eq!(operation(&json!({ "Created_Time": "\u{202e}", "Modified_Time": 5 }), since, all, CRM_TIMES), Some("update"));
+        assert_eq!(operation(&json!([]), None, all, CRM_TIMES), Some("update"));
     }
 
     #[test]
@@ -118,16 +122,16 @@ mod tests {
         let created_and_edited = record("2026-01-01T00:00:05+00:00", "2026-01-01T00:09:00+00:00");
         let only_created = record("2026-01-01T00:00:05+00:00", "2026-01-01T00:00:05+00:00");
         let edited = record("2025-12-31T00:00:00+00:00", "2026-01-01T00:09:00+00:00");
-        assert_eq!(operation(&created_and_edited, since, edit), Some("update"), "an edit-only watch gets a record created and edited");
-        assert_eq!(operation(&only_created, since, edit), None, "nor a record only created");
-        assert_eq!(operation(&edited, since, edit), Some("update"));
-        assert_eq!(operation(&created_and_edited, since, create), Some("insert"));
-        assert_eq!(operation(&only_created, since, create), Some("insert"));
-        assert_eq!(operation(&edited, since, create), None);
+        assert_eq!(operation(&created_and_edited, since, edit, CRM_TIMES), Some("update"), "an edit-only watch gets a record created and edited");
+        assert_eq!(operation(&only_created, since, edit, CRM_TIMES), None, "nor a record only created");
+        assert_eq!(operation(&edited, since, edit, CRM_TIMES), Some("update"));
+        assert_eq!(operation(&created_and_edited, since, create, CRM_TIMES), Some("insert"));
+        assert_eq!(operation(&only_created, since, create, CRM_TIMES), Some("insert"));
+        assert_eq!(operation(&edited, since, create, CRM_TIMES), None);
         // Unreadable times: delivered rather than lost, under a watched operation.
         let unreadable = json!({ "Created_Time": "soon", "Modified_Time": null });
-        assert_eq!(operation(&unreadable, since, edit), Some("update"));
-        assert_eq!(operation(&unreadable, since, create), Some("insert"));
-        assert_eq!(operation(&unreadable, since, Watched { delete: true, ..Watched::default() }), None);
+        assert_eq!(operation(&unreadable, since, edit, CRM_TIMES), Some("update"));
+        assert_eq!(operation(&unreadable, since, create, CRM_TIMES), Some("insert"));
+        assert_eq!(operation(&unreadable, since, Watched { delete: true, ..Watched::default() }, CRM_TIMES), None);
     }
 }
