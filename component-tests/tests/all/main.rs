@@ -16,6 +16,7 @@ mod books_sales_documents;
 mod books_streams;
 mod books_sweeps;
 mod bulk_read;
+mod bulk_write;
 mod credits;
 mod crm_attachments_deleted;
 mod crm_composite;
