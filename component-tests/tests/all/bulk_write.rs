@@ -68,6 +68,7 @@ async fn an_import_is_uploaded_created_polled_and_read_as_outcomes() {
     let file_id = file["file_id"].as_str().unwrap().to_string();
 
     h.sandbox.clear_requests();
+    let before = h.sandbox.usage();
     let created = ok_of(&h.run_with("bulk-write-create", json!({ "record-type": "Contacts", "file-id": file_id, "operation": "insert", "columns": file["columns"] }), None).await).clone();
     let mappings =
         json!([{ "api_name": "Last_Name", "index": 0 }, { "api_name": "Email", "index": 1 }, { "api_name": "Description", "index": 2 }, { "api_name": "Account_Name", "find_by": "id", "index": 3 }]);
@@ -75,6 +76,8 @@ async fn an_import_is_uploaded_created_polled_and_read_as_outcomes() {
     assert_request(&h.only_request(), &h.token, "POST", "/crm/bulk/v8/write", &[], Some(body));
     let id = created["id"].as_str().unwrap().to_string();
     assert_eq!((created["status"].as_str(), created["operation"].as_str()), (Some("ADDED"), Some("insert")));
+    // One call, 500 credits (Zoho's API-limits table: a bulk write job).
+    assert_eq!((h.sandbox.usage().0 - before.0, h.sandbox.usage().1 - before.1), (1, 500));
 
     for (wait, state) in [(0, "ADDED"), (3, "IN PROGRESS"), (10, "COMPLETED")] {
         h.sandbox.clock().advance(Duration::seconds(wait));
