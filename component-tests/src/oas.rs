@@ -238,6 +238,10 @@ const EXEMPTIONS: &[Exemption] = &[
     // `Result` requires `next_page_token`; there is none after the last page (the v8 job-details
     // page: `more_records` false).
     Exemption { method: "GET", template: "/crm/bulk/v8/read/{job_id}", at: "answer 200", pointer: "/data/*/result", says: "required `next_page_token` missing" },
+    // bulk_write.json's `Resource.module` is modules.json's `Minified_Module`, which requires an
+    // `id`; the v8 "Create Bulk Write Job" page names the module by `api_name` ("resource.module:
+    // the API name of the module"), as bulk read's create-job example does.
+    Exemption { method: "POST", template: "/crm/bulk/v8/write", at: "body", pointer: "/resource/*/module", says: "required `id` missing" },
 ];
 
 /// record.json lists only 200 and coql.json only 200/400, but Zoho documents more
@@ -247,6 +251,10 @@ const EXEMPTIONS: &[Exemption] = &[
 /// an empty listing are 204 — the deleted-records feed is such a listing (zoho-api.md, "Get many":
 /// "204 empty body = nothing matches"), though record.json lists only 200 for it.
 const UNLISTED: &[Unlisted] = &[
+    // Bulk write's upload lists only 200 (its refusals of the file come with 200); a request
+    // without Zoho's headers is refused with 400 and the same API_Exception (bulk_write.json's
+    // `x-error`: "check if headers [feature, X-CRM-ORG] are present and valid").
+    Unlisted { method: "POST", template: "/crm/v8/upload", status: 400, reads_as: Some(200) },
     Unlisted { method: "POST", template: "/crm/v8/{module_api_name}", status: 201, reads_as: Some(200) },
     Unlisted { method: "POST", template: "/crm/v8/{module_api_name}", status: 207, reads_as: Some(200) },
     Unlisted { method: "POST", template: "/crm/v8/{module_api_name}", status: 400, reads_as: Some(200) },
