@@ -173,6 +173,9 @@ enum Command {
         #[arg(long)]
         namespace: Option<String>,
     },
+    /// Write a JSON-lines file of records into a module through Zoho's Bulk Write API: one outcome
+    /// line per input line, a summary with jobs, calls and credits; rerun to resume.
+    Load(zoho_host::load::Options),
     /// Serve the Zoho sandbox until interrupted.
     #[cfg(feature = "sandbox")]
     Sandbox {
@@ -269,6 +272,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             // Every flag is checked before anything is sent.
             let request = zoho_host::watch::WatchRequest::new(events, public_url, sweep_every, check_every, *fetch_records, *expiry_minutes)?;
             watch(&cli, &request, listen, connection, out.as_deref(), namespace.as_deref(), stopped).await
+        }
+        Command::Load(options) => {
+            let summary = zoho_host::load::run(&Runtime::new(config(&cli, data_dir(&cli)))?, &json_arg(&options.connection, "--connection")?, options.namespace.as_deref(), &options.request()).await?;
+            eprintln!("{}", zoho_host::load::said(&summary));
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+            Ok(ExitCode::SUCCESS)
         }
         #[cfg(feature = "sandbox")]
         Command::Bench { what: Some(BenchWhat::Backfill(options)), .. } => {
