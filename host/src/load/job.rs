@@ -14,7 +14,7 @@
 //!   one write would (found by the key, never created twice);
 //! - for `insert` (or an upsert with records Zoho could not find by their key) refuses: a second
 //!   job would create every record again if the first was made. `--uncertain recreate` asks again
-//!   after the user checked in Zoho (Setup > Data Administration > Import history) that it was not;
+//!   after the user checked in Zoho CRM that the records are not there;
 //!   `--uncertain skip` reports the range's records `unknown` instead.
 
 use super::input::{self, Line};
@@ -33,6 +33,8 @@ use std::time::{Duration, Instant};
 /// download) is one of "All other APIs: 1".
 pub const CREATE_CREDITS: u64 = 500;
 pub const OTHER_CREDITS: u64 = 1;
+/// A result page reads the job (for its download URL), then downloads the result: two calls.
+const RESULT_CALLS: u64 = 2;
 /// How many times one call waits out `rate-limited` before the load stops.
 const RATE_LIMIT_WAITS: u32 = 30;
 /// How many times a status poll is tried again after a transport failure or a 5xx.
@@ -58,21 +60,26 @@ fn uncertain(error: &Value) -> bool {
     }
 }
 
-/// Whether a status error is Zoho's verdict on the job (it FAILED), not a failed poll.
+/// Whether a status error is Zoho's verdict on the job, not a failed poll: `bulk-write-status`
+/// answers a FAILED job as a `zoho` error of Zoho's 200 answer, the job's body as its details.
 fn job_failed(error: &Value) -> bool {
-    let text = format!("{} {} {}", error["code"], error["message"], error["details"]);
-    error["kind"] == "zoho" && error["status"].as_u64().is_none_or(|s| s < 500) && text.contains("FAILED")
+    error["kind"] == "zoho" && error["status"] == 200 && matches!(error["details"]["status"].as_str(), Some("FAILED" | "FAILURE"))
 }
 
 impl Jobs<'_> {
-    /// Runs one action, waiting out `rate-limited`; counts its call and credits.
-    async fn call(&self, key: &str, input: &Value, credits: u64) -> Result<std::result::Result<Value, Value>> {
+    /// Runs one action, waiting out `rate-limited`; counts its calls and credits: the action's
+    /// own `usage` when it reports one, else `calls` calls of 1 credit, or `CREATE_CREDITS` for a
+    /// create (Zoho charges the job, not the call).
+    async fn call(&self, key: &str, input: &Value, calls: u64) -> Result<std::result::Result<Value, Value>> {
+        let credits = if key == "bulk-write-create" { CREATE_CREDITS } else { calls.saturating_mul(OTHER_CREDITS) };
         let action = ActionRef::from_key(key)?;
         let mut waits = 0;
         loop {
             let outcome = self.runtime.run(&action, self.connection, input, None, self.namespace).await?;
             let usage = outcome.result.as_ref().ok().and_then(|v| serde_json::from_value::<Usage>(v.get("usage")?.clone()).ok());
-            self.state.count(usage.unwrap_or(Usage { calls: 1, credits }))?;
+            // A call Zoho turned away for the rate is not charged.
+            let limited = outcome.result.as_ref().err().is_some_and(|e| e["kind"] == "rate-limited");
+            self.state.count(usage.unwrap_or(Usage { calls, credits: if limited { 0 } else { credits } }))?;
             match outcome.result {
                 Err(error) if error["kind"] == "rate-limited" && waits < RATE_LIMIT_WAITS => {
                     waits += 1;
@@ -99,7 +106,7 @@ impl Jobs<'_> {
             let chunk = self.state.chunk(index)?;
             match chunk.step {
                 Step::Planned => self.upload(index, &lines, &label).await?,
-                Step::Uploaded => self.create(index, chunk.file_id.as_deref().unwrap_or_default(), &label).await?,
+                Step::Uploaded => self.create(index, chunk.file_id.as_deref().unwrap_or_default(), chunk.columns.as_deref(), &label).await?,
                 Step::Creating => match self.uncertain_job(&lines, &label)? {
                     Some(whole) => return self.finish(index, &lines, &whole, &label),
                     // Uploaded again: a file of a job that may have been made is not reused.
@@ -118,29 +125,35 @@ impl Jobs<'_> {
     async fn upload(&self, index: usize, lines: &[Line], label: &str) -> Result<()> {
         self.bar.set_message(format!("{label}: uploading"));
         let input = json!({ "record-type": self.request.module, "records": input::records_text(lines) });
-        let uploaded = match self.call("bulk-write-upload", &input, OTHER_CREDITS).await? {
+        let uploaded = match self.call("bulk-write-upload", &input, 1).await? {
             Ok(value) => value,
             Err(error) => bail!("{label}: the upload failed, no job was made: {error}"),
         };
         let file_id = uploaded["file_id"].as_str().map(str::to_string).ok_or_else(|| anyhow!("{label}: the upload answered no file_id: {uploaded}"))?;
+        let columns: Option<Vec<String>> = serde_json::from_value(uploaded["columns"].clone()).ok();
         self.state.update(index, |s, i| {
             s.chunks[i].file_id = Some(file_id);
+            s.chunks[i].columns = columns;
             s.chunks[i].step = Step::Uploaded;
         })
     }
 
-    async fn create(&self, index: usize, file_id: &str, label: &str) -> Result<()> {
+    async fn create(&self, index: usize, file_id: &str, columns: Option<&[String]>, label: &str) -> Result<()> {
         self.bar.set_message(format!("{label}: creating the job"));
         let mut input = json!({ "record-type": self.request.module, "file-id": file_id, "operation": self.request.mode.as_str() });
-        if let Some(find_by) = self.request.find_by {
-            input["find-by"] = json!(find_by);
+        // Zoho's update and upsert find records by a unique field or the id (Create Bulk Write Job: `find_by`).
+        if self.request.mode != Mode::Insert {
+            input["find-by"] = json!(self.request.find_by.unwrap_or("id"));
+        }
+        if let Some(columns) = columns {
+            input["columns"] = json!(columns);
         }
         // Written first: a stop from here until the job's id is kept leaves `creating`.
         self.state.update(index, |s, i| {
             s.chunks[i].step = Step::Creating;
             s.chunks[i].creates = s.chunks[i].creates.saturating_add(1);
         })?;
-        match self.call("bulk-write-create", &input, CREATE_CREDITS).await? {
+        match self.call("bulk-write-create", &input, 1).await? {
             Ok(created) => {
                 let job = created["id"].as_str().map(str::to_string).ok_or_else(|| anyhow!("{label}: the job was made but its answer has no id: {created}"))?;
                 self.state.update(index, |s, i| {
@@ -173,12 +186,12 @@ impl Jobs<'_> {
         match self.request.uncertain {
             Some(Uncertain::Skip) => Ok(Some(Whole::All {
                 status: "unknown",
-                error: json!("the run that sent this record's job stopped before Zoho's answer: check Zoho's import history for it"),
+                error: json!("the run that sent this record's job stopped before Zoho's answer: check in Zoho CRM whether it was written"),
             })),
             Some(Uncertain::Recreate) => Ok(None),
             None if idempotent => Ok(None),
             None => bail!(
-                "{label}: an earlier run asked Zoho for this job and stopped before the answer, so Zoho may have made it; Zoho lists no bulk write jobs to check, and a second {} job would write these records twice. Check Zoho's import history (Setup > Data Administration), then rerun with --uncertain recreate (it was not made) or --uncertain skip (it was: the records are reported unknown)",
+                "{label}: an earlier run asked Zoho for this job and stopped before the answer, so Zoho may have made it; Zoho lists no bulk write jobs to check, and a second {} job would write these records twice. Check in Zoho CRM whether they are there (search a field of the first record), then rerun with --uncertain recreate (it was not made) or --uncertain skip (it was: the records are reported unknown)",
                 self.request.mode.as_str()
             ),
         }
@@ -190,7 +203,7 @@ impl Jobs<'_> {
         let mut wait = self.request.poll.first;
         let mut retries = 0;
         loop {
-            match self.call("bulk-write-status", &json!({ "job-id": job }), OTHER_CREDITS).await? {
+            match self.call("bulk-write-status", &json!({ "job-id": job }), 1).await? {
                 Ok(status) if status["status"] == "COMPLETED" && status["result_ready"] != false => return self.result(job, records, label).await,
                 Ok(status) => self.bar.set_message(format!("{label}: job {job} {}", status["status"].as_str().unwrap_or("?"))),
                 Err(error) if job_failed(&error) => return Ok(Whole::All { status: "failed", error }),
@@ -210,7 +223,8 @@ impl Jobs<'_> {
         let mut rows: Vec<Option<RowOutcome>> = vec![None; usize::try_from(records)?];
         let mut offset = 0u64;
         loop {
-            let page = match self.call("bulk-write-result", &json!({ "job-id": job, "offset": offset }), OTHER_CREDITS).await? {
+            // A page of 25,000 (the action's most): one download of the result per job.
+            let page = match self.call("bulk-write-result", &json!({ "job-id": job, "offset": offset, "limit": input::MAX_RECORDS }), RESULT_CALLS).await? {
                 Ok(page) => page,
                 Err(error) => bail!("{label}: job {job}'s result could not be read: {error}; a rerun reads it again"),
             };
@@ -263,8 +277,10 @@ mod tests {
         assert!(uncertain(&json!({ "kind": "zoho", "status": 500 })));
         assert!(uncertain(&json!({ "kind": "transport", "status": null })));
         assert!(uncertain(&json!({ "kind": "timeout" })));
-        assert!(job_failed(&json!({ "kind": "zoho", "status": null, "message": "the bulk write job FAILED: the file has no rows" })));
-        assert!(!job_failed(&json!({ "kind": "zoho", "status": 500, "message": "FAILED" })));
+        let failed = json!({ "kind": "zoho", "status": 200, "code": "INVALID_DATA", "details": { "status": "FAILED", "id": "111" } });
+        assert!(job_failed(&failed));
+        assert!(!job_failed(&json!({ "kind": "zoho", "status": 200, "message": "its job is in status \"PAUSED\"", "details": null })));
+        assert!(!job_failed(&json!({ "kind": "zoho", "status": 500, "details": { "status": "FAILED" } })));
         assert!(!job_failed(&json!({ "kind": "transport", "message": "connection reset" })));
     }
 }

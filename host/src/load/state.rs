@@ -32,6 +32,9 @@ pub struct Chunk {
     pub step: Step,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_id: Option<String>,
+    /// The CSV's columns as the upload answered them: the job maps each to its index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<String>,
     /// Times a job was asked for this range (more than one only when a rerun re-created it).
@@ -105,7 +108,7 @@ impl State {
             return Ok((State { path: path.to_path_buf(), saved: Mutex::new(saved) }, true));
         }
         let plan = plan()?;
-        let chunks = plan.ranges.into_iter().map(|range| Chunk { range, step: Step::Planned, file_id: None, job_id: None, creates: 0, statuses: BTreeMap::new() }).collect();
+        let chunks = plan.ranges.into_iter().map(|range| Chunk { range, step: Step::Planned, file_id: None, columns: None, job_id: None, creates: 0, statuses: BTreeMap::new() }).collect();
         let saved = Saved { identity: Identity { lines: plan.lines, ..identity }, outcome_bytes: 0, chunks, usage: Usage::default(), jobs_created: 0 };
         let state = State { path: path.to_path_buf(), saved: Mutex::new(saved) };
         state.write(&*state.lock()?)?;
