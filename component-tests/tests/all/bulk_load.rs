@@ -138,15 +138,7 @@ async fn skipped_rows_carry_zohos_error_and_bad_lines_are_reported_unsent() {
     let h = Harness::new().await;
     fast_jobs(&h);
     let dir = scratch(&h, "skips");
-    let lines = vec![
-        lead(1),
-        "not json".to_string(),
-        json!({ "Email": "nolastname@example.com", "Company": "Zylker" }).to_string(),
-        "[1,2]".to_string(),
-        String::new(),
-        "{}".to_string(),
-        lead(2),
-    ];
+    let lines = vec![lead(1), "not json".to_string(), json!({ "Email": "nolastname@example.com", "Company": "Zylker" }).to_string(), "[1,2]".to_string(), String::new(), "{}".to_string(), lead(2)];
     write_lines(&dir.join("records.jsonl"), lines);
     h.sandbox.clear_requests();
     let summary = load(&h, &request(&dir, Mode::Insert, None)).await.expect("loaded");

@@ -177,11 +177,12 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         let (state, resumed) = State::open(&path, identity("d1"), plan).expect("new");
         assert!(!resumed);
-        state.update(0, |saved, i| {
-            saved.chunks[i].step = Step::Created;
-            saved.chunks[i].job_id = Some("111".into());
-        })
-        .expect("update");
+        state
+            .update(0, |saved, i| {
+                saved.chunks[i].step = Step::Created;
+                saved.chunks[i].job_id = Some("111".into());
+            })
+            .expect("update");
         drop(state);
         let (state, resumed) = State::open(&path, identity("d1"), || panic!("a resumed load is not planned again")).expect("resumed");
         let saved = state.snapshot().expect("snapshot");
