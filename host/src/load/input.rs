@@ -97,11 +97,12 @@ impl Open {
     }
 
     /// The CSV's size bound with one more record of `json` bytes and these columns: the header,
-    /// the records' JSON, and a separator per cell of every row.
+    /// the records' JSON, and a separator per cell of every row (commas and the row's CRLF).
     fn bound_with(&self, json: u64, fields: &Map<String, Value>) -> (u64, usize) {
         let new = || fields.keys().filter(|k| !self.columns.contains(*k));
         let columns = self.columns.len() + new().count();
-        let header: u64 = self.columns.iter().chain(new()).map(|k| k.len() as u64 + 1).sum();
+        // A lookup's column is `Field.id`: 3 bytes past its key; a separator each, CRLF at the end.
+        let header: u64 = self.columns.iter().chain(new()).map(|k| k.len() as u64 + 4).sum::<u64>() + 2;
         let rows = self.range.records + 1;
         (header + self.json + json + rows * (columns as u64 + 1), columns)
     }
@@ -267,11 +268,11 @@ mod tests {
     fn the_csv_bound_counts_sparse_columns() {
         let mut open = Open::at(1, 0);
         let a: Map<String, Value> = serde_json::from_str(r#"{"A":"1"}"#).expect("record");
-        assert_eq!(open.bound_with(9, &a), (2 + 9 + 2, 1));
+        assert_eq!(open.bound_with(9, &a), (5 + 2 + 9 + 2, 1));
         open.columns.insert("A".into());
         open.json = 9;
         open.range.records = 1;
         let b: Map<String, Value> = serde_json::from_str(r#"{"B":"2"}"#).expect("record");
-        assert_eq!(open.bound_with(9, &b), (4 + 18 + 2 * 3, 2));
+        assert_eq!(open.bound_with(9, &b), (10 + 2 + 18 + 2 * 3, 2));
     }
 }
