@@ -170,9 +170,9 @@ pub async fn run(runtime: &Runtime, connection: &Value, namespace: Option<&str>,
     if request.mode == Mode::Insert && request.find_by.is_some() {
         bail!("--find-by applies to --mode update and upsert: an insert finds nothing");
     }
+    let digest = input::digest(&request.input)?;
     let _lock = lock(&request.out)?;
-    let identity =
-        state::Identity { module: request.module.to_string(), mode: request.mode.as_str().to_string(), find_by: request.find_by.map(str::to_string), digest: input::digest(&request.input)?, lines: 0 };
+    let identity = state::Identity { module: request.module.to_string(), mode: request.mode.as_str().to_string(), find_by: request.find_by.map(str::to_string), digest, lines: 0 };
     let (state, resumed) = state::State::open(&request.state_path(), identity, || input::plan(&request.input, request.max_records))?;
     let saved = state.snapshot()?;
     if resumed && saved.chunks.iter().all(|c| c.step == state::Step::Done) {
