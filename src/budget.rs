@@ -12,7 +12,7 @@ use crate::storage::{get_fresh, put_fresh};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-const ALLOTMENT_TTL: Duration = Duration::from_secs(24 * 3600);
+pub const ALLOTMENT_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// The daily allotment of an edition with its licensed users (zoho-api.md, "Limits and credits").
 pub fn daily_allotment(edition: &str, users: u64) -> u64 {

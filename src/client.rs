@@ -31,6 +31,8 @@ pub struct Client<'a> {
     credit_table: RefCell<Option<Rc<CreditTable>>>,
     /// The scopes the connection's grant names, when it names them (a Self Client's).
     granted_scopes: Option<String>,
+    /// The org's zgid a Self Client's `soid` (`ZohoCRM.{zgid}`) names.
+    soid_org: Option<String>,
 }
 
 /// What a step spent: requests sent (retries included), CRM credits by Zoho's table, Zoho
@@ -91,11 +93,14 @@ pub struct ApiCall {
     /// What the caller knows of the call's credits (held to Zoho's table, see [`crate::credits`]);
     /// None: the table and the call's size say.
     pub credits: Option<u64>,
+    /// Another of the connection's Zoho hosts than the API domain (bulk write's content and
+    /// download hosts), checked by [`Client`] before the token goes there; None: the API domain.
+    pub origin: Option<String>,
 }
 
 impl ApiCall {
     pub fn new(method: Method, path: impl Into<String>) -> Self {
-        ApiCall { method, path: path.into(), query: Vec::new(), body: None, headers: Vec::new(), credits: None }
+        ApiCall { method, path: path.into(), query: Vec::new(), body: None, headers: Vec::new(), credits: None, origin: None }
     }
 
     /// The credits each answer to this call costs, as the caller knows them (Zoho's table holds
@@ -124,6 +129,13 @@ impl ApiCall {
         self.headers.push((name.into(), value.into()));
         self
     }
+
+    /// Sends the call to `origin` instead of the API domain: one of [`Client::bulk_origins`],
+    /// or the send is refused before the token leaves.
+    pub fn at(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
 }
 
 impl<'a> Client<'a> {
@@ -149,6 +161,7 @@ impl<'a> Client<'a> {
             usage: std::cell::Cell::new(Usage::default()),
             credit_table: RefCell::new(None),
             granted_scopes,
+            soid_org: crate::connection::given(&connection.soid).and_then(|s| s.strip_prefix("ZohoCRM.")).filter(|z| !z.is_empty() && z.bytes().all(|b| b.is_ascii_digit())).map(str::to_string),
         })
     }
 
@@ -179,6 +192,11 @@ impl<'a> Client<'a> {
         self
     }
 
+    /// The org's zgid when the connection's `soid` names it (bulk write's `X-CRM-ORG`).
+    pub fn soid_org(&self) -> Option<String> {
+        self.soid_org.clone()
+    }
+
     /// The connection's `books-organization-id` as given (checked where it is used).
     pub fn books_organization_id(&self) -> &Option<String> {
         &self.books_organization_id
@@ -204,6 +222,20 @@ impl<'a> Client<'a> {
     /// Could `origin` be the API domain, judged before any token is fetched? (See `Auth`.)
     pub fn may_be_api_domain(&self, origin: &str) -> bool {
         self.auth.may_be_api_domain(origin)
+    }
+
+    /// The hosts besides the API domain a bulk write job's requests go to, for the API domain
+    /// requests go to: Zoho's content host (uploads) and its DC's download host (results); see
+    /// [`crate::connection::content_origin`]. An API domain that is not Zoho's has only itself.
+    pub fn bulk_origins(&self) -> Result<Vec<String>> {
+        let api_domain = self.api_domain()?;
+        let mut origins = vec![crate::connection::content_origin(&api_domain)];
+        if crate::connection::is_zoho_api_domain(&api_domain) {
+            if let Some(dc) = crate::connection::data_center_of(&api_domain) {
+                origins.push(crate::connection::download_origin(dc));
+            }
+        }
+        Ok(origins)
     }
 
     fn session(&self) -> Result<Session> {
@@ -273,7 +305,15 @@ impl<'a> Client<'a> {
             Api::Books => Charge::Books(crate::books::limits::organization_of(&call.query)),
             Api::Other => Charge::Nothing,
         };
-        let request = Request { method: call.method, url: self.url(&session.api_domain, call), headers, body, timeout: self.options.timeout() };
+        let base = match call.origin.as_deref() {
+            None => session.api_domain.clone(),
+            // The token goes only to the connection's own Zoho hosts, whatever the caller built.
+            Some(origin) if origin == session.api_domain || self.bulk_origins()?.iter().any(|o| o == origin) => origin.to_string(),
+            Some(origin) => {
+                return Err(crate::error::ZohoError::new(ErrorKind::InvalidInput, format!("{} is not one of the connection's Zoho hosts: the token is not sent there", redact::shown(origin, 80))))
+            }
+        };
+        let request = Request { method: call.method, url: self.url(&base, call), headers, body, timeout: self.options.timeout() };
 
         let mut retry = 0;
         let mut waited = Duration::ZERO;

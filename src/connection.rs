@@ -102,6 +102,27 @@ pub fn data_center_of(region: &str) -> Option<&'static DataCenter> {
     DATA_CENTERS.iter().find(|dc| dc.domains.iter().any(|d| under(&host, d)))
 }
 
+/// Zoho's content host for an API domain: bulk write files are uploaded there, not to the API
+/// domain (`bulk_write.json`: the server of `POST /crm/v8/upload` is `https://content.zohoapis.com`;
+/// the v2 "Upload File" page: `https://content.zohoapis.com/crm/v2/upload`). Each DC's is its API
+/// domain with `content.` for `www.` (`https://content.zohoapis.eu`). Zoho's newer upload page
+/// also names `https://upload.zoho.com` ("the common upload endpoint for all data centers"); the
+/// content host is the one Zoho's OpenAPI file and every DC's page agree on, so it is used.
+/// An API domain that is not Zoho's (a sandbox, a proxy the caller named) serves uploads itself.
+pub fn content_origin(api_domain: &str) -> String {
+    let api_domain = api_domain.trim_end_matches('/');
+    match api_domain.strip_prefix("https://www.") {
+        Some(rest) if is_zoho_api_domain(api_domain) && rest.starts_with("zohoapis.") => format!("https://content.{rest}"),
+        _ => api_domain.to_string(),
+    }
+}
+
+/// Zoho's download host for a DC: a bulk write job's `download_url` is there ("Bulk Write Job
+/// Details": `https://download-accl.zoho.com/v2/crm/{zgid}/bulk-write/{job_id}/{job_id}.zip`).
+pub fn download_origin(dc: &DataCenter) -> String {
+    format!("https://download-accl.{}", dc.domains[0])
+}
+
 /// Is `url` an API domain of some Zoho DC (where a token may be sent)?
 pub fn is_zoho_api_domain(url: &str) -> bool {
     let host = host_of(url);
@@ -142,7 +163,11 @@ impl Connection {
     pub fn allowed_origins(&self) -> Result<Vec<String>> {
         let dc = self.data_center()?;
         let mut origins = vec![dc.accounts.to_string(), dc.api.to_string()];
-        for origin in [self.accounts_url()?, self.api_domain()?] {
+        let api_domain = self.api_domain()?;
+        // Bulk write: files go up to the content host and results come down from the download
+        // host (see `content_origin`, `download_origin`); appended so the first ones stay.
+        let bulk_write = [content_origin(dc.api), content_origin(&api_domain), download_origin(dc)];
+        for origin in [self.accounts_url()?, api_domain.clone()].into_iter().chain(bulk_write) {
             if !origins.contains(&origin) {
                 origins.push(origin);
             }
@@ -196,6 +221,22 @@ mod tests {
         assert_eq!(data_center_of("ca").unwrap().accounts, "https://accounts.zohocloud.ca");
     }
 
+    /// Every DC's content host is its API domain's `content.` sibling; other API domains (a
+    /// sandbox) serve uploads themselves; a look-alike is never turned into a Zoho host.
+    #[test]
+    fn every_dc_has_a_content_host() {
+        for dc in &DATA_CENTERS {
+            let content = content_origin(dc.api);
+            assert_eq!(content, dc.api.replace("https://www.", "https://content."), "{}", dc.code);
+            let c = Connection { region: Some(dc.code.into()), ..Default::default() };
+            let origins = c.allowed_origins().unwrap();
+            assert!(origins.contains(&content) && origins.contains(&download_origin(dc)), "{origins:?}");
+        }
+        assert_eq!(content_origin("http://127.0.0.1:9"), "http://127.0.0.1:9");
+        assert_eq!(content_origin("https://www.zohoapis.com.evil.io"), "https://www.zohoapis.com.evil.io");
+        assert_eq!(content_origin("http://www.zohoapis.com"), "http://www.zohoapis.com");
+    }
+
     #[test]
     fn lookalike_hosts_are_not_zoho() {
         for bad in ["mars", "https://accounts.zoho.com.evil.io", "https://notzoho.eu", "https://zoho.eu.attacker.com", ""] {
@@ -210,7 +251,7 @@ mod tests {
     fn explicit_hosts_win_and_must_be_origins() {
         let c = Connection { region: Some("eu".into()), api_domain: Some("http://127.0.0.1:9/".into()), accounts_url: Some("http://127.0.0.1:9".into()), ..Default::default() };
         assert_eq!(c.api_domain().unwrap(), "http://127.0.0.1:9");
-        assert_eq!(c.allowed_origins().unwrap(), vec!["https://accounts.zoho.eu", "https://www.zohoapis.eu", "http://127.0.0.1:9"]);
+        assert_eq!(c.allowed_origins().unwrap(), vec!["https://accounts.zoho.eu", "https://www.zohoapis.eu", "http://127.0.0.1:9", "https://content.zohoapis.eu", "https://download-accl.zoho.eu"]);
         let c = Connection { api_domain: Some("https://x.com/crm".into()), ..Default::default() };
         assert!(c.api_domain().is_err());
     }

@@ -147,6 +147,13 @@ pub const ACTIONS: &[(&str, &[&str])] = &[
     ("bulk-read-create", &["ZohoCRM.bulk.READ", "ZohoCRM.modules.READ"]),
     ("bulk-read-status", &["ZohoCRM.bulk.READ", "ZohoCRM.modules.READ"]),
     ("bulk-read-result-page", &["ZohoCRM.bulk.READ", "ZohoCRM.modules.READ"]),
+    // Bulk Write (v8 "Upload File": ZohoFiles.files.ALL; "Create Bulk Write Job":
+    // ZohoCRM.bulk.CREATE (or bulk.ALL) and ZohoCRM.modules.{module}.{ALL|CREATE}; "Get Bulk
+    // Write Job Details": ZohoCRM.bulk.CREATE; the result is downloaded from the job's URL).
+    ("bulk-write-upload", &["ZohoFiles.files.ALL"]),
+    ("bulk-write-create", &["ZohoCRM.bulk.CREATE", "ZohoCRM.modules.CREATE"]),
+    ("bulk-write-status", &["ZohoCRM.bulk.CREATE"]),
+    ("bulk-write-result", &["ZohoCRM.bulk.CREATE"]),
 ];
 
 /// Scopes an action may use when granted and does without otherwise: the credit table
@@ -171,6 +178,9 @@ pub const OPTIONAL: &[(&str, &[&str])] = &[
     ("crm-test-connection", &["ZohoBooks.settings.READ"]),
     // The result's records are typed by the module's field metadata when the token may read it.
     ("bulk-read-result-page", &["ZohoCRM.settings.fields.READ"]),
+    // X-CRM-ORG: a Self Client's soid names the org; other connections read its zgid from the
+    // organization API ("Get Organization Data": ZohoCRM.org.READ), once a day.
+    ("bulk-write-upload", &["ZohoCRM.org.READ"]),
 ];
 
 /// The scopes `action` needs (None for an action the table does not know).

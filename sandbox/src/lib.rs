@@ -353,3 +353,19 @@ impl Sandbox {
         self.shared.bulk_reads.tune(change);
     }
 }
+
+pub use crm::bulk_write::upload::unzip_one as bulk_write_unzip;
+pub use state::bulk_writes::Knobs as BulkWriteKnobs;
+
+impl Sandbox {
+    /// Turns the bulk write jobs' knobs (how long jobs take, a failing job, the next result's
+    /// bytes, a download URL elsewhere).
+    pub fn tune_bulk_writes(&self, change: impl FnOnce(&mut BulkWriteKnobs)) {
+        self.shared.bulk_writes.tune(change);
+    }
+
+    /// Bulk write jobs created so far.
+    pub fn bulk_write_jobs(&self) -> usize {
+        self.shared.bulk_writes.count()
+    }
+}

@@ -4,7 +4,7 @@
 
 use crate::accounts::{oauth, scopes};
 use crate::crm::notifications::{deliveries, watch};
-use crate::crm::{attachments, bulk_read, composite, convert, coql, files, metadata, module_settings, notes, records, related, relations, search, send_mail, tags, upsert, users};
+use crate::crm::{attachments, bulk_read, bulk_write, composite, convert, coql, files, metadata, module_settings, notes, records, related, relations, search, send_mail, tags, upsert, users};
 use crate::request::RecordedRequest;
 use crate::response::error_response;
 use crate::state::Shared;
@@ -81,6 +81,11 @@ fn routes() -> Router<Arc<Shared>> {
         .route("/crm/bulk/v8/read", zoho(post(bulk_read_create)))
         .route("/crm/bulk/v8/read/{job_id}", zoho(get(bulk_read_status)))
         .route("/crm/bulk/v8/read/{job_id}/result", zoho(get(bulk_read_result)))
+        // Bulk write: the upload is the content host's, the result the download host's (one port here).
+        .route("/crm/v8/upload", zoho(post(bulk_write_upload)))
+        .route("/crm/bulk/v8/write", zoho(post(bulk_write_create)))
+        .route("/crm/bulk/v8/write/{job_id}", zoho(get(bulk_write_status)))
+        .route("/v2/crm/{zgid}/bulk-write/{job_id}/{file}", get(bulk_write_result))
         .route("/crm/v8/actions/watch", zoho(get(watch::list).post(watch::enable).put(watch::replace).patch(watch::update).delete(watch::disable)))
         .route("/crm/v8/__composite_requests", zoho(post(composite_call)))
         .fallback(unknown_path)
@@ -376,6 +381,22 @@ async fn bulk_read_create(State(shared): Sandbox, Extension(request): Recorded) 
 
 async fn bulk_read_status(State(shared): Sandbox, Path(job_id): Path<String>) -> Response {
     bulk_read::status(&shared, &job_id)
+}
+
+async fn bulk_write_upload(State(shared): Sandbox, Extension(request): Recorded) -> Response {
+    bulk_write::upload::upload(&shared, &request).await
+}
+
+async fn bulk_write_create(State(shared): Sandbox, Extension(request): Recorded) -> Response {
+    bulk_write::create(&shared, &request)
+}
+
+async fn bulk_write_status(State(shared): Sandbox, Extension(request): Recorded, Path(job_id): Path<String>) -> Response {
+    bulk_write::status(&shared, &request, &job_id)
+}
+
+async fn bulk_write_result(State(shared): Sandbox, Extension(request): Recorded, Path((zgid, job_id, file)): Path<(String, String, String)>) -> Response {
+    bulk_write::result(&shared, &request, &zgid, &job_id, &file)
 }
 
 async fn bulk_read_result(State(shared): Sandbox, Path(job_id): Path<String>) -> Response {

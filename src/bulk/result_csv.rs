@@ -72,15 +72,88 @@ struct Column {
     typed: Typed,
 }
 
-/// The page being read: rows before `offset` are skipped, then up to `limit` rows (and at most
-/// `max_bytes` of JSON) are kept.
+/// RFC 4180 rows read with csv-core as bytes arrive, one row held at a time, bounded: a row
+/// past [`MAX_ROW_BYTES`] or [`MAX_COLUMNS`] columns is a typed error. Shared by the bulk read
+/// result and the bulk write result.
 #[derive(Debug)]
-pub struct ResultPage {
+pub struct CsvRows {
     reader: Reader,
     row: Vec<u8>,
     ends: Vec<usize>,
     row_len: usize,
     ends_len: usize,
+    /// Rows read so far, the header included.
+    pub rows_read: u64,
+}
+
+impl Default for CsvRows {
+    fn default() -> Self {
+        CsvRows { reader: Reader::new(), row: vec![0; 4096], ends: vec![0; 64], row_len: 0, ends_len: 0, rows_read: 0 }
+    }
+}
+
+impl CsvRows {
+    /// Reads `input` (empty: the end of the file), handing each whole row to `on_row`; stops
+    /// when `on_row` answers false, and answers false then.
+    pub fn read(&mut self, mut input: &[u8], on_row: &mut dyn FnMut(Vec<String>) -> Result<bool>) -> Result<bool> {
+        loop {
+            let (result, used, written, ended) = self.reader.read_record(input, &mut self.row[self.row_len..], &mut self.ends[self.ends_len..]);
+            input = &input[used..];
+            self.row_len += written;
+            self.ends_len += ended;
+            match result {
+                ReadRecordResult::InputEmpty | ReadRecordResult::End => return Ok(true),
+                ReadRecordResult::OutputFull => self.grow_row()?,
+                ReadRecordResult::OutputEndsFull => self.grow_ends()?,
+                ReadRecordResult::Record => {
+                    let cells = self.cells()?;
+                    self.row_len = 0;
+                    self.ends_len = 0;
+                    self.rows_read = self.rows_read.saturating_add(1);
+                    if !on_row(cells)? {
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+    }
+
+    fn grow_row(&mut self) -> Result<()> {
+        if self.row.len() >= MAX_ROW_BYTES {
+            return Err(not_the_zip(format!("row {} of its CSV is larger than {} MiB (a giant cell)", self.rows_read, MAX_ROW_BYTES >> 20)));
+        }
+        let grown = (self.row.len() * 2).min(MAX_ROW_BYTES);
+        self.row.resize(grown, 0);
+        Ok(())
+    }
+
+    fn grow_ends(&mut self) -> Result<()> {
+        if self.ends.len() > MAX_COLUMNS {
+            return Err(not_the_zip(format!("its CSV has rows of more than {MAX_COLUMNS} columns; Zoho exports at most 1,000 fields a job")));
+        }
+        let grown = (self.ends.len() * 2).min(MAX_COLUMNS + 1);
+        self.ends.resize(grown, 0);
+        Ok(())
+    }
+
+    fn cells(&self) -> Result<Vec<String>> {
+        let mut start = 0;
+        let mut cells = Vec::with_capacity(self.ends_len);
+        for &end in &self.ends[..self.ends_len] {
+            let bytes = self.row.get(start..end).unwrap_or_default();
+            let text = std::str::from_utf8(bytes).map_err(|_| not_the_zip(format!("row {} of its CSV is not UTF-8", self.rows_read)))?;
+            cells.push(text.to_string());
+            start = end;
+        }
+        Ok(cells)
+    }
+}
+
+/// The page being read: rows before `offset` are skipped, then up to `limit` rows (and at most
+/// `max_bytes` of JSON) are kept.
+#[derive(Debug)]
+pub struct ResultPage {
+    rows: CsvRows,
     types: HashMap<String, Typed>,
     columns: Option<Vec<Column>>,
     /// Data rows seen so far (the header is not counted).
@@ -100,23 +173,7 @@ pub struct ResultPage {
 impl ResultPage {
     pub fn new(fields: &[FieldDescription], offset: u64, limit: usize, max_bytes: usize) -> Self {
         let types = fields.iter().map(|f| (f.api_name.clone(), Typed::of(&f.data_type))).collect();
-        ResultPage {
-            reader: Reader::new(),
-            row: vec![0; 4096],
-            ends: vec![0; 64],
-            row_len: 0,
-            ends_len: 0,
-            types,
-            columns: None,
-            rows_seen: 0,
-            offset,
-            limit,
-            max_bytes,
-            records: Vec::new(),
-            bytes: 0,
-            stopped: false,
-            ended: false,
-        }
+        ResultPage { rows: CsvRows::default(), types, columns: None, rows_seen: 0, offset, limit, max_bytes, records: Vec::new(), bytes: 0, stopped: false, ended: false }
     }
 
     /// The same page, not yet read (a retried download starts over).
@@ -130,51 +187,19 @@ impl ResultPage {
     }
 
     /// Reads `input` to its end, or until the page is full (false).
-    fn read(&mut self, mut input: &[u8]) -> Result<bool> {
-        loop {
-            let (result, used, written, ended) = self.reader.read_record(input, &mut self.row[self.row_len..], &mut self.ends[self.ends_len..]);
-            input = &input[used..];
-            self.row_len += written;
-            self.ends_len += ended;
-            match result {
-                ReadRecordResult::InputEmpty => return Ok(true),
-                ReadRecordResult::End => return Ok(true),
-                ReadRecordResult::OutputFull => self.grow_row()?,
-                ReadRecordResult::OutputEndsFull => self.grow_ends()?,
-                ReadRecordResult::Record => {
-                    let more = self.record()?;
-                    self.row_len = 0;
-                    self.ends_len = 0;
-                    if !more {
-                        self.stopped = true;
-                        return Ok(false);
-                    }
-                }
-            }
+    fn read(&mut self, input: &[u8]) -> Result<bool> {
+        let mut rows = std::mem::take(&mut self.rows);
+        let more = rows.read(input, &mut |cells| self.record(cells));
+        self.rows = rows;
+        let more = more?;
+        if !more {
+            self.stopped = true;
         }
-    }
-
-    fn grow_row(&mut self) -> Result<()> {
-        if self.row.len() >= MAX_ROW_BYTES {
-            return Err(not_the_zip(format!("row {} of its CSV is larger than {} MiB (a giant cell)", self.rows_seen.saturating_add(1), MAX_ROW_BYTES >> 20)));
-        }
-        let grown = (self.row.len() * 2).min(MAX_ROW_BYTES);
-        self.row.resize(grown, 0);
-        Ok(())
-    }
-
-    fn grow_ends(&mut self) -> Result<()> {
-        if self.ends.len() > MAX_COLUMNS {
-            return Err(not_the_zip(format!("its CSV has rows of more than {MAX_COLUMNS} columns; Zoho exports at most 1,000 fields a job")));
-        }
-        let grown = (self.ends.len() * 2).min(MAX_COLUMNS + 1);
-        self.ends.resize(grown, 0);
-        Ok(())
+        Ok(more)
     }
 
     /// The row just read: the header, a skipped row, or a record of the page.
-    fn record(&mut self) -> Result<bool> {
-        let cells = self.cells()?;
+    fn record(&mut self, cells: Vec<String>) -> Result<bool> {
         let Some(columns) = &self.columns else {
             self.columns = Some(cells.iter().enumerate().map(|(i, name)| self.column(name, i)).collect());
             return Ok(true);
@@ -192,18 +217,6 @@ impl ResultPage {
         self.bytes = self.bytes.saturating_add(text.len() + 1);
         self.records.push(text);
         Ok(self.records.len() < self.limit && self.bytes < self.max_bytes)
-    }
-
-    fn cells(&self) -> Result<Vec<String>> {
-        let mut start = 0;
-        let mut cells = Vec::with_capacity(self.ends_len);
-        for &end in &self.ends[..self.ends_len] {
-            let bytes = self.row.get(start..end).unwrap_or_default();
-            let text = std::str::from_utf8(bytes).map_err(|_| not_the_zip(format!("row {} of its CSV is not UTF-8", self.rows_seen.saturating_add(1))))?;
-            cells.push(text.to_string());
-            start = end;
-        }
-        Ok(cells)
     }
 
     /// A header cell as a column: `Id` is the record's `id` (as every other action names it);

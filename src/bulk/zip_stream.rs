@@ -79,7 +79,7 @@ impl Default for ZipStream {
 
 /// A result that is not the ZIP Zoho documents: a typed `zoho` error naming why.
 pub fn not_the_zip(why: impl std::fmt::Display) -> ZohoError {
-    ZohoError::new(ErrorKind::Zoho, format!("Zoho's bulk read result is not the ZIP of one CSV it documents: {why}")).with_status(200)
+    ZohoError::new(ErrorKind::Zoho, format!("Zoho's bulk job result is not the ZIP of one CSV it documents: {why}")).with_status(200)
 }
 
 fn u16_at(b: &[u8], at: usize) -> u16 {

@@ -402,4 +402,20 @@ impl wit_bulk::Guest for Component {
     fn read_result_page(connection: wit::Connection, input: wit_bulk::ReadResultPageInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
         run_with("bulk-read-result-page", connection, options, |client| crate::bulk::read_result_page(client, &input)).map(output_text)
     }
+
+    fn write_upload(connection: wit::Connection, input: wit_bulk::WriteUploadInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_with("bulk-write-upload", connection, options, |client| crate::bulk::write_upload(client, &input)).map(output_text)
+    }
+
+    fn write_create(connection: wit::Connection, input: wit_bulk::WriteCreateInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_with("bulk-write-create", connection, options, |client| crate::bulk::write_create(client, &input)).map(output_text)
+    }
+
+    fn write_status(connection: wit::Connection, input: wit_bulk::WriteStatusInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_with("bulk-write-status", connection, options, |client| crate::bulk::write_status(client, &input)).map(output_text)
+    }
+
+    fn write_result(connection: wit::Connection, input: wit_bulk::WriteResultInput, options: Option<wit::CallOptions>) -> Result<String, wit::ZohoError> {
+        run_with("bulk-write-result", connection, options, |client| crate::bulk::write_result(client, &input)).map(output_text)
+    }
 }

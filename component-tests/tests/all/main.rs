@@ -17,6 +17,7 @@ mod books_streams;
 mod books_sweeps;
 mod bulk_load;
 mod bulk_read;
+mod bulk_write;
 mod credits;
 mod crm_attachments_deleted;
 mod crm_composite;

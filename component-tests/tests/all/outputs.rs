@@ -145,6 +145,19 @@ async fn bulk(s: &mut Steps<'_>) {
     s.h.sandbox.clock().advance(chrono::Duration::minutes(5));
     s.ok("bulk-read-status", json!({ "job-id": id })).await;
     s.ok("bulk-read-result-page", json!({ "job-id": id, "record-type": "Leads", "limit": 3 })).await;
+    bulk_write(s).await;
+}
+
+/// An import job: upload, create, status once completed, the outcomes.
+async fn bulk_write(s: &mut Steps<'_>) {
+    let records = json!([{ "Last_Name": "Outputs", "Email": "outputs@example.com" }, { "Email": "nameless@example.com" }]).to_string();
+    let file = s.ok("bulk-write-upload", json!({ "record-type": "Leads", "records": records })).await;
+    let file_id = id_of(&file, "/file_id");
+    let job = s.ok("bulk-write-create", json!({ "record-type": "Leads", "file-id": file_id, "operation": "insert" })).await;
+    let id = id_of(&job, "/id");
+    s.h.sandbox.clock().advance(chrono::Duration::minutes(5));
+    s.ok("bulk-write-status", json!({ "job-id": id })).await;
+    s.ok("bulk-write-result", json!({ "job-id": id })).await;
 }
 
 /// Each action of the manifest runs at least once against the sandbox, and its Ok value is

@@ -126,8 +126,18 @@ pub fn required(request: &RecordedRequest) -> Vec<Vec<String>> {
             }
             needs
         }
-        // Bulk write (v8 "Bulk Write API"): ZohoCRM.bulk.{op}.
-        (_, ["bulk", ..]) | (_, [_, "upload"]) => one(format!("ZohoCRM.bulk.{op}")),
+        // Bulk Write (v8 "Create Bulk Write Job": ZohoCRM.bulk.CREATE and the module's CREATE;
+        // "Get Bulk Write Job Details": ZohoCRM.bulk.CREATE, a GET included).
+        (_, ["bulk", _, "write", ..]) => {
+            let mut needs = one("ZohoCRM.bulk.CREATE".into());
+            if let Some(m) = request.json().and_then(|b| b.pointer("/resource/0/module/api_name").and_then(Value::as_str).map(str::to_string)) {
+                needs.push(module(&m, "CREATE"));
+            }
+            needs
+        }
+        // "Upload File" (v8 bulk write): scope=ZohoFiles.files.ALL.
+        ("POST", [_, "upload"]) => one("ZohoFiles.files.ALL".into()),
+        (_, ["bulk", ..]) => one(format!("ZohoCRM.bulk.{op}")),
         // List of Available APIs: ZohoCRM.apis.READ on Zoho's page; its apis.json names
         // ZohoCRM.settings.modules instead. Either is taken.
         ("GET", [_, "__apis"]) => vec![vec!["ZohoCRM.apis.READ".into(), "ZohoCRM.settings.modules.READ".into()]],

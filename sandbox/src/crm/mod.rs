@@ -3,6 +3,7 @@
 
 pub mod attachments;
 pub mod bulk_read;
+pub mod bulk_write;
 pub mod composite;
 pub mod convert;
 pub mod coql;

@@ -225,6 +225,31 @@ pub(crate) fn write_items(request: &RecordedRequest) -> Result<Vec<Value>, Respo
 
 /// Zoho's checks on one record's values: mandatory field, e-mail shape, unique fields.
 pub(crate) fn check_values(module: &Module, module_name: &str, index: usize, values: &Map<String, Value>, own_id: Option<u64>, creating: bool) -> Option<Value> {
+    if let Some(error) = check_shape(module, module_name, index, values, creating) {
+        return Some(error);
+    }
+    let path = |field: &str| format!("$.data[{index}].{field}");
+    for field in &module.unique {
+        let Some(value) = values.get(*field).filter(|v| !v.is_null()) else { continue };
+        if let Some((id, _)) = module.records.iter().find(|(id, r)| Some(**id) != own_id && r.get(*field) == Some(value)) {
+            return Some(duplicate(module_name, *id, field, &path(field)));
+        }
+    }
+    None
+}
+
+/// Zoho's DUPLICATE_DATA error for `field`, naming the record that holds the value already.
+pub(crate) fn duplicate(module_name: &str, id: u64, field: &str, json_path: &str) -> Value {
+    error_body(
+        "DUPLICATE_DATA",
+        "duplicate data",
+        json!({ "api_name": field, "json_path": json_path, "duplicate_record": { "id": id.to_string(), "Owner": account::owner(), "module": { "api_name": module_name, "id": metadata::module_id(module_name) } } }),
+    )
+}
+
+/// [`check_values`] but the unique fields: mandatory fields, the values' types, e-mail shape (a
+/// bulk write job checks uniqueness against its own index instead of scanning every record).
+pub(crate) fn check_shape(module: &Module, module_name: &str, index: usize, values: &Map<String, Value>, creating: bool) -> Option<Value> {
     let path = |field: &str| format!("$.data[{index}].{field}");
     for field in std::iter::once(module.mandatory).chain(module.also_mandatory.iter().copied()) {
         let missing = match values.get(field) {
@@ -241,16 +266,6 @@ pub(crate) fn check_values(module: &Module, module_name: &str, index: usize, val
     if let Some(email) = values.get("Email").filter(|e| !e.is_null()) {
         if !email.as_str().is_some_and(|e| e.contains('@') && !e.starts_with('@') && !e.ends_with('@')) {
             return Some(error_body("INVALID_DATA", "invalid data", json!({ "api_name": "Email", "json_path": path("Email"), "expected_data_type": "email" })));
-        }
-    }
-    for field in &module.unique {
-        let Some(value) = values.get(*field).filter(|v| !v.is_null()) else { continue };
-        if let Some((id, _)) = module.records.iter().find(|(id, r)| Some(**id) != own_id && r.get(*field) == Some(value)) {
-            return Some(error_body(
-                "DUPLICATE_DATA",
-                "duplicate data",
-                json!({ "api_name": field, "json_path": path(field), "duplicate_record": { "id": id.to_string(), "Owner": account::owner(), "module": { "api_name": module_name, "id": metadata::module_id(module_name) } } }),
-            ));
         }
     }
     None

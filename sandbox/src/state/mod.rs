@@ -1,6 +1,7 @@
 //! The sandbox's state: modules and records, tokens, page tokens, the request log, faults.
 
 pub mod bulk_reads;
+pub mod bulk_writes;
 pub mod channels;
 pub mod outbox;
 
@@ -239,6 +240,8 @@ pub struct Shared {
     pub outbox: outbox::Outbox,
     /// Bulk read (export) jobs and their knobs.
     pub bulk_reads: bulk_reads::Jobs,
+    /// Bulk write (import) files, jobs and their knobs.
+    pub bulk_writes: bulk_writes::Jobs,
 }
 
 /// Sees each exchange once the sandbox answered it (request with status and body).
@@ -266,6 +269,7 @@ impl Shared {
             outbox: Default::default(),
             books_requests: Mutex::new(HashMap::new()),
             bulk_reads: Default::default(),
+            bulk_writes: Default::default(),
         }
     }
 
