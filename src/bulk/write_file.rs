@@ -224,8 +224,9 @@ pub fn zip_of(name: &str, content: &[u8]) -> Result<Vec<u8>> {
     out.extend_from_slice(b"PK\x01\x02");
     out.extend_from_slice(&20u16.to_le_bytes());
     common(&mut out);
-    // Comment length, disk, internal and external attributes, the local header's offset (0).
-    out.extend_from_slice(&[0; 12]);
+    // Comment length (2), disk (2), internal (2) and external (4) attributes, the local
+    // header's offset (4, zero).
+    out.extend_from_slice(&[0; 14]);
     out.extend_from_slice(name.as_bytes());
     let directory_len = u32::try_from(out.len()).map_err(too_large)? - directory_at;
     out.extend_from_slice(b"PK\x05\x06");
@@ -288,6 +289,21 @@ mod tests {
         let wide = "y".repeat(1100);
         let big = format!("[{}]", vec![format!(r#"{{"Last_Name":"{wide}"}}"#); MAX_FILE_BYTES / 1100 + 10].join(","));
         assert!(csv_of(&big, None).unwrap_err().message.contains("25 MB"));
+    }
+
+    /// The central directory and its end say what a ZIP reader that starts from the end (as
+    /// Zoho's and the sandbox's do) reads: one entry, at offset 0, its directory where the end says.
+    #[test]
+    fn the_central_directory_is_where_its_end_says() {
+        let zip = zip_of("Leads.csv", b"Last_Name\r\nDoe\r\n").unwrap();
+        let end = zip.len() - 22;
+        assert_eq!(&zip[end..end + 4], b"PK\x05\x06");
+        let u32_at = |at: usize| u32::from_le_bytes([zip[at], zip[at + 1], zip[at + 2], zip[at + 3]]) as usize;
+        let (size, at) = (u32_at(end + 12), u32_at(end + 16));
+        assert_eq!((&zip[at..at + 4], at + size), (b"PK\x01\x02".as_slice(), end));
+        assert_eq!(size, 46 + "Leads.csv".len());
+        assert_eq!(&zip[at + 46..at + 46 + 9], b"Leads.csv");
+        assert_eq!(u32_at(at + 42), 0, "the local header's offset");
     }
 
     #[test]
