@@ -39,12 +39,13 @@ async fn an_import_is_uploaded_created_polled_and_read_as_outcomes() {
     h.sandbox.clock().freeze_at(Utc::now());
     let account = h.sandbox.create_record("Accounts", json!({ "Account_Name": "Zylker Bulk" }));
     h.sandbox.clear_requests();
-    let records = json!([
-        { "Last_Name": "Doe, \"Jay\"", "Email": "jay@example.com", "Description": "two\nlines", "Account_Name": { "id": account } },
-        { "Last_Name": "Müller ✓", "Email": "muller@example.com", "Description": null, "Account_Name": null },
-        { "Email": "nameless@example.com" }
-    ]);
-    let file = ok_of(&h.run("bulk-write-upload", json!({ "record-type": "Contacts", "records": records.to_string() })).await).clone();
+    // Written as text: the keys' order is the columns' order.
+    let records = format!(
+        r#"[{{"Last_Name":"Doe, \"Jay\"","Email":"jay@example.com","Description":"two\nlines","Account_Name":{{"id":"{account}"}}}},
+            {{"Last_Name":"Müller ✓","Email":"muller@example.com","Description":null,"Account_Name":null}},
+            {{"Email":"nameless@example.com"}}]"#
+    );
+    let file = ok_of(&h.run("bulk-write-upload", json!({ "record-type": "Contacts", "records": records })).await).clone();
     let requests = h.requests();
     assert_eq!(requests.len(), 2, "{requests:#?}");
     assert_request(&requests[0], &h.token, "GET", "/crm/v8/org", &[], None);
@@ -133,7 +134,7 @@ async fn an_upsert_finds_records_by_find_by() {
     // An update needs find-by: refused before anything is sent.
     h.sandbox.clear_requests();
     let error = error_of(&h.run("bulk-write-create", json!({ "record-type": "Contacts", "file-id": "5725767000000900001", "operation": "update" })).await).clone();
-    assert_eq!(error["kind"], "invalid_input");
+    assert_eq!(error["kind"], "invalid-input");
     assert!(h.requests().is_empty());
 }
 
@@ -147,7 +148,7 @@ async fn zohos_limits_hold_at_and_past_them() {
     assert_eq!(at["records"], 25_000);
     h.sandbox.clear_requests();
     let past = error_of(&h.run("bulk-write-upload", json!({ "record-type": "Contacts", "records": many(25_001, "L") })).await).clone();
-    assert_eq!(past["kind"], "invalid_input");
+    assert_eq!(past["kind"], "invalid-input");
     assert!(past["message"].as_str().unwrap().contains("at most 25000"), "{past}");
     let wide = many(20_000, &"x".repeat(1_300));
     let error = error_of(&h.run("bulk-write-upload", json!({ "record-type": "Contacts", "records": wide })).await).clone();
