@@ -33,8 +33,9 @@ use std::time::{Duration, Instant};
 /// download) is one of "All other APIs: 1".
 pub const CREATE_CREDITS: u64 = 500;
 pub const OTHER_CREDITS: u64 = 1;
-/// A result page reads the job (for its download URL), then downloads the result: two calls.
-const RESULT_CALLS: u64 = 2;
+/// A result page reads the job (for its download URL: one CRM call), then downloads the result
+/// from Zoho's download host, which is no CRM API call and costs no credits.
+const RESULT_CALLS: u64 = 1;
 /// How many times one call waits out `rate-limited` before the load stops.
 const RATE_LIMIT_WAITS: u32 = 30;
 /// How many times a status poll is tried again after a transport failure or a 5xx.
@@ -239,6 +240,10 @@ impl Jobs<'_> {
                     let status = outcome["status"].as_str().unwrap_or("unknown").to_ascii_lowercase();
                     *slot = Some(RowOutcome { status, id: outcome["id"].as_str().filter(|id| !id.is_empty()).map(str::to_string), error });
                 }
+            }
+            // Every row has its outcome: a page past the last would find none.
+            if rows.iter().all(Option::is_some) {
+                return Ok(Whole::Rows(rows));
             }
             match page["next_offset"].as_u64() {
                 Some(next) if page["more"] == true && next > offset => offset = next,
