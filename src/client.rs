@@ -224,18 +224,10 @@ impl<'a> Client<'a> {
         self.auth.may_be_api_domain(origin)
     }
 
-    /// The hosts besides the API domain a bulk write job's requests go to, for the API domain
-    /// requests go to: Zoho's content host (uploads) and its DC's download host (results); see
-    /// [`crate::connection::content_origin`]. An API domain that is not Zoho's has only itself.
+    /// The hosts besides the API domain a bulk write job's requests go to (content host first,
+    /// then the download host; [`crate::connection::bulk_origins`]).
     pub fn bulk_origins(&self) -> Result<Vec<String>> {
-        let api_domain = self.api_domain()?;
-        let mut origins = vec![crate::connection::content_origin(&api_domain)];
-        if crate::connection::is_zoho_api_domain(&api_domain) {
-            if let Some(dc) = crate::connection::data_center_of(&api_domain) {
-                origins.push(crate::connection::download_origin(dc));
-            }
-        }
-        Ok(origins)
+        Ok(crate::connection::bulk_origins(&self.api_domain()?))
     }
 
     fn session(&self) -> Result<Session> {
@@ -309,9 +301,7 @@ impl<'a> Client<'a> {
             None => session.api_domain.clone(),
             // The token goes only to the connection's own Zoho hosts, whatever the caller built.
             Some(origin) if origin == session.api_domain || self.bulk_origins()?.iter().any(|o| o == origin) => origin.to_string(),
-            Some(origin) => {
-                return Err(crate::error::ZohoError::new(ErrorKind::InvalidInput, format!("{} is not one of the connection's Zoho hosts: the token is not sent there", redact::shown(origin, 80))))
-            }
+            Some(origin) => return Err(crate::error::ZohoError::invalid_input(format!("{} is not one of the connection's Zoho hosts: the token is not sent there", redact::shown(origin, 80)))),
         };
         let request = Request { method: call.method, url: self.url(&base, call), headers, body, timeout: self.options.timeout() };
 

@@ -123,6 +123,17 @@ pub fn download_origin(dc: &DataCenter) -> String {
     format!("https://download-accl.{}", dc.domains[0])
 }
 
+/// The hosts besides `api_domain` a bulk write job's requests go to: Zoho's content host
+/// (uploads) and the API domain's DC's download host (results). An API domain that is not
+/// Zoho's has only itself.
+pub fn bulk_origins(api_domain: &str) -> Vec<String> {
+    let mut origins = vec![content_origin(api_domain)];
+    if let Some(dc) = data_center_of(api_domain).filter(|_| is_zoho_api_domain(api_domain)) {
+        origins.push(download_origin(dc));
+    }
+    origins
+}
+
 /// Is `url` an API domain of some Zoho DC (where a token may be sent)?
 pub fn is_zoho_api_domain(url: &str) -> bool {
     let host = host_of(url);

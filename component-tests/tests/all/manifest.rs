@@ -136,11 +136,13 @@ fn every_action_declares_its_scopes_and_each_default_set_names_what_it_lacks() {
         "ZohoCRM.coql.READ ZohoCRM.notifications.ALL ZohoCRM.users.ALL ZohoCRM.org.ALL ZohoCRM.settings.ALL ZohoCRM.modules.ALL ZohoCRM.bulk.ALL ZohoBooks.fullaccess.all"
     );
     // Zoho's composite API needs its own scope, which neither platform's default grants; Prismatic's
-    // default set has no file store or Send Mail scope either.
+    // default set has no file store or Send Mail scope either, nor Zoho Files' (a bulk write upload,
+    // v8 "Upload File": scope=ZohoFiles.files.ALL).
     assert_eq!(scopes_of("crm-run-composite"), ["ZohoCRM.composite_requests.CUSTOM"]);
+    assert_eq!(scopes_of("bulk-write-upload"), ["ZohoFiles.files.ALL"]);
     assert_eq!(
         sets["prismatic"]["missing"],
-        serde_json::json!({ "ZohoCRM.composite_requests.CUSTOM": ["crm-run-composite"], "ZohoCRM.files.CREATE": ["crm-upload-file-field"], "ZohoCRM.send_mail.all.CREATE": ["crm-send-email"] })
+        serde_json::json!({ "ZohoCRM.composite_requests.CUSTOM": ["crm-run-composite"], "ZohoCRM.files.CREATE": ["crm-upload-file-field"], "ZohoCRM.send_mail.all.CREATE": ["crm-send-email"], "ZohoFiles.files.ALL": ["bulk-write-upload"] })
     );
     assert_eq!(sets["prismatic"]["missing-optional"], serde_json::json!({ "ZohoCRM.apis.READ": ["sync-read-stream-page"] }));
     assert_eq!(sets["cyclr"]["scopes"], "ZohoCRM.modules.ALL,ZohoCRM.users.ALL,ZohoCRM.org.ALL,ZohoCRM.settings.roles.ALL");
