@@ -16,7 +16,7 @@ Exit status:
   1  `run`: the action returned its zoho-error (printed as JSON on stderr);
      `manifest --check`: the file differs from the generated manifest
   2  a usage error (a missing or bad flag), a host error (unreadable or invalid JSON, no such
-     action, the store, the component), or `sweep`, `sync` or `watch` stopped by an error,
+     action, the store, the component), or `sweep`, `sync`, `watch` or `load` stopped by an error,
      a step's zoho-error included (one line on stderr)";
 
 /// Set once stdin has been read: it can feed one argument only.

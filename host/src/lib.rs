@@ -10,6 +10,7 @@ pub mod bench;
 pub mod bytes_calls;
 pub mod convert;
 pub mod kv;
+pub mod load;
 pub mod manifest;
 pub mod net;
 pub mod pool;

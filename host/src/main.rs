@@ -185,6 +185,9 @@ enum Command {
         #[arg(long)]
         namespace: Option<String>,
     },
+    /// Write a JSON-lines file of records into a module through Zoho's Bulk Write API: one outcome
+    /// line per input line, a summary with jobs, calls and credits; rerun to resume.
+    Load(zoho_host::load::Options),
     /// Serve the Zoho sandbox until interrupted.
     #[cfg(feature = "sandbox")]
     Sandbox {
@@ -291,6 +294,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             };
             let request = zoho_host::watch::WatchRequest::from_flags(&flags)?;
             watch(&cli, &request, listen.as_deref(), connection, out.as_deref(), namespace.as_deref(), stopped).await
+        }
+        Command::Load(options) => {
+            let summary = zoho_host::load::run(&Runtime::new(config(&cli, data_dir(&cli)))?, &json_arg(&options.connection, "--connection")?, options.namespace.as_deref(), &options.request()).await?;
+            eprintln!("{}", zoho_host::load::said(&summary));
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+            Ok(ExitCode::SUCCESS)
         }
         #[cfg(feature = "sandbox")]
         Command::Bench { what: Some(BenchWhat::Backfill(options)), .. } => {

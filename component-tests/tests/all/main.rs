@@ -16,6 +16,7 @@ mod books_sales_documents;
 mod books_streams;
 mod books_sweeps;
 mod books_watch;
+mod bulk_load;
 mod bulk_read;
 mod bulk_write;
 mod credits;
