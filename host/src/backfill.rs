@@ -199,7 +199,7 @@ impl Write for Versions {
 }
 
 fn sweep_request<'a>(options: &Options, fields: &'a str, slices: u32) -> SweepRequest<'a> {
-    SweepRequest { record_type: MODULE, since: None, per_page: Some(options.per_page), fields: Some(fields), slices, concurrency: Some(options.cap) }
+    SweepRequest { record_type: MODULE, since: None, per_page: Some(options.per_page), fields: Some(fields), slices, concurrency: Some(options.cap), strategy: None }
 }
 
 /// The peer-style baseline: `GET /crm/v8/{module}?fields=...&per_page=200`, then page tokens,

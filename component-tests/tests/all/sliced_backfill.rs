@@ -43,6 +43,7 @@ fn sync_request<'a>(streams: &'a [String], dir: &'a std::path::Path, concurrency
         backoff_at_credit_percentage: None,
         slices: 4,
         requests_per_second: Some(1_000),
+        strategy: None,
     }
 }
 

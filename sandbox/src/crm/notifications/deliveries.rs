@@ -178,7 +178,7 @@ fn send(shared: &Shared, channel: &Channel, module: &str, operation: Operation, 
 }
 
 /// Where a loopback `http://` notify URL points: (host:port to connect to, host header, path).
-struct Target {
+pub(crate) struct Target {
     connect: String,
     host: String,
     path: String,
@@ -186,7 +186,7 @@ struct Target {
 
 /// The notify URL as a loopback target, or `None` for anything else (https cannot be spoken
 /// without TLS, and a non-loopback address is never contacted by the sandbox).
-fn loopback_target(url: &str) -> Option<Target> {
+pub(crate) fn loopback_target(url: &str) -> Option<Target> {
     let rest = url.strip_prefix("http://")?;
     let split = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(split);
@@ -220,7 +220,7 @@ fn loopback_target(url: &str) -> Option<Target> {
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One HTTP/1.1 POST of `body` to `target`; the answer's status, if it answered in time.
-async fn post(target: &Target, body: &Value) -> Option<u16> {
+pub(crate) async fn post(target: &Target, body: &Value) -> Option<u16> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let exchange = async {
         let mut stream = tokio::net::TcpStream::connect(&target.connect).await.ok()?;
