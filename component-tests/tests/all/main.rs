@@ -15,6 +15,7 @@ mod books_documents;
 mod books_sales_documents;
 mod books_streams;
 mod books_sweeps;
+mod bulk_backfill;
 mod bulk_read;
 mod credits;
 mod crm_attachments_deleted;

@@ -28,7 +28,7 @@ fn coql_queries(h: &Harness) -> Vec<String> {
 }
 
 fn sweep_request(slices: u32, per_page: u32, concurrency: Option<usize>) -> zoho_host::sweep::SweepRequest<'static> {
-    zoho_host::sweep::SweepRequest { record_type: MODULE, since: None, per_page: Some(per_page), fields: Some(FIELDS), slices, concurrency }
+    zoho_host::sweep::SweepRequest { record_type: MODULE, since: None, per_page: Some(per_page), fields: Some(FIELDS), slices, concurrency, strategy: None }
 }
 
 /// A 4-slice sync of the Bulk stream, 200 a page, `concurrency` steps at once.

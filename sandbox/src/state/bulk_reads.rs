@@ -60,8 +60,6 @@ pub(crate) struct Job {
     /// Seconds it stays ADDED, then IN PROGRESS (`None`: forever), fixed at its creation.
     pub(crate) added_for: i64,
     pub(crate) runs_for: Option<i64>,
-    /// Where Zoho posts the job's details once it completes or fails (the create's `callback`).
-    pub(crate) callback: Option<String>,
 }
 
 impl Jobs {

@@ -83,7 +83,7 @@ pub fn create(shared: &std::sync::Arc<Shared>, request: &RecordedRequest) -> Res
     let per_record = if knobs.records_per_second > 0 { i64::try_from(rows_len / knobs.records_per_second).unwrap_or(i64::MAX) } else { 0 };
     let runs_for = (!knobs.never_ends).then(|| knobs.runs_for.saturating_add(per_record));
     let callback = body.get("callback").and_then(|c| c.get("url")).and_then(Value::as_str).map(str::to_string);
-    let job = Job { module: module_name.clone(), columns, rows, page, more: end < matched.len(), created: now, fails, query: query.clone(), added_for: knobs.added_for, runs_for, callback: callback.clone() };
+    let job = Job { module: module_name.clone(), columns, rows, page, more: end < matched.len(), created: now, fails, query: query.clone(), added_for: knobs.added_for, runs_for };
     if job.more {
         jobs.tokens.insert(format!("brt{id}"), end);
     }
