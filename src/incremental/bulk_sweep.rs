@@ -63,9 +63,10 @@ pub const MAX_JOB_WAIT_S: i64 = 2 * 3600;
 /// A bulk sweep opened longer ago is opened again by its first step: Zoho keeps a job's result
 /// for a day ("Download Bulk Read Result").
 const BULK_SWEEP_TTL_MS: u64 = 24 * 60 * 60 * 1000;
-/// The wait a step suggests while a job runs: a quarter of the job's age, within these bounds.
-const MIN_WAIT_MS: u64 = 1_000;
-const MAX_WAIT_MS: u64 = 30_000;
+/// The wait a step suggests while a job runs: the job's age (so polls double the wait, and a
+/// job is polled about log2 of its duration times: each poll costs a credit), within these bounds.
+const MIN_WAIT_MS: u64 = 2_000;
+const MAX_WAIT_MS: u64 = 60_000;
 
 /// How a first sweep reads: `coql` pages (the default), export jobs, or jobs past the threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -334,7 +335,7 @@ fn serve(client: &Client, asked: &Asked, sweep: &Sweep, bulk: &mut BulkState) ->
                 )
                 .with_code("BULK_READ_JOB_NOT_DONE"));
             }
-            let wait = u64::try_from(age).unwrap_or(0).saturating_mul(1000) / 4;
+            let wait = u64::try_from(age).unwrap_or(0).saturating_mul(1000);
             let state = if status.get("state").and_then(Value::as_str) == Some("ADDED") { "ADDED" } else { "IN PROGRESS" };
             return Ok(Served { records: Vec::new(), more: true, retry_after_ms: Some(wait.clamp(MIN_WAIT_MS, MAX_WAIT_MS)), state });
         }
