@@ -267,8 +267,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             sync(&cli, connection, namespace.as_deref(), &request).await
         }
         Command::Sweep { record_type, connection, since, out, per_page, fields, namespace, slices, concurrency, strategy } => {
-            let request =
-                zoho_host::sweep::SweepRequest { record_type, since: since.as_deref(), per_page: *per_page, fields: fields.as_deref(), slices: *slices, concurrency: *concurrency, strategy: strategy.as_deref() };
+            let request = zoho_host::sweep::SweepRequest {
+                record_type,
+                since: since.as_deref(),
+                per_page: *per_page,
+                fields: fields.as_deref(),
+                slices: *slices,
+                concurrency: *concurrency,
+                strategy: strategy.as_deref(),
+            };
             sweep(&cli, connection, out.as_deref(), namespace.as_deref(), &request).await
         }
         Command::Watch { connection, events, listen, public_url, out, sweep_every, check_every, fetch_records, expiry_minutes, namespace } => {

@@ -187,7 +187,9 @@ pub(super) fn route(client: &Client, asked: &Asked, strategy: Strategy, cursor: 
 fn exportable(asked: &Asked) -> Option<String> {
     let module = &asked.module;
     if asked.read_by != ReadBy::Coql || read_job::create_body(&job_input(asked, None)).is_err() {
-        return Some(format!("strategy bulk: {module} cannot be exported by a bulk read job (Zoho's bulk read limitations; not Notes, Attachments, Emails or modules COQL cannot read): use strategy coql or auto"));
+        return Some(format!(
+            "strategy bulk: {module} cannot be exported by a bulk read job (Zoho's bulk read limitations; not Notes, Attachments, Emails or modules COQL cannot read): use strategy coql or auto"
+        ));
     }
     if asked.slices > 1 {
         return Some(format!("strategy bulk reads {module} through export jobs, one walk: pass slices 1 (or none)"));
@@ -271,7 +273,12 @@ pub(super) fn step(client: &Client, asked: &Asked, mut sweep: Sweep, asked_page:
         save(client, &sweep_key(&asked.scope), &sweep)?;
         served
     };
-    let records = served.records.into_iter().map(RawValue::from_string).collect::<std::result::Result<Vec<_>, _>>().map_err(|e| ZohoError::new(ErrorKind::Internal, format!("a record of the export is not JSON: {e}")))?;
+    let records = served
+        .records
+        .into_iter()
+        .map(RawValue::from_string)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| ZohoError::new(ErrorKind::Internal, format!("a record of the export is not JSON: {e}")))?;
     let bulk_info = json!({ "job": bulk.at.job, "state": served.state, "jobs": bulk.jobs, "records_counted": bulk.counted, "offset": bulk.at.offset });
     Ok(SweepPage {
         record_type: asked.module.clone(),

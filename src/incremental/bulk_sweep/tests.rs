@@ -31,7 +31,14 @@ fn sent(fixture: &Fixture) -> Vec<String> {
         .sent
         .borrow()
         .iter()
-        .map(|r| format!("{} {}{}", r.method.as_str(), r.url.trim_start_matches("https://www.zohoapis.com"), r.body.as_ref().map(|b| format!(" {}", String::from_utf8_lossy(&b.to_vec()))).unwrap_or_default()))
+        .map(|r| {
+            format!(
+                "{} {}{}",
+                r.method.as_str(),
+                r.url.trim_start_matches("https://www.zohoapis.com"),
+                r.body.as_ref().map(|b| format!(" {}", String::from_utf8_lossy(&b.to_vec()))).unwrap_or_default()
+            )
+        })
         .collect()
 }
 

@@ -80,7 +80,7 @@ pub fn create(shared: &std::sync::Arc<Shared>, request: &RecordedRequest) -> Res
     // How long the job takes on the sandbox's clock: queued `added_for`, then `runs_for` plus a
     // second per `records_per_second` records (a Zoho-like job grows with its export).
     let rows_len = end.saturating_sub(start) as u64;
-    let per_record = if knobs.records_per_second > 0 { i64::try_from(rows_len / knobs.records_per_second).unwrap_or(i64::MAX) } else { 0 };
+    let per_record = rows_len.checked_div(knobs.records_per_second).map_or(0, |s| i64::try_from(s).unwrap_or(i64::MAX));
     let runs_for = (!knobs.never_ends).then(|| knobs.runs_for.saturating_add(per_record));
     let callback = body.get("callback").and_then(|c| c.get("url")).and_then(Value::as_str).map(str::to_string);
     let job = Job { module: module_name.clone(), columns, rows, page, more: end < matched.len(), created: now, fails, query: query.clone(), added_for: knobs.added_for, runs_for };
