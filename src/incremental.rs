@@ -41,6 +41,7 @@
 //! walk: `slices` past 1 is `invalid-input` for it (nothing sent), as COQL alone can plan.
 
 mod boundary;
+pub mod bulk_sweep;
 mod deleted;
 pub(crate) mod keyset;
 pub(crate) mod open_sweep;
@@ -95,6 +96,8 @@ pub struct SweepRequest {
     pub slice: Option<u32>,
     /// The sweep's number of Modified_Time slices, 1 to 10.
     pub slices: Option<u32>,
+    /// How a first sweep reads: `coql` (default), `bulk` (export jobs) or `auto` ([`bulk_sweep`]).
+    pub strategy: Option<String>,
 }
 
 /// Normalizes a caller's timestamp to Zoho's shape in UTC.
@@ -145,6 +148,15 @@ pub struct SweepPage {
     /// A Zoho Books stream's organization.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<String>,
+    /// `bulk` when the page is a first sweep read through export jobs ([`bulk_sweep`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<&'static str>,
+    /// Come back after this long: an export job is still running (no records, more follow).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+    /// The export job read and how far (`job`, `state`, `jobs`, `records_counted`, `offset`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bulk: Option<Value>,
 }
 
 #[derive(Serialize)]
@@ -194,7 +206,7 @@ pub fn list_modified_records(client: &Client, input: &SweepRequest) -> Result<St
 /// List New/Updated Contacts By Page: the Contacts module's sweep.
 pub fn list_contacts_by_page(client: &Client, input: &ListContactsByPageInput) -> Result<String> {
     let ListContactsByPageInput { page, per_page, fields, since, include_deleted } = input.clone();
-    let by_module = ListModifiedRecordsByPageInput { record_type: "Contacts".into(), page, per_page, fields, since, include_deleted, slice: None, slices: None };
+    let by_module = ListModifiedRecordsByPageInput { record_type: "Contacts".into(), page, per_page, fields, since, include_deleted, slice: None, slices: None, strategy: None };
     list_modified_records_by_page(client, &by_module)
 }
 
@@ -209,6 +221,7 @@ pub fn list_modified_records_by_page(client: &Client, input: &ListModifiedRecord
         include_deleted: input.include_deleted,
         slice: input.slice,
         slices: input.slices,
+        strategy: input.strategy.clone(),
         ..Default::default()
     };
     list_modified_records(client, &request)

@@ -159,6 +159,14 @@ pub fn throttle_of(input: &ReadStreamPageInput) -> Throttle {
 
 pub fn read_stream_page(client: &Client, input: &ReadStreamPageInput) -> Result<String> {
     let source = source_of(&input.stream)?;
+    // Only CRM modules are exported by jobs: `bulk` on another stream is refused, `auto` reads it as ever.
+    let strategy = crate::incremental::bulk_sweep::Strategy::parse(input.strategy.as_deref())?;
+    if strategy == crate::incremental::bulk_sweep::Strategy::Bulk && !matches!(source, Source::Module(_)) {
+        return Err(ZohoError::invalid_input(format!(
+            "strategy bulk: stream {:?} is not a CRM module Zoho's export jobs read (users, modules and Books streams are read by their lists): use strategy coql or auto",
+            input.stream.trim()
+        )));
+    }
     // CRM's credits budget CRM streams; a Books stream checks Books' daily allowance instead.
     if let (Some(share), false) = (input.backoff_at_credit_percentage, matches!(source, Source::Books(_))) {
         budget::check_credit_budget(client, share)?;
@@ -185,6 +193,7 @@ pub fn read_stream_page(client: &Client, input: &ReadStreamPageInput) -> Result<
                 include_deleted: None,
                 slice: input.slice,
                 slices: input.slices,
+                strategy: input.strategy.clone(),
             };
             let mut page = incremental::list_page(client, &list)?;
             page.stream = Some(input.stream.trim().to_string());
@@ -225,6 +234,7 @@ mod tests {
             max_requests_per_second,
             slice: None,
             slices: None,
+            strategy: None,
         }
     }
 

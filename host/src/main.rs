@@ -101,6 +101,10 @@ enum Command {
         /// Steps in flight at once (default: one per slice).
         #[arg(long)]
         concurrency: Option<usize>,
+        /// How a first sweep (no cursor yet) reads: coql, bulk (Zoho's export jobs) or auto
+        /// (bulk past 50,000 records). Later sweeps are COQL sweeps.
+        #[arg(long, value_parser = ["coql", "bulk", "auto"])]
+        strategy: Option<String>,
     },
     /// Read streams (leads, contacts, ..., users, modules) into one JSON-lines file each; resumable.
     Sync {
@@ -138,6 +142,10 @@ enum Command {
         /// Requests a second for this connection across all workers (default: 5).
         #[arg(long)]
         requests_per_second: Option<u32>,
+        /// How each stream's first sweep (no cursor yet) reads: coql, bulk (Zoho's export jobs)
+        /// or auto (bulk past 50,000 records). Later sweeps are COQL sweeps.
+        #[arg(long, value_parser = ["coql", "bulk", "auto"])]
+        strategy: Option<String>,
     },
     /// Write each create, edit or delete of the watched CRM modules as a JSON line, seconds after
     /// it happens (Zoho's instant notifications, renewed before they expire) and at the latest
@@ -258,7 +266,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         #[cfg(feature = "sandbox")]
         Command::Demo => demo(&cli).await,
-        Command::Sync { streams, connection, anchor_date, reset, out, per_page, concurrency, backoff_at_credit_percentage, namespace, slices, requests_per_second } => {
+        Command::Sync { streams, connection, anchor_date, reset, out, per_page, concurrency, backoff_at_credit_percentage, namespace, slices, requests_per_second, strategy } => {
             let request = zoho_host::sync::SyncRequest {
                 streams,
                 anchor_date: anchor_date.as_deref(),
@@ -269,11 +277,20 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 backoff_at_credit_percentage: *backoff_at_credit_percentage,
                 slices: *slices,
                 requests_per_second: *requests_per_second,
+                strategy: strategy.as_deref(),
             };
             sync(&cli, connection, namespace.as_deref(), &request).await
         }
-        Command::Sweep { record_type, connection, since, out, per_page, fields, namespace, slices, concurrency } => {
-            let request = zoho_host::sweep::SweepRequest { record_type, since: since.as_deref(), per_page: *per_page, fields: fields.as_deref(), slices: *slices, concurrency: *concurrency };
+        Command::Sweep { record_type, connection, since, out, per_page, fields, namespace, slices, concurrency, strategy } => {
+            let request = zoho_host::sweep::SweepRequest {
+                record_type,
+                since: since.as_deref(),
+                per_page: *per_page,
+                fields: fields.as_deref(),
+                slices: *slices,
+                concurrency: *concurrency,
+                strategy: strategy.as_deref(),
+            };
             sweep(&cli, connection, out.as_deref(), namespace.as_deref(), &request).await
         }
         Command::Watch { connection, events, books, listen, public_url, out, sweep_every, check_every, fetch_records, expiry_minutes, namespace } => {

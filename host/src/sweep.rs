@@ -23,6 +23,8 @@ pub const RATE_LIMIT_WAITS: u32 = 30;
 pub const MAX_RESTARTS: u32 = 3;
 /// Zoho's limit on a sliced sweep (and the component's).
 pub const MAX_SLICES: u32 = 10;
+/// The longest wait between steps an export job's page may ask for.
+const MAX_JOB_WAIT_MS: u64 = 60_000;
 
 pub struct SweepRequest<'a> {
     pub record_type: &'a str,
@@ -33,12 +35,14 @@ pub struct SweepRequest<'a> {
     pub slices: u32,
     /// Steps in flight at once (default: one per slice).
     pub concurrency: Option<usize>,
+    /// How a first sweep reads: coql (default), bulk (export jobs) or auto.
+    pub strategy: Option<&'a str>,
 }
 
 impl<'a> SweepRequest<'a> {
     /// A one-slice sweep of `record_type` with the component's defaults.
     pub fn new(record_type: &'a str) -> Self {
-        SweepRequest { record_type, since: None, per_page: None, fields: None, slices: 1, concurrency: None }
+        SweepRequest { record_type, since: None, per_page: None, fields: None, slices: 1, concurrency: None, strategy: None }
     }
 }
 
@@ -86,6 +90,9 @@ struct PageText<'a> {
     usage: Usage,
     #[serde(default)]
     warnings: Vec<String>,
+    /// An export job is still running: come back after this long.
+    #[serde(default)]
+    retry_after_ms: Option<u64>,
 }
 
 /// The records of one step, their text borrowed from the step's result.
@@ -214,6 +221,12 @@ impl Walk<'_> {
         let rate = records as f64 / started.elapsed().as_secs_f64().max(1e-3);
         self.bar.set_message(format!("{}: {records} records, {} pages, {rate:.0} records/s, {} calls, {} credits", self.label, walked.pages.get(), usage.calls, usage.credits));
         self.bar.tick();
+        if let (Some(ms), true) = (parsed.retry_after_ms, page.more) {
+            // A step never blocks on Zoho's export job: the host waits as the page asks.
+            let ms = ms.min(MAX_JOB_WAIT_MS);
+            self.bar.set_message(format!("{}: waiting {ms} ms for Zoho's export job", self.label));
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
         Ok(page.more)
     }
 
@@ -315,6 +328,9 @@ pub async fn run(runtime: &'static Runtime, connection: &Value, namespace: Optio
     }
     if let Some(fields) = request.fields {
         input["fields"] = json!(fields);
+    }
+    if let Some(strategy) = request.strategy {
+        input["strategy"] = json!(strategy);
     }
     let gate = tokio::sync::Semaphore::new(request.concurrency.unwrap_or(request.slices as usize).max(1));
     let walk = Walk {

@@ -37,6 +37,8 @@ pub struct SyncRequest<'a> {
     pub slices: u32,
     /// The component's per-connection cap on requests a second (default: Sling's 5).
     pub requests_per_second: Option<u32>,
+    /// How a stream's first sweep reads: coql (default), bulk (export jobs) or auto.
+    pub strategy: Option<&'a str>,
 }
 
 /// Streams read whole on every run: one walk, no slices.
@@ -270,6 +272,9 @@ async fn sync_stream(
     }
     if let Some(rate) = request.requests_per_second {
         input["max-requests-per-second"] = json!(rate);
+    }
+    if let Some(strategy) = request.strategy {
+        input["strategy"] = json!(strategy);
     }
     let start_over = format!("run `zoho-host sync --streams {stream} --reset` to read the stream again from its anchor date");
     let walk = Walk { runtime, connection, namespace, action: ActionRef::from_key("sync-read-stream-page")?, input, slices, gate, label: stream.to_string(), bar, start_over };

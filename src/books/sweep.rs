@@ -122,6 +122,9 @@ pub fn step_page(client: &Client, step: &Step) -> Result<SweepPage> {
         stream: None,
         incremental: None,
         organization_id: None,
+        strategy: None,
+        retry_after_ms: None,
+        bulk: None,
         warnings,
     })
 }

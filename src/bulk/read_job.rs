@@ -122,8 +122,16 @@ fn callback_url(url: &str) -> Result<&str> {
 /// completed) `{"page","count","per_page","more_records","next_page_token"}`. A FAILURE is a
 /// `zoho` error with what Zoho said; a download URL off the connection's API domain is refused.
 pub fn status(client: &Client, input: &ReadStatusInput) -> Result<String> {
+    status_dated(client, &input.job_id).map(|(out, _)| out.to_string())
+}
+
+/// The job's status as `bulk-read-status` answers it, with Zoho's clock (the answer's `Date`,
+/// seconds since the epoch) when the answer carried a readable one.
+pub fn status_dated(client: &Client, job_id: &str) -> Result<(Value, Option<i64>)> {
+    let input = ReadStatusInput { job_id: job_id.to_string() };
     let path = job_path(&input.job_id)?;
     let response = client.send(ApiCall::new(Method::Get, &path))?;
+    let date = response.header("date").and_then(crate::zoho_time::parse_http_date);
     if response.status != 200 {
         return Err(error_from_response(&response));
     }
@@ -149,7 +157,7 @@ pub fn status(client: &Client, input: &ReadStatusInput) -> Result<String> {
         "created_time": job.get("created_time").cloned().unwrap_or(Value::Null),
         "result": result,
     });
-    Ok(out.to_string())
+    Ok((out, date))
 }
 
 /// A completed job's `result`, its download URL checked to be this job's result on the

@@ -50,16 +50,12 @@ impl BodySink for Download {
     }
 }
 
-/// `{"records":[...],"count","offset","next_offset","columns"}`: `next_offset` is null once the
-/// result's last record was returned.
-pub fn result_page(client: &Client, input: &ReadResultPageInput) -> Result<String> {
-    let path = format!("{}/result", job_path(&input.job_id)?);
-    let module = validate::module_name(&input.record_type)?;
-    let limit = match input.limit.unwrap_or(DEFAULT_LIMIT) {
-        n @ 1..=MAX_LIMIT => n as usize,
-        n => return Err(ZohoError::invalid_input(format!("limit {n} is out of range: 1 to {MAX_LIMIT} records a page"))),
-    };
-    let offset = input.offset.unwrap_or(0);
+/// Up to `limit` records of a completed job's result from `offset` on (at most
+/// [`MAX_PAGE_BYTES`] of JSON), typed by the module's field metadata: the page a backfill's
+/// step delivers, and `bulk-read-result-page`'s.
+pub fn read(client: &Client, job_id: &str, record_type: &str, offset: u64, limit: usize) -> Result<ResultPage> {
+    let path = format!("{}/result", job_path(job_id)?);
+    let module = validate::module_name(record_type)?;
     // The fields' types; without the metadata scope every value stays text.
     let fields = described_if_allowed(client, module)?.unwrap_or_default();
     let page = ResultPage::new(&fields, offset, limit, MAX_PAGE_BYTES);
@@ -71,7 +67,21 @@ pub fn result_page(client: &Client, input: &ReadResultPageInput) -> Result<Strin
     if !download.page.stopped {
         download.zip.finish()?;
     }
-    let page = download.page;
+    Ok(download.page)
+}
+
+/// `{"records":[...],"count","offset","next_offset","columns"}`: `next_offset` is null once the
+/// result's last record was returned.
+pub fn result_page(client: &Client, input: &ReadResultPageInput) -> Result<String> {
+    // Checked in the order the request is built: the job, the module, then the page.
+    job_path(&input.job_id)?;
+    validate::module_name(&input.record_type)?;
+    let limit = match input.limit.unwrap_or(DEFAULT_LIMIT) {
+        n @ 1..=MAX_LIMIT => n as usize,
+        n => return Err(ZohoError::invalid_input(format!("limit {n} is out of range: 1 to {MAX_LIMIT} records a page"))),
+    };
+    let offset = input.offset.unwrap_or(0);
+    let page = read(client, &input.job_id, &input.record_type, offset, limit)?;
     let count = page.records.len() as u64;
     let next = if page.ended { None } else { Some(offset.saturating_add(count)) };
     let mut out = String::with_capacity(page.records.iter().map(|r| r.len() + 1).sum::<usize>() + 256);

@@ -175,7 +175,7 @@ fn record_count_of(response: &Response) -> Result<u64> {
 ///   falls back to the record-count API: its count
 ///   of every record is at least the range's, so the plan is less even, never wrong (a probe past
 ///   the range's end finds nothing, and the last slice takes the rest).
-fn count(client: &Client, module: &str, since: Option<&str>) -> Result<(u64, Response)> {
+pub(crate) fn count(client: &Client, module: &str, since: Option<&str>) -> Result<(u64, Response)> {
     let counted = match since {
         Some(_) => crate::crm::fields::described_if_allowed(client, module)?.and_then(|described| coql_fields::counted(&described)),
         None => None,

@@ -59,6 +59,9 @@ pub struct Sweep {
     /// A slice's walk: the plan it belongs to (`<plan id>:<digest of its bounds>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<String>,
+    /// A first sweep read through export jobs: where the export stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bulk: Option<super::bulk_sweep::BulkState>,
 }
 
 impl Sweep {

@@ -20,8 +20,12 @@ use crate::zoho_time::{format_iso, parse_iso};
 
 /// One step of a sweep: see the module documentation.
 pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
+    let strategy = super::bulk_sweep::Strategy::parse(input.strategy.as_deref())?;
     let (asked, open_plan) = Asked::check(client, input)?;
     let cursor: Option<Cursor> = load(client, &cursor_key(&asked.scope))?;
+    if let Some(bulk) = super::bulk_sweep::route(client, &asked, strategy, cursor.as_ref())? {
+        return super::bulk_sweep::step(client, &asked, bulk, input.page);
+    }
     let mut walk = Walk::open(client, &asked, open_plan, cursor.as_ref())?;
     let page = walk.page_asked(input.page)?;
     let records = walk.read_to(client, &asked, page)?;
@@ -35,24 +39,24 @@ pub fn list_page(client: &Client, input: &SweepRequest) -> Result<SweepPage> {
 }
 
 /// What a step asked, checked; which sweep it belongs to is settled before anything is sent.
-struct Asked {
-    module: String,
-    page: Option<u32>,
-    per_page: u32,
-    slices: u32,
-    slice: u32,
-    read_by: ReadBy,
-    since: Option<String>,
-    anchor: Option<String>,
-    include_deleted: bool,
+pub(super) struct Asked {
+    pub(super) module: String,
+    pub(super) page: Option<u32>,
+    pub(super) per_page: u32,
+    pub(super) slices: u32,
+    pub(super) slice: u32,
+    pub(super) read_by: ReadBy,
+    pub(super) since: Option<String>,
+    pub(super) anchor: Option<String>,
+    pub(super) include_deleted: bool,
     /// Whose cursor: the module, or a sync stream's scope.
-    scope: String,
+    pub(super) scope: String,
     /// Page 1, or no page: a step that may open a sweep.
-    first_step: bool,
+    pub(super) first_step: bool,
     /// The fields read, `id` and `Modified_Time` first.
-    fields: Vec<String>,
+    pub(super) fields: Vec<String>,
     /// What a walk's pages depend on: a walk read otherwise is a new walk.
-    signature: String,
+    pub(super) signature: String,
 }
 
 impl Asked {
@@ -402,6 +406,9 @@ fn answer(client: &Client, asked: Asked, walk: Walk, cursor: Option<Cursor>, pag
         stream: None,
         incremental: None,
         organization_id: None,
+        strategy: None,
+        retry_after_ms: None,
+        bulk: None,
     }
 }
 

@@ -130,6 +130,7 @@ fn request<'a>(streams: &'a [String], dir: &'a std::path::Path) -> zoho_host::sy
         backoff_at_credit_percentage: None,
         slices: 1,
         requests_per_second: None,
+        strategy: None,
     }
 }
 

@@ -17,6 +17,7 @@ mod books_streams;
 mod books_sweeps;
 mod books_watch;
 mod bulk_load;
+mod bulk_backfill;
 mod bulk_read;
 mod bulk_write;
 mod credits;

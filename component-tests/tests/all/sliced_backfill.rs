@@ -28,7 +28,7 @@ fn coql_queries(h: &Harness) -> Vec<String> {
 }
 
 fn sweep_request(slices: u32, per_page: u32, concurrency: Option<usize>) -> zoho_host::sweep::SweepRequest<'static> {
-    zoho_host::sweep::SweepRequest { record_type: MODULE, since: None, per_page: Some(per_page), fields: Some(FIELDS), slices, concurrency }
+    zoho_host::sweep::SweepRequest { record_type: MODULE, since: None, per_page: Some(per_page), fields: Some(FIELDS), slices, concurrency, strategy: None }
 }
 
 /// A 4-slice sync of the Bulk stream, 200 a page, `concurrency` steps at once.
@@ -43,6 +43,7 @@ fn sync_request<'a>(streams: &'a [String], dir: &'a std::path::Path, concurrency
         backoff_at_credit_percentage: None,
         slices: 4,
         requests_per_second: Some(1_000),
+        strategy: None,
     }
 }
 

@@ -10,7 +10,18 @@ fn sweep_request() -> zoho_host::sweep::SweepRequest<'static> {
 }
 
 fn sync_request<'a>(streams: &'a [String], dir: &'a std::path::Path) -> zoho_host::sync::SyncRequest<'a> {
-    zoho_host::sync::SyncRequest { streams, anchor_date: None, reset: false, out_dir: dir, per_page: None, concurrency: 1, backoff_at_credit_percentage: None, slices: 1, requests_per_second: None }
+    zoho_host::sync::SyncRequest {
+        streams,
+        anchor_date: None,
+        reset: false,
+        out_dir: dir,
+        per_page: None,
+        concurrency: 1,
+        backoff_at_credit_percentage: None,
+        slices: 1,
+        requests_per_second: None,
+        strategy: None,
+    }
 }
 
 fn utc(at: chrono::DateTime<chrono::Utc>) -> String {

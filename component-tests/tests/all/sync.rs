@@ -230,6 +230,7 @@ async fn an_interrupted_sync_resumes_to_the_same_result() {
             backoff_at_credit_percentage: None,
             slices: 1,
             requests_per_second: None,
+            strategy: None,
         }
     }
 

@@ -35,11 +35,16 @@ pub struct Knobs {
     pub fail_next: bool,
     /// The next result download answers these bytes instead (hostile-file tests).
     pub result_override: Option<Vec<u8>>,
+    /// Records a job exports per second once IN PROGRESS, on top of `runs_for` (0: no time per
+    /// record). Zoho documents no speed; the bench sets one so a 200,000-record job runs minutes.
+    pub records_per_second: u64,
+    /// Jobs created from now on never leave IN PROGRESS (a job that never ends).
+    pub never_ends: bool,
 }
 
 impl Default for Knobs {
     fn default() -> Self {
-        Knobs { per_page: 200_000, added_for: 5, runs_for: 30, max_page: 50, fail_next: false, result_override: None }
+        Knobs { per_page: 200_000, added_for: 5, runs_for: 30, max_page: 50, fail_next: false, result_override: None, records_per_second: 0, never_ends: false }
     }
 }
 
@@ -52,6 +57,9 @@ pub(crate) struct Job {
     pub(crate) created: DateTime<Utc>,
     pub(crate) fails: bool,
     pub(crate) query: Value,
+    /// Seconds it stays ADDED, then IN PROGRESS (`None`: forever), fixed at its creation.
+    pub(crate) added_for: i64,
+    pub(crate) runs_for: Option<i64>,
 }
 
 impl Jobs {

@@ -6,6 +6,7 @@
 //! records (Zoho's 200,000; a knob so tests stay small); `more_records` and `next_page_token`
 //! lead to the next job. Notes, Attachments and Emails cannot be exported (limitations page).
 
+mod callback;
 mod criteria;
 
 use crate::request::RecordedRequest;
@@ -26,7 +27,7 @@ fn refuse(code: &str, message: &str, details: Value) -> Response {
 }
 
 /// `POST /crm/bulk/v8/read`.
-pub fn create(shared: &Shared, request: &RecordedRequest) -> Response {
+pub fn create(shared: &std::sync::Arc<Shared>, request: &RecordedRequest) -> Response {
     if request.body.is_empty() {
         return refuse("REQUEST_BODY_IS_EMPTY", "the request body is empty", json!({}));
     }
@@ -76,11 +77,21 @@ pub fn create(shared: &Shared, request: &RecordedRequest) -> Response {
     let id = (5_725_767_000_000_700_000u64 + jobs.next).to_string();
     let now = shared.clock.now();
     let fails = std::mem::take(&mut jobs.knobs.fail_next);
-    let job = Job { module: module_name.clone(), columns, rows, page, more: end < matched.len(), created: now, fails, query: query.clone() };
+    // How long the job takes on the sandbox's clock: queued `added_for`, then `runs_for` plus a
+    // second per `records_per_second` records (a Zoho-like job grows with its export).
+    let rows_len = end.saturating_sub(start) as u64;
+    let per_record = rows_len.checked_div(knobs.records_per_second).map_or(0, |s| i64::try_from(s).unwrap_or(i64::MAX));
+    let runs_for = (!knobs.never_ends).then(|| knobs.runs_for.saturating_add(per_record));
+    let callback = body.get("callback").and_then(|c| c.get("url")).and_then(Value::as_str).map(str::to_string);
+    let job = Job { module: module_name.clone(), columns, rows, page, more: end < matched.len(), created: now, fails, query: query.clone(), added_for: knobs.added_for, runs_for };
     if job.more {
         jobs.tokens.insert(format!("brt{id}"), end);
     }
     jobs.jobs.insert(id.clone(), job);
+    drop(jobs);
+    if let Some(url) = callback {
+        callback::post_when_done(shared, &id, url);
+    }
     let details =
         json!({ "id": id, "operation": "read", "state": "ADDED", "created_by": { "id": "5725767000000411001", "name": "Patricia Boyle" }, "created_time": crate::clock::Clock::zoho_time(now) });
     json_response(201, &json!({ "data": [{ "status": "success", "code": "ADDED_SUCCESSFULLY", "message": "Added successfully.", "details": details }], "info": {} }))
@@ -118,7 +129,12 @@ pub fn status(shared: &Shared, job_id: &str) -> Response {
     let now = shared.clock.now();
     let jobs = shared.bulk_reads.lock();
     let Some(job) = jobs.jobs.get(job_id) else { return error_response(404, "RESOURCE_NOT_FOUND", "the job id given is invalid", json!({ "resource": job_id })) };
-    let state = state_of(job, &jobs.knobs, now);
+    json_response(200, &json!({ "data": [detail(job_id, job, &jobs.knobs, now)] }))
+}
+
+/// A job as its status answers it (and as its callback posts it).
+pub(crate) fn detail(job_id: &str, job: &Job, knobs: &Knobs, now: DateTime<Utc>) -> Value {
+    let state = state_of(job, knobs, now);
     let mut detail = json!({
         "id": job_id,
         "operation": "read",
@@ -132,20 +148,21 @@ pub fn status(shared: &Shared, job_id: &str) -> Response {
         detail["query"]["criteria"] = criteria.clone();
     }
     if state == "COMPLETED" {
-        let mut result = json!({ "page": job.page, "count": job.rows.len(), "download_url": format!("/crm/bulk/v8/read/{job_id}/result"), "per_page": jobs.knobs.per_page, "more_records": job.more });
+        let mut result = json!({ "page": job.page, "count": job.rows.len(), "download_url": format!("/crm/bulk/v8/read/{job_id}/result"), "per_page": knobs.per_page, "more_records": job.more });
         if job.more {
             result["next_page_token"] = json!(format!("brt{job_id}"));
         }
         detail["result"] = result;
     }
-    json_response(200, &json!({ "data": [detail] }))
+    detail
 }
 
-fn state_of(job: &Job, knobs: &Knobs, now: DateTime<Utc>) -> &'static str {
+pub(crate) fn state_of(job: &Job, _knobs: &Knobs, now: DateTime<Utc>) -> &'static str {
     let age = now - job.created;
-    if age < Duration::seconds(knobs.added_for) {
+    let Some(runs_for) = job.runs_for else { return if age < Duration::seconds(job.added_for) { "ADDED" } else { "IN PROGRESS" } };
+    if age < Duration::seconds(job.added_for) {
         "ADDED"
-    } else if age < Duration::seconds(knobs.added_for + knobs.runs_for) {
+    } else if age < Duration::seconds(job.added_for.saturating_add(runs_for)) {
         "IN PROGRESS"
     } else if job.fails {
         "FAILURE"
