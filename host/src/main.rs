@@ -148,37 +148,29 @@ enum Command {
         strategy: Option<String>,
     },
     /// Write each create, edit or delete of the watched CRM modules as a JSON line, seconds after
-    /// it happens (Zoho's instant notifications, renewed before they expire) and at the latest
-    /// within --sweep-every (the incremental sweep catches what notifications missed); and each
-    /// new or updated record of the watched Zoho Books resources within --sweep-every (Books is
-    /// swept only: its webhooks are set up in Books' settings, not through its API).
+    /// it happens (Zoho's instant notifications, renewed) and at the latest within --sweep-every
+    /// (the sweep catches what they missed); and each new or updated Books record (swept only).
     Watch {
         /// Connection JSON, @file, or - for stdin.
         #[arg(long)]
         connection: String,
-        /// Comma-separated CRM Module.create|edit|delete|all, e.g. Leads.all,Contacts.create
-        /// (needs --listen and --public-url). Optional when --books is given.
+        /// Comma-separated CRM Module.create|edit|delete|all, e.g. Leads.all (needs --listen, --public-url).
         #[arg(long, value_delimiter = ',')]
         events: Vec<String>,
-        /// Comma-separated Zoho Books resources, swept every --sweep-every: invoices, bills,
-        /// contacts, estimates, salesorders, purchaseorders, creditnotes, customerpayments,
-        /// vendorpayments, expenses, items, recurringinvoices (the connection's organization), or
-        /// <organization id>_<resource> for another organization, as the books_ sync streams.
-        /// A watch of --books alone takes no --listen or --public-url.
+        /// Comma-separated Zoho Books resources swept every --sweep-every, e.g. invoices,contacts (the
+        /// connection's organization) or <organization id>_invoices; alone, no --listen or --public-url.
         #[arg(long, value_delimiter = ',')]
         books: Vec<String>,
         /// Address the notify URL is served on, e.g. 127.0.0.1:8788 (with --events).
         #[arg(long)]
         listen: Option<String>,
-        /// The URL Zoho CRM posts to (https, or http on a loopback host); its path is served on
-        /// --listen (with --events).
+        /// The URL Zoho CRM posts to (https, or http on loopback); its path is served on --listen.
         #[arg(long)]
         public_url: Option<String>,
         /// Append the event lines here (default: stdout).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// How often each watched CRM module is swept for changes notifications missed, and each
-        /// Books resource for its changes (15m, 30s, 2h).
+        /// How often each CRM module and Books resource is swept (15m, 30s, 2h).
         #[arg(long, default_value = "15m")]
         sweep_every: String,
         /// How often the channel's expiry is checked by Zoho's clock.
@@ -424,23 +416,14 @@ async fn watch(
     namespace: Option<&str>,
     stopped: impl std::future::Future<Output = ()>,
 ) -> Result<ExitCode> {
-    // Checked before anything is read or bound; WatchRequest refused --events without --listen.
-    let listen: Option<std::net::SocketAddr> =
-        listen.map(|listen| listen.parse().with_context(|| format!("--listen {} is not an address: write e.g. 127.0.0.1:8788", zoho_host::zoho_error::shown(&format!("{listen:?}"))))).transpose()?;
+    let listen = zoho_host::watch::listen_address(listen)?;
     let connection = json_arg(connection, "--connection")?;
     let runtime = Runtime::new(config(cli, data_dir(cli)))?;
-    let listener = match listen {
-        Some(listen) if !request.modules.is_empty() => Some(tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?),
-        _ => None,
-    };
     let sink: Box<dyn std::io::Write + Send> = match out {
         Some(path) => Box::new(std::fs::OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("opening {}", path.display()))?),
         None => Box::new(std::io::stdout()),
     };
-    let summary = match listener {
-        Some(listener) => zoho_host::watch::run(&runtime, &connection, namespace, request, listener, sink, stopped).await?,
-        None => zoho_host::watch::run_books(&runtime, &connection, namespace, request, sink, stopped).await?,
-    };
+    let summary = zoho_host::watch::run_any(&runtime, &connection, namespace, request, listen, sink, stopped).await?;
     eprintln!("{}", serde_json::to_string(&summary)?);
     Ok(ExitCode::SUCCESS)
 }

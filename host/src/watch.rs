@@ -421,6 +421,31 @@ pub async fn run(
 
 pub use books::run as run_books;
 
+/// `--listen` as an address, checked before anything is read or bound.
+pub fn listen_address(listen: Option<&str>) -> Result<Option<std::net::SocketAddr>> {
+    let shown = |l: &str| crate::zoho_error::shown(&format!("{l:?}"));
+    listen.map(|l| l.parse().with_context(|| format!("--listen {} is not an address: write e.g. 127.0.0.1:8788", shown(l)))).transpose()
+}
+
+/// The watch `request` asks for: with CRM events, the channel served on `listen`; of Books
+/// resources alone, their sweeps (nothing bound).
+pub async fn run_any(
+    runtime: &Runtime,
+    connection: &Value,
+    namespace: Option<&str>,
+    request: &WatchRequest,
+    listen: Option<std::net::SocketAddr>,
+    out: Box<dyn Write + Send>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<WatchSummary> {
+    if request.modules.is_empty() {
+        return run_books(runtime, connection, namespace, request, out, shutdown).await;
+    }
+    let Some(listen) = listen else { anyhow::bail!("--events needs --listen: the address --public-url reaches") };
+    let listener = TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    run(runtime, connection, namespace, request, listener, out, shutdown).await
+}
+
 /// The periodic check: the channel kept alive (renewed, or enabled again when Zoho lost it)
 /// and its state saved. A failed check is logged and tried again at the next tick.
 async fn check(steps: &Steps<'_>, request: &WatchRequest, state_key: &str, state: &mut ChannelState, check_every: Duration, summary: &mut WatchSummary) {

@@ -36,12 +36,9 @@
 //! - A step sends at most [`MAX_REQUESTS_PER_STEP`] requests; a crowded second's walk goes on
 //!   in the next step from where its position says (an empty page may say `more_records`).
 //! - **A step ends on a short page rather than send a request it cannot use.** Each request
-//!   lists again the records of the second the position is at (behind it, dropped), so a full
-//!   answer of 200 holds fewer than 200 new records. When the places left on the step's page
-//!   are fewer than a request's, the step ends after that answer with `more_records` true
-//!   instead of asking again for a handful and discarding the rest: a 200-record page costs
-//!   one request, not two. The position is where the answer left it, so the next step reads on
-//!   from there exactly as the same step would have.
+//!   relists the records delivered at the position's second, so a full answer holds fewer than
+//!   200 new ones; when fewer places are left on the page than a request holds, the step ends
+//!   (`more_records` true) and the next reads on from the same position: a page of 200, one call.
 //! - 304 (Zoho's SDK samples read it as "not modified") and 204 are an empty list.
 //!
 //! The walk reads any list ordered by modification time through a [`Listing`]: CRM's records
@@ -321,12 +318,9 @@ impl Walker<'_, '_> {
                     return Ok(Walked { rows, end: pos, more: false });
                 }
                 if passed && stop.is_none() && limit.saturating_sub(rows.len()) < PER_REQUEST as usize {
-                    // The answer was a full page of Zoho's, short of the step's page only by
-                    // the records behind the position it relisted: another request would fill
-                    // the few places left and throw the rest of its page away, to be listed
-                    // again by the next step. So the step ends here, its page short and
-                    // `more` true: the next step asks from this position, as it would have.
-                    // A page read again (`stop`) always walks to its stored end.
+                    // Another request would fill the few places left and discard the rest of
+                    // its answer: the step ends short, the next asks from this position as this
+                    // one would have. A page read again (`stop`) always walks to its stored end.
                     return Ok(Walked { rows, end: pos, more: true });
                 }
                 if passed || learned {
