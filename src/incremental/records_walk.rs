@@ -45,6 +45,7 @@
 //! list ([`records_list`]) and Zoho Books' lists (`crate::books::sweep`), whose filter is a
 //! `last_modified_time` query parameter and whose pages are numbered without a reach.
 
+mod crowded;
 mod records_list;
 
 use super::keyset::{Page, Row};
@@ -356,77 +357,13 @@ impl Walker<'_, '_> {
                 pos.advance(t, &id);
                 rows.push(row);
             }
-            match crowded.back {
-                None => {
-                    crowded.read.push(address);
-                    crowded.next_token = answer.next_token;
-                    if past || !answer.more {
-                        // The second ends here: read the pages before this one again, backward.
-                        crowded.back = Some(crowded.read.len().saturating_sub(1));
-                        crowded.pass_ids.clear();
-                        crowded.pass_places = 0;
-                        crowded.note_shown(shown);
-                    } else if crowded.read.len() >= MAX_CROWDED_PAGES {
-                        return Err(ZohoError::new(
-                            ErrorKind::Zoho,
-                            format!("more than {} records of {} share one modification second: the list reaches no further", MAX_CROWDED_PAGES * PER_REQUEST as usize, self.listing.name()),
-                        ));
-                    }
-                }
-                Some(k) => {
-                    crowded.back = Some(k.saturating_sub(1));
-                    crowded.note_shown(shown);
-                }
-            }
-            if crowded.back == Some(0) && !crowded.steady(self.listing.name(), second)? {
-                // Every page again, backward from the last: whatever the moved order hid is
-                // shown by a pass that holds still.
-                crowded.back = Some(crowded.read.len());
-                crowded.pass_ids.clear();
-                crowded.pass_places = 0;
-            }
+            crowded.turn(address, answer.next_token, past || !answer.more, shown, self.listing.name(), second)?;
             if crowded.back == Some(0) {
                 pos.complete = true;
             } else {
                 pos.crowded = Some(crowded);
             }
         }
-    }
-}
-
-impl Crowded {
-    fn note_shown(&mut self, shown: Vec<String>) {
-        self.pass_places = self.pass_places.saturating_add(shown.len() as u64);
-        self.pass_ids.extend(shown);
-    }
-
-    /// Whether the finished check pass showed each of the second's places to a different
-    /// record. Its pages cover every place of the second once, so when they show as many
-    /// distinct ids as places, every record of the second was shown (and delivered unless
-    /// already behind the walk). A record shown twice means the order of the second's records
-    /// changed between requests (Books documents no order among records of one second; a record
-    /// changed or deleted meanwhile shifts the rest too), and one may have been shown nowhere:
-    /// the pass is read again, up to [`MAX_UNSTEADY_ROUNDS`] times, then the walk stops with an
-    /// error rather than a silent gap.
-    fn steady(&mut self, list: &str, second: i64) -> Result<bool> {
-        if self.pass_places <= self.pass_ids.len() as u64 {
-            return Ok(true);
-        }
-        if self.rounds >= MAX_UNSTEADY_ROUNDS {
-            return Err(ZohoError::new(
-                ErrorKind::Zoho,
-                format!(
-                    "Zoho's {list} list did not keep one order among the {} records modified at {} from one request to the next ({} places showed {} records, {} times over), so the sweep cannot tell it read them all; nothing was committed: read the sweep again from page 1 later",
-                    self.pass_places,
-                    format_iso(second),
-                    self.pass_places,
-                    self.pass_ids.len(),
-                    self.rounds.saturating_add(1)
-                ),
-            ));
-        }
-        self.rounds = self.rounds.saturating_add(1);
-        Ok(false)
     }
 }
 
