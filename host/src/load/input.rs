@@ -206,8 +206,8 @@ pub fn plan(path: &Path, max_records: usize) -> Result<Plan> {
             open.range.records += 1;
         }
         open.range.lines += 1;
-        open.range.bytes += read as u64;
-        offset += read as u64;
+        open.range.bytes += read;
+        offset += read;
     }
     if open.range.lines > 0 {
         ranges.push(open.range);

@@ -229,7 +229,7 @@ mod tests {
         let damaged = |change: &dyn Fn(&mut Saved), input_bytes: u64| {
             let mut s = saved();
             change(&mut s);
-            let error = s.check(input_bytes).err().expect("refused").to_string();
+            let error = s.check(input_bytes).expect_err("refused").to_string();
             assert!(error.contains("the load's state is damaged") && error.contains("start the load over"), "{error}");
         };
         damaged(&|s| s.chunks[1] = s.chunks[0].clone(), 20);
