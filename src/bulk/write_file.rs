@@ -14,6 +14,7 @@
 
 use crate::error::{Result, ZohoError};
 use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// Records one file may hold (Zoho's "Upload File" page).
@@ -56,7 +57,12 @@ impl<'de> serde::Deserialize<'de> for Record {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Record, A::Error> {
                 let mut fields: Vec<(String, Value)> = Vec::new();
-                while let Some((key, value)) = map.next_entry::<String, Value>()? {
+                while let Some((key, raw)) = map.next_entry::<String, Box<RawValue>>()? {
+                    // A number is written as the caller wrote it: read as a float, a 20-digit
+                    // integer or a long decimal would reach Zoho rounded, with no error.
+                    let text = raw.get();
+                    let value =
+                        if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) { Value::String(text.to_string()) } else { serde_json::from_str(text).map_err(serde::de::Error::custom)? };
                     match fields.iter_mut().find(|(k, _)| *k == key) {
                         Some(field) => field.1 = value,
                         None => fields.push((key, value)),
@@ -127,16 +133,21 @@ pub fn csv_of(records: &str, columns: Option<&[String]>) -> Result<CsvFile> {
     Ok(CsvFile { bytes: out, columns: headers.iter().map(|h| h.to_string()).collect(), records: records.len() })
 }
 
-/// Every key of the records in the order first seen; a key whose values are lookups is `Key.id`.
+/// Every key of the records in the order first seen; a key any record gives a lookup is `Key.id`
+/// (so a text value in an earlier record is that row's id for Zoho to judge, not a refusal of
+/// the whole file).
 fn columns_seen(records: &[Record]) -> Result<Vec<Column>> {
     let mut columns: Vec<Column> = Vec::new();
     for record in records {
         for (key, value) in &record.0 {
-            if columns.iter().any(|c| &c.key == key || &c.header == key) {
+            let lookup = is_lookup(value) && !key.ends_with(".id");
+            if let Some(at) = columns.iter().position(|c| &c.key == key || &c.header == key) {
+                if lookup && !columns[at].lookup {
+                    columns[at] = Column::of(&format!("{key}.id"))?;
+                }
                 continue;
             }
-            let header = if is_lookup(value) && !key.ends_with(".id") { format!("{key}.id") } else { key.clone() };
-            columns.push(Column::of(&header)?);
+            columns.push(Column::of(&if lookup { format!("{key}.id") } else { key.clone() })?);
         }
     }
     Ok(columns)
@@ -265,6 +276,26 @@ mod tests {
             "Last_Name,Description,Account_Name.id,Tags_X,Email_Opt_Out,No,City\r\n\"Doe, \"\"J\"\"\",\"two\nlines\",111,a;b,true,12,\r\nMüller ✓,,,,,,\" padded \"\r\n"
         );
         assert_eq!(file.records, 2);
+    }
+
+    /// Numbers reach the file as written: past u64 or with more digits than a float keeps,
+    /// serde_json's float would round them silently.
+    #[test]
+    fn numbers_are_written_as_given_not_rounded() {
+        let records = r#"[{"Big":123456789012345678901234567890,"Long":0.1000000000000000055511151231257827,"Neg":-18446744073709551617,"Max":18446744073709551615,"E":1e400}]"#;
+        let file = csv_of(records, None).unwrap();
+        assert_eq!(
+            String::from_utf8(file.bytes).unwrap(),
+            "Big,Long,Neg,Max,E\r\n123456789012345678901234567890,0.1000000000000000055511151231257827,-18446744073709551617,18446744073709551615,1e400\r\n"
+        );
+    }
+
+    /// A key given as text in one record and as a lookup in a later one is one `Key.id` column:
+    /// the text is that row's id (Zoho judges the row), the file is not refused whole.
+    #[test]
+    fn a_lookup_after_text_makes_one_id_column() {
+        let file = csv_of(r#"[{"Owner":"77"},{"Owner":{"id":"78"}}]"#, None).unwrap();
+        assert_eq!(String::from_utf8(file.bytes).unwrap(), "Owner.id\r\n77\r\n78\r\n");
     }
 
     #[test]

@@ -54,7 +54,9 @@ struct Outcomes {
 impl Outcomes {
     fn row(&mut self, cells: Vec<String>) -> Result<bool> {
         let Some(columns) = &self.columns else {
-            let find = |name: &str| cells.iter().position(|c| c.trim_start_matches('\u{feff}').trim().eq_ignore_ascii_case(name));
+            // Zoho appends its three columns after the file's own, which may hold a field of the
+            // same name (Tasks' and Cases' `Status`): the last column of each name is Zoho's.
+            let find = |name: &str| cells.iter().rposition(|c| c.trim_start_matches('\u{feff}').trim().eq_ignore_ascii_case(name));
             let status = find("STATUS").ok_or_else(|| not_the_zip("its CSV has no STATUS column"))?;
             self.columns = Some(Columns { status, record_id: find("RECORD_ID"), errors: find("ERRORS") });
             self.width = cells.len();
@@ -70,7 +72,15 @@ impl Outcomes {
         }
         let text = |at: Option<usize>| at.and_then(|i| cells.get(i)).map(|c| c.trim()).filter(|c| !c.is_empty()).map(|c| Value::from(crate::redact::cut(c, 2000)));
         let status = cells.get(columns.status).map(|s| s.trim().to_ascii_uppercase()).unwrap_or_default();
-        self.outcomes.push(json!({ "row": row, "status": status, "id": text(columns.record_id), "errors": text(columns.errors) }));
+        let id = text(columns.record_id);
+        // "the added or updated record's ID": a Zoho record id, or the file is not Zoho's (an
+        // id passed on is used in later requests' paths).
+        if let Some(Value::String(id)) = &id {
+            if crate::validate::record_id(id).is_err() {
+                return Err(not_the_zip(format!("row {row}'s RECORD_ID {:?} is not a record id", crate::redact::cut(id, 40))));
+            }
+        }
+        self.outcomes.push(json!({ "row": row, "status": status, "id": id, "errors": text(columns.errors) }));
         Ok(self.outcomes.len() < self.limit)
     }
 }
@@ -202,10 +212,23 @@ mod tests {
         assert!(!page.ended && page.stopped);
     }
 
+    /// A module with its own `Status` field (Tasks, Cases) uploads it among the first columns:
+    /// the outcome is Zoho's STATUS after them, not the record's status.
+    #[test]
+    fn a_status_field_of_the_records_is_not_zohos_status() {
+        let csv = b"Subject,Status,Due_Date,STATUS,RECORD_ID,ERRORS\r\nCall,Not Started,2026-01-01,ADDED,111,\r\n";
+        let page = read(csv, 0, 10).unwrap();
+        assert_eq!(Value::from(page.outcomes), json!([{"row":0,"status":"ADDED","id":"111","errors":null}]));
+    }
+
     #[test]
     fn files_that_are_not_zohos_are_typed_errors() {
         assert!(read(b"A,B\r\n1,2\r\n", 0, 10).unwrap_err().message.contains("no STATUS column"));
         assert!(read(b"STATUS,RECORD_ID\r\nADDED\r\n", 0, 10).unwrap_err().message.contains("has 1 columns, its header 2"));
+        for id in ["../../x", "12a", "-1", "99999999999999999999999"] {
+            let csv = format!("STATUS,RECORD_ID\r\nADDED,{id}\r\n");
+            assert!(read(csv.as_bytes(), 0, 10).unwrap_err().message.contains("is not a record id"), "{id}");
+        }
         let wide = [vec![b','; 10_000_000], b"\n".to_vec()].concat();
         assert!(read(&wide, 0, 10).unwrap_err().message.contains("more than 2000 columns"));
     }

@@ -329,6 +329,11 @@ fn serve(client: &Client, asked: &Asked, sweep: &Sweep, bulk: &mut BulkState) ->
         };
         if status.get("done") != Some(&Value::Bool(true)) {
             let now = date.unwrap_or_else(now_s);
+            // A job Zoho dated after its own clock (or not at all) is aged from the first poll
+            // that saw it: a created time in the far future must not keep it polled forever.
+            if at.created.is_none_or(|created| created > now) {
+                at.created = Some(now);
+            }
             let age = now.saturating_sub(at.created.unwrap_or(now));
             if age > MAX_JOB_WAIT_S {
                 at.job = None;

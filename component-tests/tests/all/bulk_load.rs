@@ -162,6 +162,47 @@ async fn skipped_rows_carry_zohos_error_and_bad_lines_are_reported_unsent() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Lines the bulk write file cannot hold (a key that would be a CSV header with a comma, quote
+/// or line break in it; an object that is no lookup; a list with `;`) are reported alone, and a
+/// byte order mark does not spoil the first record: the job holds the others. A state then
+/// edited to send a range twice is refused before any request.
+#[tokio::test(flavor = "multi_thread")]
+async fn lines_a_file_cannot_hold_are_reported_alone_and_a_tampered_state_is_refused() {
+    let h = Harness::new().await;
+    fast_jobs(&h);
+    let dir = scratch(&h, "hostile-lines");
+    let lines = vec![
+        format!("\u{feff}{}", lead(1)),
+        json!({ "Last,Name": "Comma", "Email": "comma@example.com" }).to_string(),
+        json!({ "Last_Name\"": "Quote" }).to_string(),
+        json!({ "Last\nName": "Break" }).to_string(),
+        json!({ "Last_Name": "Owner", "Owner": { "name": "x" } }).to_string(),
+        json!({ "Last_Name": "Tags", "Tag": ["a;b"] }).to_string(),
+        lead(2),
+    ];
+    write_lines(&dir.join("records.jsonl"), lines);
+    h.sandbox.clear_requests();
+    let summary = load(&h, &request(&dir, Mode::Insert, None)).await.expect("loaded");
+    let outcomes = by_line(&outcomes(&dir), 7);
+    let status = |n: u64| outcomes[&n]["status"].as_str().unwrap().to_string();
+    assert_eq!((1..=7).map(status).collect::<Vec<_>>(), ["added", "invalid", "invalid", "invalid", "invalid", "invalid", "added"]);
+    assert!(outcomes[&2]["error"].as_str().unwrap().contains("not a field API name"), "{}", outcomes[&2]);
+    assert!(outcomes[&5]["error"].as_str().unwrap().contains("other than a lookup"), "{}", outcomes[&5]);
+    assert_eq!((summary.records, count(&h, "POST", UPLOAD), count(&h, "POST", WRITE)), (2, 1, 1));
+
+    let path = dir.join("outcomes.jsonl.state.json");
+    let mut state: Value = serde_json::from_slice(&std::fs::read(&path).expect("state")).expect("json");
+    let mut again = state["chunks"][0].clone();
+    again["step"] = json!("planned");
+    state["chunks"].as_array_mut().unwrap().push(again);
+    std::fs::write(&path, state.to_string()).expect("tampered");
+    h.sandbox.clear_requests();
+    let error = load(&h, &request(&dir, Mode::Insert, None)).await.expect_err("refused").to_string();
+    assert!(error.contains("the load's state is damaged"), "{error}");
+    assert!(h.requests().is_empty(), "nothing sent: {:?}", h.requests().len());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Checks a finished rerun: one create per job across both runs, every line once with its
 /// record's id, each record in the sandbox once.
 fn assert_loaded_once(h: &Harness, dir: &Path, before: usize, created: usize, summary: &LoadSummary) {

@@ -25,6 +25,49 @@ pub const MAX_BYTES: u64 = 25_000_000;
 /// Column headers per file (Zoho: "200 column headers").
 pub const MAX_COLUMNS: usize = 200;
 
+/// Longest line kept: a record longer than one file (its CRLF aside) can never be sent, so a
+/// longer line is reported without being held in memory (a 2 GB line costs no 2 GB).
+pub const MAX_LINE_BYTES: usize = MAX_BYTES as usize + 2;
+
+/// Reads one line (through its `\n`) into `buffer`, each byte passed to `seen`: the bytes read,
+/// and whether the line was longer than [`MAX_LINE_BYTES`] (then `buffer` holds none of it).
+fn read_line(reader: &mut impl BufRead, buffer: &mut Vec<u8>, mut seen: impl FnMut(&[u8])) -> std::io::Result<(u64, bool)> {
+    let (mut read, mut long) = (0u64, false);
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            return Ok((read, long));
+        }
+        let (part, ended) = match available.iter().position(|&b| b == b'\n') {
+            Some(at) => (&available[..=at], true),
+            None => (available, false),
+        };
+        seen(part);
+        if !long && buffer.len() + part.len() > MAX_LINE_BYTES {
+            long = true;
+            *buffer = Vec::new();
+        }
+        if !long {
+            buffer.extend_from_slice(part);
+        }
+        let n = part.len();
+        read += n as u64;
+        reader.consume(n);
+        if ended {
+            return Ok((read, long));
+        }
+    }
+}
+
+/// A line as a record, or why not: `first` strips a UTF-8 byte order mark (RFC 8259 lets a
+/// reader ignore one; editors on Windows write it), `long` says the line passed a file's size.
+fn parse_line(bytes: &[u8], first: bool, long: bool) -> std::result::Result<(String, Map<String, Value>), String> {
+    if long {
+        return Err(format!("a line longer than {MAX_BYTES} bytes: Zoho's bulk write file holds at most 25 MB"));
+    }
+    parse(if first { bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes) } else { bytes })
+}
+
 /// A job's share of the input: a run of whole lines.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Range {
@@ -69,7 +112,28 @@ fn parse(bytes: &[u8]) -> std::result::Result<(String, Map<String, Value>), Stri
     if record.len() > MAX_COLUMNS {
         return Err(format!("{} fields: Zoho's bulk write file takes at most {MAX_COLUMNS} columns", record.len()));
     }
+    if let Some(why) = record.iter().find_map(|(key, value)| unwritable(key, value)) {
+        return Err(why);
+    }
     Ok((text.to_string(), record))
+}
+
+/// Why the component's CSV (`bulk-write-upload`) cannot hold this field, if it cannot: a line it
+/// would refuse is reported here, alone, instead of failing its whole job's upload (and every
+/// rerun's). The rules are the component's: a key is a field API name (ASCII letters, digits and
+/// `_`, at most 100) or `Field.id`; an object is a lookup `{"id"}`; a list holds texts without
+/// `;` or numbers (a multi-select picklist).
+fn unwritable(key: &str, value: &Value) -> Option<String> {
+    let name = key.strip_suffix(".id").unwrap_or(key);
+    if name.is_empty() || name.len() > 100 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Some(format!("the key {:?} is not a field API name (or Field.id for a lookup), e.g. Last_Name, Account_Name.id", key.chars().take(80).collect::<String>()));
+    }
+    let fits = match value {
+        Value::Object(lookup) => matches!(lookup.get("id"), Some(Value::String(_) | Value::Number(_))),
+        Value::Array(items) => items.iter().all(|i| matches!(i, Value::String(s) if !s.contains(';')) || i.is_number()),
+        _ => true,
+    };
+    (!fits).then(|| format!("{name} holds a value a bulk write file cannot: an object other than a lookup {{\"id\": \"...\"}} or a list of texts without ';'"))
 }
 
 fn kind_of(value: &Value) -> &'static str {
@@ -126,13 +190,12 @@ pub fn plan(path: &Path, max_records: usize) -> Result<Plan> {
     let mut buffer = Vec::new();
     loop {
         buffer.clear();
-        let read = reader.read_until(b'\n', &mut buffer).with_context(|| format!("reading {}", path.display()))?;
+        let (read, long) = read_line(&mut reader, &mut buffer, |part| digest.update(part)).with_context(|| format!("reading {}", path.display()))?;
         if read == 0 {
             break;
         }
-        digest.update(&buffer);
         line += 1;
-        if let Ok((text, record)) = parse(&buffer) {
+        if let Ok((text, record)) = parse_line(&buffer, line == 1, long) {
             let json = text.len() as u64;
             if open.range.records > 0 && (open.range.records >= max_records || !open.fits(json, &record)) {
                 let next = Open::at(line, offset);
@@ -143,8 +206,8 @@ pub fn plan(path: &Path, max_records: usize) -> Result<Plan> {
             open.range.records += 1;
         }
         open.range.lines += 1;
-        open.range.bytes += read as u64;
-        offset += read as u64;
+        open.range.bytes += read;
+        offset += read;
     }
     if open.range.lines > 0 {
         ranges.push(open.range);
@@ -179,11 +242,12 @@ pub fn read(path: &Path, range: &Range) -> Result<Vec<Line>> {
     let mut buffer = Vec::new();
     for n in 0..range.lines {
         buffer.clear();
-        if reader.read_until(b'\n', &mut buffer)? == 0 {
-            bail!("{} ended inside lines {}-{}: the input changed under the load", path.display(), range.first_line, range.first_line + range.lines - 1);
+        let (read, long) = read_line(&mut reader, &mut buffer, |_| {})?;
+        if read == 0 {
+            bail!("{} ended inside lines {}-{}: the input changed under the load", path.display(), range.first_line, range.first_line.saturating_add(range.lines - 1));
         }
-        let line = range.first_line + n;
-        lines.push(match parse(&buffer) {
+        let line = range.first_line.saturating_add(n);
+        lines.push(match parse_line(&buffer, range.offset == 0 && n == 0, long) {
             Ok((text, record)) => Line::Record { line, text, record },
             Err(reason) => Line::Invalid { line, reason },
         });
@@ -261,6 +325,40 @@ mod tests {
         assert_eq!(plan.ranges[0].records, 0, "a record wider than a file is reported, not sent");
         assert!(matches!(&read(&path, &plan.ranges[0]).expect("read")[0], Line::Invalid { reason, .. } if reason.contains("200 columns")));
         let _ = std::fs::remove_file(path);
+    }
+
+    /// A line past a file's size is reported, not held or sent (a 2 GB line would cost 2 GB);
+    /// a byte order mark before the first record does not make it invalid; invalid UTF-8 is a
+    /// line's reason, not the load's end.
+    #[test]
+    fn long_lines_boms_and_bad_bytes_are_lines_outcomes() {
+        let long = format!("{{\"Description\":\"{}\"}}\n", "x".repeat(MAX_LINE_BYTES));
+        let mut bytes = b"\xEF\xBB\xBF{\"Last_Name\":\"A\"}\r\n".to_vec();
+        bytes.extend_from_slice(long.as_bytes());
+        bytes.extend_from_slice(b"{\"Last_Name\":\"\xff\"}\n{\"Last_Name\":\"B\"}");
+        let path = std::env::temp_dir().join(format!("zoho-load-input-{}-long", std::process::id()));
+        std::fs::write(&path, &bytes).expect("written");
+        let plan = plan(&path, usize::MAX).expect("plan");
+        assert_eq!((plan.lines, plan.digest.as_str()), (4, digest(&path).expect("digest").as_str()));
+        assert_eq!(plan.ranges.iter().map(|r| (r.first_line, r.lines, r.records)).collect::<Vec<_>>(), [(1, 4, 2)]);
+        let lines = read(&path, &plan.ranges[0]).expect("read");
+        assert!(matches!(&lines[1], Line::Invalid { line: 2, reason } if reason.contains("longer than 25000000 bytes")), "{:?}", lines[1]);
+        assert!(matches!(&lines[2], Line::Invalid { line: 3, reason } if reason.contains("not UTF-8")));
+        assert_eq!(records_text(&lines), r#"[{"Last_Name":"A"},{"Last_Name":"B"}]"#);
+        let _ = std::fs::remove_file(path);
+    }
+
+    /// A line the component's CSV would refuse (a key that is no field API name, an object that
+    /// is no lookup, a list with `;`) is that line's outcome, not its job's failed upload.
+    #[test]
+    fn lines_the_file_cannot_hold_are_reported_alone() {
+        for bad in [r#"{"A,B":"x"}"#, r#"{"Last\nName":"x"}"#, r#"{"Nämé":"x"}"#, r#"{"A\"B":"x"}"#, r#"{"Owner":{"name":"x"}}"#, r#"{"Tags":["a;b"]}"#, r#"{"Tags":[{"x":1}]}"#] {
+            let reason = parse(bad.as_bytes()).err().unwrap_or_else(|| panic!("{bad} was taken"));
+            assert!(reason.contains("not a field API name") || reason.contains("cannot"), "{bad}: {reason}");
+        }
+        for good in [r#"{"Owner":{"id":"1"}}"#, r#"{"Owner.id":"1"}"#, r#"{"Tags":["a","b",3]}"#] {
+            assert!(parse(good.as_bytes()).is_ok(), "{good}");
+        }
     }
 
     /// The CSV bound: the header, the JSON, and a separator per cell.

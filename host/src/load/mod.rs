@@ -175,6 +175,7 @@ pub async fn run(runtime: &Runtime, connection: &Value, namespace: Option<&str>,
     let identity = state::Identity { module: request.module.to_string(), mode: request.mode.as_str().to_string(), find_by: request.find_by.map(str::to_string), digest, lines: 0 };
     let (state, resumed) = state::State::open(&request.state_path(), identity, || input::plan(&request.input, request.max_records))?;
     let saved = state.snapshot()?;
+    saved.check(std::fs::metadata(&request.input).with_context(|| format!("reading {}", request.input.display()))?.len())?;
     if resumed && saved.chunks.iter().all(|c| c.step == state::Step::Done) {
         return Ok(summary_of(&saved, true));
     }

@@ -71,6 +71,47 @@ pub struct Saved {
     pub jobs_created: u64,
 }
 
+impl Saved {
+    /// Whether a state read back still describes `input_bytes` bytes of input the way a plan
+    /// does: ranges that tile the file from its start, line after line and byte after byte, each
+    /// within one file's limits, and every step holding what it needs. A state edited by hand
+    /// (a range twice, one past the input, a created job without its id) would send records
+    /// twice or read what is not there: it is refused, never acted on.
+    pub fn check(&self, input_bytes: u64) -> Result<()> {
+        let refuse = |why: String| anyhow!("the load's state is damaged ({why}): move it away (and its out file) to start the load over");
+        let (mut line, mut offset) = (1u64, 0u64);
+        for (i, chunk) in self.chunks.iter().enumerate() {
+            let r = &chunk.range;
+            if r.first_line != line || r.offset != offset {
+                return Err(refuse(format!("job {i} starts at line {} byte {}, not line {line} byte {offset}", r.first_line, r.offset)));
+            }
+            // Every line holds at least its own byte; a job holds at most one file's records.
+            if r.lines == 0 || r.lines > r.bytes || r.records > r.lines || r.records > super::input::MAX_RECORDS as u64 {
+                return Err(refuse(format!("job {i} covers {} lines, {} bytes and {} records", r.lines, r.bytes, r.records)));
+            }
+            line = line.checked_add(r.lines).ok_or_else(|| refuse(format!("job {i}'s lines overflow")))?;
+            offset = offset.checked_add(r.bytes).ok_or_else(|| refuse(format!("job {i}'s bytes overflow")))?;
+            let missing = match chunk.step {
+                Step::Uploaded if chunk.file_id.is_none() => Some("an uploaded job without its file id"),
+                Step::Created if chunk.job_id.is_none() => Some("a created job without its id"),
+                _ => None,
+            };
+            if let Some(what) = missing {
+                return Err(refuse(format!("job {i} is {what}")));
+            }
+        }
+        if offset != input_bytes || line - 1 != self.identity.lines {
+            return Err(refuse(format!("its jobs cover {} lines and {offset} bytes; the input has {} lines and {input_bytes} bytes", line - 1, self.identity.lines)));
+        }
+        Ok(())
+    }
+}
+
+/// The first `n` characters of a digest as read back (a damaged state may hold any text).
+fn prefix(digest: &str, n: usize) -> String {
+    digest.chars().take(n).collect()
+}
+
 /// The state file and its contents, shared by the jobs in flight.
 pub struct State {
     path: PathBuf,
@@ -92,8 +133,8 @@ impl State {
                 bail!(
                     "the input changed since this load began ({} records a load of another file, digest {}…, this one's is {}…): give another --out for a new load, or restore the input to resume",
                     path.display(),
-                    &was.digest[..12.min(was.digest.len())],
-                    &identity.digest[..12.min(identity.digest.len())]
+                    prefix(&was.digest, 12),
+                    prefix(&identity.digest, 12)
                 );
             }
             if (&was.module, &was.mode, &was.find_by) != (&identity.module, &identity.mode, &identity.find_by) {
@@ -169,6 +210,47 @@ mod tests {
         Ok(Plan { ranges: vec![range(1, 0), range(3, 10)], lines: 4, digest: "d1".into() })
     }
 
+    fn state_snapshot(path: &Path) -> Saved {
+        serde_json::from_slice(&std::fs::read(path).expect("state")).expect("saved")
+    }
+
+    fn saved() -> Saved {
+        let plan = plan().expect("plan");
+        let chunks = plan.ranges.into_iter().map(|range| Chunk { range, step: Step::Planned, file_id: None, columns: None, job_id: None, creates: 0, statuses: BTreeMap::new() }).collect();
+        Saved { identity: Identity { lines: 4, ..identity("d1") }, outcome_bytes: 0, chunks, usage: Usage::default(), jobs_created: 0 }
+    }
+
+    /// A state edited by hand is refused before anything is sent: a range twice (its records
+    /// would be written twice), a gap, a range past the input, sizes that overflow or would
+    /// allocate without end, a step without the id it needs.
+    #[test]
+    fn a_tampered_state_is_refused_before_anything_is_sent() {
+        assert!(saved().check(20).is_ok(), "a plan's state holds");
+        let damaged = |change: &dyn Fn(&mut Saved), input_bytes: u64| {
+            let mut s = saved();
+            change(&mut s);
+            let error = s.check(input_bytes).expect_err("refused").to_string();
+            assert!(error.contains("the load's state is damaged") && error.contains("start the load over"), "{error}");
+        };
+        damaged(&|s| s.chunks[1] = s.chunks[0].clone(), 20);
+        damaged(&|s| s.chunks.push(s.chunks[1].clone()), 20);
+        damaged(&|s| s.chunks[1].range.offset = 11, 20);
+        damaged(&|s| s.chunks[1].range.first_line = 2, 20);
+        damaged(&|s| s.chunks.truncate(1), 20);
+        damaged(&|_| {}, 19);
+        damaged(&|s| s.identity.lines = 5, 20);
+        damaged(&|s| s.chunks[1].range.bytes = u64::MAX, 20);
+        damaged(&|s| s.chunks[1].range.lines = u64::MAX, 20);
+        damaged(&|s| s.chunks[1].range.records = 3, 20);
+        damaged(&|s| (s.chunks[1].range.lines, s.chunks[1].range.bytes, s.chunks[1].range.records) = (1 << 40, 1 << 41, 1 << 40), 20);
+        damaged(&|s| s.chunks[0].range.lines = 0, 20);
+        damaged(&|s| s.chunks[0].step = Step::Uploaded, 20);
+        damaged(&|s| s.chunks[0].step = Step::Created, 20);
+        let mut s = saved();
+        (s.chunks[0].step, s.chunks[0].job_id) = (Step::Created, Some("111".into()));
+        assert!(s.check(20).is_ok());
+    }
+
     /// A new load writes its plan; a rerun reads it back with its steps; another input, module,
     /// mode or find-by is refused with what to do.
     #[test]
@@ -194,6 +276,10 @@ mod tests {
         let upsert = Identity { mode: "upsert".into(), find_by: Some("Email".into()), ..identity("d1") };
         let other = State::open(&path, upsert, plan).err().expect("refused").to_string();
         assert!(other.contains("Leads by insert") && other.contains("same module"), "{other}");
+        let tampered = serde_json::to_string(&Saved { identity: identity("ééééééééééééé"), ..state_snapshot(&path) }).expect("json");
+        std::fs::write(&path, tampered).expect("tampered");
+        let changed = State::open(&path, identity("d1"), plan).err().expect("refused").to_string();
+        assert!(changed.contains("digest éééééééééééé…"), "a digest that is not hex is shown, not cut inside a character: {changed}");
         std::fs::write(&path, "{").expect("garbage");
         assert!(State::open(&path, identity("d1"), plan).is_err(), "a garbage state is refused, not overwritten");
         let _ = std::fs::remove_file(&path);

@@ -168,3 +168,33 @@ fn the_result_url_is_followed_only_on_the_connections_zoho_hosts() {
     assert!(error.message.contains("not one of the connection's Zoho hosts"));
     assert_eq!(fixture.sent(), 7);
 }
+
+/// Look-alikes of the download host (userinfo, a port, an IP literal, case, a trailing dot, a
+/// query or fragment or backslash before the path) are refused before anything is sent there.
+#[test]
+fn download_urls_dressed_as_zohos_are_refused() {
+    let fixture = Fixture::default();
+    let input = WriteResultInput { job_id: "111".into(), offset: None, limit: None };
+    let hostile = [
+        "https://evil@download-accl.zoho.com/x.zip",
+        "https://download-accl.zoho.com:8443/x.zip",
+        "https://download-accl.zoho.com@evil.example/x.zip",
+        "https://136.143.190.1/x.zip",
+        "https://[::1]/x.zip",
+        "https://DOWNLOAD-ACCL.ZOHO.COM/x.zip",
+        "https://download-accl.zoho.com./x.zip",
+        "https://content.zohoapis.com./x.zip",
+        "https://download-accl.zoho.com?@evil.example/x.zip",
+        "https://download-accl.zoho.com#@evil.example/x.zip",
+        "https://download-accl.zoho.com\\@evil.example/x.zip",
+        "https://download-accl.zoho.com",
+        "https://download-accl.zoho.com/x.zip\r\nHost: evil.example",
+        "download-accl.zoho.com/x.zip",
+    ];
+    for url in hostile {
+        fixture.answer(200, &completed(&url.replace('\\', "\\\\").replace('\r', "\\r").replace('\n', "\\n")));
+        let error = crate::bulk::write_result(&fixture.client(), &input).unwrap_err();
+        assert_eq!(error.code.as_deref(), Some("DOWNLOAD_URL_NOT_ALLOWED"), "{url}: {}", error.message);
+    }
+    assert_eq!(fixture.sent(), hostile.len(), "only the job's status was asked");
+}

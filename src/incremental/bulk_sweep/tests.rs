@@ -180,6 +180,26 @@ fn a_job_that_never_ends_or_fails_is_a_typed_error_and_the_next_step_starts_a_ne
     assert_eq!(sent(&fixture), vec![CREATE.to_string()]);
 }
 
+/// A job Zoho dates in the far future (or not at all) is aged from the first poll that saw it:
+/// past the bound from there it is dropped like any other, never polled forever.
+#[test]
+fn a_job_dated_in_the_far_future_still_times_out() {
+    for created in [r#""created_time":"2999-12-31T23:59:59+00:00""#, r#""created_time":null"#] {
+        let fixture = Fixture::default();
+        fixture.answer(200, FIELDS);
+        dated(&fixture, 200, "Mon, 01 Jul 2024 12:00:00 GMT", br#"{"data":[{"COUNT(Owner)":3}]}"#);
+        fixture.answer(201, &ADDED.replace(r#""created_time":"2024-07-01T12:00:01+00:00""#, created));
+        page_json(&fixture, Some(1));
+        let in_progress = state("IN PROGRESS", None).replace(r#""created_time":"2024-07-01T12:00:01+00:00""#, created);
+        dated(&fixture, 200, "Mon, 01 Jul 2024 12:00:10 GMT", in_progress.as_bytes());
+        assert_eq!(page_json(&fixture, Some(2))["more_records"], true);
+        dated(&fixture, 200, "Mon, 01 Jul 2024 14:00:11 GMT", in_progress.as_bytes());
+        let error = list_page(&fixture.client(), &step(Some(2))).err().unwrap();
+        assert_eq!(error.code.as_deref(), Some("BULK_READ_JOB_NOT_DONE"), "{created}: {}", error.message);
+        assert!(error.message.contains("7201 s after"), "{}", error.message);
+    }
+}
+
 /// Past a job's 200,000 records Zoho says more_records with a page token: the next step creates
 /// the next job with it (and only it: the token carries the first job's query).
 #[test]
