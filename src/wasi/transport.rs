@@ -179,25 +179,26 @@ fn headers_len(headers: &[(String, String)]) -> Option<usize> {
 }
 
 fn read_body(body: &IncomingBody, deadline: u64, request: &Request, announced: Option<usize>) -> Result<Vec<u8>> {
-    let stream = body.stream().map_err(|()| ZohoError::transport("the response body stream was already taken"))?;
     // An announced length (already checked against the cap) is reserved once, so the buffer
     // does not grow by doubling past the body's size.
-    let mut bytes = Vec::with_capacity(announced.unwrap_or(0));
-    loop {
-        match stream.read(READ_CHUNK) {
-            Ok(chunk) if chunk.is_empty() => {
-                if !wait_until(&stream.subscribe(), deadline) {
-                    return Err(timeout_error(request));
-                }
-            }
-            Ok(chunk) => {
-                if bytes.len().saturating_add(chunk.len()) > MAX_RESPONSE_BYTES {
-                    return Err(too_large());
-                }
-                bytes.extend_from_slice(&chunk)
-            }
-            Err(StreamError::Closed) => return Ok(bytes),
-            Err(StreamError::LastOperationFailed(e)) => return Err(ZohoError::transport(format!("the response body broke off: {}", e.to_debug_string()))),
+    let mut whole = Whole(Vec::with_capacity(announced.unwrap_or(0)));
+    stream_body(body, deadline, request, &mut whole)?;
+    Ok(whole.0)
+}
+
+/// A body read whole, up to the answer cap.
+struct Whole(Vec<u8>);
+
+impl BodySink for Whole {
+    fn accept(&mut self, _status: u16, _headers: &[(String, String)]) -> bool {
+        true
+    }
+
+    fn chunk(&mut self, chunk: &[u8]) -> Result<bool> {
+        if self.0.len().saturating_add(chunk.len()) > MAX_RESPONSE_BYTES {
+            return Err(too_large());
         }
+        self.0.extend_from_slice(chunk);
+        Ok(true)
     }
 }
