@@ -106,8 +106,8 @@ pub fn create_body(input: &ReadCreateInput) -> Result<Value> {
 }
 
 /// A callback URL: https only (Zoho posts the job's details there; over http anyone on the way
-/// reads them), with a host, without spaces.
-fn callback_url(url: &str) -> Result<&str> {
+/// reads them), with a host, without spaces; export and import jobs take the same.
+pub(super) fn callback_url(url: &str) -> Result<&str> {
     let rest = url
         .strip_prefix("https://")
         .ok_or_else(|| ZohoError::invalid_input(format!("callback-url {:?} is not https: Zoho posts the job's details to it, so it must be an https URL", crate::redact::cut(url, 80))))?;

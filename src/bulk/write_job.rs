@@ -41,8 +41,6 @@ pub const UPLOAD_PATH: &str = "/crm/v8/upload";
 pub const WRITE_PATH: &str = "/crm/bulk/v8/write";
 /// Credits a job costs (Zoho's API-limits table; see `crate::credits`).
 pub const JOB_CREDITS: u64 = 500;
-/// Longest callback URL passed on.
-const MAX_URL_BYTES: usize = 2048;
 
 /// A job's path: `/crm/bulk/v8/write/{job_id}`, the id checked first.
 pub fn job_path(job_id: &str) -> Result<String> {
@@ -175,7 +173,7 @@ pub fn create_body(input: &WriteCreateInput) -> Result<Value> {
         body.insert("ignore_empty".into(), json!(ignore));
     }
     if let Some(url) = input.callback_url.as_deref().filter(|u| !u.is_empty()) {
-        body.insert("callback".into(), json!({ "url": callback_url(url)?, "method": "post" }));
+        body.insert("callback".into(), json!({ "url": super::read_job::callback_url(url)?, "method": "post" }));
     }
     body.insert("resource".into(), json!([Value::Object(resource)]));
     Ok(Value::Object(body))
@@ -200,18 +198,6 @@ fn field_mappings(input: &WriteCreateInput) -> Result<Option<Value>> {
         mappings.push(if lookup { json!({ "api_name": name, "find_by": "id", "index": index }) } else { json!({ "api_name": name, "index": index }) });
     }
     Ok(Some(Value::Array(mappings)))
-}
-
-/// A callback URL: https only (Zoho posts the job's details there), with a host, no spaces.
-fn callback_url(url: &str) -> Result<&str> {
-    let rest = url
-        .strip_prefix("https://")
-        .ok_or_else(|| ZohoError::invalid_input(format!("callback-url {:?} is not https: Zoho posts the job's details to it, so it must be an https URL", crate::redact::cut(url, 80))))?;
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if host.is_empty() || url.len() > MAX_URL_BYTES || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(ZohoError::invalid_input("callback-url is not a URL: give an https URL such as https://example.com/zoho/bulk"));
-    }
-    Ok(url)
 }
 
 /// A job as Zoho described it, and the parts of it the actions read.
