@@ -75,11 +75,16 @@ impl Typed {
 /// digits before its point plus its precision) stays text rather than come out rounded.
 fn exact_in_f64(cell: &str) -> bool {
     let mantissa = cell.split(['e', 'E']).next().unwrap_or(cell);
-    let digits = mantissa.bytes().filter(u8::is_ascii_digit).skip_while(|d| *d == b'0');
-    let significant = digits.collect::<Vec<u8>>();
-    let trimmed = significant.iter().rposition(|d| *d != b'0').map_or(0, |last| last + 1);
+    // Counted in one pass, nothing allocated (this runs for every decimal cell of a result).
+    let (mut all, mut through_last_nonzero) = (0usize, 0usize);
+    for digit in mantissa.bytes().filter(u8::is_ascii_digit).skip_while(|d| *d == b'0') {
+        all = all.saturating_add(1);
+        if digit != b'0' {
+            through_last_nonzero = all;
+        }
+    }
     // Trailing zeros after the point are not significant; before it they are (1e20 vs 100...0).
-    let count = if mantissa.contains('.') { trimmed } else { significant.len() };
+    let count = if mantissa.contains('.') { through_last_nonzero } else { all };
     count <= 15
 }
 
